@@ -1,0 +1,37 @@
+"""Provider wire formats ↔ `Exchange`. A new format is one module plus one line in `ADAPTERS`."""
+
+from __future__ import annotations
+
+from wardgate.formats.anthropic_messages import AnthropicMessages
+from wardgate.formats.base import FormatAdapter, MalformedBody, apply_rewrites
+from wardgate.formats.errors import error_body
+from wardgate.formats.generic_json import parse_unparsed
+from wardgate.formats.openai_chat import OpenAIChat
+from wardgate.formats.openai_responses import OpenAIResponses
+
+__all__ = [
+    "ADAPTERS",
+    "FormatAdapter",
+    "MalformedBody",
+    "adapter_for",
+    "apply_rewrites",
+    "error_body",
+    "parse_unparsed",
+    "provider_for",
+]
+
+ADAPTERS: tuple[FormatAdapter, ...] = (OpenAIChat(), OpenAIResponses(), AnthropicMessages())
+
+
+def adapter_for(method: str, path: str) -> FormatAdapter | None:
+    """The adapter for a request line; `path` may carry a query string."""
+    bare = path.split("?", 1)[0].rstrip("/")
+    return next((adapter for adapter in ADAPTERS if adapter.matches(method, bare)), None)
+
+
+def provider_for(host: str, path: str) -> str:
+    """Whose error shape a client on this host expects when no adapter matched."""
+    adapter = adapter_for("POST", path)
+    if adapter is not None:
+        return adapter.provider
+    return "anthropic" if "anthropic" in host else "openai"

@@ -1,0 +1,52 @@
+"""Anthropic Messages (`POST …/v1/messages`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from wardgate.formats.base import MalformedBody, expect, model_and_stream, text_parts
+from wardgate.models import Exchange, Role, Segment
+
+__all__ = ["AnthropicMessages"]
+
+_TEXT = frozenset({"text"})
+
+
+class AnthropicMessages:
+    name = "anthropic.messages"
+    provider = "anthropic"
+    endpoint = "messages"
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == "POST" and (path == "/v1/messages" or path.endswith("/v1/messages"))
+
+    def parse_request(self, body: Any) -> Exchange:
+        body = expect(body, dict, "body")
+        segments = list(text_parts(body.get("system"), ("system",), "system", "prompt", _TEXT))
+        for index, message in enumerate(expect(body.get("messages"), list, "messages")):
+            message = expect(message, dict, f"messages.{index}")
+            role: Role = "assistant" if message.get("role") == "assistant" else "user"
+            segments += self._content(message.get("content"), ("messages", index, "content"), role)
+        model, stream = model_and_stream(body)
+        return Exchange(self.provider, "messages", model, stream, segments)
+
+    def parse_response(self, body: Any) -> Exchange:
+        body = expect(body, dict, "body")
+        segments = list(text_parts(body.get("content") or [], ("content",), "assistant", "response", _TEXT))
+        model, _ = model_and_stream(body)
+        return Exchange(self.provider, "messages", model, False, segments)
+
+    def _content(self, content: Any, path: tuple[str | int, ...], role: Role) -> Iterator[Segment]:
+        if isinstance(content, str):
+            yield from text_parts(content, path, role, "prompt", _TEXT)
+            return
+        if not isinstance(content, list):
+            raise MalformedBody(f"`{'.'.join(map(str, path))}` must be a string or an array of content blocks")
+        for index, block in enumerate(content):
+            if not isinstance(block, Mapping):
+                continue
+            if block.get("type") == "text" and isinstance(block.get("text"), str):
+                yield Segment(role, "prompt", block["text"], (*path, index, "text"))
+            elif block.get("type") == "tool_result":
+                yield from text_parts(block.get("content"), (*path, index, "content"), "tool", "tool_result", _TEXT)

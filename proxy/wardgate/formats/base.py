@@ -1,0 +1,65 @@
+"""What every wire-format adapter offers, and the JSON-path helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
+
+__all__ = ["FormatAdapter", "MalformedBody", "apply_rewrites", "text_parts"]
+
+
+class MalformedBody(ValueError):
+    """The body is not the JSON this endpoint takes; the client gets a 400 in the provider's shape."""
+
+
+class FormatAdapter(Protocol):
+    """Turns one provider endpoint's JSON into an `Exchange` and names its error shape."""
+
+    name: str
+    provider: str
+    endpoint: EndpointKind
+
+    def matches(self, method: str, path: str) -> bool: ...
+
+    def parse_request(self, body: Any) -> Exchange: ...
+
+    def parse_response(self, body: Any) -> Exchange: ...
+
+
+def expect(value: Any, kind: type, where: str) -> Any:
+    if not isinstance(value, kind):
+        raise MalformedBody(f"`{where}` must be {'an array' if kind is list else 'an object'}")
+    return value
+
+
+def text_parts(
+    content: Any, path: JsonPath, role: Role, source: Source, text_types: frozenset[str]
+) -> Iterator[Segment]:
+    """Segments of a content field that is a string or a list of typed parts holding `text`."""
+    if isinstance(content, str):
+        yield Segment(role, source, content, path)
+    elif isinstance(content, list):
+        for index, part in enumerate(content):
+            if isinstance(part, Mapping) and part.get("type") in text_types and isinstance(part.get("text"), str):
+                yield Segment(role, source, part["text"], (*path, index, "text"))
+    elif content is not None:
+        raise MalformedBody(f"`{'.'.join(map(str, path))}` must be a string or an array of content parts")
+
+
+def model_and_stream(body: Mapping[str, Any]) -> tuple[str | None, bool]:
+    model = body.get("model")
+    return (model if isinstance(model, str) else None), body.get("stream") is True
+
+
+def apply_rewrites(body: Any, rewrites: Mapping[JsonPath, str]) -> Any:
+    """Set each path's string to its new text, in place; every other byte of meaning stays as it was."""
+    for path, text in rewrites.items():
+        parent = body
+        for key in path[:-1]:
+            parent = parent[key]
+        if not isinstance(parent[path[-1]], str):
+            raise KeyError(f"{path} does not hold a string")
+        parent[path[-1]] = text
+    return body

@@ -1,0 +1,22 @@
+"""Error bodies in each provider's own shape, so client SDKs raise their usual typed errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["error_body"]
+
+_OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 413: "invalid_request_error",
+                 429: "rate_limit_error"}  # fmt: skip
+_ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                    413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error"}  # fmt: skip
+
+
+def error_body(provider: str, status: int, code: str, message: str, details: Mapping[str, Any]) -> dict[str, Any]:
+    """`details` (decision id, reason codes) ride inside the error object, where SDKs expose it as `body`."""
+    if provider == "anthropic":
+        error_type = _ANTHROPIC_TYPES.get(status, "api_error")
+        return {"type": "error", "error": {"type": error_type, "message": message, "wardgate": {"code": code, **details}}}
+    error_type = _OPENAI_TYPES.get(status, "permission_error" if status == 403 else "server_error")
+    return {"error": {"message": message, "type": error_type, "param": None, "code": code, "wardgate": dict(details)}}

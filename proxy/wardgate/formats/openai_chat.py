@@ -1,0 +1,63 @@
+"""OpenAI Chat Completions (`POST …/chat/completions`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from wardgate.formats.base import expect, model_and_stream, text_parts
+from wardgate.models import Exchange, Role, Segment
+
+__all__ = ["OpenAIChat"]
+
+_ROLES: dict[str, Role] = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "tool": "tool",
+    "function": "tool",
+}
+_TEXT_PARTS = frozenset({"text"})
+
+
+class OpenAIChat:
+    name = "openai.chat"
+    provider = "openai"
+    endpoint = "chat"
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == "POST" and path.endswith("/chat/completions")
+
+    def parse_request(self, body: Any) -> Exchange:
+        body = expect(body, dict, "body")
+        messages = expect(body.get("messages"), list, "messages")
+        segments = [seg for index, message in enumerate(messages) for seg in self._message(message, index)]
+        model, stream = model_and_stream(body)
+        return Exchange(self.provider, "chat", model, stream, segments)
+
+    def parse_response(self, body: Any) -> Exchange:
+        body = expect(body, dict, "body")
+        segments: list[Segment] = []
+        for index, choice in enumerate(body.get("choices") or []):
+            message = choice.get("message") if isinstance(choice, Mapping) else None
+            if isinstance(message, Mapping):
+                path = ("choices", index, "message")
+                segments += text_parts(message.get("content"), (*path, "content"), "assistant", "response", _TEXT_PARTS)
+                segments += _tool_call_arguments(message, path, "response")
+        model, _ = model_and_stream(body)
+        return Exchange(self.provider, "chat", model, False, segments)
+
+    def _message(self, message: Any, index: int) -> Iterator[Segment]:
+        message = expect(message, dict, f"messages.{index}")
+        role = _ROLES.get(str(message.get("role")), "unknown")
+        source = "tool_result" if role == "tool" else "prompt"
+        yield from text_parts(message.get("content"), ("messages", index, "content"), role, source, _TEXT_PARTS)
+        yield from _tool_call_arguments(message, ("messages", index), "prompt")
+
+
+def _tool_call_arguments(message: Mapping[str, Any], path: tuple[str | int, ...], source: Any) -> Iterator[Segment]:
+    for index, call in enumerate(message.get("tool_calls") or []):
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if isinstance(function, Mapping) and isinstance(function.get("arguments"), str):
+            yield Segment("assistant", source, function["arguments"], (*path, "tool_calls", index, "function", "arguments"))

@@ -1,0 +1,60 @@
+"""OpenAI Responses (`POST …/responses`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from wardgate.formats.base import MalformedBody, expect, model_and_stream, text_parts
+from wardgate.models import Exchange, Role, Segment
+
+__all__ = ["OpenAIResponses"]
+
+_ROLES: dict[str, Role] = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+_INPUT_TEXT = frozenset({"input_text", "output_text", "text"})
+_OUTPUT_TEXT = frozenset({"output_text"})
+
+
+class OpenAIResponses:
+    name = "openai.responses"
+    provider = "openai"
+    endpoint = "responses"
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == "POST" and path.endswith("/responses")
+
+    def parse_request(self, body: Any) -> Exchange:
+        body = expect(body, dict, "body")
+        segments: list[Segment] = []
+        if isinstance(body.get("instructions"), str):
+            segments.append(Segment("system", "prompt", body["instructions"], ("instructions",)))
+        items = body.get("input")
+        if isinstance(items, str):
+            segments.append(Segment("user", "prompt", items, ("input",)))
+        elif isinstance(items, list):
+            for index, item in enumerate(items):
+                segments += self._item(expect(item, dict, f"input.{index}"), ("input", index), "prompt")
+        elif items is not None:
+            raise MalformedBody("`input` must be a string or an array of items")
+        model, stream = model_and_stream(body)
+        return Exchange(self.provider, "responses", model, stream, segments)
+
+    def parse_response(self, body: Any) -> Exchange:
+        body = expect(body, dict, "body")
+        segments: list[Segment] = []
+        for index, item in enumerate(body.get("output") or []):
+            if isinstance(item, Mapping):
+                segments += self._item(item, ("output", index), "response")
+        model, _ = model_and_stream(body)
+        return Exchange(self.provider, "responses", model, False, segments)
+
+    def _item(self, item: Mapping[str, Any], path: tuple[str | int, ...], source: Any) -> Iterator[Segment]:
+        kind = item.get("type", "message")
+        if kind == "message":
+            role = _ROLES.get(str(item.get("role")), "unknown")
+            parts = _OUTPUT_TEXT if source == "response" else _INPUT_TEXT
+            yield from text_parts(item.get("content"), (*path, "content"), role, source, parts)
+        elif kind == "function_call_output" and isinstance(item.get("output"), str):
+            yield Segment("tool", "tool_result", item["output"], (*path, "output"))
+        elif kind == "function_call" and isinstance(item.get("arguments"), str):
+            yield Segment("assistant", source, item["arguments"], (*path, "arguments"))

@@ -1,0 +1,73 @@
+"""The contracts every stage shares (DESIGN §3): `Exchange`, `Segment`, `Finding`.
+
+Adapters in `wardgate.formats` build an `Exchange` from wire bytes; scanners read its segments and
+return findings; nothing here knows about HTTP or Rego.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Literal
+
+__all__ = ["EndpointKind", "Exchange", "Finding", "JsonPath", "Role", "Segment", "Source"]
+
+Role = Literal["system", "user", "assistant", "tool", "unknown"]
+Source = Literal["prompt", "tool_result", "document", "response"]
+EndpointKind = Literal["chat", "responses", "messages", "unparsed"]
+JsonPath = tuple[str | int, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Segment:
+    """One piece of text in a request or response, with the JSON path that holds it."""
+
+    role: Role
+    source: Source
+    text: str
+    path: JsonPath
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Exchange:
+    """A parsed request or response body in a provider-neutral shape."""
+
+    provider: str
+    endpoint: EndpointKind
+    model: str | None
+    stream: bool
+    segments: Sequence[Segment]
+
+    @property
+    def parsed(self) -> bool:
+        return self.endpoint != "unparsed"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Finding:
+    """Something a scanner found in one segment. Never holds the matched value itself."""
+
+    scanner: str
+    kind: str
+    score: float
+    segment: int
+    start: int
+    end: int
+    fingerprint: str | None = None
+
+    @property
+    def family(self) -> str:
+        """`secret` for `secret:aws-access-token`: what policies usually match on."""
+        return self.kind.split(":", 1)[0]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "scanner": self.scanner,
+            "kind": self.kind,
+            "family": self.family,
+            "score": round(self.score, 4),
+            "segment": self.segment,
+            "start": self.start,
+            "end": self.end,
+            "fingerprint": self.fingerprint,
+        }

@@ -1,0 +1,64 @@
+"""A policy directory read from disk: Rego modules, data documents and a revision hash."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from wardgate.errors import PolicyError
+
+__all__ = ["Bundle", "load_bundle"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Bundle:
+    root: Path
+    modules: Mapping[str, str]
+    data: Mapping[str, Any]
+    revision: str
+
+
+def _merge_at(data: dict[str, Any], keys: tuple[str, ...], value: Any, where: str) -> None:
+    # As in OPA bundles: `a/b/data.json` is the document at `data.a.b`.
+    node = data
+    for key in keys:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise PolicyError(f"{where}: conflicts with data already at {'.'.join(keys)}")
+    if not isinstance(value, dict):
+        raise PolicyError(f"{where}: a data document must be a JSON object")
+    for key, item in value.items():
+        if key in node:
+            raise PolicyError(f"{where}: `{key}` is already defined by another data file")
+        node[key] = item
+
+
+def load_bundle(root: Path, *, include_tests: bool = False) -> Bundle:
+    """Read every `*.rego` and `data.json` under `root`; the revision hashes all of them."""
+    if not root.is_dir():
+        raise PolicyError(f"policy directory {root} does not exist")
+    digest = hashlib.sha256()
+    modules: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = path.relative_to(root).as_posix()
+        is_test = path.name.endswith("_test.rego")
+        if path.suffix == ".rego" and (include_tests or not is_test):
+            modules[relative] = path.read_text(encoding="utf-8")
+        elif path.name == "data.json":
+            try:
+                document = json.loads(path.read_bytes())
+            except json.JSONDecodeError as exc:
+                raise PolicyError(f"{relative}: not valid JSON: {exc}") from exc
+            _merge_at(data, path.relative_to(root).parent.parts, document, relative)
+        else:
+            continue
+        if not is_test:
+            digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    if not modules:
+        raise PolicyError(f"policy directory {root} holds no .rego modules")
+    return Bundle(root, modules, data, digest.hexdigest())

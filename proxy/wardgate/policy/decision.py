@@ -1,0 +1,65 @@
+"""The policy's answer (`data.wardgate.decision`), validated into a typed `Decision`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wardgate.errors import PolicyError
+
+__all__ = ["Decision", "DecisionSource", "Reason", "ToolsDecision", "parse_decision"]
+
+# How a decision came about: the policy itself, or Wardgate's fail-closed / fail-open rules.
+DecisionSource = Literal["policy", "fail_closed", "fail_open"]
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+
+
+class ToolsDecision(BaseModel):
+    deny: list[str] = []
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    allow: bool
+    status: int = Field(403, ge=400, le=599, description="HTTP status of a deny.")
+    reasons: list[Reason] = []
+    mask: list[str] = Field([], description="Finding kinds or families whose spans are rewritten before forwarding.")
+    redact: list[str] = []
+    tools: ToolsDecision = ToolsDecision()
+    headers: dict[str, str] = {}
+    source: DecisionSource = "policy"
+
+    @field_validator("reasons", mode="before")
+    @classmethod
+    def _plain_strings_are_reasons(cls, value: Any) -> Any:
+        # `deny contains "message"` is idiomatic Rego; give such reasons a generic code.
+        if isinstance(value, list):
+            return [{"code": "policy_denied", "message": r} if isinstance(r, str) else r for r in value]
+        return value
+
+    @property
+    def code(self) -> str:
+        return self.reasons[0].code if self.reasons else ("allowed" if self.allow else "policy_denied")
+
+    def masks(self, kind: str) -> bool:
+        """True when `kind` (e.g. `secret:aws-access-token`) or its family (`secret`) is to be masked."""
+        return kind in self.mask or kind.split(":", 1)[0] in self.mask
+
+    @classmethod
+    def deny(cls, code: str, message: str, *, status: int = 403, source: DecisionSource = "policy") -> Decision:
+        return cls(allow=False, status=status, reasons=[Reason(code=code, message=message)], source=source)
+
+
+def parse_decision(value: Any) -> Decision:
+    try:
+        return Decision.model_validate(value)
+    except ValidationError as exc:
+        raise PolicyError(f"policy returned a malformed decision: {exc.errors()[0]['msg']}") from exc

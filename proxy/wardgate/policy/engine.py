@@ -1,0 +1,115 @@
+"""Policy engines: `evaluate(input) -> Decision`, whichever OPA answers.
+
+Every failure (a compile error, a runtime error, an undefined decision, a timeout) surfaces as
+`PolicyError`; the pipeline decides whether that fails closed or open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from opa_bindings import OpaEngine, OpaError, OpaUndefinedError
+
+from wardgate.errors import PolicyError
+from wardgate.policy.bundle import Bundle, load_bundle
+from wardgate.policy.decision import Decision, parse_decision
+
+__all__ = ["DECISION_PATH", "EmbeddedEngine", "PolicyEngine", "compile_bundle"]
+
+DECISION_PATH = "wardgate.decision"
+logger = logging.getLogger(__name__)
+
+
+class PolicyEngine(Protocol):
+    @property
+    def revision(self) -> str: ...
+
+    async def evaluate(self, policy_input: Mapping[str, Any]) -> Decision: ...
+
+    async def reload(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def compile_bundle(bundle: Bundle) -> OpaEngine:
+    """An OPA evaluator holding the bundle's modules and data; compile errors are `PolicyError`s."""
+    engine = OpaEngine()
+    try:
+        for name, source in bundle.modules.items():
+            engine.add_policy(name, source)
+        engine.add_data(dict(bundle.data))
+    except OpaError as exc:
+        engine.close()
+        raise PolicyError(f"policy bundle {bundle.root} does not compile: {exc.message}") from exc
+    return engine
+
+
+class EmbeddedEngine:
+    """OPA's own evaluator in-process (opa-golib-python-bindings), evaluated on a worker thread.
+
+    The Go side releases the GIL, so a decision never blocks the proxy's event loop. A reload
+    builds a whole new evaluator and swaps it in; a bundle that fails to compile leaves the old
+    one serving, as OPA does.
+    """
+
+    def __init__(self, root: Path, *, timeout: float) -> None:
+        self._root = root
+        self._timeout = timeout
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="wardgate-opa")
+        self._engine: OpaEngine | None = None
+        self._bundle: Bundle | None = None
+
+    @property
+    def revision(self) -> str:
+        return self._bundle.revision if self._bundle else "none"
+
+    def load(self) -> Bundle:
+        bundle = load_bundle(self._root)
+        engine = compile_bundle(bundle)
+        try:
+            engine.eval_document(DECISION_PATH, {})
+        except OpaUndefinedError:
+            pass  # the pipeline treats an undefined decision as a deny
+        except OpaError as exc:
+            if exc.code == "prepare_error":
+                engine.close()
+                raise PolicyError(f"policy bundle {self._root} does not compile: {exc.message}") from exc
+        # The old evaluator is not closed here: a decision in flight may still hold it; it closes when freed.
+        self._engine, self._bundle = engine, bundle
+        return bundle
+
+    async def reload(self) -> bool:
+        try:
+            bundle = await asyncio.get_running_loop().run_in_executor(self._executor, self.load)
+        except PolicyError as exc:
+            logger.error("policy reload failed, still serving revision %s: %s", self.revision, exc)
+            return False
+        logger.info("policy bundle loaded: revision %s, %d modules", bundle.revision[:12], len(bundle.modules))
+        return True
+
+    async def evaluate(self, policy_input: Mapping[str, Any]) -> Decision:
+        engine = self._engine
+        if engine is None:
+            raise PolicyError("no policy bundle is loaded")
+        loop = asyncio.get_running_loop()
+        call = loop.run_in_executor(self._executor, engine.eval_document, DECISION_PATH, policy_input)
+        try:
+            value = await asyncio.wait_for(call, self._timeout)
+        except TimeoutError as exc:
+            raise PolicyError(f"policy evaluation timed out after {self._timeout * 1000:.0f} ms") from exc
+        except OpaUndefinedError as exc:
+            raise PolicyError(f"data.{DECISION_PATH} is undefined") from exc
+        except OpaError as exc:
+            raise PolicyError(f"policy evaluation failed: {exc.message}") from exc
+        return parse_decision(value)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None

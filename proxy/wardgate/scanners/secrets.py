@@ -1,0 +1,86 @@
+"""Secrets scanner: API keys, tokens and private keys, by gitleaks' rule set.
+
+A match counts only if its secret is random enough for the rule (Shannon entropy, as gitleaks
+does) and no allow-list clears it. Findings carry the rule id, span and a fingerprint (a short
+SHA-256 of the secret), never the secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from wardgate.errors import ScannerError
+from wardgate.models import Finding, Segment
+from wardgate.scanners.gitleaks import Rule, RuleSet, load_rules
+
+__all__ = ["BUNDLED_RULES", "SecretsScanner", "fingerprint", "shannon_entropy"]
+
+BUNDLED_RULES = Path(__file__).parent / "data" / "gitleaks.toml"
+# The catch-all rule overlaps the specific ones; a specific rule names the secret better.
+_GENERIC_RULES = frozenset({"generic-api-key"})
+
+
+def shannon_entropy(text: str) -> float:
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+
+
+class SecretsScanner:
+    name = "secrets"
+
+    def __init__(self, rules: RuleSet) -> None:
+        self._rules = sorted(rules.rules, key=lambda rule: rule.id in _GENERIC_RULES)
+        self._allowlist = rules.allowlist
+
+    @classmethod
+    def from_file(cls, path: Path | None = None) -> SecretsScanner:
+        return cls(load_rules(path or BUNDLED_RULES))
+
+    async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
+        try:
+            return await asyncio.to_thread(self.scan_sync, segments)
+        except Exception as exc:  # a regex engine fault must become the configured verdict, not a 500
+            raise ScannerError(f"secrets scanner failed: {exc}") from exc
+
+    def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
+        return [finding for index, segment in enumerate(segments) for finding in self._scan_text(index, segment.text)]
+
+    def _scan_text(self, index: int, text: str) -> Iterator[Finding]:
+        lowered = text.lower()
+        taken: list[tuple[int, int]] = []
+        for rule in self._rules:
+            if rule.keywords and not any(keyword in lowered for keyword in rule.keywords):
+                continue
+            for start, end in self._matches(rule, text):
+                if any(start < t_end and t_start < end for t_start, t_end in taken):
+                    continue
+                taken.append((start, end))
+                yield Finding(self.name, f"secret:{rule.id}", 1.0, index, start, end, fingerprint(text[start:end]))
+
+    def _matches(self, rule: Rule, text: str) -> Iterator[tuple[int, int]]:
+        for match in rule.regex.finditer(text):
+            group = rule.secret_group or next(
+                (g for g in range(1, (match.re.groups or 0) + 1) if match.start(g) != -1), 0
+            )
+            start, end = match.span(group)
+            secret = text[start:end]
+            if not secret or (rule.entropy is not None and shannon_entropy(secret) < rule.entropy):
+                continue
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            line_end = text.find("\n", match.end())
+            line = text[line_start : line_end if line_end != -1 else len(text)]
+            allowlists = (self._allowlist, *rule.allowlists)
+            if any(allow.allows(secret, match.group(0), line) for allow in allowlists):
+                continue
+            yield start, end
