@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     llm_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_LLM_HOSTS))
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Larger request bodies get 413, never forwarded.")
     confdir: Path = Field(Path("~/.wardgate"), description="Where the CA for forward mode lives.")
+    upstream_ca: Path | None = Field(None, description="PEM bundle to verify upstream TLS with (internal CAs).")
     tenant: str = Field("default", description="Tenant for callers until identity sources are configured.")
     policy: PolicySettings = PolicySettings()
     audit: AuditSettings = AuditSettings()

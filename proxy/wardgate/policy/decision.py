@@ -29,7 +29,7 @@ class Decision(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     allow: bool
-    status: int = Field(403, ge=400, le=599, description="HTTP status of a deny.")
+    status: int = Field(403, ge=200, le=599, description="HTTP status sent to the client on a deny.")
     reasons: list[Reason] = []
     mask: list[str] = Field([], description="Finding kinds or families whose spans are rewritten before forwarding.")
     redact: list[str] = []

@@ -1,0 +1,156 @@
+"""The mitmproxy addon that hands each LLM request and response to the pipeline and enforces the verdict."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mitmproxy import http
+
+from wardgate.config import Phase
+from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, provider_for
+from wardgate.intercept.responses import DECISION_HEADER, refusal
+from wardgate.models import Exchange
+from wardgate.pipeline import Guard, RequestContext, Verdict
+from wardgate.policy import Decision
+
+__all__ = ["GuardAddon"]
+
+logger = logging.getLogger(__name__)
+_CONTEXT = "wardgate"  # keys in flow.metadata
+_REFUSED = "wardgate_refused"
+
+
+def _is_json(headers: http.Headers) -> bool:
+    return "json" in headers.get("content-type", "").lower()
+
+
+class GuardAddon:
+    """Judges requests (phase `request`) and non-streamed JSON responses (phase `response`).
+
+    Any unexpected fault while judging becomes an audited 500 refusal: mitmproxy's own policy of
+    logging an addon crash and forwarding the flow would be an inspection bypass.
+    """
+
+    def __init__(
+        self,
+        guard: Guard,
+        *,
+        inspects: Callable[[str], bool],
+        identity: Callable[[http.Request], Mapping[str, Any]],
+        max_body_bytes: int,
+    ) -> None:
+        self._guard = guard
+        self._inspects = inspects
+        self._identity = identity
+        self._max_body_bytes = max_body_bytes
+
+    def _context(self, flow: http.HTTPFlow) -> RequestContext:
+        ctx = flow.metadata.get(_CONTEXT)
+        if ctx is None:
+            request = flow.request
+            ctx = RequestContext(
+                method=request.method,
+                host=request.pretty_host,
+                path=request.path,
+                provider=provider_for(request.pretty_host, request.path),
+                identity=self._identity(request),
+                trace_id=request.headers.get("traceparent"),
+            )
+            flow.metadata[_CONTEXT] = ctx
+        return ctx
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if not self._inspects(flow.request.pretty_host):
+            return
+        declared = flow.request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_body_bytes:
+            self._refuse(flow, "request", Decision.deny("body_too_large", self._too_large(int(declared)), status=413))
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None or not self._inspects(flow.request.pretty_host):
+            return
+        try:
+            await self._judge_request(flow)
+        except Exception:
+            logger.exception("guard failed on %s %s", flow.request.method, flow.request.path)
+            self._refuse(flow, "request", Decision.deny("internal_error", "Wardgate could not judge this request", status=500))
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        if (ctx := flow.metadata.get(_CONTEXT)) is not None:
+            flow.response.headers[DECISION_HEADER] = ctx.decision_id
+        # Streams pass through unbuffered here; the streaming guard judges them chunk by chunk.
+        if "text/event-stream" in flow.response.headers.get("content-type", ""):
+            flow.response.stream = True
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        ctx = flow.metadata.get(_CONTEXT)
+        if ctx is None or response is None or response.stream or not _is_json(response.headers):
+            return
+        if flow.metadata.get(_REFUSED):
+            return
+        try:
+            await self._judge_response(flow, ctx)
+        except Exception:
+            logger.exception("guard failed on the response to %s %s", flow.request.method, flow.request.path)
+            self._refuse(flow, "response", Decision.deny("internal_error", "Wardgate could not judge this response", status=500))
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        # mitmproxy's hard body cap answers by itself; make sure the refusal is audited all the same.
+        if flow.error and "body_size_limit" in flow.error.msg and not flow.metadata.get(_REFUSED):
+            if self._inspects(flow.request.pretty_host):
+                self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", flow.error.msg, status=413))
+
+    async def _judge_request(self, flow: http.HTTPFlow) -> None:
+        ctx, request = self._context(flow), flow.request
+        raw = request.get_content(strict=False) or b""
+        if len(raw) > self._max_body_bytes:
+            self._refuse(flow, "request", Decision.deny("body_too_large", self._too_large(len(raw)), status=413))
+            return
+        adapter = adapter_for(request.method, request.path)
+        body: Any = None
+        try:
+            if raw and (adapter is not None or _is_json(request.headers)):
+                body = json.loads(raw)
+            exchange = adapter.parse_request(body) if adapter else parse_unparsed(body, ctx.provider)
+        except (ValueError, MalformedBody) as exc:
+            detail = str(exc) if isinstance(exc, MalformedBody) else f"the body is not valid JSON ({exc})"
+            self._refuse(flow, "request", Decision.deny("malformed_request", detail, status=400))
+            return
+        verdict = await self._guard.judge(ctx, "request", exchange, has_body=bool(raw))
+        if not verdict.decision.allow:
+            self._block(flow, verdict)
+        elif verdict.rewrites:
+            request.content = json.dumps(apply_rewrites(body, verdict.rewrites), ensure_ascii=False).encode()
+
+    async def _judge_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
+        assert flow.response is not None
+        adapter = adapter_for(flow.request.method, flow.request.path)
+        try:
+            body = json.loads(flow.response.get_content(strict=False) or b"null")
+            exchange: Exchange = adapter.parse_response(body) if adapter else parse_unparsed(body, ctx.provider)
+        except (ValueError, MalformedBody):
+            return  # an upstream error page or odd body: nothing of ours to judge, pass it on
+        verdict = await self._guard.judge(ctx, "response", exchange, has_body=True)
+        if not verdict.decision.allow:
+            self._block(flow, verdict)
+        elif verdict.rewrites:
+            flow.response.content = json.dumps(apply_rewrites(body, verdict.rewrites), ensure_ascii=False).encode()
+
+    def _block(self, flow: http.HTTPFlow, verdict: Verdict) -> None:
+        """Answer with the (already audited) deny instead of forwarding."""
+        flow.metadata[_REFUSED] = True
+        flow.response = refusal(self._context(flow), verdict.decision)
+
+    def _refuse(self, flow: http.HTTPFlow, phase: Phase, decision: Decision) -> None:
+        """Audit and answer a refusal made before the pipeline could judge the flow."""
+        self._guard.refuse(self._context(flow), phase, decision)
+        flow.metadata[_REFUSED] = True
+        flow.response = refusal(self._context(flow), decision)
+
+    def _too_large(self, size: int) -> str:
+        return f"the request body is {size} bytes; the limit is {self._max_body_bytes}"

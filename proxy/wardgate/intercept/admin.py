@@ -1,0 +1,40 @@
+"""The admin listener: `/healthz` (the process serves) and `/readyz` (proxy listening, policy loaded)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+__all__ = ["AdminServer"]
+
+
+class AdminServer:
+    def __init__(self, host: str, port: int, *, ready: Callable[[], dict[str, object] | None]) -> None:
+        self._host, self._port = host, port
+        self._ready = ready
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        self._runner = web.AppRunner(app, access_log=None)
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        state = self._ready()
+        if state is None:
+            return web.json_response({"status": "starting"}, status=503)
+        return web.json_response({"status": "ready", **state})

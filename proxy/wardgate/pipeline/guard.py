@@ -1,0 +1,167 @@
+"""The one core: judge a phase of a request (scan → decide → enforce plan → audit).
+
+Every path out of `judge` is a `Verdict` that has been audited: a scanner or engine failure is
+turned into the configured fail-closed (or fail-open) decision here, never raised to the proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from wardgate.audit import AuditLog, canonical_json
+from wardgate.config import FailClosedSettings, Phase
+from wardgate.errors import PolicyError, ScannerError
+from wardgate.models import Exchange, Finding, JsonPath
+from wardgate.pipeline.context import RequestContext
+from wardgate.pipeline.masking import masked_texts
+from wardgate.policy import Decision, PolicyEngine, Reason
+from wardgate.scanners.base import Scanner
+
+__all__ = ["Guard", "Verdict"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Verdict:
+    decision: Decision
+    findings: Sequence[Finding]
+    rewrites: Mapping[JsonPath, str]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+class Guard:
+    def __init__(
+        self,
+        scanners: Sequence[Scanner],
+        engine: PolicyEngine,
+        audit: AuditLog,
+        *,
+        fail_closed: FailClosedSettings,
+        scan_timeout: float,
+    ) -> None:
+        self._scanners = scanners
+        self._engine = engine
+        self._audit = audit
+        self._fail_closed = fail_closed
+        self._scan_timeout = scan_timeout
+
+    async def judge(self, ctx: RequestContext, phase: Phase, exchange: Exchange, *, has_body: bool) -> Verdict:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        findings, scan_error = await self._scan(exchange)
+        timings["scan_ms"] = _ms(time.perf_counter() - started)
+
+        policy_input = self._input(ctx, phase, exchange, findings)
+        started = time.perf_counter()
+        if scan_error is not None and phase in self._fail_closed.scanner_error:
+            decision = Decision.deny("scanner_error", scan_error, status=503, source="fail_closed")
+        else:
+            decision = await self._decide(phase, policy_input)
+        timings["policy_ms"] = _ms(time.perf_counter() - started)
+
+        if decision.allow and has_body and not exchange.parsed and self._fail_closed.unparsed:
+            decision = Decision.deny(
+                "unparsed_request", "this endpoint's body cannot be inspected and fail_closed.unparsed is set",
+                source="fail_closed",
+            )  # fmt: skip
+        rewrites = masked_texts(exchange.segments, findings, decision.masks) if decision.allow else {}
+        timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
+        self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
+        return Verdict(decision, findings, rewrites)
+
+    def refuse(self, ctx: RequestContext, phase: Phase, decision: Decision, exchange: Exchange | None = None) -> None:
+        """Audit a request refused before it could be judged (malformed, too large, internal fault)."""
+        exchange = exchange or Exchange(ctx.provider, "unparsed", None, False, [])
+        timings = {"total_ms": _ms(time.perf_counter() - ctx.started)}
+        self._record(ctx, phase, exchange, [], decision, {}, None, timings, None)
+
+    async def _scan(self, exchange: Exchange) -> tuple[list[Finding], str | None]:
+        if not exchange.segments or not self._scanners:
+            return [], None
+        calls = [scanner.scan(exchange.segments) for scanner in self._scanners]
+        try:
+            results = await asyncio.wait_for(asyncio.gather(*calls), self._scan_timeout)
+        except TimeoutError:
+            return [], f"scanners did not finish within {self._scan_timeout * 1000:.0f} ms"
+        except ScannerError as exc:
+            return [], str(exc)
+        return [finding for found in results for finding in found], None
+
+    async def _decide(self, phase: Phase, policy_input: Mapping[str, Any]) -> Decision:
+        try:
+            return await self._engine.evaluate(policy_input)
+        except PolicyError as exc:
+            if phase in self._fail_closed.policy_error:
+                return Decision.deny("policy_engine_error", str(exc), status=503, source="fail_closed")
+            reason = Reason(code="policy_engine_error", message=str(exc))
+            return Decision(allow=True, status=200, reasons=[reason], source="fail_open")
+
+    @staticmethod
+    def _input(ctx: RequestContext, phase: Phase, exchange: Exchange, findings: Sequence[Finding]) -> dict[str, Any]:
+        return {
+            "phase": phase,
+            "identity": dict(ctx.identity),
+            "request": {
+                **ctx.as_input(),
+                "provider": exchange.provider,
+                "endpoint": exchange.endpoint,
+                "parsed": exchange.parsed,
+                "model": exchange.model,
+                "stream": exchange.stream,
+                "segments": [{"role": s.role, "source": s.source, "chars": len(s.text)} for s in exchange.segments],
+            },
+            "findings": [finding.to_dict() for finding in findings],
+            "now": time.time_ns(),
+        }
+
+    def _record(
+        self,
+        ctx: RequestContext,
+        phase: Phase,
+        exchange: Exchange,
+        findings: Sequence[Finding],
+        decision: Decision,
+        rewrites: Mapping[JsonPath, str],
+        policy_input: Mapping[str, Any] | None,
+        timings: Mapping[str, float],
+        scan_error: str | None,
+    ) -> None:
+        counts: dict[str, int] = {}
+        for finding in findings:
+            counts[finding.kind] = counts.get(finding.kind, 0) + 1
+        input_hash = hashlib.sha256(canonical_json(policy_input).encode()).hexdigest() if policy_input else None
+        self._audit.record(
+            "decision",
+            decision_id=ctx.decision_id,
+            trace_id=ctx.trace_id,
+            phase=phase,
+            path="wardgate/decision",
+            identity=dict(ctx.identity),
+            request={"method": ctx.method, "host": ctx.host, "path": ctx.path},
+            provider=exchange.provider,
+            endpoint=exchange.endpoint,
+            model=exchange.model,
+            stream=exchange.stream,
+            findings=[finding.to_dict() for finding in findings],
+            finding_counts=counts,
+            scan_error=scan_error,
+            result={
+                "allow": decision.allow,
+                "status": decision.status,
+                "code": decision.code,
+                "reasons": [reason.model_dump() for reason in decision.reasons],
+                "mask": decision.mask,
+                "source": decision.source,
+            },
+            masked=["/" + "/".join(map(str, path)) for path in rewrites],
+            bundle_revision=self._engine.revision,
+            input_hash=input_hash,
+            metrics=dict(timings),
+        )

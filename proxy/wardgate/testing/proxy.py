@@ -1,0 +1,88 @@
+"""Start `wardgate run` as a child process on free ports, wait for readiness, and always stop it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+import yaml
+
+__all__ = ["ProxyProcess"]
+
+_READY = re.compile(r"listening on http://[^:]+:(\d+) .*admin on http://[^:]+:(\d+)")
+
+
+class ProxyProcess:
+    """`wardgate run --config <generated>` with the given settings (port 0: the OS picks free ports)."""
+
+    def __init__(self, config: dict[str, object], workdir: Path, *, env: dict[str, str] | None = None) -> None:
+        self.config = {"listen_host": "127.0.0.1", "port": 0, "admin_port": 0, **config}
+        self.workdir = workdir
+        self.env = env or {}
+        self.port = self.admin_port = 0
+        self.output: list[str] = []
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def audit_file(self) -> Path:
+        return Path(str(self.config.get("audit", {}).get("file")))  # type: ignore[attr-defined]
+
+    def __enter__(self) -> ProxyProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 60) -> None:
+        config_file = self.workdir / "wardgate.yaml"
+        config_file.write_text(yaml.safe_dump(self.config))
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("WARDGATE_")}, **self.env}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "wardgate", "run", "--config", str(config_file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=self.workdir,
+        )
+        ready = threading.Event()
+        threading.Thread(target=self._pump, args=(self._process.stdout, ready), daemon=True).start()
+        if not ready.wait(timeout) or not self.port:
+            self.stop()
+            raise RuntimeError("wardgate did not become ready:\n" + "".join(self.output))
+
+    def _pump(self, stream: IO[str] | None, ready: threading.Event) -> None:
+        assert stream is not None
+        for line in stream:
+            self.output.append(line)
+            if match := _READY.search(line):
+                self.port, self.admin_port = int(match.group(1)), int(match.group(2))
+                ready.set()
+        ready.set()
+
+    def signal(self, signum: int) -> None:
+        assert self._process is not None
+        self._process.send_signal(signum)
+
+    def stop(self, timeout: float = 15) -> int | None:
+        if self._process is None:
+            return None
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        return self._process.returncode
