@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
 
 from wardgate.errors import PolicyError
 
@@ -28,8 +28,8 @@ class ToolsDecision(BaseModel):
 class Decision(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    allow: bool
-    status: int = Field(403, ge=200, le=599, description="HTTP status sent to the client on a deny.")
+    allow: StrictBool  # never coerce: "yes" or "false" from a buggy policy must not become an allow
+    status: StrictInt = Field(403, ge=200, le=599, description="HTTP status sent to the client on a deny.")
     reasons: list[Reason] = []
     mask: list[str] = Field([], description="Finding kinds or families whose spans are rewritten before forwarding.")
     redact: list[str] = []

@@ -72,13 +72,12 @@ class EmbeddedEngine:
         bundle = load_bundle(self._root)
         engine = compile_bundle(bundle)
         try:
-            engine.eval_document(DECISION_PATH, {})
-        except OpaUndefinedError:
-            pass  # the pipeline treats an undefined decision as a deny
+            # A trivial query makes OPA compile every module now; evaluating the decision itself
+            # here would run arbitrary policy work at start-up.
+            engine.eval_query("true")
         except OpaError as exc:
-            if exc.code == "prepare_error":
-                engine.close()
-                raise PolicyError(f"policy bundle {self._root} does not compile: {exc.message}") from exc
+            engine.close()
+            raise PolicyError(f"policy bundle {self._root} does not compile: {exc.message}") from exc
         # The old evaluator is not closed here: a decision in flight may still hold it; it closes when freed.
         self._engine, self._bundle = engine, bundle
         return bundle

@@ -1,0 +1,66 @@
+"""Shared fixtures: a clean environment, the fake upstream, and proxies started on free ports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wardgate.testing import FakeUpstream, ProxyProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICIES = ROOT / "policies"
+AWS_KEY = "AKIAZ3MSJV4WWNKWW5FG"  # shaped like a real key; not an AWS documentation example (those are allow-listed)
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither the developer's WARDGATE_* settings nor their proxies leak into a test."""
+    for key in list(os.environ):
+        if key.startswith("WARDGATE_") or key.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as fake:
+        yield fake
+
+
+ProxyFactory = Callable[..., ProxyProcess]
+
+
+@pytest.fixture(scope="module")
+def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyFactory]:
+    """Start `wardgate run` with a config; every proxy started is stopped at the end of the module."""
+    started: list[ProxyProcess] = []
+
+    def start(config: dict[str, Any], *, policies: Path = POLICIES) -> ProxyProcess:
+        workdir = tmp_path_factory.mktemp("proxy")
+        full = {
+            "policy": {"dir": str(policies), "watch": False, **config.pop("policy", {})},
+            "audit": {"file": str(workdir / "audit.jsonl"), **config.pop("audit", {})},
+            "confdir": str(workdir / "ca"),
+            **config,
+        }
+        proxy = ProxyProcess(full, workdir)
+        proxy.start()
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
+def write_policy(directory: Path, rego: str, data: dict[str, Any] | None = None) -> Path:
+    """A one-module bundle under `directory` (package wardgate)."""
+    import json
+
+    (directory / "wardgate").mkdir(parents=True, exist_ok=True)
+    (directory / "wardgate" / "decision.rego").write_text(rego)
+    (directory / "data.json").write_text(json.dumps(data or {}))
+    return directory

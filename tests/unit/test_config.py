@@ -1,0 +1,44 @@
+import pytest
+
+from wardgate.config import load_settings
+from wardgate.errors import ConfigError
+
+
+def test_priority_is_flags_then_env_then_yaml(tmp_path, monkeypatch):
+    config = tmp_path / "w.yaml"
+    config.write_text("upstream: https://api.openai.com\nport: 9000\nadmin_port: 9001\npolicy:\n  timeout_ms: 100\n  dir: p\n")
+    monkeypatch.setenv("WARDGATE_PORT", "9100")
+    monkeypatch.setenv("WARDGATE_POLICY__TIMEOUT_MS", "250")
+    settings = load_settings(config, port=9200)
+    assert (9200, 9001, 250, "p") == (settings.port, settings.admin_port, settings.policy.timeout_ms, str(settings.policy.dir))
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("mode: reverse\n", "reverse mode needs `upstream`"),
+        ("upstream: ftp://x\n", "upstream: Value error, must be an http"),
+        ("upstream: http://x\nport: 70000\n", "port: Input should be less than or equal to 65535"),
+        ("upstream: http://x\npolicy:\n  timeout_ms: 0\n", "policy.timeout_ms"),
+        ("upstream: http://x\nbogus: 1\n", "bogus: Extra inputs are not permitted"),
+        ("upstream: http://x\nfail_closed:\n  policy_error: [later]\n", "fail_closed.policy_error.0"),
+        ("- a list\n", "must hold a mapping"),
+        ("upstream: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_invalid_config_names_the_problem(tmp_path, yaml_text, message):
+    config = tmp_path / "w.yaml"
+    config.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        load_settings(config)
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_bad_env_value_is_a_config_error(monkeypatch):
+    monkeypatch.setenv("WARDGATE_ADMIN_PORT", "abc")
+    with pytest.raises(ConfigError, match="admin_port"):
+        load_settings(None, upstream="http://x")

@@ -1,0 +1,153 @@
+import copy
+
+import pytest
+
+from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, error_body, parse_unparsed, provider_for
+
+
+class TestAdapterFor:
+    @pytest.mark.parametrize(
+        ("method", "path", "name"),
+        [
+            ("POST", "/v1/chat/completions", "openai.chat"),
+            ("POST", "/openai/deployments/x/chat/completions?api-version=1", "openai.chat"),
+            ("POST", "/v1/responses", "openai.responses"),
+            ("POST", "/v1/messages", "anthropic.messages"),
+            ("POST", "/v1/messages/count_tokens", None),
+            ("POST", "/v1/threads/t1/messages", None),
+            ("GET", "/v1/chat/completions", None),
+            ("POST", "/v1/embeddings", None),
+        ],
+    )
+    def test_routes_by_method_and_path(self, method, path, name):
+        adapter = adapter_for(method, path)
+        assert name == (adapter.name if adapter else None)
+
+    def test_provider_for_unknown_path_follows_host(self):
+        assert "anthropic" == provider_for("api.anthropic.com", "/v1/complete")
+        assert "openai" == provider_for("api.openai.com", "/v1/embeddings")
+
+
+CHAT = {
+    "model": "gpt-4o-mini",
+    "stream": True,
+    "messages": [
+        {"role": "developer", "content": "be brief"},
+        {"role": "user", "content": [{"type": "text", "text": "hello"}, {"type": "image_url", "image_url": {"url": "x"}}]},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"q\": 1}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "result text"},
+    ],
+}  # fmt: skip
+
+
+class TestOpenAIChat:
+    def test_parses_roles_sources_and_paths(self):
+        exchange = adapter_for("POST", "/v1/chat/completions").parse_request(CHAT)
+        assert ("openai", "chat", "gpt-4o-mini", True) == (exchange.provider, exchange.endpoint, exchange.model, exchange.stream)
+        assert [
+            ("system", "prompt", "be brief", ("messages", 0, "content")),
+            ("user", "prompt", "hello", ("messages", 1, "content", 0, "text")),
+            ("assistant", "prompt", '{"q": 1}', ("messages", 2, "tool_calls", 0, "function", "arguments")),
+            ("tool", "tool_result", "result text", ("messages", 3, "content")),
+        ] == [(s.role, s.source, s.text, s.path) for s in exchange.segments]
+
+    def test_rewrite_changes_exactly_one_field(self):
+        body = copy.deepcopy(CHAT)
+        exchange = adapter_for("POST", "/v1/chat/completions").parse_request(body)
+        apply_rewrites(body, {exchange.segments[1].path: "HELLO"})
+        expected = copy.deepcopy(CHAT)
+        expected["messages"][1]["content"][0]["text"] = "HELLO"
+        assert expected == body
+
+    def test_parses_response(self):
+        body = {"model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}
+        exchange = adapter_for("POST", "/v1/chat/completions").parse_response(body)
+        assert [("assistant", "response", "hi", ("choices", 0, "message", "content"))] == [
+            (s.role, s.source, s.text, s.path) for s in exchange.segments
+        ]
+
+    @pytest.mark.parametrize(
+        ("body", "message"),
+        [
+            ([], "`body` must be an object"),
+            ({"model": "m"}, "`messages` must be an array"),
+            ({"messages": ["hi"]}, "`messages.0` must be an object"),
+            ({"messages": [{"role": "user", "content": 5}]}, "must be a string or an array"),
+        ],
+    )
+    def test_malformed_bodies_are_rejected(self, body, message):
+        with pytest.raises(MalformedBody, match=message):
+            adapter_for("POST", "/v1/chat/completions").parse_request(body)
+
+
+class TestOpenAIResponses:
+    def test_parses_instructions_items_and_tool_output(self):
+        body = {
+            "model": "gpt-4.1",
+            "instructions": "sys",
+            "input": [
+                {"role": "user", "content": [{"type": "input_text", "text": "q"}]},
+                {"type": "function_call", "call_id": "1", "name": "f", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "1", "output": "tool says"},
+            ],
+        }
+        exchange = adapter_for("POST", "/v1/responses").parse_request(body)
+        assert [
+            ("system", "prompt", ("instructions",)),
+            ("user", "prompt", ("input", 0, "content", 0, "text")),
+            ("assistant", "prompt", ("input", 1, "arguments")),
+            ("tool", "tool_result", ("input", 2, "output")),
+        ] == [(s.role, s.source, s.path) for s in exchange.segments]
+
+    def test_string_input_is_one_user_segment(self):
+        exchange = adapter_for("POST", "/v1/responses").parse_request({"model": "m", "input": "hi"})
+        assert [("user", "hi", ("input",))] == [(s.role, s.text, s.path) for s in exchange.segments]
+
+    def test_parses_response_output_text(self):
+        body = {"output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a"}]}]}
+        exchange = adapter_for("POST", "/v1/responses").parse_response(body)
+        assert [("output", 0, "content", 0, "text")] == [s.path for s in exchange.segments]
+
+
+class TestAnthropicMessages:
+    def test_parses_system_blocks_and_tool_results(self):
+        body = {
+            "model": "claude-sonnet-4-5",
+            "system": [{"type": "text", "text": "sys"}],
+            "messages": [
+                {"role": "user", "content": "plain"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "out"}]}]},
+            ],
+        }  # fmt: skip
+        exchange = adapter_for("POST", "/v1/messages").parse_request(body)
+        assert [
+            ("system", "prompt", "sys", ("system", 0, "text")),
+            ("user", "prompt", "plain", ("messages", 0, "content")),
+            ("tool", "tool_result", "out", ("messages", 2, "content", 0, "content", 0, "text")),
+        ] == [(s.role, s.source, s.text, s.path) for s in exchange.segments]
+
+    def test_parses_response_text_blocks(self):
+        body = {"content": [{"type": "text", "text": "hi"}, {"type": "tool_use", "input": {}}]}
+        exchange = adapter_for("POST", "/v1/messages").parse_response(body)
+        assert [("content", 0, "text")] == [s.path for s in exchange.segments]
+
+
+class TestUnparsed:
+    def test_every_string_leaf_is_a_segment(self):
+        exchange = parse_unparsed({"model": "text-embedding-3", "input": ["a", {"b": "c"}], "n": 1}, "openai")
+        assert "unparsed" == exchange.endpoint and not exchange.parsed
+        assert "text-embedding-3" == exchange.model
+        assert [("model",), ("input", 0), ("input", 1, "b")] == [s.path for s in exchange.segments]
+
+
+class TestErrorBody:
+    def test_openai_shape(self):
+        body = error_body("openai", 403, "secret_detected", "no", {"decision_id": "d"})
+        assert {"message": "no", "type": "permission_error", "param": None, "code": "secret_detected",
+                "wardgate": {"decision_id": "d"}} == body["error"]  # fmt: skip
+
+    def test_anthropic_shape(self):
+        body = error_body("anthropic", 413, "body_too_large", "big", {})
+        assert "error" == body["type"]
+        assert "request_too_large" == body["error"]["type"]

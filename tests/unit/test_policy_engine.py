@@ -1,0 +1,100 @@
+import asyncio
+
+import pytest
+
+from wardgate.errors import PolicyError
+from wardgate.policy import EmbeddedEngine
+from wardgate.policy.bundle import load_bundle
+
+from tests.conftest import POLICIES, write_policy
+
+CLEAN = {
+    "phase": "request",
+    "identity": {"tenant": "default"},
+    "request": {"model": "gpt-4o-mini", "parsed": True},
+    "findings": [],
+}
+
+
+def engine_for(directory, timeout=1.0) -> EmbeddedEngine:
+    engine = EmbeddedEngine(directory, timeout=timeout)
+    engine.load()
+    return engine
+
+
+class TestEmbeddedEngine:
+    async def test_default_bundle_allows_clean_request(self):
+        decision = await engine_for(POLICIES).evaluate(CLEAN)
+        assert (True, "policy") == (decision.allow, decision.source)
+
+    async def test_secret_finding_is_denied_with_reason(self):
+        finding = {"kind": "secret:aws-access-token", "family": "secret", "score": 1.0}
+        decision = await engine_for(POLICIES).evaluate({**CLEAN, "findings": [finding]})
+        assert (False, 403, "secret_detected") == (decision.allow, decision.status, decision.code)
+
+    async def test_undefined_decision_is_an_error(self, tmp_path):
+        engine = engine_for(write_policy(tmp_path, "package wardgate\n\ndecision := {\"allow\": true} if input.never\n"))
+        with pytest.raises(PolicyError, match="undefined"):
+            await engine.evaluate(CLEAN)
+
+    async def test_runtime_conflict_is_an_error(self, tmp_path):
+        rego = 'package wardgate\n\ndecision := {"allow": true} if input.phase\n\ndecision := {"allow": false} if input.phase\n'
+        with pytest.raises(PolicyError, match="eval_conflict_error"):
+            await engine_for(write_policy(tmp_path, rego)).evaluate(CLEAN)
+
+    async def test_slow_policy_times_out(self, tmp_path):
+        rego = 'package wardgate\n\ndecision := {"allow": count([x | some x in numbers.range(1, 1000000); x % 7 == 0]) > 0}\n'
+        engine = engine_for(write_policy(tmp_path, rego), timeout=0.05)
+        with pytest.raises(PolicyError, match="timed out after 50 ms"):
+            await engine.evaluate(CLEAN)
+
+    async def test_malformed_decision_is_an_error(self, tmp_path):
+        engine = engine_for(write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": "yes"}\n'))
+        with pytest.raises(PolicyError, match="malformed decision"):
+            await engine.evaluate(CLEAN)
+
+    def test_bundle_that_does_not_compile_fails_load(self, tmp_path):
+        engine = EmbeddedEngine(write_policy(tmp_path, "package wardgate\n\ndecision := x if { y := 1 }\n"), timeout=1)
+        with pytest.raises(PolicyError, match="rego_unsafe_var_error"):
+            engine.load()
+
+    async def test_reload_swaps_bundle_and_keeps_old_one_on_error(self, tmp_path):
+        write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": true}\n')
+        engine = engine_for(tmp_path)
+        old = engine.revision
+        write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": false, "reasons": ["closed"]}\n')
+        assert await engine.reload()
+        assert old != engine.revision
+        assert "closed" == (await engine.evaluate(CLEAN)).reasons[0].message
+        serving = engine.revision
+        (tmp_path / "wardgate" / "decision.rego").write_text("package wardgate\n\ndecision := {")
+        assert not await engine.reload()
+        assert serving == engine.revision
+        assert not (await engine.evaluate(CLEAN)).allow
+
+    async def test_evaluations_run_concurrently_off_the_loop(self):
+        engine = engine_for(POLICIES)
+        decisions = await asyncio.gather(*(engine.evaluate(CLEAN) for _ in range(50)))
+        assert all(d.allow for d in decisions)
+
+
+class TestBundle:
+    def test_revision_ignores_tests_and_changes_with_data(self, tmp_path):
+        write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": true}\n', {"a": 1})
+        first = load_bundle(tmp_path).revision
+        (tmp_path / "wardgate" / "x_test.rego").write_text("package wardgate_test\n\ntest_a if true\n")
+        assert first == load_bundle(tmp_path).revision
+        (tmp_path / "data.json").write_text('{"a": 2}')
+        assert first != load_bundle(tmp_path).revision
+
+    def test_nested_data_json_lands_at_its_directory_path(self, tmp_path):
+        write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": true}\n', {"top": 1})
+        (tmp_path / "tenants" / "acme").mkdir(parents=True)
+        (tmp_path / "tenants" / "acme" / "data.json").write_text('{"models": ["x"]}')
+        assert {"top": 1, "tenants": {"acme": {"models": ["x"]}}} == load_bundle(tmp_path).data
+
+    def test_invalid_data_json_is_reported(self, tmp_path):
+        write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": true}\n')
+        (tmp_path / "data.json").write_text("{nope")
+        with pytest.raises(PolicyError, match="data.json: not valid JSON"):
+            load_bundle(tmp_path)

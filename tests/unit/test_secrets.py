@@ -1,0 +1,67 @@
+import pytest
+
+from wardgate.models import Segment
+from wardgate.scanners.secrets import SecretsScanner, fingerprint, shannon_entropy
+
+from tests.conftest import AWS_KEY
+
+GITHUB_PAT = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA" + "q8Zr" * 20 + "\n-----END RSA PRIVATE KEY-----"
+SLACK = "xoxb-" + "1234567890123-1234567890123-" + "aB3dE5gH7jK9mN1pQ3sT5vX7"
+STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+ANTHROPIC = "sk-ant-api03-" + ("aB3dE5gH7jK9mN1pQ3sT5vX7zB9dF1hJ3lN5pR7tV9xZ1b" * 3)[:93] + "AA"
+
+
+@pytest.fixture(scope="module")
+def scanner() -> SecretsScanner:
+    return SecretsScanner.from_file()
+
+
+def kinds(scanner: SecretsScanner, text: str) -> list[str]:
+    return [finding.kind for finding in scanner.scan_sync([Segment("user", "prompt", text, ("x",))])]
+
+
+class TestSecretsScanner:
+    @pytest.mark.parametrize(
+        ("text", "kind"),
+        [
+            (f"deploy with {AWS_KEY} please", "secret:aws-access-token"),
+            (f"token={GITHUB_PAT}", "secret:github-pat"),
+            (PRIVATE_KEY, "secret:private-key"),
+            (f"slack bot {SLACK}", "secret:slack-bot-token"),
+            (f"stripe {STRIPE}", "secret:stripe-access-token"),
+            (f"key: {ANTHROPIC} ", "secret:anthropic-api-key"),
+        ],
+    )
+    def test_finds_secret(self, scanner, text, kind):
+        assert [kind] == kinds(scanner, text)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "AKIAIOSFODNN7EXAMPLE is the documentation example key",
+            "What is the capital of France?",
+            "The sha256 of the file is 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "request id 123e4567-e89b-12d3-a456-426614174000",
+            "AKIAAAAAAAAAAAAAAAAA",  # right shape, no entropy
+        ],
+    )
+    def test_leaves_benign_text_alone(self, scanner, text):
+        assert [] == kinds(scanner, text)
+
+    def test_finding_points_at_the_secret_and_never_holds_it(self, scanner):
+        text = f"use {AWS_KEY} now"
+        (finding,) = scanner.scan_sync([Segment("user", "prompt", "clean", ("a",)), Segment("user", "prompt", text, ("b",))])
+        assert (1, 4, 24) == (finding.segment, finding.start, finding.end)
+        assert AWS_KEY == text[finding.start : finding.end]
+        assert AWS_KEY not in str(finding.to_dict())
+        assert fingerprint(AWS_KEY) == finding.fingerprint
+
+    async def test_scan_runs_off_the_event_loop(self, scanner):
+        findings = await scanner.scan([Segment("user", "prompt", AWS_KEY, ("x",))])
+        assert ["secret:aws-access-token"] == [f.kind for f in findings]
+
+
+def test_shannon_entropy():
+    assert 0.0 == shannon_entropy("aaaa")
+    assert 2.0 == shannon_entropy("abcd")
