@@ -66,7 +66,7 @@ class Guard:
             decision = await self._decide(phase, policy_input)
         timings["policy_ms"] = _ms(time.perf_counter() - started)
 
-        if decision.allow and has_body and not exchange.parsed and self._fail_closed.unparsed:
+        if decision.allow and phase == "request" and has_body and not exchange.parsed and self._fail_closed.unparsed:
             decision = Decision.deny(
                 "unparsed_request", "this endpoint's body cannot be inspected and fail_closed.unparsed is set",
                 source="fail_closed",
