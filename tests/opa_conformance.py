@@ -10,9 +10,9 @@ from typing import Any
 
 from opa_bindings import OpaEngine, OpaError
 
+from wardgate.errors import PolicyError
 from wardgate.policy.bundle import Bundle
 from wardgate.policy.engine import compile_bundle
-from wardgate.errors import PolicyError
 
 CASES = Path(__file__).resolve().parents[2] / "shared" / "data" / "opa-conformance" / "v1"
 

@@ -18,7 +18,7 @@ __all__ = ["main"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _reports_errors(command: F) -> F:
+def _reports_errors[F: Callable[..., Any]](command: F) -> F:
     """One place where Wardgate errors become a message on stderr and the error's exit code."""
 
     @functools.wraps(command)
@@ -127,7 +127,10 @@ def policy_test(directory: Path, verbose: bool) -> None:
             click.echo(f"{result.outcome.upper()}: {result.package}.{result.name} ({result.file}){detail}")
     counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in ("pass", "fail", "error", "skip")}
     click.echo("-" * 60)
-    click.echo(f"PASS: {counts['pass']}/{len(results) - counts['skip']}" + (f", SKIP: {counts['skip']}" if counts["skip"] else ""))
+    click.echo(
+        f"PASS: {counts['pass']}/{len(results) - counts['skip']}"
+        + (f", SKIP: {counts['skip']}" if counts["skip"] else "")
+    )
     if counts["fail"]:
         click.echo(f"FAIL: {counts['fail']}/{len(results)}")
     if counts["error"]:

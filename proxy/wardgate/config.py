@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from wardgate.errors import ConfigError
 
@@ -115,29 +115,6 @@ class Settings(BaseSettings):
             raise ValueError("reverse mode needs `upstream` (or --upstream URL)")
         return self
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, _YamlSource(settings_cls)
-
-
-class _YamlSource(PydanticBaseSettingsSource):
-    """The YAML file's top-level mapping, set by `load_settings` just before validation."""
-
-    data: dict[str, Any] = {}
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self.data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self.data)
-
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
@@ -155,14 +132,25 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings from a YAML file, the environment and explicit overrides (CLI flags)."""
-    _YamlSource.data = _read_yaml(path) if path is not None else {}
+    file_values = _read_yaml(path) if path is not None else {}
+
+    class _WithFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=file_values)
+
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
-        return Settings(**given)
+        return _WithFile(**given)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from exc
-    finally:
-        _YamlSource.data = {}

@@ -11,9 +11,9 @@ import httpx
 import openai
 import pytest
 
-from wardgate.testing import FakeUpstream
 from tests.conftest import AWS_KEY
 from tests.integration.helpers import audit_events, event_for, policy_copy
+from wardgate.testing import FakeUpstream
 
 MODEL = "gpt-4o-mini"
 CLAUDE = "claude-sonnet-4-5-20250929"
@@ -36,12 +36,15 @@ def ask(client, text, model=MODEL):
 class TestOpenAIChat:
     def test_clean_request_is_answered_and_audited(self, client, proxy, upstream):
         raw = ask(client, "what is 2+2?")
-        assert "what is 2+2?" == raw.parse().choices[0].message.content
-        assert "what is 2+2?" == upstream.received[-1]["messages"][0]["content"]
+        assert raw.parse().choices[0].message.content == "what is 2+2?"
+        assert upstream.received[-1]["messages"][0]["content"] == "what is 2+2?"
         event = event_for(proxy.audit_file, raw.headers["x-wardgate-decision-id"])
-        assert (True, "chat", MODEL, "policy") == (
-            event["result"]["allow"], event["endpoint"], event["model"], event["result"]["source"]
-        )  # fmt: skip
+        assert (event["result"]["allow"], event["endpoint"], event["model"], event["result"]["source"]) == (
+            True,
+            "chat",
+            MODEL,
+            "policy",
+        )
         assert {"scan_ms", "policy_ms", "total_ms"} <= event["metrics"].keys()
 
     def test_secret_is_blocked_with_reason_and_never_forwarded(self, client, proxy, upstream):
@@ -49,11 +52,11 @@ class TestOpenAIChat:
         with pytest.raises(openai.PermissionDeniedError) as caught:
             ask(client, f"deploy with {AWS_KEY} today")
         error = caught.value
-        assert (403, "secret_detected") == (error.status_code, error.code)
+        assert (error.status_code, error.code) == (403, "secret_detected")
         assert "secret:aws-access-token" in error.message
         assert before == len(upstream.received)
         event = event_for(proxy.audit_file, error.body["wardgate"]["decision_id"])
-        assert {"secret:aws-access-token": 1} == event["finding_counts"]
+        assert event["finding_counts"] == {"secret:aws-access-token": 1}
         assert event["findings"][0]["fingerprint"]
         assert AWS_KEY not in proxy.audit_file.read_text()
 
@@ -61,7 +64,7 @@ class TestOpenAIChat:
         stream = client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "one two three"}], stream=True
         )
-        assert "one two three" == "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "one two three"
 
     def test_concurrent_requests_each_get_their_own_verdict(self, proxy):
         async def one(http: httpx.AsyncClient, index: int) -> tuple[int, int]:
@@ -81,30 +84,44 @@ class TestOpenAIChat:
 class TestOtherFormats:
     def test_responses_api(self, proxy):
         client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-test", max_retries=0)
-        assert "hi there" == client.responses.create(model=MODEL, input="hi there").output_text
+        assert client.responses.create(model=MODEL, input="hi there").output_text == "hi there"
         with pytest.raises(openai.PermissionDeniedError):
             client.responses.create(model=MODEL, instructions=f"use {AWS_KEY}", input="go")
 
     def test_anthropic_messages(self, proxy, upstream):
         client = anthropic.Anthropic(base_url=proxy.url, api_key="sk-ant-test", max_retries=0)
         reply = client.messages.create(model=CLAUDE, max_tokens=64, messages=[{"role": "user", "content": "hello"}])
-        assert "hello" == reply.content[0].text
+        assert reply.content[0].text == "hello"
         before = len(upstream.received)
         with pytest.raises(anthropic.PermissionDeniedError) as caught:
             client.messages.create(model=CLAUDE, max_tokens=64, messages=[{"role": "user", "content": AWS_KEY}])
-        assert "permission_error" == caught.value.body["error"]["type"]
-        assert "secret_detected" == caught.value.body["error"]["wardgate"]["code"]
+        assert caught.value.body["error"]["type"] == "permission_error"
+        assert caught.value.body["error"]["wardgate"]["code"] == "secret_detected"
         assert before == len(upstream.received)
 
     def test_curl(self, proxy):
         body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": AWS_KEY}]})
         result = subprocess.run(
-            ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "-H", "content-type: application/json",
-             "--data", body, proxy.url + "/v1/chat/completions"],
-            capture_output=True, text=True, check=True, timeout=30,
-        )  # fmt: skip
+            [
+                "curl",
+                "-sS",
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                "content-type: application/json",
+                "--data",
+                body,
+                proxy.url + "/v1/chat/completions",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
         payload, status = result.stdout.rsplit("\n", 1)
-        assert ("403", "secret_detected") == (status, json.loads(payload)["error"]["code"])
+        assert (status, json.loads(payload)["error"]["code"]) == ("403", "secret_detected")
 
 
 class TestBadInput:
@@ -117,19 +134,21 @@ class TestBadInput:
     )
     def test_malformed_body_is_400_in_provider_shape_and_not_forwarded(self, proxy, upstream, content, message):
         before = len(upstream.received)
-        response = httpx.post(proxy.url + "/v1/chat/completions", content=content, headers={"content-type": "application/json"})
-        assert 400 == response.status_code
+        response = httpx.post(
+            proxy.url + "/v1/chat/completions", content=content, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400
         error = response.json()["error"]
-        assert ("invalid_request_error", "malformed_request") == (error["type"], error["code"])
+        assert (error["type"], error["code"]) == ("invalid_request_error", "malformed_request")
         assert message in error["message"]
         assert before == len(upstream.received)
-        assert "malformed_request" == event_for(proxy.audit_file, error["wardgate"]["decision_id"])["result"]["code"]
+        assert event_for(proxy.audit_file, error["wardgate"]["decision_id"])["result"]["code"] == "malformed_request"
 
     def test_declared_oversize_body_is_413_and_not_forwarded(self, proxy, upstream):
         before = len(upstream.received)
         big = {"model": MODEL, "messages": [{"role": "user", "content": "x" * 100_000}]}
         response = httpx.post(proxy.url + "/v1/chat/completions", json=big)
-        assert (413, "body_too_large") == (response.status_code, response.json()["error"]["code"])
+        assert (response.status_code, response.json()["error"]["code"]) == (413, "body_too_large")
         assert before == len(upstream.received)
 
     def test_chunked_oversize_body_is_413(self, proxy, upstream):
@@ -141,37 +160,41 @@ class TestBadInput:
                 yield b"y" * 8192
             yield b'"}]}'
 
-        response = httpx.post(proxy.url + "/v1/chat/completions", content=chunks(), headers={"content-type": "application/json"})
-        assert (413, "body_too_large") == (response.status_code, response.json()["error"]["code"])
+        response = httpx.post(
+            proxy.url + "/v1/chat/completions", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert (response.status_code, response.json()["error"]["code"]) == (413, "body_too_large")
         assert before == len(upstream.received)
 
     def test_body_past_the_hard_cap_is_refused_and_still_audited(self, proxy, upstream):
         before_events = len(audit_events(proxy.audit_file))
-        response = httpx.post(proxy.url + "/v1/chat/completions", content=b"z" * 200_000, headers={"content-type": "application/json"})
-        assert 413 == response.status_code
+        response = httpx.post(
+            proxy.url + "/v1/chat/completions", content=b"z" * 200_000, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 413
         events = audit_events(proxy.audit_file)[before_events:]
-        assert ["body_too_large"] == [e["result"]["code"] for e in events]
+        assert [e["result"]["code"] for e in events] == ["body_too_large"]
 
 
 class TestUnparsedEndpoints:
     def test_unknown_json_endpoint_is_forwarded_and_audited_as_unparsed(self, proxy, upstream):
         response = httpx.post(proxy.url + "/v1/embeddings", json={"model": MODEL, "input": ["a text"]})
-        assert 200 == response.status_code
-        assert {"model": MODEL, "input": ["a text"]} == upstream.received[-1]
+        assert response.status_code == 200
+        assert upstream.received[-1] == {"model": MODEL, "input": ["a text"]}
         event = event_for(proxy.audit_file, response.headers["x-wardgate-decision-id"])
-        assert ("unparsed", True) == (event["endpoint"], event["result"]["allow"])
+        assert (event["endpoint"], event["result"]["allow"]) == ("unparsed", True)
 
     def test_secret_in_unknown_endpoint_is_still_found(self, proxy):
         response = httpx.post(proxy.url + "/v1/embeddings", json={"model": MODEL, "input": [f"k {AWS_KEY}"]})
-        assert (403, "secret_detected") == (response.status_code, response.json()["error"]["code"])
+        assert (response.status_code, response.json()["error"]["code"]) == (403, "secret_detected")
 
     def test_fail_closed_unparsed_denies_them(self, start_proxy, upstream):
         strict = start_proxy({"upstream": upstream.url, "fail_closed": {"unparsed": True}})
         before = len(upstream.received)
         response = httpx.post(strict.url + "/v1/embeddings", json={"model": MODEL, "input": ["a"]})
-        assert (403, "unparsed_request") == (response.status_code, response.json()["error"]["code"])
+        assert (response.status_code, response.json()["error"]["code"]) == (403, "unparsed_request")
         assert before == len(upstream.received)
-        assert 200 == httpx.get(strict.url + "/v1/models").status_code  # no body: nothing that cannot be inspected
+        assert httpx.get(strict.url + "/v1/models").status_code == 200  # no body: nothing that cannot be inspected
 
 
 class TestPolicyOutcomes:
@@ -181,20 +204,20 @@ class TestPolicyOutcomes:
         client = openai.OpenAI(base_url=masking.url + "/v1", api_key="sk-test", max_retries=0)
         raw = ask(client, f"my key {AWS_KEY} ok")
         sent = upstream.received[-1]["messages"][0]["content"]
-        assert "my key [REDACTED:aws-access-token] ok" == sent
+        assert sent == "my key [REDACTED:aws-access-token] ok"
         # The fake echoes what it got; the client sees the masked text, never the key.
-        assert "my key [REDACTED:aws-access-token] ok" == raw.parse().choices[0].message.content
+        assert raw.parse().choices[0].message.content == "my key [REDACTED:aws-access-token] ok"
         event = event_for(masking.audit_file, raw.headers["x-wardgate-decision-id"])
-        assert ["/messages/0/content"] == event["masked"]
+        assert event["masked"] == ["/messages/0/content"]
 
     def test_secret_in_a_response_is_masked(self, start_proxy, tmp_path):
         with FakeUpstream(reply=f"the key is {AWS_KEY}") as leaky:
             proxy = start_proxy({"upstream": leaky.url})
             client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-test", max_retries=0)
             raw = ask(client, "what is the key?")
-            assert "the key is [REDACTED:aws-access-token]" == raw.parse().choices[0].message.content
+            assert raw.parse().choices[0].message.content == "the key is [REDACTED:aws-access-token]"
             event = event_for(proxy.audit_file, raw.headers["x-wardgate-decision-id"], phase="response")
-            assert ["secret"] == event["result"]["mask"]
+            assert event["result"]["mask"] == ["secret"]
 
     def test_model_not_allowed_for_tenant(self, start_proxy, upstream, tmp_path):
         policies = policy_copy(tmp_path, tenants={"default": {"models": ["gpt-4o-mini", "claude-*"]}})
@@ -203,10 +226,12 @@ class TestPolicyOutcomes:
         assert ask(client, "hi").parse().choices
         with pytest.raises(openai.PermissionDeniedError) as caught:
             ask(client, "hi", model="gpt-4.1")
-        assert "model_not_allowed" == caught.value.code
+        assert caught.value.code == "model_not_allowed"
 
 
-CONFLICTING = 'package wardgate\n\ndecision := {"allow": true} if input.phase\n\ndecision := {"allow": false} if input.phase\n'
+CONFLICTING = (
+    'package wardgate\n\ndecision := {"allow": true} if input.phase\n\ndecision := {"allow": false} if input.phase\n'
+)
 
 
 class TestEngineFailure:
@@ -217,31 +242,37 @@ class TestEngineFailure:
         before = len(upstream.received)
         response = httpx.post(proxy.url + "/v1/chat/completions", json={"model": MODEL, "messages": []})
         error = response.json()["error"]
-        assert (503, "policy_engine_error") == (response.status_code, error["code"])
+        assert (response.status_code, error["code"]) == (503, "policy_engine_error")
         assert before == len(upstream.received)
-        assert "fail_closed" == event_for(proxy.audit_file, error["wardgate"]["decision_id"])["result"]["source"]
+        assert event_for(proxy.audit_file, error["wardgate"]["decision_id"])["result"]["source"] == "fail_closed"
 
     def test_fail_open_when_configured_for_the_phase(self, start_proxy, upstream, tmp_path):
         from tests.conftest import write_policy
 
         config = {"upstream": upstream.url, "fail_closed": {"policy_error": ["response"]}}
         proxy = start_proxy(config, policies=write_policy(tmp_path, CONFLICTING))
-        response = httpx.post(proxy.url + "/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
+        response = httpx.post(
+            proxy.url + "/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+        )
         # The request phase fails open and is forwarded; the response phase still fails closed.
-        assert 503 == response.status_code
-        assert "hi" == upstream.received[-1]["messages"][0]["content"]
-        events = [e for e in audit_events(proxy.audit_file) if e["decision_id"] == response.headers["x-wardgate-decision-id"]]
-        assert [("request", "fail_open", True), ("response", "fail_closed", False)] == [
-            (e["phase"], e["result"]["source"], e["result"]["allow"]) for e in events
+        assert response.status_code == 503
+        assert upstream.received[-1]["messages"][0]["content"] == "hi"
+        events = [
+            e for e in audit_events(proxy.audit_file) if e["decision_id"] == response.headers["x-wardgate-decision-id"]
+        ]
+        assert [(e["phase"], e["result"]["source"], e["result"]["allow"]) for e in events] == [
+            ("request", "fail_open", True),
+            ("response", "fail_closed", False),
         ]
 
 
 class TestOperations:
     def test_health_and_readiness(self, proxy):
         admin = f"http://127.0.0.1:{proxy.admin_port}"
-        assert {"status": "ok"} == httpx.get(admin + "/healthz").json()
+        assert httpx.get(admin + "/healthz").json() == {"status": "ok"}
         ready = httpx.get(admin + "/readyz").json()
-        assert "ready" == ready["status"] and len(ready["policy_revision"]) == 64
+        assert ready["status"] == "ready"
+        assert len(ready["policy_revision"]) == 64
 
     def test_sighup_reloads_policy(self, start_proxy, upstream, tmp_path):
         import signal
@@ -250,7 +281,7 @@ class TestOperations:
         policies = policy_copy(tmp_path)
         proxy = start_proxy({"upstream": upstream.url}, policies=policies)
         body = {"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]}
-        assert 200 == httpx.post(proxy.url + "/v1/chat/completions", json=body).status_code
+        assert httpx.post(proxy.url + "/v1/chat/completions", json=body).status_code == 200
         data = json.loads((policies / "data.json").read_text())
         data["tenants"]["default"]["models"] = ["gpt-4o-mini"]
         (policies / "data.json").write_text(json.dumps(data))
@@ -267,4 +298,5 @@ class TestOperations:
         from wardgate.audit import verify_files
 
         result = verify_files([proxy.audit_file])
-        assert result.ok and result.events > 5
+        assert result.ok
+        assert result.events > 5

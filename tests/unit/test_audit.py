@@ -18,8 +18,8 @@ class TestChain:
         path = tmp_path / "audit.jsonl"
         write_events(path, 3)
         events = [json.loads(line) for line in path.read_text().splitlines()]
-        assert [0, 1, 2] == [e["seq"] for e in events]
-        assert GENESIS == events[0]["prev_hash"]
+        assert [e["seq"] for e in events] == [0, 1, 2]
+        assert events[0]["prev_hash"] == GENESIS
         assert events[0]["hash"] == events[1]["prev_hash"]
         assert all(event_hash(e) == e["hash"] for e in events)
 
@@ -27,7 +27,7 @@ class TestChain:
         path = tmp_path / "audit.jsonl"
         write_events(path, 5)
         result = verify_files([path])
-        assert (True, 5) == (result.ok, result.events)
+        assert (result.ok, result.events) == (True, 5)
 
     @pytest.mark.parametrize(
         ("mutate", "line", "reason"),
@@ -56,7 +56,7 @@ class TestChain:
         events[1]["hash"] = event_hash(events[1])
         path.write_text("".join(json.dumps(e) + "\n" for e in events))
         result = verify_files([path])
-        assert (3, "broken link: prev_hash does not match") == (result.broken.line, result.broken.reason)
+        assert (result.broken.line, result.broken.reason) == (3, "broken link: prev_hash does not match")
 
 
 class TestRotation:
@@ -67,13 +67,14 @@ class TestRotation:
         assert len(rotated) >= 2
         # Any order on the command line: files are ordered by their first seq.
         result = verify_files([path, *reversed(rotated)])
-        assert (True, 30) == (result.ok, result.events)
+        assert (result.ok, result.events) == (True, 30)
 
     def test_verifying_only_recent_files_trusts_their_anchor(self, tmp_path):
         path = tmp_path / "audit.jsonl"
         write_events(path, 30, max_bytes=1500)
         result = verify_files([path])
-        assert result.ok and result.first_seq > 0
+        assert result.ok
+        assert result.first_seq > 0
 
     def test_tampering_in_a_rotated_file_is_found_there(self, tmp_path):
         path = tmp_path / "audit.jsonl"
@@ -90,7 +91,7 @@ class TestRotation:
         write_events(path, 3)
         write_events(path, 2)
         result = verify_files([path])
-        assert (True, 5) == (result.ok, result.events)
+        assert (result.ok, result.events) == (True, 5)
 
 
 def test_stdout_sink_writes_the_same_line(tmp_path, capsys):

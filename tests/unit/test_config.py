@@ -6,11 +6,18 @@ from wardgate.errors import ConfigError
 
 def test_priority_is_flags_then_env_then_yaml(tmp_path, monkeypatch):
     config = tmp_path / "w.yaml"
-    config.write_text("upstream: https://api.openai.com\nport: 9000\nadmin_port: 9001\npolicy:\n  timeout_ms: 100\n  dir: p\n")
+    config.write_text(
+        "upstream: https://api.openai.com\nport: 9000\nadmin_port: 9001\npolicy:\n  timeout_ms: 100\n  dir: p\n"
+    )
     monkeypatch.setenv("WARDGATE_PORT", "9100")
     monkeypatch.setenv("WARDGATE_POLICY__TIMEOUT_MS", "250")
     settings = load_settings(config, port=9200)
-    assert (9200, 9001, 250, "p") == (settings.port, settings.admin_port, settings.policy.timeout_ms, str(settings.policy.dir))
+    assert (
+        settings.port,
+        settings.admin_port,
+        settings.policy.timeout_ms,
+        str(settings.policy.dir),
+    ) == (9200, 9001, 250, "p")
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,8 @@ class TestAdapterFor:
         assert name == (adapter.name if adapter else None)
 
     def test_provider_for_unknown_path_follows_host(self):
-        assert "anthropic" == provider_for("api.anthropic.com", "/v1/complete")
-        assert "openai" == provider_for("api.openai.com", "/v1/embeddings")
+        assert provider_for("api.anthropic.com", "/v1/complete") == "anthropic"
+        assert provider_for("api.openai.com", "/v1/embeddings") == "openai"
 
 
 CHAT = {
@@ -33,23 +33,35 @@ CHAT = {
     "stream": True,
     "messages": [
         {"role": "developer", "content": "be brief"},
-        {"role": "user", "content": [{"type": "text", "text": "hello"}, {"type": "image_url", "image_url": {"url": "x"}}]},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"q\": 1}"}}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "hello"}, {"type": "image_url", "image_url": {"url": "x"}}],
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"q": 1}'}}],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "result text"},
     ],
-}  # fmt: skip
+}
 
 
 class TestOpenAIChat:
     def test_parses_roles_sources_and_paths(self):
         exchange = adapter_for("POST", "/v1/chat/completions").parse_request(CHAT)
-        assert ("openai", "chat", "gpt-4o-mini", True) == (exchange.provider, exchange.endpoint, exchange.model, exchange.stream)
-        assert [
+        assert (
+            exchange.provider,
+            exchange.endpoint,
+            exchange.model,
+            exchange.stream,
+        ) == ("openai", "chat", "gpt-4o-mini", True)
+        assert [(s.role, s.source, s.text, s.path) for s in exchange.segments] == [
             ("system", "prompt", "be brief", ("messages", 0, "content")),
             ("user", "prompt", "hello", ("messages", 1, "content", 0, "text")),
             ("assistant", "prompt", '{"q": 1}', ("messages", 2, "tool_calls", 0, "function", "arguments")),
             ("tool", "tool_result", "result text", ("messages", 3, "content")),
-        ] == [(s.role, s.source, s.text, s.path) for s in exchange.segments]
+        ]
 
     def test_rewrite_changes_exactly_one_field(self):
         body = copy.deepcopy(CHAT)
@@ -62,8 +74,8 @@ class TestOpenAIChat:
     def test_parses_response(self):
         body = {"model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}
         exchange = adapter_for("POST", "/v1/chat/completions").parse_response(body)
-        assert [("assistant", "response", "hi", ("choices", 0, "message", "content"))] == [
-            (s.role, s.source, s.text, s.path) for s in exchange.segments
+        assert [(s.role, s.source, s.text, s.path) for s in exchange.segments] == [
+            ("assistant", "response", "hi", ("choices", 0, "message", "content"))
         ]
 
     @pytest.mark.parametrize(
@@ -92,21 +104,21 @@ class TestOpenAIResponses:
             ],
         }
         exchange = adapter_for("POST", "/v1/responses").parse_request(body)
-        assert [
+        assert [(s.role, s.source, s.path) for s in exchange.segments] == [
             ("system", "prompt", ("instructions",)),
             ("user", "prompt", ("input", 0, "content", 0, "text")),
             ("assistant", "prompt", ("input", 1, "arguments")),
             ("tool", "tool_result", ("input", 2, "output")),
-        ] == [(s.role, s.source, s.path) for s in exchange.segments]
+        ]
 
     def test_string_input_is_one_user_segment(self):
         exchange = adapter_for("POST", "/v1/responses").parse_request({"model": "m", "input": "hi"})
-        assert [("user", "hi", ("input",))] == [(s.role, s.text, s.path) for s in exchange.segments]
+        assert [(s.role, s.text, s.path) for s in exchange.segments] == [("user", "hi", ("input",))]
 
     def test_parses_response_output_text(self):
         body = {"output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a"}]}]}
         exchange = adapter_for("POST", "/v1/responses").parse_response(body)
-        assert [("output", 0, "content", 0, "text")] == [s.path for s in exchange.segments]
+        assert [s.path for s in exchange.segments] == [("output", 0, "content", 0, "text")]
 
 
 class TestAnthropicMessages:
@@ -117,37 +129,48 @@ class TestAnthropicMessages:
             "messages": [
                 {"role": "user", "content": "plain"},
                 {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
-                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "out"}]}]},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "out"}]}
+                    ],
+                },
             ],
-        }  # fmt: skip
+        }
         exchange = adapter_for("POST", "/v1/messages").parse_request(body)
-        assert [
+        assert [(s.role, s.source, s.text, s.path) for s in exchange.segments] == [
             ("system", "prompt", "sys", ("system", 0, "text")),
             ("user", "prompt", "plain", ("messages", 0, "content")),
             ("tool", "tool_result", "out", ("messages", 2, "content", 0, "content", 0, "text")),
-        ] == [(s.role, s.source, s.text, s.path) for s in exchange.segments]
+        ]
 
     def test_parses_response_text_blocks(self):
         body = {"content": [{"type": "text", "text": "hi"}, {"type": "tool_use", "input": {}}]}
         exchange = adapter_for("POST", "/v1/messages").parse_response(body)
-        assert [("content", 0, "text")] == [s.path for s in exchange.segments]
+        assert [s.path for s in exchange.segments] == [("content", 0, "text")]
 
 
 class TestUnparsed:
     def test_every_string_leaf_is_a_segment(self):
         exchange = parse_unparsed({"model": "text-embedding-3", "input": ["a", {"b": "c"}], "n": 1}, "openai")
-        assert "unparsed" == exchange.endpoint and not exchange.parsed
-        assert "text-embedding-3" == exchange.model
-        assert [("model",), ("input", 0), ("input", 1, "b")] == [s.path for s in exchange.segments]
+        assert exchange.endpoint == "unparsed"
+        assert not exchange.parsed
+        assert exchange.model == "text-embedding-3"
+        assert [s.path for s in exchange.segments] == [("model",), ("input", 0), ("input", 1, "b")]
 
 
 class TestErrorBody:
     def test_openai_shape(self):
         body = error_body("openai", 403, "secret_detected", "no", {"decision_id": "d"})
-        assert {"message": "no", "type": "permission_error", "param": None, "code": "secret_detected",
-                "wardgate": {"decision_id": "d"}} == body["error"]  # fmt: skip
+        assert body["error"] == {
+            "message": "no",
+            "type": "permission_error",
+            "param": None,
+            "code": "secret_detected",
+            "wardgate": {"decision_id": "d"},
+        }
 
     def test_anthropic_shape(self):
         body = error_body("anthropic", 413, "body_too_large", "big", {})
-        assert "error" == body["type"]
-        assert "request_too_large" == body["error"]["type"]
+        assert body["type"] == "error"
+        assert body["error"]["type"] == "request_too_large"

@@ -2,11 +2,10 @@ import asyncio
 
 import pytest
 
+from tests.conftest import POLICIES, write_policy
 from wardgate.errors import PolicyError
 from wardgate.policy import EmbeddedEngine
 from wardgate.policy.bundle import load_bundle
-
-from tests.conftest import POLICIES, write_policy
 
 CLEAN = {
     "phase": "request",
@@ -25,25 +24,31 @@ def engine_for(directory, timeout=1.0) -> EmbeddedEngine:
 class TestEmbeddedEngine:
     async def test_default_bundle_allows_clean_request(self):
         decision = await engine_for(POLICIES).evaluate(CLEAN)
-        assert (True, "policy") == (decision.allow, decision.source)
+        assert (decision.allow, decision.source) == (True, "policy")
 
     async def test_secret_finding_is_denied_with_reason(self):
         finding = {"kind": "secret:aws-access-token", "family": "secret", "score": 1.0}
         decision = await engine_for(POLICIES).evaluate({**CLEAN, "findings": [finding]})
-        assert (False, 403, "secret_detected") == (decision.allow, decision.status, decision.code)
+        assert (decision.allow, decision.status, decision.code) == (False, 403, "secret_detected")
 
     async def test_undefined_decision_is_an_error(self, tmp_path):
-        engine = engine_for(write_policy(tmp_path, "package wardgate\n\ndecision := {\"allow\": true} if input.never\n"))
+        engine = engine_for(write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": true} if input.never\n'))
         with pytest.raises(PolicyError, match="undefined"):
             await engine.evaluate(CLEAN)
 
     async def test_runtime_conflict_is_an_error(self, tmp_path):
-        rego = 'package wardgate\n\ndecision := {"allow": true} if input.phase\n\ndecision := {"allow": false} if input.phase\n'
+        rego = (
+            'package wardgate\n\ndecision := {"allow": true} if input.phase\n\n'
+            'decision := {"allow": false} if input.phase\n'
+        )
         with pytest.raises(PolicyError, match="eval_conflict_error"):
             await engine_for(write_policy(tmp_path, rego)).evaluate(CLEAN)
 
     async def test_slow_policy_times_out(self, tmp_path):
-        rego = 'package wardgate\n\ndecision := {"allow": count([x | some x in numbers.range(1, 1000000); x % 7 == 0]) > 0}\n'
+        rego = (
+            "package wardgate\n\n"
+            'decision := {"allow": count([x | some x in numbers.range(1, 1000000); x % 7 == 0]) > 0}\n'
+        )
         engine = engine_for(write_policy(tmp_path, rego), timeout=0.05)
         with pytest.raises(PolicyError, match="timed out after 50 ms"):
             await engine.evaluate(CLEAN)
@@ -65,7 +70,7 @@ class TestEmbeddedEngine:
         write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": false, "reasons": ["closed"]}\n')
         assert await engine.reload()
         assert old != engine.revision
-        assert "closed" == (await engine.evaluate(CLEAN)).reasons[0].message
+        assert (await engine.evaluate(CLEAN)).reasons[0].message == "closed"
         serving = engine.revision
         (tmp_path / "wardgate" / "decision.rego").write_text("package wardgate\n\ndecision := {")
         assert not await engine.reload()
@@ -91,10 +96,10 @@ class TestBundle:
         write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": true}\n', {"top": 1})
         (tmp_path / "tenants" / "acme").mkdir(parents=True)
         (tmp_path / "tenants" / "acme" / "data.json").write_text('{"models": ["x"]}')
-        assert {"top": 1, "tenants": {"acme": {"models": ["x"]}}} == load_bundle(tmp_path).data
+        assert load_bundle(tmp_path).data == {"top": 1, "tenants": {"acme": {"models": ["x"]}}}
 
     def test_invalid_data_json_is_reported(self, tmp_path):
         write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": true}\n')
         (tmp_path / "data.json").write_text("{nope")
-        with pytest.raises(PolicyError, match="data.json: not valid JSON"):
+        with pytest.raises(PolicyError, match=r"data\.json: not valid JSON"):
             load_bundle(tmp_path)

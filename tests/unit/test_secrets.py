@@ -1,9 +1,8 @@
 import pytest
 
+from tests.conftest import AWS_KEY
 from wardgate.models import Segment
 from wardgate.scanners.secrets import SecretsScanner, fingerprint, shannon_entropy
-
-from tests.conftest import AWS_KEY
 
 GITHUB_PAT = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA" + "q8Zr" * 20 + "\n-----END RSA PRIVATE KEY-----"
@@ -47,21 +46,23 @@ class TestSecretsScanner:
         ],
     )
     def test_leaves_benign_text_alone(self, scanner, text):
-        assert [] == kinds(scanner, text)
+        assert kinds(scanner, text) == []
 
     def test_finding_points_at_the_secret_and_never_holds_it(self, scanner):
         text = f"use {AWS_KEY} now"
-        (finding,) = scanner.scan_sync([Segment("user", "prompt", "clean", ("a",)), Segment("user", "prompt", text, ("b",))])
-        assert (1, 4, 24) == (finding.segment, finding.start, finding.end)
-        assert AWS_KEY == text[finding.start : finding.end]
+        (finding,) = scanner.scan_sync(
+            [Segment("user", "prompt", "clean", ("a",)), Segment("user", "prompt", text, ("b",))]
+        )
+        assert (finding.segment, finding.start, finding.end) == (1, 4, 24)
+        assert text[finding.start : finding.end] == AWS_KEY
         assert AWS_KEY not in str(finding.to_dict())
         assert fingerprint(AWS_KEY) == finding.fingerprint
 
     async def test_scan_runs_off_the_event_loop(self, scanner):
         findings = await scanner.scan([Segment("user", "prompt", AWS_KEY, ("x",))])
-        assert ["secret:aws-access-token"] == [f.kind for f in findings]
+        assert [f.kind for f in findings] == ["secret:aws-access-token"]
 
 
 def test_shannon_entropy():
-    assert 0.0 == shannon_entropy("aaaa")
-    assert 2.0 == shannon_entropy("abcd")
+    assert shannon_entropy("aaaa") == 0.0
+    assert shannon_entropy("abcd") == 2.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ class AuditLog:
         )
 
     @staticmethod
-    def _render(logger: object, method_name: str, event_dict: dict[str, Any]) -> str:
+    def _render(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
         return canonical_json(event_dict)
 
     def record(self, event: str, **fields: Any) -> None:

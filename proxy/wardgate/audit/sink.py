@@ -72,7 +72,8 @@ class AuditSink:
             raise AuditError(f"cannot write the audit trail: {exc}") from exc
 
     def _rotate(self) -> None:
-        assert self._file is not None and self._path is not None
+        assert self._file is not None
+        assert self._path is not None
         self._file.close()
         existing = rotated_files(self._path)
         number = int(existing[-1].suffix[1:]) + 1 if existing else 1

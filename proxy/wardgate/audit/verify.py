@@ -62,7 +62,9 @@ def verify_files(paths: Sequence[Path]) -> VerifyResult:
             event = json.loads(line)
             seq, link, recorded = int(event["seq"]), event["prev_hash"], event["hash"]
         except (ValueError, KeyError, TypeError):
-            return VerifyResult(count, first_seq, Break(path, number, "not an audit event (bad JSON or missing fields)"))
+            return VerifyResult(
+                count, first_seq, Break(path, number, "not an audit event (bad JSON or missing fields)")
+            )
         if event_hash(event) != recorded:
             return VerifyResult(count, first_seq, Break(path, number, "hash mismatch: the event was altered"))
         if expected_seq is None:
@@ -70,7 +72,9 @@ def verify_files(paths: Sequence[Path]) -> VerifyResult:
             if seq == 0 and link != GENESIS:
                 return VerifyResult(count, first_seq, Break(path, number, "first event does not start at genesis"))
         elif seq != expected_seq:
-            return VerifyResult(count, first_seq, Break(path, number, f"sequence gap: expected {expected_seq}, got {seq}"))
+            return VerifyResult(
+                count, first_seq, Break(path, number, f"sequence gap: expected {expected_seq}, got {seq}")
+            )
         elif link != prev_hash:
             return VerifyResult(count, first_seq, Break(path, number, "broken link: prev_hash does not match"))
         prev_hash, expected_seq, count = recorded, seq + 1, count + 1

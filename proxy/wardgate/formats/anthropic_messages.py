@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from wardgate.formats.base import MalformedBody, expect, model_and_stream, text_parts
-from wardgate.models import Exchange, Role, Segment
+from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment
 
 __all__ = ["AnthropicMessages"]
 
@@ -16,7 +16,7 @@ _TEXT = frozenset({"text"})
 class AnthropicMessages:
     name = "anthropic.messages"
     provider = "anthropic"
-    endpoint = "messages"
+    endpoint: EndpointKind = "messages"
 
     def matches(self, method: str, path: str) -> bool:
         return method == "POST" and (path == "/v1/messages" or path.endswith("/v1/messages"))
@@ -37,7 +37,7 @@ class AnthropicMessages:
         model, _ = model_and_stream(body)
         return Exchange(self.provider, "messages", model, False, segments)
 
-    def _content(self, content: Any, path: tuple[str | int, ...], role: Role) -> Iterator[Segment]:
+    def _content(self, content: Any, path: JsonPath, role: Role) -> Iterator[Segment]:
         if isinstance(content, str):
             yield from text_parts(content, path, role, "prompt", _TEXT)
             return

@@ -17,6 +17,9 @@ def error_body(provider: str, status: int, code: str, message: str, details: Map
     """`details` (decision id, reason codes) ride inside the error object, where SDKs expose it as `body`."""
     if provider == "anthropic":
         error_type = _ANTHROPIC_TYPES.get(status, "api_error")
-        return {"type": "error", "error": {"type": error_type, "message": message, "wardgate": {"code": code, **details}}}
+        return {
+            "type": "error",
+            "error": {"type": error_type, "message": message, "wardgate": {"code": code, **details}},
+        }
     error_type = _OPENAI_TYPES.get(status, "permission_error" if status == 403 else "server_error")
     return {"error": {"message": message, "type": error_type, "param": None, "code": code, "wardgate": dict(details)}}

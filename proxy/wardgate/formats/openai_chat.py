@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from wardgate.formats.base import expect, model_and_stream, text_parts
-from wardgate.models import Exchange, Role, Segment
+from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
 
 __all__ = ["OpenAIChat"]
 
@@ -24,7 +24,7 @@ _TEXT_PARTS = frozenset({"text"})
 class OpenAIChat:
     name = "openai.chat"
     provider = "openai"
-    endpoint = "chat"
+    endpoint: EndpointKind = "chat"
 
     def matches(self, method: str, path: str) -> bool:
         return method == "POST" and path.endswith("/chat/completions")
@@ -51,13 +51,15 @@ class OpenAIChat:
     def _message(self, message: Any, index: int) -> Iterator[Segment]:
         message = expect(message, dict, f"messages.{index}")
         role = _ROLES.get(str(message.get("role")), "unknown")
-        source = "tool_result" if role == "tool" else "prompt"
+        source: Source = "tool_result" if role == "tool" else "prompt"
         yield from text_parts(message.get("content"), ("messages", index, "content"), role, source, _TEXT_PARTS)
         yield from _tool_call_arguments(message, ("messages", index), "prompt")
 
 
-def _tool_call_arguments(message: Mapping[str, Any], path: tuple[str | int, ...], source: Any) -> Iterator[Segment]:
+def _tool_call_arguments(message: Mapping[str, Any], path: JsonPath, source: Source) -> Iterator[Segment]:
     for index, call in enumerate(message.get("tool_calls") or []):
         function = call.get("function") if isinstance(call, Mapping) else None
         if isinstance(function, Mapping) and isinstance(function.get("arguments"), str):
-            yield Segment("assistant", source, function["arguments"], (*path, "tool_calls", index, "function", "arguments"))
+            yield Segment(
+                "assistant", source, function["arguments"], (*path, "tool_calls", index, "function", "arguments")
+            )

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from wardgate.formats.base import MalformedBody, expect, model_and_stream, text_parts
-from wardgate.models import Exchange, Role, Segment
+from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
 
 __all__ = ["OpenAIResponses"]
 
@@ -18,7 +18,7 @@ _OUTPUT_TEXT = frozenset({"output_text"})
 class OpenAIResponses:
     name = "openai.responses"
     provider = "openai"
-    endpoint = "responses"
+    endpoint: EndpointKind = "responses"
 
     def matches(self, method: str, path: str) -> bool:
         return method == "POST" and path.endswith("/responses")
@@ -48,7 +48,7 @@ class OpenAIResponses:
         model, _ = model_and_stream(body)
         return Exchange(self.provider, "responses", model, False, segments)
 
-    def _item(self, item: Mapping[str, Any], path: tuple[str | int, ...], source: Any) -> Iterator[Segment]:
+    def _item(self, item: Mapping[str, Any], path: JsonPath, source: Source) -> Iterator[Segment]:
         kind = item.get("type", "message")
         if kind == "message":
             role = _ROLES.get(str(item.get("role")), "unknown")

@@ -76,7 +76,9 @@ class GuardAddon:
             await self._judge_request(flow)
         except Exception:
             logger.exception("guard failed on %s %s", flow.request.method, flow.request.path)
-            self._refuse(flow, "request", Decision.deny("internal_error", "Wardgate could not judge this request", status=500))
+            self._refuse(
+                flow, "request", Decision.deny("internal_error", "Wardgate could not judge this request", status=500)
+            )
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
@@ -97,13 +99,19 @@ class GuardAddon:
             await self._judge_response(flow, ctx)
         except Exception:
             logger.exception("guard failed on the response to %s %s", flow.request.method, flow.request.path)
-            self._refuse(flow, "response", Decision.deny("internal_error", "Wardgate could not judge this response", status=500))
+            self._refuse(
+                flow, "response", Decision.deny("internal_error", "Wardgate could not judge this response", status=500)
+            )
 
     def error(self, flow: http.HTTPFlow) -> None:
         # mitmproxy's hard body cap answers by itself; make sure the refusal is audited all the same.
-        if flow.error and "body_size_limit" in flow.error.msg and not flow.metadata.get(_REFUSED):
-            if self._inspects(flow.request.pretty_host):
-                self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", flow.error.msg, status=413))
+        message = flow.error.msg if flow.error else ""
+        if (
+            "body_size_limit" in message
+            and not flow.metadata.get(_REFUSED)
+            and self._inspects(flow.request.pretty_host)
+        ):
+            self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", message, status=413))
 
     async def _judge_request(self, flow: http.HTTPFlow) -> None:
         ctx, request = self._context(flow), flow.request

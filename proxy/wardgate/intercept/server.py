@@ -97,7 +97,9 @@ async def serve(settings: Settings) -> None:
         next_layer.NextLayer(),
         tlsconfig.TlsConfig(),
         errorcheck.ErrorCheck(repeat_errors_on_stderr=True),
-        GuardAddon(guard, inspects=inspects, identity=anonymous(settings.tenant), max_body_bytes=settings.max_body_bytes),
+        GuardAddon(
+            guard, inspects=inspects, identity=anonymous(settings.tenant), max_body_bytes=settings.max_body_bytes
+        ),
         lifecycle,
     )
     # Addon-owned options exist only once their addons are added.

@@ -14,7 +14,9 @@ from opa_bindings import OpaEngine, OpaError, OpaUndefinedError
 from wardgate.policy.bundle import Bundle, load_bundle
 from wardgate.policy.engine import compile_bundle
 
-__all__ = ["TestResult", "discover_tests", "run_tests"]
+__all__ = ["Outcome", "TestResult", "discover_tests", "run_tests"]
+
+Outcome = Literal["pass", "fail", "error", "skip"]
 
 _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
 # A test is a rule whose head starts a line: `test_name if {`, `test_name {`, `test_name := ...`.
@@ -26,7 +28,7 @@ class TestResult:
     file: str
     package: str
     name: str
-    outcome: Literal["pass", "fail", "error", "skip"]
+    outcome: Outcome
     detail: str
     seconds: float
 
@@ -50,6 +52,7 @@ def _run_one(engine: OpaEngine, file: str, package: str, name: str) -> TestResul
     if name.startswith("todo_"):
         return TestResult(file, package, name, "skip", "", 0.0)
     started = time.perf_counter()
+    outcome: Outcome
     try:
         value = engine.eval_document(f"{package}.{name}")
     except OpaUndefinedError:
@@ -58,7 +61,9 @@ def _run_one(engine: OpaEngine, file: str, package: str, name: str) -> TestResul
         outcome, detail = "error", exc.message
     else:
         # A partial rule (`test_x[note]`) hides failing cases by leaving them out: only `true` passes.
-        outcome, detail = ("pass", "") if value is True else ("fail", f"= {value!r} (tests must be `true`; use `every` for tables)")
+        outcome, detail = (
+            ("pass", "") if value is True else ("fail", f"= {value!r} (tests must be `true`; use `every` for tables)")
+        )
     return TestResult(file, package, name, outcome, detail, time.perf_counter() - started)
 
 

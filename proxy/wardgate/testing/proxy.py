@@ -8,8 +8,9 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import yaml
 
@@ -21,7 +22,7 @@ _READY = re.compile(r"listening on http://[^:]+:(\d+) .*admin on http://[^:]+:(\
 class ProxyProcess:
     """`wardgate run --config <generated>` with the given settings (port 0: the OS picks free ports)."""
 
-    def __init__(self, config: dict[str, object], workdir: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any], workdir: Path, *, env: dict[str, str] | None = None) -> None:
         self.config = {"listen_host": "127.0.0.1", "port": 0, "admin_port": 0, **config}
         self.workdir = workdir
         self.env = env or {}
@@ -35,7 +36,7 @@ class ProxyProcess:
 
     @property
     def audit_file(self) -> Path:
-        return Path(str(self.config.get("audit", {}).get("file")))  # type: ignore[attr-defined]
+        return Path(str(self.config["audit"]["file"]))
 
     def __enter__(self) -> ProxyProcess:
         self.start()
@@ -85,4 +86,6 @@ class ProxyProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
         return self._process.returncode

@@ -63,6 +63,7 @@ class FakeUpstream:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
 
     async def _start(self) -> None:
         app = web.Application(client_max_size=256 * 1024 * 1024)
@@ -100,14 +101,14 @@ class FakeUpstream:
                 "object": "chat.completion",
                 "created": created,
                 "model": model,
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                ],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()), "total_tokens": 10},
             }
         )
 
-    async def _chat_stream(self, request: web.Request, text: str, model: str, created: int, cid: str) -> web.StreamResponse:
+    async def _chat_stream(
+        self, request: web.Request, text: str, model: str, created: int, cid: str
+    ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
         await response.prepare(request)
         words = text.split(" ")

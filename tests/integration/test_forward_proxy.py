@@ -1,0 +1,102 @@
+"""Forward mode: agents set HTTPS_PROXY and trust Wardgate's CA; only configured LLM hosts are decrypted."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import AWS_KEY
+from tests.integration.helpers import audit_events
+from tests.tls import self_signed
+from wardgate.testing import FakeUpstream
+
+
+def trusting(path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(path))
+
+
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
+
+
+@pytest.fixture(scope="module")
+def tls_upstream(tmp_path_factory):
+    cert, key = self_signed(tmp_path_factory.mktemp("tls"))
+    with FakeUpstream(tls=(cert, key)) as fake:
+        fake.cert = cert
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def intercepting(start_proxy, tls_upstream):
+    proxy = start_proxy({"mode": "forward", "llm_hosts": ["127.0.0.1"], "upstream_ca": str(tls_upstream.cert)})
+    proxy.ca = proxy.workdir / "ca" / "mitmproxy-ca-cert.pem"
+    return proxy
+
+
+class TestIntercepted:
+    def test_httpx_through_https_proxy(self, intercepting, tls_upstream):
+        with httpx.Client(proxy=intercepting.url, verify=trusting(intercepting.ca)) as http:
+            ok = http.post(tls_upstream.url + "/v1/chat/completions", json=BODY)
+            assert (ok.status_code, ok.json()["choices"][0]["message"]["content"]) == (200, "hello")
+            before = len(tls_upstream.received)
+            secret = {**BODY, "messages": [{"role": "user", "content": AWS_KEY}]}
+            denied = http.post(tls_upstream.url + "/v1/chat/completions", json=secret)
+            assert (denied.status_code, denied.json()["error"]["code"]) == (403, "secret_detected")
+            assert before == len(tls_upstream.received)
+
+    def test_openai_sdk_with_proxy_and_ca(self, intercepting, tls_upstream):
+        http = httpx.Client(proxy=intercepting.url, verify=trusting(intercepting.ca))
+        client = openai.OpenAI(base_url=tls_upstream.url + "/v1", api_key="sk-test", http_client=http, max_retries=0)
+        with pytest.raises(openai.PermissionDeniedError):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": AWS_KEY}])
+
+    def test_curl_with_https_proxy_env(self, intercepting, tls_upstream):
+        secret = json.dumps({**BODY, "messages": [{"role": "user", "content": AWS_KEY}]})
+        result = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "--cacert",
+                str(intercepting.ca),
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                "content-type: application/json",
+                "--data",
+                secret,
+                tls_upstream.url + "/v1/chat/completions",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env={**os.environ, "HTTPS_PROXY": intercepting.url, "NO_PROXY": ""},
+        )
+        assert result.stdout.endswith("\n403")
+
+    def test_client_not_trusting_the_ca_fails_tls(self, intercepting, tls_upstream):
+        with (
+            httpx.Client(proxy=intercepting.url, verify=trusting(tls_upstream.cert)) as http,
+            pytest.raises(httpx.ConnectError),
+        ):
+            http.post(tls_upstream.url + "/v1/chat/completions", json=BODY)
+
+
+class TestPassthrough:
+    def test_other_hosts_are_not_decrypted_or_judged(self, start_proxy, tls_upstream):
+        proxy = start_proxy({"mode": "forward", "llm_hosts": ["api.openai.com"]})
+        # The client trusts only the upstream's own certificate: success proves TLS was not intercepted.
+        with httpx.Client(proxy=proxy.url, verify=trusting(tls_upstream.cert)) as http:
+            secret = {**BODY, "messages": [{"role": "user", "content": AWS_KEY}]}
+            response = http.post(tls_upstream.url + "/v1/chat/completions", json=secret)
+        assert response.status_code == 200
+        assert tls_upstream.received[-1]["messages"][0]["content"] == AWS_KEY
+        assert audit_events(proxy.audit_file) == []
