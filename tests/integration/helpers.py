@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -26,3 +27,14 @@ def policy_copy(directory: Path, **data_overrides: Any) -> Path:
     data.update(data_overrides)
     (target / "data.json").write_text(json.dumps(data))
     return target
+
+
+def curl_post(url: str, body: dict[str, Any], *options: str, env: dict[str, str] | None = None) -> tuple[int, Any]:
+    """POST JSON with the real curl binary; (status, parsed body)."""
+    result = subprocess.run(
+        ["curl", "-sS", *options, "-o", "-", "-w", "\n%{http_code}", "-H", "content-type: application/json",
+         "--data", json.dumps(body), url],
+        capture_output=True, text=True, timeout=30, check=True, env=env,
+    )  # fmt: skip
+    payload, status = result.stdout.rsplit("\n", 1)
+    return int(status), json.loads(payload)

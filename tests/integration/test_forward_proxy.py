@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import ssl
-import subprocess
 
 import httpx
 import openai
 import pytest
 
 from tests.conftest import AWS_KEY
-from tests.integration.helpers import audit_events
+from tests.integration.helpers import audit_events, curl_post
 from tests.tls import self_signed
 from wardgate.testing import FakeUpstream
 
@@ -57,30 +55,11 @@ class TestIntercepted:
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": AWS_KEY}])
 
     def test_curl_with_https_proxy_env(self, intercepting, tls_upstream):
-        secret = json.dumps({**BODY, "messages": [{"role": "user", "content": AWS_KEY}]})
-        result = subprocess.run(
-            [
-                "curl",
-                "-sS",
-                "--cacert",
-                str(intercepting.ca),
-                "-o",
-                "-",
-                "-w",
-                "\n%{http_code}",
-                "-H",
-                "content-type: application/json",
-                "--data",
-                secret,
-                tls_upstream.url + "/v1/chat/completions",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-            env={**os.environ, "HTTPS_PROXY": intercepting.url, "NO_PROXY": ""},
-        )
-        assert result.stdout.endswith("\n403")
+        secret = {**BODY, "messages": [{"role": "user", "content": AWS_KEY}]}
+        env = {**os.environ, "HTTPS_PROXY": intercepting.url, "NO_PROXY": ""}
+        url = tls_upstream.url + "/v1/chat/completions"
+        status, payload = curl_post(url, secret, "--cacert", str(intercepting.ca), env=env)
+        assert (status, payload["error"]["code"]) == (403, "secret_detected")
 
     def test_client_not_trusting_the_ca_fails_tls(self, intercepting, tls_upstream):
         with (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 
 import anthropic
 import httpx
@@ -12,7 +11,7 @@ import openai
 import pytest
 
 from tests.conftest import AWS_KEY
-from tests.integration.helpers import audit_events, event_for, policy_copy
+from tests.integration.helpers import audit_events, curl_post, event_for, policy_copy
 from wardgate.testing import FakeUpstream
 
 MODEL = "gpt-4o-mini"
@@ -100,28 +99,9 @@ class TestOtherFormats:
         assert before == len(upstream.received)
 
     def test_curl(self, proxy):
-        body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": AWS_KEY}]})
-        result = subprocess.run(
-            [
-                "curl",
-                "-sS",
-                "-o",
-                "-",
-                "-w",
-                "\n%{http_code}",
-                "-H",
-                "content-type: application/json",
-                "--data",
-                body,
-                proxy.url + "/v1/chat/completions",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        )
-        payload, status = result.stdout.rsplit("\n", 1)
-        assert (status, json.loads(payload)["error"]["code"]) == ("403", "secret_detected")
+        body = {"model": MODEL, "messages": [{"role": "user", "content": AWS_KEY}]}
+        status, payload = curl_post(proxy.url + "/v1/chat/completions", body)
+        assert (status, payload["error"]["code"]) == (403, "secret_detected")
 
 
 class TestBadInput:
@@ -274,25 +254,29 @@ class TestOperations:
         assert ready["status"] == "ready"
         assert len(ready["policy_revision"]) == 64
 
-    def test_sighup_reloads_policy(self, start_proxy, upstream, tmp_path):
+    @pytest.mark.parametrize("trigger", ["sighup", "file_watch"])
+    def test_policy_change_is_picked_up(self, start_proxy, upstream, tmp_path, trigger):
         import signal
         import time
 
         policies = policy_copy(tmp_path)
-        proxy = start_proxy({"upstream": upstream.url}, policies=policies)
+        proxy = start_proxy({"upstream": upstream.url, "policy": {"watch": trigger == "file_watch"}}, policies=policies)
         body = {"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]}
         assert httpx.post(proxy.url + "/v1/chat/completions", json=body).status_code == 200
+        revision = httpx.get(f"http://127.0.0.1:{proxy.admin_port}/readyz").json()["policy_revision"]
         data = json.loads((policies / "data.json").read_text())
         data["tenants"]["default"]["models"] = ["gpt-4o-mini"]
         (policies / "data.json").write_text(json.dumps(data))
-        proxy.signal(signal.SIGHUP)
+        if trigger == "sighup":
+            proxy.signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if httpx.post(proxy.url + "/v1/chat/completions", json=body).status_code == 403:
                 break
             time.sleep(0.1)
         else:
-            pytest.fail("policy change was not picked up after SIGHUP")
+            pytest.fail(f"policy change was not picked up ({trigger})")
+        assert revision != httpx.get(f"http://127.0.0.1:{proxy.admin_port}/readyz").json()["policy_revision"]
 
     def test_audit_trail_verifies(self, proxy):
         from wardgate.audit import verify_files

@@ -114,7 +114,7 @@ async def serve(settings: Settings) -> None:
     )
 
     loop = asyncio.get_running_loop()
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[object]] = []
 
     async def stop() -> None:
         # master.shutdown() alone leaves the listeners open (DESIGN §7): close them first.
@@ -123,7 +123,7 @@ async def serve(settings: Settings) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda: tasks.append(loop.create_task(stop(), name="wardgate-stop")))
-    loop.add_signal_handler(signal.SIGHUP, lambda: tasks.append(loop.create_task(_reload(engine), name="reload")))
+    loop.add_signal_handler(signal.SIGHUP, lambda: tasks.append(loop.create_task(engine.reload(), name="reload")))
     if settings.policy.watch:
         tasks.append(loop.create_task(watch_bundle(engine, settings.policy.dir), name="wardgate-policy-watch"))
     try:
@@ -139,6 +139,3 @@ async def serve(settings: Settings) -> None:
         audit.close()
         print("wardgate stopped", file=sys.stderr, flush=True)
 
-
-async def _reload(engine: EmbeddedEngine) -> None:
-    await engine.reload()
