@@ -66,3 +66,24 @@ class TestSecretsScanner:
 def test_shannon_entropy():
     assert shannon_entropy("aaaa") == 0.0
     assert shannon_entropy("abcd") == 2.0
+
+
+def test_custom_rules_with_and_without_keywords(tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        "[[rules]]\nid = 'internal-token'\nregex = '''\\b(itk_[a-z0-9]{12})\\b'''\n\n"
+        "[[rules]]\nid = 'vault-token'\nregex = '''\\b(hvs\\.[A-Za-z0-9]{20})\\b'''\nkeywords = ['hvs.']\n"
+    )
+    scanner = SecretsScanner.from_file(rules)
+    assert kinds(scanner, "token itk_a1b2c3d4e5f6 here") == ["secret:internal-token"]
+    assert kinds(scanner, "VAULT_TOKEN=hvs.Ab3dE5gH7jK9mN1pQ3sT") == ["secret:vault-token"]
+    assert kinds(scanner, "nothing to see") == []
+
+
+def test_invalid_rule_file_is_a_config_error(tmp_path):
+    from wardgate.errors import ConfigError
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[[rules]]\nid = 'bad'\nregex = '''(unclosed'''\n")
+    with pytest.raises(ConfigError, match="bad: regex does not compile"):
+        SecretsScanner.from_file(rules)

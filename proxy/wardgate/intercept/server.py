@@ -138,4 +138,3 @@ async def serve(settings: Settings) -> None:
         engine.close()
         audit.close()
         print("wardgate stopped", file=sys.stderr, flush=True)
-

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import re2
+
 from wardgate.errors import ScannerError
 from wardgate.models import Finding, Segment
 from wardgate.scanners.gitleaks import Rule, RuleSet, load_rules
@@ -42,6 +44,10 @@ class SecretsScanner:
     def __init__(self, rules: RuleSet) -> None:
         self._rules = sorted(rules.rules, key=lambda rule: rule.id in _GENERIC_RULES)
         self._allowlist = rules.allowlist
+        self._always = [rule for rule in self._rules if not rule.keywords]
+        self._keywords = sorted({keyword for rule in self._rules for keyword in rule.keywords})
+        # One RE2 pass answers "does any keyword occur?" (~4 µs per KB); most prompts stop there.
+        self._any_keyword = re2.compile("|".join(re2.escape(k) for k in self._keywords)) if self._keywords else None
 
     @classmethod
     def from_file(cls, path: Path | None = None) -> SecretsScanner:
@@ -56,12 +62,16 @@ class SecretsScanner:
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
         return [finding for index, segment in enumerate(segments) for finding in self._scan_text(index, segment.text)]
 
+    def _candidates(self, lowered: str) -> list[Rule]:
+        """The rules worth running: those without keywords, and those with a keyword in the text."""
+        if self._any_keyword is None or not self._any_keyword.search(lowered):
+            return self._always
+        present = {keyword for keyword in self._keywords if keyword in lowered}
+        return [rule for rule in self._rules if not rule.keywords or not present.isdisjoint(rule.keywords)]
+
     def _scan_text(self, index: int, text: str) -> Iterator[Finding]:
-        lowered = text.lower()
         taken: list[tuple[int, int]] = []
-        for rule in self._rules:
-            if rule.keywords and not any(keyword in lowered for keyword in rule.keywords):
-                continue
+        for rule in self._candidates(text.lower()):
             for start, end in self._matches(rule, text):
                 if any(start < t_end and t_start < end for t_start, t_end in taken):
                     continue
