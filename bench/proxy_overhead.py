@@ -1,7 +1,8 @@
 """Proxy overhead: a 1 KB chat request direct vs through Wardgate, at concurrency 1 and 16, in one run.
 
-Targets: the fake upstream directly; Wardgate with the policy but no scanners; Wardgate with the secrets scanner +
-policy (the default). Each Wardgate writes its audit trail as in production. Prints a table and writes JSON.
+Targets: the fake upstream directly; Wardgate with the policy but no scanners; with the secrets scanner + policy;
+with every scanner (secrets + the ONNX injection classifier, the default). Each Wardgate writes its audit trail as
+in production and clients authenticate with a Wardgate API key. Prints a table and writes JSON.
 Usage: python bench/proxy_overhead.py [--requests 400] [--out bench/results/proxy_overhead.json]
 """
 
@@ -21,11 +22,13 @@ from pathlib import Path
 
 import httpx
 
+from wardgate.identity import hash_key
 from wardgate.testing import ProxyProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = ("Please review the following paragraph for tone and clarity. " * 17)[:1000]
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}]}
+API_KEY = "sk-bench"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -35,7 +38,8 @@ def percentile(values: list[float], q: float) -> float:
 
 async def load(url: str, concurrency: int, total: int) -> dict[str, float]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    headers = {"authorization": f"Bearer {API_KEY}"}
+    async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as client:
         for _ in range(20):  # warm up connections and caches
             (await client.post(url, json=BODY)).raise_for_status()
         latencies: list[float] = []
@@ -68,10 +72,21 @@ def main() -> None:
     assert upstream.stdout is not None
     upstream_url = upstream.stdout.readline().rsplit(" ", 1)[-1].strip()
     workdir = Path(tempfile.mkdtemp(prefix="wardgate-bench-"))
-    common = {"upstream": upstream_url, "policy": {"dir": str(ROOT / "policies"), "watch": False}}
+    keys = workdir / "api-keys.yaml"
+    keys.write_text(f"keys:\n  - {{sha256: {hash_key(API_KEY)}, subject: bench, tenant: default}}\n")
+    common = {
+        "upstream": upstream_url,
+        "policy": {"dir": str(ROOT / "policies"), "watch": False},
+        "identity": {"api_keys": {"enabled": True, "file": str(keys)}},
+    }
+    injection = {"model": str(ROOT / "models" / "injection")}
     variants = {
-        "wardgate, policy only": {**common, "scanners": {"secrets": {"enabled": False}}},
-        "wardgate, secrets + policy": common,
+        "wardgate, policy only": {
+            **common,
+            "scanners": {"secrets": {"enabled": False}, "injection": {"enabled": False}},
+        },
+        "wardgate, secrets + policy": {**common, "scanners": {"injection": {"enabled": False}}},
+        "wardgate, all scanners": {**common, "scanners": {"injection": injection}},
     }
     proxies = {}
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,11 +10,18 @@ from typing import Any
 
 import pytest
 
+from wardgate.identity import hash_key
 from wardgate.testing import FakeUpstream, ProxyProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
-AWS_KEY = "AKIAZ3MSJV4WWNKWW5FG"  # shaped like a real key; not an AWS documentation example (those are allow-listed)
+INJECTION_MODEL = ROOT / "models" / "injection"
+AWS_KEY = "AKIAZ3MSJV4WWNKWW5FG"
+# The Wardgate API keys test clients present (OpenAI SDKs as a bearer token, Anthropic's as x-api-key).
+OPENAI_KEY, ANTHROPIC_KEY = "sk-test", "sk-ant-test"
+AUTH = {
+    "authorization": f"Bearer {OPENAI_KEY}"
+}  # shaped like a real key; not an AWS documentation example (those are allow-listed)
 
 
 @pytest.fixture(autouse=True)
@@ -38,15 +46,28 @@ def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyFacto
     """Start `wardgate run` with a config; every proxy started is stopped at the end of the module."""
     started: list[ProxyProcess] = []
 
-    def start(config: dict[str, Any], *, policies: Path = POLICIES) -> ProxyProcess:
+    def start(config: dict[str, Any], *, policies: Path = POLICIES, prefix: list[str] | None = None) -> ProxyProcess:
+        config = copy.deepcopy(config)  # the sections below are popped and merged; callers' dicts stay intact
         workdir = tmp_path_factory.mktemp("proxy")
+        keys = workdir / "api-keys.yaml"
+        keys.write_text(
+            "keys:\n"
+            f"  - {{sha256: {hash_key(OPENAI_KEY)}, subject: test-client, tenant: default, roles: [developer]}}\n"
+            f"  - {{sha256: {hash_key(ANTHROPIC_KEY)}, subject: test-agent, tenant: default}}\n"
+        )
+        identity = config.pop("identity", {})
+        identity = {"api_keys": {"enabled": True, "file": str(keys), **identity.pop("api_keys", {})}, **identity}
+        scanners = config.pop("scanners", {})
+        injection = {"model": str(INJECTION_MODEL), **scanners.pop("injection", {})}
         full = {
+            "identity": identity,
+            "scanners": {"injection": injection, **scanners},
             "policy": {"dir": str(policies), "watch": False, **config.pop("policy", {})},
             "audit": {"file": str(workdir / "audit.jsonl"), **config.pop("audit", {})},
             "confdir": str(workdir / "ca"),
             **config,
         }
-        proxy = ProxyProcess(full, workdir)
+        proxy = ProxyProcess(full, workdir, prefix=prefix or ())
         proxy.start()
         started.append(proxy)
         return proxy

@@ -14,13 +14,46 @@ default decision := {
 	"reasons": [{"code": "no_decision", "message": "the policy has no decision for this input"}],
 }
 
-decision := {"allow": false, "status": 403, "reasons": [r | some r in deny], "mask": [], "redact": []} if {
-	count(deny) > 0
+decision := {"allow": false, "status": deny_status, "reasons": [r | some r in denied], "mask": [], "redact": []} if {
+	count(denied) > 0
+}
+
+# A reason may name its own status (e.g. 429 for a budget); else 401 when the only problem is who is calling,
+# and 403 for everything a known caller may not do.
+deny_status := max(explicit_statuses) if {
+	count(explicit_statuses) > 0
+} else := 401 if {
+	every reason in denied {
+		reason.code == "unauthenticated"
+	}
+} else := 403
+
+explicit_statuses contains reason.status if {
+	some reason in denied
+	is_number(reason.status)
 }
 
 decision := {"allow": true, "status": 200, "reasons": [], "mask": sort(mask), "redact": []} if {
-	count(deny) == 0
+	count(denied) == 0
 	input.phase in {"request", "response"}
+}
+
+# This file's reasons plus those of every extension under wardgate/extensions/ (see policies/examples/).
+denied contains reason if some reason in deny
+
+denied contains reason if {
+	some extension in data.wardgate.extensions
+	some reason in extension.deny
+}
+
+# --- identity --------------------------------------------------------------
+
+deny contains {
+	"code": "unauthenticated",
+	"message": "no credential was presented: send a Wardgate API key or a bearer token",
+} if {
+	input.phase == "request"
+	not input.identity.authenticated
 }
 
 # --- secrets ---------------------------------------------------------------
@@ -44,6 +77,32 @@ deny contains {
 mask contains "secret" if {
 	count(secret_kinds) > 0
 	secrets_action == "mask"
+}
+
+# --- prompt injection -------------------------------------------------------
+
+# A tenant may set its own line (data.tenants[t].injection_threshold); otherwise the model's own threshold.
+injection_threshold(finding) := tenant.injection_threshold if {
+	is_number(tenant.injection_threshold)
+} else := finding.threshold
+
+deny contains {
+	"code": "prompt_injection",
+	"message": sprintf("segment %d looks like a prompt injection or jailbreak (score %.3f >= %.3f)", [f.segment, f.score, injection_threshold(f)]),
+} if {
+	input.phase == "request"
+	some f in input.findings
+	f.kind == "injection"
+	f.score >= injection_threshold(f)
+}
+
+deny contains {
+	"code": "hidden_text",
+	"message": sprintf("segment %d hides text in invisible Unicode tag characters", [f.segment]),
+} if {
+	input.phase == "request"
+	some f in input.findings
+	f.kind == "evasion:unicode_tags"
 }
 
 # --- models per tenant -----------------------------------------------------

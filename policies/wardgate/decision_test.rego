@@ -5,7 +5,7 @@ import data.wardgate
 request(overrides) := object.union(
 	{
 		"phase": "request",
-		"identity": {"subject": "anonymous", "tenant": "default"},
+		"identity": {"subject": "svc", "tenant": "default", "authenticated": true},
 		"request": {"model": "gpt-4o-mini", "parsed": true},
 		"findings": [],
 	},
@@ -48,7 +48,7 @@ test_model_allow_list_per_tenant if {
 		"unlisted model": {"model": "gpt-4.1", "allow": false},
 	} {
 		d := wardgate.decision with input as request({
-			"identity": {"tenant": "acme"},
+			"identity": {"tenant": "acme", "authenticated": true},
 			"request": {"model": case.model, "parsed": true},
 		})
 			with data.tenants as tenants
@@ -57,13 +57,13 @@ test_model_allow_list_per_tenant if {
 }
 
 test_unlisted_model_reason if {
-	d := wardgate.decision with input as request({"identity": {"tenant": "acme"}, "request": {"model": "o3"}})
+	d := wardgate.decision with input as request({"identity": {"tenant": "acme", "authenticated": true}, "request": {"model": "o3"}})
 		with data.tenants as tenants
 	d.reasons[0].code == "model_not_allowed"
 }
 
 test_unknown_tenant_denied if {
-	d := wardgate.decision with input as request({"identity": {"tenant": "nobody"}})
+	d := wardgate.decision with input as request({"identity": {"tenant": "nobody", "authenticated": true}})
 	d.reasons[0].code == "unknown_tenant"
 }
 
@@ -75,4 +75,47 @@ test_unknown_phase_falls_back_to_deny if {
 	d := wardgate.decision with input as request({"phase": "bogus"})
 	not d.allow
 	d.reasons[0].code == "no_decision"
+}
+
+injection(score) := {"scanner": "injection", "kind": "injection", "family": "injection", "segment": 0, "score": score, "threshold": 0.8}
+
+test_injection_above_model_threshold_denied if {
+	d := wardgate.decision with input as request({"findings": [injection(0.93)]})
+	d.reasons[0].code == "prompt_injection"
+	contains(d.reasons[0].message, "0.930 >= 0.800")
+}
+
+test_injection_below_threshold_allowed if {
+	wardgate.decision.allow with input as request({"findings": [injection(0.42)]})
+}
+
+test_tenant_threshold_overrides_model_threshold if {
+	strict := {"default": {"models": ["*"], "injection_threshold": 0.3}}
+	d := wardgate.decision with input as request({"findings": [injection(0.42)]}) with data.tenants as strict
+	not d.allow
+	lenient := {"default": {"models": ["*"], "injection_threshold": 0.99}}
+	wardgate.decision.allow with input as request({"findings": [injection(0.93)]}) with data.tenants as lenient
+}
+
+test_unicode_tag_smuggling_denied if {
+	tags := {"scanner": "injection", "kind": "evasion:unicode_tags", "family": "evasion", "segment": 1, "score": 1}
+	d := wardgate.decision with input as request({"findings": [tags]})
+	d.reasons[0].code == "hidden_text"
+}
+
+test_zero_width_characters_alone_are_only_reported if {
+	zw := {"scanner": "injection", "kind": "evasion:invisible_characters", "family": "evasion", "segment": 0, "score": 1}
+	wardgate.decision.allow with input as request({"findings": [zw]})
+}
+
+test_anonymous_caller_gets_401 if {
+	d := wardgate.decision with input as request({"identity": {"subject": "anonymous", "tenant": "default", "authenticated": false}})
+	d.status == 401
+	d.reasons[0].code == "unauthenticated"
+}
+
+test_anonymous_caller_with_a_secret_gets_403 if {
+	anonymous := {"subject": "anonymous", "tenant": "default", "authenticated": false}
+	d := wardgate.decision with input as request({"identity": anonymous, "findings": [aws]})
+	d.status == 403
 }

@@ -40,7 +40,7 @@ def main() -> None:
 
 @main.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="YAML config file.")
-@click.option("--mode", type=click.Choice(["reverse", "forward"]))
+@click.option("--mode", type=click.Choice(["reverse", "forward", "transparent"]))
 @click.option("--upstream", help="Reverse mode: the API base URL, e.g. https://api.openai.com.")
 @click.option("--listen-host")
 @click.option("--port", type=int)
@@ -115,12 +115,14 @@ def policy() -> None:
 @policy.command("test")
 @click.argument("directory", required=False, default="policies", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-v", "--verbose", is_flag=True, help="List passing tests too.")
+@click.option("--coverage", is_flag=True, help="Report the share of policy lines the tests evaluate.")
 @_reports_errors
-def policy_test(directory: Path, verbose: bool) -> None:
+def policy_test(directory: Path, verbose: bool, coverage: bool) -> None:
     """Run every `test_*` rule in the bundle's `*_test.rego` files; exit 1 if any fails."""
-    from wardgate.policy.testing import run_tests
+    from wardgate.policy.testing import Coverage, run_tests
 
-    results = run_tests(directory)
+    report = Coverage() if coverage else None
+    results = run_tests(directory, report)
     for result in results:
         if verbose or result.outcome in ("fail", "error"):
             detail = f": {result.detail}" if result.detail else ""
@@ -137,7 +139,207 @@ def policy_test(directory: Path, verbose: bool) -> None:
         click.echo(f"ERROR: {counts['error']}/{len(results)}")
     if not results:
         click.echo("no tests found", err=True)
+    if report is not None:
+        for file, percent in report.per_file().items():
+            click.echo(f"coverage {file}: {percent:.1f}%")
     sys.exit(0 if results and not counts["fail"] and not counts["error"] else 1)
+
+
+@policy.command("eval")
+@click.argument("directory", required=False, default="policies", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--input", "input_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A policy input (JSON), or an audit event that recorded its input.")  # fmt: skip
+@_reports_errors
+def policy_eval(directory: Path, input_file: Path) -> None:
+    """Print the decision the bundle gives for a captured input (replay an audited decision)."""
+    import json
+
+    from wardgate.errors import ConfigError
+    from wardgate.policy.engine import DECISION_PATH, EmbeddedEngine
+
+    try:
+        document = json.loads(input_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{input_file}: not a JSON document: {exc}") from exc
+    if isinstance(document, dict) and document.get("event") == "decision":
+        if not isinstance(document.get("input"), dict):
+            raise ConfigError(f"{input_file}: this audit event did not record its input (audit.record_input)")
+        document = document["input"]
+
+    async def evaluate() -> dict[str, object]:
+        engine = EmbeddedEngine(directory, timeout=10)
+        engine.load()
+        try:
+            return (await engine.evaluate(document)).model_dump()
+        finally:
+            await engine.close()
+
+    click.echo(json.dumps({"path": DECISION_PATH.replace(".", "/"), "result": asyncio.run(evaluate())}, indent=2))
+
+
+@policy.command("bundle")
+@click.argument("directory", required=False, default="policies", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("bundle.tar.gz"),
+              show_default=True)  # fmt: skip
+@_reports_errors
+def policy_bundle(directory: Path, output: Path) -> None:
+    """Write an OPA bundle tarball (`opa run -s -b bundle.tar.gz`), after checking that the bundle compiles."""
+    from wardgate.policy.bundle import load_bundle
+    from wardgate.policy.engine import EmbeddedEngine
+    from wardgate.policy.packaging import write_tarball
+
+    EmbeddedEngine(directory, timeout=10).load()
+    manifest = write_tarball(load_bundle(directory), output)
+    click.echo(f"wrote {output}: revision {manifest['revision']}, roots {', '.join(manifest['roots'])}")  # type: ignore[arg-type]
+
+
+@main.command()
+@click.option("--port", "proxy_port", type=int, default=8080, show_default=True, help="Wardgate's listener.")
+@click.option("--uid", "proxy_uid", type=int, default=10001, show_default=True, help="Wardgate's UID (exempt).")
+@click.option("--exclude-ports", default="", help="Comma-separated destination ports never redirected.")
+@click.option("--apply", "apply_", is_flag=True, help="Run the rules (needs NET_ADMIN) instead of printing them.")
+@click.option("--remove", is_flag=True, help="Print (or with --apply, run) the rules that undo the redirect.")
+@_reports_errors
+def iptables(proxy_port: int, proxy_uid: int, exclude_ports: str, apply_: bool, remove: bool) -> None:
+    """Redirect outbound TCP 80/443 to Wardgate's transparent listener (a sidecar's init container runs this)."""
+    import shlex
+
+    from wardgate.errors import ConfigError
+    from wardgate.k8s.iptables import RedirectPlan, apply_rules, redirect_rules, removal_rules
+
+    try:
+        excluded = tuple(int(port) for port in exclude_ports.split(",") if port.strip())
+    except ValueError as exc:
+        raise ConfigError(f"--exclude-ports must be comma-separated port numbers, got {exclude_ports!r}") from exc
+    plan = RedirectPlan(proxy_port=proxy_port, proxy_uid=proxy_uid, exclude_ports=excluded)
+    rules = removal_rules() if remove else redirect_rules(plan)
+    if apply_:
+        apply_rules(rules)
+    for argv in rules:
+        click.echo(shlex.join(argv))
+
+
+@main.command()
+@click.option("--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--listen-host", default="0.0.0.0", show_default=True)
+@click.option("--port", type=int, default=8443, show_default=True)
+@click.option("--image", default="ghcr.io/wardgate/wardgate:0.1.0", show_default=True, help="The sidecar image.")
+@click.option("--opa-image", default=None, help="Also inject an OPA sidecar, e.g. openpolicyagent/opa:1.20.2.")
+@click.option("--fail-closed", is_flag=True, help="Reject pods that cannot be injected instead of admitting them.")
+@_reports_errors
+def webhook(
+    cert: Path, key: Path, listen_host: str, port: int, image: str, opa_image: str | None, fail_closed: bool
+) -> None:
+    """Serve the sidecar-injection admission webhook (POST /mutate, AdmissionReview v1) over TLS."""
+    import signal
+
+    from wardgate.k8s.injector import InjectorSettings
+    from wardgate.k8s.webhook import WebhookServer
+    from wardgate.logs import configure_logging
+
+    configure_logging()
+    settings = InjectorSettings(image=image, opa_image=opa_image)
+
+    async def serve() -> None:
+        server = WebhookServer(settings, cert=cert, key=key, host=listen_host, port=port, fail_closed=fail_closed)
+        await server.start()
+        click.echo(f"wardgate webhook listening on https://{listen_host}:{server.port}/mutate", nl=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await server.stop()
+
+    asyncio.run(serve())
+
+
+@main.group()
+def identity() -> None:
+    """Identity tools."""
+
+
+@identity.command("hash-key")
+def identity_hash_key() -> None:
+    """Read an API key on stdin; print the line for the API key file (only the SHA-256 is stored)."""
+    from wardgate.identity import hash_key
+
+    key = sys.stdin.readline().strip()
+    if not key:
+        click.echo("wardgate: no key on stdin", err=True)
+        sys.exit(2)
+    click.echo(f"  - {{sha256: {hash_key(key)}, subject: CHANGE-ME, tenant: default, roles: []}}")
+
+
+@main.group("eval")
+def evaluate() -> None:
+    """Measure a scanner on labelled data."""
+
+
+@evaluate.command("injection")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("models/injection"),
+    show_default=True,
+    help="ONNX sequence-classification model directory.",
+)
+@click.option("--threshold", type=click.FloatRange(0, 1), help="Default: the model's own threshold.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics here.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@_reports_errors
+def eval_injection(
+    files: tuple[Path, ...], model_dir: Path, threshold: float | None, json_out: Path | None, device: str
+) -> None:
+    """Precision, recall, FPR and AUC of the injection classifier per `{"text","label"}` JSONL file and pooled."""
+    import json
+
+    from wardgate.evaluation import binary_metrics, read_labelled
+    from wardgate.inference import SequenceClassifier
+    from wardgate.scanners.injection import normalise
+
+    datasets = [(path, *read_labelled(path)) for path in files]  # bad input fails before the model loads
+    classifier = SequenceClassifier(model_dir, device=device)
+    classifier.load()
+    assert classifier.config is not None
+    line = threshold if threshold is not None else classifier.config.threshold
+    report: dict[str, object] = {"threshold": line, "files": []}
+    pooled_scores: list[float] = []
+    pooled_labels: list[int] = []
+    rows = []
+    for path, texts, labels in datasets:
+        scores: list[float] = []
+        with click.progressbar(length=len(texts), label=path.name, file=sys.stderr) as bar:
+            for start in range(0, len(texts), 32):
+                chunk = [normalise(text)[0] for text in texts[start : start + 32]]
+                scores += classifier.score(chunk)
+                bar.update(len(chunk))
+        metrics = {"file": str(path), **binary_metrics(scores, labels, line)}
+        report["files"].append(metrics)  # type: ignore[attr-defined]
+        rows.append((path.name, metrics))
+        pooled_scores += scores
+        pooled_labels += labels
+    pooled = binary_metrics(pooled_scores, pooled_labels, line)
+    report["pooled"] = pooled
+    rows.append(("pooled", pooled))
+
+    def show(value: object) -> str:
+        return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    click.echo(f"threshold {line:.4f}  model {model_dir} ({classifier.provider})")
+    click.echo(
+        f"{'file':<36} {'n':>6} {'tp':>5} {'fp':>5} {'tn':>5} {'fn':>5} {'prec':>7} {'recall':>7} {'fpr':>7} {'auc':>7}"
+    )
+    for name, m in rows:
+        click.echo(
+            f"{name:<36} {m['n']:>6} {m['tp']:>5} {m['fp']:>5} {m['tn']:>5} {m['fn']:>5} {show(m['precision']):>7} "
+            f"{show(m['recall']):>7} {show(m['fpr']):>7} {show(m['auc']):>7}"
+        )
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2))
 
 
 @main.command()

@@ -18,17 +18,25 @@ from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSett
 from wardgate.errors import ConfigError
 
 __all__ = [
+    "ApiKeySettings",
     "AuditSettings",
     "FailClosedSettings",
+    "IdentitySettings",
+    "InjectionSettings",
+    "JwtSettings",
+    "KubernetesSettings",
     "Phase",
     "PolicySettings",
     "ScannerSettings",
     "SecretsSettings",
     "Settings",
+    "UpstreamCredentialSettings",
     "load_settings",
 ]
 
 Phase = Literal["request", "response"]
+RoleName = Literal["system", "user", "assistant", "tool", "unknown"]
+_SCANNED_ROLES: tuple[RoleName, ...] = ("user", "tool", "unknown")
 _ALL_PHASES: list[Phase] = ["request", "response"]
 # The hosts whose traffic forward mode decrypts and inspects; all other TLS passes through untouched.
 DEFAULT_LLM_HOSTS = [
@@ -49,8 +57,12 @@ class _Section(BaseModel):
 
 
 class PolicySettings(_Section):
-    engine: Literal["embedded"] = "embedded"
+    engine: Literal["embedded", "opa"] = Field("embedded", description="`opa`: a real OPA server over its REST API.")
     dir: Path = Path("policies")
+    opa_url: str = Field("http://127.0.0.1:8181", description="The OPA server, when engine is `opa`.")
+    opa_token: str | None = Field(None, description="Bearer token for OPA's API (prefer WARDGATE_POLICY__OPA_TOKEN).")
+    opa_retries: int = Field(0, ge=0, description="Retries on OPA 500/502/504; each eats into timeout_ms.")
+    cache_ttl_ms: float = Field(0, ge=0, description="Remote engine: reuse a decision for the same input this long.")
     timeout_ms: int = Field(500, gt=0, description="Per-decision budget; past it the decision is an engine error.")
     watch: bool = Field(True, description="Reload the bundle when a file under `dir` changes (SIGHUP always reloads).")
 
@@ -59,6 +71,9 @@ class AuditSettings(_Section):
     file: Path | None = Path("wardgate-audit.jsonl")
     stdout: bool = Field(False, description="Also write audit events to stdout (Kubernetes log pipelines).")
     max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Rotate the audit file past this size.")
+    record_input: bool = Field(
+        False, description="Store each decision's policy input (no prompt text, but identity claims) for replay."
+    )
 
 
 class SecretsSettings(_Section):
@@ -66,9 +81,135 @@ class SecretsSettings(_Section):
     rules: Path | None = Field(None, description="A gitleaks-format TOML rule file; default: the bundled rules.")
 
 
+class InjectionSettings(_Section):
+    enabled: bool = True
+    model: Path = Field(Path("models/injection"), description="An ONNX sequence-classification model directory.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threshold: float | None = Field(None, ge=0, le=1, description="Overrides the model's own threshold.")
+    positive_label: str | None = Field(None, description="For a foreign model: which label means injection.")
+    roles: list[RoleName] = Field(
+        default_factory=lambda: list(_SCANNED_ROLES),
+        description="Segment roles to score; system prompts are the operator's own and excluded by default.",
+    )
+    min_score: float = Field(0.05, ge=0, le=1, description="Scores below this are not reported as findings.")
+    max_batch: int = Field(64, ge=1, description="Texts per forward pass across concurrent requests.")
+    max_wait_ms: float = Field(2.0, ge=0, description="How long a batch waits for company.")
+    threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = one per core.")
+
+
 class ScannerSettings(_Section):
     secrets: SecretsSettings = SecretsSettings()
-    timeout_ms: int = Field(2000, gt=0)
+    injection: InjectionSettings = InjectionSettings()
+    timeout_ms: int = Field(
+        5000, gt=0, description="Budget for all scanners of one phase; past it the phase fails closed (configurable)."
+    )
+
+
+class JwtSettings(_Section):
+    """OIDC / JWT bearer tokens, verified against a JWKS (URL with caching and rotation, or a file)."""
+
+    enabled: bool = False
+    header: str = "authorization"
+    scheme: str | None = "Bearer"
+    jwks_url: str | None = None
+    jwks_file: Path | None = None
+    jwks_ttl_s: float = Field(300, gt=0)
+    issuer: str | None = None
+    audience: str | list[str] | None = None
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    leeway_s: float = Field(30, ge=0)
+    claims: dict[str, str] = Field(
+        default_factory=lambda: {"subject": "sub", "tenant": "tenant", "roles": "roles"},
+        description="Identity field → claim path (dotted).",
+    )
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> JwtSettings:
+        if self.enabled:
+            if not self.issuer or not self.audience:
+                raise ValueError("JWT verification needs `issuer` and `audience`")
+            if (self.jwks_url is None) == (self.jwks_file is None):
+                raise ValueError("JWT verification needs exactly one of `jwks_url` or `jwks_file`")
+        return self
+
+
+class KubernetesSettings(JwtSettings):
+    """Projected service-account tokens (audience-bound), verified against the cluster's JWKS."""
+
+    header: str = "x-wardgate-sa-token"
+    scheme: str | None = None
+    issuer: str | None = "https://kubernetes.default.svc.cluster.local"
+    audience: str | list[str] | None = "wardgate"
+    claims: dict[str, str] = Field(
+        default_factory=lambda: {
+            "subject": "sub",
+            "tenant": "kubernetes.io.namespace",
+            "namespace": "kubernetes.io.namespace",
+            "service_account": "kubernetes.io.serviceaccount.name",
+        }
+    )
+
+
+class CredentialLocation(_Section):
+    header: str
+    scheme: str | None = None
+
+
+class ApiKeySettings(_Section):
+    enabled: bool = False
+    file: Path | None = Field(
+        None, description="YAML with SHA-256 hashes of issued keys (`wardgate identity hash-key`)."
+    )
+    # OpenAI-style clients send `Authorization: Bearer <key>`, Anthropic's send `x-api-key: <key>`.
+    locations: list[CredentialLocation] = Field(
+        default_factory=lambda: [
+            CredentialLocation(header="authorization", scheme="Bearer"),
+            CredentialLocation(header="x-api-key"),
+        ]
+    )
+
+    @model_validator(mode="after")
+    def _file_when_enabled(self) -> ApiKeySettings:
+        if self.enabled and self.file is None:
+            raise ValueError("API keys need `file`")
+        return self
+
+
+class UpstreamCredentialSettings(_Section):
+    """The provider key Wardgate adds to forwarded requests, so agents never hold it."""
+
+    header: str = "authorization"
+    scheme: str | None = "Bearer"
+    value_file: Path | None = None
+    value_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> UpstreamCredentialSettings:
+        if (self.value_file is None) == (self.value_env is None):
+            raise ValueError("the upstream credential needs exactly one of `value_file` or `value_env`")
+        return self
+
+
+class MtlsSettings(_Section):
+    enabled: bool = Field(False, description="Ask TLS clients for a certificate; verified ones name the workload.")
+    trust_bundle: Path | None = Field(None, description="PEM CA certificates that client certificates must chain to.")
+
+    @model_validator(mode="after")
+    def _bundle_when_enabled(self) -> MtlsSettings:
+        if self.enabled and self.trust_bundle is None:
+            raise ValueError("mTLS needs `trust_bundle`")
+        return self
+
+
+class IdentitySettings(_Section):
+    mtls: MtlsSettings = MtlsSettings()
+    jwt: JwtSettings = JwtSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
+    api_keys: ApiKeySettings = ApiKeySettings()
+    pod_namespace_env: str = "POD_NAMESPACE"
+    pod_service_account_env: str = "POD_SERVICE_ACCOUNT"
+    strip_credentials: bool = Field(True, description="Remove the caller's credential header before forwarding.")
+    upstream_credential: UpstreamCredentialSettings | None = None
 
 
 class FailClosedSettings(_Section):
@@ -84,7 +225,9 @@ class FailClosedSettings(_Section):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARDGATE_", env_nested_delimiter="__", extra="forbid")
 
-    mode: Literal["reverse", "forward"] = "reverse"
+    mode: Literal["reverse", "forward", "transparent"] = Field(
+        "reverse", description="transparent: traffic redirected by iptables (`wardgate iptables`), e.g. in a pod."
+    )
     upstream: str | None = Field(None, description="Reverse mode: the API base URL, e.g. https://api.openai.com.")
     listen_host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -93,7 +236,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Larger request bodies get 413, never forwarded.")
     confdir: Path = Field(Path("~/.wardgate"), description="Where the CA for forward mode lives.")
     upstream_ca: Path | None = Field(None, description="PEM bundle to verify upstream TLS with (internal CAs).")
-    tenant: str = Field("default", description="Tenant for callers until identity sources are configured.")
+    tenant: str = Field("default", description="Tenant for callers whose identity names none.")
+    identity: IdentitySettings = IdentitySettings()
     policy: PolicySettings = PolicySettings()
     audit: AuditSettings = AuditSettings()
     scanners: ScannerSettings = ScannerSettings()

@@ -4,6 +4,7 @@
     ├── ConfigError          exit_code 2: bad configuration, found at start-up
     ├── PolicyError          status 503: the policy engine failed, timed out or gave no decision
     ├── ScannerError         status 503: a scanner could not scan
+    ├── InferenceError       status 503: a model could not be loaded or run
     └── AuditError           status 503: the audit trail could not be written or is broken
 
 Third-party errors are translated at the boundary with ``raise ... from exc``; a blocked request is a
@@ -12,7 +13,7 @@ Third-party errors are translated at the boundary with ``raise ... from exc``; a
 
 from typing import ClassVar
 
-__all__ = ["AuditError", "ConfigError", "PolicyError", "ScannerError", "WardgateError"]
+__all__ = ["AuditError", "ConfigError", "InferenceError", "PolicyError", "ScannerError", "WardgateError"]
 
 
 class WardgateError(Exception):
@@ -34,6 +35,11 @@ class PolicyError(WardgateError):
 class ScannerError(WardgateError):
     status = 503
     code = "scanner_error"
+
+
+class InferenceError(WardgateError):
+    status = 503
+    code = "inference_error"
 
 
 class AuditError(WardgateError):

@@ -37,6 +37,7 @@ class Exchange:
     model: str | None
     stream: bool
     segments: Sequence[Segment]
+    tools: tuple[str, ...] = ()  # names of the tools the request offers the model
 
     @property
     def parsed(self) -> bool:
@@ -54,6 +55,7 @@ class Finding:
     start: int
     end: int
     fingerprint: str | None = None
+    threshold: float | None = None  # the scanner's own verdict line, which a policy may override
 
     @property
     def family(self) -> str:
@@ -70,4 +72,5 @@ class Finding:
             "start": self.start,
             "end": self.end,
             "fingerprint": self.fingerprint,
+            "threshold": self.threshold,
         }

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import POLICIES
+from tests.conftest import OPENAI_KEY, POLICIES
 
 
 def audit_events(path: Path) -> list[dict[str, Any]]:
@@ -33,6 +33,7 @@ def curl_post(url: str, body: dict[str, Any], *options: str, env: dict[str, str]
     """POST JSON with the real curl binary; (status, parsed body)."""
     result = subprocess.run(
         ["curl", "-sS", *options, "-o", "-", "-w", "\n%{http_code}", "-H", "content-type: application/json",
+         "-H", f"authorization: Bearer {OPENAI_KEY}",
          "--data", json.dumps(body), url],
         capture_output=True, text=True, timeout=30, check=True, env=env,
     )  # fmt: skip

@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import AWS_KEY
+from tests.conftest import AUTH, AWS_KEY, OPENAI_KEY
 from tests.integration.helpers import audit_events, curl_post
 from tests.tls import self_signed
 from wardgate.testing import FakeUpstream
@@ -32,14 +32,21 @@ def tls_upstream(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def intercepting(start_proxy, tls_upstream):
-    proxy = start_proxy({"mode": "forward", "llm_hosts": ["127.0.0.1"], "upstream_ca": str(tls_upstream.cert)})
+    proxy = start_proxy(
+        {
+            "mode": "forward",
+            "llm_hosts": ["127.0.0.1"],
+            "upstream_ca": str(tls_upstream.cert),
+            "scanners": {"injection": {"enabled": False}},  # interception is under test here, not the classifier
+        }
+    )
     proxy.ca = proxy.workdir / "ca" / "mitmproxy-ca-cert.pem"
     return proxy
 
 
 class TestIntercepted:
     def test_httpx_through_https_proxy(self, intercepting, tls_upstream):
-        with httpx.Client(proxy=intercepting.url, verify=trusting(intercepting.ca)) as http:
+        with httpx.Client(proxy=intercepting.url, verify=trusting(intercepting.ca), headers=AUTH) as http:
             ok = http.post(tls_upstream.url + "/v1/chat/completions", json=BODY)
             assert (ok.status_code, ok.json()["choices"][0]["message"]["content"]) == (200, "hello")
             before = len(tls_upstream.received)
@@ -50,9 +57,12 @@ class TestIntercepted:
 
     def test_openai_sdk_with_proxy_and_ca(self, intercepting, tls_upstream):
         http = httpx.Client(proxy=intercepting.url, verify=trusting(intercepting.ca))
-        client = openai.OpenAI(base_url=tls_upstream.url + "/v1", api_key="sk-test", http_client=http, max_retries=0)
-        with pytest.raises(openai.PermissionDeniedError):
-            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": AWS_KEY}])
+        with openai.OpenAI(
+            base_url=tls_upstream.url + "/v1", api_key=OPENAI_KEY, http_client=http, max_retries=0
+        ) as client:
+            assert client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            with pytest.raises(openai.PermissionDeniedError):
+                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": AWS_KEY}])
 
     def test_curl_with_https_proxy_env(self, intercepting, tls_upstream):
         secret = {**BODY, "messages": [{"role": "user", "content": AWS_KEY}]}

@@ -10,22 +10,25 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import AWS_KEY
+from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, OPENAI_KEY
 from tests.integration.helpers import audit_events, curl_post, event_for, policy_copy
 from wardgate.testing import FakeUpstream
 
 MODEL = "gpt-4o-mini"
+# These tests exercise interception, formats, secrets and policy; the classifier has its own module
+# (test_injection_proxy.py) and would add its own reasons to prompts made of random key material.
+SPINE = {"scanners": {"injection": {"enabled": False}}}
 CLAUDE = "claude-sonnet-4-5-20250929"
 
 
 @pytest.fixture(scope="module")
 def proxy(start_proxy, upstream):
-    return start_proxy({"upstream": upstream.url, "max_body_bytes": 64 * 1024})
+    return start_proxy({"upstream": upstream.url, "max_body_bytes": 64 * 1024, **SPINE})
 
 
 @pytest.fixture
 def client(proxy):
-    return openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-test", max_retries=0)
+    return openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
 
 
 def ask(client, text, model=MODEL):
@@ -69,7 +72,7 @@ class TestOpenAIChat:
         async def one(http: httpx.AsyncClient, index: int) -> tuple[int, int]:
             text = f"{AWS_KEY} #{index}" if index % 2 else f"hello #{index}"
             body = {"model": MODEL, "messages": [{"role": "user", "content": text}]}
-            response = await http.post(proxy.url + "/v1/chat/completions", json=body)
+            response = await http.post(proxy.url + "/v1/chat/completions", json=body, headers=AUTH)
             return index, response.status_code
 
         async def all_of_them() -> list[tuple[int, int]]:
@@ -82,13 +85,13 @@ class TestOpenAIChat:
 
 class TestOtherFormats:
     def test_responses_api(self, proxy):
-        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-test", max_retries=0)
+        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
         assert client.responses.create(model=MODEL, input="hi there").output_text == "hi there"
         with pytest.raises(openai.PermissionDeniedError):
             client.responses.create(model=MODEL, instructions=f"use {AWS_KEY}", input="go")
 
     def test_anthropic_messages(self, proxy, upstream):
-        client = anthropic.Anthropic(base_url=proxy.url, api_key="sk-ant-test", max_retries=0)
+        client = anthropic.Anthropic(base_url=proxy.url, api_key=ANTHROPIC_KEY, max_retries=0)
         reply = client.messages.create(model=CLAUDE, max_tokens=64, messages=[{"role": "user", "content": "hello"}])
         assert reply.content[0].text == "hello"
         before = len(upstream.received)
@@ -115,7 +118,7 @@ class TestBadInput:
     def test_malformed_body_is_400_in_provider_shape_and_not_forwarded(self, proxy, upstream, content, message):
         before = len(upstream.received)
         response = httpx.post(
-            proxy.url + "/v1/chat/completions", content=content, headers={"content-type": "application/json"}
+            proxy.url + "/v1/chat/completions", content=content, headers={**AUTH, "content-type": "application/json"}
         )
         assert response.status_code == 400
         error = response.json()["error"]
@@ -127,7 +130,7 @@ class TestBadInput:
     def test_declared_oversize_body_is_413_and_not_forwarded(self, proxy, upstream):
         before = len(upstream.received)
         big = {"model": MODEL, "messages": [{"role": "user", "content": "x" * 100_000}]}
-        response = httpx.post(proxy.url + "/v1/chat/completions", json=big)
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=big, headers=AUTH)
         assert (response.status_code, response.json()["error"]["code"]) == (413, "body_too_large")
         assert before == len(upstream.received)
 
@@ -141,7 +144,7 @@ class TestBadInput:
             yield b'"}]}'
 
         response = httpx.post(
-            proxy.url + "/v1/chat/completions", content=chunks(), headers={"content-type": "application/json"}
+            proxy.url + "/v1/chat/completions", content=chunks(), headers={**AUTH, "content-type": "application/json"}
         )
         assert (response.status_code, response.json()["error"]["code"]) == (413, "body_too_large")
         assert before == len(upstream.received)
@@ -149,7 +152,9 @@ class TestBadInput:
     def test_body_past_the_hard_cap_is_refused_and_still_audited(self, proxy, upstream):
         before_events = len(audit_events(proxy.audit_file))
         response = httpx.post(
-            proxy.url + "/v1/chat/completions", content=b"z" * 200_000, headers={"content-type": "application/json"}
+            proxy.url + "/v1/chat/completions",
+            content=b"z" * 200_000,
+            headers={**AUTH, "content-type": "application/json"},
         )
         assert response.status_code == 413
         events = audit_events(proxy.audit_file)[before_events:]
@@ -158,30 +163,34 @@ class TestBadInput:
 
 class TestUnparsedEndpoints:
     def test_unknown_json_endpoint_is_forwarded_and_audited_as_unparsed(self, proxy, upstream):
-        response = httpx.post(proxy.url + "/v1/embeddings", json={"model": MODEL, "input": ["a text"]})
+        response = httpx.post(proxy.url + "/v1/embeddings", json={"model": MODEL, "input": ["a text"]}, headers=AUTH)
         assert response.status_code == 200
         assert upstream.received[-1] == {"model": MODEL, "input": ["a text"]}
         event = event_for(proxy.audit_file, response.headers["x-wardgate-decision-id"])
         assert (event["endpoint"], event["result"]["allow"]) == ("unparsed", True)
 
     def test_secret_in_unknown_endpoint_is_still_found(self, proxy):
-        response = httpx.post(proxy.url + "/v1/embeddings", json={"model": MODEL, "input": [f"k {AWS_KEY}"]})
+        response = httpx.post(
+            proxy.url + "/v1/embeddings", json={"model": MODEL, "input": [f"k {AWS_KEY}"]}, headers=AUTH
+        )
         assert (response.status_code, response.json()["error"]["code"]) == (403, "secret_detected")
 
     def test_fail_closed_unparsed_denies_them(self, start_proxy, upstream):
-        strict = start_proxy({"upstream": upstream.url, "fail_closed": {"unparsed": True}})
+        strict = start_proxy({"upstream": upstream.url, "fail_closed": {"unparsed": True}, **SPINE})
         before = len(upstream.received)
-        response = httpx.post(strict.url + "/v1/embeddings", json={"model": MODEL, "input": ["a"]})
+        response = httpx.post(strict.url + "/v1/embeddings", json={"model": MODEL, "input": ["a"]}, headers=AUTH)
         assert (response.status_code, response.json()["error"]["code"]) == (403, "unparsed_request")
         assert before == len(upstream.received)
-        assert httpx.get(strict.url + "/v1/models").status_code == 200  # no body: nothing that cannot be inspected
+        assert (
+            httpx.get(strict.url + "/v1/models", headers=AUTH).status_code == 200
+        )  # no body: nothing that cannot be inspected
 
 
 class TestPolicyOutcomes:
     def test_mask_instead_of_deny_rewrites_only_the_secret(self, start_proxy, upstream, tmp_path):
         policies = policy_copy(tmp_path, secrets={"request": "mask", "response": "mask"})
-        masking = start_proxy({"upstream": upstream.url}, policies=policies)
-        client = openai.OpenAI(base_url=masking.url + "/v1", api_key="sk-test", max_retries=0)
+        masking = start_proxy({"upstream": upstream.url, **SPINE}, policies=policies)
+        client = openai.OpenAI(base_url=masking.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
         raw = ask(client, f"my key {AWS_KEY} ok")
         sent = upstream.received[-1]["messages"][0]["content"]
         assert sent == "my key [REDACTED:aws-access-token] ok"
@@ -192,8 +201,8 @@ class TestPolicyOutcomes:
 
     def test_secret_in_a_response_is_masked(self, start_proxy, tmp_path):
         with FakeUpstream(reply=f"the key is {AWS_KEY}") as leaky:
-            proxy = start_proxy({"upstream": leaky.url})
-            client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-test", max_retries=0)
+            proxy = start_proxy({"upstream": leaky.url, **SPINE})
+            client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
             raw = ask(client, "what is the key?")
             assert raw.parse().choices[0].message.content == "the key is [REDACTED:aws-access-token]"
             event = event_for(proxy.audit_file, raw.headers["x-wardgate-decision-id"], phase="response")
@@ -202,7 +211,7 @@ class TestPolicyOutcomes:
     def test_model_not_allowed_for_tenant(self, start_proxy, upstream, tmp_path):
         policies = policy_copy(tmp_path, tenants={"default": {"models": ["gpt-4o-mini", "claude-*"]}})
         proxy = start_proxy({"upstream": upstream.url}, policies=policies)
-        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-test", max_retries=0)
+        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
         assert ask(client, "hi").parse().choices
         with pytest.raises(openai.PermissionDeniedError) as caught:
             ask(client, "hi", model="gpt-4.1")
@@ -220,7 +229,7 @@ class TestEngineFailure:
 
         proxy = start_proxy({"upstream": upstream.url}, policies=write_policy(tmp_path, CONFLICTING))
         before = len(upstream.received)
-        response = httpx.post(proxy.url + "/v1/chat/completions", json={"model": MODEL, "messages": []})
+        response = httpx.post(proxy.url + "/v1/chat/completions", json={"model": MODEL, "messages": []}, headers=AUTH)
         error = response.json()["error"]
         assert (response.status_code, error["code"]) == (503, "policy_engine_error")
         assert before == len(upstream.received)
@@ -232,7 +241,9 @@ class TestEngineFailure:
         config = {"upstream": upstream.url, "fail_closed": {"policy_error": ["response"]}}
         proxy = start_proxy(config, policies=write_policy(tmp_path, CONFLICTING))
         response = httpx.post(
-            proxy.url + "/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+            proxy.url + "/v1/chat/completions",
+            json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+            headers=AUTH,
         )
         # The request phase fails open and is forwarded; the response phase still fails closed.
         assert response.status_code == 503
@@ -262,7 +273,7 @@ class TestOperations:
         policies = policy_copy(tmp_path)
         proxy = start_proxy({"upstream": upstream.url, "policy": {"watch": trigger == "file_watch"}}, policies=policies)
         body = {"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]}
-        assert httpx.post(proxy.url + "/v1/chat/completions", json=body).status_code == 200
+        assert httpx.post(proxy.url + "/v1/chat/completions", json=body, headers=AUTH).status_code == 200
         revision = httpx.get(f"http://127.0.0.1:{proxy.admin_port}/readyz").json()["policy_revision"]
         data = json.loads((policies / "data.json").read_text())
         data["tenants"]["default"]["models"] = ["gpt-4o-mini"]
@@ -271,7 +282,7 @@ class TestOperations:
             proxy.signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if httpx.post(proxy.url + "/v1/chat/completions", json=body).status_code == 403:
+            if httpx.post(proxy.url + "/v1/chat/completions", json=body, headers=AUTH).status_code == 403:
                 break
             time.sleep(0.1)
         else:

@@ -9,7 +9,7 @@ from wardgate.policy.bundle import load_bundle
 
 CLEAN = {
     "phase": "request",
-    "identity": {"tenant": "default"},
+    "identity": {"tenant": "default", "authenticated": True},
     "request": {"model": "gpt-4o-mini", "parsed": True},
     "findings": [],
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wardgate.formats.base import MalformedBody, expect, model_and_stream, text_parts
+from wardgate.formats.base import MalformedBody, expect, model_and_stream, text_parts, tool_names
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment
 
 __all__ = ["AnthropicMessages"]
@@ -29,7 +29,7 @@ class AnthropicMessages:
             role: Role = "assistant" if message.get("role") == "assistant" else "user"
             segments += self._content(message.get("content"), ("messages", index, "content"), role)
         model, stream = model_and_stream(body)
-        return Exchange(self.provider, "messages", model, stream, segments)
+        return Exchange(self.provider, "messages", model, stream, segments, tool_names(body))
 
     def parse_response(self, body: Any) -> Exchange:
         body = expect(body, dict, "body")

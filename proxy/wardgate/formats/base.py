@@ -48,6 +48,18 @@ def text_parts(
         raise MalformedBody(f"`{'.'.join(map(str, path))}` must be a string or an array of content parts")
 
 
+def tool_names(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """Names of offered tools: OpenAI Chat (`function.name`), OpenAI Responses and Anthropic (`name`)."""
+    names = []
+    for tool in body.get("tools") or []:
+        if isinstance(tool, Mapping):
+            function = tool.get("function")
+            name = function.get("name") if isinstance(function, Mapping) else tool.get("name")
+            if isinstance(name, str):
+                names.append(name)
+    return tuple(names)
+
+
 def model_and_stream(body: Mapping[str, Any]) -> tuple[str | None, bool]:
     model = body.get("model")
     return (model if isinstance(model, str) else None), body.get("stream") is True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wardgate.formats.base import expect, model_and_stream, text_parts
+from wardgate.formats.base import expect, model_and_stream, text_parts, tool_names
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
 
 __all__ = ["OpenAIChat"]
@@ -34,7 +34,7 @@ class OpenAIChat:
         messages = expect(body.get("messages"), list, "messages")
         segments = [seg for index, message in enumerate(messages) for seg in self._message(message, index)]
         model, stream = model_and_stream(body)
-        return Exchange(self.provider, "chat", model, stream, segments)
+        return Exchange(self.provider, "chat", model, stream, segments, tool_names(body))
 
     def parse_response(self, body: Any) -> Exchange:
         body = expect(body, dict, "body")

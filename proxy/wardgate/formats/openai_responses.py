@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wardgate.formats.base import MalformedBody, expect, model_and_stream, text_parts
+from wardgate.formats.base import MalformedBody, expect, model_and_stream, text_parts, tool_names
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
 
 __all__ = ["OpenAIResponses"]
@@ -37,7 +37,7 @@ class OpenAIResponses:
         elif items is not None:
             raise MalformedBody("`input` must be a string or an array of items")
         model, stream = model_and_stream(body)
-        return Exchange(self.provider, "responses", model, stream, segments)
+        return Exchange(self.provider, "responses", model, stream, segments, tool_names(body))
 
     def parse_response(self, body: Any) -> Exchange:
         body = expect(body, dict, "body")

@@ -11,6 +11,7 @@ from mitmproxy import http
 
 from wardgate.config import Phase
 from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, provider_for
+from wardgate.identity import IdentityRejected, IdentityResolver
 from wardgate.intercept.responses import DECISION_HEADER, refusal
 from wardgate.models import Exchange
 from wardgate.pipeline import Guard, RequestContext, Verdict
@@ -21,6 +22,8 @@ __all__ = ["GuardAddon"]
 logger = logging.getLogger(__name__)
 _CONTEXT = "wardgate"  # keys in flow.metadata
 _REFUSED = "wardgate_refused"
+# Before the credential is checked (a body refused at the headers stage) nobody is known yet.
+_UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
 
 
 def _is_json(headers: http.Headers) -> bool:
@@ -39,13 +42,15 @@ class GuardAddon:
         guard: Guard,
         *,
         inspects: Callable[[str], bool],
-        identity: Callable[[http.Request], Mapping[str, Any]],
+        identity: IdentityResolver,
         max_body_bytes: int,
+        upstream_credential: tuple[str, str] | None = None,
     ) -> None:
         self._guard = guard
         self._inspects = inspects
         self._identity = identity
         self._max_body_bytes = max_body_bytes
+        self._upstream_credential = upstream_credential
 
     def _context(self, flow: http.HTTPFlow) -> RequestContext:
         ctx = flow.metadata.get(_CONTEXT)
@@ -56,7 +61,7 @@ class GuardAddon:
                 host=request.pretty_host,
                 path=request.path,
                 provider=provider_for(request.pretty_host, request.path),
-                identity=self._identity(request),
+                identity=_UNRESOLVED,
                 trace_id=request.headers.get("traceparent"),
             )
             flow.metadata[_CONTEXT] = ctx
@@ -115,25 +120,46 @@ class GuardAddon:
 
     async def _judge_request(self, flow: http.HTTPFlow) -> None:
         ctx, request = self._context(flow), flow.request
+        if not await self._identify(flow, ctx):
+            return
         raw = request.get_content(strict=False) or b""
         if len(raw) > self._max_body_bytes:
             self._refuse(flow, "request", Decision.deny("body_too_large", self._too_large(len(raw)), status=413))
             return
-        adapter = adapter_for(request.method, request.path)
-        body: Any = None
-        try:
-            if raw and (adapter is not None or _is_json(request.headers)):
-                body = json.loads(raw)
-            exchange = adapter.parse_request(body) if adapter else parse_unparsed(body, ctx.provider)
-        except (ValueError, MalformedBody) as exc:
-            detail = str(exc) if isinstance(exc, MalformedBody) else f"the body is not valid JSON ({exc})"
-            self._refuse(flow, "request", Decision.deny("malformed_request", detail, status=400))
+        parsed = self._parse_request(flow, ctx, raw)
+        if parsed is None:
             return
+        body, exchange = parsed
         verdict = await self._guard.judge(ctx, "request", exchange, has_body=bool(raw))
         if not verdict.decision.allow:
             self._block(flow, verdict)
-        elif verdict.rewrites:
+            return
+        if verdict.rewrites:
             request.content = json.dumps(apply_rewrites(body, verdict.rewrites), ensure_ascii=False).encode()
+        if self._upstream_credential is not None:
+            header, value = self._upstream_credential
+            request.headers[header] = value
+
+    async def _identify(self, flow: http.HTTPFlow, ctx: RequestContext) -> bool:
+        """Resolve (and strip) the caller's credential; False after refusing a bad one with 401."""
+        try:
+            peer_chain = [cert.to_cryptography() for cert in flow.client_conn.certificate_list]
+            ctx.identity = (await self._identity.resolve(flow.request.headers, peer_chain)).to_input()
+        except IdentityRejected as rejected:
+            self._refuse(flow, "request", Decision.deny(rejected.code, rejected.message, status=401))
+            return False
+        return True
+
+    def _parse_request(self, flow: http.HTTPFlow, ctx: RequestContext, raw: bytes) -> tuple[Any, Exchange] | None:
+        """(JSON body, Exchange); None after refusing a malformed body with 400."""
+        adapter = adapter_for(flow.request.method, flow.request.path)
+        try:
+            body = json.loads(raw) if raw and (adapter is not None or _is_json(flow.request.headers)) else None
+            return body, (adapter.parse_request(body) if adapter else parse_unparsed(body, ctx.provider))
+        except (ValueError, MalformedBody) as exc:
+            detail = str(exc) if isinstance(exc, MalformedBody) else f"the body is not valid JSON ({exc})"
+            self._refuse(flow, "request", Decision.deny("malformed_request", detail, status=400))
+            return None
 
     async def _judge_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
         assert flow.response is not None

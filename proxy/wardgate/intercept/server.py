@@ -20,12 +20,11 @@ from mitmproxy.master import Master
 
 from wardgate.audit import AuditLog
 from wardgate.config import Settings
-from wardgate.errors import ConfigError, PolicyError
-from wardgate.identity import anonymous
+from wardgate.identity import build_resolver, upstream_credential
 from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.pipeline import Guard
-from wardgate.policy import EmbeddedEngine
+from wardgate.policy import PolicyEngine, build_engine
 from wardgate.policy.watch import watch_bundle
 from wardgate.scanners import build_scanners
 
@@ -45,6 +44,10 @@ def _allow_hosts_regexes(patterns: list[str]) -> list[str]:
     return ["^" + re.escape(pattern).replace(r"\*", "[^:]*") + r":\d+$" for pattern in patterns]
 
 
+# mitmproxy mode specs; transparent mode reads each connection's original destination (SO_ORIGINAL_DST).
+_MODES = {"reverse": "reverse:{upstream}", "forward": "regular", "transparent": "transparent"}
+
+
 def ca_cert_path(confdir: Path) -> Path:
     return confdir.expanduser() / "mitmproxy-ca-cert.pem"
 
@@ -52,14 +55,18 @@ def ca_cert_path(confdir: Path) -> Path:
 class Lifecycle:
     """Announces readiness once the listeners are bound (`running`), which is what tests and probes wait for."""
 
-    def __init__(self, settings: Settings, engine: EmbeddedEngine, admin: AdminServer | None) -> None:
+    def __init__(self, settings: Settings, engine: PolicyEngine, admin: AdminServer | None) -> None:
         self._settings, self._engine, self._admin = settings, engine, admin
         self.listening = False
 
     def running(self) -> None:
         server = ctx.master.addons.get("proxyserver")
         host, port = server.listen_addrs()[0][:2]
-        target = f"reverse proxy for {self._settings.upstream}" if self._settings.mode == "reverse" else "forward proxy"
+        target = (
+            f"reverse proxy for {self._settings.upstream}"
+            if self._settings.mode == "reverse"
+            else f"{self._settings.mode} proxy"
+        )
         admin = f", admin on http://{host}:{self._admin.port}" if self._admin else ""
         print(f"wardgate listening on http://{host}:{port} ({target}){admin}", flush=True)
         self.listening = True
@@ -70,11 +77,7 @@ class Lifecycle:
 
 async def serve(settings: Settings) -> None:
     """Run the proxy until SIGINT/SIGTERM. Start-up problems raise `ConfigError` before anything listens."""
-    engine = EmbeddedEngine(settings.policy.dir, timeout=settings.policy.timeout_ms / 1000)
-    try:
-        engine.load()
-    except PolicyError as exc:
-        raise ConfigError(str(exc)) from exc
+    engine = build_engine(settings.policy)
     audit = AuditLog(settings.audit.file, stdout=settings.audit.stdout, max_bytes=settings.audit.max_bytes)
     guard = Guard(
         build_scanners(settings.scanners),
@@ -82,8 +85,10 @@ async def serve(settings: Settings) -> None:
         audit,
         fail_closed=settings.fail_closed,
         scan_timeout=settings.scanners.timeout_ms / 1000,
+        record_input=settings.audit.record_input,
     )
-    inspects = host_matcher(settings.llm_hosts) if settings.mode == "forward" else (lambda host: True)
+    inspects = host_matcher(settings.llm_hosts) if settings.mode != "reverse" else (lambda host: True)
+    identity = build_resolver(settings.identity, settings.tenant)
     admin = None
     if settings.admin_port is not None:
         admin = AdminServer(settings.listen_host, settings.admin_port, ready=lambda: lifecycle.readiness())
@@ -98,19 +103,25 @@ async def serve(settings: Settings) -> None:
         tlsconfig.TlsConfig(),
         errorcheck.ErrorCheck(repeat_errors_on_stderr=True),
         GuardAddon(
-            guard, inspects=inspects, identity=anonymous(settings.tenant), max_body_bytes=settings.max_body_bytes
+            guard,
+            inspects=inspects,
+            identity=identity,
+            max_body_bytes=settings.max_body_bytes,
+            upstream_credential=upstream_credential(settings.identity.upstream_credential),
         ),
         lifecycle,
     )
     # Addon-owned options exist only once their addons are added.
     opts.update(
-        mode=[f"reverse:{settings.upstream}" if settings.mode == "reverse" else "regular"],
+        mode=[_MODES[settings.mode].format(upstream=settings.upstream)],
         confdir=str(settings.confdir.expanduser()),
         # A hard memory cap; the guard's own, provider-shaped 413 applies at max_body_bytes.
         body_size_limit=str(2 * settings.max_body_bytes),
-        allow_hosts=_allow_hosts_regexes(settings.llm_hosts) if settings.mode == "forward" else [],
+        allow_hosts=_allow_hosts_regexes(settings.llm_hosts) if settings.mode != "reverse" else [],
         ssl_verify_upstream_trusted_ca=str(settings.upstream_ca) if settings.upstream_ca else None,
         connection_strategy="lazy",
+        # Asks TLS clients for a certificate; mitmproxy accepts any, the identity resolver verifies it.
+        request_client_cert=identity.requests_client_certificates,
     )
 
     loop = asyncio.get_running_loop()
@@ -124,9 +135,10 @@ async def serve(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda: tasks.append(loop.create_task(stop(), name="wardgate-stop")))
     loop.add_signal_handler(signal.SIGHUP, lambda: tasks.append(loop.create_task(engine.reload(), name="reload")))
-    if settings.policy.watch:
+    if settings.policy.watch and settings.policy.engine == "embedded":
         tasks.append(loop.create_task(watch_bundle(engine, settings.policy.dir), name="wardgate-policy-watch"))
     try:
+        await engine.start()
         if admin is not None:
             await admin.start()
         await master.run()
@@ -135,6 +147,6 @@ async def serve(settings: Settings) -> None:
             task.cancel()
         if admin is not None:
             await admin.stop()
-        engine.close()
+        await engine.close()
         audit.close()
         print("wardgate stopped", file=sys.stderr, flush=True)

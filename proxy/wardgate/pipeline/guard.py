@@ -45,12 +45,14 @@ class Guard:
         *,
         fail_closed: FailClosedSettings,
         scan_timeout: float,
+        record_input: bool = False,
     ) -> None:
         self._scanners = scanners
         self._engine = engine
         self._audit = audit
         self._fail_closed = fail_closed
         self._scan_timeout = scan_timeout
+        self._record_input = record_input
 
     async def judge(self, ctx: RequestContext, phase: Phase, exchange: Exchange, *, has_body: bool) -> Verdict:
         timings: dict[str, float] = {}
@@ -115,6 +117,7 @@ class Guard:
                 "parsed": exchange.parsed,
                 "model": exchange.model,
                 "stream": exchange.stream,
+                "tools": list(exchange.tools),
                 "segments": [{"role": s.role, "source": s.source, "chars": len(s.text)} for s in exchange.segments],
             },
             "findings": [finding.to_dict() for finding in findings],
@@ -163,5 +166,6 @@ class Guard:
             masked=["/" + "/".join(map(str, path)) for path in rewrites],
             bundle_revision=self._engine.revision,
             input_hash=input_hash,
+            input=dict(policy_input) if self._record_input and policy_input else None,
             metrics=dict(timings),
         )

@@ -14,12 +14,19 @@ from wardgate.errors import PolicyError
 __all__ = ["Bundle", "load_bundle"]
 
 
+# Example policies ship beside the bundle but are never part of it (copy one into wardgate/extensions/ to use it).
+EXCLUDED_DIRS = frozenset({"examples"})
+MANIFEST = ".manifest"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Bundle:
     root: Path
     modules: Mapping[str, str]
     data: Mapping[str, Any]
     revision: str
+    manifest: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    files: tuple[str, ...] = ()  # what `wardgate policy bundle` packs: policy and data files, no tests
 
 
 def _merge_at(data: dict[str, Any], keys: tuple[str, ...], value: Any, where: str) -> None:
@@ -44,8 +51,12 @@ def load_bundle(root: Path, *, include_tests: bool = False) -> Bundle:
     digest = hashlib.sha256()
     modules: dict[str, str] = {}
     data: dict[str, Any] = {}
+    files: list[str] = []
+    manifest = _read_manifest(root)
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(root).as_posix()
+        if path.relative_to(root).parts[0] in EXCLUDED_DIRS:
+            continue
         is_test = path.name.endswith("_test.rego")
         if path.suffix == ".rego" and (include_tests or not is_test):
             modules[relative] = path.read_text(encoding="utf-8")
@@ -58,7 +69,21 @@ def load_bundle(root: Path, *, include_tests: bool = False) -> Bundle:
         else:
             continue
         if not is_test:
+            files.append(relative)
             digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
     if not modules:
         raise PolicyError(f"policy directory {root} holds no .rego modules")
-    return Bundle(root, modules, data, digest.hexdigest())
+    return Bundle(root, modules, data, digest.hexdigest(), manifest, tuple(files))
+
+
+def _read_manifest(root: Path) -> dict[str, Any]:
+    path = root / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PolicyError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise PolicyError(f"{path}: must be a JSON object")
+    return manifest

@@ -33,7 +33,9 @@ class PolicyEngine(Protocol):
 
     async def reload(self) -> bool: ...
 
-    def close(self) -> None: ...
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 def compile_bundle(bundle: Bundle) -> OpaEngine:
@@ -107,7 +109,10 @@ class EmbeddedEngine:
             raise PolicyError(f"policy evaluation failed: {exc.message}") from exc
         return parse_decision(value)
 
-    def close(self) -> None:
+    async def start(self) -> None:
+        """Nothing to open: `load()` already compiled the bundle (at start-up, so errors stop the start)."""
+
+    async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self._engine is not None:
             self._engine.close()

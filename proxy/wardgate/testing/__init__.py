@@ -1,6 +1,8 @@
-"""Test harnesses that ship with Wardgate: a fake provider and a proxy runner, for tests, demo and bench."""
+"""Test harnesses shipped with Wardgate: fake provider, OIDC issuer, OPA server, and a proxy runner."""
 
+from wardgate.testing.issuer import FakeIssuer
+from wardgate.testing.opa_server import FakeOpaServer
 from wardgate.testing.proxy import ProxyProcess
 from wardgate.testing.upstream import FakeUpstream
 
-__all__ = ["FakeUpstream", "ProxyProcess"]
+__all__ = ["FakeIssuer", "FakeOpaServer", "FakeUpstream", "ProxyProcess"]

@@ -1,13 +1,23 @@
-"""`python -m wardgate.testing`: serve the fake upstream until SIGTERM/SIGINT (benchmarks run it in its own process)."""
+"""`python -m wardgate.testing [--host H] [--port N] [--tls-cert F --tls-key F]`: serve the fake upstream until
+SIGTERM/SIGINT, in a process of its own (benchmarks; tests that put it in another network namespace)."""
 
+import argparse
 import signal
 import threading
+from pathlib import Path
 
 from wardgate.testing.upstream import FakeUpstream
 
+parser = argparse.ArgumentParser(prog="python -m wardgate.testing")
+parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--port", type=int, default=0)
+parser.add_argument("--tls-cert", type=Path)
+parser.add_argument("--tls-key", type=Path)
+args = parser.parse_args()
 stop = threading.Event()
 for signum in (signal.SIGTERM, signal.SIGINT):
     signal.signal(signum, lambda *_: stop.set())
-with FakeUpstream() as upstream:
+tls = (args.tls_cert, args.tls_key) if args.tls_cert and args.tls_key else None
+with FakeUpstream(host=args.host, port=args.port, tls=tls) as upstream:
     print(f"fake upstream listening on {upstream.url}", flush=True)
     stop.wait()

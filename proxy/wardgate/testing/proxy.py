@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,7 +22,16 @@ _READY = re.compile(r"listening on http://[^:]+:(\d+) .*admin on http://[^:]+:(\
 class ProxyProcess:
     """`wardgate run --config <generated>` with the given settings (port 0: the OS picks free ports)."""
 
-    def __init__(self, config: Mapping[str, Any], workdir: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        workdir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        prefix: Sequence[str] = (),
+    ) -> None:
+        """`prefix` runs the proxy under another command, e.g. `ip netns exec NAME`."""
+        self.prefix = list(prefix)
         self.config = {"listen_host": "127.0.0.1", "port": 0, "admin_port": 0, **config}
         self.workdir = workdir
         self.env = env or {}
@@ -50,7 +59,7 @@ class ProxyProcess:
         config_file.write_text(yaml.safe_dump(self.config))
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("WARDGATE_")}, **self.env}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "wardgate", "run", "--config", str(config_file)],
+            [*self.prefix, sys.executable, "-m", "wardgate", "run", "--config", str(config_file)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

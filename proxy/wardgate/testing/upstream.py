@@ -6,16 +6,16 @@ received so tests can assert on what actually crossed the proxy.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from wardgate.testing._server import BackgroundServer
 
 __all__ = ["FakeUpstream"]
 
@@ -30,57 +30,31 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return body["input"] if isinstance(body.get("input"), str) else ""
 
 
-class FakeUpstream:
-    """Run with `start()` (a background thread with its own loop) and `stop()`; or as a context manager."""
+class FakeUpstream(BackgroundServer):
+    """Use as a context manager, or `start()` / `stop()`."""
 
-    def __init__(self, *, reply: str | None = None, tls: tuple[Path, Path] | None = None) -> None:
+    name = "fake-upstream"
+
+    def __init__(
+        self, *, reply: str | None = None, tls: tuple[Path, Path] | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        super().__init__(host=host, port=port)
         self.reply = reply
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self._tls = tls
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-upstream", daemon=True)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        self._ssl: ssl.SSLContext | None = None
+        if tls is not None:
+            self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._ssl.load_cert_chain(*tls)
 
-    @property
-    def url(self) -> str:
-        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return self._ssl
 
-    def __enter__(self) -> FakeUpstream:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=256 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_route("*", "/{tail:.*}", self._other)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        context = None
-        if self._tls:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(*self._tls)
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=context)
-        await site.start()
-        assert site._server is not None
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def _record(self, request: web.Request) -> dict[str, Any]:
         raw = await request.read()

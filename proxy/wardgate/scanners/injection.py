@@ -1,0 +1,73 @@
+"""Prompt-injection / jailbreak scanner: the ONNX classifier over user, tool-result and document segments.
+
+Text is normalised before scoring (NFKC; zero-width, bidi-control and Unicode tag characters removed) so that
+invisible-character evasions score like the visible text they hide, and their presence is a finding of its own.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+
+from wardgate.inference import DynamicBatcher, SequenceClassifier
+from wardgate.models import Finding, Segment
+
+__all__ = ["InjectionScanner", "normalise"]
+
+_ZERO_WIDTH = {0x200B, 0x200C, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x180E}
+_BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x061C}
+_JOINER = 0x200D  # part of emoji sequences: removed for scoring, not counted as an evasion
+_DROP = dict.fromkeys((*_ZERO_WIDTH, *_BIDI, _JOINER))
+
+
+def _is_tag(char: str) -> bool:
+    # Unicode tag characters (U+E0000 to U+E007F) spell invisible ASCII: "ASCII smuggling".
+    return 0xE0000 <= ord(char) <= 0xE007F
+
+
+def normalise(text: str) -> tuple[str, int, int]:
+    """(text to score, invisible zero-width/bidi characters removed, tag characters removed)."""
+    invisible = sum(1 for char in text if ord(char) in _ZERO_WIDTH or ord(char) in _BIDI)
+    tags = sum(1 for char in text if _is_tag(char))
+    cleaned = text.translate(_DROP)
+    if tags:
+        cleaned = "".join(char for char in cleaned if not _is_tag(char))
+    return unicodedata.normalize("NFKC", cleaned), invisible, tags
+
+
+class InjectionScanner:
+    name = "injection"
+
+    def __init__(
+        self, classifier: SequenceClassifier, batcher: DynamicBatcher, *, roles: Sequence[str], min_score: float
+    ) -> None:
+        self._classifier = classifier
+        self._batcher = batcher
+        self._roles = frozenset(roles)
+        self._min_score = min_score
+
+    @property
+    def threshold(self) -> float:
+        assert self._classifier.config is not None
+        return self._classifier.config.threshold
+
+    async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
+        targets = [(index, segment) for index, segment in enumerate(segments) if segment.role in self._roles]
+        findings: list[Finding] = []
+        texts = []
+        for index, segment in targets:
+            cleaned, invisible, tags = normalise(segment.text)
+            end = len(segment.text)
+            if tags:
+                findings.append(Finding(self.name, "evasion:unicode_tags", 1.0, index, 0, end))
+            if invisible:
+                findings.append(Finding(self.name, "evasion:invisible_characters", 1.0, index, 0, end))
+            texts.append(cleaned)
+        scores = await self._batcher.score(texts)
+        threshold = self.threshold
+        for (index, segment), score in zip(targets, scores, strict=True):
+            if score >= self._min_score:
+                findings.append(
+                    Finding(self.name, "injection", score, index, 0, len(segment.text), threshold=threshold)
+                )
+        return findings

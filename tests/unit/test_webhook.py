@@ -1,0 +1,132 @@
+"""Sidecar injection on real AdmissionReview v1 documents; the patched pod is checked with the kubernetes models."""
+
+import base64
+import copy
+import json
+
+import jsonpatch
+import pytest
+from kubernetes.client import ApiClient
+
+from wardgate.k8s.injector import InjectorSettings
+from wardgate.k8s.webhook import review_response
+
+SETTINGS = InjectorSettings(image="registry.example/wardgate:0.1.0")
+
+
+def review(pod: dict, kind: str = "Pod") -> dict:
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+            "kind": {"group": "", "version": "v1", "kind": kind},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": "payments",
+            "operation": "CREATE",
+            "object": pod,
+        },
+    }
+
+
+def pod(annotations: dict | None = None, init: bool = False) -> dict:
+    spec = {
+        "serviceAccountName": "billing-agent",
+        "containers": [{"name": "agent", "image": "registry.example/agent:1.4", "ports": [{"containerPort": 9000}]}],
+    }
+    if init:
+        spec["initContainers"] = [{"name": "migrate", "image": "registry.example/migrate:1"}]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "agent-0", "namespace": "payments", "annotations": annotations or {}},
+        "spec": spec,
+    }
+
+
+def patched(document: dict, **options) -> tuple[dict, dict]:
+    answer = review_response(review(document), SETTINGS, **options)
+    response = answer["response"]
+    if "patch" not in response:
+        return response, document
+    patch = json.loads(base64.b64decode(response["patch"]))
+    return response, jsonpatch.apply_patch(copy.deepcopy(document), patch)
+
+
+class _Raw:
+    def __init__(self, document: dict) -> None:
+        self.data = json.dumps(document)
+
+
+def as_model(document: dict):
+    return ApiClient().deserialize(_Raw(document), "V1Pod")
+
+
+INJECT = {"wardgate.dev/inject": "true"}
+
+
+def test_annotated_pod_gets_sidecar_init_container_and_volumes():
+    response, result = patched(pod(INJECT))
+    assert (response["allowed"], response["patchType"], response["uid"]) == (
+        True, "JSONPatch", "705ab4f5-6393-11e8-b7cc-42010a800002"
+    )  # fmt: skip
+    model = as_model(result)
+    assert [c.name for c in model.spec.containers] == ["agent", "wardgate"]
+    (init,) = model.spec.init_containers
+    assert init.args[:2] == ["iptables", "--apply"]
+    assert "NET_ADMIN" in init.security_context.capabilities.add
+    sidecar = model.spec.containers[1]
+    assert sidecar.security_context.run_as_user == 10001
+    assert sidecar.readiness_probe.http_get.path == "/readyz"
+    assert {e.name for e in sidecar.env} >= {"POD_NAMESPACE", "POD_SERVICE_ACCOUNT", "WARDGATE_MODE"}
+    assert {v.name for v in model.spec.volumes} == {"wardgate-config", "wardgate-policies", "wardgate-ca"}
+    assert model.metadata.annotations["wardgate.dev/status"] == "injected"
+
+
+def test_injection_is_idempotent():
+    _, once = patched(pod(INJECT))
+    response, twice = patched(once)
+    assert "patch" not in response
+    assert twice == once
+
+
+def test_existing_init_containers_are_kept_and_wardgate_appended():
+    _, result = patched(pod(INJECT, init=True))
+    assert [c["name"] for c in result["spec"]["initContainers"]] == ["migrate", "wardgate-init"]
+
+
+def test_exclude_ports_reach_the_iptables_rules():
+    _, result = patched(pod({**INJECT, "wardgate.dev/exclude-ports": "5432, 6379"}))
+    init = result["spec"]["initContainers"][0]
+    assert init["args"][-2:] == ["--exclude-ports", "5432,6379"]
+
+
+def test_opa_sidecar_on_request():
+    answer = review_response(review(pod(INJECT)), InjectorSettings(opa_image="openpolicyagent/opa:1.20.2"))
+    patch = json.loads(base64.b64decode(answer["response"]["patch"]))
+    result = jsonpatch.apply_patch(pod(INJECT), patch)
+    assert [c.name for c in as_model(result).spec.containers] == ["agent", "wardgate", "opa"]
+
+
+@pytest.mark.parametrize("annotations", [{}, {"wardgate.dev/inject": "false"}])
+def test_pods_that_did_not_ask_are_untouched(annotations):
+    response, result = patched(pod(annotations))
+    assert response == {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002", "allowed": True}
+    assert result == pod(annotations)
+
+
+def test_bad_annotation_fails_open_with_a_warning_or_closed_when_configured():
+    bad = pod({**INJECT, "wardgate.dev/exclude-ports": "http"})
+    response, _ = patched(bad)
+    assert response["allowed"] is True
+    assert "not a port number" in response["warnings"][0]
+    response, _ = patched(bad, fail_closed=True)
+    assert response["allowed"] is False
+    assert response["status"]["code"] == 400
+
+
+@pytest.mark.parametrize("document", [None, {"kind": "Something"}, review(pod(INJECT), kind="Deployment")])
+def test_anything_else_is_admitted_unchanged(document):
+    response = review_response(document, SETTINGS)["response"]
+    assert response["allowed"] is True
+    assert "patch" not in response
