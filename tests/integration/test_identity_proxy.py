@@ -170,21 +170,24 @@ class TestKubernetesServiceAccount:
         assert response.status_code == 401
 
 
+SPIFFE = "spiffe://cluster.local/ns/payments/sa/billing-agent"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    from tests.tls import client_pki
+
+    return client_pki(tmp_path_factory.mktemp("pki"), SPIFFE)
+
+
+@pytest.fixture(scope="module")
+def mtls_proxy(start_proxy, upstream, pki):
+    return start_proxy(
+        {"upstream": upstream.url, "identity": {"mtls": {"enabled": True, "trust_bundle": str(pki["ca"])}}}
+    )
+
+
 class TestMutualTls:
-    SPIFFE = "spiffe://cluster.local/ns/payments/sa/billing-agent"
-
-    @pytest.fixture(scope="class")
-    def pki(self, tmp_path_factory):
-        from tests.tls import client_pki
-
-        return client_pki(tmp_path_factory.mktemp("pki"), self.SPIFFE)
-
-    @pytest.fixture(scope="class")
-    def mtls_proxy(self, start_proxy, upstream, pki):
-        return start_proxy(
-            {"upstream": upstream.url, "identity": {"mtls": {"enabled": True, "trust_bundle": str(pki["ca"])}}}
-        )
-
     def client(self, proxy, cert, key):
         import ssl
 
