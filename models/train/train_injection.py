@@ -38,6 +38,36 @@ VALIDATION_SOURCES = frozenset(
 # Easy benign sources: resampled each epoch (a different share each time), so hard cases weigh more per step.
 EASY_SOURCES = frozenset({"selfinstruct_t0_prompts", "gpteacher_codegen", "gpteacher_toolformer"})
 WEIGHTS = {"hard_negative": 2.0, "benign": 1.0, "direct": 1.0, "indirect": 1.0, "jailbreak": 1.5}
+# Planted-task augmentation: prose hosts and short task payloads, both from training sources only.
+HOST_SOURCE = "owasp_cheatsheets"
+# Toolformer rows end with the user's question; codegen rows start with the task.
+PAYLOADS = {"gpteacher_toolformer": -1, "gpteacher_codegen": 0}
+
+
+def planted_tasks(rows: list[dict], count: int, rng: random.Random) -> list[dict]:
+    """Indirect injections whose payload is an innocuous, unrelated task (what BIPIA-style attacks look like).
+
+    The composed rows in train.jsonl plant jailbreak-styled instructions; a planted *benign-looking* task inside a
+    document is the pattern they miss. Hosts stay in the data as negatives, so the model must learn the planting,
+    not the host's topic.
+    """
+    hosts = [r["text"] for r in rows if r["source"] == HOST_SOURCE and len(r["text"]) > 200]
+    payloads = [r["text"].split("\n")[PAYLOADS[r["source"]]].strip() for r in rows if r["source"] in PAYLOADS]
+    payloads = [p for p in payloads if 15 < len(p) < 160]
+    composed = []
+    for _ in range(count):
+        host, payload = rng.choice(hosts), rng.choice(payloads)
+        sentences = host.split(". ")
+        where = rng.choice(("start", "middle", "end"))
+        if where == "start":
+            text = f"{payload} {host}"
+        elif where == "end":
+            text = f"{host} {payload}"
+        else:
+            cut = len(sentences) // 2
+            text = ". ".join(sentences[:cut]) + f". {payload} " + ". ".join(sentences[cut:])
+        composed.append({"text": text, "label": 1, "source": "augment_planted_task", "kind": "indirect"})
+    return composed
 
 
 def windows(ids: list[int], size: int, stride: int) -> list[list[int]]:
@@ -124,6 +154,8 @@ def main() -> None:
     parser.add_argument("--max-fpr", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--planted-tasks", type=int, default=0, help="augmentation rows (see planted_tasks)")
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
     args = parser.parse_args()
 
     random.seed(args.seed)
@@ -138,6 +170,7 @@ def main() -> None:
     tokenizer.no_padding()
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     rows = [json.loads(line) for line in (args.data / "train.jsonl").open()]
+    rows += planted_tasks(rows, args.planted_tasks, random.Random(args.seed + 1))
     encoded = tokenizer.encode_batch([row["text"] for row in rows], add_special_tokens=False)
     for row, encoding in zip(rows, encoded):
         row["ids"] = encoding.ids
@@ -199,7 +232,10 @@ def main() -> None:
         for chunk in batches(items, args.batch_size, rng):
             ids, mask, labels, weights = collate(chunk, cls, sep)
             logits = model(input_ids=ids, attention_mask=mask).logits
-            loss = (torch.nn.functional.cross_entropy(logits, labels, reduction="none") * weights).sum() / weights.sum()
+            loss = torch.nn.functional.cross_entropy(
+                logits, labels, reduction="none", label_smoothing=args.label_smoothing
+            )
+            loss = (loss * weights).sum() / weights.sum()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
@@ -235,6 +271,8 @@ def main() -> None:
         "fpr": round(float(predicted[val_labels == 0].mean()), 4),
         "per_source": per_source,
         "train_rows": len(train),
+        "planted_tasks": args.planted_tasks,
+        "label_smoothing": args.label_smoothing,
         "epochs": args.epochs,
         "seed": args.seed,
         "train_seconds": round(time.time() - started),

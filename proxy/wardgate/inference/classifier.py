@@ -50,10 +50,6 @@ class SequenceClassifier:
         self._inputs: set[str] = set()
 
     @property
-    def is_loaded(self) -> bool:
-        return self._session is not None
-
-    @property
     def provider(self) -> str:
         return str(self._session.get_providers()[0]) if self._session is not None else "none"
 
