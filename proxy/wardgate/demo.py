@@ -24,13 +24,13 @@ def _say(title: str) -> None:
     print(f"\n\033[1m== {title}\033[0m", flush=True)
 
 
-def _audit_line(event: dict[str, object]) -> str:
+def _audit_line(event: dict[str, Any]) -> str:
     result = event["result"]
-    assert isinstance(result, dict)
     verdict = "ALLOW" if result["allow"] else f"DENY {result['status']} {result['code']}"
-    found = ", ".join(f"{kind} x{count}" for kind, count in dict(event["finding_counts"]).items()) or "no findings"  # type: ignore[call-overload]
+    # Scores show that a finding below its threshold is recorded but does not block.
+    found = ", ".join(f"{f['kind']} {f['score']:.2f}" for f in event["findings"]) or "no findings"
     return (
-        f"  seq={event['seq']} {event['phase']:<8} {verdict:<30} {found:<32} "
+        f"  seq={event['seq']} {event['phase']:<8} {verdict:<30} {found:<34} "
         f"hash={str(event['hash'])[:12]}… prev={str(event['prev_hash'])[:12]}…"
     )
 
