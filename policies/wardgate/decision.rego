@@ -14,9 +14,21 @@ default decision := {
 	"reasons": [{"code": "no_decision", "message": "the policy has no decision for this input"}],
 }
 
-decision := {"allow": false, "status": deny_status, "reasons": [r | some r in denied], "mask": [], "redact": []} if {
+decision := {"allow": false, "status": deny_status, "reasons": ordered_reasons, "mask": [], "redact": []} if {
 	count(denied) > 0
 }
+
+# The first reason becomes the client-facing error code: the most actionable first (who is calling, then
+# deterministic findings, then classifier verdicts, then everything else in code order).
+reason_rank := {"unauthenticated": 0, "secret_detected": 1, "hidden_text": 2, "prompt_injection": 3}
+
+rank(reason) := object.get(reason_rank, reason.code, 9)
+
+ordered_reasons := [reason |
+	some level in sort({rank(r) | some r in denied})
+	some reason in denied
+	rank(reason) == level
+]
 
 # A reason may name its own status (e.g. 429 for a budget); else 401 when the only problem is who is calling,
 # and 403 for everything a known caller may not do.

@@ -119,3 +119,8 @@ test_anonymous_caller_with_a_secret_gets_403 if {
 	d := wardgate.decision with input as request({"identity": anonymous, "findings": [aws]})
 	d.status == 403
 }
+
+test_a_leaked_secret_is_the_first_reason_even_beside_an_injection if {
+	d := wardgate.decision with input as request({"findings": [injection(0.99), aws]})
+	[r.code | some r in d.reasons] == ["secret_detected", "prompt_injection"]
+}
