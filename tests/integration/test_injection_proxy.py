@@ -26,6 +26,16 @@ SUBTLE_EMAIL = (
 )
 
 
+def email_tool_conversation(email: str) -> list[dict]:
+    """The user asks for a summary, the model calls `read_email`, and the tool returns `email`."""
+    call = {"id": "call_1", "type": "function", "function": {"name": "read_email", "arguments": "{}"}}
+    return [
+        {"role": "user", "content": "Summarise my latest email."},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": email},
+    ]
+
+
 @pytest.fixture(scope="module")
 def proxy(start_proxy, upstream):
     return start_proxy({"upstream": upstream.url})
@@ -56,24 +66,14 @@ def test_direct_injection_is_blocked_and_audited(client, proxy, upstream):
 
 
 def test_injection_in_a_tool_result_is_blocked(client):
-    messages = [
-        {"role": "user", "content": "Summarise my latest email."},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "read_email", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "call_1", "content": EMAIL},
-    ]  # fmt: skip
+    messages = email_tool_conversation(EMAIL)
     with pytest.raises(openai.PermissionDeniedError) as caught:
         client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert "segment 2" in caught.value.message
 
 
 def test_a_subtle_planted_instruction_is_scored_and_audited_even_when_below_threshold(client, proxy):
-    messages = [
-        {"role": "user", "content": "Summarise my latest email."},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "read_email", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "call_1", "content": SUBTLE_EMAIL},
-    ]  # fmt: skip
+    messages = email_tool_conversation(SUBTLE_EMAIL)
     raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=messages)
     event = event_for(proxy.audit_file, raw.headers["x-wardgate-decision-id"])
     (tool,) = [f for f in event["findings"] if f["kind"] == "injection" and f["segment"] == 2]
