@@ -184,12 +184,11 @@ def policy_eval(directory: Path, input_file: Path) -> None:
 @_reports_errors
 def policy_bundle(directory: Path, output: Path) -> None:
     """Write an OPA bundle tarball (`opa run -s -b bundle.tar.gz`), after checking that the bundle compiles."""
-    from wardgate.policy.bundle import load_bundle
     from wardgate.policy.engine import EmbeddedEngine
     from wardgate.policy.packaging import write_tarball
 
-    EmbeddedEngine(directory, timeout=10).load()
-    manifest = write_tarball(load_bundle(directory), output)
+    bundle = EmbeddedEngine(directory, timeout=10).load()  # compiles it: a broken bundle is never packed
+    manifest = write_tarball(bundle, output)
     click.echo(f"wrote {output}: revision {manifest['revision']}, roots {', '.join(manifest['roots'])}")  # type: ignore[arg-type]
 
 

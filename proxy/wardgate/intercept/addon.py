@@ -89,7 +89,8 @@ class GuardAddon:
         assert flow.response is not None
         if (ctx := flow.metadata.get(_CONTEXT)) is not None:
             flow.response.headers[DECISION_HEADER] = ctx.decision_id
-        # Streams pass through unbuffered here; the streaming guard judges them chunk by chunk.
+        # Streams pass through unbuffered and are not judged yet (only their request is); buffering one would
+        # break time-to-first-token.
         if "text/event-stream" in flow.response.headers.get("content-type", ""):
             flow.response.stream = True
 

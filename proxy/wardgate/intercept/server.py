@@ -87,7 +87,9 @@ async def serve(settings: Settings) -> None:
         scan_timeout=settings.scanners.timeout_ms / 1000,
         record_input=settings.audit.record_input,
     )
-    inspects = host_matcher(settings.llm_hosts) if settings.mode != "reverse" else (lambda host: True)
+    # Reverse mode serves one upstream; forward and transparent modes see any host and guard only the LLM ones.
+    selective = settings.mode != "reverse"
+    inspects = host_matcher(settings.llm_hosts) if selective else (lambda host: True)
     identity = build_resolver(settings.identity, settings.tenant)
     admin = None
     if settings.admin_port is not None:
@@ -117,7 +119,7 @@ async def serve(settings: Settings) -> None:
         confdir=str(settings.confdir.expanduser()),
         # A hard memory cap; the guard's own, provider-shaped 413 applies at max_body_bytes.
         body_size_limit=str(2 * settings.max_body_bytes),
-        allow_hosts=_allow_hosts_regexes(settings.llm_hosts) if settings.mode != "reverse" else [],
+        allow_hosts=_allow_hosts_regexes(settings.llm_hosts) if selective else [],
         ssl_verify_upstream_trusted_ca=str(settings.upstream_ca) if settings.upstream_ca else None,
         connection_strategy="lazy",
         # Asks TLS clients for a certificate; mitmproxy accepts any, the identity resolver verifies it.

@@ -27,8 +27,11 @@ class RedirectPlan:
     exclude_ports: tuple[int, ...] = ()
 
 
+_NAT = ("iptables", "-w", "-t", "nat")
+
+
 def _nat(*args: str) -> list[str]:
-    return ["iptables", "-w", "-t", "nat", *args]
+    return [*_NAT, *args]
 
 
 def redirect_rules(plan: RedirectPlan) -> list[list[str]]:
@@ -66,8 +69,7 @@ def apply_rules(rules: Sequence[Sequence[str]]) -> None:
         raise ConfigError("iptables is not installed (Debian: apt-get install iptables)")
     existing_hook = subprocess.run(_nat("-C", "OUTPUT", "-p", "tcp", "-j", CHAIN), capture_output=True).returncode == 0
     for argv in rules:
-        creates_chain = argv[4:6] == ["-N", CHAIN]
-        hooks_output = argv[4:6] == ["-A", "OUTPUT"]
-        if hooks_output and existing_hook:
+        operation = list(argv[len(_NAT) :])
+        if operation[:2] == ["-A", "OUTPUT"] and existing_hook:
             continue
-        _run(argv, tolerate=creates_chain or argv[4] in ("-D", "-X", "-F"))
+        _run(argv, tolerate=operation[:2] == ["-N", CHAIN] or operation[0] in ("-D", "-X", "-F"))

@@ -20,6 +20,7 @@ from wardgate.models import Exchange, Finding, JsonPath
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.masking import masked_texts
 from wardgate.policy import Decision, PolicyEngine, Reason
+from wardgate.policy.engine import DECISION_PATH
 from wardgate.scanners.base import Scanner
 
 __all__ = ["Guard", "Verdict"]
@@ -78,9 +79,9 @@ class Guard:
         self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
         return Verdict(decision, findings, rewrites)
 
-    def refuse(self, ctx: RequestContext, phase: Phase, decision: Decision, exchange: Exchange | None = None) -> None:
+    def refuse(self, ctx: RequestContext, phase: Phase, decision: Decision) -> None:
         """Audit a request refused before it could be judged (malformed, too large, internal fault)."""
-        exchange = exchange or Exchange(ctx.provider, "unparsed", None, False, [])
+        exchange = Exchange(ctx.provider, "unparsed", None, False, [])
         timings = {"total_ms": _ms(time.perf_counter() - ctx.started)}
         self._record(ctx, phase, exchange, [], decision, {}, None, timings, None)
 
@@ -145,7 +146,7 @@ class Guard:
             decision_id=ctx.decision_id,
             trace_id=ctx.trace_id,
             phase=phase,
-            path="wardgate/decision",
+            path=DECISION_PATH.replace(".", "/"),
             identity=dict(ctx.identity),
             request={"method": ctx.method, "host": ctx.host, "path": ctx.path},
             provider=exchange.provider,

@@ -19,9 +19,11 @@ from wardgate.errors import PolicyError
 from wardgate.policy.bundle import Bundle, load_bundle
 from wardgate.policy.decision import Decision, parse_decision
 
-__all__ = ["DECISION_PATH", "EmbeddedEngine", "PolicyEngine", "compile_bundle"]
+__all__ = ["DECISION_PACKAGE", "DECISION_PATH", "DECISION_RULE", "EmbeddedEngine", "PolicyEngine", "compile_bundle"]
 
-DECISION_PATH = "wardgate.decision"
+# The one document every engine is asked for: data.wardgate.decision.
+DECISION_PACKAGE, DECISION_RULE = "wardgate", "decision"
+DECISION_PATH = f"{DECISION_PACKAGE}.{DECISION_RULE}"
 logger = logging.getLogger(__name__)
 
 

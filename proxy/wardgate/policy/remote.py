@@ -20,6 +20,7 @@ from opa_client import AsyncOpaClient
 
 from wardgate.errors import ConfigError, PolicyError
 from wardgate.policy.decision import Decision, parse_decision
+from wardgate.policy.engine import DECISION_PACKAGE, DECISION_PATH, DECISION_RULE
 
 __all__ = ["RemoteEngine"]
 
@@ -45,8 +46,6 @@ class RemoteEngine:
         token: str | None = None,
         cache_ttl: float = 0.0,
         retries: int = 0,
-        package: str = "wardgate",
-        rule: str = "decision",
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -60,7 +59,6 @@ class RemoteEngine:
             timeout=timeout,
         )
         self._timeout, self._cache_ttl = timeout, cache_ttl
-        self._package, self._rule = package, rule
         self._revision = "unknown"
         self._cache: dict[str, tuple[float, Decision]] = {}
         self._started = False
@@ -92,7 +90,7 @@ class RemoteEngine:
             return hit[1]
         try:
             response = await asyncio.wait_for(
-                self._client.query_rule(dict(policy_input), self._package, self._rule, query_params=_QUERY),
+                self._client.query_rule(dict(policy_input), DECISION_PACKAGE, DECISION_RULE, query_params=_QUERY),
                 self._timeout,
             )
         except TimeoutError as exc:
@@ -102,7 +100,7 @@ class RemoteEngine:
         except aiohttp.ClientError as exc:
             raise PolicyError(f"cannot reach OPA: {exc}") from exc
         if "result" not in response:
-            raise PolicyError(f"data.{self._package}.{self._rule} is undefined on the OPA server")
+            raise PolicyError(f"data.{DECISION_PATH} is undefined on the OPA server")
         self._revision = _revision(response.get("provenance")) or self._revision
         decision = parse_decision(response["result"])
         if key:
