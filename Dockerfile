@@ -22,6 +22,8 @@ RUN groupadd --gid ${WARDGATE_UID} wardgate \
 COPY --from=build /opt/wardgate /opt/wardgate
 COPY models/injection/model.int8.onnx models/injection/tokenizer.json models/injection/config.json \
      /opt/wardgate/models/injection/
+COPY models/pii-ner/model.int8.onnx models/pii-ner/tokenizer.json models/pii-ner/config.json \
+     /opt/wardgate/models/pii-ner/
 COPY policies/ /etc/wardgate/policies/
 ENV PATH=/opt/wardgate/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -29,6 +31,7 @@ ENV PATH=/opt/wardgate/bin:${PATH} \
     WARDGATE_CONFDIR=/var/lib/wardgate \
     WARDGATE_POLICY__DIR=/etc/wardgate/policies \
     WARDGATE_SCANNERS__INJECTION__MODEL=/opt/wardgate/models/injection \
+    WARDGATE_SCANNERS__PII__NER__MODEL=/opt/wardgate/models/pii-ner \
     WARDGATE_AUDIT__FILE=/var/log/wardgate/audit.jsonl
 RUN mkdir -p /var/lib/wardgate /var/log/wardgate && chown ${WARDGATE_UID}:${WARDGATE_UID} /var/lib/wardgate /var/log/wardgate
 USER ${WARDGATE_UID}:${WARDGATE_UID}

@@ -12,7 +12,7 @@ TRAIN_VENV := .venv-train
 TRAIN_STAMP := $(TRAIN_VENV)/.installed
 DATA ?= ../shared/data
 
-.PHONY: install install-runtime demo test lint format lock clean model
+.PHONY: install install-runtime demo test lint format lock clean model model-injection model-pii
 
 $(STAMP): requirements/lock.txt requirements/opa.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Wardgate needs Python >= 3.12; got " + sys.version.split()[0])'
@@ -40,13 +40,26 @@ $(TRAIN_STAMP): models/train/requirements.txt
 	$(TRAIN_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r models/train/requirements.txt
 	touch $@
 
-# Rebuild models/injection from the PyPI base model + the shared data (seeded; ~45 min on 2 CPU cores).
-model: install $(TRAIN_STAMP)
+# Rebuild the shipped models from the PyPI base model + the shared data (seeded, on 2 CPU cores).
+model: model-injection model-pii
+
+# models/injection (~45 min).
+model-injection: install $(TRAIN_STAMP)
 	cd models/train && ../../$(TRAIN_BIN)python train_injection.py --data $(abspath $(DATA))/injection --out $(abspath build/injection)
 	cd models/train && ../../$(TRAIN_BIN)python export_injection.py --checkpoint $(abspath build/injection)/checkpoint \
 		--data $(abspath $(DATA))/injection --out $(abspath models/injection)
 	$(BIN)/wardgate eval injection $(DATA)/injection/dev/*.jsonl --json models/injection/eval_dev.json
 	$(BIN)/python models/train/model_card.py models/injection
+
+# models/pii-ner (~30 min), then its card's numbers: eval with and without it, and the latency bench.
+model-pii: install $(TRAIN_STAMP)
+	cd models/train && ../../$(TRAIN_BIN)python train_ner.py --data $(abspath $(DATA))/pii/train --out $(abspath build/pii-ner)
+	cd models/train && ../../$(TRAIN_BIN)python export_ner.py --checkpoint $(abspath build/pii-ner)/checkpoint \
+		--data $(abspath $(DATA))/pii/train --out $(abspath models/pii-ner)
+	$(BIN)/wardgate eval pii $(DATA)/pii/eval/*.jsonl --json models/pii-ner/eval.json
+	$(BIN)/wardgate eval pii $(DATA)/pii/eval/*.jsonl --no-ner --json models/pii-ner/eval_spacy.json
+	$(BIN)/python bench/pii_latency.py
+	$(BIN)/python models/train/model_card.py models/pii-ner
 
 demo: install
 	$(BIN)/wardgate demo

@@ -12,34 +12,19 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from timing import timed
 from wardgate.inference import SequenceClassifier, create_session
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "injection"
 CACHE = ROOT / "bench" / ".cache"
-
-
-def timed(call, iterations: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    call()
-    times = []
-    for _ in range(iterations):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    times.sort()
-    return {
-        "p50_ms": round(statistics.median(times) * 1000, 2),
-        "p99_ms": round(times[min(len(times) - 1, int(0.99 * len(times)))] * 1000, 2),
-    }
 
 
 def feed(session: ort.InferenceSession, batch: int, length: int) -> dict[str, np.ndarray]:

@@ -1,8 +1,9 @@
 """Proxy overhead: a 1 KB chat request direct vs through Wardgate, at concurrency 1 and 16, in one run.
 
 Targets: the fake upstream directly; Wardgate with the policy but no scanners; with the secrets scanner + policy;
-with every scanner (secrets + the ONNX injection classifier, the default). Each Wardgate writes its audit trail as
-in production and clients authenticate with a Wardgate API key. Prints a table and writes JSON.
+with every scanner (secrets, links, the ONNX injection classifier, PII with spaCy + the ONNX tagger: the default).
+Each Wardgate writes its audit trail as in production and clients authenticate with a Wardgate API key. Prints a
+table and writes JSON.
 Usage: python bench/proxy_overhead.py [--requests 400] [--out bench/results/proxy_overhead.json]
 """
 
@@ -14,21 +15,17 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from wardgate.identity import hash_key
+from harness import API_KEY, proxy_config, start_upstream
 from wardgate.testing import ProxyProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = ("Please review the following paragraph for tone and clarity. " * 17)[:1000]
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}]}
-API_KEY = "sk-bench"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -68,25 +65,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "proxy_overhead.json")
     args = parser.parse_args()
 
-    upstream = subprocess.Popen([sys.executable, "-m", "wardgate.testing"], stdout=subprocess.PIPE, text=True)
-    assert upstream.stdout is not None
-    upstream_url = upstream.stdout.readline().rsplit(" ", 1)[-1].strip()
-    workdir = Path(tempfile.mkdtemp(prefix="wardgate-bench-"))
-    keys = workdir / "api-keys.yaml"
-    keys.write_text(f"keys:\n  - {{sha256: {hash_key(API_KEY)}, subject: bench, tenant: default}}\n")
-    common = {
-        "upstream": upstream_url,
-        "policy": {"dir": str(ROOT / "policies"), "watch": False},
-        "identity": {"api_keys": {"enabled": True, "file": str(keys)}},
-    }
+    upstream, upstream_url = start_upstream()
+    workdir, common = proxy_config(upstream_url)
     injection = {"model": str(ROOT / "models" / "injection")}
+    pii = {"ner": {"model": str(ROOT / "models" / "pii-ner")}}
+    off = {"enabled": False}
     variants = {
         "wardgate, policy only": {
             **common,
-            "scanners": {"secrets": {"enabled": False}, "injection": {"enabled": False}},
+            "scanners": {"secrets": off, "injection": off, "pii": off, "links": off},
         },
-        "wardgate, secrets + policy": {**common, "scanners": {"injection": {"enabled": False}}},
-        "wardgate, all scanners": {**common, "scanners": {"injection": injection}},
+        "wardgate, secrets + policy": {**common, "scanners": {"injection": off, "pii": off, "links": off}},
+        "wardgate, all scanners": {**common, "scanners": {"injection": injection, "pii": pii}},
     }
     proxies = {}
     try:

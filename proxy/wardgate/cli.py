@@ -341,6 +341,44 @@ def eval_injection(
         json_out.write_text(json.dumps(report, indent=2))
 
 
+@evaluate.command("pii")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Wardgate YAML.")
+@click.option("--no-ner", is_flag=True, help="Leave the ONNX tagger out (spaCy and patterns only).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics here.")
+@_reports_errors
+def eval_pii(files: tuple[Path, ...], config_file: Path | None, no_ner: bool, json_out: Path | None) -> None:
+    """Span precision/recall/F1 and "masked" per entity type for `{"text","spans"}` JSONL files (char IoU >= 0.5)."""
+    import json
+
+    from wardgate.config import load_settings
+    from wardgate.evaluation import GoldSpan, read_spans, span_metrics
+    from wardgate.scanners.pii import build_pii_scanner
+
+    datasets = [(path, *read_spans(path)) for path in files]  # bad input fails before the models load
+    settings = load_settings(config_file, mode="forward").scanners.pii
+    if no_ner:
+        settings = settings.model_copy(update={"ner": settings.ner.model_copy(update={"model": None})})
+    scanner = build_pii_scanner(settings)
+    report: dict[str, list[dict[str, object]]] = {"files": []}
+    for path, texts, gold in datasets:
+        predicted = []
+        with click.progressbar(texts, label=path.name, file=sys.stderr) as bar:
+            for text in bar:
+                predicted.append([GoldSpan(start, end, entity) for entity, start, end, _ in scanner.analyze(text)])
+        metrics = span_metrics(gold, predicted)
+        report["files"].append({"file": str(path), **metrics})
+        click.echo(f"\n{path.name}")
+        click.echo(f"  {'entity':<20} {'support':>7} {'pred':>6} {'prec':>7} {'recall':>7} {'f1':>7} {'masked':>7}")
+        for entity, m in [*metrics["entities"].items(), ("overall", metrics["overall"])]:
+            cells = [m[key] for key in ("precision", "recall", "f1", "masked")]
+            shown = " ".join(f"{'-' if v is None else f'{v:.4f}':>7}" for v in cells)
+            click.echo(f"  {entity:<20} {m['support']:>7} {m['predicted']:>6} {shown}")
+    scanner.close()
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2))
+
+
 @main.command()
 @_reports_errors
 def demo() -> None:

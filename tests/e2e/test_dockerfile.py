@@ -60,6 +60,7 @@ def test_entrypoint_ports_models_and_policies(stages):
     assert set(" ".join(values(runtime, "EXPOSE")).split()) == {"8080", "8081"}
     copies = " ".join(values(runtime, "COPY"))
     assert "models/injection/model.int8.onnx" in copies
+    assert "models/pii-ner/model.int8.onnx" in copies
     assert "policies/ /etc/wardgate/policies/" in copies
     assert "--from=build /opt/wardgate /opt/wardgate" in copies
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-from wardgate.config import IdentitySettings, JwtSettings, UpstreamCredentialSettings
-from wardgate.errors import ConfigError
+from wardgate.config import IdentitySettings, JwtSettings, UpstreamCredentialSettings, read_secret
 from wardgate.identity.api_keys import ApiKeyValidator, hash_key
 from wardgate.identity.jwks import KeySet
 from wardgate.identity.jwt_bearer import JwtValidator
@@ -70,14 +67,5 @@ def upstream_credential(settings: UpstreamCredentialSettings | None) -> tuple[st
     """(header, value) to set on forwarded requests, read once at start-up from a file or the environment."""
     if settings is None:
         return None
-    if settings.value_file is not None:
-        try:
-            secret = settings.value_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the upstream credential {settings.value_file}: {exc.strerror}") from exc
-    else:
-        assert settings.value_env is not None
-        secret = os.environ.get(settings.value_env, "").strip()
-    if not secret:
-        raise ConfigError("the upstream credential is empty")
+    secret = read_secret(settings.value_file, settings.value_env, "the upstream credential")
     return settings.header.lower(), f"{settings.scheme} {secret}" if settings.scheme else secret

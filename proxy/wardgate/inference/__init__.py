@@ -2,7 +2,17 @@
 
 from wardgate.inference.batching import DynamicBatcher
 from wardgate.inference.classifier import SequenceClassifier
-from wardgate.inference.model_dir import ModelConfig, read_model_config
+from wardgate.inference.model_dir import ModelConfig, TaggerConfig, read_model_config
 from wardgate.inference.session import create_session
+from wardgate.inference.tagger import EntitySpan, TokenClassifier
 
-__all__ = ["DynamicBatcher", "ModelConfig", "SequenceClassifier", "create_session", "read_model_config"]
+__all__ = [
+    "DynamicBatcher",
+    "EntitySpan",
+    "ModelConfig",
+    "SequenceClassifier",
+    "TaggerConfig",
+    "TokenClassifier",
+    "create_session",
+    "read_model_config",
+]

@@ -14,29 +14,53 @@ from collections.abc import Callable, Sequence
 __all__ = ["DynamicBatcher"]
 
 
-class DynamicBatcher:
-    def __init__(
-        self, run: Callable[[list[str]], list[float]], *, max_items: int = 64, max_wait: float = 0.002
-    ) -> None:
+def _loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class DynamicBatcher[R]:
+    """`run` maps a list of texts to one result each (a score, a list of entities)."""
+
+    def __init__(self, run: Callable[[list[str]], list[R]], *, max_items: int = 64, max_wait: float = 0.002) -> None:
         self._run = run
         self._max_items, self._max_wait = max_items, max_wait
-        self._queue: asyncio.Queue[tuple[Sequence[str], asyncio.Future[list[float]]]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[tuple[Sequence[str], asyncio.Future[list[R]]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="wardgate-infer")
         self.batches_run = 0
 
-    async def score(self, texts: Sequence[str]) -> list[float]:
-        """This caller's texts, scored in whatever batch they join; results in the caller's order."""
+    async def score(self, texts: Sequence[str]) -> list[R]:
+        """This caller's texts, run in whatever batch they join; results in the caller's order."""
         if not texts:
             return []
-        if self._queue is None:
-            self._queue = asyncio.Queue()
-            self._task = asyncio.get_running_loop().create_task(self._serve(self._queue), name="wardgate-batcher")
-        future: asyncio.Future[list[float]] = asyncio.get_running_loop().create_future()
-        await self._queue.put((texts, future))
+        queue = self.bind()
+        future: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
+        await queue.put((texts, future))
         return await future
 
-    async def _serve(self, queue: asyncio.Queue[tuple[Sequence[str], asyncio.Future[list[float]]]]) -> None:
+    def bind(self) -> asyncio.Queue[tuple[Sequence[str], asyncio.Future[list[R]]]]:
+        """Attach to the running loop (once): its batches are the ones `run_blocking` joins from other threads."""
+        if self._queue is None:
+            self._loop = asyncio.get_running_loop()
+            self._queue = asyncio.Queue()
+            self._task = self._loop.create_task(self._serve(self._queue), name="wardgate-batcher")
+        return self._queue
+
+    def run_blocking(self, texts: Sequence[str]) -> list[R]:
+        """For code running on a worker thread (inside a library call): join the bound loop's batches and wait.
+
+        Unbound (a CLI, a benchmark) or called on the loop's own thread, it runs the texts directly.
+        """
+        loop = self._loop
+        if loop is None or not loop.is_running() or _loop_of_this_thread() is loop:
+            return self._run(list(texts))
+        return asyncio.run_coroutine_threadsafe(self.score(texts), loop).result()
+
+    async def _serve(self, queue: asyncio.Queue[tuple[Sequence[str], asyncio.Future[list[R]]]]) -> None:
         loop = asyncio.get_running_loop()
         while True:
             pending = [await queue.get()]

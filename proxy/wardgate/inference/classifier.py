@@ -1,115 +1,33 @@
-"""Sequence classification on ONNX Runtime with `tokenizers`: windows for long texts, max over windows.
-
-No padding to a fixed length: windows are sorted by length and batched with their neighbours, each batch padded
-only to its own longest window.
-"""
+"""Sequence classification: the positive label's probability per text, the maximum over its windows."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
-from tokenizers import Tokenizer
 
 from wardgate.errors import InferenceError
-from wardgate.inference.model_dir import ModelConfig, read_model_config
-from wardgate.inference.session import create_session
+from wardgate.inference.encoder import EncoderModel
+from wardgate.inference.model_dir import ModelConfig
 
 __all__ = ["SequenceClassifier"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Window:
-    text: int
-    ids: list[int]
-    type_ids: list[int]
+class SequenceClassifier(EncoderModel[ModelConfig]):
+    schema = ModelConfig
 
-
-class SequenceClassifier:
-    """Construct cheaply; `load()` reads the model (and warms it up) so readiness can report it."""
-
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        device: str = "auto",
-        threads: int = 0,
-        batch_size: int = 32,
-        overrides: Mapping[str, Any] | None = None,
-    ) -> None:
-        """`overrides` replace values of the model's config.json (e.g. `threshold`, `positive_label`)."""
-        self.directory = directory
-        self._device, self._threads, self._batch_size = device, threads, batch_size
-        self._overrides = dict(overrides or {})
-        self.config: ModelConfig | None = None
-        self._session: Any = None
-        self._tokenizer: Tokenizer | None = None
-        self._inputs: set[str] = set()
-
-    @property
-    def provider(self) -> str:
-        return str(self._session.get_providers()[0]) if self._session is not None else "none"
-
-    def load(self) -> None:
-        config = read_model_config(self.directory, **self._overrides)
-        model_file = self.directory / config.model_file
-        tokenizer_file = self.directory / config.tokenizer_file
-        for required in (model_file, tokenizer_file):
-            if not required.is_file():
-                raise InferenceError(f"model directory {self.directory}: {required.name} is missing")
-        try:
-            tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        except Exception as exc:  # tokenizers raises a bare Exception on a corrupt file
-            raise InferenceError(f"cannot load tokenizer {tokenizer_file}: {exc}") from exc
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(config.max_length, stride=config.stride)
-        session = create_session(model_file, device=self._device, threads=self._threads)
-        self._inputs = {node.name for node in session.get_inputs()}
-        if "input_ids" not in self._inputs:
-            raise InferenceError(f"{model_file.name} has no `input_ids` input: not a sequence classifier export")
-        self.config, self._tokenizer, self._session = config, tokenizer, session
+    def _warm_up(self) -> None:
         self.score(["warm-up " * 8, "warm-up"])
 
-    def _windows(self, texts: Sequence[str]) -> list[_Window]:
-        assert self._tokenizer is not None
-        windows = []
-        for index, encoding in enumerate(self._tokenizer.encode_batch(list(texts))):
-            for part in (encoding, *encoding.overflowing):
-                windows.append(_Window(index, part.ids, part.type_ids))
-        return windows
-
-    def _run(self, batch: Sequence[_Window]) -> np.ndarray:
-        longest = max(len(window.ids) for window in batch)
-        ids = np.zeros((len(batch), longest), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        types = np.zeros_like(ids)
-        for row, window in enumerate(batch):
-            ids[row, : len(window.ids)] = window.ids
-            mask[row, : len(window.ids)] = 1
-            types[row, : len(window.type_ids)] = window.type_ids
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        logits = self._session.run(None, {name: value for name, value in feed.items() if name in self._inputs})[0]
-        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return np.asarray(shifted / shifted.sum(axis=-1, keepdims=True), dtype=np.float64)
-
     def score(self, texts: Sequence[str]) -> list[float]:
-        """Probability of the positive label per text: the maximum over its windows. Thread-safe (ORT is)."""
+        """Probability of the positive label per text. Thread-safe (ONNX Runtime sessions are)."""
         if self.config is None:
             raise InferenceError("the model is not loaded")
         if not texts:
             return []
-        windows = sorted(self._windows(texts), key=lambda window: len(window.ids))
         best = np.zeros(len(texts))
         positive = self.config.positive_index
-        try:
-            for start in range(0, len(windows), self._batch_size):
-                batch = windows[start : start + self._batch_size]
-                probabilities = self._run(batch)[:, positive]
-                for window, probability in zip(batch, probabilities, strict=True):
-                    best[window.text] = max(best[window.text], float(probability))
-        except Exception as exc:  # onnxruntime's own errors (bad shapes, device faults)
-            raise InferenceError(f"inference failed: {exc}") from exc
+        for batch in self.batches(self.windows(texts)):
+            for window, probability in zip(batch, self.probabilities(batch)[:, positive], strict=True):
+                best[window.text] = max(best[window.text], float(probability))
         return [float(value) for value in best]

@@ -1,4 +1,4 @@
-"""A sequence-classification model directory: Wardgate's own `config.json`, or any Hugging Face-style export."""
+"""A model directory: Wardgate's own `config.json`, or any Hugging Face-style ONNX export."""
 
 from __future__ import annotations
 
@@ -6,31 +6,66 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from wardgate.errors import ConfigError
 
-__all__ = ["ModelConfig", "read_model_config"]
+__all__ = ["ModelConfig", "TaggerConfig", "read_model_config"]
+
+# Hugging Face NER exports tag PER/LOC/ORG (CoNLL) or PERSON/…; Presidio names the same entities like this.
+_DEFAULT_ENTITIES = {
+    "PER": "PERSON",
+    "PERSON": "PERSON",
+    "LOC": "LOCATION",
+    "LOCATION": "LOCATION",
+    "GPE": "LOCATION",
+    "ORG": "ORGANIZATION",
+    "ORGANIZATION": "ORGANIZATION",
+}
 
 
-class ModelConfig(BaseModel):
-    """What Wardgate needs to run a classifier. Hugging Face's `config.json` keys are mapped in."""
+class _EncoderConfig(BaseModel):
+    """What every encoder model directory needs: files, labels, and how long texts are windowed."""
 
     model_file: str = "model.int8.onnx"
     tokenizer_file: str = "tokenizer.json"
     labels: list[str] = Field(min_length=2)
-    positive_label: str
     max_length: int = Field(512, ge=8, le=8192, description="Tokens per window, special tokens included.")
     stride: int = Field(64, ge=0, description="Tokens shared by neighbouring windows.")
+
+    @model_validator(mode="after")
+    def _stride_fits(self) -> _EncoderConfig:
+        if self.stride >= self.max_length - 2:
+            raise ValueError("stride must be smaller than max_length")
+        return self
+
+
+class ModelConfig(_EncoderConfig):
+    """A sequence classifier: which label is the positive class and where its verdict line is."""
+
+    positive_label: str
     threshold: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _positive_is_a_label(self) -> ModelConfig:
+        if self.positive_label not in self.labels:
+            raise ValueError(f"positive label {self.positive_label!r} not in {self.labels}")
+        return self
 
     @property
     def positive_index(self) -> int:
         return self.labels.index(self.positive_label)
 
 
-def read_model_config(directory: Path, **overrides: Any) -> ModelConfig:
-    """Read `directory/config.json`; `overrides` (from Wardgate's config) win, e.g. `positive_label="INJECTION"`."""
+class TaggerConfig(_EncoderConfig):
+    """A BIO token classifier: tag types (`PER` in `B-PER`) map to entity names; unmapped types are dropped."""
+
+    entities: dict[str, str] = Field(default_factory=lambda: dict(_DEFAULT_ENTITIES))
+    threshold: float = Field(0.5, ge=0, le=1, description="Entities whose mean token probability is lower are dropped.")
+
+
+def read_model_config[C: _EncoderConfig](directory: Path, schema: type[C], **overrides: Any) -> C:
+    """Read `directory/config.json` as `schema`; `overrides` (from Wardgate's config) win."""
     path = directory / "config.json"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -42,18 +77,10 @@ def read_model_config(directory: Path, **overrides: Any) -> ModelConfig:
         raw["max_length"] = min(raw["max_position_embeddings"], 512)
     if "model_file" not in raw and not (directory / "model.int8.onnx").exists():
         raw["model_file"] = "model.onnx"
-    fields = {key: value for key, value in {**raw, **overrides}.items() if key in ModelConfig.model_fields}
+    fields = {key: value for key, value in {**raw, **overrides}.items() if key in schema.model_fields}
     try:
-        config = ModelConfig.model_validate(fields)
+        return schema.model_validate(fields)
     except ValidationError as exc:
         problem = exc.errors()[0]
-        raise ConfigError(
-            f"model directory {directory}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}"
-        ) from exc
-    if config.positive_label not in config.labels:
-        raise ConfigError(
-            f"model directory {directory}: positive label {config.positive_label!r} not in {config.labels}"
-        )
-    if config.stride >= config.max_length - 2:
-        raise ConfigError(f"model directory {directory}: stride must be smaller than max_length")
-    return config
+        where = ".".join(map(str, problem["loc"]))
+        raise ConfigError(f"model directory {directory}: {where + ': ' if where else ''}{problem['msg']}") from exc

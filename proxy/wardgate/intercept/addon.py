@@ -9,12 +9,13 @@ from typing import Any
 
 from mitmproxy import http
 
-from wardgate.config import Phase
+from wardgate.config import Phase, StreamingSettings
 from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, provider_for
+from wardgate.formats.streams import stream_format_for
 from wardgate.identity import IdentityRejected, IdentityResolver
-from wardgate.intercept.responses import DECISION_HEADER, refusal
+from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
 from wardgate.models import Exchange
-from wardgate.pipeline import Guard, RequestContext, Verdict
+from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge, VaultStore, Verdict
 from wardgate.policy import Decision
 
 __all__ = ["GuardAddon"]
@@ -22,6 +23,7 @@ __all__ = ["GuardAddon"]
 logger = logging.getLogger(__name__)
 _CONTEXT = "wardgate"  # keys in flow.metadata
 _REFUSED = "wardgate_refused"
+_STREAM = "wardgate_stream"
 # Before the credential is checked (a body refused at the headers stage) nobody is known yet.
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
 
@@ -45,12 +47,18 @@ class GuardAddon:
         identity: IdentityResolver,
         max_body_bytes: int,
         upstream_credential: tuple[str, str] | None = None,
+        vaults: VaultStore | None = None,
+        conversation_header: str | None = None,
+        streaming: StreamingSettings | None = None,
     ) -> None:
+        """`conversation_header` names a client-chosen conversation id whose placeholders `vaults` keeps."""
         self._guard = guard
         self._inspects = inspects
         self._identity = identity
         self._max_body_bytes = max_body_bytes
         self._upstream_credential = upstream_credential
+        self._vaults, self._conversation_header = vaults, conversation_header
+        self._streaming = streaming or StreamingSettings()
 
     def _context(self, flow: http.HTTPFlow) -> RequestContext:
         ctx = flow.metadata.get(_CONTEXT)
@@ -89,12 +97,25 @@ class GuardAddon:
         assert flow.response is not None
         if (ctx := flow.metadata.get(_CONTEXT)) is not None:
             flow.response.headers[DECISION_HEADER] = ctx.decision_id
-        # Streams pass through unbuffered and are not judged yet (only their request is); buffering one would
-        # break time-to-first-token.
-        if "text/event-stream" in flow.response.headers.get("content-type", ""):
+        if "text/event-stream" not in flow.response.headers.get("content-type", ""):
+            return
+        # Never buffered (that would break time-to-first-token): guarded window by window, or passed through
+        # when nothing of ours is in it (a host we do not inspect, a refused request, streaming turned off).
+        stream_format = stream_format_for(flow.request.path)
+        if ctx is None or flow.metadata.get(_REFUSED) or not self._streaming.enabled or stream_format is None:
             flow.response.stream = True
+            return
+        exchange = Exchange(stream_format.provider, ctx.endpoint, ctx.model, True, [])
+        judge = StreamJudge(self._guard, ctx, exchange)
+        guard = StreamGuard(
+            stream_format, judge, ctx.vault, hold_chars=self._streaming.hold_chars,
+            overlap_chars=self._streaming.overlap_chars,
+        )  # fmt: skip
+        flow.metadata[_STREAM] = (guard, judge)
+        flow.response.stream = decoded_stream(flow.response.headers, guard)
 
     async def response(self, flow: http.HTTPFlow) -> None:
+        self._close_stream(flow)
         response = flow.response
         ctx = flow.metadata.get(_CONTEXT)
         if ctx is None or response is None or response.stream or not _is_json(response.headers):
@@ -110,6 +131,7 @@ class GuardAddon:
             )
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self._close_stream(flow)  # a client or upstream that hung up mid-stream: audit what was released
         # mitmproxy's hard body cap answers by itself; make sure the refusal is audited all the same.
         message = flow.error.msg if flow.error else ""
         if (
@@ -119,10 +141,20 @@ class GuardAddon:
         ):
             self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", message, status=413))
 
+    @staticmethod
+    def _close_stream(flow: http.HTTPFlow) -> None:
+        """Write a guarded stream's audit event, once (the stream ended, was stopped, or broke off)."""
+        if (stream := flow.metadata.pop(_STREAM, None)) is not None:
+            guard, judge = stream
+            judge.close(
+                released_bytes=guard.released_bytes, unparsed_events=guard.unparsed_events, stopped=guard.stopped
+            )
+
     async def _judge_request(self, flow: http.HTTPFlow) -> None:
         ctx, request = self._context(flow), flow.request
         if not await self._identify(flow, ctx):
             return
+        self._join_conversation(request, ctx)
         raw = request.get_content(strict=False) or b""
         if len(raw) > self._max_body_bytes:
             self._refuse(flow, "request", Decision.deny("body_too_large", self._too_large(len(raw)), status=413))
@@ -131,6 +163,7 @@ class GuardAddon:
         if parsed is None:
             return
         body, exchange = parsed
+        ctx.model, ctx.endpoint = exchange.model, exchange.endpoint
         verdict = await self._guard.judge(ctx, "request", exchange, has_body=bool(raw))
         if not verdict.decision.allow:
             self._block(flow, verdict)
@@ -140,6 +173,17 @@ class GuardAddon:
         if self._upstream_credential is not None:
             header, value = self._upstream_credential
             request.headers[header] = value
+        # A compressed stream would have to be decoded before it can be judged: ask for it plain.
+        request.headers["accept-encoding"] = "identity"
+
+    def _join_conversation(self, request: http.Request, ctx: RequestContext) -> None:
+        """Share the vault of the caller's named conversation (the header is Wardgate's; it is not forwarded)."""
+        if self._vaults is None or self._conversation_header is None:
+            return
+        conversation = request.headers.pop(self._conversation_header, None)
+        if conversation:
+            owner = (ctx.identity.get("tenant"), ctx.identity.get("subject"))
+            ctx.vault = self._vaults.vault(owner, conversation)
 
     async def _identify(self, flow: http.HTTPFlow, ctx: RequestContext) -> bool:
         """Resolve (and strip) the caller's credential; False after refusing a bad one with 401."""

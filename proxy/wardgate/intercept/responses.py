@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import zlib
+from collections.abc import Callable
 
 from mitmproxy import http
 
 from wardgate.formats import error_body
-from wardgate.pipeline import RequestContext
+from wardgate.pipeline import RequestContext, StreamGuard
 from wardgate.policy import Decision
 
-__all__ = ["DECISION_HEADER", "refusal"]
+__all__ = ["DECISION_HEADER", "decoded_stream", "refusal"]
 
 DECISION_HEADER = "x-wardgate-decision-id"
 
@@ -22,3 +24,26 @@ def refusal(ctx: RequestContext, decision: Decision) -> http.Response:
     body = error_body(ctx.provider, decision.status, decision.code, f"Wardgate: {message}", details)
     headers = {"content-type": "application/json", DECISION_HEADER: ctx.decision_id, **decision.headers}
     return http.Response.make(decision.status, json.dumps(body).encode(), headers)
+
+
+def decoded_stream(headers: http.Headers, guard: StreamGuard) -> Callable[[bytes], bytes | list[bytes]]:
+    """The stream callable for a guarded SSE body: gzip/deflate decoded on the way in (the client gets it plain).
+
+    Wardgate asks upstreams for `identity`; one that compresses anyway with an encoding zlib cannot read gets the
+    stream stopped (it cannot be judged), never passed through.
+    """
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return guard
+    headers.pop("content-encoding")
+    headers.pop("content-length", None)
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        return lambda chunk: guard.refuse(f"the upstream sent the stream {encoding}-encoded; it cannot be judged")
+    # wbits 47: gzip or zlib header, detected; raw deflate is what some servers send as "deflate".
+    decoder = zlib.decompressobj(47 if encoding != "deflate" else -zlib.MAX_WBITS)
+
+    def decode(chunk: bytes) -> bytes | list[bytes]:
+        out = guard.feed(decoder.decompress(chunk)) if chunk else guard.feed(decoder.flush()) + guard.finish()
+        return out or []
+
+    return decode

@@ -23,7 +23,7 @@ from wardgate.config import Settings
 from wardgate.identity import build_resolver, upstream_credential
 from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
-from wardgate.pipeline import Guard
+from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.policy import PolicyEngine, build_engine
 from wardgate.policy.watch import watch_bundle
 from wardgate.scanners import build_scanners
@@ -79,10 +79,14 @@ async def serve(settings: Settings) -> None:
     """Run the proxy until SIGINT/SIGTERM. Start-up problems raise `ConfigError` before anything listens."""
     engine = build_engine(settings.policy)
     audit = AuditLog(settings.audit.file, stdout=settings.audit.stdout, max_bytes=settings.audit.max_bytes)
+    scanners = build_scanners(settings.scanners)
     guard = Guard(
-        build_scanners(settings.scanners),
+        scanners.all,
         engine,
         audit,
+        stream_scanners=scanners.stream,
+        tool_scanners=scanners.tool,
+        masker=build_masker(settings.masking),
         fail_closed=settings.fail_closed,
         scan_timeout=settings.scanners.timeout_ms / 1000,
         record_input=settings.audit.record_input,
@@ -91,6 +95,8 @@ async def serve(settings: Settings) -> None:
     selective = settings.mode != "reverse"
     inspects = host_matcher(settings.llm_hosts) if selective else (lambda host: True)
     identity = build_resolver(settings.identity, settings.tenant)
+    masking = settings.masking
+    vaults = VaultStore(ttl=masking.conversation_ttl_s, max_conversations=masking.max_conversations)
     admin = None
     if settings.admin_port is not None:
         admin = AdminServer(settings.listen_host, settings.admin_port, ready=lambda: lifecycle.readiness())
@@ -110,6 +116,9 @@ async def serve(settings: Settings) -> None:
             identity=identity,
             max_body_bytes=settings.max_body_bytes,
             upstream_credential=upstream_credential(settings.identity.upstream_credential),
+            vaults=vaults,
+            conversation_header=masking.conversation_header,
+            streaming=settings.streaming,
         ),
         lifecycle,
     )

@@ -2,5 +2,19 @@
 
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard, Verdict
+from wardgate.pipeline.masking import Masker, build_masker
+from wardgate.pipeline.stream import StreamGuard
+from wardgate.pipeline.stream_judge import StreamJudge
+from wardgate.pipeline.vault import Vault, VaultStore
 
-__all__ = ["Guard", "RequestContext", "Verdict"]
+__all__ = [
+    "Guard",
+    "Masker",
+    "RequestContext",
+    "StreamGuard",
+    "StreamJudge",
+    "Vault",
+    "VaultStore",
+    "Verdict",
+    "build_masker",
+]

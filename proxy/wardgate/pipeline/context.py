@@ -8,6 +8,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from wardgate.models import EndpointKind
+from wardgate.pipeline.vault import Vault
+
 __all__ = ["RequestContext"]
 
 
@@ -20,7 +23,11 @@ class RequestContext:
     identity: Mapping[str, Any]
     decision_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
     trace_id: str | None = None
+    model: str | None = None  # from the parsed request, for the response phases
+    endpoint: EndpointKind = "unparsed"
     started: float = dataclasses.field(default_factory=time.perf_counter)
+    # Placeholders issued while masking this flow's request (or its conversation's, when the caller names one).
+    vault: Vault = dataclasses.field(default_factory=Vault)
 
     def as_input(self) -> dict[str, Any]:
         return {"id": self.decision_id, "method": self.method, "host": self.host, "path": self.path}

@@ -16,12 +16,13 @@ from typing import Any
 from wardgate.audit import AuditLog, canonical_json
 from wardgate.config import FailClosedSettings, Phase
 from wardgate.errors import PolicyError, ScannerError
-from wardgate.models import Exchange, Finding, JsonPath
+from wardgate.models import Exchange, Finding, JsonPath, Segment
 from wardgate.pipeline.context import RequestContext
-from wardgate.pipeline.masking import masked_texts
+from wardgate.pipeline.masking import Masker
+from wardgate.pipeline.vault import Vault
 from wardgate.policy import Decision, PolicyEngine, Reason
 from wardgate.policy.engine import DECISION_PATH
-from wardgate.scanners.base import Scanner
+from wardgate.scanners.base import Scanner, SyncScanner
 
 __all__ = ["Guard", "Verdict"]
 
@@ -44,13 +45,19 @@ class Guard:
         engine: PolicyEngine,
         audit: AuditLog,
         *,
+        masker: Masker,
         fail_closed: FailClosedSettings,
         scan_timeout: float,
         record_input: bool = False,
+        stream_scanners: Sequence[SyncScanner] = (),
+        tool_scanners: Sequence[SyncScanner] = (),
     ) -> None:
+        """`stream_scanners` judge released stream text; `tool_scanners` also judge streamed tool-call arguments."""
         self._scanners = scanners
+        self._stream_scanners, self._tool_scanners = stream_scanners, tool_scanners
         self._engine = engine
         self._audit = audit
+        self._masker = masker
         self._fail_closed = fail_closed
         self._scan_timeout = scan_timeout
         self._record_input = record_input
@@ -64,7 +71,7 @@ class Guard:
         policy_input = self._input(ctx, phase, exchange, findings)
         started = time.perf_counter()
         if scan_error is not None and phase in self._fail_closed.scanner_error:
-            decision = Decision.deny("scanner_error", scan_error, status=503, source="fail_closed")
+            decision = self._scan_failed(scan_error)
         else:
             decision = await self._decide(phase, policy_input)
         timings["policy_ms"] = _ms(time.perf_counter() - started)
@@ -74,10 +81,23 @@ class Guard:
                 "unparsed_request", "this endpoint's body cannot be inspected and fail_closed.unparsed is set",
                 source="fail_closed",
             )  # fmt: skip
-        rewrites = masked_texts(exchange.segments, findings, decision.masks) if decision.allow else {}
+        rewrites = self._rewrites(ctx, phase, exchange, findings, decision) if decision.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
         self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
         return Verdict(decision, findings, rewrites)
+
+    def _rewrites(
+        self, ctx: RequestContext, phase: Phase, exchange: Exchange, findings: Sequence[Finding], decision: Decision
+    ) -> dict[JsonPath, str]:
+        """Masked spans; in a response, also this flow's placeholders turned back into the caller's values."""
+        segments = exchange.segments
+        rewrites = self._masker.rewrite(segments, findings, decision.masks, ctx.vault, placeholders=phase == "request")
+        if phase == "response" and len(ctx.vault):
+            for segment in segments:
+                restored = ctx.vault.restore(rewrites.get(segment.path, segment.text))
+                if restored != segment.text:
+                    rewrites[segment.path] = restored
+        return rewrites
 
     def refuse(self, ctx: RequestContext, phase: Phase, decision: Decision) -> None:
         """Audit a request refused before it could be judged (malformed, too large, internal fault)."""
@@ -101,10 +121,56 @@ class Guard:
         try:
             return await self._engine.evaluate(policy_input)
         except PolicyError as exc:
-            if phase in self._fail_closed.policy_error:
-                return Decision.deny("policy_engine_error", str(exc), status=503, source="fail_closed")
-            reason = Reason(code="policy_engine_error", message=str(exc))
-            return Decision(allow=True, status=200, reasons=[reason], source="fail_open")
+            return self._policy_failed(phase, exc)
+
+    def _policy_failed(self, phase: Phase, exc: PolicyError) -> Decision:
+        if phase in self._fail_closed.policy_error:
+            return Decision.deny("policy_engine_error", str(exc), status=503, source="fail_closed")
+        reason = Reason(code="policy_engine_error", message=str(exc))
+        return Decision(allow=True, status=200, reasons=[reason], source="fail_open")
+
+    @staticmethod
+    def _scan_failed(error: str) -> Decision:
+        return Decision.deny("scanner_error", error, status=503, source="fail_closed")
+
+    # --- streams: mitmproxy's stream callable is synchronous, so these run on the caller's thread ---------------
+
+    def scan_blocking(self, segment: Segment, *, tool: bool) -> tuple[list[Finding], str | None]:
+        """The sync scanners' findings in one stream window (tool-call arguments get the tool scanners too)."""
+        scanners = [*self._stream_scanners, *(self._tool_scanners if tool else ())]
+        try:
+            return [finding for scanner in scanners for finding in scanner.scan_sync([segment])], None
+        except ScannerError as exc:
+            return [], str(exc)
+
+    def decide_blocking(
+        self, ctx: RequestContext, exchange: Exchange, findings: Sequence[Finding], scan_error: str | None
+    ) -> tuple[Decision, dict[str, Any]]:
+        """The response-phase decision for a stream window, with the fail-closed rules applied."""
+        policy_input = self._input(ctx, "response", exchange, findings)
+        if scan_error is not None and "response" in self._fail_closed.scanner_error:
+            return self._scan_failed(scan_error), policy_input
+        try:
+            return self._engine.evaluate_blocking(policy_input), policy_input
+        except PolicyError as exc:
+            return self._policy_failed("response", exc), policy_input
+
+    def mask_window(self, text: str, findings: Sequence[Finding], decision: Decision, vault: Vault) -> str:
+        segment = Segment("assistant", "response", text, ())
+        return self._masker.rewrite([segment], findings, decision.masks, vault, placeholders=False).get((), text)
+
+    def record_stream(
+        self,
+        ctx: RequestContext,
+        exchange: Exchange,
+        findings: Sequence[Finding],
+        decision: Decision,
+        policy_input: Mapping[str, Any] | None,
+        stream: Mapping[str, Any],
+    ) -> None:
+        """The one audit event of a response stream, when it ends or is stopped."""
+        timings = {"total_ms": _ms(time.perf_counter() - ctx.started)}
+        self._record(ctx, "response", exchange, findings, decision, {}, policy_input, timings, None, stream=stream)
 
     @staticmethod
     def _input(ctx: RequestContext, phase: Phase, exchange: Exchange, findings: Sequence[Finding]) -> dict[str, Any]:
@@ -136,6 +202,8 @@ class Guard:
         policy_input: Mapping[str, Any] | None,
         timings: Mapping[str, float],
         scan_error: str | None,
+        *,
+        stream: Mapping[str, Any] | None = None,
     ) -> None:
         counts: dict[str, int] = {}
         for finding in findings:
@@ -169,4 +237,5 @@ class Guard:
             input_hash=input_hash,
             input=dict(policy_input) if self._record_input and policy_input else None,
             metrics=dict(timings),
+            streamed=dict(stream) if stream is not None else None,
         )

@@ -33,6 +33,10 @@ class PolicyEngine(Protocol):
 
     async def evaluate(self, policy_input: Mapping[str, Any]) -> Decision: ...
 
+    def evaluate_blocking(self, policy_input: Mapping[str, Any]) -> Decision:
+        """On the caller's thread: for the stream callable, which mitmproxy runs synchronously."""
+        ...
+
     async def reload(self) -> bool: ...
 
     async def start(self) -> None: ...
@@ -96,15 +100,20 @@ class EmbeddedEngine:
         return True
 
     async def evaluate(self, policy_input: Mapping[str, Any]) -> Decision:
+        loop = asyncio.get_running_loop()
+        call = loop.run_in_executor(self._executor, self.evaluate_blocking, policy_input)
+        try:
+            return await asyncio.wait_for(call, self._timeout)
+        except TimeoutError as exc:
+            raise PolicyError(f"policy evaluation timed out after {self._timeout * 1000:.0f} ms") from exc
+
+    def evaluate_blocking(self, policy_input: Mapping[str, Any]) -> Decision:
+        """Evaluate on this thread (the Go evaluator takes well under a millisecond for the shipped policy)."""
         engine = self._engine
         if engine is None:
             raise PolicyError("no policy bundle is loaded")
-        loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self._executor, engine.eval_document, DECISION_PATH, policy_input)
         try:
-            value = await asyncio.wait_for(call, self._timeout)
-        except TimeoutError as exc:
-            raise PolicyError(f"policy evaluation timed out after {self._timeout * 1000:.0f} ms") from exc
+            value = engine.eval_document(DECISION_PATH, policy_input)
         except OpaUndefinedError as exc:
             raise PolicyError(f"data.{DECISION_PATH} is undefined") from exc
         except OpaError as exc:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import httpx
 from opa_client import AsyncOpaClient
 
 from wardgate.errors import ConfigError, PolicyError
@@ -50,6 +51,8 @@ class RemoteEngine:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"policy.opa_url must be an http(s) URL, got {url!r}")
+        self._decision_url = f"{parts.scheme}://{parts.netloc}/v1/data/{DECISION_PACKAGE}/{DECISION_RULE}"
+        self._headers = {"authorization": f"Bearer {token}"} if token else {}
         self._client = AsyncOpaClient(
             host=parts.hostname,
             port=parts.port or (443 if parts.scheme == "https" else 80),
@@ -99,13 +102,31 @@ class RemoteEngine:
             raise PolicyError(f"OPA answered HTTP {exc.status}: {exc.message}") from exc
         except aiohttp.ClientError as exc:
             raise PolicyError(f"cannot reach OPA: {exc}") from exc
-        if "result" not in response:
-            raise PolicyError(f"data.{DECISION_PATH} is undefined on the OPA server")
-        self._revision = _revision(response.get("provenance")) or self._revision
-        decision = parse_decision(response["result"])
+        decision = self._decision(response)
         if key:
             self._cache[key] = (time.monotonic() + self._cache_ttl, decision)
         return decision
+
+    def evaluate_blocking(self, policy_input: Mapping[str, Any]) -> Decision:
+        """One synchronous POST (a stream's window with findings; mitmproxy's stream callable cannot await)."""
+        try:
+            answer = httpx.post(
+                self._decision_url, params=_QUERY, json={"input": dict(policy_input)}, headers=self._headers,
+                timeout=self._timeout,
+            )  # fmt: skip
+            answer.raise_for_status()
+            response = answer.json()
+        except httpx.HTTPStatusError as exc:
+            raise PolicyError(f"OPA answered HTTP {exc.response.status_code}") from exc
+        except (httpx.HTTPError, ValueError) as exc:
+            raise PolicyError(f"cannot reach OPA: {exc}") from exc
+        return self._decision(response)
+
+    def _decision(self, response: Mapping[str, Any]) -> Decision:
+        if "result" not in response:
+            raise PolicyError(f"data.{DECISION_PATH} is undefined on the OPA server")
+        self._revision = _revision(response.get("provenance")) or self._revision
+        return parse_decision(response["result"])
 
 
 def _revision(provenance: Any) -> str | None:

@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from wardgate.config import ScannerSettings
 from wardgate.errors import ConfigError, InferenceError
 from wardgate.inference import DynamicBatcher, SequenceClassifier
-from wardgate.scanners.base import Scanner
+from wardgate.scanners.base import Scanner, SyncScanner
 from wardgate.scanners.injection import InjectionScanner
+from wardgate.scanners.links import LinkScanner
+from wardgate.scanners.pii import PiiScanner, build_pii_scanner
 from wardgate.scanners.secrets import SecretsScanner
 
-__all__ = ["InjectionScanner", "Scanner", "SecretsScanner", "build_scanners"]
+__all__ = [
+    "InjectionScanner",
+    "LinkScanner",
+    "PiiScanner",
+    "Scanner",
+    "Scanners",
+    "SecretsScanner",
+    "SyncScanner",
+    "build_scanners",
+]
 
 
-def build_scanners(settings: ScannerSettings) -> list[Scanner]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Scanners:
+    all: list[Scanner]  # every request and non-streamed response
+    stream: list[SyncScanner]  # cheap enough for each released stream window
+    tool: list[SyncScanner]  # also run on a streamed tool call's complete arguments
+
+
+def build_scanners(settings: ScannerSettings) -> Scanners:
     """The configured scanners, models loaded and warmed up; a model that cannot load is a start-up error."""
-    scanners: list[Scanner] = []
+    scanners = Scanners([], [], [])
     if settings.secrets.enabled:
-        scanners.append(SecretsScanner.from_file(settings.secrets.rules))
+        secrets = SecretsScanner.from_file(settings.secrets.rules)
+        scanners.all.append(secrets)
+        scanners.stream.append(secrets)
+    if settings.links.enabled:
+        links = LinkScanner(allowed_hosts=settings.links.allowed_hosts, min_data_chars=settings.links.min_data_chars)
+        scanners.all.append(links)
+        scanners.stream.append(links)
     if settings.injection.enabled:
         injection = settings.injection
         overrides = {
@@ -32,5 +58,11 @@ def build_scanners(settings: ScannerSettings) -> list[Scanner]:
         except InferenceError as exc:
             raise ConfigError(f"injection scanner: {exc}") from exc
         batcher = DynamicBatcher(classifier.score, max_items=injection.max_batch, max_wait=injection.max_wait_ms / 1000)
-        scanners.append(InjectionScanner(classifier, batcher, roles=injection.roles, min_score=injection.min_score))
+        scanner = InjectionScanner(classifier, batcher, roles=injection.roles, min_score=injection.min_score)
+        scanners.all.append(scanner)
+        scanners.tool.append(scanner)
+    if settings.pii.enabled:
+        pii = build_pii_scanner(settings.pii)
+        scanners.all.append(pii)
+        scanners.stream.append(pii)
     return scanners

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from wardgate.models import Finding, Segment
 
-__all__ = ["Scanner"]
+__all__ = ["Scanner", "SyncScanner"]
 
 
 class Scanner(Protocol):
@@ -20,3 +20,11 @@ class Scanner(Protocol):
     name: str
 
     async def scan(self, segments: Sequence[Segment]) -> list[Finding]: ...
+
+
+class SyncScanner(Protocol):
+    """A scanner cheap enough to run on the caller's thread: what judges stream windows (regexes, RE2)."""
+
+    name: str
+
+    def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]: ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
+from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher, SequenceClassifier
 from wardgate.models import Finding, Segment
 
@@ -39,7 +40,7 @@ class InjectionScanner:
     name = "injection"
 
     def __init__(
-        self, classifier: SequenceClassifier, batcher: DynamicBatcher, *, roles: Sequence[str], min_score: float
+        self, classifier: SequenceClassifier, batcher: DynamicBatcher[float], *, roles: Sequence[str], min_score: float
     ) -> None:
         self._classifier = classifier
         self._batcher = batcher
@@ -52,7 +53,23 @@ class InjectionScanner:
         return self._classifier.config.threshold
 
     async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
-        targets = [(index, segment) for index, segment in enumerate(segments) if segment.role in self._roles]
+        targets, texts, findings = self._prepare(segments)
+        return findings + self._scored(targets, await self._batcher.score(texts))
+
+    def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
+        """On this thread, unbatched, every segment given: a streamed tool call's arguments, once complete."""
+        targets, texts, findings = self._prepare(segments, every_role=True)
+        try:
+            scores = self._classifier.score(texts)
+        except InferenceError as exc:
+            raise ScannerError(f"injection scanner: {exc}") from exc
+        return findings + self._scored(targets, scores)
+
+    def _prepare(
+        self, segments: Sequence[Segment], *, every_role: bool = False
+    ) -> tuple[list[tuple[int, Segment]], list[str], list[Finding]]:
+        """(segments to score, their normalised texts, evasion findings)."""
+        targets = [(i, segment) for i, segment in enumerate(segments) if every_role or segment.role in self._roles]
         findings: list[Finding] = []
         texts = []
         for index, segment in targets:
@@ -63,11 +80,12 @@ class InjectionScanner:
             if invisible:
                 findings.append(Finding(self.name, "evasion:invisible_characters", 1.0, index, 0, end))
             texts.append(cleaned)
-        scores = await self._batcher.score(texts)
+        return targets, texts, findings
+
+    def _scored(self, targets: Sequence[tuple[int, Segment]], scores: Sequence[float]) -> list[Finding]:
         threshold = self.threshold
-        for (index, segment), score in zip(targets, scores, strict=True):
-            if score >= self._min_score:
-                findings.append(
-                    Finding(self.name, "injection", score, index, 0, len(segment.text), threshold=threshold)
-                )
-        return findings
+        return [
+            Finding(self.name, "injection", score, index, 0, len(segment.text), threshold=threshold)
+            for (index, segment), score in zip(targets, scores, strict=True)
+            if score >= self._min_score
+        ]

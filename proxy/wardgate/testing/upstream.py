@@ -1,15 +1,19 @@
 """A fake LLM provider on 127.0.0.1 that speaks the real wire formats (JSON and SSE).
 
 It answers by echoing the last user text (or a fixed `reply`), and records every request body it
-received so tests can assert on what actually crossed the proxy.
+received so tests can assert on what actually crossed the proxy. Streams (`"stream": true`, or Gemini's
+`:streamGenerateContent`) carry the answer in the provider's own SSE events, one delta per word unless `deltas`
+fixes them; `stream_delay` paces the events and `split_events` cuts each event across two writes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +40,22 @@ class FakeUpstream(BackgroundServer):
     name = "fake-upstream"
 
     def __init__(
-        self, *, reply: str | None = None, tls: tuple[Path, Path] | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        *,
+        reply: str | None = None,
+        deltas: list[str] | None = None,
+        stream_delay: float = 0.0,
+        split_events: bool = False,
+        tool_call: tuple[str, list[str]] | None = None,
+        tls: tuple[Path, Path] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         super().__init__(host=host, port=port)
         self.reply = reply
+        self.deltas, self.stream_delay, self.split_events = deltas, stream_delay, split_events
+        self.streamed: list[bytes] = []  # the exact bytes of each stream sent
+        self.tool_call = tool_call  # (name, argument pieces): streamed chat answers call this tool instead
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._ssl: ssl.SSLContext | None = None
@@ -54,6 +70,7 @@ class FakeUpstream(BackgroundServer):
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1beta/models/{model}:streamGenerateContent", self._gemini_stream)
         app.router.add_route("*", "/{tail:.*}", self._other)
 
     async def _record(self, request: web.Request) -> dict[str, Any]:
@@ -80,28 +97,138 @@ class FakeUpstream(BackgroundServer):
             }
         )
 
-    async def _chat_stream(
-        self, request: web.Request, text: str, model: str, created: int, cid: str
+    def _pieces(self, text: str) -> list[str]:
+        if self.deltas is not None:
+            return list(self.deltas)
+        words = text.split(" ")
+        return [word if index == 0 else " " + word for index, word in enumerate(words)]
+
+    async def _sse(
+        self, request: web.Request, events: Iterator[tuple[str | None, dict[str, Any] | str]]
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
         await response.prepare(request)
-        words = text.split(" ")
-        for index, word in enumerate(words):
-            delta = {"content": word if index == 0 else " " + word}
-            if index == 0:
-                delta["role"] = "assistant"
-            chunk = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}  # fmt: skip
-            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        final = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}  # fmt: skip
-        await response.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
+        sent = bytearray()
+        for name, data in events:
+            payload = data if isinstance(data, str) else json.dumps(data)
+            raw = (f"event: {name}\n" if name else "") + f"data: {payload}\n\n"
+            encoded = raw.encode()
+            halves = [encoded[: len(encoded) // 2], encoded[len(encoded) // 2 :]] if self.split_events else [encoded]
+            sent += encoded
+            for half in halves:
+                await response.write(half)
+                if self.stream_delay:
+                    await asyncio.sleep(self.stream_delay)
         await response.write_eof()
+        self.streamed.append(bytes(sent))
         return response
 
-    async def _responses(self, request: web.Request) -> web.Response:
+    async def _chat_stream(
+        self, request: web.Request, text: str, model: str, created: int, cid: str
+    ) -> web.StreamResponse:
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+
+        def events() -> Iterator[tuple[str | None, dict[str, Any] | str]]:
+            if self.tool_call is not None:
+                name, pieces = self.tool_call
+                call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": name, "arguments": ""}}
+                yield None, chunk({"role": "assistant", "content": None, "tool_calls": [call]})
+                for piece in pieces:
+                    yield None, chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+                yield None, chunk({}, "tool_calls")
+            else:
+                for index, piece in enumerate(self._pieces(text)):
+                    yield None, chunk({"role": "assistant", "content": piece} if index == 0 else {"content": piece})
+                yield None, chunk({}, "stop")
+            yield None, "[DONE]"
+
+        return await self._sse(request, events())
+
+    async def _messages_stream(self, request: web.Request, text: str, model: str) -> web.StreamResponse:
+        mid = f"msg_{uuid.uuid4().hex[:12]}"
+
+        def events() -> Iterator[tuple[str | None, dict[str, Any] | str]]:
+            usage = {"input_tokens": 10, "output_tokens": 1}
+            message: dict[str, Any] = {"id": mid, "type": "message", "role": "assistant", "model": model, "content": [],
+                                       "stop_reason": None, "stop_sequence": None, "usage": usage}  # fmt: skip
+            yield "message_start", {"type": "message_start", "message": message}
+            yield "content_block_start", {"type": "content_block_start", "index": 0,
+                                          "content_block": {"type": "text", "text": ""}}  # fmt: skip
+            yield "ping", {"type": "ping"}
+            for piece in self._pieces(text):
+                yield "content_block_delta", {"type": "content_block_delta", "index": 0,
+                                              "delta": {"type": "text_delta", "text": piece}}  # fmt: skip
+            yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+            stop = {"stop_reason": "end_turn", "stop_sequence": None}
+            yield "message_delta", {"type": "message_delta", "delta": stop, "usage": {"output_tokens": 1}}
+            yield "message_stop", {"type": "message_stop"}
+
+        return await self._sse(request, events())
+
+    async def _responses_stream(self, request: web.Request, text: str, model: str) -> web.StreamResponse:
+        rid, mid = f"resp_{uuid.uuid4().hex[:12]}", f"msg_{uuid.uuid4().hex[:12]}"
+
+        def response(status: str, output: list[dict[str, Any]]) -> dict[str, Any]:
+            return {"id": rid, "object": "response", "created_at": int(time.time()), "status": status, "model": model,
+                    "output": output, "parallel_tool_calls": True, "tool_choice": "auto", "tools": []}  # fmt: skip
+
+        def message(status: str, content: list[dict[str, Any]]) -> dict[str, Any]:
+            return {"type": "message", "id": mid, "status": status, "role": "assistant", "content": content}
+
+        def events() -> Iterator[tuple[str | None, dict[str, Any] | str]]:
+            seq = iter(range(1000))
+            yield "response.created", {"type": "response.created", "sequence_number": next(seq),
+                                       "response": response("in_progress", [])}  # fmt: skip
+            yield "response.output_item.added", {"type": "response.output_item.added", "sequence_number": next(seq),
+                                                 "output_index": 0, "item": message("in_progress", [])}  # fmt: skip
+            part = {"type": "output_text", "text": "", "annotations": []}
+            yield "response.content_part.added", {"type": "response.content_part.added", "sequence_number": next(seq),
+                                                  "item_id": mid, "output_index": 0, "content_index": 0,
+                                                  "part": part}  # fmt: skip
+            for piece in self._pieces(text):
+                yield "response.output_text.delta", {"type": "response.output_text.delta", "sequence_number": next(seq),
+                                                     "item_id": mid, "output_index": 0, "content_index": 0,
+                                                     "delta": piece, "logprobs": []}  # fmt: skip
+            full = "".join(self._pieces(text))
+            yield "response.output_text.done", {"type": "response.output_text.done", "sequence_number": next(seq),
+                                                "item_id": mid, "output_index": 0, "content_index": 0, "text": full,
+                                                "logprobs": []}  # fmt: skip
+            done_part = {"type": "output_text", "text": full, "annotations": []}
+            yield "response.content_part.done", {"type": "response.content_part.done", "sequence_number": next(seq),
+                                                 "item_id": mid, "output_index": 0, "content_index": 0,
+                                                 "part": done_part}  # fmt: skip
+            item = message("completed", [done_part])
+            yield "response.output_item.done", {"type": "response.output_item.done", "sequence_number": next(seq),
+                                                "output_index": 0, "item": item}  # fmt: skip
+            yield "response.completed", {"type": "response.completed", "sequence_number": next(seq),
+                                         "response": response("completed", [item])}  # fmt: skip
+
+        return await self._sse(request, events())
+
+    async def _gemini_stream(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request)
+        contents = body.get("contents") or []
+        last = contents[-1] if contents else {}
+        asked = " ".join(part.get("text", "") for part in last.get("parts", []) if isinstance(part, dict))
+        text = self.reply if self.reply is not None else asked
+
+        def events() -> Iterator[tuple[str | None, dict[str, Any] | str]]:
+            pieces = self._pieces(text)
+            for index, piece in enumerate(pieces):
+                candidate: dict[str, Any] = {"content": {"parts": [{"text": piece}], "role": "model"}, "index": 0}
+                if index == len(pieces) - 1:
+                    candidate["finishReason"] = "STOP"
+                yield None, {"candidates": [candidate], "modelVersion": request.match_info["model"]}
+
+        return await self._sse(request, events())
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
         text = self.reply if self.reply is not None else _last_user_text(body)
+        if body.get("stream"):
+            return await self._responses_stream(request, text, body.get("model", "gpt-4o-mini"))
         return web.json_response(
             {
                 "id": f"resp_{uuid.uuid4().hex[:12]}",
@@ -124,9 +251,11 @@ class FakeUpstream(BackgroundServer):
             }
         )
 
-    async def _messages(self, request: web.Request) -> web.Response:
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
         text = self.reply if self.reply is not None else _last_user_text(body)
+        if body.get("stream"):
+            return await self._messages_stream(request, text, body.get("model", "claude-3-5-haiku-latest"))
         return web.json_response(
             {
                 "id": f"msg_{uuid.uuid4().hex[:12]}",

@@ -1,13 +1,13 @@
-"""Detection metrics for `wardgate eval`: confusion counts, precision, recall, FPR and ROC AUC per file."""
+"""Detection metrics for `wardgate eval injection`: confusion counts, precision, recall, FPR and ROC AUC per file."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from wardgate.errors import ConfigError
+from wardgate.evaluation.jsonl import json_lines
 
 __all__ = ["binary_metrics", "read_labelled", "roc_auc"]
 
@@ -15,15 +15,8 @@ __all__ = ["binary_metrics", "read_labelled", "roc_auc"]
 def read_labelled(path: Path) -> tuple[list[str], list[int]]:
     """`{"text", "label"}` JSON lines; a bad line is a clear error naming file and line."""
     texts, labels = [], []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, row in json_lines(path):
         try:
-            row = json.loads(line)
             text, label = row["text"], int(row["label"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path}:{number}: expected a JSON object with `text` and `label` ({exc})") from exc

@@ -1,0 +1,219 @@
+"""Where the text is in each provider's stream events: deltas to guard, whole texts to judge once, channel ends.
+
+A stream format reads one parsed SSE event (its JSON payload) and names JSON paths: `Location(kind="delta")` for a
+piece of text that continues a channel (a choice, a content block, an output item), `kind="full"` for a complete
+text repeated in a summary event (`response.output_text.done`, `response.completed`). The stream guard decides what
+those strings become; `apply_rewrites` puts them back. Nothing here knows about scanning or policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, Protocol, TypeGuard
+
+from wardgate.formats.sse import SseEvent, encode_event
+from wardgate.models import JsonPath
+
+__all__ = [
+    "AnthropicStream",
+    "GeminiStream",
+    "Location",
+    "OpenAIChatStream",
+    "OpenAIResponsesStream",
+    "StreamFormat",
+    "stream_format_for",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Location:
+    channel: str
+    path: JsonPath
+    kind: Literal["delta", "full"] = "delta"
+    tool: str | None = None  # the channel carries a tool call's arguments (named when the event names it)
+
+
+class StreamFormat(Protocol):
+    provider: str
+
+    def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        """The texts this event carries (tool-call starts come as empty-path locations naming the tool)."""
+        ...
+
+    def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
+        """Channels this event closes (their held text must go out before it); None: every channel (the end)."""
+        ...
+
+    def error_event(self, code: str, message: str) -> bytes:
+        """A provider-shaped error event the client SDK raises on."""
+        ...
+
+
+def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    return isinstance(value, Mapping)
+
+
+class OpenAIChatStream:
+    provider = "openai"
+
+    def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        found = []
+        for position, choice in enumerate(payload.get("choices") or [] if _is_map(payload) else []):
+            delta = choice.get("delta") if _is_map(choice) else None
+            if not _is_map(delta):
+                continue
+            index = choice.get("index", position)
+            if isinstance(delta.get("content"), str):
+                found.append(Location(f"choice:{index}", ("choices", position, "delta", "content")))
+            for call_position, call in enumerate(delta.get("tool_calls") or []):
+                function = call.get("function") if _is_map(call) else None
+                if not _is_map(function):
+                    continue
+                channel = f"choice:{index}:tool:{call.get('index', call_position)}"
+                name = function.get("name") if isinstance(function.get("name"), str) else None
+                path: JsonPath = ("choices", position, "delta", "tool_calls", call_position, "function", "arguments")
+                if isinstance(function.get("arguments"), str):
+                    found.append(Location(channel, path, tool=name or ""))
+                elif name:
+                    found.append(Location(channel, (), tool=name))
+        return found
+
+    def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
+        if event.data is not None and event.data.strip() == "[DONE]":
+            return None
+        ended = []
+        for position, choice in enumerate(payload.get("choices") or [] if _is_map(payload) else []):
+            if _is_map(choice) and choice.get("finish_reason"):
+                ended.append(f"choice:{choice.get('index', position)}")
+        return ended
+
+    def error_event(self, code: str, message: str) -> bytes:
+        # The openai SDK raises APIError on a data payload with an `error` object.
+        return encode_event(None, json.dumps({"error": {"message": message, "type": "wardgate_policy", "code": code}}))
+
+
+class OpenAIResponsesStream:
+    provider = "openai"
+
+    def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        kind = payload.get("type") if _is_map(payload) else None
+        output = payload.get("output_index")
+        if kind == "response.output_text.delta":
+            return [Location(f"output:{output}:{payload.get('content_index')}", ("delta",))]
+        if kind == "response.function_call_arguments.delta":
+            return [Location(f"output:{output}", ("delta",), tool="")]
+        if kind == "response.output_item.added" and _is_map(item := payload.get("item")):
+            if item.get("type") == "function_call" and isinstance(item.get("name"), str):
+                return [Location(f"output:{output}", (), tool=item["name"])]
+            return []
+        if kind == "response.output_text.done":
+            return [Location(f"output:{output}:{payload.get('content_index')}", ("text",), "full")]
+        if kind == "response.function_call_arguments.done":
+            return [Location(f"output:{output}", ("arguments",), "full", tool="")]
+        if kind == "response.content_part.done" and _is_map(part := payload.get("part")):
+            if isinstance(part.get("text"), str):
+                return [Location(f"output:{output}:{payload.get('content_index')}", ("part", "text"), "full")]
+            return []
+        if kind == "response.output_item.done" and _is_map(payload.get("item")):
+            return list(self._item_texts(payload["item"], output, ("item",)))
+        if kind in ("response.completed", "response.incomplete") and _is_map(response := payload.get("response")):
+            found: list[Location] = []
+            for index, item in enumerate(response.get("output") or []):
+                if _is_map(item):
+                    found += self._item_texts(item, index, ("response", "output", index))
+            return found
+        return []
+
+    @staticmethod
+    def _item_texts(item: Mapping[str, Any], output: Any, path: JsonPath) -> Iterator[Location]:
+        if item.get("type") == "function_call" and isinstance(item.get("arguments"), str):
+            yield Location(f"output:{output}", (*path, "arguments"), "full", tool=str(item.get("name", "")))
+        for index, part in enumerate(item.get("content") or []):
+            if _is_map(part) and isinstance(part.get("text"), str):
+                yield Location(f"output:{output}:{index}", (*path, "content", index, "text"), "full")
+
+    def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
+        kind = payload.get("type") if _is_map(payload) else None
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            return None
+        if kind == "response.output_text.done":
+            return [f"output:{payload.get('output_index')}:{payload.get('content_index')}"]
+        if kind == "response.function_call_arguments.done":
+            return [f"output:{payload.get('output_index')}"]
+        return []
+
+    def error_event(self, code: str, message: str) -> bytes:
+        payload = {"error": {"message": message, "type": "wardgate_policy", "code": code}}
+        return encode_event("error", json.dumps(payload))
+
+
+class AnthropicStream:
+    provider = "anthropic"
+
+    def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        kind = payload.get("type") if _is_map(payload) else None
+        channel = f"block:{payload.get('index')}" if _is_map(payload) else ""
+        if kind == "content_block_start" and _is_map(block := payload.get("content_block")):
+            if block.get("type") == "tool_use" and isinstance(block.get("name"), str):
+                return [Location(channel, (), tool=block["name"])]
+            if block.get("type") == "text" and isinstance(block.get("text"), str):
+                return [Location(channel, ("content_block", "text"))]
+            return []
+        if kind == "content_block_delta" and _is_map(delta := payload.get("delta")):
+            if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
+                return [Location(channel, ("delta", "text"))]
+            if delta.get("type") == "input_json_delta" and isinstance(delta.get("partial_json"), str):
+                return [Location(channel, ("delta", "partial_json"), tool="")]
+        return []
+
+    def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
+        kind = payload.get("type") if _is_map(payload) else None
+        if kind == "content_block_stop":
+            return [f"block:{payload.get('index')}"]
+        return None if kind == "message_stop" else []
+
+    def error_event(self, code: str, message: str) -> bytes:
+        # The anthropic SDK raises on `event: error`.
+        return encode_event("error", json.dumps({"type": "error", "error": {"type": code, "message": message}}))
+
+
+class GeminiStream:
+    """`streamGenerateContent?alt=sse`: every event is a GenerateContentResponse with the next text parts."""
+
+    provider = "google"
+
+    def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        found = []
+        for position, candidate in enumerate(payload.get("candidates") or [] if _is_map(payload) else []):
+            content = candidate.get("content") if _is_map(candidate) else None
+            for part_index, part in enumerate(content.get("parts") or [] if _is_map(content) else []):
+                if _is_map(part) and isinstance(part.get("text"), str):
+                    channel = f"candidate:{candidate.get('index', position)}"
+                    found.append(Location(channel, ("candidates", position, "content", "parts", part_index, "text")))
+        return found
+
+    def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
+        ended = []
+        for position, candidate in enumerate(payload.get("candidates") or [] if _is_map(payload) else []):
+            if _is_map(candidate) and candidate.get("finishReason"):
+                ended.append(f"candidate:{candidate.get('index', position)}")
+        return ended
+
+    def error_event(self, code: str, message: str) -> bytes:
+        return encode_event(None, json.dumps({"error": {"code": 403, "message": message, "status": code}}))
+
+
+def stream_format_for(path: str) -> StreamFormat | None:
+    """The stream format of a request path (any query string ignored)."""
+    bare = path.split("?", 1)[0].rstrip("/")
+    if bare.endswith("/chat/completions"):
+        return OpenAIChatStream()
+    if bare.endswith("/responses"):
+        return OpenAIResponsesStream()
+    if bare.endswith("/messages"):
+        return AnthropicStream()
+    if bare.endswith(":streamGenerateContent"):
+        return GeminiStream()
+    return None

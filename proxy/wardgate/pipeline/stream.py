@@ -1,0 +1,265 @@
+"""Guard one SSE response stream: hold back only what might still become a finding, judge, re-emit in order.
+
+Events wait in one queue, in arrival order. Each text channel (a choice, a content block, an output item) holds
+its events only while its text ends in something that could still grow into a finding: the start of a
+placeholder (`<PERS`) or a token that looks like a secret in the making (digits, `_-/+=.:` inside, long runs),
+at most `hold_chars` of it. When the channel's text reaches a clean point, its events are judged together: the
+caller's placeholder values come back, then the window judge (sync scanners + policy) may mask the text or stop
+the stream, in which case the clean prefix goes out, then a provider-shaped error event, then nothing more.
+
+Events whose text is unchanged go out as the exact bytes that came in, so a clean stream is byte for byte what
+the upstream sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any, Protocol
+
+from wardgate.formats.base import apply_rewrites
+from wardgate.formats.sse import SseEvent, SseParser, encode_event
+from wardgate.formats.streams import Location, StreamFormat
+from wardgate.models import JsonPath
+from wardgate.pipeline.vault import Vault
+from wardgate.policy import Decision
+
+__all__ = ["StreamGuard", "WindowJudge", "WindowVerdict", "holdback_start"]
+
+_PLACEHOLDER_START = re.compile(r"<[A-Z0-9_]*")
+_MAX_PLACEHOLDER = 48
+_TRAILING_TOKEN = re.compile(r"\S+$")
+_SECRET_LIKE = re.compile(r"[0-9_\-/+=:]|^[A-Z]{3,}|\.\S")
+_TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+_TOOL_HOLD_FACTOR = 64  # tool-call arguments are held whole, up to this many times hold_chars
+
+
+def holdback_start(text: str) -> int:
+    """Index from which `text` may still grow into a finding: a placeholder start or a secret-like last token."""
+    start = len(text)
+    lt = text.rfind("<")
+    if lt != -1 and len(text) - lt <= _MAX_PLACEHOLDER and _PLACEHOLDER_START.fullmatch(text, lt):
+        start = lt
+    token = _TRAILING_TOKEN.search(text)
+    if token:
+        word = token.group().rstrip(_TRAILING_PUNCTUATION)
+        if len(word) >= 12 or _SECRET_LIKE.search(word):
+            start = min(start, token.start())
+    return start
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WindowVerdict:
+    decision: Decision
+    text: str  # the window as it may be released (masked where the decision said so)
+    cut: int | None = None  # on a deny: how much of the window is clean and may still go out
+
+
+class WindowJudge(Protocol):
+    def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+        """Judge `text` (about to be released); `context` is the channel's recently released text."""
+        ...
+
+    def full(self, text: str, *, tool: str | None) -> WindowVerdict:
+        """Judge a complete text repeated in a summary event."""
+        ...
+
+
+@dataclasses.dataclass(slots=True)
+class _Queued:
+    event: SseEvent
+    payload: Any
+    deltas: dict[str, JsonPath]  # channel → where this event carries its next text
+    rewrites: dict[JsonPath, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(slots=True)
+class _Channel:
+    held: list[_Queued] = dataclasses.field(default_factory=list)  # queued events carrying this channel's text
+    released_tail: str = ""
+    tool: str | None = None
+    ended: bool = False
+
+
+class _Stopped(Exception):
+    def __init__(self, decision: Decision, carrier: _Queued | None, path: JsonPath | None, clean: str) -> None:
+        self.decision, self.carrier, self.path, self.clean = decision, carrier, path, clean
+
+
+class StreamGuard:
+    def __init__(
+        self,
+        stream_format: StreamFormat,
+        judge: WindowJudge,
+        vault: Vault,
+        *,
+        hold_chars: int = 512,
+        overlap_chars: int = 128,
+    ) -> None:
+        self._format, self._judge, self._vault = stream_format, judge, vault
+        self._hold, self._overlap = hold_chars, overlap_chars
+        self._parser = SseParser()
+        self._queue: list[_Queued] = []
+        self._channels: dict[str, _Channel] = {}
+        self.stopped: Decision | None = None
+        self.released_bytes = 0  # bytes sent to the client
+        self.unparsed_events = 0
+
+    def __call__(self, chunk: bytes) -> bytes | list[bytes]:
+        """mitmproxy's `flow.response.stream` callable: b"" marks the end of the body."""
+        out = self.feed(chunk) if chunk else self.finish()
+        # An empty bytes mid-stream would end an HTTP/1.1 chunked body (DESIGN §7): say "nothing yet" instead.
+        return out if out else []
+
+    def refuse(self, message: str) -> bytes | list[bytes]:
+        """Stop a stream that cannot be judged at all (fail closed): one error event, then nothing."""
+        if self.stopped is not None:
+            return []
+        self.stopped = Decision.deny("stream_unreadable", message, status=502, source="fail_closed")
+        return self._emit([self._format.error_event(self.stopped.code, message)])
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.stopped is not None:
+            return b""
+        return self._run(self._parser.feed(chunk), end=False)
+
+    def finish(self) -> bytes:
+        if self.stopped is not None:
+            return b""
+        return self._run(self._parser.close(), end=True)
+
+    def _run(self, events: list[SseEvent], *, end: bool) -> bytes:
+        out: list[bytes] = []
+        try:
+            for event in events:
+                self._enqueue(event)
+                out += self._release()
+            if end:
+                for channel in self._channels.values():
+                    channel.ended = True
+                out += self._release()
+        except _Stopped as stop:
+            out += self._stop(stop)
+        return self._emit(out)
+
+    def _emit(self, pieces: list[bytes]) -> bytes:
+        out = b"".join(pieces)
+        self.released_bytes += len(out)
+        return out
+
+    def _enqueue(self, event: SseEvent) -> None:
+        payload: Any = None
+        if event.data is not None and event.data.strip() != "[DONE]":
+            try:
+                payload = json.loads(event.data)
+            except ValueError:
+                self.unparsed_events += 1
+        queued = _Queued(event, payload, {})
+        ends = self._format.ends(event, payload)
+        for location in self._format.locations(event, payload) if payload is not None else []:
+            self._locate(queued, location)
+        self._queue.append(queued)
+        for name, channel in self._channels.items():
+            # Ending "choice:0" also ends the tool calls inside it ("choice:0:tool:1").
+            if ends is None or any(name == end or name.startswith(end + ":") for end in ends):
+                channel.ended = True
+
+    def _locate(self, queued: _Queued, location: Location) -> None:
+        channel = self._channels.setdefault(location.channel, _Channel())
+        if location.tool is not None:
+            channel.tool = location.tool or channel.tool or "unknown"
+        if not location.path:
+            return
+        text = _get(queued.payload, location.path)
+        if location.kind == "delta":
+            queued.deltas[location.channel] = location.path
+            channel.held.append(queued)
+            return
+        verdict = self._judge.full(self._vault.restore(text), tool=channel.tool)
+        if not verdict.decision.allow:
+            raise _Stopped(verdict.decision, None, None, "")
+        if verdict.text != text:
+            queued.rewrites[location.path] = verdict.text
+
+    def _release(self) -> list[bytes]:
+        """Judge every channel that reached a clean point, then send the queue's head while nothing holds it."""
+        held_back: set[int] = set()
+        for name, channel in self._channels.items():
+            if channel.held:
+                keep = self._settle(name, channel)
+                held_back.update(id(queued) for queued in keep)
+        out = []
+        while self._queue and id(self._queue[0]) not in held_back:
+            out.append(self._encode(self._queue.pop(0)))
+        return out
+
+    def _settle(self, name: str, channel: _Channel) -> list[_Queued]:
+        """Judge the channel's held events up to its last clean point; returns the ones still held."""
+        texts = [_get(queued.payload, queued.deltas[name]) for queued in channel.held]
+        whole = "".join(texts)
+        if channel.tool is not None:
+            # A tool call (its start too) is held and its arguments judged once, whole: SDKs assemble them before
+            # anything acts on them.
+            if not channel.ended and len(whole) <= self._hold * _TOOL_HOLD_FACTOR:
+                return channel.held
+            cut = len(whole)
+        else:
+            cut = len(whole) if channel.ended else holdback_start(whole)
+            if len(whole) - cut > self._hold:
+                cut = len(whole)  # bounded: past hold_chars the tail is judged as it is
+        # Release whole events only: those whose text ends at or before the cut.
+        release, consumed = 0, 0
+        for text in texts:
+            if consumed + len(text) > cut:
+                break
+            consumed += len(text)
+            release += 1
+        if release == 0:
+            return channel.held
+        ready, channel.held = channel.held[:release], channel.held[release:]
+        original = "".join(texts[:release])
+        restored = self._vault.restore(original)
+        verdict = self._judge.window(restored, channel.released_tail, tool=channel.tool)
+        if not verdict.decision.allow:
+            raise _Stopped(verdict.decision, ready[0], ready[0].deltas[name], restored[: verdict.cut or 0])
+        channel.released_tail = (channel.released_tail + verdict.text)[-self._overlap :]
+        if verdict.text != original:
+            # The changed text rides in the first event; the others carry nothing for this channel.
+            for index, queued in enumerate(ready):
+                queued.rewrites[queued.deltas[name]] = verdict.text if index == 0 else ""
+        return channel.held
+
+    def _stop(self, stop: _Stopped) -> list[bytes]:
+        """Everything judged clean before the violation, then the error event; nothing after."""
+        self.stopped = stop.decision
+        pieces = []
+        carrier = stop.carrier
+        while (
+            self._queue
+            and self._queue[0] is not carrier
+            and not any(self._queue[0] in channel.held for channel in self._channels.values())
+        ):
+            pieces.append(self._encode(self._queue.pop(0)))
+        if carrier is not None and stop.path is not None and stop.clean:
+            rewrites = {**dict.fromkeys(carrier.deltas.values(), ""), stop.path: stop.clean}
+            carrier.rewrites = rewrites
+            pieces.append(self._encode(carrier))
+        reason = stop.decision.reasons[0] if stop.decision.reasons else None
+        message = reason.message if reason else "the response was stopped by policy"
+        pieces.append(self._format.error_event(stop.decision.code, message))
+        self._queue.clear()
+        return pieces
+
+    @staticmethod
+    def _encode(queued: _Queued) -> bytes:
+        if not queued.rewrites:
+            return queued.event.raw
+        payload = apply_rewrites(json.loads(json.dumps(queued.payload)), queued.rewrites)
+        return encode_event(queued.event.event, json.dumps(payload, ensure_ascii=False))
+
+
+def _get(payload: Any, path: JsonPath) -> str:
+    for key in path:
+        payload = payload[key]
+    return str(payload)

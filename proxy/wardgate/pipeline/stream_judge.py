@@ -1,0 +1,77 @@
+"""The window judge of one response stream: sync scanners → policy (only when something was found) → mask.
+
+Bound to its request (identity, vault); it keeps the stream's findings and writes the stream's one audit event
+when the stream ends or is stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from wardgate.models import Exchange, Finding, Segment
+from wardgate.pipeline.context import RequestContext
+from wardgate.pipeline.guard import Guard
+from wardgate.pipeline.stream import WindowVerdict
+from wardgate.policy import Decision
+
+__all__ = ["StreamJudge"]
+
+_ALLOW = Decision(allow=True, status=200)
+
+
+class StreamJudge:
+    def __init__(self, guard: Guard, ctx: RequestContext, exchange: Exchange) -> None:
+        self._guard, self._ctx, self._exchange = guard, ctx, exchange
+        text = dataclasses.replace(exchange, segments=[Segment("assistant", "response", "", ())])
+        tool = dataclasses.replace(exchange, segments=[Segment("assistant", "tool_call", "", ())])
+        self._exchanges = {False: text, True: tool}  # what the policy sees: one segment, the window's kind
+        self.findings: list[Finding] = []
+        self.decision = _ALLOW
+        self._input: dict[str, Any] | None = None
+        self._offset = 0  # where the next released window starts in the stream's text, for audit spans
+
+    def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+        # The context (recently released text) lets a pattern match across the window's edge; what lies wholly
+        # inside it was judged before.
+        found, error = self._guard.scan_blocking(self._segment(context + text, tool), tool=tool is not None)
+        shift = len(context)
+        mine = [
+            dataclasses.replace(finding, start=max(finding.start - shift, 0), end=finding.end - shift)
+            for finding in found
+            if finding.end > shift
+        ]
+        return self._verdict(text, mine, error, tool=tool is not None)
+
+    def full(self, text: str, *, tool: str | None) -> WindowVerdict:
+        found, error = self._guard.scan_blocking(self._segment(text, tool), tool=tool is not None)
+        return self._verdict(text, found, error, tool=tool is not None, summary=True)
+
+    def _verdict(
+        self, text: str, findings: Sequence[Finding], error: str | None, *, tool: bool, summary: bool = False
+    ) -> WindowVerdict:
+        offset = self._offset
+        if not summary:
+            self._offset += len(text)
+        if not findings and error is None:
+            return WindowVerdict(_ALLOW, text)
+        decision, self._input = self._guard.decide_blocking(self._ctx, self._exchanges[tool], findings, error)
+        if not summary:  # a summary event repeats text whose findings were already recorded
+            self.findings += [dataclasses.replace(f, start=f.start + offset, end=f.end + offset) for f in findings]
+        if not decision.allow:
+            self.decision = decision
+            return WindowVerdict(decision, text, cut=min((f.start for f in findings), default=0))
+        if decision.mask:
+            self.decision = decision
+        return WindowVerdict(decision, self._guard.mask_window(text, findings, decision, self._ctx.vault))
+
+    def close(self, *, released_bytes: int, unparsed_events: int, stopped: Decision | None) -> None:
+        """Audit the stream: what was found, the deciding verdict, and how much reached the client."""
+        decision = stopped or self.decision
+        stream = {"released_bytes": released_bytes, "stopped": stopped is not None, "unparsed_events": unparsed_events}
+        self._guard.record_stream(self._ctx, self._exchange, self.findings, decision, self._input, stream)
+
+    @staticmethod
+    def _segment(text: str, tool: str | None) -> Segment:
+        return Segment("assistant", "tool_call" if tool is not None else "response", text, ())

@@ -1,0 +1,135 @@
+"""Wardgate's Presidio recognizers: the ONNX NER tagger, and card and phone numbers named as such by the text.
+
+Presidio's own card recognizer requires a valid Luhn checksum and its phone recognizer a number valid in one of a
+few regions, so a mistyped card or a foreign phone number would reach the model unmasked. The in-context
+recognizers below accept any plausible number, but only when a word near it says what it is ("card", "call me
+on", "mobile:"): a masking proxy should err towards hiding a number the user calls a card.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from wardgate.inference import EntitySpan
+
+__all__ = ["CardNumberInContextRecognizer", "OnnxNerRecognizer", "PhoneNumberInContextRecognizer"]
+
+
+class _NumberInContextRecognizer(PatternRecognizer):
+    """A pattern that counts only with one of `CONTEXT` (as a word prefix: "call" matches "calling") nearby.
+
+    The check reads the raw text around the match instead of Presidio's lemma context, whose keyword list drops
+    spaCy stop words, "call" among them.
+    """
+
+    ENTITY: str
+    CONTEXT: Sequence[str]
+    PATTERN: str
+    SCORE = 0.6
+    BEFORE, AFTER = 48, 24  # characters of context either side of the match
+
+    def __init__(self, language: str = "en") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            name=type(self).__name__,
+            supported_language=language,
+            patterns=[Pattern(f"{self.ENTITY.lower()} in context", self.PATTERN, self.SCORE)],
+        )
+        self._context = re.compile(r"\b(?:" + "|".join(map(re.escape, self.CONTEXT)) + r")", re.IGNORECASE)
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        kept = []
+        for result in results:
+            window = (
+                text[max(0, result.start - self.BEFORE) : result.start]
+                + " "
+                + text[result.end : result.end + self.AFTER]
+            )
+            if self._context.search(window):
+                result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+                kept.append(result)
+        return kept
+
+
+class CardNumberInContextRecognizer(_NumberInContextRecognizer):
+    """12-19 digits (spaces or dashes between groups) that the text calls a card, checksum or not."""
+
+    ENTITY = "CREDIT_CARD"
+    CONTEXT = ("card", "credit", "debit", "visa", "mastercard", "amex", "maestro", "cc ", "cc#", "cvv", "pan ")
+    PATTERN = r"(?<![\d\w])\d(?:[ -]?\d){11,18}(?![\d\w])"
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        digits = "".join(char for char in pattern_text if char.isdigit())
+        return None if 12 <= len(digits) <= 19 and len(set(digits)) > 2 else False
+
+
+class PhoneNumberInContextRecognizer(_NumberInContextRecognizer):
+    """7-15 digit numbers in international, national and local layouts that the text calls a phone number."""
+
+    ENTITY = "PHONE_NUMBER"
+    CONTEXT = ("phone", "telephone", "tel:", "tel.", "mobile", "cell", "call", "fax", "desk", "office", "contact",
+               "reach", "answering", "dial", "whatsapp", "sms", "text me", "ring", "extension", "number")  # fmt: skip
+    # Groups separated by one space, dot or dash (never a line break), optional +country, (area) and extension.
+    PATTERN = (
+        r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?"
+        r"\d{2,6}(?:[ .-]\d{2,6}){0,5}(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?!\w)"
+    )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        main = re.split(r"x|ext", pattern_text.lower())[0]
+        return None if 7 <= sum(char.isdigit() for char in main) <= 15 else False
+
+
+class OnnxNerRecognizer(EntityRecognizer):
+    """Names, places and organisations from an ONNX token classifier (`wardgate.inference.TokenClassifier`).
+
+    `predict` is the model call for one text: the tagger itself, or a bridge to the proxy's batcher so concurrent
+    requests share forward passes.
+    """
+
+    def __init__(
+        self,
+        predict: Callable[[str], Sequence[EntitySpan]],
+        *,
+        entities: Sequence[str] = ("PERSON", "LOCATION", "ORGANIZATION"),
+        language: str = "en",
+        name: str = "OnnxNerRecognizer",
+    ) -> None:
+        self._predict, self._source = predict, name
+        super().__init__(supported_entities=list(entities), supported_language=language, name=name)
+
+    def load(self) -> None:
+        """The model is loaded by its owner (so it is shared and warmed up once)."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        wanted = set(entities) & set(self.supported_entities)
+        return [
+            RecognizerResult(
+                span.entity,
+                span.start,
+                span.end,
+                span.score,
+                analysis_explanation=AnalysisExplanation(
+                    recognizer=self._source, original_score=span.score, textual_explanation="ONNX token classifier"
+                ),
+                recognition_metadata={
+                    RecognizerResult.RECOGNIZER_NAME_KEY: self._source,
+                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                },
+            )
+            for span in self._predict(text)
+            if span.entity in wanted
+        ]

@@ -1,0 +1,136 @@
+"""The PII scanner: Presidio (spaCy + patterns + the ONNX tagger) over the segments, cached per text.
+
+Chat clients resend the whole conversation on every turn, so analyses are cached by the text's SHA-256: only the
+new turn costs anything. Presidio runs on a small thread pool (never the event loop); the ONNX tagger inside it
+joins the proxy-wide batcher, so concurrent requests share forward passes.
+
+Stream windows (`scan_sync`, on the caller's thread) get the pattern recognizers only, and only when the window
+holds a digit or an `@`: every pattern entity (emails, numbers of all kinds, addresses) needs one, and plain prose
+then costs nothing. Names in a stream are left to the non-streamed path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+
+from cachetools import LRUCache
+from presidio_analyzer import AnalyzerEngine
+
+from wardgate.errors import ScannerError
+from wardgate.inference import DynamicBatcher, EntitySpan
+from wardgate.models import Finding, Segment
+
+__all__ = ["PiiScanner"]
+
+_Found = tuple[tuple[str, int, int, float], ...]  # (entity, start, end, score) per result
+_PATTERN_HINT = re.compile(r"[0-9@]")
+
+
+class PiiScanner:
+    name = "pii"
+
+    def __init__(
+        self,
+        analyzer: AnalyzerEngine,
+        *,
+        entities: Sequence[str],
+        languages: Sequence[str],
+        thresholds: Mapping[str, float],
+        min_score: float,
+        roles: Sequence[str],
+        cache_size: int,
+        workers: int,
+        ner_batcher: DynamicBatcher[list[EntitySpan]] | None = None,
+        stream_analyzer: AnalyzerEngine | None = None,
+    ) -> None:
+        self.analyzer = analyzer
+        self._stream_analyzer = stream_analyzer
+        self._entities, self._languages = list(entities), list(languages)
+        self._thresholds, self._min_score = dict(thresholds), min_score
+        self._roles = frozenset(roles)
+        self._cache: LRUCache[str, _Found] | None = LRUCache(cache_size) if cache_size else None
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wardgate-pii")
+        self._ner_batcher = ner_batcher
+
+    def threshold(self, entity: str) -> float:
+        return self._thresholds.get(entity, self._min_score)
+
+    def analyze(self, text: str, analyzer: AnalyzerEngine | None = None) -> _Found:
+        """Blocking: every configured language's results above their thresholds, overlaps between types resolved."""
+        found = []
+        for language in self._languages:
+            results = (analyzer or self.analyzer).analyze(
+                text, language=language, entities=self._entities, score_threshold=0
+            )
+            for result in results:
+                if result.score >= self.threshold(result.entity_type):
+                    found.append((result.entity_type, result.start, result.end, float(result.score)))
+        return _resolve_overlaps(found)
+
+    def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
+        """A stream window: pattern recognizers only, and only where a pattern entity could be."""
+        if self._stream_analyzer is None:
+            return []
+        findings = []
+        for index, segment in enumerate(segments):
+            if not _PATTERN_HINT.search(segment.text):
+                continue
+            try:
+                found = self.analyze(segment.text, self._stream_analyzer)
+            except Exception as exc:  # Presidio's own errors: the stream fails closed (configurable)
+                raise ScannerError(f"PII analysis failed: {exc}") from exc
+            findings += [
+                Finding(self.name, f"pii:{entity}", score, index, start, end, threshold=self.threshold(entity))
+                for entity, start, end, score in found
+            ]
+        return findings
+
+    async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
+        if self._ner_batcher is not None:
+            self._ner_batcher.bind()  # the tagger, called from the pool, joins this loop's batches
+        loop = asyncio.get_running_loop()
+        targets = [(index, segment) for index, segment in enumerate(segments) if segment.role in self._roles]
+        keys = [hashlib.sha256(segment.text.encode()).hexdigest() for _, segment in targets]
+        known = {key: self._cache[key] for key in keys if self._cache is not None and key in self._cache}
+        missing = {key: segment.text for key, (_, segment) in zip(keys, targets, strict=True) if key not in known}
+        try:
+            analysed = await asyncio.gather(
+                *(loop.run_in_executor(self._executor, self.analyze, text) for text in missing.values())
+            )
+        except Exception as exc:  # spaCy, Presidio or the tagger failed: the pipeline applies fail-closed
+            raise ScannerError(f"PII analysis failed: {exc}") from exc
+        for key, found in zip(missing, analysed, strict=True):
+            known[key] = found
+            if self._cache is not None:
+                self._cache[key] = found
+        return [
+            Finding(self.name, f"pii:{entity}", score, index, start, end, threshold=self.threshold(entity))
+            for (index, _), key in zip(targets, keys, strict=True)
+            for entity, start, end, score in known[key]
+        ]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._ner_batcher is not None:
+            self._ner_batcher.close()
+
+
+def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> _Found:
+    """Drop a result lying inside a stronger one of another type (a card number is not also a phone number).
+
+    Same-type overlaps stay: spaCy and the tagger often agree on a name with slightly different edges, and the
+    anonymizer merges those.
+    """
+    ranked = sorted(found, key=lambda r: (-r[3], -(r[2] - r[1])))
+    kept: list[tuple[str, int, int, float]] = []
+    for entity, start, end, score in ranked:
+        inside = any(
+            other[0] != entity and other[1] <= start and end <= other[2] and other[3] >= score for other in kept
+        )
+        if not inside:
+            kept.append((entity, start, end, score))
+    return tuple(sorted(kept, key=lambda r: (r[1], r[2])))

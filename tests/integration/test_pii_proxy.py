@@ -1,0 +1,132 @@
+"""PII masking through the real proxy: placeholders go upstream, the caller's values come back, never mixed up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import anthropic
+import openai
+import pytest
+
+from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
+from tests.integration.helpers import audit_events, event_for
+from wardgate.testing import FakeUpstream
+
+PII_ONLY = {"scanners": {"injection": {"enabled": False}}}  # the classifier is under test elsewhere
+NAME, EMAIL = "Maria Gonzalez", "maria.gonzalez@example.com"
+PROMPT = f"Please write to {NAME} at {EMAIL} about the overdue invoice."
+
+
+@pytest.fixture(scope="module")
+def proxy(start_proxy, upstream):
+    return start_proxy({"upstream": upstream.url, **PII_ONLY})
+
+
+@pytest.fixture
+def client(proxy):
+    return openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+
+
+def test_openai_name_and_email_go_upstream_as_placeholders_and_come_back(client, proxy, upstream):
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}]
+    )
+    sent = upstream.received[-1]["messages"][0]["content"]
+    assert sent == "Please write to <PERSON_1> at <EMAIL_ADDRESS_1> about the overdue invoice."
+    assert raw.parse().choices[0].message.content == PROMPT  # the echo, unmasked for the caller
+
+    request_event = event_for(proxy.audit_file, raw.headers["x-wardgate-decision-id"])
+    kinds = sorted(f["kind"] for f in request_event["findings"] if f["family"] == "pii")
+    assert kinds == ["pii:EMAIL_ADDRESS", "pii:PERSON"] or kinds == ["pii:EMAIL_ADDRESS", "pii:PERSON", "pii:PERSON"]
+    person = next(f for f in request_event["findings"] if f["kind"] == "pii:PERSON")
+    assert PROMPT[person["start"] : person["end"]] == NAME  # span and score, never the value
+    assert request_event["result"]["mask"] == ["pii:EMAIL_ADDRESS", "pii:PERSON"]
+    audit_text = proxy.audit_file.read_text()
+    assert NAME not in audit_text
+    assert EMAIL not in audit_text
+
+
+def test_anthropic_messages_are_masked_and_restored(proxy, upstream):
+    client = anthropic.Anthropic(base_url=proxy.url, api_key=ANTHROPIC_KEY, max_retries=0)
+    reply = client.messages.create(
+        model="claude-3-5-haiku-latest", max_tokens=64, messages=[{"role": "user", "content": PROMPT}]
+    )
+    sent = upstream.received[-1]["messages"][0]["content"]
+    assert NAME not in sent
+    assert EMAIL not in sent
+    assert "<PERSON_1>" in sent
+    assert reply.content[0].text == PROMPT
+
+
+def test_ssn_and_card_are_masked(client, upstream):
+    prompt = "My SSN is 536-80-4398 and my card number is 4111 1111 1111 1111, can you check my account?"
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
+    sent = upstream.received[-1]["messages"][0]["content"]
+    assert sent == "My SSN is <US_SSN_1> and my card number is <CREDIT_CARD_1>, can you check my account?"
+    assert reply.choices[0].message.content == prompt
+
+
+async def test_concurrent_conversations_never_see_each_others_values(proxy, upstream):
+    client = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+    people = ["Maria Gonzalez", "Kenji Watanabe", "Oluwaseun Adeyemi", "Ingrid Johansson", "Priya Raghavan",
+              "Tomasz Kowalski", "Fatima Al-Sayed", "Liam O'Connor"]  # fmt: skip
+    prompts = [
+        f"Please draft a thank-you note to {person} at {person.split()[0].lower()}@example.org." for person in people
+    ]
+
+    async def ask(prompt: str) -> str:
+        reply = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]
+        )
+        return reply.choices[0].message.content or ""
+
+    replies = await asyncio.gather(*(ask(prompt) for prompt in prompts * 2))
+    assert replies == prompts * 2
+    sent = [body["messages"][0]["content"] for body in upstream.received[-len(replies) :]]
+    assert all(person not in text for text in sent for person in people)
+    await client.close()
+
+
+def test_placeholders_restore_across_turns_of_a_named_conversation(start_proxy):
+    # The model answers about "<PERSON_1>" in a later turn that does not carry the name itself.
+    with FakeUpstream(reply="I have sent the note to <PERSON_1>.") as fixed:
+        proxy = start_proxy({"upstream": fixed.url, **PII_ONLY})
+        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+
+        def ask(text: str, conversation: str | None) -> str:
+            headers = {"x-wardgate-conversation": conversation} if conversation else {}
+            reply = client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": text}], extra_headers=headers
+            )
+            return reply.choices[0].message.content or ""
+
+        assert ask(f"Write a note to {NAME}.", "conv-42") == f"I have sent the note to {NAME}."
+        assert ask("Did it go out?", "conv-42") == f"I have sent the note to {NAME}."
+        assert "x-wardgate-conversation" not in {key.lower() for key in fixed.headers[-1]}
+        # No conversation named, or another caller naming the same id: the placeholder means nothing there.
+        assert ask("Did it go out?", None) == "I have sent the note to <PERSON_1>."
+        other = anthropic.Anthropic(base_url=proxy.url, api_key=ANTHROPIC_KEY, max_retries=0)
+        reply = other.messages.create(
+            model="claude-3-5-haiku-latest", max_tokens=64, messages=[{"role": "user", "content": "Did it go out?"}],
+            extra_headers={"x-wardgate-conversation": "conv-42"},
+        )  # fmt: skip
+        assert reply.content[0].text == "I have sent the note to <PERSON_1>."
+
+
+def test_a_pii_type_the_policy_denies_is_refused_and_audited(start_proxy, upstream, tmp_path):
+    from tests.integration.helpers import policy_copy
+
+    policies = policy_copy(tmp_path, pii={"request": {"mask": ["PERSON"], "deny": ["US_SSN"]}})
+    proxy = start_proxy({"upstream": upstream.url, **PII_ONLY}, policies=policies)
+    client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+    before = len(upstream.received)
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "My SSN is 536-80-4398."}]
+        )
+    assert caught.value.code == "pii_detected"
+    assert len(upstream.received) == before
+    denied = [e for e in audit_events(proxy.audit_file) if e["result"]["code"] == "pii_detected"]
+    assert len(denied) == 1
+    assert "536-80-4398" not in json.dumps(denied[0])

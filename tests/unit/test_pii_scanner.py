@@ -1,0 +1,124 @@
+"""Presidio offline with Wardgate's recognizers; the scanner's thresholds, cache and fallbacks."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+from tests.conftest import PII_MODEL
+from wardgate.config import NerModelSettings, PiiSettings
+from wardgate.errors import ConfigError, ScannerError
+from wardgate.models import Segment
+from wardgate.scanners.pii import build_pii_scanner
+from wardgate.scanners.pii.scanner import PiiScanner
+
+
+def settings(**changes) -> PiiSettings:
+    return PiiSettings(ner=NerModelSettings(model=PII_MODEL), **changes)
+
+
+@pytest.fixture(scope="module")
+def scanner() -> PiiScanner:
+    return build_pii_scanner(settings())
+
+
+def kinds(scanner: PiiScanner, text: str) -> list[tuple[str, str]]:
+    return [(entity, text[start:end]) for entity, start, end, _ in scanner.analyze(text)]
+
+
+def test_presidio_is_kept_off_the_network():
+    assert os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] == ""
+
+
+def test_names_emails_and_numbers(scanner):
+    found = kinds(scanner, "Hi, I'm Maria Gonzalez, reach me at maria@example.com or +1-212-555-0187.")
+    assert ("PERSON", "Maria Gonzalez") in found
+    assert ("EMAIL_ADDRESS", "maria@example.com") in found
+    assert ("PHONE_NUMBER", "+1-212-555-0187") in found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("What is the limit for card 501864667909?", ("CREDIT_CARD", "501864667909")),  # no Luhn, but called a card
+        ("Can someone call me on 450 0840? I have a question", ("PHONE_NUMBER", "450 0840")),
+        ("mobile: 99 577450", ("PHONE_NUMBER", "99 577450")),
+        ("Phone:\n60-56-85-91\n", ("PHONE_NUMBER", "60-56-85-91")),
+    ],
+)
+def test_numbers_the_text_names(scanner, text, expected):
+    assert expected in kinds(scanner, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Order 501864667909 shipped yesterday.",  # a long number nobody called a card
+        "The population grew to 450 0840 by then.",  # nobody called it a phone
+        "Version 12.4.1 was released in 2024.",
+    ],
+)
+def test_numbers_without_context_are_left_alone(scanner, text):
+    assert [entity for entity, _ in kinds(scanner, text) if entity in ("CREDIT_CARD", "PHONE_NUMBER")] == []
+
+
+def test_a_stronger_result_of_another_type_hides_the_weaker_one_inside_it(scanner):
+    found = kinds(scanner, "My credit card is 4111 1111 1111 1111, call me if it fails")
+    assert found.count(("CREDIT_CARD", "4111 1111 1111 1111")) == 1
+    assert not any(entity == "PHONE_NUMBER" for entity, _ in found)
+
+
+def test_per_entity_thresholds():
+    strict = build_pii_scanner(settings(thresholds={"PHONE_NUMBER": 0.99}))
+    found = kinds(strict, "Call me on +1-212-555-0187, Maria Gonzalez")
+    assert "PHONE_NUMBER" not in {entity for entity, _ in found}
+    assert "PERSON" in {entity for entity, _ in found}
+    strict.close()
+
+
+async def test_scan_reports_findings_with_spans_and_reuses_cached_analyses(scanner, monkeypatch):
+    segments = [
+        Segment("system", "prompt", "You are a helpful assistant.", ("messages", 0, "content")),
+        Segment("user", "prompt", "Email maria@example.com please", ("messages", 1, "content")),
+    ]
+    findings = await scanner.scan(segments)
+    assert [(f.kind, f.segment, f.start, f.end) for f in findings] == [("pii:EMAIL_ADDRESS", 1, 6, 23)]
+    assert findings[0].threshold == 0.4
+
+    calls = []
+    monkeypatch.setattr(scanner, "analyze", lambda text: calls.append(text) or ())
+    again = await scanner.scan([*segments, Segment("user", "prompt", "and a new turn", ("messages", 2, "content"))])
+    assert again == findings  # the first two turns come from the cache
+    assert calls == ["and a new turn"]
+
+
+async def test_an_analysis_failure_is_a_scanner_error(scanner, monkeypatch):
+    def broken(text: str) -> tuple[()]:
+        raise RuntimeError("spaCy ran out of memory")
+
+    monkeypatch.setattr(scanner, "analyze", broken)
+    with pytest.raises(ScannerError, match="PII analysis failed: spaCy ran out of memory"):
+        await scanner.scan([Segment("user", "prompt", "a text not seen before", ("m",))])
+
+
+def test_missing_spacy_pipeline_falls_back_to_patterns_loudly(caplog):
+    caplog.set_level(logging.WARNING)
+    fallback = build_pii_scanner(PiiSettings(spacy_models={"en": "no_such_pipeline"}, ner=NerModelSettings(model=None)))
+    assert "names and places will NOT be detected" in caplog.text
+    found = kinds(fallback, "Maria Gonzalez, maria@example.com")
+    assert found == [("EMAIL_ADDRESS", "maria@example.com")]
+    fallback.close()
+
+
+def test_missing_models_refuse_to_start_when_ner_is_required(tmp_path):
+    with pytest.raises(ConfigError, match="require_ner"):
+        build_pii_scanner(PiiSettings(spacy_models={"en": "no_such_pipeline"}, require_ner=True))
+    with pytest.raises(ConfigError, match="NER model"):
+        build_pii_scanner(PiiSettings(ner=NerModelSettings(model=tmp_path), require_ner=True))
+
+
+def test_a_language_without_a_pipeline_is_a_config_error():
+    with pytest.raises(ConfigError, match="no pipeline for language"):
+        build_pii_scanner(PiiSettings(languages=["en", "de"]))

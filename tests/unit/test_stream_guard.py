@@ -1,0 +1,161 @@
+"""The stream guard on recorded-format streams: re-chunking never changes what the client sees; holds are minimal."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wardgate.formats.sse import SseParser
+from wardgate.formats.streams import AnthropicStream, OpenAIChatStream
+from wardgate.pipeline.stream import StreamGuard, WindowVerdict, holdback_start
+from wardgate.pipeline.vault import Vault
+from wardgate.policy import Decision
+
+ALLOW = Decision(allow=True, status=200)
+
+
+class Judge:
+    """Masks "SECRET123" and denies "FORBIDDEN", like a policy over a secrets scanner would; records windows."""
+
+    def __init__(self) -> None:
+        self.windows: list[str] = []
+
+    def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+        self.windows.append(text)
+        if "FORBIDDEN" in text:
+            return WindowVerdict(Decision.deny("secret_detected", "a forbidden word"), text, text.index("FORBIDDEN"))
+        return WindowVerdict(ALLOW, text.replace("SECRET123", "[REDACTED]"))
+
+    def full(self, text: str, *, tool: str | None) -> WindowVerdict:
+        return self.window(text, "", tool=tool)
+
+
+def chat_stream(deltas: list[str], crlf: bool = False) -> bytes:
+    newline = "\r\n" if crlf else "\n"
+    events = []
+    for index, delta in enumerate(deltas):
+        choice = {"index": 0, "delta": {"content": delta}, "finish_reason": None}
+        events.append({"id": "c1", "object": "chat.completion.chunk", "choices": [choice]})
+        if index == 1:
+            events.append(": keep-alive")
+    events.append({"id": "c1", "object": "chat.completion.chunk",
+                   "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})  # fmt: skip
+    out = []
+    for event in [*events, "[DONE]"]:
+        line = (
+            event
+            if isinstance(event, str) and event.startswith(":")
+            else f"data: {json.dumps(event) if isinstance(event, dict) else event}"
+        )
+        out.append(line + newline + newline)
+    return "".join(out).encode()
+
+
+def run(stream: bytes, chunks: list[bytes] | None = None, vault: Vault | None = None) -> tuple[bytes, StreamGuard]:
+    guard = StreamGuard(OpenAIChatStream(), Judge(), vault or Vault())
+    out = b"".join(guard.feed(chunk) for chunk in (chunks if chunks is not None else [stream]))
+    return out + guard.finish(), guard
+
+
+def client_text(stream: bytes) -> str:
+    parser = SseParser()
+    events = parser.feed(stream) + parser.close()
+    text = []
+    for event in events:
+        if event.data and event.data != "[DONE]":
+            payload = json.loads(event.data)
+            if "error" in payload:
+                text.append(f"<error:{payload['error']['code']}>")
+            for choice in payload.get("choices", []):
+                text.append(choice["delta"].get("content") or "")
+    return "".join(text)
+
+
+@st.composite
+def chunkings(draw: st.DrawFn, stream: bytes) -> list[bytes]:
+    cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=40)))
+    return [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+
+
+RECORDED = [
+    chat_stream(["The capital", " of France", " is Paris."]),
+    chat_stream(["Dear <PER", "SON_1>, your key", " SECRET", "123 is", " revoked."], crlf=True),
+    chat_stream(["All good", " until FORB", "IDDEN words", " appear."]),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_any_rechunking_yields_the_same_client_visible_stream(data):
+    vault = Vault()
+    vault.placeholder("PERSON", "Maria Gonzalez")
+    for stream in RECORDED:
+        whole, _ = run(stream, vault=vault)
+        assert run(stream, data.draw(chunkings(stream)), vault=vault)[0] == whole
+
+
+def test_a_clean_stream_is_passed_through_byte_for_byte():
+    stream = RECORDED[0]
+    out, guard = run(stream)
+    assert out == stream
+    assert guard.released_bytes == len(stream)
+
+
+def test_placeholders_restored_and_secrets_masked_across_splits():
+    vault = Vault()
+    vault.placeholder("PERSON", "Maria Gonzalez")
+    out, guard = run(RECORDED[1], vault=vault)
+    assert client_text(out) == "Dear Maria Gonzalez, your key [REDACTED] is revoked."
+    assert guard.stopped is None
+
+
+def test_a_deny_sends_the_clean_prefix_then_an_error_and_nothing_after():
+    out, guard = run(RECORDED[2])
+    assert client_text(out) == "All good until <error:secret_detected>"
+    assert b"appear" not in out
+    assert guard.stopped is not None
+    assert guard.released_bytes == len(out)
+    assert guard.feed(b'data: {"choices": [{"index": 0, "delta": {"content": "more"}}]}\n\n') == b""
+
+
+def test_only_what_could_become_a_finding_is_held():
+    assert holdback_start("Hello wor") == 9  # plain words go out at once
+    assert holdback_start("ends with time.") == 15
+    assert holdback_start("Dear <PERS") == 5
+    assert holdback_start("key AKIA") == 4  # capitals: maybe an access key id in the making
+    assert holdback_start("token ghp_12") == 6
+    assert holdback_start("a <b> tag and < c") == 17  # a "<" that cannot start a placeholder
+
+
+def test_an_unbounded_suspicious_tail_is_released_at_hold_chars():
+    judge = Judge()
+    guard = StreamGuard(OpenAIChatStream(), judge, Vault(), hold_chars=16)
+    long_token = "x1" * 20
+    out = guard.feed(chat_stream([long_token[:20], long_token[20:]]).split(b"data: [DONE]")[0])
+    assert long_token in client_text(out)
+
+
+def test_anthropic_error_event_and_block_ends():
+    def delta(text: str) -> dict:
+        return {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}
+
+    block = {"type": "text", "text": ""}
+    events = [
+        ("message_start", {"type": "message_start", "message": {"id": "m"}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+        ("content_block_delta", delta("say FORB")),
+        ("content_block_delta", delta("IDDEN")),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ]
+    stream = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
+    guard = StreamGuard(AnthropicStream(), Judge(), Vault())
+    out = guard.feed(stream) + guard.finish()
+    parser = SseParser()
+    sent = parser.feed(out)
+    assert [event.event for event in sent] == [
+        "message_start", "content_block_start", "content_block_delta", "error",
+    ]  # fmt: skip
+    assert json.loads(sent[2].data)["delta"]["text"] == "say "
+    assert json.loads(sent[-1].data)["error"]["type"] == "secret_detected"
