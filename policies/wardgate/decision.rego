@@ -45,9 +45,16 @@ explicit_statuses contains reason.status if {
 	is_number(reason.status)
 }
 
-decision := {"allow": true, "status": 200, "reasons": [], "mask": sort(mask), "redact": []} if {
+decision := {
+	"allow": true,
+	"status": 200,
+	"reasons": [],
+	"mask": sort(mask),
+	"redact": [],
+	"tools": {"deny": sort(denied_tools)},
+} if {
 	count(denied) == 0
-	input.phase in {"request", "response"}
+	input.phase in {"request", "response", "tool_call", "tool_result"}
 }
 
 # This file's reasons plus those of every extension under wardgate/extensions/ (see policies/examples/).
@@ -56,6 +63,14 @@ denied contains reason if some reason in deny
 denied contains reason if {
 	some extension in data.wardgate.extensions
 	some reason in extension.deny
+}
+
+# Tools to strip from a request (or from an MCP tools/list answer): this file's and the extensions' own.
+denied_tools contains name if some name in tools_deny
+
+denied_tools contains name if {
+	some extension in data.wardgate.extensions
+	some name in extension.tools_deny
 }
 
 # --- identity --------------------------------------------------------------
@@ -89,6 +104,33 @@ deny contains {
 mask contains "secret" if {
 	count(secret_kinds) > 0
 	secrets_action == "mask"
+}
+
+# --- tools -----------------------------------------------------------------
+
+# data.tools.deny (everyone) and data.tenants[t].tools.deny: globs of tool names nobody there may use. A denied tool
+# is stripped from the tools a request offers, and a call to it (by the model, or by an agent over MCP) is denied.
+default everyone_tools_deny := []
+
+everyone_tools_deny := data.tools.deny
+
+tool_denied(name) if {
+	some pattern in array.concat(everyone_tools_deny, object.get(tenant, ["tools", "deny"], []))
+	glob.match(pattern, null, name)
+}
+
+tools_deny contains name if {
+	input.phase in {"request", "response"}
+	some name in input.request.tools
+	tool_denied(name)
+}
+
+deny contains {
+	"code": "tool_denied",
+	"message": sprintf("the tool %q may not be called here", [input.tool_call.name]),
+} if {
+	input.phase == "tool_call"
+	tool_denied(input.tool_call.name)
 }
 
 # --- personal data (PII) ---------------------------------------------------
@@ -158,8 +200,9 @@ deny contains {
 	f.score >= injection_threshold(f)
 }
 
-# Prompts, and the arguments of a tool call the model is streaming (an agent about to act on injected text).
-injection_judged(_) if input.phase == "request"
+# Prompts, tool results (an MCP server's answer, indirect injection), and the arguments of a tool call (an agent
+# about to act on injected text).
+injection_judged(_) if input.phase in {"request", "tool_result", "tool_call"}
 
 injection_judged(f) if {
 	input.phase == "response"

@@ -194,3 +194,39 @@ test_injection_score_in_response_text_is_not_judged if {
 	})
 	d.allow
 }
+
+test_denied_tools_are_stripped_from_the_request if {
+	d := wardgate.decision with input as request({"request": {"model": "gpt-4o-mini", "tools": ["search", "shell_exec", "send_email"]}})
+		with data.tools as {"deny": ["shell_*"]}
+	d.allow
+	d.tools.deny == ["shell_exec"]
+}
+
+test_a_call_to_a_denied_tool_is_denied if {
+	d := wardgate.decision with input as request({"phase": "tool_call", "tool_call": {"name": "shell_exec", "arguments": {}}})
+		with data.tools as {"deny": ["shell_*"]}
+	not d.allow
+	d.reasons[0].code == "tool_denied"
+}
+
+test_a_tenant_denies_its_own_tools if {
+	acme := {"acme": {"models": ["*"], "tools": {"deny": ["send_email"]}}}
+	d := wardgate.decision with input as request({
+		"identity": {"tenant": "acme", "authenticated": true},
+		"phase": "tool_call", "tool_call": {"name": "send_email", "arguments": {}},
+	})
+		with data.tenants as acme
+	not d.allow
+}
+
+test_an_allowed_tool_call_passes if {
+	d := wardgate.decision with input as request({"phase": "tool_call", "tool_call": {"name": "search", "arguments": {}}})
+	d.allow
+}
+
+test_an_injected_tool_result_is_denied if {
+	found := {"scanner": "injection", "kind": "injection", "family": "injection", "score": 0.99, "threshold": 0.9, "segment": 0}
+	d := wardgate.decision with input as request({"phase": "tool_result", "findings": [found]})
+	not d.allow
+	d.reasons[0].code == "prompt_injection"
+}

@@ -41,11 +41,13 @@ __all__ = [
     "read_secret",
 ]
 
-Phase = Literal["request", "response"]
+# request/response: the bodies; tool_call: a tool the model (or an agent over MCP) wants to call; tool_result: what a
+# tool (an MCP server) answered.
+Phase = Literal["request", "response", "tool_call", "tool_result"]
 RoleName = Literal["system", "user", "assistant", "tool", "unknown"]
 _SCANNED_ROLES: tuple[RoleName, ...] = ("user", "tool", "unknown")
 _ALL_ROLES: tuple[RoleName, ...] = ("system", "user", "assistant", "tool", "unknown")
-_ALL_PHASES: list[Phase] = ["request", "response"]
+_ALL_PHASES: list[Phase] = ["request", "response", "tool_call", "tool_result"]
 # The hosts whose traffic forward mode decrypts and inspects; all other TLS passes through untouched.
 DEFAULT_LLM_HOSTS = [
     "api.openai.com",

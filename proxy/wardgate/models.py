@@ -7,14 +7,15 @@ return findings; nothing here knows about HTTP or Rego.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from typing import Literal
 
-__all__ = ["EndpointKind", "Exchange", "Finding", "JsonPath", "Role", "Segment", "Source"]
+__all__ = ["EndpointKind", "Exchange", "Finding", "JsonPath", "Role", "Segment", "Source", "ToolCall"]
 
 Role = Literal["system", "user", "assistant", "tool", "unknown"]
 Source = Literal["prompt", "tool_result", "document", "response", "tool_call"]
-EndpointKind = Literal["chat", "responses", "messages", "unparsed"]
+EndpointKind = Literal["chat", "responses", "messages", "mcp", "unparsed"]
 JsonPath = tuple[str | int, ...]
 
 
@@ -29,6 +30,24 @@ class Segment:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool the model asks to call (or an agent calls over MCP): its name and its arguments as sent (JSON text)."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def to_input(self, source: str) -> dict[str, object]:
+        """The policy's view: arguments parsed when they are JSON (null and `arguments_raw_chars` otherwise)."""
+        try:
+            parsed: object = json.loads(self.arguments) if self.arguments else {}
+        except ValueError:
+            parsed = None
+        return {"id": self.id, "name": self.name, "arguments": parsed, "arguments_chars": len(self.arguments),
+                "source": source}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Exchange:
     """A parsed request or response body in a provider-neutral shape."""
 
@@ -38,6 +57,7 @@ class Exchange:
     stream: bool
     segments: Sequence[Segment]
     tools: tuple[str, ...] = ()  # names of the tools the request offers the model
+    tool_calls: tuple[ToolCall, ...] = ()  # in a response: the calls the model asks for
 
     @property
     def parsed(self) -> bool:

@@ -262,3 +262,23 @@ def test_webhook_serves_admission_reviews_over_tls(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_demo_shows_each_guard_and_a_verified_audit_trail(tmp_path):
+    """`make demo` is the README's first command: every step must still show what it claims."""
+    result = subprocess.run(
+        [sys.executable, "-m", "wardgate", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parents[2],
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    out = result.stdout
+    assert "code=secret_detected" in out
+    assert "code=prompt_injection" in out
+    assert "the upstream received: Draft a reply to <PERSON_1> (<EMAIL_ADDRESS_1>" in out
+    assert "tools the upstream was offered: search_docs" in out
+    assert "tool_call DENY 403 tool_denied" in out
+    assert "leaked key or Maria's email present in the audit file: False" in out
+    assert re.search(r"ok \d+ events", out)

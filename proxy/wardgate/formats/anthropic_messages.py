@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wardgate.formats.base import MalformedBody, expect, model_and_stream, text_parts, tool_names
-from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment
+from wardgate.formats.base import (
+    MalformedBody,
+    expect,
+    keep_tools,
+    model_and_stream,
+    refusal_text,
+    text_parts,
+    tool_names,
+)
+from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, ToolCall
 
 __all__ = ["AnthropicMessages"]
 
@@ -34,8 +43,28 @@ class AnthropicMessages:
     def parse_response(self, body: Any) -> Exchange:
         body = expect(body, dict, "body")
         segments = list(text_parts(body.get("content") or [], ("content",), "assistant", "response", _TEXT))
+        calls = [
+            ToolCall(str(block.get("id", "")), block["name"], json.dumps(block.get("input") or {}))
+            for block in body.get("content") or []
+            if isinstance(block, Mapping) and block.get("type") == "tool_use" and isinstance(block.get("name"), str)
+        ]
         model, _ = model_and_stream(body)
-        return Exchange(self.provider, "messages", model, False, segments)
+        return Exchange(self.provider, "messages", model, False, segments, tool_calls=tuple(calls))
+
+    def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
+        return keep_tools(body, denied, lambda tool: tool.get("name") if isinstance(tool, Mapping) else None)
+
+    def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
+        content = body.get("content") or []
+        kept = [
+            b for b in content if not (isinstance(b, Mapping) and b.get("type") == "tool_use" and b.get("id") in denied)
+        ]
+        if len(kept) != len(content):
+            kept.append({"type": "text", "text": refusal_text(denied)})
+            body["content"] = kept
+            if not any(isinstance(b, Mapping) and b.get("type") == "tool_use" for b in kept):
+                body["stop_reason"] = "end_turn"
+        return body
 
     def _content(self, content: Any, path: JsonPath, role: Role) -> Iterator[Segment]:
         if isinstance(content, str):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
 
-__all__ = ["FormatAdapter", "MalformedBody", "apply_rewrites", "text_parts"]
+__all__ = ["FormatAdapter", "MalformedBody", "apply_rewrites", "keep_tools", "refusal_text", "text_parts"]
 
 
 class MalformedBody(ValueError):
@@ -26,6 +26,14 @@ class FormatAdapter(Protocol):
     def parse_request(self, body: Any) -> Exchange: ...
 
     def parse_response(self, body: Any) -> Exchange: ...
+
+    def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
+        """Remove the denied tools from a request (and a tool_choice that forces one); returns the names removed."""
+        ...
+
+    def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
+        """The response with the calls whose ids are in `denied` replaced by a refusal (id → reason) for the model."""
+        ...
 
 
 def expect(value: Any, kind: type, where: str) -> Any:
@@ -58,6 +66,25 @@ def tool_names(body: Mapping[str, Any]) -> tuple[str, ...]:
             if isinstance(name, str):
                 names.append(name)
     return tuple(names)
+
+
+def keep_tools(body: dict[str, Any], denied: set[str], name_of: Callable[[Any], str | None]) -> list[str]:
+    """Drop denied tools from `body["tools"]`; a `tool_choice` naming one falls back to "auto"."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return []
+    removed = [name for tool in tools if (name := name_of(tool)) in denied]
+    body["tools"] = [tool for tool in tools if name_of(tool) not in denied]
+    if removed and name_of(body.get("tool_choice")) in denied:
+        body["tool_choice"] = "auto"
+    if not body["tools"]:
+        del body["tools"]
+        body.pop("tool_choice", None)
+    return [name for name in removed if name is not None]
+
+
+def refusal_text(denied: Mapping[str, str]) -> str:
+    return "Wardgate refused " + "; ".join(denied.values())
 
 
 def model_and_stream(body: Mapping[str, Any]) -> tuple[str | None, bool]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wardgate.formats.base import expect, model_and_stream, text_parts, tool_names
-from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
+from wardgate.formats.base import expect, keep_tools, model_and_stream, refusal_text, text_parts, tool_names
+from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
 
 __all__ = ["OpenAIChat"]
 
@@ -46,7 +46,26 @@ class OpenAIChat:
                 segments += text_parts(message.get("content"), (*path, "content"), "assistant", "response", _TEXT_PARTS)
                 segments += _tool_call_arguments(message, path, "response")
         model, _ = model_and_stream(body)
-        return Exchange(self.provider, "chat", model, False, segments)
+        return Exchange(self.provider, "chat", model, False, segments, tool_calls=tuple(_calls(body)))
+
+    def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
+        return keep_tools(body, denied, _function_name)
+
+    def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
+        for choice in body.get("choices") or []:
+            message = choice.get("message") if isinstance(choice, Mapping) else None
+            if not isinstance(message, dict) or not message.get("tool_calls"):
+                continue
+            kept = [call for call in message["tool_calls"] if call.get("id") not in denied]
+            if len(kept) == len(message["tool_calls"]):
+                continue
+            if kept:
+                message["tool_calls"] = kept
+            else:
+                message.pop("tool_calls")
+                choice["finish_reason"] = "stop"
+            message["content"] = "\n".join(filter(None, [message.get("content"), refusal_text(denied)]))
+        return body
 
     def _message(self, message: Any, index: int) -> Iterator[Segment]:
         message = expect(message, dict, f"messages.{index}")
@@ -54,6 +73,20 @@ class OpenAIChat:
         source: Source = "tool_result" if role == "tool" else "prompt"
         yield from text_parts(message.get("content"), ("messages", index, "content"), role, source, _TEXT_PARTS)
         yield from _tool_call_arguments(message, ("messages", index), "prompt")
+
+
+def _function_name(tool: Any) -> str | None:
+    function = tool.get("function") if isinstance(tool, Mapping) else None
+    return function.get("name") if isinstance(function, Mapping) else None
+
+
+def _calls(body: Mapping[str, Any]) -> Iterator[ToolCall]:
+    for choice in body.get("choices") or []:
+        message = choice.get("message") if isinstance(choice, Mapping) else None
+        for call in (message.get("tool_calls") or []) if isinstance(message, Mapping) else []:
+            function = call.get("function") if isinstance(call, Mapping) else None
+            if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+                yield ToolCall(str(call.get("id", "")), function["name"], str(function.get("arguments") or ""))
 
 
 def _tool_call_arguments(message: Mapping[str, Any], path: JsonPath, source: Source) -> Iterator[Segment]:

@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wardgate.formats.base import MalformedBody, expect, model_and_stream, text_parts, tool_names
-from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
+from wardgate.formats.base import (
+    MalformedBody,
+    expect,
+    keep_tools,
+    model_and_stream,
+    refusal_text,
+    text_parts,
+    tool_names,
+)
+from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
 
 __all__ = ["OpenAIResponses"]
 
@@ -45,8 +53,35 @@ class OpenAIResponses:
         for index, item in enumerate(body.get("output") or []):
             if isinstance(item, Mapping):
                 segments += self._item(item, ("output", index), "response")
+        calls = [
+            ToolCall(str(item.get("call_id", item.get("id", ""))), item["name"], str(item.get("arguments") or ""))
+            for item in body.get("output") or []
+            if isinstance(item, Mapping) and item.get("type") == "function_call" and isinstance(item.get("name"), str)
+        ]
         model, _ = model_and_stream(body)
-        return Exchange(self.provider, "responses", model, False, segments)
+        return Exchange(self.provider, "responses", model, False, segments, tool_calls=tuple(calls))
+
+    def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
+        return keep_tools(body, denied, lambda tool: tool.get("name") if isinstance(tool, Mapping) else None)
+
+    def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
+        output = body.get("output") or []
+
+        def refused(item: Any) -> bool:
+            call_id = item.get("call_id", item.get("id")) if isinstance(item, Mapping) else None
+            return isinstance(item, Mapping) and item.get("type") == "function_call" and call_id in denied
+
+        if any(refused(item) for item in output):
+            text = {"type": "output_text", "text": refusal_text(denied), "annotations": []}
+            note = {
+                "type": "message",
+                "id": "msg_wardgate",
+                "status": "completed",
+                "role": "assistant",
+                "content": [text],
+            }
+            body["output"] = [item for item in output if not refused(item)] + [note]
+        return body
 
     def _item(self, item: Mapping[str, Any], path: JsonPath, source: Source) -> Iterator[Segment]:
         kind = item.get("type", "message")

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cachetools import TTLCache
 from mitmproxy import http
 
 from wardgate.config import Phase, StreamingSettings
 from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, provider_for
+from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
 from wardgate.formats.streams import stream_format_for
 from wardgate.identity import IdentityRejected, IdentityResolver
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
 from wardgate.models import Exchange
 from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge, VaultStore, Verdict
+from wardgate.pipeline.mcp_judge import McpStream, judge_mcp_message
 from wardgate.policy import Decision
 
 __all__ = ["GuardAddon"]
@@ -24,6 +28,7 @@ logger = logging.getLogger(__name__)
 _CONTEXT = "wardgate"  # keys in flow.metadata
 _REFUSED = "wardgate_refused"
 _STREAM = "wardgate_stream"
+MCP_SESSION_HEADER = "mcp-session-id"
 # Before the credential is checked (a body refused at the headers stage) nobody is known yet.
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
 
@@ -59,6 +64,7 @@ class GuardAddon:
         self._upstream_credential = upstream_credential
         self._vaults, self._conversation_header = vaults, conversation_header
         self._streaming = streaming or StreamingSettings()
+        self._mcp_sessions: TTLCache[str, tuple[Any, Any]] = TTLCache(maxsize=100_000, ttl=24 * 3600)
 
     def _context(self, flow: http.HTTPFlow) -> RequestContext:
         ctx = flow.metadata.get(_CONTEXT)
@@ -97,7 +103,12 @@ class GuardAddon:
         assert flow.response is not None
         if (ctx := flow.metadata.get(_CONTEXT)) is not None:
             flow.response.headers[DECISION_HEADER] = ctx.decision_id
+        if ctx is not None and ctx.endpoint == "mcp":
+            self._bind_mcp_session(flow, ctx)
         if "text/event-stream" not in flow.response.headers.get("content-type", ""):
+            return
+        if ctx is not None and ctx.endpoint == "mcp" and not flow.metadata.get(_REFUSED):
+            flow.response.stream = McpStream(self._guard, ctx)
             return
         # Never buffered (that would break time-to-first-token): guarded window by window, or passed through
         # when nothing of ours is in it (a host we do not inspect, a refused request, streaming turned off).
@@ -141,6 +152,12 @@ class GuardAddon:
         ):
             self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", message, status=413))
 
+    def _bind_mcp_session(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
+        assert flow.response is not None
+        session = flow.response.headers.get(MCP_SESSION_HEADER)
+        if session and session not in self._mcp_sessions:
+            self._mcp_sessions[session] = (ctx.identity.get("tenant"), ctx.identity.get("subject"))
+
     @staticmethod
     def _close_stream(flow: http.HTTPFlow) -> None:
         """Write a guarded stream's audit event, once (the stream ended, was stopped, or broke off)."""
@@ -168,13 +185,35 @@ class GuardAddon:
         if not verdict.decision.allow:
             self._block(flow, verdict)
             return
-        if verdict.rewrites:
+        if ctx.endpoint == "mcp" and not await self._judge_mcp_request(flow, ctx, body, exchange):
+            return
+        adapter = adapter_for(request.method, request.path)
+        stripped = adapter.strip_tools(body, set(verdict.decision.tools.deny)) if adapter and body else []
+        if verdict.rewrites or stripped:
             request.content = json.dumps(apply_rewrites(body, verdict.rewrites), ensure_ascii=False).encode()
         if self._upstream_credential is not None:
             header, value = self._upstream_credential
             request.headers[header] = value
         # A compressed stream would have to be decoded before it can be judged: ask for it plain.
         request.headers["accept-encoding"] = "identity"
+
+    async def _judge_mcp_request(self, flow: http.HTTPFlow, ctx: RequestContext, body: Any, exchange: Exchange) -> bool:
+        """An MCP session stays with the caller that opened it; each tools/call is judged. False after refusing."""
+        session = flow.request.headers.get(MCP_SESSION_HEADER)
+        owner = (ctx.identity.get("tenant"), ctx.identity.get("subject"))
+        if session and self._mcp_sessions.get(session, owner) != owner:
+            message = "this MCP session belongs to another caller"
+            self._refuse(flow, "request", Decision.deny("mcp_session_mismatch", message, status=403))
+            return False
+        for request in requests(body):
+            call = tool_call_of(request)
+            if call is None:
+                continue
+            verdict = await self._guard.judge_tool_call(ctx, exchange, call, "mcp")
+            if not verdict.decision.allow:
+                self._block(flow, verdict)
+                return False
+        return True
 
     def _join_conversation(self, request: http.Request, ctx: RequestContext) -> None:
         """Share the vault of the caller's named conversation (the header is Wardgate's; it is not forwarded)."""
@@ -200,6 +239,11 @@ class GuardAddon:
         adapter = adapter_for(flow.request.method, flow.request.path)
         try:
             body = json.loads(raw) if raw and (adapter is not None or _is_json(flow.request.headers)) else None
+            if adapter is None and is_jsonrpc(body):
+                # MCP: the request is judged for who calls what; a tools/call is judged as the tool call it is.
+                ctx.provider, ctx.mcp_methods = "mcp", methods(body)
+                ctx.mcp_request_id = next((r.get("id") for r in requests(body) if "id" in r), None)
+                return body, Exchange("mcp", "mcp", None, False, [])
             return body, (adapter.parse_request(body) if adapter else parse_unparsed(body, ctx.provider))
         except (ValueError, MalformedBody) as exc:
             detail = str(exc) if isinstance(exc, MalformedBody) else f"the body is not valid JSON ({exc})"
@@ -208,6 +252,9 @@ class GuardAddon:
 
     async def _judge_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
         assert flow.response is not None
+        if ctx.endpoint == "mcp":
+            await self._judge_mcp_response(flow, ctx)
+            return
         adapter = adapter_for(flow.request.method, flow.request.path)
         try:
             body = json.loads(flow.response.get_content(strict=False) or b"null")
@@ -217,8 +264,37 @@ class GuardAddon:
         verdict = await self._guard.judge(ctx, "response", exchange, has_body=True)
         if not verdict.decision.allow:
             self._block(flow, verdict)
-        elif verdict.rewrites:
-            flow.response.content = json.dumps(apply_rewrites(body, verdict.rewrites), ensure_ascii=False).encode()
+            return
+        # Each call the model asks for is judged on its own (phase tool_call); a denied one becomes a refusal the
+        # model's caller reads instead of a call its agent would run.
+        refused = {}
+        for call in exchange.tool_calls:
+            judged = await self._guard.judge_tool_call(ctx, exchange, call, "llm")
+            if not judged.decision.allow:
+                reason = judged.decision.reasons[0].message if judged.decision.reasons else judged.decision.code
+                refused[call.id] = f"the call to {call.name}: {reason}"
+        if verdict.rewrites or refused:
+            body = apply_rewrites(body, verdict.rewrites)
+            if refused and adapter is not None:
+                body = adapter.refuse_tool_calls(body, refused)
+            flow.response.content = json.dumps(body, ensure_ascii=False).encode()
+
+    async def _judge_mcp_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
+        assert flow.response is not None
+        try:
+            body = json.loads(flow.response.get_content(strict=False) or b"null")
+        except ValueError:
+            return
+        messages = body if isinstance(body, list) else [body]
+        copies = json.loads(json.dumps(messages))  # judging may change a message in place
+
+        def judge_all() -> list[Any]:
+            return [judge_mcp_message(self._guard, ctx, message) for message in copies]
+
+        judged = await asyncio.to_thread(judge_all)
+        if judged != messages:
+            answer = judged if isinstance(body, list) else judged[0]
+            flow.response.content = json.dumps(answer, ensure_ascii=False).encode()
 
     def _block(self, flow: http.HTTPFlow, verdict: Verdict) -> None:
         """Answer with the (already audited) deny instead of forwarding."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from mitmproxy import http
 
 from wardgate.formats import error_body
+from wardgate.formats.mcp import jsonrpc_error
 from wardgate.pipeline import RequestContext, StreamGuard
 from wardgate.policy import Decision
 
@@ -20,6 +21,13 @@ DECISION_HEADER = "x-wardgate-decision-id"
 def refusal(ctx: RequestContext, decision: Decision) -> http.Response:
     """A deny in the provider's error shape, carrying the decision id a user can look up in the audit trail."""
     message = "; ".join(reason.message for reason in decision.reasons) or "denied by policy"
+    if ctx.provider == "mcp":
+        # A JSON-RPC error the MCP SDKs raise as McpError; HTTP 200 unless the caller itself was refused (401).
+        rpc = jsonrpc_error(ctx.mcp_request_id, decision.code, message)
+        rpc["error"]["data"]["decision_id"] = ctx.decision_id
+        status = decision.status if decision.status in (401, 413) else 200
+        headers = {"content-type": "application/json", DECISION_HEADER: ctx.decision_id, **decision.headers}
+        return http.Response.make(status, json.dumps(rpc).encode(), headers)
     details = {"decision_id": ctx.decision_id, "reasons": [reason.code for reason in decision.reasons]}
     body = error_body(ctx.provider, decision.status, decision.code, f"Wardgate: {message}", details)
     headers = {"content-type": "application/json", DECISION_HEADER: ctx.decision_id, **decision.headers}

@@ -25,6 +25,10 @@ class RequestContext:
     trace_id: str | None = None
     model: str | None = None  # from the parsed request, for the response phases
     endpoint: EndpointKind = "unparsed"
+    # The request phase's findings: a later tool call in the same turn is judged knowing them.
+    turn_findings: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    mcp_methods: dict[str, str] = dataclasses.field(default_factory=dict)  # JSON-RPC id → method, for MCP results
+    mcp_request_id: Any = None  # the id a JSON-RPC error answering this request carries
     started: float = dataclasses.field(default_factory=time.perf_counter)
     # Placeholders issued while masking this flow's request (or its conversation's, when the caller names one).
     vault: Vault = dataclasses.field(default_factory=Vault)

@@ -16,7 +16,7 @@ from typing import Any
 from wardgate.audit import AuditLog, canonical_json
 from wardgate.config import FailClosedSettings, Phase
 from wardgate.errors import PolicyError, ScannerError
-from wardgate.models import Exchange, Finding, JsonPath, Segment
+from wardgate.models import Exchange, Finding, JsonPath, Segment, ToolCall
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.masking import Masker
 from wardgate.pipeline.vault import Vault
@@ -32,6 +32,12 @@ class Verdict:
     decision: Decision
     findings: Sequence[Finding]
     rewrites: Mapping[JsonPath, str]
+
+
+def _tool_summary(policy_input: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A tool call's name, id and source for the audit: never its arguments."""
+    call = (policy_input or {}).get("tool_call")
+    return {key: call.get(key) for key in ("name", "id", "source")} if isinstance(call, Mapping) else None
 
 
 def _ms(seconds: float) -> float:
@@ -62,13 +68,24 @@ class Guard:
         self._scan_timeout = scan_timeout
         self._record_input = record_input
 
-    async def judge(self, ctx: RequestContext, phase: Phase, exchange: Exchange, *, has_body: bool) -> Verdict:
+    async def judge(
+        self,
+        ctx: RequestContext,
+        phase: Phase,
+        exchange: Exchange,
+        *,
+        has_body: bool,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Verdict:
+        """`extra` joins the policy input (a tool call: `tool_call`, `turn`)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         findings, scan_error = await self._scan(exchange)
         timings["scan_ms"] = _ms(time.perf_counter() - started)
+        if phase == "request":
+            ctx.turn_findings = [finding.to_dict() for finding in findings]
 
-        policy_input = self._input(ctx, phase, exchange, findings)
+        policy_input = {**self._input(ctx, phase, exchange, findings), **(extra or {})}
         started = time.perf_counter()
         if scan_error is not None and phase in self._fail_closed.scanner_error:
             decision = self._scan_failed(scan_error)
@@ -86,13 +103,21 @@ class Guard:
         self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
         return Verdict(decision, findings, rewrites)
 
+    async def judge_tool_call(self, ctx: RequestContext, exchange: Exchange, call: ToolCall, source: str) -> Verdict:
+        """Phase `tool_call`: the policy sees the tool, its parsed arguments, their findings and the turn's."""
+        # Role `tool`: the arguments are scored like any text a tool passes along (the injection classifier reads it).
+        arguments = Exchange(exchange.provider, exchange.endpoint, exchange.model, exchange.stream,
+                             [Segment("tool", "tool_call", call.arguments, ())], exchange.tools)  # fmt: skip
+        extra = {"tool_call": call.to_input(source), "turn": {"findings": ctx.turn_findings}}
+        return await self.judge(ctx, "tool_call", arguments, has_body=True, extra=extra)
+
     def _rewrites(
         self, ctx: RequestContext, phase: Phase, exchange: Exchange, findings: Sequence[Finding], decision: Decision
     ) -> dict[JsonPath, str]:
         """Masked spans; in a response, also this flow's placeholders turned back into the caller's values."""
         segments = exchange.segments
         rewrites = self._masker.rewrite(segments, findings, decision.masks, ctx.vault, placeholders=phase == "request")
-        if phase == "response" and len(ctx.vault):
+        if phase in ("response", "tool_result") and len(ctx.vault):
             for segment in segments:
                 restored = ctx.vault.restore(rewrites.get(segment.path, segment.text))
                 if restored != segment.text:
@@ -135,25 +160,54 @@ class Guard:
 
     # --- streams: mitmproxy's stream callable is synchronous, so these run on the caller's thread ---------------
 
-    def scan_blocking(self, segment: Segment, *, tool: bool) -> tuple[list[Finding], str | None]:
-        """The sync scanners' findings in one stream window (tool-call arguments get the tool scanners too)."""
+    def scan_blocking(self, segments: Sequence[Segment], *, tool: bool) -> tuple[list[Finding], str | None]:
+        """The sync scanners' findings (tool-call arguments and tool results get the tool scanners too)."""
         scanners = [*self._stream_scanners, *(self._tool_scanners if tool else ())]
         try:
-            return [finding for scanner in scanners for finding in scanner.scan_sync([segment])], None
+            return [finding for scanner in scanners for finding in scanner.scan_sync(segments)], None
         except ScannerError as exc:
             return [], str(exc)
 
+    def judge_blocking(self, ctx: RequestContext, phase: Phase, exchange: Exchange) -> Verdict:
+        """`judge` on the caller's thread, with the sync scanners: for messages inside a stream (MCP over SSE)."""
+        started = time.perf_counter()
+        findings, scan_error = self.scan_blocking(exchange.segments, tool=True)
+        timings = {"scan_ms": _ms(time.perf_counter() - started)}
+        policy_input = self._input(ctx, phase, exchange, findings)
+        started = time.perf_counter()
+        if scan_error is not None and phase in self._fail_closed.scanner_error:
+            decision = self._scan_failed(scan_error)
+        else:
+            try:
+                decision = self._engine.evaluate_blocking(policy_input)
+            except PolicyError as exc:
+                decision = self._policy_failed(phase, exc)
+        timings["policy_ms"] = _ms(time.perf_counter() - started)
+        rewrites = self._rewrites(ctx, phase, exchange, findings, decision) if decision.allow else {}
+        timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
+        self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
+        return Verdict(decision, findings, rewrites)
+
     def decide_blocking(
-        self, ctx: RequestContext, exchange: Exchange, findings: Sequence[Finding], scan_error: str | None
+        self,
+        ctx: RequestContext,
+        exchange: Exchange,
+        findings: Sequence[Finding],
+        scan_error: str | None,
+        *,
+        tool_call: ToolCall | None = None,
     ) -> tuple[Decision, dict[str, Any]]:
-        """The response-phase decision for a stream window, with the fail-closed rules applied."""
-        policy_input = self._input(ctx, "response", exchange, findings)
-        if scan_error is not None and "response" in self._fail_closed.scanner_error:
+        """A stream window's decision (phase response, or tool_call for a streamed call), fail-closed rules applied."""
+        phase: Phase = "tool_call" if tool_call is not None else "response"
+        policy_input = self._input(ctx, phase, exchange, findings)
+        if tool_call is not None:
+            policy_input |= {"tool_call": tool_call.to_input("llm"), "turn": {"findings": ctx.turn_findings}}
+        if scan_error is not None and phase in self._fail_closed.scanner_error:
             return self._scan_failed(scan_error), policy_input
         try:
             return self._engine.evaluate_blocking(policy_input), policy_input
         except PolicyError as exc:
-            return self._policy_failed("response", exc), policy_input
+            return self._policy_failed(phase, exc), policy_input
 
     def mask_window(self, text: str, findings: Sequence[Finding], decision: Decision, vault: Vault) -> str:
         segment = Segment("assistant", "response", text, ())
@@ -233,6 +287,7 @@ class Guard:
                 "source": decision.source,
             },
             masked=["/" + "/".join(map(str, path)) for path in rewrites],
+            tool=_tool_summary(policy_input),
             bundle_revision=self._engine.revision,
             input_hash=input_hash,
             input=dict(policy_input) if self._record_input and policy_input else None,

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from wardgate.models import Exchange, Finding, Segment
+from wardgate.models import Exchange, Finding, Segment, ToolCall
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.stream import WindowVerdict
@@ -35,28 +35,31 @@ class StreamJudge:
     def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
         # The context (recently released text) lets a pattern match across the window's edge; what lies wholly
         # inside it was judged before.
-        found, error = self._guard.scan_blocking(self._segment(context + text, tool), tool=tool is not None)
+        found, error = self._guard.scan_blocking([self._segment(context + text, tool)], tool=tool is not None)
         shift = len(context)
         mine = [
             dataclasses.replace(finding, start=max(finding.start - shift, 0), end=finding.end - shift)
             for finding in found
             if finding.end > shift
         ]
-        return self._verdict(text, mine, error, tool=tool is not None)
+        call = ToolCall("", tool, context + text) if tool is not None else None  # tool windows are whole calls
+        return self._verdict(text, mine, error, tool=call)
 
     def full(self, text: str, *, tool: str | None) -> WindowVerdict:
-        found, error = self._guard.scan_blocking(self._segment(text, tool), tool=tool is not None)
-        return self._verdict(text, found, error, tool=tool is not None, summary=True)
+        found, error = self._guard.scan_blocking([self._segment(text, tool)], tool=tool is not None)
+        return self._verdict(text, found, error, tool=None, summary=True)
 
     def _verdict(
-        self, text: str, findings: Sequence[Finding], error: str | None, *, tool: bool, summary: bool = False
+        self, text: str, findings: Sequence[Finding], error: str | None, *, tool: ToolCall | None, summary: bool = False
     ) -> WindowVerdict:
         offset = self._offset
         if not summary:
             self._offset += len(text)
-        if not findings and error is None:
+        if not findings and error is None and tool is None:  # a tool call is always judged (phase tool_call)
             return WindowVerdict(_ALLOW, text)
-        decision, self._input = self._guard.decide_blocking(self._ctx, self._exchanges[tool], findings, error)
+        decision, self._input = self._guard.decide_blocking(
+            self._ctx, self._exchanges[tool is not None], findings, error, tool_call=tool
+        )
         if not summary:  # a summary event repeats text whose findings were already recorded
             self.findings += [dataclasses.replace(f, start=f.start + offset, end=f.end + offset) for f in findings]
         if not decision.allow:

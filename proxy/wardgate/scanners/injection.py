@@ -2,6 +2,7 @@
 
 Text is normalised before scoring (NFKC; zero-width, bidi-control and Unicode tag characters removed) so that
 invisible-character evasions score like the visible text they hide, and their presence is a finding of its own.
+HTML is first reduced to its text, comments and alt/title attributes included (`markup.reduce_markup`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher, SequenceClassifier
 from wardgate.models import Finding, Segment
+from wardgate.scanners.markup import reduce_markup
 
 __all__ = ["InjectionScanner", "normalise"]
 
@@ -73,7 +75,7 @@ class InjectionScanner:
         findings: list[Finding] = []
         texts = []
         for index, segment in targets:
-            cleaned, invisible, tags = normalise(segment.text)
+            cleaned, invisible, tags = normalise(reduce_markup(segment.text))
             end = len(segment.text)
             if tags:
                 findings.append(Finding(self.name, "evasion:unicode_tags", 1.0, index, 0, end))

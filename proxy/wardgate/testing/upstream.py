@@ -86,13 +86,21 @@ class FakeUpstream(BackgroundServer):
         model, created, cid = body.get("model", "gpt-4o-mini"), int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:12]}"
         if body.get("stream"):
             return await self._chat_stream(request, text, model, created, cid)
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        finish = "stop"
+        if self.tool_call is not None:
+            name, pieces = self.tool_call
+            function = {"name": name, "arguments": "".join(pieces)}
+            message = {"role": "assistant", "content": None,
+                       "tool_calls": [{"id": "call_1", "type": "function", "function": function}]}  # fmt: skip
+            finish = "tool_calls"
         return web.json_response(
             {
                 "id": cid,
                 "object": "chat.completion",
                 "created": created,
                 "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()), "total_tokens": 10},
             }
         )
@@ -256,14 +264,20 @@ class FakeUpstream(BackgroundServer):
         text = self.reply if self.reply is not None else _last_user_text(body)
         if body.get("stream"):
             return await self._messages_stream(request, text, body.get("model", "claude-3-5-haiku-latest"))
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+        stop = "end_turn"
+        if self.tool_call is not None:
+            name, pieces = self.tool_call
+            content = [{"type": "tool_use", "id": "toolu_1", "name": name, "input": json.loads("".join(pieces))}]
+            stop = "tool_use"
         return web.json_response(
             {
                 "id": f"msg_{uuid.uuid4().hex[:12]}",
                 "type": "message",
                 "role": "assistant",
                 "model": body.get("model", "claude-3-5-haiku-latest"),
-                "content": [{"type": "text", "text": text}],
-                "stop_reason": "end_turn",
+                "content": content,
+                "stop_reason": stop,
                 "stop_sequence": None,
                 "usage": {"input_tokens": 10, "output_tokens": len(text.split())},
             }

@@ -1,0 +1,97 @@
+"""MCP (Model Context Protocol) over HTTP: JSON-RPC 2.0 requests, and the results Wardgate judges.
+
+Streamable HTTP POSTs one JSON-RPC message (or a batch) and gets JSON or an SSE stream of messages back; the older
+HTTP+SSE transport POSTs the same messages. Requests: `tools/call` is a tool call (name + arguments); every string
+in `params` is scanned. Results: `tools/list` names the tools (filtered by policy), `tools/call` content and
+`resources/read` contents are tool results and documents (scanned for injection, secrets, personal data).
+A request's own arguments are judged as the tool call they are (phase `tool_call`), never masked: the tool needs
+the real values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from wardgate.formats.generic_json import string_leaves
+from wardgate.models import Exchange, Segment, ToolCall
+
+__all__ = [
+    "JSONRPC_POLICY_ERROR",
+    "filter_tools",
+    "is_jsonrpc",
+    "jsonrpc_error",
+    "methods",
+    "parse_mcp_result",
+    "requests",
+    "tool_call_of",
+]
+
+# JSON-RPC reserves -32000..-32099 for implementation-defined server errors.
+JSONRPC_POLICY_ERROR = -32001
+
+
+def is_jsonrpc(body: Any) -> bool:
+    """A JSON-RPC 2.0 request (or a batch of them): what MCP clients POST."""
+    items = body if isinstance(body, list) and body else [body]
+    return all(isinstance(item, Mapping) and item.get("jsonrpc") == "2.0" and "method" in item for item in items)
+
+
+def requests(body: Any) -> list[Mapping[str, Any]]:
+    return [item for item in (body if isinstance(body, list) else [body]) if isinstance(item, Mapping)]
+
+
+def tool_call_of(request: Mapping[str, Any]) -> ToolCall | None:
+    if request.get("method") != "tools/call" or not isinstance(params := request.get("params"), Mapping):
+        return None
+    name = params.get("name")
+    if not isinstance(name, str):
+        return None
+    return ToolCall(str(request.get("id", "")), name, json.dumps(params.get("arguments") or {}))
+
+
+def methods(body: Any) -> dict[str, str]:
+    """JSON-RPC id → method, to know what each result answers."""
+    return {str(r.get("id")): str(r.get("method")) for r in requests(body) if "id" in r}
+
+
+def parse_mcp_result(message: Mapping[str, Any], method: str | None) -> Exchange:
+    """The texts of a result Wardgate judges, and for `tools/list` the tool names (as the exchange's tools)."""
+    result = message.get("result")
+    if not isinstance(result, Mapping):
+        return Exchange("mcp", "mcp", None, False, [])
+    if method == "tools/list":
+        names = tuple(t["name"] for t in result.get("tools") or [] if isinstance(t, Mapping) and "name" in t)
+        return Exchange("mcp", "mcp", None, False, [], tools=names)
+    return Exchange("mcp", "mcp", None, False, list(_result_texts(result)))
+
+
+def _result_texts(result: Mapping[str, Any]) -> Iterator[Segment]:
+    for index, part in enumerate(result.get("content") or []):  # tools/call, prompts/get
+        if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+            yield Segment("tool", "tool_result", part["text"], ("result", "content", index, "text"))
+    for index, part in enumerate(result.get("contents") or []):  # resources/read
+        if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+            yield Segment("tool", "document", part["text"], ("result", "contents", index, "text"))
+    structured = result.get("structuredContent")
+    if structured is not None:
+        for path, text in string_leaves(structured, ("result", "structuredContent")):
+            yield Segment("tool", "tool_result", text, path)
+
+
+def filter_tools(message: dict[str, Any], denied: set[str]) -> list[str]:
+    """Remove denied tools from a `tools/list` result; returns the names removed."""
+    tools = message["result"].get("tools") or []
+    removed = [t.get("name") for t in tools if isinstance(t, Mapping) and t.get("name") in denied]
+    message["result"]["tools"] = [t for t in tools if not (isinstance(t, Mapping) and t.get("name") in denied)]
+    return [str(name) for name in removed]
+
+
+def jsonrpc_error(request_id: Any, code: str, message: str) -> dict[str, Any]:
+    """A JSON-RPC error the MCP SDKs raise as McpError, with Wardgate's reason code in `data`."""
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {"code": JSONRPC_POLICY_ERROR, "message": f"Wardgate: {message}", "data": {"wardgate": code}},
+    }

@@ -1,0 +1,75 @@
+"""Tool calls inside LLM traffic: denied tools stripped from requests, denied calls turned into refusals."""
+
+from __future__ import annotations
+
+import json
+
+import anthropic
+import openai
+import pytest
+
+from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
+from tests.integration.helpers import audit_events, policy_copy
+from wardgate.testing import FakeUpstream
+
+FAST = {"scanners": {"injection": {"enabled": False}}}
+TOOLS = [
+    {"type": "function", "function": {"name": "search", "parameters": {"type": "object", "properties": {}}}},
+    {"type": "function", "function": {"name": "shell_exec", "parameters": {"type": "object", "properties": {}}}},
+]
+
+
+@pytest.fixture(scope="module")
+def policies(tmp_path_factory):
+    return policy_copy(tmp_path_factory.mktemp("tools"), tools={"deny": ["shell_*"]})
+
+
+def test_a_denied_tool_is_stripped_from_the_request(start_proxy, upstream, policies):
+    proxy = start_proxy({"upstream": upstream.url, **FAST}, policies=policies)
+    client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+    client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "list the files"}],
+        tools=TOOLS,
+        tool_choice={"type": "function", "function": {"name": "shell_exec"}},
+    )
+    sent = upstream.received[-1]
+    assert [tool["function"]["name"] for tool in sent["tools"]] == ["search"]
+    assert sent["tool_choice"] == "auto"
+
+
+@pytest.mark.parametrize("name", ["shell_exec", "search"])
+def test_a_call_the_model_asks_for_is_judged_and_a_denied_one_becomes_a_refusal(start_proxy, policies, name):
+    with FakeUpstream(tool_call=(name, ['{"command": "ls -la"}'])) as agentic:
+        proxy = start_proxy({"upstream": agentic.url, **FAST}, policies=policies)
+        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+        reply = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "list the files"}], tools=TOOLS
+        )
+        anthropic_reply = anthropic.Anthropic(base_url=proxy.url, api_key=ANTHROPIC_KEY, max_retries=0).messages.create(
+            model="claude-3-5-haiku-latest", max_tokens=64, messages=[{"role": "user", "content": "list the files"}]
+        )
+    choice = reply.choices[0]
+    if name == "search":
+        assert choice.message.tool_calls[0].function.name == "search"
+        assert anthropic_reply.content[0].type == "tool_use"
+        return
+    assert choice.message.tool_calls is None
+    assert choice.finish_reason == "stop"
+    assert "Wardgate refused the call to shell_exec" in choice.message.content
+    assert [block.type for block in anthropic_reply.content] == ["text"]
+    assert anthropic_reply.stop_reason == "end_turn"
+    events = [e for e in audit_events(proxy.audit_file) if e["phase"] == "tool_call"]
+    assert [(e["tool"]["name"], e["result"]["code"]) for e in events] == [("shell_exec", "tool_denied")] * 2
+    assert "ls -la" not in json.dumps(events)  # arguments are judged, never recorded
+
+
+def test_a_streamed_call_to_a_denied_tool_stops_the_stream(start_proxy, policies):
+    with FakeUpstream(tool_call=("shell_exec", ['{"command": ', '"rm -rf /"}'])) as agentic:
+        proxy = start_proxy({"upstream": agentic.url, **FAST}, policies=policies)
+        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "clean up"}], tools=TOOLS, stream=True
+        )
+        with pytest.raises(openai.APIError, match="shell_exec"):
+            list(stream)

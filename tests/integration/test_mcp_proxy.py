@@ -1,0 +1,84 @@
+"""A real MCP client and server (the official `mcp` SDK, streamable HTTP) talking through the proxy."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import McpError
+
+from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
+from tests.integration.helpers import audit_events, policy_copy
+from tests.integration.mcp_server import INJECTED_PAGE, McpServer
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["sse-answers", "json-answers"])
+def proxy(request, start_proxy, tmp_path_factory):
+    policies = policy_copy(tmp_path_factory.mktemp("mcp"), tools={"deny": ["shell_*"]})
+    with McpServer(json_response=request.param) as server:
+        yield start_proxy({"upstream": server.url}, policies=policies)
+
+
+async def session_call(proxy, action):
+    """Open a session through the proxy and run `action`; a JSON-RPC error comes back as the McpError itself."""
+    http = create_mcp_http_client(headers={"authorization": f"Bearer {OPENAI_KEY}"})
+    async with (
+        http,
+        streamable_http_client(proxy.url + "/mcp", http_client=http) as (read, write, _),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        try:
+            return await action(session)
+        except McpError as error:
+            return error
+
+
+async def test_tools_list_is_filtered_to_what_the_caller_may_use(proxy):
+    listed = await session_call(proxy, lambda session: session.list_tools())
+    assert sorted(tool.name for tool in listed.tools) == ["add", "fetch_page", "read_note"]
+
+
+async def test_an_allowed_call_goes_through(proxy):
+    result = await session_call(proxy, lambda session: session.call_tool("add", {"a": 2, "b": 40}))
+    assert result.content[0].text == "42"
+    note = await session_call(proxy, lambda session: session.call_tool("read_note", {"name": "groceries"}))
+    assert "buy milk" in note.content[0].text
+
+
+async def test_a_denied_call_is_a_json_rpc_error_and_never_reaches_the_server(proxy):
+    error = await session_call(proxy, lambda session: session.call_tool("shell_exec", {"command": "cat /etc/passwd"}))
+    assert isinstance(error, McpError)
+    assert "shell_exec" in error.error.message
+    denied = [e for e in audit_events(proxy.audit_file) if e["phase"] == "tool_call" and not e["result"]["allow"]]
+    assert denied[-1]["tool"] == {"name": "shell_exec", "id": denied[-1]["tool"]["id"], "source": "mcp"}
+    assert "passwd" not in proxy.audit_file.read_text()
+
+
+async def test_a_tool_result_carrying_an_injection_is_blocked(proxy):
+    error = await session_call(proxy, lambda session: session.call_tool("fetch_page", {"url": "https://acme.test"}))
+    assert isinstance(error, McpError)
+    assert "prompt injection" in error.error.message
+    blocked = [e for e in audit_events(proxy.audit_file) if e["phase"] == "tool_result" and not e["result"]["allow"]]
+    assert blocked[-1]["result"]["code"] == "prompt_injection"
+    assert INJECTED_PAGE[:40] not in proxy.audit_file.read_text()
+
+
+async def test_a_session_stays_with_the_caller_that_opened_it(proxy):
+    client_info = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": client_info}
+    accept = {"accept": "application/json, text/event-stream"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        opened = await client.post(
+            proxy.url + "/mcp", json=init, headers={**accept, "authorization": f"Bearer {OPENAI_KEY}"}
+        )
+        session = opened.headers["mcp-session-id"]
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        stolen = await client.post(
+            proxy.url + "/mcp", json=listing,
+            headers={**accept, "x-api-key": ANTHROPIC_KEY, "mcp-session-id": session},
+        )  # fmt: skip
+    assert stolen.status_code == 200
+    assert stolen.json()["error"]["data"]["wardgate"] == "mcp_session_mismatch"
