@@ -52,6 +52,7 @@ decision := {
 	"mask": sort(mask),
 	"redact": [],
 	"tools": {"deny": sort(denied_tools)},
+	"annotate": sort(annotate),
 } if {
 	count(denied) == 0
 	input.phase in {"request", "response", "tool_call", "tool_result"}
@@ -194,10 +195,34 @@ deny contains {
 	"code": "prompt_injection",
 	"message": sprintf("segment %d looks like a prompt injection or jailbreak (score %.3f >= %.3f)", [f.segment, f.score, injection_threshold(f)]),
 } if {
+	some f in injections
+	injection_action == "deny"
+}
+
+injections contains f if {
 	some f in input.findings
 	f.kind == "injection"
 	injection_judged(f)
 	f.score >= injection_threshold(f)
+}
+
+# What an injected tool result (or document) becomes, data.injection.tool_result: "deny" (default), "mask" (the
+# segment is stripped to a marker) or "annotate" (the model gets it with a warning in front). Prompts and tool
+# calls are always denied.
+default tool_result_injection_action := "deny"
+
+tool_result_injection_action := data.injection.tool_result
+
+injection_action := tool_result_injection_action if input.phase == "tool_result" else := "deny"
+
+mask contains "injection" if {
+	count(injections) > 0
+	injection_action == "mask"
+}
+
+annotate contains "injection" if {
+	count(injections) > 0
+	injection_action == "annotate"
 }
 
 # Prompts, tool results (an MCP server's answer, indirect injection), and the arguments of a tool call (an agent

@@ -230,3 +230,19 @@ test_an_injected_tool_result_is_denied if {
 	not d.allow
 	d.reasons[0].code == "prompt_injection"
 }
+
+injected_result := {"scanner": "injection", "kind": "injection", "family": "injection", "score": 0.99, "threshold": 0.9, "segment": 0}
+
+test_an_injected_tool_result_can_be_stripped_or_annotated_instead if {
+	stripped := wardgate.decision with input as request({"phase": "tool_result", "findings": [injected_result]})
+		with data.injection as {"tool_result": "mask"}
+	stripped.allow
+	stripped.mask == ["injection"]
+	annotated := wardgate.decision with input as request({"phase": "tool_result", "findings": [injected_result]})
+		with data.injection as {"tool_result": "annotate"}
+	annotated.allow
+	annotated.annotate == ["injection"]
+	prompt := wardgate.decision with input as request({"findings": [injected_result]})
+		with data.injection as {"tool_result": "annotate"}
+	not prompt.allow # a prompt injection is always denied
+}

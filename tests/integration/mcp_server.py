@@ -45,11 +45,13 @@ def build_server(*, json_response: bool) -> FastMCP:
 class McpServer:
     """`with McpServer() as server:` serves on `server.url` (the streamable HTTP endpoint is `/mcp`)."""
 
-    def __init__(self, *, json_response: bool = False) -> None:
+    def __init__(self, *, json_response: bool = False, legacy_sse: bool = False) -> None:
+        """`legacy_sse`: the older HTTP+SSE transport (GET /sse, POST /messages/) instead of streamable HTTP."""
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        app = build_server(json_response=json_response).streamable_http_app()
+        server = build_server(json_response=json_response)
+        app = server.sse_app() if legacy_sse else server.streamable_http_app()
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self._thread = threading.Thread(target=self._server.run, name="mcp-server", daemon=True)
 

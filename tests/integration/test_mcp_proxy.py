@@ -82,3 +82,48 @@ async def test_a_session_stays_with_the_caller_that_opened_it(proxy):
         )  # fmt: skip
     assert stolen.status_code == 200
     assert stolen.json()["error"]["data"]["wardgate"] == "mcp_session_mismatch"
+
+
+async def test_the_older_http_sse_transport_is_guarded_on_its_session_stream(start_proxy, tmp_path):
+    from mcp.client.sse import sse_client
+
+    policies = policy_copy(tmp_path, tools={"deny": ["shell_*"]})
+    with McpServer(legacy_sse=True) as server:
+        proxy = start_proxy({"upstream": server.url}, policies=policies)
+        async with (
+            sse_client(proxy.url + "/sse", headers={"authorization": f"Bearer {OPENAI_KEY}"}) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            listed = await session.list_tools()
+            added = await session.call_tool("add", {"a": 1, "b": 2})
+            denied = injected = None
+            try:
+                await session.call_tool("shell_exec", {"command": "id"})
+            except McpError as error:
+                denied = error
+            try:
+                await session.call_tool("fetch_page", {"url": "https://acme.test"})
+            except McpError as error:
+                injected = error
+    assert sorted(tool.name for tool in listed.tools) == ["add", "fetch_page", "read_note"]
+    assert added.content[0].text == "3"
+    assert denied is not None
+    assert "shell_exec" in denied.error.message
+    assert injected is not None
+    assert "prompt injection" in injected.error.message
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"), [("mask", "[REDACTED:injection]"), ("annotate", "[Wardgate: the text")]
+)
+async def test_an_injected_tool_result_can_be_stripped_or_annotated_instead_of_blocked(
+    start_proxy, tmp_path, action, expected
+):
+    policies = policy_copy(tmp_path, injection={"tool_result": action})
+    with McpServer(json_response=True) as server:
+        proxy = start_proxy({"upstream": server.url}, policies=policies)
+        result = await session_call(proxy, lambda session: session.call_tool("fetch_page", {"url": "https://a.test"}))
+    text = result.content[0].text
+    assert text.startswith(expected)
+    assert ("Ignore all previous instructions" in text) == (action == "annotate")

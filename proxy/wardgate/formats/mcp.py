@@ -38,8 +38,8 @@ def is_jsonrpc(body: Any) -> bool:
     return all(isinstance(item, Mapping) and item.get("jsonrpc") == "2.0" and "method" in item for item in items)
 
 
-def requests(body: Any) -> list[Mapping[str, Any]]:
-    return [item for item in (body if isinstance(body, list) else [body]) if isinstance(item, Mapping)]
+def requests(body: Any) -> list[dict[str, Any]]:
+    return [item for item in (body if isinstance(body, list) else [body]) if isinstance(item, dict)]
 
 
 def tool_call_of(request: Mapping[str, Any]) -> ToolCall | None:

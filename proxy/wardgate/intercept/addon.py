@@ -19,7 +19,7 @@ from wardgate.identity import IdentityRejected, IdentityResolver
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
 from wardgate.models import Exchange
 from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge, VaultStore, Verdict
-from wardgate.pipeline.mcp_judge import McpStream, judge_mcp_message
+from wardgate.pipeline.mcp_judge import DENIED_METHOD, LegacySessions, McpStream, judge_mcp_message, session_of
 from wardgate.policy import Decision
 
 __all__ = ["GuardAddon"]
@@ -65,6 +65,7 @@ class GuardAddon:
         self._vaults, self._conversation_header = vaults, conversation_header
         self._streaming = streaming or StreamingSettings()
         self._mcp_sessions: TTLCache[str, tuple[Any, Any]] = TTLCache(maxsize=100_000, ttl=24 * 3600)
+        self._legacy_sessions = LegacySessions()
 
     def _context(self, flow: http.HTTPFlow) -> RequestContext:
         ctx = flow.metadata.get(_CONTEXT)
@@ -109,6 +110,10 @@ class GuardAddon:
             return
         if ctx is not None and ctx.endpoint == "mcp" and not flow.metadata.get(_REFUSED):
             flow.response.stream = McpStream(self._guard, ctx)
+            return
+        if ctx is not None and flow.request.method == "GET" and stream_format_for(flow.request.path) is None:
+            # Maybe a legacy MCP session stream (its answers are judged once its endpoint event names the session).
+            flow.response.stream = McpStream(self._guard, ctx, self._legacy_sessions)
             return
         # Never buffered (that would break time-to-first-token): guarded window by window, or passed through
         # when nothing of ours is in it (a host we do not inspect, a refused request, streaming turned off).
@@ -201,18 +206,29 @@ class GuardAddon:
         """An MCP session stays with the caller that opened it; each tools/call is judged. False after refusing."""
         session = flow.request.headers.get(MCP_SESSION_HEADER)
         owner = (ctx.identity.get("tenant"), ctx.identity.get("subject"))
-        if session and self._mcp_sessions.get(session, owner) != owner:
+        legacy_id = session_of(flow.request.path)
+        legacy = self._legacy_sessions.get(legacy_id) if legacy_id else None
+        if (session and self._mcp_sessions.get(session, owner) != owner) or (legacy and legacy.owner != owner):
             message = "this MCP session belongs to another caller"
             self._refuse(flow, "request", Decision.deny("mcp_session_mismatch", message, status=403))
             return False
+        if legacy is not None:
+            legacy.methods.update(ctx.mcp_methods)
         for request in requests(body):
             call = tool_call_of(request)
             if call is None:
                 continue
             verdict = await self._guard.judge_tool_call(ctx, exchange, call, "mcp")
-            if not verdict.decision.allow:
+            if verdict.decision.allow:
+                continue
+            if legacy is None:
                 self._block(flow, verdict)
                 return False
+            # The answer goes out on the session's GET stream: see pipeline/mcp_judge.py.
+            reason = verdict.decision.reasons[0].message if verdict.decision.reasons else verdict.decision.code
+            legacy.denied[str(request.get("id"))] = (verdict.decision.code, reason)
+            request["method"], request["params"] = DENIED_METHOD, {}
+            flow.request.content = json.dumps(body).encode()
         return True
 
     def _join_conversation(self, request: http.Request, ctx: RequestContext) -> None:

@@ -18,7 +18,7 @@ from wardgate.config import FailClosedSettings, Phase
 from wardgate.errors import PolicyError, ScannerError
 from wardgate.models import Exchange, Finding, JsonPath, Segment, ToolCall
 from wardgate.pipeline.context import RequestContext
-from wardgate.pipeline.masking import Masker
+from wardgate.pipeline.masking import Masker, annotated
 from wardgate.pipeline.vault import Vault
 from wardgate.policy import Decision, PolicyEngine, Reason
 from wardgate.policy.engine import DECISION_PATH
@@ -117,6 +117,8 @@ class Guard:
         """Masked spans; in a response, also this flow's placeholders turned back into the caller's values."""
         segments = exchange.segments
         rewrites = self._masker.rewrite(segments, findings, decision.masks, ctx.vault, placeholders=phase == "request")
+        if decision.annotate:
+            rewrites = annotated(segments, findings, decision.annotates, rewrites)
         if phase in ("response", "tool_result") and len(ctx.vault):
             for segment in segments:
                 restored = ctx.vault.restore(rewrites.get(segment.path, segment.text))

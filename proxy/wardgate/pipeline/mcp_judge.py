@@ -3,12 +3,21 @@
 Each message is judged on the caller's thread with the sync scanners (the injection classifier included), so the
 same code serves a JSON answer (run on a worker thread) and messages inside an SSE stream (mitmproxy's stream
 callable is synchronous).
+
+The older HTTP+SSE transport answers every POST on one long GET stream of the session: `LegacySessions` carries
+what the POSTs asked (id → method) and what Wardgate denied over to that stream. A denied call cannot be answered
+on its POST (that client gives up on any non-2xx): it is forwarded as a method no server knows, and the server's
+"method not found" for that id is replaced on the stream by Wardgate's JSON-RPC error.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from cachetools import TTLCache
 
 from wardgate.formats.base import apply_rewrites
 from wardgate.formats.mcp import filter_tools, jsonrpc_error, parse_mcp_result
@@ -16,7 +25,9 @@ from wardgate.formats.sse import SseParser, encode_event
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 
-__all__ = ["McpStream", "judge_mcp_message"]
+__all__ = ["DENIED_METHOD", "LegacySession", "LegacySessions", "McpStream", "judge_mcp_message"]
+
+DENIED_METHOD = "wardgate/denied"  # what a denied legacy call is forwarded as: no server implements it
 
 
 def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
@@ -40,11 +51,43 @@ def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
     return jsonrpc_error(message.get("id"), verdict.decision.code, reason.message if reason else "denied by policy")
 
 
-class McpStream:
-    """The stream callable for an MCP SSE answer: every event is a whole JSON-RPC message, judged as it passes."""
+@dataclasses.dataclass(slots=True)
+class LegacySession:
+    owner: tuple[Any, Any]  # (tenant, subject) of the caller that opened the GET stream
+    methods: dict[str, str] = dataclasses.field(default_factory=dict)
+    denied: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)  # id → (code, message)
 
-    def __init__(self, guard: Guard, ctx: RequestContext) -> None:
-        self._guard, self._ctx = guard, ctx
+
+class LegacySessions:
+    """HTTP+SSE sessions by id, dropped after a day without use."""
+
+    def __init__(self) -> None:
+        self._sessions: TTLCache[str, LegacySession] = TTLCache(maxsize=100_000, ttl=24 * 3600)
+
+    def get(self, session_id: str) -> LegacySession | None:
+        return self._sessions.get(session_id)
+
+    def open(self, session_id: str, owner: tuple[Any, Any]) -> LegacySession:
+        return self._sessions.setdefault(session_id, LegacySession(owner))
+
+
+def session_of(endpoint: str) -> str | None:
+    """The session id in the `endpoint` event's URL (`session_id` in Python servers, `sessionId` in TypeScript)."""
+    query = parse_qs(urlsplit(endpoint).query)
+    values = query.get("session_id") or query.get("sessionId")
+    return values[0] if values else None
+
+
+class McpStream:
+    """The stream callable for an MCP SSE answer: every event is a whole JSON-RPC message, judged as it passes.
+
+    With `sessions`, the stream is a legacy HTTP+SSE session stream: its `endpoint` event names the session whose
+    POSTs the later messages answer.
+    """
+
+    def __init__(self, guard: Guard, ctx: RequestContext, sessions: LegacySessions | None = None) -> None:
+        self._guard, self._ctx, self._sessions = guard, ctx, sessions
+        self._session: LegacySession | None = None
         self._parser = SseParser()
 
     def __call__(self, chunk: bytes) -> bytes | list[bytes]:
@@ -55,9 +98,17 @@ class McpStream:
     def _event(self, raw: bytes, name: str | None, data: str | None) -> bytes:
         if not data:
             return raw
+        if name == "endpoint" and self._sessions is not None and (session_id := session_of(data)):
+            owner = (self._ctx.identity.get("tenant"), self._ctx.identity.get("subject"))
+            self._session = self._sessions.open(session_id, owner)
+            self._ctx.mcp_methods = self._session.methods  # the POSTs fill it in as they come
+            return raw
         try:
             message, copy = json.loads(data), json.loads(data)  # judging may change its message in place
         except ValueError:
             return raw
+        if self._session is not None and isinstance(message, dict) and str(message.get("id")) in self._session.denied:
+            code, reason = self._session.denied.pop(str(message.get("id")))
+            return encode_event(name, json.dumps(jsonrpc_error(message.get("id"), code, reason)))
         judged = judge_mcp_message(self._guard, self._ctx, copy)
         return raw if judged == message else encode_event(name, json.dumps(judged, ensure_ascii=False))

@@ -33,6 +33,7 @@ class Decision(BaseModel):
     reasons: list[Reason] = []
     mask: list[str] = Field([], description="Finding kinds or families whose spans are rewritten before forwarding.")
     redact: list[str] = []
+    annotate: list[str] = Field([], description="Finding kinds or families whose segments get a warning in front.")
     tools: ToolsDecision = ToolsDecision()
     headers: dict[str, str] = {}
     source: DecisionSource = "policy"
@@ -52,6 +53,9 @@ class Decision(BaseModel):
     def masks(self, kind: str) -> bool:
         """True when `kind` (e.g. `secret:aws-access-token`) or its family (`secret`) is to be masked."""
         return kind in self.mask or kind.split(":", 1)[0] in self.mask
+
+    def annotates(self, kind: str) -> bool:
+        return kind in self.annotate or kind.split(":", 1)[0] in self.annotate
 
     @classmethod
     def deny(cls, code: str, message: str, *, status: int = 403, source: DecisionSource = "policy") -> Decision:

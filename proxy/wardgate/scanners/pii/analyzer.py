@@ -26,6 +26,8 @@ from wardgate.scanners.pii.recognizers import (
 __all__ = ["build_analyzer"]
 
 logger = logging.getLogger(__name__)
+# Presidio logs every recognizer it loads at INFO: dozens of start-up lines that say nothing an operator needs.
+logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
 
 # spaCy's labels under Presidio's names; ORGANIZATION and DATE_TIME stay available but are off by default (config).
 _SPACY_ENTITIES = {
