@@ -73,3 +73,26 @@ def test_a_streamed_call_to_a_denied_tool_stops_the_stream(start_proxy, policies
         )
         with pytest.raises(openai.APIError, match="shell_exec"):
             list(stream)
+
+
+def test_anthropic_tools_are_stripped_and_a_responses_call_becomes_a_refusal(start_proxy, policies):
+    with FakeUpstream(tool_call=("shell_exec", ['{"command": "id"}'])) as agentic:
+        proxy = start_proxy({"upstream": agentic.url, **FAST}, policies=policies)
+        anthropic.Anthropic(base_url=proxy.url, api_key=ANTHROPIC_KEY, max_retries=0).messages.create(
+            model="claude-3-5-haiku-latest",
+            max_tokens=64,
+            messages=[{"role": "user", "content": "list the files"}],
+            tools=[{"name": name, "input_schema": {"type": "object"}} for name in ("search", "shell_exec")],
+            tool_choice={"type": "tool", "name": "shell_exec"},
+        )
+        sent = agentic.received[-1]
+        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+        response = client.responses.create(
+            model="gpt-4o-mini",
+            input="list the files",
+            tools=[{"type": "function", "name": "shell_exec", "parameters": {"type": "object", "properties": {}}}],
+        )
+    assert [tool["name"] for tool in sent["tools"]] == ["search"]
+    assert sent["tool_choice"] == {"type": "auto"}
+    assert [item.type for item in response.output] == ["message"]
+    assert "Wardgate refused the call to shell_exec" in response.output_text

@@ -11,6 +11,7 @@ from wardgate.formats.base import (
     expect,
     keep_tools,
     model_and_stream,
+    name_field,
     refusal_text,
     text_parts,
     tool_names,
@@ -52,7 +53,7 @@ class AnthropicMessages:
         return Exchange(self.provider, "messages", model, False, segments, tool_calls=tuple(calls))
 
     def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
-        return keep_tools(body, denied, lambda tool: tool.get("name") if isinstance(tool, Mapping) else None)
+        return keep_tools(body, denied, name_field, auto={"type": "auto"})
 
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         content = body.get("content") or []

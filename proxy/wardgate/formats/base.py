@@ -7,7 +7,15 @@ from typing import Any, Protocol
 
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
 
-__all__ = ["FormatAdapter", "MalformedBody", "apply_rewrites", "keep_tools", "refusal_text", "text_parts"]
+__all__ = [
+    "FormatAdapter",
+    "MalformedBody",
+    "apply_rewrites",
+    "keep_tools",
+    "name_field",
+    "refusal_text",
+    "text_parts",
+]
 
 
 class MalformedBody(ValueError):
@@ -68,19 +76,26 @@ def tool_names(body: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def keep_tools(body: dict[str, Any], denied: set[str], name_of: Callable[[Any], str | None]) -> list[str]:
-    """Drop denied tools from `body["tools"]`; a `tool_choice` naming one falls back to "auto"."""
+def keep_tools(
+    body: dict[str, Any], denied: set[str], name_of: Callable[[Any], str | None], auto: Any = "auto"
+) -> list[str]:
+    """Drop denied tools from `body["tools"]`; a `tool_choice` naming one falls back to `auto` (the format's own)."""
     tools = body.get("tools")
     if not isinstance(tools, list):
         return []
     removed = [name for tool in tools if (name := name_of(tool)) in denied]
     body["tools"] = [tool for tool in tools if name_of(tool) not in denied]
     if removed and name_of(body.get("tool_choice")) in denied:
-        body["tool_choice"] = "auto"
+        body["tool_choice"] = auto
     if not body["tools"]:
         del body["tools"]
         body.pop("tool_choice", None)
     return [name for name in removed if name is not None]
+
+
+def name_field(tool: Any) -> str | None:
+    """A tool definition's `name` (Anthropic, OpenAI Responses)."""
+    return tool.get("name") if isinstance(tool, Mapping) else None
 
 
 def refusal_text(denied: Mapping[str, str]) -> str:

@@ -10,6 +10,7 @@ from wardgate.formats.base import (
     expect,
     keep_tools,
     model_and_stream,
+    name_field,
     refusal_text,
     text_parts,
     tool_names,
@@ -62,7 +63,7 @@ class OpenAIResponses:
         return Exchange(self.provider, "responses", model, False, segments, tool_calls=tuple(calls))
 
     def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
-        return keep_tools(body, denied, lambda tool: tool.get("name") if isinstance(tool, Mapping) else None)
+        return keep_tools(body, denied, name_field)
 
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         output = body.get("output") or []

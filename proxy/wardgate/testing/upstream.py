@@ -237,6 +237,19 @@ class FakeUpstream(BackgroundServer):
         text = self.reply if self.reply is not None else _last_user_text(body)
         if body.get("stream"):
             return await self._responses_stream(request, text, body.get("model", "gpt-4o-mini"))
+        output: list[dict[str, Any]] = [
+            {
+                "type": "message",
+                "id": f"msg_{uuid.uuid4().hex[:12]}",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        ]
+        if self.tool_call is not None:
+            name, pieces = self.tool_call
+            output = [{"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": name,
+                       "arguments": "".join(pieces), "status": "completed"}]  # fmt: skip
         return web.json_response(
             {
                 "id": f"resp_{uuid.uuid4().hex[:12]}",
@@ -244,15 +257,7 @@ class FakeUpstream(BackgroundServer):
                 "created_at": int(time.time()),
                 "status": "completed",
                 "model": body.get("model", "gpt-4o-mini"),
-                "output": [
-                    {
-                        "type": "message",
-                        "id": f"msg_{uuid.uuid4().hex[:12]}",
-                        "status": "completed",
-                        "role": "assistant",
-                        "content": [{"type": "output_text", "text": text, "annotations": []}],
-                    }
-                ],
+                "output": output,
                 "parallel_tool_calls": True,
                 "tool_choice": "auto",
                 "tools": [],
