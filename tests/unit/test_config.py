@@ -49,3 +49,15 @@ def test_bad_env_value_is_a_config_error(monkeypatch):
     monkeypatch.setenv("WARDGATE_ADMIN_PORT", "abc")
     with pytest.raises(ConfigError, match="admin_port"):
         load_settings(None, upstream="http://x")
+
+
+def test_the_readme_configuration_example_is_valid(tmp_path):
+    """The documented YAML is what users copy: it must load as it stands."""
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("## Configuration", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    (tmp_path / "wardgate.yaml").write_text(example)
+    settings = load_settings(tmp_path / "wardgate.yaml")
+    assert settings.scanners.pii.ner.model is not None
+    assert settings.masking.operators == {"US_SSN": "redact", "CREDIT_CARD": "partial"}
