@@ -24,3 +24,9 @@ test_unknown_region_counts_as_outside if {
 test_no_pii_anywhere_allowed if {
 	count(no_pii_outside_eu.deny) == 0 with input as request("gpt-4o-mini", []) with data.model_regions as regions
 }
+
+test_masked_pii_may_leave_the_eu if {
+	count(no_pii_outside_eu.deny) == 0 with input as request("gpt-4o-mini", [email])
+		with data.model_regions as regions
+		with data.pii as {"request": {"mask": ["EMAIL_ADDRESS"]}}
+}
