@@ -211,10 +211,13 @@ class MaskingSettings(_Section):
     conversation_ttl_s: float = Field(3600, gt=0, description="A conversation's vault is dropped after this idle time.")
     max_conversations: int = Field(10_000, ge=1)
 
+    @property
+    def uses_hash(self) -> bool:
+        return self.operator == "hash" or "hash" in self.operators.values()
+
     @model_validator(mode="after")
     def _hash_needs_a_key(self) -> MaskingSettings:
-        uses_hash = self.operator == "hash" or "hash" in self.operators.values()
-        if uses_hash and (self.hash_key_env is None) == (self.hash_key_file is None):
+        if self.uses_hash and (self.hash_key_env is None) == (self.hash_key_file is None):
             raise ValueError("the `hash` operator needs exactly one of `hash_key_env` or `hash_key_file`")
         return self
 

@@ -34,6 +34,11 @@ class Verdict:
     rewrites: Mapping[JsonPath, str]
 
 
+def _tool_call_input(ctx: RequestContext, call: ToolCall, source: str) -> dict[str, Any]:
+    """What a tool_call decision adds to the policy input: the call, and the findings of the turn it belongs to."""
+    return {"tool_call": call.to_input(source), "turn": {"findings": ctx.turn_findings}}
+
+
 def _tool_summary(policy_input: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A tool call's name, id and source for the audit: never its arguments."""
     call = (policy_input or {}).get("tool_call")
@@ -108,8 +113,7 @@ class Guard:
         # Role `tool`: the arguments are scored like any text a tool passes along (the injection classifier reads it).
         arguments = Exchange(exchange.provider, exchange.endpoint, exchange.model, exchange.stream,
                              [Segment("tool", "tool_call", call.arguments, ())], exchange.tools)  # fmt: skip
-        extra = {"tool_call": call.to_input(source), "turn": {"findings": ctx.turn_findings}}
-        return await self.judge(ctx, "tool_call", arguments, has_body=True, extra=extra)
+        return await self.judge(ctx, "tool_call", arguments, has_body=True, extra=_tool_call_input(ctx, call, source))
 
     def _rewrites(
         self, ctx: RequestContext, phase: Phase, exchange: Exchange, findings: Sequence[Finding], decision: Decision
@@ -177,13 +181,7 @@ class Guard:
         timings = {"scan_ms": _ms(time.perf_counter() - started)}
         policy_input = self._input(ctx, phase, exchange, findings)
         started = time.perf_counter()
-        if scan_error is not None and phase in self._fail_closed.scanner_error:
-            decision = self._scan_failed(scan_error)
-        else:
-            try:
-                decision = self._engine.evaluate_blocking(policy_input)
-            except PolicyError as exc:
-                decision = self._policy_failed(phase, exc)
+        decision = self._evaluate_blocking(phase, policy_input, scan_error)
         timings["policy_ms"] = _ms(time.perf_counter() - started)
         rewrites = self._rewrites(ctx, phase, exchange, findings, decision) if decision.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
@@ -203,13 +201,17 @@ class Guard:
         phase: Phase = "tool_call" if tool_call is not None else "response"
         policy_input = self._input(ctx, phase, exchange, findings)
         if tool_call is not None:
-            policy_input |= {"tool_call": tool_call.to_input("llm"), "turn": {"findings": ctx.turn_findings}}
+            policy_input |= _tool_call_input(ctx, tool_call, "llm")
+        return self._evaluate_blocking(phase, policy_input, scan_error), policy_input
+
+    def _evaluate_blocking(self, phase: Phase, policy_input: Mapping[str, Any], scan_error: str | None) -> Decision:
+        """The policy on this thread, the fail-closed rules for scanner and engine errors applied."""
         if scan_error is not None and phase in self._fail_closed.scanner_error:
-            return self._scan_failed(scan_error), policy_input
+            return self._scan_failed(scan_error)
         try:
-            return self._engine.evaluate_blocking(policy_input), policy_input
+            return self._engine.evaluate_blocking(policy_input)
         except PolicyError as exc:
-            return self._policy_failed(phase, exc), policy_input
+            return self._policy_failed(phase, exc)
 
     def mask_window(self, text: str, findings: Sequence[Finding], decision: Decision, vault: Vault) -> str:
         segment = Segment("assistant", "response", text, ())

@@ -142,8 +142,11 @@ class Masker:
 
 
 def build_masker(settings: MaskingSettings) -> Masker:
-    uses_hash = settings.operator == "hash" or "hash" in settings.operators.values()
-    key = read_secret(settings.hash_key_file, settings.hash_key_env, "the masking hash key") if uses_hash else None
+    key = (
+        read_secret(settings.hash_key_file, settings.hash_key_env, "the masking hash key")
+        if settings.uses_hash
+        else None
+    )
     return Masker(
         operator=settings.operator,
         operators=settings.operators,
