@@ -1,0 +1,35 @@
+"""A compressed SSE body is decoded before it is judged; one that cannot be decoded is stopped, not passed."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from mitmproxy import http
+
+from tests.unit.test_stream_guard import Judge, chat_stream, client_text
+from wardgate.formats.streams import OpenAIChatStream
+from wardgate.intercept.responses import decoded_stream
+from wardgate.pipeline.stream import StreamGuard
+from wardgate.pipeline.vault import Vault
+
+
+def run(headers: http.Headers, body: bytes) -> bytes:
+    stream = decoded_stream(headers, StreamGuard(OpenAIChatStream(), Judge(), Vault()))
+    out = [stream(body[i : i + 7]) for i in range(0, len(body), 7)] + [stream(b"")]
+    return b"".join(piece if isinstance(piece, bytes) else b"".join(piece) for piece in out)
+
+
+def test_a_gzip_stream_is_decoded_judged_and_sent_plain():
+    plain = chat_stream(["The key", " SECRET", "123 is", " revoked."])
+    headers = http.Headers(content_encoding="gzip", content_length="99")
+    out = run(headers, gzip.compress(plain))
+    assert client_text(out) == "The key [REDACTED] is revoked."
+    assert "content-encoding" not in headers
+    assert "content-length" not in headers
+
+
+def test_an_encoding_it_cannot_read_stops_the_stream():
+    out = run(http.Headers(content_encoding="br"), b"\x8b\x05\x80hello")
+    [event] = [line for line in out.decode().splitlines() if line.startswith("data: ")]
+    assert json.loads(event[6:])["error"]["code"] == "stream_unreadable"
