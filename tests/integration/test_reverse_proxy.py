@@ -265,6 +265,34 @@ class TestOperations:
         assert ready["status"] == "ready"
         assert len(ready["policy_revision"]) == 64
 
+    def test_metrics_count_each_audited_decision(self, proxy, client):
+        from prometheus_client.parser import text_string_to_metric_families
+
+        def samples() -> dict[tuple[str, frozenset], float]:
+            response = httpx.get(f"http://127.0.0.1:{proxy.admin_port}/metrics")
+            assert response.headers["content-type"].startswith("text/plain; version=")
+            return {
+                (sample.name, frozenset(sample.labels.items())): sample.value
+                for family in text_string_to_metric_families(response.text)
+                for sample in family.samples
+            }
+
+        denied = (
+            "wardgate_decisions_total",
+            frozenset({"phase": "request", "outcome": "deny", "code": "secret_detected"}.items()),
+        )
+        allowed = ("wardgate_decisions_total", frozenset({"phase": "request", "outcome": "allow", "code": ""}.items()))
+        found = ("wardgate_findings_total", frozenset({"phase": "request", "kind": "secret:aws-access-token"}.items()))
+        latency = ("wardgate_decision_duration_seconds_count", frozenset({"phase": "request"}.items()))
+        before = samples()
+        with pytest.raises(openai.PermissionDeniedError):
+            ask(client, f"deploy with {AWS_KEY} today")
+        ask(client, "hello")
+        after = samples()
+        for key, delta in ((denied, 1), (allowed, 1), (found, 1), (latency, 2)):
+            assert after[key] - before.get(key, 0) == delta, key
+        assert after[("process_resident_memory_bytes", frozenset())] > 0
+
     @pytest.mark.parametrize("trigger", ["sighup", "file_watch"])
     def test_policy_change_is_picked_up(self, start_proxy, upstream, tmp_path, trigger):
         import signal

@@ -1,4 +1,4 @@
-"""The admin listener: `/healthz` (the process serves) and `/readyz` (proxy listening, policy loaded)."""
+"""The admin listener: `/healthz` (the process serves), `/readyz` (proxy listening, policy loaded), `/metrics`."""
 
 from __future__ import annotations
 
@@ -6,16 +6,27 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from wardgate.telemetry import DecisionMetrics
+
 __all__ = ["AdminServer"]
 
 
 class AdminServer:
-    def __init__(self, host: str, port: int, *, ready: Callable[[], dict[str, object] | None]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        ready: Callable[[], dict[str, object] | None],
+        metrics: DecisionMetrics | None = None,
+    ) -> None:
         self._host, self._port = host, port
-        self._ready = ready
+        self._ready, self._metrics = ready, metrics
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        if metrics is not None:
+            app.router.add_get("/metrics", self._exposition)
         self._runner = web.AppRunner(app, access_log=None)
         self.port: int | None = None
 
@@ -38,3 +49,9 @@ class AdminServer:
         if state is None:
             return web.json_response({"status": "starting"}, status=503)
         return web.json_response({"status": "ready", **state})
+
+    async def _exposition(self, request: web.Request) -> web.Response:
+        assert self._metrics is not None
+        body, content_type = self._metrics.exposition()
+        # As a header, not content_type=: that would drop the `version=` parameter Prometheus reads.
+        return web.Response(body=body, headers={"Content-Type": content_type})

@@ -27,6 +27,7 @@ from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.policy import PolicyEngine, build_engine
 from wardgate.policy.watch import watch_bundle
 from wardgate.scanners import build_scanners
+from wardgate.telemetry import DecisionMetrics
 
 __all__ = ["ca_cert_path", "host_matcher", "serve"]
 
@@ -78,7 +79,10 @@ class Lifecycle:
 async def serve(settings: Settings) -> None:
     """Run the proxy until SIGINT/SIGTERM. Start-up problems raise `ConfigError` before anything listens."""
     engine = build_engine(settings.policy)
-    audit = AuditLog(settings.audit.file, stdout=settings.audit.stdout, max_bytes=settings.audit.max_bytes)
+    metrics = DecisionMetrics()
+    audit = AuditLog(
+        settings.audit.file, stdout=settings.audit.stdout, max_bytes=settings.audit.max_bytes, observers=[metrics]
+    )
     scanners = build_scanners(settings.scanners)
     guard = Guard(
         scanners.all,
@@ -99,7 +103,9 @@ async def serve(settings: Settings) -> None:
     vaults = VaultStore(ttl=masking.conversation_ttl_s, max_conversations=masking.max_conversations)
     admin = None
     if settings.admin_port is not None:
-        admin = AdminServer(settings.listen_host, settings.admin_port, ready=lambda: lifecycle.readiness())
+        admin = AdminServer(
+            settings.listen_host, settings.admin_port, ready=lambda: lifecycle.readiness(), metrics=metrics
+        )
     lifecycle = Lifecycle(settings, engine, admin)
 
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
