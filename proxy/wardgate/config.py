@@ -78,12 +78,18 @@ class PolicySettings(_Section):
 
 
 class AuditSettings(_Section):
-    file: Path | None = Path("wardgate-audit.jsonl")
+    file: Path | None = Field(Path("wardgate-audit.jsonl"), description="null or empty (WARDGATE_AUDIT__FILE=): none.")
     stdout: bool = Field(False, description="Also write audit events to stdout (Kubernetes log pipelines).")
     max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Rotate the audit file past this size.")
     record_input: bool = Field(
         False, description="Store each decision's policy input (no prompt text, but identity claims) for replay."
     )
+
+    @field_validator("file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # An environment variable cannot say null; an empty one would otherwise become Path("."), a directory.
+        return None if value == "" else value
 
 
 class SecretsSettings(_Section):

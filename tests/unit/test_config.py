@@ -51,6 +51,13 @@ def test_bad_env_value_is_a_config_error(monkeypatch):
         load_settings(None, upstream="http://x")
 
 
+def test_an_empty_audit_file_variable_turns_the_file_off(tmp_path, monkeypatch):
+    # What the sidecar injector and the Helm chart set: a pod logs its audit trail to stdout only.
+    (tmp_path / "wardgate.yaml").write_text("audit: {file: audit.jsonl}\n")
+    monkeypatch.setenv("WARDGATE_AUDIT__FILE", "")
+    assert load_settings(tmp_path / "wardgate.yaml", upstream="http://x").audit.file is None
+
+
 def test_the_readme_configuration_example_is_valid(tmp_path):
     """The documented YAML is what users copy: it must load as it stands."""
     from tests.conftest import ROOT

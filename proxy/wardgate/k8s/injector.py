@@ -105,7 +105,8 @@ def _opa(image: str) -> dict[str, Any]:
     return {
         "name": "opa",
         "image": image,
-        "args": ["run", "--server", "--addr", "127.0.0.1:8181", "/policies"],
+        # --ignore=.*: the ConfigMap mount holds each file twice more (..data/, a timestamped dir); load it once.
+        "args": ["run", "--server", "--addr", "127.0.0.1:8181", "--watch", "--ignore=.*", "/policies"],
         "volumeMounts": [{"name": "wardgate-policies", "mountPath": "/policies", "readOnly": True}],
         "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "allowPrivilegeEscalation": False},
     }

@@ -55,7 +55,10 @@ def load_bundle(root: Path, *, include_tests: bool = False) -> Bundle:
     manifest = _read_manifest(root)
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(root).as_posix()
-        if path.relative_to(root).parts[0] in EXCLUDED_DIRS:
+        parts = path.relative_to(root).parts
+        # Hidden entries are skipped as OPA's `--ignore=.*` would: a Kubernetes ConfigMap mount holds every file
+        # again under `..data/` and a timestamped `..2026_…` directory, which would load each module twice.
+        if parts[0] in EXCLUDED_DIRS or any(part.startswith(".") for part in parts):
             continue
         is_test = path.name.endswith("_test.rego")
         if path.suffix == ".rego" and (include_tests or not is_test):
