@@ -343,6 +343,27 @@ class StreamingSettings(_Section):
     overlap_chars: int = Field(128, ge=0, le=4096, description="Released text the next window is scanned with.")
 
 
+class LimitsSettings(_Section):
+    """Usage the policy sees as `input.usage` (tokens and requests per tenant per UTC day), for budgets."""
+
+    usage: Literal["off", "memory", "redis"] = Field(
+        "memory", description="memory: this process's counts; redis: shared by every replica (needs redis_url)."
+    )
+    redis_url: str | None = Field(None, description="redis://[:password@]host:6379/0 (or rediss://, unix://).")
+    key_prefix: str = Field("wardgate", min_length=1)
+    timeout_ms: int = Field(200, gt=0, description="Per Redis call; past it the usage is unavailable.")
+    fail_closed: bool = Field(False, description="Deny requests (503) while usage cannot be read (else judge without).")
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> LimitsSettings:
+        if self.usage == "redis":
+            if not self.redis_url:
+                raise ValueError("usage: redis needs redis_url")
+            if urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
+                raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
+        return self
+
+
 class FailClosedSettings(_Section):
     """Where Wardgate refuses traffic it cannot judge. A phase left out of a list fails open."""
 
@@ -374,6 +395,7 @@ class Settings(BaseSettings):
     scanners: ScannerSettings = ScannerSettings()
     masking: MaskingSettings = MaskingSettings()
     streaming: StreamingSettings = StreamingSettings()
+    limits: LimitsSettings = LimitsSettings()
     fail_closed: FailClosedSettings = FailClosedSettings()
 
     @field_validator("upstream")

@@ -17,6 +17,7 @@ from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
 from wardgate.formats.streams import stream_format_for
 from wardgate.identity import IdentityRejected, IdentityResolver
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
+from wardgate.limits import TokenCount, UsageStore, UsageUnavailable
 from wardgate.models import Exchange
 from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge, VaultStore, Verdict
 from wardgate.pipeline.mcp_judge import DENIED_METHOD, LegacySessions, McpStream, judge_mcp_message, session_of
@@ -55,8 +56,14 @@ class GuardAddon:
         vaults: VaultStore | None = None,
         conversation_header: str | None = None,
         streaming: StreamingSettings | None = None,
+        usage: UsageStore | None = None,
+        usage_fail_closed: bool = False,
     ) -> None:
-        """`conversation_header` names a client-chosen conversation id whose placeholders `vaults` keeps."""
+        """`conversation_header` names a client-chosen conversation id whose placeholders `vaults` keeps.
+
+        `usage` counts each tenant's forwarded requests and the tokens their answers report; the policy reads it
+        as `input.usage`.
+        """
         self._guard = guard
         self._inspects = inspects
         self._identity = identity
@@ -66,6 +73,8 @@ class GuardAddon:
         self._streaming = streaming or StreamingSettings()
         self._mcp_sessions: TTLCache[str, tuple[Any, Any]] = TTLCache(maxsize=100_000, ttl=24 * 3600)
         self._legacy_sessions = LegacySessions()
+        self._usage, self._usage_fail_closed = usage, usage_fail_closed
+        self._spending: set[asyncio.Task[None]] = set()
 
     def _context(self, flow: http.HTTPFlow) -> RequestContext:
         ctx = flow.metadata.get(_CONTEXT)
@@ -163,14 +172,45 @@ class GuardAddon:
         if session and session not in self._mcp_sessions:
             self._mcp_sessions[session] = (ctx.identity.get("tenant"), ctx.identity.get("subject"))
 
-    @staticmethod
-    def _close_stream(flow: http.HTTPFlow) -> None:
+    def _close_stream(self, flow: http.HTTPFlow) -> None:
         """Write a guarded stream's audit event, once (the stream ended, was stopped, or broke off)."""
         if (stream := flow.metadata.pop(_STREAM, None)) is not None:
             guard, judge = stream
             judge.close(
                 released_bytes=guard.released_bytes, unparsed_events=guard.unparsed_events, stopped=guard.stopped
             )
+            self._spend(self._context(flow), tokens=guard.tokens.tokens)
+
+    async def _usage_input(self, flow: http.HTTPFlow, ctx: RequestContext) -> dict[str, Any] | None:
+        """`{"usage": ...}` for the policy input; None after refusing because usage is unavailable (fail closed)."""
+        if self._usage is None:
+            return {}
+        try:
+            usage = await self._usage.today(str(ctx.identity.get("tenant") or ""))
+        except UsageUnavailable as exc:
+            if self._usage_fail_closed:
+                message = f"usage cannot be read: {exc}"
+                denial = Decision.deny("usage_unavailable", message, status=503, source="fail_closed")
+                self._refuse(flow, "request", denial)
+                return None
+            logger.warning("judging without usage: %s", exc)
+            return {}
+        return {"usage": usage.to_input()}
+
+    def _spend(self, ctx: RequestContext, *, tokens: int = 0, requests: int = 0) -> None:
+        """Count in the background: the answer never waits for the usage store."""
+        if self._usage is None or not (tokens or requests):
+            return
+        task = asyncio.get_running_loop().create_task(self._add_usage(ctx, tokens, requests))
+        self._spending.add(task)
+        task.add_done_callback(self._spending.discard)
+
+    async def _add_usage(self, ctx: RequestContext, tokens: int, requests: int) -> None:
+        assert self._usage is not None
+        try:
+            await self._usage.add(str(ctx.identity.get("tenant") or ""), tokens=tokens, requests=requests)
+        except UsageUnavailable as exc:
+            logger.warning("usage not counted (%d tokens, %d requests): %s", tokens, requests, exc)
 
     async def _judge_request(self, flow: http.HTTPFlow) -> None:
         ctx, request = self._context(flow), flow.request
@@ -186,7 +226,10 @@ class GuardAddon:
             return
         body, exchange = parsed
         ctx.model, ctx.endpoint = exchange.model, exchange.endpoint
-        verdict = await self._guard.judge(ctx, "request", exchange, has_body=bool(raw))
+        usage = await self._usage_input(flow, ctx)
+        if usage is None:
+            return
+        verdict = await self._guard.judge(ctx, "request", exchange, has_body=bool(raw), extra=usage)
         if not verdict.decision.allow:
             self._block(flow, verdict)
             return
@@ -201,6 +244,7 @@ class GuardAddon:
             request.headers[header] = value
         # A compressed stream would have to be decoded before it can be judged: ask for it plain.
         request.headers["accept-encoding"] = "identity"
+        self._spend(ctx, requests=1)
 
     async def _judge_mcp_request(self, flow: http.HTTPFlow, ctx: RequestContext, body: Any, exchange: Exchange) -> bool:
         """An MCP session stays with the caller that opened it; each tools/call is judged. False after refusing."""
@@ -277,6 +321,9 @@ class GuardAddon:
             exchange: Exchange = adapter.parse_response(body) if adapter else parse_unparsed(body, ctx.provider)
         except (ValueError, MalformedBody):
             return  # an upstream error page or odd body: nothing of ours to judge, pass it on
+        spent = TokenCount()
+        spent.observe(body)
+        self._spend(ctx, tokens=spent.tokens)  # spent upstream whatever the verdict on the answer
         verdict = await self._guard.judge(ctx, "response", exchange, has_body=True)
         if not verdict.decision.allow:
             self._block(flow, verdict)

@@ -23,6 +23,7 @@ from wardgate.config import Settings
 from wardgate.identity import build_resolver, upstream_credential
 from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
+from wardgate.limits import build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.policy import PolicyEngine, build_engine
 from wardgate.policy.watch import watch_bundle
@@ -101,6 +102,7 @@ async def serve(settings: Settings) -> None:
     identity = build_resolver(settings.identity, settings.tenant)
     masking = settings.masking
     vaults = VaultStore(ttl=masking.conversation_ttl_s, max_conversations=masking.max_conversations)
+    usage = build_usage(settings.limits)
     admin = None
     if settings.admin_port is not None:
         admin = AdminServer(
@@ -125,6 +127,8 @@ async def serve(settings: Settings) -> None:
             vaults=vaults,
             conversation_header=masking.conversation_header,
             streaming=settings.streaming,
+            usage=usage,
+            usage_fail_closed=settings.limits.fail_closed,
         ),
         lifecycle,
     )
@@ -165,5 +169,7 @@ async def serve(settings: Settings) -> None:
         if admin is not None:
             await admin.stop()
         await engine.close()
+        if usage is not None:
+            await usage.close()
         audit.close()
         print("wardgate stopped", file=sys.stderr, flush=True)

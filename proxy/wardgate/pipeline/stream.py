@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from wardgate.formats.base import apply_rewrites
 from wardgate.formats.sse import SseEvent, SseParser, encode_event
 from wardgate.formats.streams import Location, StreamFormat
+from wardgate.limits.tokens import TokenCount
 from wardgate.models import JsonPath
 from wardgate.pipeline.vault import Vault
 from wardgate.policy import Decision
@@ -105,6 +106,7 @@ class StreamGuard:
         self.stopped: Decision | None = None
         self.released_bytes = 0  # bytes sent to the client
         self.unparsed_events = 0
+        self.tokens = TokenCount()  # the provider's usage report, for budgets
 
     def __call__(self, chunk: bytes) -> bytes | list[bytes]:
         """mitmproxy's `flow.response.stream` callable: b"" marks the end of the body."""
@@ -155,6 +157,7 @@ class StreamGuard:
                 payload = json.loads(event.data)
             except ValueError:
                 self.unparsed_events += 1
+        self.tokens.observe(payload)
         queued = _Queued(event, payload, {})
         ends = self._format.ends(event, payload)
         for location in self._format.locations(event, payload) if payload is not None else []:
