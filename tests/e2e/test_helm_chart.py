@@ -45,9 +45,10 @@ SCENARIOS = {
     "opa-deployment": ["--set", "opa.mode=deployment", "--set", "injection.namespaces={team-a}"],
     "opa-sidecar": ["--set", "opa.mode=sidecar", "--set", "injection.namespaces={team-a}"],
     "cert-manager": ["--set", "webhook.certManager.enabled=true"],
+    "redis": ["--set", "gateway.enabled=true", "--set", "redis.enabled=true"],
     "everything": ["--set", "gateway.enabled=true", "--set", "serviceMonitor.enabled=true", "--set",
                    "opa.mode=deployment", "--set", "webhook.certManager.enabled=true", "--set",
-                   "injection.namespaces={team-a}", "--set", "webhook.failClosed=true"],
+                   "injection.namespaces={team-a}", "--set", "webhook.failClosed=true", "--set", "redis.enabled=true"],
 }  # fmt: skip
 
 
@@ -360,3 +361,23 @@ def test_service_monitor_scrapes_the_gateway_admin_port(rendered):
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["path"] == "/metrics"
     assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+
+
+def test_usage_is_shared_through_the_charts_redis_or_yours(rendered, helm, tmp_path):
+    documents = rendered["redis"]
+    path = tmp_path / "wardgate.yaml"
+    path.write_text(find(documents, "ConfigMap", "wardgate-config")["data"]["wardgate.yaml"])
+    limits = load_settings(path, upstream="http://x").limits
+    service = find(documents, "Service", "wg-wardgate-redis")
+    assert limits.usage == "redis"
+    assert (
+        limits.redis_url
+        == f"redis://{service['metadata']['name']}.{NAMESPACE}.svc:{service['spec']['ports'][0]['port']}/0"
+    )
+    redis = find(documents, "Deployment", "wg-wardgate-redis")["spec"]["template"]["spec"]["containers"][0]
+    assert "--save" in redis["args"]
+    # An existing Redis: the chart points at it and deploys none.
+    external = render(helm, "--set", "gateway.enabled=true", "--set", "redis.url=redis://redis.infra.svc:6379/2")
+    assert not [d for d in external if d["metadata"]["name"] == "wg-wardgate-redis"]
+    path.write_text(find(external, "ConfigMap", "wardgate-config")["data"]["wardgate.yaml"])
+    assert load_settings(path, upstream="http://x").limits.redis_url == "redis://redis.infra.svc:6379/2"

@@ -42,6 +42,10 @@ http://127.0.0.1:8181
 {{- $_ := set $policy "opa_url" (include "wardgate.opaUrl" .) -}}
 {{- end -}}
 {{- $defaults := dict "policy" $policy "audit" (dict "stdout" true "file" nil) -}}
+{{- if or .Values.redis.enabled .Values.redis.url -}}
+{{- $url := .Values.redis.url | default (printf "redis://%s-redis.%s.svc:6379/0" (include "wardgate.fullname" .) .Release.Namespace) -}}
+{{- $_ := set $defaults "limits" (dict "usage" "redis" "redis_url" $url) -}}
+{{- end -}}
 {{- toYaml (mustMergeOverwrite $defaults (deepCopy .Values.config)) -}}
 {{- end -}}
 
