@@ -130,3 +130,39 @@ def test_anything_else_is_admitted_unchanged(document):
     response = review_response(document, SETTINGS)["response"]
     assert response["allowed"] is True
     assert "patch" not in response
+
+
+def test_a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_not(tmp_path):
+    import asyncio
+    import ssl
+
+    from tests.tls import self_signed
+    from wardgate.k8s.webhook import WebhookServer
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    cert, key = self_signed(first)
+    renewed_cert, renewed_key = self_signed(second)
+
+    def served(port: int) -> str:
+        return ssl.get_server_certificate(("127.0.0.1", port))
+
+    async def scenario() -> None:
+        server = WebhookServer(SETTINGS, cert=cert, key=key, host="127.0.0.1", port=0, fail_closed=False)
+        await server.start()
+        try:
+            assert await asyncio.to_thread(served, server.port) == cert.read_text()
+            assert not server.reload_certificate()  # unchanged files: nothing to do
+            # What the kubelet does when cert-manager renews the Secret: both files change.
+            cert.write_bytes(renewed_cert.read_bytes())
+            key.write_bytes(renewed_key.read_bytes())
+            assert server.reload_certificate()
+            assert await asyncio.to_thread(served, server.port) == renewed_cert.read_text()
+            key.write_text("not a key")
+            assert not server.reload_certificate()
+            assert await asyncio.to_thread(served, server.port) == renewed_cert.read_text()
+        finally:
+            await server.stop()
+
+    asyncio.run(scenario())
