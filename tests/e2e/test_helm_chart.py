@@ -381,3 +381,14 @@ def test_usage_is_shared_through_the_charts_redis_or_yours(rendered, helm, tmp_p
     assert not [d for d in external if d["metadata"]["name"] == "wg-wardgate-redis"]
     path.write_text(find(external, "ConfigMap", "wardgate-config")["data"]["wardgate.yaml"])
     assert load_settings(path, upstream="http://x").limits.redis_url == "redis://redis.infra.svc:6379/2"
+
+
+def test_disruption_budgets_select_the_pods_they_protect(rendered, helm):
+    documents = rendered["gateway"]
+    for component in ("webhook", "gateway"):
+        budget = find(documents, "PodDisruptionBudget", f"wg-wardgate-{component}")
+        pods = find(documents, "Deployment", f"wg-wardgate-{component}")["spec"]["template"]["metadata"]["labels"]
+        assert budget["spec"]["selector"]["matchLabels"].items() <= pods.items()
+        assert budget["spec"]["minAvailable"] == 1
+    single = render(helm, "--set", "webhook.replicas=1")
+    assert not [d for d in single if d["kind"] == "PodDisruptionBudget"]
