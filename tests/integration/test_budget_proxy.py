@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from tests.conftest import ANTHROPIC_KEY, AUTH, POLICIES
-from tests.integration.helpers import audit_events, policy_copy
+from tests.integration.helpers import event_for, policy_copy
 
 # The classifier scores prompts; these tests are about counting.
 QUIET = {"scanners": {"injection": {"enabled": False}, "pii": {"enabled": False}}, "audit": {"record_input": True}}
@@ -60,8 +60,7 @@ def test_a_replica_denies_on_tokens_another_replica_counted(start_proxy, upstrea
     denied = httpx.post(replica_b.url + "/v1/chat/completions", json=CHAT, headers=AUTH)
     assert denied.status_code == 429
     assert denied.json()["error"]["code"] == "budget_exceeded"
-    decision_id = denied.headers["x-wardgate-decision-id"]
-    (event,) = [e for e in audit_events(replica_b.audit_file) if e["decision_id"] == decision_id]
+    event = event_for(replica_b.audit_file, denied.headers["x-wardgate-decision-id"])
     assert event["input"]["usage"]["tokens_today"] == reported
     assert event["input"]["usage"]["requests_today"] == 1
 
@@ -100,8 +99,7 @@ def test_unreachable_usage_store_fails_closed_only_when_configured(start_proxy, 
     if fail_closed:
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "usage_unavailable"
-        decision_id = response.headers["x-wardgate-decision-id"]
-        (event,) = [e for e in audit_events(proxy.audit_file) if e["decision_id"] == decision_id]
+        event = event_for(proxy.audit_file, response.headers["x-wardgate-decision-id"])
         assert event["result"]["source"] == "fail_closed"
     else:
         # Judged without usage: the budget rule has nothing to compare, the request goes through.

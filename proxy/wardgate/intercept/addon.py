@@ -38,6 +38,11 @@ def _is_json(headers: http.Headers) -> bool:
     return "json" in headers.get("content-type", "").lower()
 
 
+def _tenant(ctx: RequestContext) -> str:
+    """Whose usage a flow counts against."""
+    return str(ctx.identity.get("tenant") or "")
+
+
 class GuardAddon:
     """Judges requests (phase `request`) and non-streamed JSON responses (phase `response`).
 
@@ -186,7 +191,7 @@ class GuardAddon:
         if self._usage is None:
             return {}
         try:
-            usage = await self._usage.today(str(ctx.identity.get("tenant") or ""))
+            usage = await self._usage.today(_tenant(ctx))
         except UsageUnavailable as exc:
             if self._usage_fail_closed:
                 message = f"usage cannot be read: {exc}"
@@ -208,7 +213,7 @@ class GuardAddon:
     async def _add_usage(self, ctx: RequestContext, tokens: int, requests: int) -> None:
         assert self._usage is not None
         try:
-            await self._usage.add(str(ctx.identity.get("tenant") or ""), tokens=tokens, requests=requests)
+            await self._usage.add(_tenant(ctx), tokens=tokens, requests=requests)
         except UsageUnavailable as exc:
             logger.warning("usage not counted (%d tokens, %d requests): %s", tokens, requests, exc)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import threading
 from collections.abc import Callable
 from typing import Protocol
 
@@ -55,21 +54,25 @@ class MemoryUsageStore:
 
     def __init__(self, clock: Clock = _utc_now) -> None:
         self._clock = clock
-        self._counts: dict[tuple[str, str], tuple[int, int]] = {}
-        self._lock = threading.Lock()
+        # Only today's counts are kept (called on the event loop only, so no lock).
+        self._day = ""
+        self._counts: dict[str, tuple[int, int]] = {}
+
+    def _today(self) -> str:
+        day = self._clock().date().isoformat()
+        if day != self._day:
+            self._day, self._counts = day, {}
+        return day
 
     async def today(self, tenant: str) -> Usage:
-        day = self._clock().date().isoformat()
-        tokens, requests = self._counts.get((day, tenant), (0, 0))
+        day = self._today()
+        tokens, requests = self._counts.get(tenant, (0, 0))
         return Usage(day, tokens, requests)
 
     async def add(self, tenant: str, *, tokens: int = 0, requests: int = 0) -> None:
-        day = self._clock().date().isoformat()
-        with self._lock:
-            for stale in [key for key in self._counts if key[0] != day]:
-                del self._counts[stale]
-            old_tokens, old_requests = self._counts.get((day, tenant), (0, 0))
-            self._counts[(day, tenant)] = (old_tokens + tokens, old_requests + requests)
+        self._today()
+        old_tokens, old_requests = self._counts.get(tenant, (0, 0))
+        self._counts[tenant] = (old_tokens + tokens, old_requests + requests)
 
     async def close(self) -> None:
         return None
