@@ -106,6 +106,10 @@ def test_opa_sidecar_on_request():
     patch = json.loads(base64.b64decode(answer["response"]["patch"]))
     result = jsonpatch.apply_patch(pod(INJECT), patch)
     assert [c.name for c in as_model(result).spec.containers] == ["agent", "wardgate", "opa"]
+    # The policies come from a ConfigMap mount: OPA must skip its hidden ..data copies or load every module twice.
+    opa = as_model(result).spec.containers[2]
+    assert "--ignore=.*" in opa.args
+    assert opa.args[-1] == opa.volume_mounts[0].mount_path
 
 
 @pytest.mark.parametrize("annotations", [{}, {"wardgate.dev/inject": "false"}])
