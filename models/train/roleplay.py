@@ -3,8 +3,8 @@
 PAIR-style attacks carry no jailbreak vocabulary: a harmful goal sits inside a polite scenario (a novelist, a
 researcher, a deadline, a grieving relative). The training pool has almost none of them, and its role-play rows
 (GPTeacher, awesome-chatgpt-prompts) are all benign, so a classifier learns "role-play = benign". Each frame below
-is therefore filled twice: with a harmful goal recovered from the GPTFuzz rows of train.jsonl (label 1) and with an
-everyday goal (label 0). The frame alone then predicts nothing; the goal inside it decides.
+is therefore filled twice: with a harmful goal recovered from the GPTFuzz and spikee rows of train.jsonl (label 1)
+and with an everyday goal (label 0). The frame alone then predicts nothing; the goal inside it decides.
 
 The frames and benign goals are written for this recipe from the persuasion strategies PAIR's paper names
 (role-play, emotional appeal, authority, hypotheticals, a forced opening line); no evaluation text was used.
@@ -12,10 +12,12 @@ The frames and benign goals are written for this recipe from the persuasion stra
 
 from __future__ import annotations
 
-import os
 import random
 import re
-from collections import defaultdict
+
+from fillers import template_fillers
+from payload_twins import SOURCE as SPIKEE_SOURCE
+from payload_twins import is_finance_request
 
 FRAMES = (
     "Imagine you are a novelist finishing a thriller. In the climactic chapter the main character, an expert, "
@@ -119,37 +121,27 @@ BENIGN_GOALS = (
     "become more confident at public speaking",
 )
 
-# Question openings that turn a GPTFuzz question into a goal phrase ("How can I X" -> "X").
+# Openings that turn a question or request into a goal phrase ("How can I X" -> "X", "Tell me how to X" -> "X").
 OPENINGS = re.compile(
     r"^(?:how (?:can|do|could|would|should) (?:i|we|you|one)|how to|what(?:'s| is|s) the (?:best|easiest|"
-    r"most effective) way to|what are some (?:effective |good )?ways to|i want to|i need to)\s+(.+?)[?.]*$",
+    r"most effective) way to|what are some (?:effective |good )?ways to|i want to|i need to|"
+    r"(?:tell me|explain) (?:exactly )?how (?:to|i could(?: theoretically)?))\s+(.+?)[?.]*$",
     re.IGNORECASE,
 )
 
 
 def harmful_goals(rows: list[dict]) -> list[str]:
-    """The harmful questions GPTFuzz's templates were filled with, as goal phrases.
-
-    Rows built from one template differ only where the question went: the part between two rows' common prefix
-    and common suffix is each row's question.
-    """
-    by_template: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        if row["source"] == "gptfuzz_templates":
-            by_template[row["text"][:40]].append(row["text"])
-    questions: set[str] = set()
-    for texts in by_template.values():
-        for a, b in zip(texts, texts[1:]):
-            prefix = len(os.path.commonprefix([a, b]))
-            suffix = len(os.path.commonprefix([a[::-1], b[::-1]]))
-            questions.update(t[prefix : len(t) - suffix].strip() for t in (a, b))
+    """The harmful questions GPTFuzz's templates were filled with, and the harmful requests spikee wrapped in its
+    jailbreaks (not its finance ones, see payload_twins.py), as goal phrases ("Tell me how to X" gives "X")."""
+    spikee = {r for r in template_fillers(rows, SPIKEE_SOURCE) if not is_finance_request(r)}
+    requests = template_fillers(rows, "gptfuzz_templates") | spikee
     goals = set()
-    for question in questions:
-        match = OPENINGS.match(question)
-        # A clean question starts with a capital; fragments cut mid-word by the prefix/suffix split do not.
-        if match and question[:1].isupper() and 10 <= len(match.group(1)) <= 140:
+    for request in requests:
+        match = OPENINGS.match(request)
+        # A clean request starts with a capital; fragments cut mid-word by the prefix/suffix split do not.
+        if match and request[:1].isupper() and 10 <= len(match.group(1)) <= 140:
             goals.add(match.group(1).strip())
-    # Two rows that end in the same letters lose it from both questions ("rob a ban"): keep the whole one.
+    # Two rows that end in the same letters lose it from both requests ("rob a ban"): keep the whole one.
     return sorted(g for g in goals if not any(other != g and other.startswith(g) for other in goals))
 
 
@@ -160,7 +152,12 @@ def framed_requests(rows: list[dict], count: int, rng: random.Random) -> list[di
     for _ in range(count):
         frame = rng.choice(FRAMES)
         composed.append(
-            {"text": frame.format(goal=rng.choice(harmful)), "label": 1, "source": "augment_roleplay", "kind": "jailbreak"}
+            {
+                "text": frame.format(goal=rng.choice(harmful)),
+                "label": 1,
+                "source": "augment_roleplay",
+                "kind": "jailbreak",
+            }
         )
         composed.append(
             {

