@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import re
 
-from fillers import template_fillers
+from fillers import template_fillers, whole_ones
 from payload_twins import SOURCE as SPIKEE_SOURCE
 from payload_twins import is_finance_request
 
@@ -142,7 +142,7 @@ def harmful_goals(rows: list[dict]) -> list[str]:
         if match and request[:1].isupper() and 10 <= len(match.group(1)) <= 140:
             goals.add(match.group(1).strip())
     # Two rows that end in the same letters lose it from both requests ("rob a ban"): keep the whole one.
-    return sorted(g for g in goals if not any(other != g and other.startswith(g) for other in goals))
+    return whole_ones(goals)
 
 
 def framed_requests(rows: list[dict], count: int, rng: random.Random) -> list[dict]:
