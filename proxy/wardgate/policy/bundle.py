@@ -54,11 +54,11 @@ def load_bundle(root: Path, *, include_tests: bool = False) -> Bundle:
     files: list[str] = []
     manifest = _read_manifest(root)
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        relative = path.relative_to(root).as_posix()
-        parts = path.relative_to(root).parts
+        inside = path.relative_to(root)
+        relative = inside.as_posix()
         # Hidden entries are skipped as OPA's `--ignore=.*` would: a Kubernetes ConfigMap mount holds every file
         # again under `..data/` and a timestamped `..2026_…` directory, which would load each module twice.
-        if parts[0] in EXCLUDED_DIRS or any(part.startswith(".") for part in parts):
+        if inside.parts[0] in EXCLUDED_DIRS or any(part.startswith(".") for part in inside.parts):
             continue
         is_test = path.name.endswith("_test.rego")
         if path.suffix == ".rego" and (include_tests or not is_test):
@@ -68,7 +68,7 @@ def load_bundle(root: Path, *, include_tests: bool = False) -> Bundle:
                 document = json.loads(path.read_bytes())
             except json.JSONDecodeError as exc:
                 raise PolicyError(f"{relative}: not valid JSON: {exc}") from exc
-            _merge_at(data, path.relative_to(root).parent.parts, document, relative)
+            _merge_at(data, inside.parent.parts, document, relative)
         else:
             continue
         if not is_test:
