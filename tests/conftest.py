@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,13 @@ OPENAI_KEY, ANTHROPIC_KEY = "sk-test", "sk-ant-test"
 AUTH = {
     "authorization": f"Bearer {OPENAI_KEY}"
 }  # shaped like a real key; not an AWS documentation example (those are allow-listed)
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (free when asked; a test may also use it as a dead address)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)
@@ -94,15 +102,12 @@ def write_policy(directory: Path, rego: str, data: dict[str, Any] | None = None)
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server (Debian's, installed by .ci/run) on a free port, no persistence."""
     import shutil
-    import socket
     import subprocess
     import time
 
     binary = shutil.which("redis-server")
     assert binary, "redis-server is missing: .ci/run installs it (apt-get install redis-server)"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     server = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import uvicorn
 from mcp.server.fastmcp import FastMCP
+
+from tests.conftest import free_port
 
 INJECTED_PAGE = (
     "Welcome to the ACME product page. Our widgets ship worldwide. "
@@ -47,9 +48,7 @@ class McpServer:
 
     def __init__(self, *, json_response: bool = False, legacy_sse: bool = False) -> None:
         """`legacy_sse`: the older HTTP+SSE transport (GET /sse, POST /messages/) instead of streamable HTTP."""
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         server = build_server(json_response=json_response)
         app = server.sse_app() if legacy_sse else server.streamable_http_app()
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import ANTHROPIC_KEY, AUTH, POLICIES
+from tests.conftest import ANTHROPIC_KEY, AUTH, POLICIES, free_port
 from tests.integration.helpers import event_for, policy_copy
 
 # The classifier scores prompts; these tests are about counting.
@@ -88,11 +88,7 @@ def test_memory_usage_counts_within_one_process(start_proxy, upstream, budget_po
 
 @pytest.mark.parametrize("fail_closed", [True, False])
 def test_unreachable_usage_store_fails_closed_only_when_configured(start_proxy, upstream, budget_policies, fail_closed):
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        dead = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    dead = f"redis://127.0.0.1:{free_port()}/0"
     limits = {"usage": "redis", "redis_url": dead, "timeout_ms": 200, "fail_closed": fail_closed}
     proxy = start(start_proxy, upstream, budget_policies, limits)
     response = httpx.post(proxy.url + "/v1/chat/completions", json=CHAT, headers=AUTH)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 
-from tests.conftest import AUTH, POLICIES
+from tests.conftest import AUTH, POLICIES, free_port
 from tests.integration.helpers import event_for
 from wardgate.testing import FakeOpaServer
 
@@ -83,10 +81,7 @@ def test_faults_fail_open_when_configured(open_, opa, upstream, fault):
 
 
 def test_unreachable_opa_fails_closed(start_proxy, upstream):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proxy = start_proxy({"upstream": upstream.url, **remote(f"http://127.0.0.1:{port}")})
+    proxy = start_proxy({"upstream": upstream.url, **remote(f"http://127.0.0.1:{free_port()}")})
     response = post(proxy)
     assert (response.status_code, response.json()["error"]["code"]) == (503, "policy_engine_error")
     assert "cannot reach OPA" in response.json()["error"]["message"]

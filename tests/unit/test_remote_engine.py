@@ -1,10 +1,8 @@
 """The remote engine against a stand-in OPA server (real HTTP on 127.0.0.1, OPA's own evaluator behind it)."""
 
-import socket
-
 import pytest
 
-from tests.conftest import POLICIES, write_policy
+from tests.conftest import POLICIES, free_port, write_policy
 from wardgate.errors import PolicyError
 from wardgate.policy import EmbeddedEngine, RemoteEngine
 from wardgate.testing import FakeOpaServer
@@ -52,10 +50,7 @@ async def test_faults_are_policy_errors(remote, opa, fault, message):
 
 
 async def test_connection_refused_is_a_policy_error():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    engine = RemoteEngine(f"http://127.0.0.1:{port}", timeout=0.5)
+    engine = RemoteEngine(f"http://127.0.0.1:{free_port()}", timeout=0.5)
     await engine.start()
     with pytest.raises(PolicyError, match="cannot reach OPA"):
         await engine.evaluate(KNOWN)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import socket
 
 import pytest
 
+from tests.conftest import free_port
 from wardgate.config import LimitsSettings
 from wardgate.limits import MemoryUsageStore, RedisUsageStore, TokenCount, UsageUnavailable, build_usage
 
@@ -112,9 +112,7 @@ def test_redis_keys_expire_after_two_days(redis_url):
 
 
 def test_unreachable_redis_is_usage_unavailable_within_the_timeout():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens here once the probe closes
+    port = free_port()
 
     async def scenario() -> None:
         store = RedisUsageStore(f"redis://127.0.0.1:{port}/0", prefix="t3", timeout=0.2)
