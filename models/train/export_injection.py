@@ -15,7 +15,8 @@ import numpy as np
 import onnxruntime as ort
 from recipe import base_tokenizer, export_arguments, export_directory
 from tokenizers import Tokenizer
-from train_injection import VALIDATION_SOURCES, auc, threshold_for_fpr
+from split import VALIDATION_SOURCES
+from train_injection import auc, threshold_for_fpr
 from transformers import BertForSequenceClassification
 
 LABELS = ["benign", "injection"]
