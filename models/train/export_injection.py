@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from canaries import ATTACKS, BENIGN, canary_report
 from recipe import base_tokenizer, export_arguments, export_directory
 from tokenizers import Tokenizer
 from split import VALIDATION_SOURCES
@@ -92,7 +93,8 @@ def main() -> None:
         "threshold": threshold,
     }
     (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    report = {"validation": validation, "int8_fp32_agreement": agreement,
+    canaries = canary_report([float(s) for s in scorers["int8"].score(list(ATTACKS + BENIGN))], threshold)
+    report = {"validation": validation, "int8_fp32_agreement": agreement, "canaries": canaries,
               "sizes_mb": {p.name: round(p.stat().st_size / 2**20, 1) for p in (fp32, int8)}}  # fmt: skip
     (args.out / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
     shutil.copy(args.checkpoint.parent / "validation.json", args.out / "training_validation.json")
