@@ -8,6 +8,7 @@ Usage: python export_injection.py --checkpoint DIR --data ../../../shared/data/i
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def main() -> None:
     valid = [row for row in rows if row["source"] in VALIDATION_SOURCES]
     labels = np.array([row["label"] for row in valid])
     scores = scorers["int8"].score([row["text"] for row in valid])
-    threshold = round(threshold_for_fpr(scores, labels, args.max_fpr), 6)
+    # Rounded up: rounding to nearest can land on a benign score and let one more false positive through.
+    threshold = math.ceil(threshold_for_fpr(scores, labels, args.max_fpr) * 1e6) / 1e6
     predicted = scores >= threshold
     validation = {
         "model": "int8",
