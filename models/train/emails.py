@@ -29,6 +29,7 @@ CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "The agenda covers the budget, the hiring plan and the launch timeline.",
             "I've booked room {number} on the third floor.",
             "Could you bring the latest figures from the regional teams?",
+            "My assistant will send you the signed minutes afterwards.",
             "If you can't make it, please send someone from your team.",
             "The dial-in details are in the calendar invitation.",
         ),
@@ -43,6 +44,7 @@ CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "We are still waiting on the vendor for the final licence keys.",
             "Thanks to everyone who stayed late to get the release out.",
             "Let me know if anything in the timeline looks unrealistic to you.",
+            "The new dashboard is live for all users, so please ignore the old reports from now on.",
         ),
     ),
     "invoice": (
@@ -99,6 +101,8 @@ CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "The new VPN client replaces the old one from {date}; install it from the software centre.",
             "Save your work before leaving, as the file server will be rebooted.",
             "Report anything unusual to the service desk on extension {number}.",
+            "All users must change their password by {date}; the old one will stop working after that.",
+            "Users who have not finished the training will lose access to the shared drive.",
         ),
     ),
     "events": (
@@ -151,6 +155,7 @@ CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "Thanks for contacting {company} support.",
             "We've received your request and a member of our team will reply within one working day.",
             "Could you send us a screenshot of the error message you see?",
+            "Our virtual assistant can answer most questions about your account at any time.",
             "We've issued a refund of ${amount}, which should appear within 5 to 7 days.",
             "If the problem comes back, reply to this email and we'll reopen your ticket.",
             "Please rate your experience using the short survey below.",

