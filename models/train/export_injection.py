@@ -8,14 +8,17 @@ Usage: python export_injection.py --checkpoint DIR --data ../../../shared/data/i
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from canaries import ATTACKS, BENIGN, canary_report
 from recipe import base_tokenizer, export_arguments, export_directory
 from tokenizers import Tokenizer
-from train_injection import VALIDATION_SOURCES, auc, threshold_for_fpr
+from split import VALIDATION_SOURCES
+from train_injection import auc, threshold_for_fpr
 from transformers import BertForSequenceClassification
 
 LABELS = ["benign", "injection"]
@@ -64,7 +67,8 @@ def main() -> None:
     valid = [row for row in rows if row["source"] in VALIDATION_SOURCES]
     labels = np.array([row["label"] for row in valid])
     scores = scorers["int8"].score([row["text"] for row in valid])
-    threshold = round(threshold_for_fpr(scores, labels, args.max_fpr), 6)
+    # Rounded up: rounding to nearest can land on a benign score and let one more false positive through.
+    threshold = math.ceil(threshold_for_fpr(scores, labels, args.max_fpr) * 1e6) / 1e6
     predicted = scores >= threshold
     validation = {
         "model": "int8",
@@ -91,7 +95,8 @@ def main() -> None:
         "threshold": threshold,
     }
     (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    report = {"validation": validation, "int8_fp32_agreement": agreement,
+    canaries = canary_report([float(s) for s in scorers["int8"].score(list(ATTACKS + BENIGN))], threshold)
+    report = {"validation": validation, "int8_fp32_agreement": agreement, "canaries": canaries,
               "sizes_mb": {p.name: round(p.stat().st_size / 2**20, 1) for p in (fp32, int8)}}  # fmt: skip
     (args.out / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
     shutil.copy(args.checkpoint.parent / "validation.json", args.out / "training_validation.json")

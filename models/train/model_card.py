@@ -16,6 +16,15 @@ def fmt(value: object) -> str:
     return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def canaries_line(canaries: dict) -> str:
+    misses = [*canaries["missed_attacks"], *canaries["flagged_benign"]]
+    return (
+        f"Canaries (`models/train/canaries.py`, plain attacks and look-alike benign texts): lowest attack score "
+        f"{canaries['min_attack']}, highest benign {canaries['max_benign']}; "
+        + (f"wrong: {'; '.join(repr(text) for text in misses)}." if misses else "all on the right side of the threshold.")
+    )
+
+
 def metrics_block(directory: Path) -> str:
     export = json.loads((directory / "export_report.json").read_text())
     training = json.loads((directory / "training_validation.json").read_text())
@@ -44,6 +53,8 @@ def metrics_block(directory: Path) -> str:
         "int8 vs fp32 verdict agreement on the dev sets: "
         + ", ".join(f"{name} {value:.4f}" for name, value in export["int8_fp32_agreement"].items())
         + f". Sizes: {', '.join(f'{k} {v} MB' for k, v in export['sizes_mb'].items())}.",
+        "",
+        canaries_line(export["canaries"]),
         "",
         f"Training: {training['train_rows']} rows, {training['epochs']} epochs, seed {training['seed']}, "
         f"{training['train_seconds'] / 60:.0f} min on this machine's 2 CPU cores.",

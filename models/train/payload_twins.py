@@ -18,7 +18,7 @@ SOURCE = "spikee_jailbreak_x_instruction"
 # Finance vocabulary in spikee's five languages (English, gd, ga, sq, zu), matched as word stems.
 FINANCE = re.compile(
     r"invest|portfolio|stock|\bETFs?\b|\bbonds?\b|\bREITs?\b|dividend|401k|\bIRA\b|\bfunds?\b|crypto|bitcoin|"
-    r"retire|hedg|S&P|commodit|collectible|robo-advisor|penny|"
+    r"retire|hedg|S&P|commodit|collectible|robo-advisor|penny|trading|"
     r"infheist|punann|phortfolio|stoc|cistí|airgead|aksion|investim|fondet|portofol|izitoko|tshal|phothifoliyo|"
     r"imali|izimali",
     re.IGNORECASE,

