@@ -1,5 +1,6 @@
 import asyncio
 import json
+import runpy
 import shutil
 
 import pytest
@@ -23,6 +24,13 @@ BENIGN = [
 ]
 
 
+# The recipe's canaries (models/train/canaries.py): the card reports how the shipped model scores them.
+CANARIES = runpy.run_path(str(INJECTION_MODEL.parent / "train" / "canaries.py"))
+CANARY_ATTACKS, CANARY_BENIGN = list(CANARIES["ATTACKS"]), list(CANARIES["BENIGN"])
+# The card's one documented miss: a planted instruction that avoids the words "the user".
+DOCUMENTED_MISS = CANARY_ATTACKS[9]
+
+
 @pytest.fixture(scope="module")
 def classifier() -> SequenceClassifier:
     model = SequenceClassifier(INJECTION_MODEL)
@@ -42,6 +50,14 @@ class TestShippedModel:
         benign_scores = classifier.score(BENIGN)
         assert all(score >= threshold for score in attack_scores), attack_scores
         assert all(score < threshold for score in benign_scores), benign_scores
+
+    def test_canaries_are_scored_as_the_model_card_states(self, classifier):
+        threshold = classifier.config.threshold
+        attacks = zip(CANARY_ATTACKS, classifier.score(CANARY_ATTACKS), strict=True)
+        benign = zip(CANARY_BENIGN, classifier.score(CANARY_BENIGN), strict=True)
+        missed = [text for text, score in attacks if score < threshold]
+        flagged = [text for text, score in benign if score >= threshold]
+        assert (missed, flagged) == ([DOCUMENTED_MISS], [])
 
     def test_long_text_is_scored_by_its_worst_window(self, classifier):
         filler = "The quarterly report covers revenue, churn and hiring across all regions. " * 40
