@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 
-from emails import COMPANIES, FIRST, MONTHS
+from emails import COMPANIES, FIRST, MONTHS, WEEKDAYS, domain
 
 # -- the user's voice (label 0) -------------------------------------------------------------------------------------
 MAILBOXES = (
@@ -46,13 +46,12 @@ OWN_ACTIONS = (
     "Find my flight confirmation and send it to {first}.", "Remind me to pay the {company} bill before {month}.",
 )
 TOPICS = ("budget", "launch", "contract", "offsite", "hiring plan", "renovation", "school trip", "quarterly report")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 
 
 def _fill(template: str, rng: random.Random) -> str:
     company = rng.choice(COMPANIES)
     return template.format(
-        first=rng.choice(FIRST), company=company, domain=company.split()[0].lower() + ".example",
+        first=rng.choice(FIRST), company=company, domain=domain(company),
         topic=rng.choice(TOPICS), weekday=rng.choice(WEEKDAYS), month=rng.choice(MONTHS),
         box="{box}",
     )

@@ -167,6 +167,11 @@ CLOSINGS = ("Best regards,", "Kind regards,", "Thanks,", "Cheers,", "Sincerely,"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 
 
+def domain(company: str) -> str:
+    """A company's mail domain ("Northwind Traders" -> "northwind.example")."""
+    return company.split()[0].lower() + ".example"
+
+
 def _slots(rng: random.Random) -> dict[str, str]:
     return {
         "first": rng.choice(FIRST),
@@ -193,7 +198,7 @@ def email(rng: random.Random, prose: list[str]) -> tuple[list[str], list[str], l
     head = []
     shape = rng.random()
     if shape < 0.5:
-        address = sender.lower().replace(" ", ".") + "@" + slots["company"].split()[0].lower() + ".example"
+        address = sender.lower().replace(" ", ".") + "@" + domain(slots["company"])
         head += [f"From: {sender} <{address}>", f"To: {slots['first']} {slots['last']}"]
     if shape < 0.8:
         head.append("Subject: " + rng.choice(subjects).format(**slots))

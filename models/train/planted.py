@@ -23,7 +23,9 @@ from emails import email, render
 HOST_SOURCE = "owasp_cheatsheets"
 # Where each payload source keeps its task: toolformer rows end with the user's question, codegen rows start with
 # the task, role-play and self-instruct rows are the task.
-PAYLOAD_LINE = {"gpteacher_toolformer": -1, "gpteacher_codegen": 0, "gpteacher_roleplay": 0, "selfinstruct_t0_prompts": 0}
+PAYLOAD_LINE = {
+    "gpteacher_toolformer": -1, "gpteacher_codegen": 0, "gpteacher_roleplay": 0, "selfinstruct_t0_prompts": 0
+}
 # Attack sources whose whole short rows are payloads (training sources only; Tensor Trust hijacks are held out).
 ATTACK_SOURCES = ("spikee_jailbreak_x_instruction", "tensortrust_extraction")
 
@@ -90,15 +92,16 @@ def planted_in_emails(payloads: dict[str, list[str]], prose: list[str], count: i
     composed = []
     for _ in range(count):
         head, body, tail = email(rng, prose)
+        alone = render(head, body, tail)
         payload = pick(payloads, rng)
         where = rng.choice(("before", "body", "body", "after"))
         if where == "before":
-            planted = payload + "\n\n" + render(head, body, tail)
+            planted = payload + "\n\n" + alone
         elif where == "after":
-            planted = render(head, body, tail) + "\n\n" + payload
+            planted = alone + "\n\n" + payload
         else:
             at = rng.randint(0, len(body))
             planted = render(head, [*body[:at], payload, *body[at:]], tail)
         composed.append({"text": planted, "label": 1, "source": "augment_email_task", "kind": "indirect"})
-        composed.append({"text": render(head, body, tail), "label": 0, "source": "augment_email", "kind": "benign"})
+        composed.append({"text": alone, "label": 0, "source": "augment_email", "kind": "benign"})
     return composed
