@@ -46,10 +46,12 @@ class Scorer:
             for row, (_, window) in enumerate(batch):
                 ids[row, : len(window)] = window
                 mask[row, : len(window)] = 1
-            logits = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+            logits = self.session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
             probs = np.exp(logits - logits.max(axis=1, keepdims=True))
             probs = probs[:, 1] / probs.sum(axis=1)
-            for (index, _), p in zip(batch, probs):
+            for (index, _), p in zip(batch, probs, strict=True):
                 best[index] = max(best[index], p)
         return best
 
@@ -65,7 +67,9 @@ def main() -> None:
     fp32, int8 = export_directory(model, args.out, per_token=False, mixed_precision=args.mixed_precision)
     tokenizer = base_tokenizer()
 
-    scorers = {name: Scorer(path, tokenizer, args.max_length, args.stride) for name, path in (("fp32", fp32), ("int8", int8))}
+    scorers = {
+        name: Scorer(path, tokenizer, args.max_length, args.stride) for name, path in (("fp32", fp32), ("int8", int8))
+    }
     rows = [json.loads(line) for line in (args.data / "train.jsonl").open()]
     valid = [row for row in rows if row["source"] in VALIDATION_SOURCES]
     labels = np.array([row["label"] for row in valid])
