@@ -66,13 +66,13 @@ class TestShippedModel:
         assert classifier.score([tail])[0] >= classifier.config.threshold
 
     def test_scores_do_not_depend_on_batch_company(self, classifier):
-        """Verdicts never do; scores move by int8 noise only (dynamic quantisation scales activations per batch:
-        up to 1.4e-3 measured on the shipped model)."""
-        threshold = classifier.config.threshold
-        alone = [classifier.score([text])[0] for text in ATTACKS + BENIGN]
-        together = classifier.score(ATTACKS + BENIGN)
-        assert [score >= threshold for score in alone] == [score >= threshold for score in together]
-        assert alone == pytest.approx(together, abs=5e-3)
+        """The int8 graph scales activations per row (token), so neither batch-mates nor their padding move a score
+        (with one scale per batch tensor they moved it by up to 1.4e-3, enough to flip a text near the threshold)."""
+        texts = ATTACKS + BENIGN
+        alone = [classifier.score([text])[0] for text in texts]
+        long_neighbour = "The quarterly report covers revenue, churn and hiring across all regions. " * 12
+        assert classifier.score(texts) == pytest.approx(alone, abs=1e-6)
+        assert classifier.score([long_neighbour, *texts])[1:] == pytest.approx(alone, abs=1e-6)
 
     def test_cpu_provider_is_reported(self, classifier):
         assert classifier.provider == "CPUExecutionProvider"
