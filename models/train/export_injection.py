@@ -17,7 +17,7 @@ import onnxruntime as ort
 from canaries import ATTACKS, BENIGN, canary_report
 from quantize import Feed
 from recipe import base_tokenizer, export_arguments, export_directory
-from split import VALIDATION_SOURCES
+from split import VALIDATION_SOURCES, without_held_out_hosts
 from tokenizers import Tokenizer
 from train_injection import auc, threshold_for_fpr
 from transformers import BertForSequenceClassification
@@ -82,7 +82,8 @@ def main() -> None:
     tokenizer = base_tokenizer()
     rows = [json.loads(line) for line in (args.data / "train.jsonl").open()]
     valid = [row for row in rows if row["source"] in VALIDATION_SOURCES]
-    training = [row["text"] for row in rows if row["source"] not in VALIDATION_SOURCES]
+    # The training recipe's rows: no held-out source, and no composed attack around a held-out document.
+    training = [row["text"] for row in without_held_out_hosts(rows) if row["source"] not in VALIDATION_SOURCES]
     calibration = calibration_feeds(training, tokenizer, args.max_length, args.calibration_texts)
     model = BertForSequenceClassification.from_pretrained(str(args.checkpoint), attn_implementation="eager")
     fp32, int8 = export_directory(model, args.out, per_token=False, calibration=calibration)
