@@ -41,15 +41,7 @@ class Scorer:
         best = np.zeros(len(texts))
         for start in range(0, len(windows), 64):
             batch = windows[start : start + 64]
-            longest = max(len(ids) for _, ids in batch)
-            ids = np.zeros((len(batch), longest), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            for row, (_, window) in enumerate(batch):
-                ids[row, : len(window)] = window
-                mask[row, : len(window)] = 1
-            logits = self.session.run(
-                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            )[0]
+            logits = self.session.run(None, padded_feed([ids for _, ids in batch]))[0]
             probs = np.exp(logits - logits.max(axis=1, keepdims=True))
             probs = probs[:, 1] / probs.sum(axis=1)
             for (index, _), p in zip(batch, probs, strict=True):
@@ -57,21 +49,25 @@ class Scorer:
         return best
 
 
+def padded_feed(sequences: list[list[int]]) -> Feed:
+    """Model inputs for token-id sequences, zero-padded to the longest (the mask marks the real tokens)."""
+    ids = np.zeros((len(sequences), max(len(sequence) for sequence in sequences)), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = sequence
+        mask[row, : len(sequence)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
 def calibration_feeds(texts: list[str], tokenizer: Tokenizer, max_length: int, count: int) -> list[Feed]:
     """Model inputs for `count` training texts drawn with a fixed seed: first window of each, 32 to a batch."""
     chosen = [texts[i] for i in np.random.default_rng(0).choice(len(texts), size=count, replace=False)]
     truncating = Tokenizer.from_str(tokenizer.to_str())
     truncating.enable_truncation(max_length)
-    feeds = []
-    for start in range(0, count, 32):
-        encodings = truncating.encode_batch(chosen[start : start + 32])
-        ids = np.zeros((len(encodings), max(len(e.ids) for e in encodings)), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, encoding in enumerate(encodings):
-            ids[row, : len(encoding.ids)] = encoding.ids
-            mask[row, : len(encoding.ids)] = 1
-        feeds.append({"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})
-    return feeds
+    return [
+        padded_feed([encoding.ids for encoding in truncating.encode_batch(chosen[start : start + 32])])
+        for start in range(0, count, 32)
+    ]
 
 
 def main() -> None:

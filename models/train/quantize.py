@@ -36,23 +36,21 @@ def quantize_int8(raw: Path, int8: Path, calibration: Iterable[Feed]) -> None:
     """Quantise the plain fp32 export `raw` into `int8`; `calibration` feeds drive the weight rounding."""
     quantize_dynamic(str(raw), str(int8), weight_type=QuantType.QInt8, per_channel=True)
     fp32, model = onnx.load(str(raw)), onnx.load(str(int8))
-    tables = {tensor.name: numpy_helper.to_array(tensor) for tensor in fp32.graph.initializer}
-    round_weights_gptq(model, matmul_weights(fp32), input_gram_matrices(fp32, calibration))
-    embeddings_per_column(model, tables)
+    arrays = {tensor.name: numpy_helper.to_array(tensor) for tensor in fp32.graph.initializer}
+    round_weights_gptq(model, matmul_weights(fp32.graph, arrays), input_gram_matrices(fp32, calibration))
+    embeddings_per_column(model, arrays)
     model = activations_per_row(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(int8))
 
 
-def matmul_weights(fp32: onnx.ModelProto) -> dict[str, np.ndarray]:
+def matmul_weights(graph: onnx.GraphProto, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each constant MatMul/Gemm weight as [in, out] (the layout quantize_dynamic stores), by initializer name."""
-    constant = {tensor.name: tensor for tensor in fp32.graph.initializer}
     weights = {}
-    for node in fp32.graph.node:
-        if node.op_type in ("MatMul", "Gemm") and node.input[1] in constant:
-            weight = numpy_helper.to_array(constant[node.input[1]])
+    for node in graph.node:
+        if node.op_type in ("MatMul", "Gemm") and node.input[1] in arrays:
             transposed = any(a.name == "transB" and a.i for a in node.attribute)
-            weights[node.input[1]] = weight.T if transposed else weight
+            weights[node.input[1]] = arrays[node.input[1]].T if transposed else arrays[node.input[1]]
     return weights
 
 

@@ -128,7 +128,8 @@ def export(
     optimized = optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
                                hidden_size=config.hidden_size)  # fmt: skip
     optimized.save_model_to_file(str(fp32))
-    # Quantise the plain export; ONNX Runtime applies the same fusions to the int8 graph when it loads it.
+    # Quantise the plain export: the fused graph's contrib ops defeat the quantiser's type inference, and ONNX
+    # Runtime applies the same fusions to the int8 graph when it loads it.
     if calibration is None:
         quantize_dynamic(str(raw), str(int8), weight_type=QuantType.QInt8, per_channel=True)
     else:
