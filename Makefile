@@ -47,7 +47,7 @@ $(TRAIN_STAMP): models/train/requirements.txt
 # Rebuild the shipped models from the PyPI base model + the shared data (seeded, on 2 CPU cores).
 model: model-injection model-pii
 
-# models/injection (~45 min).
+# models/injection (~35 min on 2 cores: 30 to train, 1.5 to export).
 model-injection: install $(TRAIN_STAMP)
 	cd models/train && ../../$(TRAIN_BIN)python train_injection.py --data $(abspath $(DATA))/injection --out $(abspath build/injection)
 	cd models/train && ../../$(TRAIN_BIN)python export_injection.py --checkpoint $(abspath build/injection)/checkpoint \
