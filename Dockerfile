@@ -46,5 +46,7 @@ FROM runtime AS runtime-cuda
 USER root
 RUN /opt/wardgate/bin/pip uninstall --yes onnxruntime \
     && /opt/wardgate/bin/pip install --no-cache-dir "onnxruntime-gpu[cuda,cudnn]==1.31.1"
+# ONNX Runtime runs the int8 graph's matrix products only on the CPU: on a GPU the scanner serves the fp32 graph.
+COPY models/injection/model.onnx /opt/wardgate/models/injection/
 USER ${WARDGATE_UID}:${WARDGATE_UID}
 ENV WARDGATE_SCANNERS__INJECTION__DEVICE=auto

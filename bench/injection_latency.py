@@ -73,7 +73,7 @@ def text_of(tokens: int) -> str:
 def scanner_row(threads: int, iterations: int) -> dict[str, object]:
     classifier = SequenceClassifier(MODEL, threads=threads)
     classifier.load()
-    row: dict[str, object] = {"model": "wardgate scanner (int8, windows)", "provider": classifier.provider}
+    row: dict[str, object] = {"model": "wardgate scanner (int8, windows)", "provider": classifier.serving}
     for length in (128, 512):
         text = text_of(length)
         row[f"single_{length}"] = timed(

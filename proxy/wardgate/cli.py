@@ -328,7 +328,7 @@ def eval_injection(
     def show(value: object) -> str:
         return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
-    click.echo(f"threshold {line:.4f}  model {model_dir} ({classifier.provider})")
+    click.echo(f"threshold {line:.4f}  model {model_dir} ({classifier.serving})")
     click.echo(
         f"{'file':<36} {'n':>6} {'tp':>5} {'fp':>5} {'tn':>5} {'fn':>5} {'prec':>7} {'recall':>7} {'fpr':>7} {'auc':>7}"
     )

@@ -71,6 +71,12 @@ def test_cuda_target_swaps_onnxruntime_for_the_gpu_build(stages):
     assert "onnxruntime-gpu" in run
 
 
+def test_only_the_cuda_target_carries_the_fp32_injection_graph(stages):
+    assert "models/injection/model.onnx" not in " ".join(values(stages["runtime"], "COPY"))
+    assert "models/injection/model.onnx" in " ".join(values(stages["runtime-cuda"], "COPY"))
+    assert "models/injection/model.onnx" not in (ROOT / ".dockerignore").read_text().split()
+
+
 def test_install_runtime_target_uses_the_runtime_lock():
     makefile = (ROOT / "Makefile").read_text()
     target = makefile.split("install-runtime:", 1)[1].split("\n\n", 1)[0]

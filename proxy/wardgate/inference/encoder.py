@@ -7,6 +7,7 @@ its own longest window.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from tokenizers import Tokenizer
 
 from wardgate.errors import InferenceError
 from wardgate.inference.model_dir import read_model_config
-from wardgate.inference.session import create_session
+from wardgate.inference.session import create_session, cuda_offered, on_cuda
 
 __all__ = ["EncoderModel", "Window"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -52,30 +55,55 @@ class EncoderModel[C: Any]:
         self._session: Any = None
         self._tokenizer: Tokenizer | None = None
         self._inputs: set[str] = set()
+        self.model_file: Path | None = None  # the graph being served, once loaded
 
     @property
     def provider(self) -> str:
         return str(self._session.get_providers()[0]) if self._session is not None else "none"
 
+    @property
+    def serving(self) -> str:
+        """Which graph runs where, e.g. `model.int8.onnx on CPUExecutionProvider`."""
+        return f"{self.model_file.name} on {self.provider}" if self.model_file is not None else "nothing (not loaded)"
+
     def load(self) -> None:
         config = read_model_config(self.directory, self.schema, **self._overrides)
-        model_file = self.directory / config.model_file
-        tokenizer_file = self.directory / config.tokenizer_file
-        for required in (model_file, tokenizer_file):
-            if not required.is_file():
-                raise InferenceError(f"model directory {self.directory}: {required.name} is missing")
+        tokenizer_file = self._required(config.tokenizer_file)
         try:
             tokenizer = Tokenizer.from_file(str(tokenizer_file))
         except Exception as exc:  # tokenizers raises a bare Exception on a corrupt file
             raise InferenceError(f"cannot load tokenizer {tokenizer_file}: {exc}") from exc
         tokenizer.no_padding()
         tokenizer.enable_truncation(config.max_length, stride=config.stride)
-        session = create_session(model_file, device=self._device, threads=self._threads)
+        model_file, session = self._open_session(config)
         self._inputs = {node.name for node in session.get_inputs()}
         if "input_ids" not in self._inputs:
             raise InferenceError(f"{model_file.name} has no `input_ids` input: not an encoder export")
-        self.config, self._tokenizer, self._session = config, tokenizer, session
+        self.config, self._tokenizer, self._session, self.model_file = config, tokenizer, session, model_file
         self._warm_up()
+
+    def _required(self, name: str) -> Path:
+        path = self.directory / name
+        if not path.is_file():
+            raise InferenceError(f"model directory {self.directory}: {name} is missing")
+        return path
+
+    def _open_session(self, config: C) -> tuple[Path, Any]:
+        """The CUDA graph when a CUDA session really starts, else `model_file`.
+
+        ONNX Runtime has CPU kernels only for int8 matrix products (MatMulIntegerToFloat): an int8 graph on CUDA
+        runs them on the CPU with a copy each way, so a GPU is better served by the fp32 graph.
+        """
+        device = self._device
+        if config.cuda_model_file and config.cuda_model_file != config.model_file and cuda_offered(device):
+            cuda_file = self._required(config.cuda_model_file)
+            session = create_session(cuda_file, device=device, threads=self._threads)
+            if on_cuda(session):
+                return cuda_file, session
+            logger.warning("CUDA provider did not start for %s; serving %s on CPU", cuda_file.name, config.model_file)
+            device = "cpu"
+        model_file = self._required(config.model_file)
+        return model_file, create_session(model_file, device=device, threads=self._threads)
 
     def _warm_up(self) -> None:
         self.windows(["warm-up " * 8, "warm-up"])

@@ -28,6 +28,7 @@ class _EncoderConfig(BaseModel):
     """What every encoder model directory needs: files, labels, and how long texts are windowed."""
 
     model_file: str = "model.int8.onnx"
+    cuda_model_file: str | None = Field(None, description="Graph served instead when the session runs on CUDA.")
     tokenizer_file: str = "tokenizer.json"
     labels: list[str] = Field(min_length=2)
     max_length: int = Field(512, ge=8, le=8192, description="Tokens per window, special tokens included.")
@@ -77,6 +78,8 @@ def read_model_config[C: _EncoderConfig](directory: Path, schema: type[C], **ove
         raw["max_length"] = min(raw["max_position_embeddings"], 512)
     if "model_file" not in raw and not (directory / "model.int8.onnx").exists():
         raw["model_file"] = "model.onnx"
+    if "cuda_model_file" not in raw and (directory / "model.onnx").exists():
+        raw["cuda_model_file"] = "model.onnx"  # the fp32 graph: see EncoderModel._open_session
     fields = {key: value for key, value in {**raw, **overrides}.items() if key in schema.model_fields}
     try:
         return schema.model_validate(fields)

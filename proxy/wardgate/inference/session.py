@@ -9,18 +9,28 @@ import onnxruntime as ort
 
 from wardgate.errors import InferenceError
 
-__all__ = ["create_session"]
+__all__ = ["create_session", "cuda_offered", "on_cuda"]
 
 logger = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+
+
+def cuda_offered(device: str) -> bool:
+    """Whether `device` asks for CUDA and this onnxruntime build has it (a build is not a GPU: see `on_cuda`)."""
+    available = ort.get_available_providers()
+    if device == "cuda" and CUDA not in available:
+        raise InferenceError(f"device `cuda` requested but onnxruntime offers only {available}")
+    return device in ("auto", "cuda") and CUDA in available
+
+
+def on_cuda(session: ort.InferenceSession) -> bool:
+    return bool(session.get_providers()[0] == CUDA)
 
 
 def create_session(model_file: Path, *, device: str = "auto", threads: int = 0) -> ort.InferenceSession:
     """`device`: `auto` (CUDA if available), `cuda` (required) or `cpu`. `threads` 0 lets ORT choose."""
-    available = ort.get_available_providers()
-    if device == "cuda" and "CUDAExecutionProvider" not in available:
-        raise InferenceError(f"device `cuda` requested but onnxruntime offers only {available}")
-    use_cuda = device in ("auto", "cuda") and "CUDAExecutionProvider" in available
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
+    providers = [CUDA, "CPUExecutionProvider"] if cuda_offered(device) else ["CPUExecutionProvider"]
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
@@ -28,5 +38,8 @@ def create_session(model_file: Path, *, device: str = "auto", threads: int = 0) 
         session = ort.InferenceSession(str(model_file), options, providers=providers)
     except Exception as exc:  # ORT raises its own exception types for missing, corrupt or incompatible files
         raise InferenceError(f"cannot load ONNX model {model_file}: {exc}") from exc
+    # onnxruntime-gpu lists CUDA on a host without a usable GPU and then quietly starts on the CPU.
+    if device == "cuda" and not on_cuda(session):
+        raise InferenceError(f"device `cuda` requested but the CUDA provider did not start for {model_file.name}")
     logger.info("loaded %s on %s", model_file.name, session.get_providers()[0])
     return session
