@@ -68,18 +68,18 @@ class EncoderModel[C: Any]:
 
     def load(self) -> None:
         config = read_model_config(self.directory, self.schema, **self._overrides)
-        tokenizer_file = self._required(config.tokenizer_file)
+        model_file, tokenizer_file = self._required(config.model_file), self._required(config.tokenizer_file)
         try:
             tokenizer = Tokenizer.from_file(str(tokenizer_file))
         except Exception as exc:  # tokenizers raises a bare Exception on a corrupt file
             raise InferenceError(f"cannot load tokenizer {tokenizer_file}: {exc}") from exc
         tokenizer.no_padding()
         tokenizer.enable_truncation(config.max_length, stride=config.stride)
-        model_file, session = self._open_session(config)
+        served, session = self._open_session(config, model_file)
         self._inputs = {node.name for node in session.get_inputs()}
         if "input_ids" not in self._inputs:
-            raise InferenceError(f"{model_file.name} has no `input_ids` input: not an encoder export")
-        self.config, self._tokenizer, self._session, self.model_file = config, tokenizer, session, model_file
+            raise InferenceError(f"{served.name} has no `input_ids` input: not an encoder export")
+        self.config, self._tokenizer, self._session, self.model_file = config, tokenizer, session, served
         self._warm_up()
 
     def _required(self, name: str) -> Path:
@@ -88,7 +88,7 @@ class EncoderModel[C: Any]:
             raise InferenceError(f"model directory {self.directory}: {name} is missing")
         return path
 
-    def _open_session(self, config: C) -> tuple[Path, Any]:
+    def _open_session(self, config: C, model_file: Path) -> tuple[Path, Any]:
         """The CUDA graph when a CUDA session really starts, else `model_file`.
 
         ONNX Runtime has CPU kernels only for int8 matrix products (MatMulIntegerToFloat): an int8 graph on CUDA
@@ -102,7 +102,6 @@ class EncoderModel[C: Any]:
                 return cuda_file, session
             logger.warning("CUDA provider did not start for %s; serving %s on CPU", cuda_file.name, config.model_file)
             device = "cpu"
-        model_file = self._required(config.model_file)
         return model_file, create_session(model_file, device=device, threads=self._threads)
 
     def _warm_up(self) -> None:
