@@ -289,9 +289,20 @@ def evaluate() -> None:
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Default: the model's own threshold.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics here.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option(
+    "--positive-label",
+    "positive",
+    multiple=True,
+    help="For a foreign model: the label meaning injection; repeat to add labels' probabilities.",
+)
 @_reports_errors
 def eval_injection(
-    files: tuple[Path, ...], model_dir: Path, threshold: float | None, json_out: Path | None, device: str
+    files: tuple[Path, ...],
+    model_dir: Path,
+    threshold: float | None,
+    json_out: Path | None,
+    device: str,
+    positive: tuple[str, ...],
 ) -> None:
     """Precision, recall, FPR and AUC of the injection classifier per `{"text","label"}` JSONL file and pooled."""
     import json
@@ -301,7 +312,8 @@ def eval_injection(
     from wardgate.scanners.injection import normalise
 
     datasets = [(path, *read_labelled(path)) for path in files]  # bad input fails before the model loads
-    classifier = SequenceClassifier(model_dir, device=device)
+    overrides = {"positive_label": positive[0] if len(positive) == 1 else list(positive)} if positive else {}
+    classifier = SequenceClassifier(model_dir, device=device, overrides=overrides)
     classifier.load()
     assert classifier.config is not None
     line = threshold if threshold is not None else classifier.config.threshold

@@ -102,7 +102,9 @@ class InjectionSettings(_Section):
     model: Path = Field(Path("models/injection"), description="An ONNX sequence-classification model directory.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threshold: float | None = Field(None, ge=0, le=1, description="Overrides the model's own threshold.")
-    positive_label: str | None = Field(None, description="For a foreign model: which label means injection.")
+    positive_label: str | list[str] | None = Field(
+        None, description="For a foreign model: the label that means injection, or labels whose probabilities add up."
+    )
     roles: list[RoleName] = Field(
         default_factory=lambda: list(_SCANNED_ROLES),
         description="Segment roles to score; system prompts are the operator's own and excluded by default.",

@@ -68,3 +68,11 @@ def test_the_readme_configuration_example_is_valid(tmp_path):
     settings = load_settings(tmp_path / "wardgate.yaml")
     assert settings.scanners.pii.ner.model is not None
     assert settings.masking.operators == {"US_SSN": "redact", "CREDIT_CARD": "partial"}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("INJECTION", "INJECTION"), ('["INJECTION", "JAILBREAK"]', ["INJECTION", "JAILBREAK"])]
+)
+def test_positive_label_from_the_environment_is_one_label_or_a_json_list(monkeypatch, value, expected):
+    monkeypatch.setenv("WARDGATE_SCANNERS__INJECTION__POSITIVE_LABEL", value)
+    assert load_settings(None, upstream="http://x").scanners.injection.positive_label == expected

@@ -151,13 +151,20 @@ class TestModelConfig:
         )
         config = read_model_config(tmp_path, ModelConfig, positive_label="INJECTION", threshold=0.9)
         assert (
-            config.labels, config.positive_index, config.max_length, config.model_file, config.threshold
-        ) == (["SAFE", "INJECTION"], 1, 512, "model.onnx", 0.9)  # fmt: skip
+            config.labels, config.positive_indices, config.max_length, config.model_file, config.threshold
+        ) == (["SAFE", "INJECTION"], [1], 512, "model.onnx", 0.9)  # fmt: skip
+
+    def test_positive_labels_add_up(self, classifier):
+        both = SequenceClassifier(INJECTION_MODEL, overrides={"positive_label": ["benign", "injection"]})
+        both.load()
+        assert both.score(ATTACKS + BENIGN) == pytest.approx([1.0] * len(ATTACKS + BENIGN), abs=1e-6)
 
     @pytest.mark.parametrize(
         ("raw", "message"),
         [
             ({"labels": ["a", "b"], "positive_label": "c"}, "positive label 'c' not in"),
+            ({"labels": ["a", "b", "c"], "positive_label": ["b", "d"]}, "positive label 'd' not in"),
+            ({"labels": ["a", "b"], "positive_label": []}, "positive_label"),
             ({"labels": ["a", "b"], "positive_label": "b", "max_length": 64, "stride": 62}, "stride must be smaller"),
             ({"labels": ["a"], "positive_label": "a"}, "labels"),
         ],

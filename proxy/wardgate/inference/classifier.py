@@ -26,8 +26,8 @@ class SequenceClassifier(EncoderModel[ModelConfig]):
         if not texts:
             return []
         best = np.zeros(len(texts))
-        positive = self.config.positive_index
+        positive = self.config.positive_indices
         for batch in self.batches(self.windows(texts)):
-            for window, probability in zip(batch, self.probabilities(batch)[:, positive], strict=True):
+            for window, probability in zip(batch, self.probabilities(batch)[:, positive].sum(axis=1), strict=True):
                 best[window.text] = max(best[window.text], float(probability))
         return [float(value) for value in best]

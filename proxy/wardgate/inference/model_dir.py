@@ -42,20 +42,26 @@ class _EncoderConfig(BaseModel):
 
 
 class ModelConfig(_EncoderConfig):
-    """A sequence classifier: which label is the positive class and where its verdict line is."""
+    """A sequence classifier: which labels are the positive class and where its verdict line is."""
 
-    positive_label: str
+    # A list adds its labels' probabilities: Prompt Guard's [INJECTION, JAILBREAK] is "anything but BENIGN".
+    positive_label: str | list[str] = Field(min_length=1)
     threshold: float = Field(0.5, ge=0, le=1)
 
     @model_validator(mode="after")
-    def _positive_is_a_label(self) -> ModelConfig:
-        if self.positive_label not in self.labels:
-            raise ValueError(f"positive label {self.positive_label!r} not in {self.labels}")
+    def _positive_are_labels(self) -> ModelConfig:
+        for label in self.positive_labels:
+            if label not in self.labels:
+                raise ValueError(f"positive label {label!r} not in {self.labels}")
         return self
 
     @property
-    def positive_index(self) -> int:
-        return self.labels.index(self.positive_label)
+    def positive_labels(self) -> list[str]:
+        return [self.positive_label] if isinstance(self.positive_label, str) else self.positive_label
+
+    @property
+    def positive_indices(self) -> list[int]:
+        return [self.labels.index(label) for label in self.positive_labels]
 
 
 class TaggerConfig(_EncoderConfig):
