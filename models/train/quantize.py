@@ -73,8 +73,7 @@ def input_gram_matrices(fp32: onnx.ModelProto, calibration: Iterable[Feed]) -> d
 
 def round_weights_gptq(model: onnx.ModelProto, weights: dict[str, np.ndarray], grams: dict[str, np.ndarray]) -> None:
     """Replace each MatMulInteger's int8 weight by GPTQ's rounding on the same per-channel scales."""
-    tensors = {tensor.name: tensor for tensor in model.graph.initializer}
-    producers = {output: node for node in model.graph.node for output in node.output}
+    tensors, producers = _lookups(model.graph)
     for node in model.graph.node:
         if node.op_type != "MatMulInteger":
             continue
@@ -105,8 +104,7 @@ def gptq(weight: np.ndarray, scale: np.ndarray, gram: np.ndarray, damping: float
 
 def embeddings_per_column(model: onnx.ModelProto, tables: dict[str, np.ndarray]) -> None:
     """Re-quantise each Gather + DequantizeLinear embedding table as symmetric int8 with one scale per column."""
-    tensors = {tensor.name: tensor for tensor in model.graph.initializer}
-    producers = {output: node for node in model.graph.node for output in node.output}
+    tensors, producers = _lookups(model.graph)
     for node in model.graph.node:
         if node.op_type != "DequantizeLinear" or producers[node.input[0]].op_type != "Gather":
             continue
@@ -135,8 +133,7 @@ def activations_per_row(model: onnx.ModelProto) -> onnx.ModelProto:
     graph = model.graph
     for index, node in enumerate(graph.node):  # nodes are replaced by name below; quantize_dynamic leaves some blank
         node.name = node.name or f"unnamed_{index}"
-    tensors = {tensor.name: tensor for tensor in graph.initializer}
-    producers = {output: node for node in graph.node for output in node.output}
+    tensors, producers = _lookups(graph)
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in graph.node:
         for name in node.input:
@@ -226,6 +223,11 @@ def activations_per_row(model: onnx.ModelProto) -> onnx.ModelProto:
     # SkipLayerNormalization again, which measured ~1 ms slower at 128 tokens (EXPERIMENTS.md), so all go.
     del graph.value_info[:]
     return model
+
+
+def _lookups(graph: onnx.GraphProto) -> tuple[dict[str, onnx.TensorProto], dict[str, onnx.NodeProto]]:
+    """Initializers by name, and each tensor's producing node by output name."""
+    return {t.name: t for t in graph.initializer}, {output: node for node in graph.node for output in node.output}
 
 
 def _is_gelu_output(name: str, producers: dict[str, onnx.NodeProto]) -> bool:
