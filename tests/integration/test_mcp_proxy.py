@@ -10,7 +10,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import McpError
 
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
-from tests.integration.helpers import audit_events, policy_copy
+from tests.integration.helpers import policy_copy, wait_for_events
 from tests.integration.mcp_server import INJECTED_PAGE, McpServer
 
 
@@ -52,7 +52,7 @@ async def test_a_denied_call_is_a_json_rpc_error_and_never_reaches_the_server(pr
     error = await session_call(proxy, lambda session: session.call_tool("shell_exec", {"command": "cat /etc/passwd"}))
     assert isinstance(error, McpError)
     assert "shell_exec" in error.error.message
-    denied = [e for e in audit_events(proxy.audit_file) if e["phase"] == "tool_call" and not e["result"]["allow"]]
+    denied = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "tool_call" and not e["result"]["allow"])
     assert denied[-1]["tool"] == {"name": "shell_exec", "id": denied[-1]["tool"]["id"], "source": "mcp"}
     assert "passwd" not in proxy.audit_file.read_text()
 
@@ -61,7 +61,7 @@ async def test_a_tool_result_carrying_an_injection_is_blocked(proxy):
     error = await session_call(proxy, lambda session: session.call_tool("fetch_page", {"url": "https://acme.test"}))
     assert isinstance(error, McpError)
     assert "prompt injection" in error.error.message
-    blocked = [e for e in audit_events(proxy.audit_file) if e["phase"] == "tool_result" and not e["result"]["allow"]]
+    blocked = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "tool_result" and not e["result"]["allow"])
     assert blocked[-1]["result"]["code"] == "prompt_injection"
     assert INJECTED_PAGE[:40] not in proxy.audit_file.read_text()
 

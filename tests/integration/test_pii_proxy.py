@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
-from tests.integration.helpers import audit_events, event_for
+from tests.integration.helpers import event_for, wait_for_events
 from wardgate.testing import FakeUpstream
 
 PII_ONLY = {"scanners": {"injection": {"enabled": False}}}  # the classifier is under test elsewhere
@@ -127,6 +127,6 @@ def test_a_pii_type_the_policy_denies_is_refused_and_audited(start_proxy, upstre
         )
     assert caught.value.code == "pii_detected"
     assert len(upstream.received) == before
-    denied = [e for e in audit_events(proxy.audit_file) if e["result"]["code"] == "pii_detected"]
+    denied = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "pii_detected")
     assert len(denied) == 1
     assert "536-80-4398" not in json.dumps(denied[0])

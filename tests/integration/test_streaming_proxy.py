@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, OPENAI_KEY
-from tests.integration.helpers import audit_events, policy_copy
+from tests.integration.helpers import policy_copy, wait_for_events
 from wardgate.testing import FakeUpstream
 
 FAST = {"scanners": {"injection": {"enabled": False}}}  # the classifier is under test elsewhere
@@ -109,7 +109,7 @@ def test_a_secret_in_a_stream_is_masked_by_default(start_proxy):
         text = streamed_chat(proxy, "What is my key?")
     assert text == "Your key is [REDACTED:aws-access-token] and the region is eu-west-1."
     assert AWS_KEY[:8] not in text
-    [event] = [e for e in audit_events(proxy.audit_file) if e["phase"] == "response" and e["stream"]]
+    [event] = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"])
     assert [f["kind"] for f in event["findings"]] == ["secret:aws-access-token"]
     assert event["result"]["mask"] == ["secret"]
     assert event["streamed"]["stopped"] is False
@@ -145,7 +145,7 @@ def test_a_denied_secret_stops_the_stream_with_an_error_the_sdks_raise(start_pro
             "".join(stream.text_stream)
         assert "secret_detected" in str(raised.value)
 
-    stopped = [e for e in audit_events(proxy.audit_file) if e["phase"] == "response" and e["stream"]]
+    stopped = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"], count=2)
     assert len(stopped) == 2
     assert all(e["result"]["code"] == "secret_detected" and e["streamed"]["stopped"] for e in stopped)
     assert all(e["streamed"]["released_bytes"] > 0 for e in stopped)
@@ -197,6 +197,6 @@ def test_personal_data_the_upstream_leaks_in_a_stream_is_audited_and_masked_when
         proxy = start_proxy({"upstream": leaky.url, **FAST}, policies=policies)
         text = streamed_chat(proxy, "How do I reach Bob?")
     assert text == "You can reach him at [REDACTED:EMAIL_ADDRESS] or +1 212 555 0187 any time."
-    [event] = [e for e in audit_events(proxy.audit_file) if e["phase"] == "response" and e["stream"]]
+    [event] = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"])
     assert {f["kind"] for f in event["findings"]} == {"pii:EMAIL_ADDRESS", "pii:PHONE_NUMBER"}
     assert "bob.stone" not in proxy.audit_file.read_text()
