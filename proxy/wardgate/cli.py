@@ -103,6 +103,8 @@ def audit_verify(paths: tuple[Path, ...]) -> None:
     if result.broken is not None:
         click.echo(f"{result.broken.file}: line {result.broken.line}: {result.broken.reason}")
         sys.exit(1)
+    for gap in result.recovered:
+        click.echo(f"recovered gap: {gap.file}: line {gap.line}: {gap.reason}")
     anchor = "" if not result.first_seq else f" (chain starts at seq {result.first_seq})"
     click.echo(f"ok {result.events} events{anchor}")
 

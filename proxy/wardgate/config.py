@@ -372,6 +372,11 @@ class FailClosedSettings(_Section):
     unparsed: bool = Field(
         False, description="Deny JSON bodies on an LLM host that no format adapter understands (else forward, audited)."
     )
+    unreadable: bool = Field(
+        True,
+        description="Refuse (415) request bodies on an inspected host that are not JSON, JSON Lines, multipart, a "
+        "form or text, whatever their Content-Type says: they cannot be inspected.",
+    )
     policy_error: list[Phase] = Field(default_factory=lambda: list(_ALL_PHASES))
     scanner_error: list[Phase] = Field(default_factory=lambda: list(_ALL_PHASES))
 

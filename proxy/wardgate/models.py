@@ -14,7 +14,8 @@ from typing import Literal
 __all__ = ["EndpointKind", "Exchange", "Finding", "JsonPath", "Role", "Segment", "Source", "ToolCall"]
 
 Role = Literal["system", "user", "assistant", "tool", "unknown"]
-Source = Literal["prompt", "tool_result", "document", "response", "tool_call"]
+# metadata: a structural field's one-token value outside the messages (`model`, `role`, `type`).
+Source = Literal["prompt", "tool_result", "document", "response", "tool_call", "tool_definition", "metadata"]
 EndpointKind = Literal["chat", "responses", "messages", "mcp", "unparsed"]
 JsonPath = tuple[str | int, ...]
 

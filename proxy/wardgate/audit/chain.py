@@ -31,6 +31,16 @@ class HashChain:
         self._next_seq = next_seq
         self._lock = threading.Lock()
 
+    @property
+    def link(self) -> tuple[str, int]:
+        """(hash of the last event, next seq): saved before a write so a failed one can be taken back."""
+        return self._prev_hash, self._next_seq
+
+    def rewind(self, link: tuple[str, int]) -> None:
+        """Undo the events chained after `link` (their lines never reached the sink)."""
+        with self._lock:
+            self._prev_hash, self._next_seq = link
+
     def __call__(self, logger: object, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
         with self._lock:
             event_dict["seq"] = self._next_seq

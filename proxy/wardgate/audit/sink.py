@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import hashlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from wardgate.audit.chain import GENESIS
 from wardgate.errors import AuditError
 
-__all__ = ["AuditSink", "last_link", "rotated_files"]
+__all__ = ["AuditSink", "Damage", "Tail", "read_tail", "rotated_files"]
+
+# How far back a damaged tail is looked at: a torn write is one line, a crash loop a few.
+_TAIL_WINDOW = 1024 * 1024
 
 
 def rotated_files(path: Path) -> list[Path]:
@@ -20,56 +26,130 @@ def rotated_files(path: Path) -> list[Path]:
     return sorted(p for p in siblings if p.suffix[1:].isdigit())
 
 
-def _last_line(path: Path) -> str | None:
+def damage_digest(lines: list[bytes]) -> str:
+    """What an `audit_recovered` event records of the unreadable lines it seals (their bytes, not their text)."""
+    return hashlib.sha256(b"\n".join(line.rstrip(b"\r\n") for line in lines)).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Damage:
+    """Unreadable lines at the end of the newest file (a write torn by a crash or a full disk)."""
+
+    file: Path
+    lines: int
+    bytes: int
+    sha256: str
+
+    def to_event(self) -> dict[str, Any]:
+        return {"file": self.file.name, "lines": self.lines, "bytes": self.bytes, "sha256": self.sha256}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tail:
+    """Where a restart continues the chain, and the damage it must seal first (if any)."""
+
+    prev_hash: str
+    next_seq: int
+    damage: Damage | None = None
+
+
+def _event_of(line: bytes) -> dict[str, Any] | None:
+    try:
+        event = json.loads(line)
+        str(event["hash"]), int(event["seq"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def _tail_lines(path: Path) -> list[bytes]:
     with path.open("rb") as handle:
         handle.seek(0, os.SEEK_END)
-        position = handle.tell()
-        chunk = b""
-        while position > 0 and chunk.count(b"\n") < 2:
-            step = min(65536, position)
-            position -= step
-            handle.seek(position)
-            chunk = handle.read(step) + chunk
-    lines = [line for line in chunk.splitlines() if line.strip()]
-    return lines[-1].decode("utf-8") if lines else None
+        size = handle.tell()
+        handle.seek(max(0, size - _TAIL_WINDOW))
+        chunk = handle.read()
+    lines = chunk.split(b"\n")
+    if size > _TAIL_WINDOW:
+        lines = lines[1:]  # the first one is cut by the window
+    return [line for line in lines if line.strip()]
 
 
-def last_link(path: Path) -> tuple[str, int]:
-    """(hash, next seq) to continue the chain after a restart: from the newest non-empty file."""
+def read_tail(path: Path) -> Tail:
+    """The chain's last link after a restart, from the newest non-empty file.
+
+    Unreadable lines after the last good event are reported as `damage` (sealed by an `audit_recovered` event,
+    which `audit verify` accepts); a file with no readable event near its end is refused.
+    """
     for candidate in [path, *reversed(rotated_files(path))]:
-        if candidate.exists() and (line := _last_line(candidate)):
-            try:
-                event = json.loads(line)
-                return str(event["hash"]), int(event["seq"]) + 1
-            except (ValueError, KeyError, TypeError) as exc:
-                raise AuditError(f"cannot continue the audit chain: last line of {candidate} is damaged") from exc
-    return GENESIS, 0
+        if not candidate.exists() or not (lines := _tail_lines(candidate)):
+            continue
+        for position in range(len(lines) - 1, -1, -1):
+            if (event := _event_of(lines[position])) is not None:
+                torn = lines[position + 1 :]
+                damage = None
+                if torn:
+                    size = sum(len(line) + 1 for line in torn)
+                    damage = Damage(candidate, len(torn), size, damage_digest(torn))
+                return Tail(str(event["hash"]), int(event["seq"]) + 1, damage)
+        raise AuditError(f"cannot continue the audit chain: no readable event at the end of {candidate}")
+    return Tail(GENESIS, 0)
 
 
 class AuditSink:
-    """A structlog 'logger': `msg(line)` appends one line to each target and flushes it at once."""
+    """A structlog 'logger': `msg(line)` appends one line to each target and flushes it at once.
+
+    A write that fails is taken back (the file is cut to where it was), so one full disk never leaves a torn line
+    in the middle of the chain, and the next successful write continues it cleanly.
+    """
 
     def __init__(self, path: Path | None, *, stdout: bool, max_bytes: int) -> None:
         self._path = path
         self._max_bytes = max_bytes
         self._stdout: IO[str] | None = sys.stdout if stdout else None
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("a", encoding="utf-8")
+            self._file = path.open("ab")
+            if (size := self._file.tell()) > 0 and not _ends_with_newline(path, size):
+                self._file.write(b"\n")  # a torn last line stays on its own line, sealed by the next event
 
     def msg(self, line: str) -> None:
-        try:
-            if self._file is not None:
-                if self._file.tell() > 0 and self._file.tell() + len(line) >= self._max_bytes:
-                    self._rotate()
-                self._file.write(line + "\n")
-                self._file.flush()
-            if self._stdout is not None:
+        data = line.encode("utf-8") + b"\n"
+        if self._file is not None:
+            self._append(data)
+        if self._stdout is not None:
+            try:
                 self._stdout.write(line + "\n")
                 self._stdout.flush()
+            except OSError as exc:
+                raise AuditError(f"cannot write the audit trail to stdout: {exc}") from exc
+
+    def _append(self, data: bytes) -> None:
+        assert self._file is not None
+        try:
+            if self._file.tell() > 0 and self._file.tell() + len(data) > self._max_bytes:
+                self._rotate()
+            position = self._file.tell()
         except OSError as exc:
             raise AuditError(f"cannot write the audit trail: {exc}") from exc
+        try:
+            self._file.write(data)
+            self._file.flush()
+        except OSError as exc:
+            self._take_back(position)
+            raise AuditError(f"cannot write the audit trail: {exc}") from exc
+
+    def _take_back(self, position: int) -> None:
+        """Drop whatever part of a failed line reached the file, and any bytes still buffered for it."""
+        assert self._file is not None
+        assert self._path is not None
+        # Closing discards the buffered rest of the failed line; a cut that fails leaves it torn, and the next start
+        # seals it (read_tail). The chain in memory was rewound either way.
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            os.truncate(self._path, position)
+        self._file = self._path.open("ab")
 
     def _rotate(self) -> None:
         assert self._file is not None
@@ -78,9 +158,15 @@ class AuditSink:
         existing = rotated_files(self._path)
         number = int(existing[-1].suffix[1:]) + 1 if existing else 1
         self._path.rename(self._path.with_name(f"{self._path.name}.{number:06d}"))
-        self._file = self._path.open("a", encoding="utf-8")
+        self._file = self._path.open("ab")
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _ends_with_newline(path: Path, size: int) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(size - 1)
+        return handle.read(1) == b"\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wardgate.formats.anthropic_messages import AnthropicMessages
 from wardgate.formats.base import FormatAdapter, MalformedBody, apply_rewrites
 from wardgate.formats.errors import error_body
-from wardgate.formats.generic_json import parse_unparsed
+from wardgate.formats.generic_json import parse_unparsed, with_every_leaf
 from wardgate.formats.openai_chat import OpenAIChat
 from wardgate.formats.openai_responses import OpenAIResponses
 
@@ -18,6 +18,7 @@ __all__ = [
     "error_body",
     "parse_unparsed",
     "provider_for",
+    "with_every_leaf",
 ]
 
 ADAPTERS: tuple[FormatAdapter, ...] = (OpenAIChat(), OpenAIResponses(), AnthropicMessages())

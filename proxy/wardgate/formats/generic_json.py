@@ -1,14 +1,24 @@
-"""Any other JSON body on an LLM host: every string leaf becomes a segment, so secrets are still found."""
+"""Every string of a JSON body is judged: unknown bodies leaf by leaf, known ones beyond their mapped fields."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from wardgate.formats.base import model_and_stream
+from wardgate.formats.base import MalformedBody, model_and_stream
 from wardgate.models import Exchange, JsonPath, Segment
 
-__all__ = ["parse_unparsed", "string_leaves"]
+__all__ = ["parse_unparsed", "string_leaves", "with_every_leaf"]
+
+# Offered tool definitions: their descriptions and schemas are text the model reads (tool poisoning).
+_TOOL_KEYS = frozenset(("tools", "functions"))
+# Fields whose one-token values are identifiers or enums the provider validates: scanned for secrets only.
+_STRUCTURAL_KEYS = frozenset(
+    ("model", "role", "type", "object", "id", "finish_reason", "stop_reason", "media_type", "encoding_format",
+     "service_tier", "reasoning_effort", "tool_choice", "format", "detail", "status", "voice")
+)  # fmt: skip
+_TOKEN_CHARS = 64
 
 _MAX_DEPTH = 64
 
@@ -20,10 +30,26 @@ def parse_unparsed(body: Any, provider: str) -> Exchange:
     return Exchange(provider, "unparsed", model, stream, segments)
 
 
+def with_every_leaf(exchange: Exchange, body: Any) -> Exchange:
+    """The adapter's segments plus every other non-empty string of the body: a field no adapter maps (a new API
+    field, a part type we have not heard of) is still judged, as role `unknown` (`tool` under `tools`)."""
+    mapped = {segment.path for segment in exchange.segments}
+    extra = [_leaf(path, text) for path, text in string_leaves(body, ()) if path not in mapped and text.strip()]
+    return dataclasses.replace(exchange, segments=[*exchange.segments, *extra]) if extra else exchange
+
+
+def _leaf(path: JsonPath, text: str) -> Segment:
+    if path and path[-1] in _STRUCTURAL_KEYS and len(text) <= _TOKEN_CHARS and not any(c.isspace() for c in text):
+        return Segment("unknown", "metadata", text, path)
+    if path[:1] and path[0] in _TOOL_KEYS:
+        return Segment("tool", "tool_definition", text, path)
+    return Segment("unknown", "document", text, path)
+
+
 def string_leaves(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
-    """(path, string) for every string in a JSON value, depth-limited."""
+    """(path, string) for every string in a JSON value; deeper than `_MAX_DEPTH` is a `MalformedBody`."""
     if len(path) > _MAX_DEPTH:
-        return
+        raise MalformedBody(f"the body is nested deeper than {_MAX_DEPTH} levels")
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from cachetools import TTLCache
 from mitmproxy import http
 
 from wardgate.config import Phase, StreamingSettings
-from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, provider_for
+from wardgate.errors import AuditError
+from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, provider_for, with_every_leaf
+from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
 from wardgate.formats.streams import stream_format_for
 from wardgate.identity import IdentityRejected, IdentityResolver
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
 from wardgate.limits import TokenCount, UsageStore, UsageUnavailable
-from wardgate.models import Exchange
+from wardgate.models import Exchange, JsonPath, Segment
 from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge, VaultStore, Verdict
+from wardgate.pipeline.destination import Destination
 from wardgate.pipeline.mcp_judge import DENIED_METHOD, LegacySessions, McpStream, judge_mcp_message, session_of
 from wardgate.policy import Decision
 
@@ -34,8 +40,57 @@ MCP_SESSION_HEADER = "mcp-session-id"
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
 
 
+_QUERY = "$query"  # segment paths of the query string: ("$query", index, "key" | "value")
+
+
 def _is_json(headers: http.Headers) -> bool:
     return "json" in headers.get("content-type", "").lower()
+
+
+def _masked_path(request: http.Request) -> str:
+    """The path as the audit and the policy see it: query values are masked (they may hold a key or an e-mail)."""
+    bare = request.path.split("?", 1)[0]
+    if "?" not in request.path:
+        return bare
+    return bare + "?" + "&".join(f"{quote(key, safe='')}=*" for key in request.query)
+
+
+def _query_segments(request: http.Request) -> list[Segment]:
+    """The query string is text a model may read (some gateways forward it): judged like body text."""
+    return [
+        Segment("unknown", "document", text, (_QUERY, index, part))
+        for index, pair in enumerate(request.query.items(multi=True))
+        for part, text in zip(("key", "value"), pair, strict=True)
+        if text
+    ]
+
+
+def _destination(flow: http.HTTPFlow) -> Destination:
+    request = flow.request
+    return Destination(request.host, flow.client_conn.sni, request.host_header)
+
+
+# What a hook that raised answers: exceptions are breakage, never a reason to forward (DESIGN §2).
+_INTERNAL = ("internal_error", "Wardgate could not judge this {}", 500)
+_AUDIT_DOWN = ("audit_unavailable", "the audit trail cannot be written, so nothing is forwarded", 503)
+
+type _Hook = Callable[[GuardAddon, http.HTTPFlow], Awaitable[None]]
+
+
+def _fails_closed(phase: Phase) -> Callable[[_Hook], _Hook]:
+    """Any exception in the hook ends in an audited, provider-shaped refusal (mitmproxy would log and forward)."""
+
+    def wrap(hook: _Hook) -> _Hook:
+        @functools.wraps(hook)
+        async def guarded(self: GuardAddon, flow: http.HTTPFlow) -> None:
+            try:
+                await hook(self, flow)
+            except Exception as exc:
+                self._fault(flow, phase, exc)
+
+        return guarded
+
+    return wrap
 
 
 def _tenant(ctx: RequestContext) -> str:
@@ -63,12 +118,16 @@ class GuardAddon:
         streaming: StreamingSettings | None = None,
         usage: UsageStore | None = None,
         usage_fail_closed: bool = False,
+        binds_host: bool = False,
+        unreadable_fails_closed: bool = True,
     ) -> None:
         """`conversation_header` names a client-chosen conversation id whose placeholders `vaults` keeps.
 
         `usage` counts each tenant's forwarded requests and the tokens their answers report; the policy reads it
-        as `input.usage`.
+        as `input.usage`. `binds_host` (forward and transparent modes) refuses a Host that is not the connection's
+        destination; `unreadable_fails_closed` refuses bodies that are none of the kinds Wardgate reads.
         """
+        self._binds_host, self._unreadable_fails_closed = binds_host, unreadable_fails_closed
         self._guard = guard
         self._inspects = inspects
         self._identity = identity
@@ -87,8 +146,8 @@ class GuardAddon:
             request = flow.request
             ctx = RequestContext(
                 method=request.method,
-                host=request.pretty_host,
-                path=request.path,
+                host=request.host,
+                path=_masked_path(request),
                 provider=provider_for(request.pretty_host, request.path),
                 identity=_UNRESOLVED,
                 trace_id=request.headers.get("traceparent"),
@@ -96,25 +155,44 @@ class GuardAddon:
             flow.metadata[_CONTEXT] = ctx
         return ctx
 
-    def requestheaders(self, flow: http.HTTPFlow) -> None:
-        if not self._inspects(flow.request.pretty_host):
-            return
-        declared = flow.request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_body_bytes:
-            self._refuse(flow, "request", Decision.deny("body_too_large", self._too_large(int(declared)), status=413))
+    def _inspected(self, flow: http.HTTPFlow) -> bool:
+        """Whether this flow is Wardgate's to judge: by the connection's destination (see pipeline/destination)."""
+        return bool(flow.metadata.setdefault("wardgate_inspected", _destination(flow).inspected(self._inspects)))
 
-    async def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response is not None or not self._inspects(flow.request.pretty_host):
-            return
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
         try:
-            await self._judge_request(flow)
-        except Exception:
-            logger.exception("guard failed on %s %s", flow.request.method, flow.request.path)
-            self._refuse(
-                flow, "request", Decision.deny("internal_error", "Wardgate could not judge this request", status=500)
-            )
+            if not self._inspected(flow):
+                return
+            declared = flow.request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_body_bytes:
+                denial = Decision.deny("body_too_large", self._too_large(int(declared)), status=413)
+                self._refuse(flow, "request", denial)
+        except Exception as exc:
+            self._fault(flow, "request", exc)
+
+    @_fails_closed("request")
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None or not self._inspected(flow):
+            return
+        await self._judge_request(flow)
+
+    def websocket_start(self, flow: http.HTTPFlow) -> None:
+        # The upgrade was refused in `request`; a socket that still opened on an inspected host is cut at once.
+        if self._inspected(flow):
+            logger.error("closing an unjudged WebSocket to %s", flow.request.host)
+            flow.kill()
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
+        try:
+            self._guard_response_headers(flow)
+        except Exception as exc:
+            # The answer is buffered instead and replaced by the refusal in `response`.
+            logger.exception("guard failed on the response headers of %s %s", flow.request.method, flow.request.path)
+            flow.metadata["wardgate_fault"] = exc
+            if flow.response is not None:
+                flow.response.stream = False
+
+    def _guard_response_headers(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
         if (ctx := flow.metadata.get(_CONTEXT)) is not None:
             flow.response.headers[DECISION_HEADER] = ctx.decision_id
@@ -144,32 +222,28 @@ class GuardAddon:
         flow.metadata[_STREAM] = (guard, judge)
         flow.response.stream = decoded_stream(flow.response.headers, guard)
 
+    @_fails_closed("response")
     async def response(self, flow: http.HTTPFlow) -> None:
         self._close_stream(flow)
+        if (fault := flow.metadata.pop("wardgate_fault", None)) is not None:
+            raise fault
         response = flow.response
         ctx = flow.metadata.get(_CONTEXT)
         if ctx is None or response is None or response.stream or not _is_json(response.headers):
             return
         if flow.metadata.get(_REFUSED):
             return
-        try:
-            await self._judge_response(flow, ctx)
-        except Exception:
-            logger.exception("guard failed on the response to %s %s", flow.request.method, flow.request.path)
-            self._refuse(
-                flow, "response", Decision.deny("internal_error", "Wardgate could not judge this response", status=500)
-            )
+        await self._judge_response(flow, ctx)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        self._close_stream(flow)  # a client or upstream that hung up mid-stream: audit what was released
-        # mitmproxy's hard body cap answers by itself; make sure the refusal is audited all the same.
-        message = flow.error.msg if flow.error else ""
-        if (
-            "body_size_limit" in message
-            and not flow.metadata.get(_REFUSED)
-            and self._inspects(flow.request.pretty_host)
-        ):
-            self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", message, status=413))
+        try:
+            self._close_stream(flow)  # a client or upstream that hung up mid-stream: audit what was released
+            # mitmproxy's hard body cap answers by itself; make sure the refusal is audited all the same.
+            message = flow.error.msg if flow.error else ""
+            if "body_size_limit" in message and not flow.metadata.get(_REFUSED) and self._inspected(flow):
+                self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", message, status=413))
+        except Exception:
+            logger.exception("could not audit the failed flow %s %s", flow.request.method, flow.request.path)
 
     def _bind_mcp_session(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
         assert flow.response is not None
@@ -219,6 +293,14 @@ class GuardAddon:
 
     async def _judge_request(self, flow: http.HTTPFlow) -> None:
         ctx, request = self._context(flow), flow.request
+        if (mismatch := _destination(flow).mismatch()) is not None and self._binds_host:
+            self._refuse(flow, "request", Decision.deny("misdirected_request", mismatch, status=421))
+            return
+        if "upgrade" in request.headers:
+            # Frames after an upgrade (WebSocket, h2c) would pass unjudged: refused on every inspected host.
+            message = f"protocol upgrades ({request.headers['upgrade'][:40]}) cannot be inspected and are refused"
+            self._refuse(flow, "request", Decision.deny("upgrade_refused", message, status=403))
+            return
         if not await self._identify(flow, ctx):
             return
         self._join_conversation(request, ctx)
@@ -229,7 +311,9 @@ class GuardAddon:
         parsed = self._parse_request(flow, ctx, raw)
         if parsed is None:
             return
-        body, exchange = parsed
+        read, exchange = parsed
+        body = read.value if read.kind == "json" else None
+        exchange = dataclasses.replace(exchange, segments=[*exchange.segments, *_query_segments(request)])
         ctx.model, ctx.endpoint = exchange.model, exchange.endpoint
         usage = await self._usage_input(flow, ctx)
         if usage is None:
@@ -242,8 +326,8 @@ class GuardAddon:
             return
         adapter = adapter_for(request.method, request.path)
         stripped = adapter.strip_tools(body, set(verdict.decision.tools.deny)) if adapter and body else []
-        if verdict.rewrites or stripped:
-            request.content = json.dumps(apply_rewrites(body, verdict.rewrites), ensure_ascii=False).encode()
+        if not self._rewrite_request(flow, read, verdict.rewrites, bool(stripped)):
+            return
         if self._upstream_credential is not None:
             header, value = self._upstream_credential
             request.headers[header] = value
@@ -299,21 +383,55 @@ class GuardAddon:
             return False
         return True
 
-    def _parse_request(self, flow: http.HTTPFlow, ctx: RequestContext, raw: bytes) -> tuple[Any, Exchange] | None:
-        """(JSON body, Exchange); None after refusing a malformed body with 400."""
-        adapter = adapter_for(flow.request.method, flow.request.path)
+    def _parse_request(self, flow: http.HTTPFlow, ctx: RequestContext, raw: bytes) -> tuple[Body, Exchange] | None:
+        """(the body as read, Exchange); None after refusing a malformed (400) or unreadable (415) body."""
+        request = flow.request
+        adapter = adapter_for(request.method, request.path)
         try:
-            body = json.loads(raw) if raw and (adapter is not None or _is_json(flow.request.headers)) else None
+            read = read_body(raw, request.headers.get("content-type", ""))
+            if read is None:
+                if not self._unreadable_fails_closed:
+                    return Body("empty"), Exchange(ctx.provider, "unparsed", None, False, [])
+                message = "the body is not JSON, JSON Lines, multipart, a form or text, so it cannot be inspected"
+                self._refuse(flow, "request", Decision.deny("unreadable_body", message, status=415))
+                return None
+            if read.kind != "json":
+                if adapter is not None and read.kind != "empty":
+                    raise MalformedBody(f"this endpoint takes a JSON object, not {read.kind}")
+                segments = [Segment("unknown", "document", text, path) for path, text in read.texts]
+                lines = parse_unparsed(read.value, ctx.provider).segments if read.kind == "jsonl" else []
+                return read, Exchange(ctx.provider, "unparsed", None, False, [*segments, *lines])
+            body = read.value
             if adapter is None and is_jsonrpc(body):
                 # MCP: the request is judged for who calls what; a tools/call is judged as the tool call it is.
                 ctx.provider, ctx.mcp_methods = "mcp", methods(body)
                 ctx.mcp_request_id = next((r.get("id") for r in requests(body) if "id" in r), None)
-                return body, Exchange("mcp", "mcp", None, False, [])
-            return body, (adapter.parse_request(body) if adapter else parse_unparsed(body, ctx.provider))
-        except (ValueError, MalformedBody) as exc:
-            detail = str(exc) if isinstance(exc, MalformedBody) else f"the body is not valid JSON ({exc})"
-            self._refuse(flow, "request", Decision.deny("malformed_request", detail, status=400))
+                return read, with_every_leaf(Exchange("mcp", "mcp", None, False, []), body)
+            exchange = adapter.parse_request(body) if adapter else parse_unparsed(body, ctx.provider)
+            return read, with_every_leaf(exchange, body)
+        except MalformedBody as exc:
+            self._refuse(flow, "request", Decision.deny("malformed_request", str(exc), status=400))
             return None
+
+    def _rewrite_request(
+        self, flow: http.HTTPFlow, read: Body, rewrites: Mapping[JsonPath, str], tools_stripped: bool
+    ) -> bool:
+        """Apply masks (body and query) and stripped tools; False after refusing a mask that cannot be applied."""
+        request = flow.request
+        query = {path: text for path, text in rewrites.items() if path[:1] == (_QUERY,)}
+        in_body = {path: text for path, text in rewrites.items() if path[:1] != (_QUERY,)}
+        if in_body and not read.is_json:
+            message = f"the policy asks to mask parts of a {read.kind} body, which Wardgate can only mask in JSON"
+            self._refuse(flow, "request", Decision.deny("mask_unsupported", message, status=403))
+            return False
+        if in_body or tools_stripped:
+            request.content = dump_body(dataclasses.replace(read, value=apply_rewrites(read.value, in_body)))
+        if query:
+            pairs = [list(pair) for pair in request.query.items(multi=True)]
+            for (_, index, part), text in query.items():
+                pairs[int(index)][0 if part == "key" else 1] = text
+            request.query = [(key, value) for key, value in pairs]
+        return True
 
     async def _judge_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
         assert flow.response is not None
@@ -323,9 +441,13 @@ class GuardAddon:
         adapter = adapter_for(flow.request.method, flow.request.path)
         try:
             body = json.loads(flow.response.get_content(strict=False) or b"null")
+        except ValueError:
+            return  # not JSON whatever its type says: a client cannot read it as an answer either
+        try:
             exchange: Exchange = adapter.parse_response(body) if adapter else parse_unparsed(body, ctx.provider)
-        except (ValueError, MalformedBody):
-            return  # an upstream error page or odd body: nothing of ours to judge, pass it on
+        except MalformedBody:
+            exchange = parse_unparsed(body, ctx.provider)  # an error body or a shape we do not map: every string
+        exchange = with_every_leaf(exchange, body)
         spent = TokenCount()
         spent.observe(body)
         self._spend(ctx, tokens=spent.tokens)  # spent upstream whatever the verdict on the answer
@@ -370,10 +492,38 @@ class GuardAddon:
         flow.response = refusal(self._context(flow), verdict.decision)
 
     def _refuse(self, flow: http.HTTPFlow, phase: Phase, decision: Decision) -> None:
-        """Audit and answer a refusal made before the pipeline could judge the flow."""
-        self._guard.refuse(self._context(flow), phase, decision)
+        """Answer, then audit, a refusal made outside `Guard.judge`. Never raises: the answer is set first."""
         flow.metadata[_REFUSED] = True
-        flow.response = refusal(self._context(flow), decision)
+        try:
+            ctx = self._context(flow)
+            flow.response = refusal(ctx, decision)
+            self._guard.refuse(ctx, phase, decision)
+        except Exception as exc:
+            self._fault(flow, phase, exc, audit=False)
+
+    def _fault(self, flow: http.HTTPFlow, phase: Phase, exc: Exception, *, audit: bool = True) -> None:
+        """Breakage (ours, the audit sink's, anything's) on a flow: a provider-shaped refusal, audited if possible."""
+        audit_down = isinstance(exc, AuditError)
+        if audit_down:
+            logger.error("refusing %s %s: %s", flow.request.method, flow.request.path, exc)
+        else:
+            logger.error("guard failed on %s %s", flow.request.method, flow.request.path, exc_info=exc)
+        code, message, status = _AUDIT_DOWN if audit_down else _INTERNAL
+        decision = Decision.deny(code, message.format(phase), status=status, source="fail_closed")
+        flow.metadata[_REFUSED] = True
+        try:
+            ctx = self._context(flow)
+            flow.response = refusal(ctx, decision)
+        except Exception:
+            body = {"error": {"message": f"Wardgate: {message.format(phase)}", "type": "server_error", "code": code}}
+            flow.response = http.Response.make(status, json.dumps(body).encode(), {"content-type": "application/json"})
+            return
+        if audit and not audit_down:
+            try:
+                self._guard.refuse(ctx, phase, decision)
+            except Exception as again:
+                logger.error("the refusal of %s could not be audited: %s", ctx.decision_id, again)
+                flow.response = refusal(ctx, Decision.deny(*_AUDIT_DOWN[:2], status=503, source="fail_closed"))
 
     def _too_large(self, size: int) -> str:
         return f"the request body is {size} bytes; the limit is {self._max_body_bytes}"

@@ -17,7 +17,7 @@ class AdminServer:
         host: str,
         port: int,
         *,
-        ready: Callable[[], dict[str, object] | None],
+        ready: Callable[[], tuple[bool, dict[str, object]]],
         metrics: DecisionMetrics | None = None,
     ) -> None:
         self._host, self._port = host, port
@@ -45,10 +45,8 @@ class AdminServer:
         return web.json_response({"status": "ok"})
 
     async def _readyz(self, request: web.Request) -> web.Response:
-        state = self._ready()
-        if state is None:
-            return web.json_response({"status": "starting"}, status=503)
-        return web.json_response({"status": "ready", **state})
+        ready, state = self._ready()
+        return web.json_response(state, status=200 if ready else 503)
 
     async def _exposition(self, request: web.Request) -> web.Response:
         assert self._metrics is not None

@@ -10,8 +10,6 @@ import logging
 import re
 import signal
 import sys
-from collections.abc import Callable
-from fnmatch import fnmatch
 from pathlib import Path
 
 from mitmproxy import ctx, options
@@ -25,25 +23,25 @@ from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.limits import build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
+from wardgate.pipeline.destination import host_matcher
 from wardgate.policy import PolicyEngine, build_engine
 from wardgate.policy.watch import watch_bundle
 from wardgate.scanners import build_scanners
 from wardgate.telemetry import DecisionMetrics
 
-__all__ = ["ca_cert_path", "host_matcher", "serve"]
+__all__ = ["ca_cert_path", "serve"]
 
 logger = logging.getLogger(__name__)
-
-
-def host_matcher(patterns: list[str]) -> Callable[[str], bool]:
-    """`api.openai.com` or `*.openai.azure.com` style patterns, case-insensitive."""
-    lowered = [pattern.lower() for pattern in patterns]
-    return lambda host: any(fnmatch(host.lower(), pattern) for pattern in lowered)
+# Any IP literal, as mitmproxy writes it in "host:port" (IPv6 in brackets).
+_ANY_IP = r"^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):\d+$"
 
 
 def _allow_hosts_regexes(patterns: list[str]) -> list[str]:
-    # mitmproxy matches these against "host:port"; hosts outside them are passed through, TLS untouched.
-    return ["^" + re.escape(pattern).replace(r"\*", "[^:]*") + r":\d+$" for pattern in patterns]
+    # mitmproxy matches these against "host:port" (and the SNI); hosts outside them are passed through, TLS
+    # untouched. A CIDR cannot be a regex: every IP literal is decrypted then, and inspection follows the matcher.
+    names = [p.rstrip(".") for p in patterns if "/" not in p]
+    regexes = ["^" + re.escape(name).replace(r"\*", "[^:]*") + r"\.?:\d+$" for name in names]
+    return regexes + ([_ANY_IP] if len(names) < len(patterns) else [])
 
 
 # mitmproxy mode specs; transparent mode reads each connection's original destination (SO_ORIGINAL_DST).
@@ -57,8 +55,8 @@ def ca_cert_path(confdir: Path) -> Path:
 class Lifecycle:
     """Announces readiness once the listeners are bound (`running`), which is what tests and probes wait for."""
 
-    def __init__(self, settings: Settings, engine: PolicyEngine, admin: AdminServer | None) -> None:
-        self._settings, self._engine, self._admin = settings, engine, admin
+    def __init__(self, settings: Settings, engine: PolicyEngine, audit: AuditLog, admin: AdminServer | None) -> None:
+        self._settings, self._engine, self._audit, self._admin = settings, engine, audit, admin
         self.listening = False
 
     def running(self) -> None:
@@ -73,8 +71,13 @@ class Lifecycle:
         print(f"wardgate listening on http://{host}:{port} ({target}){admin}", flush=True)
         self.listening = True
 
-    def readiness(self) -> dict[str, object] | None:
-        return {"policy_revision": self._engine.revision} if self.listening else None
+    def readiness(self) -> tuple[bool, dict[str, object]]:
+        """(ready, details): not ready until listening, nor while audit writes fail (every request is refused)."""
+        if not self.listening:
+            return False, {"status": "starting"}
+        if not self._audit.healthy:
+            return False, {"status": "audit_unavailable", "error": self._audit.last_error}
+        return True, {"status": "ready", "policy_revision": self._engine.revision}
 
 
 async def serve(settings: Settings) -> None:
@@ -82,7 +85,11 @@ async def serve(settings: Settings) -> None:
     engine = build_engine(settings.policy)
     metrics = DecisionMetrics()
     audit = AuditLog(
-        settings.audit.file, stdout=settings.audit.stdout, max_bytes=settings.audit.max_bytes, observers=[metrics]
+        settings.audit.file,
+        stdout=settings.audit.stdout,
+        max_bytes=settings.audit.max_bytes,
+        observers=[metrics],
+        on_failure=metrics.audit_failures.inc,
     )
     scanners = build_scanners(settings.scanners)
     guard = Guard(
@@ -108,7 +115,7 @@ async def serve(settings: Settings) -> None:
         admin = AdminServer(
             settings.listen_host, settings.admin_port, ready=lambda: lifecycle.readiness(), metrics=metrics
         )
-    lifecycle = Lifecycle(settings, engine, admin)
+    lifecycle = Lifecycle(settings, engine, audit, admin)
 
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
@@ -129,6 +136,8 @@ async def serve(settings: Settings) -> None:
             streaming=settings.streaming,
             usage=usage,
             usage_fail_closed=settings.limits.fail_closed,
+            binds_host=selective,
+            unreadable_fails_closed=settings.fail_closed.unreadable,
         ),
         lifecycle,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,6 +26,8 @@ from wardgate.policy.engine import DECISION_PATH
 from wardgate.scanners.base import Scanner, SyncScanner
 
 __all__ = ["Guard", "Verdict"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -120,7 +123,9 @@ class Guard:
     ) -> dict[JsonPath, str]:
         """Masked spans; in a response, also this flow's placeholders turned back into the caller's values."""
         segments = exchange.segments
-        rewrites = self._masker.rewrite(segments, findings, decision.masks, ctx.vault, placeholders=phase == "request")
+        rewrites = self._masker.rewrite(
+            segments, findings, decision.masks, ctx.vault, placeholders=phase == "request", redacted=decision.redacts
+        )
         if decision.annotate:
             rewrites = annotated(segments, findings, decision.annotates, rewrites)
         if phase in ("response", "tool_result") and len(ctx.vault):
@@ -146,6 +151,9 @@ class Guard:
             return [], f"scanners did not finish within {self._scan_timeout * 1000:.0f} ms"
         except ScannerError as exc:
             return [], str(exc)
+        except Exception as exc:  # a model or library fault is a scan error too: the configured fail mode applies
+            logger.exception("a scanner failed")
+            return [], f"a scanner failed: {type(exc).__name__}: {exc}"
         return [finding for found in results for finding in found], None
 
     async def _decide(self, phase: Phase, policy_input: Mapping[str, Any]) -> Decision:
@@ -173,6 +181,9 @@ class Guard:
             return [finding for scanner in scanners for finding in scanner.scan_sync(segments)], None
         except ScannerError as exc:
             return [], str(exc)
+        except Exception as exc:
+            logger.exception("a stream scanner failed")
+            return [], f"a scanner failed: {type(exc).__name__}: {exc}"
 
     def judge_blocking(self, ctx: RequestContext, phase: Phase, exchange: Exchange) -> Verdict:
         """`judge` on the caller's thread, with the sync scanners: for messages inside a stream (MCP over SSE)."""

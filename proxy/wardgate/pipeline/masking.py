@@ -70,11 +70,12 @@ class Masker:
         vault: Vault,
         *,
         placeholders: bool = True,
+        redacted: Callable[[str], bool] = lambda kind: False,
     ) -> dict[JsonPath, str]:
         """New text per JSON path for every segment holding a span to mask.
 
         `placeholders=False` (responses): a placeholder would mean nothing to the client, so PII the upstream
-        produced itself is redacted instead.
+        produced itself is redacted instead. `redacted` kinds (the policy's `redact`) are never restorable.
         """
         spans: dict[int, list[RecognizerResult]] = {}
         for finding in findings:
@@ -83,11 +84,17 @@ class Masker:
                     RecognizerResult(finding.kind, finding.start, finding.end, finding.score)
                 )
         rewrites: dict[JsonPath, str] = {}
-        for index, results in spans.items():
+        for index, found_spans in spans.items():
             text = segments[index].text
+            results = _merged(found_spans)
             if placeholders:
                 self._number_in_reading_order(text, results, vault)
-            operators = {found.entity_type: self._config(found.entity_type, vault, placeholders) for found in results}
+            operators = {
+                found.entity_type: self._config(
+                    found.entity_type, vault, placeholders and not redacted(found.entity_type)
+                )
+                for found in results
+            }
             rewrites[segments[index].path] = self._engine.anonymize(text, results, operators).text
         return rewrites
 
@@ -153,3 +160,18 @@ def build_masker(settings: MaskingSettings) -> Masker:
         hash_key=key.encode() if key else None,
         partial_keep=settings.partial_keep,
     )
+
+
+def _merged(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Overlapping spans become one (their union, named after the longest): one placeholder, restored once."""
+    merged: list[RecognizerResult] = []
+    for found in sorted(results, key=lambda r: (r.start, -(r.end - r.start))):
+        last = merged[-1] if merged else None
+        if last is None or found.start >= last.end:
+            merged.append(RecognizerResult(found.entity_type, found.start, found.end, found.score))
+            continue
+        longest = last if last.end - last.start >= found.end - found.start else found
+        merged[-1] = RecognizerResult(
+            longest.entity_type, last.start, max(last.end, found.end), max(last.score, found.score)
+        )
+    return merged

@@ -22,11 +22,14 @@ class Reason(BaseModel):
 
 
 class ToolsDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     deny: list[str] = []
 
 
 class Decision(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Strict: a misspelt key ("maks") is an engine error (fail-closed), never an allow that silently masks nothing.
+    model_config = ConfigDict(extra="forbid")
 
     allow: StrictBool  # never coerce: "yes" or "false" from a buggy policy must not become an allow
     status: StrictInt = Field(403, ge=200, le=599, description="HTTP status sent to the client on a deny.")
@@ -51,15 +54,23 @@ class Decision(BaseModel):
         return self.reasons[0].code if self.reasons else ("allowed" if self.allow else "policy_denied")
 
     def masks(self, kind: str) -> bool:
-        """True when `kind` (e.g. `secret:aws-access-token`) or its family (`secret`) is to be masked."""
-        return kind in self.mask or kind.split(":", 1)[0] in self.mask
+        """True when `kind` (e.g. `secret:aws-access-token`) or its family (`secret`) is to be masked or redacted."""
+        return _names(kind, self.mask) or self.redacts(kind)
+
+    def redacts(self, kind: str) -> bool:
+        """True when `kind` or its family is to be replaced by a marker that is never restored."""
+        return _names(kind, self.redact)
 
     def annotates(self, kind: str) -> bool:
-        return kind in self.annotate or kind.split(":", 1)[0] in self.annotate
+        return _names(kind, self.annotate)
 
     @classmethod
     def deny(cls, code: str, message: str, *, status: int = 403, source: DecisionSource = "policy") -> Decision:
         return cls(allow=False, status=status, reasons=[Reason(code=code, message=message)], source=source)
+
+
+def _names(kind: str, listed: list[str]) -> bool:
+    return kind in listed or kind.split(":", 1)[0] in listed
 
 
 def parse_decision(value: Any) -> Decision:

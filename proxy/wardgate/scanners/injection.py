@@ -21,6 +21,7 @@ _ZERO_WIDTH = {0x200B, 0x200C, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0
 _BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x061C}
 _JOINER = 0x200D  # part of emoji sequences: removed for scoring, not counted as an evasion
 _DROP = dict.fromkeys((*_ZERO_WIDTH, *_BIDI, _JOINER))
+_FIELD_TOKEN_CHARS = 64
 
 
 def _is_tag(char: str) -> bool:
@@ -36,6 +37,16 @@ def normalise(text: str) -> tuple[str, int, int]:
     if tags:
         cleaned = "".join(char for char in cleaned if not _is_tag(char))
     return unicodedata.normalize("NFKC", cleaned), invisible, tags
+
+
+def _is_field_value(segment: Segment) -> bool:
+    """A field value outside the messages that is one short token (a model name, a tool name, an enum): no
+    instruction fits in it, so it is not worth a model call. The secrets and PII scanners still read it."""
+    if segment.source == "metadata":
+        return True
+    if segment.role not in ("unknown", "tool") or segment.source not in ("document", "tool_definition"):
+        return False
+    return len(segment.text) <= _FIELD_TOKEN_CHARS and not any(char.isspace() for char in segment.text)
 
 
 class InjectionScanner:
@@ -71,7 +82,11 @@ class InjectionScanner:
         self, segments: Sequence[Segment], *, every_role: bool = False
     ) -> tuple[list[tuple[int, Segment]], list[str], list[Finding]]:
         """(segments to score, their normalised texts, evasion findings)."""
-        targets = [(i, segment) for i, segment in enumerate(segments) if every_role or segment.role in self._roles]
+        targets = [
+            (i, segment)
+            for i, segment in enumerate(segments)
+            if (every_role or segment.role in self._roles) and not _is_field_value(segment)
+        ]
         findings: list[Finding] = []
         texts = []
         for index, segment in targets:

@@ -53,6 +53,11 @@ class DecisionMetrics:
         self.scan_errors = Counter(
             "wardgate_scan_errors", "Decisions taken without a complete scan.", ["phase"], registry=self.registry
         )
+        self.audit_failures = Counter(
+            "wardgate_audit_write_failures",
+            "Audit events that could not be written (each one's request was refused with 503).",
+            registry=self.registry,
+        )
         self.duration = Histogram(
             "wardgate_decision_duration_seconds",
             "Time from a phase's start to its decision (scan + policy), by phase.",

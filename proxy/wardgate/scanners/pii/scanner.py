@@ -93,7 +93,12 @@ class PiiScanner:
         if self._ner_batcher is not None:
             self._ner_batcher.bind()  # the tagger, called from the pool, joins this loop's batches
         loop = asyncio.get_running_loop()
-        targets = [(index, segment) for index, segment in enumerate(segments) if segment.role in self._roles]
+        # Metadata (a model name, a role) is read for secrets only: a name-shaped model id is no person to mask.
+        targets = [
+            (index, segment)
+            for index, segment in enumerate(segments)
+            if segment.role in self._roles and segment.source != "metadata"
+        ]
         keys = [hashlib.sha256(segment.text.encode()).hexdigest() for _, segment in targets]
         known = {key: self._cache[key] for key in keys if self._cache is not None and key in self._cache}
         missing = {key: segment.text for key, (_, segment) in zip(keys, targets, strict=True) if key not in known}

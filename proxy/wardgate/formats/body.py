@@ -1,0 +1,156 @@
+"""Request bodies read by what they are, never by what their Content-Type claims.
+
+Upstreams differ in whether they honour Content-Type, so a body is tried as JSON, JSON Lines, multipart, a form and
+plain text in that order; what none of them reads is `None` (the caller refuses it when configured to). JSON is
+read strictly: a duplicate key (the upstream may read the other value) or nesting deeper than `MAX_DEPTH` is a
+`MalformedBody`, never a silent choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.parser
+import email.policy
+import json
+import unicodedata
+from collections.abc import Iterator
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from wardgate.formats.base import MalformedBody
+from wardgate.formats.generic_json import string_leaves
+from wardgate.models import JsonPath
+
+__all__ = ["MAX_DEPTH", "Body", "dump_body", "read_body", "strict_json"]
+
+MAX_DEPTH = 64
+BodyKind = Literal["empty", "json", "jsonl", "multipart", "form", "text"]
+# Text that is still text: control characters other than tab, newline and carriage return mean binary.
+_TEXT_CONTROLS = frozenset(("\t", "\n", "\r", "\f"))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Body:
+    """A readable body: its JSON value (json: the document; jsonl: the list of lines) or its text pieces."""
+
+    kind: BodyKind
+    value: Any = None
+    texts: tuple[tuple[JsonPath, str], ...] = ()
+
+    @property
+    def is_json(self) -> bool:
+        return self.kind in ("json", "jsonl")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise MalformedBody(f"the key {key[:40]!r} appears twice in one object; its meaning would be ambiguous")
+        result[key] = value
+    return result
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth without recursion (a hostile body must not cost a stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def strict_json(data: bytes | str) -> Any:
+    """JSON with no duplicate keys and at most `MAX_DEPTH` levels; ValueError when it is not JSON at all."""
+    try:
+        value = json.loads(data, object_pairs_hook=_no_duplicates)
+    except RecursionError as exc:
+        raise MalformedBody(f"the body is nested deeper than {MAX_DEPTH} levels") from exc
+    if _depth(value) > MAX_DEPTH:
+        raise MalformedBody(f"the body is nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _as_text(raw: bytes) -> str | None:
+    for encoding in ("utf-8-sig", "utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if not any(unicodedata.category(char) == "Cc" and char not in _TEXT_CONTROLS for char in text):
+            return text
+    return None
+
+
+def _jsonl(text: str) -> list[Any] | None:
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return None
+    try:
+        return [strict_json(line) for line in lines]
+    except ValueError:
+        return None
+
+
+def _multipart(raw: bytes, content_type: str) -> Body | None:
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + raw
+    )
+    if not message.is_multipart():
+        return None
+    texts: list[tuple[JsonPath, str]] = []
+    for index, part in enumerate(message.iter_parts()):
+        payload = part.get_payload(decode=True)
+        inner = read_body(payload if isinstance(payload, bytes) else b"", part.get_content_type())
+        if inner is None:
+            return None
+        for param in ("name", "filename"):
+            if isinstance(value := part.get_param(param, header="content-disposition"), str):
+                texts.append((("$part", index, param), value))
+        texts.extend((("$part", index, *path), text) for path, text in _texts_of(inner))
+    return Body("multipart", texts=tuple(texts))
+
+
+def _texts_of(body: Body) -> Iterator[tuple[JsonPath, str]]:
+    yield from string_leaves(body.value, ()) if body.is_json else body.texts
+
+
+def read_body(raw: bytes, content_type: str = "") -> Body | None:
+    """What a body is, by its bytes; None when it is none of the kinds Wardgate can read."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not raw.strip():
+        return Body("empty")
+    text = _as_text(raw)
+    if (text is not None and text.lstrip()[:1] in ("{", "[", '"')) or "json" in media:
+        try:
+            return Body("json", strict_json(raw))
+        except MalformedBody:
+            raise
+        except ValueError:
+            if text is not None and (lines := _jsonl(text)) is not None:
+                return Body("jsonl", lines)
+            if "json" in media:
+                raise MalformedBody("the body is not valid JSON") from None
+    if media.startswith("multipart/"):
+        return _multipart(raw, content_type)
+    if text is None:
+        return None
+    if media == "application/x-www-form-urlencoded":
+        fields = parse_qsl(text, keep_blank_values=True)
+        pieces = [
+            (("$form", index, role), value)
+            for index, pair in enumerate(fields)
+            for role, value in zip(("key", "value"), pair, strict=True)
+        ]
+        return Body("form", texts=tuple(pieces))
+    return Body("text", texts=((("$text",), text),))
+
+
+def dump_body(body: Body) -> bytes:
+    """A JSON body's bytes after rewriting (JSON Lines stay one document per line)."""
+    if body.kind == "jsonl":
+        return b"\n".join(json.dumps(line, ensure_ascii=False).encode() for line in body.value) + b"\n"
+    return json.dumps(body.value, ensure_ascii=False).encode()

@@ -1,0 +1,69 @@
+"""Which flows are inspected: decided by where the connection goes, never by a header the client chose.
+
+In forward mode the destination is the CONNECT authority (or the absolute URL of a plain-HTTP request); in
+transparent mode it is the original destination address and the TLS SNI. A request whose Host names anything else
+is refused: an upstream that routes by Host would otherwise serve an uninspected request on an inspected connection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Callable
+from fnmatch import fnmatch
+
+__all__ = ["Destination", "host_matcher", "normalise_host"]
+
+
+def normalise_host(host: str) -> str:
+    """Lower case, no trailing dot, no brackets or port: `API.OpenAI.com.:443` → `api.openai.com`."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else host[1:]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def host_matcher(patterns: list[str]) -> Callable[[str], bool]:
+    """`api.openai.com`, `*.openai.azure.com`, an IP address or a CIDR network; case and trailing dots ignored."""
+    names = [normalise_host(pattern) for pattern in patterns if "/" not in pattern and _ip(pattern) is None]
+    networks = [ipaddress.ip_network(pattern, strict=False) for pattern in patterns if "/" in pattern or _ip(pattern)]
+
+    def matches(host: str) -> bool:
+        bare = normalise_host(host)
+        if (address := _ip(bare)) is not None:
+            return any(address in network for network in networks)
+        return any(fnmatch(bare, name) for name in names)
+
+    return matches
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Destination:
+    """Where one request goes: the connection's target, its TLS SNI and the Host the client wrote."""
+
+    target: str
+    sni: str | None
+    host_header: str | None
+
+    def inspected(self, inspects: Callable[[str], bool]) -> bool:
+        names = [self.target, self.sni, self.host_header if self.sni is None and _ip(self.target) else None]
+        return any(inspects(name) for name in names if name)
+
+    def mismatch(self) -> str | None:
+        """Why the Host header cannot be trusted to name this connection's destination, or None."""
+        if not self.host_header:
+            return None
+        claimed = normalise_host(self.host_header)
+        bound = self.sni or (None if _ip(self.target) and self.sni is None else self.target)
+        if bound is not None and claimed != normalise_host(bound):
+            return f"the Host header names {claimed!r} but the connection goes to {normalise_host(bound)!r}"
+        return None
