@@ -7,20 +7,18 @@ HTML is first reduced to its text, comments and alt/title attributes included (`
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher, SequenceClassifier
 from wardgate.models import Finding, Segment
 from wardgate.scanners.markup import reduce_markup
+from wardgate.scanners.normalise import normalise as shared_normalise
 
 __all__ = ["InjectionScanner", "normalise"]
 
 _ZERO_WIDTH = {0x200B, 0x200C, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x180E}
 _BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x061C}
-_JOINER = 0x200D  # part of emoji sequences: removed for scoring, not counted as an evasion
-_DROP = dict.fromkeys((*_ZERO_WIDTH, *_BIDI, _JOINER))
 _FIELD_TOKEN_CHARS = 64
 
 
@@ -30,13 +28,14 @@ def _is_tag(char: str) -> bool:
 
 
 def normalise(text: str) -> tuple[str, int, int]:
-    """(text to score, invisible zero-width/bidi characters removed, tag characters removed)."""
+    """(text to score, invisible zero-width/bidi characters removed, tag characters removed).
+
+    The text is the shared normalisation's (scanners/normalise.py) without the confusables fold: folding every
+    Cyrillic or Greek letter that looks Latin would garble those languages for the classifier.
+    """
     invisible = sum(1 for char in text if ord(char) in _ZERO_WIDTH or ord(char) in _BIDI)
     tags = sum(1 for char in text if _is_tag(char))
-    cleaned = text.translate(_DROP)
-    if tags:
-        cleaned = "".join(char for char in cleaned if not _is_tag(char))
-    return unicodedata.normalize("NFKC", cleaned), invisible, tags
+    return shared_normalise(text, fold_confusables=False).text, invisible, tags
 
 
 def _is_field_value(segment: Segment) -> bool:

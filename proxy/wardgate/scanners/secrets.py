@@ -19,6 +19,7 @@ import re2
 from wardgate.errors import ScannerError
 from wardgate.models import Finding, Segment
 from wardgate.scanners.gitleaks import Rule, RuleSet, load_rules
+from wardgate.scanners.normalise import Normalised, decoded_layers, has_encoded_run, normalise
 
 __all__ = ["BUNDLED_RULES", "SecretsScanner", "fingerprint", "shannon_entropy"]
 
@@ -27,6 +28,8 @@ BUNDLED_RULES = Path(__file__).parent / "data" / "gitleaks.toml"
 _GENERIC_RULES = frozenset({"generic-api-key"})
 # Up to this much text the "could any rule match?" check runs on the event loop (worst case well under 1 ms).
 _INLINE_CHECK_CHARS = 64 * 1024
+# How much of each side of a boundary between adjacent segments is joined to look for a split secret.
+_JOIN_CHARS = 256
 
 
 def shannon_entropy(text: str) -> float:
@@ -59,7 +62,7 @@ class SecretsScanner:
         # The keyword check is RE2 in C (~4 us per KB): cheaper inline than a thread hop (~170 us here).
         # Only text that could hold a secret pays for the hop and the full rule pass.
         small = sum(len(segment.text) for segment in segments) <= _INLINE_CHECK_CHARS
-        if small and not any(self._might_match(segment.text.lower()) for segment in segments):
+        if small and not self._worth_scanning([segment.text for segment in segments]):
             return []
         try:
             return await asyncio.to_thread(self.scan_sync, segments)
@@ -67,7 +70,30 @@ class SecretsScanner:
             raise ScannerError(f"secrets scanner failed: {exc}") from exc
 
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
-        return [finding for index, segment in enumerate(segments) for finding in self._scan_text(index, segment.text)]
+        found = [finding for index, segment in enumerate(segments) for finding in self._scan_text(index, segment.text)]
+        return found + list(self._across_boundaries(segments))
+
+    def _across_boundaries(self, segments: Sequence[Segment]) -> Iterator[Finding]:
+        """A secret split over two adjacent messages or parts: found in their joined edges, marked in both."""
+        for index in range(len(segments) - 1):
+            before, after = segments[index].text, segments[index + 1].text
+            tail, head = before[-_JOIN_CHARS:], after[:_JOIN_CHARS]
+            if not tail or not head:
+                continue
+            for rule, start, end, secret in self._found(tail + head):
+                if start < len(tail) < end:
+                    mark = fingerprint(secret)
+                    offset = len(before) - len(tail)
+                    yield Finding(self.name, f"secret:{rule.id}", 1.0, index, offset + start, len(before), mark)
+                    yield Finding(self.name, f"secret:{rule.id}", 1.0, index + 1, 0, end - len(tail), mark)
+
+    def _worth_scanning(self, texts: list[str]) -> bool:
+        """Whether any rule could match: a keyword in the text (or across two segments), or text that only
+        normalising or decoding would reveal (non-ASCII, percent-escapes, base64/hex runs)."""
+        joined = "".join(texts)
+        if not joined.isascii() or "%" in joined or has_encoded_run(joined):
+            return True
+        return self._might_match(joined.lower())
 
     def _might_match(self, lowered: str) -> bool:
         return bool(self._always) or (self._any_keyword is not None and self._any_keyword.search(lowered) is not None)
@@ -80,13 +106,31 @@ class SecretsScanner:
         return [rule for rule in self._rules if not rule.keywords or not present.isdisjoint(rule.keywords)]
 
     def _scan_text(self, index: int, text: str) -> Iterator[Finding]:
+        """The text as written, then as it reads once normalised, then its base64/hex payloads decoded."""
         taken: list[tuple[int, int]] = []
-        for rule in self._candidates(text.lower()):
-            for start, end in self._matches(rule, text):
+        # (text to scan, where its matches lie in the original: None = at the same offsets)
+        layers: list[tuple[str, Normalised | tuple[int, int] | None]] = [(text, None)]
+        normalised = normalise(text) if not text.isascii() or "%" in text else None
+        if normalised is not None and normalised.changed:
+            layers.append((normalised.text, normalised))
+        readable = normalised.text if normalised is not None else text
+        for start, end, decoded in decoded_layers(readable):
+            layers.append((decoded, normalised.span(start, end) if normalised is not None else (start, end)))
+        for layer, origin in layers:
+            for rule, start, end, secret in self._found(layer):
+                if isinstance(origin, Normalised):
+                    start, end = origin.span(start, end)
+                elif origin is not None:
+                    start, end = origin  # a decoded payload: the whole encoded run is the secret's place
                 if any(start < t_end and t_start < end for t_start, t_end in taken):
                     continue
                 taken.append((start, end))
-                yield Finding(self.name, f"secret:{rule.id}", 1.0, index, start, end, fingerprint(text[start:end]))
+                yield Finding(self.name, f"secret:{rule.id}", 1.0, index, start, end, fingerprint(secret))
+
+    def _found(self, text: str) -> Iterator[tuple[Rule, int, int, str]]:
+        for rule in self._candidates(text.lower()):
+            for start, end in self._matches(rule, text):
+                yield rule, start, end, text[start:end]
 
     def _matches(self, rule: Rule, text: str) -> Iterator[tuple[int, int]]:
         for match in rule.regex.finditer(text):

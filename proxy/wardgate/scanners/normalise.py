@@ -1,0 +1,124 @@
+"""One normalisation for the scanners: what an evasion hides is scanned as the text it stands for.
+
+NFKC (full-width and compatibility forms), invisible characters removed (zero-width, bidi controls, Unicode tag
+characters), percent-escapes decoded, and characters that Unicode's confusables table (UTS #39, shipped by the
+`confusable-homoglyphs` package) lists as look-alikes of an ASCII letter or digit folded to it. Every character of
+the result remembers where it came from, so findings point back at the original text. Base64 and hex runs are
+decoded as separate layers (`decoded_layers`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import functools
+import json
+import re
+import unicodedata
+from importlib import resources
+
+__all__ = ["INVISIBLE", "Normalised", "decoded_layers", "has_encoded_run", "normalise"]
+
+INVISIBLE = frozenset(
+    (0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x180E, 0x00AD,
+     0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x061C)
+)  # fmt: skip
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_HEX_RUN = re.compile(r"\b(?:[0-9A-Fa-f]{2}){12,}\b")
+_MAX_LAYERS = 32  # decoded runs per text: a body of base64 noise must not multiply the work unboundedly
+
+
+@functools.cache
+def _confusable_to_ascii() -> dict[str, str]:
+    """Non-ASCII characters that look like one ASCII letter or digit → that character."""
+    table = json.loads(resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8"))
+    fold: dict[str, str] = {}
+    for char, homoglyphs in table.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        targets = [h["c"] for h in homoglyphs if len(h["c"]) == 1 and h["c"].isascii() and h["c"].isalnum()]
+        if targets:
+            fold[char] = targets[0]
+    return fold
+
+
+def _is_tag(code: int) -> bool:
+    return 0xE0000 <= code <= 0xE007F
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Normalised:
+    text: str
+    origin: tuple[int, ...]  # origin[i]: index in the original text of the character that produced text[i]
+    hidden: int  # invisible and tag characters removed
+    changed: bool  # whether the text reads differently from the original
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original text's span for a span of the normalised text."""
+        if end <= start:
+            return self.origin[start], self.origin[start]
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+def normalise(text: str, *, fold_confusables: bool = True) -> Normalised:
+    out: list[str] = []
+    origin: list[int] = []
+    hidden = 0
+    fold = _confusable_to_ascii() if fold_confusables else {}
+    index = 0
+    while index < len(text):
+        char = text[index]
+        code = ord(char)
+        if code in INVISIBLE or _is_tag(code):
+            hidden += 1
+            index += 1
+            continue
+        if char == "%" and _PERCENT.match(text, index):
+            decoded = chr(int(text[index + 1 : index + 3], 16))
+            out.append(decoded)
+            origin.append(index)
+            index += 3
+            continue
+        for piece in unicodedata.normalize("NFKC", char) if not char.isascii() else char:
+            out.append(fold.get(piece, piece))
+            origin.append(index)
+        index += 1
+    result = "".join(out)
+    return Normalised(result, tuple(origin), hidden, result != text)
+
+
+def _printable(data: bytes) -> str | None:
+    try:
+        decoded = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    visible = sum(1 for char in decoded if char.isprintable() or char in "\n\t")
+    return decoded if decoded and visible >= 0.9 * len(decoded) else None
+
+
+def has_encoded_run(text: str) -> bool:
+    """Whether `text` holds a run that could be base64 or hex (a cheap test before decoding anything)."""
+    return _BASE64_RUN.search(text) is not None or _HEX_RUN.search(text) is not None
+
+
+def decoded_layers(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, decoded text) for base64 and hex runs in `text` that decode to readable text."""
+    layers: list[tuple[int, int, str]] = []
+    for match in _BASE64_RUN.finditer(text):
+        run = match.group(0)
+        try:
+            data = base64.b64decode(run + "=" * (-len(run) % 4), altchars=b"-_" if "-" in run or "_" in run else None)
+        except (binascii.Error, ValueError):
+            continue
+        if (decoded := _printable(data)) is not None:
+            layers.append((match.start(), match.end(), decoded))
+        if len(layers) >= _MAX_LAYERS:
+            return layers
+    for match in _HEX_RUN.finditer(text):
+        if (decoded := _printable(bytes.fromhex(match.group(0)))) is not None:
+            layers.append((match.start(), match.end(), decoded))
+        if len(layers) >= _MAX_LAYERS:
+            break
+    return layers
