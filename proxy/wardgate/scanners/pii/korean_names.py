@@ -47,6 +47,7 @@ _HONORIFIC_INSIDE = ("님", "씨", "께")
 _SURNAME_TAGS = frozenset({"NNP", "NNG", "MM"})
 _WORD = re.compile(r"[가-힣]+")
 _SCORE_BARE, _SCORE_CUED = 0.6, 0.85
+_NAME = "KoreanNameRecognizer"
 
 
 def _candidates(word: str) -> list[str]:
@@ -61,7 +62,7 @@ class KoreanNameRecognizer(EntityRecognizer):
     def __init__(self, language: str = "ko") -> None:
         self._kiwi: Any = None
         self._lock = threading.Lock()  # Kiwi is not documented as thread-safe; the PII pool runs several threads
-        super().__init__(supported_entities=["PERSON"], supported_language=language, name="KoreanNameRecognizer")
+        super().__init__(supported_entities=["PERSON"], supported_language=language, name=_NAME)
 
     def load(self) -> None:
         from kiwipiepy import Kiwi  # an ImportError here is reported by the analyzer builder
@@ -128,10 +129,10 @@ class KoreanNameRecognizer(EntityRecognizer):
             end,
             score,
             analysis_explanation=AnalysisExplanation(
-                recognizer=self.name, original_score=score, textual_explanation="Kiwi noun with a Korean surname"
+                recognizer=_NAME, original_score=score, textual_explanation="Kiwi noun with a Korean surname"
             ),
             recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_NAME_KEY: _NAME,
                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
             },
         )
