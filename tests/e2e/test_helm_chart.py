@@ -186,7 +186,8 @@ def test_webhook_serves_with_the_generated_certificate_and_ca_bundle(rendered, t
     assert answer["response"]["allowed"]
     assert answer["response"]["patchType"] == "JSONPatch"
     patch = json.loads(base64.b64decode(answer["response"]["patch"]))
-    sidecar = next(op["value"] for op in patch if op["path"] == "/spec/containers/-")
+    (init_containers,) = [op["value"] for op in patch if op["path"] == "/spec/initContainers"]
+    sidecar = next(container for container in init_containers if container["name"] == "wardgate")
     assert sidecar["image"] == "ghcr.io/wardgate/wardgate:0.1.0"
 
 
@@ -271,7 +272,7 @@ def test_config_map_is_a_valid_wardgate_config_for_the_opa_mode(
     # Read as the injected sidecar reads it: with the environment the webhook gives that container.
     injected = pod_patch({"metadata": {"annotations": {ANNOTATION_INJECT: "true"}}, "spec": {}}, InjectorSettings())
     (sidecar,) = [
-        c for op in injected if op["path"] == "/spec/containers" for c in op["value"] if c["name"] == "wardgate"
+        c for op in injected if op["path"] == "/spec/initContainers" for c in op["value"] if c["name"] == "wardgate"
     ]
     for variable in sidecar["env"]:
         if "value" in variable:

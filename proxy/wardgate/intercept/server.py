@@ -106,7 +106,10 @@ async def serve(settings: Settings) -> None:
     admin = None
     if settings.admin_port is not None:
         admin = AdminServer(
-            settings.listen_host, settings.admin_port, ready=lambda: lifecycle.readiness(), metrics=metrics
+            settings.admin_host or settings.listen_host,
+            settings.admin_port,
+            ready=lambda: lifecycle.readiness(),
+            metrics=metrics,
         )
     lifecycle = Lifecycle(settings, engine, admin)
 
