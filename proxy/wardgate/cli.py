@@ -70,14 +70,11 @@ def run(config_file: Path | None, log_level: str, **flags: Any) -> None:
 @_reports_errors
 def ca(config_file: Path | None) -> None:
     """Print where the forward-mode CA certificate is (creating it if needed) and how to trust it."""
-    from mitmproxy.certs import CertStore
-
     from wardgate.config import load_settings
-    from wardgate.intercept.server import ca_cert_path
+    from wardgate.intercept.ca import ensure_ca
 
     settings = load_settings(config_file, upstream=None, mode="forward")
-    CertStore.from_store(settings.confdir.expanduser(), "mitmproxy", 2048)
-    path = ca_cert_path(settings.confdir)
+    path = ensure_ca(settings.confdir)
     click.echo(str(path))
     click.echo(
         f"\nTrust it for one client:   SSL_CERT_FILE={path} (Python/httpx), REQUESTS_CA_BUNDLE={path}, "

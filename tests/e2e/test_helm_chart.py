@@ -27,6 +27,7 @@ from cryptography import x509
 from tests.conftest import POLICIES, ROOT
 from wardgate.cli import webhook as webhook_command
 from wardgate.config import load_settings
+from wardgate.intercept.ca import CA_COMMON_NAME
 from wardgate.k8s.injector import ANNOTATION_INJECT, InjectorSettings, pod_patch
 from wardgate.k8s.webhook import WebhookServer
 from wardgate.policy.bundle import load_bundle
@@ -248,7 +249,7 @@ def test_mitmproxy_loads_the_generated_ca_from_a_read_only_mount(rendered, tmp_p
     tmp_path.chmod(0o555)
     try:
         store = CertStore.from_store(tmp_path, "mitmproxy", 2048)
-        assert store.default_ca.cn == "wardgate-interception-ca"
+        assert store.default_ca.cn == CA_COMMON_NAME  # the name Wardgate gives a CA it creates itself
         entry = store.get_cert("api.openai.com", [x509.DNSName("api.openai.com")])
         assert entry.cert.issuer == store.default_ca.subject
     finally:

@@ -12,7 +12,6 @@ import signal
 import sys
 from collections.abc import Callable
 from fnmatch import fnmatch
-from pathlib import Path
 
 from mitmproxy import ctx, options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
@@ -23,6 +22,7 @@ from wardgate.config import Settings
 from wardgate.identity import build_resolver, upstream_credential
 from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
+from wardgate.intercept.ca import ensure_ca
 from wardgate.limits import build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.policy import PolicyEngine, build_engine
@@ -30,7 +30,7 @@ from wardgate.policy.watch import watch_bundle
 from wardgate.scanners import build_scanners
 from wardgate.telemetry import DecisionMetrics
 
-__all__ = ["ca_cert_path", "host_matcher", "serve"]
+__all__ = ["host_matcher", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +48,6 @@ def _allow_hosts_regexes(patterns: list[str]) -> list[str]:
 
 # mitmproxy mode specs; transparent mode reads each connection's original destination (SO_ORIGINAL_DST).
 _MODES = {"reverse": "reverse:{upstream}", "forward": "regular", "transparent": "transparent"}
-
-
-def ca_cert_path(confdir: Path) -> Path:
-    return confdir.expanduser() / "mitmproxy-ca-cert.pem"
 
 
 class Lifecycle:
@@ -135,6 +131,8 @@ async def serve(settings: Settings) -> None:
         ),
         lifecycle,
     )
+    # Before the TLS addon sees the confdir: it would create a CA named after mitmproxy.
+    ensure_ca(settings.confdir)
     # Addon-owned options exist only once their addons are added.
     opts.update(
         mode=[_MODES[settings.mode].format(upstream=settings.upstream)],
