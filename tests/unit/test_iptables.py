@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,18 @@ def test_cli_prints_the_restore_input():
         capture_output=True, text=True, check=True, timeout=30,
     ).stdout  # fmt: skip
     assert printed == redirect_rules(RedirectPlan(proxy_port=15001, proxy_uid=1337, exclude_ports=(5432,)))
+
+
+@pytest.mark.skipif(not Path("/proc/net/if_inet6").exists(), reason="the kernel has no IPv6")
+def test_a_loopback_transparent_listener_also_listens_where_ip6tables_redirects():
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    from wardgate.config import load_settings
+    from wardgate.intercept.server import _mode_specs
+
+    sidecar = load_settings(None, mode="transparent", port=8080)
+    listeners = {(mode.listen_host(sidecar.listen_host), mode.listen_port(sidecar.port))
+                 for mode in map(ProxyMode.parse, _mode_specs(sidecar))}  # fmt: skip
+    assert listeners == {("127.0.0.1", 8080), ("::1", 8080)}
+    everywhere = load_settings(None, mode="transparent", port=8080, listen_host="0.0.0.0")
+    assert _mode_specs(everywhere) == ["transparent"]

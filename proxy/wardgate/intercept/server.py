@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Callable
 from fnmatch import fnmatch
+from pathlib import Path
 
 from mitmproxy import ctx, options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
@@ -48,6 +49,15 @@ def _allow_hosts_regexes(patterns: list[str]) -> list[str]:
 
 # mitmproxy mode specs; transparent mode reads each connection's original destination (SO_ORIGINAL_DST).
 _MODES = {"reverse": "reverse:{upstream}", "forward": "regular", "transparent": "transparent"}
+
+
+def _mode_specs(settings: Settings) -> list[str]:
+    spec = _MODES[settings.mode].format(upstream=settings.upstream)
+    # ip6tables REDIRECT delivers a pod's IPv6 connections to ::1, which a 127.0.0.1 listener would refuse; where
+    # the kernel has IPv6 (the same test `wardgate iptables` makes), a transparent sidecar listens on both.
+    if settings.mode == "transparent" and settings.listen_host == "127.0.0.1" and Path("/proc/net/if_inet6").exists():
+        return [spec, f"{spec}@::1:{settings.port}"]
+    return [spec]
 
 
 class Lifecycle:
@@ -135,7 +145,7 @@ async def serve(settings: Settings) -> None:
     ensure_ca(settings.confdir)
     # Addon-owned options exist only once their addons are added.
     opts.update(
-        mode=[_MODES[settings.mode].format(upstream=settings.upstream)],
+        mode=_mode_specs(settings),
         confdir=str(settings.confdir.expanduser()),
         # A hard memory cap; the guard's own, provider-shaped 413 applies at max_body_bytes.
         body_size_limit=str(2 * settings.max_body_bytes),
