@@ -70,14 +70,11 @@ def run(config_file: Path | None, log_level: str, **flags: Any) -> None:
 @_reports_errors
 def ca(config_file: Path | None) -> None:
     """Print where the forward-mode CA certificate is (creating it if needed) and how to trust it."""
-    from mitmproxy.certs import CertStore
-
     from wardgate.config import load_settings
-    from wardgate.intercept.server import ca_cert_path
+    from wardgate.intercept.ca import ensure_ca
 
     settings = load_settings(config_file, upstream=None, mode="forward")
-    CertStore.from_store(settings.confdir.expanduser(), "mitmproxy", 2048)
-    path = ca_cert_path(settings.confdir)
+    path = ensure_ca(settings.confdir)
     click.echo(str(path))
     click.echo(
         f"\nTrust it for one client:   SSL_CERT_FILE={path} (Python/httpx), REQUESTS_CA_BUNDLE={path}, "
@@ -198,26 +195,28 @@ def policy_bundle(directory: Path, output: Path) -> None:
 @click.option("--port", "proxy_port", type=int, default=8080, show_default=True, help="Wardgate's listener.")
 @click.option("--uid", "proxy_uid", type=int, default=10001, show_default=True, help="Wardgate's UID (exempt).")
 @click.option("--exclude-ports", default="", help="Comma-separated destination ports never redirected.")
-@click.option("--apply", "apply_", is_flag=True, help="Run the rules (needs NET_ADMIN) instead of printing them.")
+@click.option("--apply", "apply_", is_flag=True,
+              help="Apply them with iptables-restore and ip6tables-restore --noflush (needs NET_ADMIN).")  # fmt: skip
 @click.option("--remove", is_flag=True, help="Print (or with --apply, run) the rules that undo the redirect.")
 @_reports_errors
 def iptables(proxy_port: int, proxy_uid: int, exclude_ports: str, apply_: bool, remove: bool) -> None:
-    """Redirect outbound TCP 80/443 to Wardgate's transparent listener (a sidecar's init container runs this)."""
-    import shlex
+    """Redirect outbound TCP 80/443 (IPv4 and IPv6) to Wardgate's transparent listener (a sidecar's init container).
 
+    Prints the `iptables-restore` input, the same for both families: `wardgate iptables | iptables-restore --noflush`.
+    """
     from wardgate.errors import ConfigError
-    from wardgate.k8s.iptables import RedirectPlan, apply_rules, redirect_rules, removal_rules
+    from wardgate.k8s.iptables import RedirectPlan, apply_redirect, apply_removal, redirect_rules, removal_rules
 
     try:
         excluded = tuple(int(port) for port in exclude_ports.split(",") if port.strip())
     except ValueError as exc:
         raise ConfigError(f"--exclude-ports must be comma-separated port numbers, got {exclude_ports!r}") from exc
     plan = RedirectPlan(proxy_port=proxy_port, proxy_uid=proxy_uid, exclude_ports=excluded)
-    rules = removal_rules() if remove else redirect_rules(plan)
     if apply_:
-        apply_rules(rules)
-    for argv in rules:
-        click.echo(shlex.join(argv))
+        families = apply_removal() if remove else apply_redirect(plan)
+        done = "removed" if remove else "applied"
+        click.echo(f"wardgate iptables: {done} for {', '.join(family.name for family in families)}", err=True)
+    click.echo(removal_rules() if remove else redirect_rules(plan), nl=False)
 
 
 @main.command()

@@ -398,6 +398,9 @@ class Settings(BaseSettings):
     listen_host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     admin_port: int | None = Field(8081, ge=0, le=65535, description="Serves /healthz and /readyz; null disables.")
+    admin_host: str | None = Field(
+        None, description="Where the admin port listens; null: listen_host. A sidecar's probes need the pod IP."
+    )
     llm_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_LLM_HOSTS))
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Larger request bodies get 413, never forwarded.")
     confdir: Path = Field(Path("~/.wardgate"), description="Where the CA for forward mode lives.")

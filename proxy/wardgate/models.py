@@ -83,6 +83,12 @@ class Finding:
         """`secret` for `secret:aws-access-token`: what policies usually match on."""
         return self.kind.split(":", 1)[0]
 
+    @property
+    def reaches_threshold(self) -> bool:
+        """The scanner's own verdict: a scored segment below its threshold (kept for the policy, which may draw
+        another line) is not a finding the scanner stands behind."""
+        return self.threshold is None or self.score >= self.threshold
+
     def to_dict(self) -> dict[str, object]:
         return {
             "scanner": self.scanner,

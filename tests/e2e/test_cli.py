@@ -254,7 +254,10 @@ def test_ca_prints_the_certificate_path(tmp_path):
     assert result.returncode == 0
     path = result.stdout.strip()
     assert path.endswith("mitmproxy-ca-cert.pem")
-    assert "BEGIN CERTIFICATE" in Path(path).read_text()
+    from cryptography import x509
+
+    subject = x509.load_pem_x509_certificate(Path(path).read_bytes()).subject.rfc4514_string()
+    assert subject == "O=Wardgate,CN=Wardgate interception CA"
     assert "HTTPS_PROXY" in result.stderr
 
 

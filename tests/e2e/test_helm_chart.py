@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import shutil
 import ssl
 import subprocess
@@ -27,17 +28,20 @@ from cryptography import x509
 from tests.conftest import POLICIES, ROOT
 from wardgate.cli import webhook as webhook_command
 from wardgate.config import load_settings
+from wardgate.intercept.ca import CA_COMMON_NAME
 from wardgate.k8s.injector import ANNOTATION_INJECT, InjectorSettings, pod_patch
 from wardgate.k8s.webhook import WebhookServer
 from wardgate.policy.bundle import load_bundle
 from wardgate.policy.engine import EmbeddedEngine
+from wardgate.telemetry import DecisionMetrics
 
 CHART = ROOT / "deploy" / "helm" / "wardgate"
 NAMESPACE = "wardgate-system"
 KUBERNETES = "1.33"
 # Custom resources have no schema in kubernetes-validate; their fields are checked by the tests below.
 CUSTOM_KINDS = {("cert-manager.io/v1", "Issuer"), ("cert-manager.io/v1", "Certificate"),
-                ("monitoring.coreos.com/v1", "ServiceMonitor")}  # fmt: skip
+                ("monitoring.coreos.com/v1", "ServiceMonitor"),
+                ("monitoring.coreos.com/v1", "PrometheusRule")}  # fmt: skip
 SCENARIOS = {
     "defaults": [],
     "sidecars": ["--set", "injection.namespaces={team-a,team-b}"],
@@ -46,9 +50,11 @@ SCENARIOS = {
     "opa-sidecar": ["--set", "opa.mode=sidecar", "--set", "injection.namespaces={team-a}"],
     "cert-manager": ["--set", "webhook.certManager.enabled=true"],
     "redis": ["--set", "gateway.enabled=true", "--set", "redis.enabled=true"],
+    "observability": ["--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true"],
     "everything": ["--set", "gateway.enabled=true", "--set", "serviceMonitor.enabled=true", "--set",
                    "opa.mode=deployment", "--set", "webhook.certManager.enabled=true", "--set",
-                   "injection.namespaces={team-a}", "--set", "webhook.failClosed=true", "--set", "redis.enabled=true"],
+                   "injection.namespaces={team-a}", "--set", "webhook.failClosed=true", "--set", "redis.enabled=true",
+                   "--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true"],
 }  # fmt: skip
 
 
@@ -186,7 +192,8 @@ def test_webhook_serves_with_the_generated_certificate_and_ca_bundle(rendered, t
     assert answer["response"]["allowed"]
     assert answer["response"]["patchType"] == "JSONPatch"
     patch = json.loads(base64.b64decode(answer["response"]["patch"]))
-    sidecar = next(op["value"] for op in patch if op["path"] == "/spec/containers/-")
+    (init_containers,) = [op["value"] for op in patch if op["path"] == "/spec/initContainers"]
+    sidecar = next(container for container in init_containers if container["name"] == "wardgate")
     assert sidecar["image"] == "ghcr.io/wardgate/wardgate:0.1.0"
 
 
@@ -247,7 +254,7 @@ def test_mitmproxy_loads_the_generated_ca_from_a_read_only_mount(rendered, tmp_p
     tmp_path.chmod(0o555)
     try:
         store = CertStore.from_store(tmp_path, "mitmproxy", 2048)
-        assert store.default_ca.cn == "wardgate-interception-ca"
+        assert store.default_ca.cn == CA_COMMON_NAME  # the name Wardgate gives a CA it creates itself
         entry = store.get_cert("api.openai.com", [x509.DNSName("api.openai.com")])
         assert entry.cert.issuer == store.default_ca.subject
     finally:
@@ -271,7 +278,7 @@ def test_config_map_is_a_valid_wardgate_config_for_the_opa_mode(
     # Read as the injected sidecar reads it: with the environment the webhook gives that container.
     injected = pod_patch({"metadata": {"annotations": {ANNOTATION_INJECT: "true"}}, "spec": {}}, InjectorSettings())
     (sidecar,) = [
-        c for op in injected if op["path"] == "/spec/containers" for c in op["value"] if c["name"] == "wardgate"
+        c for op in injected if op["path"] == "/spec/initContainers" for c in op["value"] if c["name"] == "wardgate"
     ]
     for variable in sidecar["env"]:
         if "value" in variable:
@@ -392,3 +399,113 @@ def test_disruption_budgets_select_the_pods_they_protect(rendered, helm):
         assert budget["spec"]["minAvailable"] == 1
     single = render(helm, "--set", "webhook.replicas=1")
     assert not [d for d in single if d["kind"] == "PodDisruptionBudget"]
+
+
+def exposed_metrics() -> dict[str, set[str]]:
+    """Every series name `/metrics` serves, with its label names, once a decision has been counted."""
+    metrics = DecisionMetrics()
+    metrics.observe({"phase": "request", "result": {"allow": True, "reasons": [{"code": "x"}]},
+                     "finding_counts": {"pii:PERSON": 1}, "scan_error": "timeout",
+                     "metrics": {"scan_ms": 1.0, "policy_ms": 1.0, "total_ms": 2.0}})  # fmt: skip
+    series: dict[str, set[str]] = {}
+    for family in metrics.registry.collect():
+        for sample in family.samples:
+            series.setdefault(sample.name, set()).update(sample.labels)
+    return series
+
+
+# What a PromQL expression may call, and the words that are neither functions nor metrics.
+PROMQL_FUNCTIONS = {"sum", "rate", "increase", "histogram_quantile", "max", "min", "avg", "count"}
+PROMQL_GROUPING = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+PROMQL_WORDS = {"and", "or", "unless", "offset", "bool"}
+PROMQL_TOKEN = re.compile(r'"[^"]*"|\[[^\]]*\]|[A-Za-z_:][\w:]*|\d+(?:\.\d+)?|[(){}]|[^\s\w"(){}\[\]]+')
+
+
+def promql_problems(expr: str, series: dict[str, set[str]]) -> list[str]:
+    """A PromQL check without Prometheus: brackets balance, calls are known functions, every metric is one
+    Wardgate serves, and every label matched or grouped by is one that metric has."""
+    tokens = PROMQL_TOKEN.findall(expr)
+    problems, depth, metrics, labels = [], [], [], []
+    grouping = selector = False
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if token in "({":
+            depth.append(token)
+        elif token in ")}":
+            if not depth or depth.pop() != {")": "(", "}": "{"}[token]:
+                problems.append(f"unbalanced {token}")
+            grouping = grouping and token != ")"
+            selector = selector and token != "}"
+        if not re.fullmatch(r"[A-Za-z_:][\w:]*", token):
+            selector = selector or token == "{"
+            continue
+        if selector or grouping:
+            labels.append(token)
+        elif token in PROMQL_GROUPING:
+            grouping = following == "("
+        elif token in PROMQL_FUNCTIONS or token in PROMQL_WORDS:
+            continue  # an aggregation may be followed by its `by (...)` rather than its argument
+        elif following == "(":
+            problems.append(f"unknown function {token}")
+        else:
+            metrics.append(token)
+            problems += [] if token in series else [f"no metric {token}"]
+    problems += ["unclosed " + "".join(depth)] if depth else []
+    known_labels = set().union(*(series.get(metric, set()) for metric in metrics))
+    problems += [f"no label {label} on {metrics}" for label in labels if label not in known_labels]
+    return problems + ([] if metrics else ["no metric at all"])
+
+
+def test_promql_check_catches_what_it_should():
+    series = exposed_metrics()
+    assert promql_problems('sum by (phase) (rate(wardgate_scan_errors_total{phase="request"}[5m])) > 0', series) == []
+    assert promql_problems("rate(wardgate_audit_failures_total[5m])", series) == [
+        "no metric wardgate_audit_failures_total"
+    ]
+    assert promql_problems("sum by (tenant) (rate(wardgate_decisions_total[5m]))", series)[0].startswith("no label")
+    assert promql_problems("sum(rate(wardgate_decisions_total[5m])", series) == ["unclosed ("]
+
+
+def test_defaults_render_no_monitoring_objects(rendered):
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in rendered["defaults"]}
+    assert not kinds & {("PrometheusRule", "wg-wardgate"), ("ConfigMap", "wg-wardgate-dashboard")}
+
+
+def test_prometheus_rule_alerts_on_metrics_wardgate_serves(rendered):
+    series = exposed_metrics()
+    rule = find(rendered["observability"], "PrometheusRule", "wg-wardgate")
+    (group,) = rule["spec"]["groups"]
+    alerts = {alert["alert"]: alert for alert in group["rules"]}
+    assert set(alerts) == {"WardgateFailOpen", "WardgateScannerErrors", "WardgateDenialSpike", "WardgateDecisionsSlow"}
+    for name, alert in alerts.items():
+        assert promql_problems(alert["expr"], series) == [], name
+        assert re.fullmatch(r"\d+[smh]", alert.get("for", "0m")), name
+        assert alert["labels"]["severity"] in {"warning", "critical"}
+        assert alert["annotations"]["summary"]
+        assert alert["annotations"]["description"]
+        # Prometheus' own templates survived Helm, and name only labels the expression keeps.
+        kept = set(re.findall(r"by \(([^)]*)\)", alert["expr"])[0].replace(" ", "").split(",")) - {"le"}
+        assert set(re.findall(r"\$labels\.(\w+)", alert["annotations"]["summary"])) <= kept, name
+    assert 'outcome="fail_open"' in alerts["WardgateFailOpen"]["expr"]
+    assert alerts["WardgateDenialSpike"]["expr"].rstrip().endswith("> 0.25")
+
+
+def test_grafana_dashboard_is_a_labelled_config_map_of_queries_on_wardgate_metrics(rendered):
+    series = exposed_metrics()
+    config_map = find(rendered["observability"], "ConfigMap", "wg-wardgate-dashboard")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (document,) = config_map["data"].values()
+    dashboard = json.loads(document)
+    assert dashboard["uid"]
+    assert dashboard["title"]
+    assert [v["name"] for v in dashboard["templating"]["list"]] == ["datasource"]
+    panel_ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(panel_ids) == len(set(panel_ids)) >= 6
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == "${datasource}"
+        for target in panel["targets"]:
+            assert promql_problems(target["expr"], series) == [], panel["title"]
+    queried = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    for metric in ("wardgate_decisions_total", "wardgate_findings_total", "wardgate_scan_errors_total",
+                   "wardgate_decision_duration_seconds_bucket", "wardgate_stage_duration_seconds_bucket"):  # fmt: skip
+        assert metric in queried

@@ -1,6 +1,12 @@
 """Decision metrics are read off audit events: each outcome, finding kind and timing lands in its series."""
 
+from tests.conftest import POLICIES
+from tests.integration.helpers import audit_events
 from wardgate.audit import AuditLog, verify_files
+from wardgate.config import FailClosedSettings
+from wardgate.models import Exchange, Finding, Segment
+from wardgate.pipeline import Guard, Masker, RequestContext
+from wardgate.policy import EmbeddedEngine
 from wardgate.telemetry import DecisionMetrics
 
 
@@ -44,3 +50,33 @@ def test_outcomes_findings_errors_and_timings_are_counted(tmp_path):
     body, content_type = metrics.exposition()
     assert content_type.startswith("text/plain; version=")
     assert b'wardgate_decisions_total{code="secret_detected",outcome="deny",phase="request"} 1.0' in body
+
+
+class ScoredInjection:
+    """An injection scanner's output: every scored segment is returned, each with the model's threshold."""
+
+    name = "injection"
+
+    async def scan(self, segments):
+        return [Finding("injection", "injection", score, index, 0, 5, threshold=0.8)
+                for index, score in enumerate((0.1, 0.79, 0.8, 0.97))]  # fmt: skip
+
+
+async def test_a_scored_segment_below_the_threshold_is_not_counted_as_a_finding(tmp_path):
+    engine = EmbeddedEngine(POLICIES, timeout=1)
+    engine.load()
+    metrics = DecisionMetrics()
+    audit = AuditLog(tmp_path / "audit.jsonl", observers=[metrics])
+    guard = Guard([ScoredInjection()], engine, audit, masker=Masker(), fail_closed=FailClosedSettings(), scan_timeout=1)
+    ctx = RequestContext("POST", "api.openai.com", "/v1/chat/completions", "openai", {"subject": "svc"})
+    segments = [Segment("user", "prompt", "hello", ("messages", index, "content")) for index in range(4)]
+    verdict = await guard.judge(
+        ctx, "request", Exchange("openai", "chat", "gpt-4o-mini", False, segments), has_body=True
+    )
+    audit.close()
+    assert len(verdict.findings) == 4  # the policy still sees every score
+    (event,) = audit_events(tmp_path / "audit.jsonl")
+    assert len(event["findings"]) == 4
+    assert event["finding_counts"] == {"injection": 2}  # 0.8 and 0.97
+    assert value(metrics, "wardgate_findings_total", phase="request", kind="injection") == 2
+    await engine.close()

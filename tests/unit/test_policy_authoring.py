@@ -1,10 +1,13 @@
 """The bundle as users author it: extensions, the OPA bundle tarball, replay of an audited input."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
+
+import pytest
 
 from tests.conftest import POLICIES
 from wardgate.policy import EmbeddedEngine
@@ -63,11 +66,84 @@ def test_bundle_tarball_is_an_opa_bundle(tmp_path):
         names = sorted(tar.getnames())
         manifest = json.load(tar.extractfile("/.manifest"))
     assert names == ["/.manifest", "/data.json", "/wardgate/decision.rego"]
-    assert manifest["roots"] == ["wardgate", "secrets", "tenants"]
+    assert manifest["roots"] == ["exfiltration", "pii", "secrets", "tenants", "wardgate"]
+    assert opa_refuses(output) == []
     assert len(manifest["revision"]) == 64
     again = tmp_path / "again.tar.gz"
     run("policy", "bundle", str(POLICIES), "-o", str(again))
     assert output.read_bytes() == again.read_bytes()
+
+
+def opa_refuses(tarball) -> list[str]:
+    """What OPA's bundle loader would refuse in this tarball: overlapping roots, and any data document or package
+    outside the roots (it looks into a data object only while the object's path leads to a deeper root)."""
+    with tarfile.open(tarball) as tar:
+        files = {member.name.lstrip("/"): tar.extractfile(member).read().decode() for member in tar.getmembers()}
+    roots = json.loads(files.pop(".manifest"))["roots"]
+
+    def under(root, path):
+        return root == "" or path == root or path.startswith(root + "/")
+
+    def outside(node, prefix):
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if any(under(root, path) for root in roots):
+                continue
+            if isinstance(value, dict) and any(under(path, root) for root in roots):
+                yield from outside(value, path + "/")
+            else:
+                yield f"data {path}"
+
+    refused = [f"overlap {a} {b}" for i, a in enumerate(roots) for b in roots[i + 1 :] if under(a, b) or under(b, a)]
+    for name, text in files.items():
+        if name.endswith(".rego"):
+            package = re.search(r"^package\s+([\w.]+)", text, re.MULTILINE).group(1).replace(".", "/")
+            refused += [f"package {package}"] if not any(under(root, package) for root in roots) else []
+        else:  # a/b/data.json is the document at data.a.b
+            prefix = name.removesuffix("data.json")
+            refused += list(outside(json.loads(text), prefix))
+    return refused
+
+
+def test_bundle_roots_cover_extensions_and_their_data(tmp_path):
+    source = bundle_with_example(tmp_path, "budget", {"budgets": {"default": {"tokens_per_day": 10}}})
+    output = tmp_path / "bundle.tar.gz"
+    assert run("policy", "bundle", str(source), "-o", str(output)).returncode == 0
+    assert opa_refuses(output) == []
+    with tarfile.open(output) as tar:
+        assert "budgets" in json.load(tar.extractfile("/.manifest"))["roots"]
+
+
+@pytest.mark.parametrize(
+    ("roots", "reason"),
+    [
+        (["wardgate", "secrets", "tenants"], "data at 'exfiltration' is outside them"),
+        (["wardgate", "wardgate/extensions", "secrets", "tenants", "exfiltration", "pii"], "overlap"),
+        (["wardgate/other", "secrets", "tenants", "exfiltration", "pii"], "package wardgate"),
+        (["wardgate", "secrets", "tenants", "exfiltration", "pii/request"], "data at 'pii/response' is outside them"),
+    ],
+)
+def test_declared_roots_opa_would_refuse_are_refused_before_packing(tmp_path, roots, reason):
+    source = tmp_path / "policies"
+    shutil.copytree(POLICIES, source, ignore=shutil.ignore_patterns("examples"))
+    (source / ".manifest").write_text(json.dumps({"roots": roots}))
+    output = tmp_path / "bundle.tar.gz"
+    result = run("policy", "bundle", str(source), "-o", str(output))
+    assert result.returncode != 0
+    assert reason in result.stderr
+    assert not output.exists()
+
+
+def test_declared_roots_that_cover_the_bundle_are_kept(tmp_path):
+    source = tmp_path / "policies"
+    shutil.copytree(POLICIES, source, ignore=shutil.ignore_patterns("examples"))
+    roots = ["wardgate", "secrets", "tenants", "exfiltration", "pii/request", "pii/response"]
+    (source / ".manifest").write_text(json.dumps({"roots": roots}))
+    output = tmp_path / "bundle.tar.gz"
+    assert run("policy", "bundle", str(source), "-o", str(output)).returncode == 0
+    assert opa_refuses(output) == []
+    with tarfile.open(output) as tar:
+        assert json.load(tar.extractfile("/.manifest"))["roots"] == roots
 
 
 def test_policy_eval_replays_an_audited_input(tmp_path):

@@ -5,13 +5,16 @@ import copy
 import json
 
 import jsonpatch
+import kubernetes_validate
 import pytest
 from kubernetes.client import ApiClient
 
+from wardgate.config import load_settings
 from wardgate.k8s.injector import InjectorSettings
 from wardgate.k8s.webhook import review_response
 
 SETTINGS = InjectorSettings(image="registry.example/wardgate:0.1.0")
+KUBERNETES = "1.33"  # native sidecars (restartPolicy on init containers) are GA here
 
 
 def review(pod: dict, kind: str = "Pod") -> dict:
@@ -65,22 +68,44 @@ def as_model(document: dict):
 INJECT = {"wardgate.dev/inject": "true"}
 
 
-def test_annotated_pod_gets_sidecar_init_container_and_volumes():
+def test_annotated_pod_gets_native_sidecar_after_the_iptables_init_container_and_volumes():
     response, result = patched(pod(INJECT))
     assert (response["allowed"], response["patchType"], response["uid"]) == (
         True, "JSONPatch", "705ab4f5-6393-11e8-b7cc-42010a800002"
     )  # fmt: skip
+    kubernetes_validate.validate(result, KUBERNETES, strict=True)
     model = as_model(result)
-    assert [c.name for c in model.spec.containers] == ["agent", "wardgate"]
-    (init,) = model.spec.init_containers
+    assert [c.name for c in model.spec.containers] == ["agent"]
+    # The kubelet runs init containers in order: the redirect first, then Wardgate, which keeps running
+    # (restartPolicy Always: a native sidecar) and is stopped after the app's containers, so a Job completes.
+    init, sidecar = model.spec.init_containers
     assert init.args[:2] == ["iptables", "--apply"]
+    assert init.restart_policy is None  # runs to completion before anything else starts
     assert "NET_ADMIN" in init.security_context.capabilities.add
-    sidecar = model.spec.containers[1]
+    assert sidecar.name == "wardgate"
+    assert sidecar.restart_policy == "Always"
     assert sidecar.security_context.run_as_user == 10001
+    # The next container starts only once the startup probe passes: /readyz answers when Wardgate listens.
+    assert sidecar.startup_probe.http_get.path == "/readyz"
     assert sidecar.readiness_probe.http_get.path == "/readyz"
+    assert sidecar.liveness_probe.http_get.path == "/healthz"
+    ports = {p.name: p.container_port for p in sidecar.ports}
+    for probe in (sidecar.startup_probe, sidecar.readiness_probe, sidecar.liveness_probe):
+        assert probe.http_get.port == ports["wardgate-admin"]
     assert {e.name for e in sidecar.env} >= {"POD_NAMESPACE", "POD_SERVICE_ACCOUNT", "WARDGATE_MODE"}
     assert {v.name for v in model.spec.volumes} == {"wardgate-config", "wardgate-policies", "wardgate-ca"}
     assert model.metadata.annotations["wardgate.dev/status"] == "injected"
+
+
+def test_sidecar_environment_keeps_the_proxy_on_loopback_and_opens_the_admin_port_to_the_probes(monkeypatch):
+    _, result = patched(pod(INJECT))
+    sidecar = result["spec"]["initContainers"][1]
+    for variable in sidecar["env"]:
+        if "value" in variable:
+            monkeypatch.setenv(variable["name"], variable["value"])
+    settings = load_settings(None)
+    assert (settings.mode, settings.listen_host, settings.admin_host) == ("transparent", "127.0.0.1", "0.0.0.0")
+    assert settings.admin_port == sidecar["startupProbe"]["httpGet"]["port"]
 
 
 def test_injection_is_idempotent():
@@ -90,9 +115,10 @@ def test_injection_is_idempotent():
     assert twice == once
 
 
-def test_existing_init_containers_are_kept_and_wardgate_appended():
+def test_existing_init_containers_run_after_wardgate_so_their_traffic_is_guarded_too():
     _, result = patched(pod(INJECT, init=True))
-    assert [c["name"] for c in result["spec"]["initContainers"]] == ["migrate", "wardgate-init"]
+    assert [c["name"] for c in result["spec"]["initContainers"]] == ["wardgate-init", "wardgate", "migrate"]
+    kubernetes_validate.validate(result, KUBERNETES, strict=True)
 
 
 def test_exclude_ports_reach_the_iptables_rules():
@@ -101,15 +127,23 @@ def test_exclude_ports_reach_the_iptables_rules():
     assert init["args"][-2:] == ["--exclude-ports", "5432,6379"]
 
 
-def test_opa_sidecar_on_request():
-    answer = review_response(review(pod(INJECT)), InjectorSettings(opa_image="openpolicyagent/opa:1.20.2"))
+def test_opa_sidecar_on_request_starts_before_wardgate():
+    answer = review_response(review(pod(INJECT, init=True)), InjectorSettings(opa_image="openpolicyagent/opa:1.20.2"))
     patch = json.loads(base64.b64decode(answer["response"]["patch"]))
-    result = jsonpatch.apply_patch(pod(INJECT), patch)
-    assert [c.name for c in as_model(result).spec.containers] == ["agent", "wardgate", "opa"]
+    result = jsonpatch.apply_patch(pod(INJECT, init=True), patch)
+    kubernetes_validate.validate(result, KUBERNETES, strict=True)
+    model = as_model(result)
+    assert [c.name for c in model.spec.containers] == ["agent"]
+    assert [c.name for c in model.spec.init_containers] == ["wardgate-init", "opa", "wardgate", "migrate"]
+    opa = model.spec.init_containers[1]
+    assert opa.restart_policy == "Always"
     # The policies come from a ConfigMap mount: OPA must skip its hidden ..data copies or load every module twice.
-    opa = as_model(result).spec.containers[2]
     assert "--ignore=.*" in opa.args
     assert opa.args[-1] == opa.volume_mounts[0].mount_path
+    # The API stays on loopback; the probes reach OPA's diagnostic listener, which serves /health.
+    assert "127.0.0.1:8181" in opa.args
+    assert f"--diagnostic-addr=0.0.0.0:{opa.startup_probe.http_get.port}" in opa.args
+    assert opa.startup_probe.http_get.path == "/health"
 
 
 @pytest.mark.parametrize("annotations", [{}, {"wardgate.dev/inject": "false"}])

@@ -21,6 +21,7 @@ from wardgate.config import Settings
 from wardgate.identity import build_resolver, upstream_credential
 from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
+from wardgate.intercept.ca import ensure_ca
 from wardgate.limits import build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.pipeline.destination import host_matcher
@@ -29,7 +30,7 @@ from wardgate.policy.watch import watch_bundle
 from wardgate.scanners import build_scanners
 from wardgate.telemetry import DecisionMetrics
 
-__all__ = ["ca_cert_path", "serve"]
+__all__ = ["serve"]
 
 logger = logging.getLogger(__name__)
 # Any IP literal, as mitmproxy writes it in "host:port" (IPv6 in brackets).
@@ -48,8 +49,13 @@ def _allow_hosts_regexes(patterns: list[str]) -> list[str]:
 _MODES = {"reverse": "reverse:{upstream}", "forward": "regular", "transparent": "transparent"}
 
 
-def ca_cert_path(confdir: Path) -> Path:
-    return confdir.expanduser() / "mitmproxy-ca-cert.pem"
+def _mode_specs(settings: Settings) -> list[str]:
+    spec = _MODES[settings.mode].format(upstream=settings.upstream)
+    # ip6tables REDIRECT delivers a pod's IPv6 connections to ::1, which a 127.0.0.1 listener would refuse; where
+    # the kernel has IPv6 (the same test `wardgate iptables` makes), a transparent sidecar listens on both.
+    if settings.mode == "transparent" and settings.listen_host == "127.0.0.1" and Path("/proc/net/if_inet6").exists():
+        return [spec, f"{spec}@::1:{settings.port}"]
+    return [spec]
 
 
 class Lifecycle:
@@ -113,7 +119,10 @@ async def serve(settings: Settings) -> None:
     admin = None
     if settings.admin_port is not None:
         admin = AdminServer(
-            settings.listen_host, settings.admin_port, ready=lambda: lifecycle.readiness(), metrics=metrics
+            settings.admin_host or settings.listen_host,
+            settings.admin_port,
+            ready=lambda: lifecycle.readiness(),
+            metrics=metrics,
         )
     lifecycle = Lifecycle(settings, engine, audit, admin)
 
@@ -141,9 +150,11 @@ async def serve(settings: Settings) -> None:
         ),
         lifecycle,
     )
+    # Before the TLS addon sees the confdir: it would create a CA named after mitmproxy.
+    ensure_ca(settings.confdir)
     # Addon-owned options exist only once their addons are added.
     opts.update(
-        mode=[_MODES[settings.mode].format(upstream=settings.upstream)],
+        mode=_mode_specs(settings),
         confdir=str(settings.confdir.expanduser()),
         # A hard memory cap; the guard's own, provider-shaped 413 applies at max_body_bytes.
         body_size_limit=str(2 * settings.max_body_bytes),

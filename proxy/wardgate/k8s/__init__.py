@@ -1,5 +1,5 @@
-"""Kubernetes integration: the traffic redirect a sidecar needs (and, later, the injection webhook)."""
+"""Kubernetes integration: the traffic redirect a sidecar needs and the webhook that injects the sidecar."""
 
-from wardgate.k8s.iptables import RedirectPlan, apply_rules, redirect_rules
+from wardgate.k8s.iptables import RedirectPlan, apply_redirect, redirect_rules
 
-__all__ = ["RedirectPlan", "apply_rules", "redirect_rules"]
+__all__ = ["RedirectPlan", "apply_redirect", "redirect_rules"]

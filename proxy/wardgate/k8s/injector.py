@@ -1,4 +1,11 @@
-"""The sidecar injection itself: a pure function from a Pod to the JSON Patch that adds Wardgate to it."""
+"""The sidecar injection itself: a pure function from a Pod to the JSON Patch that adds Wardgate to it.
+
+Wardgate (and OPA, when injected) are Kubernetes native sidecars: init containers with `restartPolicy: Always`
+(Kubernetes >= 1.29). The kubelet starts init containers in order and waits for each sidecar's startup probe, so
+the order is: the iptables init container, OPA, Wardgate, then the pod's own init containers and its containers.
+Everything the pod runs, its own init containers included, starts behind a listening Wardgate, and a Job still
+completes: native sidecars are stopped once the main containers have exited.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,8 @@ __all__ = ["ANNOTATION_EXCLUDE_PORTS", "ANNOTATION_INJECT", "ANNOTATION_STATUS",
 ANNOTATION_INJECT = "wardgate.dev/inject"
 ANNOTATION_EXCLUDE_PORTS = "wardgate.dev/exclude-ports"
 ANNOTATION_STATUS = "wardgate.dev/status"
-SIDECAR, INIT = "wardgate", "wardgate-init"
+SIDECAR, INIT, OPA = "wardgate", "wardgate-init", "opa"
+OPA_DIAGNOSTIC_PORT = 8282
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -59,6 +67,10 @@ def _init_container(settings: InjectorSettings, exclude_ports: str) -> dict[str,
     }
 
 
+def _probe(path: str, port: int, period: int, failures: int = 3) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": port}, "periodSeconds": period, "failureThreshold": failures}
+
+
 def _sidecar(settings: InjectorSettings) -> dict[str, Any]:
     def field(path: str) -> dict[str, Any]:
         return {"valueFrom": {"fieldRef": {"fieldPath": path}}}
@@ -66,11 +78,14 @@ def _sidecar(settings: InjectorSettings) -> dict[str, Any]:
     return {
         "name": SIDECAR,
         "image": settings.image,
+        "restartPolicy": "Always",
         "args": ["--config", "/etc/wardgate/config/wardgate.yaml"],
         "env": [
             {"name": "WARDGATE_MODE", "value": "transparent"},
             {"name": "WARDGATE_PORT", "value": str(settings.proxy_port)},
             {"name": "WARDGATE_ADMIN_PORT", "value": str(settings.admin_port)},
+            # The kubelet probes the pod IP; the proxy itself stays on loopback, where iptables redirects to.
+            {"name": "WARDGATE_ADMIN_HOST", "value": "0.0.0.0"},
             {"name": "WARDGATE_CONFDIR", "value": "/etc/wardgate/ca"},
             {"name": "WARDGATE_POLICY__DIR", "value": "/etc/wardgate/policies"},
             {"name": "WARDGATE_AUDIT__FILE", "value": ""},
@@ -82,8 +97,11 @@ def _sidecar(settings: InjectorSettings) -> dict[str, Any]:
             {"name": "wardgate", "containerPort": settings.proxy_port},
             {"name": "wardgate-admin", "containerPort": settings.admin_port},
         ],
-        "readinessProbe": {"httpGet": {"path": "/readyz", "port": settings.admin_port}, "periodSeconds": 5},
-        "livenessProbe": {"httpGet": {"path": "/healthz", "port": settings.admin_port}, "periodSeconds": 10},
+        # The next init container (and so the application) starts only once /readyz answers: the proxy is
+        # listening and the policy is loaded. Models load first, hence up to two minutes.
+        "startupProbe": _probe("/readyz", settings.admin_port, period=1, failures=120),
+        "readinessProbe": _probe("/readyz", settings.admin_port, period=5),
+        "livenessProbe": _probe("/healthz", settings.admin_port, period=10),
         "securityContext": {
             "runAsUser": settings.uid,
             "runAsGroup": settings.uid,
@@ -103,21 +121,33 @@ def _sidecar(settings: InjectorSettings) -> dict[str, Any]:
 
 def _opa(image: str) -> dict[str, Any]:
     return {
-        "name": "opa",
+        "name": OPA,
         "image": image,
+        "restartPolicy": "Always",
         # --ignore=.*: the ConfigMap mount holds each file twice more (..data/, a timestamped dir); load it once.
-        "args": ["run", "--server", "--addr", "127.0.0.1:8181", "--watch", "--ignore=.*", "/policies"],
+        # The API stays on loopback; the diagnostic listener serves only /health and /metrics, for the probes.
+        "args": [
+            *("run", "--server", "--addr", "127.0.0.1:8181", f"--diagnostic-addr=0.0.0.0:{OPA_DIAGNOSTIC_PORT}"),
+            # Its version check would go out through the redirect before Wardgate listens: off.
+            *("--disable-telemetry", "--watch", "--ignore=.*", "/policies"),
+        ],
+        "startupProbe": _probe("/health", OPA_DIAGNOSTIC_PORT, period=1, failures=60),
+        "readinessProbe": _probe("/health", OPA_DIAGNOSTIC_PORT, period=5),
         "volumeMounts": [{"name": "wardgate-policies", "mountPath": "/policies", "readOnly": True}],
         "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "allowPrivilegeEscalation": False},
     }
 
 
-def _append(pod_spec: Mapping[str, Any], field: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if not items:
-        return []
+def _insert(
+    pod_spec: Mapping[str, Any], field: str, items: list[dict[str, Any]], *, first: bool
+) -> list[dict[str, Any]]:
+    """Add `items` to a list of the pod spec, before what is there (`first`) or after it, keeping their order."""
     if not pod_spec.get(field):
         return [{"op": "add", "path": f"/spec/{field}", "value": items}]
-    return [{"op": "add", "path": f"/spec/{field}/-", "value": item} for item in items]
+    positions = [str(index) for index in range(len(items))] if first else ["-"] * len(items)
+    return [
+        {"op": "add", "path": f"/spec/{field}/{at}", "value": item} for at, item in zip(positions, items, strict=True)
+    ]
 
 
 def pod_patch(pod: Mapping[str, Any], settings: InjectorSettings) -> list[dict[str, Any]]:
@@ -139,10 +169,10 @@ def pod_patch(pod: Mapping[str, Any], settings: InjectorSettings) -> list[dict[s
         {"name": "wardgate-policies", "configMap": {"name": settings.policies_config_map}},
         {"name": "wardgate-ca", "secret": {"secretName": settings.ca_secret}},
     ]
-    sidecars = [_sidecar(settings)] + ([_opa(settings.opa_image)] if settings.opa_image else [])
-    patch = _append(spec, "initContainers", [_init_container(settings, exclude)])
-    patch += _append(spec, "containers", sidecars)
-    patch += _append(spec, "volumes", volumes)
+    # OPA before Wardgate: Wardgate's first decisions need the policy server up.
+    opa = [_opa(settings.opa_image)] if settings.opa_image else []
+    patch = _insert(spec, "initContainers", [_init_container(settings, exclude), *opa, _sidecar(settings)], first=True)
+    patch += _insert(spec, "volumes", volumes, first=False)
     # The inject annotation is there, so the annotations map exists: add one key to it.
     patch.append({"op": "add", "path": f"/metadata/annotations/{_escape(ANNOTATION_STATUS)}", "value": "injected"})
     return patch

@@ -274,9 +274,11 @@ class Guard:
         *,
         stream: Mapping[str, Any] | None = None,
     ) -> None:
+        # What `wardgate_findings_total` counts; every scored finding stays in `findings` with its score.
         counts: dict[str, int] = {}
         for finding in findings:
-            counts[finding.kind] = counts.get(finding.kind, 0) + 1
+            if finding.reaches_threshold:
+                counts[finding.kind] = counts.get(finding.kind, 0) + 1
         input_hash = hashlib.sha256(canonical_json(policy_input).encode()).hexdigest() if policy_input else None
         self._audit.record(
             "decision",

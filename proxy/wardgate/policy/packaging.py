@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 from wardgate.policy.bundle import MANIFEST, Bundle
+from wardgate.policy.roots import bundle_roots
 
 __all__ = ["write_tarball"]
 
@@ -22,11 +23,12 @@ def _add(tar: tarfile.TarFile, name: str, payload: bytes) -> None:
 
 
 def write_tarball(bundle: Bundle, target: Path) -> dict[str, object]:
-    """Pack policy and data files (tests left out) with a `.manifest` whose revision is the content hash."""
+    """Pack policy and data files (tests left out) with a `.manifest` whose revision is the content hash and whose
+    roots cover every data document and package (`roots.bundle_roots`)."""
     manifest = {
         **bundle.manifest,
         "revision": bundle.manifest.get("revision") or bundle.revision,
-        "roots": bundle.manifest.get("roots") or sorted({*bundle.data.keys(), "wardgate"}),
+        "roots": bundle_roots(bundle),
     }
     # gzip's header carries a timestamp; pinning it keeps the tarball byte-for-byte reproducible.
     with (

@@ -13,12 +13,12 @@ from opa_bindings import OpaEngine, OpaError, OpaUndefinedError
 
 from wardgate.policy.bundle import Bundle, load_bundle
 from wardgate.policy.engine import compile_bundle
+from wardgate.policy.roots import PACKAGE
 
 __all__ = ["Coverage", "Outcome", "TestResult", "discover_tests", "run_tests"]
 
 Outcome = Literal["pass", "fail", "error", "skip"]
 
-_PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
 # A test is a rule whose head starts a line: `test_name if {`, `test_name {`, `test_name := ...`.
 _TEST_RULE = re.compile(r"^(test_\w+|todo_test_\w+)\b", re.MULTILINE)
 
@@ -38,7 +38,7 @@ def discover_tests(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     for file, source in bundle.modules.items():
         if not file.endswith("_test.rego"):
             continue
-        package = _PACKAGE.search(source)
+        package = PACKAGE.search(source)
         if package is None:
             continue
         seen: set[str] = set()
