@@ -89,3 +89,16 @@ class TestPassthrough:
         assert response.status_code == 200
         assert tls_upstream.received[-1]["messages"][0]["content"] == AWS_KEY
         assert audit_events(proxy.audit_file) == []
+
+
+class TestInspectionFollowsTheConnection:
+    """A Host header naming another host must not turn an inspected connection into an uninspected request."""
+
+    @pytest.mark.parametrize("host", ["localhost.", "10.0.0.1", "example.com", "127.0.0.1.nip.io"])
+    def test_a_host_header_that_differs_from_the_connect_authority_is_refused(self, intercepting, tls_upstream, host):
+        secret = {**BODY, "messages": [{"role": "user", "content": AWS_KEY}]}
+        before = len(tls_upstream.received)
+        with httpx.Client(proxy=intercepting.url, verify=trusting(intercepting.ca), headers=AUTH) as http:
+            response = http.post(tls_upstream.url + "/v1/chat/completions", json=secret, headers={"host": host})
+        assert (response.status_code, response.json()["error"]["code"]) == (421, "misdirected_request")
+        assert len(tls_upstream.received) == before

@@ -103,3 +103,26 @@ class TestBundle:
         (tmp_path / "data.json").write_text("{nope")
         with pytest.raises(PolicyError, match=r"data\.json: not valid JSON"):
             load_bundle(tmp_path)
+
+
+class TestStrictDecisions:
+    """A misspelt key is an engine error (fail-closed), never an allow that silently does nothing."""
+
+    @pytest.mark.parametrize(
+        "decision",
+        [{"allow": True, "maks": ["pii"]}, {"allow": True, "tools": {"deni": ["shell"]}}, {"allow": "true"}],
+    )
+    def test_unknown_keys_and_loose_types_are_refused(self, decision):
+        from wardgate.errors import PolicyError
+        from wardgate.policy.decision import parse_decision
+
+        with pytest.raises(PolicyError, match="malformed decision"):
+            parse_decision(decision)
+
+    def test_redact_kinds_are_masked_and_never_restorable(self):
+        from wardgate.policy.decision import parse_decision
+
+        decision = parse_decision({"allow": True, "redact": ["secret"]})
+        assert decision.masks("secret:aws-access-token")
+        assert decision.redacts("secret:aws-access-token")
+        assert not decision.masks("pii:PERSON")

@@ -81,7 +81,7 @@ def read_tail(path: Path) -> Tail:
     which `audit verify` accepts); a file with no readable event near its end is refused.
     """
     for candidate in [path, *reversed(rotated_files(path))]:
-        if not candidate.exists() or not (lines := _tail_lines(candidate)):
+        if not candidate.is_file() or not (lines := _tail_lines(candidate)):  # /dev/full is no file to read
             continue
         for position in range(len(lines) - 1, -1, -1):
             if (event := _event_of(lines[position])) is not None:

@@ -7,12 +7,13 @@ import dataclasses
 import functools
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 from cachetools import TTLCache
 from mitmproxy import http
+from mitmproxy.proxy.mode_specs import TransparentMode
 
 from wardgate.config import Phase, StreamingSettings
 from wardgate.errors import AuditError
@@ -41,6 +42,8 @@ _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "un
 
 
 _QUERY = "$query"  # segment paths of the query string: ("$query", index, "key" | "value")
+# Query parameter names kept in the audited path (`api-version`, `alt`); anything else could be a value in disguise.
+_PARAMETER_NAME = re.compile(r"[a-z][a-z_-]{0,31}")
 
 
 def _is_json(headers: http.Headers) -> bool:
@@ -52,7 +55,7 @@ def _masked_path(request: http.Request) -> str:
     bare = request.path.split("?", 1)[0]
     if "?" not in request.path:
         return bare
-    return bare + "?" + "&".join(f"{quote(key, safe='')}=*" for key in request.query)
+    return bare + "?" + "&".join(f"{key if _PARAMETER_NAME.fullmatch(key) else '*'}=*" for key in request.query)
 
 
 def _query_segments(request: http.Request) -> list[Segment]:
@@ -67,7 +70,9 @@ def _query_segments(request: http.Request) -> list[Segment]:
 
 def _destination(flow: http.HTTPFlow) -> Destination:
     request = flow.request
-    return Destination(request.host, flow.client_conn.sni, request.host_header)
+    # In a transparent listener the target is the original destination address, not a name the client chose.
+    transparent = isinstance(flow.client_conn.proxy_mode, TransparentMode)
+    return Destination(request.host, flow.client_conn.sni, request.host_header, target_named=not transparent)
 
 
 # What a hook that raised answers: exceptions are breakage, never a reason to forward (DESIGN §2).

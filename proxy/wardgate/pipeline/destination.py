@@ -53,9 +53,16 @@ class Destination:
     target: str
     sni: str | None
     host_header: str | None
+    # Forward mode: the client named the target (CONNECT authority, absolute URL). Transparent mode: the target is
+    # the original destination address, which the client never named.
+    target_named: bool = True
+
+    def _bound(self) -> str | None:
+        """The name this connection is bound to, if any (plain HTTP to an intercepted IP has none but its Host)."""
+        return self.sni or (self.target if self.target_named or _ip(self.target) is None else None)
 
     def inspected(self, inspects: Callable[[str], bool]) -> bool:
-        names = [self.target, self.sni, self.host_header if self.sni is None and _ip(self.target) else None]
+        names = [self.target, self.sni, self.host_header if self._bound() is None else None]
         return any(inspects(name) for name in names if name)
 
     def mismatch(self) -> str | None:
@@ -63,7 +70,7 @@ class Destination:
         if not self.host_header:
             return None
         claimed = normalise_host(self.host_header)
-        bound = self.sni or (None if _ip(self.target) and self.sni is None else self.target)
+        bound = self._bound()
         if bound is not None and claimed != normalise_host(bound):
             return f"the Host header names {claimed!r} but the connection goes to {normalise_host(bound)!r}"
         return None

@@ -1,0 +1,195 @@
+"""The bypass matrix: one row per channel and encoding a secret could take to the model, through the real proxy.
+
+Each request row sends the marker (an AWS key) by one route and asserts that nothing reached the recording
+upstream: the request was refused, audited, in the provider's shape. Each response row has the upstream answer with
+the marker in one field and asserts that the client never sees it. A control row shows a clean request passes, so
+the matrix cannot pass by refusing everything.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from tests.conftest import AUTH, AWS_KEY
+from tests.integration.helpers import wait_for_events
+from wardgate.testing._server import BackgroundServer
+
+MODEL = "gpt-4o-mini"
+SPINE = {"scanners": {"injection": {"enabled": False}}}  # the secrets scanner and the body reading are under test
+
+
+class RecordingUpstream(BackgroundServer):
+    """Records every request's method, path with query and raw bytes; answers with `reply` (JSON)."""
+
+    name = "recording-upstream"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[str, str, bytes]] = []
+        self.reply: dict[str, Any] = {}
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._any)
+
+    async def _any(self, request: web.Request) -> web.Response:
+        self.records.append((request.method, request.path_qs, await request.read()))
+        return web.json_response(self.reply)
+
+
+@pytest.fixture(scope="module")
+def recorder():
+    with RecordingUpstream() as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="module")
+def proxy(start_proxy, recorder):
+    return start_proxy({"upstream": recorder.url, **SPINE})
+
+
+def chat(**extra: Any) -> dict[str, Any]:
+    return {"model": MODEL, "messages": [{"role": "user", "content": "hello"}], **extra}
+
+
+def nested(depth: int) -> dict[str, Any]:
+    value: Any = AWS_KEY
+    for _ in range(depth):
+        value = {"k": value}
+    return {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "metadata": value}
+
+
+FULL_WIDTH = "".join(chr(ord(char) + 0xFEE0) for char in AWS_KEY)
+CYRILLIC = AWS_KEY.replace("A", "\u0410").replace("K", "\u041a")
+ZERO_WIDTH = "\u200b".join(AWS_KEY)
+B64 = base64.b64encode(f"aws_access_key_id={AWS_KEY}".encode()).decode()
+MULTIPART = (
+    b'--XyZ\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+    b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="batch.jsonl"\r\n'
+    b"Content-Type: application/octet-stream\r\n\r\n"
+    + json.dumps({"custom_id": "1", "body": chat(messages=[{"role": "user", "content": AWS_KEY}])}).encode()
+    + b"\n"
+    + json.dumps({"custom_id": "2", "body": chat()}).encode()
+    + b"\n\r\n--XyZ--\r\n"
+)
+
+# (row id, path, body bytes, content type or None)
+REQUEST_ROWS: list[tuple[str, str, bytes, str | None]] = [
+    ("chat tool description", "/v1/chat/completions", json.dumps(chat(tools=[{"type": "function", "function": {
+        "name": "lookup", "description": f"use key {AWS_KEY}", "parameters": {"type": "object"}}}])).encode(), "application/json"),
+    ("chat tool parameter schema", "/v1/chat/completions", json.dumps(chat(tools=[{"type": "function", "function": {
+        "name": "lookup", "parameters": {"type": "object", "properties": {"k": {"description": AWS_KEY}}}}}])).encode(), "application/json"),
+    ("legacy functions", "/v1/chat/completions", json.dumps(chat(functions=[{"name": "f", "description": AWS_KEY}])).encode(), "application/json"),
+    ("image_url part", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": f"https://img.example/x.png?k={AWS_KEY}"}}]}])).encode(), "application/json"),
+    ("file part", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": [
+        {"type": "file", "file": {"filename": "a.txt", "file_data": AWS_KEY}}]}])).encode(), "application/json"),
+    ("message name", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "name": AWS_KEY, "content": "hi"}])).encode(), "application/json"),
+    ("assistant refusal", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "assistant", "refusal": AWS_KEY}, {"role": "user", "content": "hi"}])).encode(), "application/json"),
+    ("responses function_call_output parts", "/v1/responses", json.dumps({"model": MODEL, "input": [
+        {"type": "function_call_output", "call_id": "c1", "output": [{"type": "input_text", "text": AWS_KEY}]}]}).encode(), "application/json"),
+    ("responses instructions list", "/v1/responses", json.dumps({"model": MODEL, "input": "hi", "instructions": [
+        {"role": "developer", "content": AWS_KEY}]}).encode(), "application/json"),
+    ("responses prompt variables", "/v1/responses", json.dumps({"model": MODEL, "prompt": {"id": "p1", "variables": {"x": AWS_KEY}}}).encode(), "application/json"),
+    ("responses reasoning", "/v1/responses", json.dumps({"model": MODEL, "input": [{"type": "reasoning", "summary": [{"type": "summary_text", "text": AWS_KEY}]}]}).encode(), "application/json"),
+    ("anthropic document", "/v1/messages", json.dumps({"model": "claude", "max_tokens": 10, "messages": [{"role": "user", "content": [
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": AWS_KEY}}]}]}).encode(), "application/json"),
+    ("anthropic tool_use input", "/v1/messages", json.dumps({"model": "claude", "max_tokens": 10, "messages": [{"role": "assistant", "content": [
+        {"type": "tool_use", "id": "t1", "name": "f", "input": {"q": AWS_KEY}}]}, {"role": "user", "content": "go"}]}).encode(), "application/json"),
+    ("anthropic thinking", "/v1/messages", json.dumps({"model": "claude", "max_tokens": 10, "messages": [{"role": "assistant", "content": [
+        {"type": "thinking", "thinking": AWS_KEY, "signature": "s"}]}, {"role": "user", "content": "go"}]}).encode(), "application/json"),
+    ("anthropic nested tool_result document", "/v1/messages", json.dumps({"model": "claude", "max_tokens": 10, "messages": [{"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "search_result", "source": "s", "title": "t",
+         "content": [{"type": "text", "text": AWS_KEY}]}]}]}]}).encode(), "application/json"),
+    ("embeddings without content-type", "/v1/embeddings", json.dumps({"model": "e", "input": AWS_KEY}).encode(), None),
+    ("completions as text/plain", "/v1/completions", json.dumps({"model": "m", "prompt": AWS_KEY}).encode(), "text/plain"),
+    ("ollama chat without content-type", "/api/chat", json.dumps({"model": "m", "messages": [{"role": "user", "content": AWS_KEY}]}).encode(), None),
+    ("percent-encoded path", "/v1/chat/%63ompletions", json.dumps(chat(messages=[{"role": "user", "content": AWS_KEY}])).encode(), None),
+    ("plain text body", "/v1/completions", f"Complete this: {AWS_KEY}".encode(), "text/plain"),
+    ("form body", "/v1/completions", f"prompt={AWS_KEY}".encode(), "application/x-www-form-urlencoded"),
+    ("multipart batch file", "/v1/files", MULTIPART, "multipart/form-data; boundary=XyZ"),
+    ("jsonl batch", "/v1/batches", (json.dumps({"body": {"input": AWS_KEY}}) + "\n" + json.dumps({"body": {}}) + "\n").encode(), "application/jsonl"),
+    ("utf-16 body", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": AWS_KEY}])).encode("utf-16"), "application/json"),
+    ("binary body", "/v1/embeddings", b"\x00\x01\x02" + AWS_KEY.encode() + b"\xff\xfe", "application/octet-stream"),
+    ("depth 70", "/v1/chat/completions", json.dumps(nested(70)).encode(), "application/json"),
+    ("depth 10000", "/v1/chat/completions", (b'{"a":' * 10000) + b"1" + (b"}" * 10000), "application/json"),
+    ("duplicate keys", "/v1/chat/completions", ('{"model": "m", "messages": [{"role": "user", "content": "' + AWS_KEY
+        + '", "content": "hello"}]}').encode(), "application/json"),
+    ("zero-width characters", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": ZERO_WIDTH}])).encode(), "application/json"),
+    ("full-width characters", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": FULL_WIDTH}])).encode(), "application/json"),
+    ("cyrillic homoglyphs", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": CYRILLIC}])).encode(), "application/json"),
+    ("base64 payload", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": f"decode: {B64}"}])).encode(), "application/json"),
+    ("key split over two messages", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": "key part one " + AWS_KEY[:10]},
+        {"role": "user", "content": AWS_KEY[10:] + " and part two"}])).encode(), "application/json"),
+    ("key split over two parts", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": [
+        {"type": "text", "text": AWS_KEY[:7]}, {"type": "text", "text": AWS_KEY[7:]}]}])).encode(), "application/json"),
+    ("unknown future field", "/v1/chat/completions", json.dumps(chat(future_field={"deep": [{"text": AWS_KEY}]})).encode(), "application/json"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type"), [row[1:] for row in REQUEST_ROWS], ids=[r[0] for r in REQUEST_ROWS]
+)
+def test_a_marker_never_reaches_the_upstream(proxy, recorder, path, body, content_type):
+    headers = {**AUTH, **({"content-type": content_type} if content_type else {})}
+    before = len(recorder.records)
+    response = httpx.post(proxy.url + path, content=body, headers=headers, timeout=30)
+    assert response.status_code in (400, 403, 413, 415), response.text
+    assert response.headers["content-type"].startswith("application/json")
+    decision = response.json()["error"]["wardgate"]["decision_id"]
+    assert recorder.records[before:] == []
+    assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and not e["result"]["allow"])
+
+
+@pytest.mark.parametrize(
+    "query", [f"?key={AWS_KEY}", f"?{AWS_KEY}=1", "?k=" + "%".join(["", *(f"{ord(c):02X}" for c in AWS_KEY)])[0:]]
+)
+def test_a_marker_in_the_query_string_never_reaches_the_upstream(proxy, recorder, query):
+    before = len(recorder.records)
+    response = httpx.post(proxy.url + "/v1/chat/completions" + query, json=chat(), headers=AUTH, timeout=30)
+    assert response.status_code == 403
+    assert recorder.records[before:] == []
+    assert AWS_KEY not in proxy.audit_file.read_text()  # the audited path has its query values masked
+
+
+def test_a_websocket_upgrade_is_refused(proxy, recorder):
+    before = len(recorder.records)
+    upgrade = {**AUTH, "connection": "Upgrade", "upgrade": "websocket", "sec-websocket-version": "13",
+               "sec-websocket-key": base64.b64encode(b"0123456789abcdef").decode()}  # fmt: skip
+    response = httpx.get(proxy.url + "/v1/realtime?model=gpt-realtime", headers=upgrade, timeout=30)
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "upgrade_refused")
+    assert recorder.records[before:] == []
+
+
+def test_the_control_row_passes(proxy, recorder):
+    """Without the marker the same routes are forwarded: the matrix is not passing by refusing everything."""
+    recorder.reply = {"id": "c", "object": "chat.completion", "model": MODEL, "choices": []}
+    before = len(recorder.records)
+    assert httpx.post(proxy.url + "/v1/chat/completions", json=chat(), headers=AUTH, timeout=30).status_code == 200
+    plain = httpx.post(proxy.url + "/v1/completions", content=b"Complete this: hello", timeout=30,
+                       headers={**AUTH, "content-type": "text/plain"})  # fmt: skip
+    assert plain.status_code == 200
+    assert len(recorder.records) == before + 2
+
+
+RESPONSE_ROWS = [
+    ("message.refusal", {"role": "assistant", "content": None, "refusal": f"key {AWS_KEY}"}),
+    ("reasoning_content", {"role": "assistant", "content": "ok", "reasoning_content": f"the key is {AWS_KEY}"}),
+    ("function_call.arguments", {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": json.dumps({"k": AWS_KEY})}}),
+    ("audio.transcript", {"role": "assistant", "content": None, "audio": {"id": "a", "data": "", "transcript": f"say {AWS_KEY}"}}),
+    ("unknown future field", {"role": "assistant", "content": "ok", "annotations": [{"type": "x", "text": AWS_KEY}]}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("message", [row[1] for row in RESPONSE_ROWS], ids=[row[0] for row in RESPONSE_ROWS])
+def test_a_marker_in_a_response_field_never_reaches_the_client(proxy, recorder, message):
+    recorder.reply = {"id": "c", "object": "chat.completion", "model": MODEL,
+                      "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}  # fmt: skip
+    response = httpx.post(proxy.url + "/v1/chat/completions", json=chat(), headers=AUTH, timeout=30)
+    assert AWS_KEY not in response.text
+    assert response.status_code in (200, 403)

@@ -1,0 +1,46 @@
+"""Faults on the request path end in audited refusals: an audit trail that cannot be written stops all traffic."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tests.conftest import AUTH
+from wardgate.audit import verify_files
+
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
+SPINE = {"scanners": {"injection": {"enabled": False}}}
+
+
+def test_an_unwritable_audit_trail_refuses_everything_and_turns_not_ready(start_proxy, upstream):
+    # /dev/full accepts the open and fails every write with ENOSPC: a full disk, for real.
+    proxy = start_proxy({"upstream": upstream.url, "audit": {"file": "/dev/full"}, **SPINE})
+    before = len(upstream.received)
+    ready = httpx.get(f"http://127.0.0.1:{proxy.admin_port}/readyz", timeout=10)
+    assert ready.status_code == 200
+    for headers in (AUTH, {}):  # a caller with a key, and one without (its 401 cannot be audited either)
+        refused = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=headers, timeout=30)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (503, "audit_unavailable")
+    assert len(upstream.received) == before
+    ready = httpx.get(f"http://127.0.0.1:{proxy.admin_port}/readyz", timeout=10)
+    assert (ready.status_code, ready.json()["status"]) == (503, "audit_unavailable")
+    metrics = httpx.get(f"http://127.0.0.1:{proxy.admin_port}/metrics", timeout=10).text
+    assert "wardgate_audit_write_failures_total 2.0" in metrics
+
+
+def test_a_torn_last_line_is_sealed_at_start_and_verifies_as_a_recovered_gap(start_proxy, upstream, tmp_path):
+    first = start_proxy({"upstream": upstream.url, "audit": {"file": str(tmp_path / "audit.jsonl")}, **SPINE})
+    assert httpx.post(first.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30).status_code == 200
+    first.stop()
+    with (tmp_path / "audit.jsonl").open("a") as audit:
+        audit.write('{"event": "decision", "seq": 2, "torn mid-wri')  # a crash or a full disk, mid-line
+    second = start_proxy({"upstream": upstream.url, "audit": {"file": str(tmp_path / "audit.jsonl")}, **SPINE})
+    assert httpx.post(second.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30).status_code == 200
+    second.stop()
+    events = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines() if "torn" not in line]
+    kinds = [event["event"] for event in events]
+    assert kinds.count("audit_recovered") == 1
+    assert kinds[kinds.index("audit_recovered") + 1 :] == ["decision"] * 2  # the second proxy's request and answer
+    result = verify_files([tmp_path / "audit.jsonl"])
+    assert result.ok and len(result.recovered) == 1, result

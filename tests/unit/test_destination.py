@@ -1,0 +1,53 @@
+"""Inspection is decided by the connection's destination; a Host that names another host is caught."""
+
+from __future__ import annotations
+
+import pytest
+
+from wardgate.pipeline.destination import Destination, host_matcher
+
+LLM = host_matcher(["api.openai.com", "*.openai.azure.com", "10.20.0.0/16", "192.0.2.7", "2001:db8::/32"])
+
+
+@pytest.mark.parametrize(
+    ("host", "inspected"),
+    [
+        ("api.openai.com", True),
+        ("API.OpenAI.com.", True),
+        ("api.openai.com:443", True),
+        ("x.openai.azure.com", True),
+        ("10.20.3.4", True),
+        ("10.21.0.1", False),
+        ("192.0.2.7", True),
+        ("[2001:db8::1]:443", True),
+        ("example.com", False),
+        ("api.openai.com.evil.test", False),
+    ],
+)
+def test_llm_hosts_match_names_wildcards_ips_and_networks(host, inspected):
+    assert LLM(host) is inspected
+
+
+def test_forward_mode_inspects_by_the_connect_authority_not_the_host_header():
+    flow = Destination(target="api.openai.com", sni="api.openai.com", host_header="localhost.")
+    assert flow.inspected(LLM)
+    assert "localhost" in (flow.mismatch() or "")
+
+
+def test_a_matching_host_header_is_fine_with_case_port_and_trailing_dot():
+    assert Destination("api.openai.com", "api.openai.com", "API.openai.com.:443").mismatch() is None
+
+
+def test_forward_mode_binds_the_host_to_a_connect_authority_that_is_an_ip():
+    assert Destination("192.0.2.7", None, "localhost.").mismatch() is not None
+
+
+def test_transparent_mode_binds_the_host_to_the_sni_when_the_target_is_an_ip():
+    assert Destination("203.0.113.9", "api.openai.com", "api.openai.com", target_named=False).inspected(LLM)
+    assert Destination("203.0.113.9", "api.openai.com", "example.com", target_named=False).mismatch() is not None
+
+
+def test_transparent_plain_http_to_an_ip_can_only_be_named_by_its_host_header():
+    assert Destination("203.0.113.9", None, "api.openai.com", target_named=False).inspected(LLM)
+    assert Destination("203.0.113.9", None, "example.com", target_named=False).mismatch() is None
+    assert not Destination("203.0.113.9", None, "example.com", target_named=False).inspected(LLM)
