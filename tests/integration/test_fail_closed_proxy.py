@@ -43,4 +43,5 @@ def test_a_torn_last_line_is_sealed_at_start_and_verifies_as_a_recovered_gap(sta
     assert kinds.count("audit_recovered") == 1
     assert kinds[kinds.index("audit_recovered") + 1 :] == ["decision"] * 2  # the second proxy's request and answer
     result = verify_files([tmp_path / "audit.jsonl"])
-    assert result.ok and len(result.recovered) == 1, result
+    assert result.ok, result
+    assert len(result.recovered) == 1
