@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSett
 from wardgate.errors import ConfigError
 
 __all__ = [
+    "AdmissionSettings",
     "ApiKeySettings",
     "AuditSettings",
     "FailClosedSettings",
@@ -201,6 +202,21 @@ class ScannerSettings(_Section):
     timeout_ms: int = Field(
         5000, gt=0, description="Budget for all scanners of one phase; past it the phase fails closed (configurable)."
     )
+    max_scan_chars: int = Field(
+        400_000, gt=0, description="Characters one request may ask to scan; more is refused (413) before any scan."
+    )
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+class AdmissionSettings(_Section):
+    """How many requests scan at once, and how many may wait; past that a 503 `overloaded` with Retry-After."""
+
+    concurrent: int = Field(default_factory=lambda: 8 * _cores(), gt=0, description="Requests in the scan stage.")
+    queue: int = Field(default_factory=lambda: 32 * _cores(), ge=0, description="Requests waiting for a slot.")
+    wait_ms: int = Field(2000, gt=0, description="Longest wait for a slot before the request is refused.")
 
 
 MaskOperator = Literal["placeholder", "redact", "hash", "partial"]
@@ -407,6 +423,7 @@ class Settings(BaseSettings):
     upstream_ca: Path | None = Field(None, description="PEM bundle to verify upstream TLS with (internal CAs).")
     tenant: str = Field("default", description="Tenant for callers whose identity names none.")
     identity: IdentitySettings = IdentitySettings()
+    admission: AdmissionSettings = AdmissionSettings()
     policy: PolicySettings = PolicySettings()
     audit: AuditSettings = AuditSettings()
     scanners: ScannerSettings = ScannerSettings()

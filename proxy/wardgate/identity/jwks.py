@@ -72,9 +72,10 @@ class KeySet:
                 return
             try:
                 self._keys = await self._fetch()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                # Keep serving the keys we have; a verification needing a new key fails closed.
-                logger.warning("JWKS refresh from %s failed: %s", self._url, exc)
+            except (aiohttp.ClientError, TimeoutError, ValueError, ConfigError) as exc:
+                # Unreachable, not JSON, or not a key set: keep serving the keys we have (a verification needing a
+                # new key fails closed) and wait out the interval, so a broken endpoint is not fetched per request.
+                logger.warning("JWKS refresh from %s failed: %s", self._url or self._file, exc)
             self._fetched_at = time.monotonic()
 
     async def key(self, kid: str | None) -> jwt.PyJWK:

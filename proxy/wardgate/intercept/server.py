@@ -24,7 +24,10 @@ from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
 from wardgate.limits import build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
+from wardgate.pipeline.admission import Admission
 from wardgate.pipeline.destination import host_matcher
+from wardgate.pipeline.request import RequestPipeline, RequestRules
+from wardgate.pipeline.usage import UsageMeter
 from wardgate.policy import PolicyEngine, build_engine
 from wardgate.policy.watch import watch_bundle
 from wardgate.scanners import build_scanners
@@ -61,8 +64,11 @@ def _mode_specs(settings: Settings) -> list[str]:
 class Lifecycle:
     """Announces readiness once the listeners are bound (`running`), which is what tests and probes wait for."""
 
-    def __init__(self, settings: Settings, engine: PolicyEngine, audit: AuditLog, admin: AdminServer | None) -> None:
+    def __init__(
+        self, settings: Settings, engine: PolicyEngine, audit: AuditLog, admission: Admission, admin: AdminServer | None
+    ) -> None:
         self._settings, self._engine, self._audit, self._admin = settings, engine, audit, admin
+        self._admission = admission
         self.listening = False
 
     def running(self) -> None:
@@ -83,7 +89,10 @@ class Lifecycle:
             return False, {"status": "starting"}
         if not self._audit.healthy:
             return False, {"status": "audit_unavailable", "error": self._audit.last_error}
-        return True, {"status": "ready", "policy_revision": self._engine.revision}
+        load = {"scanning": self._admission.active, "waiting": self._admission.waiting}
+        if self._admission.saturated:
+            return False, {"status": "saturated", **load}
+        return True, {"status": "ready", "policy_revision": self._engine.revision, **load}
 
 
 async def serve(settings: Settings) -> None:
@@ -115,7 +124,22 @@ async def serve(settings: Settings) -> None:
     identity = build_resolver(settings.identity, settings.tenant)
     masking = settings.masking
     vaults = VaultStore(ttl=masking.conversation_ttl_s, max_conversations=masking.max_conversations)
-    usage = build_usage(settings.limits)
+    usage_store = build_usage(settings.limits)
+    usage = UsageMeter(usage_store, fail_closed=settings.limits.fail_closed)
+    admission = Admission(
+        concurrent=settings.admission.concurrent,
+        queue=settings.admission.queue,
+        wait_s=settings.admission.wait_ms / 1000,
+    )
+    rules = RequestRules(
+        max_body_bytes=settings.max_body_bytes,
+        max_scan_chars=settings.scanners.max_scan_chars,
+        binds_host=selective,
+        unreadable_fails_closed=settings.fail_closed.unreadable,
+        upstream_credential=upstream_credential(settings.identity.upstream_credential),
+        conversation_header=masking.conversation_header,
+    )
+    pipeline = RequestPipeline(guard, identity, rules, usage=usage, admission=admission, vaults=vaults)
     admin = None
     if settings.admin_port is not None:
         admin = AdminServer(
@@ -124,7 +148,7 @@ async def serve(settings: Settings) -> None:
             ready=lambda: lifecycle.readiness(),
             metrics=metrics,
         )
-    lifecycle = Lifecycle(settings, engine, audit, admin)
+    lifecycle = Lifecycle(settings, engine, audit, admission, admin)
 
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
@@ -136,17 +160,11 @@ async def serve(settings: Settings) -> None:
         errorcheck.ErrorCheck(repeat_errors_on_stderr=True),
         GuardAddon(
             guard,
+            pipeline,
             inspects=inspects,
-            identity=identity,
             max_body_bytes=settings.max_body_bytes,
-            upstream_credential=upstream_credential(settings.identity.upstream_credential),
-            vaults=vaults,
-            conversation_header=masking.conversation_header,
-            streaming=settings.streaming,
             usage=usage,
-            usage_fail_closed=settings.limits.fail_closed,
-            binds_host=selective,
-            unreadable_fails_closed=settings.fail_closed.unreadable,
+            streaming=settings.streaming,
         ),
         lifecycle,
     )
@@ -189,7 +207,7 @@ async def serve(settings: Settings) -> None:
         if admin is not None:
             await admin.stop()
         await engine.close()
-        if usage is not None:
-            await usage.close()
+        if usage_store is not None:
+            await usage_store.close()
         audit.close()
         print("wardgate stopped", file=sys.stderr, flush=True)

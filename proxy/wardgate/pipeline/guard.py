@@ -111,6 +111,18 @@ class Guard:
         self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
         return Verdict(decision, findings, rewrites)
 
+    async def precheck(self, ctx: RequestContext, exchange: Exchange, extra: Mapping[str, Any]) -> Verdict | None:
+        """The policy on what is known before any scan (who, where, how much): a deny is audited and returned, since
+        no finding could turn it into an allow; None lets the scan go on (nothing is recorded then)."""
+        started = time.perf_counter()
+        policy_input = {**self._input(ctx, "request", exchange, []), **extra}
+        decision = await self._decide("request", policy_input)
+        if decision.allow:
+            return None
+        timings = {"policy_ms": _ms(time.perf_counter() - started), "total_ms": _ms(time.perf_counter() - ctx.started)}
+        self._record(ctx, "request", exchange, [], decision, {}, policy_input, timings, None)
+        return Verdict(decision, [], {})
+
     async def judge_tool_call(self, ctx: RequestContext, exchange: Exchange, call: ToolCall, source: str) -> Verdict:
         """Phase `tool_call`: the policy sees the tool, its parsed arguments, their findings and the turn's."""
         # Role `tool`: the arguments are scored like any text a tool passes along (the injection classifier reads it).

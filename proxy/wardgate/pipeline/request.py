@@ -1,0 +1,308 @@
+"""The request phase as an explicit list of stages over a model that does not import mitmproxy (DESIGN §2).
+
+    bind host → no upgrade → identify → size → read and parse → usage → precheck → admit + judge → MCP → enforce
+
+Each stage lets the call go on (None) or ends it: `Refuse` (audited here, in one place, unless the judging stage
+already audited it) or, at the end, `Forward` (what to change before the request goes upstream). The cheap
+refusals come first: an anonymous, misdirected, oversized or over-budget request never reaches a scanner.
+Exceptions are breakage; the caller (intercept/) turns them into an audited refusal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from typing import Any
+
+from cachetools import TTLCache
+from cryptography import x509
+
+from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
+from wardgate.formats.body import Body, dump_body, read_body
+from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
+from wardgate.identity import IdentityRejected, IdentityResolver
+from wardgate.limits import UsageUnavailable
+from wardgate.models import Exchange, JsonPath, Segment
+from wardgate.pipeline.admission import Admission, Overloaded
+from wardgate.pipeline.context import RequestContext
+from wardgate.pipeline.destination import Destination
+from wardgate.pipeline.guard import Guard
+from wardgate.pipeline.mcp_judge import DENIED_METHOD, LegacySessions, session_of
+from wardgate.pipeline.usage import UsageMeter
+from wardgate.pipeline.vault import VaultStore
+from wardgate.policy import Decision
+
+__all__ = ["MCP_SESSION_HEADER", "QUERY", "Forward", "IncomingRequest", "Refuse", "RequestPipeline", "RequestRules"]
+
+QUERY = "$query"  # segment paths of the query string: ("$query", index, "key" | "value")
+MCP_SESSION_HEADER = "mcp-session-id"
+# A scan this large is worth one policy evaluation first: a deny that no finding could lift then costs no scan.
+_PRECHECK_CHARS = 4096
+
+
+@dataclasses.dataclass(slots=True)
+class IncomingRequest:
+    """One request as the pipeline sees it. `headers` is the live mapping: identity strips the credential in it."""
+
+    method: str
+    path: str
+    headers: MutableMapping[str, str]
+    query: list[tuple[str, str]]
+    body: bytes
+    destination: Destination
+    peer_chain: Sequence[x509.Certificate] = ()
+
+
+@dataclasses.dataclass(slots=True)
+class Forward:
+    """What to change before forwarding: a new body, a new query, headers to set."""
+
+    body: bytes | None = None
+    query: list[tuple[str, str]] | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Refuse:
+    decision: Decision
+    audited: bool = False
+
+
+Outcome = Forward | Refuse
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RequestRules:
+    """The request path's settings."""
+
+    max_body_bytes: int
+    max_scan_chars: int
+    binds_host: bool = False
+    unreadable_fails_closed: bool = True
+    upstream_credential: tuple[str, str] | None = None
+    conversation_header: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class _Call:
+    ctx: RequestContext
+    request: IncomingRequest
+    read: Body = dataclasses.field(default_factory=lambda: Body("empty"))
+    exchange: Exchange | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    forward: Forward = dataclasses.field(default_factory=Forward)
+
+
+def _query_segments(query: list[tuple[str, str]]) -> list[Segment]:
+    """The query string is text a model may read (some gateways forward it): judged like body text."""
+    return [
+        Segment("unknown", "document", text, (QUERY, index, part))
+        for index, pair in enumerate(query)
+        for part, text in zip(("key", "value"), pair, strict=True)
+        if text
+    ]
+
+
+class RequestPipeline:
+    def __init__(
+        self,
+        guard: Guard,
+        identity: IdentityResolver,
+        rules: RequestRules,
+        *,
+        usage: UsageMeter,
+        admission: Admission,
+        vaults: VaultStore | None = None,
+    ) -> None:
+        self._guard, self._identity, self._rules = guard, identity, rules
+        self._usage, self._admission, self._vaults = usage, admission, vaults
+        self.mcp_sessions: TTLCache[str, tuple[Any, Any]] = TTLCache(maxsize=100_000, ttl=24 * 3600)
+        self.legacy_sessions = LegacySessions()
+        self.stages: list[Callable[[_Call], Awaitable[Outcome | None]]] = [
+            self._bind_host,
+            self._no_upgrade,
+            self._identify,
+            self._size,
+            self._read,
+            self._usage_input,
+            self._precheck,
+            self._judge,
+            self._mcp,
+            self._enforce,
+        ]
+
+    async def run(self, ctx: RequestContext, request: IncomingRequest) -> Outcome:
+        call = _Call(ctx, request)
+        for stage in self.stages:
+            outcome = await stage(call)
+            if isinstance(outcome, Refuse):
+                if not outcome.audited:
+                    self._guard.refuse(ctx, "request", outcome.decision)
+                return outcome
+        return call.forward
+
+    # --- the stages, cheapest refusals first ----------------------------------------------------------------
+
+    async def _bind_host(self, call: _Call) -> Outcome | None:
+        mismatch = call.request.destination.mismatch() if self._rules.binds_host else None
+        return Refuse(Decision.deny("misdirected_request", mismatch, status=421)) if mismatch else None
+
+    async def _no_upgrade(self, call: _Call) -> Outcome | None:
+        upgrade = call.request.headers.get("upgrade")
+        if upgrade is None:
+            return None
+        # Frames after an upgrade (WebSocket, h2c) would pass unjudged: refused on every inspected host.
+        message = f"protocol upgrades ({upgrade[:40]}) cannot be inspected and are refused"
+        return Refuse(Decision.deny("upgrade_refused", message, status=403))
+
+    async def _identify(self, call: _Call) -> Outcome | None:
+        request, ctx = call.request, call.ctx
+        try:
+            ctx.identity = (await self._identity.resolve(request.headers, request.peer_chain)).to_input()
+        except IdentityRejected as rejected:
+            return Refuse(Decision.deny(rejected.code, rejected.message, status=401))
+        header = self._rules.conversation_header
+        conversation = request.headers.pop(header, None) if header else None
+        if conversation and self._vaults is not None:
+            # The caller's named conversation shares one vault (the header is Wardgate's; it is not forwarded).
+            ctx.vault = self._vaults.vault((ctx.identity.get("tenant"), ctx.identity.get("subject")), conversation)
+        return None
+
+    async def _size(self, call: _Call) -> Outcome | None:
+        size, limit = len(call.request.body), self._rules.max_body_bytes
+        if size <= limit:
+            return None
+        message = f"the request body is {size} bytes; the limit is {limit}"
+        return Refuse(Decision.deny("body_too_large", message, status=413))
+
+    async def _read(self, call: _Call) -> Outcome | None:
+        """The body by its content (pipeline/../formats/body.py), then the provider's format and every other string."""
+        request, ctx = call.request, call.ctx
+        adapter = adapter_for(request.method, request.path)
+        try:
+            read = read_body(request.body, request.headers.get("content-type", ""))
+            if read is None:
+                if self._rules.unreadable_fails_closed:
+                    message = "the body is not JSON, JSON Lines, multipart, a form or text, so it cannot be inspected"
+                    return Refuse(Decision.deny("unreadable_body", message, status=415))
+                read = Body("empty")
+            exchange = self._exchange(ctx, adapter, read)
+        except MalformedBody as exc:
+            return Refuse(Decision.deny("malformed_request", str(exc), status=400))
+        call.read = read
+        call.exchange = dataclasses.replace(exchange, segments=[*exchange.segments, *_query_segments(request.query)])
+        ctx.model, ctx.endpoint = call.exchange.model, call.exchange.endpoint
+        return None
+
+    @staticmethod
+    def _exchange(ctx: RequestContext, adapter: Any, read: Body) -> Exchange:
+        if read.kind != "json":
+            if adapter is not None and read.kind != "empty":
+                raise MalformedBody(f"this endpoint takes a JSON object, not {read.kind}")
+            segments = [Segment("unknown", "document", text, path) for path, text in read.texts]
+            lines = parse_unparsed(read.value, ctx.provider).segments if read.kind == "jsonl" else []
+            return Exchange(ctx.provider, "unparsed", None, False, [*segments, *lines])
+        body = read.value
+        if adapter is None and is_jsonrpc(body):
+            # MCP: the request is judged for who calls what; a tools/call is judged as the tool call it is.
+            ctx.provider, ctx.mcp_methods = "mcp", methods(body)
+            ctx.mcp_request_id = next((r.get("id") for r in requests(body) if "id" in r), None)
+            return with_every_leaf(Exchange("mcp", "mcp", None, False, []), body)
+        exchange = adapter.parse_request(body) if adapter else parse_unparsed(body, ctx.provider)
+        return with_every_leaf(exchange, body)
+
+    async def _usage_input(self, call: _Call) -> Outcome | None:
+        try:
+            call.extra = await self._usage.policy_input(call.ctx)
+        except UsageUnavailable as exc:
+            if self._usage.fail_closed:
+                message = f"usage cannot be read: {exc}"
+                return Refuse(Decision.deny("usage_unavailable", message, status=503, source="fail_closed"))
+        return None
+
+    async def _precheck(self, call: _Call) -> Outcome | None:
+        """Ask the policy before paying for a scan when the caller is unknown or the scan is large."""
+        assert call.exchange is not None
+        chars = sum(len(segment.text) for segment in call.exchange.segments)
+        if chars > self._rules.max_scan_chars:
+            message = f"the request holds {chars} characters to scan; the limit is {self._rules.max_scan_chars}"
+            return Refuse(Decision.deny("scan_budget_exceeded", message, status=413))
+        if call.ctx.identity.get("authenticated") and chars <= _PRECHECK_CHARS:
+            return None
+        verdict = await self._guard.precheck(call.ctx, call.exchange, call.extra)
+        return Refuse(verdict.decision, audited=True) if verdict is not None else None
+
+    async def _judge(self, call: _Call) -> Outcome | None:
+        assert call.exchange is not None
+        try:
+            async with self._admission.slot():
+                verdict = await self._guard.judge(
+                    call.ctx, "request", call.exchange, has_body=bool(call.request.body), extra=call.extra
+                )
+        except Overloaded as exc:
+            denial = Decision.deny("overloaded", f"Wardgate is at capacity ({exc}); retry shortly", status=503)
+            return Refuse(denial.model_copy(update={"headers": {"retry-after": "1"}}))
+        if not verdict.decision.allow:
+            return Refuse(verdict.decision, audited=True)
+        adapter = adapter_for(call.request.method, call.request.path)
+        body = call.read.value if call.read.kind == "json" else None
+        stripped = adapter.strip_tools(body, set(verdict.decision.tools.deny)) if adapter and body else []
+        return self._rewrite(call, verdict.rewrites, bool(stripped))
+
+    def _rewrite(self, call: _Call, rewrites: Mapping[JsonPath, str], tools_stripped: bool) -> Outcome | None:
+        """Masks (body and query) and stripped tools into `Forward`; a mask that cannot be applied refuses."""
+        query = {path: text for path, text in rewrites.items() if path[:1] == (QUERY,)}
+        in_body = {path: text for path, text in rewrites.items() if path[:1] != (QUERY,)}
+        read = call.read
+        if in_body and not read.is_json:
+            message = f"the policy asks to mask parts of a {read.kind} body, which Wardgate can only mask in JSON"
+            return Refuse(Decision.deny("mask_unsupported", message, status=403))
+        if in_body or tools_stripped:
+            call.forward.body = dump_body(dataclasses.replace(read, value=apply_rewrites(read.value, in_body)))
+        if query:
+            pairs = [list(pair) for pair in call.request.query]
+            for (_, index, part), text in query.items():
+                pairs[int(index)][0 if part == "key" else 1] = text
+            call.forward.query = [(key, value) for key, value in pairs]
+        return None
+
+    async def _mcp(self, call: _Call) -> Outcome | None:
+        """An MCP session stays with the caller that opened it; each tools/call is judged."""
+        ctx, request = call.ctx, call.request
+        if ctx.endpoint != "mcp" or call.exchange is None:
+            return None
+        session = request.headers.get(MCP_SESSION_HEADER)
+        owner = (ctx.identity.get("tenant"), ctx.identity.get("subject"))
+        legacy_id = session_of(request.path)
+        legacy = self.legacy_sessions.get(legacy_id) if legacy_id else None
+        if (session and self.mcp_sessions.get(session, owner) != owner) or (legacy and legacy.owner != owner):
+            message = "this MCP session belongs to another caller"
+            return Refuse(Decision.deny("mcp_session_mismatch", message, status=403))
+        if legacy is not None:
+            legacy.methods.update(ctx.mcp_methods)
+        body = call.read.value
+        for message_ in requests(body):
+            tool_call = tool_call_of(message_)
+            if tool_call is None:
+                continue
+            verdict = await self._guard.judge_tool_call(ctx, call.exchange, tool_call, "mcp")
+            if verdict.decision.allow:
+                continue
+            if legacy is None:
+                return Refuse(verdict.decision, audited=True)
+            # The answer goes out on the session's GET stream: see pipeline/mcp_judge.py.
+            reason = verdict.decision.reasons[0].message if verdict.decision.reasons else verdict.decision.code
+            legacy.denied[str(message_.get("id"))] = (verdict.decision.code, reason)
+            message_["method"], message_["params"] = DENIED_METHOD, {}
+            call.forward.body = json.dumps(body).encode()
+        return None
+
+    async def _enforce(self, call: _Call) -> Outcome | None:
+        if self._rules.upstream_credential is not None:
+            header, value = self._rules.upstream_credential
+            call.forward.headers[header] = value
+        # A compressed stream would have to be decoded before it can be judged: ask for it plain.
+        call.forward.headers["accept-encoding"] = "identity"
+        self._usage.spend(call.ctx, requests=1)
+        return None
