@@ -1,0 +1,139 @@
+"""The addon in-process, with mitmproxy's own test flows: every exception path ends in a provider-shaped refusal.
+
+The pipeline and guard are stand-ins here (they have their own tests): what is under test is the translation
+of flows and the rule that no fault, ours or the audit sink's, ever lets a flow through.
+"""
+
+from __future__ import annotations
+
+import json
+
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow, tutils
+
+from wardgate.errors import AuditError
+from wardgate.intercept.addon import GuardAddon
+from wardgate.pipeline.request import Forward, Refuse
+from wardgate.pipeline.usage import UsageMeter
+from wardgate.policy import Decision
+
+BODY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+
+class StandInGuard:
+    def __init__(self, *, audit_fails: bool = False) -> None:
+        self.refused: list[tuple[str, str]] = []
+        self._audit_fails = audit_fails
+
+    def refuse(self, ctx, phase, decision):
+        if self._audit_fails:
+            raise AuditError("cannot write the audit trail: [Errno 28] No space left on device")
+        self.refused.append((phase, decision.code))
+
+
+class StandInPipeline:
+    def __init__(self, outcome=None, error: Exception | None = None) -> None:
+        self._outcome, self._error = outcome, error
+        self.mcp_sessions: dict = {}
+        self.legacy_sessions = None
+
+    async def run(self, ctx, request):
+        if self._error is not None:
+            raise self._error
+        return self._outcome
+
+
+def addon(pipeline, guard=None, *, inspects=lambda host: True) -> GuardAddon:
+    return GuardAddon(guard or StandInGuard(), pipeline, inspects=inspects, max_body_bytes=1024,
+                      usage=UsageMeter(None, fail_closed=False))  # fmt: skip
+
+
+def chat_flow(*headers: tuple[bytes, bytes]) -> http.HTTPFlow:
+    all_headers = http.Headers(((b"content-type", b"application/json"), *headers))
+    req = tutils.treq(method=b"POST", host="api.openai.com", port=443, scheme=b"https", path=b"/v1/chat/completions",
+                      headers=all_headers, content=BODY)  # fmt: skip
+    return tflow.tflow(req=req)
+
+
+def error_of(flow: http.HTTPFlow) -> tuple[int, str]:
+    assert flow.response is not None
+    return flow.response.status_code, json.loads(flow.response.content)["error"]["code"]
+
+
+async def test_a_bug_in_the_pipeline_is_an_audited_500_not_a_forward():
+    guard = StandInGuard()
+    under_test = addon(StandInPipeline(error=RuntimeError("boom")), guard)
+    flow = chat_flow()
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert error_of(flow) == (500, "internal_error")
+    assert guard.refused == [("request", "internal_error")]
+
+
+async def test_an_audit_failure_anywhere_is_a_503_audit_unavailable():
+    under_test = addon(StandInPipeline(error=AuditError("disk full")))
+    flow = chat_flow()
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert error_of(flow) == (503, "audit_unavailable")
+
+
+async def test_a_refusal_whose_audit_fails_becomes_audit_unavailable():
+    under_test = addon(StandInPipeline(error=RuntimeError("boom")), StandInGuard(audit_fails=True))
+    flow = chat_flow()
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert error_of(flow) == (503, "audit_unavailable")
+
+
+async def test_a_refusal_from_the_pipeline_is_answered_in_the_provider_shape():
+    decision = Decision.deny("secret_detected", "the request contains a secret", status=403)
+    under_test = addon(StandInPipeline(Refuse(decision, audited=True)))
+    flow = chat_flow()
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert error_of(flow) == (403, "secret_detected")
+    assert flow.response is not None
+    assert flow.response.headers["x-wardgate-decision-id"]
+
+
+async def test_a_forward_applies_the_body_query_and_headers():
+    forward = Forward(body=b'{"masked": true}', query=[("a", "b")], headers={"accept-encoding": "identity"})
+    under_test = addon(StandInPipeline(forward))
+    flow = chat_flow()
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert flow.response is None
+    assert (flow.request.content, flow.request.query["a"], flow.request.headers["accept-encoding"]) == (
+        b'{"masked": true}', "b", "identity")  # fmt: skip
+
+
+async def test_a_fault_on_the_response_headers_buffers_and_refuses_the_answer():
+    under_test = addon(StandInPipeline(Forward()))
+    flow = chat_flow()
+    with taddons.context(under_test):
+        await under_test.request(flow)
+        flow.response = tutils.tresp(headers=http.Headers(((b"content-type", b"text/event-stream"),)))
+        under_test._streaming = None  # a bug: the stream setup raises
+        under_test.responseheaders(flow)
+        assert flow.response.stream is False
+        await under_test.response(flow)
+    assert error_of(flow) == (500, "internal_error")
+
+
+def test_a_declared_oversize_body_is_refused_before_it_is_read():
+    guard = StandInGuard()
+    under_test = addon(StandInPipeline(Forward()), guard)
+    flow = chat_flow((b"content-length", b"999999"))
+    with taddons.context(under_test):
+        under_test.requestheaders(flow)
+    assert error_of(flow) == (413, "body_too_large")
+    assert guard.refused == [("request", "body_too_large")]
+
+
+async def test_a_host_that_is_not_inspected_is_left_alone():
+    under_test = addon(StandInPipeline(error=RuntimeError("must not run")), inspects=lambda host: False)
+    flow = chat_flow()
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert flow.response is None

@@ -1,0 +1,142 @@
+"""The request stages without a proxy: real embedded OPA, real secrets scanner, real audit file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from tests.conftest import AWS_KEY, OPENAI_KEY, POLICIES
+from wardgate.audit import AuditLog
+from wardgate.config import FailClosedSettings, IdentitySettings
+from wardgate.identity import build_resolver, hash_key
+from wardgate.pipeline import Guard, Masker, RequestContext
+from wardgate.pipeline.admission import Admission
+from wardgate.pipeline.destination import Destination
+from wardgate.pipeline.request import Forward, IncomingRequest, Refuse, RequestPipeline, RequestRules
+from wardgate.pipeline.usage import UsageMeter
+from wardgate.policy.engine import EmbeddedEngine
+from wardgate.scanners import SecretsScanner
+
+
+class CountingScanner:
+    """Counts the segments it was asked to scan: a cheap refusal must never get here."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.scanned = 0
+
+    async def scan(self, segments):
+        self.scanned += len(segments)
+        return []
+
+
+@pytest.fixture
+async def pipeline(tmp_path):
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(f"keys:\n  - {{sha256: {hash_key(OPENAI_KEY)}, subject: svc, tenant: default}}\n")
+    engine = EmbeddedEngine(POLICIES, timeout=1)
+    engine.load()
+    counting = CountingScanner()
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    guard = Guard([SecretsScanner.from_file(), counting], engine, audit, masker=Masker(),
+                  fail_closed=FailClosedSettings(), scan_timeout=2)  # fmt: skip
+    identity = build_resolver(IdentitySettings(api_keys={"enabled": True, "file": keys}), "default")
+    rules = RequestRules(max_body_bytes=64 * 1024, max_scan_chars=10_000, binds_host=True)
+    built = RequestPipeline(guard, identity, rules, usage=UsageMeter(None, fail_closed=False),
+                            admission=Admission(concurrent=1, queue=0, wait_s=0.05))  # fmt: skip
+    built.counting, built.audit_file = counting, tmp_path / "audit.jsonl"
+    yield built
+    audit.close()
+    await engine.close()
+
+
+def incoming(
+    body: dict | bytes,
+    *,
+    key: str | None = OPENAI_KEY,
+    host: str = "api.openai.com",
+    content_type: str = "application/json",
+    **headers: str,
+) -> IncomingRequest:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    auth = {"authorization": f"Bearer {key}"} if key else {}
+    return IncomingRequest("POST", "/v1/chat/completions", {"content-type": content_type, **auth, **headers},
+                           [], raw, Destination("api.openai.com", "api.openai.com", host))  # fmt: skip
+
+
+def chat(text: str) -> dict:
+    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}
+
+
+def ctx() -> RequestContext:
+    return RequestContext("POST", "api.openai.com", "/v1/chat/completions", "openai", {})
+
+
+def events(pipeline) -> list[dict]:
+    return [json.loads(line) for line in pipeline.audit_file.read_text().splitlines()]
+
+
+async def test_a_clean_request_is_forwarded_with_the_credential_stripped(pipeline):
+    request = incoming(chat("hello"))
+    outcome = await pipeline.run(ctx(), request)
+    assert isinstance(outcome, Forward)
+    assert "authorization" not in request.headers
+    assert outcome.headers["accept-encoding"] == "identity"
+    assert [e["result"]["allow"] for e in events(pipeline)] == [True]
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "status"),
+    [
+        (incoming(chat("hello"), key=None), "unauthenticated", 401),
+        (incoming(chat("hello"), host="localhost."), "misdirected_request", 421),
+        (incoming(chat("hello"), upgrade="websocket"), "upgrade_refused", 403),
+        (incoming(b"x" * (65 * 1024)), "body_too_large", 413),
+        (incoming(chat("a " * 6000)), "scan_budget_exceeded", 413),
+        (incoming(b'{"model": "m", "model": "n"}'), "malformed_request", 400),
+        (incoming(b"\x00\x01\x02\xff", content_type="application/octet-stream"), "unreadable_body", 415),
+    ],
+    ids=["anonymous", "host", "upgrade", "size", "budget", "duplicate", "binary"],
+)
+async def test_cheap_refusals_are_audited_and_never_reach_a_scanner(pipeline, request_, code, status):
+    outcome = await pipeline.run(ctx(), request_)
+    assert isinstance(outcome, Refuse)
+    assert (outcome.decision.code, outcome.decision.status) == (code, status)
+    assert pipeline.counting.scanned == 0
+    assert [e["result"]["code"] for e in events(pipeline)] == [code]
+
+
+async def test_a_secret_is_refused_by_the_judging_stage_once(pipeline):
+    outcome = await pipeline.run(ctx(), incoming(chat(f"my key is {AWS_KEY}")))
+    assert isinstance(outcome, Refuse)
+    assert outcome.decision.code == "secret_detected"
+    assert [e["result"]["code"] for e in events(pipeline)] == ["secret_detected"]  # one event, not two
+
+
+async def test_past_the_queue_a_request_is_refused_as_overloaded(pipeline):
+    async with pipeline._admission.slot():  # the one slot is taken and the queue holds none
+        outcome = await pipeline.run(ctx(), incoming(chat("hello")))
+    assert isinstance(outcome, Refuse)
+    assert (outcome.decision.code, outcome.decision.status) == ("overloaded", 503)
+    assert outcome.decision.headers == {"retry-after": "1"}
+    assert events(pipeline)[-1]["result"]["code"] == "overloaded"
+
+
+async def test_a_waiting_request_gets_the_slot_when_it_frees(pipeline):
+    pipeline._admission = Admission(concurrent=1, queue=1, wait_s=2)
+    async with pipeline._admission.slot():
+        waiting = asyncio.ensure_future(pipeline.run(ctx(), incoming(chat("hello"))))
+        await asyncio.sleep(0.05)
+        assert pipeline._admission.waiting == 1
+    assert isinstance(await waiting, Forward)
+
+
+async def test_a_secret_in_the_query_string_is_judged_like_body_text(pipeline):
+    request = incoming(chat("hello"))
+    request.query = [("q", f"use {AWS_KEY}")]
+    outcome = await pipeline.run(ctx(), request)
+    assert isinstance(outcome, Refuse)
+    assert outcome.decision.code == "secret_detected"
