@@ -33,13 +33,17 @@ class RecordingUpstream(BackgroundServer):
         super().__init__()
         self.records: list[tuple[str, str, bytes]] = []
         self.reply: dict[str, Any] = {}
+        self.events: list[dict[str, Any]] = []  # when set: answered as an SSE stream of these payloads
 
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._any)
 
     async def _any(self, request: web.Request) -> web.Response:
         self.records.append((request.method, request.path_qs, await request.read()))
-        return web.json_response(self.reply)
+        if not self.events:
+            return web.json_response(self.reply)
+        stream = "".join(f"data: {json.dumps(event)}\n\n" for event in self.events) + "data: [DONE]\n\n"
+        return web.Response(body=stream.encode(), content_type="text/event-stream")
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +197,31 @@ def test_a_marker_in_a_response_field_never_reaches_the_client(proxy, recorder, 
     response = httpx.post(proxy.url + "/v1/chat/completions", json=chat(), headers=AUTH, timeout=30)
     assert AWS_KEY not in response.text
     assert response.status_code in (200, 403)
+
+
+def chunk(delta: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "c", "object": "chat.completion.chunk", "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}  # fmt: skip
+
+
+STREAM_ROWS = [
+    ("delta.reasoning_content", [chunk({"reasoning_content": "the key is "}), chunk({"reasoning_content": AWS_KEY})]),
+    ("delta.refusal", [chunk({"refusal": f"no, {AWS_KEY}"})]),
+    ("delta.function_call", [chunk({"function_call": {"name": "f", "arguments": ""}}), chunk({"function_call": {"arguments": json.dumps({"k": AWS_KEY})}})]),
+    ("delta.audio.transcript", [chunk({"audio": {"transcript": f"say {AWS_KEY}"}})]),
+    ("delta unknown field", [chunk({"annotation": f"see {AWS_KEY}"})]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("events", [row[1] for row in STREAM_ROWS], ids=[row[0] for row in STREAM_ROWS])
+def test_a_marker_in_a_streamed_field_never_reaches_the_client(proxy, recorder, events):
+    recorder.events = events
+    try:
+        with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=chat(stream=True), headers=AUTH,
+                          timeout=30) as response:  # fmt: skip
+            received = response.read().decode()
+    finally:
+        recorder.events = []
+    assert AWS_KEY not in received
+    # The stream came back whole: masked to its end, or stopped with an error event (never cut at a stale length).
+    assert received.rstrip().endswith(("data: [DONE]", '"code": "secret_detected"}}'))

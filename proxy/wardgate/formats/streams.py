@@ -51,6 +51,10 @@ class StreamFormat(Protocol):
         ...
 
 
+# Chat delta keys with a structure of their own (below) or no text a model wrote.
+_CHAT_DELTA_KEYS = frozenset(("content", "role", "tool_calls", "function_call", "audio"))
+
+
 def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(value, Mapping)
 
@@ -67,6 +71,22 @@ class OpenAIChatStream:
             index = choice.get("index", position)
             if isinstance(delta.get("content"), str):
                 found.append(Location(f"choice:{index}", ("choices", position, "delta", "content")))
+            # Every other text the delta carries (refusal, reasoning_content, a field added next month) is guarded
+            # as a channel of its own.
+            for key, value in delta.items():
+                if key not in _CHAT_DELTA_KEYS and isinstance(value, str):
+                    found.append(Location(f"choice:{index}:{key}", ("choices", position, "delta", key)))
+            audio = delta.get("audio")
+            if _is_map(audio) and isinstance(audio.get("transcript"), str):
+                found.append(Location(f"choice:{index}:audio", ("choices", position, "delta", "audio", "transcript")))
+            legacy = delta.get("function_call")  # the deprecated `functions` API: one call, streamed like a tool call
+            if _is_map(legacy):
+                name = legacy.get("name") if isinstance(legacy.get("name"), str) else None
+                if isinstance(legacy.get("arguments"), str):
+                    arguments = ("choices", position, "delta", "function_call", "arguments")
+                    found.append(Location(f"choice:{index}:function", arguments, tool=name or ""))
+                elif name:
+                    found.append(Location(f"choice:{index}:function", (), tool=name))
             for call_position, call in enumerate(delta.get("tool_calls") or []):
                 function = call.get("function") if _is_map(call) else None
                 if not _is_map(function):
@@ -104,6 +124,11 @@ class OpenAIResponsesStream:
             return [Location(f"output:{output}:{payload.get('content_index')}", ("delta",))]
         if kind == "response.function_call_arguments.delta":
             return [Location(f"output:{output}", ("delta",), tool="")]
+        if isinstance(kind, str) and kind.endswith(".delta") and isinstance(payload.get("delta"), str):
+            # Refusals, reasoning summaries, audio transcripts, any text delta a new event type brings.
+            return [
+                Location(f"{kind}:{output}:{payload.get('content_index', payload.get('summary_index'))}", ("delta",))
+            ]
         if kind == "response.output_item.added" and _is_map(item := payload.get("item")):
             if item.get("type") == "function_call" and isinstance(item.get("name"), str):
                 return [Location(f"output:{output}", (), tool=item["name"])]
@@ -166,6 +191,12 @@ class AnthropicStream:
                 return [Location(channel, ("delta", "text"))]
             if delta.get("type") == "input_json_delta" and isinstance(delta.get("partial_json"), str):
                 return [Location(channel, ("delta", "partial_json"), tool="")]
+            # thinking_delta, citations and any other text a delta carries (a signature is no text a model wrote).
+            return [
+                Location(f"{channel}:{key}", ("delta", key))
+                for key, value in delta.items()
+                if key not in ("type", "signature") and isinstance(value, str)
+            ]
         return []
 
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:

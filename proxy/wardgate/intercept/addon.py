@@ -181,6 +181,10 @@ class GuardAddon:
             self._bind_mcp_session(flow, ctx)
         if "text/event-stream" not in flow.response.headers.get("content-type", ""):
             return
+        if not flow.metadata.get(_REFUSED) and ctx is not None:
+            # A judged stream may come out shorter (stopped) or longer (masked) than the upstream's declared length:
+            # the client gets it chunked, or it would wait for bytes that never come or lose the ones past the length.
+            flow.response.headers.pop("content-length", None)
         if ctx is not None and ctx.endpoint == "mcp" and not flow.metadata.get(_REFUSED):
             flow.response.stream = McpStream(self._guard, ctx)
             return
