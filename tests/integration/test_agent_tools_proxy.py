@@ -96,3 +96,66 @@ def test_anthropic_tools_are_stripped_and_a_responses_call_becomes_a_refusal(sta
     assert sent["tool_choice"] == {"type": "auto"}
     assert [item.type for item in response.output] == ["message"]
     assert "Wardgate refused the call to shell_exec" in response.output_text
+
+
+def test_legacy_functions_and_hosted_tools_are_governed_by_the_same_tool_policy(start_proxy, upstream, tmp_path):
+    policies = policy_copy(tmp_path, tools={"deny": ["shell_*", "mcp:*", "code_interpreter"]})
+    proxy = start_proxy({"upstream": upstream.url, **FAST}, policies=policies)
+    client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+    client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "list the files"}],
+        functions=[{"name": "search", "parameters": {"type": "object"}}, {"name": "shell_exec", "parameters": {}}],
+        function_call={"name": "shell_exec"},
+    )
+    sent = upstream.received[-1]
+    assert [function["name"] for function in sent["functions"]] == ["search"]
+    assert sent["function_call"] == "auto"
+    client.responses.create(
+        model="gpt-4o-mini",
+        input="what changed?",
+        tools=[
+            {
+                "type": "mcp",
+                "server_label": "github",
+                "server_url": "https://mcp.example/sse",
+                "require_approval": "never",
+            },
+            {"type": "code_interpreter", "container": {"type": "auto"}},
+            {"type": "web_search"},
+        ],
+    )
+    assert [tool["type"] for tool in upstream.received[-1]["tools"]] == ["web_search"]
+
+
+def test_a_legacy_function_call_in_an_answer_is_judged_like_a_tool_call(start_proxy, tmp_path):
+    from aiohttp import web
+
+    from wardgate.testing._server import BackgroundServer
+
+    class LegacyAnswer(BackgroundServer):
+        def routes(self, app: web.Application) -> None:
+            app.router.add_post("/v1/chat/completions", self._answer)
+
+        async def _answer(self, request: web.Request) -> web.Response:
+            message = {"role": "assistant", "content": None,
+                       "function_call": {"name": "shell_exec", "arguments": '{"command": "rm -rf /"}'}}  # fmt: skip
+            return web.json_response(
+                {
+                    "id": "c",
+                    "object": "chat.completion",
+                    "model": "gpt-4o-mini",
+                    "choices": [{"index": 0, "message": message, "finish_reason": "function_call"}],
+                }
+            )
+
+    policies = policy_copy(tmp_path, tools={"deny": ["shell_*"]})
+    with LegacyAnswer() as upstream:
+        proxy = start_proxy({"upstream": upstream.url, **FAST}, policies=policies)
+        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+        reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "clean"}])
+    message = reply.choices[0].message
+    assert message.function_call is None
+    assert "Wardgate refused the call to shell_exec" in (message.content or "")
+    events = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "tool_call")
+    assert [(e["tool"]["name"], e["result"]["code"]) for e in events] == [("shell_exec", "tool_denied")]

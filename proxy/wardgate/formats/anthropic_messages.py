@@ -11,9 +11,9 @@ from wardgate.formats.base import (
     expect,
     keep_tools,
     model_and_stream,
-    name_field,
     refusal_text,
     text_parts,
+    tool_name,
     tool_names,
 )
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, ToolCall
@@ -53,7 +53,7 @@ class AnthropicMessages:
         return Exchange(self.provider, "messages", model, False, segments, tool_calls=tuple(calls))
 
     def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
-        return keep_tools(body, denied, name_field, auto={"type": "auto"})
+        return keep_tools(body, denied, tool_name, auto={"type": "auto"})
 
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         content = body.get("content") or []

@@ -12,9 +12,9 @@ __all__ = [
     "MalformedBody",
     "apply_rewrites",
     "keep_tools",
-    "name_field",
     "refusal_text",
     "text_parts",
+    "tool_name",
 ]
 
 
@@ -64,16 +64,26 @@ def text_parts(
         raise MalformedBody(f"`{'.'.join(map(str, path))}` must be a string or an array of content parts")
 
 
+def tool_name(tool: Any) -> str | None:
+    """An offered tool's name for the policy: OpenAI Chat `function.name`, Responses and Anthropic `name`, a legacy
+    `functions` entry's `name`; a hosted tool without one is named by its type (`web_search`, `code_interpreter`)
+    and a hosted MCP server as `mcp:<server_label>`, so `tools.deny` governs them like any other."""
+    if not isinstance(tool, Mapping):
+        return None
+    function = tool.get("function")
+    name = function.get("name") if isinstance(function, Mapping) else tool.get("name")
+    if isinstance(name, str):
+        return name
+    kind = tool.get("type")
+    if kind == "mcp":
+        return f"mcp:{tool.get('server_label', tool.get('server_url', ''))}"
+    return kind if isinstance(kind, str) else None
+
+
 def tool_names(body: Mapping[str, Any]) -> tuple[str, ...]:
-    """Names of offered tools: OpenAI Chat (`function.name`), OpenAI Responses and Anthropic (`name`)."""
-    names = []
-    for tool in body.get("tools") or []:
-        if isinstance(tool, Mapping):
-            function = tool.get("function")
-            name = function.get("name") if isinstance(function, Mapping) else tool.get("name")
-            if isinstance(name, str):
-                names.append(name)
-    return tuple(names)
+    """Names of every offered tool (`tools`, and the legacy `functions`)."""
+    offered = [*(body.get("tools") or []), *(body.get("functions") or [])]
+    return tuple(name for tool in offered if (name := tool_name(tool)) is not None)
 
 
 def keep_tools(
@@ -91,11 +101,6 @@ def keep_tools(
         del body["tools"]
         body.pop("tool_choice", None)
     return [name for name in removed if name is not None]
-
-
-def name_field(tool: Any) -> str | None:
-    """A tool definition's `name` (Anthropic, OpenAI Responses)."""
-    return tool.get("name") if isinstance(tool, Mapping) else None
 
 
 def refusal_text(denied: Mapping[str, str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wardgate.formats.base import expect, keep_tools, model_and_stream, refusal_text, text_parts, tool_names
+from wardgate.formats.base import expect, keep_tools, model_and_stream, refusal_text, text_parts, tool_name, tool_names
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
 
 __all__ = ["OpenAIChat"]
@@ -19,6 +19,7 @@ _ROLES: dict[str, Role] = {
     "function": "tool",
 }
 _TEXT_PARTS = frozenset({"text"})
+_LEGACY_CALL_ID = "function_call"  # a legacy `function_call` has no id of its own: one per message
 
 
 class OpenAIChat:
@@ -49,11 +50,31 @@ class OpenAIChat:
         return Exchange(self.provider, "chat", model, False, segments, tool_calls=tuple(_calls(body)))
 
     def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
-        return keep_tools(body, denied, _function_name)
+        removed = keep_tools(body, denied, _function_name)
+        # The legacy `functions` / `function_call` pair is the same offer under older names.
+        functions = body.get("functions")
+        if isinstance(functions, list):
+            removed += [name for tool in functions if (name := tool_name(tool)) in denied and name is not None]
+            body["functions"] = [tool for tool in functions if tool_name(tool) not in denied]
+            forced = body.get("function_call")
+            if isinstance(forced, Mapping) and forced.get("name") in denied:
+                body["function_call"] = "auto"
+            if not body["functions"]:
+                del body["functions"]
+                body.pop("function_call", None)
+        return removed
 
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         for choice in body.get("choices") or []:
             message = choice.get("message") if isinstance(choice, Mapping) else None
+            if (
+                isinstance(message, dict)
+                and _LEGACY_CALL_ID in denied
+                and isinstance(message.get("function_call"), Mapping)
+            ):
+                message.pop("function_call")
+                choice["finish_reason"] = "stop"
+                message["content"] = "\n".join(filter(None, [message.get("content"), refusal_text(denied)]))
             if not isinstance(message, dict) or not message.get("tool_calls"):
                 continue
             kept = [call for call in message["tool_calls"] if call.get("id") not in denied]
@@ -83,6 +104,9 @@ def _function_name(tool: Any) -> str | None:
 def _calls(body: Mapping[str, Any]) -> Iterator[ToolCall]:
     for choice in body.get("choices") or []:
         message = choice.get("message") if isinstance(choice, Mapping) else None
+        legacy = message.get("function_call") if isinstance(message, Mapping) else None
+        if isinstance(legacy, Mapping) and isinstance(legacy.get("name"), str):
+            yield ToolCall(_LEGACY_CALL_ID, legacy["name"], str(legacy.get("arguments") or ""))
         for call in (message.get("tool_calls") or []) if isinstance(message, Mapping) else []:
             function = call.get("function") if isinstance(call, Mapping) else None
             if isinstance(function, Mapping) and isinstance(function.get("name"), str):

@@ -10,9 +10,9 @@ from wardgate.formats.base import (
     expect,
     keep_tools,
     model_and_stream,
-    name_field,
     refusal_text,
     text_parts,
+    tool_name,
     tool_names,
 )
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
@@ -63,7 +63,7 @@ class OpenAIResponses:
         return Exchange(self.provider, "responses", model, False, segments, tool_calls=tuple(calls))
 
     def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
-        return keep_tools(body, denied, name_field)
+        return keep_tools(body, denied, tool_name)
 
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         output = body.get("output") or []
