@@ -113,7 +113,7 @@ class InjectionSettings(_Section):
     min_score: float = Field(0.05, ge=0, le=1, description="Scores below this are not reported as findings.")
     max_batch: int = Field(64, ge=1, description="Texts per forward pass across concurrent requests.")
     max_wait_ms: float = Field(2.0, ge=0, description="How long a batch waits for company.")
-    threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = one per core.")
+    threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = the cores shared among the sessions.")
 
 
 # Presidio entity names. ORGANIZATION and DATE_TIME are detectable but off by default: too noisy to act on.
@@ -141,7 +141,7 @@ class NerModelSettings(_Section):
 
     model: Path | None = Field(Path("models/pii-ner"), description="Model directory; null runs spaCy alone.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = one per core.")
+    threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = the cores shared among the sessions.")
     threshold: float | None = Field(None, ge=0, le=1, description="Overrides the model's own entity threshold.")
     max_batch: int = Field(64, ge=1, description="Texts per forward pass across concurrent requests.")
     max_wait_ms: float = Field(2.0, ge=0, description="How long a batch waits for company.")

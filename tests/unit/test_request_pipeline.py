@@ -140,3 +140,32 @@ async def test_a_secret_in_the_query_string_is_judged_like_body_text(pipeline):
     outcome = await pipeline.run(ctx(), request)
     assert isinstance(outcome, Refuse)
     assert outcome.decision.code == "secret_detected"
+
+
+async def test_a_compressed_body_is_decoded_and_judged(pipeline):
+    import gzip
+
+    request = incoming(gzip.compress(json.dumps(chat(f"key {AWS_KEY}")).encode()), **{"content-encoding": "gzip"})
+    outcome = await pipeline.run(ctx(), request)
+    assert isinstance(outcome, Refuse)
+    assert outcome.decision.code == "secret_detected"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+async def test_a_compression_bomb_is_refused_without_inflating_it(pipeline, encoding):
+    import gzip
+
+    import brotli
+    import zstandard
+
+    zeros = b"0" * (64 * 1024 * 1024)  # 64 MiB behind a small body; the limit is 64 KiB
+    compress = {"gzip": gzip.compress, "br": brotli.compress, "zstd": zstandard.ZstdCompressor().compress}[encoding]
+    outcome = await pipeline.run(ctx(), incoming(compress(zeros), **{"content-encoding": encoding}))
+    assert isinstance(outcome, Refuse)
+    assert (outcome.decision.code, outcome.decision.status) == ("body_too_large", 413)
+
+
+async def test_a_body_that_is_not_its_declared_encoding_is_a_400(pipeline):
+    outcome = await pipeline.run(ctx(), incoming(b"not gzip at all", **{"content-encoding": "gzip"}))
+    assert isinstance(outcome, Refuse)
+    assert (outcome.decision.code, outcome.decision.status) == ("malformed_request", 400)

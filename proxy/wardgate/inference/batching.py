@@ -75,15 +75,23 @@ class DynamicBatcher[R]:
                 except TimeoutError:
                     break
                 size += len(pending[-1][0])
+            # A caller that is gone (its request refused, timed out or disconnected) has cancelled its future:
+            # its texts are not run, and a long batch stops between slices once nobody waits for it.
+            pending = [(texts, future) for texts, future in pending if not future.done()]
             texts = [text for item_texts, _ in pending for text in item_texts]
+            scores: list[R] = []
             try:
-                scores = await loop.run_in_executor(self._executor, self._run, texts)
+                for start in range(0, len(texts), self._max_items):
+                    if all(future.done() for _, future in pending):
+                        break
+                    batch = texts[start : start + self._max_items]
+                    scores += await loop.run_in_executor(self._executor, self._run, batch)
+                    self.batches_run += 1
             except Exception as exc:  # handed to every caller in this batch; the loop keeps serving
                 for _, future in pending:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            self.batches_run += 1
             offset = 0
             for item_texts, future in pending:
                 if not future.done():

@@ -67,7 +67,7 @@ def _incoming(flow: http.HTTPFlow) -> IncomingRequest:
         path=request.path,
         headers=request.headers,
         query=list(request.query.items(multi=True)),
-        body=request.get_content(strict=False) or b"",
+        body=request.raw_content or b"",
         destination=_destination(flow),
         peer_chain=[cert.to_cryptography() for cert in flow.client_conn.certificate_list],
     )

@@ -20,6 +20,7 @@ from cryptography import x509
 
 from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.body import Body, dump_body, read_body
+from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
 from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
 from wardgate.identity import IdentityRejected, IdentityResolver
 from wardgate.limits import UsageUnavailable
@@ -49,7 +50,7 @@ class IncomingRequest:
     path: str
     headers: MutableMapping[str, str]
     query: list[tuple[str, str]]
-    body: bytes
+    body: bytes  # as sent: still Content-Encoded (decoded by the pipeline, within the size limit)
     destination: Destination
     peer_chain: Sequence[x509.Certificate] = ()
 
@@ -88,6 +89,7 @@ class RequestRules:
 class _Call:
     ctx: RequestContext
     request: IncomingRequest
+    body: bytes = b""  # decoded
     read: Body = dataclasses.field(default_factory=lambda: Body("empty"))
     exchange: Exchange | None = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -170,18 +172,24 @@ class RequestPipeline:
         return None
 
     async def _size(self, call: _Call) -> Outcome | None:
-        size, limit = len(call.request.body), self._rules.max_body_bytes
-        if size <= limit:
-            return None
-        message = f"the request body is {size} bytes; the limit is {limit}"
-        return Refuse(Decision.deny("body_too_large", message, status=413))
+        """Decode the body, never past the limit (a compression bomb stops at its first `max_body_bytes`)."""
+        limit = self._rules.max_body_bytes
+        encoding = call.request.headers.get("content-encoding", "")
+        try:
+            call.body = decode_content(call.request.body, encoding, limit)
+        except TooLarge:
+            message = f"the request body is more than {limit} bytes (decoded); the limit is {limit}"
+            return Refuse(Decision.deny("body_too_large", message, status=413))
+        except DecodingError as exc:
+            return Refuse(Decision.deny("malformed_request", str(exc), status=400))
+        return None
 
     async def _read(self, call: _Call) -> Outcome | None:
         """The body by its content (pipeline/../formats/body.py), then the provider's format and every other string."""
         request, ctx = call.request, call.ctx
         adapter = adapter_for(request.method, request.path)
         try:
-            read = read_body(request.body, request.headers.get("content-type", ""))
+            read = read_body(call.body, request.headers.get("content-type", ""))
             if read is None:
                 if self._rules.unreadable_fails_closed:
                     message = "the body is not JSON, JSON Lines, multipart, a form or text, so it cannot be inspected"
@@ -238,7 +246,7 @@ class RequestPipeline:
         try:
             async with self._admission.slot():
                 verdict = await self._guard.judge(
-                    call.ctx, "request", call.exchange, has_body=bool(call.request.body), extra=call.extra
+                    call.ctx, "request", call.exchange, has_body=bool(call.body), extra=call.extra
                 )
         except Overloaded as exc:
             denial = Decision.deny("overloaded", f"Wardgate is at capacity ({exc}); retry shortly", status=503)

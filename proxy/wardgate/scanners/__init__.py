@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from wardgate.config import ScannerSettings
 from wardgate.errors import ConfigError, InferenceError
@@ -32,8 +33,23 @@ class Scanners:
     tool: list[SyncScanner]  # also run on a streamed tool call's complete arguments
 
 
+def _thread_budget(settings: ScannerSettings) -> ScannerSettings:
+    """Sessions left at `threads: 0` share the process's cores instead of each taking all of them: two sessions of
+    one thread per core each oversubscribe the CPU (measured: twice the CPU per request, a third less throughput)."""
+    sessions = [settings.injection.enabled, settings.pii.enabled and settings.pii.ner.model is not None]
+    share = max(1, len(os.sched_getaffinity(0)) // max(1, sum(sessions)))
+    injection, ner = settings.injection, settings.pii.ner
+    return settings.model_copy(
+        update={
+            "injection": injection.model_copy(update={"threads": injection.threads or share}),
+            "pii": settings.pii.model_copy(update={"ner": ner.model_copy(update={"threads": ner.threads or share})}),
+        }
+    )
+
+
 def build_scanners(settings: ScannerSettings) -> Scanners:
     """The configured scanners, models loaded and warmed up; a model that cannot load is a start-up error."""
+    settings = _thread_budget(settings)
     scanners = Scanners([], [], [])
     if settings.secrets.enabled:
         secrets = SecretsScanner.from_file(settings.secrets.rules)

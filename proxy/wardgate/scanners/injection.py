@@ -7,7 +7,10 @@ HTML is first reduced to its text, comments and alt/title attributes included (`
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+
+from cachetools import LRUCache
 
 from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher, SequenceClassifier
@@ -52,12 +55,21 @@ class InjectionScanner:
     name = "injection"
 
     def __init__(
-        self, classifier: SequenceClassifier, batcher: DynamicBatcher[float], *, roles: Sequence[str], min_score: float
+        self,
+        classifier: SequenceClassifier,
+        batcher: DynamicBatcher[float],
+        *,
+        roles: Sequence[str],
+        min_score: float,
+        cache_size: int = 8192,
     ) -> None:
         self._classifier = classifier
         self._batcher = batcher
         self._roles = frozenset(roles)
         self._min_score = min_score
+        # Scores by the normalised text's hash: a chat resends its whole history every turn, and only the new turn
+        # should cost a forward pass. The cache lives as long as this model does (a new model is a new scanner).
+        self._scores: LRUCache[bytes, float] = LRUCache(maxsize=cache_size)
 
     @property
     def threshold(self) -> float:
@@ -66,7 +78,14 @@ class InjectionScanner:
 
     async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
         targets, texts, findings = self._prepare(segments)
-        return findings + self._scored(targets, await self._batcher.score(texts))
+        keys = [hashlib.blake2b(text.encode(), digest_size=16).digest() for text in texts]
+        known = {key: score for key in keys if (score := self._scores.get(key)) is not None}
+        missing = [key for key in dict.fromkeys(keys) if key not in known]
+        if missing:
+            text_of = dict(zip(keys, texts, strict=True))
+            for key, score in zip(missing, await self._batcher.score([text_of[key] for key in missing]), strict=True):
+                known[key] = self._scores[key] = score
+        return findings + self._scored(targets, [known[key] for key in keys])
 
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
         """On this thread, unbatched, every segment given: a streamed tool call's arguments, once complete."""

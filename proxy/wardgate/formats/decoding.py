@@ -1,0 +1,85 @@
+"""Content-Encoding decoded with a hard output limit: a 1 MB gzip body never inflates to 1 GiB in memory.
+
+mitmproxy's own decoding inflates the whole body before anything can look at its size; this one stops at
+`limit` bytes and says so, so a compression bomb costs what its first `limit` bytes cost.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import brotli
+import zstandard
+
+__all__ = ["DecodingError", "TooLarge", "decode_content"]
+
+_STEP = 64 * 1024
+
+
+class DecodingError(ValueError):
+    """The body does not decode as its Content-Encoding says."""
+
+
+class TooLarge(ValueError):
+    """The decoded body would exceed the limit."""
+
+
+def _zlib(raw: bytes, wbits: int, limit: int) -> bytes:
+    decoder = zlib.decompressobj(wbits)
+    out = bytearray()
+    data = raw
+    while data:
+        out += decoder.decompress(data, limit + 1 - len(out))
+        if len(out) > limit:
+            raise TooLarge(f"the body decodes to more than {limit} bytes")
+        data = decoder.unconsumed_tail
+        if decoder.eof:
+            break
+    return bytes(out)
+
+
+def _brotli(raw: bytes, limit: int) -> bytes:
+    decoder = brotli.Decompressor()
+    out = bytearray(decoder.process(raw, output_buffer_limit=limit + 1))
+    # Output held back by the buffer limit comes out on calls with no new input.
+    while len(out) <= limit and not decoder.is_finished() and not decoder.can_accept_more_data():
+        out += decoder.process(b"", output_buffer_limit=limit + 1 - len(out))
+    if len(out) > limit:
+        raise TooLarge(f"the body decodes to more than {limit} bytes")
+    return bytes(out)
+
+
+def _zstd(raw: bytes, limit: int) -> bytes:
+    with zstandard.ZstdDecompressor().stream_reader(raw) as reader:
+        out = reader.read(limit + 1)
+    if len(out) > limit:
+        raise TooLarge(f"the body decodes to more than {limit} bytes")
+    return out
+
+
+def decode_content(raw: bytes, encoding: str, limit: int) -> bytes:
+    """`raw` decoded through each listed encoding (`gzip, br` applies br last), never past `limit` bytes."""
+    data = raw
+    for name in reversed([part.strip().lower() for part in encoding.split(",") if part.strip()]):
+        try:
+            if name in ("identity", "none"):
+                continue
+            if name in ("gzip", "x-gzip"):
+                data = _zlib(data, 16 + zlib.MAX_WBITS, limit)
+            elif name == "deflate":
+                # zlib-wrapped as the RFC says, or raw deflate as some clients send it.
+                try:
+                    data = _zlib(data, zlib.MAX_WBITS, limit)
+                except zlib.error:
+                    data = _zlib(data, -zlib.MAX_WBITS, limit)
+            elif name == "br":
+                data = _brotli(data, limit)
+            elif name == "zstd":
+                data = _zstd(data, limit)
+            else:
+                raise DecodingError(f"unknown content encoding {name!r}")
+        except (zlib.error, brotli.error, zstandard.ZstdError) as exc:
+            raise DecodingError(f"the body is not valid {name}: {exc}") from exc
+    if len(data) > limit:
+        raise TooLarge(f"the body is more than {limit} bytes")
+    return data
