@@ -176,6 +176,33 @@ def policy_eval(directory: Path, input_file: Path) -> None:
     click.echo(json.dumps({"path": DECISION_PATH.replace(".", "/"), "result": asyncio.run(evaluate())}, indent=2))
 
 
+@policy.command("replay")
+@click.argument("audit_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--policies", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The candidate bundle directory.")  # fmt: skip
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@_reports_errors
+def policy_replay(audit_files: tuple[Path, ...], directory: Path, json_out: Path | None) -> None:
+    """Decide every recorded decision again under a candidate bundle and show what would change."""
+    import json
+
+    from wardgate.policy.engine import EmbeddedEngine
+    from wardgate.policy.replay import read_events, replay
+
+    # The proxy's own evaluator code, on this thread: the replay is offline, so no executor or timeout is needed.
+    engine = EmbeddedEngine(directory, timeout=10)
+    bundle = engine.load()
+    try:
+        report = replay(read_events(audit_files), engine.evaluate_blocking)
+    finally:
+        asyncio.run(engine.close())
+    click.echo(f"candidate bundle {directory}: revision {bundle.revision[:12]}")
+    for line in report.table():
+        click.echo(line)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json(), indent=2))
+
+
 @policy.command("bundle")
 @click.argument("directory", required=False, default="policies", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("bundle.tar.gz"),
