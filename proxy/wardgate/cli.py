@@ -229,6 +229,9 @@ def policy_eval(directory: Path, input_file: Path) -> None:
     if isinstance(document, dict) and document.get("event") == "decision":
         if not isinstance(document.get("input"), dict):
             raise ConfigError(f"{input_file}: this audit event did not record its input (audit.record_input)")
+        if document.get("input_omitted"):
+            omitted = ", ".join(document["input_omitted"])
+            click.echo(f"wardgate: this event's input was recorded without {omitted}; decided without it", err=True)
         document = document["input"]
 
     async def evaluate() -> dict[str, object]:
