@@ -76,8 +76,8 @@ _SYSTEM_CAS = click.option(
 )
 
 
-def _trust_bundle(config_file: Path | None, system_cas: Path | None) -> tuple[Settings, Path, TrustBundle]:
-    """(settings, Wardgate's CA certificate, the bundle of the system CAs plus it); the CA is created if needed."""
+def _trust_bundle(config_file: Path | None, system_cas: Path | None) -> tuple[Settings, TrustBundle]:
+    """(settings, the bundle of the system CAs plus Wardgate's CA); the CA is created if needed."""
     from wardgate.clients import build_bundle
     from wardgate.config import load_settings
     from wardgate.intercept.ca import ensure_ca
@@ -86,7 +86,7 @@ def _trust_bundle(config_file: Path | None, system_cas: Path | None) -> tuple[Se
     cert = ensure_ca(settings.confdir)
     bundle = build_bundle(cert, system_cas)
     click.echo(f"wardgate: {bundle.system_count} CAs from {bundle.source} + Wardgate's CA ({cert})", err=True)
-    return settings, cert, bundle
+    return settings, bundle
 
 
 @main.command()
@@ -102,6 +102,8 @@ def ca(config_file: Path | None, bundle_path: Path | None, cert_path: bool, syst
     For SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or NODE_EXTRA_CA_CERTS: those replace what a client
     trusts, so Wardgate's CA alone would break every host it passes through untouched.
     """
+    if cert_path and bundle_path is not None:
+        raise click.UsageError("--cert-path prints the CA's own path: it writes no bundle")
     if cert_path:
         from wardgate.config import load_settings
         from wardgate.intercept.ca import ensure_ca
@@ -116,7 +118,7 @@ def ca(config_file: Path | None, bundle_path: Path | None, cert_path: bool, syst
         return
     from wardgate.clients import write_bundle
 
-    _, _, bundle = _trust_bundle(config_file, system_cas)
+    _, bundle = _trust_bundle(config_file, system_cas)
     if bundle_path is None:
         click.echo(bundle.pem, nl=False)
         return
@@ -140,11 +142,10 @@ def env(
 
     from wardgate.clients import client_env, write_bundle
 
-    settings, _, bundle = _trust_bundle(config_file, system_cas)
+    settings, bundle = _trust_bundle(config_file, system_cas)
     target = (bundle_path or settings.confdir / "ca-bundle.pem").expanduser()
+    variables = client_env(proxy_url or f"http://127.0.0.1:{settings.port}", target)  # a bad --proxy writes nothing
     write_bundle(bundle, target)
-    url = proxy_url or f"http://127.0.0.1:{settings.port}"
-    variables = client_env(url, target)
     if output == "json":
         click.echo(json.dumps({**variables.to_json(), "ca_bundle": str(target), "system_cas": str(bundle.source)}))
     else:
