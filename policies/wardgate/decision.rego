@@ -14,7 +14,14 @@ default decision := {
 	"reasons": [{"code": "no_decision", "message": "the policy has no decision for this input"}],
 }
 
-decision := {"allow": false, "status": deny_status, "reasons": ordered_reasons, "mask": [], "redact": []} if {
+decision := {
+	"allow": false,
+	"status": deny_status,
+	"reasons": ordered_reasons,
+	"mask": [],
+	"redact": [],
+	"headers": deny_headers,
+} if {
 	count(denied) > 0
 }
 
@@ -43,6 +50,17 @@ deny_status := max(explicit_statuses) if {
 explicit_statuses contains reason.status if {
 	some reason in denied
 	is_number(reason.status)
+}
+
+# A reason may say when trying again can succeed (`retry_after`, seconds: a budget that resets at midnight); the
+# client gets `Retry-After` with the longest wait, so SDKs back off instead of retrying a denial at once.
+deny_headers := {"retry-after": sprintf("%d", [ceil(max(retry_afters))])} if {
+	count(retry_afters) > 0
+} else := {}
+
+retry_afters contains reason.retry_after if {
+	some reason in denied
+	is_number(reason.retry_after)
 }
 
 decision := {

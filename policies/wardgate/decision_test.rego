@@ -246,3 +246,16 @@ test_an_injected_tool_result_can_be_stripped_or_annotated_instead if {
 		with data.injection as {"tool_result": "annotate"}
 	not prompt.allow # a prompt injection is always denied
 }
+
+test_a_reason_with_retry_after_sets_the_longest_as_the_header if {
+	budget := {"code": "budget_exceeded", "message": "m", "status": 429, "retry_after": 3600}
+	later := {"code": "other", "message": "m", "retry_after": 59.2}
+	d := wardgate.decision with input as request({}) with data.wardgate.extensions as {"a": {"deny": [budget, later]}}
+	d.status == 429
+	d.headers == {"retry-after": "3600"}
+}
+
+test_a_deny_without_retry_after_has_no_headers if {
+	d := wardgate.decision with input as request({"findings": [aws]})
+	d.headers == {}
+}

@@ -7,11 +7,15 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from wardgate.errors import WardgateError
+
+if TYPE_CHECKING:  # the commands import what they use when they run: `wardgate --help` stays fast
+    from wardgate.clients import TrustBundle
+    from wardgate.config import Settings
 
 __all__ = ["main"]
 
@@ -65,24 +69,87 @@ def run(config_file: Path | None, log_level: str, **flags: Any) -> None:
     asyncio.run(serve(settings))
 
 
-@main.command()
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
-@_reports_errors
-def ca(config_file: Path | None) -> None:
-    """Print where the forward-mode CA certificate is (creating it if needed) and how to trust it."""
+_SYSTEM_CAS = click.option(
+    "--system-cas",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The CAs to keep trusting (default: the system's bundle, else certifi's).",
+)
+
+
+def _trust_bundle(config_file: Path | None, system_cas: Path | None) -> tuple[Settings, TrustBundle]:
+    """(settings, the bundle of the system CAs plus Wardgate's CA); the CA is created if needed."""
+    from wardgate.clients import build_bundle
     from wardgate.config import load_settings
     from wardgate.intercept.ca import ensure_ca
 
     settings = load_settings(config_file, upstream=None, mode="forward")
-    path = ensure_ca(settings.confdir)
-    click.echo(str(path))
-    click.echo(
-        f"\nTrust it for one client:   SSL_CERT_FILE={path} (Python/httpx), REQUESTS_CA_BUNDLE={path}, "
-        f"NODE_EXTRA_CA_CERTS={path}, curl --cacert {path}\n"
-        f"Trust it system-wide (Debian/Ubuntu): cp {path} /usr/local/share/ca-certificates/wardgate.crt "
-        "&& update-ca-certificates\nThen: HTTPS_PROXY=http://127.0.0.1:8080 your-agent",
-        err=True,
-    )
+    cert = ensure_ca(settings.confdir)
+    bundle = build_bundle(cert, system_cas)
+    click.echo(f"wardgate: {bundle.system_count} CAs from {bundle.source} + Wardgate's CA ({cert})", err=True)
+    return settings, bundle
+
+
+@main.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the bundle here and print its path instead of the PEM.")  # fmt: skip
+@click.option("--cert-path", is_flag=True, help="Print only the path of Wardgate's CA certificate.")
+@_SYSTEM_CAS
+@_reports_errors
+def ca(config_file: Path | None, bundle_path: Path | None, cert_path: bool, system_cas: Path | None) -> None:
+    """Print a PEM bundle of the system CAs plus Wardgate's forward-mode CA (created if needed).
+
+    For SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or NODE_EXTRA_CA_CERTS: those replace what a client
+    trusts, so Wardgate's CA alone would break every host it passes through untouched.
+    """
+    if cert_path and bundle_path is not None:
+        raise click.UsageError("--cert-path prints the CA's own path: it writes no bundle")
+    if cert_path:
+        from wardgate.config import load_settings
+        from wardgate.intercept.ca import ensure_ca
+
+        path = ensure_ca(load_settings(config_file, upstream=None, mode="forward").confdir)
+        click.echo(str(path))
+        click.echo(
+            f"Trust it system-wide (Debian/Ubuntu): cp {path} /usr/local/share/ca-certificates/wardgate.crt "
+            "&& update-ca-certificates",
+            err=True,
+        )
+        return
+    from wardgate.clients import write_bundle
+
+    _, bundle = _trust_bundle(config_file, system_cas)
+    if bundle_path is None:
+        click.echo(bundle.pem, nl=False)
+        return
+    write_bundle(bundle, bundle_path)
+    click.echo(str(bundle_path.expanduser()))
+
+
+@main.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--proxy", "proxy_url", help="Wardgate's forward-mode URL (default: http://127.0.0.1:<port>).")
+@click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the CA bundle (default: ca-bundle.pem in the confdir).")  # fmt: skip
+@click.option("--format", "output", type=click.Choice(["shell", "json"]), default="shell", show_default=True)
+@_SYSTEM_CAS
+@_reports_errors
+def env(
+    config_file: Path | None, proxy_url: str | None, bundle_path: Path | None, output: str, system_cas: Path | None
+) -> None:
+    """Print the variables that send Python, Node, Go and curl clients through Wardgate: eval "$(wardgate env)"."""
+    import json
+
+    from wardgate.clients import client_env, write_bundle
+
+    settings, bundle = _trust_bundle(config_file, system_cas)
+    target = (bundle_path or settings.confdir / "ca-bundle.pem").expanduser()
+    variables = client_env(proxy_url or f"http://127.0.0.1:{settings.port}", target)  # a bad --proxy writes nothing
+    write_bundle(bundle, target)
+    if output == "json":
+        click.echo(json.dumps({**variables.to_json(), "ca_bundle": str(target), "system_cas": str(bundle.source)}))
+    else:
+        click.echo(variables.shell(), nl=False)
 
 
 @main.group()
@@ -163,6 +230,9 @@ def policy_eval(directory: Path, input_file: Path) -> None:
     if isinstance(document, dict) and document.get("event") == "decision":
         if not isinstance(document.get("input"), dict):
             raise ConfigError(f"{input_file}: this audit event did not record its input (audit.record_input)")
+        if document.get("input_omitted"):
+            omitted = ", ".join(document["input_omitted"])
+            click.echo(f"wardgate: this event's input was recorded without {omitted}; decided without it", err=True)
         document = document["input"]
 
     async def evaluate() -> dict[str, object]:
@@ -174,6 +244,33 @@ def policy_eval(directory: Path, input_file: Path) -> None:
             await engine.close()
 
     click.echo(json.dumps({"path": DECISION_PATH.replace(".", "/"), "result": asyncio.run(evaluate())}, indent=2))
+
+
+@policy.command("replay")
+@click.argument("audit_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--policies", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The candidate bundle directory.")  # fmt: skip
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@_reports_errors
+def policy_replay(audit_files: tuple[Path, ...], directory: Path, json_out: Path | None) -> None:
+    """Decide every recorded decision again under a candidate bundle and show what would change."""
+    import json
+
+    from wardgate.policy.engine import EmbeddedEngine
+    from wardgate.policy.replay import read_events, replay
+
+    # The proxy's own evaluator code, on this thread: the replay is offline, so no executor or timeout is needed.
+    engine = EmbeddedEngine(directory, timeout=10)
+    bundle = engine.load()
+    try:
+        report = replay(read_events(audit_files), engine.evaluate_blocking)
+    finally:
+        asyncio.run(engine.close())
+    click.echo(f"candidate bundle {directory}: revision {bundle.revision[:12]}")
+    for line in report.table():
+        click.echo(line)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json(), indent=2))
 
 
 @policy.command("bundle")

@@ -83,7 +83,9 @@ class AuditSettings(_Section):
     stdout: bool = Field(False, description="Also write audit events to stdout (Kubernetes log pipelines).")
     max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Rotate the audit file past this size.")
     record_input: bool = Field(
-        False, description="Store each decision's policy input (no prompt text, but identity claims) for replay."
+        True,
+        description="Keep each decision's policy input (lengths, roles, findings; no text, no tool-call arguments) "
+        "for `wardgate policy replay`.",
     )
 
     @field_validator("file", mode="before")

@@ -1,4 +1,4 @@
-"""Operational logs: structlog JSON on stderr (stdout carries the ready line and, optionally, the audit trail)."""
+"""Operational logs: structlog JSON on stderr (stdout carries the ready line, or with audit.stdout the audit trail)."""
 
 from __future__ import annotations
 

@@ -247,10 +247,10 @@ class TestEvalPii:
         assert "bad.jsonl:2:" in result.stderr
 
 
-def test_ca_prints_the_certificate_path(tmp_path):
+def test_ca_cert_path_prints_the_certificate_path(tmp_path):
     config = tmp_path / "w.yaml"
     config.write_text(f"confdir: {tmp_path / 'ca'}\n")
-    result = wardgate("ca", "--config", str(config))
+    result = wardgate("ca", "--cert-path", "--config", str(config))
     assert result.returncode == 0
     path = result.stdout.strip()
     assert path.endswith("mitmproxy-ca-cert.pem")
@@ -258,7 +258,7 @@ def test_ca_prints_the_certificate_path(tmp_path):
 
     subject = x509.load_pem_x509_certificate(Path(path).read_bytes()).subject.rfc4514_string()
     assert subject == "O=Wardgate,CN=Wardgate interception CA"
-    assert "HTTPS_PROXY" in result.stderr
+    assert "update-ca-certificates" in result.stderr
 
 
 def test_webhook_serves_admission_reviews_over_tls(tmp_path):

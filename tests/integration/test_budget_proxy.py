@@ -60,6 +60,7 @@ def test_a_replica_denies_on_tokens_another_replica_counted(start_proxy, upstrea
     denied = httpx.post(replica_b.url + "/v1/chat/completions", json=CHAT, headers=AUTH)
     assert denied.status_code == 429
     assert denied.json()["error"]["code"] == "budget_exceeded"
+    assert 0 < int(denied.headers["retry-after"]) <= 86400  # the budget day ends at UTC midnight
     event = event_for(replica_b.audit_file, denied.headers["x-wardgate-decision-id"])
     assert event["input"]["usage"]["tokens_today"] == reported
     assert event["input"]["usage"]["requests_today"] == 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
+import subprocess
+import sys
 
 import httpx
 import openai
@@ -69,6 +72,29 @@ class TestIntercepted:
         env = {**os.environ, "HTTPS_PROXY": intercepting.url, "NO_PROXY": ""}
         url = tls_upstream.url + "/v1/chat/completions"
         status, payload = curl_post(url, secret, "--cacert", str(intercepting.ca), env=env)
+        assert (status, payload["error"]["code"]) == (403, "secret_detected")
+
+    def test_clients_that_only_read_the_variables_wardgate_env_prints(self, intercepting, tls_upstream):
+        """An unmodified agent: the openai SDK and curl, configured by nothing but `eval "$(wardgate env)"`."""
+        shown = subprocess.run(
+            [sys.executable, "-m", "wardgate", "env", "--proxy", intercepting.url, "--format", "json",
+             "--config", str(intercepting.workdir / "wardgate.yaml")],
+            capture_output=True, text=True, timeout=60, check=True, cwd=intercepting.workdir,
+        )  # fmt: skip
+        env = {**os.environ, **json.loads(shown.stdout)["variables"], "NO_PROXY": ""}
+        agent = (
+            "import openai, sys\n"
+            f"client = openai.OpenAI(base_url={tls_upstream.url + '/v1'!r}, api_key={OPENAI_KEY!r}, max_retries=0)\n"
+            f"ask = [{{'role': 'user', 'content': {AWS_KEY!r}}}]\n"
+            "try:\n"
+            "    client.chat.completions.create(model='gpt-4o-mini', messages=ask)\n"
+            "except openai.PermissionDeniedError as error:\n"
+            "    print(error.body['code'])\n"
+        )
+        ran = subprocess.run([sys.executable, "-c", agent], capture_output=True, text=True, timeout=60, env=env)
+        assert ran.stdout.strip() == "secret_detected", ran.stderr
+        secret = {**BODY, "messages": [{"role": "user", "content": AWS_KEY}]}
+        status, payload = curl_post(tls_upstream.url + "/v1/chat/completions", secret, env=env)  # no --cacert
         assert (status, payload["error"]["code"]) == (403, "secret_detected")
 
     def test_client_not_trusting_the_ca_fails_tls(self, intercepting, tls_upstream):

@@ -84,6 +84,18 @@ async def test_a_session_stays_with_the_caller_that_opened_it(proxy):
     assert stolen.json()["error"]["data"]["wardgate"] == "mcp_session_mismatch"
 
 
+async def test_a_caller_without_a_credential_gets_a_401_with_a_challenge(proxy):
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
+            "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}  # fmt: skip
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            proxy.url + "/mcp", json=init, headers={"accept": "application/json, text/event-stream"}
+        )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="wardgate"'
+    assert response.json()["error"]["data"]["decision_id"] == response.headers["x-wardgate-decision-id"]
+
+
 async def test_the_older_http_sse_transport_is_guarded_on_its_session_stream(start_proxy, tmp_path):
     from mcp.client.sse import sse_client
 

@@ -153,6 +153,10 @@ def test_policy_eval_replays_an_audited_input(tmp_path):
     result = run("policy", "eval", str(POLICIES), "--input", str(captured))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["result"]["reasons"][0]["code"] == "secret_detected"
+    assert result.stderr == ""
+    event["input_omitted"] = ["tool_call.arguments"]
+    captured.write_text(json.dumps(event))
+    assert "recorded without tool_call.arguments" in run("policy", "eval", "--input", str(captured)).stderr
     event.pop("input")
     captured.write_text(json.dumps(event))
     assert "did not record its input" in run("policy", "eval", "--input", str(captured)).stderr

@@ -13,9 +13,19 @@ from wardgate.formats.mcp import jsonrpc_error
 from wardgate.pipeline import RequestContext, StreamGuard
 from wardgate.policy import Decision
 
-__all__ = ["DECISION_HEADER", "decoded_stream", "refusal"]
+__all__ = ["CHALLENGE", "DECISION_HEADER", "decoded_stream", "refusal"]
 
 DECISION_HEADER = "x-wardgate-decision-id"
+# RFC 9110 §11.6.1: a 401 names how to authenticate. MCP clients read it to decide to send a bearer token.
+CHALLENGE = 'Bearer realm="wardgate"'
+
+
+def _headers(ctx: RequestContext, decision: Decision, status: int) -> dict[str, str]:
+    """Ours, then the policy's (`Retry-After`, its own challenge), names lower-cased so none is sent twice."""
+    headers = {"content-type": "application/json", DECISION_HEADER: ctx.decision_id}
+    if status == 401:
+        headers["www-authenticate"] = CHALLENGE
+    return headers | {name.lower(): value for name, value in decision.headers.items()}
 
 
 def refusal(ctx: RequestContext, decision: Decision) -> http.Response:
@@ -26,12 +36,10 @@ def refusal(ctx: RequestContext, decision: Decision) -> http.Response:
         rpc = jsonrpc_error(ctx.mcp_request_id, decision.code, message)
         rpc["error"]["data"]["decision_id"] = ctx.decision_id
         status = decision.status if decision.status in (401, 413) else 200
-        headers = {"content-type": "application/json", DECISION_HEADER: ctx.decision_id, **decision.headers}
-        return http.Response.make(status, json.dumps(rpc).encode(), headers)
+        return http.Response.make(status, json.dumps(rpc).encode(), _headers(ctx, decision, status))
     details = {"decision_id": ctx.decision_id, "reasons": [reason.code for reason in decision.reasons]}
     body = error_body(ctx.provider, decision.status, decision.code, f"Wardgate: {message}", details)
-    headers = {"content-type": "application/json", DECISION_HEADER: ctx.decision_id, **decision.headers}
-    return http.Response.make(decision.status, json.dumps(body).encode(), headers)
+    return http.Response.make(decision.status, json.dumps(body).encode(), _headers(ctx, decision, decision.status))
 
 
 def decoded_stream(headers: http.Headers, guard: StreamGuard) -> Callable[[bytes], bytes | list[bytes]]:

@@ -80,7 +80,9 @@ class Lifecycle:
             else f"{self._settings.mode} proxy"
         )
         admin = f", admin on http://{host}:{self._admin.port}" if self._admin else ""
-        print(f"wardgate listening on http://{host}:{port} ({target}){admin}", flush=True)
+        # With audit.stdout, stdout is the audit stream a log pipeline parses line by line: keep it pure JSON.
+        out = sys.stderr if self._settings.audit.stdout else sys.stdout
+        print(f"wardgate listening on http://{host}:{port} ({target}){admin}", file=out, flush=True)
         self.listening = True
 
     def readiness(self) -> tuple[bool, dict[str, object]]:

@@ -23,6 +23,7 @@ from wardgate.pipeline.masking import Masker, annotated
 from wardgate.pipeline.vault import Vault
 from wardgate.policy import Decision, PolicyEngine, Reason
 from wardgate.policy.engine import DECISION_PATH
+from wardgate.policy.recording import recorded_input
 from wardgate.scanners.base import Scanner, SyncScanner
 
 __all__ = ["Guard", "Verdict"]
@@ -292,6 +293,7 @@ class Guard:
             if finding.reaches_threshold:
                 counts[finding.kind] = counts.get(finding.kind, 0) + 1
         input_hash = hashlib.sha256(canonical_json(policy_input).encode()).hexdigest() if policy_input else None
+        recorded = recorded_input(policy_input) if self._record_input and policy_input else None
         self._audit.record(
             "decision",
             decision_id=ctx.decision_id,
@@ -319,7 +321,8 @@ class Guard:
             tool=_tool_summary(policy_input),
             bundle_revision=self._engine.revision,
             input_hash=input_hash,
-            input=dict(policy_input) if self._record_input and policy_input else None,
+            input=recorded.input if recorded else None,
+            input_omitted=recorded.omitted if recorded else None,
             metrics=dict(timings),
             streamed=dict(stream) if stream is not None else None,
         )

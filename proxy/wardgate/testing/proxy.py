@@ -36,7 +36,8 @@ class ProxyProcess:
         self.workdir = workdir
         self.env = env or {}
         self.port = self.admin_port = 0
-        self.output: list[str] = []
+        self.output: list[str] = []  # stdout and stderr lines, as they came
+        self.stdout: list[str] = []  # stdout's alone (with audit.stdout: the audit stream, nothing else)
         self._process: subprocess.Popen[str] | None = None
 
     @property
@@ -61,21 +62,25 @@ class ProxyProcess:
         self._process = subprocess.Popen(
             [*self.prefix, sys.executable, "-m", "wardgate", "run", "--config", str(config_file)],
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE,
             text=True,
             env=env,
             cwd=self.workdir,
         )
         ready = threading.Event()
-        threading.Thread(target=self._pump, args=(self._process.stdout, ready), daemon=True).start()
+        # The ready line is on stdout, or on stderr when stdout carries the audit stream: read both.
+        threading.Thread(target=self._pump, args=(self._process.stdout, ready, self.stdout), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self._process.stderr, ready, None), daemon=True).start()
         if not ready.wait(timeout) or not self.port:
             self.stop()
             raise RuntimeError("wardgate did not become ready:\n" + "".join(self.output))
 
-    def _pump(self, stream: IO[str] | None, ready: threading.Event) -> None:
+    def _pump(self, stream: IO[str] | None, ready: threading.Event, lines: list[str] | None) -> None:
         assert stream is not None
         for line in stream:
             self.output.append(line)
+            if lines is not None:
+                lines.append(line)
             if match := _READY.search(line):
                 self.port, self.admin_port = int(match.group(1)), int(match.group(2))
                 ready.set()
@@ -95,6 +100,7 @@ class ProxyProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        if self._process.stdout is not None:
-            self._process.stdout.close()
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
         return self._process.returncode
