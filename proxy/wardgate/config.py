@@ -368,6 +368,12 @@ class StreamingSettings(_Section):
     enabled: bool = Field(True, description="false: streams pass through unjudged (their request is still judged).")
     hold_chars: int = Field(512, ge=16, le=65536, description="The most text a channel holds back while it grows.")
     overlap_chars: int = Field(128, ge=0, le=4096, description="Released text the next window is scanned with.")
+    realtime: bool = Field(
+        True, description="Judge OpenAI Realtime WebSockets frame by frame; false: refuse them like any upgrade."
+    )
+    realtime_client_audio: bool = Field(
+        False, description="Let client audio frames through (audio cannot be inspected: refused by default)."
+    )
 
 
 class LimitsSettings(_Section):

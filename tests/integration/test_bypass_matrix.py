@@ -161,11 +161,20 @@ def test_a_marker_in_the_query_string_never_reaches_the_upstream(proxy, recorder
     assert AWS_KEY not in proxy.audit_file.read_text()  # the audited path has its query values masked
 
 
-def test_a_websocket_upgrade_is_refused(proxy, recorder):
+def test_an_upgrade_other_than_realtime_is_refused(proxy, recorder):
     before = len(recorder.records)
     upgrade = {**AUTH, "connection": "Upgrade", "upgrade": "websocket", "sec-websocket-version": "13",
                "sec-websocket-key": base64.b64encode(b"0123456789abcdef").decode()}  # fmt: skip
-    response = httpx.get(proxy.url + "/v1/realtime?model=gpt-realtime", headers=upgrade, timeout=30)
+    # Realtime sockets are judged frame by frame (test_realtime_proxy.py); any other upgrade is refused.
+    response = httpx.get(proxy.url + "/v1/chat/completions", headers=upgrade, timeout=30)
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "upgrade_refused")
+    h2c = {
+        **AUTH,
+        "connection": "Upgrade, HTTP2-Settings",
+        "upgrade": "h2c",
+        "http2-settings": "AAMAAABkAAQCAAAAAAIAAAAA",
+    }
+    response = httpx.get(proxy.url + "/v1/models", headers=h2c, timeout=30)
     assert (response.status_code, response.json()["error"]["code"]) == (403, "upgrade_refused")
     assert recorder.records[before:] == []
 

@@ -10,12 +10,14 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from mitmproxy import ctx as mitmproxy_ctx
 from mitmproxy import http
 from mitmproxy.proxy.mode_specs import TransparentMode
 
 from wardgate.config import Phase, StreamingSettings
 from wardgate.errors import AuditError
 from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, provider_for, with_every_leaf
+from wardgate.formats.realtime import error_event as realtime_error_event
 from wardgate.formats.streams import stream_format_for
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
 from wardgate.limits import TokenCount
@@ -23,6 +25,7 @@ from wardgate.models import Exchange
 from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge, Verdict
 from wardgate.pipeline.destination import Destination
 from wardgate.pipeline.mcp_judge import McpStream, judge_mcp_message
+from wardgate.pipeline.realtime import RealtimeSession
 from wardgate.pipeline.request import MCP_SESSION_HEADER, IncomingRequest, Refuse, RequestPipeline
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.policy import Decision
@@ -33,6 +36,8 @@ logger = logging.getLogger(__name__)
 _CONTEXT = "wardgate"  # keys in flow.metadata
 _REFUSED = "wardgate_refused"
 _STREAM = "wardgate_stream"
+_REALTIME = "wardgate_realtime"
+_REALTIME_TOLD = "wardgate_realtime_told"
 # Before the credential is checked (a body refused at the headers stage) nobody is known yet.
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
 
@@ -158,10 +163,48 @@ class GuardAddon:
         await self._judge_request(flow)
 
     def websocket_start(self, flow: http.HTTPFlow) -> None:
-        # The upgrade was refused in `request`; a socket that still opened on an inspected host is cut at once.
-        if self._inspected(flow):
-            logger.error("closing an unjudged WebSocket to %s", flow.request.host)
-            flow.kill()
+        """A Realtime socket whose upgrade was judged gets its frame judge; any other socket gets none, and each of
+        its frames is dropped (`websocket_message`)."""
+        ctx = flow.metadata.get(_CONTEXT)
+        if self._inspected(flow) and ctx is not None and not flow.metadata.get(_REFUSED):
+            flow.metadata[_REALTIME] = RealtimeSession(
+                self._guard, ctx, client_audio=self._streaming.realtime_client_audio
+            )
+
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
+        if not self._inspected(flow) or flow.websocket is None:
+            return
+        message = flow.websocket.messages[-1]
+        if message.injected:
+            return  # Wardgate's own error event to the client
+        session: RealtimeSession | None = flow.metadata.get(_REALTIME)
+        try:
+            if session is None:
+                message.drop()
+                return
+            outcome = await session.judge(message.text if message.is_text else None, from_client=message.from_client)
+        except Exception as exc:
+            logger.error("guard failed on a WebSocket frame to %s", flow.request.host, exc_info=exc)
+            message.drop()
+            if session is not None and session.stopped is None:
+                session.stopped = Decision.deny("internal_error", "Wardgate could not judge a frame", status=500)
+                self._tell_client(flow, session.stopped)
+            return
+        if outcome.action == "rewrite":
+            message.text = outcome.text
+        elif outcome.action == "stop":
+            message.drop()
+            if not flow.metadata.get(_REALTIME_TOLD):
+                flow.metadata[_REALTIME_TOLD] = True
+                assert outcome.decision is not None
+                self._tell_client(flow, outcome.decision)
+
+    @staticmethod
+    def _tell_client(flow: http.HTTPFlow, decision: Decision) -> None:
+        """The Realtime error event, sent to the client; nothing passes on this socket afterwards."""
+        reason = decision.reasons[0].message if decision.reasons else decision.code
+        event = realtime_error_event(decision.code, f"Wardgate: {reason}")
+        mitmproxy_ctx.master.commands.call("inject.websocket", flow, True, event, True)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         try:

@@ -140,6 +140,7 @@ async def serve(settings: Settings) -> None:
         unreadable_fails_closed=settings.fail_closed.unreadable,
         upstream_credential=upstream_credential(settings.identity.upstream_credential),
         conversation_header=masking.conversation_header,
+        realtime=settings.streaming.realtime,
     )
     pipeline = RequestPipeline(guard, identity, rules, usage=usage, admission=admission, vaults=vaults)
     admin = None

@@ -112,6 +112,23 @@ class Guard:
         self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
         return Verdict(decision, findings, rewrites)
 
+    async def judge_frame(self, ctx: RequestContext, phase: Phase, exchange: Exchange) -> Verdict:
+        """`judge` for one frame of a long-lived session: audited only when it is denied or rewritten, so a
+        socket's thousands of clean frames do not each write an event (its upgrade was audited as a request)."""
+        started = time.perf_counter()
+        findings, scan_error = await self._scan(exchange)
+        timings = {"scan_ms": _ms(time.perf_counter() - started)}
+        policy_input = self._input(ctx, phase, exchange, findings)
+        if scan_error is not None and phase in self._fail_closed.scanner_error:
+            decision = self._scan_failed(scan_error)
+        else:
+            decision = await self._decide(phase, policy_input)
+        rewrites = self._rewrites(ctx, phase, exchange, findings, decision) if decision.allow else {}
+        if not decision.allow or rewrites:
+            timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
+            self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
+        return Verdict(decision, findings, rewrites)
+
     async def precheck(self, ctx: RequestContext, exchange: Exchange, extra: Mapping[str, Any]) -> Verdict | None:
         """The policy on what is known before any scan (who, where, how much): a deny is audited and returned, since
         no finding could turn it into an allow; None lets the scan go on (nothing is recorded then)."""

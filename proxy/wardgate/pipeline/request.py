@@ -22,6 +22,7 @@ from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_u
 from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
 from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
+from wardgate.formats.realtime import is_realtime
 from wardgate.identity import IdentityRejected, IdentityResolver
 from wardgate.limits import UsageUnavailable
 from wardgate.models import Exchange, JsonPath, Segment
@@ -83,6 +84,7 @@ class RequestRules:
     unreadable_fails_closed: bool = True
     upstream_credential: tuple[str, str] | None = None
     conversation_header: str | None = None
+    realtime: bool = True
 
 
 @dataclasses.dataclass(slots=True)
@@ -154,8 +156,10 @@ class RequestPipeline:
         upgrade = call.request.headers.get("upgrade")
         if upgrade is None:
             return None
-        # Frames after an upgrade (WebSocket, h2c) would pass unjudged: refused on every inspected host.
-        message = f"protocol upgrades ({upgrade[:40]}) cannot be inspected and are refused"
+        if self._rules.realtime and upgrade.lower() == "websocket" and is_realtime(call.request.path):
+            return None  # judged here as a request, then frame by frame (pipeline/realtime.py)
+        # Frames after any other upgrade (WebSocket, h2c) would pass unjudged: refused on every inspected host.
+        message = f"protocol upgrades ({upgrade[:40]}) cannot be inspected here and are refused"
         return Refuse(Decision.deny("upgrade_refused", message, status=403))
 
     async def _identify(self, call: _Call) -> Outcome | None:

@@ -1,0 +1,123 @@
+"""The OpenAI Realtime API through the proxy: a real WebSocket upstream, judged frame by frame in both directions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from tests.conftest import AUTH, AWS_KEY
+from tests.integration.helpers import wait_for_events
+from wardgate.testing._server import BackgroundServer
+
+SPINE = {"scanners": {"injection": {"enabled": False}}}
+
+
+class RealtimeUpstream(BackgroundServer):
+    """Answers `conversation.item.create` with the text echoed as `response.output_text.delta` events; the text
+    `leak` is answered with a key split over two deltas. Records every client event it receives."""
+
+    name = "realtime-upstream"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[dict] = []
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/v1/realtime", self._socket)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json({"type": "session.created", "event_id": "e0", "session": {"id": "s1"}})
+        async for message in socket:
+            event = json.loads(message.data)
+            self.received.append(event)
+            if event.get("type") != "conversation.item.create":
+                continue
+            text = event["item"]["content"][0]["text"]
+            pieces = ["the key is ", AWS_KEY[:10], AWS_KEY[10:], " ok"] if text == "leak" else [f"echo: {text}"]
+            for piece in pieces:
+                await socket.send_json({"type": "response.output_text.delta", "event_id": "e", "item_id": "i1",
+                                        "content_index": 0, "delta": piece})  # fmt: skip
+            await socket.send_json({"type": "response.done", "event_id": "e9", "response": {"id": "r1"}})
+        return socket
+
+
+@pytest.fixture(scope="module")
+def realtime():
+    with RealtimeUpstream() as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="module")
+def proxy(start_proxy, realtime):
+    return start_proxy({"upstream": realtime.url, **SPINE})
+
+
+def item(text: str) -> dict:
+    return {"type": "conversation.item.create",
+            "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}  # fmt: skip
+
+
+async def converse(proxy, *events: dict, headers=AUTH, until: str = "response.done") -> list[dict]:
+    """Send the events, collect what the client receives until `until` or an error event (or 5 s of silence)."""
+    received: list[dict] = []
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(proxy.url.replace("http", "ws") + "/v1/realtime?model=gpt-realtime", headers=headers) as ws,
+    ):
+        for event in events:
+            await ws.send_json(event)
+        while True:
+            try:
+                message = await asyncio.wait_for(ws.receive(), 5)
+            except TimeoutError:
+                break
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            received.append(json.loads(message.data))
+            if received[-1]["type"] in (until, "error"):
+                break
+    return received
+
+
+async def test_a_clean_conversation_passes_both_ways(proxy, realtime):
+    received = await converse(proxy, item("what is 2+2?"))
+    assert [event["type"] for event in received] == ["session.created", "response.output_text.delta", "response.done"]
+    assert received[1]["delta"] == "echo: what is 2+2?"
+    assert realtime.received[-1] == item("what is 2+2?")
+
+
+async def test_a_client_frame_with_a_secret_never_reaches_the_upstream(proxy, realtime):
+    before = len(realtime.received)
+    received = await converse(proxy, item(f"store {AWS_KEY}"), item("and this one?"))
+    assert received[-1]["type"] == "error"
+    assert received[-1]["error"]["code"] == "secret_detected"
+    assert realtime.received[before:] == []  # neither the frame nor anything after it
+    events = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "secret_detected")
+    assert AWS_KEY not in proxy.audit_file.read_text()
+    assert events
+
+
+async def test_a_secret_the_model_splits_over_deltas_never_reaches_the_client(proxy):
+    received = await converse(proxy, item("leak"))
+    text = "".join(event.get("delta", "") for event in received)
+    assert AWS_KEY not in text
+    assert received[-1]["type"] == "error"
+
+
+async def test_client_audio_is_refused_because_it_cannot_be_inspected(proxy, realtime):
+    before = len(realtime.received)
+    received = await converse(proxy, {"type": "input_audio_buffer.append", "audio": "AAAA" * 100})
+    assert received[-1]["error"]["code"] == "audio_refused"
+    assert realtime.received[before:] == []
+
+
+async def test_an_unauthenticated_upgrade_is_refused(proxy):
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await converse(proxy, item("hi"), headers={})
+    assert refused.value.status == 401
