@@ -37,6 +37,9 @@ class Location:
 
 class StreamFormat(Protocol):
     provider: str
+    # Whether a complete stream always ends with an event `ends` answers None for ([DONE], message_stop,
+    # response.completed): without it, a stream that stops was cut off, not finished.
+    has_end_event: bool
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         """The texts this event carries (tool-call starts come as empty-path locations naming the tool)."""
@@ -60,6 +63,7 @@ def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
 
 
 class OpenAIChatStream:
+    has_end_event = True
     provider = "openai"
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
@@ -115,6 +119,7 @@ class OpenAIChatStream:
 
 
 class OpenAIResponsesStream:
+    has_end_event = True
     provider = "openai"
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
@@ -175,6 +180,7 @@ class OpenAIResponsesStream:
 
 
 class AnthropicStream:
+    has_end_event = True
     provider = "anthropic"
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
@@ -214,6 +220,7 @@ class GeminiStream:
     """`streamGenerateContent?alt=sse`: every event is a GenerateContentResponse with the next text parts."""
 
     provider = "google"
+    has_end_event = False  # the last event only carries a finishReason
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         found = []

@@ -265,11 +265,19 @@ class GuardAddon:
 
     def error(self, flow: http.HTTPFlow) -> None:
         try:
-            self._close_stream(flow)  # a client or upstream that hung up mid-stream: audit what was released
+            # A client or upstream that hung up mid-stream: audit what was released, as a stream that broke off.
+            self._close_stream(flow, broken=flow.error.msg if flow.error else "the connection broke off")
             # mitmproxy's hard body cap answers by itself; make sure the refusal is audited all the same.
             message = flow.error.msg if flow.error else ""
-            if "body_size_limit" in message and not flow.metadata.get(_REFUSED) and self._inspected(flow):
+            if flow.metadata.get(_REFUSED) or not self._inspected(flow):
+                return
+            if "body_size_limit" in message:
                 self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", message, status=413))
+            elif flow.response is None and _CONTEXT in flow.metadata:
+                # The upstream could not be reached or broke off before answering: the client gets mitmproxy's
+                # 502 (as JSON, intercept/error_pages.py); the audit trail gets the reason.
+                denial = Decision.deny("upstream_unavailable", message, status=502, source="fail_closed")
+                self._guard.refuse(self._context(flow), "response", denial)
         except Exception:
             logger.exception("could not audit the failed flow %s %s", flow.request.method, flow.request.path)
 
@@ -280,10 +288,12 @@ class GuardAddon:
         if session and session not in sessions:
             sessions[session] = (ctx.identity.get("tenant"), ctx.identity.get("subject"))
 
-    def _close_stream(self, flow: http.HTTPFlow) -> None:
+    def _close_stream(self, flow: http.HTTPFlow, *, broken: str | None = None) -> None:
         """Write a guarded stream's audit event, once (the stream ended, was stopped, or broke off)."""
         if (stream := flow.metadata.pop(_STREAM, None)) is not None:
             guard, judge = stream
+            if broken is not None and guard.stopped is None and not guard.completed:
+                guard.stopped = Decision.deny("upstream_incomplete", broken, status=502, source="fail_closed")
             judge.close(
                 released_bytes=guard.released_bytes, unparsed_events=guard.unparsed_events, stopped=guard.stopped
             )

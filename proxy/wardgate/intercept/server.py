@@ -22,6 +22,7 @@ from wardgate.identity import build_resolver, upstream_credential
 from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
+from wardgate.intercept.error_pages import install_json_error_pages
 from wardgate.limits import build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.pipeline.admission import Admission
@@ -153,6 +154,7 @@ async def serve(settings: Settings) -> None:
         )
     lifecycle = Lifecycle(settings, engine, audit, admission, admin)
 
+    install_json_error_pages()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
     master.addons.add(
@@ -182,6 +184,8 @@ async def serve(settings: Settings) -> None:
         allow_hosts=_allow_hosts_regexes(settings.llm_hosts) if selective else [],
         ssl_verify_upstream_trusted_ca=str(settings.upstream_ca) if settings.upstream_ca else None,
         connection_strategy="lazy",
+        # mitmproxy's inactivity timer (paused while a hook such as the scan runs): a hung upstream is let go.
+        tcp_timeout=settings.idle_timeout_s,
         # Asks TLS clients for a certificate; mitmproxy accepts any, the identity resolver verifies it.
         request_client_cert=identity.requests_client_certificates,
     )

@@ -107,6 +107,7 @@ class StreamGuard:
         self.released_bytes = 0  # bytes sent to the client
         self.unparsed_events = 0
         self.tokens = TokenCount()  # the provider's usage report, for budgets
+        self.completed = False  # the format's end event was seen
 
     def __call__(self, chunk: bytes) -> bytes | list[bytes]:
         """mitmproxy's `flow.response.stream` callable: b"" marks the end of the body."""
@@ -129,7 +130,14 @@ class StreamGuard:
     def finish(self) -> bytes:
         if self.stopped is not None:
             return b""
-        return self._run(self._parser.close(), end=True)
+        out = self._run(self._parser.close(), end=True)
+        if self.stopped is None and self._format.has_end_event and not self.completed:
+            # The upstream hung up before its stream's end event: say so, so the client cannot take a cut-off
+            # answer for a whole one (and the audit records it as stopped).
+            message = "the upstream ended the stream before it was complete"
+            self.stopped = Decision.deny("upstream_incomplete", message, status=502, source="fail_closed")
+            out += self._emit([self._format.error_event(self.stopped.code, message)])
+        return out
 
     def _run(self, events: list[SseEvent], *, end: bool) -> bytes:
         out: list[bytes] = []
@@ -160,6 +168,7 @@ class StreamGuard:
         self.tokens.observe(payload)
         queued = _Queued(event, payload, {})
         ends = self._format.ends(event, payload)
+        self.completed = self.completed or ends is None
         for location in self._format.locations(event, payload) if payload is not None else []:
             self._locate(queued, location)
         self._queue.append(queued)

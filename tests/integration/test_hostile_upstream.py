@@ -1,0 +1,90 @@
+"""Upstreams that fail: unreachable, reset before answering, cut off mid-stream. The client always gets JSON or a
+provider error event, never an HTML page or a stream that looks complete; the audit trail records the failure."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import httpx
+import pytest
+
+from tests.conftest import AUTH, free_port
+from tests.integration.helpers import wait_for_events
+
+SPINE = {"scanners": {"injection": {"enabled": False}}}
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
+
+
+class RawUpstream:
+    """A TCP server that answers every connection with fixed bytes, then closes (or resets) it."""
+
+    def __init__(self, answer: bytes, *, reset: bool = False) -> None:
+        self.port = free_port()
+        self._answer, self._reset = answer, reset
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(self._answer)
+            if self._reset:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.close()
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_an_unreachable_upstream_is_a_json_502_and_audited(start_proxy):
+    proxy = start_proxy({"upstream": f"http://127.0.0.1:{free_port()}", **SPINE})
+    response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["code"] == "upstream_unavailable"
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_unavailable")
+
+
+def test_an_upstream_that_resets_before_answering_is_a_json_502(start_proxy):
+    upstream = RawUpstream(b"", reset=True)
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_unavailable"
+
+
+@pytest.mark.parametrize("length", [False, True], ids=["chunked", "content-length"])
+def test_a_stream_cut_off_mid_way_ends_with_an_error_event(start_proxy, length):
+    chunk = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hel"}}]}
+    events = f"data: {json.dumps(chunk)}\n\n".encode()
+    framing = f"content-length: {len(events) + 500}\r\n" if length else ""  # promises more than it sends
+    head = f"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n{framing}\r\n".encode()
+    upstream = RawUpstream(head + events)
+    received = b""
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        body = {**BODY, "stream": True}
+        with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30) as answer:
+            try:
+                for piece in answer.iter_bytes():
+                    received += piece
+            except httpx.HTTPError:
+                pass  # a truncated body is acceptable; a clean-looking end is not
+    finally:
+        upstream.close()
+    text = received.decode()
+    assert "Hel" in text
+    if not length:  # the upstream closed where a body read to the close ends: the client gets the error event
+        assert "upstream_incomplete" in text
+    # (with a Content-Length the client sees the body cut short, which its HTTP client reports as an error)
+    stopped = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"])
+    assert stopped[-1]["result"]["code"] == "upstream_incomplete"
