@@ -133,6 +133,8 @@ REQUEST_ROWS: list[tuple[str, str, bytes, str | None]] = [
     ("key split over two parts", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": [
         {"type": "text", "text": AWS_KEY[:7]}, {"type": "text", "text": AWS_KEY[7:]}]}])).encode(), "application/json"),
     ("unknown future field", "/v1/chat/completions", json.dumps(chat(future_field={"deep": [{"text": AWS_KEY}]})).encode(), "application/json"),
+    ("secret as an object key", "/v1/chat/completions", json.dumps(chat(metadata={AWS_KEY: "x"})).encode(), "application/json"),
+    ("secret as a \\u-escaped value", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": AWS_KEY}]), ensure_ascii=False).replace("A", "\\u0041").encode(), "application/json"),
 ]  # fmt: skip
 
 

@@ -9,7 +9,10 @@ from typing import Any
 from wardgate.formats.base import MalformedBody, model_and_stream
 from wardgate.models import Exchange, JsonPath, Segment
 
-__all__ = ["parse_unparsed", "string_leaves", "with_every_leaf"]
+__all__ = ["KEY_MARK", "object_keys", "parse_unparsed", "string_leaves", "with_every_leaf"]
+
+# In a segment path, what follows this marker is an object key, not a value: it can be judged but not rewritten.
+KEY_MARK = "$key"
 
 # Offered tool definitions: their descriptions and schemas are text the model reads (tool poisoning).
 _TOOL_KEYS = frozenset(("tools", "functions"))
@@ -35,7 +38,29 @@ def with_every_leaf(exchange: Exchange, body: Any) -> Exchange:
     field, a part type we have not heard of) is still judged, as role `unknown` (`tool` under `tools`)."""
     mapped = {segment.path for segment in exchange.segments}
     extra = [_leaf(path, text) for path, text in string_leaves(body, ()) if path not in mapped and text.strip()]
+    extra += [_key(path, key) for path, key in object_keys(body, ())]
     return dataclasses.replace(exchange, segments=[*exchange.segments, *extra]) if extra else exchange
+
+
+def _key(path: JsonPath, key: str) -> Segment:
+    """An object key is text too (a secret can be a key): one-token keys are read for secrets only, like metadata."""
+    where = (*path, KEY_MARK, key)
+    if len(key) <= _TOKEN_CHARS and not any(c.isspace() for c in key):
+        return Segment("unknown", "metadata", key, where)
+    return Segment("unknown", "document", key, where)
+
+
+def object_keys(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+    """(path of the object, key) for every key of every object in a JSON value, depth-limited like the leaves."""
+    if len(path) > _MAX_DEPTH:
+        raise MalformedBody(f"the body is nested deeper than {_MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield path, key
+            yield from object_keys(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from object_keys(item, (*path, index))
 
 
 def _leaf(path: JsonPath, text: str) -> Segment:

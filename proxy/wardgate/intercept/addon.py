@@ -17,6 +17,7 @@ from mitmproxy.proxy.mode_specs import TransparentMode
 from wardgate.config import Phase, StreamingSettings
 from wardgate.errors import AuditError
 from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, provider_for, with_every_leaf
+from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.realtime import error_event as realtime_error_event
 from wardgate.formats.streams import stream_format_for
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
@@ -334,6 +335,10 @@ class GuardAddon:
         verdict = await self._guard.judge(ctx, "response", exchange, has_body=True)
         if not verdict.decision.allow:
             self._block(flow, verdict)
+            return
+        if any(KEY_MARK in path for path in verdict.rewrites):
+            message = "the answer has an object key the policy masks; it cannot be rewritten, so it is withheld"
+            self._refuse(flow, "response", Decision.deny("mask_unsupported", message, status=502))
             return
         # Each call the model asks for is judged on its own (phase tool_call); a denied one becomes a refusal the
         # model's caller reads instead of a call its agent would run.

@@ -13,6 +13,7 @@ import json
 from typing import Any, Literal
 
 from wardgate.formats.base import apply_rewrites
+from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.realtime import AUDIO_EVENTS, frame_exchange
 from wardgate.models import JsonPath, Segment
 from wardgate.pipeline.context import RequestContext
@@ -66,7 +67,7 @@ class RealtimeSession:
             return self._stop(verdict.decision, audited=True)
         if not verdict.rewrites:
             return FrameOutcome("pass", text)
-        if _TAIL in verdict.rewrites:
+        if _TAIL in verdict.rewrites or any(KEY_MARK in path for path in verdict.rewrites):
             # What the policy masks spans this delta and earlier ones that already went out: stop instead.
             message = "a value the policy masks spans several frames; it cannot be masked in flight"
             return self._stop(Decision.deny("split_value", message, status=403))

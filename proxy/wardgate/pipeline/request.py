@@ -21,6 +21,7 @@ from cryptography import x509
 from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
+from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
 from wardgate.formats.realtime import is_realtime
 from wardgate.identity import IdentityRejected, IdentityResolver
@@ -269,6 +270,9 @@ class RequestPipeline:
         read = call.read
         if in_body and not read.is_json:
             message = f"the policy asks to mask parts of a {read.kind} body, which Wardgate can only mask in JSON"
+            return Refuse(Decision.deny("mask_unsupported", message, status=403))
+        if any(KEY_MARK in path for path in in_body):
+            message = "the policy asks to mask an object key, which cannot be rewritten without changing the request"
             return Refuse(Decision.deny("mask_unsupported", message, status=403))
         if in_body or tools_stripped:
             call.forward.body = dump_body(dataclasses.replace(read, value=apply_rewrites(read.value, in_body)))
