@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -82,6 +84,10 @@ def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int) -> list[dic
 
 
 def main() -> None:
+    # The English augmentations (roleplay.py, payload_twins.py, fillers.py) iterate over sets of strings, whose order
+    # follows the per-process hash seed: fix it, or two builds differ.
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
