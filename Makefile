@@ -4,11 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TRAIN_BIN := $(TRAIN_VENV)/bin/
 
 # Training runs on Python 3.11: torch 2.13.0's CPU wheel installs offline only there (DESIGN §7).
 TRAIN_PYTHON ?= $(shell PYENV_VERSION=3.11 pyenv which python3 2>/dev/null || command -v python3.11)
 TRAIN_VENV := .venv-train
+TRAIN_BIN := $(TRAIN_VENV)/bin/
 TRAIN_STAMP := $(TRAIN_VENV)/.installed
 DATA ?= ../shared/data
 
