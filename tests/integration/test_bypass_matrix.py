@@ -110,6 +110,9 @@ REQUEST_ROWS: list[tuple[str, str, bytes, str | None]] = [
     ("anthropic nested tool_result document", "/v1/messages", json.dumps({"model": "claude", "max_tokens": 10, "messages": [{"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "search_result", "source": "s", "title": "t",
          "content": [{"type": "text", "text": AWS_KEY}]}]}]}]}).encode(), "application/json"),
+    ("gemini generateContent", "/v1beta/models/gemini-2.0-flash:generateContent", json.dumps({"contents": [{"role": "user", "parts": [{"text": AWS_KEY}]}]}).encode(), "application/json"),
+    ("gemini systemInstruction", "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse", json.dumps({"systemInstruction": {"parts": [{"text": AWS_KEY}]}, "contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).encode(), "application/json"),
+    ("inline data url", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:text/plain;base64," + base64.b64encode(f"key={AWS_KEY}".encode()).decode()}}]}])).encode(), "application/json"),
     ("embeddings without content-type", "/v1/embeddings", json.dumps({"model": "e", "input": AWS_KEY}).encode(), None),
     ("completions as text/plain", "/v1/completions", json.dumps({"model": "m", "prompt": AWS_KEY}).encode(), "text/plain"),
     ("ollama chat without content-type", "/api/chat", json.dumps({"model": "m", "messages": [{"role": "user", "content": AWS_KEY}]}).encode(), None),
@@ -147,7 +150,7 @@ def test_a_marker_never_reaches_the_upstream(proxy, recorder, path, body, conten
     response = httpx.post(proxy.url + path, content=body, headers=headers, timeout=30)
     assert response.status_code in (400, 403, 413, 415), response.text
     assert response.headers["content-type"].startswith("application/json")
-    decision = response.json()["error"]["wardgate"]["decision_id"]
+    decision = response.headers["x-wardgate-decision-id"]
     assert recorder.records[before:] == []
     assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and not e["result"]["allow"])
 
@@ -236,3 +239,12 @@ def test_a_marker_in_a_streamed_field_never_reaches_the_client(proxy, recorder, 
     assert AWS_KEY not in received
     # The stream came back whole: masked to its end, or stopped with an error event (never cut at a stale length).
     assert received.rstrip().endswith(("data: [DONE]", '"code": "secret_detected"}}'))
+
+
+def test_a_gemini_refusal_is_in_gemini_s_error_shape(proxy):
+    body = {"contents": [{"role": "user", "parts": [{"text": AWS_KEY}]}]}
+    path = "/v1beta/models/gemini-2.0-flash:generateContent"
+    response = httpx.post(proxy.url + path, json=body, headers=AUTH, timeout=30)
+    error = response.json()["error"]
+    assert (response.status_code, error["code"], error["status"]) == (403, 403, "PERMISSION_DENIED")
+    assert error["details"][0]["reason"] == "secret_detected"

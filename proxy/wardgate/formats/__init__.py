@@ -35,4 +35,7 @@ def provider_for(host: str, path: str) -> str:
     adapter = adapter_for("POST", path)
     if adapter is not None:
         return adapter.provider
+    bare = path.split("?", 1)[0]
+    if bare.endswith((":generateContent", ":streamGenerateContent")) or "generativelanguage" in host:
+        return "google"
     return "anthropic" if "anthropic" in host else "openai"

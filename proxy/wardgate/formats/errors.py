@@ -9,6 +9,9 @@ __all__ = ["error_body"]
 
 _OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 413: "invalid_request_error",
                  429: "rate_limit_error"}  # fmt: skip
+_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 413: "INVALID_ARGUMENT",
+                  415: "INVALID_ARGUMENT", 421: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 502: "UNAVAILABLE",
+                  503: "UNAVAILABLE"}  # fmt: skip
 _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                     413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error"}  # fmt: skip
 
@@ -21,5 +24,11 @@ def error_body(provider: str, status: int, code: str, message: str, details: Map
             "type": "error",
             "error": {"type": error_type, "message": message, "wardgate": {"code": code, **details}},
         }
+    if provider == "google":
+        # google.rpc.Status, as Gemini answers errors; the SDKs read `error.message` and `error.status`.
+        status_name = _GOOGLE_STATUS.get(status, "INTERNAL")
+        return {"error": {"code": status, "message": message, "status": status_name, "details": [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code, "domain": "wardgate",
+             "metadata": {key: str(value) for key, value in details.items()}}]}}  # fmt: skip
     error_type = _OPENAI_TYPES.get(status, "permission_error" if status == 403 else "server_error")
     return {"error": {"message": message, "type": error_type, "param": None, "code": code, "wardgate": dict(details)}}

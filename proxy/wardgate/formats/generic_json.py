@@ -66,6 +66,10 @@ def object_keys(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
 def _leaf(path: JsonPath, text: str) -> Segment:
     if path and path[-1] in _STRUCTURAL_KEYS and len(text) <= _TOKEN_CHARS and not any(c.isspace() for c in text):
         return Segment("unknown", "metadata", text, path)
+    if text.startswith("data:") and ";base64," in text[:100]:
+        # Inline image, audio or file data: read for secrets (its payload is decoded there when it is text), not
+        # scored by the language models, whose windows over kilobytes of base64 would only burn CPU.
+        return Segment("unknown", "metadata", text, path)
     if path[:1] and path[0] in _TOOL_KEYS:
         return Segment("tool", "tool_definition", text, path)
     return Segment("unknown", "document", text, path)

@@ -237,7 +237,8 @@ class RequestPipeline:
     async def _precheck(self, call: _Call) -> Outcome | None:
         """Ask the policy before paying for a scan when the caller is unknown or the scan is large."""
         assert call.exchange is not None
-        chars = sum(len(segment.text) for segment in call.exchange.segments)
+        # Metadata (ids, enums, inline data) is read by the secrets scanner only, in linear time: not budgeted.
+        chars = sum(len(segment.text) for segment in call.exchange.segments if segment.source != "metadata")
         if chars > self._rules.max_scan_chars:
             message = f"the request holds {chars} characters to scan; the limit is {self._rules.max_scan_chars}"
             return Refuse(Decision.deny("scan_budget_exceeded", message, status=413))
