@@ -122,3 +122,15 @@ def test_missing_models_refuse_to_start_when_ner_is_required(tmp_path):
 def test_a_language_without_a_pipeline_is_a_config_error():
     with pytest.raises(ConfigError, match="no pipeline for language"):
         build_pii_scanner(PiiSettings(languages=["en", "de"]))
+
+
+def test_a_mastercard_in_the_two_series_is_found_with_its_checksum():
+    from wardgate.scanners.pii.recognizers import MastercardTwoSeriesRecognizer, luhn_valid
+
+    recognizer = MastercardTwoSeriesRecognizer()
+    assert luhn_valid("2223000048400011")
+    assert recognizer.validate_result("2223 0000 4840 0011")
+    assert not recognizer.validate_result("2223 0000 4840 0012")  # checksum
+    assert not recognizer.validate_result("2800 0000 0000 0006")  # outside 2221-2720
+    found = recognizer.analyze("카드 2223-0000-4840-0011로 결제", ["CREDIT_CARD"])
+    assert [(r.start, r.end) for r in found] == [(3, 22)]

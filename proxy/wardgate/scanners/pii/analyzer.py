@@ -21,6 +21,7 @@ from wardgate.scanners.pii.korean import KrPhoneRecognizer, KrRrnRecognizer
 from wardgate.scanners.pii.korean_names import KoreanNameRecognizer
 from wardgate.scanners.pii.recognizers import (
     CardNumberInContextRecognizer,
+    MastercardTwoSeriesRecognizer,
     OnnxNerRecognizer,
     PhoneNumberInContextRecognizer,
 )
@@ -131,6 +132,7 @@ def build_analyzer(
                 registry.add_recognizer(korean)
             continue
         registry.add_recognizer(CardNumberInContextRecognizer(language))
+        registry.add_recognizer(MastercardTwoSeriesRecognizer(language))
         registry.add_recognizer(PhoneNumberInContextRecognizer(language))
         if ner is not None:
             registry.add_recognizer(OnnxNerRecognizer(ner, language=language))

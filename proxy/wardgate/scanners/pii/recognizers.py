@@ -16,7 +16,41 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from wardgate.inference import EntitySpan
 
-__all__ = ["CardNumberInContextRecognizer", "OnnxNerRecognizer", "PhoneNumberInContextRecognizer"]
+__all__ = [
+    "CardNumberInContextRecognizer",
+    "MastercardTwoSeriesRecognizer",
+    "OnnxNerRecognizer",
+    "PhoneNumberInContextRecognizer",
+]
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+class MastercardTwoSeriesRecognizer(PatternRecognizer):
+    """Mastercard's 2221-2720 range, which Presidio's card pattern predates: Luhn-checked like any card.
+
+    The edges exclude digits and Latin letters only, so a Korean particle glued to the number (`…1234로`) still
+    leaves it found.
+    """
+
+    def __init__(self, language: str = "en") -> None:
+        pattern = r"(?<![\dA-Za-z])2[2-7]\d{2}(?:[ -]?\d{4}){3}(?![\dA-Za-z])"
+        super().__init__(
+            supported_entity="CREDIT_CARD",
+            name=type(self).__name__,
+            supported_language=language,
+            patterns=[Pattern("mastercard 2-series", pattern, 0.5)],
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        digits = "".join(char for char in pattern_text if char.isdigit())
+        return 2221 <= int(digits[:4]) <= 2720 and luhn_valid(digits)
 
 
 class _NumberInContextRecognizer(PatternRecognizer):
