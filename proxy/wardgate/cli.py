@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -66,7 +67,13 @@ def run(config_file: Path | None, log_level: str, **flags: Any) -> None:
     if flags["policies"] is not None:
         settings.policy.dir = flags["policies"]
     configure_logging(log_level)
-    asyncio.run(serve(settings))
+    runner = asyncio.Runner()
+    runner.run(serve(settings))
+    # Stopped cleanly. A worker thread may still be inside a model call for a request that is gone: the process
+    # must not wait for it (asyncio's runner would join the default executor), so it ends here.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 _SYSTEM_CAS = click.option(

@@ -429,6 +429,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Larger request bodies get 413, never forwarded.")
     confdir: Path = Field(Path("~/.wardgate"), description="Where the CA for forward mode lives.")
     upstream_ca: Path | None = Field(None, description="PEM bundle to verify upstream TLS with (internal CAs).")
+    drain_timeout_s: float = Field(
+        10.0, ge=0, description="On SIGTERM, how long flows in flight may finish before Wardgate exits anyway."
+    )
     idle_timeout_s: int = Field(
         300, gt=0, description="A connection with no traffic either way for this long is closed (a hung upstream)."
     )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import threading
+import time
 
 import httpx
+from aiohttp import web
 
 from tests.conftest import AUTH
 from wardgate.audit import verify_files
+from wardgate.testing._server import BackgroundServer
 
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 SPINE = {"scanners": {"injection": {"enabled": False}}}
@@ -45,3 +51,34 @@ def test_a_torn_last_line_is_sealed_at_start_and_verifies_as_a_recovered_gap(sta
     result = verify_files([tmp_path / "audit.jsonl"])
     assert result.ok, result
     assert len(result.recovered) == 1
+
+
+class SlowUpstream(BackgroundServer):
+    """Answers a chat completion after 1.5 s: a request that is in flight when Wardgate is told to stop."""
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/chat/completions", self._slow)
+
+    async def _slow(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(1.5)
+        return web.json_response({"id": "c", "object": "chat.completion", "choices": []})
+
+
+def test_sigterm_drains_the_request_in_flight_then_exits(start_proxy):
+    with SlowUpstream() as upstream:
+        proxy = start_proxy({"upstream": upstream.url, "drain_timeout_s": 10, **SPINE})
+        answers: list[int] = []
+
+        def ask() -> None:
+            response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+            answers.append(response.status_code)
+
+        call = threading.Thread(target=ask)
+        call.start()
+        time.sleep(0.5)  # the request is waiting on the upstream
+        started = time.monotonic()
+        proxy.signal(signal.SIGTERM)
+        call.join(10)
+        assert answers == [200]  # the flow in flight finished
+        assert proxy.stop(timeout=10) == 0
+        assert time.monotonic() - started < 8

@@ -38,6 +38,7 @@ _CONTEXT = "wardgate"  # keys in flow.metadata
 _REFUSED = "wardgate_refused"
 _STREAM = "wardgate_stream"
 _REALTIME = "wardgate_realtime"
+_IN_FLIGHT = "wardgate_in_flight"
 _REALTIME_TOLD = "wardgate_realtime_told"
 # Before the credential is checked (a body refused at the headers stage) nobody is known yet.
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
@@ -125,6 +126,9 @@ class GuardAddon:
         self._max_body_bytes = max_body_bytes
         self._usage = usage
         self._streaming = streaming or StreamingSettings()
+        self.in_flight = 0  # flows between their request headers and their end: what a shutdown drains
+        self.idle = asyncio.Event()
+        self.idle.set()
 
     def _context(self, flow: http.HTTPFlow) -> RequestContext:
         ctx = flow.metadata.get(_CONTEXT)
@@ -146,6 +150,9 @@ class GuardAddon:
         return bool(flow.metadata.setdefault("wardgate_inspected", _destination(flow).inspected(self._inspects)))
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        flow.metadata[_IN_FLIGHT] = True
+        self.in_flight += 1
+        self.idle.clear()
         try:
             if not self._inspected(flow):
                 return
@@ -251,8 +258,20 @@ class GuardAddon:
         flow.metadata[_STREAM] = (guard, judge)
         flow.response.stream = decoded_stream(flow.response.headers, guard)
 
-    @_fails_closed("response")
     async def response(self, flow: http.HTTPFlow) -> None:
+        try:
+            await self._response(flow)
+        finally:
+            self._landed(flow)
+
+    def _landed(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.pop(_IN_FLIGHT, False):
+            self.in_flight -= 1
+            if not self.in_flight:
+                self.idle.set()
+
+    @_fails_closed("response")
+    async def _response(self, flow: http.HTTPFlow) -> None:
         self._close_stream(flow)
         if (fault := flow.metadata.pop("wardgate_fault", None)) is not None:
             raise fault
@@ -265,6 +284,7 @@ class GuardAddon:
         await self._judge_response(flow, ctx)
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self._landed(flow)
         try:
             # A client or upstream that hung up mid-stream: audit what was released, as a stream that broke off.
             self._close_stream(flow, broken=flow.error.msg if flow.error else "the connection broke off")

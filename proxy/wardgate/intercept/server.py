@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import signal
@@ -154,6 +155,10 @@ async def serve(settings: Settings) -> None:
         )
     lifecycle = Lifecycle(settings, engine, audit, admission, admin)
 
+    addon = GuardAddon(
+        guard, pipeline, inspects=inspects, max_body_bytes=settings.max_body_bytes, usage=usage,
+        streaming=settings.streaming,
+    )  # fmt: skip
     install_json_error_pages()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
@@ -163,14 +168,7 @@ async def serve(settings: Settings) -> None:
         next_layer.NextLayer(),
         tlsconfig.TlsConfig(),
         errorcheck.ErrorCheck(repeat_errors_on_stderr=True),
-        GuardAddon(
-            guard,
-            pipeline,
-            inspects=inspects,
-            max_body_bytes=settings.max_body_bytes,
-            usage=usage,
-            streaming=settings.streaming,
-        ),
+        addon,
         lifecycle,
     )
     # Before the TLS addon sees the confdir: it would create a CA named after mitmproxy.
@@ -194,8 +192,15 @@ async def serve(settings: Settings) -> None:
     tasks: list[asyncio.Task[object]] = []
 
     async def stop() -> None:
-        # master.shutdown() alone leaves the listeners open (DESIGN §7): close them first.
+        # master.shutdown() alone leaves the listeners open (DESIGN §7): close them first, then let the flows in
+        # flight finish, up to the drain deadline.
         await master.addons.get("proxyserver").servers.update([])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(addon.idle.wait(), settings.drain_timeout_s)
+        if addon.in_flight:
+            logger.warning(
+                "stopping with %d flows still in flight after %g s", addon.in_flight, settings.drain_timeout_s
+            )
         master.shutdown()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
