@@ -33,6 +33,8 @@ __all__ = [
     "Phase",
     "PiiSettings",
     "PolicySettings",
+    "RateLimit",
+    "RateSettings",
     "ScannerSettings",
     "SecretsSettings",
     "Settings",
@@ -370,8 +372,39 @@ class StreamingSettings(_Section):
     overlap_chars: int = Field(128, ge=0, le=4096, description="Released text the next window is scanned with.")
 
 
+class RateLimit(_Section):
+    """Per-minute rates; null: no limit of that kind."""
+
+    requests_per_minute: int | None = Field(None, ge=1, description="Requests a tenant may send per minute.")
+    tokens_per_minute: int | None = Field(
+        None, ge=1, description="Tokens (as the answers report them) a tenant may spend per minute."
+    )
+
+
+class RateSettings(RateLimit):
+    """Rate limits, checked right after identity (before any scanning); past one: 429 `rate_limited`."""
+
+    per_subject: bool = Field(False, description="Count each subject of a tenant on its own (else the tenant's total).")
+    tenants: dict[str, RateLimit] = Field(default_factory=dict, description="Per-tenant limits; null fields inherit.")
+
+    def for_tenant(self, tenant: str) -> RateLimit:
+        override = self.tenants.get(tenant)
+        if override is None:
+            return self
+        return RateLimit(
+            requests_per_minute=override.requests_per_minute or self.requests_per_minute,
+            tokens_per_minute=override.tokens_per_minute or self.tokens_per_minute,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        limits = [self, *self.tenants.values()]
+        return any(limit.requests_per_minute or limit.tokens_per_minute for limit in limits)
+
+
 class LimitsSettings(_Section):
-    """Usage the policy sees as `input.usage` (tokens and requests per tenant per UTC day), for budgets."""
+    """Usage the policy sees as `input.usage` (tokens and requests per tenant per UTC day), for budgets, and the
+    per-minute rate limits; both are kept where `usage` says (rate limits in memory when usage is `off`)."""
 
     usage: Literal["off", "memory", "redis"] = Field(
         "memory", description="memory: this process's counts; redis: shared by every replica (needs redis_url)."
@@ -379,7 +412,10 @@ class LimitsSettings(_Section):
     redis_url: str | None = Field(None, description="redis://[:password@]host:6379/0 (or rediss://, unix://).")
     key_prefix: str = Field("wardgate", min_length=1)
     timeout_ms: int = Field(200, gt=0, description="Per Redis call; past it the usage is unavailable.")
-    fail_closed: bool = Field(False, description="Deny requests (503) while usage cannot be read (else judge without).")
+    fail_closed: bool = Field(
+        False, description="Deny requests (503) while usage or rate counters cannot be read (else judge without)."
+    )
+    rate: RateSettings = RateSettings()
 
     @model_validator(mode="after")
     def _redis_needs_url(self) -> LimitsSettings:

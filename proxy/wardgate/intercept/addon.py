@@ -177,6 +177,7 @@ class GuardAddon:
         assert flow.response is not None
         if (ctx := flow.metadata.get(_CONTEXT)) is not None:
             flow.response.headers[DECISION_HEADER] = ctx.decision_id
+            flow.response.headers.update(ctx.response_headers)
         if ctx is not None and ctx.endpoint == "mcp":
             self._bind_mcp_session(flow, ctx)
         if "text/event-stream" not in flow.response.headers.get("content-type", ""):

@@ -22,7 +22,7 @@ from wardgate.identity import build_resolver, upstream_credential
 from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
-from wardgate.limits import build_usage
+from wardgate.limits import build_rate_limiter, build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.pipeline.admission import Admission
 from wardgate.pipeline.destination import host_matcher
@@ -127,7 +127,8 @@ async def serve(settings: Settings) -> None:
     masking = settings.masking
     vaults = VaultStore(ttl=masking.conversation_ttl_s, max_conversations=masking.max_conversations)
     usage_store = build_usage(settings.limits)
-    usage = UsageMeter(usage_store, fail_closed=settings.limits.fail_closed)
+    rate = build_rate_limiter(settings.limits)
+    usage = UsageMeter(usage_store, fail_closed=settings.limits.fail_closed, rate=rate)
     admission = Admission(
         concurrent=settings.admission.concurrent,
         queue=settings.admission.queue,
@@ -211,5 +212,7 @@ async def serve(settings: Settings) -> None:
         await engine.close()
         if usage_store is not None:
             await usage_store.close()
+        if rate is not None:
+            await rate.close()
         audit.close()
         print("wardgate stopped", file=sys.stderr, flush=True)

@@ -32,6 +32,8 @@ class RequestContext:
     started: float = dataclasses.field(default_factory=time.perf_counter)
     # Placeholders issued while masking this flow's request (or its conversation's, when the caller names one).
     vault: Vault = dataclasses.field(default_factory=Vault)
+    # Headers Wardgate adds to the answer, forwarded or refused (the rate-limit state).
+    response_headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def as_input(self) -> dict[str, Any]:
         return {"id": self.decision_id, "method": self.method, "host": self.host, "path": self.path}
