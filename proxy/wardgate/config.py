@@ -445,6 +445,11 @@ class FailClosedSettings(_Section):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARDGATE_", env_nested_delimiter="__", extra="forbid")
 
+    enforcement: Literal["enforce", "shadow"] = Field(
+        "enforce",
+        description="shadow: policy decisions are audited (`enforced: false`) and counted but never applied; "
+        "Wardgate's own fail-closed refusals still are.",
+    )
     mode: Literal["reverse", "forward", "transparent"] = Field(
         "reverse", description="transparent: traffic redirected by iptables (`wardgate iptables`), e.g. in a pod."
     )

@@ -119,6 +119,7 @@ async def serve(settings: Settings) -> None:
         fail_closed=settings.fail_closed,
         scan_timeout=settings.scanners.timeout_ms / 1000,
         record_input=settings.audit.record_input,
+        shadow=settings.enforcement == "shadow",
     )
     # Reverse mode serves one upstream; forward and transparent modes see any host and guard only the LLM ones.
     selective = settings.mode != "reverse"

@@ -29,6 +29,8 @@ from wardgate.scanners.base import Scanner, SyncScanner
 __all__ = ["Guard", "Verdict"]
 
 logger = logging.getLogger(__name__)
+# What a shadowed decision applies to traffic: nothing.
+_PASS = Decision(allow=True, status=200)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,8 +68,10 @@ class Guard:
         record_input: bool = False,
         stream_scanners: Sequence[SyncScanner] = (),
         tool_scanners: Sequence[SyncScanner] = (),
+        shadow: bool = False,
     ) -> None:
-        """`stream_scanners` judge released stream text; `tool_scanners` also judge streamed tool-call arguments."""
+        """`stream_scanners` judge released stream text; `tool_scanners` also judge streamed tool-call arguments;
+        `shadow`: no policy decision is applied (enforcement: shadow)."""
         self._scanners = scanners
         self._stream_scanners, self._tool_scanners = stream_scanners, tool_scanners
         self._engine = engine
@@ -76,6 +80,12 @@ class Guard:
         self._fail_closed = fail_closed
         self._scan_timeout = scan_timeout
         self._record_input = record_input
+        self._shadow = shadow
+
+    def shadowed(self, decision: Decision) -> bool:
+        """A policy's decision that would change traffic, in shadow mode or marked `shadow`: audited, not applied.
+        Wardgate's own fail-closed decisions (engine or scanner failure, unparsed bodies) are always applied."""
+        return decision.source == "policy" and (self._shadow or decision.shadow) and decision.changes_traffic
 
     async def judge(
         self,
@@ -101,16 +111,21 @@ class Guard:
         else:
             decision = await self._decide(phase, policy_input)
         timings["policy_ms"] = _ms(time.perf_counter() - started)
+        shadowed = self.shadowed(decision)
+        applied = _PASS if shadowed else decision
 
-        if decision.allow and phase == "request" and has_body and not exchange.parsed and self._fail_closed.unparsed:
-            decision = Decision.deny(
+        if applied.allow and phase == "request" and has_body and not exchange.parsed and self._fail_closed.unparsed:
+            decision = applied = Decision.deny(
                 "unparsed_request", "this endpoint's body cannot be inspected and fail_closed.unparsed is set",
                 source="fail_closed",
             )  # fmt: skip
-        rewrites = self._rewrites(ctx, phase, exchange, findings, decision) if decision.allow else {}
+            shadowed = False
+        rewrites = self._rewrites(ctx, phase, exchange, findings, applied) if applied.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
-        self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
-        return Verdict(decision, findings, rewrites)
+        self._record(
+            ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error, enforced=not shadowed
+        )
+        return Verdict(applied, findings, rewrites)
 
     async def precheck(self, ctx: RequestContext, exchange: Exchange, extra: Mapping[str, Any]) -> Verdict | None:
         """The policy on what is known before any scan (who, where, how much): a deny is audited and returned, since
@@ -118,7 +133,7 @@ class Guard:
         started = time.perf_counter()
         policy_input = {**self._input(ctx, "request", exchange, []), **extra}
         decision = await self._decide("request", policy_input)
-        if decision.allow:
+        if decision.allow or self.shadowed(decision):  # a shadowed deny is audited once, by the full judgement
             return None
         timings = {"policy_ms": _ms(time.perf_counter() - started), "total_ms": _ms(time.perf_counter() - ctx.started)}
         self._record(ctx, "request", exchange, [], decision, {}, policy_input, timings, None)
@@ -207,10 +222,14 @@ class Guard:
         started = time.perf_counter()
         decision = self._evaluate_blocking(phase, policy_input, scan_error)
         timings["policy_ms"] = _ms(time.perf_counter() - started)
-        rewrites = self._rewrites(ctx, phase, exchange, findings, decision) if decision.allow else {}
+        shadowed = self.shadowed(decision)
+        applied = _PASS if shadowed else decision
+        rewrites = self._rewrites(ctx, phase, exchange, findings, applied) if applied.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
-        self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
-        return Verdict(decision, findings, rewrites)
+        self._record(
+            ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error, enforced=not shadowed
+        )
+        return Verdict(applied, findings, rewrites)
 
     def decide_blocking(
         self,
@@ -249,10 +268,15 @@ class Guard:
         decision: Decision,
         policy_input: Mapping[str, Any] | None,
         stream: Mapping[str, Any],
+        *,
+        enforced: bool = True,
     ) -> None:
         """The one audit event of a response stream, when it ends or is stopped."""
         timings = {"total_ms": _ms(time.perf_counter() - ctx.started)}
-        self._record(ctx, "response", exchange, findings, decision, {}, policy_input, timings, None, stream=stream)
+        self._record(
+            ctx, "response", exchange, findings, decision, {}, policy_input, timings, None, stream=stream,
+            enforced=enforced,
+        )  # fmt: skip
 
     @staticmethod
     def _input(ctx: RequestContext, phase: Phase, exchange: Exchange, findings: Sequence[Finding]) -> dict[str, Any]:
@@ -286,7 +310,9 @@ class Guard:
         scan_error: str | None,
         *,
         stream: Mapping[str, Any] | None = None,
+        enforced: bool = True,
     ) -> None:
+        """`enforced`: False for a shadowed decision (recorded as decided; traffic passed unchanged)."""
         # What `wardgate_findings_total` counts; every scored finding stays in `findings` with its score.
         counts: dict[str, int] = {}
         for finding in findings:
@@ -317,6 +343,7 @@ class Guard:
                 "mask": decision.mask,
                 "source": decision.source,
             },
+            enforced=enforced,
             masked=["/" + "/".join(map(str, path)) for path in rewrites],
             tool=_tool_summary(policy_input),
             bundle_revision=self._engine.revision,
