@@ -39,6 +39,8 @@ __all__ = [
     "SecretsSettings",
     "Settings",
     "StreamingSettings",
+    "TelemetrySettings",
+    "TracingSettings",
     "UpstreamCredentialSettings",
     "load_settings",
     "read_secret",
@@ -427,6 +429,22 @@ class LimitsSettings(_Section):
         return self
 
 
+class TracingSettings(_Section):
+    """OpenTelemetry traces. The standard OTEL_* variables win over these (OTEL_TRACES_EXPORTER,
+    OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, OTEL_SERVICE_NAME; sampling from OTEL_TRACES_SAMPLER[_ARG])."""
+
+    exporter: Literal["otlp", "console", "none"] | None = Field(
+        None, description="null: OTEL_TRACES_EXPORTER, else otlp when an OTLP endpoint is set, else none."
+    )
+    endpoint: str | None = Field(None, description="OTLP/HTTP base URL (spans go to <endpoint>/v1/traces).")
+    service_name: str = "wardgate"
+
+
+class TelemetrySettings(_Section):
+    traces: TracingSettings = TracingSettings()
+    access_log: bool = Field(True, description="One JSON line per request on stderr (logger wardgate.access).")
+
+
 class FailClosedSettings(_Section):
     """Where Wardgate refuses traffic it cannot judge. A phase left out of a list fails open."""
 
@@ -473,6 +491,7 @@ class Settings(BaseSettings):
     masking: MaskingSettings = MaskingSettings()
     streaming: StreamingSettings = StreamingSettings()
     limits: LimitsSettings = LimitsSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     fail_closed: FailClosedSettings = FailClosedSettings()
 
     @field_validator("upstream")

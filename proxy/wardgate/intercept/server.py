@@ -32,6 +32,7 @@ from wardgate.policy import PolicyEngine, build_engine
 from wardgate.policy.watch import watch_bundle
 from wardgate.scanners import build_scanners
 from wardgate.telemetry import DecisionMetrics
+from wardgate.telemetry.tracing import configure_tracing
 
 __all__ = ["serve"]
 
@@ -100,6 +101,7 @@ class Lifecycle:
 async def serve(settings: Settings) -> None:
     """Run the proxy until SIGINT/SIGTERM. Start-up problems raise `ConfigError` before anything listens."""
     engine = build_engine(settings.policy)
+    tracing = configure_tracing(settings.telemetry.traces)
     metrics = DecisionMetrics()
     audit = AuditLog(
         settings.audit.file,
@@ -169,6 +171,7 @@ async def serve(settings: Settings) -> None:
             max_body_bytes=settings.max_body_bytes,
             usage=usage,
             streaming=settings.streaming,
+            access_log=settings.telemetry.access_log,
         ),
         lifecycle,
     )
@@ -216,4 +219,5 @@ async def serve(settings: Settings) -> None:
         if rate is not None:
             await rate.close()
         audit.close()
+        tracing.shutdown()  # exports the spans still queued
         print("wardgate stopped", file=sys.stderr, flush=True)

@@ -25,6 +25,7 @@ from wardgate.policy import Decision, PolicyEngine, Reason
 from wardgate.policy.engine import DECISION_PATH
 from wardgate.policy.recording import recorded_input
 from wardgate.scanners.base import Scanner, SyncScanner
+from wardgate.telemetry.tracing import tracer
 
 __all__ = ["Guard", "Verdict"]
 
@@ -172,7 +173,7 @@ class Guard:
     async def _scan(self, exchange: Exchange) -> tuple[list[Finding], str | None]:
         if not exchange.segments or not self._scanners:
             return [], None
-        calls = [scanner.scan(exchange.segments) for scanner in self._scanners]
+        calls = [self._traced_scan(scanner, exchange.segments) for scanner in self._scanners]
         try:
             results = await asyncio.wait_for(asyncio.gather(*calls), self._scan_timeout)
         except TimeoutError:
@@ -184,11 +185,21 @@ class Guard:
             return [], f"a scanner failed: {type(exc).__name__}: {exc}"
         return [finding for found in results for finding in found], None
 
+    @staticmethod
+    async def _traced_scan(scanner: Scanner, segments: Sequence[Segment]) -> list[Finding]:
+        with tracer().start_as_current_span(f"wardgate.scan {scanner.name}") as span:
+            found = await scanner.scan(segments)
+            span.set_attribute("wardgate.findings", len(found))
+            return found
+
     async def _decide(self, phase: Phase, policy_input: Mapping[str, Any]) -> Decision:
-        try:
-            return await self._engine.evaluate(policy_input)
-        except PolicyError as exc:
-            return self._policy_failed(phase, exc)
+        with tracer().start_as_current_span("wardgate.policy", attributes={"wardgate.phase": phase}) as span:
+            try:
+                decision = await self._engine.evaluate(policy_input)
+            except PolicyError as exc:
+                decision = self._policy_failed(phase, exc)
+            span.set_attributes({"wardgate.allow": decision.allow, "wardgate.code": decision.code})
+            return decision
 
     def _policy_failed(self, phase: Phase, exc: PolicyError) -> Decision:
         if phase in self._fail_closed.policy_error:
@@ -320,10 +331,12 @@ class Guard:
                 counts[finding.kind] = counts.get(finding.kind, 0) + 1
         input_hash = hashlib.sha256(canonical_json(policy_input).encode()).hexdigest() if policy_input else None
         recorded = recorded_input(policy_input) if self._record_input and policy_input else None
+        ctx.decision = decision.code if enforced else f"{decision.code} (shadow)"
         self._audit.record(
             "decision",
             decision_id=ctx.decision_id,
             trace_id=ctx.trace_id,
+            span_id=ctx.span_id,
             phase=phase,
             path=DECISION_PATH.replace(".", "/"),
             identity=dict(ctx.identity),

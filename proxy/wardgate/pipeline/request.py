@@ -34,6 +34,7 @@ from wardgate.pipeline.mcp_judge import DENIED_METHOD, LegacySessions, session_o
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
 from wardgate.policy import Decision
+from wardgate.telemetry.tracing import tracer
 
 __all__ = ["MCP_SESSION_HEADER", "QUERY", "Forward", "IncomingRequest", "Refuse", "RequestPipeline", "RequestRules"]
 
@@ -139,7 +140,10 @@ class RequestPipeline:
     async def run(self, ctx: RequestContext, request: IncomingRequest) -> Outcome:
         call = _Call(ctx, request)
         for stage in self.stages:
-            outcome = await stage(call)
+            with tracer().start_as_current_span(f"wardgate.{stage.__name__.strip('_')}") as span:
+                outcome = await stage(call)
+                if isinstance(outcome, Refuse):
+                    span.set_attribute("wardgate.refused", outcome.decision.code)
             if isinstance(outcome, Refuse):
                 if not outcome.audited:
                     self._guard.refuse(ctx, "request", outcome.decision)
