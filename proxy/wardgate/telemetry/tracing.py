@@ -9,6 +9,7 @@ below them (pipeline stages, scanners, policy) uses the plain API (`trace.get_tr
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
@@ -41,7 +42,7 @@ def _exporter(settings: TracingSettings) -> SpanExporter | None:
     if name == "none":
         return None
     if name == "console":
-        return ConsoleSpanExporter()
+        return ConsoleSpanExporter(out=sys.stderr)  # stdout may be the audit stream (audit.stdout)
     if name != "otlp":
         raise ConfigError(f"OTEL_TRACES_EXPORTER={name}: Wardgate exports traces with otlp, console or none")
     protocol = next((os.environ[v] for v in _PROTOCOL_VARIABLES if os.environ.get(v)), "http/protobuf")
