@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import httpx
 import openai
@@ -50,8 +51,8 @@ def test_the_openai_sdk_waits_as_retry_after_says(start_proxy, upstream, monkeyp
     proxy = start_proxy({"upstream": upstream.url, **QUIET}, env={"WARDGATE_LIMITS__RATE__REQUESTS_PER_MINUTE": "1"})
     assert post(proxy).status_code == 200
     slept: list[float] = []
-    # The SDK's own retry loop runs for real; only its sleep is recorded instead of waited out.
-    monkeypatch.setattr(openai._base_client.time, "sleep", slept.append)
+    # The SDK's own retry loop runs for real; only its sleep is recorded instead of waited out (in its module alone).
+    monkeypatch.setattr(openai._base_client, "time", SimpleNamespace(sleep=slept.append, time=time.time))
     client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=2)
     with pytest.raises(openai.RateLimitError) as raised:
         client.chat.completions.create(**CHAT)
