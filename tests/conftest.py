@@ -55,7 +55,13 @@ def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyFacto
     """Start `wardgate run` with a config; every proxy started is stopped at the end of the module."""
     started: list[ProxyProcess] = []
 
-    def start(config: dict[str, Any], *, policies: Path = POLICIES, prefix: list[str] | None = None) -> ProxyProcess:
+    def start(
+        config: dict[str, Any],
+        *,
+        policies: Path = POLICIES,
+        prefix: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ProxyProcess:
         config = copy.deepcopy(config)  # the sections below are popped and merged; callers' dicts stay intact
         workdir = tmp_path_factory.mktemp("proxy")
         keys = workdir / "api-keys.yaml"
@@ -78,7 +84,7 @@ def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyFacto
             "confdir": str(workdir / "ca"),
             **config,
         }
-        proxy = ProxyProcess(full, workdir, prefix=prefix or ())
+        proxy = ProxyProcess(full, workdir, prefix=prefix or (), env=env)
         proxy.start()
         started.append(proxy)
         return proxy

@@ -33,10 +33,14 @@ __all__ = [
     "Phase",
     "PiiSettings",
     "PolicySettings",
+    "RateLimit",
+    "RateSettings",
     "ScannerSettings",
     "SecretsSettings",
     "Settings",
     "StreamingSettings",
+    "TelemetrySettings",
+    "TracingSettings",
     "UpstreamCredentialSettings",
     "load_settings",
     "read_secret",
@@ -376,8 +380,39 @@ class StreamingSettings(_Section):
     )
 
 
+class RateLimit(_Section):
+    """Per-minute rates; null: no limit of that kind."""
+
+    requests_per_minute: int | None = Field(None, ge=1, description="Requests a tenant may send per minute.")
+    tokens_per_minute: int | None = Field(
+        None, ge=1, description="Tokens (as the answers report them) a tenant may spend per minute."
+    )
+
+
+class RateSettings(RateLimit):
+    """Rate limits, checked right after identity (before any scanning); past one: 429 `rate_limited`."""
+
+    per_subject: bool = Field(False, description="Count each subject of a tenant on its own (else the tenant's total).")
+    tenants: dict[str, RateLimit] = Field(default_factory=dict, description="Per-tenant limits; null fields inherit.")
+
+    def for_tenant(self, tenant: str) -> RateLimit:
+        override = self.tenants.get(tenant)
+        if override is None:
+            return self
+        return RateLimit(
+            requests_per_minute=override.requests_per_minute or self.requests_per_minute,
+            tokens_per_minute=override.tokens_per_minute or self.tokens_per_minute,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        limits = [self, *self.tenants.values()]
+        return any(limit.requests_per_minute or limit.tokens_per_minute for limit in limits)
+
+
 class LimitsSettings(_Section):
-    """Usage the policy sees as `input.usage` (tokens and requests per tenant per UTC day), for budgets."""
+    """Usage the policy sees as `input.usage` (tokens and requests per tenant per UTC day), for budgets, and the
+    per-minute rate limits; both are kept where `usage` says (rate limits in memory when usage is `off`)."""
 
     usage: Literal["off", "memory", "redis"] = Field(
         "memory", description="memory: this process's counts; redis: shared by every replica (needs redis_url)."
@@ -385,7 +420,10 @@ class LimitsSettings(_Section):
     redis_url: str | None = Field(None, description="redis://[:password@]host:6379/0 (or rediss://, unix://).")
     key_prefix: str = Field("wardgate", min_length=1)
     timeout_ms: int = Field(200, gt=0, description="Per Redis call; past it the usage is unavailable.")
-    fail_closed: bool = Field(False, description="Deny requests (503) while usage cannot be read (else judge without).")
+    fail_closed: bool = Field(
+        False, description="Deny requests (503) while usage or rate counters cannot be read (else judge without)."
+    )
+    rate: RateSettings = RateSettings()
 
     @model_validator(mode="after")
     def _redis_needs_url(self) -> LimitsSettings:
@@ -395,6 +433,22 @@ class LimitsSettings(_Section):
             if urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
                 raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
         return self
+
+
+class TracingSettings(_Section):
+    """OpenTelemetry traces. The standard OTEL_* variables win over these (OTEL_TRACES_EXPORTER,
+    OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, OTEL_SERVICE_NAME; sampling from OTEL_TRACES_SAMPLER[_ARG])."""
+
+    exporter: Literal["otlp", "console", "none"] | None = Field(
+        None, description="null: OTEL_TRACES_EXPORTER, else otlp when an OTLP endpoint is set, else none."
+    )
+    endpoint: str | None = Field(None, description="OTLP/HTTP base URL (spans go to <endpoint>/v1/traces).")
+    service_name: str = "wardgate"
+
+
+class TelemetrySettings(_Section):
+    traces: TracingSettings = TracingSettings()
+    access_log: bool = Field(True, description="One JSON line per request on stderr (logger wardgate.access).")
 
 
 class FailClosedSettings(_Section):
@@ -415,6 +469,11 @@ class FailClosedSettings(_Section):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARDGATE_", env_nested_delimiter="__", extra="forbid")
 
+    enforcement: Literal["enforce", "shadow"] = Field(
+        "enforce",
+        description="shadow: policy decisions are audited (`enforced: false`) and counted but never applied; "
+        "Wardgate's own fail-closed refusals still are.",
+    )
     mode: Literal["reverse", "forward", "transparent"] = Field(
         "reverse", description="transparent: traffic redirected by iptables (`wardgate iptables`), e.g. in a pod."
     )
@@ -444,6 +503,7 @@ class Settings(BaseSettings):
     masking: MaskingSettings = MaskingSettings()
     streaming: StreamingSettings = StreamingSettings()
     limits: LimitsSettings = LimitsSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     fail_closed: FailClosedSettings = FailClosedSettings()
 
     @field_validator("upstream")

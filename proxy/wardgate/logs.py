@@ -6,8 +6,19 @@ import logging
 import sys
 
 import structlog
+from opentelemetry import trace
+from structlog.typing import EventDict
 
 __all__ = ["configure_logging"]
+
+
+def _trace_ids(logger: object, method_name: str, event_dict: EventDict) -> EventDict:
+    """The current span's ids: every line logged while a request is handled names its trace (telemetry/tracing)."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -18,7 +29,13 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],
-        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name],
+        # ExtraAdder: the fields a record carries in `extra` (the access log's) become JSON keys.
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+            _trace_ids,
+        ],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

@@ -7,7 +7,8 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from mitmproxy import ctx as mitmproxy_ctx
@@ -30,11 +31,14 @@ from wardgate.pipeline.realtime import RealtimeSession
 from wardgate.pipeline.request import MCP_SESSION_HEADER, IncomingRequest, Refuse, RequestPipeline
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.policy import Decision
+from wardgate.telemetry.tracing import RequestTrace, tracer
 
 __all__ = ["GuardAddon"]
 
 logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("wardgate.access")
 _CONTEXT = "wardgate"  # keys in flow.metadata
+_TRACE = "wardgate_trace"
 _REFUSED = "wardgate_refused"
 _STREAM = "wardgate_stream"
 _REALTIME = "wardgate_realtime"
@@ -80,6 +84,19 @@ def _incoming(flow: http.HTTPFlow) -> IncomingRequest:
     )
 
 
+# GenAI semantic conventions' operation names, by endpoint kind.
+_OPERATIONS = {"chat": "chat", "messages": "chat", "responses": "chat", "completion": "text_completion",
+               "embeddings": "embeddings"}  # fmt: skip
+
+
+@contextmanager
+def _active(flow: http.HTTPFlow) -> Iterator[None]:
+    """The flow's request span as the current span for the length of a hook (each hook is a task of its own)."""
+    request_trace: RequestTrace | None = flow.metadata.get(_TRACE)
+    with request_trace.active() if request_trace is not None else nullcontext():
+        yield
+
+
 # What a hook that raised answers: exceptions are breakage, never a reason to forward (DESIGN §2).
 _INTERNAL = ("internal_error", "Wardgate could not judge this {}", 500)
 _AUDIT_DOWN = ("audit_unavailable", "the audit trail cannot be written, so nothing is forwarded", 503)
@@ -93,10 +110,11 @@ def _fails_closed(phase: Phase) -> Callable[[_Hook], _Hook]:
     def wrap(hook: _Hook) -> _Hook:
         @functools.wraps(hook)
         async def guarded(self: GuardAddon, flow: http.HTTPFlow) -> None:
-            try:
-                await hook(self, flow)
-            except Exception as exc:
-                self._fault(flow, phase, exc)
+            with _active(flow):
+                try:
+                    await hook(self, flow)
+                except Exception as exc:
+                    self._fault(flow, phase, exc)
 
         return guarded
 
@@ -119,8 +137,10 @@ class GuardAddon:
         max_body_bytes: int,
         usage: UsageMeter,
         streaming: StreamingSettings | None = None,
+        access_log: bool = True,
     ) -> None:
         """`pipeline` judges each request (pipeline/request.py); this addon translates flows and answers."""
+        self._access_log = access_log
         self._guard, self._pipeline = guard, pipeline
         self._inspects = inspects
         self._max_body_bytes = max_body_bytes
@@ -134,15 +154,17 @@ class GuardAddon:
         ctx = flow.metadata.get(_CONTEXT)
         if ctx is None:
             request = flow.request
+            request_trace = RequestTrace(request.method, request.path, request.headers)
             ctx = RequestContext(
                 method=request.method,
                 host=request.host,
                 path=_masked_path(request),
                 provider=provider_for(request.pretty_host, request.path),
                 identity=_UNRESOLVED,
-                trace_id=request.headers.get("traceparent"),
+                trace_id=request_trace.trace_id,
+                span_id=request_trace.span_id,
             )
-            flow.metadata[_CONTEXT] = ctx
+            flow.metadata[_CONTEXT], flow.metadata[_TRACE] = ctx, request_trace
         return ctx
 
     def _inspected(self, flow: http.HTTPFlow) -> bool:
@@ -156,6 +178,7 @@ class GuardAddon:
         try:
             if not self._inspected(flow):
                 return
+            self._context(flow)  # the request's span starts here: every later hook runs under it
             declared = flow.request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_body_bytes:
                 message = f"the request body is {declared} bytes; the limit is {self._max_body_bytes}"
@@ -216,7 +239,8 @@ class GuardAddon:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         try:
-            self._guard_response_headers(flow)
+            with _active(flow):
+                self._guard_response_headers(flow)
         except Exception as exc:
             # The answer is buffered instead and replaced by the refusal in `response`.
             logger.exception("guard failed on the response headers of %s %s", flow.request.method, flow.request.path)
@@ -228,6 +252,7 @@ class GuardAddon:
         assert flow.response is not None
         if (ctx := flow.metadata.get(_CONTEXT)) is not None:
             flow.response.headers[DECISION_HEADER] = ctx.decision_id
+            flow.response.headers.update(ctx.response_headers)
         if ctx is not None and ctx.endpoint == "mcp":
             self._bind_mcp_session(flow, ctx)
         if "text/event-stream" not in flow.response.headers.get("content-type", ""):
@@ -255,12 +280,13 @@ class GuardAddon:
             stream_format, judge, ctx.vault, hold_chars=self._streaming.hold_chars,
             overlap_chars=self._streaming.overlap_chars,
         )  # fmt: skip
-        flow.metadata[_STREAM] = (guard, judge)
+        flow.metadata[_STREAM] = (guard, judge, flow.metadata[_TRACE].child("wardgate.stream"))
         flow.response.stream = decoded_stream(flow.response.headers, guard)
 
     async def response(self, flow: http.HTTPFlow) -> None:
         try:
             await self._response(flow)
+            self._finish(flow)
         finally:
             self._landed(flow)
 
@@ -272,6 +298,8 @@ class GuardAddon:
 
     @_fails_closed("response")
     async def _response(self, flow: http.HTTPFlow) -> None:
+        if (request_trace := flow.metadata.get(_TRACE)) is not None:
+            request_trace.end_upstream(flow.response.status_code if flow.response else None)
         self._close_stream(flow)
         if (fault := flow.metadata.pop("wardgate_fault", None)) is not None:
             raise fault
@@ -281,10 +309,17 @@ class GuardAddon:
             return
         if flow.metadata.get(_REFUSED):
             return
-        await self._judge_response(flow, ctx)
+        with tracer().start_as_current_span("wardgate.judge_response"):
+            await self._judge_response(flow, ctx)
 
     def error(self, flow: http.HTTPFlow) -> None:
         self._landed(flow)
+        try:
+            self._error(flow)
+        finally:
+            self._finish(flow)
+
+    def _error(self, flow: http.HTTPFlow) -> None:
         try:
             # A client or upstream that hung up mid-stream: audit what was released, as a stream that broke off.
             self._close_stream(flow, broken=flow.error.msg if flow.error else "the connection broke off")
@@ -312,13 +347,52 @@ class GuardAddon:
     def _close_stream(self, flow: http.HTTPFlow, *, broken: str | None = None) -> None:
         """Write a guarded stream's audit event, once (the stream ended, was stopped, or broke off)."""
         if (stream := flow.metadata.pop(_STREAM, None)) is not None:
-            guard, judge = stream
+            guard, judge, span = stream
             if broken is not None and guard.stopped is None and not guard.completed:
                 guard.stopped = Decision.deny("upstream_incomplete", broken, status=502, source="fail_closed")
-            judge.close(
-                released_bytes=guard.released_bytes, unparsed_events=guard.unparsed_events, stopped=guard.stopped
+            try:
+                judge.close(
+                    released_bytes=guard.released_bytes, unparsed_events=guard.unparsed_events, stopped=guard.stopped
+                )
+            finally:
+                span.set_attributes({"wardgate.released_bytes": guard.released_bytes,
+                                     "wardgate.stopped": guard.stopped is not None})  # fmt: skip
+                span.end()
+            self._spent(flow, guard.tokens)
+
+    def _spent(self, flow: http.HTTPFlow, spent: TokenCount) -> None:
+        """An answer's reported usage: counted for budgets and rate limits, and on the request span."""
+        self._usage.spend(self._context(flow), tokens=spent.tokens)
+        if spent.tokens and (request_trace := flow.metadata.get(_TRACE)) is not None:
+            request_trace.span.set_attributes(
+                {"gen_ai.usage.input_tokens": spent.input, "gen_ai.usage.output_tokens": spent.output}
             )
-            self._usage.spend(self._context(flow), tokens=guard.tokens.tokens)
+
+    def _finish(self, flow: http.HTTPFlow) -> None:
+        """End the request's span and write its access-log line (once: after `response`, or `error`)."""
+        request_trace: RequestTrace | None = flow.metadata.pop(_TRACE, None)
+        ctx: RequestContext | None = flow.metadata.get(_CONTEXT)
+        if request_trace is None or ctx is None:
+            return
+        status = flow.response.status_code if flow.response is not None else None
+        tenant = ctx.identity.get("tenant")
+        attributes = {"gen_ai.provider.name": ctx.provider, "gen_ai.system": ctx.provider,
+                      "gen_ai.operation.name": _OPERATIONS.get(ctx.endpoint), "gen_ai.request.model": ctx.model,
+                      "wardgate.decision_id": ctx.decision_id, "wardgate.tenant": tenant,
+                      "wardgate.decision": ctx.decision}  # fmt: skip
+        request_trace.span.set_attributes({key: value for key, value in attributes.items() if value is not None})
+        duration = request_trace.end(status, flow.error.msg if flow.error else None)
+        if not self._access_log:
+            return
+        upstream = request_trace.upstream_ms
+        with request_trace.active():  # the line carries the request's trace_id and span_id
+            access_logger.info(
+                "access",
+                extra={"method": ctx.method, "path": ctx.path, "status": status, "tenant": tenant,
+                       "decision": ctx.decision, "decision_id": ctx.decision_id, "duration_ms": duration,
+                       "upstream_ms": upstream,
+                       "wardgate_ms": round(duration - upstream, 3) if upstream is not None else duration},
+            )  # fmt: skip
 
     async def _judge_request(self, flow: http.HTTPFlow) -> None:
         ctx = self._context(flow)
@@ -333,6 +407,8 @@ class GuardAddon:
         if outcome.query is not None:
             request.query = outcome.query
         request.headers.update(outcome.headers)
+        # Wardgate's upstream span goes on in the trace: its traceparent replaces the caller's.
+        flow.metadata[_TRACE].start_upstream(request.headers, request.pretty_host)
 
     async def _judge_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
         assert flow.response is not None
@@ -351,7 +427,7 @@ class GuardAddon:
         exchange = with_every_leaf(exchange, body)
         spent = TokenCount()
         spent.observe(body)
-        self._usage.spend(ctx, tokens=spent.tokens)  # spent upstream whatever the verdict on the answer
+        self._spent(flow, spent)  # spent upstream whatever the verdict on the answer
         verdict = await self._guard.judge(ctx, "response", exchange, has_body=True)
         if not verdict.decision.allow:
             self._block(flow, verdict)

@@ -22,7 +22,7 @@ CHALLENGE = 'Bearer realm="wardgate"'
 
 def _headers(ctx: RequestContext, decision: Decision, status: int) -> dict[str, str]:
     """Ours, then the policy's (`Retry-After`, its own challenge), names lower-cased so none is sent twice."""
-    headers = {"content-type": "application/json", DECISION_HEADER: ctx.decision_id}
+    headers = {"content-type": "application/json", DECISION_HEADER: ctx.decision_id, **ctx.response_headers}
     if status == 401:
         headers["www-authenticate"] = CHALLENGE
     return headers | {name.lower(): value for name, value in decision.headers.items()}

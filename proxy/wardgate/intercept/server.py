@@ -24,7 +24,7 @@ from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
 from wardgate.intercept.error_pages import install_json_error_pages
-from wardgate.limits import build_usage
+from wardgate.limits import build_rate_limiter, build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.pipeline.admission import Admission
 from wardgate.pipeline.destination import host_matcher
@@ -34,6 +34,7 @@ from wardgate.policy import PolicyEngine, build_engine
 from wardgate.policy.watch import watch_bundle
 from wardgate.scanners import build_scanners
 from wardgate.telemetry import DecisionMetrics
+from wardgate.telemetry.tracing import configure_tracing
 
 __all__ = ["serve"]
 
@@ -102,6 +103,7 @@ class Lifecycle:
 async def serve(settings: Settings) -> None:
     """Run the proxy until SIGINT/SIGTERM. Start-up problems raise `ConfigError` before anything listens."""
     engine = build_engine(settings.policy)
+    tracing = configure_tracing(settings.telemetry.traces)
     metrics = DecisionMetrics()
     audit = AuditLog(
         settings.audit.file,
@@ -121,6 +123,7 @@ async def serve(settings: Settings) -> None:
         fail_closed=settings.fail_closed,
         scan_timeout=settings.scanners.timeout_ms / 1000,
         record_input=settings.audit.record_input,
+        shadow=settings.enforcement == "shadow",
     )
     # Reverse mode serves one upstream; forward and transparent modes see any host and guard only the LLM ones.
     selective = settings.mode != "reverse"
@@ -129,7 +132,8 @@ async def serve(settings: Settings) -> None:
     masking = settings.masking
     vaults = VaultStore(ttl=masking.conversation_ttl_s, max_conversations=masking.max_conversations)
     usage_store = build_usage(settings.limits)
-    usage = UsageMeter(usage_store, fail_closed=settings.limits.fail_closed)
+    rate = build_rate_limiter(settings.limits)
+    usage = UsageMeter(usage_store, fail_closed=settings.limits.fail_closed, rate=rate)
     admission = Admission(
         concurrent=settings.admission.concurrent,
         queue=settings.admission.queue,
@@ -157,7 +161,7 @@ async def serve(settings: Settings) -> None:
 
     addon = GuardAddon(
         guard, pipeline, inspects=inspects, max_body_bytes=settings.max_body_bytes, usage=usage,
-        streaming=settings.streaming,
+        streaming=settings.streaming, access_log=settings.telemetry.access_log,
     )  # fmt: skip
     install_json_error_pages()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
@@ -221,5 +225,8 @@ async def serve(settings: Settings) -> None:
         await engine.close()
         if usage_store is not None:
             await usage_store.close()
+        if rate is not None:
+            await rate.close()
         audit.close()
+        tracing.shutdown()  # exports the spans still queued
         print("wardgate stopped", file=sys.stderr, flush=True)

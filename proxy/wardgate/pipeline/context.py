@@ -22,7 +22,8 @@ class RequestContext:
     provider: str
     identity: Mapping[str, Any]
     decision_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
-    trace_id: str | None = None
+    trace_id: str | None = None  # 32 hex: the request's trace (the caller's, joined, or a new one)
+    span_id: str | None = None  # 16 hex: Wardgate's server span for this request
     model: str | None = None  # from the parsed request, for the response phases
     endpoint: EndpointKind = "unparsed"
     # The request phase's findings: a later tool call in the same turn is judged knowing them.
@@ -32,6 +33,9 @@ class RequestContext:
     started: float = dataclasses.field(default_factory=time.perf_counter)
     # Placeholders issued while masking this flow's request (or its conversation's, when the caller names one).
     vault: Vault = dataclasses.field(default_factory=Vault)
+    # Headers Wardgate adds to the answer, forwarded or refused (the rate-limit state).
+    response_headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    decision: str | None = None  # the last audited decision's code, for the access log
 
     def as_input(self) -> dict[str, Any]:
         return {"id": self.decision_id, "method": self.method, "host": self.host, "path": self.path}

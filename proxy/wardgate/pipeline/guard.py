@@ -25,10 +25,13 @@ from wardgate.policy import Decision, PolicyEngine, Reason
 from wardgate.policy.engine import DECISION_PATH
 from wardgate.policy.recording import recorded_input
 from wardgate.scanners.base import Scanner, SyncScanner
+from wardgate.telemetry.tracing import tracer
 
 __all__ = ["Guard", "Verdict"]
 
 logger = logging.getLogger(__name__)
+# What a shadowed decision applies to traffic: nothing.
+_PASS = Decision(allow=True, status=200)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,8 +69,10 @@ class Guard:
         record_input: bool = False,
         stream_scanners: Sequence[SyncScanner] = (),
         tool_scanners: Sequence[SyncScanner] = (),
+        shadow: bool = False,
     ) -> None:
-        """`stream_scanners` judge released stream text; `tool_scanners` also judge streamed tool-call arguments."""
+        """`stream_scanners` judge released stream text; `tool_scanners` also judge streamed tool-call arguments;
+        `shadow`: no policy decision is applied (enforcement: shadow)."""
         self._scanners = scanners
         self._stream_scanners, self._tool_scanners = stream_scanners, tool_scanners
         self._engine = engine
@@ -76,6 +81,12 @@ class Guard:
         self._fail_closed = fail_closed
         self._scan_timeout = scan_timeout
         self._record_input = record_input
+        self._shadow = shadow
+
+    def shadowed(self, decision: Decision) -> bool:
+        """A policy's decision that would change traffic, in shadow mode or marked `shadow`: audited, not applied.
+        Wardgate's own fail-closed decisions (engine or scanner failure, unparsed bodies) are always applied."""
+        return decision.source == "policy" and (self._shadow or decision.shadow) and decision.changes_traffic
 
     async def judge(
         self,
@@ -101,16 +112,21 @@ class Guard:
         else:
             decision = await self._decide(phase, policy_input)
         timings["policy_ms"] = _ms(time.perf_counter() - started)
+        shadowed = self.shadowed(decision)
+        applied = _PASS if shadowed else decision
 
-        if decision.allow and phase == "request" and has_body and not exchange.parsed and self._fail_closed.unparsed:
-            decision = Decision.deny(
+        if applied.allow and phase == "request" and has_body and not exchange.parsed and self._fail_closed.unparsed:
+            decision = applied = Decision.deny(
                 "unparsed_request", "this endpoint's body cannot be inspected and fail_closed.unparsed is set",
                 source="fail_closed",
             )  # fmt: skip
-        rewrites = self._rewrites(ctx, phase, exchange, findings, decision) if decision.allow else {}
+            shadowed = False
+        rewrites = self._rewrites(ctx, phase, exchange, findings, applied) if applied.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
-        self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
-        return Verdict(decision, findings, rewrites)
+        self._record(
+            ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error, enforced=not shadowed
+        )
+        return Verdict(applied, findings, rewrites)
 
     async def judge_frame(self, ctx: RequestContext, phase: Phase, exchange: Exchange) -> Verdict:
         """`judge` for one frame of a long-lived session: audited only when it is denied or rewritten, so a
@@ -135,7 +151,7 @@ class Guard:
         started = time.perf_counter()
         policy_input = {**self._input(ctx, "request", exchange, []), **extra}
         decision = await self._decide("request", policy_input)
-        if decision.allow:
+        if decision.allow or self.shadowed(decision):  # a shadowed deny is audited once, by the full judgement
             return None
         timings = {"policy_ms": _ms(time.perf_counter() - started), "total_ms": _ms(time.perf_counter() - ctx.started)}
         self._record(ctx, "request", exchange, [], decision, {}, policy_input, timings, None)
@@ -174,7 +190,7 @@ class Guard:
     async def _scan(self, exchange: Exchange) -> tuple[list[Finding], str | None]:
         if not exchange.segments or not self._scanners:
             return [], None
-        calls = [scanner.scan(exchange.segments) for scanner in self._scanners]
+        calls = [self._traced_scan(scanner, exchange.segments) for scanner in self._scanners]
         try:
             results = await asyncio.wait_for(asyncio.gather(*calls), self._scan_timeout)
         except TimeoutError:
@@ -186,11 +202,21 @@ class Guard:
             return [], f"a scanner failed: {type(exc).__name__}: {exc}"
         return [finding for found in results for finding in found], None
 
+    @staticmethod
+    async def _traced_scan(scanner: Scanner, segments: Sequence[Segment]) -> list[Finding]:
+        with tracer().start_as_current_span(f"wardgate.scan {scanner.name}") as span:
+            found = await scanner.scan(segments)
+            span.set_attribute("wardgate.findings", len(found))
+            return found
+
     async def _decide(self, phase: Phase, policy_input: Mapping[str, Any]) -> Decision:
-        try:
-            return await self._engine.evaluate(policy_input)
-        except PolicyError as exc:
-            return self._policy_failed(phase, exc)
+        with tracer().start_as_current_span("wardgate.policy", attributes={"wardgate.phase": phase}) as span:
+            try:
+                decision = await self._engine.evaluate(policy_input)
+            except PolicyError as exc:
+                decision = self._policy_failed(phase, exc)
+            span.set_attributes({"wardgate.allow": decision.allow, "wardgate.code": decision.code})
+            return decision
 
     def _policy_failed(self, phase: Phase, exc: PolicyError) -> Decision:
         if phase in self._fail_closed.policy_error:
@@ -224,10 +250,14 @@ class Guard:
         started = time.perf_counter()
         decision = self._evaluate_blocking(phase, policy_input, scan_error)
         timings["policy_ms"] = _ms(time.perf_counter() - started)
-        rewrites = self._rewrites(ctx, phase, exchange, findings, decision) if decision.allow else {}
+        shadowed = self.shadowed(decision)
+        applied = _PASS if shadowed else decision
+        rewrites = self._rewrites(ctx, phase, exchange, findings, applied) if applied.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
-        self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
-        return Verdict(decision, findings, rewrites)
+        self._record(
+            ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error, enforced=not shadowed
+        )
+        return Verdict(applied, findings, rewrites)
 
     def decide_blocking(
         self,
@@ -266,10 +296,15 @@ class Guard:
         decision: Decision,
         policy_input: Mapping[str, Any] | None,
         stream: Mapping[str, Any],
+        *,
+        enforced: bool = True,
     ) -> None:
         """The one audit event of a response stream, when it ends or is stopped."""
         timings = {"total_ms": _ms(time.perf_counter() - ctx.started)}
-        self._record(ctx, "response", exchange, findings, decision, {}, policy_input, timings, None, stream=stream)
+        self._record(
+            ctx, "response", exchange, findings, decision, {}, policy_input, timings, None, stream=stream,
+            enforced=enforced,
+        )  # fmt: skip
 
     @staticmethod
     def _input(ctx: RequestContext, phase: Phase, exchange: Exchange, findings: Sequence[Finding]) -> dict[str, Any]:
@@ -303,7 +338,9 @@ class Guard:
         scan_error: str | None,
         *,
         stream: Mapping[str, Any] | None = None,
+        enforced: bool = True,
     ) -> None:
+        """`enforced`: False for a shadowed decision (recorded as decided; traffic passed unchanged)."""
         # What `wardgate_findings_total` counts; every scored finding stays in `findings` with its score.
         counts: dict[str, int] = {}
         for finding in findings:
@@ -311,10 +348,12 @@ class Guard:
                 counts[finding.kind] = counts.get(finding.kind, 0) + 1
         input_hash = hashlib.sha256(canonical_json(policy_input).encode()).hexdigest() if policy_input else None
         recorded = recorded_input(policy_input) if self._record_input and policy_input else None
+        ctx.decision = decision.code if enforced else f"{decision.code} (shadow)"
         self._audit.record(
             "decision",
             decision_id=ctx.decision_id,
             trace_id=ctx.trace_id,
+            span_id=ctx.span_id,
             phase=phase,
             path=DECISION_PATH.replace(".", "/"),
             identity=dict(ctx.identity),
@@ -334,6 +373,7 @@ class Guard:
                 "mask": decision.mask,
                 "source": decision.source,
             },
+            enforced=enforced,
             masked=["/" + "/".join(map(str, path)) for path in rewrites],
             tool=_tool_summary(policy_input),
             bundle_revision=self._engine.revision,

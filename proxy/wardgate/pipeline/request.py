@@ -1,10 +1,11 @@
 """The request phase as an explicit list of stages over a model that does not import mitmproxy (DESIGN §2).
 
-    bind host → no upgrade → identify → size → read and parse → usage → precheck → admit + judge → MCP → enforce
+    bind host → no upgrade → identify → rate limit → size → read and parse → usage → precheck → admit + judge
+    → MCP → enforce
 
 Each stage lets the call go on (None) or ends it: `Refuse` (audited here, in one place, unless the judging stage
 already audited it) or, at the end, `Forward` (what to change before the request goes upstream). The cheap
-refusals come first: an anonymous, misdirected, oversized or over-budget request never reaches a scanner.
+refusals come first: an anonymous, misdirected, rate-limited, oversized or over-budget request never reaches a scanner.
 Exceptions are breakage; the caller (intercept/) turns them into an audited refusal.
 """
 
@@ -35,6 +36,7 @@ from wardgate.pipeline.mcp_judge import DENIED_METHOD, LegacySessions, session_o
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
 from wardgate.policy import Decision
+from wardgate.telemetry.tracing import tracer
 
 __all__ = ["MCP_SESSION_HEADER", "QUERY", "Forward", "IncomingRequest", "Refuse", "RequestPipeline", "RequestRules"]
 
@@ -128,6 +130,7 @@ class RequestPipeline:
             self._bind_host,
             self._no_upgrade,
             self._identify,
+            self._rate_limit,
             self._size,
             self._read,
             self._usage_input,
@@ -140,7 +143,10 @@ class RequestPipeline:
     async def run(self, ctx: RequestContext, request: IncomingRequest) -> Outcome:
         call = _Call(ctx, request)
         for stage in self.stages:
-            outcome = await stage(call)
+            with tracer().start_as_current_span(f"wardgate.{stage.__name__.strip('_')}") as span:
+                outcome = await stage(call)
+                if isinstance(outcome, Refuse):
+                    span.set_attribute("wardgate.refused", outcome.decision.code)
             if isinstance(outcome, Refuse):
                 if not outcome.audited:
                     self._guard.refuse(ctx, "request", outcome.decision)
@@ -175,6 +181,26 @@ class RequestPipeline:
             # The caller's named conversation shares one vault (the header is Wardgate's; it is not forwarded).
             ctx.vault = self._vaults.vault((ctx.identity.get("tenant"), ctx.identity.get("subject")), conversation)
         return None
+
+    async def _rate_limit(self, call: _Call) -> Outcome | None:
+        """Requests and tokens per minute (limits/rate.py), before any scan; the headers go on the answer either way."""
+        if self._usage.rate is None:
+            return None
+        try:
+            check = await self._usage.rate.check(call.ctx.identity)
+        except UsageUnavailable as exc:
+            if self._usage.fail_closed:
+                message = f"rate limits cannot be read: {exc}"
+                return Refuse(Decision.deny("usage_unavailable", message, status=503, source="fail_closed"))
+            return None
+        if check is None:
+            return None
+        call.ctx.response_headers.update(check.headers())
+        if check.allowed:
+            return None
+        message = f"more {check.exceeded} per minute than this caller's limit; retry after the reset"
+        denial = Decision.deny("rate_limited", message, status=429)
+        return Refuse(denial.model_copy(update={"headers": check.headers()}))
 
     async def _size(self, call: _Call) -> Outcome | None:
         """Decode the body, never past the limit (a compression bomb stops at its first `max_body_bytes`)."""

@@ -29,6 +29,7 @@ class StreamJudge:
         self._exchanges = {False: text, True: tool}  # what the policy sees: one segment, the window's kind
         self.findings: list[Finding] = []
         self.decision = _ALLOW
+        self.shadowed: Decision | None = None  # the first decision shadow mode kept from changing the stream
         self._input: dict[str, Any] | None = None
         self._offset = 0  # where the next released window starts in the stream's text, for audit spans
 
@@ -60,6 +61,8 @@ class StreamJudge:
         decision, self._input = self._guard.decide_blocking(
             self._ctx, self._exchanges[tool is not None], findings, error, tool_call=tool
         )
+        if self._guard.shadowed(decision):
+            self.shadowed, decision = self.shadowed or decision, _ALLOW
         if not summary:  # a summary event repeats text whose findings were already recorded
             self.findings += [dataclasses.replace(f, start=f.start + offset, end=f.end + offset) for f in findings]
         if not decision.allow:
@@ -71,9 +74,12 @@ class StreamJudge:
 
     def close(self, *, released_bytes: int, unparsed_events: int, stopped: Decision | None) -> None:
         """Audit the stream: what was found, the deciding verdict, and how much reached the client."""
-        decision = stopped or self.decision
+        shadowed = stopped is None and self.shadowed is not None
+        decision = stopped or self.shadowed or self.decision
         stream = {"released_bytes": released_bytes, "stopped": stopped is not None, "unparsed_events": unparsed_events}
-        self._guard.record_stream(self._ctx, self._exchange, self.findings, decision, self._input, stream)
+        self._guard.record_stream(
+            self._ctx, self._exchange, self.findings, decision, self._input, stream, enforced=not shadowed
+        )
 
     @staticmethod
     def _segment(text: str, tool: str | None) -> Segment:

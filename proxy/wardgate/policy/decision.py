@@ -40,6 +40,8 @@ class Decision(BaseModel):
     tools: ToolsDecision = ToolsDecision()
     headers: dict[str, str] = {}
     source: DecisionSource = "policy"
+    # Roll-out: a decision marked `shadow` is audited as decided (`"enforced": false`) but traffic passes unchanged.
+    shadow: StrictBool = False
 
     @field_validator("reasons", mode="before")
     @classmethod
@@ -48,6 +50,11 @@ class Decision(BaseModel):
         if isinstance(value, list):
             return [{"code": "policy_denied", "message": r} if isinstance(r, str) else r for r in value]
         return value
+
+    @property
+    def changes_traffic(self) -> bool:
+        """Whether applying this decision would refuse or rewrite anything (what shadow mode holds back)."""
+        return not self.allow or bool(self.mask or self.redact or self.annotate or self.tools.deny)
 
     @property
     def code(self) -> str:

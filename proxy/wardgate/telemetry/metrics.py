@@ -25,8 +25,12 @@ __all__ = ["DecisionMetrics"]
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def outcome_of(result: Mapping[str, Any], masked: object) -> str:
-    """`deny`, `mask` (allowed with rewrites) or `allow`; fail-open allows are told apart so alerts can see them."""
+def outcome_of(result: Mapping[str, Any], masked: object, enforced: object = True) -> str:
+    """`deny`, `mask` (allowed with rewrites) or `allow`; fail-open allows are told apart so alerts can see them.
+    A shadowed decision (`enforced: false`) is `shadow_deny` or `shadow_mask` (any rewrite it would have made): a
+    would-be denial that the denial alerts do not count."""
+    if enforced is False:
+        return "shadow_deny" if not result.get("allow") else "shadow_mask"
     if not result.get("allow"):
         return "deny"
     if result.get("source") == "fail_open":
@@ -83,7 +87,7 @@ class DecisionMetrics:
         result = event.get("result") or {}
         reasons = result.get("reasons") or []
         code = reasons[0].get("code", "") if reasons else ""
-        self.decisions.labels(phase, outcome_of(result, event.get("masked")), code).inc()
+        self.decisions.labels(phase, outcome_of(result, event.get("masked"), event.get("enforced")), code).inc()
         for kind, count in (event.get("finding_counts") or {}).items():
             self.findings.labels(phase, kind).inc(count)
         if event.get("scan_error"):
