@@ -412,9 +412,9 @@ def eval_injection(
     """Precision, recall, FPR and AUC of the injection classifier per `{"text","label"}` JSONL file and pooled."""
     import json
 
-    from wardgate.evaluation import binary_metrics, read_labelled
+    from wardgate.evaluation import binary_metrics, read_labelled, roc_auc
     from wardgate.inference import SequenceClassifier
-    from wardgate.scanners.injection import normalise
+    from wardgate.scanners.injection import scoring_text
 
     datasets = [(path, *read_labelled(path)) for path in files]  # bad input fails before the model loads
     overrides = {"positive_label": positive[0] if len(positive) == 1 else list(positive)} if positive else {}
@@ -426,18 +426,27 @@ def eval_injection(
     pooled_scores: list[float] = []
     pooled_labels: list[int] = []
     rows = []
+    scored: list[tuple[Path, list[float], list[int]]] = []
     for path, texts, labels in datasets:
         scores: list[float] = []
         with click.progressbar(length=len(texts), label=path.name, file=sys.stderr) as bar:
             for start in range(0, len(texts), 32):
-                chunk = [normalise(text)[0] for text in texts[start : start + 32]]
+                chunk = [scoring_text(text) for text in texts[start : start + 32]]  # what the scanner scores
                 scores += classifier.score(chunk)
                 bar.update(len(chunk))
-        metrics = {"file": str(path), **binary_metrics(scores, labels, line)}
-        report["files"].append(metrics)  # type: ignore[attr-defined]
-        rows.append((path.name, metrics))
+        scored.append((path, scores, labels))
         pooled_scores += scores
         pooled_labels += labels
+    for path, scores, labels in scored:
+        metrics = {"file": str(path), **binary_metrics(scores, labels, line)}
+        if metrics["auc"] is None and len(set(labels)) == 1:
+            # A file of one class is ranked against every row of the other class in this run.
+            others = [(s, y) for s, y in zip(pooled_scores, pooled_labels, strict=True) if y != labels[0]]
+            auc = roc_auc([*scores, *(s for s, _ in others)], [*labels, *(y for _, y in others)])
+            metrics["auc"] = round(auc, 4) if auc is not None else None
+            metrics["auc_against"] = "pooled other class"
+        report["files"].append(metrics)  # type: ignore[attr-defined]
+        rows.append((path.name, metrics))
     pooled = binary_metrics(pooled_scores, pooled_labels, line)
     report["pooled"] = pooled
     rows.append(("pooled", pooled))

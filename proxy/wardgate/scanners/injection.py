@@ -18,7 +18,7 @@ from wardgate.models import Finding, Segment
 from wardgate.scanners.markup import reduce_markup
 from wardgate.scanners.normalise import normalise as shared_normalise
 
-__all__ = ["InjectionScanner", "normalise"]
+__all__ = ["InjectionScanner", "normalise", "scoring_text"]
 
 _ZERO_WIDTH = {0x200B, 0x200C, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x180E}
 _BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x061C}
@@ -49,6 +49,11 @@ def _is_field_value(segment: Segment) -> bool:
     if segment.role not in ("unknown", "tool") or segment.source not in ("document", "tool_definition"):
         return False
     return len(segment.text) <= _FIELD_TOKEN_CHARS and not any(char.isspace() for char in segment.text)
+
+
+def scoring_text(text: str) -> str:
+    """The text the classifier scores for `text`: markup reduced, then normalised (what `wardgate eval` scores)."""
+    return normalise(reduce_markup(text))[0]
 
 
 class InjectionScanner:
@@ -108,7 +113,7 @@ class InjectionScanner:
         findings: list[Finding] = []
         texts = []
         for index, segment in targets:
-            cleaned, invisible, tags = normalise(reduce_markup(segment.text))
+            cleaned, invisible, tags = normalise(reduce_markup(segment.text))  # = scoring_text, with the counts
             end = len(segment.text)
             if tags:
                 findings.append(Finding(self.name, "evasion:unicode_tags", 1.0, index, 0, end))
