@@ -438,7 +438,7 @@ def eval_injection(
         pooled_scores += scores
         pooled_labels += labels
     for path, scores, labels in scored:
-        metrics = {"file": str(path), **binary_metrics(scores, labels, line)}
+        metrics = {"file": str(path), **binary_metrics(scores, labels, line), "auc_against": "file"}
         if metrics["auc"] is None and len(set(labels)) == 1:
             # A file of one class is ranked against every row of the other class in this run.
             others = [(s, y) for s, y in zip(pooled_scores, pooled_labels, strict=True) if y != labels[0]]

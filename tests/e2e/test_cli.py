@@ -173,8 +173,10 @@ class TestEvalInjection:
         report = json.loads(out.read_text())
         assert set(report) == {"threshold", "files", "pooled"}
         assert [f["n"] for f in report["files"]] == [1, 2]
-        assert set(report["files"][0]) == {"file", "n", "tp", "fp", "tn", "fn", "precision", "recall", "fpr", "auc"}
-        assert report["files"][0]["auc"] is None
+        fields = {"file", "n", "tp", "fp", "tn", "fn", "precision", "recall", "fpr", "auc", "auc_against"}
+        assert set(report["files"][0]) == fields
+        # One class per file: each is ranked against the other file's rows.
+        assert [(f["auc"], f["auc_against"]) for f in report["files"]] == [(1.0, "pooled other class")] * 2
         assert (report["pooled"]["tp"], report["pooled"]["tn"]) == (1, 2)
         assert report["pooled"]["auc"] == 1.0
         assert "pooled" in result.stdout
