@@ -9,7 +9,7 @@ from typing import Any
 from wardgate.formats.base import MalformedBody, model_and_stream
 from wardgate.models import Exchange, JsonPath, Segment
 
-__all__ = ["KEY_MARK", "object_keys", "parse_unparsed", "string_leaves", "with_every_leaf"]
+__all__ = ["KEY_MARK", "parse_unparsed", "string_leaves", "with_every_leaf"]
 
 # In a segment path, what follows this marker is an object key, not a value: it can be judged but not rewritten.
 KEY_MARK = "$key"
@@ -37,30 +37,19 @@ def with_every_leaf(exchange: Exchange, body: Any) -> Exchange:
     """The adapter's segments plus every other non-empty string of the body: a field no adapter maps (a new API
     field, a part type we have not heard of) is still judged, as role `unknown` (`tool` under `tools`)."""
     mapped = {segment.path for segment in exchange.segments}
-    extra = [_leaf(path, text) for path, text in string_leaves(body, ()) if path not in mapped and text.strip()]
-    extra += [_key(path, key) for path, key in object_keys(body, ())]
+    extra = [
+        _key(path, text) if KEY_MARK in path else _leaf(path, text)
+        for path, text in string_leaves(body, (), keys=True)
+        if path not in mapped and text.strip()
+    ]
     return dataclasses.replace(exchange, segments=[*exchange.segments, *extra]) if extra else exchange
 
 
 def _key(path: JsonPath, key: str) -> Segment:
     """An object key is text too (a secret can be a key): one-token keys are read for secrets only, like metadata."""
-    where = (*path, KEY_MARK, key)
     if len(key) <= _TOKEN_CHARS and not any(c.isspace() for c in key):
-        return Segment("unknown", "metadata", key, where)
-    return Segment("unknown", "document", key, where)
-
-
-def object_keys(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
-    """(path of the object, key) for every key of every object in a JSON value, depth-limited like the leaves."""
-    if len(path) > _MAX_DEPTH:
-        raise MalformedBody(f"the body is nested deeper than {_MAX_DEPTH} levels")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield path, key
-            yield from object_keys(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from object_keys(item, (*path, index))
+        return Segment("unknown", "metadata", key, path)
+    return Segment("unknown", "document", key, path)
 
 
 def _leaf(path: JsonPath, text: str) -> Segment:
@@ -75,15 +64,18 @@ def _leaf(path: JsonPath, text: str) -> Segment:
     return Segment("unknown", "document", text, path)
 
 
-def string_leaves(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
-    """(path, string) for every string in a JSON value; deeper than `_MAX_DEPTH` is a `MalformedBody`."""
+def string_leaves(value: Any, path: JsonPath, *, keys: bool = False) -> Iterator[tuple[JsonPath, str]]:
+    """(path, string) for every string in a JSON value, and with `keys` every object key too (its path ends in
+    `KEY_MARK, key`); deeper than `_MAX_DEPTH` is a `MalformedBody`."""
     if len(path) > _MAX_DEPTH:
         raise MalformedBody(f"the body is nested deeper than {_MAX_DEPTH} levels")
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from string_leaves(item, (*path, key))
+            if keys:
+                yield (*path, KEY_MARK, key), key
+            yield from string_leaves(item, (*path, key), keys=keys)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from string_leaves(item, (*path, index))
+            yield from string_leaves(item, (*path, index), keys=keys)

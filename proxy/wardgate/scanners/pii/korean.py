@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from wardgate.scanners.pii.recognizers import ContextPatternRecognizer
 
 __all__ = ["KrPhoneRecognizer", "KrRrnRecognizer", "blank_hangul", "has_hangul", "rrn_checksum_ok"]
 
@@ -35,7 +37,7 @@ def rrn_checksum_ok(digits: str) -> bool:
     return len(digits) == 13 and (11 - total % 11) % 10 == int(digits[12])
 
 
-class _KoreanContextRecognizer(PatternRecognizer):
+class _KoreanContextRecognizer(ContextPatternRecognizer):
     """A pattern whose weaker matches count only with a Korean (or English) keyword in the raw text nearby.
 
     Presidio's own context enhancement compares whole tokens, and Korean keywords arrive glued to particles and
@@ -50,12 +52,11 @@ class _KoreanContextRecognizer(PatternRecognizer):
 
     def __init__(self, language: str = "ko") -> None:
         super().__init__(
-            supported_entity=self.ENTITY,
-            name=type(self).__name__,
-            supported_language=language,
+            entity=self.ENTITY,
+            language=language,
             patterns=list(self.PATTERNS),
+            context=re.compile("|".join(map(re.escape, self.CONTEXT)), re.IGNORECASE),
         )
-        self._context = re.compile("|".join(map(re.escape, self.CONTEXT)), re.IGNORECASE)
 
     def analyze(
         self,
@@ -66,12 +67,7 @@ class _KoreanContextRecognizer(PatternRecognizer):
     ) -> list[RecognizerResult]:
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
         for result in results:
-            window = (
-                text[max(0, result.start - self.BEFORE) : result.start]
-                + " "
-                + text[result.end : result.end + self.AFTER]
-            )
-            if result.score < self.CONTEXT_SCORE and self._context.search(window):
+            if result.score < self.CONTEXT_SCORE and self.in_context(text, result):
                 result.score = self.CONTEXT_SCORE
                 result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
         return results

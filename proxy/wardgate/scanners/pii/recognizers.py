@@ -18,6 +18,7 @@ from wardgate.inference import EntitySpan
 
 __all__ = [
     "CardNumberInContextRecognizer",
+    "ContextPatternRecognizer",
     "MastercardTwoSeriesRecognizer",
     "OnnxNerRecognizer",
     "PhoneNumberInContextRecognizer",
@@ -53,27 +54,41 @@ class MastercardTwoSeriesRecognizer(PatternRecognizer):
         return 2221 <= int(digits[:4]) <= 2720 and luhn_valid(digits)
 
 
-class _NumberInContextRecognizer(PatternRecognizer):
-    """A pattern that counts only with one of `CONTEXT` (as a word prefix: "call" matches "calling") nearby.
+class ContextPatternRecognizer(PatternRecognizer):
+    """Patterns whose matches are weighed by words in the raw text around them (`in_context`).
 
-    The check reads the raw text around the match instead of Presidio's lemma context, whose keyword list drops
-    spaCy stop words, "call" among them.
+    The raw text, not Presidio's lemma context: its keyword list drops spaCy stop words ("call" among them), and
+    Korean keywords arrive glued to particles and compounds.
     """
+
+    BEFORE, AFTER = 48, 24  # characters of context either side of the match
+
+    def __init__(self, *, entity: str, language: str, patterns: list[Pattern], context: re.Pattern[str]) -> None:
+        super().__init__(
+            supported_entity=entity, name=type(self).__name__, supported_language=language, patterns=patterns
+        )
+        self._context = context
+
+    def in_context(self, text: str, result: RecognizerResult) -> bool:
+        before = text[max(0, result.start - self.BEFORE) : result.start]
+        return self._context.search(before + " " + text[result.end : result.end + self.AFTER]) is not None
+
+
+class _NumberInContextRecognizer(ContextPatternRecognizer):
+    """A pattern that counts only with one of `CONTEXT` (as a word prefix: "call" matches "calling") nearby."""
 
     ENTITY: str
     CONTEXT: Sequence[str]
     PATTERN: str
     SCORE = 0.6
-    BEFORE, AFTER = 48, 24  # characters of context either side of the match
 
     def __init__(self, language: str = "en") -> None:
         super().__init__(
-            supported_entity=self.ENTITY,
-            name=type(self).__name__,
-            supported_language=language,
+            entity=self.ENTITY,
+            language=language,
             patterns=[Pattern(f"{self.ENTITY.lower()} in context", self.PATTERN, self.SCORE)],
+            context=re.compile(r"\b(?:" + "|".join(map(re.escape, self.CONTEXT)) + r")", re.IGNORECASE),
         )
-        self._context = re.compile(r"\b(?:" + "|".join(map(re.escape, self.CONTEXT)) + r")", re.IGNORECASE)
 
     def analyze(
         self,
@@ -82,15 +97,9 @@ class _NumberInContextRecognizer(PatternRecognizer):
         nlp_artifacts: NlpArtifacts | None = None,
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
         kept = []
-        for result in results:
-            window = (
-                text[max(0, result.start - self.BEFORE) : result.start]
-                + " "
-                + text[result.end : result.end + self.AFTER]
-            )
-            if self._context.search(window):
+        for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
+            if self.in_context(text, result):
                 result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
                 kept.append(result)
         return kept
