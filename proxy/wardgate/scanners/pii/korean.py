@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from presidio_analyzer import Pattern, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from wardgate.scanners.pii.recognizers import ContextPatternRecognizer
 
@@ -58,14 +57,7 @@ class _KoreanContextRecognizer(ContextPatternRecognizer):
             context=re.compile("|".join(map(re.escape, self.CONTEXT)), re.IGNORECASE),
         )
 
-    def analyze(
-        self,
-        text: str,
-        entities: list[str],
-        nlp_artifacts: NlpArtifacts | None = None,
-        regex_flags: int | None = None,
-    ) -> list[RecognizerResult]:
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+    def weigh(self, text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
         for result in results:
             if result.score < self.CONTEXT_SCORE and self.in_context(text, result):
                 result.score = self.CONTEXT_SCORE

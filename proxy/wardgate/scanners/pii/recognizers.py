@@ -73,6 +73,19 @@ class ContextPatternRecognizer(PatternRecognizer):
         before = text[max(0, result.start - self.BEFORE) : result.start]
         return self._context.search(before + " " + text[result.end : result.end + self.AFTER]) is not None
 
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        return self.weigh(text, super().analyze(text, entities, nlp_artifacts, regex_flags))
+
+    def weigh(self, text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+        """The pattern's matches as the context makes them count (kept, dropped, rescored)."""
+        raise NotImplementedError
+
 
 class _NumberInContextRecognizer(ContextPatternRecognizer):
     """A pattern that counts only with one of `CONTEXT` (as a word prefix: "call" matches "calling") nearby."""
@@ -90,15 +103,9 @@ class _NumberInContextRecognizer(ContextPatternRecognizer):
             context=re.compile(r"\b(?:" + "|".join(map(re.escape, self.CONTEXT)) + r")", re.IGNORECASE),
         )
 
-    def analyze(
-        self,
-        text: str,
-        entities: list[str],
-        nlp_artifacts: NlpArtifacts | None = None,
-        regex_flags: int | None = None,
-    ) -> list[RecognizerResult]:
+    def weigh(self, text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
         kept = []
-        for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
+        for result in results:
             if self.in_context(text, result):
                 result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
                 kept.append(result)
