@@ -355,7 +355,21 @@ class MtlsSettings(_Section):
         return self
 
 
+class ForwardIdentitySettings(_Section):
+    """Forward mode, for agents that cannot be changed: who calls comes from the standard proxy credentials."""
+
+    proxy_credentials: bool = Field(
+        True, description="HTTPS_PROXY=http://NAME:KEY@host:port with KEY a Wardgate API key (api_keys.file)."
+    )
+    provider_keys: Path | None = Field(
+        None,
+        description="YAML like the API key file, holding SHA-256 hashes of the provider keys agents already send "
+        "(Authorization: Bearer / x-api-key) mapped to identities; such a key is forwarded unchanged.",
+    )
+
+
 class IdentitySettings(_Section):
+    forward: ForwardIdentitySettings = ForwardIdentitySettings()
     mtls: MtlsSettings = MtlsSettings()
     jwt: JwtSettings = JwtSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()

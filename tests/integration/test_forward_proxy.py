@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import AUTH, AWS_KEY, OPENAI_KEY
 from tests.integration.helpers import audit_events, curl_post
 from tests.tls import self_signed
+from wardgate.identity import hash_key
 from wardgate.testing import FakeUpstream
 
 
@@ -44,12 +45,14 @@ def intercepting(start_proxy, tls_upstream):
         }
     )
     proxy.ca = proxy.workdir / "ca" / "mitmproxy-ca-cert.pem"
+    # What an unmodified agent is given: HTTPS_PROXY with a Wardgate key as the proxy password.
+    proxy.agent_url = proxy.url.replace("http://", f"http://agent:{OPENAI_KEY}@")
     return proxy
 
 
 class TestIntercepted:
     def test_httpx_through_https_proxy(self, intercepting, tls_upstream):
-        with httpx.Client(proxy=intercepting.url, verify=trusting(intercepting.ca), headers=AUTH) as http:
+        with httpx.Client(proxy=intercepting.agent_url, verify=trusting(intercepting.ca), headers=AUTH) as http:
             ok = http.post(tls_upstream.url + "/v1/chat/completions", json=BODY)
             assert (ok.status_code, ok.json()["choices"][0]["message"]["content"]) == (200, "hello")
             before = len(tls_upstream.received)
@@ -59,7 +62,7 @@ class TestIntercepted:
             assert before == len(tls_upstream.received)
 
     def test_openai_sdk_with_proxy_and_ca(self, intercepting, tls_upstream):
-        http = httpx.Client(proxy=intercepting.url, verify=trusting(intercepting.ca))
+        http = httpx.Client(proxy=intercepting.agent_url, verify=trusting(intercepting.ca))
         with openai.OpenAI(
             base_url=tls_upstream.url + "/v1", api_key=OPENAI_KEY, http_client=http, max_retries=0
         ) as client:
@@ -69,7 +72,7 @@ class TestIntercepted:
 
     def test_curl_with_https_proxy_env(self, intercepting, tls_upstream):
         secret = {**BODY, "messages": [{"role": "user", "content": AWS_KEY}]}
-        env = {**os.environ, "HTTPS_PROXY": intercepting.url, "NO_PROXY": ""}
+        env = {**os.environ, "HTTPS_PROXY": intercepting.agent_url, "NO_PROXY": ""}
         url = tls_upstream.url + "/v1/chat/completions"
         status, payload = curl_post(url, secret, "--cacert", str(intercepting.ca), env=env)
         assert (status, payload["error"]["code"]) == (403, "secret_detected")
@@ -77,7 +80,7 @@ class TestIntercepted:
     def test_clients_that_only_read_the_variables_wardgate_env_prints(self, intercepting, tls_upstream):
         """An unmodified agent: the openai SDK and curl, configured by nothing but `eval "$(wardgate env)"`."""
         shown = subprocess.run(
-            [sys.executable, "-m", "wardgate", "env", "--proxy", intercepting.url, "--format", "json",
+            [sys.executable, "-m", "wardgate", "env", "--proxy", intercepting.agent_url, "--format", "json",
              "--config", str(intercepting.workdir / "wardgate.yaml")],
             capture_output=True, text=True, timeout=60, check=True, cwd=intercepting.workdir,
         )  # fmt: skip
@@ -99,7 +102,7 @@ class TestIntercepted:
 
     def test_client_not_trusting_the_ca_fails_tls(self, intercepting, tls_upstream):
         with (
-            httpx.Client(proxy=intercepting.url, verify=trusting(tls_upstream.cert)) as http,
+            httpx.Client(proxy=intercepting.agent_url, verify=trusting(tls_upstream.cert)) as http,
             pytest.raises(httpx.ConnectError),
         ):
             http.post(tls_upstream.url + "/v1/chat/completions", json=BODY)
@@ -124,7 +127,54 @@ class TestInspectionFollowsTheConnection:
     def test_a_host_header_that_differs_from_the_connect_authority_is_refused(self, intercepting, tls_upstream, host):
         secret = {**BODY, "messages": [{"role": "user", "content": AWS_KEY}]}
         before = len(tls_upstream.received)
-        with httpx.Client(proxy=intercepting.url, verify=trusting(intercepting.ca), headers=AUTH) as http:
+        with httpx.Client(proxy=intercepting.agent_url, verify=trusting(intercepting.ca), headers=AUTH) as http:
             response = http.post(tls_upstream.url + "/v1/chat/completions", json=secret, headers={"host": host})
         assert (response.status_code, response.json()["error"]["code"]) == (421, "misdirected_request")
         assert len(tls_upstream.received) == before
+
+
+class TestAgentsThatCannotBeChanged:
+    """Forward mode's identity: proxy credentials, or a provider key the operator mapped; never the agent's header."""
+
+    def test_the_proxy_credentials_name_the_caller_and_the_provider_key_travels_unchanged(
+        self, intercepting, tls_upstream
+    ):
+        provider = {"authorization": "Bearer sk-provider-real-key"}
+        with httpx.Client(proxy=intercepting.agent_url, verify=trusting(intercepting.ca), headers=provider) as http:
+            ok = http.post(tls_upstream.url + "/v1/chat/completions", json=BODY)
+        assert ok.status_code == 200
+        assert tls_upstream.headers[-1]["Authorization"] == "Bearer sk-provider-real-key"
+        assert "Proxy-Authorization" not in tls_upstream.headers[-1]
+
+    def test_no_proxy_credentials_is_a_407_at_connect(self, intercepting, tls_upstream):
+        before = len(tls_upstream.received)
+        with (
+            httpx.Client(proxy=intercepting.url, verify=trusting(intercepting.ca), headers=AUTH) as http,
+            pytest.raises(httpx.ProxyError, match="407"),
+        ):
+            http.post(tls_upstream.url + "/v1/chat/completions", json=BODY)
+        assert len(tls_upstream.received) == before
+
+    def test_a_wrong_proxy_key_is_refused(self, intercepting, tls_upstream):
+        wrong = intercepting.url.replace("http://", "http://agent:not-a-wardgate-key@")
+        with httpx.Client(proxy=wrong, verify=trusting(intercepting.ca)) as http:
+            response = http.post(tls_upstream.url + "/v1/chat/completions", json=BODY)
+        assert (response.status_code, response.json()["error"]["code"]) == (401, "invalid_api_key")
+
+    def test_a_mapped_provider_key_names_the_caller_without_proxy_credentials(
+        self, start_proxy, tls_upstream, tmp_path
+    ):
+        mapped = tmp_path / "provider-keys.yaml"
+        mapped.write_text(f"keys:\n  - {{sha256: {hash_key('sk-provider-real-key')}, subject: legacy-agent}}\n")
+        proxy = start_proxy({"mode": "forward", "llm_hosts": ["127.0.0.1"], "upstream_ca": str(tls_upstream.cert),
+                             "identity": {"forward": {"provider_keys": str(mapped)}},
+                             "scanners": {"injection": {"enabled": False}}})  # fmt: skip
+        ca = proxy.workdir / "ca" / "mitmproxy-ca-cert.pem"
+        with httpx.Client(proxy=proxy.url, verify=trusting(ca)) as http:
+            known = http.post(tls_upstream.url + "/v1/chat/completions", json=BODY,
+                              headers={"authorization": "Bearer sk-provider-real-key"})  # fmt: skip
+            unknown = http.post(tls_upstream.url + "/v1/chat/completions", json=BODY,
+                                headers={"authorization": "Bearer sk-someone-else"})  # fmt: skip
+        assert known.status_code == 200
+        assert tls_upstream.headers[-1]["Authorization"] == "Bearer sk-provider-real-key"
+        assert (unknown.status_code, unknown.json()["error"]["code"]) == (401, "invalid_api_key")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wardgate.config import IdentitySettings, JwtSettings, UpstreamCredentialSettings, read_secret
 from wardgate.identity.api_keys import ApiKeyValidator, hash_key
+from wardgate.identity.forward import ForwardIdentity
 from wardgate.identity.jwks import KeySet
 from wardgate.identity.jwt_bearer import JwtValidator
 from wardgate.identity.model import Identity, IdentityRejected
@@ -11,9 +12,11 @@ from wardgate.identity.mtls import MtlsValidator
 from wardgate.identity.resolver import IdentityResolver, Validator, pod_workload
 
 __all__ = [
+    "ForwardIdentity",
     "Identity",
     "IdentityRejected",
     "IdentityResolver",
+    "build_forward_identity",
     "build_resolver",
     "hash_key",
     "upstream_credential",
@@ -34,6 +37,18 @@ def _jwt(settings: JwtSettings, source: str, default_tenant: str) -> JwtValidato
         scheme=settings.scheme,
         mapping=settings.claims,
         source=source,
+        default_tenant=default_tenant,
+    )
+
+
+def build_forward_identity(settings: IdentitySettings, default_tenant: str) -> ForwardIdentity:
+    """Forward mode's identity: the API key file answers proxy passwords, the provider-key map provider keys."""
+    api_keys = settings.api_keys.file if settings.api_keys.enabled and settings.forward.proxy_credentials else None
+    provider_keys = settings.forward.provider_keys
+    provider_locations = [("authorization", "Bearer"), ("x-api-key", None)]
+    return ForwardIdentity(
+        api_keys=ApiKeyValidator(api_keys, locations=[]) if api_keys is not None else None,
+        provider_keys=ApiKeyValidator(provider_keys, locations=provider_locations) if provider_keys else None,
         default_tenant=default_tenant,
     )
 

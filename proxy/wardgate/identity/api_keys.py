@@ -54,8 +54,10 @@ class ApiKeyValidator:
         key = next(
             (found for header, scheme in self._locations if (found := read_credential(headers, header, scheme))), None
         )
-        if key is None:
-            return None
+        return None if key is None else self.lookup(key)
+
+    def lookup(self, key: str) -> Identity:
+        """The identity a key was issued to; an unknown key is rejected."""
         identity = self._identities.get(hash_key(key))
         if identity is None:
             raise IdentityRejected("invalid_api_key", "the API key is not known to Wardgate")

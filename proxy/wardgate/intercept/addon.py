@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
+from mitmproxy import connection, http
 from mitmproxy import ctx as mitmproxy_ctx
-from mitmproxy import http
 from mitmproxy.proxy.mode_specs import TransparentMode
 
 from wardgate.config import Phase, StreamingSettings
@@ -21,6 +21,8 @@ from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_u
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.realtime import error_event as realtime_error_event
 from wardgate.formats.streams import stream_format_for
+from wardgate.identity import ForwardIdentity
+from wardgate.identity.forward import PROXY_AUTHENTICATE, proxy_key
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
 from wardgate.limits import TokenCount
 from wardgate.models import Exchange
@@ -43,6 +45,7 @@ _REFUSED = "wardgate_refused"
 _STREAM = "wardgate_stream"
 _REALTIME = "wardgate_realtime"
 _IN_FLIGHT = "wardgate_in_flight"
+PROXY_CHALLENGE = {"proxy-authenticate": PROXY_AUTHENTICATE}
 _REALTIME_TOLD = "wardgate_realtime_told"
 # Before the credential is checked (a body refused at the headers stage) nobody is known yet.
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
@@ -71,7 +74,7 @@ def _destination(flow: http.HTTPFlow) -> Destination:
     return Destination(request.host, flow.client_conn.sni, request.host_header, target_named=not transparent)
 
 
-def _incoming(flow: http.HTTPFlow) -> IncomingRequest:
+def _incoming(flow: http.HTTPFlow, proxy_key: str | None) -> IncomingRequest:
     request = flow.request
     return IncomingRequest(
         method=request.method,
@@ -81,6 +84,7 @@ def _incoming(flow: http.HTTPFlow) -> IncomingRequest:
         body=request.raw_content or b"",
         destination=_destination(flow),
         peer_chain=[cert.to_cryptography() for cert in flow.client_conn.certificate_list],
+        proxy_key=proxy_key,
     )
 
 
@@ -138,9 +142,15 @@ class GuardAddon:
         usage: UsageMeter,
         streaming: StreamingSettings | None = None,
         access_log: bool = True,
+        forward: ForwardIdentity | None = None,
     ) -> None:
-        """`pipeline` judges each request (pipeline/request.py); this addon translates flows and answers."""
+        """`pipeline` judges each request (pipeline/request.py); this addon translates flows and answers.
+
+        `forward` (forward mode): the proxy credentials of each client connection name the caller.
+        """
         self._access_log = access_log
+        self._forward = forward
+        self._proxy_keys: dict[str, str] = {}  # client connection id → the password of its CONNECT's credentials
         self._guard, self._pipeline = guard, pipeline
         self._inspects = inspects
         self._max_body_bytes = max_body_bytes
@@ -170,6 +180,24 @@ class GuardAddon:
     def _inspected(self, flow: http.HTTPFlow) -> bool:
         """Whether this flow is Wardgate's to judge: by the connection's destination (see pipeline/destination)."""
         return bool(flow.metadata.setdefault("wardgate_inspected", _destination(flow).inspected(self._inspects)))
+
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        """Forward mode: keep the tunnel's proxy credentials for the requests inside it; without any, a tunnel to an
+        inspected host is refused with 407 when nothing else could name the caller."""
+        if self._forward is None:
+            return
+        try:
+            key = proxy_key(flow.request.headers.pop("proxy-authorization", None))
+            if key is not None:
+                self._proxy_keys[flow.client_conn.id] = key
+            elif self._forward.needs_proxy_credentials and self._inspected(flow):
+                denial = Decision.deny("proxy_auth_required", "forward mode needs proxy credentials", status=407)
+                self._refuse(flow, "request", denial.model_copy(update={"headers": PROXY_CHALLENGE}))
+        except Exception as exc:
+            self._fault(flow, "request", exc)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self._proxy_keys.pop(client.id, None)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         flow.metadata[_IN_FLIGHT] = True
@@ -396,7 +424,10 @@ class GuardAddon:
 
     async def _judge_request(self, flow: http.HTTPFlow) -> None:
         ctx = self._context(flow)
-        outcome = await self._pipeline.run(ctx, _incoming(flow))
+        # Plain-HTTP forward requests carry the proxy credentials themselves; tunnelled ones had them on CONNECT.
+        own = flow.request.headers.pop("proxy-authorization", None)
+        key = proxy_key(own) if own is not None else self._proxy_keys.get(flow.client_conn.id)
+        outcome = await self._pipeline.run(ctx, _incoming(flow, key))
         if isinstance(outcome, Refuse):
             flow.metadata[_REFUSED] = True
             flow.response = refusal(ctx, outcome.decision)

@@ -19,7 +19,7 @@ from mitmproxy.master import Master
 
 from wardgate.audit import AuditLog
 from wardgate.config import Settings
-from wardgate.identity import build_resolver, upstream_credential
+from wardgate.identity import build_forward_identity, build_resolver, upstream_credential
 from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
@@ -148,7 +148,9 @@ async def serve(settings: Settings) -> None:
         conversation_header=masking.conversation_header,
         realtime=settings.streaming.realtime,
     )
-    pipeline = RequestPipeline(guard, identity, rules, usage=usage, admission=admission, vaults=vaults)
+    # Forward mode serves agents that cannot be changed: they name themselves with proxy credentials.
+    forward = build_forward_identity(settings.identity, settings.tenant) if settings.mode == "forward" else None
+    pipeline = RequestPipeline(guard, identity, rules, usage=usage, admission=admission, vaults=vaults, forward=forward)
     admin = None
     if settings.admin_port is not None:
         admin = AdminServer(
@@ -161,7 +163,7 @@ async def serve(settings: Settings) -> None:
 
     addon = GuardAddon(
         guard, pipeline, inspects=inspects, max_body_bytes=settings.max_body_bytes, usage=usage,
-        streaming=settings.streaming, access_log=settings.telemetry.access_log,
+        streaming=settings.streaming, access_log=settings.telemetry.access_log, forward=forward,
     )  # fmt: skip
     install_json_error_pages()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)

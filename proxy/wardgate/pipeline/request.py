@@ -25,7 +25,8 @@ from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
 from wardgate.formats.realtime import is_realtime
-from wardgate.identity import IdentityRejected, IdentityResolver
+from wardgate.identity import ForwardIdentity, IdentityRejected, IdentityResolver
+from wardgate.identity.forward import PROXY_AUTHENTICATE
 from wardgate.limits import UsageUnavailable
 from wardgate.models import Exchange, JsonPath, Segment
 from wardgate.pipeline.admission import Admission, Overloaded
@@ -57,6 +58,7 @@ class IncomingRequest:
     body: bytes  # as sent: still Content-Encoded (decoded by the pipeline, within the size limit)
     destination: Destination
     peer_chain: Sequence[x509.Certificate] = ()
+    proxy_key: str | None = None  # forward mode: the password of the client's proxy credentials
 
 
 @dataclasses.dataclass(slots=True)
@@ -121,9 +123,11 @@ class RequestPipeline:
         usage: UsageMeter,
         admission: Admission,
         vaults: VaultStore | None = None,
+        forward: ForwardIdentity | None = None,
     ) -> None:
         self._guard, self._identity, self._rules = guard, identity, rules
         self._usage, self._admission, self._vaults = usage, admission, vaults
+        self._forward = forward  # forward mode: identity from the proxy credentials (identity/forward.py)
         self.mcp_sessions: TTLCache[str, tuple[Any, Any]] = TTLCache(maxsize=100_000, ttl=24 * 3600)
         self.legacy_sessions = LegacySessions()
         self.stages: list[Callable[[_Call], Awaitable[Outcome | None]]] = [
@@ -172,8 +176,15 @@ class RequestPipeline:
     async def _identify(self, call: _Call) -> Outcome | None:
         request, ctx = call.request, call.ctx
         try:
-            ctx.identity = (await self._identity.resolve(request.headers, request.peer_chain)).to_input()
+            if self._forward is not None:
+                # An agent that cannot be changed keeps its provider key: nothing is stripped in forward mode.
+                ctx.identity = (await self._forward.identify(request.proxy_key, request.headers)).to_input()
+            else:
+                ctx.identity = (await self._identity.resolve(request.headers, request.peer_chain)).to_input()
         except IdentityRejected as rejected:
+            if rejected.code == "proxy_auth_required":
+                denial = Decision.deny(rejected.code, rejected.message, status=407)
+                return Refuse(denial.model_copy(update={"headers": {"proxy-authenticate": PROXY_AUTHENTICATE}}))
             return Refuse(Decision.deny(rejected.code, rejected.message, status=401))
         header = self._rules.conversation_header
         conversation = request.headers.pop(header, None) if header else None
