@@ -73,3 +73,23 @@ def test_hash_is_keyed_and_stable():
 def test_hash_without_a_key_is_refused():
     with pytest.raises(ValueError, match="needs a key"):
         Masker(operators={"PERSON": "hash"})
+
+
+def test_overlapping_spans_become_one_placeholder_that_restores_once():
+    text = "mail johanna.lindqvist@example.com"
+    # The name tagger took "johanna.lindqvist" inside the address the e-mail pattern found.
+    found = [finding(0, 5, 22, "pii:PERSON"), finding(0, 5, 34, "pii:EMAIL_ADDRESS")]
+    vault = Vault()
+    rewrites = Masker().rewrite([Segment("user", "prompt", text, ("t",))], found, everything, vault)
+    assert rewrites[("t",)] == "mail <EMAIL_ADDRESS_1>"
+    assert vault.restore(rewrites[("t",)]) == text
+
+
+def test_redacted_kinds_never_get_a_restorable_placeholder():
+    found = [finding(0, 5, 34, "pii:EMAIL_ADDRESS")]
+    segments = [Segment("user", "prompt", "mail johanna.lindqvist@example.com", ("t",))]
+    vault = Vault()
+    rewrites = Masker().rewrite(segments, found, everything, vault, redacted=lambda kind: True)
+    assert "johanna" not in rewrites[("t",)]
+    assert "<EMAIL_ADDRESS_1>" not in rewrites[("t",)]
+    assert len(vault) == 0

@@ -88,7 +88,7 @@ class Masker:
             text = segments[index].text
             results = _merged(found_spans)
             if placeholders:
-                self._number_in_reading_order(text, results, vault)
+                self._number_in_reading_order(text, results, vault, redacted)
             operators = {
                 found.entity_type: self._config(
                     found.entity_type, vault, placeholders and not redacted(found.entity_type)
@@ -98,7 +98,9 @@ class Masker:
             rewrites[segments[index].path] = self._engine.anonymize(text, results, operators).text
         return rewrites
 
-    def _number_in_reading_order(self, text: str, results: list[RecognizerResult], vault: Vault) -> None:
+    def _number_in_reading_order(
+        self, text: str, results: list[RecognizerResult], vault: Vault, redacted: Callable[[str], bool]
+    ) -> None:
         """Issue this text's placeholders left to right (Presidio rewrites right to left).
 
         A dry run with recording operators yields exactly the values Presidio will replace, after its own
@@ -115,7 +117,11 @@ class Masker:
 
         kinds = {found.entity_type for found in results}
         entities = {kind: kind.partition(":")[2] for kind in kinds if kind.startswith("pii:")}
-        placeholder_kinds = {kind for kind, entity in entities.items() if self.operator_for(entity) == "placeholder"}
+        placeholder_kinds = {
+            kind
+            for kind, entity in entities.items()
+            if self.operator_for(entity) == "placeholder" and not redacted(kind)
+        }
         if not placeholder_kinds:
             return
         dry_run = {kind: record(entities.get(kind, kind)) for kind in kinds}
