@@ -79,3 +79,27 @@ class TestResolver:
         assert (identity.subject, identity.source, identity.authenticated) == (
             "system:serviceaccount:payments:billing-agent", "pod", True
         )  # fmt: skip
+
+
+async def test_a_jwks_endpoint_that_answers_garbage_is_not_fetched_per_request():
+    from aiohttp import web
+
+    from wardgate.identity.jwks import KeySet, UnknownKey
+    from wardgate.testing._server import BackgroundServer
+
+    class Garbage(BackgroundServer):
+        hits = 0
+
+        def routes(self, app: web.Application) -> None:
+            app.router.add_get("/jwks", self._jwks)
+
+        async def _jwks(self, request: web.Request) -> web.Response:
+            Garbage.hits += 1
+            return web.Response(text="<html>not a key set</html>", content_type="text/html")
+
+    with Garbage() as server:
+        keys = KeySet(url=server.url + "/jwks", ttl=300, min_refetch=30)
+        for _ in range(5):
+            with pytest.raises(UnknownKey):
+                await keys.key("kid-1")
+    assert Garbage.hits == 2  # the first fetch and one forced refetch for the unknown kid, then rate-limited
