@@ -1,5 +1,7 @@
 """The remote engine against a stand-in OPA server (real HTTP on 127.0.0.1, OPA's own evaluator behind it)."""
 
+import time
+
 import pytest
 
 from tests.conftest import POLICIES, free_port, write_policy
@@ -100,3 +102,11 @@ async def test_embedded_and_remote_engines_decide_identically(remote):
         local, served = await embedded.evaluate(policy_input), await remote.evaluate(policy_input)
         assert local.model_dump() == served.model_dump(), policy_input
     await embedded.close()
+
+
+def test_the_decision_cache_is_bounded_and_expires():
+    engine = RemoteEngine("http://127.0.0.1:1", timeout=0.1, cache_ttl=0.05)
+    assert engine._cache.maxsize == 10_000
+    engine._cache["k"] = object()  # type: ignore[assignment]
+    time.sleep(0.1)
+    assert "k" not in engine._cache  # expired entries are gone, not only ignored

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
+from cachetools import TTLCache
 from opa_client import AsyncOpaClient
 
 from wardgate.errors import ConfigError, PolicyError
@@ -63,7 +63,10 @@ class RemoteEngine:
         )
         self._timeout, self._cache_ttl = timeout, cache_ttl
         self._revision = "unknown"
-        self._cache: dict[str, tuple[float, Decision]] = {}
+        # Bounded, and entries expire: a decision cache must not grow with every distinct input it has seen.
+        self._cache: TTLCache[str, Decision] = TTLCache(maxsize=10_000, ttl=cache_ttl or 1.0)
+        # One pooled client for the stream windows' synchronous calls (a connection per window cost a handshake).
+        self._blocking = httpx.Client(headers=self._headers, timeout=timeout)
         self._started = False
 
     @property
@@ -76,6 +79,7 @@ class RemoteEngine:
         self._started = True
 
     async def close(self) -> None:
+        self._blocking.close()
         if self._started:
             await self._client.__aexit__(None, None, None)
             self._started = False
@@ -89,8 +93,8 @@ class RemoteEngine:
         if not self._started:
             raise PolicyError("the OPA client is not started")
         key = _cache_key(policy_input) if self._cache_ttl > 0 else ""
-        if key and (hit := self._cache.get(key)) and hit[0] > time.monotonic():
-            return hit[1]
+        if key and (hit := self._cache.get(key)) is not None:
+            return hit
         try:
             response = await asyncio.wait_for(
                 self._client.query_rule(dict(policy_input), DECISION_PACKAGE, DECISION_RULE, query_params=_QUERY),
@@ -104,16 +108,13 @@ class RemoteEngine:
             raise PolicyError(f"cannot reach OPA: {exc}") from exc
         decision = self._decision(response)
         if key:
-            self._cache[key] = (time.monotonic() + self._cache_ttl, decision)
+            self._cache[key] = decision
         return decision
 
     def evaluate_blocking(self, policy_input: Mapping[str, Any]) -> Decision:
         """One synchronous POST (a stream's window with findings; mitmproxy's stream callable cannot await)."""
         try:
-            answer = httpx.post(
-                self._decision_url, params=_QUERY, json={"input": dict(policy_input)}, headers=self._headers,
-                timeout=self._timeout,
-            )  # fmt: skip
+            answer = self._blocking.post(self._decision_url, params=_QUERY, json={"input": dict(policy_input)})
             answer.raise_for_status()
             response = answer.json()
         except httpx.HTTPStatusError as exc:
