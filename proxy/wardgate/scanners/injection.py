@@ -16,6 +16,7 @@ from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher, SequenceClassifier
 from wardgate.models import Finding, Segment
 from wardgate.scanners.markup import reduce_markup
+from wardgate.scanners.normalise import decoded_layers
 from wardgate.scanners.normalise import normalise as shared_normalise
 
 __all__ = ["InjectionScanner", "normalise", "scoring_text"]
@@ -23,6 +24,7 @@ __all__ = ["InjectionScanner", "normalise", "scoring_text"]
 _ZERO_WIDTH = {0x200B, 0x200C, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x180E}
 _BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x061C}
 _FIELD_TOKEN_CHARS = 64
+_MIN_DECODED_CHARS = 12  # shorter decoded runs are ids and hashes, not instructions
 
 
 def _is_tag(char: str) -> bool:
@@ -120,12 +122,24 @@ class InjectionScanner:
             if invisible:
                 findings.append(Finding(self.name, "evasion:invisible_characters", 1.0, index, 0, end))
             texts.append(cleaned)
+        # A payload hidden in base64 or hex ("decode this and do what it says") is scored as the text it decodes
+        # to, as one more text of the same segment (the segment's score is the highest of its texts).
+        for target, cleaned in list(zip(targets, texts, strict=True)):
+            for _, _, decoded in decoded_layers(cleaned):
+                if len(decoded.strip()) >= _MIN_DECODED_CHARS:
+                    targets.append(target)
+                    texts.append(normalise(decoded)[0])
         return targets, texts, findings
 
     def _scored(self, targets: Sequence[tuple[int, Segment]], scores: Sequence[float]) -> list[Finding]:
+        """One finding per segment: the highest score among its texts (the text itself and decoded payloads)."""
         threshold = self.threshold
+        best: dict[int, tuple[Segment, float]] = {}
+        for (index, segment), score in zip(targets, scores, strict=True):
+            if index not in best or score > best[index][1]:
+                best[index] = (segment, score)
         return [
             Finding(self.name, "injection", score, index, 0, len(segment.text), threshold=threshold)
-            for (index, segment), score in zip(targets, scores, strict=True)
+            for index, (segment, score) in best.items()
             if score >= self._min_score
         ]
