@@ -17,8 +17,7 @@ from mitmproxy.proxy.mode_specs import TransparentMode
 
 from wardgate.config import Phase, StreamingSettings
 from wardgate.errors import AuditError
-from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, provider_for, with_every_leaf
-from wardgate.formats.generic_json import KEY_MARK
+from wardgate.formats import provider_for
 from wardgate.formats.realtime import error_event as realtime_error_event
 from wardgate.formats.streams import stream_format_for
 from wardgate.identity import ForwardIdentity
@@ -26,11 +25,12 @@ from wardgate.identity.forward import PROXY_AUTHENTICATE, proxy_key
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
 from wardgate.limits import TokenCount
 from wardgate.models import Exchange
-from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge, Verdict
+from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge
 from wardgate.pipeline.destination import Destination
-from wardgate.pipeline.mcp_judge import McpStream, judge_mcp_message
+from wardgate.pipeline.mcp_judge import McpStream
 from wardgate.pipeline.realtime import RealtimeSession
 from wardgate.pipeline.request import MCP_SESSION_HEADER, IncomingRequest, Refuse, RequestPipeline
+from wardgate.pipeline.response import ResponseJudge
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.policy import Decision
 from wardgate.telemetry.tracing import RequestTrace, tracer
@@ -152,6 +152,7 @@ class GuardAddon:
         self._forward = forward
         self._proxy_keys: dict[str, str] = {}  # client connection id → the password of its CONNECT's credentials
         self._guard, self._pipeline = guard, pipeline
+        self._responses = ResponseJudge(guard)
         self._inspects = inspects
         self._max_body_bytes = max_body_bytes
         self._usage = usage
@@ -443,65 +444,17 @@ class GuardAddon:
 
     async def _judge_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
         assert flow.response is not None
-        if ctx.endpoint == "mcp":
-            await self._judge_mcp_response(flow, ctx)
-            return
-        adapter = adapter_for(flow.request.method, flow.request.path)
-        try:
-            body = json.loads(flow.response.get_content(strict=False) or b"null")
-        except ValueError:
-            return  # not JSON whatever its type says: a client cannot read it as an answer either
-        try:
-            exchange: Exchange = adapter.parse_response(body) if adapter else parse_unparsed(body, ctx.provider)
-        except MalformedBody:
-            exchange = parse_unparsed(body, ctx.provider)  # an error body or a shape we do not map: every string
-        exchange = with_every_leaf(exchange, body)
-        spent = TokenCount()
-        spent.observe(body)
-        self._spent(flow, spent)  # spent upstream whatever the verdict on the answer
-        verdict = await self._guard.judge(ctx, "response", exchange, has_body=True)
-        if not verdict.decision.allow:
-            self._block(flow, verdict)
-            return
-        if any(KEY_MARK in path for path in verdict.rewrites):
-            message = "the answer has an object key the policy masks; it cannot be rewritten, so it is withheld"
-            self._refuse(flow, "response", Decision.deny("mask_unsupported", message, status=502))
-            return
-        # Each call the model asks for is judged on its own (phase tool_call); a denied one becomes a refusal the
-        # model's caller reads instead of a call its agent would run.
-        refused = {}
-        for call in exchange.tool_calls:
-            judged = await self._guard.judge_tool_call(ctx, exchange, call, "llm")
-            if not judged.decision.allow:
-                reason = judged.decision.reasons[0].message if judged.decision.reasons else judged.decision.code
-                refused[call.id] = f"the call to {call.name}: {reason}"
-        if verdict.rewrites or refused:
-            body = apply_rewrites(body, verdict.rewrites)
-            if refused and adapter is not None:
-                body = adapter.refuse_tool_calls(body, refused)
-            flow.response.content = json.dumps(body, ensure_ascii=False).encode()
-
-    async def _judge_mcp_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
-        assert flow.response is not None
-        try:
-            body = json.loads(flow.response.get_content(strict=False) or b"null")
-        except ValueError:
-            return
-        messages = body if isinstance(body, list) else [body]
-        copies = json.loads(json.dumps(messages))  # judging may change a message in place
-
-        def judge_all() -> list[Any]:
-            return [judge_mcp_message(self._guard, ctx, message) for message in copies]
-
-        judged = await asyncio.to_thread(judge_all)
-        if judged != messages:
-            answer = judged if isinstance(body, list) else judged[0]
-            flow.response.content = json.dumps(answer, ensure_ascii=False).encode()
-
-    def _block(self, flow: http.HTTPFlow, verdict: Verdict) -> None:
-        """Answer with the (already audited) deny instead of forwarding."""
-        flow.metadata[_REFUSED] = True
-        flow.response = refusal(self._context(flow), verdict.decision)
+        content = flow.response.get_content(strict=False) or b""
+        outcome = await self._responses.judge(ctx, flow.request.method, flow.request.path, content)
+        self._spent(flow, outcome.spent)
+        if outcome.refusal is not None:
+            if outcome.audited:
+                flow.metadata[_REFUSED] = True
+                flow.response = refusal(ctx, outcome.refusal)
+            else:
+                self._refuse(flow, "response", outcome.refusal)
+        elif outcome.body is not None:
+            flow.response.content = outcome.body
 
     def _refuse(self, flow: http.HTTPFlow, phase: Phase, decision: Decision) -> None:
         """Answer, then audit, a refusal made outside `Guard.judge`. Never raises: the answer is set first."""

@@ -1,0 +1,88 @@
+"""The response phase of a buffered (non-streamed) JSON answer, over bytes and a context: no mitmproxy here.
+
+parse (the provider's format, every other string too) → count the spend → judge (scan, decide, audit) → judge each
+tool call the model asks for → rewrite (masks restored or applied, refused calls replaced by a refusal text). MCP
+answers are judged message by message on a worker thread (the same judge serves MCP messages inside SSE streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from typing import Any
+
+from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
+from wardgate.formats.generic_json import KEY_MARK
+from wardgate.limits import TokenCount
+from wardgate.models import Exchange
+from wardgate.pipeline.context import RequestContext
+from wardgate.pipeline.guard import Guard
+from wardgate.pipeline.mcp_judge import judge_mcp_message
+from wardgate.policy import Decision
+
+__all__ = ["ResponseJudge", "ResponseOutcome"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResponseOutcome:
+    """What to do with the answer: replace its body, or refuse it (`audited`: Guard.judge already wrote it)."""
+
+    body: bytes | None = None
+    refusal: Decision | None = None
+    audited: bool = False
+    spent: TokenCount = dataclasses.field(default_factory=TokenCount)  # the usage the answer reports, to count
+
+
+class ResponseJudge:
+    def __init__(self, guard: Guard) -> None:
+        self._guard = guard
+
+    async def judge(self, ctx: RequestContext, method: str, path: str, content: bytes) -> ResponseOutcome:
+        try:
+            body = json.loads(content or b"null")
+        except ValueError:
+            return ResponseOutcome()  # not JSON whatever its type says: a client cannot read it as an answer either
+        if ctx.endpoint == "mcp":
+            return await self._mcp(ctx, body)
+        adapter = adapter_for(method, path)
+        try:
+            exchange: Exchange = adapter.parse_response(body) if adapter else parse_unparsed(body, ctx.provider)
+        except MalformedBody:
+            exchange = parse_unparsed(body, ctx.provider)  # an error body or a shape we do not map: every string
+        exchange = with_every_leaf(exchange, body)
+        spent = TokenCount()  # spent upstream whatever the verdict on the answer
+        spent.observe(body)
+        verdict = await self._guard.judge(ctx, "response", exchange, has_body=True)
+        if not verdict.decision.allow:
+            return ResponseOutcome(refusal=verdict.decision, audited=True, spent=spent)
+        if any(KEY_MARK in path for path in verdict.rewrites):
+            message = "the answer has an object key the policy masks; it cannot be rewritten, so it is withheld"
+            return ResponseOutcome(refusal=Decision.deny("mask_unsupported", message, status=502), spent=spent)
+        # Each call the model asks for is judged on its own (phase tool_call); a denied one becomes a refusal the
+        # model's caller reads instead of a call its agent would run.
+        refused = {}
+        for call in exchange.tool_calls:
+            judged = await self._guard.judge_tool_call(ctx, exchange, call, "llm")
+            if not judged.decision.allow:
+                reason = judged.decision.reasons[0].message if judged.decision.reasons else judged.decision.code
+                refused[call.id] = f"the call to {call.name}: {reason}"
+        if not verdict.rewrites and not refused:
+            return ResponseOutcome(spent=spent)
+        body = apply_rewrites(body, verdict.rewrites)
+        if refused and adapter is not None:
+            body = adapter.refuse_tool_calls(body, refused)
+        return ResponseOutcome(body=json.dumps(body, ensure_ascii=False).encode(), spent=spent)
+
+    async def _mcp(self, ctx: RequestContext, body: Any) -> ResponseOutcome:
+        messages = body if isinstance(body, list) else [body]
+        copies = json.loads(json.dumps(messages))  # judging may change a message in place
+
+        def judge_all() -> list[Any]:
+            return [judge_mcp_message(self._guard, ctx, message) for message in copies]
+
+        judged = await asyncio.to_thread(judge_all)
+        if judged == messages:
+            return ResponseOutcome()
+        answer = judged if isinstance(body, list) else judged[0]
+        return ResponseOutcome(body=json.dumps(answer, ensure_ascii=False).encode())
