@@ -248,3 +248,57 @@ def test_a_gemini_refusal_is_in_gemini_s_error_shape(proxy):
     error = response.json()["error"]
     assert (response.status_code, error["code"], error["status"]) == (403, 403, "PERMISSION_DENIED")
     assert error["details"][0]["reason"] == "secret_detected"
+
+
+KEY = AWS_KEY.encode()
+MULTIPART_EVASIONS = {
+    "message/rfc822 part": b'--B\r\nContent-Disposition: form-data; name="p"\r\nContent-Type: message/rfc822\r\n\r\nkey ' + KEY + b"\r\n--B--\r\n",
+    "nested multipart": b"--B\r\nContent-Type: multipart/mixed; boundary=I\r\n\r\n--I\r\nContent-Type: text/plain\r\n\r\nkey " + KEY + b"\r\n--I--\r\n\r\n--B--\r\n",
+    "preamble": b"pre " + KEY + b'\r\n--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--B--\r\n',
+    "part header": b'--B\r\nContent-Disposition: form-data; name="a"\r\nX-Note: ' + KEY + b"\r\n\r\nx\r\n--B--\r\n",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("body", list(MULTIPART_EVASIONS.values()), ids=list(MULTIPART_EVASIONS))
+def test_every_text_of_a_multipart_body_is_judged(proxy, recorder, body):
+    before = len(recorder.records)
+    headers = {**AUTH, "content-type": "multipart/form-data; boundary=B"}
+    response = httpx.post(proxy.url + "/v1/files", content=body, headers=headers, timeout=30)
+    assert response.status_code in (403, 415)
+    assert recorder.records[before:] == []
+
+
+@pytest.mark.parametrize(
+    "path", [f"/v1/{AWS_KEY}/chat/completions", f"/v1/chat/completions;{AWS_KEY}", f"/v1/chat/completions#?x={AWS_KEY}"]
+)
+def test_a_key_in_the_request_target_is_refused_and_never_written_to_the_audit(proxy, recorder, path):
+    import socket
+
+    # Raw bytes: an HTTP client library would drop the fragment before sending it.
+    body = json.dumps(chat()).encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH['authorization']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")  # fmt: skip
+    before = len(recorder.records)
+    with socket.create_connection(("127.0.0.1", int(proxy.url.rsplit(":", 1)[1])), timeout=30) as conn:
+        conn.sendall(head.encode() + body)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 403")
+    assert recorder.records[before:] == []
+    assert AWS_KEY not in proxy.audit_file.read_text()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "zstd"])
+def test_every_member_of_a_compressed_body_is_judged(proxy, recorder, encoding):
+    import gzip
+
+    import zstandard
+
+    compress = gzip.compress if encoding == "gzip" else zstandard.ZstdCompressor().compress
+    body = compress(b"please remember ") + compress(b"key " + KEY)
+    before = len(recorder.records)
+    headers = {**AUTH, "content-type": "text/plain", "content-encoding": encoding}
+    response = httpx.post(proxy.url + "/v1/completions", content=body, headers=headers, timeout=30)
+    assert response.status_code == 403
+    assert recorder.records[before:] == []

@@ -51,3 +51,10 @@ def test_transparent_plain_http_to_an_ip_can_only_be_named_by_its_host_header():
     assert Destination("203.0.113.9", None, "api.openai.com", target_named=False).inspected(LLM)
     assert Destination("203.0.113.9", None, "example.com", target_named=False).mismatch() is None
     assert not Destination("203.0.113.9", None, "example.com", target_named=False).inspected(LLM)
+
+
+@pytest.mark.parametrize("spelling", ["127.1", "0x7f000001", "2130706433", "0177.0.0.1", "127.0.0.1"])
+def test_an_ip_entry_matches_every_spelling_of_its_address(spelling):
+    assert host_matcher(["127.0.0.1"])(spelling)
+    assert host_matcher(["127.0.0.0/8"])(spelling)
+    assert not host_matcher(["10.0.0.0/8"])(spelling)

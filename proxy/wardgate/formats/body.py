@@ -9,6 +9,7 @@ read strictly: a duplicate key (the upstream may read the other value) or nestin
 from __future__ import annotations
 
 import dataclasses
+import email.message
 import email.parser
 import email.policy
 import json
@@ -101,17 +102,36 @@ def _multipart(raw: bytes, content_type: str) -> Body | None:
     )
     if not message.is_multipart():
         return None
-    texts: list[tuple[JsonPath, str]] = []
-    for index, part in enumerate(message.iter_parts()):
-        payload = part.get_payload(decode=True)
-        inner = read_body(payload if isinstance(payload, bytes) else b"", part.get_content_type())
+    texts = _part_texts(message, ())
+    return Body("multipart", texts=tuple(texts)) if texts is not None else None
+
+
+def _part_texts(message: email.message.Message, path: JsonPath) -> list[tuple[JsonPath, str]] | None:
+    """Every text of a multipart message, to any depth: the preamble and epilogue, every part's headers (names and
+    parameters can carry text), and its content read like a body; None when some part cannot be read."""
+    texts: list[tuple[JsonPath, str]] = [
+        ((*path, name), value) for name in ("$preamble", "$epilogue") if (value := getattr(message, name[1:]))
+    ]
+    for index, part in enumerate(message.get_payload() if message.is_multipart() else []):
+        where = (*path, "$part", index)
+        texts += [((*where, "$header", name), str(value)) for name, value in part.items()]
+        if part.is_multipart() or part.get_content_maintype() == "message":
+            inner = _part_texts(part, where) if part.is_multipart() else _message_part(part, where)
+        else:
+            payload = part.get_payload(decode=True)
+            read = read_body(payload if isinstance(payload, bytes) else b"", part.get_content_type())
+            inner = None if read is None else [((*where, *sub), text) for sub, text in _texts_of(read)]
         if inner is None:
             return None
-        for param in ("name", "filename"):
-            if isinstance(value := part.get_param(param, header="content-disposition"), str):
-                texts.append((("$part", index, param), value))
-        texts.extend((("$part", index, *path), text) for path, text in _texts_of(inner))
-    return Body("multipart", texts=tuple(texts))
+        texts += inner
+    return texts
+
+
+def _message_part(part: email.message.Message, where: JsonPath) -> list[tuple[JsonPath, str]] | None:
+    """A `message/*` part: its raw bytes, read like a body (a mail, or whatever text it really holds)."""
+    raw = part.as_bytes() if not isinstance(part.get_payload(), str) else str(part.get_payload()).encode()
+    read = read_body(raw, "text/plain")
+    return None if read is None else [((*where, *sub), text) for sub, text in _texts_of(read)]
 
 
 def _texts_of(body: Body) -> Iterator[tuple[JsonPath, str]]:

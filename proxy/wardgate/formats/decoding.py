@@ -25,16 +25,24 @@ class TooLarge(ValueError):
 
 
 def _zlib(raw: bytes, wbits: int, limit: int) -> bytes:
-    decoder = zlib.decompressobj(wbits)
+    """Every member of the stream, as gzip readers decode it (a second member is more body, not garbage); bytes
+    after the end of a zlib or raw deflate stream are refused rather than left unread."""
     out = bytearray()
     data = raw
     while data:
-        out += decoder.decompress(data, limit + 1 - len(out))
-        if len(out) > limit:
-            raise TooLarge(f"the body decodes to more than {limit} bytes")
-        data = decoder.unconsumed_tail
-        if decoder.eof:
-            break
+        decoder = zlib.decompressobj(wbits)
+        while data:
+            out += decoder.decompress(data, limit + 1 - len(out))
+            if len(out) > limit:
+                raise TooLarge(f"the body decodes to more than {limit} bytes")
+            data = decoder.unconsumed_tail
+            if decoder.eof:
+                break
+        if not decoder.eof:
+            raise zlib.error("the compressed stream is truncated")
+        data = decoder.unused_data
+        if data and wbits <= zlib.MAX_WBITS:
+            raise zlib.error("data follows the end of the compressed stream")
     return bytes(out)
 
 
@@ -50,7 +58,8 @@ def _brotli(raw: bytes, limit: int) -> bytes:
 
 
 def _zstd(raw: bytes, limit: int) -> bytes:
-    with zstandard.ZstdDecompressor().stream_reader(raw) as reader:
+    # Every frame, as zstd readers decode a concatenation of them.
+    with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as reader:
         out = reader.read(limit + 1)
     if len(out) > limit:
         raise TooLarge(f"the body decodes to more than {limit} bytes")

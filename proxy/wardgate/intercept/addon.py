@@ -53,6 +53,8 @@ _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "un
 
 # Query parameter names kept in the audited path (`api-version`, `alt`); anything else could be a value in disguise.
 _PARAMETER_NAME = re.compile(r"[a-z][a-z_-]{0,31}")
+# A path token worth masking in the audit: 16+ characters of letters, digits, `_` or `-` with a digit among them.
+_KEYLIKE = re.compile(r"(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{16,}")
 
 
 def _is_json(headers: http.Headers) -> bool:
@@ -60,8 +62,9 @@ def _is_json(headers: http.Headers) -> bool:
 
 
 def _masked_path(request: http.Request) -> str:
-    """The path as the audit and the policy see it: query values are masked (they may hold a key or an e-mail)."""
-    bare = request.path.split("?", 1)[0]
+    """The path as the audit, the logs and the policy see it: query values are masked, and so is any token in the
+    path that looks like a key (a long run of letters with digits), and everything after a `#`."""
+    bare = _KEYLIKE.sub("*", request.path.split("?", 1)[0].split("#", 1)[0])
     if "?" not in request.path:
         return bare
     return bare + "?" + "&".join(f"{key if _PARAMETER_NAME.fullmatch(key) else '*'}=*" for key in request.query)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import re
 import signal
@@ -40,15 +41,25 @@ __all__ = ["serve"]
 
 logger = logging.getLogger(__name__)
 # Any IP literal, as mitmproxy writes it in "host:port" (IPv6 in brackets).
-_ANY_IP = r"^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):\d+$"
+_ANY_IP = r"^((0x[0-9a-fA-F]+|\d+)(\.(0x[0-9a-fA-F]+|\d+)){0,3}|\[[0-9a-fA-F:.]+\]):\d+$"
 
 
 def _allow_hosts_regexes(patterns: list[str]) -> list[str]:
     # mitmproxy matches these against "host:port" (and the SNI); hosts outside them are passed through, TLS
     # untouched. A CIDR cannot be a regex: every IP literal is decrypted then, and inspection follows the matcher.
-    names = [p.rstrip(".") for p in patterns if "/" not in p]
+    # An IP entry is also decrypted when the client spells it otherwise (`127.1`, `0x7f000001`): the matcher then
+    # decides, on the address the spelling stands for.
+    names = [p.rstrip(".") for p in patterns if "/" not in p and not _is_ip(p)]
     regexes = ["^" + re.escape(name).replace(r"\*", "[^:]*") + r"\.?:\d+$" for name in names]
     return regexes + ([_ANY_IP] if len(names) < len(patterns) else [])
+
+
+def _is_ip(pattern: str) -> bool:
+    try:
+        ipaddress.ip_address(pattern)
+    except ValueError:
+        return False
+    return True
 
 
 # mitmproxy mode specs; transparent mode reads each connection's original destination (SO_ORIGINAL_DST).

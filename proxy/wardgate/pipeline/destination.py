@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
+import socket
 from collections.abc import Callable
 from fnmatch import fnmatch
 
@@ -25,11 +27,21 @@ def normalise_host(host: str) -> str:
     return host.rstrip(".")
 
 
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]+|\d+)(?:\.(?:0x[0-9a-f]+|\d+)){0,3}", re.IGNORECASE)
+
+
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP address in any spelling the system resolver accepts (`127.1`, `0x7f000001`, `2130706433`)."""
     try:
         return ipaddress.ip_address(host)
     except ValueError:
-        return None
+        pass
+    if _NUMERIC_HOST.fullmatch(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
 
 
 def host_matcher(patterns: list[str]) -> Callable[[str], bool]:

@@ -42,6 +42,7 @@ from wardgate.telemetry.tracing import tracer
 __all__ = ["MCP_SESSION_HEADER", "QUERY", "Forward", "IncomingRequest", "Refuse", "RequestPipeline", "RequestRules"]
 
 QUERY = "$query"  # segment paths of the query string: ("$query", index, "key" | "value")
+TARGET = "$target"  # the segment path of the whole request target (path, parameters, query, fragment)
 MCP_SESSION_HEADER = "mcp-session-id"
 # A scan this large is worth one policy evaluation first: a deny that no finding could lift then costs no scan.
 _PRECHECK_CHARS = 4096
@@ -241,7 +242,11 @@ class RequestPipeline:
         except MalformedBody as exc:
             return Refuse(Decision.deny("malformed_request", str(exc), status=400))
         call.read = read
-        call.exchange = dataclasses.replace(exchange, segments=[*exchange.segments, *_query_segments(request.query)])
+        # The whole request target is text too (a path or `;param` can carry a key, `#…` a fragment some servers
+        # read): judged for secrets like metadata; the query's pairs again on their own, for masking.
+        target = Segment("unknown", "metadata", request.path, (TARGET,))
+        extra = [target, *_query_segments(request.query)]
+        call.exchange = dataclasses.replace(exchange, segments=[*exchange.segments, *extra])
         ctx.model, ctx.endpoint = call.exchange.model, call.exchange.endpoint
         return None
 
@@ -309,7 +314,7 @@ class RequestPipeline:
         if in_body and not read.is_json:
             message = f"the policy asks to mask parts of a {read.kind} body, which Wardgate can only mask in JSON"
             return Refuse(Decision.deny("mask_unsupported", message, status=403))
-        if any(KEY_MARK in path for path in in_body):
+        if any(KEY_MARK in path for path in in_body) or (TARGET,) in in_body:
             message = "the policy asks to mask an object key, which cannot be rewritten without changing the request"
             return Refuse(Decision.deny("mask_unsupported", message, status=403))
         if in_body or tools_stripped:
