@@ -302,3 +302,43 @@ def test_every_member_of_a_compressed_body_is_judged(proxy, recorder, encoding):
     response = httpx.post(proxy.url + "/v1/completions", content=body, headers=headers, timeout=30)
     assert response.status_code == 403
     assert recorder.records[before:] == []
+
+
+class TextReply(BackgroundServer):
+    """Answers with fixed bytes and headers (a text answer, a stacked encoding)."""
+
+    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
+        super().__init__()
+        self._body, self._headers = body, headers
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/chat/completions", self._answer)
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        return web.Response(body=self._body, headers=self._headers)
+
+
+def _gzip_br(data: bytes) -> bytes:
+    import gzip
+
+    import brotli
+
+    return gzip.compress(brotli.compress(data))
+
+
+ANSWERS = {
+    "text/plain": (f"the key is {AWS_KEY}".encode(), {"content-type": "text/plain"}),
+    "text/html error page": (f"<html><body>{AWS_KEY}</body></html>".encode(), {"content-type": "text/html"}),
+    "no content type": (f"key {AWS_KEY}".encode(), {}),
+    "json type, broken json": (f'{{"a": "{AWS_KEY}"}} trailing'.encode(), {"content-type": "application/json"}),
+    "br then gzip": (_gzip_br(json.dumps({"choices": [{"message": {"content": AWS_KEY}}]}).encode()),
+                     {"content-type": "application/json", "content-encoding": "br, gzip"}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "headers"), list(ANSWERS.values()), ids=list(ANSWERS))
+def test_a_marker_in_an_answer_of_any_type_never_reaches_the_client(start_proxy, body, headers):
+    with TextReply(body, headers) as upstream:
+        proxy = start_proxy({"upstream": upstream.url, **SPINE})
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=chat(), headers=AUTH, timeout=30)
+    assert AWS_KEY not in response.content.decode("utf-8", "replace")

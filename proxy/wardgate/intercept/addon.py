@@ -57,10 +57,6 @@ _PARAMETER_NAME = re.compile(r"[a-z][a-z_-]{0,31}")
 _KEYLIKE = re.compile(r"(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{16,}")
 
 
-def _is_json(headers: http.Headers) -> bool:
-    return "json" in headers.get("content-type", "").lower()
-
-
 def _masked_path(request: http.Request) -> str:
     """The path as the audit, the logs and the policy see it: query values are masked, and so is any token in the
     path that looks like a key (a long run of letters with digits), and everything after a `#`."""
@@ -155,7 +151,7 @@ class GuardAddon:
         self._forward = forward
         self._proxy_keys: dict[str, str] = {}  # client connection id → the password of its CONNECT's credentials
         self._guard, self._pipeline = guard, pipeline
-        self._responses = ResponseJudge(guard)
+        self._responses = ResponseJudge(guard, max_bytes=2 * max_body_bytes)
         self._inspects = inspects
         self._max_body_bytes = max_body_bytes
         self._usage = usage
@@ -337,7 +333,7 @@ class GuardAddon:
             raise fault
         response = flow.response
         ctx = flow.metadata.get(_CONTEXT)
-        if ctx is None or response is None or response.stream or not _is_json(response.headers):
+        if ctx is None or response is None or response.stream:
             return
         if flow.metadata.get(_REFUSED):
             return
@@ -447,8 +443,12 @@ class GuardAddon:
 
     async def _judge_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
         assert flow.response is not None
-        content = flow.response.get_content(strict=False) or b""
-        outcome = await self._responses.judge(ctx, flow.request.method, flow.request.path, content)
+        response = flow.response
+        headers = response.headers
+        outcome = await self._responses.judge(
+            ctx, flow.request.method, flow.request.path, response.raw_content or b"",
+            headers.get("content-type", ""), headers.get("content-encoding", ""),
+        )  # fmt: skip
         self._spent(flow, outcome.spent)
         if outcome.refusal is not None:
             if outcome.audited:
@@ -457,7 +457,9 @@ class GuardAddon:
             else:
                 self._refuse(flow, "response", outcome.refusal)
         elif outcome.body is not None:
-            flow.response.content = outcome.body
+            # Wardgate decoded the answer to judge it: it goes out plain (a stacked encoding may not be re-encodable).
+            headers.pop("content-encoding", None)
+            response.content = outcome.body
 
     def _refuse(self, flow: http.HTTPFlow, phase: Phase, decision: Decision) -> None:
         """Answer, then audit, a refusal made outside `Guard.judge`. Never raises: the answer is set first."""

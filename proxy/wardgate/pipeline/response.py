@@ -13,9 +13,11 @@ import json
 from typing import Any
 
 from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
+from wardgate.formats.body import Body, dump_body, read_body
+from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.limits import TokenCount
-from wardgate.models import Exchange
+from wardgate.models import Exchange, Segment
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.mcp_judge import judge_mcp_message
@@ -35,14 +37,24 @@ class ResponseOutcome:
 
 
 class ResponseJudge:
-    def __init__(self, guard: Guard) -> None:
-        self._guard = guard
+    def __init__(self, guard: Guard, *, max_bytes: int) -> None:
+        self._guard, self._max_bytes = guard, max_bytes
 
-    async def judge(self, ctx: RequestContext, method: str, path: str, content: bytes) -> ResponseOutcome:
+    async def judge(
+        self, ctx: RequestContext, method: str, path: str, content: bytes, content_type: str = "", encoding: str = ""
+    ) -> ResponseOutcome:
+        """`content` as it came (`encoding` still applied); judged by what it is, not by its Content-Type."""
         try:
-            body = json.loads(content or b"null")
-        except ValueError:
-            return ResponseOutcome()  # not JSON whatever its type says: a client cannot read it as an answer either
+            content = decode_content(content, encoding, self._max_bytes)
+            read = read_body(content, content_type)
+        except (DecodingError, TooLarge, MalformedBody) as exc:
+            return ResponseOutcome(refusal=Decision.deny("response_unreadable", f"the answer cannot be judged: {exc}",
+                                                         status=502, source="fail_closed"))  # fmt: skip
+        if read is None:
+            return ResponseOutcome()  # binary (audio, an image): nothing a text scanner can read
+        if read.kind != "json":
+            return await self._text(ctx, read)
+        body = read.value
         if ctx.endpoint == "mcp":
             return await self._mcp(ctx, body)
         adapter = adapter_for(method, path)
@@ -73,6 +85,24 @@ class ResponseJudge:
         if refused and adapter is not None:
             body = adapter.refuse_tool_calls(body, refused)
         return ResponseOutcome(body=json.dumps(body, ensure_ascii=False).encode(), spent=spent)
+
+    async def _text(self, ctx: RequestContext, read: Body) -> ResponseOutcome:
+        """A text answer (plain, HTML, JSON Lines, broken JSON): judged as the assistant's text; masks rewrite it."""
+        segments = [Segment("assistant", "response", text, path) for path, text in read.texts]
+        if read.kind == "jsonl":
+            segments = list(with_every_leaf(Exchange(ctx.provider, "unparsed", None, False, []), read.value).segments)
+        verdict = await self._guard.judge(ctx, "response", Exchange(ctx.provider, "unparsed", None, False, segments),
+                                          has_body=True)  # fmt: skip
+        if not verdict.decision.allow:
+            return ResponseOutcome(refusal=verdict.decision, audited=True)
+        if not verdict.rewrites:
+            return ResponseOutcome()
+        if read.kind == "text":
+            return ResponseOutcome(body=verdict.rewrites[("$text",)].encode())
+        if read.kind == "jsonl":
+            return ResponseOutcome(body=dump_body(Body("jsonl", apply_rewrites(read.value, verdict.rewrites))))
+        message = f"the policy masks part of a {read.kind} answer, which Wardgate cannot rewrite; it is withheld"
+        return ResponseOutcome(refusal=Decision.deny("mask_unsupported", message, status=502))
 
     async def _mcp(self, ctx: RequestContext, body: Any) -> ResponseOutcome:
         messages = body if isinstance(body, list) else [body]
