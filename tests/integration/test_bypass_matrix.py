@@ -342,3 +342,38 @@ def test_a_marker_in_an_answer_of_any_type_never_reaches_the_client(start_proxy,
         proxy = start_proxy({"upstream": upstream.url, **SPINE})
         response = httpx.post(proxy.url + "/v1/chat/completions", json=chat(), headers=AUTH, timeout=30)
     assert AWS_KEY not in response.content.decode("utf-8", "replace")
+
+
+STREAM_CATCH_ALL = {
+    "error event": [{"error": {"message": f"leak {AWS_KEY}", "type": "x"}}],
+    "nested unknown field": [chunk({"extra": {"nested": f"see {AWS_KEY}"}})],
+    "top-level field": [{**chunk({"content": "hi"}), "note": f"see {AWS_KEY}"}],
+    "tool call id": [chunk({"tool_calls": [{"index": 0, "id": AWS_KEY, "function": {"name": "f", "arguments": ""}}]})],
+    "legacy completions text": [
+        {"id": "c", "object": "text_completion", "choices": [{"index": 0, "text": f"k {AWS_KEY}"}]}
+    ],
+}
+
+
+@pytest.mark.parametrize("events", list(STREAM_CATCH_ALL.values()), ids=list(STREAM_CATCH_ALL))
+def test_every_string_of_a_streamed_event_is_judged(proxy, recorder, events):
+    recorder.events = events
+    try:
+        with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=chat(stream=True), headers=AUTH,
+                          timeout=30) as response:  # fmt: skip
+            received = response.read().decode()
+    finally:
+        recorder.events = []
+    assert AWS_KEY not in received
+
+
+def test_an_sse_answer_on_an_unmapped_path_is_judged_too(proxy, recorder):
+    recorder.events = [{"output": f"the key is {AWS_KEY}"}]
+    try:
+        with httpx.stream("POST", proxy.url + "/v1/some/new/endpoint", json=chat(stream=True), headers=AUTH,
+                          timeout=30) as response:  # fmt: skip
+            received = response.read().decode()
+    finally:
+        recorder.events = []
+    assert AWS_KEY not in received
+    assert "data:" in received

@@ -19,6 +19,7 @@ from wardgate.models import JsonPath
 __all__ = [
     "AnthropicStream",
     "GeminiStream",
+    "GenericStream",
     "Location",
     "OpenAIChatStream",
     "OpenAIResponsesStream",
@@ -69,6 +70,8 @@ class OpenAIChatStream:
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         found = []
         for position, choice in enumerate(payload.get("choices") or [] if _is_map(payload) else []):
+            if _is_map(choice) and isinstance(choice.get("text"), str):  # legacy completions: choices[].text
+                found.append(Location(f"choice:{choice.get('index', position)}", ("choices", position, "text")))
             delta = choice.get("delta") if _is_map(choice) else None
             if not _is_map(delta):
                 continue
@@ -243,10 +246,32 @@ class GeminiStream:
         return encode_event(None, json.dumps({"error": {"code": 403, "message": message, "status": code}}))
 
 
+class GenericStream:
+    """Any other SSE answer on an inspected host (a provider or endpoint we do not map): no text channels, so every
+    string of every event is judged whole as it passes (the stream guard's catch-all); errors in the provider's
+    shape."""
+
+    has_end_event = False
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        errors: dict[str, StreamFormat] = {"anthropic": AnthropicStream(), "google": GeminiStream()}
+        self._errors = errors.get(provider, OpenAIChatStream())
+
+    def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        return []
+
+    def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
+        return None if event.data is not None and event.data.strip() == "[DONE]" else []
+
+    def error_event(self, code: str, message: str) -> bytes:
+        return self._errors.error_event(code, message)
+
+
 def stream_format_for(path: str) -> StreamFormat | None:
     """The stream format of a request path (any query string ignored)."""
     bare = path.split("?", 1)[0].rstrip("/")
-    if bare.endswith("/chat/completions"):
+    if bare.endswith("/completions"):  # chat completions, and the legacy text completions (choices[].text)
         return OpenAIChatStream()
     if bare.endswith("/responses"):
         return OpenAIResponsesStream()

@@ -19,7 +19,7 @@ from wardgate.config import Phase, StreamingSettings
 from wardgate.errors import AuditError
 from wardgate.formats import provider_for
 from wardgate.formats.realtime import error_event as realtime_error_event
-from wardgate.formats.streams import stream_format_for
+from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import PROXY_AUTHENTICATE, proxy_key
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
@@ -298,10 +298,10 @@ class GuardAddon:
             return
         # Never buffered (that would break time-to-first-token): guarded window by window, or passed through
         # when nothing of ours is in it (a host we do not inspect, a refused request, streaming turned off).
-        stream_format = stream_format_for(flow.request.path)
-        if ctx is None or flow.metadata.get(_REFUSED) or not self._streaming.enabled or stream_format is None:
+        if ctx is None or flow.metadata.get(_REFUSED) or not self._streaming.enabled:
             flow.response.stream = True
             return
+        stream_format = stream_format_for(flow.request.path) or GenericStream(ctx.provider)
         exchange = Exchange(stream_format.provider, ctx.endpoint, ctx.model, True, [])
         judge = StreamJudge(self._guard, ctx, exchange)
         guard = StreamGuard(

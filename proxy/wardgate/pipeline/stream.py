@@ -19,6 +19,7 @@ import re
 from typing import Any, Protocol
 
 from wardgate.formats.base import apply_rewrites
+from wardgate.formats.generic_json import string_leaves
 from wardgate.formats.sse import SseEvent, SseParser, encode_event
 from wardgate.formats.streams import Location, StreamFormat
 from wardgate.limits.tokens import TokenCount
@@ -33,6 +34,8 @@ _MAX_PLACEHOLDER = 48
 _TRAILING_TOKEN = re.compile(r"\S+$")
 _SECRET_LIKE = re.compile(r"[0-9_\-/+=:]|^[A-Z]{3,}|\.\S")
 _TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+_RAW = "$data"  # the key a non-JSON data payload is judged under
+_LEAF_MIN_CHARS = 8  # shorter strings (a role, a finish reason, an index) cannot hold a key or a sentence
 _TOOL_HOLD_FACTOR = 64  # tool-call arguments are held whole, up to this many times hold_chars
 
 
@@ -73,6 +76,7 @@ class _Queued:
     payload: Any
     deltas: dict[str, JsonPath]  # channel → where this event carries its next text
     rewrites: dict[JsonPath, str] = dataclasses.field(default_factory=dict)
+    raw_text: bool = False  # the data is not JSON: `payload` is {_RAW: the data}
 
 
 @dataclasses.dataclass(slots=True)
@@ -160,22 +164,39 @@ class StreamGuard:
 
     def _enqueue(self, event: SseEvent) -> None:
         payload: Any = None
+        raw_text = False
         if event.data is not None and event.data.strip() != "[DONE]":
             try:
                 payload = json.loads(event.data)
             except ValueError:
                 self.unparsed_events += 1
-        self.tokens.observe(payload)
-        queued = _Queued(event, payload, {})
-        ends = self._format.ends(event, payload)
+                payload, raw_text = {_RAW: event.data}, True  # judged as the text it is
+        self.tokens.observe(None if raw_text else payload)
+        queued = _Queued(event, payload, {}, raw_text=raw_text)
+        ends = self._format.ends(event, payload) if not raw_text else []
         self.completed = self.completed or ends is None
-        for location in self._format.locations(event, payload) if payload is not None else []:
+        locations = self._format.locations(event, payload) if payload is not None and not raw_text else []
+        for location in locations:
             self._locate(queued, location)
+        if payload is not None:
+            self._judge_the_rest(queued, {location.path for location in locations})
         self._queue.append(queued)
         for name, channel in self._channels.items():
             # Ending "choice:0" also ends the tool calls inside it ("choice:0:tool:1").
             if ends is None or any(name == end or name.startswith(end + ":") for end in ends):
                 channel.ended = True
+
+    def _judge_the_rest(self, queued: _Queued, located: set[JsonPath]) -> None:
+        """Every other string of the event (an error message, a nested or new field, a tool's input, an id) is
+        judged whole as it passes: what the format does not map is still never released unjudged."""
+        for path, text in string_leaves(queued.payload, ()):
+            if path in located or len(text) < _LEAF_MIN_CHARS:
+                continue
+            verdict = self._judge.full(self._vault.restore(text), tool=None)
+            if not verdict.decision.allow:
+                raise _Stopped(verdict.decision, None, None, "")
+            if verdict.text != text:
+                queued.rewrites[path] = verdict.text
 
     def _locate(self, queued: _Queued, location: Location) -> None:
         channel = self._channels.setdefault(location.channel, _Channel())
@@ -268,7 +289,8 @@ class StreamGuard:
         if not queued.rewrites:
             return queued.event.raw
         payload = apply_rewrites(json.loads(json.dumps(queued.payload)), queued.rewrites)
-        return encode_event(queued.event.event, json.dumps(payload, ensure_ascii=False))
+        data = payload[_RAW] if queued.raw_text else json.dumps(payload, ensure_ascii=False)
+        return encode_event(queued.event.event, data)
 
 
 def _get(payload: Any, path: JsonPath) -> str:
