@@ -121,3 +121,10 @@ async def test_an_unauthenticated_upgrade_is_refused(proxy):
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await converse(proxy, item("hi"), headers={})
     assert refused.value.status == 401
+
+
+async def test_a_key_split_over_two_client_frames_never_reaches_the_upstream(proxy, realtime):
+    before = len(realtime.received)
+    received = await converse(proxy, item(f"remember {AWS_KEY[:10]}"), item(f"{AWS_KEY[10:]} too"))
+    assert received[-1]["type"] == "error"
+    assert all(AWS_KEY[10:] not in json.dumps(event) for event in realtime.received[before:])

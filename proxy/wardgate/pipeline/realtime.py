@@ -39,6 +39,7 @@ class RealtimeSession:
     def __init__(self, guard: Guard, ctx: RequestContext, *, client_audio: bool = False) -> None:
         self._guard, self._ctx, self._client_audio = guard, ctx, client_audio
         self._tails: dict[str, str] = {}
+        self._client_tail = ""
         self.stopped: Decision | None = None
 
     async def judge(self, text: str | None, *, from_client: bool) -> FrameOutcome:
@@ -60,6 +61,13 @@ class RealtimeSession:
         delta = payload.get("delta") if isinstance(payload, dict) else None
         if not from_client and isinstance(kind, str) and kind.endswith(".delta") and isinstance(delta, str):
             exchange = dataclasses.replace(exchange, segments=[*exchange.segments, self._tail(payload, delta)])
+        elif from_client:
+            # A key split over two client events (an item, then another; instructions, then an item).
+            texts = "".join(segment.text for segment in exchange.segments if segment.source != "metadata")
+            if texts:
+                joined = Segment("user", "prompt", self._client_tail + texts, _TAIL)
+                self._client_tail = (self._client_tail + texts)[-_TAIL_CHARS:]
+                exchange = dataclasses.replace(exchange, segments=[*exchange.segments, joined])
         if not exchange.segments:
             return FrameOutcome("pass", text)
         verdict = await self._guard.judge_frame(self._ctx, "request" if from_client else "response", exchange)
