@@ -132,6 +132,7 @@ def test_a_denied_secret_stops_the_stream_with_an_error_the_sdks_raise(start_pro
         with pytest.raises(openai.APIError) as caught:
             consume()
         assert "secret" in str(caught.value.message)
+        told = [caught.value.body["wardgate"]["decision_id"]]
         assert "".join(received) == "Sure. The deploy key is "
         assert "nothing" not in "".join(received)
 
@@ -144,8 +145,11 @@ def test_a_denied_secret_stops_the_stream_with_an_error_the_sdks_raise(start_pro
         ):
             "".join(stream.text_stream)
         assert "secret_detected" in str(raised.value)
+        told.append(raised.value.body["error"]["wardgate"]["decision_id"])
 
     stopped = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"], count=2)
+    # The error event names the audited decision, as a refused request's answer does.
+    assert {event["decision_id"] for event in stopped} == set(told)
     assert len(stopped) == 2
     assert all(e["result"]["code"] == "secret_detected" and e["streamed"]["stopped"] for e in stopped)
     assert all(e["streamed"]["released_bytes"] > 0 for e in stopped)

@@ -45,11 +45,12 @@ def frame_exchange(payload: Any, *, from_client: bool) -> Exchange:
     return Exchange("openai", "unparsed", None, True, segments)
 
 
-def error_event(code: str, message: str) -> bytes:
+def error_event(code: str, message: str, decision_id: str | None = None) -> bytes:
     """A server `error` event, as the Realtime API sends one (the SDKs surface it as an error)."""
+    error = {"type": "invalid_request_error", "code": code, "message": message, "param": None, "event_id": None}
     event = {
         "type": "error",
         "event_id": f"event_wardgate_{uuid.uuid4().hex[:16]}",
-        "error": {"type": "invalid_request_error", "code": code, "message": message, "param": None, "event_id": None},
+        "error": {**error, "wardgate": {"decision_id": decision_id}},
     }
     return json.dumps(event).encode()

@@ -50,8 +50,8 @@ class StreamFormat(Protocol):
         """Channels this event closes (their held text must go out before it); None: every channel (the end)."""
         ...
 
-    def error_event(self, code: str, message: str) -> bytes:
-        """A provider-shaped error event the client SDK raises on."""
+    def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
+        """A provider-shaped error event the client SDK raises on, naming the audited decision."""
         ...
 
 
@@ -116,9 +116,10 @@ class OpenAIChatStream:
                 ended.append(f"choice:{choice.get('index', position)}")
         return ended
 
-    def error_event(self, code: str, message: str) -> bytes:
+    def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
         # The openai SDK raises APIError on a data payload with an `error` object.
-        return encode_event(None, json.dumps({"error": {"message": message, "type": "wardgate_policy", "code": code}}))
+        error = {"message": message, "type": "wardgate_policy", "code": code, "wardgate": {"decision_id": decision_id}}
+        return encode_event(None, json.dumps({"error": error}))
 
 
 class OpenAIResponsesStream:
@@ -177,9 +178,9 @@ class OpenAIResponsesStream:
             return [f"output:{payload.get('output_index')}"]
         return []
 
-    def error_event(self, code: str, message: str) -> bytes:
-        payload = {"error": {"message": message, "type": "wardgate_policy", "code": code}}
-        return encode_event("error", json.dumps(payload))
+    def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
+        error = {"message": message, "type": "wardgate_policy", "code": code, "wardgate": {"decision_id": decision_id}}
+        return encode_event("error", json.dumps({"error": error}))
 
 
 class AnthropicStream:
@@ -214,9 +215,10 @@ class AnthropicStream:
             return [f"block:{payload.get('index')}"]
         return None if kind == "message_stop" else []
 
-    def error_event(self, code: str, message: str) -> bytes:
+    def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
         # The anthropic SDK raises on `event: error`.
-        return encode_event("error", json.dumps({"type": "error", "error": {"type": code, "message": message}}))
+        error = {"type": code, "message": message, "wardgate": {"decision_id": decision_id}}
+        return encode_event("error", json.dumps({"type": "error", "error": error}))
 
 
 class GeminiStream:
@@ -242,8 +244,12 @@ class GeminiStream:
                 ended.append(f"candidate:{candidate.get('index', position)}")
         return ended
 
-    def error_event(self, code: str, message: str) -> bytes:
-        return encode_event(None, json.dumps({"error": {"code": 403, "message": message, "status": code}}))
+    def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
+        details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code, "domain": "wardgate",
+                    "metadata": {"decision_id": decision_id or ""}}]  # fmt: skip
+        return encode_event(
+            None, json.dumps({"error": {"code": 403, "message": message, "status": code, "details": details}})
+        )
 
 
 class GenericStream:
@@ -264,8 +270,8 @@ class GenericStream:
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
         return None if event.data is not None and event.data.strip() == "[DONE]" else []
 
-    def error_event(self, code: str, message: str) -> bytes:
-        return self._errors.error_event(code, message)
+    def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
+        return self._errors.error_event(code, message, decision_id)
 
 
 def stream_format_for(path: str) -> StreamFormat | None:

@@ -262,7 +262,8 @@ class GuardAddon:
     def _tell_client(flow: http.HTTPFlow, decision: Decision) -> None:
         """The Realtime error event, sent to the client; nothing passes on this socket afterwards."""
         reason = decision.reasons[0].message if decision.reasons else decision.code
-        event = realtime_error_event(decision.code, f"Wardgate: {reason}")
+        ctx: RequestContext | None = flow.metadata.get(_CONTEXT)
+        event = realtime_error_event(decision.code, f"Wardgate: {reason}", ctx.decision_id if ctx else None)
         mitmproxy_ctx.master.commands.call("inject.websocket", flow, True, event, True)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -306,7 +307,7 @@ class GuardAddon:
         judge = StreamJudge(self._guard, ctx, exchange)
         guard = StreamGuard(
             stream_format, judge, ctx.vault, hold_chars=self._streaming.hold_chars,
-            overlap_chars=self._streaming.overlap_chars,
+            overlap_chars=self._streaming.overlap_chars, decision_id=ctx.decision_id,
         )  # fmt: skip
         flow.metadata[_STREAM] = (guard, judge, flow.metadata[_TRACE].child("wardgate.stream"))
         flow.response.stream = decoded_stream(flow.response.headers, guard)

@@ -101,9 +101,11 @@ class StreamGuard:
         *,
         hold_chars: int = 512,
         overlap_chars: int = 128,
+        decision_id: str | None = None,
     ) -> None:
         self._format, self._judge, self._vault = stream_format, judge, vault
         self._hold, self._overlap = hold_chars, overlap_chars
+        self.decision_id = decision_id  # named in the error event a stopped stream ends with
         self._parser = SseParser()
         self._queue: list[_Queued] = []
         self._channels: dict[str, _Channel] = {}
@@ -124,7 +126,7 @@ class StreamGuard:
         if self.stopped is not None:
             return []
         self.stopped = Decision.deny("stream_unreadable", message, status=502, source="fail_closed")
-        return self._emit([self._format.error_event(self.stopped.code, message)])
+        return self._emit([self._format.error_event(self.stopped.code, message, self.decision_id)])
 
     def feed(self, chunk: bytes) -> bytes:
         if self.stopped is not None:
@@ -140,7 +142,7 @@ class StreamGuard:
             # answer for a whole one (and the audit records it as stopped).
             message = "the upstream ended the stream before it was complete"
             self.stopped = Decision.deny("upstream_incomplete", message, status=502, source="fail_closed")
-            out += self._emit([self._format.error_event(self.stopped.code, message)])
+            out += self._emit([self._format.error_event(self.stopped.code, message, self.decision_id)])
         return out
 
     def _run(self, events: list[SseEvent], *, end: bool) -> bytes:
@@ -280,7 +282,7 @@ class StreamGuard:
             pieces.append(self._encode(carrier))
         reason = stop.decision.reasons[0] if stop.decision.reasons else None
         message = reason.message if reason else "the response was stopped by policy"
-        pieces.append(self._format.error_event(stop.decision.code, message))
+        pieces.append(self._format.error_event(stop.decision.code, message, self.decision_id))
         self._queue.clear()
         return pieces
 
