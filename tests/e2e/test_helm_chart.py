@@ -476,7 +476,8 @@ def test_prometheus_rule_alerts_on_metrics_wardgate_serves(rendered):
     rule = find(rendered["observability"], "PrometheusRule", "wg-wardgate")
     (group,) = rule["spec"]["groups"]
     alerts = {alert["alert"]: alert for alert in group["rules"]}
-    assert set(alerts) == {"WardgateFailOpen", "WardgateScannerErrors", "WardgateDenialSpike", "WardgateDecisionsSlow"}
+    assert set(alerts) == {"WardgateFailOpen", "WardgateScannerErrors", "WardgateDenialSpike", "WardgateDecisionsSlow",
+                           "WardgateAuditUnavailable", "WardgateOverloaded"}  # fmt: skip
     for name, alert in alerts.items():
         assert promql_problems(alert["expr"], series) == [], name
         assert re.fullmatch(r"\d+[smh]", alert.get("for", "0m")), name
