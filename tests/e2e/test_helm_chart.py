@@ -485,7 +485,8 @@ def test_prometheus_rule_alerts_on_metrics_wardgate_serves(rendered):
         assert alert["annotations"]["summary"]
         assert alert["annotations"]["description"]
         # Prometheus' own templates survived Helm, and name only labels the expression keeps.
-        kept = set(re.findall(r"by \(([^)]*)\)", alert["expr"])[0].replace(" ", "").split(",")) - {"le"}
+        grouped = re.findall(r"by \(([^)]*)\)", alert["expr"])
+        kept = set(grouped[0].replace(" ", "").split(",")) - {"le"} if grouped else set()
         assert set(re.findall(r"\$labels\.(\w+)", alert["annotations"]["summary"])) <= kept, name
     assert 'outcome="fail_open"' in alerts["WardgateFailOpen"]["expr"]
     assert alerts["WardgateDenialSpike"]["expr"].rstrip().endswith("> 0.25")
