@@ -82,3 +82,10 @@ def test_sigterm_drains_the_request_in_flight_then_exits(start_proxy):
         assert answers == [200]  # the flow in flight finished
         assert proxy.stop(timeout=10) == 0
         assert time.monotonic() - started < 8
+
+
+def test_a_healthy_start_is_quiet(start_proxy, upstream):
+    """Only the ready line and informational lines: a warning at start means something is wrong."""
+    proxy = start_proxy({"upstream": upstream.url})  # every default scanner, both models
+    warnings = [line for line in proxy.output if '"level": "warning"' in line or '"level": "error"' in line]
+    assert warnings == []

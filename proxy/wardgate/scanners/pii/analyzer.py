@@ -7,8 +7,9 @@ only, unless `require_ner` says to refuse.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import spacy
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
@@ -108,13 +109,27 @@ def _korean_names(settings: PiiSettings) -> KoreanNameRecognizer | None:
     return recognizer
 
 
+@contextlib.contextmanager
+def _quiet_presidio() -> Iterator[None]:
+    """Presidio warns once per recognizer of every language it ships but was not asked for (22 lines at each start):
+    nothing is wrong then, so start-up stays quiet. Errors still show."""
+    presidio = logging.getLogger("presidio-analyzer")
+    level = presidio.level
+    presidio.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        presidio.setLevel(level)
+
+
 def build_analyzer(
     settings: PiiSettings, ner: Callable[[str], Sequence[EntitySpan]] | None = None, *, names: bool = True
 ) -> tuple[AnalyzerEngine, list[str]]:
     """(analyzer, names of the NER sources in use: `spacy`, `onnx`, `kiwi`). `names=False`: patterns only."""
     engine, has_spacy = _nlp_engine(settings)
     registry = RecognizerRegistry(supported_languages=settings.languages)
-    registry.load_predefined_recognizers(languages=settings.languages, nlp_engine=engine)
+    with _quiet_presidio():
+        registry.load_predefined_recognizers(languages=settings.languages, nlp_engine=engine)
     for name in settings.disabled_recognizers:
         registry.remove_recognizer(name)
     if not has_spacy:
