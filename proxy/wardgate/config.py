@@ -220,8 +220,10 @@ def _cores() -> int:
 class AdmissionSettings(_Section):
     """How many requests scan at once, and how many may wait; past that a 503 `overloaded` with Retry-After."""
 
-    concurrent: int = Field(default_factory=lambda: 8 * _cores(), gt=0, description="Requests in the scan stage.")
-    queue: int = Field(default_factory=lambda: 32 * _cores(), ge=0, description="Requests waiting for a slot.")
+    # Sized from the measured cost (bench/proxy_overhead.py: ~100-300 ms of CPU per 1 KB request with every scanner):
+    # one scan per core keeps each within the scan budget; more only queue inside the models and all time out.
+    concurrent: int = Field(default_factory=_cores, gt=0, description="Requests in the scan stage.")
+    queue: int = Field(default_factory=lambda: 16 * _cores(), ge=0, description="Requests waiting for a slot.")
     wait_ms: int = Field(2000, gt=0, description="Longest wait for a slot before the request is refused.")
 
 
