@@ -45,13 +45,13 @@ def handler(analyzer: AnalyzerEngine, anonymizer: AnonymizerEngine) -> type[Base
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's spelling)
+        def do_GET(self) -> None:
             if self.path == "/health":
                 self._answer(200, "Presidio Analyzer/Anonymizer service is up")
             else:
                 self._answer(404, {"error": "not found"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             try:
                 request = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
                 if not request.get("text"):

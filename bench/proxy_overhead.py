@@ -351,7 +351,10 @@ async def load(
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=120)
     ok: list[float] = []
+    judged: list[float] = []  # 2xx and 403: the target answered after judging the request in full
     refused: list[float] = []
+    samples: dict[str, str] = {}  # the first answer of each non-2xx status (what the client saw)
+    codes: dict[str, int] = {}  # non-2xx answers by status and the provider-shaped error code in them
     statuses: dict[str, int] = {}
     retry_after = 0
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=HEADERS) as session:
@@ -360,7 +363,11 @@ async def load(
             started = time.perf_counter()
             try:
                 async with session.post(url, data=body) as response:
-                    await response.read()
+                    answer = await response.read()
+                    if response.status >= 300:
+                        samples.setdefault(str(response.status), answer[:400].decode(errors="replace"))
+                        key = f"{response.status} {error_code(answer)}"
+                        codes[key] = codes.get(key, 0) + 1
                     return response.status, time.perf_counter() - started, response.headers.get("retry-after")
             except (aiohttp.ClientError, TimeoutError) as exc:
                 return -1, time.perf_counter() - started, type(exc).__name__
@@ -379,7 +386,9 @@ async def load(
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
                 if 200 <= status < 300:
                     ok.append(elapsed)
-                elif status == 503:
+                if 200 <= status < 300 or status == 403:
+                    judged.append(elapsed)
+                if status == 503:
                     refused.append(elapsed)
                     retry_after += extra is not None
                     if honour_retry_after and extra:
@@ -409,6 +418,7 @@ async def load(
         "seconds": round(elapsed, 2),
         "p50_ms": round(statistics.median(ok) * 1000, 2) if ok else None,
         "p99_ms": pct(ok, 0.99),
+        "judged_p50_ms": round(statistics.median(judged) * 1000, 2) if judged else None,
         "rps": round(len(ok) / elapsed, 1),
         "judged_per_s": round((len(ok) + denied) / elapsed, 1),
         "cpu_ms_per_req": round(cpu * 1000 / done, 2) if done and target.pids else None,
@@ -416,8 +426,16 @@ async def load(
         "refused": len(refused),
         "refused_with_retry_after": retry_after,
         "refused_p99_ms": pct(refused, 0.99),
+        "codes": codes,
+        "samples": samples,
         "ended_at": time.perf_counter(),
     }
+
+
+def error_code(answer: bytes) -> str:
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        return str(json.loads(answer)["error"]["code"])
+    return "?"
 
 
 async def first_success(target: Target, prompts: Prompts, since: float, limit: float = 120) -> dict[str, Any]:
@@ -539,7 +557,7 @@ def main() -> None:
                         "target": name,
                         "one_turn": single,
                         "twenty_turns": turns,
-                        "p50_ratio": ratio(turns["p50_ms"], single["p50_ms"]),
+                        "p50_ratio": ratio(turns["judged_p50_ms"], single["judged_p50_ms"]),
                         "cpu_ratio": ratio(turns["cpu_ms_per_req"], single["cpu_ms_per_req"]),
                     }
                 )
@@ -570,15 +588,14 @@ def main() -> None:
     print(f"load average at start {meta['loadavg_start']}, at end {meta['loadavg_end']}\n")
     overhead_table(report["overhead"])
     if report.get("history"):
-        print(f"\n{'20-turn chat, last turn new, vs one turn (c=1)':<48} {'p50 ms 1/20':>16} {'CPU ms 1/20':>16} "
+        print(f"\n{'20-turn chat, last turn new, vs one turn (c=1)':<48} {'p50 ms 1/20 *':>16} {'CPU ms 1/20':>16} "
               f"{'p50 x':>6} {'CPU x':>6}")  # fmt: skip
         for h in report["history"]:
             one, twenty = h["one_turn"], h["twenty_turns"]
-            print(
-                f"{h['target']:<48} {fmt(one['p50_ms'], '.1f') + ' / ' + fmt(twenty['p50_ms'], '.1f'):>16} "
-                f"{fmt(one['cpu_ms_per_req'], '.1f') + ' / ' + fmt(twenty['cpu_ms_per_req'], '.1f'):>16} "
-                f"{fmt(h['p50_ratio']):>6} {fmt(h['cpu_ratio']):>6}"
-            )
+            p50s = f"{fmt(one['judged_p50_ms'], '.1f')} / {fmt(twenty['judged_p50_ms'], '.1f')}"
+            cpus = f"{fmt(one['cpu_ms_per_req'], '.1f')} / {fmt(twenty['cpu_ms_per_req'], '.1f')}"
+            print(f"{h['target']:<48} {p50s:>16} {cpus:>16} {fmt(h['p50_ratio']):>6} {fmt(h['cpu_ratio']):>6}")
+        print("* p50 over 2xx and 403 answers (a 403 comes after the full scan)")
     if report.get("overload"):
         header = (
             f"{'offered c':>9} {'sent':>5} {'2xx':>5} {'403':>4} {'503':>5} {'w/ R-A':>6} {'other':>5} {'2xx/s':>6} "
@@ -595,6 +612,8 @@ def main() -> None:
                 f"{fmt(s['goodput_vs_peak']):>7} "
                 f"{fmt(s['p99_ms']):>10} {fmt(s['refused_p99_ms']):>10} {fmt(s['recovery_s']):>10}"
             )
+        for s in report["overload"]:
+            print(f"  c={s['offered_concurrency']}: non-2xx by status and error code: {s['codes']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.out}")
