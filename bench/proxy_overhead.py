@@ -1,7 +1,8 @@
 """Proxy overhead with unique prompts: Wardgate side by side with mitmdump (the floor) and LiteLLM proxy (+ Presidio).
 
 One run, one machine, every target in front of the same fake upstream (`python -m wardgate.testing`, which echoes the
-last user text back, so the answer is as new as the prompt):
+last user text back, so the answer is as new and as long as the prompt and Wardgate's response scan has as much to
+do; `--answer short`: one fixed sentence):
   direct                     the fake upstream itself
   mitmdump (floor)           mitmproxy's mitmdump as a plain reverse proxy
   litellm                    LiteLLM proxy, one openai-compatible model pointing at the fake upstream
@@ -62,6 +63,7 @@ from wardgate.testing import ProxyProcess
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000}
 MODEL = "gpt-4o-mini"
+SHORT_ANSWER = "Here is the shorter version you asked for."
 HEADERS = {"authorization": f"Bearer {API_KEY}", "content-type": "application/json"}
 # LiteLLM must not reach out: the local model cost map, no telemetry.
 PEER_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "NO_PROXY": "*"}
@@ -485,6 +487,8 @@ def main() -> None:
     parser.add_argument("--overload", default="1,4,16,64,128", help="offered concurrencies, Wardgate all scanners")
     parser.add_argument("--overload-seconds", type=float, default=15, help="per overload step")
     parser.add_argument("--skip", default="", help="comma-separated: peers, history, overload")
+    parser.add_argument("--answer", choices=("echo", "short"), default="echo",
+                        help="the upstream echoes the prompt (default), or answers one short sentence")  # fmt: skip
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--peers-venv", type=Path, default=Path("/tmp/bench-peers"))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "proxy_overhead.json")
@@ -503,10 +507,10 @@ def main() -> None:
         "requests": args.requests,
         "max_seconds": args.max_seconds,
         "seed": args.seed,
-        "upstream": "wardgate.testing fake upstream, echoes the last user text",
+        "upstream": f"wardgate.testing fake upstream, answer: {args.answer}",
         "client": f"aiohttp {aiohttp.__version__}, closed loop, same machine",
     }
-    upstream, upstream_url = start_upstream()
+    upstream, upstream_url = start_upstream(*(["--reply", SHORT_ANSWER] if args.answer == "short" else []))
     workdir, common = proxy_config(upstream_url)
     procs = Processes(workdir)
     off = {"enabled": False}
