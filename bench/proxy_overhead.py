@@ -376,6 +376,7 @@ async def load(
 
         for body in prepared[:warmup]:
             await post(body)
+        codes.clear()  # the measured requests' only
         queue = iter(prepared[warmup:])
         deadline = time.perf_counter() + max_seconds
 
