@@ -14,10 +14,11 @@ Every request carries a different prompt (seeded generator of English sentences 
 address; `--size` 1k, 10k or 100k characters), so no scanner cache is ever hit except where a row says it measures
 one. Clients send `Authorization: Bearer sk-bench` (a Wardgate API key; LiteLLM's master key).
 Per target and concurrency: p50/p99 of the successful requests and what the target adds to direct's, req/s, and CPU
-per request: the user+sys CPU time of the target's processes (with their children: LiteLLM's workers; for LiteLLM +
-Presidio, the Presidio server too) over the measured requests (all of them), divided by them; the client's own CPU per
-request too (it shares the machine). 403s (a policy denial after a full scan: the injection classifier flags some of
-these benign prompts) are counted apart; other non-2xx and failed requests are errors. Then (unless skipped):
+per request: the user+sys CPU time (/proc/PID/stat, Linux) of the target's processes with their descendants
+(LiteLLM's workers; for LiteLLM + Presidio, the Presidio server too) over the measured requests (all of them), divided
+by them; the client's own CPU per request too (it shares the machine). 403s (a policy denial after a full scan: the
+injection classifier flags some of these benign prompts) are counted apart; other non-2xx and failed requests are
+errors. Then (unless skipped):
   history    a 20-turn chat whose 19 earlier turns were sent before, only the last turn new, vs one new turn
              (Wardgate all scanners; LiteLLM + Presidio), c=1: the ratios of p50 and of CPU per request
   overload   Wardgate all scanners at offered concurrency 1, 4, 16, 64, 128 (closed loop; a refused client waits the
@@ -55,7 +56,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import psutil
 
 from harness import API_KEY, proxy_config, start_upstream
 from wardgate.testing import ProxyProcess
@@ -167,15 +167,32 @@ class Target:
     pids: list[int] = field(default_factory=list)  # whose CPU (with their descendants') is the target's
 
     def cpu_seconds(self) -> float:
-        total = 0.0
-        for pid in self.pids:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                root = psutil.Process(pid)
-                for process in [root, *root.children(recursive=True)]:
-                    with contextlib.suppress(psutil.NoSuchProcess):
-                        times = process.cpu_times()
-                        total += times.user + times.system + times.children_user + times.children_system
-        return total
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid`'s children, grandchildren, ... (Linux: /proc/PID/task/TID/children)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(child) for child in children.read_text().split()]
+        found.append(parent)
+    return found[1:]
+
+
+def cpu_seconds(pid: int) -> float:
+    """user+sys CPU of `pid` and its live descendants, and of the children they reaped (/proc/PID/stat)."""
+    total = 0
+    for process in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / _TICK
 
 
 def free_port() -> int:
