@@ -10,6 +10,7 @@ do; `--answer short`: one fixed sentence):
   wardgate, policy only      Wardgate with every scanner off (identity, policy, audit)
   wardgate, all scanners     Wardgate's default scanners (secrets, links, the ONNX injection classifier, PII with spaCy
                              + the ONNX tagger), audit as in production
+  (--breakdown)              also Wardgate with the injection scanner only, PII only, secrets + links only
 Every request carries a different prompt (seeded generator of English sentences with a name, sometimes an e-mail
 address; `--size` 1k, 10k or 100k characters), so no scanner cache is ever hit except where a row says it measures
 one. Clients send `Authorization: Bearer sk-bench` (a Wardgate API key; LiteLLM's master key).
@@ -29,7 +30,7 @@ The peers live in a bench-only venv (`--peers-venv`, default /tmp/bench-peers: `
 in Wardgate's dependencies; without it their rows are left out. Everything listens on 127.0.0.1. Prints tables and
 writes JSON (meta: CPU model, cores, load average, versions).
 Usage: python bench/proxy_overhead.py [--requests 200] [--size 1k] [--concurrency 1,16] [--max-seconds 30]
-    [--skip history,overload] [--out bench/results/proxy_overhead.json]
+    [--answer short] [--breakdown] [--skip peers,history,overload] [--out bench/results/proxy_overhead.json]
 """
 
 from __future__ import annotations
@@ -482,13 +483,13 @@ def fmt(value: Any, spec: str = ".2f") -> str:
 
 def overhead_table(rows: list[dict[str, Any]]) -> None:
     header = (
-        f"{'target':<24} {'c':>3} {'2xx':>5} {'403':>4} {'err':>4} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} "
+        f"{'target':<28} {'c':>3} {'2xx':>5} {'403':>4} {'err':>4} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} "
         f"{'+p99 ms':>8} {'req/s':>7} {'CPU ms/req':>10} {'client CPU':>10}"
     )
     print(header + "\n" + "-" * len(header))
     for row in rows:
         print(
-            f"{row['target']:<24} {row['concurrency']:>3} {row['ok']:>5} {row['denied']:>4} {row['errors']:>4} "
+            f"{row['target']:<28} {row['concurrency']:>3} {row['ok']:>5} {row['denied']:>4} {row['errors']:>4} "
             f"{fmt(row['p50_ms']):>8} "
             f"{fmt(row['p99_ms']):>8} {fmt(row['added_p50_ms']):>8} {fmt(row['added_p99_ms']):>8} "
             f"{row['rps']:>7.1f} {fmt(row['cpu_ms_per_req']):>10} {fmt(row['client_cpu_ms_per_req']):>10}"
@@ -507,6 +508,7 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="comma-separated: peers, history, overload")
     parser.add_argument("--answer", choices=("echo", "short"), default="echo",
                         help="the upstream echoes the prompt (default), or answers one short sentence")  # fmt: skip
+    parser.add_argument("--breakdown", action="store_true", help="also Wardgate with one scanner at a time")
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--peers-venv", type=Path, default=Path("/tmp/bench-peers"))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "proxy_overhead.json")
@@ -546,6 +548,14 @@ def main() -> None:
             targets += start_peers(procs, upstream_url, args.peers_venv)
         policy_only = {**common, "scanners": {"secrets": off, "injection": off, "pii": off, "links": off}}
         targets.append(procs.wardgate("wardgate, policy only", policy_only))
+        if args.breakdown:  # one scanner each, to see where the all-scanner CPU goes
+            scanners = all_scanners["scanners"]
+            for name, only in (("injection", "injection"), ("pii", "pii"), ("secrets+links", "secrets")):
+                kept = {"secrets", "links"} if only == "secrets" else {only}
+                config = {
+                    k: scanners.get(k, {}) if k in kept else off for k in ("secrets", "injection", "pii", "links")
+                }
+                targets.append(procs.wardgate(f"wardgate, {name} only", {**common, "scanners": config}))
         wardgate_all = procs.wardgate("wardgate, all scanners", all_scanners)
         targets.append(wardgate_all)
         by_name = {target.name: target for target in targets}
