@@ -21,7 +21,7 @@ from wardgate.formats import provider_for
 from wardgate.formats.realtime import error_event as realtime_error_event
 from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
-from wardgate.identity.forward import PROXY_AUTHENTICATE, proxy_key
+from wardgate.identity.forward import proxy_key
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
 from wardgate.limits import TokenCount
 from wardgate.models import Exchange
@@ -29,7 +29,7 @@ from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge
 from wardgate.pipeline.destination import Destination
 from wardgate.pipeline.mcp_judge import McpStream
 from wardgate.pipeline.realtime import RealtimeSession
-from wardgate.pipeline.request import MCP_SESSION_HEADER, IncomingRequest, Refuse, RequestPipeline
+from wardgate.pipeline.request import MCP_SESSION_HEADER, IncomingRequest, Refuse, RequestPipeline, proxy_auth_required
 from wardgate.pipeline.response import ResponseJudge
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.policy import Decision
@@ -45,7 +45,6 @@ _REFUSED = "wardgate_refused"
 _STREAM = "wardgate_stream"
 _REALTIME = "wardgate_realtime"
 _IN_FLIGHT = "wardgate_in_flight"
-PROXY_CHALLENGE = {"proxy-authenticate": PROXY_AUTHENTICATE}
 _REALTIME_TOLD = "wardgate_realtime_told"
 # Before the credential is checked (a body refused at the headers stage) nobody is known yet.
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
@@ -191,8 +190,7 @@ class GuardAddon:
             if key is not None:
                 self._proxy_keys[flow.client_conn.id] = key
             elif self._forward.needs_proxy_credentials and self._inspected(flow):
-                denial = Decision.deny("proxy_auth_required", "forward mode needs proxy credentials", status=407)
-                self._refuse(flow, "request", denial.model_copy(update={"headers": PROXY_CHALLENGE}))
+                self._refuse(flow, "request", proxy_auth_required("forward mode needs proxy credentials"))
         except Exception as exc:
             self._fault(flow, "request", exc)
 

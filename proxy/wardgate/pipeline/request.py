@@ -39,7 +39,16 @@ from wardgate.pipeline.vault import VaultStore
 from wardgate.policy import Decision
 from wardgate.telemetry.tracing import tracer
 
-__all__ = ["MCP_SESSION_HEADER", "QUERY", "Forward", "IncomingRequest", "Refuse", "RequestPipeline", "RequestRules"]
+__all__ = [
+    "MCP_SESSION_HEADER",
+    "QUERY",
+    "Forward",
+    "IncomingRequest",
+    "Refuse",
+    "RequestPipeline",
+    "RequestRules",
+    "proxy_auth_required",
+]
 
 QUERY = "$query"  # segment paths of the query string: ("$query", index, "key" | "value")
 TARGET = "$target"  # the segment path of the whole request target (path, parameters, query, fragment)
@@ -114,6 +123,12 @@ def _query_segments(query: list[tuple[str, str]]) -> list[Segment]:
     ]
 
 
+def proxy_auth_required(message: str) -> Decision:
+    """Forward mode's 407, with the challenge that makes a client send its proxy credentials."""
+    denial = Decision.deny("proxy_auth_required", message, status=407)
+    return denial.model_copy(update={"headers": {"proxy-authenticate": PROXY_AUTHENTICATE}})
+
+
 class RequestPipeline:
     def __init__(
         self,
@@ -184,8 +199,7 @@ class RequestPipeline:
                 ctx.identity = (await self._identity.resolve(request.headers, request.peer_chain)).to_input()
         except IdentityRejected as rejected:
             if rejected.code == "proxy_auth_required":
-                denial = Decision.deny(rejected.code, rejected.message, status=407)
-                return Refuse(denial.model_copy(update={"headers": {"proxy-authenticate": PROXY_AUTHENTICATE}}))
+                return Refuse(proxy_auth_required(rejected.message))
             return Refuse(Decision.deny(rejected.code, rejected.message, status=401))
         header = self._rules.conversation_header
         conversation = request.headers.pop(header, None) if header else None
