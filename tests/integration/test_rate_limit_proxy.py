@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import AUTH, OPENAI_KEY
+from tests.conftest import AUTH, OPENAI_KEY, clear_of_minute_edge
 from tests.integration.helpers import audit_events, event_for
 
 QUIET = {"scanners": {"injection": {"enabled": False}, "pii": {"enabled": False}}}
@@ -22,6 +22,7 @@ def post(proxy):
 
 def test_past_the_limit_a_provider_shaped_429_that_is_audited_and_never_forwarded(start_proxy, upstream):
     proxy = start_proxy({"upstream": upstream.url, **QUIET, "limits": {"rate": {"requests_per_minute": 2}}})
+    clear_of_minute_edge(10)
     before = len(upstream.received)
     allowed = [post(proxy) for _ in range(2)]
     assert [r.status_code for r in allowed] == [200, 200]
@@ -49,6 +50,7 @@ def test_past_the_limit_a_provider_shaped_429_that_is_audited_and_never_forwarde
 def test_the_openai_sdk_waits_as_retry_after_says(start_proxy, upstream, monkeypatch):
     """max_retries=2: three attempts, each retry after the proxy's Retry-After (the SDK honours up to 60 s)."""
     proxy = start_proxy({"upstream": upstream.url, **QUIET}, env={"WARDGATE_LIMITS__RATE__REQUESTS_PER_MINUTE": "1"})
+    clear_of_minute_edge(10)
     assert post(proxy).status_code == 200
     slept: list[float] = []
     # The SDK's own retry loop runs for real; only its sleep is recorded instead of waited out (in its module alone).
@@ -66,6 +68,7 @@ def test_the_openai_sdk_waits_as_retry_after_says(start_proxy, upstream, monkeyp
 def test_tokens_per_minute_counts_the_answers_reported_usage(start_proxy, upstream):
     # The fake upstream reports 10 prompt tokens + one per word of the answer ("hello"): 11 per call.
     proxy = start_proxy({"upstream": upstream.url, **QUIET, "limits": {"rate": {"tokens_per_minute": 15}}})
+    clear_of_minute_edge(12)
     first = post(proxy)
     assert first.status_code == 200
     assert first.headers["x-ratelimit-limit-tokens"] == "15"
@@ -82,6 +85,7 @@ def test_two_replicas_on_one_redis_share_the_window(start_proxy, upstream, redis
     limits = {"usage": "redis", "redis_url": redis_url, "key_prefix": "rate-shared", "rate": {"requests_per_minute": 3}}
     replica_a = start_proxy({"upstream": upstream.url, **QUIET, "limits": limits})
     replica_b = start_proxy({"upstream": upstream.url, **QUIET, "limits": limits})
+    clear_of_minute_edge(10)
     statuses = [post(replica).status_code for replica in (replica_a, replica_b, replica_a)]
     assert statuses == [200, 200, 200]
     denied = post(replica_b)
