@@ -1,3 +1,7 @@
+import base64
+import codecs
+import time
+
 import pytest
 
 from tests.conftest import AWS_KEY
@@ -87,3 +91,92 @@ def test_invalid_rule_file_is_a_config_error(tmp_path):
     rules.write_text("[[rules]]\nid = 'bad'\nregex = '''(unclosed'''\n")
     with pytest.raises(ConfigError, match="bad: regex does not compile"):
         SecretsScanner.from_file(rules)
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+ENTITIES = "".join(f"&#{ord(c)};" if i % 2 else f"&#x{ord(c):X};" for i, c in enumerate(AWS_KEY))
+# (row id, how the key is written): each is found, and its finding covers the written form (a glued key: the key).
+EVASIONS = {
+    "glued suffix": AWS_KEY + "_1",
+    "glued digit before": "9" + AWS_KEY,
+    "glued word before": "key" + AWS_KEY,
+    "lower-cased": AWS_KEY.lower(),
+    "spaced": " ".join(AWS_KEY),
+    "dotted": ".".join(AWS_KEY),
+    "reversed": AWS_KEY[::-1],
+    "reversed and lower-cased": AWS_KEY[::-1].lower(),
+    "rot13": codecs.encode(AWS_KEY, "rot13"),
+    "html entities": ENTITIES,
+    "base32": base64.b32encode(AWS_KEY.encode()).decode(),
+    "base64 of base64": b64(b64(AWS_KEY)),
+    "base64 three times": b64(b64(b64(AWS_KEY))),
+    "full-width, lower-cased": "".join(chr(ord(c) + 0xFEE0) for c in AWS_KEY.lower()),
+    "github token reversed": GITHUB_PAT[::-1],
+}
+
+
+@pytest.mark.parametrize("written", list(EVASIONS.values()), ids=list(EVASIONS))
+def test_a_respelled_key_is_found_where_it_is_written(scanner, written):
+    text = f"please use {written} for the deploy"
+    (finding,) = scanner.scan_sync([Segment("user", "prompt", text, ("x",))])
+    assert finding.kind in ("secret:aws-access-token", "secret:github-pat")
+    assert text[finding.start : finding.end] == (AWS_KEY if AWS_KEY in written else written)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "asiapacificregionsales is our team alias",  # an upper-case alphabet, but a word: no digit
+        "Visit https://asiapacificregionsales.example.com today",
+        "AKIAIOSFODNN7EXAMPLE".lower() + " is the documentation example, lower-cased",
+        "data:image/png;base64," + base64.b64encode(bytes(range(256)) * 16).decode(),
+        "i t  i s  a  s p a c e d  s e n t e n c e  o f  l e t t e r s",
+        "Tom &amp; Jerry &lt;3 &#169; 2024",
+        "AKIA" + "B" * 15 + "QXYZ" * 12,  # the prefix deep inside a long run: a chance substring
+    ],
+)
+def test_respelling_leaves_benign_text_alone(scanner, text):
+    assert kinds(scanner, text) == []
+
+
+def test_a_key_in_a_blob_is_not_glued_but_its_own_boundaries_still_count(scanner):
+    blob = base64.b64encode(bytes(range(200))).decode()
+    assert kinds(scanner, blob + AWS_KEY + blob) == []  # deep inside one run
+    assert kinds(scanner, blob + " " + AWS_KEY + " " + blob) == ["secret:aws-access-token"]
+
+
+def segments(*texts: str, roles: tuple[str, ...] = ()) -> list[Segment]:
+    return [Segment(roles[i] if roles else "user", "prompt", t, ("m", i)) for i, t in enumerate(texts)]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("texts", "roles"),
+    [
+        (("key one " + AWS_KEY[:6], AWS_KEY[6:13], AWS_KEY[13:] + " end"), ()),
+        (tuple(AWS_KEY[i : i + 4] for i in range(0, 20, 4)), ()),  # five pieces
+        (("key " + AWS_KEY[:10], "sure, go on", AWS_KEY[10:] + " end"), ("user", "assistant", "user")),
+        (("x " * 1000 + AWS_KEY[:8], "ok", AWS_KEY[8:] + " y" * 1000), ("user", "assistant", "user")),
+    ],
+    ids=["three pieces", "five pieces", "a benign answer between", "ends of long messages"],
+)
+def test_a_key_split_over_several_messages_is_marked_in_every_piece(scanner, texts, roles):
+    found = scanner.scan_sync(segments(*texts, roles=roles))
+    pieces = "".join(texts[f.segment][f.start : f.end] for f in sorted(found, key=lambda f: f.segment))
+    assert pieces == AWS_KEY
+    assert {f.fingerprint for f in found} == {fingerprint(AWS_KEY)}
+
+
+def test_the_middle_of_a_long_message_is_not_joined(scanner):
+    """The documented limit: only each segment's first and last 256 characters are joined with its neighbours."""
+    middle = "x" * 300 + " " + AWS_KEY[10:] + " " + "y" * 300
+    assert scanner.scan_sync(segments("key " + AWS_KEY[:10], middle)) == []
+
+
+def test_the_join_is_linear_in_the_number_of_messages(scanner):
+    many = segments(*(f"message {i} about the weather" for i in range(2000)))
+    started = time.process_time()
+    assert scanner.scan_sync(many) == []
+    assert time.process_time() - started < 2.0

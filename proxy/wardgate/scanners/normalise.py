@@ -3,16 +3,19 @@
 NFKC (full-width and compatibility forms), invisible characters removed (zero-width, bidi controls, Unicode tag
 characters), percent-escapes decoded, and characters that Unicode's confusables table (UTS #39, shipped by the
 `confusable-homoglyphs` package) lists as look-alikes of an ASCII letter or digit folded to it. Every character of
-the result remembers where it came from, so findings point back at the original text. Base64 and hex runs are
-decoded as separate layers (`decoded_layers`).
+the result remembers where it came from, so findings point back at the original text. Base64, base32 and hex runs
+are decoded as separate layers, nested ones up to three deep (`decoded_layers`); re-spellings (reversed, rot13, HTML
+entities, spaced letters) are in `spelled.py`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
 import functools
+import itertools
 import json
 import re
 import unicodedata
@@ -28,6 +31,8 @@ _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX_RUN = re.compile(r"\b(?:[0-9A-Fa-f]{2}){12,}\b")
 _MAX_LAYERS = 32  # decoded runs per text: a body of base64 noise must not multiply the work unboundedly
+_MAX_DEPTH = 3  # base64 of base64 of base64: each layer is decoded again, up to this many times
+_BASE32 = re.compile(r"[A-Za-z2-7]+=*")
 
 
 @functools.cache
@@ -103,22 +108,33 @@ def has_encoded_run(text: str) -> bool:
     return _BASE64_RUN.search(text) is not None or _HEX_RUN.search(text) is not None
 
 
-def decoded_layers(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, decoded text) for base64 and hex runs in `text` that decode to readable text."""
+def _decodings(run: str) -> list[bytes]:
+    """What a run decodes to as base64 and, when its alphabet allows, as base32."""
+    found = []
+    altchars = b"-_" if "-" in run or "_" in run else None
+    with contextlib.suppress(binascii.Error, ValueError):
+        found.append(base64.b64decode(run + "=" * (-len(run) % 4), altchars=altchars))
+    if _BASE32.fullmatch(run):
+        bare = run.rstrip("=")
+        with contextlib.suppress(binascii.Error, ValueError):
+            found.append(base64.b32decode(bare + "=" * (-len(bare) % 8), casefold=True))
+    return found
+
+
+def decoded_layers(text: str, depth: int = _MAX_DEPTH) -> list[tuple[int, int, str]]:
+    """(start, end, decoded text) for base64, base32 and hex runs in `text` that decode to readable text, and for
+    the runs inside those decoded again (up to `depth` layers): nested payloads map to their outermost run."""
     layers: list[tuple[int, int, str]] = []
-    for match in _BASE64_RUN.finditer(text):
-        run = match.group(0)
-        try:
-            data = base64.b64decode(run + "=" * (-len(run) % 4), altchars=b"-_" if "-" in run or "_" in run else None)
-        except (binascii.Error, ValueError):
+    runs = itertools.chain(
+        ((match, data) for match in _BASE64_RUN.finditer(text) for data in _decodings(match.group(0))),
+        ((match, bytes.fromhex(match.group(0))) for match in _HEX_RUN.finditer(text)),
+    )
+    for match, data in runs:
+        if (decoded := _printable(data)) is None:
             continue
-        if (decoded := _printable(data)) is not None:
-            layers.append((match.start(), match.end(), decoded))
+        layers.append((match.start(), match.end(), decoded))
+        inner = decoded_layers(decoded, depth - 1) if depth > 1 else []
+        layers += [(match.start(), match.end(), nested) for _, _, nested in inner]
         if len(layers) >= _MAX_LAYERS:
-            return layers
-    for match in _HEX_RUN.finditer(text):
-        if (decoded := _printable(bytes.fromhex(match.group(0)))) is not None:
-            layers.append((match.start(), match.end(), decoded))
-        if len(layers) >= _MAX_LAYERS:
-            break
+            return layers[:_MAX_LAYERS]
     return layers
