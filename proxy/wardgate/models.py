@@ -14,8 +14,9 @@ from typing import Literal
 __all__ = ["EndpointKind", "Exchange", "Finding", "JsonPath", "Role", "Segment", "Source", "ToolCall"]
 
 Role = Literal["system", "user", "assistant", "tool", "unknown"]
-# metadata: a structural field's one-token value outside the messages (`model`, `role`, `type`).
-Source = Literal["prompt", "tool_result", "document", "response", "tool_call", "tool_definition", "metadata"]
+# metadata: a structural field's one-token value outside the messages (`model`, `role`, `type`), or a header's name.
+# header: an HTTP header's value (pipeline/headers.py).
+Source = Literal["prompt", "tool_result", "document", "response", "tool_call", "tool_definition", "metadata", "header"]
 EndpointKind = Literal["chat", "responses", "messages", "mcp", "unparsed"]
 JsonPath = tuple[str | int, ...]
 

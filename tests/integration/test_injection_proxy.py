@@ -45,6 +45,12 @@ def email_tool_conversation(email: str) -> list[dict]:
     ]
 
 
+def injection_findings(event: dict) -> list[dict]:
+    """The message texts' injection scores: the SDK's headers (its user agent has words) are scored too."""
+    segments = event["input"]["request"]["segments"]
+    return [f for f in event["findings"] if f["kind"] == "injection" and segments[f["segment"]]["source"] != "header"]
+
+
 @pytest.fixture(scope="module")
 def proxy(start_proxy, upstream):
     # Every score is recorded (min_score 0), so the audit shows how far under the threshold a passed text was.
@@ -70,9 +76,20 @@ def test_direct_injection_is_blocked_and_audited(client, proxy, upstream):
     assert caught.value.code == "prompt_injection"
     assert before == len(upstream.received)
     event = event_for(proxy.audit_file, caught.value.body["wardgate"]["decision_id"])
-    (finding,) = [f for f in event["findings"] if f["kind"] == "injection"]
+    (finding,) = [f for f in injection_findings(event) if f["segment"] == 0]
     assert finding["score"] >= finding["threshold"]
     assert ATTACK not in proxy.audit_file.read_text()
+
+
+def test_injection_in_a_request_header_is_blocked(client, upstream):
+    """A custom header reaches the model's host too: judged like a document (the SDK's own headers pass above)."""
+    before = len(upstream.received)
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], extra_headers={"X-Note": ATTACK}
+        )
+    assert caught.value.code == "prompt_injection"
+    assert before == len(upstream.received)
 
 
 def test_injection_in_a_tool_result_is_blocked(client):
@@ -100,7 +117,7 @@ def test_an_email_agent_reading_a_benign_email_passes_and_both_scores_are_audite
     )
     assert raw.http_response.status_code == 200
     event = event_for(proxy.audit_file, raw.headers["x-wardgate-decision-id"])
-    scored = {f["segment"]: f for f in event["findings"] if f["kind"] == "injection"}
+    scored = {f["segment"]: f for f in injection_findings(event)}
     # The user's "Summarise my latest email." (segment 0) and the email (segment 2), both under the threshold.
     assert set(scored) == {0, 2}
     assert all(f["score"] < f["threshold"] for f in scored.values())

@@ -55,6 +55,11 @@ class IdentityResolver:
         return Identity("anonymous", self._default_tenant, "anonymous", authenticated=False)
 
     @property
+    def credential_headers(self) -> frozenset[str]:
+        """Every header a credential may travel in, stripped or not: who calls, never content to scan."""
+        return frozenset(header.lower() for validator in self._validators for header in validator.headers)
+
+    @property
     def requests_client_certificates(self) -> bool:
         return self._peer is not None
 

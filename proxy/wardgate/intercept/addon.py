@@ -27,6 +27,7 @@ from wardgate.limits import TokenCount
 from wardgate.models import Exchange
 from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge
 from wardgate.pipeline.destination import Destination
+from wardgate.pipeline.headers import judge_response_headers
 from wardgate.pipeline.mcp_judge import McpStream
 from wardgate.pipeline.realtime import RealtimeSession
 from wardgate.pipeline.request import MCP_SESSION_HEADER, IncomingRequest, Refuse, RequestPipeline, proxy_auth_required
@@ -46,6 +47,7 @@ _STREAM = "wardgate_stream"
 _REALTIME = "wardgate_realtime"
 _IN_FLIGHT = "wardgate_in_flight"
 _REALTIME_TOLD = "wardgate_realtime_told"
+_HEADERS_DENIED = "wardgate_headers_denied"  # the answer's headers were denied (audited): refused in `response`
 # Before the credential is checked (a body refused at the headers stage) nobody is known yet.
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
 
@@ -277,7 +279,15 @@ class GuardAddon:
 
     def _guard_response_headers(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
-        if (ctx := flow.metadata.get(_CONTEXT)) is not None:
+        ctx = flow.metadata.get(_CONTEXT)
+        if ctx is not None and not flow.metadata.get(_REFUSED):
+            # Before Wardgate adds its own headers, and before a stream sends them with its first bytes.
+            denied = judge_response_headers(self._guard, ctx, flow.response.headers, ctx.provider)
+            if denied is not None:
+                flow.metadata[_HEADERS_DENIED] = denied
+                flow.response.stream = False
+                return
+        if ctx is not None:
             flow.response.headers[DECISION_HEADER] = ctx.decision_id
             flow.response.headers.update(ctx.response_headers)
         if ctx is not None and ctx.endpoint == "mcp":
@@ -332,6 +342,10 @@ class GuardAddon:
             raise fault
         response = flow.response
         ctx = flow.metadata.get(_CONTEXT)
+        if ctx is not None and (denied := flow.metadata.pop(_HEADERS_DENIED, None)) is not None:
+            flow.metadata[_REFUSED] = True
+            flow.response = refusal(ctx, denied)
+            return
         if ctx is None or response is None or response.stream:
             return
         if flow.metadata.get(_REFUSED):

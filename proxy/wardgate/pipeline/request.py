@@ -33,6 +33,7 @@ from wardgate.pipeline.admission import Admission, Overloaded
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.destination import Destination
 from wardgate.pipeline.guard import Guard
+from wardgate.pipeline.headers import HEADER, apply_header_rewrites, header_segments
 from wardgate.pipeline.mcp_judge import DENIED_METHOD, LegacySessions, session_of
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
@@ -257,9 +258,13 @@ class RequestPipeline:
             return Refuse(Decision.deny("malformed_request", str(exc), status=400))
         call.read = read
         # The whole request target is text too (a path or `;param` can carry a key, `#…` a fragment some servers
-        # read): judged for secrets like metadata; the query's pairs again on their own, for masking.
+        # read): judged for secrets like metadata; the query's pairs again on their own, for masking. So are the
+        # headers the upstream gets (pipeline/headers.py), but for credentials: the caller's, and the upstream's
+        # (Wardgate's own replaces whatever the caller sent in it).
         target = Segment("unknown", "metadata", request.path, (TARGET,))
-        extra = [target, *_query_segments(request.query)]
+        upstream = {self._rules.upstream_credential[0].lower()} if self._rules.upstream_credential else set()
+        headers = header_segments(request.headers, "unknown", skip=self._identity.credential_headers | upstream)
+        extra = [target, *_query_segments(request.query), *headers]
         call.exchange = dataclasses.replace(exchange, segments=[*exchange.segments, *extra])
         ctx.model, ctx.endpoint = call.exchange.model, call.exchange.endpoint
         return None
@@ -323,7 +328,7 @@ class RequestPipeline:
     def _rewrite(self, call: _Call, rewrites: Mapping[JsonPath, str], tools_stripped: bool) -> Outcome | None:
         """Masks (body and query) and stripped tools into `Forward`; a mask that cannot be applied refuses."""
         query = {path: text for path, text in rewrites.items() if path[:1] == (QUERY,)}
-        in_body = {path: text for path, text in rewrites.items() if path[:1] != (QUERY,)}
+        in_body = {path: text for path, text in rewrites.items() if path[:1] not in ((QUERY,), (HEADER,))}
         read = call.read
         if in_body and not read.is_json:
             message = f"the policy asks to mask parts of a {read.kind} body, which Wardgate can only mask in JSON"
@@ -331,6 +336,7 @@ class RequestPipeline:
         if any(KEY_MARK in path for path in in_body) or (TARGET,) in in_body:
             message = "the policy asks to mask an object key, which cannot be rewritten without changing the request"
             return Refuse(Decision.deny("mask_unsupported", message, status=403))
+        apply_header_rewrites(call.request.headers, rewrites)  # the live headers: what goes upstream
         if in_body or tools_stripped:
             call.forward.body = dump_body(dataclasses.replace(read, value=apply_rewrites(read.value, in_body)))
         if query:

@@ -44,11 +44,12 @@ def normalise(text: str) -> tuple[str, int, int]:
 
 
 def _is_field_value(segment: Segment) -> bool:
-    """A field value outside the messages that is one short token (a model name, a tool name, an enum): no
-    instruction fits in it, so it is not worth a model call. The secrets and PII scanners still read it."""
+    """A field value outside the messages that is one short token (a model name, a tool name, an enum, most header
+    values): no instruction fits in it, so it is not worth a model call. The secrets and PII scanners still read it."""
     if segment.source == "metadata":
         return True
-    if segment.role not in ("unknown", "tool") or segment.source not in ("document", "tool_definition"):
+    field = segment.role in ("unknown", "tool") and segment.source in ("document", "tool_definition")
+    if not field and segment.source != "header":
         return False
     return len(segment.text) <= _FIELD_TOKEN_CHARS and not any(char.isspace() for char in segment.text)
 

@@ -92,7 +92,7 @@ class PiiScanner:
             return []
         findings = []
         for index, segment in enumerate(segments):
-            if not _PATTERN_HINT.search(segment.text):
+            if segment.source in ("metadata", "header") or not _PATTERN_HINT.search(segment.text):
                 continue
             try:
                 found = self.analyze(segment.text, self._stream_analyzer)
@@ -108,11 +108,12 @@ class PiiScanner:
         if self._ner_batcher is not None:
             self._ner_batcher.bind()  # the tagger, called from the pool, joins this loop's batches
         loop = asyncio.get_running_loop()
-        # Metadata (a model name, a role) is read for secrets only: a name-shaped model id is no person to mask.
+        # Metadata (a model name, a role) is read for secrets only: a name-shaped model id is no person to mask. So
+        # are header values: NER reads `application/json` or a user agent as names, and a masked header breaks a call.
         targets = [
             (index, segment)
             for index, segment in enumerate(segments)
-            if segment.role in self._roles and segment.source != "metadata"
+            if segment.role in self._roles and segment.source not in ("metadata", "header")
         ]
         keys = [hashlib.sha256(segment.text.encode()).hexdigest() for _, segment in targets]
         known = {key: self._cache[key] for key in keys if self._cache is not None and key in self._cache}

@@ -1,0 +1,75 @@
+"""Headers are text too: every header that is neither transport nor identity reaches the model's host (a custom
+`X-Note: ignore previous instructions…` on a request) or the client (any header of an answer), so it is judged.
+
+A value is a segment at ("$header", i), a name a metadata segment at ("$header", i, "name"), `i` the header's place
+in the mapping (never its name: masked paths are audited, and a name can be the secret). A masked value is
+rewritten; a header whose name is masked is dropped (a name cannot be rewritten). Identity headers (the caller's
+credential, the provider's key) are who is calling, not what is said: never scanned, so never in a finding or the
+audit. Transport headers are HTTP's own framing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, MutableMapping
+
+from wardgate.models import Exchange, JsonPath, Role, Segment
+from wardgate.pipeline.context import RequestContext
+from wardgate.pipeline.guard import Guard
+from wardgate.policy import Decision
+
+__all__ = ["HEADER", "IDENTITY", "TRANSPORT", "apply_header_rewrites", "header_segments", "judge_response_headers"]
+
+HEADER = "$header"
+IDENTITY = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie", "set-cookie",
+     "www-authenticate", "proxy-authenticate",
+     "sec-websocket-protocol"}  # browser Realtime clients send their key here (`openai-insecure-api-key.…`)
+)  # fmt: skip
+TRANSPORT = frozenset(
+    {"host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection", "keep-alive",
+     "te", "trailer", "upgrade", "accept-encoding", "date", "sec-websocket-key", "sec-websocket-version",
+     "sec-websocket-extensions", "sec-websocket-accept"}
+)  # fmt: skip
+
+
+def header_segments(headers: Mapping[str, str], role: Role, skip: Collection[str] = ()) -> list[Segment]:
+    """The judged headers as segments; `skip`: more names that are not content (a configured credential header)."""
+    segments = []
+    for index, (name, value) in enumerate(headers.items()):
+        if (lowered := name.lower()) in IDENTITY or lowered in TRANSPORT or lowered in skip:
+            continue
+        segments.append(Segment(role, "metadata", name, (HEADER, index, "name")))
+        if value:
+            segments.append(Segment(role, "header", value, (HEADER, index)))
+    return segments
+
+
+def apply_header_rewrites(headers: MutableMapping[str, str], rewrites: Mapping[JsonPath, str]) -> None:
+    """Masked values rewritten in place; a header whose name is masked is dropped. `headers` is the mapping the
+    segments were made from, unchanged since."""
+    names = list(headers)
+    drop = set()
+    for path, text in rewrites.items():
+        if path[:1] == (HEADER,) and len(path) == 2:
+            headers[names[int(path[1])]] = text
+        elif path[:1] == (HEADER,):
+            drop.add(names[int(path[1])])
+    for name in drop:
+        headers.pop(name, None)
+
+
+def judge_response_headers(
+    guard: Guard, ctx: RequestContext, headers: MutableMapping[str, str], provider: str
+) -> Decision | None:
+    """Judge an answer's headers before any byte of it is sent (a stream starts with them): the sync scanners first,
+    and only if they find something the policy and the audit (which scans the few short values again). Masks are
+    applied to `headers`; a denial is returned."""
+    segments = header_segments(headers, "assistant")
+    findings, error = guard.scan_blocking(segments, tool=False)
+    if not findings and error is None:
+        return None
+    verdict = guard.judge_blocking(ctx, "response", Exchange(provider, "unparsed", None, False, segments))
+    if not verdict.decision.allow:
+        return verdict.decision
+    apply_header_rewrites(headers, verdict.rewrites)
+    return None
