@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import AUTH, AWS_KEY
-from tests.integration.helpers import wait_for_events
+from tests.integration.helpers import policy_copy, wait_for_events
 from wardgate.testing._server import BackgroundServer
 
 MODEL = "gpt-4o-mini"
@@ -234,6 +234,32 @@ def test_a_marker_in_a_response_header_is_masked_or_its_header_dropped(proxy, re
     assert ("hello there" in response.text) is streamed
     decision = response.headers["x-wardgate-decision-id"]
     assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and e["findings"])
+    assert AWS_KEY not in proxy.audit_file.read_text()
+
+
+def test_a_response_header_the_policy_denies_refuses_the_answer(start_proxy, recorder, tmp_path):
+    """With secrets denied in answers, a header carrying one withholds the answer, streamed or not, audited."""
+    proxy = start_proxy(
+        {"upstream": recorder.url, **SPINE}, policies=policy_copy(tmp_path, secrets={"response": "deny"})
+    )
+    recorder.reply = {"id": "c", "object": "chat.completion", "model": MODEL, "choices": []}
+    recorder.headers = {"x-debug": f"upstream used {AWS_KEY}"}
+    try:
+        for streamed in (False, True):
+            recorder.events = [chunk({"content": "hello there"})] if streamed else []
+            response = httpx.post(
+                proxy.url + "/v1/chat/completions", json=chat(stream=streamed), headers=AUTH, timeout=30
+            )
+            assert (response.status_code, response.json()["error"]["code"]) == (403, "secret_detected")
+            assert AWS_KEY not in str(response.headers.multi_items())
+            assert "hello there" not in response.text
+            decision = response.headers["x-wardgate-decision-id"]
+            assert wait_for_events(
+                proxy.audit_file,
+                lambda e, d=decision: e["decision_id"] == d and e["phase"] == "response" and not e["result"]["allow"],
+            )
+    finally:
+        recorder.headers, recorder.events = {}, []
     assert AWS_KEY not in proxy.audit_file.read_text()
 
 
