@@ -263,6 +263,19 @@ def test_a_response_header_the_policy_denies_refuses_the_answer(start_proxy, rec
     assert AWS_KEY not in proxy.audit_file.read_text()
 
 
+def test_response_headers_too_large_to_judge_refuse_the_answer(proxy, recorder):
+    """They are judged on the event loop before a stream starts, so their size is bounded (mitmproxy's is not)."""
+    recorder.reply = {"id": "c", "object": "chat.completion", "model": MODEL, "choices": []}
+    recorder.headers = {f"x-pad-{i}": "p" * 4000 for i in range(20)}
+    try:
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=chat(), headers=AUTH, timeout=30)
+    finally:
+        recorder.headers = {}
+    assert (response.status_code, response.json()["error"]["code"]) == (502, "response_unreadable")
+    decision = response.headers["x-wardgate-decision-id"]
+    assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and e["phase"] == "response")
+
+
 def test_an_upgrade_other_than_realtime_is_refused(proxy, recorder):
     before = len(recorder.records)
     upgrade = {**AUTH, "connection": "Upgrade", "upgrade": "websocket", "sec-websocket-version": "13",

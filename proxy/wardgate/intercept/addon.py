@@ -343,8 +343,11 @@ class GuardAddon:
         response = flow.response
         ctx = flow.metadata.get(_CONTEXT)
         if ctx is not None and (denied := flow.metadata.pop(_HEADERS_DENIED, None)) is not None:
+            if not denied.audited:
+                self._refuse(flow, "response", denied.refusal)
+                return
             flow.metadata[_REFUSED] = True
-            flow.response = refusal(ctx, denied)
+            flow.response = refusal(ctx, denied.refusal)
             return
         if ctx is None or response is None or response.stream:
             return

@@ -15,11 +15,22 @@ from collections.abc import Collection, Mapping, MutableMapping
 from wardgate.models import Exchange, JsonPath, Role, Segment
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
+from wardgate.pipeline.response import ResponseOutcome
 from wardgate.policy import Decision
 
-__all__ = ["HEADER", "IDENTITY", "TRANSPORT", "apply_header_rewrites", "header_segments", "judge_response_headers"]
+__all__ = [
+    "HEADER",
+    "IDENTITY",
+    "MAX_JUDGED_CHARS",
+    "TRANSPORT",
+    "apply_header_rewrites",
+    "header_segments",
+    "judge_response_headers",
+]
 
 HEADER = "$header"
+# An answer's headers are judged on the event loop (before a stream starts): mitmproxy does not bound their size.
+MAX_JUDGED_CHARS = 64 * 1024
 IDENTITY = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie", "set-cookie",
      "www-authenticate", "proxy-authenticate",
@@ -60,16 +71,19 @@ def apply_header_rewrites(headers: MutableMapping[str, str], rewrites: Mapping[J
 
 def judge_response_headers(
     guard: Guard, ctx: RequestContext, headers: MutableMapping[str, str], provider: str
-) -> Decision | None:
-    """Judge an answer's headers before any byte of it is sent (a stream starts with them): the sync scanners first,
-    and only if they find something the policy and the audit (which scans the few short values again). Masks are
-    applied to `headers`; a denial is returned."""
+) -> ResponseOutcome | None:
+    """Judge an answer's headers before any byte of it is sent (a stream starts with them), on the caller's thread:
+    the sync scanners first, and only if they find something the policy and the audit (which scans the few short
+    values again). Masks are applied to `headers`; a refusal is returned (`audited` unless too large to judge)."""
     segments = header_segments(headers, "assistant")
+    if sum(len(segment.text) for segment in segments) > MAX_JUDGED_CHARS:
+        message = f"the answer's headers hold more than {MAX_JUDGED_CHARS} characters; they are not judged or sent"
+        return ResponseOutcome(refusal=Decision.deny("response_unreadable", message, status=502, source="fail_closed"))
     findings, error = guard.scan_blocking(segments, tool=False)
     if not findings and error is None:
         return None
     verdict = guard.judge_blocking(ctx, "response", Exchange(provider, "unparsed", None, False, segments))
     if not verdict.decision.allow:
-        return verdict.decision
+        return ResponseOutcome(refusal=verdict.decision, audited=True)
     apply_header_rewrites(headers, verdict.rewrites)
     return None
