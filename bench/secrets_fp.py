@@ -2,10 +2,11 @@
 
     PYTHONPATH=proxy python bench/secrets_fp.py [--code-mb 4]
 
-Prose: every text of ../shared/data/injection (prompts of every label; none holds a key). Code: Python files of
-the installed packages (site-packages), up to --code-mb. Blobs: seeded random bytes as base64, as an image or a
-file upload would carry them. Each text is scanned alone (`scan_sync`, one segment); a text with any finding is a
-false positive. CPU is process time per KB of text scanned.
+Prose: every text of ../shared/data/injection (prompts of every label; none holds a key). Chats: the same prompts
+eight at a time as conversations (the cross-message joins). Code: Python files of the installed packages
+(site-packages), up to --code-mb. Blobs: seeded random bytes as base64, as an image or a file upload would carry
+them. Each text (or chat) is one `scan_sync` call; one with any finding is a false positive. CPU is process time
+per KB of text scanned.
 """
 
 from __future__ import annotations
@@ -46,13 +47,25 @@ def blobs(count: int = 256, size: int = 3072) -> list[str]:
     return [base64.b64encode(rng.randbytes(size)).decode() for _ in range(count)]
 
 
-def measure(scanner: SecretsScanner, name: str, texts: list[str]) -> None:
+def chats(texts: list[str], turns: int = 8) -> list[list[Segment]]:
+    """Consecutive prompts as conversations, user and assistant taking turns: what the cross-message joins read."""
+    return [
+        [
+            Segment(("user", "assistant")[i % 2], "prompt", text, ("messages", i))
+            for i, text in enumerate(texts[at : at + turns])
+        ]
+        for at in range(0, len(texts), turns)
+    ]
+
+
+def measure(scanner: SecretsScanner, name: str, texts: list[str] | list[list[Segment]]) -> None:
     kinds: Counter[str] = Counter()
     flagged = 0
-    chars = sum(len(text) for text in texts)
+    requests = [[Segment("user", "prompt", text, ("x",))] if isinstance(text, str) else text for text in texts]
+    chars = sum(len(segment.text) for segments in requests for segment in segments)
     start = time.process_time()
-    for text in texts:
-        found = scanner.scan_sync([Segment("user", "prompt", text, ("x",))])
+    for segments in requests:
+        found = scanner.scan_sync(segments)
         flagged += bool(found)
         kinds.update(finding.kind for finding in found)
     cpu = time.process_time() - start
@@ -67,6 +80,7 @@ def main() -> None:
     scanner = SecretsScanner.from_file()
     print(sys.version.split()[0])
     measure(scanner, "prose", prose())
+    measure(scanner, "chats", chats(prose()))
     measure(scanner, "code", code(int(args.code_mb * 1024 * 1024)))
     measure(scanner, "blobs", blobs())
 

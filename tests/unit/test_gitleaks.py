@@ -1,6 +1,7 @@
 import pytest
 
-from wardgate.scanners.gitleaks import prefixed_form
+from wardgate.scanners.gitleaks import load_rules, prefixed_form
+from wardgate.scanners.secrets import BUNDLED_RULES
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,11 @@ def test_a_rule_with_a_distinctive_prefix_loses_its_outer_boundaries(pattern, lo
 )
 def test_a_rule_without_one_is_left_alone(pattern):
     assert prefixed_form(pattern) is None
+
+
+def test_only_rules_whose_secret_is_upper_case_read_upper_cased_text():
+    rules = {rule.id: rule for rule in load_rules(BUNDLED_RULES).rules}
+    assert rules["aws-access-token"].upper_case
+    assert not rules["github-pat"].upper_case  # `[0-9a-zA-Z]`: either case already
+    assert not rules["sendgrid-api-token"].upper_case  # `(?i)`
+    assert not rules["generic-api-key"].upper_case  # not prefixed at all

@@ -27,6 +27,8 @@ Target = Literal["secret", "match", "line"]
 _HEAD = re.compile(r"^(\(\?[a-z]+\))?(\\b)?(\((?!\?)|)")
 _LITERAL = re.compile(r"(?:[A-Za-z0-9_~=-]|\\[-./])+")
 _MIN_PREFIX = 3  # AWS's `A3T`, Facebook's `EAA`: the shortest prefixes gitleaks' own rules rely on
+# What lets a pattern match lower-case letters: a flag, a class or a shorthand.
+_ANY_LOWER = re.compile(r"\(\?[a-z]*i|a-z|\\w|\\S|\[:(?:alnum|alpha|lower):\]|(?<!\\)\.")
 # The trailing boundaries gitleaks' rule generators write after a secret.
 _TAILS = (r"\b", r"""(?:[\x60'"\s;]|\\[nr]|$)""")
 
@@ -56,6 +58,7 @@ class Rule:
     # The rule without its outer word boundaries when its secret starts with a distinctive literal (`prefixed_form`);
     # None for rules that need context (a `key =` before the value, or no literal at all).
     prefixed: Any | None = None
+    upper_case: bool = False  # its secret's letters are upper case only (AWS): worth matching on lower-cased text
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -172,6 +175,7 @@ def load_rules(path: Path) -> RuleSet:
         rule_id = spec.get("id", "unnamed")
         allowlists = [_allowlist(a, rule_id) for a in spec.get("allowlists", [])]
         prefixed = prefixed_form(spec["regex"])
+        upper_case = prefixed is not None and "A-Z" in spec["regex"] and not _ANY_LOWER.search(spec["regex"])
         rules.append(
             Rule(
                 id=rule_id,
@@ -181,6 +185,7 @@ def load_rules(path: Path) -> RuleSet:
                 keywords=[keyword.lower() for keyword in spec.get("keywords", [])],
                 allowlists=[a for a in allowlists if a is not None],
                 prefixed=_compile(prefixed, rule_id) if prefixed is not None else None,
+                upper_case=upper_case,
             )
         )
     if not rules:

@@ -50,6 +50,7 @@ _GENERIC_RULES = frozenset({"generic-api-key"})
 _INLINE_CHECK_CHARS = 64 * 1024
 # How much of each end of a segment is joined with its neighbours' ends to look for a split secret.
 _JOIN_CHARS = 256
+_MAX_KEYWORD_HITS = 16  # keyword places looked at one by one before testing every keyword instead
 _GAP = "\x00"  # between the head and the tail of one long segment: its middle is not joined
 
 # A glued key has a few characters stuck to it (`9AKIA…`, `…_1`, `keyAKIA…`); a match with more than this many run
@@ -101,6 +102,9 @@ class SecretsScanner:
         self._prefixed = [rule for rule in self._rules if rule.prefixed is not None]
         self._prefixed_keywords = sorted({keyword for rule in self._prefixed for keyword in rule.keywords})
         self._any_prefixed = _any_of(self._prefixed_keywords)
+        self._prefixed_by_first: dict[str, list[str]] = {}
+        for keyword in self._prefixed_keywords:
+            self._prefixed_by_first.setdefault(keyword[0], []).append(keyword)
         # A keyword reversed or in rot13 means a re-spelled key may be there: that layer is worth matching.
         reversed_, rot13_ = ([keyword[::-1] for keyword in self._prefixed_keywords],
                              [codecs.encode(keyword, "rot13") for keyword in self._prefixed_keywords])  # fmt: skip
@@ -223,8 +227,9 @@ class SecretsScanner:
             yield layer.text, functools.partial(_through, layer.span, to_text), rules
 
     def _respelled(self, text: str, written: list[Rule] | None) -> Iterator[tuple[Spelled, list[Rule]]]:
-        """The re-spellings of `text` that hold a prefixed rule's keyword, each also with its lower-case runs
-        upper-cased, with the prefixed rules to run on them (`written`: those for `text` itself, when known)."""
+        """The re-spellings of `text` that hold a prefixed rule's keyword, with the prefixed rules to run on them,
+        each also with its lower-case runs upper-cased for rules whose secret is upper case (`written`: the rules
+        for `text` itself, when known)."""
         lowered = text.lower()
         layers = []
         if self._any_respelled is not None and self._any_respelled.search(lowered) is not None:
@@ -243,14 +248,30 @@ class SecretsScanner:
                 continue
             if layer.name != "as written":  # as written, it was read first
                 yield layer, rules
-            if (upper := lower_runs_upper_cased(layer)) is not None:
-                yield upper, rules
+            # Upper-casing helps only rules whose secret is upper case (AWS); the others match either case already.
+            cased = [rule for rule in rules if rule.upper_case]
+            if cased and (upper := lower_runs_upper_cased(layer)) is not None:
+                yield upper, cased
 
     def _prefixed_candidates(self, lowered: str) -> list[Rule]:
-        if self._any_prefixed is None or self._any_prefixed.search(lowered) is None:
-            return [rule for rule in self._prefixed if not rule.keywords]
-        present = {keyword for keyword in self._prefixed_keywords if keyword in lowered}
+        present = self._prefixed_present(lowered)
         return [rule for rule in self._prefixed if not rule.keywords or not present.isdisjoint(rule.keywords)]
+
+    def _prefixed_present(self, lowered: str) -> set[str]:
+        """The prefixed rules' keywords in `lowered`: found where the one RE2 pass stops (a re-spelled layer holds
+        one or two by chance), or, past _MAX_KEYWORD_HITS, by testing each keyword (bounded work either way)."""
+        present: set[str] = set()
+        if self._any_prefixed is None:
+            return present
+        position = 0
+        for _ in range(_MAX_KEYWORD_HITS):
+            if (hit := self._any_prefixed.search(lowered, position)) is None:
+                return present
+            at = hit.start()
+            starting = self._prefixed_by_first.get(lowered[at], ())
+            present.update(keyword for keyword in starting if lowered.startswith(keyword, at))
+            position = at + 1
+        return {keyword for keyword in self._prefixed_keywords if keyword in lowered}
 
     def _found(self, text: str, rules: list[Rule] | None = None) -> Iterator[tuple[Rule, int, int, str]]:
         for rule in self._candidates(text.lower()) if rules is None else rules:
