@@ -1,8 +1,9 @@
 """Headers are text too: every header that is neither transport nor identity reaches the model's host (a custom
 `X-Note: ignore previous instructions…` on a request) or the client (any header of an answer), so it is judged.
 
-A value is a segment at ("$header", i), a name a metadata segment at ("$header", i, "name"), `i` the header's place
-in the mapping (never its name: masked paths are audited, and a name can be the secret). A masked value is
+A value is a segment at ("$header", i), `i` the header's place in the mapping (never its name: masked paths are
+audited, and a name can be the secret); the judged names, one a line, are one metadata segment at ("$header",
+"names", i, j, …) (one segment, not one each: a scanned segment costs ~10 µs however short). A masked value is
 rewritten; a header whose name is masked is dropped (a name cannot be rewritten). Identity headers (the caller's
 credential, the provider's key) are who is calling, not what is said: never scanned, so never in a finding or the
 audit. Transport headers are HTTP's own framing.
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 HEADER = "$header"
+_NAMES = "names"
 # An answer's headers are judged on the event loop (before a stream starts): mitmproxy does not bound their size.
 MAX_JUDGED_CHARS = 64 * 1024
 IDENTITY = frozenset(
@@ -45,26 +47,33 @@ TRANSPORT = frozenset(
 
 def header_segments(headers: Mapping[str, str], role: Role, skip: Collection[str] = ()) -> list[Segment]:
     """The judged headers as segments; `skip`: more names that are not content (a configured credential header)."""
-    segments = []
-    for index, (name, value) in enumerate(headers.items()):
-        if (lowered := name.lower()) in IDENTITY or lowered in TRANSPORT or lowered in skip:
-            continue
-        segments.append(Segment(role, "metadata", name, (HEADER, index, "name")))
-        if value:
-            segments.append(Segment(role, "header", value, (HEADER, index)))
-    return segments
+    judged = [
+        (index, name, value)
+        for index, (name, value) in enumerate(headers.items())
+        if (lowered := name.lower()) not in IDENTITY and lowered not in TRANSPORT and lowered not in skip
+    ]
+    values = [Segment(role, "header", value, (HEADER, index)) for index, _, value in judged if value]
+    if not judged:
+        return values
+    names = "\n".join(name for _, name, _ in judged)
+    return [*values, Segment(role, "metadata", names, (HEADER, _NAMES, *(index for index, _, _ in judged)))]
 
 
 def apply_header_rewrites(headers: MutableMapping[str, str], rewrites: Mapping[JsonPath, str]) -> None:
     """Masked values rewritten in place; a header whose name is masked is dropped. `headers` is the mapping the
     segments were made from, unchanged since."""
     names = list(headers)
-    drop = set()
+    drop: set[str] = set()
     for path, text in rewrites.items():
-        if path[:1] == (HEADER,) and len(path) == 2:
-            headers[names[int(path[1])]] = text
+        if path[:2] == (HEADER, _NAMES):
+            indices = [int(index) for index in path[2:]]
+            lines = text.split("\n")
+            if len(lines) != len(indices):  # a mask that changed the lines: which name it hid is unknown
+                drop.update(names[index] for index in indices)
+            else:
+                drop.update(names[index] for index, line in zip(indices, lines, strict=True) if line != names[index])
         elif path[:1] == (HEADER,):
-            drop.add(names[int(path[1])])
+            headers[names[int(path[1])]] = text
     for name in drop:
         headers.pop(name, None)
 
