@@ -432,6 +432,8 @@ class GuardAddon:
             flow.response = refusal(ctx, outcome.decision)
             return
         request = flow.request
+        if outcome.path is not None:
+            request.path = outcome.path
         if outcome.body is not None:
             request.content = outcome.body
         if outcome.query is not None:

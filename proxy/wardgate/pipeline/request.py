@@ -1,7 +1,7 @@
 """The request phase as an explicit list of stages over a model that does not import mitmproxy (DESIGN §2).
 
-    bind host → no upgrade → identify → rate limit → size → read and parse → usage → precheck → admit + judge
-    → MCP → enforce
+    bind host → canonical target → no upgrade → identify → rate limit → size → read and parse → usage → precheck
+    → admit + judge → MCP → enforce
 
 Each stage lets the call go on (None) or ends it: `Refuse` (audited here, in one place, unless the judging stage
 already audited it) or, at the end, `Forward` (what to change before the request goes upstream). The cheap
@@ -25,6 +25,7 @@ from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
 from wardgate.formats.realtime import is_realtime
+from wardgate.formats.target import canonical_target
 from wardgate.identity import ForwardIdentity, IdentityRejected, IdentityResolver
 from wardgate.identity.forward import PROXY_AUTHENTICATE
 from wardgate.limits import UsageUnavailable
@@ -73,8 +74,9 @@ class IncomingRequest:
 
 @dataclasses.dataclass(slots=True)
 class Forward:
-    """What to change before forwarding: a new body, a new query, headers to set."""
+    """What to change before forwarding: a new request target, body or query, headers to set."""
 
+    path: str | None = None  # the canonical target (formats/target.py) when the client spelled it otherwise
     body: bytes | None = None
     query: list[tuple[str, str]] | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -106,6 +108,7 @@ class RequestRules:
 class _Call:
     ctx: RequestContext
     request: IncomingRequest
+    sent_target: str = ""  # the target as the client spelled it (request.path becomes the canonical one)
     body: bytes = b""  # decoded
     read: Body = dataclasses.field(default_factory=lambda: Body("empty"))
     exchange: Exchange | None = None
@@ -148,6 +151,7 @@ class RequestPipeline:
         self.legacy_sessions = LegacySessions()
         self.stages: list[Callable[[_Call], Awaitable[Outcome | None]]] = [
             self._bind_host,
+            self._canonical_target,
             self._no_upgrade,
             self._identify,
             self._rate_limit,
@@ -161,7 +165,7 @@ class RequestPipeline:
         ]
 
     async def run(self, ctx: RequestContext, request: IncomingRequest) -> Outcome:
-        call = _Call(ctx, request)
+        call = _Call(ctx, request, sent_target=request.path)
         for stage in self.stages:
             with tracer().start_as_current_span(f"wardgate.{stage.__name__.strip('_')}") as span:
                 outcome = await stage(call)
@@ -178,6 +182,13 @@ class RequestPipeline:
     async def _bind_host(self, call: _Call) -> Outcome | None:
         mismatch = call.request.destination.mismatch() if self._rules.binds_host else None
         return Refuse(Decision.deny("misdirected_request", mismatch, status=421)) if mismatch else None
+
+    async def _canonical_target(self, call: _Call) -> Outcome | None:
+        """Judge, and forward, the path as the upstream's router will read it (`%63ompletions` is `completions`)."""
+        canonical = canonical_target(call.request.path)
+        if canonical != call.request.path:
+            call.request.path = call.forward.path = canonical
+        return None
 
     async def _no_upgrade(self, call: _Call) -> Outcome | None:
         upgrade = call.request.headers.get("upgrade")
@@ -258,7 +269,7 @@ class RequestPipeline:
         call.read = read
         # The whole request target is text too (a path or `;param` can carry a key, `#…` a fragment some servers
         # read): judged for secrets like metadata; the query's pairs again on their own, for masking.
-        target = Segment("unknown", "metadata", request.path, (TARGET,))
+        target = Segment("unknown", "metadata", call.sent_target, (TARGET,))
         extra = [target, *_query_segments(request.query)]
         call.exchange = dataclasses.replace(exchange, segments=[*exchange.segments, *extra])
         ctx.model, ctx.endpoint = call.exchange.model, call.exchange.endpoint
