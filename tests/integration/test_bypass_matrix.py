@@ -369,3 +369,59 @@ def test_an_sse_answer_on_an_unmapped_path_is_judged_too(proxy, recorder):
     received = stream_through(proxy, recorder, [{"output": f"the key is {AWS_KEY}"}], "/v1/some/new/endpoint")
     assert AWS_KEY not in received
     assert "data:" in received
+
+
+MCP_CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+MCP_ANSWERS = {
+    "error": {"jsonrpc": "2.0", "id": 1, "error": {"code": -1, "message": f"key {AWS_KEY}"}},
+    "notification": {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": f"key {AWS_KEY}"}},
+    "server request": {"jsonrpc": "2.0", "id": "s1", "method": "sampling/createMessage",
+                       "params": {"messages": [{"role": "user", "content": {"type": "text", "text": f"key {AWS_KEY}"}}]}},
+    "embedded resource": {"jsonrpc": "2.0", "id": 1,
+                          "result": {"content": [{"type": "resource", "resource": {"uri": "file:///n", "text": f"key {AWS_KEY}"}}]}},
+    "prompt messages": {"jsonrpc": "2.0", "id": 1,
+                        "result": {"messages": [{"role": "user", "content": {"type": "text", "text": f"key {AWS_KEY}"}}]}},
+    "tool description": {"jsonrpc": "2.0", "id": 1,
+                         "result": {"tools": [{"name": "t", "description": f"use {AWS_KEY}", "inputSchema": {"type": "object"}}]}},
+    "bare string": f"key {AWS_KEY}",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("answer", list(MCP_ANSWERS.values()), ids=list(MCP_ANSWERS))
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "sse"])
+def test_every_message_an_mcp_server_sends_is_judged(proxy, recorder, answer, streamed):
+    method = "tools/list" if "tools" in json.dumps(answer) else "tools/call"
+    call = {**MCP_CALL, "method": method}
+    recorder.reply, recorder.events = (answer, [answer] if streamed else [])
+    try:
+        response = httpx.post(proxy.url + "/mcp", json=call, headers=AUTH, timeout=30)
+    finally:
+        recorder.events = []
+    assert response.status_code == 200
+    assert AWS_KEY not in response.text
+    assert "secret_detected" in response.text or "[REDACTED:aws-access-token]" in response.text
+
+
+def text_delta(text: str) -> dict[str, Any]:
+    return {"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "content_index": 0, "delta": text}
+
+
+def get_stream(proxy, recorder, path: str, events: list[dict[str, Any]]) -> str:
+    recorder.events = events
+    try:
+        with httpx.stream("GET", proxy.url + path, headers=AUTH, timeout=30) as response:
+            return response.read().decode()
+    finally:
+        recorder.events = []
+
+
+@pytest.mark.parametrize("path", ["/v1/responses/resp_123?stream=true", "/sse", "/v1/some/feed"])
+def test_an_sse_answer_to_a_get_is_judged(proxy, recorder, path):
+    """A GET stream: a Responses retrieval, a legacy MCP session stream, anything else."""
+    assert AWS_KEY not in get_stream(proxy, recorder, path, [text_delta(f"the key is {AWS_KEY}")])
+
+
+def test_a_streamed_responses_retrieval_is_guarded_as_the_responses_stream_it_is(proxy, recorder):
+    split = [text_delta(f"the key is {AWS_KEY[:10]}"), text_delta(f"{AWS_KEY[10:]} ok")]
+    received = get_stream(proxy, recorder, "/v1/responses/resp_123?stream=true", split)
+    assert AWS_KEY[10:] not in received

@@ -19,7 +19,7 @@ _TOOL_KEYS = frozenset(("tools", "functions"))
 # Fields whose one-token values are identifiers or enums the provider validates: scanned for secrets only.
 _STRUCTURAL_KEYS = frozenset(
     ("model", "role", "type", "object", "id", "finish_reason", "stop_reason", "media_type", "encoding_format",
-     "service_tier", "reasoning_effort", "tool_choice", "format", "detail", "status", "voice")
+     "service_tier", "reasoning_effort", "tool_choice", "format", "detail", "status", "voice", "jsonrpc", "method")
 )  # fmt: skip
 _TOKEN_CHARS = 64
 

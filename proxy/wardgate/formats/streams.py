@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, Protocol, TypeGuard
 
@@ -274,12 +275,16 @@ class GenericStream:
         return self._errors.error_event(code, message, decision_id)
 
 
+# `GET /v1/responses/{id}?stream=true` replays a background response as the same stream a POST gets.
+_RESPONSE_RETRIEVAL = re.compile(r"/responses/resp_[^/]+$")
+
+
 def stream_format_for(path: str) -> StreamFormat | None:
     """The stream format of a request path (any query string ignored)."""
     bare = path.split("?", 1)[0].rstrip("/")
     if bare.endswith("/completions"):  # chat completions, and the legacy text completions (choices[].text)
         return OpenAIChatStream()
-    if bare.endswith("/responses"):
+    if bare.endswith("/responses") or _RESPONSE_RETRIEVAL.search(bare):
         return OpenAIResponsesStream()
     if bare.endswith("/messages"):
         return AnthropicStream()

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from cachetools import TTLCache
 
 from wardgate.formats.base import apply_rewrites
-from wardgate.formats.mcp import filter_tools, jsonrpc_error, parse_mcp_result
+from wardgate.formats.mcp import filter_tools, jsonrpc_error, parse_mcp_message
 from wardgate.formats.sse import SseParser, encode_event
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
@@ -28,27 +28,30 @@ from wardgate.pipeline.guard import Guard
 __all__ = ["DENIED_METHOD", "LegacySession", "LegacySessions", "McpStream", "judge_mcp_message"]
 
 DENIED_METHOD = "wardgate/denied"  # what a denied legacy call is forwarded as: no server implements it
+_TEXT = "$data"  # the key a bare string is judged under
 
 
 def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
-    """The message to pass on: as it was, filtered, masked, or replaced by a JSON-RPC error."""
-    if not isinstance(message, dict) or "result" not in message:
+    """The message to pass on: as it was, filtered, masked, or replaced by a JSON-RPC error. Every message is
+    judged (results, errors, notifications, the server's requests); a batch message by message."""
+    if isinstance(message, list):
+        return [judge_mcp_message(guard, ctx, item) for item in message]
+    if isinstance(message, str):  # a bare string (or a non-JSON event's data): judged under a key, as text
+        judged = judge_mcp_message(guard, ctx, {_TEXT: message})
+        return judged.get(_TEXT, judged)
+    answers = isinstance(message, dict) and "result" in message
+    method = ctx.mcp_methods.get(str(message.get("id"))) if answers else None
+    exchange = parse_mcp_message(message, method)
+    if not exchange.segments and not exchange.tools:
         return message
-    method = ctx.mcp_methods.get(str(message.get("id")))
-    exchange = parse_mcp_result(message, method)
-    if method == "tools/list":
-        verdict = guard.judge_blocking(ctx, "response", exchange)
-        if verdict.decision.allow:
+    verdict = guard.judge_blocking(ctx, "response" if method == "tools/list" else "tool_result", exchange)
+    if verdict.decision.allow:
+        if method == "tools/list":
             filter_tools(message, set(verdict.decision.tools.deny))
-            return message
-    elif exchange.segments:
-        verdict = guard.judge_blocking(ctx, "tool_result", exchange)
-        if verdict.decision.allow:
-            return apply_rewrites(message, verdict.rewrites)
-    else:
-        return message
+        return apply_rewrites(message, verdict.rewrites)
     reason = verdict.decision.reasons[0] if verdict.decision.reasons else None
-    return jsonrpc_error(message.get("id"), verdict.decision.code, reason.message if reason else "denied by policy")
+    request_id = message.get("id") if isinstance(message, dict) else None
+    return jsonrpc_error(request_id, verdict.decision.code, reason.message if reason else "denied by policy")
 
 
 @dataclasses.dataclass(slots=True)
@@ -102,13 +105,21 @@ class McpStream:
             owner = (self._ctx.identity.get("tenant"), self._ctx.identity.get("subject"))
             self._session = self._sessions.open(session_id, owner)
             self._ctx.mcp_methods = self._session.methods  # the POSTs fill it in as they come
-            return raw
+            return self._text(raw, name, data)
         try:
             message, copy = json.loads(data), json.loads(data)  # judging may change its message in place
         except ValueError:
-            return raw
+            return self._text(raw, name, data)
         if self._session is not None and isinstance(message, dict) and str(message.get("id")) in self._session.denied:
             code, reason = self._session.denied.pop(str(message.get("id")))
             return encode_event(name, json.dumps(jsonrpc_error(message.get("id"), code, reason)))
         judged = judge_mcp_message(self._guard, self._ctx, copy)
         return raw if judged == message else encode_event(name, json.dumps(judged, ensure_ascii=False))
+
+    def _text(self, raw: bytes, name: str | None, data: str) -> bytes:
+        """A `data:` that is not JSON (or an endpoint URL) is judged as text: passed, masked, or replaced by a
+        JSON-RPC error."""
+        judged = judge_mcp_message(self._guard, self._ctx, data)
+        if not isinstance(judged, str):
+            return encode_event(name, json.dumps(judged))
+        return raw if judged == data else encode_event(name, judged)
