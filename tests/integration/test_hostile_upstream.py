@@ -88,3 +88,19 @@ def test_a_stream_cut_off_mid_way_ends_with_an_error_event(start_proxy, length):
     # (with a Content-Length the client sees the body cut short, which its HTTP client reports as an error)
     stopped = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"])
     assert stopped[-1]["result"]["code"] == "upstream_incomplete"
+
+
+@pytest.mark.parametrize("upgrade", ["tcp", "websocket"])
+def test_an_upstream_that_switches_protocols_on_its_own_is_refused(start_proxy, upgrade):
+    """A 101 to a request that asked for no upgrade would make the connection a raw tunnel, judged by nothing."""
+    head = f"HTTP/1.1 101 Switching Protocols\r\nupgrade: {upgrade}\r\nconnection: upgrade\r\n\r\n".encode()
+    upstream = RawUpstream(head + b"server says AKIAZ3MSJV4WWNKWW5FG")
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_protocol"
+    assert "AKIA" not in response.text
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_protocol")

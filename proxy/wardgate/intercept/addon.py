@@ -332,9 +332,17 @@ class GuardAddon:
             raise fault
         response = flow.response
         ctx = flow.metadata.get(_CONTEXT)
-        if ctx is None or response is None or response.stream:
+        if ctx is None or response is None or flow.metadata.get(_REFUSED):
             return
-        if flow.metadata.get(_REFUSED):
+        if response.status_code == 101 and flow.websocket is None:
+            # Only a judged Realtime upgrade may switch protocols: any other 101 would turn the connection into a
+            # raw tunnel that nothing judges, both ways.
+            message = "the upstream switched protocols on a request that was not a judged WebSocket upgrade"
+            self._refuse(
+                flow, "response", Decision.deny("upstream_protocol", message, status=502, source="fail_closed")
+            )
+            return
+        if response.stream:
             return
         with tracer().start_as_current_span("wardgate.judge_response"):
             await self._judge_response(flow, ctx)
