@@ -100,6 +100,7 @@ class Guard:
         """`extra` joins the policy input (a tool call: `tool_call`, `turn`)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
+        sent, exchange = exchange, _as_the_caller_reads_it(ctx, phase, exchange)
         findings, scan_error = await self._scan(exchange)
         timings["scan_ms"] = _ms(time.perf_counter() - started)
         if phase == "request":
@@ -121,7 +122,7 @@ class Guard:
                 source="fail_closed",
             )  # fmt: skip
             shadowed = False
-        rewrites = self._rewrites(ctx, phase, exchange, findings, applied) if applied.allow else {}
+        rewrites = self._rewrites(ctx, sent, exchange, findings, applied) if applied.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
         self._record(
             ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error, enforced=not shadowed
@@ -132,6 +133,7 @@ class Guard:
         """`judge` for one frame of a long-lived session: audited only when it is denied or rewritten, so a
         socket's thousands of clean frames do not each write an event (its upgrade was audited as a request)."""
         started = time.perf_counter()
+        sent, exchange = exchange, _as_the_caller_reads_it(ctx, phase, exchange)
         findings, scan_error = await self._scan(exchange)
         timings = {"scan_ms": _ms(time.perf_counter() - started)}
         policy_input = self._input(ctx, phase, exchange, findings)
@@ -139,7 +141,7 @@ class Guard:
             decision = self._scan_failed(scan_error)
         else:
             decision = await self._decide(phase, policy_input)
-        rewrites = self._rewrites(ctx, phase, exchange, findings, decision) if decision.allow else {}
+        rewrites = self._rewrites(ctx, sent, exchange, findings, decision) if decision.allow else {}
         if not decision.allow or rewrites:
             timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
             self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
@@ -165,20 +167,20 @@ class Guard:
         return await self.judge(ctx, "tool_call", arguments, has_body=True, extra=_tool_call_input(ctx, call, source))
 
     def _rewrites(
-        self, ctx: RequestContext, phase: Phase, exchange: Exchange, findings: Sequence[Finding], decision: Decision
+        self, ctx: RequestContext, sent: Exchange, judged: Exchange, findings: Sequence[Finding], decision: Decision
     ) -> dict[JsonPath, str]:
-        """Masked spans; in a response, also this flow's placeholders turned back into the caller's values."""
-        segments = exchange.segments
+        """Masked spans of the judged texts; where those differ from what was sent (this flow's placeholders turned
+        back into the caller's values, in an answer), the judged text replaces the sent one."""
+        segments = judged.segments
         rewrites = self._masker.rewrite(
-            segments, findings, decision.masks, ctx.vault, placeholders=phase == "request", redacted=decision.redacts
+            segments, findings, decision.masks, ctx.vault, placeholders=judged is sent, redacted=decision.redacts
         )
         if decision.annotate:
             rewrites = annotated(segments, findings, decision.annotates, rewrites)
-        if phase in ("response", "tool_result") and len(ctx.vault):
-            for segment in segments:
-                restored = ctx.vault.restore(rewrites.get(segment.path, segment.text))
-                if restored != segment.text:
-                    rewrites[segment.path] = restored
+        if judged is not sent:
+            for before, after in zip(sent.segments, segments, strict=True):
+                if (text := rewrites.get(after.path, after.text)) != before.text:
+                    rewrites[after.path] = text
         return rewrites
 
     def refuse(self, ctx: RequestContext, phase: Phase, decision: Decision) -> None:
@@ -244,6 +246,7 @@ class Guard:
     def judge_blocking(self, ctx: RequestContext, phase: Phase, exchange: Exchange) -> Verdict:
         """`judge` on the caller's thread, with the sync scanners: for messages inside a stream (MCP over SSE)."""
         started = time.perf_counter()
+        sent, exchange = exchange, _as_the_caller_reads_it(ctx, phase, exchange)
         findings, scan_error = self.scan_blocking(exchange.segments, tool=True)
         timings = {"scan_ms": _ms(time.perf_counter() - started)}
         policy_input = self._input(ctx, phase, exchange, findings)
@@ -252,7 +255,7 @@ class Guard:
         timings["policy_ms"] = _ms(time.perf_counter() - started)
         shadowed = self.shadowed(decision)
         applied = _PASS if shadowed else decision
-        rewrites = self._rewrites(ctx, phase, exchange, findings, applied) if applied.allow else {}
+        rewrites = self._rewrites(ctx, sent, exchange, findings, applied) if applied.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
         self._record(
             ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error, enforced=not shadowed
@@ -383,3 +386,14 @@ class Guard:
             metrics=dict(timings),
             streamed=dict(stream) if stream is not None else None,
         )
+
+
+def _as_the_caller_reads_it(ctx: RequestContext, phase: Phase, exchange: Exchange) -> Exchange:
+    """An answer with this flow's placeholders turned back into the caller's values: judged as it will be read, so
+    a restored value is seen where it lands (a link that would carry it off, a key it completes)."""
+    if phase not in ("response", "tool_result") or not len(ctx.vault):
+        return exchange
+    segments = [dataclasses.replace(segment, text=ctx.vault.restore(segment.text)) for segment in exchange.segments]
+    if all(after.text == before.text for before, after in zip(exchange.segments, segments, strict=True)):
+        return exchange
+    return dataclasses.replace(exchange, segments=segments)

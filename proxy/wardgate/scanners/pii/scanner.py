@@ -139,8 +139,14 @@ class PiiScanner:
             self._ner_batcher.close()
 
 
+# Types whose values hold other values: an e-mail address in a URL's query is still an e-mail address (the URL is
+# masked or not by its own rule; it never hides what is inside it).
+_CONTAINERS = frozenset(("URL",))
+
+
 def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> _Found:
-    """Drop a result lying inside a stronger one of another type (a card number is not also a phone number).
+    """Drop a result lying inside a stronger one of another type (a card number is not also a phone number), unless
+    that type is a container (`_CONTAINERS`).
 
     Same-type overlaps stay: spaCy and the tagger often agree on a name with slightly different edges, and the
     anonymizer merges those. The very same span twice (found by two language passes) is kept once.
@@ -151,8 +157,10 @@ def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> _Found:
         if any(other[:3] == (entity, start, end) for other in kept):
             continue
         inside = any(
-            other[0] != entity and other[1] <= start and end <= other[2] and other[3] >= score for other in kept
-        )
+            other[0] != entity and other[0] not in _CONTAINERS and other[1] <= start and end <= other[2]
+            and other[3] >= score
+            for other in kept
+        )  # fmt: skip
         if not inside:
             kept.append((entity, start, end, score))
     return tuple(sorted(kept, key=lambda r: (r[1], r[2])))
