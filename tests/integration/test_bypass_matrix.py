@@ -34,12 +34,15 @@ class RecordingUpstream(BackgroundServer):
         self.records: list[tuple[str, str, bytes]] = []
         self.reply: dict[str, Any] = {}
         self.events: list[dict[str, Any]] = []  # when set: answered as an SSE stream of these payloads
+        self.stream: bytes = b""  # when set: answered as an SSE stream of exactly these bytes
 
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._any)
 
     async def _any(self, request: web.Request) -> web.Response:
         self.records.append((request.method, request.path_qs, await request.read()))
+        if self.stream:
+            return web.Response(body=self.stream, content_type="text/event-stream")
         if not self.events:
             return web.json_response(self.reply)
         stream = "".join(f"data: {json.dumps(event)}\n\n" for event in self.events) + "data: [DONE]\n\n"
@@ -369,3 +372,63 @@ def test_an_sse_answer_on_an_unmapped_path_is_judged_too(proxy, recorder):
     received = stream_through(proxy, recorder, [{"output": f"the key is {AWS_KEY}"}], "/v1/some/new/endpoint")
     assert AWS_KEY not in received
     assert "data:" in received
+
+
+def sse(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+HELLO = sse(chunk({"content": "hello"}))
+DONE = b"data: [DONE]\n\n"
+# What an event carries besides its data reaches the client too: a byte-order mark must not hide the stream from
+# the parser, and names, ids, comments and unknown fields are judged like its data.
+SSE_FRAMING = {
+    "byte-order mark": b"\xef\xbb\xbf" + sse(chunk({"content": f"the key is {AWS_KEY}"})) + DONE,
+    "event name": b"event: " + KEY + b"\n" + HELLO + DONE,
+    "comment": b": " + KEY + b"\n" + HELLO + DONE,
+    "comment-only event": b": " + KEY + b"\n\n" + HELLO + DONE,
+    "id": b"id: " + KEY + b"\n" + HELLO + DONE,
+    "unknown field": b"x-note: " + KEY + b"\n" + HELLO + DONE,
+    "line without a colon": KEY + b"\n" + HELLO + DONE,
+    "event name replaced by a later one": b"event: " + KEY + b"\nevent: chunk\n" + HELLO + DONE,
+}
+
+
+def raw_stream_through(proxy, recorder, stream: bytes, path: str, body: dict[str, Any]) -> str:
+    recorder.stream = stream
+    try:
+        response = httpx.post(proxy.url + path, json=body, headers=AUTH, timeout=30)
+    finally:
+        recorder.stream = b""
+    assert response.status_code == 200
+    return response.text
+
+
+@pytest.mark.parametrize("stream", list(SSE_FRAMING.values()), ids=list(SSE_FRAMING))
+def test_a_marker_in_the_sse_framing_never_reaches_the_client(proxy, recorder, stream):
+    received = raw_stream_through(proxy, recorder, stream, "/v1/chat/completions", chat(stream=True))
+    assert AWS_KEY not in received
+    assert "hello" in received or "[REDACTED" in received  # judged and passed on, not dropped whole
+
+
+def mcp_result(text: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": text}]}}
+
+
+MCP_CALL = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+MCP_MESSAGE = b"event: message\n" + sse(mcp_result("sunny"))
+MCP_FRAMING = {
+    "byte-order mark": b"\xef\xbb\xbf" + sse(mcp_result(f"the key is {AWS_KEY}")),
+    "event name": b"event: " + KEY + b"\n" + sse(mcp_result("sunny")),
+    "comment": b": " + KEY + b"\n" + MCP_MESSAGE,
+    "comment-only event": b": " + KEY + b"\n\n" + MCP_MESSAGE,
+    "id": b"id: " + KEY + b"\n" + MCP_MESSAGE,
+    "unknown field": b"x-note: " + KEY + b"\n" + MCP_MESSAGE,
+}
+
+
+@pytest.mark.parametrize("stream", list(MCP_FRAMING.values()), ids=list(MCP_FRAMING))
+def test_a_marker_in_the_sse_framing_of_an_mcp_answer_never_reaches_the_client(proxy, recorder, stream):
+    received = raw_stream_through(proxy, recorder, stream, "/mcp", MCP_CALL)
+    assert AWS_KEY not in received
+    assert '"id": 7' in received or '"id":7' in received  # the caller still gets an answer to its call
