@@ -276,22 +276,28 @@ def test_every_text_of_a_multipart_body_is_judged(proxy, recorder, body):
     assert recorder.records[before:] == []
 
 
-@pytest.mark.parametrize(
-    "path", [f"/v1/{AWS_KEY}/chat/completions", f"/v1/chat/completions;{AWS_KEY}", f"/v1/chat/completions#?x={AWS_KEY}"]
-)
-def test_a_key_in_the_request_target_is_refused_and_never_written_to_the_audit(proxy, recorder, path):
+def raw_request(proxy, request_line: str, framing: str, body: bytes) -> bytes:
+    """Send these bytes as an authorised JSON request on a fresh connection; the whole answer, read to its close."""
     import socket
 
-    # Raw bytes: an HTTP client library would drop the fragment before sending it.
-    body = json.dumps(chat()).encode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH['authorization']}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")  # fmt: skip
-    before = len(recorder.records)
-    with socket.create_connection(("127.0.0.1", int(proxy.url.rsplit(":", 1)[1])), timeout=30) as conn:
+    head = (f"{request_line} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH['authorization']}\r\n"
+            f"Content-Type: application/json\r\n{framing}\r\nConnection: close\r\n\r\n")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", int(proxy.url.rsplit(":", 1)[1])), timeout=15) as conn:
         conn.sendall(head.encode() + body)
         answer = b""
         while chunk := conn.recv(65536):
             answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    "path", [f"/v1/{AWS_KEY}/chat/completions", f"/v1/chat/completions;{AWS_KEY}", f"/v1/chat/completions#?x={AWS_KEY}"]
+)
+def test_a_key_in_the_request_target_is_refused_and_never_written_to_the_audit(proxy, recorder, path):
+    # Raw bytes: an HTTP client library would drop the fragment before sending it.
+    body = json.dumps(chat()).encode()
+    before = len(recorder.records)
+    answer = raw_request(proxy, f"POST {path}", f"Content-Length: {len(body)}", body)
     assert answer.startswith(b"HTTP/1.1 403")
     assert recorder.records[before:] == []
     assert AWS_KEY not in proxy.audit_file.read_text()
@@ -432,3 +438,23 @@ def test_a_marker_in_the_sse_framing_of_an_mcp_answer_never_reaches_the_client(p
     received = raw_stream_through(proxy, recorder, stream, "/mcp", MCP_CALL)
     assert AWS_KEY not in received
     assert '"id": 7' in received or '"id":7' in received  # the caller still gets an answer to its call
+
+
+@pytest.mark.parametrize("trailers", [b"X-Note: " + KEY + b"\r\n", b""], ids=["trailer fields", "control"])
+def test_a_chunked_request_with_trailers_is_refused_and_audited(proxy, recorder, trailers):
+    """Trailer fields would reach the upstream unjudged: refused (they once crashed mitmproxy's handler, silently)."""
+    recorder.reply = {"id": "c", "object": "chat.completion", "model": MODEL, "choices": []}
+    body = json.dumps(chat()).encode()
+    chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n" + trailers + b"\r\n"
+    before = len(recorder.records)
+    answer = raw_request(proxy, "POST /v1/chat/completions", "Transfer-Encoding: chunked", chunked)
+    if not trailers:
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert len(recorder.records) == before + 1
+        return
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert json.loads(payload)["error"]["code"] == "trailers_refused"
+    assert recorder.records[before:] == []
+    decision = json.loads(payload)["error"]["wardgate"]["decision_id"]
+    assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and not e["result"]["allow"])

@@ -149,3 +149,23 @@ def test_an_event_past_max_event_bytes_ends_the_stream_with_an_audited_error(sta
     decision = response.headers["x-wardgate-decision-id"]
     [event] = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and e["phase"] == "response")
     assert (event["result"]["code"], event["streamed"]["stopped"]) == ("event_too_large", True)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_an_answer_ending_in_trailers_reaches_the_client_without_them(start_proxy, stream):
+    """mitmproxy's HTTP/1 reader once raised on trailer fields: the client got nothing. Now they are dropped."""
+    if stream:
+        chunk = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+        body, kind = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(), "text/event-stream"
+    else:
+        answer = {"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"content": "Hi"}}]}
+        body, kind = json.dumps(answer).encode(), "application/json"
+    head = f"HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ntransfer-encoding: chunked\r\n\r\n".encode()
+    upstream = RawUpstream(head + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\nx-note: trailing\r\n\r\n")
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        response = httpx.post(proxy.url + "/v1/chat/completions", json={**BODY, "stream": stream}, headers=AUTH,
+                              timeout=15)  # fmt: skip
+    finally:
+        upstream.close()
+    assert (response.status_code, response.content) == (200, body)

@@ -217,6 +217,12 @@ class GuardAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None or not self._inspected(flow):
             return
+        if flow.request.trailers:
+            # Fields after the body (HTTP/1 chunked or HTTP/2): nothing an LLM API reads, and they would reach the
+            # upstream unjudged (intercept/trailers.py keeps HTTP/1's from crashing the connection).
+            message = "the request ends in trailer fields, which Wardgate does not forward"
+            self._refuse(flow, "request", Decision.deny("trailers_refused", message, status=400))
+            return
         await self._judge_request(flow)
 
     def websocket_start(self, flow: http.HTTPFlow) -> None:
@@ -330,6 +336,8 @@ class GuardAddon:
     async def _response(self, flow: http.HTTPFlow) -> None:
         if (request_trace := flow.metadata.get(_TRACE)) is not None:
             request_trace.end_upstream(flow.response.status_code if flow.response else None)
+        if flow.response is not None and flow.response.trailers and self._inspected(flow):
+            flow.response.trailers = None  # fields after the answer's body are never judged: never passed on
         self._close_stream(flow)
         if (fault := flow.metadata.pop("wardgate_fault", None)) is not None:
             raise fault
