@@ -140,6 +140,8 @@ REQUEST_ROWS: list[tuple[str, str, bytes, str | None]] = [
         {"type": "text", "text": AWS_KEY[:7]}, {"type": "text", "text": AWS_KEY[7:]}]}])).encode(), "application/json"),
     ("unknown future field", "/v1/chat/completions", json.dumps(chat(future_field={"deep": [{"text": AWS_KEY}]})).encode(), "application/json"),
     ("secret as an object key", "/v1/chat/completions", json.dumps(chat(metadata={AWS_KEY: "x"})).encode(), "application/json"),
+    ("lone surrogates beside the key", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": f"\ud800{AWS_KEY}\udfff"}])).encode(), "application/json"),
+    ("key split by a lone surrogate", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": AWS_KEY[:8] + "\udc00" + AWS_KEY[8:]}])).encode(), "application/json"),
     ("secret as a \\u-escaped value", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": AWS_KEY}]), ensure_ascii=False).replace("A", "\\u0041").encode(), "application/json"),
 ]  # fmt: skip
 
@@ -204,6 +206,7 @@ RESPONSE_ROWS = [
     ("function_call.arguments", {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": json.dumps({"k": AWS_KEY})}}),
     ("audio.transcript", {"role": "assistant", "content": None, "audio": {"id": "a", "data": "", "transcript": f"say {AWS_KEY}"}}),
     ("unknown future field", {"role": "assistant", "content": "ok", "annotations": [{"type": "x", "text": AWS_KEY}]}),
+    ("lone surrogate beside the key", {"role": "assistant", "content": f"key\ud800{AWS_KEY}"}),
 ]  # fmt: skip
 
 
@@ -227,6 +230,7 @@ STREAM_ROWS = [
     ("delta.function_call", [chunk({"function_call": {"name": "f", "arguments": ""}}), chunk({"function_call": {"arguments": json.dumps({"k": AWS_KEY})}})]),
     ("delta.audio.transcript", [chunk({"audio": {"transcript": f"say {AWS_KEY}"}})]),
     ("delta unknown field", [chunk({"annotation": f"see {AWS_KEY}"})]),
+    ("lone surrogate beside the key", [chunk({"content": "key \udc00"}), chunk({"content": AWS_KEY})]),
 ]  # fmt: skip
 
 
@@ -423,17 +427,18 @@ def mcp_result(text: str) -> dict[str, Any]:
 
 MCP_CALL = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
 MCP_MESSAGE = b"event: message\n" + sse(mcp_result("sunny"))
-MCP_FRAMING = {
+MCP_STREAMS = {
     "byte-order mark": b"\xef\xbb\xbf" + sse(mcp_result(f"the key is {AWS_KEY}")),
     "event name": b"event: " + KEY + b"\n" + sse(mcp_result("sunny")),
     "comment": b": " + KEY + b"\n" + MCP_MESSAGE,
     "comment-only event": b": " + KEY + b"\n\n" + MCP_MESSAGE,
     "id": b"id: " + KEY + b"\n" + MCP_MESSAGE,
     "unknown field": b"x-note: " + KEY + b"\n" + MCP_MESSAGE,
+    "lone surrogate beside the key": sse(mcp_result(f"\ud800{AWS_KEY}")),
 }
 
 
-@pytest.mark.parametrize("stream", list(MCP_FRAMING.values()), ids=list(MCP_FRAMING))
+@pytest.mark.parametrize("stream", list(MCP_STREAMS.values()), ids=list(MCP_STREAMS))
 def test_a_marker_in_the_sse_framing_of_an_mcp_answer_never_reaches_the_client(proxy, recorder, stream):
     received = raw_stream_through(proxy, recorder, stream, "/mcp", MCP_CALL)
     assert AWS_KEY not in received
@@ -458,3 +463,30 @@ def test_a_chunked_request_with_trailers_is_refused_and_audited(proxy, recorder,
     assert recorder.records[before:] == []
     decision = json.loads(payload)["error"]["wardgate"]["decision_id"]
     assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and not e["result"]["allow"])
+
+
+def test_a_lone_surrogate_is_judged_and_forwarded_as_sent(proxy, recorder):
+    """JSON allows a lone surrogate escape and upstreams take it: it is neither a scanner error nor lost."""
+    recorder.reply = {"id": "c", "object": "chat.completion", "model": MODEL,
+                      "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok \udfff"}}]}  # fmt: skip
+    body = json.dumps(chat(messages=[{"role": "user", "content": "hello \ud800 there"}])).encode()
+    before = len(recorder.records)
+    response = httpx.post(proxy.url + "/v1/chat/completions", content=body, headers=AUTH, timeout=30)
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "ok \udfff"
+    assert [record[2] for record in recorder.records[before:]] == [body]
+
+
+@pytest.mark.parametrize(("argument", "forwarded"), [("\ud800 hi", True), (f"\ud800{AWS_KEY}", False)])
+def test_an_mcp_tool_call_with_a_lone_surrogate_is_judged(proxy, recorder, argument, forwarded):
+    """The policy reads its arguments too: OPA refuses a lone surrogate, so it gets U+FFFD like the scanners."""
+    recorder.reply = mcp_result("ok")
+    call = json.dumps({**MCP_CALL, "params": {"name": "lookup", "arguments": {"q": argument}}}).encode()
+    before = len(recorder.records)
+    response = httpx.post(proxy.url + "/mcp", content=call, headers=AUTH, timeout=30)
+    if forwarded:
+        assert [record[2] for record in recorder.records[before:]] == [call]
+        assert response.json()["result"]["content"][0]["text"] == "ok"
+    else:
+        assert recorder.records[before:] == []
+        assert response.json()["error"]["data"]["wardgate"] == "secret_detected"

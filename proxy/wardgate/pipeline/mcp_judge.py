@@ -31,6 +31,7 @@ from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.sse_fields import EventFields, FieldDenied
 from wardgate.policy import Decision
+from wardgate.surrogates import json_text
 
 __all__ = ["DENIED_METHOD", "LegacySession", "LegacySessions", "McpStream", "judge_mcp_message"]
 
@@ -166,4 +167,4 @@ class McpStream:
             code, reason = self._session.denied.pop(str(message.get("id")))
             return encode_event(name, json.dumps(jsonrpc_error(message.get("id"), code, reason)))
         judged = judge_mcp_message(self._guard, self._ctx, copy)
-        return raw if judged == message else encode_event(name, json.dumps(judged, ensure_ascii=False))
+        return raw if judged == message else encode_event(name, json_text(judged))

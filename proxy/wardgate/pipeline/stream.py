@@ -28,6 +28,7 @@ from wardgate.models import JsonPath
 from wardgate.pipeline.sse_fields import EventFields, FieldDenied
 from wardgate.pipeline.vault import Vault
 from wardgate.policy import Decision
+from wardgate.surrogates import json_text
 
 __all__ = ["StreamGuard", "WindowJudge", "WindowVerdict", "holdback_start"]
 
@@ -319,7 +320,7 @@ class StreamGuard:
         if not queued.rewrites:
             return queued.event.raw
         payload = apply_rewrites(json.loads(json.dumps(queued.payload)), queued.rewrites)
-        data = payload[_RAW] if queued.raw_text else json.dumps(payload, ensure_ascii=False)
+        data = payload[_RAW] if queued.raw_text else json_text(payload)
         return encode_event(queued.event.event, data, queued.event.id)
 
 
