@@ -169,3 +169,18 @@ def test_an_answer_ending_in_trailers_reaches_the_client_without_them(start_prox
     finally:
         upstream.close()
     assert (response.status_code, response.content) == (200, body)
+
+
+def test_an_mcp_event_past_max_event_bytes_ends_the_stream_with_an_audited_json_rpc_error(start_proxy):
+    result = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": "x" * 200 * 1024}]}}
+    with TricklingUpstream(trickled(f"event: message\ndata: {json.dumps(result)}\n\n".encode()), pause=0) as upstream:
+        proxy = start_proxy({"upstream": upstream.url, "streaming": {"max_event_bytes": 128 * 1024}, **SPINE})
+        call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+        response = httpx.post(proxy.url + "/mcp", json=call, headers=AUTH, timeout=60)
+    [line] = [line for line in response.text.split("\n") if line.startswith("data: ")]
+    error = json.loads(line[6:])
+    assert (error["id"], error["error"]["data"]["wardgate"]) == (7, "event_too_large")
+    decision = response.headers["x-wardgate-decision-id"]
+    assert wait_for_events(
+        proxy.audit_file, lambda e: e["decision_id"] == decision and e["result"]["code"] == "event_too_large"
+    )
