@@ -388,6 +388,10 @@ class StreamingSettings(_Section):
     enabled: bool = Field(True, description="false: streams pass through unjudged (their request is still judged).")
     hold_chars: int = Field(512, ge=16, le=65536, description="The most text a channel holds back while it grows.")
     overlap_chars: int = Field(128, ge=0, le=4096, description="Released text the next window is scanned with.")
+    max_event_bytes: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024,
+        description="The largest SSE event a stream may carry; a larger one ends the stream (`event_too_large`).",
+    )  # fmt: skip
     realtime: bool = Field(
         True, description="Judge OpenAI Realtime WebSockets frame by frame; false: refuse them like any upgrade."
     )

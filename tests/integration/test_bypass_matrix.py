@@ -34,12 +34,15 @@ class RecordingUpstream(BackgroundServer):
         self.records: list[tuple[str, str, bytes]] = []
         self.reply: dict[str, Any] = {}
         self.events: list[dict[str, Any]] = []  # when set: answered as an SSE stream of these payloads
+        self.stream: bytes = b""  # when set: answered as an SSE stream of exactly these bytes
 
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._any)
 
     async def _any(self, request: web.Request) -> web.Response:
         self.records.append((request.method, request.path_qs, await request.read()))
+        if self.stream:
+            return web.Response(body=self.stream, content_type="text/event-stream")
         if not self.events:
             return web.json_response(self.reply)
         stream = "".join(f"data: {json.dumps(event)}\n\n" for event in self.events) + "data: [DONE]\n\n"
@@ -137,6 +140,8 @@ REQUEST_ROWS: list[tuple[str, str, bytes, str | None]] = [
         {"type": "text", "text": AWS_KEY[:7]}, {"type": "text", "text": AWS_KEY[7:]}]}])).encode(), "application/json"),
     ("unknown future field", "/v1/chat/completions", json.dumps(chat(future_field={"deep": [{"text": AWS_KEY}]})).encode(), "application/json"),
     ("secret as an object key", "/v1/chat/completions", json.dumps(chat(metadata={AWS_KEY: "x"})).encode(), "application/json"),
+    ("lone surrogates beside the key", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": f"\ud800{AWS_KEY}\udfff"}])).encode(), "application/json"),
+    ("key split by a lone surrogate", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": AWS_KEY[:8] + "\udc00" + AWS_KEY[8:]}])).encode(), "application/json"),
     ("secret as a \\u-escaped value", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": AWS_KEY}]), ensure_ascii=False).replace("A", "\\u0041").encode(), "application/json"),
 ]  # fmt: skip
 
@@ -201,6 +206,7 @@ RESPONSE_ROWS = [
     ("function_call.arguments", {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": json.dumps({"k": AWS_KEY})}}),
     ("audio.transcript", {"role": "assistant", "content": None, "audio": {"id": "a", "data": "", "transcript": f"say {AWS_KEY}"}}),
     ("unknown future field", {"role": "assistant", "content": "ok", "annotations": [{"type": "x", "text": AWS_KEY}]}),
+    ("lone surrogate beside the key", {"role": "assistant", "content": f"key\ud800{AWS_KEY}"}),
 ]  # fmt: skip
 
 
@@ -224,6 +230,7 @@ STREAM_ROWS = [
     ("delta.function_call", [chunk({"function_call": {"name": "f", "arguments": ""}}), chunk({"function_call": {"arguments": json.dumps({"k": AWS_KEY})}})]),
     ("delta.audio.transcript", [chunk({"audio": {"transcript": f"say {AWS_KEY}"}})]),
     ("delta unknown field", [chunk({"annotation": f"see {AWS_KEY}"})]),
+    ("lone surrogate beside the key", [chunk({"content": "key \udc00"}), chunk({"content": AWS_KEY})]),
 ]  # fmt: skip
 
 
@@ -273,22 +280,28 @@ def test_every_text_of_a_multipart_body_is_judged(proxy, recorder, body):
     assert recorder.records[before:] == []
 
 
-@pytest.mark.parametrize(
-    "path", [f"/v1/{AWS_KEY}/chat/completions", f"/v1/chat/completions;{AWS_KEY}", f"/v1/chat/completions#?x={AWS_KEY}"]
-)
-def test_a_key_in_the_request_target_is_refused_and_never_written_to_the_audit(proxy, recorder, path):
+def raw_request(proxy, request_line: str, framing: str, body: bytes) -> bytes:
+    """Send these bytes as an authorised JSON request on a fresh connection; the whole answer, read to its close."""
     import socket
 
-    # Raw bytes: an HTTP client library would drop the fragment before sending it.
-    body = json.dumps(chat()).encode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH['authorization']}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")  # fmt: skip
-    before = len(recorder.records)
-    with socket.create_connection(("127.0.0.1", int(proxy.url.rsplit(":", 1)[1])), timeout=30) as conn:
+    head = (f"{request_line} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH['authorization']}\r\n"
+            f"Content-Type: application/json\r\n{framing}\r\nConnection: close\r\n\r\n")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", int(proxy.url.rsplit(":", 1)[1])), timeout=15) as conn:
         conn.sendall(head.encode() + body)
         answer = b""
         while chunk := conn.recv(65536):
             answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    "path", [f"/v1/{AWS_KEY}/chat/completions", f"/v1/chat/completions;{AWS_KEY}", f"/v1/chat/completions#?x={AWS_KEY}"]
+)
+def test_a_key_in_the_request_target_is_refused_and_never_written_to_the_audit(proxy, recorder, path):
+    # Raw bytes: an HTTP client library would drop the fragment before sending it.
+    body = json.dumps(chat()).encode()
+    before = len(recorder.records)
+    answer = raw_request(proxy, f"POST {path}", f"Content-Length: {len(body)}", body)
     assert answer.startswith(b"HTTP/1.1 403")
     assert recorder.records[before:] == []
     assert AWS_KEY not in proxy.audit_file.read_text()
@@ -425,3 +438,111 @@ def test_a_streamed_responses_retrieval_is_guarded_as_the_responses_stream_it_is
     split = [text_delta(f"the key is {AWS_KEY[:10]}"), text_delta(f"{AWS_KEY[10:]} ok")]
     received = get_stream(proxy, recorder, "/v1/responses/resp_123?stream=true", split)
     assert AWS_KEY[10:] not in received
+
+
+def sse(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+HELLO = sse(chunk({"content": "hello"}))
+DONE = b"data: [DONE]\n\n"
+# What an event carries besides its data reaches the client too: a byte-order mark must not hide the stream from
+# the parser, and names, ids, comments and unknown fields are judged like its data.
+SSE_FRAMING = {
+    "byte-order mark": b"\xef\xbb\xbf" + sse(chunk({"content": f"the key is {AWS_KEY}"})) + DONE,
+    "event name": b"event: " + KEY + b"\n" + HELLO + DONE,
+    "comment": b": " + KEY + b"\n" + HELLO + DONE,
+    "comment-only event": b": " + KEY + b"\n\n" + HELLO + DONE,
+    "id": b"id: " + KEY + b"\n" + HELLO + DONE,
+    "unknown field": b"x-note: " + KEY + b"\n" + HELLO + DONE,
+    "line without a colon": KEY + b"\n" + HELLO + DONE,
+    "event name replaced by a later one": b"event: " + KEY + b"\nevent: chunk\n" + HELLO + DONE,
+}
+
+
+def raw_stream_through(proxy, recorder, stream: bytes, path: str, body: dict[str, Any]) -> str:
+    recorder.stream = stream
+    try:
+        response = httpx.post(proxy.url + path, json=body, headers=AUTH, timeout=30)
+    finally:
+        recorder.stream = b""
+    assert response.status_code == 200
+    return response.text
+
+
+@pytest.mark.parametrize("stream", list(SSE_FRAMING.values()), ids=list(SSE_FRAMING))
+def test_a_marker_in_the_sse_framing_never_reaches_the_client(proxy, recorder, stream):
+    received = raw_stream_through(proxy, recorder, stream, "/v1/chat/completions", chat(stream=True))
+    assert AWS_KEY not in received
+    assert "hello" in received or "[REDACTED" in received  # judged and passed on, not dropped whole
+
+
+def mcp_result(text: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": text}]}}
+
+
+MCP_CALL = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+MCP_MESSAGE = b"event: message\n" + sse(mcp_result("sunny"))
+MCP_STREAMS = {
+    "byte-order mark": b"\xef\xbb\xbf" + sse(mcp_result(f"the key is {AWS_KEY}")),
+    "event name": b"event: " + KEY + b"\n" + sse(mcp_result("sunny")),
+    "comment": b": " + KEY + b"\n" + MCP_MESSAGE,
+    "comment-only event": b": " + KEY + b"\n\n" + MCP_MESSAGE,
+    "id": b"id: " + KEY + b"\n" + MCP_MESSAGE,
+    "unknown field": b"x-note: " + KEY + b"\n" + MCP_MESSAGE,
+    "lone surrogate beside the key": sse(mcp_result(f"\ud800{AWS_KEY}")),
+}
+
+
+@pytest.mark.parametrize("stream", list(MCP_STREAMS.values()), ids=list(MCP_STREAMS))
+def test_a_marker_in_the_sse_framing_of_an_mcp_answer_never_reaches_the_client(proxy, recorder, stream):
+    received = raw_stream_through(proxy, recorder, stream, "/mcp", MCP_CALL)
+    assert AWS_KEY not in received
+    assert '"id": 7' in received or '"id":7' in received  # the caller still gets an answer to its call
+
+
+@pytest.mark.parametrize("trailers", [b"X-Note: " + KEY + b"\r\n", b""], ids=["trailer fields", "control"])
+def test_a_chunked_request_with_trailers_is_refused_and_audited(proxy, recorder, trailers):
+    """Trailer fields would reach the upstream unjudged: refused (they once crashed mitmproxy's handler, silently)."""
+    recorder.reply = {"id": "c", "object": "chat.completion", "model": MODEL, "choices": []}
+    body = json.dumps(chat()).encode()
+    chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n" + trailers + b"\r\n"
+    before = len(recorder.records)
+    answer = raw_request(proxy, "POST /v1/chat/completions", "Transfer-Encoding: chunked", chunked)
+    if not trailers:
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert len(recorder.records) == before + 1
+        return
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert json.loads(payload)["error"]["code"] == "trailers_refused"
+    assert recorder.records[before:] == []
+    decision = json.loads(payload)["error"]["wardgate"]["decision_id"]
+    assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and not e["result"]["allow"])
+
+
+def test_a_lone_surrogate_is_judged_and_forwarded_as_sent(proxy, recorder):
+    """JSON allows a lone surrogate escape and upstreams take it: it is neither a scanner error nor lost."""
+    recorder.reply = {"id": "c", "object": "chat.completion", "model": MODEL,
+                      "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok \udfff"}}]}  # fmt: skip
+    body = json.dumps(chat(messages=[{"role": "user", "content": "hello \ud800 there"}])).encode()
+    before = len(recorder.records)
+    response = httpx.post(proxy.url + "/v1/chat/completions", content=body, headers=AUTH, timeout=30)
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "ok \udfff"
+    assert [record[2] for record in recorder.records[before:]] == [body]
+
+
+@pytest.mark.parametrize(("argument", "forwarded"), [("\ud800 hi", True), (f"\ud800{AWS_KEY}", False)])
+def test_an_mcp_tool_call_with_a_lone_surrogate_is_judged(proxy, recorder, argument, forwarded):
+    """The policy reads its arguments too: OPA refuses a lone surrogate, so it gets U+FFFD like the scanners."""
+    recorder.reply = mcp_result("ok")
+    call = json.dumps({**MCP_CALL, "params": {"name": "lookup", "arguments": {"q": argument}}}).encode()
+    before = len(recorder.records)
+    response = httpx.post(proxy.url + "/mcp", content=call, headers=AUTH, timeout=30)
+    if forwarded:
+        assert [record[2] for record in recorder.records[before:]] == [call]
+        assert response.json()["result"]["content"][0]["text"] == "ok"
+    else:
+        assert recorder.records[before:] == []
+        assert response.json()["error"]["data"]["wardgate"] == "secret_detected"

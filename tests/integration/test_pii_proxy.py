@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import anthropic
+import httpx
 import openai
 import pytest
 from aiohttp import web
@@ -169,3 +170,21 @@ def test_an_address_inside_a_url_is_masked_too(client, upstream):
     assert EMAIL not in sent
     assert "<EMAIL_ADDRESS_1>" in sent
     assert reply.choices[0].message.content == prompt
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_a_lone_surrogate_survives_masking_and_restoring(proxy, upstream, stream):
+    """Scanners read it as U+FFFD; the rewritten request and the restored answer keep it, escaped. (The SDKs cannot
+    send one: they encode their JSON as UTF-8.)"""
+    prompt = f"\udc00 {PROMPT} \ud800"
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}], "stream": stream}
+    headers = {"authorization": f"Bearer {OPENAI_KEY}", "content-type": "application/json"}
+    response = httpx.post(proxy.url + "/v1/chat/completions", content=json.dumps(body).encode(), headers=headers)
+    if stream:
+        events = [json.loads(line[6:]) for line in response.text.split("\n") if line.startswith("data: {")]
+        text = "".join(event["choices"][0]["delta"].get("content") or "" for event in events if event["choices"])
+    else:
+        text = response.json()["choices"][0]["message"]["content"]
+    sent = upstream.received[-1]["messages"][0]["content"]
+    assert sent == "\udc00 Please write to <PERSON_1> at <EMAIL_ADDRESS_1> about the overdue invoice. \ud800"
+    assert text == prompt

@@ -137,3 +137,24 @@ async def test_a_host_that_is_not_inspected_is_left_alone():
     with taddons.context(under_test):
         await under_test.request(flow)
     assert flow.response is None
+
+
+async def test_request_trailers_are_refused_and_an_answer_s_dropped():
+    """HTTP/2 hands trailers over as mitmproxy's HTTP/1 reader now does (intercept/trailers.py)."""
+    guard = StandInGuard()
+    under_test = addon(StandInPipeline(error=RuntimeError("must not run")), guard)
+    flow = chat_flow()
+    flow.request.trailers = http.Headers(((b"x-note", b"smuggled"),))
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert error_of(flow) == (400, "trailers_refused")
+    assert guard.refused == [("request", "trailers_refused")]
+
+    under_test = addon(StandInPipeline(Forward()))
+    flow = chat_flow()
+    with taddons.context(under_test):
+        await under_test.request(flow)
+        flow.response = tutils.tresp(trailers=http.Headers(((b"x-note", b"leak"),)))
+        flow.response.stream = True  # judged on its way (not under test here)
+        await under_test.response(flow)
+    assert flow.response.trailers is None

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 from wardgate.formats.base import MalformedBody
 from wardgate.formats.generic_json import string_leaves
 from wardgate.models import JsonPath
+from wardgate.surrogates import json_text
 
 __all__ = ["MAX_DEPTH", "Body", "dump_body", "read_body", "strict_json"]
 
@@ -172,5 +173,5 @@ def read_body(raw: bytes, content_type: str = "") -> Body | None:
 def dump_body(body: Body) -> bytes:
     """A JSON body's bytes after rewriting (JSON Lines stay one document per line)."""
     if body.kind == "jsonl":
-        return b"\n".join(json.dumps(line, ensure_ascii=False).encode() for line in body.value) + b"\n"
-    return json.dumps(body.value, ensure_ascii=False).encode()
+        return b"\n".join(json_text(line).encode() for line in body.value) + b"\n"
+    return json_text(body.value).encode()

@@ -217,6 +217,12 @@ class GuardAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None or not self._inspected(flow):
             return
+        if flow.request.trailers:
+            # Fields after the body (HTTP/1 chunked or HTTP/2): nothing an LLM API reads, and they would reach the
+            # upstream unjudged (intercept/trailers.py keeps HTTP/1's from crashing the connection).
+            message = "the request ends in trailer fields, which Wardgate does not forward"
+            self._refuse(flow, "request", Decision.deny("trailers_refused", message, status=400))
+            return
         await self._judge_request(flow)
 
     def websocket_start(self, flow: http.HTTPFlow) -> None:
@@ -289,11 +295,13 @@ class GuardAddon:
             # the client gets it chunked, or it would wait for bytes that never come or lose the ones past the length.
             flow.response.headers.pop("content-length", None)
         if ctx is not None and ctx.endpoint == "mcp" and not flow.metadata.get(_REFUSED):
-            flow.response.stream = McpStream(self._guard, ctx)
+            flow.response.stream = McpStream(self._guard, ctx, max_event_bytes=self._streaming.max_event_bytes)
             return
         if ctx is not None and flow.request.method == "GET" and stream_format_for(flow.request.path) is None:
             # Maybe a legacy MCP session stream (its answers are judged once its endpoint event names the session).
-            flow.response.stream = McpStream(self._guard, ctx, self._pipeline.legacy_sessions)
+            flow.response.stream = McpStream(
+                self._guard, ctx, self._pipeline.legacy_sessions, max_event_bytes=self._streaming.max_event_bytes
+            )
             return
         # Never buffered (that would break time-to-first-token): guarded window by window, or passed through
         # when nothing of ours is in it (a host we do not inspect, a refused request, streaming turned off).
@@ -305,7 +313,8 @@ class GuardAddon:
         judge = StreamJudge(self._guard, ctx, exchange)
         guard = StreamGuard(
             stream_format, judge, ctx.vault, hold_chars=self._streaming.hold_chars,
-            overlap_chars=self._streaming.overlap_chars, decision_id=ctx.decision_id,
+            overlap_chars=self._streaming.overlap_chars, max_event_bytes=self._streaming.max_event_bytes,
+            decision_id=ctx.decision_id,
         )  # fmt: skip
         flow.metadata[_STREAM] = (guard, judge, flow.metadata[_TRACE].child("wardgate.stream"))
         flow.response.stream = decoded_stream(flow.response.headers, guard)
@@ -327,6 +336,8 @@ class GuardAddon:
     async def _response(self, flow: http.HTTPFlow) -> None:
         if (request_trace := flow.metadata.get(_TRACE)) is not None:
             request_trace.end_upstream(flow.response.status_code if flow.response else None)
+        if flow.response is not None and flow.response.trailers and self._inspected(flow):
+            flow.response.trailers = None  # fields after the answer's body are never judged: never passed on
         self._close_stream(flow)
         if (fault := flow.metadata.pop("wardgate_fault", None)) is not None:
             raise fault

@@ -25,6 +25,7 @@ from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
 from wardgate.intercept.error_pages import install_json_error_pages
+from wardgate.intercept.trailers import install_trailer_reader
 from wardgate.limits import build_rate_limiter, build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.pipeline.admission import Admission
@@ -177,6 +178,7 @@ async def serve(settings: Settings) -> None:
         streaming=settings.streaming, access_log=settings.telemetry.access_log, forward=forward,
     )  # fmt: skip
     install_json_error_pages()
+    install_trailer_reader()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
     master.addons.add(

@@ -25,6 +25,7 @@ from wardgate.policy import Decision, PolicyEngine, Reason
 from wardgate.policy.engine import DECISION_PATH
 from wardgate.policy.recording import recorded_input
 from wardgate.scanners.base import Scanner, SyncScanner
+from wardgate.surrogates import scannable, scannable_value
 from wardgate.telemetry.tracing import tracer
 
 __all__ = ["Guard", "Verdict"]
@@ -54,6 +55,11 @@ def _tool_summary(policy_input: Mapping[str, Any] | None) -> dict[str, Any] | No
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
+
+
+def _scannable(segments: Sequence[Segment]) -> list[Segment]:
+    """What the scanners read: lone surrogates (which no UTF-8 encoder takes) as U+FFFD, spans unchanged."""
+    return [dataclasses.replace(s, text=text) if (text := scannable(s.text)) is not s.text else s for s in segments]
 
 
 class Guard:
@@ -192,7 +198,8 @@ class Guard:
     async def _scan(self, exchange: Exchange) -> tuple[list[Finding], str | None]:
         if not exchange.segments or not self._scanners:
             return [], None
-        calls = [self._traced_scan(scanner, exchange.segments) for scanner in self._scanners]
+        segments = _scannable(exchange.segments)
+        calls = [self._traced_scan(scanner, segments) for scanner in self._scanners]
         try:
             results = await asyncio.wait_for(asyncio.gather(*calls), self._scan_timeout)
         except TimeoutError:
@@ -214,7 +221,7 @@ class Guard:
     async def _decide(self, phase: Phase, policy_input: Mapping[str, Any]) -> Decision:
         with tracer().start_as_current_span("wardgate.policy", attributes={"wardgate.phase": phase}) as span:
             try:
-                decision = await self._engine.evaluate(policy_input)
+                decision = await self._engine.evaluate(scannable_value(policy_input))
             except PolicyError as exc:
                 decision = self._policy_failed(phase, exc)
             span.set_attributes({"wardgate.allow": decision.allow, "wardgate.code": decision.code})
@@ -235,8 +242,9 @@ class Guard:
     def scan_blocking(self, segments: Sequence[Segment], *, tool: bool) -> tuple[list[Finding], str | None]:
         """The sync scanners' findings (tool-call arguments and tool results get the tool scanners too)."""
         scanners = [*self._stream_scanners, *(self._tool_scanners if tool else ())]
+        readable = _scannable(segments)
         try:
-            return [finding for scanner in scanners for finding in scanner.scan_sync(segments)], None
+            return [finding for scanner in scanners for finding in scanner.scan_sync(readable)], None
         except ScannerError as exc:
             return [], str(exc)
         except Exception as exc:
@@ -283,7 +291,7 @@ class Guard:
         if scan_error is not None and phase in self._fail_closed.scanner_error:
             return self._scan_failed(scan_error)
         try:
-            return self._engine.evaluate_blocking(policy_input)
+            return self._engine.evaluate_blocking(scannable_value(policy_input))
         except PolicyError as exc:
             return self._policy_failed(phase, exc)
 

@@ -22,6 +22,7 @@ from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.mcp_judge import judge_mcp_message
 from wardgate.policy import Decision
+from wardgate.surrogates import json_text
 
 __all__ = ["ResponseJudge", "ResponseOutcome"]
 
@@ -84,7 +85,7 @@ class ResponseJudge:
         body = apply_rewrites(body, verdict.rewrites)
         if refused and adapter is not None:
             body = adapter.refuse_tool_calls(body, refused)
-        return ResponseOutcome(body=json.dumps(body, ensure_ascii=False).encode(), spent=spent)
+        return ResponseOutcome(body=json_text(body).encode(), spent=spent)
 
     async def _text(self, ctx: RequestContext, read: Body) -> ResponseOutcome:
         """A text answer (plain, HTML, JSON Lines, broken JSON): judged as the assistant's text; masks rewrite it."""
@@ -115,4 +116,4 @@ class ResponseJudge:
         if judged == messages:
             return ResponseOutcome()
         answer = judged if isinstance(body, list) else judged[0]
-        return ResponseOutcome(body=json.dumps(answer, ensure_ascii=False).encode())
+        return ResponseOutcome(body=json_text(answer).encode())
