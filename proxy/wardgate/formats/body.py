@@ -13,7 +13,6 @@ import email.message
 import email.parser
 import email.policy
 import json
-import unicodedata
 from collections.abc import Iterator
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -27,8 +26,6 @@ __all__ = ["MAX_DEPTH", "Body", "dump_body", "read_body", "strict_json"]
 
 MAX_DEPTH = 64
 BodyKind = Literal["empty", "json", "jsonl", "multipart", "form", "text"]
-# Text that is still text: control characters other than tab, newline and carriage return mean binary.
-_TEXT_CONTROLS = frozenset(("\t", "\n", "\r", "\f"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -77,24 +74,50 @@ def strict_json(data: bytes | str) -> Any:
 
 
 def _as_text(raw: bytes) -> str | None:
-    for encoding in ("utf-8-sig", "utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+    """The body as text when it decodes: UTF-8, or UTF-16/32 with or without a byte-order mark (told apart by where
+    the zero bytes of its first characters fall, as JSON's own rules do). Control characters do not make it binary:
+    a text with an escape sequence in it is still a text a client reads."""
+    encoding = "utf-8-sig" if raw[:3] == b"\xef\xbb\xbf" else json.detect_encoding(raw)
+    for candidate in dict.fromkeys((encoding, "utf-8")):
         try:
-            text = raw.decode(encoding)
+            text = raw.decode(candidate)
         except UnicodeDecodeError:
             continue
-        if not any(unicodedata.category(char) == "Cc" and char not in _TEXT_CONTROLS for char in text):
+        # UTF-16/32 text misread as UTF-8 is full of NULs; anything else that decodes is text.
+        if "\x00" not in text:
             return text
     return None
 
 
 def _jsonl(text: str) -> list[Any] | None:
+    """JSON Lines: two or more lines, each a JSON value. Lines that start as JSON Lines and then stop being JSON are
+    refused, not read as plain text (the upstream would read those lines' escapes; the text scan would not)."""
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) < 2:
         return None
     try:
-        return [strict_json(line) for line in lines]
+        first = strict_json(lines[0])
     except ValueError:
         return None
+    if not isinstance(first, dict | list):
+        return None
+    values = [first]
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            values.append(strict_json(line))
+        except ValueError:
+            raise MalformedBody(f"line {number} of these JSON Lines is not JSON") from None
+    return values
+
+
+def _trailing_data(text: str) -> bool:
+    """A JSON object or array followed by more than whitespace: some parsers read the first value and ignore the
+    rest (a quoted word that opens a sentence is still a sentence)."""
+    try:
+        value, end = json.JSONDecoder().raw_decode(text.lstrip())
+    except ValueError:
+        return False
+    return isinstance(value, dict | list) and bool(text.lstrip()[end:].strip())
 
 
 def _multipart(raw: bytes, content_type: str) -> Body | None:
@@ -153,8 +176,8 @@ def read_body(raw: bytes, content_type: str = "") -> Body | None:
         except ValueError:
             if text is not None and (lines := _jsonl(text)) is not None:
                 return Body("jsonl", lines)
-            if "json" in media:
-                raise MalformedBody("the body is not valid JSON") from None
+            if "json" in media or (text is not None and _trailing_data(text)):
+                raise MalformedBody("the body is not valid JSON (or has data after its JSON value)") from None
     if media.startswith("multipart/"):
         return _multipart(raw, content_type)
     if text is None:
