@@ -562,3 +562,19 @@ def test_an_mcp_tool_call_with_a_lone_surrogate_is_judged(proxy, recorder, argum
     else:
         assert recorder.records[before:] == []
         assert response.json()["error"]["data"]["wardgate"] == "secret_detected"
+
+
+def assistants_delta(text: str) -> dict[str, Any]:
+    return {"id": "msg_1", "object": "thread.message.delta",
+            "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text}}]}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [[AWS_KEY[:10], AWS_KEY[10:] + " ok"], [AWS_KEY[:6], AWS_KEY[6:12], AWS_KEY[12:] + " ok"]],
+    ids=["two events", "three events"],
+)
+def test_a_key_split_over_the_events_of_an_unmapped_stream_is_joined(proxy, recorder, pieces):
+    received = stream_through(proxy, recorder, [assistants_delta(p) for p in pieces], "/v1/threads/thread_1/runs")
+    assert AWS_KEY[-6:] not in received
+    assert "[DONE]" in received or "secret_detected" in received

@@ -9,7 +9,7 @@ from typing import Any
 from wardgate.formats.base import MalformedBody, model_and_stream
 from wardgate.models import Exchange, JsonPath, Segment
 
-__all__ = ["KEY_MARK", "parse_unparsed", "string_leaves", "with_every_leaf"]
+__all__ = ["KEY_MARK", "is_structural", "parse_unparsed", "string_leaves", "with_every_leaf"]
 
 # In a segment path, what follows this marker is an object key, not a value: it can be judged but not rewritten.
 KEY_MARK = "$key"
@@ -52,8 +52,13 @@ def _key(path: JsonPath, key: str) -> Segment:
     return Segment("unknown", "document", key, path)
 
 
+def is_structural(path: JsonPath) -> bool:
+    """A field whose values are identifiers or enums (`id`, `type`, `model`, ...), not text a model wrote."""
+    return bool(path) and path[-1] in _STRUCTURAL_KEYS
+
+
 def _leaf(path: JsonPath, text: str) -> Segment:
-    if path and path[-1] in _STRUCTURAL_KEYS and len(text) <= _TOKEN_CHARS and not any(c.isspace() for c in text):
+    if is_structural(path) and len(text) <= _TOKEN_CHARS and not any(c.isspace() for c in text):
         return Segment("unknown", "metadata", text, path)
     if text.startswith("data:") and ";base64," in text[:100]:
         # Inline image, audio or file data: read for secrets (its payload is decoded there when it is text), not

@@ -206,7 +206,7 @@ class StreamGuard:
         queued = _Queued(event, payload, {}, raw_text=raw_text)
         ends = self._format.ends(event, payload) if not raw_text else []
         self.completed = self.completed or ends is None
-        locations = self._format.locations(event, payload) if payload is not None and not raw_text else []
+        locations = self._format.locations(event, payload) if payload is not None else []
         for location in locations:
             self._locate(queued, location)
         if payload is not None:
