@@ -502,6 +502,14 @@ class Settings(BaseSettings):
     )
     llm_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_LLM_HOSTS))
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Larger request bodies get 413, never forwarded.")
+    max_body_nodes: int = Field(
+        100_000, gt=0, description="JSON values, form fields or multipart parts in one body; more: 413 before parsing."
+    )
+    max_segments: int = Field(
+        50_000,
+        gt=0,
+        description="Texts to judge in one request (messages, parts, keys, leaves); more: 413 before scans.",
+    )
     confdir: Path = Field(Path("~/.wardgate"), description="Where the CA for forward mode lives.")
     upstream_ca: Path | None = Field(None, description="PEM bundle to verify upstream TLS with (internal CAs).")
     drain_timeout_s: float = Field(

@@ -44,7 +44,9 @@ async def pipeline(tmp_path):
     guard = Guard([SecretsScanner.from_file(), counting], engine, audit, masker=Masker(),
                   fail_closed=FailClosedSettings(), scan_timeout=2)  # fmt: skip
     identity = build_resolver(IdentitySettings(api_keys={"enabled": True, "file": keys}), "default")
-    rules = RequestRules(max_body_bytes=64 * 1024, max_scan_chars=10_000, binds_host=True)
+    rules = RequestRules(
+        max_body_bytes=64 * 1024, max_scan_chars=10_000, max_body_nodes=1_000, max_segments=500, binds_host=True
+    )
     built = RequestPipeline(guard, identity, rules, usage=UsageMeter(None, fail_closed=False),
                             admission=Admission(concurrent=1, queue=0, wait_s=0.05))  # fmt: skip
     built.counting, built.audit_file = counting, tmp_path / "audit.jsonl"
@@ -98,8 +100,10 @@ async def test_a_clean_request_is_forwarded_with_the_credential_stripped(pipelin
         (incoming(chat("a " * 6000)), "scan_budget_exceeded", 413),
         (incoming(b'{"model": "m", "model": "n"}'), "malformed_request", 400),
         (incoming(b"\x00\x01\x02\xff", content_type="application/octet-stream"), "unreadable_body", 415),
+        (incoming({**chat("hi"), "metadata": {f"k{i}": 1 for i in range(1_001)}}), "body_too_complex", 413),
+        (incoming({"model": "m", "messages": [{"role": "user", "content": "hi"}] * 300}), "body_too_complex", 413),
     ],
-    ids=["anonymous", "host", "upgrade", "size", "budget", "duplicate", "binary"],
+    ids=["anonymous", "host", "upgrade", "size", "budget", "duplicate", "binary", "nodes", "segments"],
 )
 async def test_cheap_refusals_are_audited_and_never_reach_a_scanner(pipeline, request_, code, status):
     outcome = await pipeline.run(ctx(), request_)

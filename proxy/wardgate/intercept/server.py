@@ -153,6 +153,8 @@ async def serve(settings: Settings) -> None:
     rules = RequestRules(
         max_body_bytes=settings.max_body_bytes,
         max_scan_chars=settings.scanners.max_scan_chars,
+        max_body_nodes=settings.max_body_nodes,
+        max_segments=settings.max_segments,
         binds_host=selective,
         unreadable_fails_closed=settings.fail_closed.unreadable,
         upstream_credential=upstream_credential(settings.identity.upstream_credential),

@@ -19,7 +19,7 @@ from typing import Any
 from cachetools import TTLCache
 from cryptography import x509
 
-from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
+from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
 from wardgate.formats.generic_json import KEY_MARK
@@ -95,6 +95,8 @@ class RequestRules:
 
     max_body_bytes: int
     max_scan_chars: int
+    max_body_nodes: int  # JSON values, form fields or multipart parts in the body
+    max_segments: int  # texts to judge
     binds_host: bool = False
     unreadable_fails_closed: bool = True
     upstream_credential: tuple[str, str] | None = None
@@ -244,28 +246,35 @@ class RequestPipeline:
     async def _read(self, call: _Call) -> Outcome | None:
         """The body by its content (pipeline/../formats/body.py), then the provider's format and every other string."""
         request, ctx = call.request, call.ctx
-        adapter = adapter_for(request.method, request.path)
+        adapter, rules = adapter_for(request.method, request.path), self._rules
         try:
-            read = read_body(call.body, request.headers.get("content-type", ""))
+            read = read_body(call.body, request.headers.get("content-type", ""), rules.max_body_nodes)
             if read is None:
-                if self._rules.unreadable_fails_closed:
+                if rules.unreadable_fails_closed:
                     message = "the body is not JSON, JSON Lines, multipart, a form or text, so it cannot be inspected"
                     return Refuse(Decision.deny("unreadable_body", message, status=415))
                 read = Body("empty")
-            exchange = self._exchange(ctx, adapter, read)
+            exchange = self._exchange(ctx, adapter, read, rules.max_segments)
         except MalformedBody as exc:
             return Refuse(Decision.deny("malformed_request", str(exc), status=400))
+        except TooComplex as exc:  # counted before the pieces were built: refused in milliseconds, before any scan
+            return Refuse(Decision.deny("body_too_complex", str(exc), status=413))
         call.read = read
         # The whole request target is text too (a path or `;param` can carry a key, `#…` a fragment some servers
         # read): judged for secrets like metadata; the query's pairs again on their own, for masking.
         target = Segment("unknown", "metadata", request.path, (TARGET,))
         extra = [target, *_query_segments(request.query)]
-        call.exchange = dataclasses.replace(exchange, segments=[*exchange.segments, *extra])
+        segments = [*exchange.segments, *extra]
+        if len(segments) > rules.max_segments:
+            message = f"the request holds {len(segments)} texts to judge; the limit is {rules.max_segments}"
+            return Refuse(Decision.deny("body_too_complex", message, status=413))
+        call.exchange = dataclasses.replace(exchange, segments=segments)
         ctx.model, ctx.endpoint = call.exchange.model, call.exchange.endpoint
         return None
 
     @staticmethod
-    def _exchange(ctx: RequestContext, adapter: Any, read: Body) -> Exchange:
+    def _exchange(ctx: RequestContext, adapter: Any, read: Body, max_segments: int) -> Exchange:
+        """`TooComplex` past `max_segments` (JSON bodies: before the walk over every leaf builds them all)."""
         if read.kind != "json":
             if adapter is not None and read.kind != "empty":
                 raise MalformedBody(f"this endpoint takes a JSON object, not {read.kind}")
@@ -277,9 +286,9 @@ class RequestPipeline:
             # MCP: the request is judged for who calls what; a tools/call is judged as the tool call it is.
             ctx.provider, ctx.mcp_methods = "mcp", methods(body)
             ctx.mcp_request_id = next((r.get("id") for r in requests(body) if "id" in r), None)
-            return with_every_leaf(Exchange("mcp", "mcp", None, False, []), body)
+            return with_every_leaf(Exchange("mcp", "mcp", None, False, []), body, max_segments)
         exchange = adapter.parse_request(body) if adapter else parse_unparsed(body, ctx.provider)
-        return with_every_leaf(exchange, body)
+        return with_every_leaf(exchange, body, max_segments)
 
     async def _usage_input(self, call: _Call) -> Outcome | None:
         try:
