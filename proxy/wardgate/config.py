@@ -515,6 +515,12 @@ class Settings(BaseSettings):
     drain_timeout_s: float = Field(
         10.0, ge=0, description="On SIGTERM, how long flows in flight may finish before Wardgate exits anyway."
     )
+    deadline_s: float = Field(
+        10.0,
+        gt=0,
+        description="Wardgate's own part of a request (identity, admission wait, scans, policy); past it a 503 "
+        "deadline_exceeded and its scans are cancelled.",
+    )
     idle_timeout_s: int = Field(
         300, gt=0, description="A connection with no traffic either way for this long is closed (a hung upstream)."
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from mitmproxy import connection, http
 from mitmproxy import ctx as mitmproxy_ctx
+from mitmproxy.connection import ConnectionState
 from mitmproxy.proxy.mode_specs import TransparentMode
 
 from wardgate.config import Phase, StreamingSettings
@@ -70,6 +71,12 @@ def _destination(flow: http.HTTPFlow) -> Destination:
     # In a transparent listener the target is the original destination address, not a name the client chose.
     transparent = isinstance(flow.client_conn.proxy_mode, TransparentMode)
     return Destination(request.host, flow.client_conn.sni, request.host_header, target_named=not transparent)
+
+
+def _client_gone(flow: http.HTTPFlow) -> bool:
+    """The client hung up: its connection can no longer be read (mitmproxy marks that at once, though the close
+    itself reaches the flow only after the pending hook)."""
+    return not flow.client_conn.state & ConnectionState.CAN_READ
 
 
 def _incoming(flow: http.HTTPFlow, proxy_key: str | None) -> IncomingRequest:
@@ -426,7 +433,7 @@ class GuardAddon:
         # Plain-HTTP forward requests carry the proxy credentials themselves; tunnelled ones had them on CONNECT.
         own = flow.request.headers.pop("proxy-authorization", None)
         key = proxy_key(own) if own is not None else self._proxy_keys.get(flow.client_conn.id)
-        outcome = await self._pipeline.run(ctx, _incoming(flow, key))
+        outcome = await self._pipeline.run(ctx, _incoming(flow, key), functools.partial(_client_gone, flow))
         if isinstance(outcome, Refuse):
             flow.metadata[_REFUSED] = True
             flow.response = refusal(ctx, outcome.decision)

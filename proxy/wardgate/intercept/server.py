@@ -21,6 +21,7 @@ from mitmproxy.master import Master
 from wardgate.audit import AuditLog
 from wardgate.config import Settings
 from wardgate.identity import build_forward_identity, build_resolver, upstream_credential
+from wardgate.inference.work import SCAN_WORK
 from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
@@ -115,7 +116,7 @@ async def serve(settings: Settings) -> None:
     """Run the proxy until SIGINT/SIGTERM. Start-up problems raise `ConfigError` before anything listens."""
     engine = build_engine(settings.policy)
     tracing = configure_tracing(settings.telemetry.traces)
-    metrics = DecisionMetrics()
+    metrics = DecisionMetrics(scan_work=lambda: SCAN_WORK.running)
     audit = AuditLog(
         settings.audit.file,
         stdout=settings.audit.stdout,
@@ -155,6 +156,7 @@ async def serve(settings: Settings) -> None:
         max_scan_chars=settings.scanners.max_scan_chars,
         max_body_nodes=settings.max_body_nodes,
         max_segments=settings.max_segments,
+        deadline_s=settings.deadline_s,
         binds_host=selective,
         unreadable_fails_closed=settings.fail_closed.unreadable,
         upstream_credential=upstream_credential(settings.identity.upstream_credential),

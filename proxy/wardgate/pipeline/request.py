@@ -6,11 +6,14 @@
 Each stage lets the call go on (None) or ends it: `Refuse` (audited here, in one place, unless the judging stage
 already audited it) or, at the end, `Forward` (what to change before the request goes upstream). The cheap
 refusals come first: an anonymous, misdirected, rate-limited, oversized or over-budget request never reaches a scanner.
+The stages share one deadline (`deadline_s`: 503 `deadline_exceeded`), and they are cancelled when the client hangs up
+(`client_closed`, audited, never forwarded): either way the scans they started are cancelled with them.
 Exceptions are breakage; the caller (intercept/) turns them into an audited refusal.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
@@ -33,6 +36,7 @@ from wardgate.pipeline.admission import Admission, Overloaded
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.destination import Destination
 from wardgate.pipeline.guard import Guard
+from wardgate.pipeline.lifetime import ClientGone, until_gone
 from wardgate.pipeline.mcp_judge import DENIED_METHOD, LegacySessions, session_of
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
@@ -97,6 +101,7 @@ class RequestRules:
     max_scan_chars: int
     max_body_nodes: int  # JSON values, form fields or multipart parts in the body
     max_segments: int  # texts to judge
+    deadline_s: float  # Wardgate's own part of a request: every stage, admission wait and scans included
     binds_host: bool = False
     unreadable_fails_closed: bool = True
     upstream_credential: tuple[str, str] | None = None
@@ -162,17 +167,35 @@ class RequestPipeline:
             self._enforce,
         ]
 
-    async def run(self, ctx: RequestContext, request: IncomingRequest) -> Outcome:
-        call = _Call(ctx, request)
-        for stage in self.stages:
-            with tracer().start_as_current_span(f"wardgate.{stage.__name__.strip('_')}") as span:
-                outcome = await stage(call)
-                if isinstance(outcome, Refuse):
-                    span.set_attribute("wardgate.refused", outcome.decision.code)
-            if isinstance(outcome, Refuse):
-                if not outcome.audited:
-                    self._guard.refuse(ctx, "request", outcome.decision)
-                return outcome
+    async def run(
+        self, ctx: RequestContext, request: IncomingRequest, client_gone: ClientGone | None = None
+    ) -> Outcome:
+        """The stages in order; `client_gone` is polled while they run (and once after): a client that hung up gets
+        its judgement cancelled and a `client_closed` refusal, so nothing is forwarded for it."""
+        outcome, gone = await until_gone(self._stages(_Call(ctx, request)), client_gone)
+        if gone or (isinstance(outcome, Forward) and client_gone is not None and client_gone()):
+            message = "the client closed the connection before its request was judged; nothing was forwarded"
+            outcome = Refuse(Decision.deny("client_closed", message, status=499, source="fail_closed"))
+        assert outcome is not None
+        if isinstance(outcome, Refuse) and not outcome.audited:
+            self._guard.refuse(ctx, "request", outcome.decision)
+        return outcome
+
+    async def _stages(self, call: _Call) -> Outcome:
+        try:
+            async with asyncio.timeout(self._rules.deadline_s) as deadline:
+                for stage in self.stages:
+                    with tracer().start_as_current_span(f"wardgate.{stage.__name__.strip('_')}") as span:
+                        outcome = await stage(call)
+                        if isinstance(outcome, Refuse):
+                            span.set_attribute("wardgate.refused", outcome.decision.code)
+                    if isinstance(outcome, Refuse):
+                        return outcome
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            message = f"Wardgate could not judge this request within its deadline of {self._rules.deadline_s:g} s"
+            return Refuse(Decision.deny("deadline_exceeded", message, status=503, source="fail_closed"))
         return call.forward
 
     # --- the stages, cheapest refusals first ----------------------------------------------------------------
