@@ -77,7 +77,26 @@ class TestHostileStructure:
 
 
 # Prose with names and numbers: every scanner has work in it (the injection model's windows, spaCy, the tagger).
-_WORDS = "Maria Lopez called about the invoice from Berlin and asked whether we could ship the order by Friday".split()
+_WORDS = [
+    "Maria",
+    "Lopez",
+    "called",
+    "about",
+    "the",
+    "invoice",
+    "from",
+    "Berlin",
+    "and",
+    "asked",
+    "whether",
+    "we",
+    "could",
+    "ship",
+    "the",
+    "order",
+    "by",
+    "Friday",
+]
 
 
 def long_prose(seed: str, chars: int = 300_000) -> str:
