@@ -521,6 +521,15 @@ class Settings(BaseSettings):
         description="Wardgate's own part of a request (identity, admission wait, scans, policy); past it a 503 "
         "deadline_exceeded and its scans are cancelled.",
     )
+    upstream_connect_timeout_s: float = Field(
+        10.0, gt=0, description="A forwarded request whose upstream connection does not open in this long: 504."
+    )
+    upstream_timeout_s: float = Field(
+        240.0,
+        gt=0,
+        description="A forwarded request whose answer does not start in this long: 504 upstream_timeout. Below "
+        "idle_timeout_s, which would close the connection first without an answer.",
+    )
     idle_timeout_s: int = Field(
         300, gt=0, description="A connection with no traffic either way for this long is closed (a hung upstream)."
     )
@@ -545,6 +554,12 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http(s) URL such as https://api.openai.com")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _upstream_answers_before_idle(self) -> Settings:
+        if self.upstream_timeout_s >= self.idle_timeout_s:
+            raise ValueError("upstream_timeout_s must be below idle_timeout_s (else clients get no 504, only a close)")
+        return self
 
     @model_validator(mode="after")
     def _mode_needs_upstream(self) -> Settings:

@@ -24,6 +24,7 @@ from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
+from wardgate.intercept.upstream_timeout import TIMED_OUT, UpstreamTimer
 from wardgate.limits import TokenCount
 from wardgate.models import Exchange
 from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge
@@ -148,11 +149,14 @@ class GuardAddon:
         streaming: StreamingSettings | None = None,
         access_log: bool = True,
         forward: ForwardIdentity | None = None,
+        upstream_timer: UpstreamTimer | None = None,
     ) -> None:
         """`pipeline` judges each request (pipeline/request.py); this addon translates flows and answers.
 
         `forward` (forward mode): the proxy credentials of each client connection name the caller.
+        `upstream_timer`: each forwarded request's connect and answer limits (intercept/upstream_timeout.py).
         """
+        self._upstream_timer = upstream_timer
         self._access_log = access_log
         self._forward = forward
         self._proxy_keys: dict[str, str] = {}  # client connection id → the password of its CONNECT's credentials
@@ -272,6 +276,8 @@ class GuardAddon:
         mitmproxy_ctx.master.commands.call("inject.websocket", flow, True, event, True)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if self._upstream_timer is not None:
+            self._upstream_timer.stop(flow)
         try:
             with _active(flow):
                 self._guard_response_headers(flow)
@@ -325,6 +331,8 @@ class GuardAddon:
             self._landed(flow)
 
     def _landed(self, flow: http.HTTPFlow) -> None:
+        if self._upstream_timer is not None:
+            self._upstream_timer.stop(flow)
         if flow.metadata.pop(_IN_FLIGHT, False):
             self.in_flight -= 1
             if not self.in_flight:
@@ -363,6 +371,11 @@ class GuardAddon:
                 return
             if "body_size_limit" in message:
                 self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", message, status=413))
+            elif flow.response is None and _CONTEXT in flow.metadata and (limit := flow.metadata.get(TIMED_OUT)):
+                # Our own limit ended it (intercept/upstream_timeout.py): the client got a 504.
+                message = f"the upstream did not {'accept the connection' if limit == 'connect' else 'answer'} in time"
+                denial = Decision.deny("upstream_timeout", message, status=504, source="fail_closed")
+                self._guard.refuse(self._context(flow), "response", denial)
             elif flow.response is None and _CONTEXT in flow.metadata:
                 # The upstream could not be reached or broke off before answering: the client gets mitmproxy's
                 # 502 (as JSON, intercept/error_pages.py); the audit trail gets the reason.
@@ -446,6 +459,8 @@ class GuardAddon:
         request.headers.update(outcome.headers)
         # Wardgate's upstream span goes on in the trace: its traceparent replaces the caller's.
         flow.metadata[_TRACE].start_upstream(request.headers, request.pretty_host)
+        if self._upstream_timer is not None:
+            self._upstream_timer.start(flow)
 
     async def _judge_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
         assert flow.response is not None

@@ -26,6 +26,7 @@ from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
 from wardgate.intercept.error_pages import install_json_error_pages
+from wardgate.intercept.upstream_timeout import UpstreamTimer
 from wardgate.limits import build_rate_limiter, build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.pipeline.admission import Admission
@@ -179,6 +180,8 @@ async def serve(settings: Settings) -> None:
     addon = GuardAddon(
         guard, pipeline, inspects=inspects, max_body_bytes=settings.max_body_bytes, usage=usage,
         streaming=settings.streaming, access_log=settings.telemetry.access_log, forward=forward,
+        upstream_timer=UpstreamTimer(connect_s=settings.upstream_connect_timeout_s,
+                                     answer_s=settings.upstream_timeout_s),
     )  # fmt: skip
     install_json_error_pages()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
