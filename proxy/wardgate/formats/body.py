@@ -16,7 +16,6 @@ import email.parser
 import email.policy
 import json
 import re
-import unicodedata
 from collections.abc import Iterator
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -40,8 +39,9 @@ MAX_DEPTH = 64
 # Far above real traffic: a 1,000-turn agent conversation with 20 tools is ~8,000 nodes (bench/hostile_structure.py).
 DEFAULT_MAX_NODES = 100_000
 BodyKind = Literal["empty", "json", "jsonl", "multipart", "form", "text"]
-# Text that is still text: control characters other than tab, newline and carriage return mean binary.
-_TEXT_CONTROLS = frozenset(("\t", "\n", "\r", "\f"))
+# Text that is still text: control characters (Unicode category Cc: U+0000-001F, U+007F-009F) other than tab,
+# newline, form feed and carriage return mean binary. A regex finds one in C: a loop in Python costs ~1.5 s per 4 MB.
+_BINARY_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 
 # A JSON string literal, escapes included (an unrolled loop: runs of plain characters are matched in C).
@@ -127,7 +127,7 @@ def _as_text(raw: bytes) -> str | None:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if not any(unicodedata.category(char) == "Cc" and char not in _TEXT_CONTROLS for char in text):
+        if _BINARY_CONTROL.search(text) is None:
             return text
     return None
 
