@@ -200,3 +200,66 @@ def test_an_mcp_event_past_max_event_bytes_ends_the_stream_with_an_audited_json_
     assert wait_for_events(
         proxy.audit_file, lambda e: e["decision_id"] == decision and e["result"]["code"] == "event_too_large"
     )
+
+
+class SilentUpstream:
+    """Accepts every connection, reads what comes, and never answers (until closed)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+
+    def close(self) -> None:
+        self._server.close()
+        for conn in self._held:
+            conn.close()
+
+
+def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy):
+    upstream = SilentUpstream()
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1, **SPINE})
+        started = time.monotonic()
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        upstream.close()
+    assert (response.status_code, response.headers["content-type"]) == (504, "application/json")
+    assert response.json()["error"]["code"] == "upstream_timeout"
+    assert 1 <= waited < 5
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")
+
+
+def test_an_upstream_that_never_accepts_the_connection_is_a_504(start_proxy):
+    # A listener whose accept queue is full: the kernel drops the proxy's SYNs and its connect hangs.
+    full = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = full.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        config = {"upstream": f"http://127.0.0.1:{port}", "upstream_connect_timeout_s": 1, **SPINE}
+        proxy = start_proxy(config)
+        started = time.monotonic()
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        for sock in (*fillers, full):
+            sock.close()
+    assert (response.status_code, response.json()["error"]["code"]) == (504, "upstream_timeout")
+    assert 1 <= waited < 5
+    event = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")[-1]
+    assert "accept the connection" in event["result"]["reasons"][0]["message"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from mitmproxy import http
+from mitmproxy.connection import ConnectionState
 from mitmproxy.test import taddons, tflow, tutils
 
 from wardgate.errors import AuditError
@@ -37,7 +38,8 @@ class StandInPipeline:
         self.mcp_sessions: dict = {}
         self.legacy_sessions = None
 
-    async def run(self, ctx, request):
+    async def run(self, ctx, request, client_gone=None):
+        self.client_gone = client_gone
         if self._error is not None:
             raise self._error
         return self._outcome
@@ -68,6 +70,18 @@ async def test_a_bug_in_the_pipeline_is_an_audited_500_not_a_forward():
         await under_test.request(flow)
     assert error_of(flow) == (500, "internal_error")
     assert guard.refused == [("request", "internal_error")]
+
+
+async def test_the_pipeline_is_told_when_the_client_can_no_longer_be_read():
+    pipeline = StandInPipeline(outcome=Forward())
+    under_test = addon(pipeline)
+    flow = chat_flow()
+    flow.client_conn.state = ConnectionState.OPEN
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert pipeline.client_gone() is False
+    flow.client_conn.state = ConnectionState.CAN_WRITE  # mitmproxy read the client's EOF
+    assert pipeline.client_gone() is True
 
 
 async def test_an_audit_failure_anywhere_is_a_503_audit_unavailable():

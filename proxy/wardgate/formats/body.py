@@ -3,7 +3,9 @@
 Upstreams differ in whether they honour Content-Type, so a body is tried as JSON, JSON Lines, multipart, a form and
 plain text in that order; what none of them reads is `None` (the caller refuses it when configured to). JSON is
 read strictly: a duplicate key (the upstream may read the other value) or nesting deeper than `MAX_DEPTH` is a
-`MalformedBody`, never a silent choice.
+`MalformedBody`, never a silent choice. Structure is counted before anything is parsed: a body of more JSON nodes,
+form fields or multipart parts than `max_nodes` is `TooComplex`, refused before it costs a parse (a 10 MB body of
+300,000 keys would otherwise cost seconds and a gigabyte on its way to every later stage).
 """
 
 from __future__ import annotations
@@ -13,19 +15,61 @@ import email.message
 import email.parser
 import email.policy
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from wardgate.formats.base import MalformedBody
+from wardgate.formats.base import MalformedBody, TooComplex
 from wardgate.formats.generic_json import string_leaves
 from wardgate.models import JsonPath
 from wardgate.surrogates import json_text
 
-__all__ = ["MAX_DEPTH", "Body", "dump_body", "read_body", "strict_json"]
+__all__ = [
+    "DEFAULT_MAX_NODES",
+    "MAX_DEPTH",
+    "Body",
+    "TooComplex",
+    "dump_body",
+    "nodes_over",
+    "read_body",
+    "strict_json",
+]
 
 MAX_DEPTH = 64
+# Far above real traffic: a 1,000-turn agent conversation with 20 tools is ~8,000 nodes (bench/hostile_structure.py).
+DEFAULT_MAX_NODES = 100_000
 BodyKind = Literal["empty", "json", "jsonl", "multipart", "form", "text"]
+# A JSON string literal, escapes included (an unrolled loop: runs of plain characters are matched in C).
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_STRING_BYTES = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def _structural(text: str | bytes) -> int:
+    if isinstance(text, str):
+        return text.count(",") + text.count("[") + text.count("{")
+    return text.count(b",") + text.count(b"[") + text.count(b"{")
+
+
+def nodes_over(text: str | bytes, limit: int) -> int | None:
+    """None when a JSON text (or several, as in JSON Lines) holds at most `limit` values (array elements and object
+    members), else how many it holds at least. Counted on the raw text, each `,`, `[` and `{` outside strings
+    standing for at most one value, and exactly only when a cheaper bound cannot tell."""
+    if _structural(text) <= limit:  # commas inside strings counted too: never too few
+        return None
+    # Object members as `json.dumps` writes them (`"key":`): never too many, and enough for most hostile bodies.
+    members = (
+        text.count('":') - text.count('\\":') if isinstance(text, str) else text.count(b'":') - text.count(b'\\":')
+    )
+    if members > limit:
+        return members
+    exact = _structural(_STRING.sub("", text) if isinstance(text, str) else _STRING_BYTES.sub(b"", text))
+    return exact if exact > limit else None
+
+
+def _check_nodes(text: str | bytes, limit: int) -> None:
+    if (nodes := nodes_over(text, limit)) is not None:
+        raise TooComplex(f"the body holds at least {nodes} JSON values; the limit is {limit}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -120,17 +164,22 @@ def _trailing_data(text: str) -> bool:
     return isinstance(value, dict | list) and bool(text.lstrip()[end:].strip())
 
 
-def _multipart(raw: bytes, content_type: str) -> Body | None:
+def _multipart(raw: bytes, content_type: str, max_nodes: int) -> Body | None:
+    header = email.message.Message()
+    header["content-type"] = content_type
+    boundary = header.get_param("boundary")
+    if isinstance(boundary, str) and raw.count(b"--" + boundary.encode("latin-1", "replace")) > max_nodes:
+        raise TooComplex(f"the body holds more than {max_nodes} multipart parts; the limit is {max_nodes}")
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + raw
     )
     if not message.is_multipart():
         return None
-    texts = _part_texts(message, ())
+    texts = _part_texts(message, (), max_nodes)
     return Body("multipart", texts=tuple(texts)) if texts is not None else None
 
 
-def _part_texts(message: email.message.Message, path: JsonPath) -> list[tuple[JsonPath, str]] | None:
+def _part_texts(message: email.message.Message, path: JsonPath, max_nodes: int) -> list[tuple[JsonPath, str]] | None:
     """Every text of a multipart message, to any depth: the preamble and epilogue, every part's headers (names and
     parameters can carry text), and its content read like a body; None when some part cannot be read."""
     texts: list[tuple[JsonPath, str]] = [
@@ -140,10 +189,12 @@ def _part_texts(message: email.message.Message, path: JsonPath) -> list[tuple[Js
         where = (*path, "$part", index)
         texts += [((*where, "$header", name), str(value)) for name, value in part.items()]
         if part.is_multipart() or part.get_content_maintype() == "message":
-            inner = _part_texts(part, where) if part.is_multipart() else _message_part(part, where)
+            inner = (
+                _part_texts(part, where, max_nodes) if part.is_multipart() else _message_part(part, where, max_nodes)
+            )
         else:
             payload = part.get_payload(decode=True)
-            read = read_body(payload if isinstance(payload, bytes) else b"", part.get_content_type())
+            read = read_body(payload if isinstance(payload, bytes) else b"", part.get_content_type(), max_nodes)
             inner = None if read is None else [((*where, *sub), text) for sub, text in _texts_of(read)]
         if inner is None:
             return None
@@ -151,10 +202,10 @@ def _part_texts(message: email.message.Message, path: JsonPath) -> list[tuple[Js
     return texts
 
 
-def _message_part(part: email.message.Message, where: JsonPath) -> list[tuple[JsonPath, str]] | None:
+def _message_part(part: email.message.Message, where: JsonPath, max_nodes: int) -> list[tuple[JsonPath, str]] | None:
     """A `message/*` part: its raw bytes, read like a body (a mail, or whatever text it really holds)."""
     raw = part.as_bytes() if not isinstance(part.get_payload(), str) else str(part.get_payload()).encode()
-    read = read_body(raw, "text/plain")
+    read = read_body(raw, "text/plain", max_nodes)
     return None if read is None else [((*where, *sub), text) for sub, text in _texts_of(read)]
 
 
@@ -162,13 +213,15 @@ def _texts_of(body: Body) -> Iterator[tuple[JsonPath, str]]:
     yield from string_leaves(body.value, ()) if body.is_json else body.texts
 
 
-def read_body(raw: bytes, content_type: str = "") -> Body | None:
-    """What a body is, by its bytes; None when it is none of the kinds Wardgate can read."""
+def read_body(raw: bytes, content_type: str = "", max_nodes: int = DEFAULT_MAX_NODES) -> Body | None:
+    """What a body is, by its bytes; None when it is none of the kinds Wardgate can read. `TooComplex` when it holds
+    more than `max_nodes` JSON values (every line of JSON Lines together), form fields or multipart parts."""
     media = content_type.split(";", 1)[0].strip().lower()
     if not raw.strip():
         return Body("empty")
     text = _as_text(raw)
     if (text is not None and text.lstrip()[:1] in ("{", "[", '"')) or "json" in media:
+        _check_nodes(text if text is not None else raw, max_nodes)
         try:
             return Body("json", strict_json(raw))
         except MalformedBody:
@@ -179,10 +232,12 @@ def read_body(raw: bytes, content_type: str = "") -> Body | None:
             if "json" in media or (text is not None and _trailing_data(text)):
                 raise MalformedBody("the body is not valid JSON (or has data after its JSON value)") from None
     if media.startswith("multipart/"):
-        return _multipart(raw, content_type)
+        return _multipart(raw, content_type, max_nodes)
     if text is None:
         return None
     if media == "application/x-www-form-urlencoded":
+        if text.count("&") >= max_nodes:
+            raise TooComplex(f"the body holds more than {max_nodes} form fields; the limit is {max_nodes}")
         fields = parse_qsl(text, keep_blank_values=True)
         pieces = [
             (("$form", index, role), value)

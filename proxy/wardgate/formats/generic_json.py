@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from wardgate.formats.base import MalformedBody, model_and_stream
+from wardgate.formats.base import MalformedBody, TooComplex, model_and_stream
 from wardgate.models import Exchange, JsonPath, Segment
 
 __all__ = ["KEY_MARK", "is_structural", "parse_unparsed", "string_leaves", "with_every_leaf"]
@@ -33,15 +34,22 @@ def parse_unparsed(body: Any, provider: str) -> Exchange:
     return Exchange(provider, "unparsed", model, stream, segments)
 
 
-def with_every_leaf(exchange: Exchange, body: Any) -> Exchange:
+def with_every_leaf(exchange: Exchange, body: Any, max_segments: int | None = None) -> Exchange:
     """The adapter's segments plus every other non-empty string of the body: a field no adapter maps (a new API
-    field, a part type we have not heard of) is still judged, as role `unknown` (`tool` under `tools`)."""
+    field, a part type we have not heard of) is still judged, as role `unknown` (`tool` under `tools`).
+
+    Past `max_segments` in all, `TooComplex`: the walk stops there instead of building every piece of a hostile body.
+    """
     mapped = {segment.path for segment in exchange.segments}
-    extra = [
+    leaves = (
         _key(path, text) if KEY_MARK in path else _leaf(path, text)
         for path, text in string_leaves(body, (), keys=True)
         if path not in mapped and text.strip()
-    ]
+    )
+    room = None if max_segments is None else max_segments - len(exchange.segments)
+    extra = list(itertools.islice(leaves, None if room is None else max(room, 0) + 1))
+    if room is not None and len(extra) > room:
+        raise TooComplex(f"the body holds more than {max_segments} texts to judge; the limit is {max_segments}")
     return dataclasses.replace(exchange, segments=[*exchange.segments, *extra]) if extra else exchange
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from mitmproxy import connection, http
 from mitmproxy import ctx as mitmproxy_ctx
+from mitmproxy.connection import ConnectionState
 from mitmproxy.proxy.mode_specs import TransparentMode
 
 from wardgate.config import Phase, StreamingSettings
@@ -23,6 +24,7 @@ from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
+from wardgate.intercept.upstream_timeout import TIMED_OUT, UpstreamTimer
 from wardgate.limits import TokenCount
 from wardgate.models import Exchange
 from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge
@@ -70,6 +72,12 @@ def _destination(flow: http.HTTPFlow) -> Destination:
     # In a transparent listener the target is the original destination address, not a name the client chose.
     transparent = isinstance(flow.client_conn.proxy_mode, TransparentMode)
     return Destination(request.host, flow.client_conn.sni, request.host_header, target_named=not transparent)
+
+
+def _client_gone(flow: http.HTTPFlow) -> bool:
+    """The client hung up: its connection can no longer be read (mitmproxy marks that at once, though the close
+    itself reaches the flow only after the pending hook)."""
+    return not flow.client_conn.state & ConnectionState.CAN_READ
 
 
 def _incoming(flow: http.HTTPFlow, proxy_key: str | None) -> IncomingRequest:
@@ -141,11 +149,14 @@ class GuardAddon:
         streaming: StreamingSettings | None = None,
         access_log: bool = True,
         forward: ForwardIdentity | None = None,
+        upstream_timer: UpstreamTimer | None = None,
     ) -> None:
         """`pipeline` judges each request (pipeline/request.py); this addon translates flows and answers.
 
         `forward` (forward mode): the proxy credentials of each client connection name the caller.
+        `upstream_timer`: each forwarded request's connect and answer limits (intercept/upstream_timeout.py).
         """
+        self._upstream_timer = upstream_timer
         self._access_log = access_log
         self._forward = forward
         self._proxy_keys: dict[str, str] = {}  # client connection id → the password of its CONNECT's credentials
@@ -271,6 +282,8 @@ class GuardAddon:
         mitmproxy_ctx.master.commands.call("inject.websocket", flow, True, event, True)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if self._upstream_timer is not None:
+            self._upstream_timer.stop(flow)
         try:
             with _active(flow):
                 self._guard_response_headers(flow)
@@ -327,6 +340,8 @@ class GuardAddon:
             self._landed(flow)
 
     def _landed(self, flow: http.HTTPFlow) -> None:
+        if self._upstream_timer is not None:
+            self._upstream_timer.stop(flow)
         if flow.metadata.pop(_IN_FLIGHT, False):
             self.in_flight -= 1
             if not self.in_flight:
@@ -375,6 +390,11 @@ class GuardAddon:
                 return
             if "body_size_limit" in message:
                 self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", message, status=413))
+            elif flow.response is None and _CONTEXT in flow.metadata and (limit := flow.metadata.get(TIMED_OUT)):
+                # Our own limit ended it (intercept/upstream_timeout.py): the client got a 504.
+                message = f"the upstream did not {'accept the connection' if limit == 'connect' else 'answer'} in time"
+                denial = Decision.deny("upstream_timeout", message, status=504, source="fail_closed")
+                self._guard.refuse(self._context(flow), "response", denial)
             elif flow.response is None and _CONTEXT in flow.metadata:
                 # The upstream could not be reached or broke off before answering: the client gets mitmproxy's
                 # 502 (as JSON, intercept/error_pages.py); the audit trail gets the reason.
@@ -445,7 +465,7 @@ class GuardAddon:
         # Plain-HTTP forward requests carry the proxy credentials themselves; tunnelled ones had them on CONNECT.
         own = flow.request.headers.pop("proxy-authorization", None)
         key = proxy_key(own) if own is not None else self._proxy_keys.get(flow.client_conn.id)
-        outcome = await self._pipeline.run(ctx, _incoming(flow, key))
+        outcome = await self._pipeline.run(ctx, _incoming(flow, key), functools.partial(_client_gone, flow))
         if isinstance(outcome, Refuse):
             flow.metadata[_REFUSED] = True
             flow.response = refusal(ctx, outcome.decision)
@@ -460,6 +480,8 @@ class GuardAddon:
         request.headers.update(outcome.headers)
         # Wardgate's upstream span goes on in the trace: its traceparent replaces the caller's.
         flow.metadata[_TRACE].start_upstream(request.headers, request.pretty_host)
+        if self._upstream_timer is not None:
+            self._upstream_timer.start(flow)
 
     async def _judge_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
         assert flow.response is not None

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
+from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
 from wardgate.formats.generic_json import KEY_MARK
@@ -53,7 +53,7 @@ class ResponseJudge:
         try:
             content = decode_content(content, encoding, self._max_bytes)
             read = read_body(content, content_type)
-        except (DecodingError, TooLarge, MalformedBody) as exc:
+        except (DecodingError, TooLarge, MalformedBody, TooComplex) as exc:
             return ResponseOutcome(refusal=Decision.deny("response_unreadable", f"the answer cannot be judged: {exc}",
                                                          status=502, source="fail_closed"))  # fmt: skip
         if read is None:
