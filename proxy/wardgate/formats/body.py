@@ -40,6 +40,8 @@ MAX_DEPTH = 64
 # Far above real traffic: a 1,000-turn agent conversation with 20 tools is ~8,000 nodes (bench/hostile_structure.py).
 DEFAULT_MAX_NODES = 100_000
 BodyKind = Literal["empty", "json", "jsonl", "multipart", "form", "text"]
+# Control characters (Unicode category Cc) other than tab, newline, form feed and carriage return.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 # A JSON string literal, escapes included (an unrolled loop: runs of plain characters are matched in C).
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _STRING_BYTES = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -127,8 +129,9 @@ def _as_text(raw: bytes) -> str | None:
             text = raw.decode(candidate)
         except UnicodeDecodeError:
             continue
-        # UTF-16/32 text misread as UTF-8 is full of NULs; anything else that decodes is text.
-        if "\x00" not in text:
+        # UTF-16/32 text misread as UTF-8 is full of NULs. Almost any bytes decode as UTF-16: read that way, a text
+        # must also be free of control characters; a UTF-8 text may hold some (an escape sequence).
+        if "\x00" not in text and (candidate.startswith("utf-8") or _CONTROL.search(text) is None):
             return text
     return None
 
