@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import anthropic
+import httpx
 import openai
 import pytest
 
-from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
+from tests.conftest import ANTHROPIC_KEY, AUTH, OPENAI_KEY
 from tests.integration.helpers import policy_copy, wait_for_events
 from wardgate.testing import FakeUpstream
 
@@ -36,6 +37,17 @@ def test_a_denied_tool_is_stripped_from_the_request(start_proxy, upstream, polic
     sent = upstream.received[-1]
     assert [tool["function"]["name"] for tool in sent["tools"]] == ["search"]
     assert sent["tool_choice"] == "auto"
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/%63ompletions", "/v1/chat/completion%73", "/v1/x/%2e%2e/chat/completions"])
+def test_a_path_spelled_otherwise_is_judged_and_forwarded_as_the_route_it_is(start_proxy, upstream, policies, path):
+    """Upstream routers decode paths: Wardgate judges, and forwards, the path in that decoded spelling."""
+    proxy = start_proxy({"upstream": upstream.url, **FAST}, policies=policies)
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "list the files"}], "tools": TOOLS}
+    response = httpx.post(proxy.url + path, json=body, headers=AUTH, timeout=30)
+    assert response.status_code == 200
+    assert [tool["function"]["name"] for tool in upstream.received[-1]["tools"]] == ["search"]
+    assert upstream.paths[-1] == "/v1/chat/completions"
 
 
 @pytest.mark.parametrize("name", ["shell_exec", "search"])

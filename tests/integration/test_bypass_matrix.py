@@ -36,12 +36,15 @@ class RecordingUpstream(BackgroundServer):
         self.reply: dict[str, Any] = {}
         self.events: list[dict[str, Any]] = []  # when set: answered as an SSE stream of these payloads
         self.headers: dict[str, str] = {}  # extra headers on every answer
+        self.stream: bytes = b""  # when set: answered as an SSE stream of exactly these bytes
 
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._any)
 
     async def _any(self, request: web.Request) -> web.Response:
         self.records.append((request.method, request.path_qs, await request.read()))
+        if self.stream:
+            return web.Response(body=self.stream, content_type="text/event-stream")
         if not self.events:
             return web.json_response(self.reply, headers=self.headers)
         stream = "".join(f"data: {json.dumps(event)}\n\n" for event in self.events) + "data: [DONE]\n\n"
@@ -167,7 +170,12 @@ REQUEST_ROWS: list[tuple[str, str, bytes, str | None]] = [
     ("key split over three messages", "/v1/chat/completions", said("key " + AWS_KEY[:7], AWS_KEY[7:14], AWS_KEY[14:] + " end"), "application/json"),
     ("key split around a benign answer", "/v1/chat/completions", said("key " + AWS_KEY[:10], "ok, go on",
         AWS_KEY[10:] + " end", roles=("user", "assistant", "user")), "application/json"),
+    ("lone surrogates beside the key", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": f"\ud800{AWS_KEY}\udfff"}])).encode(), "application/json"),
+    ("key split by a lone surrogate", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": AWS_KEY[:8] + "\udc00" + AWS_KEY[8:]}])).encode(), "application/json"),
     ("secret as a \\u-escaped value", "/v1/chat/completions", json.dumps(chat(messages=[{"role": "user", "content": AWS_KEY}]), ensure_ascii=False).replace("A", "\\u0041").encode(), "application/json"),
+    ("escaped JSON with trailing data, text/plain", "/api/chat", (json.dumps(chat(messages=[{"role": "user", "content": AWS_KEY}])).replace("A", "\\u0041") + " x").encode(), "text/plain"),
+    ("JSON Lines with one line that is not JSON", "/v1/files", (json.dumps({"custom_id": "1", "body": chat()}) + "\n" + json.dumps({"custom_id": "2", "body": chat(messages=[{"role": "user", "content": AWS_KEY}])}).replace("A", "\\u0041") + "\n{broken\n").encode(), "application/octet-stream"),
+    ("UTF-32 JSON without a byte-order mark", "/api/generate", json.dumps({"model": "m", "prompt": f"key {AWS_KEY}"}).encode("utf-32-le"), None),
 ]  # fmt: skip
 
 
@@ -324,6 +332,7 @@ RESPONSE_ROWS = [
     ("function_call.arguments", {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": json.dumps({"k": AWS_KEY})}}),
     ("audio.transcript", {"role": "assistant", "content": None, "audio": {"id": "a", "data": "", "transcript": f"say {AWS_KEY}"}}),
     ("unknown future field", {"role": "assistant", "content": "ok", "annotations": [{"type": "x", "text": AWS_KEY}]}),
+    ("lone surrogate beside the key", {"role": "assistant", "content": f"key\ud800{AWS_KEY}"}),
 ]  # fmt: skip
 
 
@@ -347,6 +356,7 @@ STREAM_ROWS = [
     ("delta.function_call", [chunk({"function_call": {"name": "f", "arguments": ""}}), chunk({"function_call": {"arguments": json.dumps({"k": AWS_KEY})}})]),
     ("delta.audio.transcript", [chunk({"audio": {"transcript": f"say {AWS_KEY}"}})]),
     ("delta unknown field", [chunk({"annotation": f"see {AWS_KEY}"})]),
+    ("lone surrogate beside the key", [chunk({"content": "key \udc00"}), chunk({"content": AWS_KEY})]),
 ]  # fmt: skip
 
 
@@ -396,22 +406,28 @@ def test_every_text_of_a_multipart_body_is_judged(proxy, recorder, body):
     assert recorder.records[before:] == []
 
 
-@pytest.mark.parametrize(
-    "path", [f"/v1/{AWS_KEY}/chat/completions", f"/v1/chat/completions;{AWS_KEY}", f"/v1/chat/completions#?x={AWS_KEY}"]
-)
-def test_a_key_in_the_request_target_is_refused_and_never_written_to_the_audit(proxy, recorder, path):
+def raw_request(proxy, request_line: str, framing: str, body: bytes) -> bytes:
+    """Send these bytes as an authorised JSON request on a fresh connection; the whole answer, read to its close."""
     import socket
 
-    # Raw bytes: an HTTP client library would drop the fragment before sending it.
-    body = json.dumps(chat()).encode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH['authorization']}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")  # fmt: skip
-    before = len(recorder.records)
-    with socket.create_connection(("127.0.0.1", int(proxy.url.rsplit(":", 1)[1])), timeout=30) as conn:
+    head = (f"{request_line} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH['authorization']}\r\n"
+            f"Content-Type: application/json\r\n{framing}\r\nConnection: close\r\n\r\n")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", int(proxy.url.rsplit(":", 1)[1])), timeout=15) as conn:
         conn.sendall(head.encode() + body)
         answer = b""
         while chunk := conn.recv(65536):
             answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    "path", [f"/v1/{AWS_KEY}/chat/completions", f"/v1/chat/completions;{AWS_KEY}", f"/v1/chat/completions#?x={AWS_KEY}"]
+)
+def test_a_key_in_the_request_target_is_refused_and_never_written_to_the_audit(proxy, recorder, path):
+    # Raw bytes: an HTTP client library would drop the fragment before sending it.
+    body = json.dumps(chat()).encode()
+    before = len(recorder.records)
+    answer = raw_request(proxy, f"POST {path}", f"Content-Length: {len(body)}", body)
     assert answer.startswith(b"HTTP/1.1 403")
     assert recorder.records[before:] == []
     assert AWS_KEY not in proxy.audit_file.read_text()
@@ -461,7 +477,20 @@ ANSWERS = {
     "json type, broken json": (f'{{"a": "{AWS_KEY}"}} trailing'.encode(), {"content-type": "application/json"}),
     "br then gzip": (_gzip_br(json.dumps({"choices": [{"message": {"content": AWS_KEY}}]}).encode()),
                      {"content-type": "application/json", "content-encoding": "br, gzip"}),
+    "utf-16le json, no bom, octet-stream": (json.dumps({"choices": [{"message": {"content": AWS_KEY}}]}).encode("utf-16-le"),
+                                            {"content-type": "application/octet-stream"}),
+    "utf-32le json, no bom, text/plain": (json.dumps({"content": f"key {AWS_KEY}"}).encode("utf-32-le"),
+                                          {"content-type": "text/plain"}),
+    "text with a control byte": (f"\x1b[0mkey {AWS_KEY}".encode(), {"content-type": "text/plain"}),
+    "binary with an ascii key": (b"\x89PNG\r\n\x1a\n\xff\xfe\x00" + AWS_KEY.encode() + bytes(range(256)),
+                                 {"content-type": "image/png"}),
+    "binary with a utf-16 key": (b"\xff\xd8\xff\xe0\x80" + f"key={AWS_KEY}".encode("utf-16-le") + b"\xff\x00\x81",
+                                 {"content-type": "application/octet-stream"}),
 }  # fmt: skip
+
+
+def _spellings(marker: str) -> list[bytes]:
+    return [marker.encode(encoding) for encoding in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")]
 
 
 @pytest.mark.parametrize(("body", "headers"), list(ANSWERS.values()), ids=list(ANSWERS))
@@ -469,7 +498,7 @@ def test_a_marker_in_an_answer_of_any_type_never_reaches_the_client(start_proxy,
     with TextReply(body, headers) as upstream:
         proxy = start_proxy({"upstream": upstream.url, **SPINE})
         response = httpx.post(proxy.url + "/v1/chat/completions", json=chat(), headers=AUTH, timeout=30)
-    assert AWS_KEY not in response.content.decode("utf-8", "replace")
+    assert not any(spelling in response.content for spelling in _spellings(AWS_KEY))
 
 
 STREAM_CATCH_ALL = {
@@ -492,3 +521,183 @@ def test_an_sse_answer_on_an_unmapped_path_is_judged_too(proxy, recorder):
     received = stream_through(proxy, recorder, [{"output": f"the key is {AWS_KEY}"}], "/v1/some/new/endpoint")
     assert AWS_KEY not in received
     assert "data:" in received
+
+
+MCP_CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+MCP_ANSWERS = {
+    "error": {"jsonrpc": "2.0", "id": 1, "error": {"code": -1, "message": f"key {AWS_KEY}"}},
+    "notification": {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": f"key {AWS_KEY}"}},
+    "server request": {"jsonrpc": "2.0", "id": "s1", "method": "sampling/createMessage",
+                       "params": {"messages": [{"role": "user", "content": {"type": "text", "text": f"key {AWS_KEY}"}}]}},
+    "embedded resource": {"jsonrpc": "2.0", "id": 1,
+                          "result": {"content": [{"type": "resource", "resource": {"uri": "file:///n", "text": f"key {AWS_KEY}"}}]}},
+    "prompt messages": {"jsonrpc": "2.0", "id": 1,
+                        "result": {"messages": [{"role": "user", "content": {"type": "text", "text": f"key {AWS_KEY}"}}]}},
+    "tool description": {"jsonrpc": "2.0", "id": 1,
+                         "result": {"tools": [{"name": "t", "description": f"use {AWS_KEY}", "inputSchema": {"type": "object"}}]}},
+    "bare string": f"key {AWS_KEY}",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("answer", list(MCP_ANSWERS.values()), ids=list(MCP_ANSWERS))
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "sse"])
+def test_every_message_an_mcp_server_sends_is_judged(proxy, recorder, answer, streamed):
+    method = "tools/list" if "tools" in json.dumps(answer) else "tools/call"
+    call = {**MCP_CALL, "method": method}
+    recorder.reply, recorder.events = (answer, [answer] if streamed else [])
+    try:
+        response = httpx.post(proxy.url + "/mcp", json=call, headers=AUTH, timeout=30)
+    finally:
+        recorder.events = []
+    assert response.status_code == 200
+    assert AWS_KEY not in response.text
+    assert "secret_detected" in response.text or "[REDACTED:aws-access-token]" in response.text
+
+
+def text_delta(text: str) -> dict[str, Any]:
+    return {"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "content_index": 0, "delta": text}
+
+
+def get_stream(proxy, recorder, path: str, events: list[dict[str, Any]]) -> str:
+    recorder.events = events
+    try:
+        with httpx.stream("GET", proxy.url + path, headers=AUTH, timeout=30) as response:
+            return response.read().decode()
+    finally:
+        recorder.events = []
+
+
+@pytest.mark.parametrize("path", ["/v1/responses/resp_123?stream=true", "/sse", "/v1/some/feed"])
+def test_an_sse_answer_to_a_get_is_judged(proxy, recorder, path):
+    """A GET stream: a Responses retrieval, a legacy MCP session stream, anything else."""
+    assert AWS_KEY not in get_stream(proxy, recorder, path, [text_delta(f"the key is {AWS_KEY}")])
+
+
+def test_a_streamed_responses_retrieval_is_guarded_as_the_responses_stream_it_is(proxy, recorder):
+    split = [text_delta(f"the key is {AWS_KEY[:10]}"), text_delta(f"{AWS_KEY[10:]} ok")]
+    received = get_stream(proxy, recorder, "/v1/responses/resp_123?stream=true", split)
+    assert AWS_KEY[10:] not in received
+
+
+def sse(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+HELLO = sse(chunk({"content": "hello"}))
+DONE = b"data: [DONE]\n\n"
+# What an event carries besides its data reaches the client too: a byte-order mark must not hide the stream from
+# the parser, and names, ids, comments and unknown fields are judged like its data.
+SSE_FRAMING = {
+    "byte-order mark": b"\xef\xbb\xbf" + sse(chunk({"content": f"the key is {AWS_KEY}"})) + DONE,
+    "event name": b"event: " + KEY + b"\n" + HELLO + DONE,
+    "comment": b": " + KEY + b"\n" + HELLO + DONE,
+    "comment-only event": b": " + KEY + b"\n\n" + HELLO + DONE,
+    "id": b"id: " + KEY + b"\n" + HELLO + DONE,
+    "unknown field": b"x-note: " + KEY + b"\n" + HELLO + DONE,
+    "line without a colon": KEY + b"\n" + HELLO + DONE,
+    "event name replaced by a later one": b"event: " + KEY + b"\nevent: chunk\n" + HELLO + DONE,
+}
+
+
+def raw_stream_through(proxy, recorder, stream: bytes, path: str, body: dict[str, Any]) -> str:
+    recorder.stream = stream
+    try:
+        response = httpx.post(proxy.url + path, json=body, headers=AUTH, timeout=30)
+    finally:
+        recorder.stream = b""
+    assert response.status_code == 200
+    return response.text
+
+
+@pytest.mark.parametrize("stream", list(SSE_FRAMING.values()), ids=list(SSE_FRAMING))
+def test_a_marker_in_the_sse_framing_never_reaches_the_client(proxy, recorder, stream):
+    received = raw_stream_through(proxy, recorder, stream, "/v1/chat/completions", chat(stream=True))
+    assert AWS_KEY not in received
+    assert "hello" in received or "[REDACTED" in received  # judged and passed on, not dropped whole
+
+
+def mcp_result(text: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": text}]}}
+
+
+MCP_CALL = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+MCP_MESSAGE = b"event: message\n" + sse(mcp_result("sunny"))
+MCP_STREAMS = {
+    "byte-order mark": b"\xef\xbb\xbf" + sse(mcp_result(f"the key is {AWS_KEY}")),
+    "event name": b"event: " + KEY + b"\n" + sse(mcp_result("sunny")),
+    "comment": b": " + KEY + b"\n" + MCP_MESSAGE,
+    "comment-only event": b": " + KEY + b"\n\n" + MCP_MESSAGE,
+    "id": b"id: " + KEY + b"\n" + MCP_MESSAGE,
+    "unknown field": b"x-note: " + KEY + b"\n" + MCP_MESSAGE,
+    "lone surrogate beside the key": sse(mcp_result(f"\ud800{AWS_KEY}")),
+}
+
+
+@pytest.mark.parametrize("stream", list(MCP_STREAMS.values()), ids=list(MCP_STREAMS))
+def test_a_marker_in_the_sse_framing_of_an_mcp_answer_never_reaches_the_client(proxy, recorder, stream):
+    received = raw_stream_through(proxy, recorder, stream, "/mcp", MCP_CALL)
+    assert AWS_KEY not in received
+    assert '"id": 7' in received or '"id":7' in received  # the caller still gets an answer to its call
+
+
+@pytest.mark.parametrize("trailers", [b"X-Note: " + KEY + b"\r\n", b""], ids=["trailer fields", "control"])
+def test_a_chunked_request_with_trailers_is_refused_and_audited(proxy, recorder, trailers):
+    """Trailer fields would reach the upstream unjudged: refused (they once crashed mitmproxy's handler, silently)."""
+    recorder.reply = {"id": "c", "object": "chat.completion", "model": MODEL, "choices": []}
+    body = json.dumps(chat()).encode()
+    chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n" + trailers + b"\r\n"
+    before = len(recorder.records)
+    answer = raw_request(proxy, "POST /v1/chat/completions", "Transfer-Encoding: chunked", chunked)
+    if not trailers:
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert len(recorder.records) == before + 1
+        return
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert json.loads(payload)["error"]["code"] == "trailers_refused"
+    assert recorder.records[before:] == []
+    decision = json.loads(payload)["error"]["wardgate"]["decision_id"]
+    assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and not e["result"]["allow"])
+
+
+def test_a_lone_surrogate_is_judged_and_forwarded_as_sent(proxy, recorder):
+    """JSON allows a lone surrogate escape and upstreams take it: it is neither a scanner error nor lost."""
+    recorder.reply = {"id": "c", "object": "chat.completion", "model": MODEL,
+                      "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok \udfff"}}]}  # fmt: skip
+    body = json.dumps(chat(messages=[{"role": "user", "content": "hello \ud800 there"}])).encode()
+    before = len(recorder.records)
+    response = httpx.post(proxy.url + "/v1/chat/completions", content=body, headers=AUTH, timeout=30)
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "ok \udfff"
+    assert [record[2] for record in recorder.records[before:]] == [body]
+
+
+@pytest.mark.parametrize(("argument", "forwarded"), [("\ud800 hi", True), (f"\ud800{AWS_KEY}", False)])
+def test_an_mcp_tool_call_with_a_lone_surrogate_is_judged(proxy, recorder, argument, forwarded):
+    """The policy reads its arguments too: OPA refuses a lone surrogate, so it gets U+FFFD like the scanners."""
+    recorder.reply = mcp_result("ok")
+    call = json.dumps({**MCP_CALL, "params": {"name": "lookup", "arguments": {"q": argument}}}).encode()
+    before = len(recorder.records)
+    response = httpx.post(proxy.url + "/mcp", content=call, headers=AUTH, timeout=30)
+    if forwarded:
+        assert [record[2] for record in recorder.records[before:]] == [call]
+        assert response.json()["result"]["content"][0]["text"] == "ok"
+    else:
+        assert recorder.records[before:] == []
+        assert response.json()["error"]["data"]["wardgate"] == "secret_detected"
+
+
+def assistants_delta(text: str) -> dict[str, Any]:
+    return {"id": "msg_1", "object": "thread.message.delta",
+            "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text}}]}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [[AWS_KEY[:10], AWS_KEY[10:] + " ok"], [AWS_KEY[:6], AWS_KEY[6:12], AWS_KEY[12:] + " ok"]],
+    ids=["two events", "three events"],
+)
+def test_a_key_split_over_the_events_of_an_unmapped_stream_is_joined(proxy, recorder, pieces):
+    received = stream_through(proxy, recorder, [assistants_delta(p) for p in pieces], "/v1/threads/thread_1/runs")
+    assert AWS_KEY[-6:] not in received
+    assert "[DONE]" in received or "secret_detected" in received

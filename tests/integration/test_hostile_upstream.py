@@ -3,15 +3,19 @@ provider error event, never an HTML page or a stream that looks complete; the au
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
+import time
 
 import httpx
 import pytest
+from aiohttp import web
 
 from tests.conftest import AUTH, free_port
 from tests.integration.helpers import wait_for_events
+from wardgate.testing._server import BackgroundServer
 
 SPINE = {"scanners": {"injection": {"enabled": False}}}
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
@@ -88,3 +92,174 @@ def test_a_stream_cut_off_mid_way_ends_with_an_error_event(start_proxy, length):
     # (with a Content-Length the client sees the body cut short, which its HTTP client reports as an error)
     stopped = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"])
     assert stopped[-1]["result"]["code"] == "upstream_incomplete"
+
+
+@pytest.mark.parametrize("upgrade", ["tcp", "websocket"])
+def test_an_upstream_that_switches_protocols_on_its_own_is_refused(start_proxy, upgrade):
+    """A 101 to a request that asked for no upgrade would make the connection a raw tunnel, judged by nothing."""
+    head = f"HTTP/1.1 101 Switching Protocols\r\nupgrade: {upgrade}\r\nconnection: upgrade\r\n\r\n".encode()
+    upstream = RawUpstream(head + b"server says AKIAZ3MSJV4WWNKWW5FG")
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_protocol"
+    assert "AKIA" not in response.text
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_protocol")
+
+
+class TricklingUpstream(BackgroundServer):
+    """Answers every POST with an SSE body written piece by piece, each flushed as a chunk of its own."""
+
+    def __init__(self, pieces: list[bytes], pause: float) -> None:
+        super().__init__()
+        self._pieces, self._pause = pieces, pause
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/{tail:.*}", self._answer)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for piece in self._pieces:
+            await response.write(piece)
+            await asyncio.sleep(self._pause)
+        await response.write_eof()
+        return response
+
+
+def trickled(line: bytes, size: int = 1024) -> list[bytes]:
+    return [line[start : start + size] for start in range(0, len(line), size)]
+
+
+def long_delta(chars: int) -> bytes:
+    chunk = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "x" * chars}}]}
+    return f"data: {json.dumps(chunk)}\n\n".encode()
+
+
+def test_a_long_line_in_small_chunks_streams_in_linear_time(start_proxy):
+    """768 KB in 1 KB chunks: the parser once rescanned the line from its start on every chunk (13 s of CPU)."""
+    with TricklingUpstream([*trickled(long_delta(768 * 1024)), b"data: [DONE]\n\n"], pause=0.001) as upstream:
+        proxy = start_proxy({"upstream": upstream.url, **SPINE})
+        started = time.perf_counter()
+        body = {**BODY, "stream": True}
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=60)
+        elapsed = time.perf_counter() - started
+    assert response.text.count("x") >= 768 * 1024
+    assert response.text.endswith("data: [DONE]\n\n")
+    assert elapsed < 8, elapsed
+
+
+def test_an_event_past_max_event_bytes_ends_the_stream_with_an_audited_error(start_proxy):
+    pieces = [long_delta(10), *trickled(long_delta(200 * 1024)), b"data: [DONE]\n\n"]
+    with TricklingUpstream(pieces, pause=0) as upstream:
+        proxy = start_proxy({"upstream": upstream.url, "streaming": {"max_event_bytes": 128 * 1024}, **SPINE})
+        body = {**BODY, "stream": True}
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=60)
+    *passed, last = [line for line in response.text.split("\n") if line.startswith("data: ")]
+    assert [json.loads(line[6:])["choices"][0]["delta"]["content"] for line in passed] == ["x" * 10]
+    assert json.loads(last[6:])["error"]["code"] == "event_too_large"
+    decision = response.headers["x-wardgate-decision-id"]
+    [event] = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and e["phase"] == "response")
+    assert (event["result"]["code"], event["streamed"]["stopped"]) == ("event_too_large", True)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_an_answer_ending_in_trailers_reaches_the_client_without_them(start_proxy, stream):
+    """mitmproxy's HTTP/1 reader once raised on trailer fields: the client got nothing. Now they are dropped."""
+    if stream:
+        chunk = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+        body, kind = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(), "text/event-stream"
+    else:
+        answer = {"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"content": "Hi"}}]}
+        body, kind = json.dumps(answer).encode(), "application/json"
+    head = f"HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ntransfer-encoding: chunked\r\n\r\n".encode()
+    upstream = RawUpstream(head + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\nx-note: trailing\r\n\r\n")
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        response = httpx.post(proxy.url + "/v1/chat/completions", json={**BODY, "stream": stream}, headers=AUTH,
+                              timeout=15)  # fmt: skip
+    finally:
+        upstream.close()
+    assert (response.status_code, response.content) == (200, body)
+
+
+def test_an_mcp_event_past_max_event_bytes_ends_the_stream_with_an_audited_json_rpc_error(start_proxy):
+    result = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": "x" * 200 * 1024}]}}
+    with TricklingUpstream(trickled(f"event: message\ndata: {json.dumps(result)}\n\n".encode()), pause=0) as upstream:
+        proxy = start_proxy({"upstream": upstream.url, "streaming": {"max_event_bytes": 128 * 1024}, **SPINE})
+        call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+        response = httpx.post(proxy.url + "/mcp", json=call, headers=AUTH, timeout=60)
+    [line] = [line for line in response.text.split("\n") if line.startswith("data: ")]
+    error = json.loads(line[6:])
+    assert (error["id"], error["error"]["data"]["wardgate"]) == (7, "event_too_large")
+    decision = response.headers["x-wardgate-decision-id"]
+    assert wait_for_events(
+        proxy.audit_file, lambda e: e["decision_id"] == decision and e["result"]["code"] == "event_too_large"
+    )
+
+
+class SilentUpstream:
+    """Accepts every connection, reads what comes, and never answers (until closed)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+
+    def close(self) -> None:
+        self._server.close()
+        for conn in self._held:
+            conn.close()
+
+
+def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy):
+    upstream = SilentUpstream()
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1, **SPINE})
+        started = time.monotonic()
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        upstream.close()
+    assert (response.status_code, response.headers["content-type"]) == (504, "application/json")
+    assert response.json()["error"]["code"] == "upstream_timeout"
+    assert 1 <= waited < 5
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")
+
+
+def test_an_upstream_that_never_accepts_the_connection_is_a_504(start_proxy):
+    # A listener whose accept queue is full: the kernel drops the proxy's SYNs and its connect hangs.
+    full = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = full.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        config = {"upstream": f"http://127.0.0.1:{port}", "upstream_connect_timeout_s": 1, **SPINE}
+        proxy = start_proxy(config)
+        started = time.monotonic()
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        for sock in (*fillers, full):
+            sock.close()
+    assert (response.status_code, response.json()["error"]["code"]) == (504, "upstream_timeout")
+    assert 1 <= waited < 5
+    event = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")[-1]
+    assert "accept the connection" in event["result"]["reasons"][0]["message"]

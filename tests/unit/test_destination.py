@@ -53,8 +53,20 @@ def test_transparent_plain_http_to_an_ip_can_only_be_named_by_its_host_header():
     assert not Destination("203.0.113.9", None, "example.com", target_named=False).inspected(LLM)
 
 
-@pytest.mark.parametrize("spelling", ["127.1", "0x7f000001", "2130706433", "0177.0.0.1", "127.0.0.1"])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        *["127.1", "0x7f000001", "2130706433", "0177.0.0.1", "127.0.0.1"],
+        *["[::ffff:127.0.0.1]", "::ffff:7f00:1", "[::127.0.0.1]"],  # IPv4-mapped and -compatible IPv6
+    ],
+)
 def test_an_ip_entry_matches_every_spelling_of_its_address(spelling):
     assert host_matcher(["127.0.0.1"])(spelling)
     assert host_matcher(["127.0.0.0/8"])(spelling)
     assert not host_matcher(["10.0.0.0/8"])(spelling)
+
+
+def test_ipv6_hosts_that_are_not_ipv4_in_disguise_stay_ipv6():
+    assert not host_matcher(["0.0.0.0/0"])("::1")
+    assert host_matcher(["::1"])("[::1]")
+    assert host_matcher(["2001:db8::/32"])("[2001:db8::7]")

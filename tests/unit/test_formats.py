@@ -2,7 +2,16 @@ import copy
 
 import pytest
 
-from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, error_body, parse_unparsed, provider_for
+from wardgate.formats import (
+    MalformedBody,
+    TooComplex,
+    adapter_for,
+    apply_rewrites,
+    error_body,
+    parse_unparsed,
+    provider_for,
+)
+from wardgate.formats.body import nodes_over, read_body
 
 
 class TestAdapterFor:
@@ -174,3 +183,47 @@ class TestErrorBody:
         body = error_body("anthropic", 413, "body_too_large", "big", {})
         assert body["type"] == "error"
         assert body["error"]["type"] == "request_too_large"
+
+
+class TestBodyStructure:
+    """Structure is counted on the raw text, before a parse builds anything."""
+
+    @pytest.mark.parametrize(
+        ("text", "nodes"),
+        [
+            ('{"a": 1, "b": [1, 2, {"c": "x"}]}', 6),
+            ('{"a": "commas, [brackets] and {braces} in a string"}', 1),
+            ('{"a": "an escaped \\" quote, still inside"}', 1),
+            ("[1, 2, 3]", 3),
+            ("[]", 1),
+        ],
+    )
+    def test_counts_values_outside_strings(self, text, nodes):
+        for raw in (text, text.encode()):
+            assert nodes_over(raw, limit=nodes) is None
+            assert (nodes_over(raw, limit=nodes - 1) or 0) >= nodes
+
+    def test_a_string_full_of_commas_is_one_value(self):
+        text = '{"a": "' + ", " * 100 + '"}'
+        assert read_body(text.encode(), "application/json", max_nodes=5).kind == "json"
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b'{"m": {' + b", ".join(b'"k%d": 1' % i for i in range(101)) + b"}}",
+            b"[" + b", ".join(b"1" for _ in range(101)) + b"]",
+            b'{"a": 1}\n' * 101,
+        ],
+        ids=["keys", "array", "json-lines"],
+    )
+    def test_more_values_than_the_limit_are_too_complex(self, body):
+        with pytest.raises(TooComplex):
+            read_body(body, "", max_nodes=100)
+
+    def test_form_fields_and_multipart_parts_are_counted(self):
+        with pytest.raises(TooComplex):
+            read_body(b"&".join(b"k=v" for _ in range(101)), "application/x-www-form-urlencoded", max_nodes=100)
+        parts = b"".join(b"--b\r\ncontent-type: text/plain\r\n\r\nx\r\n" for _ in range(101)) + b"--b--\r\n"
+        with pytest.raises(TooComplex):
+            read_body(parts, "multipart/form-data; boundary=b", max_nodes=100)
+        assert read_body(parts, "multipart/form-data; boundary=b", max_nodes=1_000).kind == "multipart"

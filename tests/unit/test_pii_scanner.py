@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 import os
+import time
 
 import pytest
 
 from tests.conftest import PII_MODEL
 from wardgate.config import NerModelSettings, PiiSettings
 from wardgate.errors import ConfigError, ScannerError
+from wardgate.inference.work import SCAN_WORK
 from wardgate.models import Segment
 from wardgate.scanners.pii import build_pii_scanner
-from wardgate.scanners.pii.scanner import PiiScanner
+from wardgate.scanners.pii.scanner import OVERLAP_CHARS, SLICE_CHARS, PiiScanner, slices
 
 
 def settings(**changes) -> PiiSettings:
@@ -134,3 +138,45 @@ def test_a_mastercard_in_the_two_series_is_found_with_its_checksum():
     assert not recognizer.validate_result("2800 0000 0000 0006")  # outside 2221-2720
     found = recognizer.analyze("카드 2223-0000-4840-0011로 결제", ["CREDIT_CARD"])
     assert [(r.start, r.end) for r in found] == [(3, 22)]
+
+
+def test_a_long_text_is_cut_into_overlapping_slices_between_words():
+    text = " ".join(f"word{i}" for i in range(6_000))
+    cut = slices(text)
+    assert len(cut) > 5
+    assert cut[0][0] == 0
+    assert cut[-1][0] + len(cut[-1][1]) == len(text)
+    for (start, piece), (after, _) in itertools.pairwise(cut):
+        assert len(piece) <= SLICE_CHARS
+        assert 0 < start + len(piece) - after <= OVERLAP_CHARS  # overlapping, by at most the overlap
+        assert text[after - 1] == " "  # the next slice starts at a word
+        assert text[start + len(piece)] == " "  # and this one ends before a space
+    assert slices("short") == [(0, "short")]
+
+
+async def test_an_entity_on_a_slice_edge_is_found_once_where_it_is(scanner):
+    filler = "the weather report said nothing of note today and "
+    text = filler * (SLICE_CHARS // len(filler)) + "write to maria.lopez@example.com soon " + filler * 40
+    findings = await scanner.scan([Segment("user", "prompt", text, ("m",))])
+    emails = [(f.start, f.end) for f in findings if f.kind == "pii:EMAIL_ADDRESS"]
+    start = text.index("maria.lopez@example.com")
+    assert emails == [(start, start + len("maria.lopez@example.com"))]
+
+
+async def test_a_cancelled_scan_leaves_no_slice_running(scanner, monkeypatch):
+    calls = []
+
+    def slow(text: str) -> tuple[()]:
+        calls.append(text)
+        time.sleep(0.1)
+        return ()
+
+    monkeypatch.setattr(scanner, "analyze", slow)
+    long = " ".join(f"new{i}" for i in range(20_000))  # ~30 slices: 1.5 s on two workers
+    scan = asyncio.ensure_future(scanner.scan([Segment("user", "prompt", long, ("m",))]))
+    await asyncio.sleep(0.25)
+    scan.cancel()
+    started = len(calls)
+    await asyncio.sleep(0.3)  # the slices running when it was cancelled finish; no other starts
+    assert SCAN_WORK.running == 0
+    assert len(calls) == started < len(slices(long))

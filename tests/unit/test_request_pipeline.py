@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import time
 
 import pytest
 
@@ -44,7 +46,14 @@ async def pipeline(tmp_path):
     guard = Guard([SecretsScanner.from_file(), counting], engine, audit, masker=Masker(),
                   fail_closed=FailClosedSettings(), scan_timeout=2)  # fmt: skip
     identity = build_resolver(IdentitySettings(api_keys={"enabled": True, "file": keys}), "default")
-    rules = RequestRules(max_body_bytes=64 * 1024, max_scan_chars=10_000, binds_host=True)
+    rules = RequestRules(
+        max_body_bytes=64 * 1024,
+        max_scan_chars=10_000,
+        max_body_nodes=1_000,
+        max_segments=500,
+        deadline_s=5,
+        binds_host=True,
+    )
     built = RequestPipeline(guard, identity, rules, usage=UsageMeter(None, fail_closed=False),
                             admission=Admission(concurrent=1, queue=0, wait_s=0.05))  # fmt: skip
     built.counting, built.audit_file = counting, tmp_path / "audit.jsonl"
@@ -98,8 +107,10 @@ async def test_a_clean_request_is_forwarded_with_the_credential_stripped(pipelin
         (incoming(chat("a " * 6000)), "scan_budget_exceeded", 413),
         (incoming(b'{"model": "m", "model": "n"}'), "malformed_request", 400),
         (incoming(b"\x00\x01\x02\xff", content_type="application/octet-stream"), "unreadable_body", 415),
+        (incoming({**chat("hi"), "metadata": {f"k{i}": 1 for i in range(1_001)}}), "body_too_complex", 413),
+        (incoming({"model": "m", "messages": [{"role": "user", "content": "hi"}] * 300}), "body_too_complex", 413),
     ],
-    ids=["anonymous", "host", "upgrade", "size", "budget", "duplicate", "binary"],
+    ids=["anonymous", "host", "upgrade", "size", "budget", "duplicate", "binary", "nodes", "segments"],
 )
 async def test_cheap_refusals_are_audited_and_never_reach_a_scanner(pipeline, request_, code, status):
     outcome = await pipeline.run(ctx(), request_)
@@ -169,3 +180,50 @@ async def test_a_body_that_is_not_its_declared_encoding_is_a_400(pipeline):
     outcome = await pipeline.run(ctx(), incoming(b"not gzip at all", **{"content-encoding": "gzip"}))
     assert isinstance(outcome, Refuse)
     assert (outcome.decision.code, outcome.decision.status) == ("malformed_request", 400)
+
+
+class SlowScan:
+    """A scan that takes `seconds` unless it is cancelled, which it records."""
+
+    def __init__(self, seconds: float = 10) -> None:
+        self.seconds, self.cancelled = seconds, False
+
+    async def __call__(self, segments):
+        try:
+            await asyncio.sleep(self.seconds)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        return []
+
+
+async def test_past_the_deadline_the_request_is_refused_and_its_scan_cancelled(pipeline, monkeypatch):
+    slow = SlowScan()
+    monkeypatch.setattr(pipeline.counting, "scan", slow)
+    pipeline._rules = dataclasses.replace(pipeline._rules, deadline_s=0.2)
+    started = time.perf_counter()
+    outcome = await pipeline.run(ctx(), incoming(chat("hello")))
+    assert time.perf_counter() - started < 1
+    assert isinstance(outcome, Refuse)
+    assert (outcome.decision.code, outcome.decision.status) == ("deadline_exceeded", 503)
+    assert slow.cancelled
+    assert [e["result"]["code"] for e in events(pipeline)] == ["deadline_exceeded"]
+
+
+async def test_a_client_that_hangs_up_mid_scan_gets_its_scan_cancelled_and_audited(pipeline, monkeypatch):
+    slow = SlowScan()
+    monkeypatch.setattr(pipeline.counting, "scan", slow)
+    hung_up_at = time.monotonic() + 0.2
+    outcome = await pipeline.run(ctx(), incoming(chat("hello")), client_gone=lambda: time.monotonic() > hung_up_at)
+    assert time.monotonic() - hung_up_at < 0.5
+    assert isinstance(outcome, Refuse)
+    assert outcome.decision.code == "client_closed"
+    assert slow.cancelled
+    assert [e["result"]["code"] for e in events(pipeline)] == ["client_closed"]
+
+
+async def test_a_request_allowed_after_its_client_left_is_not_forwarded(pipeline, monkeypatch):
+    monkeypatch.setattr(pipeline.counting, "scan", SlowScan(seconds=0.01))
+    outcome = await pipeline.run(ctx(), incoming(chat("hello")), client_gone=lambda: True)
+    assert isinstance(outcome, Refuse)
+    assert outcome.decision.code == "client_closed"

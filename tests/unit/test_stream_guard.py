@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -159,3 +160,31 @@ def test_anthropic_error_event_and_block_ends():
     ]  # fmt: skip
     assert json.loads(sent[2].data)["delta"]["text"] == "say "
     assert json.loads(sent[-1].data)["error"]["type"] == "secret_detected"
+
+
+def test_a_long_token_before_a_space_is_found_in_linear_time():
+    """A regex search for the trailing token took 35 s on a 100 KB token followed by a space."""
+    started = time.perf_counter()
+    assert holdback_start("x" * 100_000 + " ") == 100_001
+    assert holdback_start("see x" + "1" * 100_000) == 4
+    assert holdback_start("key AKIA\n") == 4  # before one final newline, as a regex's `$` reads it
+    assert time.perf_counter() - started < 0.5
+
+
+def test_the_texts_besides_the_data_are_judged_masked_or_stopped():
+    hello = chat_stream(["hello"])
+    masked, _ = run(b"event: SECRET123 name\nid: SECRET123 id\n: SECRET123 comment\n" + hello)
+    assert masked.startswith(b"event: [REDACTED] name\nid: [REDACTED] id\ndata: ")  # the comment is dropped
+    assert client_text(masked) == "hello"
+    stopped, guard = run(b": FORBIDDEN words\n" + hello)
+    assert client_text(stopped) == "<error:secret_detected>"
+    assert guard.stopped is not None
+
+
+def test_an_event_past_the_limit_stops_the_stream_after_what_came_before():
+    guard = StreamGuard(OpenAIChatStream(), Judge(), Vault(), max_event_bytes=4096)
+    first = chat_stream(["Hello."]).split(b"data: [DONE]")[0]
+    out = guard.feed(first + b"data: " + b"x" * 3000) + guard.feed(b"x" * 3000) + guard.feed(b"\n\ndata: [DONE]\n\n")
+    assert client_text(out + guard.finish()) == "Hello.<error:event_too_large>"
+    assert guard.stopped is not None
+    assert guard.stopped.code == "event_too_large"

@@ -8,14 +8,17 @@ import threading
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from wardgate.surrogates import json_text
+
 __all__ = ["GENESIS", "HashChain", "canonical_json", "event_hash"]
 
 GENESIS = "0" * 64
 
 
 def canonical_json(event: Mapping[str, Any]) -> str:
-    """Sorted keys, no whitespace, UTF-8: the same bytes for the same event, on any machine."""
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Sorted keys, no whitespace, UTF-8: the same bytes for the same event, on any machine (ASCII with escapes when
+    the event holds a lone surrogate, which UTF-8 cannot carry)."""
+    return json_text(event, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def event_hash(event: Mapping[str, Any]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wardgate.formats.anthropic_messages import AnthropicMessages
-from wardgate.formats.base import FormatAdapter, MalformedBody, apply_rewrites
+from wardgate.formats.base import FormatAdapter, MalformedBody, TooComplex, apply_rewrites
 from wardgate.formats.errors import error_body
 from wardgate.formats.generic_json import parse_unparsed, with_every_leaf
 from wardgate.formats.openai_chat import OpenAIChat
@@ -13,6 +13,7 @@ __all__ = [
     "ADAPTERS",
     "FormatAdapter",
     "MalformedBody",
+    "TooComplex",
     "adapter_for",
     "apply_rewrites",
     "error_body",

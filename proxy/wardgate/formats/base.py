@@ -10,6 +10,7 @@ from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Sou
 __all__ = [
     "FormatAdapter",
     "MalformedBody",
+    "TooComplex",
     "apply_rewrites",
     "keep_tools",
     "refusal_text",
@@ -20,6 +21,10 @@ __all__ = [
 
 class MalformedBody(ValueError):
     """The body is not the JSON this endpoint takes; the client gets a 400 in the provider's shape."""
+
+
+class TooComplex(ValueError):
+    """More pieces (JSON values, form fields, multipart parts, segments) than the limit: the client gets a 413."""
 
 
 class FormatAdapter(Protocol):

@@ -3,7 +3,9 @@
 Upstreams differ in whether they honour Content-Type, so a body is tried as JSON, JSON Lines, multipart, a form and
 plain text in that order; what none of them reads is `None` (the caller refuses it when configured to). JSON is
 read strictly: a duplicate key (the upstream may read the other value) or nesting deeper than `MAX_DEPTH` is a
-`MalformedBody`, never a silent choice.
+`MalformedBody`, never a silent choice. Structure is counted before anything is parsed: a body of more JSON nodes,
+form fields or multipart parts than `max_nodes` is `TooComplex`, refused before it costs a parse (a 10 MB body of
+300,000 keys would otherwise cost seconds and a gigabyte on its way to every later stage).
 """
 
 from __future__ import annotations
@@ -13,21 +15,63 @@ import email.message
 import email.parser
 import email.policy
 import json
-import unicodedata
+import re
 from collections.abc import Iterator
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from wardgate.formats.base import MalformedBody
+from wardgate.formats.base import MalformedBody, TooComplex
 from wardgate.formats.generic_json import string_leaves
 from wardgate.models import JsonPath
+from wardgate.surrogates import json_text
 
-__all__ = ["MAX_DEPTH", "Body", "dump_body", "read_body", "strict_json"]
+__all__ = [
+    "DEFAULT_MAX_NODES",
+    "MAX_DEPTH",
+    "Body",
+    "TooComplex",
+    "dump_body",
+    "nodes_over",
+    "read_body",
+    "strict_json",
+]
 
 MAX_DEPTH = 64
+# Far above real traffic: a 1,000-turn agent conversation with 20 tools is ~8,000 nodes (bench/hostile_structure.py).
+DEFAULT_MAX_NODES = 100_000
 BodyKind = Literal["empty", "json", "jsonl", "multipart", "form", "text"]
-# Text that is still text: control characters other than tab, newline and carriage return mean binary.
-_TEXT_CONTROLS = frozenset(("\t", "\n", "\r", "\f"))
+# Control characters (Unicode category Cc) other than tab, newline, form feed and carriage return.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+# A JSON string literal, escapes included (an unrolled loop: runs of plain characters are matched in C).
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_STRING_BYTES = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def _structural(text: str | bytes) -> int:
+    if isinstance(text, str):
+        return text.count(",") + text.count("[") + text.count("{")
+    return text.count(b",") + text.count(b"[") + text.count(b"{")
+
+
+def nodes_over(text: str | bytes, limit: int) -> int | None:
+    """None when a JSON text (or several, as in JSON Lines) holds at most `limit` values (array elements and object
+    members), else how many it holds at least. Counted on the raw text, each `,`, `[` and `{` outside strings
+    standing for at most one value, and exactly only when a cheaper bound cannot tell."""
+    if _structural(text) <= limit:  # commas inside strings counted too: never too few
+        return None
+    # Object members as `json.dumps` writes them (`"key":`): never too many, and enough for most hostile bodies.
+    members = (
+        text.count('":') - text.count('\\":') if isinstance(text, str) else text.count(b'":') - text.count(b'\\":')
+    )
+    if members > limit:
+        return members
+    exact = _structural(_STRING.sub("", text) if isinstance(text, str) else _STRING_BYTES.sub(b"", text))
+    return exact if exact > limit else None
+
+
+def _check_nodes(text: str | bytes, limit: int) -> None:
+    if (nodes := nodes_over(text, limit)) is not None:
+        raise TooComplex(f"the body holds at least {nodes} JSON values; the limit is {limit}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,37 +120,69 @@ def strict_json(data: bytes | str) -> Any:
 
 
 def _as_text(raw: bytes) -> str | None:
-    for encoding in ("utf-8-sig", "utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+    """The body as text when it decodes: UTF-8, or UTF-16/32 with or without a byte-order mark (told apart by where
+    the zero bytes of its first characters fall, as JSON's own rules do). Control characters do not make it binary:
+    a text with an escape sequence in it is still a text a client reads."""
+    encoding = "utf-8-sig" if raw[:3] == b"\xef\xbb\xbf" else json.detect_encoding(raw)
+    for candidate in dict.fromkeys((encoding, "utf-8")):
         try:
-            text = raw.decode(encoding)
+            text = raw.decode(candidate)
         except UnicodeDecodeError:
             continue
-        if not any(unicodedata.category(char) == "Cc" and char not in _TEXT_CONTROLS for char in text):
+        # UTF-16/32 text misread as UTF-8 is full of NULs. Almost any bytes decode as UTF-16: read that way, a text
+        # must also be free of control characters; a UTF-8 text may hold some (an escape sequence).
+        if "\x00" not in text and (candidate.startswith("utf-8") or _CONTROL.search(text) is None):
             return text
     return None
 
 
 def _jsonl(text: str) -> list[Any] | None:
+    """JSON Lines: two or more lines, each a JSON value. Lines that start as JSON Lines and then stop being JSON are
+    refused, not read as plain text (the upstream would read those lines' escapes; the text scan would not)."""
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) < 2:
         return None
     try:
-        return [strict_json(line) for line in lines]
+        first = strict_json(lines[0])
     except ValueError:
         return None
+    if not isinstance(first, dict | list):
+        return None
+    values = [first]
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            values.append(strict_json(line))
+        except ValueError:
+            raise MalformedBody(f"line {number} of these JSON Lines is not JSON") from None
+    return values
 
 
-def _multipart(raw: bytes, content_type: str) -> Body | None:
+def _trailing_data(text: str) -> bool:
+    """A JSON object or array followed by more than whitespace: some parsers read the first value and ignore the
+    rest (a quoted word that opens a sentence is still a sentence)."""
+    try:
+        value, end = json.JSONDecoder().raw_decode(text.lstrip())
+    except ValueError:
+        return False
+    return isinstance(value, dict | list) and bool(text.lstrip()[end:].strip())
+
+
+def _multipart(raw: bytes, content_type: str, max_nodes: int) -> Body | None:
+    header = email.message.Message()
+    header["content-type"] = content_type
+    boundary = header.get_param("boundary")
+    if isinstance(boundary, str) and raw.count(b"--" + boundary.encode("latin-1", "replace")) > max_nodes:
+        raise TooComplex(f"the body holds more than {max_nodes} multipart parts; the limit is {max_nodes}")
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + raw
     )
     if not message.is_multipart():
         return None
-    texts = _part_texts(message, ())
+    texts = _part_texts(message, (), max_nodes)
     return Body("multipart", texts=tuple(texts)) if texts is not None else None
 
 
-def _part_texts(message: email.message.Message, path: JsonPath) -> list[tuple[JsonPath, str]] | None:
+def _part_texts(message: email.message.Message, path: JsonPath, max_nodes: int) -> list[tuple[JsonPath, str]] | None:
     """Every text of a multipart message, to any depth: the preamble and epilogue, every part's headers (names and
     parameters can carry text), and its content read like a body; None when some part cannot be read."""
     texts: list[tuple[JsonPath, str]] = [
@@ -116,10 +192,12 @@ def _part_texts(message: email.message.Message, path: JsonPath) -> list[tuple[Js
         where = (*path, "$part", index)
         texts += [((*where, "$header", name), str(value)) for name, value in part.items()]
         if part.is_multipart() or part.get_content_maintype() == "message":
-            inner = _part_texts(part, where) if part.is_multipart() else _message_part(part, where)
+            inner = (
+                _part_texts(part, where, max_nodes) if part.is_multipart() else _message_part(part, where, max_nodes)
+            )
         else:
             payload = part.get_payload(decode=True)
-            read = read_body(payload if isinstance(payload, bytes) else b"", part.get_content_type())
+            read = read_body(payload if isinstance(payload, bytes) else b"", part.get_content_type(), max_nodes)
             inner = None if read is None else [((*where, *sub), text) for sub, text in _texts_of(read)]
         if inner is None:
             return None
@@ -127,10 +205,10 @@ def _part_texts(message: email.message.Message, path: JsonPath) -> list[tuple[Js
     return texts
 
 
-def _message_part(part: email.message.Message, where: JsonPath) -> list[tuple[JsonPath, str]] | None:
+def _message_part(part: email.message.Message, where: JsonPath, max_nodes: int) -> list[tuple[JsonPath, str]] | None:
     """A `message/*` part: its raw bytes, read like a body (a mail, or whatever text it really holds)."""
     raw = part.as_bytes() if not isinstance(part.get_payload(), str) else str(part.get_payload()).encode()
-    read = read_body(raw, "text/plain")
+    read = read_body(raw, "text/plain", max_nodes)
     return None if read is None else [((*where, *sub), text) for sub, text in _texts_of(read)]
 
 
@@ -138,13 +216,15 @@ def _texts_of(body: Body) -> Iterator[tuple[JsonPath, str]]:
     yield from string_leaves(body.value, ()) if body.is_json else body.texts
 
 
-def read_body(raw: bytes, content_type: str = "") -> Body | None:
-    """What a body is, by its bytes; None when it is none of the kinds Wardgate can read."""
+def read_body(raw: bytes, content_type: str = "", max_nodes: int = DEFAULT_MAX_NODES) -> Body | None:
+    """What a body is, by its bytes; None when it is none of the kinds Wardgate can read. `TooComplex` when it holds
+    more than `max_nodes` JSON values (every line of JSON Lines together), form fields or multipart parts."""
     media = content_type.split(";", 1)[0].strip().lower()
     if not raw.strip():
         return Body("empty")
     text = _as_text(raw)
     if (text is not None and text.lstrip()[:1] in ("{", "[", '"')) or "json" in media:
+        _check_nodes(text if text is not None else raw, max_nodes)
         try:
             return Body("json", strict_json(raw))
         except MalformedBody:
@@ -152,13 +232,15 @@ def read_body(raw: bytes, content_type: str = "") -> Body | None:
         except ValueError:
             if text is not None and (lines := _jsonl(text)) is not None:
                 return Body("jsonl", lines)
-            if "json" in media:
-                raise MalformedBody("the body is not valid JSON") from None
+            if "json" in media or (text is not None and _trailing_data(text)):
+                raise MalformedBody("the body is not valid JSON (or has data after its JSON value)") from None
     if media.startswith("multipart/"):
-        return _multipart(raw, content_type)
+        return _multipart(raw, content_type, max_nodes)
     if text is None:
         return None
     if media == "application/x-www-form-urlencoded":
+        if text.count("&") >= max_nodes:
+            raise TooComplex(f"the body holds more than {max_nodes} form fields; the limit is {max_nodes}")
         fields = parse_qsl(text, keep_blank_values=True)
         pieces = [
             (("$form", index, role), value)
@@ -172,5 +254,5 @@ def read_body(raw: bytes, content_type: str = "") -> Body | None:
 def dump_body(body: Body) -> bytes:
     """A JSON body's bytes after rewriting (JSON Lines stay one document per line)."""
     if body.kind == "jsonl":
-        return b"\n".join(json.dumps(line, ensure_ascii=False).encode() for line in body.value) + b"\n"
-    return json.dumps(body.value, ensure_ascii=False).encode()
+        return b"\n".join(json_text(line).encode() for line in body.value) + b"\n"
+    return json_text(body.value).encode()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from wardgate.formats.base import MalformedBody, model_and_stream
+from wardgate.formats.base import MalformedBody, TooComplex, model_and_stream
 from wardgate.models import Exchange, JsonPath, Segment
 
-__all__ = ["KEY_MARK", "parse_unparsed", "string_leaves", "with_every_leaf"]
+__all__ = ["KEY_MARK", "is_structural", "parse_unparsed", "string_leaves", "with_every_leaf"]
 
 # In a segment path, what follows this marker is an object key, not a value: it can be judged but not rewritten.
 KEY_MARK = "$key"
@@ -19,7 +20,7 @@ _TOOL_KEYS = frozenset(("tools", "functions"))
 # Fields whose one-token values are identifiers or enums the provider validates: scanned for secrets only.
 _STRUCTURAL_KEYS = frozenset(
     ("model", "role", "type", "object", "id", "finish_reason", "stop_reason", "media_type", "encoding_format",
-     "service_tier", "reasoning_effort", "tool_choice", "format", "detail", "status", "voice")
+     "service_tier", "reasoning_effort", "tool_choice", "format", "detail", "status", "voice", "jsonrpc", "method")
 )  # fmt: skip
 _TOKEN_CHARS = 64
 
@@ -33,15 +34,22 @@ def parse_unparsed(body: Any, provider: str) -> Exchange:
     return Exchange(provider, "unparsed", model, stream, segments)
 
 
-def with_every_leaf(exchange: Exchange, body: Any) -> Exchange:
+def with_every_leaf(exchange: Exchange, body: Any, max_segments: int | None = None) -> Exchange:
     """The adapter's segments plus every other non-empty string of the body: a field no adapter maps (a new API
-    field, a part type we have not heard of) is still judged, as role `unknown` (`tool` under `tools`)."""
+    field, a part type we have not heard of) is still judged, as role `unknown` (`tool` under `tools`).
+
+    Past `max_segments` in all, `TooComplex`: the walk stops there instead of building every piece of a hostile body.
+    """
     mapped = {segment.path for segment in exchange.segments}
-    extra = [
+    leaves = (
         _key(path, text) if KEY_MARK in path else _leaf(path, text)
         for path, text in string_leaves(body, (), keys=True)
         if path not in mapped and text.strip()
-    ]
+    )
+    room = None if max_segments is None else max_segments - len(exchange.segments)
+    extra = list(itertools.islice(leaves, None if room is None else max(room, 0) + 1))
+    if room is not None and len(extra) > room:
+        raise TooComplex(f"the body holds more than {max_segments} texts to judge; the limit is {max_segments}")
     return dataclasses.replace(exchange, segments=[*exchange.segments, *extra]) if extra else exchange
 
 
@@ -52,8 +60,13 @@ def _key(path: JsonPath, key: str) -> Segment:
     return Segment("unknown", "document", key, path)
 
 
+def is_structural(path: JsonPath) -> bool:
+    """A field whose values are identifiers or enums (`id`, `type`, `model`, ...), not text a model wrote."""
+    return bool(path) and path[-1] in _STRUCTURAL_KEYS
+
+
 def _leaf(path: JsonPath, text: str) -> Segment:
-    if path and path[-1] in _STRUCTURAL_KEYS and len(text) <= _TOKEN_CHARS and not any(c.isspace() for c in text):
+    if is_structural(path) and len(text) <= _TOKEN_CHARS and not any(c.isspace() for c in text):
         return Segment("unknown", "metadata", text, path)
     if text.startswith("data:") and ";base64," in text[:100]:
         # Inline image, audio or file data: read for secrets (its payload is decoded there when it is text), not

@@ -2,8 +2,9 @@
 
 Streamable HTTP POSTs one JSON-RPC message (or a batch) and gets JSON or an SSE stream of messages back; the older
 HTTP+SSE transport POSTs the same messages. Requests: `tools/call` is a tool call (name + arguments); every string
-in `params` is scanned. Results: `tools/list` names the tools (filtered by policy), `tools/call` content and
-`resources/read` contents are tool results and documents (scanned for injection, secrets, personal data).
+in `params` is scanned. Answers: `tools/list` names the tools (filtered by policy) and defines them, `tools/call`
+content and `resources/read` contents are tool results and documents, and every other string of every message the
+server sends is judged too (scanned for injection, secrets, personal data).
 A request's own arguments are judged as the tool call they are (phase `tool_call`), never masked: the tool needs
 the real values.
 """
@@ -14,7 +15,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wardgate.formats.generic_json import string_leaves
+from wardgate.formats.generic_json import string_leaves, with_every_leaf
 from wardgate.models import Exchange, Segment, ToolCall
 
 __all__ = [
@@ -23,7 +24,7 @@ __all__ = [
     "is_jsonrpc",
     "jsonrpc_error",
     "methods",
-    "parse_mcp_result",
+    "parse_mcp_message",
     "requests",
     "tool_call_of",
 ]
@@ -56,15 +57,25 @@ def methods(body: Any) -> dict[str, str]:
     return {str(r.get("id")): str(r.get("method")) for r in requests(body) if "id" in r}
 
 
-def parse_mcp_result(message: Mapping[str, Any], method: str | None) -> Exchange:
-    """The texts of a result Wardgate judges, and for `tools/list` the tool names (as the exchange's tools)."""
-    result = message.get("result")
-    if not isinstance(result, Mapping):
-        return Exchange("mcp", "mcp", None, False, [])
-    if method == "tools/list":
-        names = tuple(t["name"] for t in result.get("tools") or [] if isinstance(t, Mapping) and "name" in t)
-        return Exchange("mcp", "mcp", None, False, [], tools=names)
-    return Exchange("mcp", "mcp", None, False, list(_result_texts(result)))
+def parse_mcp_message(message: Any, method: str | None) -> Exchange:
+    """Every text of a message from an MCP server: a result's content as tool output and documents, `tools/list`'s
+    tool names (the exchange's tools) and definitions (tool poisoning), and every other string (errors,
+    notifications, the server's own requests such as `sampling/createMessage`, embedded resources, prompts, fields
+    we have not heard of) as role `unknown`."""
+    result = message.get("result") if isinstance(message, Mapping) else None
+    segments: list[Segment] = []
+    tools: tuple[str, ...] = ()
+    if isinstance(result, Mapping) and method == "tools/list":
+        listed = result.get("tools") or []
+        tools = tuple(t["name"] for t in listed if isinstance(t, Mapping) and isinstance(t.get("name"), str))
+        segments = [
+            Segment("tool", "tool_definition", text, path)
+            for path, text in string_leaves(listed, ("result", "tools"))
+            if text.strip()
+        ]
+    elif isinstance(result, Mapping):
+        segments = list(_result_texts(result))
+    return with_every_leaf(Exchange("mcp", "mcp", None, False, segments, tools=tools), message)
 
 
 def _result_texts(result: Mapping[str, Any]) -> Iterator[Segment]:

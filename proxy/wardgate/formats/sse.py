@@ -1,15 +1,26 @@
 """Server-sent events: an incremental parser that tolerates any chunking, and the encoder for events it rewrites.
 
-Follows the WHATWG event-stream rules: lines end in CRLF, LF or CR (a CR at a chunk's end waits for the next
-byte), `:` starts a comment, `data` lines join with LF, a blank line ends an event. Each event keeps its raw bytes
-so that an event nobody rewrites goes out exactly as it came in.
+Follows the WHATWG event-stream rules: one leading UTF-8 byte-order mark is skipped, lines end in CRLF, LF or CR (a
+CR at a chunk's end waits for the next byte), `:` starts a comment, `data` lines join with LF, a blank line ends an
+event. Each event keeps its raw bytes so that an event nobody rewrites goes out exactly as it came in, and every text
+its lines carry besides the data (comments, unknown fields, overwritten names) so that those can be judged too.
+
+Parsing is linear in the bytes received: a line in progress is searched for its end only from where the last search
+stopped, and an event may grow only up to `max_event_bytes`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Sequence
 
-__all__ = ["SseEvent", "SseParser", "encode_event"]
+__all__ = ["SseEvent", "SseEventTooLarge", "SseParser", "encode_event"]
+
+_LINE_END = re.compile(rb"[\r\n]")
+_BOM = b"\xef\xbb\xbf"
+_CR = 0x0D
+_LF = 0x0A
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -18,76 +29,120 @@ class SseEvent:
     event: str | None = None
     data: str | None = None  # data lines joined with "\n"; None when the event had none (a comment, a keep-alive)
     id: str | None = None
+    # Every other line's text: comments, `retry` and unknown fields (whole lines), an `event`/`id` a later line
+    # replaced. Clients ignore them, but they reach the client in `raw`.
+    others: tuple[str, ...] = ()
 
 
-def encode_event(event: str | None, data: str) -> bytes:
-    """A well-formed event: one `data:` line per line of `data`."""
-    head = f"event: {event}\n" if event is not None else ""
-    body = "".join(f"data: {line}\n" for line in data.split("\n"))
-    return f"{head}{body}\n".encode()
+class SseEventTooLarge(ValueError):
+    """An event grew past the parser's limit; `events` are the ones completed before it."""
+
+    def __init__(self, limit: int, events: Sequence[SseEvent]) -> None:
+        super().__init__(f"an event of the stream is larger than {limit} bytes")
+        self.events = list(events)
+
+
+def encode_event(event: str | None, data: str | None, event_id: str | None = None) -> bytes:
+    """A well-formed event: its name, its id, one `data:` line per line of `data`; b"" when it has none of them."""
+    head = (f"event: {event}\n" if event is not None else "") + (f"id: {event_id}\n" if event_id is not None else "")
+    body = "".join(f"data: {line}\n" for line in data.split("\n")) if data is not None else ""
+    return f"{head}{body}\n".encode() if head or body else b""
 
 
 class SseParser:
-    def __init__(self) -> None:
-        self._pending = bytearray()  # bytes not yet split into lines
-        self._raw = bytearray()  # the current event's bytes so far
+    def __init__(self, max_event_bytes: int | None = None) -> None:
+        self._max = max_event_bytes
+        self._buffer = bytearray()  # the current event's bytes: its complete lines, then the line in progress
+        self._line = 0  # where the line in progress starts in the buffer
+        self._searched = 0  # up to where the line in progress has been searched for its end
+        self._started = False  # the leading byte-order mark has been looked for
         self._event: str | None = None
         self._data: list[str] = []
         self._id: str | None = None
+        self._others: list[str] = []
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
-        """Every event completed by this chunk, in order."""
-        self._pending += chunk
+        """Every event completed by this chunk, in order. Raises SseEventTooLarge past the limit."""
+        self._buffer += chunk
+        if not self._started and not self._skip_bom():
+            return []
         events = []
-        while True:
-            line, consumed = self._next_line()
-            if consumed == 0:
-                break
-            self._raw += self._pending[:consumed]
-            del self._pending[:consumed]
+        start = 0  # where the current event starts in the buffer (the ones before it were dispatched)
+        while (line := self._next_line()) is not None:
             if line:
                 self._field(line)
             else:
-                events.append(self._dispatch())
+                events.append(self._dispatch(start, self._line))
+                start = self._line
+            if self._max is not None and self._line - start > self._max:
+                raise SseEventTooLarge(self._max, events)
+        if start:  # drop the dispatched events' bytes; the rest arrived with this chunk (linear overall)
+            del self._buffer[:start]
+            self._line -= start
+            self._searched -= start
+        if self._max is not None and len(self._buffer) > self._max:
+            raise SseEventTooLarge(self._max, events)
         return events
 
     def close(self) -> list[SseEvent]:
         """At the end of the body: an unterminated last event, its bytes as they came."""
-        self._raw += self._pending
-        if self._pending:
-            for line in bytes(self._pending).replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
-                if line:
-                    self._field(line)
-        self._pending.clear()
-        return [self._dispatch()] if self._raw else []
+        if not self._buffer:
+            return []
+        rest = bytes(self._buffer[self._line :])
+        for line in rest.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
+            if line:
+                self._field(line)
+        return [self._dispatch(0, len(self._buffer))]
 
-    def _next_line(self) -> tuple[bytes, int]:
-        """(line without its terminator, bytes consumed); (b"", 0) when no full line is buffered yet."""
-        buffer = self._pending
-        for index, byte in enumerate(buffer):
-            if byte == 0x0A:  # LF
-                return bytes(buffer[:index]), index + 1
-            if byte == 0x0D:  # CR, or CRLF: a CR at the end must wait to see what follows
-                if index + 1 == len(buffer):
-                    return b"", 0
-                return bytes(buffer[:index]), index + (2 if buffer[index + 1] == 0x0A else 1)
-        return b"", 0
+    def _skip_bom(self) -> bool:
+        """Whether parsing may start: a buffer that could still be the start of a BOM waits for more bytes."""
+        if len(self._buffer) < len(_BOM) and _BOM.startswith(self._buffer):
+            return False
+        self._started = True
+        if self._buffer.startswith(_BOM):
+            self._line = self._searched = len(_BOM)  # skipped for parsing; the raw bytes keep it
+        return True
+
+    def _next_line(self) -> bytes | None:
+        """The next complete line without its terminator (the buffer positions move past it); None: none yet."""
+        buffer = self._buffer
+        found = _LINE_END.search(buffer, self._searched)
+        if found is None:
+            self._searched = len(buffer)
+            return None
+        end = found.start()
+        if buffer[end] == _CR:
+            if end + 1 == len(buffer):  # a CR at the end: CRLF or CR alone, the next byte says
+                self._searched = end
+                return None
+            after = end + (2 if buffer[end + 1] == _LF else 1)
+        else:
+            after = end + 1
+        line = bytes(buffer[self._line : end])
+        self._line = self._searched = after
+        return line
 
     def _field(self, line: bytes) -> None:
         if line.startswith(b":"):
+            self._others.append(line.decode("utf-8", errors="replace"))
             return
         name, _, value = line.partition(b":")
-        text = value[1:] if value.startswith(b" ") else value
-        decoded = text.decode("utf-8", errors="replace")
+        decoded = (value[1:] if value.startswith(b" ") else value).decode("utf-8", errors="replace")
         if name == b"data":
             self._data.append(decoded)
         elif name == b"event":
+            if self._event is not None:
+                self._others.append(self._event)
             self._event = decoded
         elif name == b"id":
+            if self._id is not None:
+                self._others.append(self._id)
             self._id = decoded
+        else:
+            self._others.append(line.decode("utf-8", errors="replace"))
 
-    def _dispatch(self) -> SseEvent:
-        event = SseEvent(bytes(self._raw), self._event, "\n".join(self._data) if self._data else None, self._id)
-        self._raw.clear()
-        self._event, self._data, self._id = None, [], None
+    def _dispatch(self, start: int, end: int) -> SseEvent:
+        data = "\n".join(self._data) if self._data else None
+        event = SseEvent(bytes(self._buffer[start:end]), self._event, data, self._id, tuple(self._others))
+        self._event, self._data, self._id, self._others = None, [], None, []
         return event

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, Protocol, TypeGuard
 
+from wardgate.formats.base import MalformedBody
+from wardgate.formats.generic_json import is_structural, string_leaves
 from wardgate.formats.sse import SseEvent, encode_event
 from wardgate.models import JsonPath
 
@@ -253,9 +256,8 @@ class GeminiStream:
 
 
 class GenericStream:
-    """Any other SSE answer on an inspected host (a provider or endpoint we do not map): no text channels, so every
-    string of every event is judged whole as it passes (the stream guard's catch-all); errors in the provider's
-    shape."""
+    """Any other SSE answer on an inspected host (a provider or endpoint we do not map): every string is a channel
+    by its place in the event (below); errors in the provider's shape."""
 
     has_end_event = False
 
@@ -265,7 +267,14 @@ class GenericStream:
         self._errors = errors.get(provider, OpenAIChatStream())
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
-        return []
+        """Each string at the same place in successive events (`delta.content.0.text.value`, or a non-JSON `data:`)
+        is one channel: a key split over events is joined there, as in a mapped format. Ids, types and other
+        structural values are left to the catch-all, so they do not run together into one text."""
+        try:
+            leaves = list(string_leaves(payload, ()))
+        except MalformedBody:
+            return []  # nested past the limit: the catch-all refuses it
+        return [Location("generic:" + ".".join(map(str, path)), path) for path, _ in leaves if not is_structural(path)]
 
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
         return None if event.data is not None and event.data.strip() == "[DONE]" else []
@@ -274,12 +283,16 @@ class GenericStream:
         return self._errors.error_event(code, message, decision_id)
 
 
+# `GET /v1/responses/{id}?stream=true` replays a background response as the same stream a POST gets.
+_RESPONSE_RETRIEVAL = re.compile(r"/responses/resp_[^/]+$")
+
+
 def stream_format_for(path: str) -> StreamFormat | None:
     """The stream format of a request path (any query string ignored)."""
     bare = path.split("?", 1)[0].rstrip("/")
     if bare.endswith("/completions"):  # chat completions, and the legacy text completions (choices[].text)
         return OpenAIChatStream()
-    if bare.endswith("/responses"):
+    if bare.endswith("/responses") or _RESPONSE_RETRIEVAL.search(bare):
         return OpenAIResponsesStream()
     if bare.endswith("/messages"):
         return AnthropicStream()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,5 +135,15 @@ class EncoderModel[C: Any]:
         shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return np.asarray(shifted / shifted.sum(axis=-1, keepdims=True), dtype=np.float64)
 
-    def batches(self, windows: Sequence[Window]) -> list[Sequence[Window]]:
-        return [windows[start : start + self.batch_size] for start in range(0, len(windows), self.batch_size)]
+    def batches(self, windows: Sequence[Window], wanted: Callable[[int], bool] | None = None) -> Iterator[list[Window]]:
+        """Forward-pass batches, each made just before it runs from the windows whose text is still `wanted`: a long
+        text whose caller is gone stops costing anything after the pass that is running."""
+        batch: list[Window] = []
+        for window in windows:
+            if wanted is None or wanted(window.text):
+                batch.append(window)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch

@@ -7,7 +7,7 @@ confident window gave it. Spans are widened to whole words so a name is never ha
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from wardgate.errors import InferenceError
 from wardgate.inference.encoder import EncoderModel
@@ -54,13 +54,14 @@ class TokenClassifier(EncoderModel[TaggerConfig]):
     def _warm_up(self) -> None:
         self.predict(["warm-up " * 8, "warm-up"])
 
-    def predict(self, texts: Sequence[str]) -> list[list[EntitySpan]]:
-        """The entities in each text. Thread-safe (ONNX Runtime sessions are)."""
+    def predict(self, texts: Sequence[str], wanted: Callable[[int], bool] | None = None) -> list[list[EntitySpan]]:
+        """The entities in each text. Thread-safe (ONNX Runtime sessions are). A text no longer `wanted` (checked
+        between forward passes) is left half read."""
         if self.config is None:
             raise InferenceError("the model is not loaded")
         labels = self.config.labels
         tokens: list[dict[int, _Token]] = [{} for _ in texts]
-        for batch in self.batches(self.windows(texts)):
+        for batch in self.batches(self.windows(texts), wanted):
             for window, rows in zip(batch, self.probabilities(batch), strict=True):
                 for (start, end), special, row in zip(window.offsets, window.special, rows, strict=False):
                     if special or end <= start:

@@ -13,6 +13,7 @@ from typing import Any
 
 from mitmproxy import connection, http
 from mitmproxy import ctx as mitmproxy_ctx
+from mitmproxy.connection import ConnectionState
 from mitmproxy.proxy.mode_specs import TransparentMode
 
 from wardgate.config import Phase, StreamingSettings
@@ -23,6 +24,7 @@ from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
+from wardgate.intercept.upstream_timeout import TIMED_OUT, UpstreamTimer
 from wardgate.limits import TokenCount
 from wardgate.models import Exchange
 from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge
@@ -72,6 +74,12 @@ def _destination(flow: http.HTTPFlow) -> Destination:
     # In a transparent listener the target is the original destination address, not a name the client chose.
     transparent = isinstance(flow.client_conn.proxy_mode, TransparentMode)
     return Destination(request.host, flow.client_conn.sni, request.host_header, target_named=not transparent)
+
+
+def _client_gone(flow: http.HTTPFlow) -> bool:
+    """The client hung up: its connection can no longer be read (mitmproxy marks that at once, though the close
+    itself reaches the flow only after the pending hook)."""
+    return not flow.client_conn.state & ConnectionState.CAN_READ
 
 
 def _incoming(flow: http.HTTPFlow, proxy_key: str | None) -> IncomingRequest:
@@ -143,11 +151,14 @@ class GuardAddon:
         streaming: StreamingSettings | None = None,
         access_log: bool = True,
         forward: ForwardIdentity | None = None,
+        upstream_timer: UpstreamTimer | None = None,
     ) -> None:
         """`pipeline` judges each request (pipeline/request.py); this addon translates flows and answers.
 
         `forward` (forward mode): the proxy credentials of each client connection name the caller.
+        `upstream_timer`: each forwarded request's connect and answer limits (intercept/upstream_timeout.py).
         """
+        self._upstream_timer = upstream_timer
         self._access_log = access_log
         self._forward = forward
         self._proxy_keys: dict[str, str] = {}  # client connection id → the password of its CONNECT's credentials
@@ -219,6 +230,12 @@ class GuardAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None or not self._inspected(flow):
             return
+        if flow.request.trailers:
+            # Fields after the body (HTTP/1 chunked or HTTP/2): nothing an LLM API reads, and they would reach the
+            # upstream unjudged (intercept/trailers.py keeps HTTP/1's from crashing the connection).
+            message = "the request ends in trailer fields, which Wardgate does not forward"
+            self._refuse(flow, "request", Decision.deny("trailers_refused", message, status=400))
+            return
         await self._judge_request(flow)
 
     def websocket_start(self, flow: http.HTTPFlow) -> None:
@@ -267,6 +284,8 @@ class GuardAddon:
         mitmproxy_ctx.master.commands.call("inject.websocket", flow, True, event, True)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if self._upstream_timer is not None:
+            self._upstream_timer.stop(flow)
         try:
             with _active(flow):
                 self._guard_response_headers(flow)
@@ -299,11 +318,13 @@ class GuardAddon:
             # the client gets it chunked, or it would wait for bytes that never come or lose the ones past the length.
             flow.response.headers.pop("content-length", None)
         if ctx is not None and ctx.endpoint == "mcp" and not flow.metadata.get(_REFUSED):
-            flow.response.stream = McpStream(self._guard, ctx)
+            flow.response.stream = McpStream(self._guard, ctx, max_event_bytes=self._streaming.max_event_bytes)
             return
         if ctx is not None and flow.request.method == "GET" and stream_format_for(flow.request.path) is None:
             # Maybe a legacy MCP session stream (its answers are judged once its endpoint event names the session).
-            flow.response.stream = McpStream(self._guard, ctx, self._pipeline.legacy_sessions)
+            flow.response.stream = McpStream(
+                self._guard, ctx, self._pipeline.legacy_sessions, max_event_bytes=self._streaming.max_event_bytes
+            )
             return
         # Never buffered (that would break time-to-first-token): guarded window by window, or passed through
         # when nothing of ours is in it (a host we do not inspect, a refused request, streaming turned off).
@@ -315,7 +336,8 @@ class GuardAddon:
         judge = StreamJudge(self._guard, ctx, exchange)
         guard = StreamGuard(
             stream_format, judge, ctx.vault, hold_chars=self._streaming.hold_chars,
-            overlap_chars=self._streaming.overlap_chars, decision_id=ctx.decision_id,
+            overlap_chars=self._streaming.overlap_chars, max_event_bytes=self._streaming.max_event_bytes,
+            decision_id=ctx.decision_id,
         )  # fmt: skip
         flow.metadata[_STREAM] = (guard, judge, flow.metadata[_TRACE].child("wardgate.stream"))
         flow.response.stream = decoded_stream(flow.response.headers, guard)
@@ -328,6 +350,8 @@ class GuardAddon:
             self._landed(flow)
 
     def _landed(self, flow: http.HTTPFlow) -> None:
+        if self._upstream_timer is not None:
+            self._upstream_timer.stop(flow)
         if flow.metadata.pop(_IN_FLIGHT, False):
             self.in_flight -= 1
             if not self.in_flight:
@@ -337,6 +361,8 @@ class GuardAddon:
     async def _response(self, flow: http.HTTPFlow) -> None:
         if (request_trace := flow.metadata.get(_TRACE)) is not None:
             request_trace.end_upstream(flow.response.status_code if flow.response else None)
+        if flow.response is not None and flow.response.trailers and self._inspected(flow):
+            flow.response.trailers = None  # fields after the answer's body are never judged: never passed on
         self._close_stream(flow)
         if (fault := flow.metadata.pop("wardgate_fault", None)) is not None:
             raise fault
@@ -349,9 +375,17 @@ class GuardAddon:
             flow.metadata[_REFUSED] = True
             flow.response = refusal(ctx, denied.refusal)
             return
-        if ctx is None or response is None or response.stream:
+        if ctx is None or response is None or flow.metadata.get(_REFUSED):
             return
-        if flow.metadata.get(_REFUSED):
+        if response.status_code == 101 and flow.websocket is None:
+            # Only a judged Realtime upgrade may switch protocols: any other 101 would turn the connection into a
+            # raw tunnel that nothing judges, both ways.
+            message = "the upstream switched protocols on a request that was not a judged WebSocket upgrade"
+            self._refuse(
+                flow, "response", Decision.deny("upstream_protocol", message, status=502, source="fail_closed")
+            )
+            return
+        if response.stream:
             return
         with tracer().start_as_current_span("wardgate.judge_response"):
             await self._judge_response(flow, ctx)
@@ -373,6 +407,11 @@ class GuardAddon:
                 return
             if "body_size_limit" in message:
                 self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", message, status=413))
+            elif flow.response is None and _CONTEXT in flow.metadata and (limit := flow.metadata.get(TIMED_OUT)):
+                # Our own limit ended it (intercept/upstream_timeout.py): the client got a 504.
+                message = f"the upstream did not {'accept the connection' if limit == 'connect' else 'answer'} in time"
+                denial = Decision.deny("upstream_timeout", message, status=504, source="fail_closed")
+                self._guard.refuse(self._context(flow), "response", denial)
             elif flow.response is None and _CONTEXT in flow.metadata:
                 # The upstream could not be reached or broke off before answering: the client gets mitmproxy's
                 # 502 (as JSON, intercept/error_pages.py); the audit trail gets the reason.
@@ -443,12 +482,14 @@ class GuardAddon:
         # Plain-HTTP forward requests carry the proxy credentials themselves; tunnelled ones had them on CONNECT.
         own = flow.request.headers.pop("proxy-authorization", None)
         key = proxy_key(own) if own is not None else self._proxy_keys.get(flow.client_conn.id)
-        outcome = await self._pipeline.run(ctx, _incoming(flow, key))
+        outcome = await self._pipeline.run(ctx, _incoming(flow, key), functools.partial(_client_gone, flow))
         if isinstance(outcome, Refuse):
             flow.metadata[_REFUSED] = True
             flow.response = refusal(ctx, outcome.decision)
             return
         request = flow.request
+        if outcome.path is not None:
+            request.path = outcome.path
         if outcome.body is not None:
             request.content = outcome.body
         if outcome.query is not None:
@@ -456,6 +497,8 @@ class GuardAddon:
         request.headers.update(outcome.headers)
         # Wardgate's upstream span goes on in the trace: its traceparent replaces the caller's.
         flow.metadata[_TRACE].start_upstream(request.headers, request.pretty_host)
+        if self._upstream_timer is not None:
+            self._upstream_timer.start(flow)
 
     async def _judge_response(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
         assert flow.response is not None

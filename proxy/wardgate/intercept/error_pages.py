@@ -13,12 +13,17 @@ from mitmproxy import http
 from mitmproxy.net.http import http1
 from mitmproxy.proxy.layers.http import _http1
 
-__all__ = ["install_json_error_pages"]
+__all__ = ["UPSTREAM_TIMEOUT_MARK", "install_json_error_pages"]
+
+# What intercept/upstream_timeout.py makes mitmproxy's error message carry when an upstream ran out of time.
+UPSTREAM_TIMEOUT_MARK = "WARDGATE-UPSTREAM-TIMEOUT"
 
 _CODES = {400: "malformed_request", 413: "body_too_large", 502: "upstream_unavailable", 504: "upstream_timeout"}
 
 
 def _json_error_response(status_code: int, message: str = "") -> bytes:
+    if UPSTREAM_TIMEOUT_MARK in message:
+        status_code, message = 504, "the upstream did not answer in time"
     code = _CODES.get(status_code, "proxy_error")
     body = {"error": {"message": f"Wardgate: {message or code}", "type": "server_error", "param": None, "code": code}}
     response = http.Response.make(

@@ -21,10 +21,13 @@ from mitmproxy.master import Master
 from wardgate.audit import AuditLog
 from wardgate.config import Settings
 from wardgate.identity import build_forward_identity, build_resolver, upstream_credential
+from wardgate.inference.work import SCAN_WORK
 from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
 from wardgate.intercept.error_pages import install_json_error_pages
+from wardgate.intercept.trailers import install_trailer_reader
+from wardgate.intercept.upstream_timeout import UpstreamTimer
 from wardgate.limits import build_rate_limiter, build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.pipeline.admission import Admission
@@ -115,7 +118,7 @@ async def serve(settings: Settings) -> None:
     """Run the proxy until SIGINT/SIGTERM. Start-up problems raise `ConfigError` before anything listens."""
     engine = build_engine(settings.policy)
     tracing = configure_tracing(settings.telemetry.traces)
-    metrics = DecisionMetrics()
+    metrics = DecisionMetrics(scan_work=lambda: SCAN_WORK.running)
     audit = AuditLog(
         settings.audit.file,
         stdout=settings.audit.stdout,
@@ -153,6 +156,9 @@ async def serve(settings: Settings) -> None:
     rules = RequestRules(
         max_body_bytes=settings.max_body_bytes,
         max_scan_chars=settings.scanners.max_scan_chars,
+        max_body_nodes=settings.max_body_nodes,
+        max_segments=settings.max_segments,
+        deadline_s=settings.deadline_s,
         binds_host=selective,
         unreadable_fails_closed=settings.fail_closed.unreadable,
         upstream_credential=upstream_credential(settings.identity.upstream_credential),
@@ -175,8 +181,11 @@ async def serve(settings: Settings) -> None:
     addon = GuardAddon(
         guard, pipeline, inspects=inspects, max_body_bytes=settings.max_body_bytes, usage=usage,
         streaming=settings.streaming, access_log=settings.telemetry.access_log, forward=forward,
+        upstream_timer=UpstreamTimer(connect_s=settings.upstream_connect_timeout_s,
+                                     answer_s=settings.upstream_timeout_s),
     )  # fmt: skip
     install_json_error_pages()
+    install_trailer_reader()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
     master.addons.add(

@@ -33,15 +33,27 @@ _NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]+|\d+)(?:\.(?:0x[0-9a-f]+|\d+)){0,3}",
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An IP address in any spelling the system resolver accepts (`127.1`, `0x7f000001`, `2130706433`)."""
     try:
-        return ipaddress.ip_address(host)
+        address = ipaddress.ip_address(host)
     except ValueError:
         pass
+    else:
+        # `::ffff:127.0.0.1` (and the deprecated `::127.0.0.1`) reach the IPv4 host: compared as that address.
+        if isinstance(address, ipaddress.IPv6Address):
+            embedded = address.ipv4_mapped or _ipv4_compatible(address)
+            return embedded or address
+        return address
     if _NUMERIC_HOST.fullmatch(host):
         try:
             return ipaddress.IPv4Address(socket.inet_aton(host))
         except OSError:
             return None
     return None
+
+
+def _ipv4_compatible(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address in a deprecated IPv4-compatible IPv6 address (`::a.b.c.d`, not `::` or `::1`)."""
+    value = int(address)
+    return ipaddress.IPv4Address(value) if 1 < value < 2**32 else None
 
 
 def host_matcher(patterns: list[str]) -> Callable[[str], bool]:

@@ -25,6 +25,7 @@ from wardgate.policy import Decision, PolicyEngine, Reason
 from wardgate.policy.engine import DECISION_PATH
 from wardgate.policy.recording import recorded_input
 from wardgate.scanners.base import Scanner, SyncScanner
+from wardgate.surrogates import scannable, scannable_value
 from wardgate.telemetry.tracing import tracer
 
 __all__ = ["Guard", "Verdict"]
@@ -54,6 +55,11 @@ def _tool_summary(policy_input: Mapping[str, Any] | None) -> dict[str, Any] | No
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
+
+
+def _scannable(segments: Sequence[Segment]) -> list[Segment]:
+    """What the scanners read: lone surrogates (which no UTF-8 encoder takes) as U+FFFD, spans unchanged."""
+    return [dataclasses.replace(s, text=text) if (text := scannable(s.text)) is not s.text else s for s in segments]
 
 
 class Guard:
@@ -100,6 +106,7 @@ class Guard:
         """`extra` joins the policy input (a tool call: `tool_call`, `turn`)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
+        sent, exchange = exchange, _as_the_caller_reads_it(ctx, phase, exchange)
         findings, scan_error = await self._scan(exchange)
         timings["scan_ms"] = _ms(time.perf_counter() - started)
         if phase == "request":
@@ -121,7 +128,7 @@ class Guard:
                 source="fail_closed",
             )  # fmt: skip
             shadowed = False
-        rewrites = self._rewrites(ctx, phase, exchange, findings, applied) if applied.allow else {}
+        rewrites = self._rewrites(ctx, sent, exchange, findings, applied) if applied.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
         self._record(
             ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error, enforced=not shadowed
@@ -132,6 +139,7 @@ class Guard:
         """`judge` for one frame of a long-lived session: audited only when it is denied or rewritten, so a
         socket's thousands of clean frames do not each write an event (its upgrade was audited as a request)."""
         started = time.perf_counter()
+        sent, exchange = exchange, _as_the_caller_reads_it(ctx, phase, exchange)
         findings, scan_error = await self._scan(exchange)
         timings = {"scan_ms": _ms(time.perf_counter() - started)}
         policy_input = self._input(ctx, phase, exchange, findings)
@@ -139,7 +147,7 @@ class Guard:
             decision = self._scan_failed(scan_error)
         else:
             decision = await self._decide(phase, policy_input)
-        rewrites = self._rewrites(ctx, phase, exchange, findings, decision) if decision.allow else {}
+        rewrites = self._rewrites(ctx, sent, exchange, findings, decision) if decision.allow else {}
         if not decision.allow or rewrites:
             timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
             self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
@@ -165,20 +173,20 @@ class Guard:
         return await self.judge(ctx, "tool_call", arguments, has_body=True, extra=_tool_call_input(ctx, call, source))
 
     def _rewrites(
-        self, ctx: RequestContext, phase: Phase, exchange: Exchange, findings: Sequence[Finding], decision: Decision
+        self, ctx: RequestContext, sent: Exchange, judged: Exchange, findings: Sequence[Finding], decision: Decision
     ) -> dict[JsonPath, str]:
-        """Masked spans; in a response, also this flow's placeholders turned back into the caller's values."""
-        segments = exchange.segments
+        """Masked spans of the judged texts; where those differ from what was sent (this flow's placeholders turned
+        back into the caller's values, in an answer), the judged text replaces the sent one."""
+        segments = judged.segments
         rewrites = self._masker.rewrite(
-            segments, findings, decision.masks, ctx.vault, placeholders=phase == "request", redacted=decision.redacts
+            segments, findings, decision.masks, ctx.vault, placeholders=judged is sent, redacted=decision.redacts
         )
         if decision.annotate:
             rewrites = annotated(segments, findings, decision.annotates, rewrites)
-        if phase in ("response", "tool_result") and len(ctx.vault):
-            for segment in segments:
-                restored = ctx.vault.restore(rewrites.get(segment.path, segment.text))
-                if restored != segment.text:
-                    rewrites[segment.path] = restored
+        if judged is not sent:
+            for before, after in zip(sent.segments, segments, strict=True):
+                if (text := rewrites.get(after.path, after.text)) != before.text:
+                    rewrites[after.path] = text
         return rewrites
 
     def refuse(self, ctx: RequestContext, phase: Phase, decision: Decision) -> None:
@@ -190,7 +198,8 @@ class Guard:
     async def _scan(self, exchange: Exchange) -> tuple[list[Finding], str | None]:
         if not exchange.segments or not self._scanners:
             return [], None
-        calls = [self._traced_scan(scanner, exchange.segments) for scanner in self._scanners]
+        segments = _scannable(exchange.segments)
+        calls = [self._traced_scan(scanner, segments) for scanner in self._scanners]
         try:
             results = await asyncio.wait_for(asyncio.gather(*calls), self._scan_timeout)
         except TimeoutError:
@@ -212,7 +221,7 @@ class Guard:
     async def _decide(self, phase: Phase, policy_input: Mapping[str, Any]) -> Decision:
         with tracer().start_as_current_span("wardgate.policy", attributes={"wardgate.phase": phase}) as span:
             try:
-                decision = await self._engine.evaluate(policy_input)
+                decision = await self._engine.evaluate(scannable_value(policy_input))
             except PolicyError as exc:
                 decision = self._policy_failed(phase, exc)
             span.set_attributes({"wardgate.allow": decision.allow, "wardgate.code": decision.code})
@@ -233,8 +242,9 @@ class Guard:
     def scan_blocking(self, segments: Sequence[Segment], *, tool: bool) -> tuple[list[Finding], str | None]:
         """The sync scanners' findings (tool-call arguments and tool results get the tool scanners too)."""
         scanners = [*self._stream_scanners, *(self._tool_scanners if tool else ())]
+        readable = _scannable(segments)
         try:
-            return [finding for scanner in scanners for finding in scanner.scan_sync(segments)], None
+            return [finding for scanner in scanners for finding in scanner.scan_sync(readable)], None
         except ScannerError as exc:
             return [], str(exc)
         except Exception as exc:
@@ -244,6 +254,7 @@ class Guard:
     def judge_blocking(self, ctx: RequestContext, phase: Phase, exchange: Exchange) -> Verdict:
         """`judge` on the caller's thread, with the sync scanners: for messages inside a stream (MCP over SSE)."""
         started = time.perf_counter()
+        sent, exchange = exchange, _as_the_caller_reads_it(ctx, phase, exchange)
         findings, scan_error = self.scan_blocking(exchange.segments, tool=True)
         timings = {"scan_ms": _ms(time.perf_counter() - started)}
         policy_input = self._input(ctx, phase, exchange, findings)
@@ -252,7 +263,7 @@ class Guard:
         timings["policy_ms"] = _ms(time.perf_counter() - started)
         shadowed = self.shadowed(decision)
         applied = _PASS if shadowed else decision
-        rewrites = self._rewrites(ctx, phase, exchange, findings, applied) if applied.allow else {}
+        rewrites = self._rewrites(ctx, sent, exchange, findings, applied) if applied.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
         self._record(
             ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error, enforced=not shadowed
@@ -280,7 +291,7 @@ class Guard:
         if scan_error is not None and phase in self._fail_closed.scanner_error:
             return self._scan_failed(scan_error)
         try:
-            return self._engine.evaluate_blocking(policy_input)
+            return self._engine.evaluate_blocking(scannable_value(policy_input))
         except PolicyError as exc:
             return self._policy_failed(phase, exc)
 
@@ -383,3 +394,14 @@ class Guard:
             metrics=dict(timings),
             streamed=dict(stream) if stream is not None else None,
         )
+
+
+def _as_the_caller_reads_it(ctx: RequestContext, phase: Phase, exchange: Exchange) -> Exchange:
+    """An answer with this flow's placeholders turned back into the caller's values: judged as it will be read, so
+    a restored value is seen where it lands (a link that would carry it off, a key it completes)."""
+    if phase not in ("response", "tool_result") or not len(ctx.vault):
+        return exchange
+    segments = [dataclasses.replace(segment, text=ctx.vault.restore(segment.text)) for segment in exchange.segments]
+    if all(after.text == before.text for before, after in zip(exchange.segments, segments, strict=True)):
+        return exchange
+    return dataclasses.replace(exchange, segments=segments)

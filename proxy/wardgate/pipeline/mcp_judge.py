@@ -8,6 +8,10 @@ The older HTTP+SSE transport answers every POST on one long GET stream of the se
 what the POSTs asked (id → method) and what Wardgate denied over to that stream. A denied call cannot be answered
 on its POST (that client gives up on any non-2xx): it is forwarded as a method no server knows, and the server's
 "method not found" for that id is replaced on the stream by Wardgate's JSON-RPC error.
+
+On a stream, what an event carries besides its data is judged too (pipeline/sse_fields.py); an event the judge
+denies there becomes the JSON-RPC error of its message (or is dropped when it has none), and an event larger than
+`max_event_bytes` ends the stream with an audited error for the request it answers.
 """
 
 from __future__ import annotations
@@ -20,35 +24,42 @@ from urllib.parse import parse_qs, urlsplit
 from cachetools import TTLCache
 
 from wardgate.formats.base import apply_rewrites
-from wardgate.formats.mcp import filter_tools, jsonrpc_error, parse_mcp_result
-from wardgate.formats.sse import SseParser, encode_event
+from wardgate.formats.mcp import filter_tools, jsonrpc_error, parse_mcp_message
+from wardgate.formats.sse import SseEvent, SseEventTooLarge, SseParser, encode_event
+from wardgate.models import Exchange, Segment
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
+from wardgate.pipeline.sse_fields import EventFields, FieldDenied
+from wardgate.policy import Decision
+from wardgate.surrogates import json_text
 
 __all__ = ["DENIED_METHOD", "LegacySession", "LegacySessions", "McpStream", "judge_mcp_message"]
 
 DENIED_METHOD = "wardgate/denied"  # what a denied legacy call is forwarded as: no server implements it
+_TEXT = "$data"  # the key a bare string is judged under
 
 
 def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
-    """The message to pass on: as it was, filtered, masked, or replaced by a JSON-RPC error."""
-    if not isinstance(message, dict) or "result" not in message:
+    """The message to pass on: as it was, filtered, masked, or replaced by a JSON-RPC error. Every message is
+    judged (results, errors, notifications, the server's requests); a batch message by message."""
+    if isinstance(message, list):
+        return [judge_mcp_message(guard, ctx, item) for item in message]
+    if isinstance(message, str):  # a bare string (or a non-JSON event's data): judged under a key, as text
+        judged = judge_mcp_message(guard, ctx, {_TEXT: message})
+        return judged.get(_TEXT, judged)
+    answers = isinstance(message, dict) and "result" in message
+    method = ctx.mcp_methods.get(str(message.get("id"))) if answers else None
+    exchange = parse_mcp_message(message, method)
+    if not exchange.segments and not exchange.tools:
         return message
-    method = ctx.mcp_methods.get(str(message.get("id")))
-    exchange = parse_mcp_result(message, method)
-    if method == "tools/list":
-        verdict = guard.judge_blocking(ctx, "response", exchange)
-        if verdict.decision.allow:
+    verdict = guard.judge_blocking(ctx, "response" if method == "tools/list" else "tool_result", exchange)
+    if verdict.decision.allow:
+        if method == "tools/list":
             filter_tools(message, set(verdict.decision.tools.deny))
-            return message
-    elif exchange.segments:
-        verdict = guard.judge_blocking(ctx, "tool_result", exchange)
-        if verdict.decision.allow:
-            return apply_rewrites(message, verdict.rewrites)
-    else:
-        return message
+        return apply_rewrites(message, verdict.rewrites)
     reason = verdict.decision.reasons[0] if verdict.decision.reasons else None
-    return jsonrpc_error(message.get("id"), verdict.decision.code, reason.message if reason else "denied by policy")
+    request_id = message.get("id") if isinstance(message, dict) else None
+    return jsonrpc_error(request_id, verdict.decision.code, reason.message if reason else "denied by policy")
 
 
 @dataclasses.dataclass(slots=True)
@@ -85,15 +96,63 @@ class McpStream:
     POSTs the later messages answer.
     """
 
-    def __init__(self, guard: Guard, ctx: RequestContext, sessions: LegacySessions | None = None) -> None:
+    def __init__(
+        self,
+        guard: Guard,
+        ctx: RequestContext,
+        sessions: LegacySessions | None = None,
+        *,
+        max_event_bytes: int | None = None,
+    ) -> None:
         self._guard, self._ctx, self._sessions = guard, ctx, sessions
         self._session: LegacySession | None = None
-        self._parser = SseParser()
+        self._parser = SseParser(max_event_bytes)
+        self._fields = EventFields(self._judge_field)
+        self._stopped = False
 
     def __call__(self, chunk: bytes) -> bytes | list[bytes]:
-        events = self._parser.feed(chunk) if chunk else self._parser.close()
-        out = b"".join(self._event(event.raw, event.event, event.data) for event in events)
+        if self._stopped:
+            return []
+        try:
+            events = self._parser.feed(chunk) if chunk else self._parser.close()
+        except SseEventTooLarge as exc:
+            out = b"".join(map(self._judged, exc.events)) + self._stop("event_too_large", str(exc))
+        else:
+            out = b"".join(map(self._judged, events))
         return out if out else []
+
+    def _judged(self, event: SseEvent) -> bytes:
+        try:
+            event = self._fields.judged(event)
+        except FieldDenied as denied:
+            return self._denied(event.data, denied.decision)
+        return self._event(event.raw, event.event, event.data)
+
+    def _judge_field(self, text: str) -> tuple[Decision, str]:
+        """Scanned first: only a text with findings is decided on (and audited), as a tool result."""
+        exchange = Exchange("mcp", "mcp", None, True, [Segment("tool", "tool_result", text, ())])
+        found, error = self._guard.scan_blocking(exchange.segments, tool=True)
+        if not found and error is None:
+            return Decision(allow=True, status=200), text
+        verdict = self._guard.judge_blocking(self._ctx, "tool_result", exchange)
+        return verdict.decision, verdict.rewrites.get((), text)
+
+    def _denied(self, data: str | None, decision: Decision) -> bytes:
+        """The JSON-RPC error of the event's message (its caller is waiting for it), or nothing."""
+        try:
+            message = json.loads(data or "")
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or "id" not in message:
+            return b""
+        reason = decision.reasons[0].message if decision.reasons else "denied by policy"
+        return encode_event("message", json.dumps(jsonrpc_error(message["id"], decision.code, reason)))
+
+    def _stop(self, code: str, message: str) -> bytes:
+        """The stream cannot be judged on: an audited error for the request it answers, then nothing."""
+        self._stopped = True
+        self._guard.refuse(self._ctx, "response", Decision.deny(code, message, status=502, source="fail_closed"))
+        return encode_event("message", json.dumps(jsonrpc_error(self._ctx.mcp_request_id, code, message)))
 
     def _event(self, raw: bytes, name: str | None, data: str | None) -> bytes:
         if not data:
@@ -102,13 +161,21 @@ class McpStream:
             owner = (self._ctx.identity.get("tenant"), self._ctx.identity.get("subject"))
             self._session = self._sessions.open(session_id, owner)
             self._ctx.mcp_methods = self._session.methods  # the POSTs fill it in as they come
-            return raw
+            return self._text(raw, name, data)
         try:
             message, copy = json.loads(data), json.loads(data)  # judging may change its message in place
         except ValueError:
-            return raw
+            return self._text(raw, name, data)
         if self._session is not None and isinstance(message, dict) and str(message.get("id")) in self._session.denied:
             code, reason = self._session.denied.pop(str(message.get("id")))
             return encode_event(name, json.dumps(jsonrpc_error(message.get("id"), code, reason)))
         judged = judge_mcp_message(self._guard, self._ctx, copy)
-        return raw if judged == message else encode_event(name, json.dumps(judged, ensure_ascii=False))
+        return raw if judged == message else encode_event(name, json_text(judged))
+
+    def _text(self, raw: bytes, name: str | None, data: str) -> bytes:
+        """A `data:` that is not JSON (or an endpoint URL) is judged as text: passed, masked, or replaced by a
+        JSON-RPC error."""
+        judged = judge_mcp_message(self._guard, self._ctx, data)
+        if not isinstance(judged, str):
+            return encode_event(name, json_text(judged))
+        return raw if judged == data else encode_event(name, judged)

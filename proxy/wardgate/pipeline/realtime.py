@@ -19,6 +19,7 @@ from wardgate.models import JsonPath, Segment
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.policy import Decision
+from wardgate.surrogates import json_text
 
 __all__ = ["FrameOutcome", "RealtimeSession"]
 
@@ -79,7 +80,7 @@ class RealtimeSession:
             # What the policy masks spans this delta and earlier ones that already went out: stop instead.
             message = "a value the policy masks spans several frames; it cannot be masked in flight"
             return self._stop(Decision.deny("split_value", message, status=403))
-        return FrameOutcome("rewrite", json.dumps(apply_rewrites(payload, verdict.rewrites), ensure_ascii=False))
+        return FrameOutcome("rewrite", json_text(apply_rewrites(payload, verdict.rewrites)))
 
     def _tail(self, payload: dict[str, Any], delta: str) -> Segment:
         """A text delta joined to the tail of the same item's earlier deltas (a key split across frames)."""

@@ -1,16 +1,19 @@
 """The request phase as an explicit list of stages over a model that does not import mitmproxy (DESIGN §2).
 
-    bind host → no upgrade → identify → rate limit → size → read and parse → usage → precheck → admit + judge
-    → MCP → enforce
+    bind host → canonical target → no upgrade → identify → rate limit → size → read and parse → usage → precheck
+    → admit + judge → MCP → enforce
 
 Each stage lets the call go on (None) or ends it: `Refuse` (audited here, in one place, unless the judging stage
 already audited it) or, at the end, `Forward` (what to change before the request goes upstream). The cheap
 refusals come first: an anonymous, misdirected, rate-limited, oversized or over-budget request never reaches a scanner.
+The stages share one deadline (`deadline_s`: 503 `deadline_exceeded`), and they are cancelled when the client hangs up
+(`client_closed`, audited, never forwarded): either way the scans they started are cancelled with them.
 Exceptions are breakage; the caller (intercept/) turns them into an audited refusal.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
@@ -19,12 +22,13 @@ from typing import Any
 from cachetools import TTLCache
 from cryptography import x509
 
-from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
+from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
 from wardgate.formats.realtime import is_realtime
+from wardgate.formats.target import canonical_target
 from wardgate.identity import ForwardIdentity, IdentityRejected, IdentityResolver
 from wardgate.identity.forward import PROXY_AUTHENTICATE
 from wardgate.limits import UsageUnavailable
@@ -34,6 +38,7 @@ from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.destination import Destination
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.headers import HEADER, apply_header_rewrites, header_segments
+from wardgate.pipeline.lifetime import ClientGone, until_gone
 from wardgate.pipeline.mcp_judge import DENIED_METHOD, LegacySessions, session_of
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
@@ -74,8 +79,9 @@ class IncomingRequest:
 
 @dataclasses.dataclass(slots=True)
 class Forward:
-    """What to change before forwarding: a new body, a new query, headers to set."""
+    """What to change before forwarding: a new request target, body or query, headers to set."""
 
+    path: str | None = None  # the canonical target (formats/target.py) when the client spelled it otherwise
     body: bytes | None = None
     query: list[tuple[str, str]] | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -96,6 +102,9 @@ class RequestRules:
 
     max_body_bytes: int
     max_scan_chars: int
+    max_body_nodes: int  # JSON values, form fields or multipart parts in the body
+    max_segments: int  # texts to judge
+    deadline_s: float  # Wardgate's own part of a request: every stage, admission wait and scans included
     binds_host: bool = False
     unreadable_fails_closed: bool = True
     upstream_credential: tuple[str, str] | None = None
@@ -107,6 +116,7 @@ class RequestRules:
 class _Call:
     ctx: RequestContext
     request: IncomingRequest
+    sent_target: str = ""  # the target as the client spelled it (request.path becomes the canonical one)
     body: bytes = b""  # decoded
     read: Body = dataclasses.field(default_factory=lambda: Body("empty"))
     exchange: Exchange | None = None
@@ -149,6 +159,7 @@ class RequestPipeline:
         self.legacy_sessions = LegacySessions()
         self.stages: list[Callable[[_Call], Awaitable[Outcome | None]]] = [
             self._bind_host,
+            self._canonical_target,
             self._no_upgrade,
             self._identify,
             self._rate_limit,
@@ -161,17 +172,35 @@ class RequestPipeline:
             self._enforce,
         ]
 
-    async def run(self, ctx: RequestContext, request: IncomingRequest) -> Outcome:
-        call = _Call(ctx, request)
-        for stage in self.stages:
-            with tracer().start_as_current_span(f"wardgate.{stage.__name__.strip('_')}") as span:
-                outcome = await stage(call)
-                if isinstance(outcome, Refuse):
-                    span.set_attribute("wardgate.refused", outcome.decision.code)
-            if isinstance(outcome, Refuse):
-                if not outcome.audited:
-                    self._guard.refuse(ctx, "request", outcome.decision)
-                return outcome
+    async def run(
+        self, ctx: RequestContext, request: IncomingRequest, client_gone: ClientGone | None = None
+    ) -> Outcome:
+        """The stages in order; `client_gone` is polled while they run (and once after): a client that hung up gets
+        its judgement cancelled and a `client_closed` refusal, so nothing is forwarded for it."""
+        outcome, gone = await until_gone(self._stages(_Call(ctx, request, sent_target=request.path)), client_gone)
+        if gone or (isinstance(outcome, Forward) and client_gone is not None and client_gone()):
+            message = "the client closed the connection before its request was judged; nothing was forwarded"
+            outcome = Refuse(Decision.deny("client_closed", message, status=499, source="fail_closed"))
+        assert outcome is not None
+        if isinstance(outcome, Refuse) and not outcome.audited:
+            self._guard.refuse(ctx, "request", outcome.decision)
+        return outcome
+
+    async def _stages(self, call: _Call) -> Outcome:
+        try:
+            async with asyncio.timeout(self._rules.deadline_s) as deadline:
+                for stage in self.stages:
+                    with tracer().start_as_current_span(f"wardgate.{stage.__name__.strip('_')}") as span:
+                        outcome = await stage(call)
+                        if isinstance(outcome, Refuse):
+                            span.set_attribute("wardgate.refused", outcome.decision.code)
+                    if isinstance(outcome, Refuse):
+                        return outcome
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            message = f"Wardgate could not judge this request within its deadline of {self._rules.deadline_s:g} s"
+            return Refuse(Decision.deny("deadline_exceeded", message, status=503, source="fail_closed"))
         return call.forward
 
     # --- the stages, cheapest refusals first ----------------------------------------------------------------
@@ -179,6 +208,13 @@ class RequestPipeline:
     async def _bind_host(self, call: _Call) -> Outcome | None:
         mismatch = call.request.destination.mismatch() if self._rules.binds_host else None
         return Refuse(Decision.deny("misdirected_request", mismatch, status=421)) if mismatch else None
+
+    async def _canonical_target(self, call: _Call) -> Outcome | None:
+        """Judge, and forward, the path as the upstream's router will read it (`%63ompletions` is `completions`)."""
+        canonical = canonical_target(call.request.path)
+        if canonical != call.request.path:
+            call.request.path = call.forward.path = canonical
+        return None
 
     async def _no_upgrade(self, call: _Call) -> Outcome | None:
         upgrade = call.request.headers.get("upgrade")
@@ -245,32 +281,39 @@ class RequestPipeline:
     async def _read(self, call: _Call) -> Outcome | None:
         """The body by its content (pipeline/../formats/body.py), then the provider's format and every other string."""
         request, ctx = call.request, call.ctx
-        adapter = adapter_for(request.method, request.path)
+        adapter, rules = adapter_for(request.method, request.path), self._rules
         try:
-            read = read_body(call.body, request.headers.get("content-type", ""))
+            read = read_body(call.body, request.headers.get("content-type", ""), rules.max_body_nodes)
             if read is None:
-                if self._rules.unreadable_fails_closed:
+                if rules.unreadable_fails_closed:
                     message = "the body is not JSON, JSON Lines, multipart, a form or text, so it cannot be inspected"
                     return Refuse(Decision.deny("unreadable_body", message, status=415))
                 read = Body("empty")
-            exchange = self._exchange(ctx, adapter, read)
+            exchange = self._exchange(ctx, adapter, read, rules.max_segments)
         except MalformedBody as exc:
             return Refuse(Decision.deny("malformed_request", str(exc), status=400))
+        except TooComplex as exc:  # counted before the pieces were built: refused in milliseconds, before any scan
+            return Refuse(Decision.deny("body_too_complex", str(exc), status=413))
         call.read = read
         # The whole request target is text too (a path or `;param` can carry a key, `#…` a fragment some servers
         # read): judged for secrets like metadata; the query's pairs again on their own, for masking. So are the
         # headers the upstream gets (pipeline/headers.py), but for credentials: the caller's, and the upstream's
         # (Wardgate's own replaces whatever the caller sent in it).
-        target = Segment("unknown", "metadata", request.path, (TARGET,))
-        upstream = {self._rules.upstream_credential[0].lower()} if self._rules.upstream_credential else set()
+        target = Segment("unknown", "metadata", call.sent_target, (TARGET,))
+        upstream = {rules.upstream_credential[0].lower()} if rules.upstream_credential else set()
         headers = header_segments(request.headers, "unknown", skip=self._identity.credential_headers | upstream)
         extra = [target, *_query_segments(request.query), *headers]
-        call.exchange = dataclasses.replace(exchange, segments=[*exchange.segments, *extra])
+        segments = [*exchange.segments, *extra]
+        if len(segments) > rules.max_segments:
+            message = f"the request holds {len(segments)} texts to judge; the limit is {rules.max_segments}"
+            return Refuse(Decision.deny("body_too_complex", message, status=413))
+        call.exchange = dataclasses.replace(exchange, segments=segments)
         ctx.model, ctx.endpoint = call.exchange.model, call.exchange.endpoint
         return None
 
     @staticmethod
-    def _exchange(ctx: RequestContext, adapter: Any, read: Body) -> Exchange:
+    def _exchange(ctx: RequestContext, adapter: Any, read: Body, max_segments: int) -> Exchange:
+        """`TooComplex` past `max_segments` (JSON bodies: before the walk over every leaf builds them all)."""
         if read.kind != "json":
             if adapter is not None and read.kind != "empty":
                 raise MalformedBody(f"this endpoint takes a JSON object, not {read.kind}")
@@ -282,9 +325,9 @@ class RequestPipeline:
             # MCP: the request is judged for who calls what; a tools/call is judged as the tool call it is.
             ctx.provider, ctx.mcp_methods = "mcp", methods(body)
             ctx.mcp_request_id = next((r.get("id") for r in requests(body) if "id" in r), None)
-            return with_every_leaf(Exchange("mcp", "mcp", None, False, []), body)
+            return with_every_leaf(Exchange("mcp", "mcp", None, False, []), body, max_segments)
         exchange = adapter.parse_request(body) if adapter else parse_unparsed(body, ctx.provider)
-        return with_every_leaf(exchange, body)
+        return with_every_leaf(exchange, body, max_segments)
 
     async def _usage_input(self, call: _Call) -> Outcome | None:
         try:

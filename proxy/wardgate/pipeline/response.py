@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 from typing import Any
 
-from wardgate.formats import MalformedBody, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
+from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
 from wardgate.formats.generic_json import KEY_MARK
@@ -22,8 +23,13 @@ from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.mcp_judge import judge_mcp_message
 from wardgate.policy import Decision
+from wardgate.surrogates import json_text
 
 __all__ = ["ResponseJudge", "ResponseOutcome"]
+
+# Printable runs long enough to hold a key, in bytes no text reader takes.
+_ASCII_RUN = re.compile(rb"[\x20-\x7e]{12,}")
+_UTF16_RUN = re.compile(rb"(?:[\x20-\x7e]\x00){12,}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -47,11 +53,11 @@ class ResponseJudge:
         try:
             content = decode_content(content, encoding, self._max_bytes)
             read = read_body(content, content_type)
-        except (DecodingError, TooLarge, MalformedBody) as exc:
+        except (DecodingError, TooLarge, MalformedBody, TooComplex) as exc:
             return ResponseOutcome(refusal=Decision.deny("response_unreadable", f"the answer cannot be judged: {exc}",
                                                          status=502, source="fail_closed"))  # fmt: skip
         if read is None:
-            return ResponseOutcome()  # binary (audio, an image): nothing a text scanner can read
+            return await self._binary(ctx, content)
         if read.kind != "json":
             return await self._text(ctx, read)
         body = read.value
@@ -84,7 +90,7 @@ class ResponseJudge:
         body = apply_rewrites(body, verdict.rewrites)
         if refused and adapter is not None:
             body = adapter.refuse_tool_calls(body, refused)
-        return ResponseOutcome(body=json.dumps(body, ensure_ascii=False).encode(), spent=spent)
+        return ResponseOutcome(body=json_text(body).encode(), spent=spent)
 
     async def _text(self, ctx: RequestContext, read: Body) -> ResponseOutcome:
         """A text answer (plain, HTML, JSON Lines, broken JSON): judged as the assistant's text; masks rewrite it."""
@@ -104,6 +110,23 @@ class ResponseJudge:
         message = f"the policy masks part of a {read.kind} answer, which Wardgate cannot rewrite; it is withheld"
         return ResponseOutcome(refusal=Decision.deny("mask_unsupported", message, status=502))
 
+    async def _binary(self, ctx: RequestContext, content: bytes) -> ResponseOutcome:
+        """An answer no reader takes (audio, an image, an unknown format): its printable runs, ASCII or UTF-16, are
+        read for secrets, as `strings` would find them. It cannot be masked in place, so a mask withholds it."""
+        runs = [m.group().decode("ascii") for m in _ASCII_RUN.finditer(content)]
+        runs += [m.group().decode("utf-16-le") for m in _UTF16_RUN.finditer(content)]
+        if not runs:
+            return ResponseOutcome()
+        segment = Segment("assistant", "metadata", "\n".join(runs), ("$strings",))
+        exchange = Exchange(ctx.provider, "unparsed", None, False, [segment])
+        verdict = await self._guard.judge(ctx, "response", exchange, has_body=True)
+        if not verdict.decision.allow:
+            return ResponseOutcome(refusal=verdict.decision, audited=True)
+        if verdict.rewrites:
+            message = "a binary answer carries text the policy masks, which Wardgate cannot rewrite; it is withheld"
+            return ResponseOutcome(refusal=Decision.deny("mask_unsupported", message, status=502))
+        return ResponseOutcome()
+
     async def _mcp(self, ctx: RequestContext, body: Any) -> ResponseOutcome:
         messages = body if isinstance(body, list) else [body]
         copies = json.loads(json.dumps(messages))  # judging may change a message in place
@@ -115,4 +138,4 @@ class ResponseJudge:
         if judged == messages:
             return ResponseOutcome()
         answer = judged if isinstance(body, list) else judged[0]
-        return ResponseOutcome(body=json.dumps(answer, ensure_ascii=False).encode())
+        return ResponseOutcome(body=json_text(answer).encode())

@@ -27,6 +27,7 @@ from typing import Any
 import re2
 
 from wardgate.errors import ScannerError
+from wardgate.inference.work import SCAN_WORK
 from wardgate.models import Finding, Segment
 from wardgate.scanners.gitleaks import Rule, RuleSet, load_rules
 from wardgate.scanners.normalise import decoded_layers, has_encoded_run, normalise
@@ -123,9 +124,13 @@ class SecretsScanner:
         if small and not self._worth_scanning([segment.text for segment in segments]):
             return []
         try:
-            return await asyncio.to_thread(self.scan_sync, segments)
+            return await asyncio.to_thread(self._scan_counted, segments)
         except Exception as exc:  # a regex engine fault must become the configured verdict, not a 500
             raise ScannerError(f"secrets scanner failed: {exc}") from exc
+
+    def _scan_counted(self, segments: Sequence[Segment]) -> list[Finding]:
+        with SCAN_WORK.unit():
+            return self.scan_sync(segments)
 
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
         found = [finding for index, segment in enumerate(segments) for finding in self._scan_text(index, segment.text)]

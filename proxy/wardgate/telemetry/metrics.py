@@ -6,13 +6,14 @@ agreement by construction. Labels are bounded: phase, outcome, the policy's reas
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     PlatformCollector,
     ProcessCollector,
@@ -41,7 +42,8 @@ def outcome_of(result: Mapping[str, Any], masked: object, enforced: object = Tru
 class DecisionMetrics:
     """Counters and latency histograms in a registry of their own (tests and a second proxy never share one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, scan_work: Callable[[], int] | None = None) -> None:
+        """`scan_work`: how many units of scan work run on worker threads now (`wardgate_scan_work_inflight`)."""
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -76,6 +78,14 @@ class DecisionMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+
+        if scan_work is not None:
+            # Read at scrape time: work of requests that are gone must fall to zero within one batch.
+            Gauge(
+                "wardgate_scan_work_inflight",
+                "Units of scan work (a model batch, a text slice through Presidio, a secrets pass) running now.",
+                registry=self.registry,
+            ).set_function(scan_work)
 
     def __call__(self, logger: object, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
         if event_dict.get("event") == "decision":

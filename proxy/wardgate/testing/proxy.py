@@ -45,6 +45,11 @@ class ProxyProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int:
+        assert self._process is not None, "not started"
+        return self._process.pid
+
+    @property
     def audit_file(self) -> Path:
         return Path(str(self.config["audit"]["file"]))
 

@@ -58,6 +58,7 @@ class FakeUpstream(BackgroundServer):
         self.tool_call = tool_call  # (name, argument pieces): streamed chat answers call this tool instead
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.paths: list[str] = []  # each request's target as it arrived (undecoded)
         self._ssl: ssl.SSLContext | None = None
         if tls is not None:
             self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -78,6 +79,7 @@ class FakeUpstream(BackgroundServer):
         body = json.loads(raw) if raw else {}
         self.received.append(body)
         self.headers.append(dict(request.headers))
+        self.paths.append(request.raw_path)
         return body
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -292,4 +294,5 @@ class FakeUpstream(BackgroundServer):
         raw = await request.read()
         self.received.append(json.loads(raw) if raw and request.content_type.endswith("json") else {"_raw": len(raw)})
         self.headers.append(dict(request.headers))
+        self.paths.append(request.raw_path)
         return web.json_response({"object": "list", "path": request.path, "data": []})

@@ -2,7 +2,9 @@
 
 Chat clients resend the whole conversation on every turn, so analyses are cached by the text's SHA-256: only the
 new turn costs anything. Presidio runs on a small thread pool (never the event loop); the ONNX tagger inside it
-joins the proxy-wide batcher, so concurrent requests share forward passes.
+joins the proxy-wide batcher, so concurrent requests share forward passes. A long text goes through in slices of
+`SLICE_CHARS` that overlap by `OVERLAP_CHARS` (cut between words): a scan that is cancelled (its request refused,
+timed out or gone) leaves at most the slices already running, and the pool's workers share one long text.
 
 Stream windows (`scan_sync`, on the caller's thread) get the pattern recognizers only, and only when the window
 holds a digit or an `@`: every pattern entity (emails, numbers of all kinds, addresses) needs one, and plain prose
@@ -22,13 +24,33 @@ from presidio_analyzer import AnalyzerEngine
 
 from wardgate.errors import ScannerError
 from wardgate.inference import DynamicBatcher, EntitySpan
+from wardgate.inference.work import SCAN_WORK
 from wardgate.models import Finding, Segment
 from wardgate.scanners.pii.korean import blank_hangul, has_hangul
 
-__all__ = ["PiiScanner"]
+__all__ = ["OVERLAP_CHARS", "SLICE_CHARS", "PiiScanner", "slices"]
 
 _Found = tuple[tuple[str, int, int, float], ...]  # (entity, start, end, score) per result
 _PATTERN_HINT = re.compile(r"[0-9@]")
+# ~0.1 s of spaCy + the tagger on one core; an entity, or a context word and its number, fits in the overlap.
+SLICE_CHARS = 2048
+OVERLAP_CHARS = 200
+_SPACE = re.compile(r"\s")
+
+
+def slices(text: str) -> list[tuple[int, str]]:
+    """(offset, slice) covering `text`; each slice but the last ends at a space in its later half when it has one,
+    and the next starts at a word inside the last `OVERLAP_CHARS` of it."""
+    found, start = [], 0
+    while len(text) - start > SLICE_CHARS:
+        end = start + SLICE_CHARS
+        cut = max(text.rfind(space, start + SLICE_CHARS // 2, end) for space in " \n\t")
+        end = cut if cut > 0 else end
+        found.append((start, text[start:end]))
+        word = _SPACE.search(text, end - OVERLAP_CHARS, end)
+        start = word.end() if word is not None else end - OVERLAP_CHARS
+    found.append((start, text[start:]))
+    return found
 
 
 class PiiScanner:
@@ -118,21 +140,30 @@ class PiiScanner:
         keys = [hashlib.sha256(segment.text.encode()).hexdigest() for _, segment in targets]
         known = {key: self._cache[key] for key in keys if self._cache is not None and key in self._cache}
         missing = {key: segment.text for key, (_, segment) in zip(keys, targets, strict=True) if key not in known}
+        pieces = [(key, offset, piece) for key, text in missing.items() for offset, piece in slices(text)]
         try:
+            # All queued at once: cancelling this scan cancels the slices not yet started.
             analysed = await asyncio.gather(
-                *(loop.run_in_executor(self._executor, self.analyze, text) for text in missing.values())
+                *(loop.run_in_executor(self._executor, self._analyze_counted, piece) for _, _, piece in pieces)
             )
         except Exception as exc:  # spaCy, Presidio or the tagger failed: the pipeline applies fail-closed
             raise ScannerError(f"PII analysis failed: {exc}") from exc
-        for key, found in zip(missing, analysed, strict=True):
-            known[key] = found
+        merged: dict[str, list[tuple[str, int, int, float]]] = {key: [] for key in missing}
+        for (key, offset, _), found in zip(pieces, analysed, strict=True):
+            merged[key] += [(entity, start + offset, end + offset, score) for entity, start, end, score in found]
+        for key, results in merged.items():
+            known[key] = _resolve_overlaps(results)  # a span found in two overlapping slices is kept once
             if self._cache is not None:
-                self._cache[key] = found
+                self._cache[key] = known[key]
         return [
             Finding(self.name, f"pii:{entity}", score, index, start, end, threshold=self.threshold(entity))
             for (index, _), key in zip(targets, keys, strict=True)
             for entity, start, end, score in known[key]
         ]
+
+    def _analyze_counted(self, text: str) -> _Found:
+        with SCAN_WORK.unit():
+            return self.analyze(text)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -140,8 +171,14 @@ class PiiScanner:
             self._ner_batcher.close()
 
 
+# Types whose values hold other values: an e-mail address in a URL's query is still an e-mail address (the URL is
+# masked or not by its own rule; it never hides what is inside it).
+_CONTAINERS = frozenset(("URL",))
+
+
 def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> _Found:
-    """Drop a result lying inside a stronger one of another type (a card number is not also a phone number).
+    """Drop a result lying inside a stronger one of another type (a card number is not also a phone number), unless
+    that type is a container (`_CONTAINERS`).
 
     Same-type overlaps stay: spaCy and the tagger often agree on a name with slightly different edges, and the
     anonymizer merges those. The very same span twice (found by two language passes) is kept once.
@@ -152,8 +189,10 @@ def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> _Found:
         if any(other[:3] == (entity, start, end) for other in kept):
             continue
         inside = any(
-            other[0] != entity and other[1] <= start and end <= other[2] and other[3] >= score for other in kept
-        )
+            other[0] != entity and other[0] not in _CONTAINERS and other[1] <= start and end <= other[2]
+            and other[3] >= score
+            for other in kept
+        )  # fmt: skip
         if not inside:
             kept.append((entity, start, end, score))
     return tuple(sorted(kept, key=lambda r: (r[1], r[2])))

@@ -1,0 +1,54 @@
+"""The request target in one canonical spelling, so the route Wardgate judges is the route the upstream takes.
+
+Upstreams decode a path before routing (an ASGI server hands `/v1/chat/%63ompletions` to its router as
+`/v1/chat/completions`; some also drop a `#fragment` a client should never have sent). Judged under its raw spelling
+such a request is an unknown endpoint, its tools are not governed: so the path is decoded where decoding cannot change
+its structure (unreserved characters and `/`), dot segments are resolved, the fragment is dropped, and the request
+goes upstream in that spelling.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+__all__ = ["canonical_target"]
+
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+# RFC 3986 unreserved characters, and `/`, which every router decodes (%2F) and splits on the same way.
+_DECODABLE = frozenset(string.ascii_letters + string.digits + "-._~/")
+
+
+def canonical_target(target: str) -> str:
+    """`/v1/chat/%63ompletions#x` → `/v1/chat/completions`; the query string is kept as it is."""
+    if not target.startswith("/"):
+        return target  # `*` (OPTIONS) and authority forms have no path to decode
+    target = target.split("#", 1)[0]
+    path, mark, query = target.partition("?")
+    return _remove_dot_segments(_ESCAPE.sub(_decoded, path)) + mark + query
+
+
+def _decoded(escape: re.Match[str]) -> str:
+    char = chr(int(escape.group(1), 16))
+    return char if char in _DECODABLE else "%" + escape.group(1).upper()
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4 for an absolute path: `/a/./b/../c` → `/a/c` (a trailing dot segment leaves its slash)."""
+    if "." not in path:
+        return path
+    kept: list[str] = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments[1:], start=1):
+        last = index == len(segments) - 1
+        if segment == "..":
+            if len(kept) > 0:
+                kept.pop()
+            if last:
+                kept.append("")
+        elif segment == ".":
+            if last:
+                kept.append("")
+        else:
+            kept.append(segment)
+    return "/" + "/".join(kept)

@@ -1,0 +1,173 @@
+"""Work Wardgate does for a request is bounded: by the body's structure, by its deadlines, and by the life of the
+request itself (a request that is refused, times out or whose client hangs up leaves no work running)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import AUTH
+from tests.integration.helpers import wait_for_events
+from wardgate.testing import ProxyProcess
+
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
+# Secrets and links only: what a structure test needs, without the models' start-up.
+LIGHT = {"scanners": {"injection": {"enabled": False}, "pii": {"enabled": False}}}
+
+
+def agent_conversation(turns: int = 1_000, tools: int = 20) -> dict:
+    """The largest real traffic: a long agent run with tool calls, tool results and offered tools."""
+    offered = [
+        {"type": "function", "function": {"name": f"tool_{i}", "description": f"Looks things up, kind {i}.",
+         "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}}
+        for i in range(tools)
+    ]  # fmt: skip
+    messages: list[dict] = [{"role": "system", "content": "You are a careful research agent."}]
+    for turn in range(turns // 4):
+        arguments = json.dumps({"query": f"item {turn}"})
+        call = {"id": f"call_{turn}", "type": "function", "function": {"name": "tool_1", "arguments": arguments}}
+        messages += [
+            {"role": "user", "content": f"Step {turn}: look up item {turn}."},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": f"call_{turn}", "content": f"Item {turn} is on shelf {turn % 40}."},
+            {"role": "assistant", "content": f"Item {turn} is available."},
+        ]
+    return {"model": "gpt-4o-mini", "messages": messages, "tools": offered}
+
+
+@pytest.fixture(scope="module")
+def light(start_proxy, upstream):
+    return start_proxy({"upstream": upstream.url, **LIGHT})
+
+
+class TestHostileStructure:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}] * 100_000},
+            {**BODY, "metadata": {f"k{i}": 1 for i in range(300_000)}},
+        ],
+        ids=["100k-messages", "300k-keys"],
+    )
+    def test_a_body_of_too_many_pieces_is_a_413_before_any_scan(self, light, upstream, body):
+        raw = json.dumps(body).encode()
+        before = len(upstream.received)
+        started = time.perf_counter()
+        response = httpx.post(light.url + "/v1/chat/completions", content=raw, headers=AUTH, timeout=30)
+        elapsed = time.perf_counter() - started
+        assert (response.status_code, response.json()["error"]["code"]) == (413, "body_too_complex")
+        assert elapsed < 1.5, f"refused after {elapsed:.2f} s"  # measured ~0.1 s with the upload; seconds before
+        assert len(upstream.received) == before
+        decision_id = response.headers["x-wardgate-decision-id"]
+        events = wait_for_events(light.audit_file, lambda e: e["decision_id"] == decision_id)
+        assert [e["result"]["code"] for e in events] == ["body_too_complex"]
+        assert events[0]["findings"] == []
+
+    def test_a_thousand_turn_agent_conversation_passes(self, light, upstream):
+        response = httpx.post(light.url + "/v1/chat/completions", json=agent_conversation(), headers=AUTH, timeout=30)
+        assert response.status_code == 200, response.text
+        assert len(upstream.received[-1]["messages"]) == 1 + 1_000
+
+
+# Prose with names and numbers: every scanner has work in it (the injection model's windows, spaCy, the tagger).
+_WORDS = [
+    "Maria",
+    "Lopez",
+    "called",
+    "about",
+    "the",
+    "invoice",
+    "from",
+    "Berlin",
+    "and",
+    "asked",
+    "whether",
+    "we",
+    "could",
+    "ship",
+    "the",
+    "order",
+    "by",
+    "Friday",
+]
+
+
+def long_prose(seed: str, chars: int = 100_000) -> str:
+    """New text each time (no scanner cache can answer it) that takes the scanners many CPU-seconds (spaCy alone
+    reads 20 KB a second on one core)."""
+    rng = random.Random(seed)
+    words: list[str] = []
+    while sum(map(len, words)) + len(words) < chars:
+        words.append(rng.choice(_WORDS) if rng.random() < 0.9 else str(rng.randrange(10**6)))
+    return " ".join(words)
+
+
+def scan_work(proxy: ProxyProcess, client: httpx.Client) -> float:
+    text = client.get(f"http://127.0.0.1:{proxy.admin_port}/metrics").text
+    return next(float(line.split()[1]) for line in text.splitlines() if line.startswith("wardgate_scan_work_inflight "))
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def assert_no_work_left(proxy: ProxyProcess, within: float = 4.0) -> None:
+    """The scan work of a request that is gone stops within one batch: the gauge falls to zero (on a shared 2-core
+    machine one batch can take a second), and the proxy's CPU stays quiet after (uncancelled, a `long_prose` scan
+    kept going for 85 s, 16.8 CPU-s, after its answer: bench/abandoned_work.py)."""
+    deadline = time.monotonic() + within
+    with httpx.Client(timeout=5) as client:
+        while scan_work(proxy, client) > 0:
+            assert time.monotonic() < deadline, "scan work still running"
+            time.sleep(0.05)
+    cpu = cpu_seconds(proxy.pid)
+    time.sleep(1.0)
+    assert cpu_seconds(proxy.pid) - cpu < 0.3
+
+
+class TestWorkOutlivesNoRequest:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def timing_out(cls, start_proxy, upstream):
+        return start_proxy({"upstream": upstream.url, "scanners": {"timeout_ms": 300}})
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def deadline(cls, start_proxy, upstream):
+        return start_proxy({"upstream": upstream.url, "scanners": {"timeout_ms": 60_000}, "deadline_s": 3.0})
+
+    def test_a_scan_that_times_out_leaves_no_work_running(self, timing_out):
+        body = {**BODY, "messages": [{"role": "user", "content": long_prose("timeout")}]}
+        response = httpx.post(timing_out.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30)
+        assert (response.status_code, response.json()["error"]["code"]) == (503, "scanner_error")
+        assert_no_work_left(timing_out)
+
+    def test_past_the_deadline_a_503_and_no_work_left(self, deadline, upstream):
+        body = {**BODY, "messages": [{"role": "user", "content": long_prose("deadline")}]}
+        started = time.perf_counter()
+        response = httpx.post(deadline.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30)
+        assert (response.status_code, response.json()["error"]["code"]) == (503, "deadline_exceeded")
+        assert time.perf_counter() - started < 5
+        assert_no_work_left(deadline)
+
+    def test_a_client_that_hangs_up_mid_scan_gets_its_work_cancelled_and_audited(self, deadline, upstream):
+        raw = json.dumps({**BODY, "messages": [{"role": "user", "content": long_prose("hang-up")}]}).encode()
+        head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                f"authorization: {AUTH['authorization']}\r\ncontent-length: {len(raw)}\r\n\r\n").encode()  # fmt: skip
+        before = len(upstream.received)
+        with socket.create_connection(("127.0.0.1", deadline.port), timeout=5) as client:
+            client.sendall(head + raw)
+            time.sleep(0.5)  # mid-scan (the whole scan takes many seconds; the deadline is 3 s)
+        events = wait_for_events(deadline.audit_file, lambda e: e["result"]["code"] == "client_closed", timeout=5)
+        assert len(events) == 1
+        assert events[0]["result"]["allow"] is False
+        assert_no_work_left(deadline)
+        assert len(upstream.received) == before
