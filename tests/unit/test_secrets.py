@@ -180,3 +180,10 @@ def test_the_join_is_linear_in_the_number_of_messages(scanner):
     started = time.process_time()
     assert scanner.scan_sync(many) == []
     assert time.process_time() - started < 2.0
+
+
+def test_a_respelled_key_is_found_past_many_decoy_keywords(scanner):
+    """Past 16 keyword places the layer's keywords are tested one by one: decoys cannot push a key out of sight."""
+    decoys = " ".join(["aika _phg _fh"] * 10)  # 30 keywords in the reversed layer
+    text = f"{AWS_KEY[::-1]} {decoys}"
+    assert kinds(scanner, text) == ["secret:aws-access-token"]
