@@ -263,3 +263,24 @@ def test_an_upstream_that_never_accepts_the_connection_is_a_504(start_proxy):
     assert 1 <= waited < 5
     event = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")[-1]
     assert "accept the connection" in event["result"]["reasons"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"id": "short"',
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5\r\n"
+        b"transfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+    ],
+    ids=["short body", "length and chunked"],
+)
+def test_an_answer_that_breaks_its_own_framing_is_a_json_502_and_audited(start_proxy, answer):
+    upstream = RawUpstream(answer)
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_unavailable"
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_unavailable")

@@ -412,9 +412,10 @@ class GuardAddon:
                 message = f"the upstream did not {'accept the connection' if limit == 'connect' else 'answer'} in time"
                 denial = Decision.deny("upstream_timeout", message, status=504, source="fail_closed")
                 self._guard.refuse(self._context(flow), "response", denial)
-            elif flow.response is None and _CONTEXT in flow.metadata:
-                # The upstream could not be reached or broke off before answering: the client gets mitmproxy's
-                # 502 (as JSON, intercept/error_pages.py); the audit trail gets the reason.
+            elif _CONTEXT in flow.metadata and (flow.response is None or not flow.response.stream):
+                # The upstream could not be reached, or broke off before its answer was whole (a short body, a
+                # framing error): the client gets mitmproxy's 502 (as JSON, intercept/error_pages.py); the audit
+                # trail gets the reason. (A broken stream was audited above, as the stream it was.)
                 denial = Decision.deny("upstream_unavailable", message, status=502, source="fail_closed")
                 self._guard.refuse(self._context(flow), "response", denial)
         except Exception:
