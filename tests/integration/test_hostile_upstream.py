@@ -22,12 +22,14 @@ BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"
 
 
 class RawUpstream:
-    """A TCP server that answers every connection with fixed bytes, then closes (or resets) it."""
+    """A TCP server that answers every connection with fixed bytes, then closes (or resets) it; with no answer, it
+    holds each connection open and never says anything (until closed)."""
 
-    def __init__(self, answer: bytes, *, reset: bool = False) -> None:
+    def __init__(self, answer: bytes | None, *, reset: bool = False) -> None:
         self.port = free_port()
         self._answer, self._reset = answer, reset
         self._server = socket.create_server(("127.0.0.1", self.port))
+        self._held: list[socket.socket] = []
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -36,6 +38,9 @@ class RawUpstream:
                 conn, _ = self._server.accept()
             except OSError:
                 return
+            if self._answer is None:
+                self._held.append(conn)
+                continue
             conn.recv(65536)
             conn.sendall(self._answer)
             if self._reset:
@@ -44,6 +49,8 @@ class RawUpstream:
 
     def close(self) -> None:
         self._server.close()
+        for conn in self._held:
+            conn.close()
 
 
 def test_an_unreachable_upstream_is_a_json_502_and_audited(start_proxy):
@@ -202,31 +209,8 @@ def test_an_mcp_event_past_max_event_bytes_ends_the_stream_with_an_audited_json_
     )
 
 
-class SilentUpstream:
-    """Accepts every connection, reads what comes, and never answers (until closed)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._server = socket.create_server(("127.0.0.1", self.port))
-        self._held: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._server.accept()
-            except OSError:
-                return
-            self._held.append(conn)
-
-    def close(self) -> None:
-        self._server.close()
-        for conn in self._held:
-            conn.close()
-
-
 def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy):
-    upstream = SilentUpstream()
+    upstream = RawUpstream(None)  # accepts, reads, never answers
     try:
         proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1, **SPINE})
         started = time.monotonic()
