@@ -209,6 +209,16 @@ HEADER_ROWS = {
     "user-agent": {"user-agent": f"agent/1.0 ({AWS_KEY})"},
     "header name": {f"x-{AWS_KEY}": "1"},
     "reversed in a header": {"x-debug": AWS_KEY[::-1]},
+    "date": {"date": AWS_KEY},
+    "cookie": {"cookie": f"session={AWS_KEY}"},
+    "content-type parameter": {"content-type": f"application/json; note={AWS_KEY}"},
+    "keep-alive": {"keep-alive": f"timeout=5, note={AWS_KEY}"},
+    "api-key on a request is a credential, but not in another header": {"x-goog-api-key": "k", "x-trace": AWS_KEY},
+    "websocket subprotocol on a plain POST": {"sec-websocket-protocol": AWS_KEY},
+    "split over two headers after a hash": {
+        "x-a": "3f2a9c1d8e7b6a5f4c3d2e1f0a9b" + " " + AWS_KEY[:10],
+        "x-b": AWS_KEY[10:],
+    },
 }
 
 
@@ -229,7 +239,9 @@ def test_a_marker_in_a_request_header_never_reaches_the_upstream_or_the_audit(pr
 def test_a_marker_in_a_response_header_is_masked_or_its_header_dropped(proxy, recorder, streamed):
     """The policy masks secrets in answers (data.json): a value is masked, a header named by a key is dropped."""
     recorder.reply = {"id": "c", "object": "chat.completion", "model": MODEL, "choices": []}
-    recorder.headers = {"x-debug": f"upstream used {AWS_KEY}", f"x-{AWS_KEY}": "1", "x-request-id": "req_123"}
+    recorder.headers = {"x-debug": f"upstream used {AWS_KEY}", f"x-{AWS_KEY}": "1", "x-request-id": "req_123",
+                        "set-cookie": f"s={AWS_KEY}", "www-authenticate": f"Bearer {AWS_KEY}",
+                        "authorization": f"Bearer {AWS_KEY}"}  # fmt: skip
     recorder.events = [chunk({"content": "hello there"})] if streamed else []
     try:
         response = httpx.post(proxy.url + "/v1/chat/completions", json=chat(stream=streamed), headers=AUTH, timeout=30)
@@ -701,3 +713,14 @@ def test_a_key_split_over_the_events_of_an_unmapped_stream_is_joined(proxy, reco
     received = stream_through(proxy, recorder, [assistants_delta(p) for p in pieces], "/v1/threads/thread_1/runs")
     assert AWS_KEY[-6:] not in received
     assert "[DONE]" in received or "secret_detected" in received
+
+
+def test_a_key_split_after_a_long_run_is_still_joined(proxy, recorder):
+    """A hash ending the message before a key's first piece is not glued to the key (it is another message)."""
+    messages = ["commit 3f2a9c1d8e7b6a5f4c3d2e1f0a9b", AWS_KEY[:10], AWS_KEY[10:]]
+    body = chat(messages=[{"role": "user", "content": text} for text in messages])
+    before = len(recorder.records)
+    response = httpx.post(proxy.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "secret_detected"
+    assert recorder.records[before:] == []

@@ -4,9 +4,9 @@
 A value is a segment at ("$header", i), `i` the header's place in the mapping (never its name: masked paths are
 audited, and a name can be the secret); the judged names, one a line, are one metadata segment at ("$header",
 "names", i, j, …) (one segment, not one each: a scanned segment costs ~10 µs however short). A masked value is
-rewritten; a header whose name is masked is dropped (a name cannot be rewritten). Identity headers (the caller's
-credential, the provider's key) are who is calling, not what is said: never scanned, so never in a finding or the
-audit. Transport headers are HTTP's own framing.
+rewritten; a header whose name is masked is dropped (a name cannot be rewritten). A request's credential headers
+(the caller's, the provider's key) are who is calling, not what is said: never scanned, so never in a finding or the
+audit; an answer's are content. Framing headers are HTTP's own, parsed and checked by the proxy.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from wardgate.pipeline.response import ResponseOutcome
 from wardgate.policy import Decision
 
 __all__ = [
+    "CREDENTIALS",
+    "FRAMING",
     "HEADER",
-    "IDENTITY",
     "MAX_JUDGED_CHARS",
-    "TRANSPORT",
+    "STRUCTURED",
     "apply_header_rewrites",
     "header_segments",
     "judge_response_headers",
@@ -33,26 +34,43 @@ HEADER = "$header"
 _NAMES = "names"
 # An answer's headers are judged on the event loop (before a stream starts): mitmproxy does not bound their size.
 MAX_JUDGED_CHARS = 64 * 1024
-IDENTITY = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie", "set-cookie",
-     "www-authenticate", "proxy-authenticate",
-     "sec-websocket-protocol"}  # browser Realtime clients send their key here (`openai-insecure-api-key.…`)
+# Who is calling, on a request: the caller's credential (or in forward mode the agent's own provider key). Never
+# scanned, so never in a finding or the audit. An answer names no caller: there these are content like any other.
+CREDENTIALS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"}
 )  # fmt: skip
-TRANSPORT = frozenset(
-    {"host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection", "keep-alive",
-     "te", "trailer", "upgrade", "accept-encoding", "date", "sec-websocket-key", "sec-websocket-version",
-     "sec-websocket-extensions", "sec-websocket-accept"}
+# Browser Realtime clients send their key as a WebSocket subprotocol (`openai-insecure-api-key.…`): a credential on
+# an upgrade only.
+_UPGRADE_CREDENTIALS = frozenset({"sec-websocket-protocol"})
+# HTTP's own framing, which the proxy parses and checks itself.
+FRAMING = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "upgrade", "sec-websocket-key",
+     "sec-websocket-version", "sec-websocket-accept"}
+)  # fmt: skip
+# Structured values (media types, dates, codings, cookies, challenges): read for secrets only, like other metadata
+# (a language model would only misread `application/json`), but read: any of them can carry a key.
+STRUCTURED = frozenset(
+    {"content-type", "content-encoding", "accept-encoding", "accept", "te", "trailer", "keep-alive", "date", "cookie",
+     "set-cookie", "www-authenticate", "proxy-authenticate", "sec-websocket-extensions", "sec-websocket-protocol"}
 )  # fmt: skip
 
 
-def header_segments(headers: Mapping[str, str], role: Role, skip: Collection[str] = ()) -> list[Segment]:
-    """The judged headers as segments; `skip`: more names that are not content (a configured credential header)."""
+def header_segments(
+    headers: Mapping[str, str], role: Role, skip: Collection[str] = (), *, request: bool = True
+) -> list[Segment]:
+    """The judged headers as segments; `skip`: more names that are not content (a configured credential header).
+    On a request the caller's credentials are not content; on an answer only the framing is skipped."""
+    skipped = set(FRAMING) | {name.lower() for name in skip}
+    if request:
+        skipped |= CREDENTIALS | (_UPGRADE_CREDENTIALS if "upgrade" in headers else set())
     judged = [
-        (index, name, value)
-        for index, (name, value) in enumerate(headers.items())
-        if (lowered := name.lower()) not in IDENTITY and lowered not in TRANSPORT and lowered not in skip
+        (index, name, value) for index, (name, value) in enumerate(headers.items()) if name.lower() not in skipped
     ]
-    values = [Segment(role, "header", value, (HEADER, index)) for index, _, value in judged if value]
+    values = [
+        Segment(role, "metadata" if name.lower() in STRUCTURED else "header", value, (HEADER, index))
+        for index, name, value in judged
+        if value
+    ]
     if not judged:
         return values
     names = "\n".join(name for _, name, _ in judged)
@@ -84,7 +102,7 @@ def judge_response_headers(
     """Judge an answer's headers before any byte of it is sent (a stream starts with them), on the caller's thread:
     the sync scanners first, and only if they find something the policy and the audit (which scans the few short
     values again). Masks are applied to `headers`; a refusal is returned (`audited` unless too large to judge)."""
-    segments = header_segments(headers, "assistant")
+    segments = header_segments(headers, "assistant", request=False)
     if sum(len(segment.text) for segment in segments) > MAX_JUDGED_CHARS:
         message = f"the answer's headers hold more than {MAX_JUDGED_CHARS} characters; they are not judged or sent"
         return ResponseOutcome(refusal=Decision.deny("response_unreadable", message, status=502, source="fail_closed"))

@@ -175,7 +175,10 @@ class SecretsScanner:
             return
         joined = "".join(parts)
         starts = [piece[0] for piece in pieces]
-        for rule, start, end, secret in self._found(joined):
+        # Where one segment's text meets the next: what lies beyond is not glued to a match (a hash ending the
+        # message before a key's first piece does not make the key a chance substring).
+        edges = frozenset((*starts, *(at + size for at, _, _, size in pieces)))
+        for rule, start, end, secret in self._found(joined, edges=edges):
             first = bisect.bisect_right(starts, start) - 1
             touched = [piece for piece in pieces[first:] if piece[0] < end]
             if len({piece[1] for piece in touched}) < 2:
@@ -278,19 +281,21 @@ class SecretsScanner:
             position = at + 1
         return {keyword for keyword in self._prefixed_keywords if keyword in lowered}
 
-    def _found(self, text: str, rules: list[Rule] | None = None) -> Iterator[tuple[Rule, int, int, str]]:
+    def _found(
+        self, text: str, rules: list[Rule] | None = None, *, edges: frozenset[int] = frozenset()
+    ) -> Iterator[tuple[Rule, int, int, str]]:
         for rule in self._candidates(text.lower()) if rules is None else rules:
-            for start, end in self._matches(rule, text):
+            for start, end in self._matches(rule, text, edges):
                 yield rule, start, end, text[start:end]
 
-    def _matches(self, rule: Rule, text: str) -> Iterator[tuple[int, int]]:
+    def _matches(self, rule: Rule, text: str, edges: frozenset[int] = frozenset()) -> Iterator[tuple[int, int]]:
         bounded: set[tuple[int, int]] | None = None  # the rule's own matches, computed only when needed
         for match in (rule.prefixed or rule.regex).finditer(text):
             start, end = _secret_span(rule, match)
             secret = text[start:end]
             if not secret or (rule.entropy is not None and shannon_entropy(secret) < rule.entropy):
                 continue
-            if rule.prefixed is not None and _deep_in_run(text, match.start(), match.end()):
+            if rule.prefixed is not None and _deep_in_run(text, match.start(), match.end(), edges):
                 # Not a glued key but a chance substring of a blob (base64, a hash), unless the rule's own
                 # boundaries hold too.
                 bounded = bounded if bounded is not None else {_secret_span(rule, m) for m in rule.regex.finditer(text)}
@@ -311,12 +316,13 @@ def _secret_span(rule: Rule, match: Any) -> tuple[int, int]:
     return start, end
 
 
-def _deep_in_run(text: str, start: int, end: int) -> bool:
-    """Whether more than _MAX_GLUE word or base64 characters touch the match on either side."""
+def _deep_in_run(text: str, start: int, end: int, edges: frozenset[int] = frozenset()) -> bool:
+    """Whether more than _MAX_GLUE word or base64 characters touch the match on either side (a run stops at an
+    edge between two segments' texts)."""
     left = start
-    while left > 0 and start - left <= _MAX_GLUE and text[left - 1] in _RUN:
+    while left > 0 and left not in edges and start - left <= _MAX_GLUE and text[left - 1] in _RUN:
         left -= 1
     right = end
-    while right < len(text) and right - end <= _MAX_GLUE and text[right] in _RUN:
+    while right < len(text) and right not in edges and right - end <= _MAX_GLUE and text[right] in _RUN:
         right += 1
     return start - left > _MAX_GLUE or right - end > _MAX_GLUE
