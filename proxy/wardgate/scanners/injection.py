@@ -7,15 +7,13 @@ HTML is first reduced to its text, comments and alt/title attributes included (`
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-
-from cachetools import LRUCache
 
 from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher, SequenceClassifier
 from wardgate.models import Finding, Segment
 from wardgate.scanners.markup import reduce_markup
+from wardgate.scanners.memo import TextMemo
 from wardgate.scanners.normalise import decoded_layers
 from wardgate.scanners.normalise import normalise as shared_normalise
 
@@ -77,7 +75,7 @@ class InjectionScanner:
         self._min_score = min_score
         # Scores by the normalised text's hash: a chat resends its whole history every turn, and only the new turn
         # should cost a forward pass. The cache lives as long as this model does (a new model is a new scanner).
-        self._scores: LRUCache[bytes, float] = LRUCache(maxsize=cache_size)
+        self._scores: TextMemo[float] = TextMemo(cache_size)
 
     @property
     def threshold(self) -> float:
@@ -86,13 +84,14 @@ class InjectionScanner:
 
     async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
         targets, texts, findings = self._prepare(segments)
-        keys = [hashlib.blake2b(text.encode(), digest_size=16).digest() for text in texts]
+        keys = [TextMemo.key(text) for text in texts]
         known = {key: score for key in keys if (score := self._scores.get(key)) is not None}
         missing = [key for key in dict.fromkeys(keys) if key not in known]
         if missing:
             text_of = dict(zip(keys, texts, strict=True))
             for key, score in zip(missing, await self._batcher.score([text_of[key] for key in missing]), strict=True):
-                known[key] = self._scores[key] = score
+                known[key] = score
+                self._scores.put(key, score)
         return findings + self._scored(targets, [known[key] for key in keys])
 
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
