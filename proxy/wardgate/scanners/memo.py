@@ -1,11 +1,12 @@
 """Results per text, kept across requests: a chat resends its whole history every turn, and only the new turn should
 cost a scan.
 
-The key is a 16-byte BLAKE2b digest of the exact text the scanner reads (no near matches, no collisions an attacker
-can steer a chat into). A memo belongs to one scanner instance, which holds one model or rule set and its settings
-(a new model or rule set is a new scanner with an empty memo), so a remembered result is the result that this
-configuration computes for this text. Bounded (least recently used out); a lock guards it, since some scanners fill
-it from worker threads.
+The key is a 32-byte BLAKE2b digest of the exact text the scanner reads: no near matches, and no collision an
+attacker could craft to have a hostile text take a benign text's result (2^128 work at 32 bytes; 2^64 at 16 would be
+within reach of a determined attacker who writes both texts). A memo belongs to one scanner instance, which holds one
+model or rule set and its settings (a new model or rule set is a new scanner with an empty memo), so a remembered
+result is the result that this configuration computes for this text. Bounded (least recently used out); a lock
+guards it, since some scanners fill it from worker threads.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class TextMemo[V]:
 
     @staticmethod
     def key(text: str) -> bytes:
-        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=32).digest()
 
     def get(self, key: bytes) -> V | None:
         if self._cache is None:
