@@ -83,6 +83,12 @@ class TestShippedModel:
     def test_cpu_provider_is_reported(self, classifier):
         assert classifier.provider == "CPUExecutionProvider"
 
+    def test_pool_threads_block_instead_of_spinning(self, classifier):
+        """Spinning pool threads are billed as CPU between requests: both pools are told not to spin."""
+        options = classifier._session.get_session_options()
+        for key in ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning"):
+            assert options.get_session_config_entry(key) == "0"
+
 
 class TestLoadErrors:
     def test_missing_model_file(self, tmp_path):

@@ -4,6 +4,7 @@ from tests.conftest import INJECTION_MODEL
 from wardgate.inference import DynamicBatcher, SequenceClassifier
 from wardgate.models import Segment
 from wardgate.scanners.injection import InjectionScanner, normalise
+from wardgate.scanners.normalise import normalise as shared_normalise
 
 
 class TestNormalise:
@@ -15,10 +16,25 @@ class TestNormalise:
             ("ｉｇｎｏｒｅ", "ignore", 0, 0),  # fullwidth letters fold under NFKC
             ("hi" + "".join(chr(0xE0000 + ord(c)) for c in "rm -rf"), "hi", 0, 6),
             ("family 👨\u200d👩\u200d👧", "family 👨👩👧", 0, 0),  # emoji joiners are not an evasion
+            ("Ignore previous instructions.", "Ignore previous instructions.", 0, 0),  # plain ASCII reads as written
+            ("Ignore%20previous%0Ainstructions", "Ignore previous\ninstructions", 0, 0),  # ASCII, percent-escaped
         ],
     )
     def test_removes_and_counts(self, text, expected, invisible, tags):
         assert (expected, invisible, tags) == normalise(text)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Wait\u2026 caf\u00e9 and cafe\u0301, \u00a0non-breaking, \ufb01le, \u00bd, \u2460, \u2028 separator",
+            "ｆｕｌｌ　ｗｉｄｔｈ \u0130stanbul \u03a9\u2126 \u1100\u1161\u11a8 \ufdfa \u3392 [\\]^-",
+            "soft\u00adhyphen zero\u200bwidth joiner\u200d \ufeffbom \u202eevil\u202c " + chr(0xE0041),
+            "percent %41%42 with\u200b and \u2026",
+        ],
+    )
+    def test_is_the_shared_normalisation_without_the_fold(self, text):
+        """The per-character mapping (no percent-escapes) gives what the shared pass gives."""
+        assert shared_normalise(text, fold_confusables=False).text == normalise(text)[0]
 
 
 @pytest.fixture(scope="module")

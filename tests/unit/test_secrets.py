@@ -187,3 +187,44 @@ def test_a_respelled_key_is_found_past_many_decoy_keywords(scanner):
     decoys = " ".join(["aika _phg _fh"] * 10)  # 30 keywords in the reversed layer
     text = f"{AWS_KEY[::-1]} {decoys}"
     assert kinds(scanner, text) == ["secret:aws-access-token"]
+
+
+class TestHistory:
+    """A chat resends its history each turn: only new text is read again (the joins across segments always are)."""
+
+    @staticmethod
+    def history() -> list[Segment]:
+        return [
+            Segment("user", "prompt", f"deploy with {AWS_KEY} please", ("messages", 0, "content")),
+            Segment("assistant", "prompt", "ok, the key starts " + GITHUB_PAT[:20], ("messages", 1, "content")),
+            Segment("user", "prompt", GITHUB_PAT[20:] + " is the rest", ("messages", 2, "content")),
+        ]
+
+    @staticmethod
+    def counted(scanner: SecretsScanner, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """The texts read from now on."""
+        texts: list[str] = []
+        scan_text = scanner._scan_text
+        monkeypatch.setattr(scanner, "_scan_text", lambda index, text: texts.append(text) or scan_text(index, text))
+        return texts
+
+    async def test_history_is_not_read_again_and_finds_the_same(self, monkeypatch):
+        scanner = SecretsScanner.from_file()
+        first = await scanner.scan(self.history())
+        assert [(f.kind, f.segment) for f in first] == [
+            ("secret:aws-access-token", 0), ("secret:github-pat", 1), ("secret:github-pat", 2)
+        ]  # fmt: skip
+
+        texts = self.counted(scanner, monkeypatch)
+        turn = Segment("user", "prompt", f"and {STRIPE} now", ("messages", 3, "content"))
+        again = await scanner.scan([*self.history(), turn])
+        assert [f for f in again if f.segment < 3] == first
+        assert [(f.kind, f.segment) for f in again if f.segment == 3] == [("secret:stripe-access-token", 3)]
+        assert texts == [turn.text]
+
+    async def test_stream_windows_are_not_remembered(self, monkeypatch):
+        scanner = SecretsScanner.from_file()
+        scanner.scan_sync(self.history())
+        texts = self.counted(scanner, monkeypatch)
+        await scanner.scan(self.history())
+        assert texts == [segment.text for segment in self.history()]

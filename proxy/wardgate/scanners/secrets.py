@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import codecs
+import dataclasses
 import functools
 import hashlib
 import math
@@ -30,6 +31,7 @@ from wardgate.errors import ScannerError
 from wardgate.inference.work import SCAN_WORK
 from wardgate.models import Finding, Segment
 from wardgate.scanners.gitleaks import Rule, RuleSet, load_rules
+from wardgate.scanners.memo import TextMemo
 from wardgate.scanners.normalise import decoded_layers, has_encoded_run, normalise
 from wardgate.scanners.spelled import (
     Spelled,
@@ -93,7 +95,7 @@ def fingerprint(secret: str) -> str:
 class SecretsScanner:
     name = "secrets"
 
-    def __init__(self, rules: RuleSet) -> None:
+    def __init__(self, rules: RuleSet, *, cache_size: int = 8192) -> None:
         self._rules = sorted(rules.rules, key=lambda rule: rule.id in _GENERIC_RULES)
         self._allowlist = rules.allowlist
         self._always = [rule for rule in self._rules if not rule.keywords]
@@ -112,6 +114,8 @@ class SecretsScanner:
         self._any_reversed, self._any_rot13 = _any_of(reversed_), _any_of(rot13_)
         # Most texts hold none of them: one pass says so.
         self._any_respelled = _any_of([*self._prefixed_keywords, *reversed_, *rot13_])
+        # Each segment's own findings by its text (as segment 0): a chat's history is not read again every turn.
+        self._texts: TextMemo[tuple[Finding, ...]] = TextMemo(cache_size)
 
     @classmethod
     def from_file(cls, path: Path | None = None) -> SecretsScanner:
@@ -130,11 +134,24 @@ class SecretsScanner:
 
     def _scan_counted(self, segments: Sequence[Segment]) -> list[Finding]:
         with SCAN_WORK.unit():
-            return self.scan_sync(segments)
+            return self._scan_segments(segments, remember=True)
 
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
-        found = [finding for index, segment in enumerate(segments) for finding in self._scan_text(index, segment.text)]
+        """Stream windows: their text is new each time, so nothing is remembered."""
+        return self._scan_segments(segments, remember=False)
+
+    def _scan_segments(self, segments: Sequence[Segment], *, remember: bool) -> list[Finding]:
+        """Every segment's own findings, then the secrets split across segments. `remember`: a text read before (a
+        chat's history, resent every turn) is not read again; the joins, linear in the segments, always are."""
+        found = []
+        for index, segment in enumerate(segments):
+            own = self._texts.recall(segment.text, self._own) if remember else self._own(segment.text)
+            found += [dataclasses.replace(finding, segment=index) for finding in own]
         return found + list(self._across_segments(segments))
+
+    def _own(self, text: str) -> tuple[Finding, ...]:
+        """A text's own findings, as segment 0."""
+        return tuple(self._scan_text(0, text))
 
     def _across_segments(self, segments: Sequence[Segment]) -> Iterator[Finding]:
         """A secret split over several messages or parts: found in the joined ends of all segments in order, and of

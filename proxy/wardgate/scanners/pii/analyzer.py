@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterator, Sequence
 
 import spacy
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
 
 from wardgate.config import PiiSettings
 from wardgate.errors import ConfigError
 from wardgate.inference import EntitySpan
 from wardgate.scanners.pii.korean import KrPhoneRecognizer, KrRrnRecognizer
 from wardgate.scanners.pii.korean_names import KoreanNameRecognizer
+from wardgate.scanners.pii.lazy_lemmas import FullScoresStay, LazyLemmaArtifacts, deferred_pipes, run_pipes
 from wardgate.scanners.pii.recognizers import (
     CardNumberInContextRecognizer,
     MastercardTwoSeriesRecognizer,
@@ -60,6 +61,7 @@ class _InstalledSpacyEngine(SpacyNlpEngine):
             model_to_presidio_entity_mapping=_SPACY_ENTITIES, labels_to_ignore=["CARDINAL", "ORDINAL", "QUANTITY"]
         ))  # fmt: skip
         self._blank = blank
+        self._deferred: dict[str, frozenset[str]] = {}
 
     def load(self) -> None:
         pipelines = {}
@@ -70,6 +72,17 @@ class _InstalledSpacyEngine(SpacyNlpEngine):
             else:
                 pipelines[language] = spacy.blank(language) if self._blank else spacy.load(name, exclude=["parser"])
         self.nlp = pipelines  # type: ignore[assignment]  # Presidio annotates it as None until loaded
+        self._deferred = {language: deferred_pipes(nlp) for language, nlp in pipelines.items()}
+
+    def process_text(self, text: str, language: str) -> NlpArtifacts:
+        """The pipeline without its lemma pipes, which run if Presidio reads a lemma (scanners/pii/lazy_lemmas.py)."""
+        deferred = self._deferred.get(language)
+        if not deferred:
+            return super().process_text(text, language)
+        nlp = self.nlp[language]  # type: ignore[index]  # loaded: see load()
+        doc = run_pipes(nlp, nlp.make_doc(text), frozenset(nlp.pipe_names) - deferred)
+        entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
+        return LazyLemmaArtifacts(doc, entities, scores, nlp=nlp, deferred=deferred, engine=self, language=language)
 
 
 def _nlp_engine(settings: PiiSettings) -> tuple[_InstalledSpacyEngine, bool]:
@@ -157,5 +170,6 @@ def build_analyzer(
         nlp_engine=engine,
         supported_languages=settings.languages,
         default_score_threshold=settings.min_score,
+        context_aware_enhancer=FullScoresStay(),
     )
     return analyzer, sources

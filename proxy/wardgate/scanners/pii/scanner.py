@@ -1,8 +1,8 @@
 """The PII scanner: Presidio (spaCy + patterns + the ONNX tagger) over the segments, cached per text.
 
-Chat clients resend the whole conversation on every turn, so analyses are cached by the text's SHA-256: only the
-new turn costs anything. Presidio runs on a small thread pool (never the event loop); the ONNX tagger inside it
-joins the proxy-wide batcher, so concurrent requests share forward passes. A long text goes through in slices of
+Chat clients resend the whole conversation on every turn, so analyses are remembered by their text (scanners/memo.py):
+only the new turn costs anything. Presidio runs on a small thread pool (never the event loop); the ONNX tagger inside
+it joins the proxy-wide batcher, so concurrent requests share forward passes. A long text goes through in slices of
 `SLICE_CHARS` that overlap by `OVERLAP_CHARS` (cut between words): a scan that is cancelled (its request refused,
 timed out or gone) leaves at most the slices already running, and the pool's workers share one long text.
 
@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 
-from cachetools import LRUCache
 from presidio_analyzer import AnalyzerEngine
 
 from wardgate.errors import ScannerError
 from wardgate.inference import DynamicBatcher, EntitySpan
 from wardgate.inference.work import SCAN_WORK
 from wardgate.models import Finding, Segment
+from wardgate.scanners.memo import TextMemo
 from wardgate.scanners.pii.korean import blank_hangul, has_hangul
 
 __all__ = ["OVERLAP_CHARS", "SLICE_CHARS", "PiiScanner", "slices"]
@@ -75,7 +74,7 @@ class PiiScanner:
         self._entities, self._languages = list(entities), list(languages)
         self._thresholds, self._min_score = dict(thresholds), min_score
         self._roles = frozenset(roles)
-        self._cache: LRUCache[str, _Found] | None = LRUCache(cache_size) if cache_size else None
+        self._cache: TextMemo[_Found] = TextMemo(cache_size)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wardgate-pii")
         self._ner_batcher = ner_batcher
 
@@ -137,8 +136,8 @@ class PiiScanner:
             for index, segment in enumerate(segments)
             if segment.role in self._roles and segment.source not in ("metadata", "header")
         ]
-        keys = [hashlib.sha256(segment.text.encode()).hexdigest() for _, segment in targets]
-        known = {key: self._cache[key] for key in keys if self._cache is not None and key in self._cache}
+        keys = [TextMemo.key(segment.text) for _, segment in targets]
+        known = {key: found for key in keys if (found := self._cache.get(key)) is not None}
         missing = {key: segment.text for key, (_, segment) in zip(keys, targets, strict=True) if key not in known}
         pieces = [(key, offset, piece) for key, text in missing.items() for offset, piece in slices(text)]
         try:
@@ -148,13 +147,12 @@ class PiiScanner:
             )
         except Exception as exc:  # spaCy, Presidio or the tagger failed: the pipeline applies fail-closed
             raise ScannerError(f"PII analysis failed: {exc}") from exc
-        merged: dict[str, list[tuple[str, int, int, float]]] = {key: [] for key in missing}
+        merged: dict[bytes, list[tuple[str, int, int, float]]] = {key: [] for key in missing}
         for (key, offset, _), found in zip(pieces, analysed, strict=True):
             merged[key] += [(entity, start + offset, end + offset, score) for entity, start, end, score in found]
         for key, results in merged.items():
             known[key] = _resolve_overlaps(results)  # a span found in two overlapping slices is kept once
-            if self._cache is not None:
-                self._cache[key] = known[key]
+            self._cache.put(key, known[key])
         return [
             Finding(self.name, f"pii:{entity}", score, index, start, end, threshold=self.threshold(entity))
             for (index, _), key in zip(targets, keys, strict=True)
