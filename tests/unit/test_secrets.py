@@ -1,5 +1,6 @@
 import base64
 import codecs
+import textwrap
 import time
 
 import pytest
@@ -115,6 +116,12 @@ EVASIONS = {
     "base64 three times": b64(b64(b64(AWS_KEY))),
     "full-width, lower-cased": "".join(chr(ord(c) + 0xFEE0) for c in AWS_KEY.lower()),
     "github token reversed": GITHUB_PAT[::-1],
+    "soft hyphen entity inside": AWS_KEY[:10] + "&shy;" + AWS_KEY[10:],
+    "zero-width entity inside": AWS_KEY[:10] + "&#8203;" + AWS_KEY[10:],
+    "variation selectors between": "\ufe0f".join(AWS_KEY),
+    "in groups of four": " ".join(AWS_KEY[i : i + 4] for i in range(0, 20, 4)),
+    "dashes between": "-".join(AWS_KEY),
+    "base64 of UTF-16": base64.b64encode(AWS_KEY.encode("utf-16-le")).decode(),
 }
 
 
@@ -135,6 +142,8 @@ def test_a_respelled_key_is_found_where_it_is_written(scanner, written):
         "data:image/png;base64," + base64.b64encode(bytes(range(256)) * 16).decode(),
         "i t  i s  a  s p a c e d  s e n t e n c e  o f  l e t t e r s",
         "Tom &amp; Jerry &lt;3 &#169; 2024",
+        "RFC 2616 SECTION 14 AND RFC 7231 SECTION 7 COVER THE DATE HEADER",  # upper-case groups, no key in them
+        "well-known state-of-the-art up-to-date end-to-end",
         "AKIA" + "B" * 15 + "QXYZ" * 12,  # the prefix deep inside a long run: a chance substring
     ],
 )
@@ -228,3 +237,11 @@ class TestHistory:
         texts = self.counted(scanner, monkeypatch)
         await scanner.scan(self.history())
         assert texts == [segment.text for segment in self.history()]
+
+
+def test_base64_wrapped_into_lines_is_decoded_whole(scanner):
+    """`base64` and PEM wrap at 76 and 64 characters: a key falls across a line break at most offsets."""
+    for offset in range(0, 60, 7):
+        env = "x" * offset + f"\nAWS_ACCESS_KEY_ID={AWS_KEY}\nREGION=eu-west-1\n" + "LOG=debug\n" * 5
+        wrapped = "\n".join(textwrap.wrap(base64.b64encode(env.encode()).decode(), 76))
+        assert kinds(scanner, wrapped) == ["secret:aws-access-token"], offset

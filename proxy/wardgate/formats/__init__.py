@@ -8,6 +8,7 @@ from wardgate.formats.errors import error_body
 from wardgate.formats.generic_json import parse_unparsed, with_every_leaf
 from wardgate.formats.openai_chat import OpenAIChat
 from wardgate.formats.openai_responses import OpenAIResponses
+from wardgate.formats.target import route_path
 
 __all__ = [
     "ADAPTERS",
@@ -27,7 +28,7 @@ ADAPTERS: tuple[FormatAdapter, ...] = (OpenAIChat(), OpenAIResponses(), Anthropi
 
 def adapter_for(method: str, path: str) -> FormatAdapter | None:
     """The adapter for a request line; `path` may carry a query string."""
-    bare = path.split("?", 1)[0].rstrip("/")
+    bare = route_path(path)
     return next((adapter for adapter in ADAPTERS if adapter.matches(method, bare)), None)
 
 
@@ -36,7 +37,6 @@ def provider_for(host: str, path: str) -> str:
     adapter = adapter_for("POST", path)
     if adapter is not None:
         return adapter.provider
-    bare = path.split("?", 1)[0]
-    if bare.endswith((":generateContent", ":streamGenerateContent")) or "generativelanguage" in host:
+    if route_path(path).endswith((":generatecontent", ":streamgeneratecontent")) or "generativelanguage" in host:
         return "google"
     return "anthropic" if "anthropic" in host else "openai"

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol, TypeGuard
 from wardgate.formats.base import MalformedBody
 from wardgate.formats.generic_json import is_structural, string_leaves
 from wardgate.formats.sse import SseEvent, encode_event
+from wardgate.formats.target import route_path
 from wardgate.models import JsonPath
 
 __all__ = [
@@ -289,13 +290,13 @@ _RESPONSE_RETRIEVAL = re.compile(r"/responses/resp_[^/]+$")
 
 def stream_format_for(path: str) -> StreamFormat | None:
     """The stream format of a request path (any query string ignored)."""
-    bare = path.split("?", 1)[0].rstrip("/")
+    bare = route_path(path)
     if bare.endswith("/completions"):  # chat completions, and the legacy text completions (choices[].text)
         return OpenAIChatStream()
     if bare.endswith("/responses") or _RESPONSE_RETRIEVAL.search(bare):
         return OpenAIResponsesStream()
     if bare.endswith("/messages"):
         return AnthropicStream()
-    if bare.endswith(":streamGenerateContent"):
+    if bare.endswith(":streamgeneratecontent"):
         return GeminiStream()
     return None

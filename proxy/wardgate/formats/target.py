@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import string
 
-__all__ = ["canonical_target"]
+__all__ = ["canonical_target", "route_path"]
 
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 # RFC 3986 unreserved characters, and `/`, which every router decodes (%2F) and splits on the same way.
@@ -26,6 +26,14 @@ def canonical_target(target: str) -> str:
     target = target.split("#", 1)[0]
     path, mark, query = target.partition("?")
     return _remove_dot_segments(_ESCAPE.sub(_decoded, path)) + mark + query
+
+
+def route_path(target: str) -> str:
+    """The path a format is chosen by, read as generously as any router might: case folded (Express, ASP.NET),
+    `;parameters` dropped (Java servlets), `\\` as `/`, no query, no trailing slash. Judging a request by a format it
+    might not be costs nothing; missing the one it is lets its tools go ungoverned."""
+    path = target.split("?", 1)[0].replace("\\", "/")
+    return "/".join(segment.split(";", 1)[0] for segment in path.split("/")).lower().rstrip("/")
 
 
 def _decoded(escape: re.Match[str]) -> str:

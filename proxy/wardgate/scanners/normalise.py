@@ -21,15 +21,20 @@ import re
 import unicodedata
 from importlib import resources
 
-__all__ = ["INVISIBLE", "Normalised", "decoded_layers", "has_encoded_run", "normalise"]
+__all__ = ["INVISIBLE", "Normalised", "decoded_layers", "has_encoded_run", "is_hidden", "normalise"]
 
 # U+FFFD too: the scanners read a lone surrogate as one (wardgate/surrogates.py), and one inside a key hides nothing.
 INVISIBLE = frozenset(
     (0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x180E, 0x00AD,
      0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x061C, 0xFFFD)
 )  # fmt: skip
+# Combining grapheme joiner, Hangul fillers, Khmer inherent vowels: blank glyphs used to break a word up unseen.
+_BLANK = frozenset((0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x17B4, 0x17B5))
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+# Base64 as `base64` and PEM write it: lines of 64 or 76 characters (whitespace inside is dropped before decoding).
+_WRAPPED_BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/]{4,})+={0,2}")
+_SPACES = re.compile(r"\s+")
 _HEX_RUN = re.compile(r"\b(?:[0-9A-Fa-f]{2}){12,}\b")
 _MAX_LAYERS = 32  # decoded runs per text: a body of base64 noise must not multiply the work unboundedly
 _MAX_DEPTH = 3  # base64 of base64 of base64: each layer is decoded again, up to this many times
@@ -50,8 +55,15 @@ def _confusable_to_ascii() -> dict[str, str]:
     return fold
 
 
-def _is_tag(code: int) -> bool:
-    return 0xE0000 <= code <= 0xE007F
+def is_hidden(code: int) -> bool:
+    """A character that shows nothing: invisible formatting, tag characters, variation selectors, Hangul fillers."""
+    return (
+        code in INVISIBLE
+        or 0xE0000 <= code <= 0xE007F  # tags
+        or 0xFE00 <= code <= 0xFE0F  # variation selectors
+        or 0xE0100 <= code <= 0xE01EF  # variation selectors supplement
+        or code in _BLANK
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -77,7 +89,7 @@ def normalise(text: str, *, fold_confusables: bool = True) -> Normalised:
     while index < len(text):
         char = text[index]
         code = ord(char)
-        if code in INVISIBLE or _is_tag(code):
+        if is_hidden(code):
             hidden += 1
             index += 1
             continue
@@ -96,8 +108,10 @@ def normalise(text: str, *, fold_confusables: bool = True) -> Normalised:
 
 
 def _printable(data: bytes) -> str | None:
+    # A NUL in every other byte is UTF-16 (Windows tools and PowerShell encode text so before base64).
+    encoding = "utf-16-le" if data[1::2].count(0) > len(data) // 4 else "utf-8"
     try:
-        decoded = data.decode("utf-8")
+        decoded = data.decode(encoding)
     except UnicodeDecodeError:
         return None
     visible = sum(1 for char in decoded if char.isprintable() or char in "\n\t")
@@ -128,6 +142,11 @@ def decoded_layers(text: str, depth: int = _MAX_DEPTH) -> list[tuple[int, int, s
     layers: list[tuple[int, int, str]] = []
     runs = itertools.chain(
         ((match, data) for match in _BASE64_RUN.finditer(text) for data in _decodings(match.group(0))),
+        (
+            (match, data)
+            for match in _WRAPPED_BASE64.finditer(text)
+            for data in _decodings(_SPACES.sub("", match.group(0)))
+        ),
         ((match, bytes.fromhex(match.group(0))) for match in _HEX_RUN.finditer(text)),
     )
     for match, data in runs:

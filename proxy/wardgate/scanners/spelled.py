@@ -18,6 +18,8 @@ from collections.abc import Iterable
 
 import re2
 
+from wardgate.scanners.normalise import is_hidden
+
 __all__ = [
     "MAX_EDITS",
     "Spelled",
@@ -37,10 +39,13 @@ _ROT13 = str.maketrans(
 )
 _UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
-_SEPARATOR = r"[\s.,|]"
+_SEPARATOR = r"[\s.,|-]"
 # Eight or more one-character words, each followed by one to three separators (RE2: Python's re backtracks here, 6x
 # slower on prose).
-_SPACED = re2.compile(rf"(?:^|{_SEPARATOR})((?:[^\s.,|]{_SEPARATOR}{{1,3}}){{7,}}[^\s.,|])(?:$|{_SEPARATOR})")
+_SPACED = re2.compile(rf"(?:^|{_SEPARATOR})((?:[^\s.,|-]{_SEPARATOR}{{1,3}}){{7,}}[^\s.,|-])(?:$|{_SEPARATOR})")
+# A key read out in groups (`AKIA Z3MS JV4W WNKW W5FG`, `AKIA-Z3MS-…`): upper-case and digit groups only, so prose
+# is never joined into one word.
+_GROUPED = re2.compile(r"(?:^|[^A-Za-z0-9])((?:[A-Z0-9]{3,8}[ -]){2,}[A-Z0-9]{3,8})(?:$|[^A-Za-z0-9])")
 _SEPARATORS = re.compile(rf"{_SEPARATOR}+")
 _LOWER_RUN = re.compile(r"[a-z0-9_-]{16,}")
 
@@ -102,15 +107,20 @@ def _upper_if_digit(run: re.Match[str]) -> str:
 
 def _entities(text: str) -> Iterable[tuple[int, int, str]]:
     for match in _ENTITY.finditer(text):
-        decoded = html.unescape(match.group(0))
-        if decoded != match.group(0):
+        decoded = "".join(char for char in html.unescape(match.group(0)) if not is_hidden(ord(char)))
+        if decoded != match.group(0):  # `&shy;`, `&#8203;`: decoded to nothing, as the reader sees them
             yield match.start(), match.end(), decoded
 
 
 def _spacing(text: str) -> Iterable[tuple[int, int, str]]:
-    for run in _SPACED.finditer(text):
-        for gap in _SEPARATORS.finditer(text, run.start(1), run.end(1)):
+    runs = sorted((run.start(1), run.end(1)) for pattern in (_SPACED, _GROUPED) for run in pattern.finditer(text))
+    done = 0
+    for start, end in runs:
+        if start < done:
+            continue  # overlaps a run already joined
+        for gap in _SEPARATORS.finditer(text, start, end):
             yield gap.start(), gap.end(), ""
+        done = end
 
 
 def hidden_hint(text: str) -> bool:
