@@ -36,12 +36,12 @@ from wardgate.pipeline.request import MCP_SESSION_HEADER, IncomingRequest, Refus
 from wardgate.pipeline.response import ResponseJudge
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.policy import Decision
+from wardgate.telemetry.access import finish_request
 from wardgate.telemetry.tracing import RequestTrace, tracer
 
 __all__ = ["GuardAddon"]
 
 logger = logging.getLogger(__name__)
-access_logger = logging.getLogger("wardgate.access")
 _CONTEXT = "wardgate"  # keys in flow.metadata
 _TRACE = "wardgate_trace"
 _REFUSED = "wardgate_refused"
@@ -94,11 +94,6 @@ def _incoming(flow: http.HTTPFlow, proxy_key: str | None) -> IncomingRequest:
         peer_chain=[cert.to_cryptography() for cert in flow.client_conn.certificate_list],
         proxy_key=proxy_key,
     )
-
-
-# GenAI semantic conventions' operation names, by endpoint kind.
-_OPERATIONS = {"chat": "chat", "messages": "chat", "responses": "chat", "completion": "text_completion",
-               "embeddings": "embeddings"}  # fmt: skip
 
 
 @contextmanager
@@ -456,27 +451,9 @@ class GuardAddon:
         """End the request's span and write its access-log line (once: after `response`, or `error`)."""
         request_trace: RequestTrace | None = flow.metadata.pop(_TRACE, None)
         ctx: RequestContext | None = flow.metadata.get(_CONTEXT)
-        if request_trace is None or ctx is None:
-            return
-        status = flow.response.status_code if flow.response is not None else None
-        tenant = ctx.identity.get("tenant")
-        attributes = {"gen_ai.provider.name": ctx.provider, "gen_ai.system": ctx.provider,
-                      "gen_ai.operation.name": _OPERATIONS.get(ctx.endpoint), "gen_ai.request.model": ctx.model,
-                      "wardgate.decision_id": ctx.decision_id, "wardgate.tenant": tenant,
-                      "wardgate.decision": ctx.decision}  # fmt: skip
-        request_trace.span.set_attributes({key: value for key, value in attributes.items() if value is not None})
-        duration = request_trace.end(status, flow.error.msg if flow.error else None)
-        if not self._access_log:
-            return
-        upstream = request_trace.upstream_ms
-        with request_trace.active():  # the line carries the request's trace_id and span_id
-            access_logger.info(
-                "access",
-                extra={"method": ctx.method, "path": ctx.path, "status": status, "tenant": tenant,
-                       "decision": ctx.decision, "decision_id": ctx.decision_id, "duration_ms": duration,
-                       "upstream_ms": upstream,
-                       "wardgate_ms": round(duration - upstream, 3) if upstream is not None else duration},
-            )  # fmt: skip
+        if request_trace is not None and ctx is not None:
+            status = flow.response.status_code if flow.response is not None else None
+            finish_request(request_trace, ctx, status, flow.error.msg if flow.error else None, log=self._access_log)
 
     async def _judge_request(self, flow: http.HTTPFlow) -> None:
         ctx = self._context(flow)
