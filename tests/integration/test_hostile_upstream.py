@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -53,6 +54,18 @@ class RawUpstream:
             conn.close()
 
 
+def post_through(
+    start_proxy, answer: bytes, *, reset: bool = False, body: dict[str, Any] = BODY
+) -> tuple[Any, httpx.Response]:
+    """A proxy in front of a raw upstream that answers `answer`, and one chat request through it."""
+    upstream = RawUpstream(answer, reset=reset)
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        return proxy, httpx.post(proxy.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+
+
 def test_an_unreachable_upstream_is_a_json_502_and_audited(start_proxy):
     proxy = start_proxy({"upstream": f"http://127.0.0.1:{free_port()}", **SPINE})
     response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
@@ -63,12 +76,7 @@ def test_an_unreachable_upstream_is_a_json_502_and_audited(start_proxy):
 
 
 def test_an_upstream_that_resets_before_answering_is_a_json_502(start_proxy):
-    upstream = RawUpstream(b"", reset=True)
-    try:
-        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
-        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
-    finally:
-        upstream.close()
+    _, response = post_through(start_proxy, b"", reset=True)
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_unavailable"
 
@@ -105,12 +113,7 @@ def test_a_stream_cut_off_mid_way_ends_with_an_error_event(start_proxy, length):
 def test_an_upstream_that_switches_protocols_on_its_own_is_refused(start_proxy, upgrade):
     """A 101 to a request that asked for no upgrade would make the connection a raw tunnel, judged by nothing."""
     head = f"HTTP/1.1 101 Switching Protocols\r\nupgrade: {upgrade}\r\nconnection: upgrade\r\n\r\n".encode()
-    upstream = RawUpstream(head + b"server says AKIAZ3MSJV4WWNKWW5FG")
-    try:
-        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
-        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
-    finally:
-        upstream.close()
+    proxy, response = post_through(start_proxy, head + b"server says AKIAZ3MSJV4WWNKWW5FG")
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_protocol"
     assert "AKIA" not in response.text
@@ -157,7 +160,7 @@ def test_a_long_line_in_small_chunks_streams_in_linear_time(start_proxy):
         elapsed = time.perf_counter() - started
     assert response.text.count("x") >= 768 * 1024
     assert response.text.endswith("data: [DONE]\n\n")
-    assert elapsed < 8, elapsed
+    assert elapsed < 30, elapsed  # linear: ~1-2 s here; quadratic parsing or scanning took minutes
 
 
 def test_an_event_past_max_event_bytes_ends_the_stream_with_an_audited_error(start_proxy):
@@ -184,13 +187,8 @@ def test_an_answer_ending_in_trailers_reaches_the_client_without_them(start_prox
         answer = {"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"content": "Hi"}}]}
         body, kind = json.dumps(answer).encode(), "application/json"
     head = f"HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ntransfer-encoding: chunked\r\n\r\n".encode()
-    upstream = RawUpstream(head + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\nx-note: trailing\r\n\r\n")
-    try:
-        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
-        response = httpx.post(proxy.url + "/v1/chat/completions", json={**BODY, "stream": stream}, headers=AUTH,
-                              timeout=15)  # fmt: skip
-    finally:
-        upstream.close()
+    answer = head + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\nx-note: trailing\r\n\r\n"
+    _, response = post_through(start_proxy, answer, body={**BODY, "stream": stream})
     assert (response.status_code, response.content) == (200, body)
 
 
@@ -259,12 +257,7 @@ def test_an_upstream_that_never_accepts_the_connection_is_a_504(start_proxy):
     ids=["short body", "length and chunked"],
 )
 def test_an_answer_that_breaks_its_own_framing_is_a_json_502_and_audited(start_proxy, answer):
-    upstream = RawUpstream(answer)
-    try:
-        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
-        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
-    finally:
-        upstream.close()
+    proxy, response = post_through(start_proxy, answer)
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_unavailable"
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_unavailable")

@@ -21,6 +21,8 @@ import re
 import unicodedata
 from importlib import resources
 
+import re2
+
 __all__ = ["INVISIBLE", "Normalised", "decoded_layers", "has_encoded_run", "is_hidden", "normalise"]
 
 # U+FFFD too: the scanners read a lone surrogate as one (wardgate/surrogates.py), and one inside a key hides nothing.
@@ -33,7 +35,8 @@ _BLANK = frozenset((0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x17B4, 0x17B5))
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 # Base64 as `base64` and PEM write it: lines of 64 or 76 characters (whitespace inside is dropped before decoding).
-_WRAPPED_BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/]{4,})+={0,2}")
+# RE2: with Python's backtracking engine a long run without a line break costs quadratic time.
+_WRAPPED_BASE64 = re2.compile(r"[A-Za-z0-9+/]{16,}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/]{4,})+={0,2}")
 _SPACES = re.compile(r"\s+")
 _HEX_RUN = re.compile(r"\b(?:[0-9A-Fa-f]{2}){12,}\b")
 _MAX_LAYERS = 32  # decoded runs per text: a body of base64 noise must not multiply the work unboundedly
