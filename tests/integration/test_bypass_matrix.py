@@ -724,3 +724,24 @@ def test_a_key_split_after_a_long_run_is_still_joined(proxy, recorder):
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "secret_detected"
     assert recorder.records[before:] == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{**chunk({"content": "hi"}), "id": f"c-{AWS_KEY}"}, chunk({"content": "hi", "note": {"deep": AWS_KEY}})],
+    ids=["event id", "nested field"],
+)
+def test_a_mask_outside_the_text_channels_is_in_the_stream_s_audit_event(proxy, recorder, event):
+    recorder.events = [event]
+    try:
+        with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=chat(stream=True), headers=AUTH,
+                          timeout=30) as response:  # fmt: skip
+            received = response.read().decode()
+            decision = response.headers["x-wardgate-decision-id"]
+    finally:
+        recorder.events = []
+    assert AWS_KEY not in received
+    [audited] = wait_for_events(
+        proxy.audit_file, lambda e: e["decision_id"] == decision and e["phase"] == "response" and e.get("stream")
+    )
+    assert [finding["kind"] for finding in audited["findings"]] == ["secret:aws-access-token"]

@@ -29,7 +29,7 @@ class Judge:
             return WindowVerdict(Decision.deny("secret_detected", "a forbidden word"), text, text.index("FORBIDDEN"))
         return WindowVerdict(ALLOW, text.replace("SECRET123", "[REDACTED]"))
 
-    def full(self, text: str, *, tool: str | None) -> WindowVerdict:
+    def full(self, text: str, *, tool: str | None, repeated: bool = False) -> WindowVerdict:
         return self.window(text, "", tool=tool)
 
 

@@ -76,8 +76,9 @@ class WindowJudge(Protocol):
         """Judge `text` (about to be released); `context` is the channel's recently released text."""
         ...
 
-    def full(self, text: str, *, tool: str | None) -> WindowVerdict:
-        """Judge a complete text repeated in a summary event."""
+    def full(self, text: str, *, tool: str | None, repeated: bool = False) -> WindowVerdict:
+        """Judge a complete text: one no channel carries (a field, a name, an id), or with `repeated` one a summary
+        event repeats (its findings were recorded when its deltas went out)."""
         ...
 
 
@@ -240,7 +241,7 @@ class StreamGuard:
             queued.deltas[location.channel] = location.path
             channel.held.append(queued)
             return
-        verdict = self._judge.full(self._vault.restore(text), tool=channel.tool)
+        verdict = self._judge.full(self._vault.restore(text), tool=channel.tool, repeated=True)
         if not verdict.decision.allow:
             raise _Stopped(verdict.decision, None, None, "")
         if verdict.text != text:

@@ -46,15 +46,23 @@ class StreamJudge:
         call = ToolCall("", tool, context + text) if tool is not None else None  # tool windows are whole calls
         return self._verdict(text, mine, error, tool=call)
 
-    def full(self, text: str, *, tool: str | None) -> WindowVerdict:
+    def full(self, text: str, *, tool: str | None, repeated: bool = False) -> WindowVerdict:
         found, error = self._guard.scan_blocking([self._segment(text, tool)], tool=tool is not None)
-        return self._verdict(text, found, error, tool=None, summary=True)
+        return self._verdict(text, found, error, tool=None, whole=True, repeated=repeated)
 
     def _verdict(
-        self, text: str, findings: Sequence[Finding], error: str | None, *, tool: ToolCall | None, summary: bool = False
+        self,
+        text: str,
+        findings: Sequence[Finding],
+        error: str | None,
+        *,
+        tool: ToolCall | None,
+        whole: bool = False,
+        repeated: bool = False,
     ) -> WindowVerdict:
-        offset = self._offset
-        if not summary:
+        """`whole`: a text outside the channels' stream (spans are its own); `repeated`: already recorded."""
+        offset = 0 if whole else self._offset
+        if not whole:
             self._offset += len(text)
         if not findings and error is None and tool is None:  # a tool call is always judged (phase tool_call)
             return WindowVerdict(_ALLOW, text)
@@ -63,7 +71,7 @@ class StreamJudge:
         )
         if self._guard.shadowed(decision):
             self.shadowed, decision = self.shadowed or decision, _ALLOW
-        if not summary:  # a summary event repeats text whose findings were already recorded
+        if not repeated:  # a summary event repeats text whose findings were already recorded
             self.findings += [dataclasses.replace(f, start=f.start + offset, end=f.end + offset) for f in findings]
         if not decision.allow:
             self.decision = decision
