@@ -25,41 +25,7 @@ import httpx
 
 from harness import API_KEY, ROOT, proxy_config, start_upstream
 from wardgate.testing import ProxyProcess
-
-
-def agent_conversation(turns: int = 1000, tools: int = 20) -> dict[str, Any]:
-    """A long agent run: each turn a user line, a tool call with JSON arguments, its result, and a short answer."""
-    offered = [
-        {"type": "function", "function": {"name": f"tool_{i}", "description": f"Looks things up, kind {i}.",
-         "parameters": {"type": "object", "properties": {"query": {"type": "string", "description": "what"}},
-                        "required": ["query"]}}}
-        for i in range(tools)
-    ]  # fmt: skip
-    messages: list[dict[str, Any]] = [{"role": "system", "content": "You are a careful research agent."}]
-    for turn in range(turns // 4):
-        arguments = json.dumps({"query": f"item {turn}"})
-        call = {
-            "id": f"call_{turn}",
-            "type": "function",
-            "function": {"name": f"tool_{turn % tools}", "arguments": arguments},
-        }
-        messages += [
-            {"role": "user", "content": f"Step {turn}: look up item {turn} and report."},
-            {"role": "assistant", "content": None, "tool_calls": [call]},
-            {"role": "tool", "tool_call_id": f"call_{turn}", "content": f"Item {turn} is in stock, shelf {turn % 40}."},
-            {"role": "assistant", "content": f"Item {turn} is available."},
-        ]
-    return {"model": "gpt-4o-mini", "messages": messages, "tools": offered}
-
-
-def many_messages(count: int = 100_000) -> dict[str, Any]:
-    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"} for _ in range(count)]}
-
-
-def many_keys(count: int = 300_000) -> dict[str, Any]:
-    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
-            "metadata": {f"k{i}": 1 for i in range(count)}}  # fmt: skip
-
+from wardgate.testing.bodies import agent_conversation, many_keys, many_messages
 
 CASES: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "agent": ("agent 1000 turns", agent_conversation),

@@ -16,30 +16,11 @@ import pytest
 from tests.conftest import AUTH
 from tests.integration.helpers import wait_for_events
 from wardgate.testing import ProxyProcess
+from wardgate.testing.bodies import agent_conversation, many_keys, many_messages
 
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 # Secrets and links only: what a structure test needs, without the models' start-up.
 LIGHT = {"scanners": {"injection": {"enabled": False}, "pii": {"enabled": False}}}
-
-
-def agent_conversation(turns: int = 1_000, tools: int = 20) -> dict:
-    """The largest real traffic: a long agent run with tool calls, tool results and offered tools."""
-    offered = [
-        {"type": "function", "function": {"name": f"tool_{i}", "description": f"Looks things up, kind {i}.",
-         "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}}
-        for i in range(tools)
-    ]  # fmt: skip
-    messages: list[dict] = [{"role": "system", "content": "You are a careful research agent."}]
-    for turn in range(turns // 4):
-        arguments = json.dumps({"query": f"item {turn}"})
-        call = {"id": f"call_{turn}", "type": "function", "function": {"name": "tool_1", "arguments": arguments}}
-        messages += [
-            {"role": "user", "content": f"Step {turn}: look up item {turn}."},
-            {"role": "assistant", "content": None, "tool_calls": [call]},
-            {"role": "tool", "tool_call_id": f"call_{turn}", "content": f"Item {turn} is on shelf {turn % 40}."},
-            {"role": "assistant", "content": f"Item {turn} is available."},
-        ]
-    return {"model": "gpt-4o-mini", "messages": messages, "tools": offered}
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +32,8 @@ class TestHostileStructure:
     @pytest.mark.parametrize(
         "body",
         [
-            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}] * 100_000},
-            {**BODY, "metadata": {f"k{i}": 1 for i in range(300_000)}},
+            many_messages(100_000),
+            many_keys(300_000),
         ],
         ids=["100k-messages", "300k-keys"],
     )
