@@ -188,3 +188,20 @@ def test_a_lone_surrogate_survives_masking_and_restoring(proxy, upstream, stream
     sent = upstream.received[-1]["messages"][0]["content"]
     assert sent == "\udc00 Please write to <PERSON_1> at <EMAIL_ADDRESS_1> about the overdue invoice. \ud800"
     assert text == prompt
+
+
+def test_personal_data_the_upstream_produces_itself_is_redacted_not_given_a_placeholder(start_proxy, tmp_path):
+    """A placeholder means nothing to the client: with no value of the caller's in play, a masked name is redacted."""
+    from tests.integration.helpers import policy_copy
+
+    policies = policy_copy(tmp_path, pii={"request": {"mask": ["PERSON"]}, "response": {"mask": ["PERSON"]}})
+    with FakeUpstream(reply="I have sent the note to Kenji Watanabe.") as fixed:
+        proxy = start_proxy({"upstream": fixed.url, **PII_ONLY}, policies=policies)
+        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+        reply = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Did it go out?"}]
+        )
+    answer = reply.choices[0].message.content or ""
+    assert "Kenji Watanabe" not in answer
+    assert "<PERSON" not in answer
+    assert "REDACTED" in answer

@@ -128,7 +128,7 @@ class Guard:
                 source="fail_closed",
             )  # fmt: skip
             shadowed = False
-        rewrites = self._rewrites(ctx, sent, exchange, findings, applied) if applied.allow else {}
+        rewrites = self._rewrites(ctx, phase, sent, exchange, findings, applied) if applied.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
         self._record(
             ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error, enforced=not shadowed
@@ -147,7 +147,7 @@ class Guard:
             decision = self._scan_failed(scan_error)
         else:
             decision = await self._decide(phase, policy_input)
-        rewrites = self._rewrites(ctx, sent, exchange, findings, decision) if decision.allow else {}
+        rewrites = self._rewrites(ctx, phase, sent, exchange, findings, decision) if decision.allow else {}
         if not decision.allow or rewrites:
             timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
             self._record(ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error)
@@ -173,13 +173,19 @@ class Guard:
         return await self.judge(ctx, "tool_call", arguments, has_body=True, extra=_tool_call_input(ctx, call, source))
 
     def _rewrites(
-        self, ctx: RequestContext, sent: Exchange, judged: Exchange, findings: Sequence[Finding], decision: Decision
+        self,
+        ctx: RequestContext,
+        phase: Phase,
+        sent: Exchange,
+        judged: Exchange,
+        findings: Sequence[Finding],
+        decision: Decision,
     ) -> dict[JsonPath, str]:
         """Masked spans of the judged texts; where those differ from what was sent (this flow's placeholders turned
         back into the caller's values, in an answer), the judged text replaces the sent one."""
         segments = judged.segments
         rewrites = self._masker.rewrite(
-            segments, findings, decision.masks, ctx.vault, placeholders=judged is sent, redacted=decision.redacts
+            segments, findings, decision.masks, ctx.vault, placeholders=phase == "request", redacted=decision.redacts
         )
         if decision.annotate:
             rewrites = annotated(segments, findings, decision.annotates, rewrites)
@@ -263,7 +269,7 @@ class Guard:
         timings["policy_ms"] = _ms(time.perf_counter() - started)
         shadowed = self.shadowed(decision)
         applied = _PASS if shadowed else decision
-        rewrites = self._rewrites(ctx, sent, exchange, findings, applied) if applied.allow else {}
+        rewrites = self._rewrites(ctx, phase, sent, exchange, findings, applied) if applied.allow else {}
         timings["total_ms"] = _ms(time.perf_counter() - ctx.started)
         self._record(
             ctx, phase, exchange, findings, decision, rewrites, policy_input, timings, scan_error, enforced=not shadowed
