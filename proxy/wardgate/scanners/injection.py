@@ -16,7 +16,7 @@ from wardgate.inference import DynamicBatcher, SequenceClassifier
 from wardgate.models import Finding, Segment
 from wardgate.scanners.markup import reduce_markup
 from wardgate.scanners.memo import TextMemo
-from wardgate.scanners.normalise import INVISIBLE, decoded_layers
+from wardgate.scanners.normalise import decoded_layers, is_hidden
 from wardgate.scanners.normalise import normalise as shared_normalise
 
 __all__ = ["InjectionScanner", "normalise", "scoring_text"]
@@ -49,7 +49,7 @@ def normalise(text: str) -> tuple[str, int, int]:
     invisible = tags = 0
     for char in {char for char in set(text) if not char.isascii()}:
         code = ord(char)
-        mapped = "" if code in INVISIBLE or _is_tag(char) else unicodedata.normalize("NFKC", char)
+        mapped = "" if is_hidden(code) else unicodedata.normalize("NFKC", char)  # as the shared pass drops
         if mapped != char:
             changed[char] = mapped
         if code in _ZERO_WIDTH or code in _BIDI:

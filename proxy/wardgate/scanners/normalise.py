@@ -58,15 +58,14 @@ def _confusable_to_ascii() -> dict[str, str]:
     return fold
 
 
+# Every character that shows nothing: invisible formatting, tag characters, variation selectors (and their
+# supplement), the blank glyphs above. One set: the normalising loop asks it once per character.
+_HIDDEN = frozenset((*INVISIBLE, *_BLANK, *range(0xE0000, 0xE0080), *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)))
+
+
 def is_hidden(code: int) -> bool:
     """A character that shows nothing: invisible formatting, tag characters, variation selectors, Hangul fillers."""
-    return (
-        code in INVISIBLE
-        or 0xE0000 <= code <= 0xE007F  # tags
-        or 0xFE00 <= code <= 0xFE0F  # variation selectors
-        or 0xE0100 <= code <= 0xE01EF  # variation selectors supplement
-        or code in _BLANK
-    )
+    return code in _HIDDEN
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,7 +91,7 @@ def normalise(text: str, *, fold_confusables: bool = True) -> Normalised:
     while index < len(text):
         char = text[index]
         code = ord(char)
-        if is_hidden(code):
+        if code in _HIDDEN:
             hidden += 1
             index += 1
             continue
