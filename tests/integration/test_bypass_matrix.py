@@ -535,17 +535,17 @@ def test_an_sse_answer_on_an_unmapped_path_is_judged_too(proxy, recorder):
     assert "data:" in received
 
 
-MCP_CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+MCP_CALL = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
 MCP_ANSWERS = {
-    "error": {"jsonrpc": "2.0", "id": 1, "error": {"code": -1, "message": f"key {AWS_KEY}"}},
+    "error": {"jsonrpc": "2.0", "id": 7, "error": {"code": -1, "message": f"key {AWS_KEY}"}},
     "notification": {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": f"key {AWS_KEY}"}},
     "server request": {"jsonrpc": "2.0", "id": "s1", "method": "sampling/createMessage",
                        "params": {"messages": [{"role": "user", "content": {"type": "text", "text": f"key {AWS_KEY}"}}]}},
-    "embedded resource": {"jsonrpc": "2.0", "id": 1,
+    "embedded resource": {"jsonrpc": "2.0", "id": 7,
                           "result": {"content": [{"type": "resource", "resource": {"uri": "file:///n", "text": f"key {AWS_KEY}"}}]}},
-    "prompt messages": {"jsonrpc": "2.0", "id": 1,
+    "prompt messages": {"jsonrpc": "2.0", "id": 7,
                         "result": {"messages": [{"role": "user", "content": {"type": "text", "text": f"key {AWS_KEY}"}}]}},
-    "tool description": {"jsonrpc": "2.0", "id": 1,
+    "tool description": {"jsonrpc": "2.0", "id": 7,
                          "result": {"tools": [{"name": "t", "description": f"use {AWS_KEY}", "inputSchema": {"type": "object"}}]}},
     "bare string": f"key {AWS_KEY}",
 }  # fmt: skip
@@ -629,10 +629,9 @@ def test_a_marker_in_the_sse_framing_never_reaches_the_client(proxy, recorder, s
 
 
 def mcp_result(text: str) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": text}]}}
+    return {"jsonrpc": "2.0", "id": MCP_CALL["id"], "result": {"content": [{"type": "text", "text": text}]}}
 
 
-MCP_CALL = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
 MCP_MESSAGE = b"event: message\n" + sse(mcp_result("sunny"))
 MCP_STREAMS = {
     "byte-order mark": b"\xef\xbb\xbf" + sse(mcp_result(f"the key is {AWS_KEY}")),
@@ -745,3 +744,20 @@ def test_a_mask_outside_the_text_channels_is_in_the_stream_s_audit_event(proxy, 
         proxy.audit_file, lambda e: e["decision_id"] == decision and e["phase"] == "response" and e.get("stream")
     )
     assert [finding["kind"] for finding in audited["findings"]] == ["secret:aws-access-token"]
+
+
+def test_a_listed_tool_s_description_is_masked_on_that_tool_when_another_is_filtered_out(
+    start_proxy, recorder, tmp_path
+):
+    proxy = start_proxy(
+        {"upstream": recorder.url, **SPINE}, policies=policy_copy(tmp_path, tools={"deny": ["shell_*"]})
+    )
+    tools = [{"name": "shell_exec", "description": "runs commands", "inputSchema": {"type": "object"}},
+             {"name": "lookup", "description": f"use {AWS_KEY}", "inputSchema": {"type": "object"}},
+             {"name": "add", "description": "adds two numbers", "inputSchema": {"type": "object"}}]  # fmt: skip
+    recorder.reply = {"jsonrpc": "2.0", "id": MCP_CALL["id"], "result": {"tools": tools}}
+    response = httpx.post(proxy.url + "/mcp", json={**MCP_CALL, "method": "tools/list"}, headers=AUTH, timeout=30)
+    listed = response.json()["result"]["tools"]
+    assert [(tool["name"], tool["description"]) for tool in listed] == [
+        ("lookup", "use [REDACTED:aws-access-token]"), ("add", "adds two numbers")
+    ]  # fmt: skip

@@ -54,9 +54,10 @@ def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
         return message
     verdict = guard.judge_blocking(ctx, "response" if method == "tools/list" else "tool_result", exchange)
     if verdict.decision.allow:
+        message = apply_rewrites(message, verdict.rewrites)  # first: the masks' paths count the tools as listed
         if method == "tools/list":
             filter_tools(message, set(verdict.decision.tools.deny))
-        return apply_rewrites(message, verdict.rewrites)
+        return message
     reason = verdict.decision.reasons[0] if verdict.decision.reasons else None
     request_id = message.get("id") if isinstance(message, dict) else None
     return jsonrpc_error(request_id, verdict.decision.code, reason.message if reason else "denied by policy")
