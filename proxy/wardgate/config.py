@@ -222,9 +222,9 @@ class AdmissionSettings(_Section):
 
     # Sized from the measured cost (bench/proxy_overhead.py: ~100 ms of CPU per 1 KB request with every scanner): one
     # scan per core keeps each within the scan budget (more only queue inside the models and all time out). The queue
-    # absorbs a burst (an agent's fan-out of 24 calls is served, not refused); under sustained overload its requests
-    # wait out `wait_ms` before their 503. Offered c=64/128: goodput 0.75/0.71 of peak, refusals' p99 2.3/2.1 s; with
-    # `queue: 4` per core and `wait_ms: 800`, 0.90/0.66 and 0.29/0.44 s, but a burst of 16 on 2 cores gets 503s.
+    # absorbs a burst (an agent's fan-out of 24 calls is served, not refused); under sustained overload a request is
+    # refused on arrival when the queue would not drain within `wait_ms` (pipeline/admission.py). Offered c=64/128:
+    # goodput 0.87/0.67 of peak, refusals' p99 0.14/0.61 s.
     concurrent: int = Field(default_factory=_cores, gt=0, description="Requests in the scan stage.")
     queue: int = Field(default_factory=lambda: 16 * _cores(), ge=0, description="Requests waiting for a slot.")
     wait_ms: int = Field(2000, gt=0, description="Longest wait for a slot before the request is refused.")

@@ -360,7 +360,8 @@ class RequestPipeline:
                 )
         except Overloaded as exc:
             denial = Decision.deny("overloaded", f"Wardgate is at capacity ({exc}); retry shortly", status=503)
-            return Refuse(denial.model_copy(update={"headers": {"retry-after": "1"}}))
+            retry_after = str(int(exc.retry_after_s))
+            return Refuse(denial.model_copy(update={"headers": {"retry-after": retry_after}}))
         if not verdict.decision.allow:
             return Refuse(verdict.decision, audited=True)
         adapter = adapter_for(call.request.method, call.request.path)
