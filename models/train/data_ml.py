@@ -19,6 +19,7 @@ from pathlib import Path
 
 from agent_voice import user_requests
 from cjk_prompts import cjk_rows
+from cjk_written import written_rows
 from hosts import host_rows
 from payload_twins import payload_twins
 from planted import planted_tasks
@@ -43,6 +44,8 @@ def held_out(source: str) -> bool:
 
 
 def role(row: dict) -> str:
+    if row["source"].startswith("written_") and row.get("role") == "document":  # cjk_written.py's benign documents
+        return "document"
     document = row["kind"] == "indirect" or row["source"].startswith("host_") or row["source"] in DOCUMENT_SOURCES
     return "document" if document else "user"
 
@@ -61,6 +64,7 @@ def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int) -> list[dic
     for path in sorted((data / "extra").glob("*.jsonl")):
         rows += [json.loads(line) for line in path.open()]
     rows += cjk_rows(cjk_per_kind, random.Random(seed + 4))
+    rows += written_rows()  # hand-written CJK attacks and hard negatives (cjk_written.py)
     rows += host_rows(host_pairs, seed + 5)
 
     by_text: dict[str, dict] = {}
