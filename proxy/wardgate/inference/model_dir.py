@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from wardgate.errors import ConfigError
 
-__all__ = ["ModelConfig", "TaggerConfig", "read_model_config"]
+__all__ = ["ModelConfig", "OperatingPoint", "TaggerConfig", "read_model_config"]
 
 # Hugging Face NER exports tag PER/LOC/ORG (CoNLL) or PERSON/…; Presidio names the same entities like this.
 _DEFAULT_ENTITIES = {
@@ -41,12 +41,18 @@ class _EncoderConfig(BaseModel):
         return self
 
 
+OperatingPoint = Literal["user", "document"]
+
+
 class ModelConfig(_EncoderConfig):
     """A sequence classifier: which labels are the positive class and where its verdict line is."""
 
     # A list adds its labels' probabilities: Prompt Guard's [INJECTION, JAILBREAK] is "anything but BENIGN".
     positive_label: str | list[str] = Field(min_length=1)
     threshold: float = Field(0.5, ge=0, le=1)
+    # Operating points chosen on validation per kind of text: what a user types vs a document or tool result (a
+    # benign document uses imperative, instruction-like language far more often). Empty: `threshold` for all.
+    role_thresholds: dict[OperatingPoint, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _positive_are_labels(self) -> ModelConfig:

@@ -61,11 +61,13 @@ def build_scanners(settings: ScannerSettings) -> Scanners:
         scanners.stream.append(links)
     if settings.injection.enabled:
         injection = settings.injection
-        overrides = {
+        overrides: dict[str, object] = {
             key: value
             for key, value in {"threshold": injection.threshold, "positive_label": injection.positive_label}.items()
             if value is not None
         }
+        if injection.threshold is not None:  # the operator's line replaces the model's per-role ones too
+            overrides["role_thresholds"] = {}
         classifier = SequenceClassifier(
             injection.model, device=injection.device, threads=injection.threads, overrides=overrides
         )

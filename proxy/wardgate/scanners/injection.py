@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher, SequenceClassifier
+from wardgate.inference.model_dir import OperatingPoint
 from wardgate.models import Finding, Segment
 from wardgate.scanners.markup import reduce_markup
 from wardgate.scanners.memo import TextMemo
@@ -103,6 +104,13 @@ class InjectionScanner:
         assert self._classifier.config is not None
         return self._classifier.config.threshold
 
+    def threshold_for(self, segment: Segment) -> float:
+        """The model's operating point for this kind of text: a user's own turn, or anything else (documents, tool
+        results, fields of unmapped formats) at the document point."""
+        assert self._classifier.config is not None
+        point: OperatingPoint = "user" if segment.role == "user" else "document"
+        return self._classifier.config.role_thresholds.get(point, self._classifier.config.threshold)
+
     async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
         targets, texts, findings = self._prepare(segments)
         keys = [TextMemo.key(text) for text in texts]
@@ -154,13 +162,12 @@ class InjectionScanner:
 
     def _scored(self, targets: Sequence[tuple[int, Segment]], scores: Sequence[float]) -> list[Finding]:
         """One finding per segment: the highest score among its texts (the text itself and decoded payloads)."""
-        threshold = self.threshold
         best: dict[int, tuple[Segment, float]] = {}
         for (index, segment), score in zip(targets, scores, strict=True):
             if index not in best or score > best[index][1]:
                 best[index] = (segment, score)
         return [
-            Finding(self.name, "injection", score, index, 0, len(segment.text), threshold=threshold)
+            Finding(self.name, "injection", score, index, 0, len(segment.text), threshold=self.threshold_for(segment))
             for index, (segment, score) in best.items()
             if score >= self._min_score
         ]
