@@ -28,7 +28,7 @@ async def test_a_queue_that_would_not_drain_in_time_refuses_on_arrival():
             async with admission.slot():
                 pass
         assert time.monotonic() - started < 0.05  # refused at once, not after waiting out wait_s
-        assert refused.value.retry_after_s == 2  # the queue as it stands drains in 1.5 s
+        assert refused.value.retry_after_s == 1  # drains in 1.5 s by the estimate, but no wait outlasts wait_s (1 s)
     await asyncio.gather(*queued)  # the two that were admitted to the queue are served
     assert admission.waiting == admission.active == 0
 
@@ -52,6 +52,33 @@ async def test_a_rate_measured_long_ago_does_not_bound_the_next_burst():
     async with admission.slot():
         assert admission.drain_s(10) == 0
         assert not admission.saturated
+    admission._measured(0.01, 0)  # the next measurement starts afresh: the old rate is not averaged back in
+    assert admission.place_s == 0.01
+
+
+async def test_one_request_always_queues_so_an_old_estimate_cannot_refuse_for_ever():
+    admission = Admission(concurrent=1, queue=100, wait_s=1.0)
+    admission._measured(5.0, 0)  # estimate from the overload: 5 s a place
+    admission._refused("during the overload")
+    async with admission.slot():
+        probe = asyncio.ensure_future(hold(admission, 0))  # nobody waiting: it queues and re-measures
+        await asyncio.sleep(0.01)
+        assert admission.waiting == 1
+    await probe
+    assert admission.place_s < 5.0
+
+
+async def test_retry_after_never_exceeds_the_longest_wait():
+    admission = Admission(concurrent=1, queue=100, wait_s=2.0)
+    admission._measured(3.0, 0)
+    async with admission.slot():
+        first = asyncio.ensure_future(hold(admission, 0))
+        await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded) as refused:
+            async with admission.slot():
+                pass
+        assert refused.value.retry_after_s == 2  # not 6: every queued request leaves within wait_s
+    await first
 
 
 async def test_a_burst_the_slots_drain_in_time_is_served_not_refused():

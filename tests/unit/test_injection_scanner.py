@@ -70,9 +70,17 @@ class TestInjectionScanner:
             Segment("user", "prompt", ATTACK, ("messages", 0)),
             Segment("tool", "tool_result", ATTACK, ("messages", 1)),
             Segment("unknown", "document", ATTACK, ("extra",)),  # a field of an unmapped format: not the user's turn
+            Segment("unknown", "prompt", ATTACK, ("messages", 2)),  # a prompt under an unknown role spelling ("User")
         ]
-        findings = await scanner_for(points).scan(segments)
-        assert [(f.segment, f.threshold) for f in findings] == [(0, 0.3), (1, 0.9), (2, 0.9)]
+        findings = await scanner_for(points, roles=("user", "tool", "unknown")).scan(segments)
+        assert [(f.segment, f.threshold) for f in findings] == [(0, 0.3), (1, 0.9), (2, 0.9), (3, 0.3)]
+
+    def test_an_operating_point_outside_0_to_1_is_refused(self):
+        from wardgate.errors import ConfigError
+
+        for bad in (1.5, -0.2, float("nan")):
+            with pytest.raises(ConfigError):
+                SequenceClassifier(INJECTION_MODEL, overrides={"role_thresholds": {"user": bad}}).load()
 
     def test_the_operators_threshold_replaces_the_models_operating_points(self, tmp_path):
         import json

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
@@ -52,7 +52,7 @@ class ModelConfig(_EncoderConfig):
     threshold: float = Field(0.5, ge=0, le=1)
     # Operating points chosen on validation per kind of text: what a user types vs a document or tool result (a
     # benign document uses imperative, instruction-like language far more often). Empty: `threshold` for all.
-    role_thresholds: dict[OperatingPoint, float] = Field(default_factory=dict)
+    role_thresholds: dict[OperatingPoint, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _positive_are_labels(self) -> ModelConfig:

@@ -88,6 +88,8 @@ class Admission:
         """Why a request arriving now, with every slot busy, would not be queued; None when it would."""
         if self.waiting >= self._queue:
             return f"{self.active} requests scanning and {self.waiting} waiting"
+        if self.waiting == 0:
+            return None  # one request always queues: it re-measures the rate, or an old estimate would refuse forever
         refusing = time.monotonic() - self._refused_at < _REFUSING_S
         bound = self._wait_s * (_REFUSING_HEADROOM if refusing else 1.0)
         if (expected := self.drain_s(self.waiting)) > bound:
@@ -96,10 +98,13 @@ class Admission:
 
     def _measured(self, waited_s: float, ahead: int) -> None:
         sample = waited_s / (ahead + 1)
-        self.place_s = sample if self.place_s is None else self.place_s + _SMOOTHING * (sample - self.place_s)
+        stale = time.monotonic() - self._measured_at > _STALE_S  # a forgotten rate is not averaged back in
+        self.place_s = sample if self.place_s is None or stale else self.place_s + _SMOOTHING * (sample - self.place_s)
         self._measured_at = time.monotonic()
 
     def _refused(self, reason: str) -> Overloaded:
         self._refused_at = time.monotonic()
-        # When the queue as it stands now will have drained: the earliest a retry can expect a slot.
-        return Overloaded(reason, max(1.0, math.ceil(self.drain_s(self.waiting))))
+        # When the queue as it stands now will have drained: the earliest a retry can expect a slot. Every queued
+        # request leaves within wait_s (served or refused), so never more than that.
+        drained = min(math.ceil(self._wait_s), math.ceil(self.drain_s(self.waiting)))
+        return Overloaded(reason, max(1.0, drained))

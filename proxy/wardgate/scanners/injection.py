@@ -105,10 +105,11 @@ class InjectionScanner:
         return self._classifier.config.threshold
 
     def threshold_for(self, segment: Segment) -> float:
-        """The model's operating point for this kind of text: a user's own turn, or anything else (documents, tool
-        results, fields of unmapped formats) at the document point."""
+        """The model's operating point for this kind of text: tool results and documents at the document point,
+        everything else (a prompt under any role spelling) at the stricter user point: the client cannot pick the
+        laxer one by naming a role."""
         assert self._classifier.config is not None
-        point: OperatingPoint = "user" if segment.role == "user" else "document"
+        point: OperatingPoint = "document" if segment.source in ("tool_result", "document") else "user"
         return self._classifier.config.role_thresholds.get(point, self._classifier.config.threshold)
 
     async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
