@@ -15,6 +15,18 @@ async def hold(admission: Admission, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
+async def refused_behind_one(admission: Admission) -> Overloaded:
+    """With the slot taken and one request queued, the next one's refusal."""
+    async with admission.slot():
+        first = asyncio.ensure_future(hold(admission, 0))
+        await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded) as refused:
+            async with admission.slot():
+                pass
+    await first
+    return refused.value
+
+
 async def test_a_queue_that_would_not_drain_in_time_refuses_on_arrival():
     admission = Admission(concurrent=1, queue=100, wait_s=1.0)
     admission._measured(0.5, 0)  # as measured: each place in the queue has taken half a second to drain
@@ -71,14 +83,7 @@ async def test_one_request_always_queues_so_an_old_estimate_cannot_refuse_for_ev
 async def test_retry_after_never_exceeds_the_longest_wait():
     admission = Admission(concurrent=1, queue=100, wait_s=2.0)
     admission._measured(3.0, 0)
-    async with admission.slot():
-        first = asyncio.ensure_future(hold(admission, 0))
-        await asyncio.sleep(0.01)
-        with pytest.raises(Overloaded) as refused:
-            async with admission.slot():
-                pass
-        assert refused.value.retry_after_s == 2  # not 6: every queued request leaves within wait_s
-    await first
+    assert (await refused_behind_one(admission)).retry_after_s == 2  # not 6: every queued request leaves in wait_s
 
 
 async def test_a_burst_the_slots_drain_in_time_is_served_not_refused():
@@ -90,12 +95,5 @@ async def test_a_burst_the_slots_drain_in_time_is_served_not_refused():
 
 async def test_before_any_scan_is_measured_only_the_places_bound_the_queue():
     admission = Admission(concurrent=1, queue=1, wait_s=5.0)
-    async with admission.slot():
-        first = asyncio.ensure_future(hold(admission, 0))
-        await asyncio.sleep(0.01)
-        with pytest.raises(Overloaded) as refused:
-            async with admission.slot():
-                pass
-        assert refused.value.retry_after_s == 1
-    await first
+    assert (await refused_behind_one(admission)).retry_after_s == 1
     assert admission.place_s is not None  # the first wait is measured
