@@ -45,8 +45,8 @@ def held_out(source: str) -> bool:
 
 
 def role(row: dict) -> str:
-    if row["source"].startswith("written_") and row.get("role") == "document":  # cjk_written.py's benign documents
-        return "document"
+    if row.get("role") in ("user", "document"):  # a row that says what it is (cjk_written.py's benign documents)
+        return row["role"]
     document = row["kind"] == "indirect" or row["source"].startswith("host_") or row["source"] in DOCUMENT_SOURCES
     return "document" if document else "user"
 

@@ -97,10 +97,10 @@ class Admission:
         return None
 
     def _measured(self, waited_s: float, ahead: int) -> None:
-        sample = waited_s / (ahead + 1)
-        stale = time.monotonic() - self._measured_at > _STALE_S  # a forgotten rate is not averaged back in
+        sample, now = waited_s / (ahead + 1), time.monotonic()
+        stale = now - self._measured_at > _STALE_S  # a forgotten rate is not averaged back in
         self.place_s = sample if self.place_s is None or stale else self.place_s + _SMOOTHING * (sample - self.place_s)
-        self._measured_at = time.monotonic()
+        self._measured_at = now
 
     def _refused(self, reason: str) -> Overloaded:
         self._refused_at = time.monotonic()

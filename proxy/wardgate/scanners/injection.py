@@ -99,11 +99,6 @@ class InjectionScanner:
         # should cost a forward pass. The cache lives as long as this model does (a new model is a new scanner).
         self._scores: TextMemo[float] = TextMemo(cache_size)
 
-    @property
-    def threshold(self) -> float:
-        assert self._classifier.config is not None
-        return self._classifier.config.threshold
-
     def threshold_for(self, segment: Segment) -> float:
         """The model's operating point for this kind of text: tool results and documents at the document point,
         everything else (a prompt under any role spelling) at the stricter user point: the client cannot pick the
