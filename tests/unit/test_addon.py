@@ -135,6 +135,17 @@ async def test_a_fault_on_the_response_headers_buffers_and_refuses_the_answer():
     assert error_of(flow) == (500, "internal_error")
 
 
+async def test_an_mcp_post_answered_as_sse_is_buffered_to_be_judged_off_the_event_loop():
+    under_test = addon(StandInPipeline(Forward()))
+    flow = chat_flow()
+    with taddons.context(under_test):
+        await under_test.request(flow)
+        under_test._context(flow).endpoint = "mcp"
+        flow.response = tutils.tresp(headers=http.Headers(((b"content-type", b"text/event-stream"),)))
+        under_test.responseheaders(flow)
+    assert flow.response.stream is False  # mitmproxy's stream hook would judge it on the event loop
+
+
 def test_a_declared_oversize_body_is_refused_before_it_is_read():
     guard = StandInGuard()
     under_test = addon(StandInPipeline(Forward()), guard)

@@ -158,11 +158,13 @@ class GuardAddon:
         self._forward = forward
         self._proxy_keys: dict[str, str] = {}  # client connection id → the password of its CONNECT's credentials
         self._guard, self._pipeline = guard, pipeline
-        self._responses = ResponseJudge(guard, max_bytes=2 * max_body_bytes)
+        self._streaming = streaming or StreamingSettings()
+        self._responses = ResponseJudge(
+            guard, max_bytes=2 * max_body_bytes, max_event_bytes=self._streaming.max_event_bytes
+        )
         self._inspects = inspects
         self._max_body_bytes = max_body_bytes
         self._usage = usage
-        self._streaming = streaming or StreamingSettings()
         self.in_flight = 0  # flows between their request headers and their end: what a shutdown drains
         self.idle = asyncio.Event()
         self.idle.set()
@@ -307,6 +309,12 @@ class GuardAddon:
         if ctx is not None and ctx.endpoint == "mcp":
             self._bind_mcp_session(flow, ctx)
         if "text/event-stream" not in flow.response.headers.get("content-type", ""):
+            return
+        if ctx is not None and ctx.endpoint == "mcp" and flow.request.method == "POST":
+            # One request's answer (Streamable HTTP): buffered and judged on a worker thread like a JSON answer, since
+            # mitmproxy's stream hook runs on the event loop and the tool-result scans (ONNX) would stall every
+            # other flow. Progress notifications reach the client with the answer, not before it.
+            flow.response.stream = False
             return
         if not flow.metadata.get(_REFUSED) and ctx is not None:
             # A judged stream may come out shorter (stopped) or longer (masked) than the upstream's declared length:

@@ -122,6 +122,11 @@ class McpStream:
             out = b"".join(map(self._judged, events))
         return out if out else []
 
+    def whole(self, body: bytes) -> bytes:
+        """A buffered stream judged at once (a POST's SSE answer, on a worker thread): what the client gets."""
+        parts = (self(body), self(b"")) if body else ()
+        return b"".join(part for part in parts if isinstance(part, bytes))
+
     def _judged(self, event: SseEvent) -> bytes:
         try:
             event = self._fields.judged(event)

@@ -2,7 +2,8 @@
 
 parse (the provider's format, every other string too) → count the spend → judge (scan, decide, audit) → judge each
 tool call the model asks for → rewrite (masks restored or applied, refused calls replaced by a refusal text). MCP
-answers are judged message by message on a worker thread (the same judge serves MCP messages inside SSE streams).
+answers are judged message by message on a worker thread (the same judge serves MCP messages inside SSE streams),
+a POST's SSE answer too: buffered, then each event as a live stream would judge it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from wardgate.limits import TokenCount
 from wardgate.models import Exchange, Segment
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
-from wardgate.pipeline.mcp_judge import judge_mcp_message
+from wardgate.pipeline.mcp_judge import McpStream, judge_mcp_message
 from wardgate.policy import Decision
 from wardgate.surrogates import json_text
 
@@ -43,8 +44,8 @@ class ResponseOutcome:
 
 
 class ResponseJudge:
-    def __init__(self, guard: Guard, *, max_bytes: int) -> None:
-        self._guard, self._max_bytes = guard, max_bytes
+    def __init__(self, guard: Guard, *, max_bytes: int, max_event_bytes: int | None = None) -> None:
+        self._guard, self._max_bytes, self._max_event_bytes = guard, max_bytes, max_event_bytes
 
     async def judge(
         self, ctx: RequestContext, method: str, path: str, content: bytes, content_type: str = "", encoding: str = ""
@@ -52,6 +53,9 @@ class ResponseJudge:
         """`content` as it came (`encoding` still applied); judged by what it is, not by its Content-Type."""
         try:
             content = decode_content(content, encoding, self._max_bytes)
+            # An MCP client reads an event-stream answer as events, so it is judged as the events it is.
+            if ctx.endpoint == "mcp" and "text/event-stream" in content_type.lower():
+                return await self._mcp_events(ctx, content)
             read = read_body(content, content_type)
         except (DecodingError, TooLarge, MalformedBody, TooComplex) as exc:
             return ResponseOutcome(refusal=Decision.deny("response_unreadable", f"the answer cannot be judged: {exc}",
@@ -126,6 +130,12 @@ class ResponseJudge:
             message = "a binary answer carries text the policy masks, which Wardgate cannot rewrite; it is withheld"
             return ResponseOutcome(refusal=Decision.deny("mask_unsupported", message, status=502))
         return ResponseOutcome()
+
+    async def _mcp_events(self, ctx: RequestContext, content: bytes) -> ResponseOutcome:
+        """An MCP answer sent as SSE: each event's message judged as on a live stream, off the event loop."""
+        stream = McpStream(self._guard, ctx, max_event_bytes=self._max_event_bytes)
+        judged = await asyncio.to_thread(stream.whole, content)
+        return ResponseOutcome() if judged == content else ResponseOutcome(body=judged)
 
     async def _mcp(self, ctx: RequestContext, body: Any) -> ResponseOutcome:
         messages = body if isinstance(body, list) else [body]
