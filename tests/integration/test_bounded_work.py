@@ -152,3 +152,36 @@ class TestWorkOutlivesNoRequest:
         assert events[0]["result"]["allow"] is False
         assert_no_work_left(deadline)
         assert len(upstream.received) == before
+
+
+class TestOverload:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def one_slot(cls, start_proxy, upstream):
+        admission = {"concurrent": 1, "queue": 1, "wait_ms": 20_000}
+        return start_proxy({"upstream": upstream.url, "admission": admission, "scanners": {"timeout_ms": 60_000}})
+
+    def test_past_the_queue_a_request_is_refused_at_once_and_audited(self, one_slot, upstream):
+        import concurrent.futures
+
+        def post(seed: str) -> httpx.Response:
+            body = {**BODY, "messages": [{"role": "user", "content": long_prose(seed, 30_000)}]}
+            return httpx.post(one_slot.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=60)
+
+        before = len(upstream.received)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            scanning = pool.submit(post, "scanning")
+            time.sleep(0.5)  # in the scan stage (the scan takes seconds)
+            queued = pool.submit(post, "queued")
+            time.sleep(0.3)  # in the queue
+            started = time.perf_counter()
+            refused = post("refused")
+            elapsed = time.perf_counter() - started
+            assert (scanning.result().status_code, queued.result().status_code) == (200, 200)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (503, "overloaded")
+        assert int(refused.headers["retry-after"]) >= 1
+        assert elapsed < 1.0, f"refused after {elapsed:.2f} s"
+        assert len(upstream.received) == before + 2
+        decision_id = refused.headers["x-wardgate-decision-id"]
+        events = wait_for_events(one_slot.audit_file, lambda e: e["decision_id"] == decision_id)
+        assert [e["result"]["code"] for e in events] == ["overloaded"]

@@ -33,10 +33,13 @@ class StandInGuard:
 
 
 class StandInPipeline:
-    def __init__(self, outcome=None, error: Exception | None = None) -> None:
-        self._outcome, self._error = outcome, error
+    def __init__(self, outcome=None, error: Exception | None = None, overloaded: Decision | None = None) -> None:
+        self._outcome, self._error, self._overloaded = outcome, error, overloaded
         self.mcp_sessions: dict = {}
         self.legacy_sessions = None
+
+    def overloaded(self):
+        return self._overloaded
 
     async def run(self, ctx, request, client_gone=None):
         self.client_gone = client_gone
@@ -154,6 +157,19 @@ def test_a_declared_oversize_body_is_refused_before_it_is_read():
         under_test.requestheaders(flow)
     assert error_of(flow) == (413, "body_too_large")
     assert guard.refused == [("request", "body_too_large")]
+
+
+async def test_at_capacity_a_request_is_refused_on_its_headers_before_its_body_is_judged():
+    guard = StandInGuard()
+    busy = Decision.deny("overloaded", "at capacity", status=503).model_copy(update={"headers": {"retry-after": "1"}})
+    under_test = addon(StandInPipeline(error=RuntimeError("must not run"), overloaded=busy), guard)
+    flow = chat_flow()
+    with taddons.context(under_test):
+        under_test.requestheaders(flow)
+        await under_test.request(flow)
+    assert error_of(flow) == (503, "overloaded")
+    assert flow.response.headers["retry-after"] == "1"
+    assert guard.refused == [("request", "overloaded")]
 
 
 async def test_a_host_that_is_not_inspected_is_left_alone():

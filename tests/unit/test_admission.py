@@ -97,3 +97,18 @@ async def test_before_any_scan_is_measured_only_the_places_bound_the_queue():
     admission = Admission(concurrent=1, queue=1, wait_s=5.0)
     assert (await refused_behind_one(admission)).retry_after_s == 1
     assert admission.place_s is not None  # the first wait is measured
+
+
+async def test_refuse_now_answers_without_queueing_and_counts_as_a_refusal():
+    admission = Admission(concurrent=1, queue=1, wait_s=1.0)
+    assert admission.refuse_now() is None  # a free slot
+    async with admission.slot():
+        assert admission.refuse_now() is None  # nobody waiting: it would queue
+        queued = asyncio.ensure_future(hold(admission, 0))
+        await asyncio.sleep(0.01)
+        refused = admission.refuse_now()  # the queue is full
+        assert isinstance(refused, Overloaded)
+        assert refused.retry_after_s >= 1
+        assert admission.waiting == 1  # it took no place
+        assert admission.saturated
+    await queued

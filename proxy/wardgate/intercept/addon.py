@@ -220,6 +220,8 @@ class GuardAddon:
                 message = f"the request body is {declared} bytes; the limit is {self._max_body_bytes}"
                 denial = Decision.deny("body_too_large", message, status=413)
                 self._refuse(flow, "request", denial)
+            elif (overloaded := self._pipeline.overloaded()) is not None:
+                self._refuse(flow, "request", overloaded)
         except Exception as exc:
             self._fault(flow, "request", exc)
 

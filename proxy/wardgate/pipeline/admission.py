@@ -61,10 +61,16 @@ class Admission:
             return 0.0
         return (ahead + 1) * self.place_s
 
+    def refuse_now(self) -> Overloaded | None:
+        """The refusal a request arriving now gets without queueing (counted as one), or None if it would queue."""
+        if self._slots.locked() and (reason := self._refusal()) is not None:
+            return self._refused(reason)
+        return None
+
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        if self._slots.locked() and (reason := self._refusal()) is not None:
-            raise self._refused(reason)
+        if (refused := self.refuse_now()) is not None:
+            raise refused
         queued, ahead = self._slots.locked(), self.waiting
         self.waiting += 1
         started = time.monotonic()

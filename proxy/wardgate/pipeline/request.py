@@ -134,6 +134,11 @@ def _query_segments(query: list[tuple[str, str]]) -> list[Segment]:
     ]
 
 
+def _overloaded(exc: Overloaded) -> Decision:
+    denial = Decision.deny("overloaded", f"Wardgate is at capacity ({exc}); retry shortly", status=503)
+    return denial.model_copy(update={"headers": {"retry-after": str(int(exc.retry_after_s))}})
+
+
 def proxy_auth_required(message: str) -> Decision:
     """Forward mode's 407, with the challenge that makes a client send its proxy credentials."""
     denial = Decision.deny("proxy_auth_required", message, status=407)
@@ -171,6 +176,12 @@ class RequestPipeline:
             self._mcp,
             self._enforce,
         ]
+
+    def overloaded(self) -> Decision | None:
+        """The refusal for a request that would not even queue for a scan: given on its headers, before its body is
+        read and parsed, so that under overload a refusal costs as little as possible."""
+        refused = self._admission.refuse_now()
+        return _overloaded(refused) if refused is not None else None
 
     async def run(
         self, ctx: RequestContext, request: IncomingRequest, client_gone: ClientGone | None = None
@@ -359,9 +370,7 @@ class RequestPipeline:
                     call.ctx, "request", call.exchange, has_body=bool(call.body), extra=call.extra
                 )
         except Overloaded as exc:
-            denial = Decision.deny("overloaded", f"Wardgate is at capacity ({exc}); retry shortly", status=503)
-            retry_after = str(int(exc.retry_after_s))
-            return Refuse(denial.model_copy(update={"headers": {"retry-after": retry_after}}))
+            return Refuse(_overloaded(exc))
         if not verdict.decision.allow:
             return Refuse(verdict.decision, audited=True)
         adapter = adapter_for(call.request.method, call.request.path)
