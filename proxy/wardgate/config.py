@@ -223,8 +223,8 @@ class AdmissionSettings(_Section):
     # Sized from the measured cost (bench/proxy_overhead.py: ~100 ms of CPU per 1 KB request with every scanner): one
     # scan per core keeps each within the scan budget (more only queue inside the models and all time out). The queue
     # absorbs a burst (an agent's fan-out of 24 calls is served, not refused); under sustained overload a request is
-    # refused on arrival when the queue would not drain within `wait_ms` (pipeline/admission.py). Offered c=64/128:
-    # goodput 0.87/0.67 of peak, refusals' p99 0.14/0.61 s.
+    # refused on arrival, on its headers, when the queue would not drain within `wait_ms` (pipeline/admission.py).
+    # Offered c=64/128: goodput 0.99/0.93 of peak, refusals' p99 0.29/0.40 s (README, "Overload").
     concurrent: int = Field(default_factory=_cores, gt=0, description="Requests in the scan stage.")
     queue: int = Field(default_factory=lambda: 16 * _cores(), ge=0, description="Requests waiting for a slot.")
     wait_ms: int = Field(2000, gt=0, description="Longest wait for a slot before the request is refused.")
