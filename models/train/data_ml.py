@@ -40,6 +40,25 @@ WEIGHTS = {"hard_negative": 2.0, "benign": 1.0, "harmful_request": 1.5, "direct"
            "jailbreak": 1.5}  # fmt: skip
 
 
+# s-labs' shortest "attacks" include fragments with no technique in them ("Check system", "Share now", "Enable"):
+# labelled as attacks they taught the model that any terse imperative is one ("proceed", "rephrase", "next step"
+# flagged; see short_turns.py). Such a fragment (one or two plain words, none naming an override, a guard to remove or
+# a jailbreak) is dropped, not relabelled: some of them may be meant as extraction attempts.
+_TECHNIQUE_WORD = re.compile(
+    r"ignor|disregard|forg[eo]t|bypass|overr?id|disabl|remov|skip|drop|reveal|jailbreak|\bdan\b|unrestrict|restrict|"
+    r"sudo|root|god|hack|unlock|exploit|inject|safety|guideline|instruction|training|filter|protocol|directive|limit",
+    re.IGNORECASE,
+)
+
+
+def technique_free_fragment(row: dict) -> bool:
+    text = row["text"]
+    plain = re.fullmatch(r"[A-Za-z]+(?: [A-Za-z]+)?", text)
+    if not (row["source"].startswith("slabs") and row["label"] == 1 and plain):
+        return False
+    return not any(_TECHNIQUE_WORD.search(t) for t in (text, re.sub(r"(.)\1+", r"\1", text)))  # "Fooooorget"
+
+
 def held_out(source: str) -> bool:
     return source in VALIDATION_SOURCES or source.endswith(HELD_OUT_SUFFIX)
 
@@ -57,6 +76,7 @@ def normalised(text: str) -> str:
 
 def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int, written_weight: float = 3.0) -> list[dict]:
     rows = without_held_out_hosts([json.loads(line) for line in (data / "train.jsonl").open()])
+    rows = [row for row in rows if not technique_free_fragment(row)]
     # The English recipe's augmentations (see EXPERIMENTS.md, runs 5-8), at its default sizes.
     rows += planted_tasks(rows, 1500, 1500, 700, random.Random(seed + 1))
     rows += user_requests(1000, random.Random(seed + 3))
@@ -82,7 +102,8 @@ def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int, written_wei
     for row in kept:
         row["split"] = "valid" if held_out(row["source"]) else "train"
         row["role"] = role(row)
-        row["weight"] = WEIGHTS[row["kind"]] * (written_weight if row["source"].startswith("written_") else 1.0)
+        hand_written = row["source"].startswith(("written_", "short_turns"))  # few rows, each one chosen
+        row["weight"] = WEIGHTS[row["kind"]] * (written_weight if hand_written else 1.0)
         row.setdefault("lang", "en")
     # A text in both splits (e.g. a hosted payload that also appears alone) is validation's: drop it from training.
     valid_texts = {normalised(r["text"]) for r in kept if r["split"] == "valid"}
@@ -101,7 +122,7 @@ def main() -> None:
     parser.add_argument("--cjk-per-kind", type=int, default=600, help="CJK attacks per language x kind (train)")
     parser.add_argument("--host-pairs", type=int, default=600, help="attack/benign twin pairs per host shape")
     parser.add_argument(
-        "--written-weight", type=float, default=3.0, help="loss weight multiplier of the hand-written CJK rows"
+        "--written-weight", type=float, default=3.0, help="loss weight multiplier of the hand-written rows (CJK, short)"
     )
     args = parser.parse_args()
     rows = build(args.data, args.seed, args.cjk_per_kind, args.host_pairs, args.written_weight)

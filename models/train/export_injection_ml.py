@@ -43,8 +43,19 @@ def merged_checkpoint(run: Path, base: Path, out: Path) -> BertForSequenceClassi
     return model
 
 
-def operating_point(scores: np.ndarray, labels: np.ndarray, max_fpr: float) -> dict:
-    threshold = math.ceil(threshold_for_fpr(scores, labels, max_fpr) * 1e6) / 1e6  # up: never one more FP
+def operating_point(
+    scores: np.ndarray, labels: np.ndarray, sources: np.ndarray, max_fpr: float, max_source_fpr: float, min_rows: int
+) -> dict:
+    """The lowest threshold with at most `max_fpr` false positives pooled over the benign validation rows and at most
+    `max_source_fpr` on each benign source of `min_rows` or more. The cap is what keeps a large, easy source (4,000
+    Korean chit-chat turns, none flagged) from spending the pooled budget on one kind of text: without it the user
+    point flagged 30% of the held-out short turns and 8% of bastioncorpus' benign prompts at 1% pooled."""
+    threshold = threshold_for_fpr(scores, labels, max_fpr)
+    for source in np.unique(sources[labels == 0]):
+        pick = (sources == source) & (labels == 0)
+        if pick.sum() >= min_rows:
+            threshold = max(threshold, threshold_for_fpr(scores[pick], labels[pick], max_source_fpr))
+    threshold = math.ceil(threshold * 1e6) / 1e6  # up: never one more FP
     flagged = scores >= threshold
     return {
         "threshold": threshold,
@@ -69,7 +80,9 @@ def main() -> None:
     )
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--stride", type=int, default=32)
-    parser.add_argument("--max-fpr", type=float, default=0.01)
+    parser.add_argument("--max-fpr", type=float, default=0.01, help="pooled over the benign validation rows")
+    parser.add_argument("--max-source-fpr", type=float, default=0.05, help="on each benign validation source")
+    parser.add_argument("--min-source-rows", type=int, default=30, help="sources smaller than this are not capped")
     parser.add_argument("--calibration-texts", type=int, default=512)
     parser.add_argument("--limit", type=int, default=0, help="smoke tests: score every n-th validation row only")
     args = parser.parse_args()
@@ -94,13 +107,18 @@ def main() -> None:
     }
     labels = np.array([r["label"] for r in valid])
     scores = {name: scorer.score([r["text"] for r in valid]) for name, scorer in scorers.items()}
-    pooled = operating_point(scores["int8"], labels, args.max_fpr)
+    sources = np.array([r["source"] for r in valid])
+    point = {"max_fpr": args.max_fpr, "max_source_fpr": args.max_source_fpr, "min_rows": args.min_source_rows}
+    # The pooled point is the issue's measure (≤ 1% pooled, no per-source cap): what `wardgate eval` reports without
+    # --role. The scanner judges every text at its role's point, and those are capped per source.
+    pooled = operating_point(scores["int8"], labels, sources, **(point | {"max_source_fpr": 1.0}))
     documents = np.array([r["role"] == "document" for r in valid])
     roles = {
-        name: operating_point(scores["int8"][pick], labels[pick], args.max_fpr)
+        name: operating_point(scores["int8"][pick], labels[pick], sources[pick], **point)
         for name, pick in (("user", ~documents), ("document", documents))
         if len(set(labels[pick])) == 2
     }
+    role_threshold = np.where(documents, roles["document"]["threshold"], roles["user"]["threshold"])
     per_source = {}
     for source in sorted({r["source"] for r in valid}):
         pick = np.array([r["source"] == source for r in valid])
@@ -108,6 +126,7 @@ def main() -> None:
             "n": int(pick.sum()),
             "attacks": int(labels[pick].sum()),
             "flagged": round(float((scores["int8"][pick] >= pooled["threshold"]).mean()), 4),
+            "flagged_at_role_point": round(float((scores["int8"][pick] >= role_threshold[pick]).mean()), 4),
         }
     agreement = float(((scores["fp32"] >= pooled["threshold"]) == (scores["int8"] >= pooled["threshold"])).mean())
     config = {

@@ -60,6 +60,7 @@ class Layer(nn.Module):
 class Bert(nn.Module):
     def __init__(self, config: dict, layers: int) -> None:
         super().__init__()
+        self.frozen_layers = 0  # the embeddings and this many bottom layers run without gradients (--train-top)
         hidden, eps, self.dropout = config["hidden_size"], config["layer_norm_eps"], config["hidden_dropout_prob"]
         self.bert = nn.Module()
         emb = self.bert.embeddings = nn.Module()
@@ -78,20 +79,28 @@ class Bert(nn.Module):
 
     def forward(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         emb = self.bert.embeddings
-        positions = torch.arange(ids.shape[1], device=ids.device)
-        x = emb.word_embeddings(ids) + emb.position_embeddings(positions)[None] + emb.token_type_embeddings.weight[0]
-        x = F.dropout(emb.LayerNorm(x), self.dropout, self.training)
+        layers = self.bert.encoder.layer
         mask = attention[:, None, None, :].bool()
-        for layer in self.bert.encoder.layer:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_layers):
+            positions = torch.arange(ids.shape[1], device=ids.device)
+            x = emb.word_embeddings(ids) + emb.position_embeddings(positions)[None]
+            x = F.dropout(emb.LayerNorm(x + emb.token_type_embeddings.weight[0]), self.dropout, self.training)
+            for layer in layers[: self.frozen_layers]:
+                x = layer(x, mask)
+        for layer in layers[self.frozen_layers :]:
             x = layer(x, mask)
         pooled = torch.tanh(self.bert.pooler.dense(x[:, 0]))
         return self.classifier(F.dropout(pooled, self.dropout, self.training))
 
 
-def load_model(base: dict, layers: int) -> Bert:
+def load_model(base: dict, layers: int, init: Path | None = None) -> Bert:
+    """The trimmed base with its seeded head, or (init) a previous run's weights over it."""
     config = dict(base["config"])
     model = Bert(config, layers)
     state = unpack_state(base["packed"]) | base["head"]
+    if init is not None:
+        for shard in json.loads((init / "metrics.json").read_text())["shards"]:
+            state |= {k: v.float() for k, v in torch.load(init / shard, weights_only=True).items()}
     state = {k: v for k, v in state.items() if not k.startswith("bert.encoder.layer.") or int(k.split(".")[3]) < layers}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
@@ -198,12 +207,21 @@ def evaluate(model: Bert, data: Windows, raw: dict, max_fpr: float) -> tuple[dic
     return metrics, s
 
 
-def epoch_items(data: Windows, raw: dict, best_window: dict[int, int], rng: random.Random) -> list[int]:
-    """One window per training row: a negative's at random, a positive's best-scoring (all its windows at first)."""
+def epoch_items(
+    data: Windows, raw: dict, best_window: dict[int, int], rng: random.Random, fraction: float = 1.0, keep: tuple = ()
+) -> list[int]:
+    """One window per training row: a negative's at random, a positive's best-scoring (all its windows at first).
+
+    fraction < 1 samples the rows (a continuation's replay of the data it was trained on); rows of the `keep`
+    sources (the new data) are always in.
+    """
+    kept = {i for i, name in enumerate(raw["sources"]) if name in keep}
     by_row: dict[int, list[int]] = {}
     for w, r in enumerate(data.row.tolist()):
         if not raw["valid"][r]:
             by_row.setdefault(r, []).append(w)
+    if fraction < 1.0:
+        by_row = {r: s for r, s in by_row.items() if int(raw["source"][r]) in kept or rng.random() < fraction}
     items = []
     for r, spans in by_row.items():
         if len(spans) == 1:
@@ -213,6 +231,22 @@ def epoch_items(data: Windows, raw: dict, best_window: dict[int, int], rng: rand
         else:
             items += [best_window[r]] if r in best_window else [spans[0], spans[-1]]
     return items
+
+
+def best_windows(model: Bert, data: Windows, raw: dict) -> dict[int, int]:
+    """Multiple-instance selection for the next epoch: a long attack trains on its most suspicious window."""
+    rows = data.row.tolist()
+    counts: dict[int, int] = {}
+    for r in rows:
+        if not raw["valid"][r] and raw["label"][r] == 1:
+            counts[r] = counts.get(r, 0) + 1
+    multi = [w for w, r in enumerate(rows) if counts.get(r, 0) > 1]
+    top: dict[int, tuple[float, int]] = {}
+    for w, p in zip(multi, window_scores(model, data, multi).tolist(), strict=True):
+        r = rows[w]
+        if r not in top or p > top[r][0]:
+            top[r] = (p, w)
+    return {r: w for r, (_, w) in top.items()}
 
 
 def save_shards(model: Bert, out: Path, limit: int = 16 * 2**20) -> list[str]:
@@ -249,6 +283,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--time-budget", type=float, default=400, help="seconds; no new epoch starts past it")
     parser.add_argument("--max-steps", type=int, default=0, help="smoke tests: steps per epoch")
+    # A continuation (e.g. on 2 CPU cores): start from a run's weights, train the top layers on the new sources
+    # plus a replay sample of the rest.
+    parser.add_argument("--init", type=Path, help="a previous run's output folder to start from")
+    parser.add_argument("--train-top", type=int, default=0, help="train only the top N layers + head (0: all)")
+    parser.add_argument("--train-fraction", type=float, default=1.0, help="rows sampled per epoch")
+    parser.add_argument("--keep-sources", nargs="*", default=[], help="sources always in the sample")
     args = parser.parse_args()
     started = time.time()
     random.seed(args.seed)
@@ -257,13 +297,21 @@ def main() -> None:
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
     base, raw = torch.load(args.base, weights_only=False), torch.load(args.data, weights_only=False)
-    model = load_model(base, args.layers).to(device)
+    model = load_model(base, args.layers, args.init).to(device)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)  # keeps the vocabulary's multilingual meaning
+    if args.train_top:
+        model.frozen_layers = args.layers - args.train_top
+        for name, parameter in model.named_parameters():
+            if name.startswith("bert.embeddings.") or any(
+                name.startswith(f"bert.encoder.layer.{i}.") for i in range(model.frozen_layers)
+            ):
+                parameter.requires_grad_(False)
     data = Windows(raw, device)
     rng = random.Random(args.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    per_epoch = math.ceil(len(epoch_items(data, raw, {}, random.Random(0))) / args.batch_size)
+    sample = {"fraction": args.train_fraction, "keep": tuple(args.keep_sources)}
+    per_epoch = math.ceil(len(epoch_items(data, raw, {}, random.Random(0), **sample)) / args.batch_size)
     per_epoch = min(per_epoch, args.max_steps) if args.max_steps else per_epoch
     total, warmup = per_epoch * args.epochs, max(1, int(0.06 * per_epoch * args.epochs))
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -273,7 +321,7 @@ def main() -> None:
     label, weight = raw["label"].long(), raw["weight"]
     for epoch in range(args.epochs):
         epoch_started = time.time()
-        items = sorted(epoch_items(data, raw, best_window, rng), key=lambda w: int(data.length[w]))
+        items = sorted(epoch_items(data, raw, best_window, rng, **sample), key=lambda w: int(data.length[w]))
         chunks = [items[i : i + args.batch_size] for i in range(0, len(items), args.batch_size)]
         rng.shuffle(chunks)
         chunks = chunks[:per_epoch]
@@ -300,7 +348,7 @@ def main() -> None:
                     f"{time.time() - started:.0f}s",
                     flush=True,
                 )
-        metrics, _ = evaluate(model, data, raw, args.max_fpr)
+        metrics, scores = evaluate(model, data, raw, args.max_fpr)
         metrics |= {
             "epoch": epoch + 1,
             "train_loss": round(running / max(1, len(chunks)), 4),
@@ -309,22 +357,9 @@ def main() -> None:
         history.append(metrics)
         print(json.dumps({k: metrics[k] for k in ("epoch", "train_loss", "auc", "recall", "fpr", "threshold")}))
         if best is None or (metrics["recall"], metrics["auc"]) > (best[0]["recall"], best[0]["auc"]):
-            best = (metrics, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
-        # Multiple-instance selection for the next epoch: a long attack trains on its most suspicious window.
-        long_rows = {r for r in set(data.row.tolist()) if not raw["valid"][r] and raw["label"][r] == 1}
-        spans = [w for w, r in enumerate(data.row.tolist()) if r in long_rows]
-        if spans and epoch + 1 < args.epochs:
-            counts: dict[int, int] = {}
-            for w in spans:
-                counts[int(data.row[w])] = counts.get(int(data.row[w]), 0) + 1
-            multi = [w for w in spans if counts[int(data.row[w])] > 1]
-            if multi:
-                top: dict[int, tuple[float, int]] = {}
-                for w, p in zip(multi, window_scores(model, data, multi).tolist(), strict=True):
-                    r = int(data.row[w])
-                    if r not in top or p > top[r][0]:
-                        top[r] = (p, w)
-                best_window = {r: w for r, (_, w) in top.items()}
+            best = (metrics, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, scores)
+        if epoch + 1 < args.epochs:
+            best_window = best_windows(model, data, raw)
         elapsed = time.time() - started
         if epoch + 1 < args.epochs and elapsed + (time.time() - epoch_started) > args.time_budget:
             print(f"stopping after epoch {epoch + 1}: the next would end past the {args.time_budget:.0f}s budget")
@@ -333,13 +368,17 @@ def main() -> None:
     model.load_state_dict(best[1])
     args.out.mkdir(parents=True, exist_ok=True)
     shards = save_shards(model, args.out)
-    _, scores = evaluate(model, data, raw, args.max_fpr)
+    scores = best[2]
     summary = {
         "chosen_epoch": best[0]["epoch"],
         "chosen": best[0],
         "history": history,
         "shards": shards,
         "layers": args.layers,
+        "init": str(args.init) if args.init else None,
+        "train_top": args.train_top,
+        "train_fraction": args.train_fraction,
+        "keep_sources": args.keep_sources,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "lr": args.lr,

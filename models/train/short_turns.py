@@ -51,7 +51,9 @@ def _lang(text: str) -> str:
 
 def short_rows() -> list[dict]:
     """Benign rows (label 0, kind benign) for training (`short_turns`) and validation (`short_turns_heldout`)."""
+    # Training turns also as people end them: "ok." / "ok!" (dedup lower-cases, so case variants would collapse).
+    variants = [v for t in TRAIN for v in (t, *(t + mark for mark in ".!" if t[-1] not in "?!."))]
     rows = []
-    for texts, source in ((TRAIN, "short_turns"), (HELD_OUT, "short_turns_heldout")):
+    for texts, source in ((variants, "short_turns"), (list(HELD_OUT), "short_turns_heldout")):
         rows += [{"text": t, "label": 0, "kind": "benign", "lang": _lang(t), "source": source} for t in texts]
     return rows
