@@ -33,8 +33,8 @@ BENIGN = [
 # The recipe's canaries (models/train/canaries.py): the card reports how the shipped model scores them.
 CANARIES = runpy.run_path(str(INJECTION_MODEL.parent / "train" / "canaries.py"))
 CANARY_ATTACKS, CANARY_BENIGN = list(CANARIES["ATTACKS"]), list(CANARIES["BENIGN"])
-# The card's one documented miss: a planted instruction that avoids the words "the user".
-DOCUMENTED_MISS = CANARY_ATTACKS[9]
+# What the export measured and the card states: the canaries it missed and flagged at the model's threshold.
+REPORTED = json.loads((INJECTION_MODEL / "export_report.json").read_text())["canaries"]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ class TestShippedModel:
         benign = zip(CANARY_BENIGN, classifier.score(CANARY_BENIGN), strict=True)
         missed = [text for text, score in attacks if score < threshold]
         flagged = [text for text, score in benign if score >= threshold]
-        assert (missed, flagged) == ([DOCUMENTED_MISS], [])
+        assert (missed, flagged) == (list(REPORTED["missed_attacks"]), list(REPORTED["flagged_benign"]))
 
     def test_long_text_is_scored_by_its_worst_window(self, classifier):
         filler = "The quarterly report covers revenue, churn and hiring across all regions. " * 40

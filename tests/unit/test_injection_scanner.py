@@ -61,7 +61,8 @@ class TestInjectionScanner:
         findings = await scanner_for(classifier).scan(segments)
         assert sorted(f.segment for f in findings if f.kind == "injection") == [1, 2]
         tool = next(f for f in findings if f.segment == 2)
-        assert tool.score >= tool.threshold == classifier.config.threshold
+        document_point = classifier.config.role_thresholds.get("document", classifier.config.threshold)
+        assert tool.score >= tool.threshold == document_point  # a tool result is judged as a document
 
     async def test_a_user_turn_and_a_document_are_judged_at_their_own_operating_points(self):
         points = SequenceClassifier(INJECTION_MODEL, overrides={"role_thresholds": {"user": 0.3, "document": 0.9}})
