@@ -4,6 +4,7 @@ One `wardgate run` (default scanners, the shipped policy) in front of an MCP ser
 with a new ~2 KB tool result, as JSON or as an SSE stream (Streamable HTTP allows both). `--clients` threads call
 tools for `--seconds` per answer shape while another probes the admin `/healthz` every 20 ms: a judgement that runs
 on the event loop shows as /healthz latency (and as every other flow's), one that runs on a worker thread does not.
+SSE answers are measured with `streaming.mcp_post_answers` stream (judged in the stream hook) and buffer.
 Prints a table and writes JSON.
 Usage: python bench/loop_stall.py [--seconds 15] [--clients 4] [--out bench/results/loop_stall.json]
 """
@@ -25,8 +26,6 @@ from abandoned_work import prose
 from harness import API_KEY, ROOT, proxy_config
 from wardgate.testing import ProxyProcess
 from wardgate.testing._server import BackgroundServer
-
-_SHAPES = ("json", "sse")
 
 
 class McpToolServer(BackgroundServer):
@@ -111,9 +110,18 @@ def main() -> None:
     models = ROOT / "models"
     config["scanners"] = {"injection": {"model": str(models / "injection")},
                           "pii": {"ner": {"model": str(models / "pii-ner")}}}  # fmt: skip
+    rows = []
     try:
-        with ProxyProcess({**config, "audit": {"file": str(workdir / "audit.jsonl")}}, workdir) as proxy:
-            rows = [measure(proxy, shape, args.seconds, args.clients) for shape in _SHAPES]
+        # JSON answers are the control; SSE answers judged as they stream (the default) and buffered.
+        for setting, shapes in (("stream", ("json", "sse")), ("buffer", ("sse",))):
+            settings = {**config, "streaming": {"mcp_post_answers": setting}}
+            with ProxyProcess(
+                {**settings, "audit": {"file": str(workdir / f"audit-{setting}.jsonl")}}, workdir
+            ) as proxy:
+                rows += [
+                    {"mcp_post_answers": setting} | measure(proxy, shape, args.seconds, args.clients)
+                    for shape in shapes
+                ]
     finally:
         server.stop()
     columns = list(rows[0])

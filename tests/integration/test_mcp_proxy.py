@@ -14,11 +14,17 @@ from tests.integration.helpers import policy_copy, wait_for_events
 from tests.integration.mcp_server import INJECTED_PAGE, McpServer
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["sse-answers", "json-answers"])
+@pytest.fixture(
+    scope="module",
+    params=[(False, "stream"), (False, "buffer"), (True, "stream")],
+    ids=["sse-answers", "sse-answers-buffered", "json-answers"],
+)
 def proxy(request, start_proxy, tmp_path_factory):
+    json_response, post_answers = request.param
     policies = policy_copy(tmp_path_factory.mktemp("mcp"), tools={"deny": ["shell_*"]})
-    with McpServer(json_response=request.param) as server:
-        yield start_proxy({"upstream": server.url}, policies=policies)
+    streaming = {"mcp_post_answers": post_answers}
+    with McpServer(json_response=json_response) as server:
+        yield start_proxy({"upstream": server.url, "streaming": streaming}, policies=policies)
 
 
 async def session_call(proxy, action):

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from mitmproxy import http
 from mitmproxy.connection import ConnectionState
 from mitmproxy.test import taddons, tflow, tutils
 
+from wardgate.config import StreamingSettings
 from wardgate.errors import AuditError
 from wardgate.intercept.addon import GuardAddon
+from wardgate.pipeline.mcp_judge import McpStream
 from wardgate.pipeline.request import Forward, Refuse
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.policy import Decision
@@ -25,6 +28,9 @@ class StandInGuard:
     def __init__(self, *, audit_fails: bool = False) -> None:
         self.refused: list[tuple[str, str]] = []
         self._audit_fails = audit_fails
+
+    def scan_blocking(self, segments, *, tool):
+        return [], None  # the response headers' scan finds nothing
 
     def refuse(self, ctx, phase, decision):
         if self._audit_fails:
@@ -138,15 +144,20 @@ async def test_a_fault_on_the_response_headers_buffers_and_refuses_the_answer():
     assert error_of(flow) == (500, "internal_error")
 
 
-async def test_an_mcp_post_answered_as_sse_is_buffered_to_be_judged_off_the_event_loop():
+@pytest.mark.parametrize(("setting", "buffered"), [("stream", False), ("buffer", True)])
+async def test_an_mcp_post_answered_as_sse_is_judged_as_it_streams_unless_set_to_buffer(setting, buffered):
     under_test = addon(StandInPipeline(Forward()))
+    under_test._streaming = StreamingSettings(mcp_post_answers=setting)
     flow = chat_flow()
     with taddons.context(under_test):
         await under_test.request(flow)
         under_test._context(flow).endpoint = "mcp"
-        flow.response = tutils.tresp(headers=http.Headers(((b"content-type", b"text/event-stream"),)))
+        content_type = b"Text/Event-Stream; charset=utf-8"  # the media type, however it is spelled
+        flow.response = tutils.tresp(headers=http.Headers(((b"content-type", content_type),)))
         under_test.responseheaders(flow)
-    assert flow.response.stream is False  # mitmproxy's stream hook would judge it on the event loop
+    # Buffered: judged on a worker thread (ResponseJudge). Streamed: judged event by event in the stream hook.
+    assert (flow.response.stream is False) is buffered
+    assert isinstance(flow.response.stream, McpStream) is not buffered
 
 
 def test_a_declared_oversize_body_is_refused_before_it_is_read():

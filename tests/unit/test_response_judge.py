@@ -1,4 +1,5 @@
-"""An MCP answer sent as SSE is judged off the event loop, event by event, and rewritten only when judged so."""
+"""A buffered MCP answer sent as SSE (`streaming.mcp_post_answers: buffer`) is judged off the event loop, event by
+event, and rewritten only when judged so; only the media type makes it SSE."""
 
 from __future__ import annotations
 
@@ -63,3 +64,14 @@ async def test_a_denied_message_in_an_sse_answer_becomes_the_callers_json_rpc_er
     data = json.loads(body.decode().split("data: ", 1)[1])
     assert data["id"] == 7
     assert data["error"]["data"]["wardgate"] == "secret_detected"
+
+
+async def test_json_that_merely_mentions_event_stream_in_its_content_type_is_judged_as_json():
+    guard = ThreadRecordingGuard()
+    ctx = RequestContext("POST", "tools.internal", "/mcp", "mcp", {"subject": "svc"})
+    ctx.endpoint, ctx.mcp_methods = "mcp", {"7": "tools/call"}
+    body = json.dumps(result(f"the key is {SECRET}")).encode()
+    judge = ResponseJudge(guard, max_bytes=1 << 20)
+    outcome = await judge.judge(ctx, "POST", "/mcp", body, 'application/json; profile="text/event-stream"')
+    assert outcome.body is not None
+    assert SECRET not in outcome.body.decode()

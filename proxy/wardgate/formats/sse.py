@@ -15,7 +15,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-__all__ = ["SseEvent", "SseEventTooLarge", "SseParser", "encode_event"]
+__all__ = ["SseEvent", "SseEventTooLarge", "SseParser", "encode_event", "is_event_stream"]
 
 _LINE_END = re.compile(rb"[\r\n]")
 _BOM = b"\xef\xbb\xbf"
@@ -40,6 +40,11 @@ class SseEventTooLarge(ValueError):
     def __init__(self, limit: int, events: Sequence[SseEvent]) -> None:
         super().__init__(f"an event of the stream is larger than {limit} bytes")
         self.events = list(events)
+
+
+def is_event_stream(content_type: str) -> bool:
+    """The media type itself, not a substring: `application/json; profile="text/event-stream"` is JSON to a client."""
+    return content_type.split(";", 1)[0].strip().lower() == "text/event-stream"
 
 
 def encode_event(event: str | None, data: str | None, event_id: str | None = None) -> bytes:

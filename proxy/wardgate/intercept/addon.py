@@ -20,6 +20,7 @@ from wardgate.config import Phase, StreamingSettings
 from wardgate.errors import AuditError
 from wardgate.formats import provider_for
 from wardgate.formats.realtime import error_event as realtime_error_event
+from wardgate.formats.sse import is_event_stream
 from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
@@ -310,12 +311,11 @@ class GuardAddon:
             flow.response.headers.update(ctx.response_headers)
         if ctx is not None and ctx.endpoint == "mcp":
             self._bind_mcp_session(flow, ctx)
-        if "text/event-stream" not in flow.response.headers.get("content-type", ""):
+        if not is_event_stream(flow.response.headers.get("content-type", "")):
             return
-        if ctx is not None and ctx.endpoint == "mcp" and flow.request.method == "POST":
-            # One request's answer (Streamable HTTP): buffered and judged on a worker thread like a JSON answer, since
-            # mitmproxy's stream hook runs on the event loop and the tool-result scans (ONNX) would stall every
-            # other flow. Progress notifications reach the client with the answer, not before it.
+        buffered = self._streaming.mcp_post_answers == "buffer" and flow.request.method == "POST"
+        if ctx is not None and ctx.endpoint == "mcp" and buffered:
+            # Judged on a worker thread like a JSON answer (ResponseJudge), not in the stream hook on the loop.
             flow.response.stream = False
             return
         if not flow.metadata.get(_REFUSED) and ctx is not None:

@@ -3,7 +3,7 @@
 parse (the provider's format, every other string too) → count the spend → judge (scan, decide, audit) → judge each
 tool call the model asks for → rewrite (masks restored or applied, refused calls replaced by a refusal text). MCP
 answers are judged message by message on a worker thread (the same judge serves MCP messages inside SSE streams),
-a POST's SSE answer too: buffered, then each event as a live stream would judge it.
+a POST's SSE answer too when `streaming.mcp_post_answers` buffers it: each event as a live stream would judge it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewri
 from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
 from wardgate.formats.generic_json import KEY_MARK
+from wardgate.formats.sse import is_event_stream
 from wardgate.limits import TokenCount
 from wardgate.models import Exchange, Segment
 from wardgate.pipeline.context import RequestContext
@@ -54,7 +55,7 @@ class ResponseJudge:
         try:
             content = decode_content(content, encoding, self._max_bytes)
             # An MCP client reads an event-stream answer as events, so it is judged as the events it is.
-            if ctx.endpoint == "mcp" and "text/event-stream" in content_type.lower():
+            if ctx.endpoint == "mcp" and is_event_stream(content_type):
                 return await self._mcp_events(ctx, content)
             read = read_body(content, content_type)
         except (DecodingError, TooLarge, MalformedBody, TooComplex) as exc:
