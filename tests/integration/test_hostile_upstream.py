@@ -261,3 +261,16 @@ def test_an_answer_that_breaks_its_own_framing_is_a_json_502_and_audited(start_p
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_unavailable"
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_unavailable")
+
+
+def test_an_answer_past_the_body_cap_is_a_502_audited_as_the_response_it_was(start_proxy):
+    upstream = RawUpstream(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n")
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", "max_body_bytes": 4096, **SPINE})
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/json"
+    events = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "response_too_large")
+    assert [(e["phase"], e["result"]["status"]) for e in events] == [("response", 502)]
