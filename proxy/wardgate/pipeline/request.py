@@ -178,8 +178,8 @@ class RequestPipeline:
         ]
 
     def overloaded(self) -> Decision | None:
-        """The refusal for a request that would not even queue for a scan: given on its headers, before its body is
-        read and parsed, so that under overload a refusal costs as little as possible."""
+        """The refusal for a request that would not even queue for a scan: given on its headers, so that its body is
+        never decoded, parsed or identified and under overload a refusal costs as little as possible."""
         refused = self._admission.refuse_now()
         return _overloaded(refused) if refused is not None else None
 
