@@ -141,7 +141,7 @@ def main() -> None:
         "stride": args.stride,
         "threshold": pooled["threshold"],
         # The scanner judges a user's turn at the user point and everything else at the document point.
-        "role_thresholds": {name: point["threshold"] for name, point in roles.items()},
+        "role_thresholds": {name: chosen["threshold"] for name, chosen in roles.items()},
     }
     (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     canaries = canary_report([float(s) for s in scorers["int8"].score(list(ATTACKS + BENIGN))], pooled["threshold"])

@@ -60,7 +60,7 @@ class Layer(nn.Module):
 class Bert(nn.Module):
     def __init__(self, config: dict, layers: int) -> None:
         super().__init__()
-        self.frozen_layers = 0  # the embeddings and this many bottom layers run without gradients (--train-top)
+        self.frozen_layers = 0  # see freeze() (--train-top)
         hidden, eps, self.dropout = config["hidden_size"], config["layer_norm_eps"], config["hidden_dropout_prob"]
         self.bert = nn.Module()
         emb = self.bert.embeddings = nn.Module()
@@ -76,6 +76,12 @@ class Bert(nn.Module):
         self.bert.pooler = nn.Module()
         self.bert.pooler.dense = nn.Linear(hidden, hidden)
         self.classifier = nn.Linear(hidden, 2)
+
+    def freeze(self, layers: int) -> None:
+        """The embeddings and the bottom `layers` layers: no gradients, and run without building a graph."""
+        self.frozen_layers = layers
+        for module in (self.bert.embeddings, *self.bert.encoder.layer[:layers]):
+            module.requires_grad_(False)
 
     def forward(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         emb = self.bert.embeddings
@@ -300,12 +306,7 @@ def main() -> None:
     model = load_model(base, args.layers, args.init).to(device)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)  # keeps the vocabulary's multilingual meaning
     if args.train_top:
-        model.frozen_layers = args.layers - args.train_top
-        for name, parameter in model.named_parameters():
-            if name.startswith("bert.embeddings.") or any(
-                name.startswith(f"bert.encoder.layer.{i}.") for i in range(model.frozen_layers)
-            ):
-                parameter.requires_grad_(False)
+        model.freeze(args.layers - args.train_top)
     data = Windows(raw, device)
     rng = random.Random(args.seed)
     params = [p for p in model.parameters() if p.requires_grad]

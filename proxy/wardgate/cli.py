@@ -429,7 +429,7 @@ def eval_injection(
     classifier.load()
     assert classifier.config is not None
     config = classifier.config
-    point = config.role_thresholds.get(cast("OperatingPoint", role), config.threshold) if role else config.threshold
+    point = config.threshold_at(cast("OperatingPoint", role)) if role else config.threshold
     line = threshold if threshold is not None else point
     report: dict[str, object] = {"threshold": line, "role": role, "files": []}
     pooled_scores: list[float] = []

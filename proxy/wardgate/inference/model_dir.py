@@ -54,6 +54,10 @@ class ModelConfig(_EncoderConfig):
     # benign document uses imperative, instruction-like language far more often). Empty: `threshold` for all.
     role_thresholds: dict[OperatingPoint, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
 
+    def threshold_at(self, point: OperatingPoint) -> float:
+        """The verdict line for this kind of text: its own operating point, else the model's one threshold."""
+        return self.role_thresholds.get(point, self.threshold)
+
     @model_validator(mode="after")
     def _positive_are_labels(self) -> ModelConfig:
         for label in self.positive_labels:

@@ -410,11 +410,13 @@ class GuardAddon:
             message = flow.error.msg if flow.error else ""
             if flow.metadata.get(_REFUSED) or not self._inspected(flow):
                 return
-            if "body_size_limit" in message and not message.startswith("Response"):
-                self._guard.refuse(self._context(flow), "request", Decision.deny("body_too_large", message, status=413))
-            elif "body_size_limit" in message:  # the answer's body: it never reached the client, which got a 502
-                denial = Decision.deny("response_too_large", message, status=502, source="fail_closed")
-                self._guard.refuse(self._context(flow), "response", denial)
+            if "body_size_limit" in message:
+                if message.startswith("Response"):  # the answer's body: it never reached the client, which got a 502
+                    denial = Decision.deny("response_too_large", message, status=502, source="fail_closed")
+                    self._guard.refuse(self._context(flow), "response", denial)
+                else:
+                    denial = Decision.deny("body_too_large", message, status=413)
+                    self._guard.refuse(self._context(flow), "request", denial)
             elif flow.response is None and _CONTEXT in flow.metadata and (limit := flow.metadata.get(TIMED_OUT)):
                 # Our own limit ended it (intercept/upstream_timeout.py): the client got a 504.
                 message = f"the upstream did not {'accept the connection' if limit == 'connect' else 'answer'} in time"

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher, SequenceClassifier
-from wardgate.inference.model_dir import OperatingPoint
 from wardgate.models import Finding, Segment
 from wardgate.scanners.markup import reduce_markup
 from wardgate.scanners.memo import TextMemo
@@ -104,8 +103,8 @@ class InjectionScanner:
         everything else (a prompt under any role spelling) at the stricter user point: the client cannot pick the
         laxer one by naming a role."""
         assert self._classifier.config is not None
-        point: OperatingPoint = "document" if segment.source in ("tool_result", "document") else "user"
-        return self._classifier.config.role_thresholds.get(point, self._classifier.config.threshold)
+        document = segment.source in ("tool_result", "document")
+        return self._classifier.config.threshold_at("document" if document else "user")
 
     async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
         targets, texts, findings = self._prepare(segments)
