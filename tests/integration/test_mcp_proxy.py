@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from mcp import ClientSession
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import McpError
 
-from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
-from tests.integration.helpers import policy_copy, wait_for_events
+from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY, POLICIES
+from tests.integration.helpers import audit_events, policy_copy, wait_for_events
 from tests.integration.mcp_server import INJECTED_PAGE, McpServer
 
 
@@ -102,17 +109,30 @@ async def test_a_caller_without_a_credential_gets_a_401_with_a_challenge(proxy):
     assert response.json()["error"]["data"]["decision_id"] == response.headers["x-wardgate-decision-id"]
 
 
-async def test_the_older_http_sse_transport_is_guarded_on_its_session_stream(start_proxy, tmp_path):
-    from mcp.client.sse import sse_client
-
-    policies = policy_copy(tmp_path, tools={"deny": ["shell_*"]})
-    with McpServer(legacy_sse=True) as server:
-        proxy = start_proxy({"upstream": server.url}, policies=policies)
+@contextlib.asynccontextmanager
+async def legacy_session(proxy, timeout_s: float = 60) -> AsyncIterator[ClientSession]:
+    """An initialised session over the older HTTP+SSE transport. Its client waits for ever for an answer that is
+    lost: past `timeout_s` the test fails with what the proxy audited and logged."""
+    try:
         async with (
+            asyncio.timeout(timeout_s),
             sse_client(proxy.url + "/sse", headers={"authorization": f"Bearer {OPENAI_KEY}"}) as (read, write),
             ClientSession(read, write) as session,
         ):
             await session.initialize()
+            yield session
+    except TimeoutError:
+        events = audit_events(proxy.audit_file)
+        audited = [(e["phase"], e["result"].get("code"), e["result"].get("status")) for e in events]
+        log = "\n".join(proxy.output[-20:])
+        pytest.fail(f"an answer never came; audited: {audited}\nproxy log:\n{log}")
+
+
+async def test_the_older_http_sse_transport_is_guarded_on_its_session_stream(start_proxy, tmp_path):
+    policies = policy_copy(tmp_path, tools={"deny": ["shell_*"]})
+    with McpServer(legacy_sse=True) as server:
+        proxy = start_proxy({"upstream": server.url}, policies=policies)
+        async with legacy_session(proxy) as session:
             listed = await session.list_tools()
             added = await session.call_tool("add", {"a": 1, "b": 2})
             denied = injected = None
@@ -130,6 +150,41 @@ async def test_the_older_http_sse_transport_is_guarded_on_its_session_stream(sta
     assert "shell_exec" in denied.error.message
     assert injected is not None
     assert "prompt injection" in injected.error.message
+
+
+async def test_an_older_transport_session_id_is_never_masked_though_it_looks_like_pii(
+    start_proxy, monkeypatch, tmp_path
+):
+    """A random session id can read as a medical licence number ("...f69bb050..."): masked in the endpoint event
+    or in the POSTs' query, the server no longer knows the session and every call hangs."""
+    import mcp.server.sse
+
+    monkeypatch.setattr(mcp.server.sse, "uuid4", lambda: uuid.UUID("4cb07e98946040f69bb050d43331a4a9"))
+    pii = json.loads((POLICIES / "data.json").read_text())["pii"]  # the request's masks, and the same on the stream
+    pii["tool_result"] = pii["request"]
+    with McpServer(legacy_sse=True) as server:
+        proxy = start_proxy({"upstream": server.url}, policies=policy_copy(tmp_path, pii=pii))
+        async with legacy_session(proxy, timeout_s=30) as session:
+            added = await session.call_tool("add", {"a": 2, "b": 2})
+    assert added.content[0].text == "4"
+
+
+async def test_an_older_transport_post_refused_whole_is_answered_on_the_session_stream(start_proxy, tmp_path):
+    """The Python SDK's HTTP+SSE client drops its whole session on a non-2xx POST and then waits for ever: a POST
+    refused for what it carries must reach it as its JSON-RPC error, and the session must go on."""
+    key = "AKIAZ3MSJV4WWNKWW5FG"
+    with McpServer(legacy_sse=True) as server:
+        proxy = start_proxy({"upstream": server.url}, policies=policy_copy(tmp_path))
+        async with legacy_session(proxy) as session:
+            with pytest.raises(McpError) as refused:
+                await session.call_tool("read_note", {"name": key})
+            added = await session.call_tool("add", {"a": 2, "b": 3})
+    assert refused.value.error.data == {"wardgate": "secret_detected"}
+    assert key not in refused.value.error.message
+    assert added.content[0].text == "5"
+    events = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "request" and not e["result"]["allow"])
+    assert [event["result"]["code"] for event in events] == ["secret_detected"]
+    assert key not in proxy.audit_file.read_text()
 
 
 @pytest.mark.parametrize(

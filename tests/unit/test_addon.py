@@ -44,7 +44,7 @@ class StandInPipeline:
         self.mcp_sessions: dict = {}
         self.legacy_sessions = None
 
-    def overloaded(self):
+    def overloaded(self, path):
         return self._overloaded
 
     async def run(self, ctx, request, client_gone=None):
@@ -129,6 +129,17 @@ async def test_a_forward_applies_the_body_query_and_headers():
     assert flow.response is None
     assert (flow.request.content, flow.request.query["a"], flow.request.headers["accept-encoding"]) == (
         b'{"masked": true}', "b", "identity")  # fmt: skip
+
+
+async def test_a_bare_forward_keeps_none_of_the_callers_headers_but_host_and_content_type():
+    under_test = addon(StandInPipeline(Forward(body=b'{"id": 1}', headers={"accept-encoding": "identity"}, bare=True)))
+    flow = chat_flow()
+    flow.request.headers.update({"host": "api.test", "x-smuggled": "data", "content-encoding": "gzip", "cookie": "a=b"})
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert flow.response is None
+    assert sorted(flow.request.headers.keys()) == ["accept-encoding", "content-length", "content-type", "host"]
+    assert (flow.request.content, flow.request.headers["content-length"]) == (b'{"id": 1}', "9")
 
 
 async def test_a_fault_on_the_response_headers_buffers_and_refuses_the_answer():

@@ -136,6 +136,25 @@ async def test_past_the_queue_a_request_is_refused_as_overloaded(pipeline):
     assert events(pipeline)[-1]["result"]["code"] == "overloaded"
 
 
+async def test_a_refused_post_of_a_legacy_mcp_session_is_forwarded_as_placeholders_only(pipeline):
+    first = ctx()
+    await pipeline.run(first, incoming(chat("hello")))
+    pipeline.legacy_sessions.open("s1", (first.identity["tenant"], first.identity["subject"]))
+    call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "n", "arguments": {"k": AWS_KEY}}}
+    request = incoming(call, **{"x-smuggled": "data"})
+    request.path, request.query = "/messages/?session_id=s1&x=data", [("session_id", "s1"), ("x", "data")]
+    async with pipeline._admission.slot():  # saturated: no refusal on the headers, it needs the body
+        assert pipeline.overloaded(request.path) is None
+        assert pipeline.overloaded("/v1/chat/completions") is not None
+        outcome = await pipeline.run(ctx(), request)
+    assert isinstance(outcome, Forward)
+    assert outcome.bare
+    assert json.loads(outcome.body) == {"jsonrpc": "2.0", "id": 3, "method": "wardgate/denied", "params": {}}
+    assert (outcome.query, outcome.headers) == ([("session_id", "s1")], {"accept-encoding": "identity"})
+    assert pipeline.legacy_sessions.get("s1").denied["3"][0] == "overloaded"
+    assert events(pipeline)[-1]["result"]["code"] == "overloaded"
+
+
 async def test_a_waiting_request_gets_the_slot_when_it_frees(pipeline):
     pipeline._admission = Admission(concurrent=1, queue=1, wait_s=2)
     async with pipeline._admission.slot():

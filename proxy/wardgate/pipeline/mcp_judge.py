@@ -6,8 +6,10 @@ callable is synchronous).
 
 The older HTTP+SSE transport answers every POST on one long GET stream of the session: `LegacySessions` carries
 what the POSTs asked (id → method) and what Wardgate denied over to that stream. A denied call cannot be answered
-on its POST (that client gives up on any non-2xx): it is forwarded as a method no server knows, and the server's
-"method not found" for that id is replaced on the stream by Wardgate's JSON-RPC error.
+on its POST (the Python SDK's client gives up on any non-2xx and then waits for ever): it is forwarded as a method
+no server knows, and the server's "method not found" for that id is replaced on the stream by Wardgate's JSON-RPC
+error. A POST refused whole (a finding, overload, a deadline) is answered the same way, its requests each replaced
+by a placeholder carrying only their id.
 
 On a stream, what an event carries besides its data is judged too (pipeline/sse_fields.py); an event the judge
 denies there becomes the JSON-RPC error of its message (or is dropped when it has none), and an event larger than
@@ -18,13 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cachetools import TTLCache
 
 from wardgate.formats.base import apply_rewrites
-from wardgate.formats.mcp import filter_tools, jsonrpc_error, parse_mcp_message
+from wardgate.formats.mcp import filter_tools, jsonrpc_error, parse_mcp_message, requests
 from wardgate.formats.sse import SseEvent, SseEventTooLarge, SseParser, encode_event
 from wardgate.models import Exchange, Segment
 from wardgate.pipeline.context import RequestContext
@@ -33,10 +36,12 @@ from wardgate.pipeline.sse_fields import EventFields, FieldDenied
 from wardgate.policy import Decision
 from wardgate.surrogates import json_text
 
-__all__ = ["DENIED_METHOD", "LegacySession", "LegacySessions", "McpStream", "judge_mcp_message"]
+__all__ = ["DENIED_METHOD", "SESSION_KEYS", "LegacySession", "LegacySessions", "McpStream", "judge_mcp_message"]
 
 DENIED_METHOD = "wardgate/denied"  # what a denied legacy call is forwarded as: no server implements it
 _TEXT = "$data"  # the key a bare string is judged under
+SESSION_KEYS = ("session_id", "sessionId")  # the query key naming the session: Python servers', TypeScript's
+_COUNTER = re.compile(r"[\w.:-]{1,64}", re.ASCII)
 
 
 def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
@@ -69,6 +74,36 @@ class LegacySession:
     methods: dict[str, str] = dataclasses.field(default_factory=dict)
     denied: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)  # id → (code, message)
 
+    def deny(self, message: dict[str, Any], decision: Decision) -> None:
+        """Turn a request into its placeholder, in place: the server's "method not found" for its id is replaced on
+        the stream by this refusal."""
+        reason = decision.reasons[0].message if decision.reasons else decision.code
+        self.denied[str(message.get("id"))] = (decision.code, reason)
+        message["method"], message["params"] = DENIED_METHOD, {}
+
+    def refused(self, body: Any, decision: Decision) -> bytes | None:
+        """A whole POST refused, as the body to forward instead: for each of its requests a placeholder carrying
+        its id and nothing else, whose answer the stream replaces by the refusal (notifications are dropped).
+        None when there is no request to answer, or an id that would carry more than a counter (it is sent
+        unjudged): that POST gets its refusal as an HTTP error."""
+        messages = requests(body)
+        if len(messages) != (len(body) if isinstance(body, list) else 1):
+            return None
+        asked = [message for message in messages if "id" in message and "method" in message]
+        if not asked or any(not _is_counter(message["id"]) for message in asked):
+            return None
+        placeholders = [{"jsonrpc": "2.0", "id": message["id"]} for message in asked]
+        for placeholder in placeholders:
+            self.deny(placeholder, decision)
+        return json.dumps(placeholders if isinstance(body, list) else placeholders[0]).encode()
+
+
+def _is_counter(request_id: Any) -> bool:
+    """An id as clients make them (a number, a short token): one that cannot smuggle text past the judge."""
+    if isinstance(request_id, str):
+        return _COUNTER.fullmatch(request_id) is not None
+    return isinstance(request_id, int) and not isinstance(request_id, bool)
+
 
 class LegacySessions:
     """HTTP+SSE sessions by id, dropped after a day without use."""
@@ -86,7 +121,7 @@ class LegacySessions:
 def session_of(endpoint: str) -> str | None:
     """The session id in the `endpoint` event's URL (`session_id` in Python servers, `sessionId` in TypeScript)."""
     query = parse_qs(urlsplit(endpoint).query)
-    values = query.get("session_id") or query.get("sessionId")
+    values = next((query[key] for key in SESSION_KEYS if key in query), None)
     return values[0] if values else None
 
 
@@ -167,7 +202,9 @@ class McpStream:
             owner = (self._ctx.identity.get("tenant"), self._ctx.identity.get("subject"))
             self._session = self._sessions.open(session_id, owner)
             self._ctx.mcp_methods = self._session.methods  # the POSTs fill it in as they come
-            return self._text(raw, name, data)
+            # The id is the server's name for the session, which the client must send back as it is: not text (a
+            # random id can look like a licence number to the PII scanner, and a masked one ends the session).
+            return self._text(raw, name, data.replace(session_id, ""))
         try:
             message, copy = json.loads(data), json.loads(data)  # judging may change its message in place
         except ValueError:

@@ -39,7 +39,7 @@ from wardgate.pipeline.destination import Destination
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.headers import HEADER, apply_header_rewrites, header_segments
 from wardgate.pipeline.lifetime import ClientGone, until_gone
-from wardgate.pipeline.mcp_judge import DENIED_METHOD, LegacySessions, session_of
+from wardgate.pipeline.mcp_judge import SESSION_KEYS, LegacySession, LegacySessions, session_of
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
 from wardgate.policy import Decision
@@ -85,6 +85,7 @@ class Forward:
     body: bytes | None = None
     query: list[tuple[str, str]] | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    bare: bool = False  # none of the caller's headers go on (besides Host and Content-Type): only `headers`
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -124,13 +125,15 @@ class _Call:
     forward: Forward = dataclasses.field(default_factory=Forward)
 
 
-def _query_segments(query: list[tuple[str, str]]) -> list[Segment]:
-    """The query string is text a model may read (some gateways forward it): judged like body text."""
+def _query_segments(query: list[tuple[str, str]], session: str | None = None) -> list[Segment]:
+    """The query string is text a model may read (some gateways forward it): judged like body text. But for the
+    `session` the server issued to this caller, which must go back as it came (a random id can look like a licence
+    number to the PII scanner, and a masked one ends the session)."""
     return [
         Segment("unknown", "document", text, (QUERY, index, part))
         for index, pair in enumerate(query)
         for part, text in zip(("key", "value"), pair, strict=True)
-        if text
+        if text and not (part == "value" and pair[0] in SESSION_KEYS and text == session)
     ]
 
 
@@ -177,9 +180,12 @@ class RequestPipeline:
             self._enforce,
         ]
 
-    def overloaded(self) -> Decision | None:
+    def overloaded(self, path: str) -> Decision | None:
         """The refusal for a request that would not even queue for a scan: given on its headers, so that its body is
-        never decoded, parsed or identified and under overload a refusal costs as little as possible."""
+        never decoded, parsed or identified and under overload a refusal costs as little as possible. Not for a
+        legacy MCP session's POST: its refusal needs its body, to be answered on the session's stream."""
+        if (legacy_id := session_of(path)) is not None and self.legacy_sessions.get(legacy_id) is not None:
+            return None
         refused = self._admission.refuse_now()
         return _overloaded(refused) if refused is not None else None
 
@@ -188,14 +194,21 @@ class RequestPipeline:
     ) -> Outcome:
         """The stages in order; `client_gone` is polled while they run (and once after): a client that hung up gets
         its judgement cancelled and a `client_closed` refusal, so nothing is forwarded for it."""
-        outcome, gone = await until_gone(self._stages(_Call(ctx, request, sent_target=request.path)), client_gone)
+        call = _Call(ctx, request, sent_target=request.path)
+        outcome, gone = await until_gone(self._stages(call), client_gone)
         if gone or (isinstance(outcome, Forward) and client_gone is not None and client_gone()):
             message = "the client closed the connection before its request was judged; nothing was forwarded"
-            outcome = Refuse(Decision.deny("client_closed", message, status=499, source="fail_closed"))
+            return self._refused(ctx, Refuse(Decision.deny("client_closed", message, status=499, source="fail_closed")))
         assert outcome is not None
-        if isinstance(outcome, Refuse) and not outcome.audited:
-            self._guard.refuse(ctx, "request", outcome.decision)
+        if isinstance(outcome, Refuse):
+            self._refused(ctx, outcome)
+            return self._in_session(call, outcome.decision) or outcome
         return outcome
+
+    def _refused(self, ctx: RequestContext, refuse: Refuse) -> Refuse:
+        if not refuse.audited:
+            self._guard.refuse(ctx, "request", refuse.decision)
+        return refuse
 
     async def _stages(self, call: _Call) -> Outcome:
         try:
@@ -313,7 +326,8 @@ class RequestPipeline:
         target = Segment("unknown", "metadata", call.sent_target, (TARGET,))
         upstream = {rules.upstream_credential[0].lower()} if rules.upstream_credential else set()
         headers = header_segments(request.headers, "unknown", skip=self._identity.credential_headers | upstream)
-        extra = [target, *_query_segments(request.query), *headers]
+        session = self._legacy_session(call)
+        extra = [target, *_query_segments(request.query, session[0] if session else None), *headers]
         segments = [*exchange.segments, *extra]
         if len(segments) > rules.max_segments:
             message = f"the request holds {len(segments)} texts to judge; the limit is {rules.max_segments}"
@@ -423,18 +437,38 @@ class RequestPipeline:
                 continue
             if legacy is None:
                 return Refuse(verdict.decision, audited=True)
-            # The answer goes out on the session's GET stream: see pipeline/mcp_judge.py.
-            reason = verdict.decision.reasons[0].message if verdict.decision.reasons else verdict.decision.code
-            legacy.denied[str(message_.get("id"))] = (verdict.decision.code, reason)
-            message_["method"], message_["params"] = DENIED_METHOD, {}
+            legacy.deny(message_, verdict.decision)  # answered on the session's GET stream (pipeline/mcp_judge.py)
             call.forward.body = json.dumps(body).encode()
         return None
 
     async def _enforce(self, call: _Call) -> Outcome | None:
-        if self._rules.upstream_credential is not None:
-            header, value = self._rules.upstream_credential
-            call.forward.headers[header] = value
-        # A compressed stream would have to be decoded before it can be judged: ask for it plain.
-        call.forward.headers["accept-encoding"] = "identity"
+        call.forward.headers.update(self._upstream_headers())
         self._usage.spend(call.ctx, requests=1)
         return None
+
+    def _upstream_headers(self) -> dict[str, str]:
+        """What Wardgate adds to every request it forwards."""
+        headers = dict([self._rules.upstream_credential]) if self._rules.upstream_credential is not None else {}
+        # A compressed stream would have to be decoded before it can be judged: ask for it plain.
+        return headers | {"accept-encoding": "identity"}
+
+    def _in_session(self, call: _Call, decision: Decision) -> Forward | None:
+        """A refused POST of a legacy MCP session, answered on its session's stream (pipeline/mcp_judge.py): only
+        placeholders are forwarded, with the session's query and none of the caller's headers."""
+        session = self._legacy_session(call)
+        if session is None or call.read.kind != "json":
+            return None
+        body = session[1].refused(call.read.value, decision)
+        if body is None:
+            return None
+        query = [(key, value) for key, value in call.request.query if key in SESSION_KEYS]
+        return Forward(call.forward.path, body, query, self._upstream_headers(), bare=True)
+
+    def _legacy_session(self, call: _Call) -> tuple[str, LegacySession] | None:
+        """The legacy MCP session a POST names, when it is the caller's own."""
+        legacy_id = session_of(call.request.path) if call.request.method == "POST" else None
+        legacy = self.legacy_sessions.get(legacy_id) if legacy_id else None
+        identity = call.ctx.identity
+        if legacy_id is None or legacy is None or legacy.owner != (identity.get("tenant"), identity.get("subject")):
+            return None
+        return legacy_id, legacy
