@@ -28,6 +28,14 @@ def test_an_answer_s_credential_headers_are_content():
     ]  # fmt: skip
 
 
+def test_an_mcp_session_id_is_read_for_secrets_only_both_ways():
+    """A server's random id can read as a medical licence ("...f69bb050..."): masked, the session is gone."""
+    session = "4cb07e98946040f69bb050d43331a4a9"
+    for segments in (header_segments(Headers(mcp_session_id=session), "unknown"),
+                     header_segments(Headers(mcp_session_id=session), "assistant", request=False)):  # fmt: skip
+        assert [(segment.source, segment.text) for segment in segments][:1] == [("metadata", session)]
+
+
 def test_a_websocket_subprotocol_is_a_credential_only_on_an_upgrade():
     plain = header_segments(Headers(sec_websocket_protocol="AKIA"), "unknown")
     upgrade = header_segments(Headers(sec_websocket_protocol="AKIA", upgrade="websocket"), "unknown")

@@ -47,11 +47,13 @@ FRAMING = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "upgrade", "sec-websocket-key",
      "sec-websocket-version", "sec-websocket-accept"}
 )  # fmt: skip
-# Structured values (media types, dates, codings, cookies, challenges): read for secrets only, like other metadata
-# (a language model would only misread `application/json`), but read: any of them can carry a key.
+# Structured values (media types, dates, codings, cookies, challenges, MCP's session ids): read for secrets only,
+# like other metadata (a language model would only misread `application/json`; a random session id can read as a
+# licence number to the PII scanner, and masked it ends the session), but read: any of them can carry a key.
 STRUCTURED = frozenset(
     {"content-type", "content-encoding", "accept-encoding", "accept", "te", "trailer", "keep-alive", "date", "cookie",
-     "set-cookie", "www-authenticate", "proxy-authenticate", "sec-websocket-extensions", "sec-websocket-protocol"}
+     "set-cookie", "www-authenticate", "proxy-authenticate", "sec-websocket-extensions", "sec-websocket-protocol",
+     "mcp-session-id", "mcp-protocol-version", "last-event-id"}
 )  # fmt: skip
 
 
