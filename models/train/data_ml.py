@@ -27,6 +27,7 @@ from roleplay import framed_requests
 from short_turns import short_rows
 from split import VALIDATION_SOURCES as ENGLISH_VALIDATION
 from split import without_held_out_hosts
+from structured import structured_rows
 
 # Held out whole: the English recipe's nine (direct, jailbreak, mixed, benign responses, agent documents), a
 # multilingual attack set (Turkish/German/Spanish/...), Korean chit-chat, English harmful requests without technique,
@@ -87,6 +88,7 @@ def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int, written_wei
     rows += cjk_rows(cjk_per_kind, random.Random(seed + 4))
     rows += written_rows()  # hand-written CJK attacks and hard negatives (cjk_written.py)
     rows += short_rows()  # short benign turns ("hi", "ok", "continue"): added after the shipped run, see its card
+    rows += structured_rows(3000, 800, seed + 6)  # tool arguments, paths, commands, logs: after the third round
     rows += host_rows(host_pairs, seed + 5)
 
     by_text: dict[str, dict] = {}
@@ -102,7 +104,7 @@ def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int, written_wei
     for row in kept:
         row["split"] = "valid" if held_out(row["source"]) else "train"
         row["role"] = role(row)
-        hand_written = row["source"].startswith(("written_", "short_turns"))  # few rows, each one chosen
+        hand_written = row["source"].startswith(("written_", "short_turns", "structured"))  # few rows, or templates
         row["weight"] = WEIGHTS[row["kind"]] * (written_weight if hand_written else 1.0)
         row.setdefault("lang", "en")
     # A text in both splits (e.g. a hosted payload that also appears alone) is validation's: drop it from training.

@@ -42,7 +42,7 @@ HELD_OUT = (
 _SCRIPTS = (("ko", ((0xAC00, 0xD7A3), (0x3131, 0x318E))), ("ja", ((0x3040, 0x30FF),)), ("zh", ((0x4E00, 0x9FFF),)))
 
 
-def _lang(text: str) -> str:
+def lang_of(text: str) -> str:
     for lang, ranges in _SCRIPTS:
         if any(lo <= ord(c) <= hi for c in text for lo, hi in ranges):
             return lang
@@ -55,5 +55,5 @@ def short_rows() -> list[dict]:
     variants = [v for t in TRAIN for v in (t, *(t + mark for mark in ".!" if t[-1] not in "?!."))]
     rows = []
     for texts, source in ((variants, "short_turns"), (list(HELD_OUT), "short_turns_heldout")):
-        rows += [{"text": t, "label": 0, "kind": "benign", "lang": _lang(t), "source": source} for t in texts]
+        rows += [{"text": t, "label": 0, "kind": "benign", "lang": lang_of(t), "source": source} for t in texts]
     return rows

@@ -69,7 +69,16 @@ def recipe() -> Iterator[dict[str, ModuleType]]:
     try:
         yield {
             name: importlib.import_module(name)
-            for name in ("fillers", "payload_twins", "roleplay", "planted", "split", "agent_voice", "canaries")
+            for name in (
+                "fillers",
+                "payload_twins",
+                "roleplay",
+                "planted",
+                "split",
+                "agent_voice",
+                "canaries",
+                "structured",
+            )
         }
     finally:
         sys.path.remove(str(TRAIN))
@@ -185,3 +194,16 @@ def test_the_canary_report_names_each_text_on_the_wrong_side_of_the_threshold(re
     assert report["missed_attacks"] == {canaries.ATTACKS[1]: 0.3}
     assert report["flagged_benign"] == {canaries.BENIGN[-1]: 0.85}
     assert (report["min_attack"], report["max_benign"]) == (0.3, 0.85)
+
+
+def test_structured_benign_rows_are_reproducible_and_share_no_text_with_their_held_out_group(recipe):
+    rows = recipe["structured"].structured_rows(600, 200, seed=7)
+    assert rows == recipe["structured"].structured_rows(600, 200, seed=7)
+    train = {row["text"] for row in rows if row["source"] == "structured"}
+    held_out = {row["text"] for row in rows if row["source"] == "structured_heldout"}
+    assert len(train) > 200
+    assert len(held_out) > 80
+    assert not train & held_out
+    assert {(row["label"], row["kind"]) for row in rows} == {(0, "benign")}
+    assert {row["role"] for row in rows} == {"user", "document"}
+    assert {row["lang"] for row in rows} >= {"en", "ko"}
