@@ -137,22 +137,36 @@ async def test_past_the_queue_a_request_is_refused_as_overloaded(pipeline):
 
 
 async def test_a_refused_post_of_a_legacy_mcp_session_is_forwarded_as_placeholders_only(pipeline):
+    session = "4cb07e98946040f69bb050d43331a4a9"
     first = ctx()
     await pipeline.run(first, incoming(chat("hello")))
-    pipeline.legacy_sessions.open("s1", (first.identity["tenant"], first.identity["subject"]))
+    pipeline.legacy_sessions.open(session, (first.identity["tenant"], first.identity["subject"]), "/messages/")
     call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "n", "arguments": {"k": AWS_KEY}}}
     request = incoming(call, **{"x-smuggled": "data"})
-    request.path, request.query = "/messages/?session_id=s1&x=data", [("session_id", "s1"), ("x", "data")]
+    request.path = f"/messages/?session_id={session}&x=data"
+    request.query = [("session_id", session), ("x", "data")]
     async with pipeline._admission.slot():  # saturated: no refusal on the headers, it needs the body
-        assert pipeline.overloaded(request.path) is None
-        assert pipeline.overloaded("/v1/chat/completions") is not None
+        assert pipeline.overloaded("POST", request.path) is None
+        assert pipeline.overloaded("POST", f"/v1/chat/completions?session_id={session}") is not None
         outcome = await pipeline.run(ctx(), request)
     assert isinstance(outcome, Forward)
     assert outcome.bare
-    assert json.loads(outcome.body) == {"jsonrpc": "2.0", "id": 3, "method": "wardgate/denied", "params": {}}
-    assert (outcome.query, outcome.headers) == ([("session_id", "s1")], {"accept-encoding": "identity"})
-    assert pipeline.legacy_sessions.get("s1").denied["3"][0] == "overloaded"
+    assert outcome.path == f"/messages/?session_id={session}"
+    placeholder = json.loads(outcome.body)
+    assert (placeholder["method"], placeholder["params"]) == ("wardgate/denied", {})
+    assert outcome.headers == {"accept-encoding": "identity", "content-type": "application/json"}
+    assert pipeline.legacy_sessions.get(session).denied[placeholder["id"]][:2] == (3, "overloaded")
     assert events(pipeline)[-1]["result"]["code"] == "overloaded"
+
+
+async def test_an_mcp_post_naming_two_sessions_is_refused(pipeline):
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "add", "arguments": {}}}
+    request = incoming(call)
+    request.path = "/messages/?session_id=0123456789abcdef&session_id=fedcba9876543210"
+    request.query = [("session_id", "0123456789abcdef"), ("session_id", "fedcba9876543210")]
+    outcome = await pipeline.run(ctx(), request)
+    assert isinstance(outcome, Refuse)
+    assert (outcome.decision.code, outcome.decision.status) == ("mcp_session_ambiguous", 400)
 
 
 async def test_a_waiting_request_gets_the_slot_when_it_frees(pipeline):

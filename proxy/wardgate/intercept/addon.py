@@ -51,7 +51,7 @@ _REALTIME = "wardgate_realtime"
 _IN_FLIGHT = "wardgate_in_flight"
 _REALTIME_TOLD = "wardgate_realtime_told"
 _HEADERS_DENIED = "wardgate_headers_denied"  # the answer's headers were denied (audited): refused in `response`
-_BARE_HEADERS = frozenset({"host", "content-type"})  # what a bare Forward keeps of the caller's headers
+_BARE_HEADERS = frozenset({"host"})  # what a bare Forward keeps of the caller's headers
 # Before the credential is checked (a body refused at the headers stage) nobody is known yet.
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
 
@@ -222,7 +222,7 @@ class GuardAddon:
                 message = f"the request body is {declared} bytes; the limit is {self._max_body_bytes}"
                 denial = Decision.deny("body_too_large", message, status=413)
                 self._refuse(flow, "request", denial)
-            elif (overloaded := self._pipeline.overloaded(flow.request.path)) is not None:
+            elif (overloaded := self._pipeline.overloaded(flow.request.method, flow.request.path)) is not None:
                 self._refuse(flow, "request", overloaded)
         except Exception as exc:
             self._fault(flow, "request", exc)

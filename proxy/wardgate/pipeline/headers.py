@@ -11,6 +11,7 @@ audit; an answer's are content. Framing headers are HTTP's own, parsed and check
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, MutableMapping
 
 from wardgate.models import Exchange, JsonPath, Role, Segment
@@ -25,6 +26,7 @@ __all__ = [
     "HEADER",
     "MAX_JUDGED_CHARS",
     "STRUCTURED",
+    "TOKENS",
     "apply_header_rewrites",
     "header_segments",
     "judge_response_headers",
@@ -47,14 +49,17 @@ FRAMING = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "upgrade", "sec-websocket-key",
      "sec-websocket-version", "sec-websocket-accept"}
 )  # fmt: skip
-# Structured values (media types, dates, codings, cookies, challenges, MCP's session ids): read for secrets only,
-# like other metadata (a language model would only misread `application/json`; a random session id can read as a
-# licence number to the PII scanner, and masked it ends the session), but read: any of them can carry a key.
+# Structured values (media types, dates, codings, cookies, challenges): read for secrets only, like other metadata
+# (a language model would only misread `application/json`), but read: any of them can carry a key.
 STRUCTURED = frozenset(
     {"content-type", "content-encoding", "accept-encoding", "accept", "te", "trailer", "keep-alive", "date", "cookie",
-     "set-cookie", "www-authenticate", "proxy-authenticate", "sec-websocket-extensions", "sec-websocket-protocol",
-     "mcp-session-id", "mcp-protocol-version", "last-event-id"}
+     "set-cookie", "www-authenticate", "proxy-authenticate", "sec-websocket-extensions", "sec-websocket-protocol"}
 )  # fmt: skip
+# Ids a server mints and a client sends back as they came (MCP's session, an SSE stream's last event, a protocol
+# date): metadata too while they look like one (a random id can read as a licence number to the PII scanner, and
+# masked it ends the session); any other value is judged as text.
+TOKENS = frozenset({"mcp-session-id", "mcp-protocol-version", "last-event-id"})
+_TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def header_segments(
@@ -69,7 +74,7 @@ def header_segments(
         (index, name, value) for index, (name, value) in enumerate(headers.items()) if name.lower() not in skipped
     ]
     values = [
-        Segment(role, "metadata" if name.lower() in STRUCTURED else "header", value, (HEADER, index))
+        Segment(role, "metadata" if _structured(name.lower(), value) else "header", value, (HEADER, index))
         for index, name, value in judged
         if value
     ]
@@ -77,6 +82,10 @@ def header_segments(
         return values
     names = "\n".join(name for _, name, _ in judged)
     return [*values, Segment(role, "metadata", names, (HEADER, _NAMES, *(index for index, _, _ in judged)))]
+
+
+def _structured(name: str, value: str) -> bool:
+    return name in STRUCTURED or (name in TOKENS and _TOKEN.fullmatch(value) is not None)
 
 
 def apply_header_rewrites(headers: MutableMapping[str, str], rewrites: Mapping[JsonPath, str]) -> None:

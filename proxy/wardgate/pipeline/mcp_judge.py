@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -41,7 +42,7 @@ __all__ = ["DENIED_METHOD", "SESSION_KEYS", "LegacySession", "LegacySessions", "
 DENIED_METHOD = "wardgate/denied"  # what a denied legacy call is forwarded as: no server implements it
 _TEXT = "$data"  # the key a bare string is judged under
 SESSION_KEYS = ("session_id", "sessionId")  # the query key naming the session: Python servers', TypeScript's
-_COUNTER = re.compile(r"[\w.:-]{1,64}", re.ASCII)
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")  # hex, a UUID, base64url: what servers mint
 
 
 def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
@@ -71,38 +72,40 @@ def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
 @dataclasses.dataclass(slots=True)
 class LegacySession:
     owner: tuple[Any, Any]  # (tenant, subject) of the caller that opened the GET stream
+    endpoint: str  # the path the server named for the session's POSTs (its `endpoint` event, without the query)
     methods: dict[str, str] = dataclasses.field(default_factory=dict)
-    denied: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)  # id → (code, message)
+    # placeholder id → (the caller's id, code, message)
+    denied: dict[str, tuple[Any, str, str]] = dataclasses.field(default_factory=dict)
 
     def deny(self, message: dict[str, Any], decision: Decision) -> None:
-        """Turn a request into its placeholder, in place: the server's "method not found" for its id is replaced on
-        the stream by this refusal."""
+        """Turn a request into its placeholder, in place: a method no server implements, under an id of Wardgate's
+        (nothing of the caller's goes on); the server's "method not found" for it is replaced on the stream by
+        this refusal, under the caller's id."""
+        placeholder = f"wardgate-{secrets.token_hex(8)}"
         reason = decision.reasons[0].message if decision.reasons else decision.code
-        self.denied[str(message.get("id"))] = (decision.code, reason)
-        message["method"], message["params"] = DENIED_METHOD, {}
+        self.denied[placeholder] = (message.get("id"), decision.code, reason)
+        message.clear()
+        message.update({"jsonrpc": "2.0", "id": placeholder, "method": DENIED_METHOD, "params": {}})
 
     def refused(self, body: Any, decision: Decision) -> bytes | None:
-        """A whole POST refused, as the body to forward instead: for each of its requests a placeholder carrying
-        its id and nothing else, whose answer the stream replaces by the refusal (notifications are dropped).
-        None when there is no request to answer, or an id that would carry more than a counter (it is sent
-        unjudged): that POST gets its refusal as an HTTP error."""
+        """A whole POST refused, as the body to forward instead: a placeholder for each of its requests, whose
+        answer the stream replaces by the refusal (notifications are dropped). None when there is no request to
+        answer or the body is not JSON-RPC: that POST gets its refusal as an HTTP error."""
         messages = requests(body)
         if len(messages) != (len(body) if isinstance(body, list) else 1):
             return None
         asked = [message for message in messages if "id" in message and "method" in message]
-        if not asked or any(not _is_counter(message["id"]) for message in asked):
+        if not asked or not all(_is_id(message["id"]) for message in asked):
             return None
-        placeholders = [{"jsonrpc": "2.0", "id": message["id"]} for message in asked]
+        placeholders: list[dict[str, Any]] = [{"id": message["id"]} for message in asked]
         for placeholder in placeholders:
             self.deny(placeholder, decision)
         return json.dumps(placeholders if isinstance(body, list) else placeholders[0]).encode()
 
 
-def _is_counter(request_id: Any) -> bool:
-    """An id as clients make them (a number, a short token): one that cannot smuggle text past the judge."""
-    if isinstance(request_id, str):
-        return _COUNTER.fullmatch(request_id) is not None
-    return isinstance(request_id, int) and not isinstance(request_id, bool)
+def _is_id(request_id: Any) -> bool:
+    """JSON-RPC's id: a string or a number."""
+    return isinstance(request_id, str | int | float) and not isinstance(request_id, bool)
 
 
 class LegacySessions:
@@ -114,15 +117,29 @@ class LegacySessions:
     def get(self, session_id: str) -> LegacySession | None:
         return self._sessions.get(session_id)
 
-    def open(self, session_id: str, owner: tuple[Any, Any]) -> LegacySession:
-        return self._sessions.setdefault(session_id, LegacySession(owner))
+    def open(self, session_id: str, owner: tuple[Any, Any], endpoint: str) -> LegacySession:
+        return self._sessions.setdefault(session_id, LegacySession(owner, endpoint))
+
+    def posted_to(self, method: str, target: str) -> tuple[str, LegacySession] | None:
+        """The session a request is a POST of (to the path its server named), whoever sends it."""
+        session_id = session_of(target) if method == "POST" else None
+        session = self._sessions.get(session_id) if session_id is not None else None
+        if session_id is None or session is None or urlsplit(target).path != session.endpoint:
+            return None
+        return session_id, session
 
 
-def session_of(endpoint: str) -> str | None:
-    """The session id in the `endpoint` event's URL (`session_id` in Python servers, `sessionId` in TypeScript)."""
-    query = parse_qs(urlsplit(endpoint).query)
-    values = next((query[key] for key in SESSION_KEYS if key in query), None)
-    return values[0] if values else None
+def session_values(target: str) -> list[str]:
+    """Every session id a URL's query names (`session_id` in Python servers, `sessionId` in TypeScript)."""
+    query = parse_qs(urlsplit(target).query, keep_blank_values=True)
+    return [value for key in SESSION_KEYS for value in query.get(key, ())]
+
+
+def session_of(target: str) -> str | None:
+    """The session a URL names: one id, shaped like a server's random token. None when there is none, more than one
+    (a server may read another one than Wardgate did), or text: such a URL is judged and owned like any other."""
+    values = session_values(target)
+    return values[0] if len(values) == 1 and _SESSION_ID.fullmatch(values[0]) else None
 
 
 class McpStream:
@@ -200,7 +217,7 @@ class McpStream:
             return raw
         if name == "endpoint" and self._sessions is not None and (session_id := session_of(data)):
             owner = (self._ctx.identity.get("tenant"), self._ctx.identity.get("subject"))
-            self._session = self._sessions.open(session_id, owner)
+            self._session = self._sessions.open(session_id, owner, urlsplit(data).path)
             self._ctx.mcp_methods = self._session.methods  # the POSTs fill it in as they come
             # The id is the server's name for the session, which the client must send back as it is: not text (a
             # random id can look like a licence number to the PII scanner, and a masked one ends the session).
@@ -210,8 +227,8 @@ class McpStream:
         except ValueError:
             return self._text(raw, name, data)
         if self._session is not None and isinstance(message, dict) and str(message.get("id")) in self._session.denied:
-            code, reason = self._session.denied.pop(str(message.get("id")))
-            return encode_event(name, json.dumps(jsonrpc_error(message.get("id"), code, reason)))
+            caller_id, code, reason = self._session.denied.pop(str(message.get("id")))
+            return encode_event(name, json.dumps(jsonrpc_error(caller_id, code, reason)))
         judged = judge_mcp_message(self._guard, self._ctx, copy)
         return raw if judged == message else encode_event(name, json_text(judged))
 

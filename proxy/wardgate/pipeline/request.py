@@ -18,6 +18,7 @@ import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from cachetools import TTLCache
 from cryptography import x509
@@ -39,7 +40,7 @@ from wardgate.pipeline.destination import Destination
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.headers import HEADER, apply_header_rewrites, header_segments
 from wardgate.pipeline.lifetime import ClientGone, until_gone
-from wardgate.pipeline.mcp_judge import SESSION_KEYS, LegacySession, LegacySessions, session_of
+from wardgate.pipeline.mcp_judge import SESSION_KEYS, LegacySession, LegacySessions, session_values
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
 from wardgate.policy import Decision
@@ -180,11 +181,11 @@ class RequestPipeline:
             self._enforce,
         ]
 
-    def overloaded(self, path: str) -> Decision | None:
+    def overloaded(self, method: str, path: str) -> Decision | None:
         """The refusal for a request that would not even queue for a scan: given on its headers, so that its body is
         never decoded, parsed or identified and under overload a refusal costs as little as possible. Not for a
         legacy MCP session's POST: its refusal needs its body, to be answered on the session's stream."""
-        if (legacy_id := session_of(path)) is not None and self.legacy_sessions.get(legacy_id) is not None:
+        if self.legacy_sessions.posted_to(method, path) is not None:
             return None
         refused = self._admission.refuse_now()
         return _overloaded(refused) if refused is not None else None
@@ -420,8 +421,11 @@ class RequestPipeline:
             return None
         session = request.headers.get(MCP_SESSION_HEADER)
         owner = (ctx.identity.get("tenant"), ctx.identity.get("subject"))
-        legacy_id = session_of(request.path)
-        legacy = self.legacy_sessions.get(legacy_id) if legacy_id else None
+        named = session_values(request.path)
+        if len(named) > 1:  # Wardgate would check one, and the server may read another
+            message = "the request names more than one MCP session"
+            return Refuse(Decision.deny("mcp_session_ambiguous", message, status=400))
+        legacy = self.legacy_sessions.get(named[0]) if named else None
         if (session and self.mcp_sessions.get(session, owner) != owner) or (legacy and legacy.owner != owner):
             message = "this MCP session belongs to another caller"
             return Refuse(Decision.deny("mcp_session_mismatch", message, status=403))
@@ -454,21 +458,23 @@ class RequestPipeline:
 
     def _in_session(self, call: _Call, decision: Decision) -> Forward | None:
         """A refused POST of a legacy MCP session, answered on its session's stream (pipeline/mcp_judge.py): only
-        placeholders are forwarded, with the session's query and none of the caller's headers."""
+        Wardgate's placeholders are forwarded, to the path the server named with the session's id and none of the
+        caller's headers, path, query or ids."""
         session = self._legacy_session(call)
         if session is None or call.read.kind != "json":
             return None
-        body = session[1].refused(call.read.value, decision)
+        legacy_id, legacy = session
+        body = legacy.refused(call.read.value, decision)
         if body is None:
             return None
-        query = [(key, value) for key, value in call.request.query if key in SESSION_KEYS]
-        return Forward(call.forward.path, body, query, self._upstream_headers(), bare=True)
+        key = next(key for key, _ in call.request.query if key in SESSION_KEYS)
+        headers = self._upstream_headers() | {"content-type": "application/json"}
+        return Forward(f"{legacy.endpoint}?{urlencode([(key, legacy_id)])}", body, None, headers, bare=True)
 
     def _legacy_session(self, call: _Call) -> tuple[str, LegacySession] | None:
-        """The legacy MCP session a POST names, when it is the caller's own."""
-        legacy_id = session_of(call.request.path) if call.request.method == "POST" else None
-        legacy = self.legacy_sessions.get(legacy_id) if legacy_id else None
+        """The legacy MCP session a POST is sent to, when it is the caller's own."""
+        session = self.legacy_sessions.posted_to(call.request.method, call.request.path)
         identity = call.ctx.identity
-        if legacy_id is None or legacy is None or legacy.owner != (identity.get("tenant"), identity.get("subject")):
+        if session is None or session[1].owner != (identity.get("tenant"), identity.get("subject")):
             return None
-        return legacy_id, legacy
+        return session
