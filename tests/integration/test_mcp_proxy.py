@@ -185,6 +185,12 @@ async def test_an_older_transport_post_refused_whole_is_answered_on_the_session_
     events = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "request" and not e["result"]["allow"])
     assert [event["result"]["code"] for event in events] == ["secret_detected"]
     assert key not in proxy.audit_file.read_text()
+    # The server's answer to the placeholder is judged too, and says so; the access log keeps the refusal.
+    refusal = events[0]["decision_id"]
+    answer = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == refusal and e["phase"] == "response")
+    assert [event["request"].get("placeholder") for event in answer] == [True]
+    access = [json.loads(line) for line in proxy.output if '"wardgate.access"' in line]
+    assert [line["decision"] for line in access if line["decision_id"] == refusal] == ["secret_detected"]
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,8 @@ class RequestContext:
     # Headers Wardgate adds to the answer, forwarded or refused (the rate-limit state).
     response_headers: dict[str, str] = dataclasses.field(default_factory=dict)
     decision: str | None = None  # the last audited decision's code, for the access log
+    # Refused, and answered in a legacy MCP session: only Wardgate's placeholder went upstream (pipeline/mcp_judge.py)
+    placeholder: bool = False
 
     def as_input(self) -> dict[str, Any]:
         return {"id": self.decision_id, "method": self.method, "host": self.host, "path": self.path}

@@ -365,7 +365,8 @@ class Guard:
                 counts[finding.kind] = counts.get(finding.kind, 0) + 1
         input_hash = hashlib.sha256(canonical_json(policy_input).encode()).hexdigest() if policy_input else None
         recorded = recorded_input(policy_input) if self._record_input and policy_input else None
-        ctx.decision = decision.code if enforced else f"{decision.code} (shadow)"
+        if not ctx.placeholder:  # the access log keeps the refusal, not the verdict on the placeholder's answer
+            ctx.decision = decision.code if enforced else f"{decision.code} (shadow)"
         self._audit.record(
             "decision",
             decision_id=ctx.decision_id,
@@ -374,7 +375,8 @@ class Guard:
             phase=phase,
             path=DECISION_PATH.replace(".", "/"),
             identity=dict(ctx.identity),
-            request={"method": ctx.method, "host": ctx.host, "path": ctx.path},
+            request={"method": ctx.method, "host": ctx.host, "path": ctx.path}
+            | ({"placeholder": True} if ctx.placeholder else {}),
             provider=exchange.provider,
             endpoint=exchange.endpoint,
             model=exchange.model,

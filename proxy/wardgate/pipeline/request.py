@@ -467,6 +467,7 @@ class RequestPipeline:
         body = legacy.refused(call.read.value, decision)
         if body is None:
             return None
+        call.ctx.placeholder = True
         key = next(key for key, _ in call.request.query if key in SESSION_KEYS)
         headers = self._upstream_headers() | {"content-type": "application/json"}
         return Forward(f"{legacy.endpoint}?{urlencode([(key, legacy_id)])}", body, None, headers, bare=True)
