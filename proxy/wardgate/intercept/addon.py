@@ -437,7 +437,7 @@ class GuardAddon:
         session = flow.response.headers.get(MCP_SESSION_HEADER)
         sessions = self._pipeline.mcp_sessions
         if session and session not in sessions:
-            sessions[session] = (ctx.identity.get("tenant"), ctx.identity.get("subject"))
+            sessions[session] = ctx.caller
 
     def _close_stream(self, flow: http.HTTPFlow, *, broken: str | None = None) -> None:
         """Write a guarded stream's audit event, once (the stream ended, was stopped, or broke off)."""

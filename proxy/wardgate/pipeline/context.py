@@ -39,5 +39,10 @@ class RequestContext:
     # Refused, and answered in a legacy MCP session: only Wardgate's placeholder went upstream (pipeline/mcp_judge.py)
     placeholder: bool = False
 
+    @property
+    def caller(self) -> tuple[Any, Any]:
+        """(tenant, subject): who owns what this request opens (an MCP session, a conversation's vault)."""
+        return (self.identity.get("tenant"), self.identity.get("subject"))
+
     def as_input(self) -> dict[str, Any]:
         return {"id": self.decision_id, "method": self.method, "host": self.host, "path": self.path}

@@ -8,8 +8,8 @@ The older HTTP+SSE transport answers every POST on one long GET stream of the se
 what the POSTs asked (id → method) and what Wardgate denied over to that stream. A denied call cannot be answered
 on its POST (the Python SDK's client gives up on any non-2xx and then waits for ever): it is forwarded as a method
 no server knows, and the server's "method not found" for that id is replaced on the stream by Wardgate's JSON-RPC
-error. A POST refused whole (a finding, overload, a deadline) is answered the same way, its requests each replaced
-by a placeholder carrying only their id.
+error. A POST refused whole (a finding, overload, a deadline) is answered the same way. A placeholder carries an id
+of Wardgate's, never the caller's (which the refusal may have been about): the stream's error carries the caller's.
 
 On a stream, what an event carries besides its data is judged too (pipeline/sse_fields.py); an event the judge
 denies there becomes the JSON-RPC error of its message (or is dropped when it has none), and an event larger than
@@ -216,8 +216,7 @@ class McpStream:
         if not data:
             return raw
         if name == "endpoint" and self._sessions is not None and (session_id := session_of(data)):
-            owner = (self._ctx.identity.get("tenant"), self._ctx.identity.get("subject"))
-            self._session = self._sessions.open(session_id, owner, urlsplit(data).path)
+            self._session = self._sessions.open(session_id, self._ctx.caller, urlsplit(data).path)
             self._ctx.mcp_methods = self._session.methods  # the POSTs fill it in as they come
             # The id is the server's name for the session, which the client must send back as it is: not text (a
             # random id can look like a licence number to the PII scanner, and a masked one ends the session).

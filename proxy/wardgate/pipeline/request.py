@@ -86,7 +86,7 @@ class Forward:
     body: bytes | None = None
     query: list[tuple[str, str]] | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
-    bare: bool = False  # none of the caller's headers go on (besides Host and Content-Type): only `headers`
+    bare: bool = False  # none of the caller's headers go on (besides Host): only `headers`
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -124,6 +124,7 @@ class _Call:
     exchange: Exchange | None = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     forward: Forward = dataclasses.field(default_factory=Forward)
+    legacy: tuple[str, LegacySession] | None = None  # the caller's own legacy MCP session it POSTs to (`_read`)
 
 
 def _query_segments(query: list[tuple[str, str]], session: str | None = None) -> list[Segment]:
@@ -267,7 +268,7 @@ class RequestPipeline:
         conversation = request.headers.pop(header, None) if header else None
         if conversation and self._vaults is not None:
             # The caller's named conversation shares one vault (the header is Wardgate's; it is not forwarded).
-            ctx.vault = self._vaults.vault((ctx.identity.get("tenant"), ctx.identity.get("subject")), conversation)
+            ctx.vault = self._vaults.vault(ctx.caller, conversation)
         return None
 
     async def _rate_limit(self, call: _Call) -> Outcome | None:
@@ -327,8 +328,8 @@ class RequestPipeline:
         target = Segment("unknown", "metadata", call.sent_target, (TARGET,))
         upstream = {rules.upstream_credential[0].lower()} if rules.upstream_credential else set()
         headers = header_segments(request.headers, "unknown", skip=self._identity.credential_headers | upstream)
-        session = self._legacy_session(call)
-        extra = [target, *_query_segments(request.query, session[0] if session else None), *headers]
+        call.legacy = self._legacy_session(call)
+        extra = [target, *_query_segments(request.query, call.legacy[0] if call.legacy else None), *headers]
         segments = [*exchange.segments, *extra]
         if len(segments) > rules.max_segments:
             message = f"the request holds {len(segments)} texts to judge; the limit is {rules.max_segments}"
@@ -420,7 +421,7 @@ class RequestPipeline:
         if ctx.endpoint != "mcp" or call.exchange is None:
             return None
         session = request.headers.get(MCP_SESSION_HEADER)
-        owner = (ctx.identity.get("tenant"), ctx.identity.get("subject"))
+        owner = ctx.caller
         named = session_values(request.path)
         if len(named) > 1:  # Wardgate would check one, and the server may read another
             message = "the request names more than one MCP session"
@@ -460,10 +461,9 @@ class RequestPipeline:
         """A refused POST of a legacy MCP session, answered on its session's stream (pipeline/mcp_judge.py): only
         Wardgate's placeholders are forwarded, to the path the server named with the session's id and none of the
         caller's headers, path, query or ids."""
-        session = self._legacy_session(call)
-        if session is None or call.read.kind != "json":
+        if call.legacy is None or call.read.kind != "json":
             return None
-        legacy_id, legacy = session
+        legacy_id, legacy = call.legacy
         body = legacy.refused(call.read.value, decision)
         if body is None:
             return None
@@ -475,7 +475,4 @@ class RequestPipeline:
     def _legacy_session(self, call: _Call) -> tuple[str, LegacySession] | None:
         """The legacy MCP session a POST is sent to, when it is the caller's own."""
         session = self.legacy_sessions.posted_to(call.request.method, call.request.path)
-        identity = call.ctx.identity
-        if session is None or session[1].owner != (identity.get("tenant"), identity.get("subject")):
-            return None
-        return session
+        return session if session is not None and session[1].owner == call.ctx.caller else None
