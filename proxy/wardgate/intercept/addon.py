@@ -14,6 +14,7 @@ from typing import Any
 from mitmproxy import connection, http
 from mitmproxy import ctx as mitmproxy_ctx
 from mitmproxy.connection import ConnectionState
+from mitmproxy.net.http import url
 from mitmproxy.proxy.mode_specs import TransparentMode
 
 from wardgate.config import Phase, StreamingSettings
@@ -51,7 +52,6 @@ _REALTIME = "wardgate_realtime"
 _IN_FLIGHT = "wardgate_in_flight"
 _REALTIME_TOLD = "wardgate_realtime_told"
 _HEADERS_DENIED = "wardgate_headers_denied"  # the answer's headers were denied (audited): refused in `response`
-_BARE_HEADERS = frozenset({"host"})  # what a bare Forward keeps of the caller's headers
 # Before the credential is checked (a body refused at the headers stage) nobody is known yet.
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
 
@@ -483,8 +483,10 @@ class GuardAddon:
             return
         request = flow.request
         if outcome.bare:
-            for name in {name.lower() for name in request.headers} - _BARE_HEADERS:
+            # Nothing of the caller's goes on, its Host (or HTTP/2 :authority) included: the connection's own target.
+            for name in {name.lower() for name in request.headers}:
                 del request.headers[name]
+            request.host_header = url.hostport(request.scheme, request.host, request.port)
         if outcome.path is not None:
             request.path = outcome.path
         if outcome.body is not None:
