@@ -55,11 +55,14 @@ STRUCTURED = frozenset(
     {"content-type", "content-encoding", "accept-encoding", "accept", "te", "trailer", "keep-alive", "date", "cookie",
      "set-cookie", "www-authenticate", "proxy-authenticate", "sec-websocket-extensions", "sec-websocket-protocol"}
 )  # fmt: skip
-# Ids a server mints and a client sends back as they came (MCP's session, an SSE stream's last event, a protocol
-# date): metadata too while they look like one (a random id can read as a licence number to the PII scanner, and
-# masked it ends the session); any other value is judged as text.
-TOKENS = frozenset({"mcp-session-id", "mcp-protocol-version", "last-event-id"})
-_TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Ids a server mints and a client sends back as they came (MCP's session, an SSE stream's last event) and MCP's
+# protocol date: metadata (secrets only) while they have that shape, since a random id can read as a licence number
+# to the PII scanner and, masked, ends the session. A minted id is a long random token of letters and digits both,
+# which no SSN, card or phone number (digits only), IP address (dots), name or short national id is; any other
+# value is judged as text. (Deliberately encoded data can ride in any field: this is about accidental PII.)
+_MINTED_ID = re.compile(r"(?=.*[0-9])(?=.*[A-Za-z])[A-Za-z0-9_-]{16,128}")
+_PROTOCOL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+TOKENS = {"mcp-session-id": _MINTED_ID, "last-event-id": _MINTED_ID, "mcp-protocol-version": _PROTOCOL_DATE}
 
 
 def header_segments(
@@ -85,7 +88,7 @@ def header_segments(
 
 
 def _structured(name: str, value: str) -> bool:
-    return name in STRUCTURED or (name in TOKENS and _TOKEN.fullmatch(value) is not None)
+    return name in STRUCTURED or ((shape := TOKENS.get(name)) is not None and shape.fullmatch(value) is not None)
 
 
 def apply_header_rewrites(headers: MutableMapping[str, str], rewrites: Mapping[JsonPath, str]) -> None:
