@@ -183,7 +183,9 @@ async def test_an_older_transport_post_refused_whole_is_answered_on_the_session_
     assert key not in refused.value.error.message
     assert added.content[0].text == "5"
     events = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "request" and not e["result"]["allow"])
-    assert [event["result"]["code"] for event in events] == ["secret_detected"]
+    assert [(event["result"]["code"], event["request"].get("placeholder")) for event in events] == [
+        ("secret_detected", True)  # the refusal says it was answered through a placeholder
+    ]
     assert key not in proxy.audit_file.read_text()
     # The server's answer to the placeholder is judged too, and says so; the access log keeps the refusal.
     refusal = events[0]["decision_id"]

@@ -44,7 +44,7 @@ class StandInPipeline:
         self.mcp_sessions: dict = {}
         self.legacy_sessions = None
 
-    def overloaded(self, method, path):
+    def overloaded(self, request):
         return self._overloaded
 
     async def run(self, ctx, request, client_gone=None):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.mcp_judge import DENIED_METHOD, LegacySession, LegacySessions, session_of
 from wardgate.policy import Decision
 
@@ -14,8 +16,8 @@ SESSION = "4cb07e98946040f69bb050d43331a4a9"
 
 
 def placeholders(body):
-    session = LegacySession(("default", "agent"), "/messages/")
-    sent = session.refused(body, DENIAL)
+    session = LegacySession(("default", "agent"), "digest", "/messages/")
+    sent = session.refused(body, DENIAL) if LegacySession.answerable(body) else None
     return session, None if sent is None else json.loads(sent)
 
 
@@ -76,10 +78,36 @@ def test_a_session_is_one_token_shaped_id_under_either_sdks_key(target, session)
     assert session_of(target) == session
 
 
-def test_a_post_belongs_to_a_session_only_on_the_path_its_server_named():
+def test_a_post_belongs_to_a_session_only_on_the_path_and_host_its_server_named():
     sessions = LegacySessions()
-    sessions.open(SESSION, ("default", "agent"), "/messages/")
-    assert sessions.posted_to("POST", f"/messages/?session_id={SESSION}") is not None
-    assert sessions.posted_to("GET", f"/messages/?session_id={SESSION}") is None
-    assert sessions.posted_to("POST", f"/v1/chat/completions?session_id={SESSION}") is None
-    assert sessions.posted_to("POST", "/messages/?session_id=0123456789abcdef") is None
+    stream = RequestContext("GET", "mcp.test", "/sse", "mcp", {"tenant": "default", "subject": "agent"})
+    opened = sessions.open(stream, SESSION, "/messages/")
+    assert (opened.owner, opened.credential) == (("default", "agent"), "")
+    assert sessions.posted_to("POST", "mcp.test", f"/messages/?session_id={SESSION}") == (SESSION, opened)
+    assert sessions.posted_to("GET", "mcp.test", f"/messages/?session_id={SESSION}") is None
+    assert sessions.posted_to("POST", "mcp.test", f"/v1/chat/completions?session_id={SESSION}") is None
+    assert sessions.posted_to("POST", "mcp.test", "/messages/?session_id=0123456789abcdef") is None
+    # Forward mode sees many servers: the same id on another host is another server's session (or none).
+    assert sessions.posted_to("POST", "other.test", f"/messages/?session_id={SESSION}") is None
+
+
+@pytest.mark.parametrize(
+    ("decision", "answered"),
+    [
+        (DENIAL, True),
+        (Decision.deny("overloaded", "busy", status=503, source="fail_closed"), True),
+        (Decision.deny("deadline_exceeded", "slow", status=503, source="fail_closed"), True),
+        (Decision.deny("budget_exceeded", "tenant used its tokens", status=429), False),
+        (Decision.deny("rate_limited", "too many", status=429), False),
+        (Decision.deny("unauthenticated", "who", status=401), False),
+        (Decision.deny("usage_unavailable", "redis down", status=503, source="fail_closed"), False),
+        (Decision.deny("client_closed", "gone", status=499, source="fail_closed"), False),
+        (Decision.deny("internal_error", "ours", status=500, source="fail_closed"), False),
+    ],
+    ids=lambda value: value.code if isinstance(value, Decision) else str(value),
+)
+def test_only_a_refusal_of_the_request_is_answered_in_the_session_never_one_of_the_caller(decision, answered):
+    """An over-budget or unknown caller gets its HTTP error: a placeholder would still reach the server for it."""
+    ctx = RequestContext("POST", "mcp.test", "/messages/", "mcp", {}, in_session=True)
+    assert ctx.answered_in_session(decision) is answered
+    assert not dataclasses.replace(ctx, in_session=False).answered_in_session(decision)

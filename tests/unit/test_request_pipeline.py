@@ -13,11 +13,14 @@ from tests.conftest import AWS_KEY, OPENAI_KEY, POLICIES
 from wardgate.audit import AuditLog
 from wardgate.config import FailClosedSettings, IdentitySettings
 from wardgate.identity import build_resolver, hash_key
+from wardgate.limits import UsageUnavailable
+from wardgate.limits.store import MemoryUsageStore
 from wardgate.pipeline import Guard, Masker, RequestContext
 from wardgate.pipeline.admission import Admission
 from wardgate.pipeline.destination import Destination
 from wardgate.pipeline.request import Forward, IncomingRequest, Refuse, RequestPipeline, RequestRules
 from wardgate.pipeline.usage import UsageMeter
+from wardgate.policy import Decision
 from wardgate.policy.engine import EmbeddedEngine
 from wardgate.scanners import SecretsScanner
 
@@ -136,27 +139,69 @@ async def test_past_the_queue_a_request_is_refused_as_overloaded(pipeline):
     assert events(pipeline)[-1]["result"]["code"] == "overloaded"
 
 
+LEGACY = "4cb07e98946040f69bb050d43331a4a9"
+LEGACY_CALL = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "n", "arguments": {"k": "v"}}}
+
+
+async def legacy_post(pipeline, call=LEGACY_CALL, **headers) -> IncomingRequest:
+    """A POST to a legacy MCP session that the fixture's caller opened (its GET stream, as the proxy runs it)."""
+    stream = ctx()
+    await pipeline.run(stream, incoming(chat("hello")))
+    pipeline.legacy_sessions.open(stream, LEGACY, "/messages/")
+    request = incoming(call, **headers)
+    request.path = f"/messages/?session_id={LEGACY}&x=data"
+    request.query = [("session_id", LEGACY), ("x", "data")]
+    return request
+
+
 async def test_a_refused_post_of_a_legacy_mcp_session_is_forwarded_as_placeholders_only(pipeline):
-    session = "4cb07e98946040f69bb050d43331a4a9"
-    first = ctx()
-    await pipeline.run(first, incoming(chat("hello")))
-    pipeline.legacy_sessions.open(session, (first.identity["tenant"], first.identity["subject"]), "/messages/")
-    call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "n", "arguments": {"k": AWS_KEY}}}
-    request = incoming(call, **{"x-smuggled": "data"})
-    request.path = f"/messages/?session_id={session}&x=data"
-    request.query = [("session_id", session), ("x", "data")]
+    pipeline._usage = UsageMeter(store := MemoryUsageStore(), fail_closed=False)
+    call = {**LEGACY_CALL, "params": {"name": "n", "arguments": {"k": AWS_KEY}}}
+    request = await legacy_post(pipeline, call, **{"x-smuggled": "data"})
     async with pipeline._admission.slot():  # saturated: no refusal on the headers, it needs the body
-        assert pipeline.overloaded("POST", request.path) is None
-        assert pipeline.overloaded("POST", f"/v1/chat/completions?session_id={session}") is not None
+        assert pipeline.overloaded(request) is None
+        elsewhere = dataclasses.replace(request, path=f"/v1/chat/completions?session_id={LEGACY}")
+        assert pipeline.overloaded(elsewhere) is not None
         outcome = await pipeline.run(ctx(), request)
     assert isinstance(outcome, Forward)
     assert outcome.bare
-    assert outcome.path == f"/messages/?session_id={session}"
+    assert outcome.path == f"/messages/?session_id={LEGACY}"
     placeholder = json.loads(outcome.body)
     assert (placeholder["method"], placeholder["params"]) == ("wardgate/denied", {})
     assert outcome.headers == {"accept-encoding": "identity", "content-type": "application/json"}
-    assert pipeline.legacy_sessions.get(session).denied[placeholder["id"]][:2] == (3, "overloaded")
-    assert events(pipeline)[-1]["result"]["code"] == "overloaded"
+    assert pipeline.legacy_sessions.get("api.openai.com", LEGACY).denied[placeholder["id"]][:2] == (3, "overloaded")
+    refusal = events(pipeline)[-1]
+    assert (refusal["result"]["code"], refusal["request"].get("placeholder")) == ("overloaded", True)
+    await asyncio.sleep(0.05)  # usage is counted in the background
+    assert (await store.today("default")).requests == 2  # the stream's request and the placeholder: both went on
+
+
+async def test_under_overload_a_legacy_session_post_with_other_credentials_is_refused_on_its_headers(pipeline):
+    """Only the credentials that opened the session skip the cheap refusal (identity is not known on headers)."""
+    request = await legacy_post(pipeline)
+    async with pipeline._admission.slot():
+        assert pipeline.overloaded(request) is None
+        for other in ("Bearer sk-someone-else", ""):
+            stranger = dataclasses.replace(request, headers={**request.headers, "authorization": other})
+            assert pipeline.overloaded(stranger).code == "overloaded"
+
+
+class UnreadableUsage:
+    async def today(self, tenant):
+        raise UsageUnavailable("redis: connection refused")
+
+    async def add(self, tenant, *, tokens=0, requests=0):
+        raise UsageUnavailable("redis: connection refused")
+
+
+async def test_a_refusal_of_the_caller_in_a_legacy_session_stays_an_http_error_and_nothing_goes_upstream(pipeline):
+    request = await legacy_post(pipeline)
+    pipeline._usage = UsageMeter(UnreadableUsage(), fail_closed=True)
+    outcome = await pipeline.run(ctx(), request)
+    assert isinstance(outcome, Refuse)
+    assert (outcome.decision.code, outcome.decision.status) == ("usage_unavailable", 503)
+    assert pipeline.legacy_sessions.get("api.openai.com", LEGACY).denied == {}
+    assert "placeholder" not in events(pipeline)[-1]["request"]
 
 
 async def test_an_mcp_post_naming_two_sessions_is_refused(pipeline):
@@ -260,3 +305,11 @@ async def test_a_request_allowed_after_its_client_left_is_not_forwarded(pipeline
     outcome = await pipeline.run(ctx(), incoming(chat("hello")), client_gone=lambda: True)
     assert isinstance(outcome, Refuse)
     assert outcome.decision.code == "client_closed"
+
+
+async def test_the_access_log_keeps_a_placeholders_refusal_and_what_its_answer_met(pipeline):
+    refused = dataclasses.replace(ctx(), placeholder=True, decision="secret_detected")
+    answer = Decision.deny("upstream_unreadable", "the server's answer could not be read", status=502)
+    pipeline._guard.refuse(refused, "response", answer)
+    assert refused.decision == "secret_detected, upstream_unreadable"
+    assert events(pipeline)[-1]["request"]["placeholder"] is True

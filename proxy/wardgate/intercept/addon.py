@@ -222,7 +222,7 @@ class GuardAddon:
                 message = f"the request body is {declared} bytes; the limit is {self._max_body_bytes}"
                 denial = Decision.deny("body_too_large", message, status=413)
                 self._refuse(flow, "request", denial)
-            elif (overloaded := self._pipeline.overloaded(flow.request.method, flow.request.path)) is not None:
+            elif (overloaded := self._pipeline.overloaded(_incoming(flow, self._proxy_key(flow)))) is not None:
                 self._refuse(flow, "request", overloaded)
         except Exception as exc:
             self._fault(flow, "request", exc)
@@ -471,11 +471,15 @@ class GuardAddon:
             status = flow.response.status_code if flow.response is not None else None
             finish_request(request_trace, ctx, status, flow.error.msg if flow.error else None, log=self._access_log)
 
+    def _proxy_key(self, flow: http.HTTPFlow) -> str | None:
+        """Forward mode's proxy credentials: on a plain-HTTP request itself, on its tunnel's CONNECT otherwise."""
+        own = flow.request.headers.get("proxy-authorization")
+        return proxy_key(own) if own is not None else self._proxy_keys.get(flow.client_conn.id)
+
     async def _judge_request(self, flow: http.HTTPFlow) -> None:
         ctx = self._context(flow)
-        # Plain-HTTP forward requests carry the proxy credentials themselves; tunnelled ones had them on CONNECT.
-        own = flow.request.headers.pop("proxy-authorization", None)
-        key = proxy_key(own) if own is not None else self._proxy_keys.get(flow.client_conn.id)
+        key = self._proxy_key(flow)
+        flow.request.headers.pop("proxy-authorization", None)
         outcome = await self._pipeline.run(ctx, _incoming(flow, key), functools.partial(_client_gone, flow))
         if isinstance(outcome, Refuse):
             flow.metadata[_REFUSED] = True

@@ -6,12 +6,17 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wardgate.models import EndpointKind
 from wardgate.pipeline.vault import Vault
 
+if TYPE_CHECKING:
+    from wardgate.policy import Decision
+
 __all__ = ["RequestContext"]
+
+_CALLER_REFUSED = frozenset({401, 407, 429, 499, 500})  # who, how often, how much; gone; Wardgate's own fault
 
 
 @dataclasses.dataclass(slots=True)
@@ -36,6 +41,11 @@ class RequestContext:
     # Headers Wardgate adds to the answer, forwarded or refused (the rate-limit state).
     response_headers: dict[str, str] = dataclasses.field(default_factory=dict)
     decision: str | None = None  # the last audited decision's code, for the access log
+    # A digest of the credentials the caller presented (pipeline/request.py): what binds a legacy MCP session to
+    # its opener before a request's identity is resolved.
+    credential: str = ""
+    # A POST of the caller's own legacy MCP session (pipeline/mcp_judge.py): a refusal is answered on its stream.
+    in_session: bool = False
     # Refused, and answered in a legacy MCP session: only Wardgate's placeholder went upstream (pipeline/mcp_judge.py)
     placeholder: bool = False
 
@@ -43,6 +53,17 @@ class RequestContext:
     def caller(self) -> tuple[Any, Any]:
         """(tenant, subject): who owns what this request opens (an MCP session, a conversation's vault)."""
         return (self.identity.get("tenant"), self.identity.get("subject"))
+
+    def answered_in_session(self, decision: Decision) -> bool:
+        """Whether this refusal is answered on the caller's legacy MCP session, a placeholder going upstream. Not
+        a refusal of the caller rather than of the request (who it is, its rate or budget, its usage unknown, it hung
+        up) nor our own fault: the upstream must not hear from such a caller, who gets the HTTP error."""
+        return (
+            self.in_session
+            and not decision.allow
+            and decision.status not in _CALLER_REFUSED
+            and decision.code != "usage_unavailable"
+        )
 
     def as_input(self) -> dict[str, Any]:
         return {"id": self.decision_id, "method": self.method, "host": self.host, "path": self.path}

@@ -365,8 +365,10 @@ class Guard:
                 counts[finding.kind] = counts.get(finding.kind, 0) + 1
         input_hash = hashlib.sha256(canonical_json(policy_input).encode()).hexdigest() if policy_input else None
         recorded = recorded_input(policy_input) if self._record_input and policy_input else None
-        if not ctx.placeholder:  # the access log keeps the refusal, not the verdict on the placeholder's answer
-            ctx.decision = decision.code if enforced else f"{decision.code} (shadow)"
+        code = decision.code if enforced else f"{decision.code} (shadow)"
+        # A placeholder's answer: the access log keeps the request's refusal, and what the answer met if refused.
+        ctx.decision = code if not ctx.placeholder else ctx.decision if decision.allow else f"{ctx.decision}, {code}"
+        placeholder = ctx.placeholder or (phase == "request" and ctx.answered_in_session(decision))
         self._audit.record(
             "decision",
             decision_id=ctx.decision_id,
@@ -376,7 +378,7 @@ class Guard:
             path=DECISION_PATH.replace(".", "/"),
             identity=dict(ctx.identity),
             request={"method": ctx.method, "host": ctx.host, "path": ctx.path}
-            | ({"placeholder": True} if ctx.placeholder else {}),
+            | ({"placeholder": True} if placeholder else {}),
             provider=exchange.provider,
             endpoint=exchange.endpoint,
             model=exchange.model,

@@ -72,6 +72,7 @@ def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
 @dataclasses.dataclass(slots=True)
 class LegacySession:
     owner: tuple[Any, Any]  # (tenant, subject) of the caller that opened the GET stream
+    credential: str  # the digest of its credentials (RequestContext.credential)
     endpoint: str  # the path the server named for the session's POSTs (its `endpoint` event, without the query)
     methods: dict[str, str] = dataclasses.field(default_factory=dict)
     # placeholder id → (the caller's id, code, message)
@@ -87,17 +88,22 @@ class LegacySession:
         message.clear()
         message.update({"jsonrpc": "2.0", "id": placeholder, "method": DENIED_METHOD, "params": {}})
 
-    def refused(self, body: Any, decision: Decision) -> bytes | None:
-        """A whole POST refused, as the body to forward instead: a placeholder for each of its requests, whose
-        answer the stream replaces by the refusal (notifications are dropped). None when there is no request to
-        answer or the body is not JSON-RPC: that POST gets its refusal as an HTTP error."""
+    @staticmethod
+    def answerable(body: Any) -> bool:
+        """Whether a POST refused whole can be answered on the stream: JSON-RPC messages only, at least one of them
+        a request. Else (not JSON-RPC, nothing to answer) it gets its refusal as an HTTP error."""
         messages = requests(body)
         if len(messages) != (len(body) if isinstance(body, list) else 1):
-            return None
+            return False
         asked = [message for message in messages if "id" in message and "method" in message]
-        if not asked or not all(_is_id(message["id"]) for message in asked):
-            return None
-        placeholders: list[dict[str, Any]] = [{"id": message["id"]} for message in asked]
+        return bool(asked) and all(_is_id(message["id"]) for message in asked)
+
+    def refused(self, body: Any, decision: Decision) -> bytes:
+        """An `answerable` POST refused whole, as the body to forward instead: a placeholder for each of its
+        requests, whose answer the stream replaces by the refusal (notifications are dropped)."""
+        placeholders: list[dict[str, Any]] = [
+            {"id": message["id"]} for message in requests(body) if "id" in message and "method" in message
+        ]
         for placeholder in placeholders:
             self.deny(placeholder, decision)
         return json.dumps(placeholders if isinstance(body, list) else placeholders[0]).encode()
@@ -109,21 +115,22 @@ def _is_id(request_id: Any) -> bool:
 
 
 class LegacySessions:
-    """HTTP+SSE sessions by id, dropped after a day without use."""
+    """HTTP+SSE sessions by upstream host and id, dropped after a day without use."""
 
     def __init__(self) -> None:
-        self._sessions: TTLCache[str, LegacySession] = TTLCache(maxsize=100_000, ttl=24 * 3600)
+        self._sessions: TTLCache[tuple[str, str], LegacySession] = TTLCache(maxsize=100_000, ttl=24 * 3600)
 
-    def get(self, session_id: str) -> LegacySession | None:
-        return self._sessions.get(session_id)
+    def get(self, host: str, session_id: str) -> LegacySession | None:
+        return self._sessions.get((host, session_id))
 
-    def open(self, session_id: str, owner: tuple[Any, Any], endpoint: str) -> LegacySession:
-        return self._sessions.setdefault(session_id, LegacySession(owner, endpoint))
+    def open(self, ctx: RequestContext, session_id: str, endpoint: str) -> LegacySession:
+        """The session a stream's `endpoint` event names, on the stream's host, owned by its caller."""
+        return self._sessions.setdefault((ctx.host, session_id), LegacySession(ctx.caller, ctx.credential, endpoint))
 
-    def posted_to(self, method: str, target: str) -> tuple[str, LegacySession] | None:
-        """The session a request is a POST of (to the path its server named), whoever sends it."""
+    def posted_to(self, method: str, host: str, target: str) -> tuple[str, LegacySession] | None:
+        """The session a request is a POST of (to the path its server named, on its host), whoever sends it."""
         session_id = session_of(target) if method == "POST" else None
-        session = self._sessions.get(session_id) if session_id is not None else None
+        session = self._sessions.get((host, session_id)) if session_id is not None else None
         if session_id is None or session is None or urlsplit(target).path != session.endpoint:
             return None
         return session_id, session
@@ -216,7 +223,7 @@ class McpStream:
         if not data:
             return raw
         if name == "endpoint" and self._sessions is not None and (session_id := session_of(data)):
-            self._session = self._sessions.open(session_id, self._ctx.caller, urlsplit(data).path)
+            self._session = self._sessions.open(self._ctx, session_id, urlsplit(data).path)
             self._ctx.mcp_methods = self._session.methods  # the POSTs fill it in as they come
             # The id is the server's name for the session, which the client must send back as it is: not text (a
             # random id can look like a licence number to the PII scanner, and a masked one ends the session).

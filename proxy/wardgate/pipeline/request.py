@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from urllib.parse import urlencode
 
 from cachetools import TTLCache
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.body import Body, dump_body, read_body
@@ -182,11 +184,13 @@ class RequestPipeline:
             self._enforce,
         ]
 
-    def overloaded(self, method: str, path: str) -> Decision | None:
+    def overloaded(self, request: IncomingRequest) -> Decision | None:
         """The refusal for a request that would not even queue for a scan: given on its headers, so that its body is
         never decoded, parsed or identified and under overload a refusal costs as little as possible. Not for a
-        legacy MCP session's POST: its refusal needs its body, to be answered on the session's stream."""
-        if self.legacy_sessions.posted_to(method, path) is not None:
+        POST of a legacy MCP session with the credentials that opened it: its refusal needs its body, to be answered
+        on the session's stream."""
+        legacy = self.legacy_sessions.posted_to(request.method, request.destination.target, request.path)
+        if legacy is not None and legacy[1].credential == self._credential(request):
             return None
         refused = self._admission.refuse_now()
         return _overloaded(refused) if refused is not None else None
@@ -254,6 +258,7 @@ class RequestPipeline:
 
     async def _identify(self, call: _Call) -> Outcome | None:
         request, ctx = call.request, call.ctx
+        ctx.credential = self._credential(request)  # before the resolver strips the credential headers
         try:
             if self._forward is not None:
                 # An agent that cannot be changed keeps its provider key: nothing is stripped in forward mode.
@@ -329,6 +334,7 @@ class RequestPipeline:
         upstream = {rules.upstream_credential[0].lower()} if rules.upstream_credential else set()
         headers = header_segments(request.headers, "unknown", skip=self._identity.credential_headers | upstream)
         call.legacy = self._legacy_session(call)
+        ctx.in_session = call.legacy is not None and read.kind == "json" and LegacySession.answerable(read.value)
         extra = [target, *_query_segments(request.query, call.legacy[0] if call.legacy else None), *headers]
         segments = [*exchange.segments, *extra]
         if len(segments) > rules.max_segments:
@@ -426,7 +432,7 @@ class RequestPipeline:
         if len(named) > 1:  # Wardgate would check one, and the server may read another
             message = "the request names more than one MCP session"
             return Refuse(Decision.deny("mcp_session_ambiguous", message, status=400))
-        legacy = self.legacy_sessions.get(named[0]) if named else None
+        legacy = self.legacy_sessions.get(request.destination.target, named[0]) if named else None
         if (session and self.mcp_sessions.get(session, owner) != owner) or (legacy and legacy.owner != owner):
             message = "this MCP session belongs to another caller"
             return Refuse(Decision.deny("mcp_session_mismatch", message, status=403))
@@ -457,22 +463,32 @@ class RequestPipeline:
         # A compressed stream would have to be decoded before it can be judged: ask for it plain.
         return headers | {"accept-encoding": "identity"}
 
+    def _credential(self, request: IncomingRequest) -> str:
+        """A digest of every credential the request presents (headers, proxy key, client certificate), known on
+        its headers alone: the same caller before its identity is resolved."""
+        digest = hashlib.sha256()
+        for name in sorted(self._identity.credential_headers):
+            digest.update(f"{name}\0{request.headers.get(name, '')}\0".encode())
+        digest.update(f"{request.proxy_key or ''}\0".encode())
+        digest.update(request.peer_chain[0].fingerprint(hashes.SHA256()) if request.peer_chain else b"")
+        return digest.hexdigest()
+
     def _in_session(self, call: _Call, decision: Decision) -> Forward | None:
         """A refused POST of a legacy MCP session, answered on its session's stream (pipeline/mcp_judge.py): only
         Wardgate's placeholders are forwarded, to the path the server named with the session's id and none of the
         caller's headers, path, query or ids."""
-        if call.legacy is None or call.read.kind != "json":
+        if call.legacy is None or not call.ctx.answered_in_session(decision):
             return None
         legacy_id, legacy = call.legacy
         body = legacy.refused(call.read.value, decision)
-        if body is None:
-            return None
         call.ctx.placeholder = True
+        self._usage.spend(call.ctx, requests=1)  # it reaches the upstream: counted like any forwarded request
         key = next(key for key, _ in call.request.query if key in SESSION_KEYS)
         headers = self._upstream_headers() | {"content-type": "application/json"}
         return Forward(f"{legacy.endpoint}?{urlencode([(key, legacy_id)])}", body, None, headers, bare=True)
 
     def _legacy_session(self, call: _Call) -> tuple[str, LegacySession] | None:
         """The legacy MCP session a POST is sent to, when it is the caller's own."""
-        session = self.legacy_sessions.posted_to(call.request.method, call.request.path)
+        request = call.request
+        session = self.legacy_sessions.posted_to(request.method, request.destination.target, request.path)
         return session if session is not None and session[1].owner == call.ctx.caller else None
