@@ -22,6 +22,9 @@ RUN groupadd --gid ${WARDGATE_UID} wardgate \
 COPY --from=build /opt/wardgate /opt/wardgate
 COPY models/injection/model.int8.onnx models/injection/tokenizer.json models/injection/config.json \
      /opt/wardgate/models/injection/
+COPY models/injection-ml/model.int8.onnx models/injection-ml/tokenizer.json models/injection-ml/config.json \
+     /opt/wardgate/models/injection-ml/
+COPY models/langid/lid.176.ftz /opt/wardgate/models/langid/
 COPY models/pii-ner/model.int8.onnx models/pii-ner/tokenizer.json models/pii-ner/config.json \
      /opt/wardgate/models/pii-ner/
 COPY policies/ /etc/wardgate/policies/
@@ -31,6 +34,8 @@ ENV PATH=/opt/wardgate/bin:${PATH} \
     WARDGATE_CONFDIR=/var/lib/wardgate \
     WARDGATE_POLICY__DIR=/etc/wardgate/policies \
     WARDGATE_SCANNERS__INJECTION__MODEL=/opt/wardgate/models/injection \
+    WARDGATE_SCANNERS__INJECTION__MULTILINGUAL=/opt/wardgate/models/injection-ml \
+    WARDGATE_SCANNERS__INJECTION__LANGUAGE_MODEL=/opt/wardgate/models/langid/lid.176.ftz \
     WARDGATE_SCANNERS__PII__NER__MODEL=/opt/wardgate/models/pii-ner \
     WARDGATE_AUDIT__FILE=/var/log/wardgate/audit.jsonl
 RUN mkdir -p /var/lib/wardgate /var/log/wardgate && chown ${WARDGATE_UID}:${WARDGATE_UID} /var/lib/wardgate /var/log/wardgate
@@ -47,6 +52,7 @@ USER root
 RUN /opt/wardgate/bin/pip uninstall --yes onnxruntime \
     && /opt/wardgate/bin/pip install --no-cache-dir "onnxruntime-gpu[cuda,cudnn]==1.31.1"
 # ONNX Runtime runs the int8 graph's matrix products only on the CPU: on a GPU the scanner serves the fp32 graph.
+# (The multilingual model's CUDA graph is not committed: its int8 graph serves there too, on the CPU.)
 COPY models/injection/model.onnx /opt/wardgate/models/injection/
 USER ${WARDGATE_UID}:${WARDGATE_UID}
 ENV WARDGATE_SCANNERS__INJECTION__DEVICE=auto

@@ -18,6 +18,8 @@ from wardgate.testing import FakeUpstream, ProxyProcess
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 INJECTION_MODEL = ROOT / "models" / "injection"
+MULTILINGUAL_MODEL = ROOT / "models" / "injection-ml"
+LANGUAGE_MODEL = ROOT / "models" / "langid" / "lid.176.ftz"
 PII_MODEL = ROOT / "models" / "pii-ner"
 AWS_KEY = "AKIAZ3MSJV4WWNKWW5FG"
 # The Wardgate API keys test clients present (OpenAI SDKs as a bearer token, Anthropic's as x-api-key).
@@ -85,7 +87,12 @@ def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyFacto
         identity = config.pop("identity", {})
         identity = {"api_keys": {"enabled": True, "file": str(keys), **identity.pop("api_keys", {})}, **identity}
         scanners = config.pop("scanners", {})
-        injection = {"model": str(INJECTION_MODEL), **scanners.pop("injection", {})}
+        injection = {
+            "model": str(INJECTION_MODEL),
+            "multilingual": str(MULTILINGUAL_MODEL),
+            "language_model": str(LANGUAGE_MODEL),
+            **scanners.pop("injection", {}),
+        }
         pii = scanners.pop("pii", {})
         pii = {**pii, "ner": {"model": str(PII_MODEL), **pii.get("ner", {})}}
         full = {

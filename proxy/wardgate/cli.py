@@ -391,6 +391,12 @@ def evaluate() -> None:
     show_default=True,
     help="ONNX sequence-classification model directory.",
 )
+@click.option(
+    "--multilingual",
+    default="models/injection-ml",
+    show_default=True,
+    help="The model for text in other languages than English, as the scanner routes it; `none`: --model reads all.",
+)
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Default: the model's own threshold.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics here.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
@@ -409,45 +415,66 @@ def evaluate() -> None:
 def eval_injection(
     files: tuple[Path, ...],
     model_dir: Path,
+    multilingual: str,
     threshold: float | None,
     json_out: Path | None,
     device: str,
     positive: tuple[str, ...],
     role: str | None,
 ) -> None:
-    """Precision, recall, FPR and AUC of the injection classifier per `{"text","label"}` JSONL file and pooled."""
+    """Precision, recall, FPR and AUC of the injection classifier per `{"text","label"}` JSONL file and pooled.
+
+    With two models each text is scored by the one the scanner would route it to, at that model's point, and the
+    table's scores are margins (`inference/routing.margin`: 0 at the line, on one scale for both)."""
     import json
 
+    from wardgate.config import InjectionSettings
     from wardgate.evaluation import binary_metrics, read_labelled, roc_auc
-    from wardgate.inference import SequenceClassifier
     from wardgate.inference.model_dir import OperatingPoint
+    from wardgate.inference.routing import margin
+    from wardgate.scanners import routed_classifier
     from wardgate.scanners.injection import scoring_text
 
     datasets = [(path, *read_labelled(path)) for path in files]  # bad input fails before the model loads
-    overrides = {"positive_label": positive[0] if len(positive) == 1 else list(positive)} if positive else {}
-    classifier = SequenceClassifier(model_dir, device=device, overrides=overrides)
+    settings = InjectionSettings(
+        model=model_dir,
+        multilingual=None if multilingual == "none" else Path(multilingual),
+        device=cast("Any", device),
+        threshold=threshold,
+        positive_label=(positive[0] if len(positive) == 1 else list(positive)) if positive else None,
+    )
+    classifier = routed_classifier(settings)
     classifier.load()
-    assert classifier.config is not None
-    config = classifier.config
-    point = config.threshold_at(cast("OperatingPoint", role)) if role else config.threshold
-    line = threshold if threshold is not None else point
-    report: dict[str, object] = {"threshold": line, "role": role, "files": []}
+    lines = []
+    for model in classifier.classifiers:
+        assert model.config is not None
+        lines.append(model.config.threshold_at(cast("OperatingPoint", role)) if role else model.config.threshold)
+    routed = len(lines) > 1
+    line = 0.0 if routed else lines[0]
+    report: dict[str, object] = {"threshold": line, "role": role, "models": {}, "files": []}
+    for model, model_line in zip(classifier.classifiers, lines, strict=True):
+        report["models"][str(model.directory)] = {"threshold": model_line, "serving": model.serving}  # type: ignore[index]
     pooled_scores: list[float] = []
     pooled_labels: list[int] = []
     rows = []
-    scored: list[tuple[Path, list[float], list[int]]] = []
+    scored: list[tuple[Path, list[float], list[int], int]] = []
     for path, texts, labels in datasets:
         scores: list[float] = []
+        second = 0
         with click.progressbar(length=len(texts), label=path.name, file=sys.stderr) as bar:
             for start in range(0, len(texts), 32):
                 chunk = [scoring_text(text) for text in texts[start : start + 32]]  # what the scanner scores
-                scores += classifier.score(chunk)
+                for item in classifier.score(chunk):
+                    scores.append(margin(item.score, lines[item.model]) if routed else item.score)
+                    second += item.model
                 bar.update(len(chunk))
-        scored.append((path, scores, labels))
+        scored.append((path, scores, labels, second))
         pooled_scores += scores
         pooled_labels += labels
-    for path, scores, labels in scored:
+    for path, scores, labels, second in scored:
         metrics = {"file": str(path), **binary_metrics(scores, labels, line), "auc_against": "file"}
+        if routed:
+            metrics["multilingual_rows"] = second
         if metrics["auc"] is None and len(set(labels)) == 1:
             # A file of one class is ranked against every row of the other class in this run.
             others = [(s, y) for s, y in zip(pooled_scores, pooled_labels, strict=True) if y != labels[0]]
@@ -463,14 +490,19 @@ def eval_injection(
     def show(value: object) -> str:
         return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
-    click.echo(f"threshold {line:.4f}  model {model_dir} ({classifier.serving})")
+    for model, model_line in zip(classifier.classifiers, lines, strict=True):
+        click.echo(f"threshold {model_line:.4f}  model {model.directory} ({model.serving})")
+    if routed:
+        click.echo("each text at the line of the model its language routes it to; `ml`: rows the second model read")
     click.echo(
         f"{'file':<36} {'n':>6} {'tp':>5} {'fp':>5} {'tn':>5} {'fn':>5} {'prec':>7} {'recall':>7} {'fpr':>7} {'auc':>7}"
+        + (f" {'ml':>6}" if routed else "")
     )
     for name, m in rows:
         click.echo(
             f"{name:<36} {m['n']:>6} {m['tp']:>5} {m['fp']:>5} {m['tn']:>5} {m['fn']:>5} {show(m['precision']):>7} "
             f"{show(m['recall']):>7} {show(m['fpr']):>7} {show(m['auc']):>7}"
+            + (f" {m.get('multilingual_rows', sum(r[3] for r in scored)):>6}" if routed else "")
         )
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2))

@@ -107,8 +107,19 @@ class SecretsSettings(_Section):
 class InjectionSettings(_Section):
     enabled: bool = True
     model: Path = Field(Path("models/injection"), description="An ONNX sequence-classification model directory.")
+    multilingual: Path | None = Field(
+        Path("models/injection-ml"),
+        description="The model for text in any other language than English (inference/routing.py); null: `model` "
+        "reads every text.",
+    )
+    language_model: Path = Field(
+        Path("models/langid/lid.176.ftz"), description="fastText language identification, for `multilingual`."
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threshold: float | None = Field(None, ge=0, le=1, description="Overrides the model's own threshold.")
+    threshold: float | None = Field(None, ge=0, le=1, description="Overrides `model`'s own thresholds.")
+    multilingual_threshold: float | None = Field(
+        None, ge=0, le=1, description="Overrides `multilingual`'s own thresholds (its scores have their own scale)."
+    )
     positive_label: str | list[str] | None = Field(
         None, description="For a foreign model: the label that means injection, or labels whose probabilities add up."
     )

@@ -109,7 +109,11 @@ def run_demo(
             "policy": {"dir": str(bundle), "watch": False},
             "audit": {"file": str(audit_file)},
             "scanners": {
-                "injection": {"model": str(model.resolve())},
+                "injection": {
+                    "model": str(model.resolve()),
+                    "multilingual": str((model.parent / "injection-ml").resolve()),
+                    "language_model": str((model.parent / "langid" / "lid.176.ftz").resolve()),
+                },
                 "pii": {"ner": {"model": str(pii_model.resolve())}},
             },
             "identity": {"api_keys": {"enabled": True, "file": str(keys)}},

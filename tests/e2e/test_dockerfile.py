@@ -2,6 +2,7 @@
 
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 from dockerfile_parse import DockerfileParser
@@ -63,6 +64,19 @@ def test_entrypoint_ports_models_and_policies(stages):
     assert "models/pii-ner/model.int8.onnx" in copies
     assert "policies/ /etc/wardgate/policies/" in copies
     assert "--from=build /opt/wardgate /opt/wardgate" in copies
+
+
+def test_every_model_the_images_settings_name_is_copied_into_it(stages):
+    """The settings' defaults are relative to a checkout: the image names its own copies, and each must be there."""
+    runtime = stages["runtime"]
+    named = re.findall(r"WARDGATE_SCANNERS__\w+=(/opt/wardgate/models/\S+)", " ".join(values(runtime, "ENV")))
+    assert len(named) == 4  # injection, its multilingual model, language identification, the PII tagger
+    copies = [value.split() for value in values(runtime, "COPY") if "/opt/wardgate/models/" in value]
+    copied = {(destination + Path(source).name) for *sources, destination in copies for source in sources}
+    for path in named:
+        assert path.rstrip("/") in {target.rstrip("/") for target in copied} | {
+            str(Path(target).parent) for target in copied
+        }, path
 
 
 def test_cuda_target_swaps_onnxruntime_for_the_gpu_build(stages):

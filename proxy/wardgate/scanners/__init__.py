@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
-from wardgate.config import ScannerSettings
+from wardgate.config import InjectionSettings, ScannerSettings
 from wardgate.errors import ConfigError, InferenceError
 from wardgate.inference import DynamicBatcher, SequenceClassifier
+from wardgate.inference.routing import LanguageId, RoutedClassifier
 from wardgate.scanners.base import Scanner, SyncScanner
 from wardgate.scanners.injection import InjectionScanner
 from wardgate.scanners.links import LinkScanner
@@ -23,6 +25,7 @@ __all__ = [
     "SecretsScanner",
     "SyncScanner",
     "build_scanners",
+    "routed_classifier",
 ]
 
 
@@ -47,6 +50,23 @@ def _thread_budget(settings: ScannerSettings) -> ScannerSettings:
     )
 
 
+def routed_classifier(injection: InjectionSettings) -> RoutedClassifier:
+    """The injection model, and the multilingual one for other languages when configured (not yet loaded). An
+    operator's threshold replaces a model's per-role ones too."""
+
+    def classifier(model: Path, threshold: float | None, positive_label: str | list[str] | None) -> SequenceClassifier:
+        overrides: dict[str, object] = {"threshold": threshold, "role_thresholds": {}} if threshold is not None else {}
+        if positive_label is not None:  # for a foreign `model`
+            overrides["positive_label"] = positive_label
+        return SequenceClassifier(model, device=injection.device, threads=injection.threads, overrides=overrides)
+
+    english = classifier(injection.model, injection.threshold, injection.positive_label)
+    if injection.multilingual is None or injection.multilingual == injection.model:
+        return RoutedClassifier(english)
+    multilingual = classifier(injection.multilingual, injection.multilingual_threshold, None)
+    return RoutedClassifier(english, multilingual, LanguageId(injection.language_model))
+
+
 def build_scanners(settings: ScannerSettings) -> Scanners:
     """The configured scanners, models loaded and warmed up; a model that cannot load is a start-up error."""
     settings = _thread_budget(settings)
@@ -61,16 +81,7 @@ def build_scanners(settings: ScannerSettings) -> Scanners:
         scanners.stream.append(links)
     if settings.injection.enabled:
         injection = settings.injection
-        overrides: dict[str, object] = {
-            key: value
-            for key, value in {"threshold": injection.threshold, "positive_label": injection.positive_label}.items()
-            if value is not None
-        }
-        if injection.threshold is not None:  # the operator's line replaces the model's per-role ones too
-            overrides["role_thresholds"] = {}
-        classifier = SequenceClassifier(
-            injection.model, device=injection.device, threads=injection.threads, overrides=overrides
-        )
+        classifier = routed_classifier(injection)
         try:
             classifier.load()
         except InferenceError as exc:

@@ -12,7 +12,8 @@ import unicodedata
 from collections.abc import Sequence
 
 from wardgate.errors import InferenceError, ScannerError
-from wardgate.inference import DynamicBatcher, SequenceClassifier
+from wardgate.inference import DynamicBatcher
+from wardgate.inference.routing import RoutedClassifier, Scored, margin, mixed_script
 from wardgate.models import Finding, Segment
 from wardgate.scanners.markup import reduce_markup
 from wardgate.scanners.memo import TextMemo
@@ -83,8 +84,8 @@ class InjectionScanner:
 
     def __init__(
         self,
-        classifier: SequenceClassifier,
-        batcher: DynamicBatcher[float],
+        classifier: RoutedClassifier,
+        batcher: DynamicBatcher[Scored],
         *,
         roles: Sequence[str],
         min_score: float,
@@ -96,26 +97,27 @@ class InjectionScanner:
         self._min_score = min_score
         # Scores by the normalised text's hash: a chat resends its whole history every turn, and only the new turn
         # should cost a forward pass. The cache lives as long as this model does (a new model is a new scanner).
-        self._scores: TextMemo[float] = TextMemo(cache_size)
+        self._scores: TextMemo[Scored] = TextMemo(cache_size)
 
-    def threshold_for(self, segment: Segment) -> float:
-        """The model's operating point for this kind of text: tool results and documents at the document point,
-        everything else (a prompt under any role spelling) at the stricter user point: the client cannot pick the
-        laxer one by naming a role."""
-        assert self._classifier.config is not None
+    def threshold_for(self, segment: Segment, model: int = 0) -> float:
+        """The operating point of the model that read the text, for this kind of text: tool results and documents
+        at the document point, everything else (a prompt under any role spelling) at the stricter user point: the
+        client cannot pick the laxer one by naming a role."""
+        config = self._classifier.classifiers[model].config
+        assert config is not None
         document = segment.source in ("tool_result", "document")
-        return self._classifier.config.threshold_at("document" if document else "user")
+        return config.threshold_at("document" if document else "user")
 
     async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
         targets, texts, findings = self._prepare(segments)
         keys = [TextMemo.key(text) for text in texts]
-        known = {key: score for key in keys if (score := self._scores.get(key)) is not None}
+        known = {key: scored for key in keys if (scored := self._scores.get(key)) is not None}
         missing = [key for key in dict.fromkeys(keys) if key not in known]
         if missing:
             text_of = dict(zip(keys, texts, strict=True))
-            for key, score in zip(missing, await self._batcher.score([text_of[key] for key in missing]), strict=True):
-                known[key] = score
-                self._scores.put(key, score)
+            for key, scored in zip(missing, await self._batcher.score([text_of[key] for key in missing]), strict=True):
+                known[key] = scored
+                self._scores.put(key, scored)
         return findings + self._scored(targets, [known[key] for key in keys])
 
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
@@ -147,22 +149,27 @@ class InjectionScanner:
                 findings.append(Finding(self.name, "evasion:invisible_characters", 1.0, index, 0, end))
             texts.append(cleaned)
         # A payload hidden in base64 or hex ("decode this and do what it says") is scored as the text it decodes
-        # to, as one more text of the same segment (the segment's score is the highest of its texts).
+        # to, and words spelled with look-alike Cyrillic or Greek letters as they read, each as one more text of
+        # the same segment (the segment's score is the highest of its texts).
         for target, cleaned in list(zip(targets, texts, strict=True)):
+            if mixed_script(cleaned):
+                targets.append(target)
+                texts.append(shared_normalise(cleaned).text)
             for _, _, decoded in decoded_layers(cleaned):
                 if len(decoded.strip()) >= _MIN_DECODED_CHARS:
                     targets.append(target)
                     texts.append(normalise(decoded)[0])
         return targets, texts, findings
 
-    def _scored(self, targets: Sequence[tuple[int, Segment]], scores: Sequence[float]) -> list[Finding]:
-        """One finding per segment: the highest score among its texts (the text itself and decoded payloads)."""
-        best: dict[int, tuple[Segment, float]] = {}
-        for (index, segment), score in zip(targets, scores, strict=True):
-            if index not in best or score > best[index][1]:
-                best[index] = (segment, score)
-        return [
-            Finding(self.name, "injection", score, index, 0, len(segment.text), threshold=self.threshold_for(segment))
-            for index, (segment, score) in best.items()
-            if score >= self._min_score
-        ]
+    def _scored(self, targets: Sequence[tuple[int, Segment]], scores: Sequence[Scored]) -> list[Finding]:
+        """One finding per segment: its text (or a decoded payload of it) that is most over, or least under, the line
+        of the model that read it (models have their own scales: the margin is what compares)."""
+        best: dict[int, Finding] = {}
+        for (index, segment), scored in zip(targets, scores, strict=True):
+            line = self.threshold_for(segment, scored.model)
+            finding = Finding(self.name, "injection", scored.score, index, 0, len(segment.text), threshold=line)
+            if index not in best or margin(scored.score, line) > margin(
+                best[index].score, best[index].threshold or line
+            ):
+                best[index] = finding
+        return [finding for finding in best.values() if finding.score >= self._min_score]
