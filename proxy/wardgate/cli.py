@@ -424,16 +424,18 @@ def eval_injection(
 ) -> None:
     """Precision, recall, FPR and AUC of the injection classifier per `{"text","label"}` JSONL file and pooled.
 
-    With two models each text is scored by the one the scanner would route it to, at that model's point, and the
-    table's scores are margins (`inference/routing.margin`: 0 at the line, on one scale for both)."""
+    Each row is judged as the scanner judges a prompt (or, with `--role document`, a tool result): normalised,
+    decoded payloads and folded look-alikes scored too, each text by the model its language routes it to. With two
+    models the table's scores are margins to each model's line (`inference/routing.margin`: 0 at the line)."""
     import json
 
     from wardgate.config import InjectionSettings
     from wardgate.evaluation import binary_metrics, read_labelled, roc_auc
+    from wardgate.inference import DynamicBatcher
     from wardgate.inference.model_dir import OperatingPoint
-    from wardgate.inference.routing import margin
-    from wardgate.scanners import routed_classifier
-    from wardgate.scanners.injection import scoring_text
+    from wardgate.inference.routing import Scored, margin
+    from wardgate.models import Segment
+    from wardgate.scanners import InjectionScanner, routed_classifier
 
     datasets = [(path, *read_labelled(path)) for path in files]  # bad input fails before the model loads
     settings = InjectionSettings(
@@ -445,6 +447,7 @@ def eval_injection(
     )
     classifier = routed_classifier(settings)
     classifier.load()
+    scanner = InjectionScanner(classifier, DynamicBatcher(classifier.score), roles=[], min_score=0.0)
     lines = []
     for model in classifier.classifiers:
         assert model.config is not None
@@ -454,6 +457,12 @@ def eval_injection(
     report: dict[str, object] = {"threshold": line, "role": role, "models": {}, "files": []}
     for model, model_line in zip(classifier.classifiers, lines, strict=True):
         report["models"][str(model.directory)] = {"threshold": model_line, "serving": model.serving}  # type: ignore[index]
+    # As the scanner judges it: a prompt, or (--role document) a tool result.
+    as_segment = (
+        functools.partial(Segment, "tool", "tool_result")
+        if role == "document"
+        else functools.partial(Segment, "user", "prompt")
+    )
     pooled_scores: list[float] = []
     pooled_labels: list[int] = []
     rows = []
@@ -463,8 +472,9 @@ def eval_injection(
         second = 0
         with click.progressbar(length=len(texts), label=path.name, file=sys.stderr) as bar:
             for start in range(0, len(texts), 32):
-                chunk = [scoring_text(text) for text in texts[start : start + 32]]  # what the scanner scores
-                for item in classifier.score(chunk):
+                chunk = texts[start : start + 32]
+                for item in scanner.best_scores([as_segment(text, ()) for text in chunk]):
+                    item = item or Scored(0.0, 0)  # a one-token text: no room for an instruction, never flagged
                     scores.append(margin(item.score, lines[item.model]) if routed else item.score)
                     second += item.model
                 bar.update(len(chunk))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,8 +25,6 @@ __all__ = ["LanguageId", "RoutedClassifier", "Scored", "margin", "mixed_script"]
 # Word characters that are neither Latin letters, digits nor `_`: Hangul, kana, Han, Cyrillic, Greek, Arabic, ...
 _OTHER_SCRIPT = re.compile(r"[^\W\d_\u0041-\u024f\u1e00-\u1eff]")
 _OTHER_SCRIPT_LETTERS = 4  # a stray symbol (µ, π) is not a language
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
-_WORD = re.compile(r"\w+")
 _MIXED = re.compile(r"\b(?=[^\W\d_]*[A-Za-z])(?=[^\W\d_]*[\u0370-\u03ff\u0400-\u04ff])[^\W\d_]+")
 _DIGIT = re.compile(r"\d")
 # Sentences (and lines) the detector is asked about; shorter ones ("hola", "merci") are too few words to tell.
@@ -55,14 +54,14 @@ class LanguageId:
     def foreign(self, text: str) -> bool:
         if self._model is None:
             raise InferenceError("the language identification model is not loaded")
-        if _OTHER_SCRIPT.search(text) is not None and _other_script_letters(text) >= _OTHER_SCRIPT_LETTERS:
+        letters = itertools.islice(_OTHER_SCRIPT.finditer(text), _OTHER_SCRIPT_LETTERS)  # stops at the 4th
+        if sum(1 for _ in letters) == _OTHER_SCRIPT_LETTERS:
             return True
         for count, match in enumerate(_SENTENCE.finditer(text)):
             if count == _MAX_SENTENCES:
                 break
-            # Numbers and amounts ("$3.50 each") read as any language, and a word of Latin letters mixed with
-            # look-alikes of another script is a disguise, not a language: the other words tell.
-            words = [word for word in match.group().split() if not _DIGIT.search(word) and not mixed_script(word)]
+            # Numbers and amounts ("$3.50 each") read as any language: the words around them tell.
+            words = [word for word in match.group().split() if not _DIGIT.search(word)]
             sentence = " ".join(words)
             if len(words) < _MIN_SENTENCE_WORDS or len(sentence) < _MIN_SENTENCE_CHARS:
                 continue
@@ -73,20 +72,9 @@ class LanguageId:
 
 
 def mixed_script(text: str) -> bool:
-    """Whether a word mixes Latin letters with Cyrillic or Greek ones: an English word in disguise."""
+    """Whether a word mixes Latin letters with Cyrillic or Greek ones: English in disguise, which the scanner has
+    read both ways (as written, by the multilingual model when it has enough such letters, and folded)."""
     return _MIXED.search(text) is not None
-
-
-def _other_script_letters(text: str) -> int:
-    """Letters of other scripts in words without a Latin letter: "ignore" spelled with Cyrillic i, o and e among
-    its Latin letters is English in disguise, not Russian."""
-    count = 0
-    for word in _WORD.findall(text):
-        if not _LATIN.search(word):
-            count += len(_OTHER_SCRIPT.findall(word))
-            if count >= _OTHER_SCRIPT_LETTERS:
-                break
-    return count
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

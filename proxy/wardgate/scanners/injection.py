@@ -20,7 +20,7 @@ from wardgate.scanners.memo import TextMemo
 from wardgate.scanners.normalise import decoded_layers, is_hidden
 from wardgate.scanners.normalise import normalise as shared_normalise
 
-__all__ = ["InjectionScanner", "normalise", "scoring_text"]
+__all__ = ["InjectionScanner", "normalise"]
 
 _ZERO_WIDTH = {0x200B, 0x200C, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x180E}
 _BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x061C}
@@ -72,11 +72,6 @@ def _is_field_value(segment: Segment) -> bool:
     if not field and segment.source != "header":
         return False
     return len(segment.text) <= _FIELD_TOKEN_CHARS and not any(char.isspace() for char in segment.text)
-
-
-def scoring_text(text: str) -> str:
-    """The text the classifier scores for `text`: markup reduced, then normalised (what `wardgate eval` scores)."""
-    return normalise(reduce_markup(text))[0]
 
 
 class InjectionScanner:
@@ -141,7 +136,7 @@ class InjectionScanner:
         findings: list[Finding] = []
         texts = []
         for index, segment in targets:
-            cleaned, invisible, tags = normalise(reduce_markup(segment.text))  # = scoring_text, with the counts
+            cleaned, invisible, tags = normalise(reduce_markup(segment.text))  # markup reduced, then normalised
             end = len(segment.text)
             if tags:
                 findings.append(Finding(self.name, "evasion:unicode_tags", 1.0, index, 0, end))
@@ -162,14 +157,36 @@ class InjectionScanner:
         return targets, texts, findings
 
     def _scored(self, targets: Sequence[tuple[int, Segment]], scores: Sequence[Scored]) -> list[Finding]:
-        """One finding per segment: its text (or a decoded payload of it) that is most over, or least under, the line
-        of the model that read it (models have their own scales: the margin is what compares)."""
-        best: dict[int, Finding] = {}
+        """One finding per segment, from its best text (`_best`)."""
+        return [
+            Finding(
+                self.name,
+                "injection",
+                scored.score,
+                index,
+                0,
+                len(segment.text),
+                threshold=self.threshold_for(segment, scored.model),
+            )
+            for index, (segment, scored) in self._best(targets, scores).items()
+            if scored.score >= self._min_score
+        ]
+
+    def _best(
+        self, targets: Sequence[tuple[int, Segment]], scores: Sequence[Scored]
+    ) -> dict[int, tuple[Segment, Scored]]:
+        """Per segment, its text (or a decoded payload, or the look-alikes folded) that is most over, or least under,
+        the line of the model that read it (models have their own scales: the margin is what compares)."""
+        best: dict[int, tuple[float, Segment, Scored]] = {}
         for (index, segment), scored in zip(targets, scores, strict=True):
-            line = self.threshold_for(segment, scored.model)
-            finding = Finding(self.name, "injection", scored.score, index, 0, len(segment.text), threshold=line)
-            if index not in best or margin(scored.score, line) > margin(
-                best[index].score, best[index].threshold or line
-            ):
-                best[index] = finding
-        return [finding for finding in best.values() if finding.score >= self._min_score]
+            over = margin(scored.score, self.threshold_for(segment, scored.model))
+            if index not in best or over > best[index][0]:
+                best[index] = (over, segment, scored)
+        return {index: (segment, scored) for index, (_, segment, scored) in best.items()}
+
+    def best_scores(self, segments: Sequence[Segment]) -> list[Scored | None]:
+        """On this thread, every segment given: its best text's score and the model that gave it (None: a field value
+        with no room for an instruction). What `wardgate eval injection` reports: the scanner's own path."""
+        targets, texts, _ = self._prepare(segments, every_role=True)
+        best = self._best(targets, self._classifier.score(texts))
+        return [best[index][1] if index in best else None for index in range(len(segments))]
