@@ -136,6 +136,7 @@ async def test_a_bare_forward_keeps_none_of_the_callers_headers_not_even_host(ht
     headers = {"accept-encoding": "identity", "content-type": "application/json"}
     under_test = addon(StandInPipeline(Forward(body=b'{"id": 1}', headers=headers, bare=True)))
     flow = chat_flow()
+    flow.client_conn.sni = None
     flow.request.http_version = http_version
     # The Host the caller wrote is judged as text: one that was refused (it held a secret) must not go on.
     flow.request.host_header = "AKIAZ3MSJV4WWNKWW5FG.api.test"
@@ -144,12 +145,39 @@ async def test_a_bare_forward_keeps_none_of_the_callers_headers_not_even_host(ht
     with taddons.context(under_test):
         await under_test.request(flow)
     assert flow.response is None
-    target = f"{flow.request.host}:{flow.request.port}" if flow.request.port != 443 else flow.request.host
-    assert flow.request.host_header == target
+    assert flow.request.host_header == "api.openai.com"
     own = {"accept-encoding", "content-length", "content-type"} | ({"host"} if http_version == "HTTP/1.1" else set())
     assert {name.lower() for name in flow.request.headers} == own
     assert flow.request.headers["content-type"] == "application/json"
     assert (flow.request.content, flow.request.headers["content-length"]) == (b'{"id": 1}', "9")
+
+
+async def test_a_bare_forward_names_the_server_by_its_tls_name_not_the_address_it_was_sent_to():
+    """Transparent mode: the connection's target is an IP address, which a virtual-hosted server cannot route."""
+    under_test = addon(StandInPipeline(Forward(body=b"{}", bare=True)))
+    flow = chat_flow()
+    flow.request.host, flow.client_conn.sni = "104.18.32.7", "mcp.example.com"
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert flow.request.host_header == "mcp.example.com"
+
+
+@pytest.mark.parametrize("bare", [False, True])
+async def test_an_absolute_form_target_goes_on_in_origin_form(bare):
+    """Only the path was judged: the authority of `POST http://AKIA...example/path` must not reach the upstream."""
+    under_test = addon(StandInPipeline(Forward(bare=bare)))
+    flow = chat_flow()
+    flow.request.authority = "akiaz3msjv4wwnkww5fg.ssn-123-45-6789.example"
+    with taddons.context(under_test):
+        await under_test.request(flow)
+    assert flow.request.authority == ""
+    assert "akiaz3" not in bytes(http1_head(flow.request)).decode()
+
+
+def http1_head(request: http.Request) -> bytes:
+    from mitmproxy.net.http.http1.assemble import assemble_request_head
+
+    return assemble_request_head(request)
 
 
 async def test_a_fault_on_the_response_headers_buffers_and_refuses_the_answer():

@@ -16,7 +16,7 @@ SESSION = "4cb07e98946040f69bb050d43331a4a9"
 
 
 def placeholders(body):
-    session = LegacySession(("default", "agent"), "digest", "/messages/")
+    session = LegacySession(("default", "agent"), "digest", "mcp.test", "/messages/")
     sent = session.refused(body, DENIAL) if LegacySession.answerable(body) else None
     return session, None if sent is None else json.loads(sent)
 
@@ -78,17 +78,19 @@ def test_a_session_is_one_token_shaped_id_under_either_sdks_key(target, session)
     assert session_of(target) == session
 
 
-def test_a_post_belongs_to_a_session_only_on_the_path_and_host_its_server_named():
+def test_a_post_belongs_to_a_session_only_on_the_server_and_path_that_named_it():
     sessions = LegacySessions()
     stream = RequestContext("GET", "mcp.test", "/sse", "mcp", {"tenant": "default", "subject": "agent"})
+    stream.server = "mcp.test"
     opened = sessions.open(stream, SESSION, "/messages/")
-    assert (opened.owner, opened.credential) == (("default", "agent"), "")
+    assert (opened.owner, opened.credential, opened.server) == (("default", "agent"), "", "mcp.test")
     assert sessions.posted_to("POST", "mcp.test", f"/messages/?session_id={SESSION}") == (SESSION, opened)
     assert sessions.posted_to("GET", "mcp.test", f"/messages/?session_id={SESSION}") is None
     assert sessions.posted_to("POST", "mcp.test", f"/v1/chat/completions?session_id={SESSION}") is None
     assert sessions.posted_to("POST", "mcp.test", "/messages/?session_id=0123456789abcdef") is None
-    # Forward mode sees many servers: the same id on another host is another server's session (or none).
+    # Forward mode sees many servers: the same id elsewhere is not this session (and its owner is still checked).
     assert sessions.posted_to("POST", "other.test", f"/messages/?session_id={SESSION}") is None
+    assert sessions.get(SESSION) is opened
 
 
 @pytest.mark.parametrize(
@@ -103,6 +105,12 @@ def test_a_post_belongs_to_a_session_only_on_the_path_and_host_its_server_named(
         (Decision.deny("usage_unavailable", "redis down", status=503, source="fail_closed"), False),
         (Decision.deny("client_closed", "gone", status=499, source="fail_closed"), False),
         (Decision.deny("internal_error", "ours", status=500, source="fail_closed"), False),
+        # A policy combining reasons names the status of its worst: the codes still say it is about the caller.
+        (
+            Decision(allow=False, status=403, reasons=[{"code": "budget_exceeded", "message": "m"}, DENIAL.reasons[0]]),
+            False,
+        ),
+        (Decision.deny("budget_exceeded", "an operator's status", status=402), False),
     ],
     ids=lambda value: value.code if isinstance(value, Decision) else str(value),
 )

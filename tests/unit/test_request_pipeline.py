@@ -169,7 +169,7 @@ async def test_a_refused_post_of_a_legacy_mcp_session_is_forwarded_as_placeholde
     placeholder = json.loads(outcome.body)
     assert (placeholder["method"], placeholder["params"]) == ("wardgate/denied", {})
     assert outcome.headers == {"accept-encoding": "identity", "content-type": "application/json"}
-    assert pipeline.legacy_sessions.get("api.openai.com", LEGACY).denied[placeholder["id"]][:2] == (3, "overloaded")
+    assert pipeline.legacy_sessions.get(LEGACY).denied[placeholder["id"]][:2] == (3, "overloaded")
     refusal = events(pipeline)[-1]
     assert (refusal["result"]["code"], refusal["request"].get("placeholder")) == ("overloaded", True)
     await asyncio.sleep(0.05)  # usage is counted in the background
@@ -194,13 +194,42 @@ class UnreadableUsage:
         raise UsageUnavailable("redis: connection refused")
 
 
+@pytest.mark.parametrize("spelling", ["API.OPENAI.COM", "api.openai.com.", "162.159.140.245"])
+async def test_another_caller_cannot_reach_a_legacy_session_by_spelling_its_server_otherwise(pipeline, spelling):
+    victim = RequestContext("GET", "api.openai.com", "/sse", "mcp", {"tenant": "other", "subject": "victim"})
+    victim.server = "api.openai.com"
+    pipeline.legacy_sessions.open(victim, LEGACY, "/messages/")
+    request = incoming(LEGACY_CALL)
+    request.path = f"/messages/?session_id={LEGACY}"
+    request.query = [("session_id", LEGACY)]
+    request = dataclasses.replace(request, destination=Destination(spelling, "api.openai.com", "api.openai.com"))
+    outcome = await pipeline.run(ctx(), request)
+    assert isinstance(outcome, Refuse)
+    assert (outcome.decision.code, outcome.decision.status) == ("mcp_session_mismatch", 403)
+
+
+async def test_a_legacy_session_is_the_same_whatever_the_spelling_of_its_server(pipeline):
+    request = await legacy_post(pipeline)
+    for spelling in ("API.OPENAI.COM", "api.openai.com."):
+        respelled = dataclasses.replace(request, destination=Destination(spelling, None, spelling))
+        assert pipeline.legacy_sessions.posted_to("POST", respelled.destination.server(), request.path) is not None
+
+
+async def test_a_client_gone_before_its_refusal_gets_no_placeholder(pipeline):
+    call = {**LEGACY_CALL, "params": {"name": "n", "arguments": {"k": AWS_KEY}}}
+    request = await legacy_post(pipeline, call)
+    outcome = await pipeline.run(ctx(), request, client_gone=lambda: events(pipeline)[-1]["result"]["allow"] is False)
+    assert isinstance(outcome, Refuse)
+    assert pipeline.legacy_sessions.get(LEGACY).denied == {}
+
+
 async def test_a_refusal_of_the_caller_in_a_legacy_session_stays_an_http_error_and_nothing_goes_upstream(pipeline):
     request = await legacy_post(pipeline)
     pipeline._usage = UsageMeter(UnreadableUsage(), fail_closed=True)
     outcome = await pipeline.run(ctx(), request)
     assert isinstance(outcome, Refuse)
     assert (outcome.decision.code, outcome.decision.status) == ("usage_unavailable", 503)
-    assert pipeline.legacy_sessions.get("api.openai.com", LEGACY).denied == {}
+    assert pipeline.legacy_sessions.get(LEGACY).denied == {}
     assert "placeholder" not in events(pipeline)[-1]["request"]
 
 

@@ -41,6 +41,11 @@ class ForwardIdentity:
         self._api_keys, self._provider_keys, self._default_tenant = api_keys, provider_keys, default_tenant
 
     @property
+    def credential_headers(self) -> frozenset[str]:
+        """The headers a provider key is read from (besides the proxy credentials)."""
+        return frozenset(h.lower() for h in self._provider_keys.headers) if self._provider_keys else frozenset()
+
+    @property
     def needs_proxy_credentials(self) -> bool:
         """Without a provider-key map, only proxy credentials can name the caller: ask for them at CONNECT."""
         return self._provider_keys is None

@@ -486,11 +486,15 @@ class GuardAddon:
             flow.response = refusal(ctx, outcome.decision)
             return
         request = flow.request
+        if request.authority and not request.is_http2:
+            # An absolute-form target (`POST http://anything/path`) would reach the upstream as written, and only its
+            # path was judged: the connection already names the server, so it goes on in origin form.
+            request.authority = ""
         if outcome.bare:
-            # Nothing of the caller's goes on, its Host (or HTTP/2 :authority) included: the connection's own target.
+            # Nothing of the caller's goes on, its Host (or HTTP/2 :authority) included: the server's own name.
             for name in {name.lower() for name in request.headers}:
                 del request.headers[name]
-            request.host_header = url.hostport(request.scheme, request.host, request.port)
+            request.host_header = url.hostport(request.scheme, _destination(flow).server(), request.port)
         if outcome.path is not None:
             request.path = outcome.path
         if outcome.body is not None:

@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 
 __all__ = ["RequestContext"]
 
-_CALLER_REFUSED = frozenset({401, 407, 429, 499, 500})  # who, how often, how much; gone; Wardgate's own fault
+# Refusals of the caller rather than of its request: who it is, how often or how much it calls, its usage unknown,
+# it hung up; and Wardgate's own fault. By status and by any reason's code (a policy may combine reasons).
+_CALLER_STATUSES = frozenset({401, 402, 407, 429, 499, 500})
+_CALLER_CODES = frozenset(
+    {"unauthenticated", "proxy_auth_required", "unknown_tenant", "rate_limited", "budget_exceeded",
+     "quota_exceeded", "usage_unavailable", "client_closed", "internal_error", "audit_unavailable"}
+)  # fmt: skip
 
 
 @dataclasses.dataclass(slots=True)
@@ -41,6 +47,8 @@ class RequestContext:
     # Headers Wardgate adds to the answer, forwarded or refused (the rate-limit state).
     response_headers: dict[str, str] = dataclasses.field(default_factory=dict)
     decision: str | None = None  # the last audited decision's code, for the access log
+    # The name of the server the request reaches (Destination.server): what a legacy MCP session is bound to.
+    server: str = ""
     # A digest of the credentials the caller presented (pipeline/request.py): what binds a legacy MCP session to
     # its opener before a request's identity is resolved.
     credential: str = ""
@@ -61,8 +69,8 @@ class RequestContext:
         return (
             self.in_session
             and not decision.allow
-            and decision.status not in _CALLER_REFUSED
-            and decision.code != "usage_unavailable"
+            and decision.status not in _CALLER_STATUSES
+            and not any(reason.code in _CALLER_CODES for reason in decision.reasons)
         )
 
     def as_input(self) -> dict[str, Any]:

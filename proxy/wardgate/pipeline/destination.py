@@ -85,6 +85,11 @@ class Destination:
         """The name this connection is bound to, if any (plain HTTP to an intercepted IP has none but its Host)."""
         return self.sni or (self.target if self.target_named or _ip(self.target) is None else None)
 
+    def server(self) -> str:
+        """The name of the server this request reaches, normalised: the name the connection is bound to (SNI, the
+        target the client named), else its Host (checked against the connection when the proxy binds hosts)."""
+        return normalise_host(self._bound() or self.host_header or self.target)
+
     def inspected(self, inspects: Callable[[str], bool]) -> bool:
         names = [self.target, self.sni, self.host_header if self._bound() is None else None]
         return any(inspects(name) for name in names if name)

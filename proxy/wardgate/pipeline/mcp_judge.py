@@ -73,6 +73,7 @@ def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
 class LegacySession:
     owner: tuple[Any, Any]  # (tenant, subject) of the caller that opened the GET stream
     credential: str  # the digest of its credentials (RequestContext.credential)
+    server: str  # the server that named it (RequestContext.server)
     endpoint: str  # the path the server named for the session's POSTs (its `endpoint` event, without the query)
     methods: dict[str, str] = dataclasses.field(default_factory=dict)
     # placeholder id → (the caller's id, code, message)
@@ -115,23 +116,30 @@ def _is_id(request_id: Any) -> bool:
 
 
 class LegacySessions:
-    """HTTP+SSE sessions by upstream host and id, dropped after a day without use."""
+    """HTTP+SSE sessions by id (on the server that named them), dropped after a day without use."""
 
     def __init__(self) -> None:
-        self._sessions: TTLCache[tuple[str, str], LegacySession] = TTLCache(maxsize=100_000, ttl=24 * 3600)
+        self._sessions: TTLCache[str, LegacySession] = TTLCache(maxsize=100_000, ttl=24 * 3600)
 
-    def get(self, host: str, session_id: str) -> LegacySession | None:
-        return self._sessions.get((host, session_id))
+    def get(self, session_id: str) -> LegacySession | None:
+        """The session of this id, on whichever server: another caller naming it is refused, whatever host it
+        spells."""
+        return self._sessions.get(session_id)
 
     def open(self, ctx: RequestContext, session_id: str, endpoint: str) -> LegacySession:
-        """The session a stream's `endpoint` event names, on the stream's host, owned by its caller."""
-        return self._sessions.setdefault((ctx.host, session_id), LegacySession(ctx.caller, ctx.credential, endpoint))
+        """The session a stream's `endpoint` event names, on the stream's server, owned by its caller."""
+        opened = LegacySession(ctx.caller, ctx.credential, ctx.server, endpoint)
+        return self._sessions.setdefault(session_id, opened)
 
-    def posted_to(self, method: str, host: str, target: str) -> tuple[str, LegacySession] | None:
-        """The session a request is a POST of (to the path its server named, on its host), whoever sends it."""
+    def posted_to(self, method: str, server: str, target: str) -> tuple[str, LegacySession] | None:
+        """The session a request is a POST of (to the server and path its server named), whoever sends it."""
         session_id = session_of(target) if method == "POST" else None
-        session = self._sessions.get((host, session_id)) if session_id is not None else None
-        if session_id is None or session is None or urlsplit(target).path != session.endpoint:
+        session = self._sessions.get(session_id) if session_id is not None else None
+        if (
+            session_id is None
+            or session is None
+            or (server, urlsplit(target).path) != (session.server, session.endpoint)
+        ):
             return None
         return session_id, session
 

@@ -189,7 +189,7 @@ class RequestPipeline:
         never decoded, parsed or identified and under overload a refusal costs as little as possible. Not for a
         POST of a legacy MCP session with the credentials that opened it: its refusal needs its body, to be answered
         on the session's stream."""
-        legacy = self.legacy_sessions.posted_to(request.method, request.destination.target, request.path)
+        legacy = self.legacy_sessions.posted_to(request.method, request.destination.server(), request.path)
         if legacy is not None and legacy[1].credential == self._credential(request):
             return None
         refused = self._admission.refuse_now()
@@ -201,6 +201,7 @@ class RequestPipeline:
         """The stages in order; `client_gone` is polled while they run (and once after): a client that hung up gets
         its judgement cancelled and a `client_closed` refusal, so nothing is forwarded for it."""
         call = _Call(ctx, request, sent_target=request.path)
+        ctx.server = request.destination.server()
         outcome, gone = await until_gone(self._stages(call), client_gone)
         if gone or (isinstance(outcome, Forward) and client_gone is not None and client_gone()):
             message = "the client closed the connection before its request was judged; nothing was forwarded"
@@ -208,6 +209,8 @@ class RequestPipeline:
         assert outcome is not None
         if isinstance(outcome, Refuse):
             self._refused(ctx, outcome)
+            if client_gone is not None and client_gone():  # nobody left to answer on the stream
+                return outcome
             return self._in_session(call, outcome.decision) or outcome
         return outcome
 
@@ -432,7 +435,7 @@ class RequestPipeline:
         if len(named) > 1:  # Wardgate would check one, and the server may read another
             message = "the request names more than one MCP session"
             return Refuse(Decision.deny("mcp_session_ambiguous", message, status=400))
-        legacy = self.legacy_sessions.get(request.destination.target, named[0]) if named else None
+        legacy = self.legacy_sessions.get(named[0]) if named else None  # on any server: the owner is checked
         if (session and self.mcp_sessions.get(session, owner) != owner) or (legacy and legacy.owner != owner):
             message = "this MCP session belongs to another caller"
             return Refuse(Decision.deny("mcp_session_mismatch", message, status=403))
@@ -467,7 +470,8 @@ class RequestPipeline:
         """A digest of every credential the request presents (headers, proxy key, client certificate), known on
         its headers alone: the same caller before its identity is resolved."""
         digest = hashlib.sha256()
-        for name in sorted(self._identity.credential_headers):
+        names = self._identity.credential_headers | (self._forward.credential_headers if self._forward else set())
+        for name in sorted(names):
             digest.update(f"{name}\0{request.headers.get(name, '')}\0".encode())
         digest.update(f"{request.proxy_key or ''}\0".encode())
         digest.update(request.peer_chain[0].fingerprint(hashes.SHA256()) if request.peer_chain else b"")
@@ -490,5 +494,5 @@ class RequestPipeline:
     def _legacy_session(self, call: _Call) -> tuple[str, LegacySession] | None:
         """The legacy MCP session a POST is sent to, when it is the caller's own."""
         request = call.request
-        session = self.legacy_sessions.posted_to(request.method, request.destination.target, request.path)
+        session = self.legacy_sessions.posted_to(request.method, call.ctx.server, request.path)
         return session if session is not None and session[1].owner == call.ctx.caller else None
