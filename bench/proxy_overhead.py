@@ -12,8 +12,10 @@ do; `--answer short`: one fixed sentence):
                              + the ONNX tagger), audit as in production
   (--breakdown)              also Wardgate with the injection scanner only, PII only, secrets + links only
 Every request carries a different prompt (seeded generator of English sentences with a name, sometimes an e-mail
-address; `--size` 1k, 10k or 100k characters), so no scanner cache is ever hit except where a row says it measures
-one. Clients send `Authorization: Bearer sk-bench` (a Wardgate API key; LiteLLM's master key).
+address; `--size` 1k, 10k or 100k characters; `--languages en,ko` adds Korean prompts of the same shape and size in
+characters for direct and the Wardgate rows, which the multilingual injection model reads), so no scanner cache is
+ever hit except where a row says it measures one. Clients send `Authorization: Bearer sk-bench` (a Wardgate API
+key; LiteLLM's master key).
 Per target and concurrency: p50/p99 of the successful requests and what the target adds to direct's, req/s, and CPU
 per request: the user+sys CPU time (/proc/PID/stat, Linux) of the target's processes with their descendants
 (LiteLLM's workers; for LiteLLM + Presidio, the Presidio server too) over the measured requests (all of them), divided
@@ -29,8 +31,8 @@ errors. Then (unless skipped):
 The peers live in a bench-only venv (`--peers-venv`, default /tmp/bench-peers: `pip install 'litellm[proxy]'`), not
 in Wardgate's dependencies; without it their rows are left out. Everything listens on 127.0.0.1. Prints tables and
 writes JSON (meta: CPU model, cores, load average, versions).
-Usage: python bench/proxy_overhead.py [--requests 200] [--size 1k] [--concurrency 1,16] [--max-seconds 30]
-    [--answer short] [--breakdown] [--skip peers,history,overload] [--out bench/results/proxy_overhead.json]
+Usage: python bench/proxy_overhead.py [--requests 200] [--size 1k] [--languages en,ko] [--concurrency 1,16]
+    [--max-seconds 30] [--answer short] [--breakdown] [--skip peers,history,overload] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -132,14 +134,22 @@ class Prompts:
         )  # fmt: skip
         return f"{r.choice(_SUBJECTS)} {r.choice(_VERBS)} {r.choice(_OBJECTS)} {tail}."
 
+    asks = _ASKS
+
+    def _email(self) -> str:
+        first, last = self._name().lower().split()
+        return f"Reply to {first}.{last}{self.random.randint(1, 99)}@example.com when done."
+
+    def _note(self) -> str:
+        return f"Note {self.count} from {self._name()}."
+
     def text(self, size: int | None = None) -> str:
         size = size or self.size
         self.count += 1
-        parts = [f"Note {self.count} from {self._name()}."]
+        parts = [self._note()]
         if self.count % 3 == 0:
-            first, last = self._name().lower().split()
-            parts.append(f"Reply to {first}.{last}{self.random.randint(1, 99)}@example.com when done.")
-        ask = self.random.choice(_ASKS)
+            parts.append(self._email())
+        ask = self.random.choice(self.asks)
         while sum(len(p) + 1 for p in parts) + len(ask) < size:
             parts.append(self.sentence())
         # The last sentence is cut at a word so the prompt is `size` characters, give or take a word.
@@ -156,6 +166,58 @@ class Prompts:
         ]
         last = lambda: {"role": "user", "content": self.text()}  # noqa: E731
         return lambda: json.dumps({"model": MODEL, "messages": [*history, last()]}).encode()
+
+
+_KO_FAMILY = ["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"]
+_KO_GIVEN = ["민준", "서연", "도윤", "지우", "하준", "서윤", "예준", "하은", "지호", "수아", "은우", "채원"]
+_KO_SUBJECTS = [
+    "우리 팀이", "새로 온 인턴이", "지원 엔지니어가", "제 매니저가", "재무팀이", "공급업체가", "제품 담당자가",
+    "북부 지역 고객이", "릴리스 위원회가", "데이터 분석가가", "법무 검토자가", "야간 근무조가", "디자인 리드가",
+]  # fmt: skip
+_KO_OBJECTS = [
+    "이전 계획을", "지난 분기 청구서를", "온보딩 가이드를", "장애 보고서를", "예산 초안을", "발표 자료를",
+    "창고 일정을", "공급 계약서를", "설문 결과를", "릴리스 노트를", "교육 자료를", "회의록을", "가격 제안서를",
+]  # fmt: skip
+_KO_VERBS = [
+    "검토했습니다", "요약했습니다", "다시 작성했습니다", "승인했습니다", "연기했습니다", "공유했습니다",
+    "재확인했습니다", "번역했습니다", "보관했습니다", "발표했습니다", "단순화했습니다", "수정했습니다",
+]  # fmt: skip
+_KO_TAILS = [
+    "{m}월 {d}일 마감 전에", "여백에 의견 {n}개를 달아서", "{m}월 {d}일 통화 후에", "약 {n}분 만에",
+    "명단에 있는 {n}명을 위해", "{h}시 {mm}분 검토 회의 중에", "{city} 사무소를 위해", "{name} 님이 서명할 수 있도록",
+    "{name} 님이 더 짧은 버전을 요청한 뒤에", "{city}로 출장 가는 동안",
+]  # fmt: skip
+_KO_ASKS = [
+    "위 문단을 더 명확하게 다시 써 주시겠어요?", "주요 내용을 세 개의 짧은 글머리표로 요약해 주세요.",
+    "고객에게 보내기 전에 어조를 어떻게 바꾸면 좋을까요?", "너무 격식 없어 보이는 문장이 있으면 알려 주세요.",
+]  # fmt: skip
+_KO_CITIES = ["서울", "부산", "대구", "인천", "광주", "대전", "울산", "수원"]
+
+
+class KoreanPrompts(Prompts):
+    """The same shape in Korean: what the multilingual injection model reads (the English one reads the others)."""
+
+    asks = _KO_ASKS
+
+    def _name(self) -> str:
+        return f"{self.random.choice(_KO_FAMILY)}{self.random.choice(_KO_GIVEN)}"
+
+    def _email(self) -> str:
+        return f"메일은 user{self.random.randint(1, 9999)}@example.co.kr 로 회신해 주세요."
+
+    def _note(self) -> str:
+        return f"{self._name()} 님의 메모 {self.count}."
+
+    def sentence(self) -> str:
+        r = self.random
+        tail = r.choice(_KO_TAILS).format(
+            d=r.randint(1, 28), m=r.randint(1, 12), n=r.randint(2, 990), h=r.randint(7, 19),
+            mm=f"{r.randint(0, 59):02d}", city=r.choice(_KO_CITIES), name=self._name(),
+        )  # fmt: skip
+        return f"{r.choice(_KO_SUBJECTS)} {tail} {r.choice(_KO_OBJECTS)} {r.choice(_KO_VERBS)}."
+
+
+PROMPTS = {"en": Prompts, "ko": KoreanPrompts}
 
 
 # --- targets and their CPU ------------------------------------------------------------------------------------------
@@ -500,6 +562,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="measured requests per target and concurrency")
     parser.add_argument("--size", choices=SIZES, default="1k", help="characters per prompt")
+    parser.add_argument("--languages", default="en", help="comma-separated prompt languages: en, ko (one run)")
+    parser.add_argument(
+        "--multilingual", type=Path, help="scanners.injection.multilingual (opt-in), e.g. models/injection-ml"
+    )
     parser.add_argument("--concurrency", default="1,16", help="comma-separated client concurrencies")
     parser.add_argument("--max-seconds", type=float, default=30, help="per target and concurrency: stop starting more")
     parser.add_argument("--history-requests", type=int, default=30, help="per target and shape (one turn, 20 turns)")
@@ -515,6 +581,7 @@ def main() -> None:
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     size = SIZES[args.size]
+    languages = args.languages.split(",")
     prompts = Prompts(args.seed, size)
 
     meta: dict[str, Any] = {
@@ -537,7 +604,11 @@ def main() -> None:
     all_scanners = {
         **common,
         "scanners": {
-            "injection": {"model": str(ROOT / "models" / "injection")},
+            "injection": {
+                "model": str(ROOT / "models" / "injection"),
+                "multilingual": str(args.multilingual.resolve()) if args.multilingual else None,
+                "language_model": str(ROOT / "models" / "langid" / "lid.176.ftz"),
+            },
             "pii": {"ner": {"model": str(ROOT / "models" / "pii-ner")}},
         },
     }
@@ -561,14 +632,23 @@ def main() -> None:
         by_name = {target.name: target for target in targets}
 
         rows = []
-        for concurrency in [int(c) for c in args.concurrency.split(",")]:
-            for target in targets:
-                measured = asyncio.run(load(target, prompts.body, concurrency, args.requests, args.max_seconds))
-                rows.append({"target": target.name, "concurrency": concurrency, **measured})
-                done = f"{measured['ok']} ok, {measured['denied']} denied, {measured['errors']} errors"
-                print(f"  {target.name} c={concurrency}: {done}", flush=True)
+        for language in languages:
+            # Korean prompts only where a language matters (the scanners); English ones everywhere.
+            generator = prompts if language == "en" else PROMPTS[language](args.seed, size)
+            for concurrency in [int(c) for c in args.concurrency.split(",")]:
+                for target in targets:
+                    if language != "en" and target.name not in ("direct",) and "wardgate" not in target.name:
+                        continue
+                    measured = asyncio.run(load(target, generator.body, concurrency, args.requests, args.max_seconds))
+                    name = target.name if language == "en" else f"{target.name} [{language}]"
+                    rows.append({"target": name, "language": language, "concurrency": concurrency, **measured})
+                    done = f"{measured['ok']} ok, {measured['denied']} denied, {measured['errors']} errors"
+                    print(f"  {name} c={concurrency}: {done}", flush=True)
         for row in rows:
-            direct = next(r for r in rows if r["target"] == "direct" and r["concurrency"] == row["concurrency"])
+            key_of = (row["concurrency"], row["language"])
+            direct = next(
+                r for r in rows if r["target"].startswith("direct") and (r["concurrency"], r["language"]) == key_of
+            )
             for key in ("p50", "p99"):
                 mine, base = row[f"{key}_ms"], direct[f"{key}_ms"]
                 row[f"added_{key}_ms"] = round(mine - base, 2) if mine is not None and base is not None else None

@@ -181,9 +181,9 @@ class TestEvalInjection:
         assert report["pooled"]["auc"] == 1.0
         assert "pooled" in result.stdout
 
-    def test_by_default_each_text_is_read_by_the_model_its_language_routes_it_to(self, tmp_path):
-        """The scanner's path: a Korean attack goes to the multilingual model, English to the English one, each at
-        its own line; scores are margins to that line."""
+    def test_with_a_multilingual_model_each_text_is_read_by_the_model_its_language_routes_it_to(self, tmp_path):
+        """The scanner's path with `multilingual` on: a Korean attack goes to the multilingual model, English to the
+        English one, each at its own line; scores are margins to that line."""
         from tests.conftest import INJECTION_MODEL, MULTILINGUAL_MODEL
 
         korean, english = tmp_path / "korean.jsonl", tmp_path / "english.jsonl"
@@ -347,7 +347,7 @@ def test_demo_shows_each_guard_and_a_verified_audit_trail(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     out = result.stdout
     assert "code=secret_detected" in out
-    assert out.count("code=prompt_injection") == 2  # English, and Korean
+    assert "code=prompt_injection" in out
     assert "the upstream received: Draft a reply to <PERSON_1> (<EMAIL_ADDRESS_1>" in out
     assert "tools the upstream was offered: search_docs" in out
     assert "tool_call DENY 403 tool_denied" in out
