@@ -50,8 +50,16 @@ def test_a_minted_id_header_is_read_for_secrets_only_both_ways_and_anything_else
     """A server's random id can read as a medical licence ("...f69bb050..."): masked, the session is gone. A value
     shaped like a person's number is not an id, and is judged as text."""
     headers = Headers([(name.encode(), value.encode())])
-    for segments in (header_segments(headers, "unknown"), header_segments(headers, "assistant", request=False)):
+    minted = {value} if source == "metadata" else set()  # a request's session id: once a server minted it
+    for segments in (header_segments(headers, "unknown", minted=minted),
+                     header_segments(headers, "assistant", request=False)):  # fmt: skip
         assert [(segment.source, segment.text) for segment in segments][:1] == [(source, value)]
+
+
+def test_a_requests_session_id_no_server_minted_is_text_however_it_looks():
+    headers = Headers(mcp_session_id="DE89370400440532013000")  # an IBAN: letters and digits, 22 characters
+    assert header_segments(headers, "unknown", minted={"4cb07e98946040f69bb050d43331a4a9"})[0].source == "header"
+    assert header_segments(headers, "unknown", minted={"DE89370400440532013000"})[0].source == "metadata"
 
 
 def test_a_websocket_subprotocol_is_a_credential_only_on_an_upgrade():

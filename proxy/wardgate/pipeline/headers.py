@@ -12,7 +12,7 @@ audit; an answer's are content. Framing headers are HTTP's own, parsed and check
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, MutableMapping
+from collections.abc import Collection, Container, Mapping, MutableMapping
 
 from wardgate.models import Exchange, JsonPath, Role, Segment
 from wardgate.pipeline.context import RequestContext
@@ -59,17 +59,25 @@ STRUCTURED = frozenset(
 # protocol date: metadata (secrets only) while they have that shape, since a random id can read as a licence number
 # to the PII scanner and, masked, ends the session. A minted id is a long random token of letters and digits both,
 # which no SSN, card or phone number (digits only), IP address (dots), name or short national id is; any other
-# value is judged as text. (Deliberately encoded data can ride in any field: this is about accidental PII.)
+# value is judged as text. (Deliberately encoded data can ride in any field: this is about accidental PII.) On a
+# request the MCP session id must also be one Wardgate saw a server mint (`header_segments`' `minted`).
 _MINTED_ID = re.compile(r"(?=.*[0-9])(?=.*[A-Za-z])[A-Za-z0-9_-]{16,128}")
 _PROTOCOL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 TOKENS = {"mcp-session-id": _MINTED_ID, "last-event-id": _MINTED_ID, "mcp-protocol-version": _PROTOCOL_DATE}
 
 
 def header_segments(
-    headers: Mapping[str, str], role: Role, skip: Collection[str] = (), *, request: bool = True
+    headers: Mapping[str, str],
+    role: Role,
+    skip: Collection[str] = (),
+    *,
+    request: bool = True,
+    minted: Container[str] = (),
 ) -> list[Segment]:
     """The judged headers as segments; `skip`: more names that are not content (a configured credential header).
-    On a request the caller's credentials are not content; on an answer only the framing is skipped."""
+    On a request the caller's credentials are not content; on an answer only the framing is skipped. A request's
+    MCP session id is metadata only when it is one of the ids Wardgate saw a server mint (`minted`); an answer's,
+    the server minting it, while it is shaped like one."""
     skipped = set(FRAMING) | {name.lower() for name in skip}
     if request:
         skipped |= CREDENTIALS | (_UPGRADE_CREDENTIALS if "upgrade" in headers else set())
@@ -77,7 +85,9 @@ def header_segments(
         (index, name, value) for index, (name, value) in enumerate(headers.items()) if name.lower() not in skipped
     ]
     values = [
-        Segment(role, "metadata" if _structured(name.lower(), value) else "header", value, (HEADER, index))
+        Segment(
+            role, "metadata" if _structured(name.lower(), value, request, minted) else "header", value, (HEADER, index)
+        )
         for index, name, value in judged
         if value
     ]
@@ -87,7 +97,9 @@ def header_segments(
     return [*values, Segment(role, "metadata", names, (HEADER, _NAMES, *(index for index, _, _ in judged)))]
 
 
-def _structured(name: str, value: str) -> bool:
+def _structured(name: str, value: str, request: bool, minted: Container[str]) -> bool:
+    if request and name == "mcp-session-id":
+        return value in minted
     return name in STRUCTURED or ((shape := TOKENS.get(name)) is not None and shape.fullmatch(value) is not None)
 
 

@@ -335,7 +335,8 @@ class RequestPipeline:
         # (Wardgate's own replaces whatever the caller sent in it).
         target = Segment("unknown", "metadata", call.sent_target, (TARGET,))
         upstream = {rules.upstream_credential[0].lower()} if rules.upstream_credential else set()
-        headers = header_segments(request.headers, "unknown", skip=self._identity.credential_headers | upstream)
+        skip = self._identity.credential_headers | upstream
+        headers = header_segments(request.headers, "unknown", skip=skip, minted=self.mcp_sessions)
         call.legacy = self._legacy_session(call)
         ctx.in_session = call.legacy is not None and read.kind == "json" and LegacySession.answerable(read.value)
         extra = [target, *_query_segments(request.query, call.legacy[0] if call.legacy else None), *headers]
