@@ -22,7 +22,6 @@ RUN groupadd --gid ${WARDGATE_UID} wardgate \
 COPY --from=build /opt/wardgate /opt/wardgate
 COPY models/injection/model.int8.onnx models/injection/tokenizer.json models/injection/config.json \
      /opt/wardgate/models/injection/
-# Opt-in: WARDGATE_SCANNERS__INJECTION__MULTILINGUAL=/opt/wardgate/models/injection-ml (see its card).
 COPY models/injection-ml/model.int8.onnx models/injection-ml/tokenizer.json models/injection-ml/config.json \
      /opt/wardgate/models/injection-ml/
 COPY models/langid/lid.176.ftz /opt/wardgate/models/langid/
@@ -35,6 +34,7 @@ ENV PATH=/opt/wardgate/bin:${PATH} \
     WARDGATE_CONFDIR=/var/lib/wardgate \
     WARDGATE_POLICY__DIR=/etc/wardgate/policies \
     WARDGATE_SCANNERS__INJECTION__MODEL=/opt/wardgate/models/injection \
+    WARDGATE_SCANNERS__INJECTION__MULTILINGUAL=/opt/wardgate/models/injection-ml \
     WARDGATE_SCANNERS__INJECTION__LANGUAGE_MODEL=/opt/wardgate/models/langid/lid.176.ftz \
     WARDGATE_SCANNERS__PII__NER__MODEL=/opt/wardgate/models/pii-ner \
     WARDGATE_AUDIT__FILE=/var/log/wardgate/audit.jsonl

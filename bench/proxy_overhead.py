@@ -564,7 +564,7 @@ def main() -> None:
     parser.add_argument("--size", choices=SIZES, default="1k", help="characters per prompt")
     parser.add_argument("--languages", default="en", help="comma-separated prompt languages: en, ko (one run)")
     parser.add_argument(
-        "--multilingual", type=Path, help="scanners.injection.multilingual (opt-in), e.g. models/injection-ml"
+        "--multilingual", default=str(ROOT / "models" / "injection-ml"), help="scanners.injection.multilingual, or none"
     )
     parser.add_argument("--concurrency", default="1,16", help="comma-separated client concurrencies")
     parser.add_argument("--max-seconds", type=float, default=30, help="per target and concurrency: stop starting more")
@@ -606,7 +606,7 @@ def main() -> None:
         "scanners": {
             "injection": {
                 "model": str(ROOT / "models" / "injection"),
-                "multilingual": str(args.multilingual.resolve()) if args.multilingual else None,
+                "multilingual": None if args.multilingual == "none" else str(Path(args.multilingual).resolve()),
                 "language_model": str(ROOT / "models" / "langid" / "lid.176.ftz"),
             },
             "pii": {"ner": {"model": str(ROOT / "models" / "pii-ner")}},

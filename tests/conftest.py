@@ -89,6 +89,7 @@ def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyFacto
         scanners = config.pop("scanners", {})
         injection = {
             "model": str(INJECTION_MODEL),
+            "multilingual": str(MULTILINGUAL_MODEL),
             "language_model": str(LANGUAGE_MODEL),
             **scanners.pop("injection", {}),
         }

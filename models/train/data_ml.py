@@ -21,6 +21,7 @@ from agent_voice import user_requests
 from cjk_prompts import cjk_rows
 from cjk_written import written_rows
 from hosts import host_rows
+from long_prose import long_prose_rows
 from payload_twins import payload_twins
 from planted import planted_tasks
 from roleplay import framed_requests
@@ -90,6 +91,7 @@ def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int, written_wei
     rows += short_rows()  # short benign turns ("hi", "ok", "continue"): added after the shipped run, see its card
     rows += structured_rows(3000, 800, seed + 6)  # tool arguments, paths, commands, logs: after the third round
     rows += host_rows(host_pairs, seed + 5)
+    rows += long_prose_rows(rows, held_out, 1500, 300, seed + 7)  # long prose, and attacks inside it: fourth round
 
     by_text: dict[str, dict] = {}
     conflicted: set[str] = set()

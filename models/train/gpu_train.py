@@ -318,7 +318,9 @@ def main() -> None:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
     )
-    history, best, best_window = [], None, {}
+    # A run that starts from trained weights can already tell which window of a long attack holds it: without this
+    # its first epoch would train on a long attack's first and last windows, which may be benign prose.
+    history, best, best_window = [], None, best_windows(model, data, raw) if args.init else {}
     label, weight = raw["label"].long(), raw["weight"]
     for epoch in range(args.epochs):
         epoch_started = time.time()

@@ -393,10 +393,10 @@ def evaluate() -> None:
 )
 @click.option(
     "--multilingual",
-    default="none",
+    default="models/injection-ml",
     show_default=True,
-    help="A model for text in other languages than English, routed as the scanner routes it (`scanners.injection."
-    "multilingual`), e.g. models/injection-ml; `none`: --model reads every text.",
+    help="The model for text in other languages than English, routed as the scanner routes it (`scanners.injection."
+    "multilingual`); `none`: --model reads every text.",
 )
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Default: the model's own threshold.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics here.")

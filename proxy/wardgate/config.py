@@ -108,9 +108,9 @@ class InjectionSettings(_Section):
     enabled: bool = True
     model: Path = Field(Path("models/injection"), description="An ONNX sequence-classification model directory.")
     multilingual: Path | None = Field(
-        None,
-        description="A model for text in any other language than English (inference/routing.py), e.g. "
-        "models/injection-ml (opt-in, see its card); null: `model` reads every text.",
+        Path("models/injection-ml"),
+        description="The model for text in any other language than English (inference/routing.py); null: `model` "
+        "reads every text.",
     )
     language_model: Path = Field(
         Path("models/langid/lid.176.ftz"), description="fastText language identification, for `multilingual`."

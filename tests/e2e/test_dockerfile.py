@@ -70,8 +70,7 @@ def test_every_model_the_images_settings_name_is_copied_into_it(stages):
     """The settings' defaults are relative to a checkout: the image names its own copies, and each must be there."""
     runtime = stages["runtime"]
     named = re.findall(r"WARDGATE_SCANNERS__\w+=(/opt/wardgate/models/\S+)", " ".join(values(runtime, "ENV")))
-    assert len(named) == 3  # injection, language identification (for the opt-in multilingual model), the PII tagger
-    assert "/opt/wardgate/models/injection-ml/" in " ".join(values(runtime, "COPY"))  # there to opt in to
+    assert len(named) == 4  # injection, its multilingual model, language identification, the PII tagger
     copies = [value.split() for value in values(runtime, "COPY") if "/opt/wardgate/models/" in value]
     copied = {(destination + Path(source).name) for *sources, destination in copies for source in sources}
     for path in named:
