@@ -93,21 +93,23 @@ class LegacySession:
     def answerable(body: Any) -> bool:
         """Whether a POST refused whole can be answered on the stream: JSON-RPC messages only, at least one of them
         a request. Else (not JSON-RPC, nothing to answer) it gets its refusal as an HTTP error."""
-        messages = requests(body)
-        if len(messages) != (len(body) if isinstance(body, list) else 1):
+        if len(requests(body)) != (len(body) if isinstance(body, list) else 1):
             return False
-        asked = [message for message in messages if "id" in message and "method" in message]
+        asked = _asked(body)
         return bool(asked) and all(_is_id(message["id"]) for message in asked)
 
     def refused(self, body: Any, decision: Decision) -> bytes:
         """An `answerable` POST refused whole, as the body to forward instead: a placeholder for each of its
         requests, whose answer the stream replaces by the refusal (notifications are dropped)."""
-        placeholders: list[dict[str, Any]] = [
-            {"id": message["id"]} for message in requests(body) if "id" in message and "method" in message
-        ]
+        placeholders: list[dict[str, Any]] = [{"id": message["id"]} for message in _asked(body)]
         for placeholder in placeholders:
             self.deny(placeholder, decision)
         return json.dumps(placeholders if isinstance(body, list) else placeholders[0]).encode()
+
+
+def _asked(body: Any) -> list[dict[str, Any]]:
+    """The JSON-RPC requests of a body that expect an answer (notifications have no id)."""
+    return [message for message in requests(body) if "id" in message and "method" in message]
 
 
 def _is_id(request_id: Any) -> bool:

@@ -157,32 +157,26 @@ class InjectionScanner:
         return targets, texts, findings
 
     def _scored(self, targets: Sequence[tuple[int, Segment]], scores: Sequence[Scored]) -> list[Finding]:
-        """One finding per segment, from its best text (`_best`)."""
+        """One finding per segment, from its best text (`_best`), at the line of the model that read it."""
         return [
-            Finding(
-                self.name,
-                "injection",
-                scored.score,
-                index,
-                0,
-                len(segment.text),
-                threshold=self.threshold_for(segment, scored.model),
-            )
-            for index, (segment, scored) in self._best(targets, scores).items()
+            Finding(self.name, "injection", scored.score, index, 0, len(segment.text), threshold=line)
+            for index, (segment, scored, line) in self._best(targets, scores).items()
             if scored.score >= self._min_score
         ]
 
     def _best(
         self, targets: Sequence[tuple[int, Segment]], scores: Sequence[Scored]
-    ) -> dict[int, tuple[Segment, Scored]]:
+    ) -> dict[int, tuple[Segment, Scored, float]]:
         """Per segment, its text (or a decoded payload, or the look-alikes folded) that is most over, or least under,
-        the line of the model that read it (models have their own scales: the margin is what compares)."""
-        best: dict[int, tuple[float, Segment, Scored]] = {}
+        the line of the model that read it (models have their own scales: the margin is what compares), and that
+        line."""
+        best: dict[int, tuple[float, Segment, Scored, float]] = {}
         for (index, segment), scored in zip(targets, scores, strict=True):
-            over = margin(scored.score, self.threshold_for(segment, scored.model))
+            line = self.threshold_for(segment, scored.model)
+            over = margin(scored.score, line)
             if index not in best or over > best[index][0]:
-                best[index] = (over, segment, scored)
-        return {index: (segment, scored) for index, (_, segment, scored) in best.items()}
+                best[index] = (over, segment, scored, line)
+        return {index: (segment, scored, line) for index, (_, segment, scored, line) in best.items()}
 
     def best_scores(self, segments: Sequence[Segment]) -> list[Scored | None]:
         """On this thread, every segment given: its best text's score and the model that gave it (None: a field value
