@@ -13,25 +13,59 @@ import dataclasses
 import functools
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from wardgate.errors import InferenceError
 from wardgate.inference.classifier import SequenceClassifier
 
-__all__ = ["LanguageId", "RoutedClassifier", "Scored", "margin", "mixed_script"]
+__all__ = ["LanguageId", "RoutedClassifier", "Scored", "margin", "mixed_script", "other_script"]
 
+# Latin letters, IPA and phonetic ones included: English with IPA letters appended (U+0261, U+1D00) is still Latin.
+_LATIN = "\u0041-\u024f\u0250-\u02af\u1d00-\u1dbf\u1e00-\u1eff\u2c60-\u2c7f\ua720-\ua7ff\uab30-\uab6f"
 # Word characters that are neither Latin letters, digits nor `_`: Hangul, kana, Han, Cyrillic, Greek, Arabic, ...
-_OTHER_SCRIPT = re.compile(r"[^\W\d_\u0041-\u024f\u1e00-\u1eff]")
+_OTHER_SCRIPT = re.compile(rf"[^\W\d_{_LATIN}]")
+_OTHER_SCRIPT_RUN = re.compile(rf"[^\W\d_{_LATIN}]+")
 _OTHER_SCRIPT_LETTERS = 4  # a stray symbol (µ, π) is not a language
-_MIXED = re.compile(r"\b(?=[^\W\d_]*[A-Za-z])(?=[^\W\d_]*[\u0370-\u03ff\u0400-\u04ff])[^\W\d_]+")
+_LETTER = re.compile(r"[^\W\d_]")
+_MIN_LATIN_LETTERS = 24  # Latin left in a text of another script worth the English model's reading: a sentence
+_LOOK_ALIKE = "\u0250-\u02af\u0370-\u03ff\u0400-\u04ff\u1d00-\u1dbf"
+_MIXED = re.compile(rf"\b(?=[^\W\d_]*[A-Za-z])(?=[^\W\d_]*[{_LOOK_ALIKE}])[^\W\d_]+")
 _DIGIT = re.compile(r"\d")
-# Sentences (and lines) the detector is asked about; shorter ones ("hola", "merci") are too few words to tell.
-_SENTENCE = re.compile(r"[^\n.!?;:。！？]+")
+# Sentences the detector is asked about: a blank line or a sentence's end splits them, a single line break does not
+# (prose hard-wrapped into short lines is still prose). Fewer words than this ("hola", "merci") are too few to tell,
+# and a long sentence is asked about in windows, so an instruction in another language inside it is not outvoted.
+_SENTENCE = re.compile(r"(?:[^\n.!?;:。！？]|\n(?![ \t]*\n))+")
 _MIN_SENTENCE_CHARS = 24
 _MIN_SENTENCE_WORDS = 4
-_MAX_SENTENCES = 4096  # past this many (a 200 KB text), the rest of a text is not asked about
+_WINDOW_WORDS = 16
+_MAX_SENTENCES = 4096  # past this many windows (a 200 KB text), the rest of a text is not asked about
+
+
+def _at_least(pattern: re.Pattern[str], text: str, count: int) -> bool:
+    return sum(1 for _ in itertools.islice(pattern.finditer(text), count)) == count
+
+
+def other_script(text: str) -> bool:
+    """Whether `text` holds letters of another script than Latin (enough of them to be a word, not a symbol)."""
+    return _at_least(_OTHER_SCRIPT, text, _OTHER_SCRIPT_LETTERS)
+
+
+def _windows(text: str) -> Iterator[str]:
+    """The text's sentences, words holding a digit dropped (amounts read as any language: the words around them
+    tell), long ones cut into windows of `_WINDOW_WORDS` (a short tail joins the window before it)."""
+    for match in _SENTENCE.finditer(text):
+        words = [word for word in match.group().split() if not _DIGIT.search(word)]
+        for start in range(0, len(words), _WINDOW_WORDS):
+            end = start + _WINDOW_WORDS
+            if len(words) - end < _MIN_SENTENCE_WORDS:
+                end = len(words)
+            window = " ".join(words[start:end])
+            if end - start >= _MIN_SENTENCE_WORDS and len(window) >= _MIN_SENTENCE_CHARS:
+                yield window
+            if end == len(words):
+                break
 
 
 class LanguageId:
@@ -54,26 +88,18 @@ class LanguageId:
     def foreign(self, text: str) -> bool:
         if self._model is None:
             raise InferenceError("the language identification model is not loaded")
-        letters = itertools.islice(_OTHER_SCRIPT.finditer(text), _OTHER_SCRIPT_LETTERS)  # stops at the 4th
-        if sum(1 for _ in letters) == _OTHER_SCRIPT_LETTERS:
+        if other_script(text):
             return True
-        for count, match in enumerate(_SENTENCE.finditer(text)):
-            if count == _MAX_SENTENCES:
-                break
-            # Numbers and amounts ("$3.50 each") read as any language: the words around them tell.
-            words = [word for word in match.group().split() if not _DIGIT.search(word)]
-            sentence = " ".join(words)
-            if len(words) < _MIN_SENTENCE_WORDS or len(sentence) < _MIN_SENTENCE_CHARS:
-                continue
-            (label, *_), (confidence, *_) = self._model.predict(sentence, k=1)
+        for window in itertools.islice(_windows(text), _MAX_SENTENCES):
+            (label, *_), (confidence, *_) = self._model.predict(window, k=1)
             if label != "__label__en" and confidence >= self._min_confidence:
                 return True
         return False
 
 
 def mixed_script(text: str) -> bool:
-    """Whether a word mixes Latin letters with Cyrillic or Greek ones: English in disguise, which the scanner has
-    read both ways (as written, by the multilingual model when it has enough such letters, and folded)."""
+    """Whether a word mixes ASCII letters with Cyrillic, Greek or IPA ones: English in disguise, which the scanner
+    has read both ways (as written, and with the look-alikes folded)."""
     return _MIXED.search(text) is not None
 
 
@@ -84,7 +110,14 @@ class Scored:
 
 
 class RoutedClassifier:
-    """Each text scored by the classifier that reads its language (one classifier: every text is its)."""
+    """Each text scored by every classifier that reads its language (one classifier: every text is its).
+
+    A text in another script is the multilingual model's, and its Latin words (an English sentence inside Korean, an
+    English attack with a foreign word appended) are also the English model's; a Latin-script text that language
+    identification gives to another language is read by both (Italian prose is not always told from English, and an
+    English attack must not escape the English model by a foreign sentence beside it). The scanner keeps, per text,
+    the read most over its model's line.
+    """
 
     def __init__(self, english: SequenceClassifier, multilingual: SequenceClassifier | None = None,
                  language: LanguageId | None = None) -> None:  # fmt: skip
@@ -99,20 +132,29 @@ class RoutedClassifier:
         if self._language is not None:
             self._language.load()
 
-    def route(self, text: str) -> int:
-        return 1 if self._language is not None and self._language.foreign(text) else 0
+    def reads(self, text: str) -> list[tuple[int, str]]:
+        """(model, what it reads) for each model that reads `text`: 0 the English one, 1 the multilingual one."""
+        if self._language is None:
+            return [(0, text)]
+        if other_script(text):
+            latin = _OTHER_SCRIPT_RUN.sub(" ", text)
+            return [(1, text), *([(0, latin)] if _at_least(_LETTER, latin, _MIN_LATIN_LETTERS) else [])]
+        return [(0, text), (1, text)] if self._language.foreign(text) else [(0, text)]
 
-    def score(self, texts: Sequence[str], wanted: Callable[[int], bool] | None = None) -> list[Scored]:
-        """On the caller's thread (a worker's: language identification and the forward passes are CPU work)."""
-        scored = [Scored(0.0, self.route(text)) for text in texts]
+    def score(self, texts: Sequence[str], wanted: Callable[[int], bool] | None = None) -> list[tuple[Scored, ...]]:
+        """Each text's scores, one per model that read it. On the caller's thread (a worker's: language
+        identification and the forward passes are CPU work)."""
+        reads = [(index, model, read) for index, text in enumerate(texts) for model, read in self.reads(text)]
+        scored: list[list[Scored]] = [[] for _ in texts]
         for model, classifier in enumerate(self.classifiers):
-            indices = [index for index, item in enumerate(scored) if item.model == model]
+            indices = [index for index, read_by, _ in reads if read_by == model]
             if not indices:
                 continue
             check = functools.partial(_wanted_of, wanted, indices) if wanted is not None else None
-            for index, score in zip(indices, classifier.score([texts[i] for i in indices], check), strict=True):
-                scored[index] = Scored(score, model)
-        return scored
+            mine = [read for _, read_by, read in reads if read_by == model]
+            for index, score in zip(indices, classifier.score(mine, check), strict=True):
+                scored[index].append(Scored(score, model))
+        return [tuple(items) for items in scored]
 
 
 def _wanted_of(wanted: Callable[[int], bool], indices: Sequence[int], local: int) -> bool:

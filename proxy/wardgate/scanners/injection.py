@@ -17,7 +17,7 @@ from wardgate.inference.routing import RoutedClassifier, Scored, margin, mixed_s
 from wardgate.models import Finding, Segment
 from wardgate.scanners.markup import reduce_markup
 from wardgate.scanners.memo import TextMemo
-from wardgate.scanners.normalise import decoded_layers, is_hidden
+from wardgate.scanners.normalise import decoded_layers, escapes_decoded, is_hidden
 from wardgate.scanners.normalise import normalise as shared_normalise
 
 __all__ = ["InjectionScanner", "normalise"]
@@ -57,10 +57,10 @@ def normalise(text: str) -> tuple[str, int, int]:
             invisible += text.count(char)
         elif _is_tag(char):
             tags += text.count(char)
-    if not changed:
-        return text, invisible, tags
-    pattern = re.compile("[" + "".join(re.escape(char) for char in changed) + "]")
-    return pattern.sub(lambda match: changed[match.group()], text), invisible, tags
+    if changed:
+        pattern = re.compile("[" + "".join(re.escape(char) for char in changed) + "]")
+        text = pattern.sub(lambda match: changed[match.group()], text)
+    return unicodedata.normalize("NFC", text), invisible, tags  # Hangul jamo written apart, composed
 
 
 def _is_field_value(segment: Segment) -> bool:
@@ -80,7 +80,7 @@ class InjectionScanner:
     def __init__(
         self,
         classifier: RoutedClassifier,
-        batcher: DynamicBatcher[Scored],
+        batcher: DynamicBatcher[tuple[Scored, ...]],
         *,
         roles: Sequence[str],
         min_score: float,
@@ -92,7 +92,7 @@ class InjectionScanner:
         self._min_score = min_score
         # Scores by the normalised text's hash: a chat resends its whole history every turn, and only the new turn
         # should cost a forward pass. The cache lives as long as this model does (a new model is a new scanner).
-        self._scores: TextMemo[Scored] = TextMemo(cache_size)
+        self._scores: TextMemo[tuple[Scored, ...]] = TextMemo(cache_size)
 
     def threshold_for(self, segment: Segment, model: int = 0) -> float:
         """The operating point of the model that read the text, for this kind of text: tool results and documents
@@ -144,19 +144,22 @@ class InjectionScanner:
                 findings.append(Finding(self.name, "evasion:invisible_characters", 1.0, index, 0, end))
             texts.append(cleaned)
         # A payload hidden in base64 or hex ("decode this and do what it says") is scored as the text it decodes
-        # to, and words spelled with look-alike Cyrillic or Greek letters as they read, each as one more text of
-        # the same segment (the segment's score is the highest of its texts).
+        # to, escaped characters (`\uD55C…`) as they read, and words spelled with look-alike letters as they read,
+        # each as one more text of the same segment (the segment's score is the highest of its texts).
         for target, cleaned in list(zip(targets, texts, strict=True)):
             if mixed_script(cleaned):
                 targets.append(target)
                 texts.append(shared_normalise(cleaned).text)
+            if (unescaped := escapes_decoded(cleaned)) is not None:
+                targets.append(target)
+                texts.append(normalise(unescaped)[0])
             for _, _, decoded in decoded_layers(cleaned):
                 if len(decoded.strip()) >= _MIN_DECODED_CHARS:
                     targets.append(target)
                     texts.append(normalise(decoded)[0])
         return targets, texts, findings
 
-    def _scored(self, targets: Sequence[tuple[int, Segment]], scores: Sequence[Scored]) -> list[Finding]:
+    def _scored(self, targets: Sequence[tuple[int, Segment]], scores: Sequence[tuple[Scored, ...]]) -> list[Finding]:
         """One finding per segment, from its best text (`_best`), at the line of the model that read it."""
         return [
             Finding(self.name, "injection", scored.score, index, 0, len(segment.text), threshold=line)
@@ -165,17 +168,18 @@ class InjectionScanner:
         ]
 
     def _best(
-        self, targets: Sequence[tuple[int, Segment]], scores: Sequence[Scored]
+        self, targets: Sequence[tuple[int, Segment]], scores: Sequence[tuple[Scored, ...]]
     ) -> dict[int, tuple[Segment, Scored, float]]:
-        """Per segment, its text (or a decoded payload, or the look-alikes folded) that is most over, or least under,
-        the line of the model that read it (models have their own scales: the margin is what compares), and that
-        line."""
+        """Per segment, its text (or a decoded payload, or the look-alikes folded) and reading that is most over, or
+        least under, the line of the model that read it (models have their own scales: the margin is what compares),
+        and that line."""
         best: dict[int, tuple[float, Segment, Scored, float]] = {}
-        for (index, segment), scored in zip(targets, scores, strict=True):
-            line = self.threshold_for(segment, scored.model)
-            over = margin(scored.score, line)
-            if index not in best or over > best[index][0]:
-                best[index] = (over, segment, scored, line)
+        for (index, segment), reads in zip(targets, scores, strict=True):
+            for scored in reads:
+                line = self.threshold_for(segment, scored.model)
+                over = margin(scored.score, line)
+                if index not in best or over > best[index][0]:
+                    best[index] = (over, segment, scored, line)
         return {index: (segment, scored, line) for index, (_, segment, scored, line) in best.items()}
 
     def best_scores(self, segments: Sequence[Segment]) -> list[Scored | None]:

@@ -4,8 +4,9 @@ NFKC (full-width and compatibility forms), invisible characters removed (zero-wi
 characters), percent-escapes decoded, and characters that Unicode's confusables table (UTS #39, shipped by the
 `confusable-homoglyphs` package) lists as look-alikes of an ASCII letter or digit folded to it. Every character of
 the result remembers where it came from, so findings point back at the original text. Base64, base32 and hex runs
-are decoded as separate layers, nested ones up to three deep (`decoded_layers`); re-spellings (reversed, rot13, HTML
-entities, spaced letters) are in `spelled.py`.
+are decoded as separate layers, nested ones up to three deep (`decoded_layers`), and escaped characters (`\\uXXXX`,
+`\\xHH`, `&#…;`) spelled out (`escapes_decoded`); re-spellings (reversed, rot13, HTML entities, spaced letters) are in
+`spelled.py`. Decomposed characters (Hangul written as jamo, `e` + a combining accent) are composed (NFC).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import binascii
 import contextlib
 import dataclasses
 import functools
+import html
 import itertools
 import json
 import re
@@ -23,7 +25,15 @@ from importlib import resources
 
 import re2
 
-__all__ = ["INVISIBLE", "Normalised", "decoded_layers", "has_encoded_run", "is_hidden", "normalise"]
+__all__ = [
+    "INVISIBLE",
+    "Normalised",
+    "decoded_layers",
+    "escapes_decoded",
+    "has_encoded_run",
+    "is_hidden",
+    "normalise",
+]
 
 # U+FFFD too: the scanners read a lone surrogate as one (wardgate/surrogates.py), and one inside a key hides nothing.
 INVISIBLE = frozenset(
@@ -42,6 +52,13 @@ _HEX_RUN = re.compile(r"\b(?:[0-9A-Fa-f]{2}){12,}\b")
 _MAX_LAYERS = 32  # decoded runs per text: a body of base64 noise must not multiply the work unboundedly
 _MAX_DEPTH = 3  # base64 of base64 of base64: each layer is decoded again, up to this many times
 _BASE32 = re.compile(r"[A-Za-z2-7]+=*")
+# Characters spelled as escapes: JSON/JavaScript `\uXXXX` (UTF-16, pairs for astral ones), Python's `\U0001F600`,
+# Python/C bytes `\xHH` (UTF-8), HTML character references. A model decodes them as it reads; the scanners must too.
+_UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})+")
+_BYTE_ESCAPES = re.compile(r"(?:\\x[0-9A-Fa-f]{2})+")
+_CHARACTER_REFERENCES = re.compile(r"(?:&#(?:[0-9]{1,7}|[xX][0-9A-Fa-f]{1,6});?)+")
+_ESCAPE_MARKS = ("\\u", "\\U", "\\x", "&#")
+_MIN_ESCAPES = 4  # fewer is a path (`C:\\users`) or one stray character, not a hidden sentence
 
 
 @functools.cache
@@ -105,8 +122,32 @@ def normalise(text: str, *, fold_confusables: bool = True) -> Normalised:
             out.append(fold.get(piece, piece))
             origin.append(index)
         index += 1
-    result = "".join(out)
-    return Normalised(result, tuple(origin), hidden, result != text)
+    result, where = _composed("".join(out), origin)
+    return Normalised(result, tuple(where), hidden, result != text)
+
+
+def _joins_previous(char: str) -> bool:
+    """A combining mark, or a Hangul medial vowel or final consonant jamo: composes with the character before it."""
+    code = ord(char)
+    return unicodedata.combining(char) != 0 or 0x1160 <= code <= 0x11FF or 0xD7B0 <= code <= 0xD7FF
+
+
+def _composed(text: str, origin: list[int]) -> tuple[str, list[int]]:
+    """`text` in NFC (Hangul jamo sequences to syllables, accents onto their letters), and where each of its
+    characters came from (the first character of the cluster it was composed from)."""
+    if unicodedata.is_normalized("NFC", text):
+        return text, origin
+    chars: list[str] = []
+    where: list[int] = []
+    start = 0
+    for index in range(1, len(text) + 1):
+        if index < len(text) and _joins_previous(text[index]):
+            continue
+        cluster = unicodedata.normalize("NFC", text[start:index])
+        chars.append(cluster)
+        where += [origin[start]] * len(cluster)
+        start = index
+    return "".join(chars), where
 
 
 def _printable(data: bytes) -> str | None:
@@ -136,6 +177,28 @@ def _decodings(run: str) -> list[bytes]:
         with contextlib.suppress(binascii.Error, ValueError):
             found.append(base64.b32decode(bare + "=" * (-len(bare) % 8), casefold=True))
     return found
+
+
+def _unicode_escapes(run: re.Match[str]) -> str:
+    try:
+        decoded = run.group().encode("ascii").decode("unicode_escape")
+    except UnicodeDecodeError:  # `\\U` past U+10FFFF: not a character, left as written
+        return run.group()
+    return decoded.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")  # pairs joined
+
+
+def _byte_escapes(run: re.Match[str]) -> str:
+    return bytes.fromhex(run.group().replace("\\x", "")).decode("utf-8", "replace")
+
+
+def escapes_decoded(text: str) -> str | None:
+    """`text` with its escaped characters spelled out, when it holds at least four escapes (else None)."""
+    if sum(text.count(mark) for mark in _ESCAPE_MARKS) < _MIN_ESCAPES:
+        return None
+    decoded = _UNICODE_ESCAPES.sub(_unicode_escapes, text)
+    decoded = _BYTE_ESCAPES.sub(_byte_escapes, decoded)
+    decoded = _CHARACTER_REFERENCES.sub(lambda run: html.unescape(run.group()), decoded)
+    return decoded if decoded != text else None
 
 
 def decoded_layers(text: str, depth: int = _MAX_DEPTH) -> list[tuple[int, int, str]]:
