@@ -10,8 +10,9 @@ from wardgate.models import Segment
 from wardgate.pipeline.masking import Masker
 from wardgate.pipeline.vault import Vault
 from wardgate.scanners.pii import build_pii_scanner
-from wardgate.scanners.pii.korean import KrPhoneRecognizer, KrRrnRecognizer, blank_hangul, rrn_checksum_ok
+from wardgate.scanners.pii.korean import KrPhoneRecognizer, KrRrnRecognizer, rrn_checksum_ok
 from wardgate.scanners.pii.scanner import PiiScanner
+from wardgate.scripts import blank_other_scripts
 
 VALID_RRN = "900101-1234568"  # weights 2..9,2..5 over 900101123456 → sum 145 → (11 - 145 % 11) % 10 = 8
 
@@ -63,7 +64,7 @@ def test_a_landline_without_separators_needs_a_keyword():
 
 
 def test_blanking_hangul_keeps_offsets():
-    assert blank_hangul("메일은 kim@example.co.kr입니다") == "    kim@example.co.kr   "
+    assert blank_other_scripts("메일은 kim@example.co.kr입니다") == "    kim@example.co.kr   "
 
 
 def test_email_card_and_numbers_glued_to_korean_particles(scanner):

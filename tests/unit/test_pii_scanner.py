@@ -180,3 +180,23 @@ async def test_a_cancelled_scan_leaves_no_slice_running(scanner, monkeypatch):
     await asyncio.sleep(0.3)  # the slices running when it was cancelled finish; no other starts
     assert SCAN_WORK.running == 0
     assert len(calls) == started < len(slices(long))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "明日の午後三時に会議室を予約して、参加者にメールを送ってください。資料は東京オフィスの共有フォルダにあります。",
+        "请帮我预订明天下午三点的会议室，并给参会人员发邮件。资料在北京办公室的共享文件夹里。",
+        "Пожалуйста, забронируйте переговорную на завтра в три часа и отправьте письмо участникам.",
+    ],
+    ids=["japanese", "chinese", "russian"],
+)
+def test_the_english_ner_reads_no_clause_of_another_script_as_a_name(scanner, text):
+    """Read as written, the English passes masked whole Japanese and Chinese clauses as PERSON and LOCATION."""
+    address = "tanaka@example.co.jp"
+    assert kinds(scanner, f"{text}連絡先は{address}です。") == [("EMAIL_ADDRESS", address)]
+
+
+def test_latin_names_inside_text_of_another_script_are_still_found(scanner):
+    text = "明日の会議について、John Smith さんにメールを転送してください。"
+    assert ("PERSON", "John Smith") in kinds(scanner, text)

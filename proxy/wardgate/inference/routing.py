@@ -19,14 +19,10 @@ from typing import Any
 
 from wardgate.errors import InferenceError
 from wardgate.inference.classifier import SequenceClassifier
+from wardgate.scripts import OTHER_SCRIPT_RUNS, has_other_script
 
 __all__ = ["LanguageId", "RoutedClassifier", "Scored", "margin", "mixed_script", "other_script"]
 
-# Latin letters, IPA and phonetic ones included: English with IPA letters appended (U+0261, U+1D00) is still Latin.
-_LATIN = "\u0041-\u024f\u0250-\u02af\u1d00-\u1dbf\u1e00-\u1eff\u2c60-\u2c7f\ua720-\ua7ff\uab30-\uab6f"
-# Word characters that are neither Latin letters, digits nor `_`: Hangul, kana, Han, Cyrillic, Greek, Arabic, ...
-_OTHER_SCRIPT = re.compile(rf"[^\W\d_{_LATIN}]")
-_OTHER_SCRIPT_RUN = re.compile(rf"[^\W\d_{_LATIN}]+")
 _OTHER_SCRIPT_LETTERS = 4  # a stray symbol (µ, π) is not a language
 _LETTER = re.compile(r"[^\W\d_]")
 _MIN_LATIN_LETTERS = 24  # Latin left in a text of another script worth the English model's reading: a sentence
@@ -43,13 +39,9 @@ _WINDOW_WORDS = 16
 _MAX_SENTENCES = 4096  # past this many windows (a 200 KB text), the rest of a text is not asked about
 
 
-def _at_least(pattern: re.Pattern[str], text: str, count: int) -> bool:
-    return sum(1 for _ in itertools.islice(pattern.finditer(text), count)) == count
-
-
 def other_script(text: str) -> bool:
     """Whether `text` holds letters of another script than Latin (enough of them to be a word, not a symbol)."""
-    return _at_least(_OTHER_SCRIPT, text, _OTHER_SCRIPT_LETTERS)
+    return has_other_script(text, _OTHER_SCRIPT_LETTERS)
 
 
 def _windows(text: str) -> Iterator[str]:
@@ -137,8 +129,9 @@ class RoutedClassifier:
         if self._language is None:
             return [(0, text)]
         if other_script(text):
-            latin = _OTHER_SCRIPT_RUN.sub(" ", text)
-            return [(1, text), *([(0, latin)] if _at_least(_LETTER, latin, _MIN_LATIN_LETTERS) else [])]
+            latin = OTHER_SCRIPT_RUNS.sub(" ", text)
+            enough = sum(1 for _ in itertools.islice(_LETTER.finditer(latin), _MIN_LATIN_LETTERS)) == _MIN_LATIN_LETTERS
+            return [(1, text), *([(0, latin)] if enough else [])]
         return [(0, text), (1, text)] if self._language.foreign(text) else [(0, text)]
 
     def score(self, texts: Sequence[str], wanted: Callable[[int], bool] | None = None) -> list[tuple[Scored, ...]]:

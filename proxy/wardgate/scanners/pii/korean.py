@@ -13,21 +13,15 @@ from presidio_analyzer import Pattern, RecognizerResult
 
 from wardgate.scanners.pii.recognizers import ContextPatternRecognizer
 
-__all__ = ["KrPhoneRecognizer", "KrRrnRecognizer", "blank_hangul", "has_hangul", "rrn_checksum_ok"]
+__all__ = ["KrPhoneRecognizer", "KrRrnRecognizer", "has_hangul", "rrn_checksum_ok"]
 
-# Syllables, the jamo blocks and their compatibility forms: everything spaCy's English pipeline should not see.
+# Syllables, the jamo blocks and their compatibility forms.
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff]")
 _RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 
 
 def has_hangul(text: str) -> bool:
     return _HANGUL.search(text) is not None
-
-
-def blank_hangul(text: str) -> str:
-    """The text with each Hangul character replaced by a space: offsets stay, and a particle glued to an e-mail
-    address or a number no longer hides its end from patterns bounded by `\\b`."""
-    return _HANGUL.sub(" ", text)
 
 
 def rrn_checksum_ok(digits: str) -> bool:

@@ -25,12 +25,18 @@ from wardgate.inference import DynamicBatcher, EntitySpan
 from wardgate.inference.work import SCAN_WORK
 from wardgate.models import Finding, Segment
 from wardgate.scanners.memo import TextMemo
-from wardgate.scanners.pii.korean import blank_hangul, has_hangul
+from wardgate.scanners.pii.korean import has_hangul
+from wardgate.scripts import blank_other_scripts, has_other_script
 
 __all__ = ["OVERLAP_CHARS", "SLICE_CHARS", "PiiScanner", "slices"]
 
 _Found = tuple[tuple[str, int, int, float], ...]  # (entity, start, end, score) per result
 _PATTERN_HINT = re.compile(r"[0-9@]")
+# Languages written in another script than Latin (spaCy's codes): their passes read the text as written.
+_OTHER_SCRIPT_LANGUAGES = frozenset(
+    ("ko", "ja", "zh", "ru", "uk", "be", "bg", "mk", "sr", "kk", "el", "ar", "fa", "ur", "he", "th", "hi", "mr",
+     "ne", "bn", "ta", "te", "kn", "ml", "gu", "si", "hy", "ka", "mn")
+)  # fmt: skip
 # ~0.1 s of spaCy + the tagger on one core; an entity, or a context word and its number, fits in the overlap.
 SLICE_CHARS = 2048
 OVERLAP_CHARS = 200
@@ -96,16 +102,23 @@ class PiiScanner:
     def _views(self, text: str) -> list[tuple[str, str]]:
         """(language, what its pass reads) for each configured language.
 
-        With Korean on, text with Hangul gets a Korean pass over the original, and the other passes read it with
-        Hangul blanked out (same offsets): the English NER sees no Hangul to call a place or a name, and a particle
-        glued to an e-mail address or a card number no longer hides its end from Presidio's `\\b` patterns.
+        A pass for a language written in Latin script (English's spaCy and the tagger) reads the text with letters of
+        other scripts blanked out (same offsets): it reads Japanese clauses or Cyrillic words as names and places,
+        and a particle glued to an e-mail address or a card number no longer hides its end from Presidio's `\\b`
+        patterns. A pass for a language of another script reads the original; the Korean pass only text with Hangul
+        (unless it is the only one).
         """
-        if "ko" not in self._languages:
-            return [(language, text) for language in self._languages]
-        if not has_hangul(text):
-            return [(language, text) for language in self._languages if language != "ko"]
-        blanked = blank_hangul(text)
-        return [(language, text if language == "ko" else blanked) for language in self._languages]
+        if not has_other_script(text):
+            korean_needed = self._languages == ["ko"]
+            return [(language, text) for language in self._languages if language != "ko" or korean_needed]
+        blanked = blank_other_scripts(text)
+        views = []
+        for language in self._languages:
+            if language not in _OTHER_SCRIPT_LANGUAGES:
+                views.append((language, blanked))
+            elif language != "ko" or has_hangul(text) or self._languages == ["ko"]:
+                views.append((language, text))
+        return views
 
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
         """A stream window: pattern recognizers only, and only where a pattern entity could be."""
