@@ -70,3 +70,14 @@ def test_a_missing_model_is_a_start_up_error(tmp_path):
 def test_margins_put_both_models_on_one_scale():
     assert [margin(score, 0.4) for score in (0.0, 0.2, 0.4, 0.7, 1.0)] == pytest.approx([-1, -0.5, 0, 0.5, 1])
     assert margin(0.95, 0.93) > 0 > margin(0.5, 0.93)
+
+
+def test_every_format_character_is_hidden():
+    """The hidden set is written out by hand (Unicode 15's Cf); the interpreter's table must hold no other."""
+    import sys
+    import unicodedata
+
+    from wardgate.scanners.normalise import is_hidden
+
+    missing = [hex(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cf"]
+    assert [code for code in missing if not is_hidden(int(code, 16))] == []

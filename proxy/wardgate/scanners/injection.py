@@ -7,6 +7,7 @@ HTML is first reduced to its text, comments and alt/title attributes included (`
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -15,17 +16,34 @@ from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher
 from wardgate.inference.routing import RoutedClassifier, Scored, margin, mixed_script
 from wardgate.models import Finding, Segment
-from wardgate.scanners.markup import reduce_markup
+from wardgate.scanners.markup import markup_code, reduce_markup
 from wardgate.scanners.memo import TextMemo
-from wardgate.scanners.normalise import decoded_layers, escapes_decoded, is_hidden
+from wardgate.scanners.normalise import (
+    SPACE_LIKE,
+    decoded_layers,
+    escapes_decoded,
+    is_hidden,
+    spelled_out_hangul,
+    stream_safe,
+)
 from wardgate.scanners.normalise import normalise as shared_normalise
 
 __all__ = ["InjectionScanner", "normalise"]
 
-_ZERO_WIDTH = {0x200B, 0x200C, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x180E}
-_BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x061C}
+# Hidden characters that ordinary text holds: a soft hyphen, the joiner inside emoji sequences, variation selectors
+# (emoji and CJK presentation), Hangul fillers, the replacement character. Removed before scoring, never a finding.
+_NOT_EVASIONS = frozenset(
+    (0x00AD, 0x200D, 0xFFFD, 0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x17B4, 0x17B5, *range(0xFE00, 0xFE10),
+     *range(0xE0100, 0xE01F0), *range(0x180B, 0x1810))
+)  # fmt: skip
 _FIELD_TOKEN_CHARS = 64
-_MIN_DECODED_CHARS = 12  # shorter decoded runs are ids and hashes, not instructions
+_MIN_DECODED_CHARS = 12
+_PREPARE_ON_LOOP_CHARS = 8192  # shorter decoded runs are ids and hashes, not instructions
+
+
+def _is_invisible(code: int) -> bool:
+    """Hidden, and not a tag character (its own finding), a soft hyphen, an emoji joiner or a Hangul filler."""
+    return is_hidden(code) and not 0xE0000 <= code <= 0xE007F and code not in _NOT_EVASIONS
 
 
 def _is_tag(char: str) -> bool:
@@ -42,18 +60,20 @@ def normalise(text: str) -> tuple[str, int, int]:
     are looked at and those that change are replaced in one regex pass: the shared pass costs 0.4 ms per KB in
     Python, and a chat resends its history every turn. Percent-escapes are decoded in order by the shared pass.
     """
+    text = spelled_out_hangul(stream_safe(text))
     if "%" in text:
-        invisible = sum(1 for char in text if ord(char) in _ZERO_WIDTH or ord(char) in _BIDI)
+        invisible = sum(1 for char in text if _is_invisible(ord(char)))
         tags = sum(1 for char in text if _is_tag(char))
         return shared_normalise(text, fold_confusables=False).text, invisible, tags
     changed: dict[str, str] = {}
     invisible = tags = 0
     for char in {char for char in set(text) if not char.isascii()}:
         code = ord(char)
-        mapped = "" if is_hidden(code) else unicodedata.normalize("NFKC", char)  # as the shared pass drops
+        # As the shared pass maps: hidden characters dropped, the braille blank a space, the rest NFKC.
+        mapped = "" if is_hidden(code) else unicodedata.normalize("NFKC", SPACE_LIKE.get(char, char))
         if mapped != char:
             changed[char] = mapped
-        if code in _ZERO_WIDTH or code in _BIDI:
+        if _is_invisible(code):
             invisible += text.count(char)
         elif _is_tag(char):
             tags += text.count(char)
@@ -104,7 +124,12 @@ class InjectionScanner:
         return config.threshold_at("document" if document else "user")
 
     async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
-        targets, texts, findings = self._prepare(segments)
+        if sum(len(segment.text) for segment in segments) > _PREPARE_ON_LOOP_CHARS:
+            # Normalising and decoding cost ~0.4 s per MB: past a few KB, on a worker thread, not the event loop.
+            prepared = await asyncio.get_running_loop().run_in_executor(None, self._prepare, segments)
+        else:
+            prepared = self._prepare(segments)
+        targets, texts, findings = prepared
         keys = [TextMemo.key(text) for text in texts]
         known = {key: scored for key in keys if (scored := self._scores.get(key)) is not None}
         missing = [key for key in dict.fromkeys(keys) if key not in known]
@@ -150,13 +175,17 @@ class InjectionScanner:
             if mixed_script(cleaned):
                 targets.append(target)
                 texts.append(shared_normalise(cleaned).text)
-            if (unescaped := escapes_decoded(cleaned)) is not None:
+            if code := markup_code(target[1].text):
                 targets.append(target)
-                texts.append(normalise(unescaped)[0])
-            for _, _, decoded in decoded_layers(cleaned):
-                if len(decoded.strip()) >= _MIN_DECODED_CHARS:
-                    targets.append(target)
-                    texts.append(normalise(decoded)[0])
+                texts.append(normalise(code)[0])
+            layers = decoded_layers(cleaned)
+            payloads = [decoded for _, _, decoded in layers if len(decoded.strip()) >= _MIN_DECODED_CHARS]
+            for payload in (cleaned, *payloads):
+                if (unescaped := escapes_decoded(payload)) is not None:
+                    payloads.append(unescaped)
+            for payload in payloads:
+                targets.append(target)
+                texts.append(normalise(payload)[0])
         return targets, texts, findings
 
     def _scored(self, targets: Sequence[tuple[int, Segment]], scores: Sequence[tuple[Scored, ...]]) -> list[Finding]:

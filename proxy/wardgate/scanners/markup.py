@@ -9,17 +9,21 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-__all__ = ["reduce_markup"]
+__all__ = ["markup_code", "reduce_markup"]
 
 _LOOKS_LIKE_HTML = re.compile(r"<(?:[a-zA-Z][\w-]*[\s>/]|!--)")
 _TEXT_ATTRIBUTES = frozenset({"alt", "title", "aria-label", "placeholder", "content", "value"})
-_SKIPPED = frozenset({"script", "style"})  # code and CSS: not prose a model is asked to follow
+# Code and CSS: not prose a model is asked to follow, so not part of the reduced text; but a model given the page reads
+# them (a comment in a script can address it), so the scanner scores them as one more text (`markup_code`).
+_SKIPPED = frozenset({"script", "style"})
+_HAS_CODE = re.compile(r"<(?:script|style)\b", re.IGNORECASE)
 
 
 class _Text(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.code: list[str] = []
         self._skipping = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -32,8 +36,7 @@ class _Text(HTMLParser):
             self._skipping -= 1
 
     def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+        (self.code if self._skipping else self.parts).append(data)
 
     def handle_comment(self, data: str) -> None:
         self.parts.append(data)
@@ -47,3 +50,13 @@ def reduce_markup(text: str) -> str:
     parser.feed(text)
     parser.close()
     return " ".join(" ".join(parser.parts).split())
+
+
+def markup_code(text: str) -> str:
+    """The text inside a page's `<script>` and `<style>` elements, whitespace collapsed ("" when it has none)."""
+    if not _HAS_CODE.search(text):
+        return ""
+    parser = _Text()
+    parser.feed(text)
+    parser.close()
+    return " ".join(" ".join(parser.code).split())

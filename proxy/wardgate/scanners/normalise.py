@@ -27,12 +27,16 @@ import re2
 
 __all__ = [
     "INVISIBLE",
+    "MAX_MARKS",
+    "SPACE_LIKE",
     "Normalised",
     "decoded_layers",
     "escapes_decoded",
     "has_encoded_run",
     "is_hidden",
     "normalise",
+    "spelled_out_hangul",
+    "stream_safe",
 ]
 
 # U+FFFD too: the scanners read a lone surrogate as one (wardgate/surrogates.py), and one inside a key hides nothing.
@@ -42,7 +46,7 @@ INVISIBLE = frozenset(
 )  # fmt: skip
 # Combining grapheme joiner, Hangul fillers, Khmer inherent vowels: blank glyphs used to break a word up unseen.
 _BLANK = frozenset((0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x17B4, 0x17B5))
-_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 # Base64 as `base64` and PEM write it: lines of 64 or 76 characters (whitespace inside is dropped before decoding).
 # RE2: with Python's backtracking engine a long run without a line break costs quadratic time.
@@ -52,12 +56,17 @@ _HEX_RUN = re.compile(r"\b(?:[0-9A-Fa-f]{2}){12,}\b")
 _MAX_LAYERS = 32  # decoded runs per text: a body of base64 noise must not multiply the work unboundedly
 _MAX_DEPTH = 3  # base64 of base64 of base64: each layer is decoded again, up to this many times
 _BASE32 = re.compile(r"[A-Za-z2-7]+=*")
-# Characters spelled as escapes: JSON/JavaScript `\uXXXX` (UTF-16, pairs for astral ones), Python's `\U0001F600`,
-# Python/C bytes `\xHH` (UTF-8), HTML character references. A model decodes them as it reads; the scanners must too.
-_UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})+")
-_BYTE_ESCAPES = re.compile(r"(?:\\x[0-9A-Fa-f]{2})+")
+# Characters spelled as escapes: JSON/JavaScript `\uXXXX` (UTF-16, pairs for astral ones) and `\u{X}`, Python's
+# `\U0001F600` (and a four-digit `\U0049`), bytes as `\xHH` or octal `\355` (UTF-8: printf, git's quoted paths),
+# HTML character references, and any of them escaped again (`\\u0049`, `&amp;#73;`). A model decodes them as it reads.
+_BACKSLASHES = re.compile(r"\\{2,}(?=[uUx0-7])")
+_BRACED = re.compile(r"\\u\{([0-9A-Fa-f]{1,6})\}")
+_UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}|\\U[0-9A-Fa-f]{4})+")
+_BYTE_ESCAPES = re.compile(r"(?:\\x[0-9A-Fa-f]{2}|\\[0-3][0-7]{2})+")
+_BYTE = re.compile(r"\\x([0-9A-Fa-f]{2})|\\([0-3][0-7]{2})")
 _CHARACTER_REFERENCES = re.compile(r"(?:&#(?:[0-9]{1,7}|[xX][0-9A-Fa-f]{1,6});?)+")
-_ESCAPE_MARKS = ("\\u", "\\U", "\\x", "&#")
+_ESCAPE_MARKS = ("\\", "&#", "&amp;")
+_ESCAPE_ROUNDS = 3  # escaped, escaped twice, three times
 _MIN_ESCAPES = 4  # fewer is a path (`C:\\users`) or one stray character, not a hidden sentence
 
 
@@ -75,9 +84,26 @@ def _confusable_to_ascii() -> dict[str, str]:
     return fold
 
 
+# Unicode's format characters (general category Cf, Unicode 15), beyond the ones above: invisible controls (U+206A to
+# U+206F, interlinear annotation U+FFF9 to U+FFFB, shorthand format, Egyptian and musical format controls) and
+# prepended marks. tests/unit assert that the interpreter's unicodedata knows no other.
+_FORMAT = (
+    0x00AD, *range(0x0600, 0x0606), 0x061C, 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x180E, *range(0x200B, 0x2010),
+    *range(0x202A, 0x202F), *range(0x2060, 0x2065), *range(0x2066, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFC), 0x110BD,
+    0x110CD, *range(0x13430, 0x13440), *range(0x1BCA0, 0x1BCA4), *range(0x1D173, 0x1D17B), 0xE0001,
+)  # fmt: skip
 # Every character that shows nothing: invisible formatting, tag characters, variation selectors (and their
-# supplement), the blank glyphs above. One set: the normalising loop asks it once per character.
-_HIDDEN = frozenset((*INVISIBLE, *_BLANK, *range(0xE0000, 0xE0080), *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)))
+# supplement, and Mongolian's free ones), the blank glyphs above. One set: the normalising loop asks it once per
+# character.
+_HIDDEN = frozenset(
+    (*INVISIBLE, *_BLANK, *_FORMAT, *range(0xE0000, 0xE0080), *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0),
+     *range(0x180B, 0x1810))
+)  # fmt: skip
+# Blank glyphs used as a space between words (the braille blank): read as one.
+SPACE_LIKE = {"\u2800": " "}
+# UAX #15's stream-safe limit: no more than 30 non-starters (combining marks) in a row. NFC and NFKC reorder a run of
+# marks in quadratic time (a letter and 128 K marks: 12 s); past 30 they stack on one glyph and say nothing.
+MAX_MARKS = 30
 
 
 def is_hidden(code: int) -> bool:
@@ -102,7 +128,7 @@ class Normalised:
 def normalise(text: str, *, fold_confusables: bool = True) -> Normalised:
     out: list[str] = []
     origin: list[int] = []
-    hidden = 0
+    hidden = marks = 0
     fold = _confusable_to_ascii() if fold_confusables else {}
     index = 0
     while index < len(text):
@@ -112,18 +138,81 @@ def normalise(text: str, *, fold_confusables: bool = True) -> Normalised:
             hidden += 1
             index += 1
             continue
-        if char == "%" and _PERCENT.match(text, index):
-            decoded = chr(int(text[index + 1 : index + 3], 16))
-            out.append(decoded)
-            origin.append(index)
-            index += 3
+        if char == "%" and (run := _PERCENT_RUN.match(text, index)):
+            for decoded, start in _percent_decoded(run.group(), index):
+                out.append(decoded)
+                origin.append(start)
+            index = run.end()
+            marks = 0
             continue
-        for piece in unicodedata.normalize("NFKC", char) if not char.isascii() else char:
-            out.append(fold.get(piece, piece))
+        if char.isascii():
+            out.append(fold.get(char, char))
             origin.append(index)
+            index, marks = index + 1, 0
+            continue
+        marks = marks + 1 if unicodedata.combining(char) else 0
+        if marks <= MAX_MARKS:
+            for piece in unicodedata.normalize("NFKC", SPACE_LIKE.get(char, char)):
+                out.append(fold.get(piece, piece))
+                origin.append(index)
         index += 1
     result, where = _composed("".join(out), origin)
     return Normalised(result, tuple(where), hidden, result != text)
+
+
+def _percent_decoded(run: str, start: int) -> list[tuple[str, int]]:
+    """A run of percent-escapes as the characters its bytes spell in UTF-8 (a byte that is not, as itself: Latin-1),
+    each with the index of its first escape."""
+    data = bytes.fromhex(run.replace("%", ""))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [(chr(byte), start + 3 * offset) for offset, byte in enumerate(data)]
+    out, offset = [], 0
+    for char in text:
+        out.append((char, start + 3 * offset))
+        offset += len(char.encode("utf-8"))
+    return out
+
+
+def stream_safe(text: str) -> str:
+    """`text` with every run of combining marks cut to `MAX_MARKS` (C-speed: only the marks the text holds)."""
+    marks = {char for char in set(text) if not char.isascii() and unicodedata.combining(char)}
+    if not marks:
+        return text
+    runs = re.compile("[" + "".join(re.escape(char) for char in marks) + "]{" + str(MAX_MARKS + 1) + ",}")
+    return runs.sub(lambda run: run.group()[:MAX_MARKS], text)
+
+
+# Hangul compatibility letters (U+3131 to U+3163) in the order of the conjoining jamo they stand for: leading
+# consonants, vowels, trailing consonants (index 0 of the trailing ones: none).
+_LEADING = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
+_VOWELS = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
+_TRAILING = " ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ"
+_SPELLED_HANGUL = re.compile(r"[\u3131-\u3163]{2,}")
+
+
+def _syllables(run: re.Match[str]) -> str:
+    letters, out, index = run.group(), [], 0
+    while index < len(letters):
+        lead, vowel = letters[index], letters[index + 1] if index + 1 < len(letters) else ""
+        if lead not in _LEADING or vowel not in _VOWELS or not vowel:
+            out.append(lead)
+            index += 1
+            continue
+        trail = letters[index + 2] if index + 2 < len(letters) else ""
+        after = letters[index + 3] if index + 3 < len(letters) else ""
+        final = trail in _TRAILING[1:] and trail and not (after and after in _VOWELS)
+        code = 0xAC00 + (_LEADING.index(lead) * 21 + _VOWELS.index(vowel)) * 28
+        out.append(chr(code + (_TRAILING.index(trail) if final else 0)))
+        index += 3 if final else 2
+    return "".join(out)
+
+
+def spelled_out_hangul(text: str) -> str:
+    """Syllables spelled letter by letter in compatibility jamo (`ㅇㅣㅈㅓㄴ` for 이전) written as syllables: NFKC
+    makes every consonant of them a leading one, and the syllables never compose."""
+    return _SPELLED_HANGUL.sub(_syllables, text) if any("\u3131" <= char <= "\u3163" for char in set(text)) else text
 
 
 def _joins_previous(char: str) -> bool:
@@ -180,24 +269,38 @@ def _decodings(run: str) -> list[bytes]:
 
 
 def _unicode_escapes(run: re.Match[str]) -> str:
+    spelled = re.sub(r"\\U([0-9A-Fa-f]{4})(?![0-9A-Fa-f]{4})", r"\\u\1", run.group())  # `\\U0049`: four digits
     try:
-        decoded = run.group().encode("ascii").decode("unicode_escape")
+        decoded = spelled.encode("ascii").decode("unicode_escape")
     except UnicodeDecodeError:  # `\\U` past U+10FFFF: not a character, left as written
         return run.group()
     return decoded.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")  # pairs joined
 
 
+def _braced(escape: re.Match[str]) -> str:
+    code = int(escape.group(1), 16)
+    return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else escape.group()
+
+
 def _byte_escapes(run: re.Match[str]) -> str:
-    return bytes.fromhex(run.group().replace("\\x", "")).decode("utf-8", "replace")
+    data = bytes(int(hex_, 16) if hex_ else int(octal, 8) for hex_, octal in _BYTE.findall(run.group()))
+    return data.decode("utf-8", "replace")
 
 
 def escapes_decoded(text: str) -> str | None:
     """`text` with its escaped characters spelled out, when it holds at least four escapes (else None)."""
     if sum(text.count(mark) for mark in _ESCAPE_MARKS) < _MIN_ESCAPES:
         return None
-    decoded = _UNICODE_ESCAPES.sub(_unicode_escapes, text)
-    decoded = _BYTE_ESCAPES.sub(_byte_escapes, decoded)
-    decoded = _CHARACTER_REFERENCES.sub(lambda run: html.unescape(run.group()), decoded)
+    decoded = text
+    for _ in range(_ESCAPE_ROUNDS):
+        before = decoded
+        decoded = _BACKSLASHES.sub(r"\\", decoded)
+        decoded = _BRACED.sub(_braced, decoded)
+        decoded = _UNICODE_ESCAPES.sub(_unicode_escapes, decoded)
+        decoded = _BYTE_ESCAPES.sub(_byte_escapes, decoded)
+        decoded = _CHARACTER_REFERENCES.sub(lambda run: html.unescape(run.group()), decoded.replace("&amp;", "&"))
+        if decoded == before:
+            break
     return decoded if decoded != text else None
 
 
