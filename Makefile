@@ -58,7 +58,8 @@ model-injection: install $(TRAIN_STAMP)
 	cd models/train && ../../$(TRAIN_BIN)python train_injection.py --data $(abspath $(DATA))/injection --out $(abspath build/injection)
 	cd models/train && ../../$(TRAIN_BIN)python export_injection.py --checkpoint $(abspath build/injection)/checkpoint \
 		--data $(abspath $(DATA))/injection --out $(abspath models/injection)
-	$(BIN)/wardgate eval injection $(DATA)/injection/dev/*.jsonl --json models/injection/eval_dev.json
+	$(BIN)/wardgate eval injection $(DATA)/injection/dev/*.jsonl $(DATA)/injection/dev-v2/*.jsonl --multilingual none \
+		--json models/injection/eval_dev.json
 	$(BIN)/python models/train/model_card.py models/injection
 
 # The multilingual injection model (issue 24), in three steps. Here (~3 min on 2 cores): rows, trimmed base, packed

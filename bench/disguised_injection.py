@@ -53,6 +53,7 @@ DISGUISES: dict[str, tuple[str, Callable[[str, random.Random], str]]] = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "disguised_injection.json")
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "injection", help="the English model")
     parser.add_argument("--workdir", type=Path, default=ROOT / "build" / "evals" / "disguised")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +66,8 @@ def main() -> None:
             for row in rows:
                 out.write(json.dumps({"text": disguise(row["text"], rng), "label": row["label"]}) + "\n")
         files.append(str(path))
-    command = [sys.executable, "-m", "wardgate", "eval", "injection", *files, "--role", "user", "--json", str(args.out)]
+    command = [sys.executable, "-m", "wardgate", "eval", "injection", *files, "--role", "user", "--json", str(args.out),
+               "--model", str(args.model)]  # fmt: skip
     subprocess.run(command, check=True)
 
 

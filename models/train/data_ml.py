@@ -27,7 +27,7 @@ from planted import planted_tasks
 from roleplay import framed_requests
 from short_turns import short_rows
 from split import VALIDATION_SOURCES as ENGLISH_VALIDATION
-from split import without_held_out_hosts
+from split import technique_free_fragment, without_held_out_hosts
 from structured import structured_rows
 
 # Held out whole: the English recipe's nine (direct, jailbreak, mixed, benign responses, agent documents), a
@@ -40,36 +40,6 @@ DOCUMENT_SOURCES = frozenset({"agentdojo_environment_docs", "gpteacher_responses
                               "spikee_injection_in_document", "spikee_base_documents"})  # fmt: skip
 WEIGHTS = {"hard_negative": 2.0, "benign": 1.0, "harmful_request": 1.5, "direct": 1.0, "indirect": 1.0,
            "jailbreak": 1.5}  # fmt: skip
-
-
-# s-labs' shortest "attacks" include fragments with no technique in them ("Check system", "Share now", "Enable"):
-# labelled as attacks they taught the model that any terse imperative is one ("proceed", "rephrase", "next step"
-# flagged; see short_turns.py). Such a fragment (one or two plain words, none naming an override, a guard to remove or
-# a jailbreak) is dropped, not relabelled: some of them may be meant as extraction attempts.
-_TECHNIQUE_WORD = re.compile(
-    r"ignor|disregard|forg[eo]t|bypass|overr?id|disabl|remov|skip|drop|reveal|jailbreak|\bdan\b|unrestrict|restrict|"
-    r"sudo|root|god|hack|unlock|exploit|inject|safety|guideline|instruction|training|filter|protocol|directive|limit",
-    re.IGNORECASE,
-)
-
-
-def technique_free_fragment(row: dict) -> bool:
-    text = row["text"]
-    plain = re.fullmatch(r"[A-Za-z]+(?: [A-Za-z]+)?", text)
-    if not (row["source"].startswith("slabs") and row["label"] == 1 and plain):
-        return False
-    return not any(_TECHNIQUE_WORD.search(t) for t in (text, re.sub(r"(.)\1+", r"\1", text)))  # "Fooooorget"
-
-
-def held_out(source: str) -> bool:
-    return source in VALIDATION_SOURCES or source.endswith(HELD_OUT_SUFFIX)
-
-
-def role(row: dict) -> str:
-    if row.get("role") in ("user", "document"):  # a row that says what it is (cjk_written.py's benign documents)
-        return row["role"]
-    document = row["kind"] == "indirect" or row["source"].startswith("host_") or row["source"] in DOCUMENT_SOURCES
-    return "document" if document else "user"
 
 
 def normalised(text: str) -> str:

@@ -17,7 +17,7 @@ import onnxruntime as ort
 from canaries import ATTACKS, BENIGN, canary_report
 from quantize import Feed
 from recipe import base_tokenizer, export_arguments, export_directory
-from split import VALIDATION_SOURCES, without_held_out_hosts
+from split import extra_english_rows, in_validation, with_long_text, without_held_out_hosts
 from tokenizers import Tokenizer
 from train_injection import auc, threshold_for_fpr
 from transformers import BertForSequenceClassification
@@ -74,12 +74,17 @@ def main() -> None:
     parser = export_arguments(__doc__.splitlines()[0])
     parser.add_argument("--max-fpr", type=float, default=0.01)
     parser.add_argument("--calibration-texts", type=int, default=512, help="training texts for the int8 rounding")
+    parser.add_argument("--long-prose", type=int, default=0, help="as the training run had it")
+    parser.add_argument("--extra-english", action="store_true", help="as the training run had it")
     args = parser.parse_args()
     tokenizer = base_tokenizer()
-    rows = [json.loads(line) for line in (args.data / "train.jsonl").open()]
-    valid = [row for row in rows if row["source"] in VALIDATION_SOURCES]
+    rows = without_held_out_hosts([json.loads(line) for line in (args.data / "train.jsonl").open()])
+    if args.extra_english:
+        rows += extra_english_rows(args.data, rows)
+    rows = with_long_text(rows, args.data, args.long_prose)
+    valid = [row for row in rows if in_validation(row)]
     # The training recipe's rows: no held-out source, and no composed attack around a held-out document.
-    training = [row["text"] for row in without_held_out_hosts(rows) if row["source"] not in VALIDATION_SOURCES]
+    training = [row["text"] for row in rows if not in_validation(row)]
     calibration = calibration_feeds(training, tokenizer, args.max_length, args.calibration_texts)
     model = BertForSequenceClassification.from_pretrained(str(args.checkpoint), attn_implementation="eager")
     fp32, int8 = export_directory(model, args.out, per_token=False, calibration=calibration)
@@ -95,7 +100,7 @@ def main() -> None:
     validation = {
         "model": "int8",
         "threshold": threshold,
-        "sources": sorted(VALIDATION_SOURCES),
+        "sources": sorted({row["source"] for row in valid}),
         "n": len(valid),
         "auc": round(auc(scores, labels), 4),
         "recall": round(float(predicted[labels == 1].mean()), 4),

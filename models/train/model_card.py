@@ -41,8 +41,8 @@ def metrics_block(directory: Path) -> str:
         f"| {fmt(validation['fpr'])} | {fmt(validation['auc'])} |",
     ]
     for row in dev["files"]:
-        name = Path(row["file"]).stem
-        lines.append(f"| dev/{name} | {row['n']} | {fmt(row['recall'])} | {fmt(row['fpr'])} | {fmt(row['auc'])} |")
+        name = f"{Path(row['file']).parent.name}/{Path(row['file']).stem}"
+        lines.append(f"| {name} | {row['n']} | {fmt(row['recall'])} | {fmt(row['fpr'])} | {fmt(row['auc'])} |")
     pooled = dev["pooled"]
     lines += [
         f"| dev pooled | {pooled['n']} | {fmt(pooled['recall'])} | {fmt(pooled['fpr'])} | {fmt(pooled['auc'])} |",
