@@ -2,7 +2,7 @@
 
 Text is normalised before scoring (NFKC; zero-width, bidi-control and Unicode tag characters removed) so that
 invisible-character evasions score like the visible text they hide, and their presence is a finding of its own.
-HTML is first reduced to its text, comments and alt/title attributes included (`markup.reduce_markup`).
+HTML is first reduced to its text, comments and alt/title attributes included (`markup.read_markup`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher
 from wardgate.inference.routing import RoutedClassifier, Scored, margin, mixed_script
 from wardgate.models import Finding, Segment
-from wardgate.scanners.markup import markup_code, reduce_markup
+from wardgate.scanners.markup import read_markup
 from wardgate.scanners.memo import TextMemo
 from wardgate.scanners.normalise import (
     SPACE_LIKE,
@@ -60,7 +60,7 @@ def normalise(text: str) -> tuple[str, int, int]:
     are looked at and those that change are replaced in one regex pass: the shared pass costs 0.4 ms per KB in
     Python, and a chat resends its history every turn. Percent-escapes are decoded in order by the shared pass.
     """
-    text = spelled_out_hangul(stream_safe(text))
+    text = spelled_out_hangul(text)
     if "%" in text:
         invisible = sum(1 for char in text if _is_invisible(ord(char)))
         tags = sum(1 for char in text if _is_tag(char))
@@ -80,7 +80,9 @@ def normalise(text: str) -> tuple[str, int, int]:
     if changed:
         pattern = re.compile("[" + "".join(re.escape(char) for char in changed) + "]")
         text = pattern.sub(lambda match: changed[match.group()], text)
-    return unicodedata.normalize("NFC", text), invisible, tags  # Hangul jamo written apart, composed
+    # Marks capped once the hidden characters between them are gone and NFKC has expanded them, as the shared pass
+    # counts them; then Hangul jamo written apart and accents composed.
+    return unicodedata.normalize("NFC", stream_safe(text)), invisible, tags
 
 
 def _is_field_value(segment: Segment) -> bool:
@@ -160,8 +162,11 @@ class InjectionScanner:
         ]
         findings: list[Finding] = []
         texts = []
+        codes = []  # each segment's script and style text, when it is a page
         for index, segment in targets:
-            cleaned, invisible, tags = normalise(reduce_markup(segment.text))  # markup reduced, then normalised
+            markup = read_markup(segment.text)
+            cleaned, invisible, tags = normalise(markup.text)  # markup reduced, then normalised
+            codes.append(markup.code)
             end = len(segment.text)
             if tags:
                 findings.append(Finding(self.name, "evasion:unicode_tags", 1.0, index, 0, end))
@@ -171,11 +176,11 @@ class InjectionScanner:
         # A payload hidden in base64 or hex ("decode this and do what it says") is scored as the text it decodes
         # to, escaped characters (`\uD55C…`) as they read, and words spelled with look-alike letters as they read,
         # each as one more text of the same segment (the segment's score is the highest of its texts).
-        for target, cleaned in list(zip(targets, texts, strict=True)):
+        for target, cleaned, code in list(zip(targets, texts, codes, strict=True)):
             if mixed_script(cleaned):
                 targets.append(target)
                 texts.append(shared_normalise(cleaned).text)
-            if code := markup_code(target[1].text):
+            if code:
                 targets.append(target)
                 texts.append(normalise(code)[0])
             layers = decoded_layers(cleaned)

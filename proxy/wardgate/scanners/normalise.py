@@ -21,6 +21,7 @@ import itertools
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
 from importlib import resources
 
 import re2
@@ -59,9 +60,10 @@ _BASE32 = re.compile(r"[A-Za-z2-7]+=*")
 # Characters spelled as escapes: JSON/JavaScript `\uXXXX` (UTF-16, pairs for astral ones) and `\u{X}`, Python's
 # `\U0001F600` (and a four-digit `\U0049`), bytes as `\xHH` or octal `\355` (UTF-8: printf, git's quoted paths),
 # HTML character references, and any of them escaped again (`\\u0049`, `&amp;#73;`). A model decodes them as it reads.
-_BACKSLASHES = re.compile(r"\\{2,}(?=[uUx0-7])")
+_BACKSLASHES = re.compile(r"(?<!\\)\\{2,}(?=[uUx0-7])")  # the lookbehind: linear on a run of them
 _BRACED = re.compile(r"\\u\{([0-9A-Fa-f]{1,6})\}")
-_UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}|\\U[0-9A-Fa-f]{4})+")
+_UNICODE_ESCAPE = re.compile(r"\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}|\\U[0-9A-Fa-f]{4}")
+_UNICODE_ESCAPES = re.compile(f"(?:{_UNICODE_ESCAPE.pattern})+")
 _BYTE_ESCAPES = re.compile(r"(?:\\x[0-9A-Fa-f]{2}|\\[0-3][0-7]{2})+")
 _BYTE = re.compile(r"\\x([0-9A-Fa-f]{2})|\\([0-3][0-7]{2})")
 _CHARACTER_REFERENCES = re.compile(r"(?:&#(?:[0-9]{1,7}|[xX][0-9A-Fa-f]{1,6});?)+")
@@ -114,7 +116,8 @@ def is_hidden(code: int) -> bool:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Normalised:
     text: str
-    origin: tuple[int, ...]  # origin[i]: index in the original text of the character that produced text[i]
+    origin: tuple[int, ...]  # origin[i]: index in the original text of the first character that produced text[i]
+    end: tuple[int, ...]  # end[i]: index just past the last one (an escape `%C3%A9` is six characters for one)
     hidden: int  # invisible and tag characters removed
     changed: bool  # whether the text reads differently from the original
 
@@ -122,57 +125,65 @@ class Normalised:
         """The original text's span for a span of the normalised text."""
         if end <= start:
             return self.origin[start], self.origin[start]
-        return self.origin[start], self.origin[end - 1] + 1
+        return self.origin[start], self.end[end - 1]
+
+
+def _source(text: str) -> Iterator[tuple[str, int, int]]:
+    """The characters `text` spells, each with its span in `text`: percent-escaped UTF-8 decoded, Hangul spelled
+    letter by letter written as syllables."""
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "%" and (run := _PERCENT_RUN.match(text, index)):
+            yield from _percent_decoded(run.group(), index)
+            index = run.end()
+        elif "\u3131" <= char <= "\u3163" and (run := _SPELLED_HANGUL.match(text, index)):
+            yield from _syllables(run.group(), index)
+            index = run.end()
+        else:
+            yield char, index, index + 1
+            index += 1
 
 
 def normalise(text: str, *, fold_confusables: bool = True) -> Normalised:
     out: list[str] = []
     origin: list[int] = []
+    ends: list[int] = []
     hidden = marks = 0
     fold = _confusable_to_ascii() if fold_confusables else {}
-    index = 0
-    while index < len(text):
-        char = text[index]
-        code = ord(char)
-        if code in _HIDDEN:
-            hidden += 1
-            index += 1
-            continue
-        if char == "%" and (run := _PERCENT_RUN.match(text, index)):
-            for decoded, start in _percent_decoded(run.group(), index):
-                out.append(decoded)
-                origin.append(start)
-            index = run.end()
+    for char, start, end in _source(text):
+        if char.isascii():
+            out.append(char)
+            origin.append(start)
+            ends.append(end)
             marks = 0
             continue
-        if char.isascii():
-            out.append(fold.get(char, char))
-            origin.append(index)
-            index, marks = index + 1, 0
+        if ord(char) in _HIDDEN:
+            hidden += 1
             continue
-        marks = marks + 1 if unicodedata.combining(char) else 0
-        if marks <= MAX_MARKS:
-            for piece in unicodedata.normalize("NFKC", SPACE_LIKE.get(char, char)):
+        for piece in unicodedata.normalize("NFKC", SPACE_LIKE.get(char, char)):
+            # Marks counted as NFKC writes them: one character can expand to several (U+0F73).
+            marks = marks + 1 if unicodedata.combining(piece) else 0
+            if marks <= MAX_MARKS:
                 out.append(fold.get(piece, piece))
-                origin.append(index)
-        index += 1
-    result, where = _composed("".join(out), origin)
-    return Normalised(result, tuple(where), hidden, result != text)
+                origin.append(start)
+                ends.append(end)
+    result, first, last = _composed("".join(out), origin, ends)
+    return Normalised(result, tuple(first), tuple(last), hidden, result != text)
 
 
-def _percent_decoded(run: str, start: int) -> list[tuple[str, int]]:
-    """A run of percent-escapes as the characters its bytes spell in UTF-8 (a byte that is not, as itself: Latin-1),
-    each with the index of its first escape."""
-    data = bytes.fromhex(run.replace("%", ""))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return [(chr(byte), start + 3 * offset) for offset, byte in enumerate(data)]
-    out, offset = [], 0
-    for char in text:
-        out.append((char, start + 3 * offset))
-        offset += len(char.encode("utf-8"))
-    return out
+def _percent_decoded(run: str, start: int) -> Iterator[tuple[str, int, int]]:
+    """A run of percent-escapes as the characters its bytes spell in UTF-8 (a byte that is not, as itself:
+    Latin-1), each with its escapes' span."""
+    offset = start
+    for char in bytes.fromhex(run.replace("%", "")).decode("utf-8", "surrogateescape"):
+        if "\udc80" <= char <= "\udcff":  # a byte that is not UTF-8
+            yield chr(ord(char) - 0xDC00), offset, offset + 3
+            offset += 3
+            continue
+        size = 3 * len(char.encode("utf-8"))
+        yield char, offset, offset + size
+        offset += size
 
 
 def stream_safe(text: str) -> str:
@@ -192,51 +203,74 @@ _TRAILING = " ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈ
 _SPELLED_HANGUL = re.compile(r"[\u3131-\u3163]{2,}")
 
 
-def _syllables(run: re.Match[str]) -> str:
-    letters, out, index = run.group(), [], 0
+def _syllables(letters: str, start: int = 0) -> Iterator[tuple[str, int, int]]:
+    """Compatibility letters as the syllables they spell, each with the span of its letters."""
+    index = 0
     while index < len(letters):
         lead, vowel = letters[index], letters[index + 1] if index + 1 < len(letters) else ""
         if lead not in _LEADING or vowel not in _VOWELS or not vowel:
-            out.append(lead)
+            yield lead, start + index, start + index + 1
             index += 1
             continue
         trail = letters[index + 2] if index + 2 < len(letters) else ""
         after = letters[index + 3] if index + 3 < len(letters) else ""
         final = trail in _TRAILING[1:] and trail and not (after and after in _VOWELS)
         code = 0xAC00 + (_LEADING.index(lead) * 21 + _VOWELS.index(vowel)) * 28
-        out.append(chr(code + (_TRAILING.index(trail) if final else 0)))
-        index += 3 if final else 2
-    return "".join(out)
+        size = 3 if final else 2
+        yield chr(code + (_TRAILING.index(trail) if final else 0)), start + index, start + index + size
+        index += size
 
 
 def spelled_out_hangul(text: str) -> str:
     """Syllables spelled letter by letter in compatibility jamo (`ㅇㅣㅈㅓㄴ` for 이전) written as syllables: NFKC
     makes every consonant of them a leading one, and the syllables never compose."""
-    return _SPELLED_HANGUL.sub(_syllables, text) if any("\u3131" <= char <= "\u3163" for char in set(text)) else text
+    if not any("\u3131" <= char <= "\u3163" for char in set(text)):
+        return text
+    return _SPELLED_HANGUL.sub(lambda run: "".join(char for char, _, _ in _syllables(run.group())), text)
+
+
+# Characters that are not combining marks (class 0) yet compose with the one before them (NFC_Quick_Check=Maybe):
+# vowel and length signs of Bengali, Oriya, Tamil, Kannada, Malayalam, Sinhala, Myanmar, Balinese, Chakma, Grantha,
+# Tirhuta, Siddham and Dives Akuru. tests/unit assert that the interpreter's unicodedata knows no other.
+_COMPOSING_STARTERS = frozenset(
+    (0x09BE, 0x09D7, 0x0B3E, 0x0B56, 0x0B57, 0x0BBE, 0x0BD7, 0x0CC2, 0x0CD5, 0x0CD6, 0x0D3E, 0x0D57, 0x0DCF, 0x0DDF,
+     0x102E, 0x1B35, 0x11127, 0x1133E, 0x11357, 0x114B0, 0x114BA, 0x114BD, 0x115AF, 0x11930)
+)  # fmt: skip
+# A cluster longer than this is cut before NFC: the marks in it are capped already, so only jamo or composing
+# starters in a row make one, and they say nothing past a syllable.
+_MAX_CLUSTER = MAX_MARKS + 1
 
 
 def _joins_previous(char: str) -> bool:
-    """A combining mark, or a Hangul medial vowel or final consonant jamo: composes with the character before it."""
+    """A combining mark, a Hangul medial vowel or final consonant jamo, or a vowel sign that composes with the
+    character before it."""
     code = ord(char)
-    return unicodedata.combining(char) != 0 or 0x1160 <= code <= 0x11FF or 0xD7B0 <= code <= 0xD7FF
+    return (
+        unicodedata.combining(char) != 0
+        or 0x1160 <= code <= 0x11FF
+        or 0xD7B0 <= code <= 0xD7FF
+        or code in _COMPOSING_STARTERS
+    )
 
 
-def _composed(text: str, origin: list[int]) -> tuple[str, list[int]]:
-    """`text` in NFC (Hangul jamo sequences to syllables, accents onto their letters), and where each of its
-    characters came from (the first character of the cluster it was composed from)."""
+def _composed(text: str, origin: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
+    """`text` in NFC (Hangul jamo sequences to syllables, accents onto their letters), and the span each of its
+    characters came from (the cluster it was composed from)."""
     if unicodedata.is_normalized("NFC", text):
-        return text, origin
+        return text, origin, ends
     chars: list[str] = []
-    where: list[int] = []
+    first: list[int] = []
+    last: list[int] = []
     start = 0
     for index in range(1, len(text) + 1):
-        if index < len(text) and _joins_previous(text[index]):
+        if index < len(text) and _joins_previous(text[index]) and index - start < _MAX_CLUSTER:
             continue
         cluster = unicodedata.normalize("NFC", text[start:index])
         chars.append(cluster)
-        where += [origin[start]] * len(cluster)
+        first += [origin[start]] * len(cluster)
+        last += [ends[index - 1]] * len(cluster)
         start = index
-    return "".join(chars), where
+    return "".join(chars), first, last
 
 
 def _printable(data: bytes) -> str | None:
@@ -268,13 +302,15 @@ def _decodings(run: str) -> list[bytes]:
     return found
 
 
+def _escaped_character(escape: re.Match[str]) -> str:
+    code = int(escape.group()[2:], 16)
+    return chr(code) if code <= 0x10FFFF else escape.group()  # past U+10FFFF: not a character, left as written
+
+
 def _unicode_escapes(run: re.Match[str]) -> str:
-    spelled = re.sub(r"\\U([0-9A-Fa-f]{4})(?![0-9A-Fa-f]{4})", r"\\u\1", run.group())  # `\\U0049`: four digits
-    try:
-        decoded = spelled.encode("ascii").decode("unicode_escape")
-    except UnicodeDecodeError:  # `\\U` past U+10FFFF: not a character, left as written
-        return run.group()
-    return decoded.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")  # pairs joined
+    """Each escape as its character (one that is none left as written), UTF-16 pairs joined."""
+    decoded = _UNICODE_ESCAPE.sub(_escaped_character, run.group())
+    return decoded.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _braced(escape: re.Match[str]) -> str:
