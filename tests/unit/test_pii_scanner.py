@@ -200,3 +200,17 @@ def test_the_english_ner_reads_no_clause_of_another_script_as_a_name(scanner, te
 def test_latin_names_inside_text_of_another_script_are_still_found(scanner):
     text = "明日の会議について、John Smith さんにメールを転送してください。"
     assert ("PERSON", "John Smith") in kinds(scanner, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("메일은 홍길동@naver.com입니다.", "홍길동@naver.com"),
+        ("Пишите на иван.петров@почта.рф завтра.", "иван.петров@почта.рф"),
+        ("連絡先は a.b@例え.jp です。", "a.b@例え.jp"),
+    ],
+    ids=["hangul-local-part", "cyrillic-domain", "japanese-domain"],
+)
+def test_an_address_written_in_another_script_is_found(scanner, text, address):
+    """The Latin-script passes read other scripts blanked, so these were missed: found on the text as written."""
+    assert ("EMAIL_ADDRESS", address) in kinds(scanner, text)

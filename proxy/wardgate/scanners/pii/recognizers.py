@@ -22,7 +22,24 @@ __all__ = [
     "MastercardTwoSeriesRecognizer",
     "OnnxNerRecognizer",
     "PhoneNumberInContextRecognizer",
+    "international_emails",
 ]
+
+
+# An address whose local part or domain is written in another script (`홍길동@naver.com`, `иван@почта.рф`): the
+# Latin-script passes read those letters blanked out, and Presidio's pattern wants ASCII. The local part and each
+# domain label are of one script, so text glued to either side (`連絡先はtanaka@…`, `…@naver.com입니다`) stays out.
+_OTHER = r"[^\W\d_a-zA-Z]"
+_LOCAL = rf"(?:[a-zA-Z0-9._%+-]+|{_OTHER}(?:{_OTHER}|[0-9._+-])*)"
+_LABEL = rf"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?|{_OTHER}+)"
+_INTERNATIONAL_EMAIL = re.compile(
+    rf"(?<![\w.+-]){_LOCAL}@{_LABEL}(?:\.{_LABEL})*\.(?:[a-zA-Z]{{2,}}(?![a-zA-Z0-9-])|{_OTHER}{{2,}})"
+)
+
+
+def international_emails(text: str) -> list[tuple[int, int]]:
+    """Spans of e-mail addresses with letters of another script than Latin in them."""
+    return [match.span() for match in _INTERNATIONAL_EMAIL.finditer(text) if not match.group().isascii()]
 
 
 def luhn_valid(digits: str) -> bool:

@@ -26,6 +26,7 @@ from wardgate.inference.work import SCAN_WORK
 from wardgate.models import Finding, Segment
 from wardgate.scanners.memo import TextMemo
 from wardgate.scanners.pii.korean import has_hangul
+from wardgate.scanners.pii.recognizers import international_emails
 from wardgate.scripts import blank_other_scripts, has_other_script
 
 __all__ = ["OVERLAP_CHARS", "SLICE_CHARS", "PiiScanner", "slices"]
@@ -97,6 +98,8 @@ class PiiScanner:
             for result in results:
                 if result.score >= self.threshold(result.entity_type):
                     found.append((result.entity_type, result.start, result.end, float(result.score)))
+        if "@" in text and "EMAIL_ADDRESS" in self._entities and has_other_script(text):
+            found += [("EMAIL_ADDRESS", start, end, 1.0) for start, end in international_emails(text)]
         return _resolve_overlaps(found)
 
     def _views(self, text: str) -> list[tuple[str, str]]:
