@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from wardgate.scanners.injection import normalise as fast_normalise
-from wardgate.scanners.normalise import _COMPOSING_STARTERS, escapes_decoded, normalise
+from wardgate.scanners.normalise import _COMPOSING_STARTERS, decoded_layers, escapes_decoded, normalise
 
 
 def test_every_character_that_composes_with_the_one_before_is_known():
@@ -31,8 +31,18 @@ def test_every_character_that_composes_with_the_one_before_is_known():
         "a" + "\u0f73" * 40,  # one character that NFKC writes as two marks
         "\u0b47\u0b3e \u0d46\u0d3e \u0dd9\u0dcf",  # Oriya, Malayalam, Sinhala vowels written in two parts
         "\u1100\u200b\u1161 e\u200b\u0301 ｉ\u0301 a\u2800b \U000e0041bc",
+        "a" + "\u1161" * 29 + "\u0301\u0316",  # a long run of joining characters, then marks to reorder
+        "\ufdfa\ufdfb \u2474",  # NFKC writes the first two as 18 and 8 characters
     ],
-    ids=["spelled-hangul", "split-marks", "expanding-marks", "split-vowels", "hidden-between"],
+    ids=[
+        "spelled-hangul",
+        "split-marks",
+        "expanding-marks",
+        "split-vowels",
+        "hidden-between",
+        "long-cluster",
+        "long-expansions",
+    ],
 )
 def test_the_scanners_fast_path_reads_as_the_shared_pass(text):
     assert fast_normalise(text)[0] == normalise(text, fold_confusables=False).text
@@ -44,6 +54,21 @@ def test_percent_escapes_are_read_as_the_characters_they_spell():
     read = normalise("x%C3%A9%FFy%F3%A0%81%81z%E2%80%8Bw%EF%BD%89")
     assert read.text == "xéÿyzwi"
     assert read.hidden == 2
+
+
+def test_a_character_that_nfkc_writes_long_stays_as_written():
+    """U+FDFA is 18 characters in NFKC: a text of them would grow 18-fold past its scan budget."""
+    assert normalise("\ufdfa" * 1000).text == "\ufdfa" * 1000
+    assert normalise("\u2474 \ufb01").text == "(1) fi"
+
+
+def test_an_empty_span_at_the_end_maps_to_the_end():
+    assert normalise("a%41").span(2, 2) == (4, 4)
+    assert normalise("").span(0, 0) == (0, 0)
+
+
+def test_a_lone_surrogate_does_not_stop_the_decoding():
+    assert decoded_layers("\ud800 QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=") == [(2, 38, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")]
 
 
 def test_a_span_ending_on_an_escaped_character_covers_its_escapes():
@@ -64,8 +89,9 @@ def test_one_escape_that_is_no_character_spoils_only_itself():
         "a" + "\u0f73\u0f75" * 16_000,  # 3.9 s before
         "a" + "%CC%81" * 20_000,
         "a" + "\u0301\u200b\u0316" * 20_000,  # 2.4 s in the fast path before
+        "a" + "\u1161" * 100_000 + "\u0301" * 40,
     ],
-    ids=["expanding-marks", "escaped-marks", "split-marks"],
+    ids=["expanding-marks", "escaped-marks", "split-marks", "long-cluster"],
 )
 def test_runs_of_marks_cost_linear_time(text):
     started = time.perf_counter()

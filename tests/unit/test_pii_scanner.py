@@ -16,6 +16,7 @@ from wardgate.errors import ConfigError, ScannerError
 from wardgate.inference.work import SCAN_WORK
 from wardgate.models import Segment
 from wardgate.scanners.pii import build_pii_scanner
+from wardgate.scanners.pii.recognizers import international_emails
 from wardgate.scanners.pii.scanner import OVERLAP_CHARS, SLICE_CHARS, PiiScanner, slices
 
 
@@ -214,3 +215,12 @@ def test_latin_names_inside_text_of_another_script_are_still_found(scanner):
 def test_an_address_written_in_another_script_is_found(scanner, text, address):
     """The Latin-script passes read other scripts blanked, so these were missed: found on the text as written."""
     assert ("EMAIL_ADDRESS", address) in kinds(scanner, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["%20" * 60_000 + " 가@", "@가" * 60_000, "가@가.가가 " * 20_000], ids=["escapes", "ats", "addresses"]
+)
+def test_finding_international_addresses_costs_linear_time(text):
+    started = time.perf_counter()
+    international_emails(text)
+    assert time.perf_counter() - started < 1.0  # a regex over the whole text: 84 s for the first

@@ -19,7 +19,7 @@ from wardgate.models import Finding, Segment
 from wardgate.scanners.markup import read_markup
 from wardgate.scanners.memo import TextMemo
 from wardgate.scanners.normalise import (
-    SPACE_LIKE,
+    compatibility_form,
     decoded_layers,
     escapes_decoded,
     is_hidden,
@@ -70,7 +70,7 @@ def normalise(text: str) -> tuple[str, int, int]:
     for char in {char for char in set(text) if not char.isascii()}:
         code = ord(char)
         # As the shared pass maps: hidden characters dropped, the braille blank a space, the rest NFKC.
-        mapped = "" if is_hidden(code) else unicodedata.normalize("NFKC", SPACE_LIKE.get(char, char))
+        mapped = "" if is_hidden(code) else compatibility_form(char)
         if mapped != char:
             changed[char] = mapped
         if _is_invisible(code):
@@ -177,20 +177,23 @@ class InjectionScanner:
         # to, escaped characters (`\uD55C…`) as they read, and words spelled with look-alike letters as they read,
         # each as one more text of the same segment (the segment's score is the highest of its texts).
         for target, cleaned, code in list(zip(targets, texts, codes, strict=True)):
-            if mixed_script(cleaned):
+            readings = [cleaned]
+            if code:  # a page's scripts and styles: scored, and decoded, as one more text of the segment
+                readings.append(normalise(code)[0])
                 targets.append(target)
-                texts.append(shared_normalise(cleaned).text)
-            if code:
-                targets.append(target)
-                texts.append(normalise(code)[0])
-            layers = decoded_layers(cleaned)
-            payloads = [decoded for _, _, decoded in layers if len(decoded.strip()) >= _MIN_DECODED_CHARS]
-            for payload in (cleaned, *payloads):
-                if (unescaped := escapes_decoded(payload)) is not None:
-                    payloads.append(unescaped)
-            for payload in payloads:
-                targets.append(target)
-                texts.append(normalise(payload)[0])
+                texts.append(readings[-1])
+            for reading in readings:
+                if mixed_script(reading):
+                    targets.append(target)
+                    texts.append(shared_normalise(reading).text)
+                layers = decoded_layers(reading)
+                payloads = [decoded for _, _, decoded in layers if len(decoded.strip()) >= _MIN_DECODED_CHARS]
+                for payload in (reading, *payloads):
+                    if (unescaped := escapes_decoded(payload)) is not None:
+                        payloads.append(unescaped)
+                for payload in payloads:
+                    targets.append(target)
+                    texts.append(normalise(payload)[0])
         return targets, texts, findings
 
     def _scored(self, targets: Sequence[tuple[int, Segment]], scores: Sequence[tuple[Scored, ...]]) -> list[Finding]:

@@ -26,11 +26,14 @@ from importlib import resources
 
 import re2
 
+from wardgate.surrogates import scannable
+
 __all__ = [
     "INVISIBLE",
     "MAX_MARKS",
     "SPACE_LIKE",
     "Normalised",
+    "compatibility_form",
     "decoded_layers",
     "escapes_decoded",
     "has_encoded_run",
@@ -108,6 +111,18 @@ SPACE_LIKE = {"\u2800": " "}
 MAX_MARKS = 30
 
 
+# NFKC writes a few characters as many (U+FDFA: 18): past this many the character is kept as written, so a text
+# cannot grow past a small multiple of its size (and of its scan budget) by being normalised.
+_MAX_EXPANSION = 4
+
+
+@functools.lru_cache(maxsize=4096)
+def compatibility_form(char: str) -> str:
+    """One character as the scanners read it: NFKC, the braille blank a space, a long expansion as written."""
+    form = unicodedata.normalize("NFKC", SPACE_LIKE.get(char, char))
+    return form if len(form) <= _MAX_EXPANSION else char
+
+
 def is_hidden(code: int) -> bool:
     """A character that shows nothing: invisible formatting, tag characters, variation selectors, Hangul fillers."""
     return code in _HIDDEN
@@ -123,8 +138,9 @@ class Normalised:
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original text's span for a span of the normalised text."""
-        if end <= start:
-            return self.origin[start], self.origin[start]
+        if end <= start:  # empty: where it lies (past the last character: the end of the original)
+            at = self.origin[start] if start < len(self.origin) else (self.end[-1] if self.end else 0)
+            return at, at
         return self.origin[start], self.end[end - 1]
 
 
@@ -161,7 +177,7 @@ def normalise(text: str, *, fold_confusables: bool = True) -> Normalised:
         if ord(char) in _HIDDEN:
             hidden += 1
             continue
-        for piece in unicodedata.normalize("NFKC", SPACE_LIKE.get(char, char)):
+        for piece in compatibility_form(char):
             # Marks counted as NFKC writes them: one character can expand to several (U+0F73).
             marks = marks + 1 if unicodedata.combining(piece) else 0
             if marks <= MAX_MARKS:
@@ -236,9 +252,6 @@ _COMPOSING_STARTERS = frozenset(
     (0x09BE, 0x09D7, 0x0B3E, 0x0B56, 0x0B57, 0x0BBE, 0x0BD7, 0x0CC2, 0x0CD5, 0x0CD6, 0x0D3E, 0x0D57, 0x0DCF, 0x0DDF,
      0x102E, 0x1B35, 0x11127, 0x1133E, 0x11357, 0x114B0, 0x114BA, 0x114BD, 0x115AF, 0x11930)
 )  # fmt: skip
-# A cluster longer than this is cut before NFC: the marks in it are capped already, so only jamo or composing
-# starters in a row make one, and they say nothing past a syllable.
-_MAX_CLUSTER = MAX_MARKS + 1
 
 
 def _joins_previous(char: str) -> bool:
@@ -263,7 +276,7 @@ def _composed(text: str, origin: list[int], ends: list[int]) -> tuple[str, list[
     last: list[int] = []
     start = 0
     for index in range(1, len(text) + 1):
-        if index < len(text) and _joins_previous(text[index]) and index - start < _MAX_CLUSTER:
+        if index < len(text) and _joins_previous(text[index]):
             continue
         cluster = unicodedata.normalize("NFC", text[start:index])
         chars.append(cluster)
@@ -343,6 +356,7 @@ def escapes_decoded(text: str) -> str | None:
 def decoded_layers(text: str, depth: int = _MAX_DEPTH) -> list[tuple[int, int, str]]:
     """(start, end, decoded text) for base64, base32 and hex runs in `text` that decode to readable text, and for
     the runs inside those decoded again (up to `depth` layers): nested payloads map to their outermost run."""
+    text = scannable(text)  # RE2 takes no lone surrogate (one for one: offsets stay)
     layers: list[tuple[int, int, str]] = []
     runs = itertools.chain(
         ((match, data) for match in _BASE64_RUN.finditer(text) for data in _decodings(match.group(0))),
