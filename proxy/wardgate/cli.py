@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -21,6 +22,12 @@ if TYPE_CHECKING:  # the commands import what they use when they run: `wardgate 
 __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _write_report(path: Path, report: object) -> None:
+    """An eval's JSON report, its folder made first (`bench/results/` is not in a fresh clone)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
 
 
 def _reports_errors[F: Callable[..., Any]](command: F) -> F:
@@ -145,8 +152,6 @@ def env(
     config_file: Path | None, proxy_url: str | None, bundle_path: Path | None, output: str, system_cas: Path | None
 ) -> None:
     """Print the variables that send Python, Node, Go and curl clients through Wardgate: eval "$(wardgate env)"."""
-    import json
-
     from wardgate.clients import client_env, write_bundle
 
     settings, bundle = _trust_bundle(config_file, system_cas)
@@ -225,8 +230,6 @@ def policy_test(directory: Path, verbose: bool, coverage: bool) -> None:
 @_reports_errors
 def policy_eval(directory: Path, input_file: Path) -> None:
     """Print the decision the bundle gives for a captured input (replay an audited decision)."""
-    import json
-
     from wardgate.errors import ConfigError
     from wardgate.policy.engine import DECISION_PATH, EmbeddedEngine
 
@@ -261,7 +264,6 @@ def policy_eval(directory: Path, input_file: Path) -> None:
 @_reports_errors
 def policy_replay(audit_files: tuple[Path, ...], directory: Path, json_out: Path | None) -> None:
     """Decide every recorded decision again under a candidate bundle and show what would change."""
-    import json
 
     from wardgate.policy.engine import EmbeddedEngine
     from wardgate.policy.replay import read_events, replay
@@ -277,7 +279,7 @@ def policy_replay(audit_files: tuple[Path, ...], directory: Path, json_out: Path
     for line in report.table():
         click.echo(line)
     if json_out is not None:
-        json_out.write_text(json.dumps(report.to_json(), indent=2))
+        _write_report(json_out, report.to_json())
 
 
 @policy.command("bundle")
@@ -428,7 +430,6 @@ def eval_injection(
     Each row is judged as the scanner judges a prompt (or, with `--role document`, a tool result): normalised,
     decoded payloads and folded look-alikes scored too, each text by the model its language routes it to. With two
     models the table's scores are margins to each model's line (`inference/routing.margin`: 0 at the line)."""
-    import json
 
     from wardgate.config import InjectionSettings
     from wardgate.evaluation import binary_metrics, read_labelled, roc_auc
@@ -516,7 +517,7 @@ def eval_injection(
             + (f" {m.get('multilingual_rows', sum(r[3] for r in scored)):>6}" if routed else "")
         )
     if json_out is not None:
-        json_out.write_text(json.dumps(report, indent=2))
+        _write_report(json_out, report)
 
 
 @evaluate.command("pii")
@@ -527,7 +528,6 @@ def eval_injection(
 @_reports_errors
 def eval_pii(files: tuple[Path, ...], config_file: Path | None, no_ner: bool, json_out: Path | None) -> None:
     """Span precision/recall/F1 and "masked" per entity type for `{"text","spans"}` JSONL files (char IoU >= 0.5)."""
-    import json
 
     from wardgate.config import load_settings
     from wardgate.evaluation import GoldSpan, read_spans, span_metrics
@@ -554,7 +554,7 @@ def eval_pii(files: tuple[Path, ...], config_file: Path | None, no_ner: bool, js
             click.echo(f"  {entity:<20} {m['support']:>7} {m['predicted']:>6} {shown}")
     scanner.close()
     if json_out is not None:
-        json_out.write_text(json.dumps(report, indent=2))
+        _write_report(json_out, report)
 
 
 @main.command()
