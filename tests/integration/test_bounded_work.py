@@ -85,14 +85,29 @@ def long_prose(seed: str, chars: int = 100_000) -> str:
     reads 20 KB a second on one core)."""
     rng = random.Random(seed)
     words: list[str] = []
-    while sum(map(len, words)) + len(words) < chars:
+    length = -1
+    while length < chars:  # counted as it grows: summing the list each time made a 30 KB text cost 1.5 s
         words.append(rng.choice(_WORDS) if rng.random() < 0.9 else str(rng.randrange(10**6)))
+        length += len(words[-1]) + 1
     return " ".join(words)
 
 
 def scan_work(proxy: ProxyProcess, client: httpx.Client) -> float:
     text = client.get(f"http://127.0.0.1:{proxy.admin_port}/metrics").text
     return next(float(line.split()[1]) for line in text.splitlines() if line.startswith("wardgate_scan_work_inflight "))
+
+
+def wait_for_load(proxy: ProxyProcess, *, scanning: int, waiting: int, within: float = 10.0) -> None:
+    """Until /readyz reports this many requests scanning and waiting (reaching the queue can take a slow machine
+    more than a fixed pause: the body is read, parsed and prechecked first)."""
+    deadline = time.monotonic() + within
+    with httpx.Client(timeout=5) as client:
+        while True:
+            load = client.get(f"http://127.0.0.1:{proxy.admin_port}/readyz").json()
+            if (load.get("scanning"), load.get("waiting")) == (scanning, waiting):
+                return
+            assert time.monotonic() < deadline, f"load never reached {scanning} scanning, {waiting} waiting: {load}"
+            time.sleep(0.02)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -158,22 +173,26 @@ class TestOverload:
     @pytest.fixture(scope="class")
     @classmethod
     def one_slot(cls, start_proxy, upstream):
-        admission = {"concurrent": 1, "queue": 1, "wait_ms": 20_000}
-        return start_proxy({"upstream": upstream.url, "admission": admission, "scanners": {"timeout_ms": 60_000}})
+        admission = {"concurrent": 1, "queue": 1, "wait_ms": 60_000}
+        # The deadline well past two 30 KB scans: on a slow 2-core VM one took 12.7 s (the default deadline is 10 s).
+        settings = {"admission": admission, "scanners": {"timeout_ms": 60_000}, "deadline_s": 120}
+        return start_proxy({"upstream": upstream.url, **settings})
 
     def test_past_the_queue_a_request_is_refused_at_once_and_audited(self, one_slot, upstream):
         import concurrent.futures
 
+        bodies = {seed: {**BODY, "messages": [{"role": "user", "content": long_prose(seed, 30_000)}]}
+                  for seed in ("scanning", "queued", "refused")}  # fmt: skip
+
         def post(seed: str) -> httpx.Response:
-            body = {**BODY, "messages": [{"role": "user", "content": long_prose(seed, 30_000)}]}
-            return httpx.post(one_slot.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=60)
+            return httpx.post(one_slot.url + "/v1/chat/completions", json=bodies[seed], headers=AUTH, timeout=60)
 
         before = len(upstream.received)
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             scanning = pool.submit(post, "scanning")
-            time.sleep(0.5)  # in the scan stage (the scan takes seconds)
+            wait_for_load(one_slot, scanning=1, waiting=0)  # in the scan stage (the scan takes seconds)
             queued = pool.submit(post, "queued")
-            time.sleep(0.3)  # in the queue
+            wait_for_load(one_slot, scanning=1, waiting=1)  # in the queue
             started = time.perf_counter()
             refused = post("refused")
             elapsed = time.perf_counter() - started
