@@ -30,8 +30,6 @@ from wardgate.surrogates import scannable
 
 __all__ = [
     "INVISIBLE",
-    "MAX_MARKS",
-    "SPACE_LIKE",
     "Normalised",
     "compatibility_form",
     "decoded_layers",
