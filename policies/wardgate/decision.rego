@@ -202,6 +202,37 @@ deny contains {
 	exfiltration_action == "deny"
 }
 
+# --- media Wardgate cannot read -------------------------------------------
+
+# An encoded file that decodes to no text (an image, audio, a PDF, an archive) cannot be scanned; per phase,
+# data.media[phase].allow lists the media types that may pass unread (globs; default: images and audio before the
+# model, anything in its answers). A text file is decoded and judged like any text, so it never needs this.
+default media_rules := {}
+
+media_rules := data.media
+
+default_media_allow := ["*"] if input.phase == "response" else := ["image/*", "audio/*"]
+
+media_allow := object.get(media_rules, [input.phase, "allow"], default_media_allow)
+
+unread_media contains s.opaque_media if {
+	some s in input.request.segments
+	is_string(s.opaque_media)
+	not media_allowed(s.opaque_media)
+}
+
+media_allowed(media_type) if {
+	some pattern in media_allow
+	glob.match(pattern, null, media_type)
+}
+
+deny contains {
+	"code": "media_unreadable",
+	"message": sprintf("the %s carries a file Wardgate cannot read (%s); send its text instead", [input.phase, concat(", ", unread_media)]),
+} if {
+	count(unread_media) > 0
+}
+
 # --- prompt injection -------------------------------------------------------
 
 # A tenant may set its own line (data.tenants[t].injection_threshold); otherwise the model's own threshold.

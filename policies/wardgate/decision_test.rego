@@ -174,6 +174,37 @@ test_exfiltration_link_denied_when_configured if {
 	d.reasons[0].code == "exfiltration_link"
 }
 
+media(media_type) := {"request": {"model": "gpt-4o-mini", "segments": [
+	{"role": "user", "source": "prompt", "chars": 9},
+	{"role": "unknown", "source": "metadata", "chars": 4000, "opaque_media": media_type},
+]}}
+
+test_image_passes_unread_by_default if {
+	wardgate.decision.allow with input as request(media("image/png"))
+}
+
+test_unreadable_file_denied_before_the_model if {
+	d := wardgate.decision with input as request(media("application/pdf"))
+	not d.allow
+	d.reasons[0].code == "media_unreadable"
+	contains(d.reasons[0].message, "application/pdf")
+}
+
+test_unreadable_file_in_an_answer_passes_by_default if {
+	wardgate.decision.allow with input as request(object.union(media("application/pdf"), {"phase": "response"}))
+}
+
+test_media_allow_list_is_the_operators if {
+	only_pdf := {"request": {"allow": ["application/pdf"]}}
+	wardgate.decision.allow with input as request(media("application/pdf")) with data.media as only_pdf
+	not wardgate.decision.allow with input as request(media("image/png")) with data.media as only_pdf
+}
+
+test_media_defaults_without_data if {
+	wardgate.decision.allow with input as request(media("image/jpeg")) with data.media as {}
+	not wardgate.decision.allow with input as request(media("application/zip")) with data.media as {}
+}
+
 tool_call_injection := {"scanner": "injection", "kind": "injection", "family": "injection", "score": 0.99, "threshold": 0.9, "segment": 0}
 
 test_injection_in_streamed_tool_call_arguments_denied if {

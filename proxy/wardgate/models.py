@@ -29,6 +29,8 @@ class Segment:
     source: Source
     text: str
     path: JsonPath
+    # Set on an encoded payload no scanner can read (an image, a PDF): its declared type, for the policy.
+    opaque_media: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -66,7 +66,7 @@ def test_bundle_tarball_is_an_opa_bundle(tmp_path):
         names = sorted(tar.getnames())
         manifest = json.load(tar.extractfile("/.manifest"))
     assert names == ["/.manifest", "/data.json", "/wardgate/decision.rego"]
-    assert manifest["roots"] == ["exfiltration", "pii", "secrets", "tenants", "wardgate"]
+    assert manifest["roots"] == ["exfiltration", "media", "pii", "secrets", "tenants", "wardgate"]
     assert opa_refuses(output) == []
     assert len(manifest["revision"]) == 64
     again = tmp_path / "again.tar.gz"
@@ -118,9 +118,12 @@ def test_bundle_roots_cover_extensions_and_their_data(tmp_path):
     ("roots", "reason"),
     [
         (["wardgate", "secrets", "tenants"], "data at 'exfiltration' is outside them"),
-        (["wardgate", "wardgate/extensions", "secrets", "tenants", "exfiltration", "pii"], "overlap"),
-        (["wardgate/other", "secrets", "tenants", "exfiltration", "pii"], "package wardgate"),
-        (["wardgate", "secrets", "tenants", "exfiltration", "pii/request"], "data at 'pii/response' is outside them"),
+        (["wardgate", "wardgate/extensions", "secrets", "tenants", "exfiltration", "media", "pii"], "overlap"),
+        (["wardgate/other", "secrets", "tenants", "exfiltration", "media", "pii"], "package wardgate"),
+        (
+            ["wardgate", "secrets", "tenants", "exfiltration", "media", "pii/request"],
+            "data at 'pii/response' is outside them",
+        ),
     ],
 )
 def test_declared_roots_opa_would_refuse_are_refused_before_packing(tmp_path, roots, reason):
@@ -137,7 +140,7 @@ def test_declared_roots_opa_would_refuse_are_refused_before_packing(tmp_path, ro
 def test_declared_roots_that_cover_the_bundle_are_kept(tmp_path):
     source = tmp_path / "policies"
     shutil.copytree(POLICIES, source, ignore=shutil.ignore_patterns("examples"))
-    roots = ["wardgate", "secrets", "tenants", "exfiltration", "pii/request", "pii/response"]
+    roots = ["wardgate", "secrets", "tenants", "exfiltration", "media", "pii/request", "pii/response"]
     (source / ".manifest").write_text(json.dumps({"roots": roots}))
     output = tmp_path / "bundle.tar.gz"
     assert run("policy", "bundle", str(source), "-o", str(output)).returncode == 0

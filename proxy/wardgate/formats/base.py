@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+from wardgate.formats.media import DECODED_MARK, reencode
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
 
 __all__ = [
@@ -118,8 +119,12 @@ def model_and_stream(body: Mapping[str, Any]) -> tuple[str | None, bool]:
 
 
 def apply_rewrites(body: Any, rewrites: Mapping[JsonPath, str]) -> Any:
-    """Set each path's string to its new text, in place; every other byte of meaning stays as it was."""
+    """Set each path's string to its new text, in place; every other byte of meaning stays as it was. A decoded
+    file's new text is encoded back into its payload the way it came."""
     for path, text in rewrites.items():
+        if path[-1:] == (DECODED_MARK,):
+            path = path[:-1]
+            text = reencode(_at(body, path), text)
         parent = body
         for key in path[:-1]:
             parent = parent[key]
@@ -127,3 +132,12 @@ def apply_rewrites(body: Any, rewrites: Mapping[JsonPath, str]) -> Any:
             raise KeyError(f"{path} does not hold a string")
         parent[path[-1]] = text
     return body
+
+
+def _at(body: Any, path: JsonPath) -> str:
+    node = body
+    for key in path:
+        node = node[key]
+    if not isinstance(node, str):
+        raise KeyError(f"{path} does not hold a string")
+    return node

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from wardgate.formats.base import MalformedBody, TooComplex, model_and_stream
-from wardgate.models import Exchange, JsonPath, Segment
+from wardgate.formats.media import DECODED_MARK, encoded_media
+from wardgate.models import Exchange, JsonPath, Role, Segment
 
 __all__ = ["KEY_MARK", "is_structural", "parse_unparsed", "string_leaves", "with_every_leaf"]
 
@@ -30,7 +31,11 @@ _MAX_DEPTH = 64
 def parse_unparsed(body: Any, provider: str) -> Exchange:
     """An `unparsed` exchange: no roles known, but every string in the body is scannable and rewritable."""
     model, stream = model_and_stream(body) if isinstance(body, dict) else (None, False)
-    segments = [Segment("unknown", "document", text, path) for path, text in string_leaves(body, ())]
+    segments = [
+        segment
+        for path, text in string_leaves(body, ())
+        for segment in _media(body, path, text) or [Segment("unknown", "document", text, path)]
+    ]
     return Exchange(provider, "unparsed", model, stream, segments)
 
 
@@ -42,15 +47,28 @@ def with_every_leaf(exchange: Exchange, body: Any, max_segments: int | None = No
     """
     mapped = {segment.path for segment in exchange.segments}
     leaves = (
-        _key(path, text) if KEY_MARK in path else _leaf(path, text)
+        segment
         for path, text in string_leaves(body, (), keys=True)
         if path not in mapped and text.strip()
+        for segment in ([_key(path, text)] if KEY_MARK in path else _media(body, path, text) or [_leaf(path, text)])
     )
     room = None if max_segments is None else max_segments - len(exchange.segments)
     extra = list(itertools.islice(leaves, None if room is None else max(room, 0) + 1))
     if room is not None and len(extra) > room:
         raise TooComplex(f"the body holds more than {max_segments} texts to judge; the limit is {max_segments}")
     return dataclasses.replace(exchange, segments=[*exchange.segments, *extra]) if extra else exchange
+
+
+def _media(body: Any, path: JsonPath, text: str) -> list[Segment]:
+    """An encoded file: its payload read for secrets (decoded there when it is text), and its decoded text judged as
+    a document when it is text; otherwise the payload is named opaque for the policy. [] for any other string."""
+    media = encoded_media(body, path, text)
+    if media is None:
+        return []
+    if media.text is None:
+        return [Segment("unknown", "metadata", text, path, opaque_media=media.media_type)]
+    role: Role = "tool" if path[:1] and path[0] in _TOOL_KEYS else "unknown"
+    return [Segment("unknown", "metadata", text, path), Segment(role, "document", media.text, (*path, DECODED_MARK))]
 
 
 def _key(path: JsonPath, key: str) -> Segment:
@@ -67,10 +85,6 @@ def is_structural(path: JsonPath) -> bool:
 
 def _leaf(path: JsonPath, text: str) -> Segment:
     if is_structural(path) and len(text) <= _TOKEN_CHARS and not any(c.isspace() for c in text):
-        return Segment("unknown", "metadata", text, path)
-    if text.startswith("data:") and ";base64," in text[:100]:
-        # Inline image, audio or file data: read for secrets (its payload is decoded there when it is text), not
-        # scored by the language models, whose windows over kilobytes of base64 would only burn CPU.
         return Segment("unknown", "metadata", text, path)
     if path[:1] and path[0] in _TOOL_KEYS:
         return Segment("tool", "tool_definition", text, path)

@@ -336,7 +336,7 @@ class Guard:
                 "model": exchange.model,
                 "stream": exchange.stream,
                 "tools": list(exchange.tools),
-                "segments": [{"role": s.role, "source": s.source, "chars": len(s.text)} for s in exchange.segments],
+                "segments": [_segment_input(s) for s in exchange.segments],
             },
             "findings": [finding.to_dict() for finding in findings],
             "now": time.time_ns(),
@@ -415,3 +415,11 @@ def _as_the_caller_reads_it(ctx: RequestContext, phase: Phase, exchange: Exchang
     if all(after.text == before.text for before, after in zip(exchange.segments, segments, strict=True)):
         return exchange
     return dataclasses.replace(exchange, segments=segments)
+
+
+def _segment_input(segment: Segment) -> dict[str, Any]:
+    """What the policy knows of a segment: never its text."""
+    facts: dict[str, Any] = {"role": segment.role, "source": segment.source, "chars": len(segment.text)}
+    if segment.opaque_media is not None:
+        facts["opaque_media"] = segment.opaque_media
+    return facts
