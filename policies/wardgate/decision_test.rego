@@ -194,6 +194,12 @@ test_unreadable_file_in_an_answer_passes_by_default if {
 	wardgate.decision.allow with input as request(object.union(media("application/pdf"), {"phase": "response"}))
 }
 
+test_a_file_the_provider_fetches_is_judged_by_its_kind if {
+	wardgate.decision.allow with input as request(media("image/remote"))
+	d := wardgate.decision with input as request(media("application/remote"))
+	d.reasons[0].code == "media_unreadable"
+}
+
 test_media_allow_list_is_the_operators if {
 	only_pdf := {"request": {"allow": ["application/pdf"]}}
 	wardgate.decision.allow with input as request(media("application/pdf")) with data.media as only_pdf

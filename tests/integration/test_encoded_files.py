@@ -144,3 +144,21 @@ def test_the_policy_may_let_pdfs_pass(start_proxy, upstream, tmp_path):
     file_data = "data:application/pdf;base64," + b64(PDF)
     client.chat.completions.create(model="gpt-4o-mini", messages=chat_with_file(file_data, "a.pdf"))
     assert upstream.received[-1]["messages"][0]["content"][1]["file"]["file_data"] == file_data
+
+
+def test_a_document_the_provider_would_fetch_is_refused_and_an_image_passes(proxy, upstream):
+    client = anthropic.Anthropic(base_url=proxy.url, api_key=ANTHROPIC_KEY, max_retries=0)
+    document = {"type": "document", "source": {"type": "url", "url": "https://files.example/report.pdf"}}
+    before = len(upstream.received)
+    with pytest.raises(anthropic.PermissionDeniedError) as caught:
+        client.messages.create(
+            model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": [document]}]
+        )
+    assert "media_unreadable" in json.dumps(caught.value.body)
+    assert len(upstream.received) == before
+    image = {"type": "image", "source": {"type": "url", "url": "https://files.example/chart.png"}}
+    ask = {"type": "text", "text": "What does the chart show?"}
+    client.messages.create(
+        model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": [image, ask]}]
+    )
+    assert upstream.received[-1]["messages"][0]["content"][0] == image

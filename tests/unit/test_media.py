@@ -10,7 +10,7 @@ import pytest
 
 from wardgate.formats import apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.mcp import parse_mcp_message
-from wardgate.formats.media import DECODED_MARK, EncodedMedia, encoded_media, reencode
+from wardgate.formats.media import DECODED_MARK, EncodedMedia, encoded_media, reencode, remote_media
 from wardgate.models import Exchange
 
 TEXT = "Quarterly notes: the launch moves to May. 다음 회의는 금요일입니다."
@@ -142,3 +142,32 @@ def test_an_mcp_resource_blob_is_read_as_the_tool_result_it_is() -> None:
     message = {"jsonrpc": "2.0", "id": 3, "result": {"content": [{"type": "resource", "resource": resource}]}}
     segments = parse_mcp_message(message, "tools/call").segments
     assert [s.text for s in segments if s.path[-1] == DECODED_MARK] == [TEXT]
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "expected"),
+    [
+        ({"image_url": {"url": "https://example.com/cat.png"}}, ("image_url", "url"), "image/remote"),
+        ({"type": "input_image", "image_url": "https://example.com/a.png"}, ("image_url",), "image/remote"),
+        ({"type": "input_file", "file_url": "https://example.com/a.pdf"}, ("file_url",), "application/remote"),
+        ({"c": {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}}},
+         ("c", "source", "url"), "application/remote"),
+        ({"c": {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}},
+         ("c", "source", "url"), "image/remote"),
+        ({"fileData": {"mimeType": "video/mp4", "fileUri": "gs://bucket/a.mp4"}}, ("fileData", "fileUri"),
+         "video/mp4"),
+        ({"tool": {"url": "https://example.com/docs"}}, ("tool", "url"), None),  # a link, not a file
+        ({"image_url": {"url": "see the attached picture"}}, ("image_url", "url"), None),
+    ],
+)  # fmt: skip
+def test_a_file_the_provider_fetches_is_named_by_its_type(body: Any, path: tuple[str, ...], expected: str) -> None:
+    value = body
+    for key in path:
+        value = value[key]
+    assert remote_media(body, path, value) == expected
+
+
+def test_a_remote_file_is_judged_as_text_and_named_opaque() -> None:
+    body = chat({"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}})
+    (url,) = [s for s in with_every_leaf(Exchange("openai", "chat", "m", False, []), body).segments if s.opaque_media]
+    assert (url.source, url.text, url.opaque_media) == ("document", "https://example.com/cat.png", "image/remote")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from wardgate.formats.base import MalformedBody, TooComplex, model_and_stream
-from wardgate.formats.media import DECODED_MARK, encoded_media
+from wardgate.formats.media import DECODED_MARK, encoded_media, remote_media
 from wardgate.models import Exchange, JsonPath, Role, Segment
 
 __all__ = ["KEY_MARK", "is_structural", "parse_unparsed", "string_leaves", "with_every_leaf"]
@@ -61,10 +61,12 @@ def with_every_leaf(exchange: Exchange, body: Any, max_segments: int | None = No
 
 def _media(body: Any, path: JsonPath, text: str) -> list[Segment]:
     """An encoded file: its payload read for secrets (decoded there when it is text), and its decoded text judged as
-    a document when it is text; otherwise the payload is named opaque for the policy. [] for any other string."""
+    a document when it is text; otherwise the payload is named opaque for the policy, as is a file the provider
+    fetches by URL (the URL itself is judged as text). [] for any other string."""
     media = encoded_media(body, path, text)
     if media is None:
-        return []
+        remote = remote_media(body, path, text)
+        return [] if remote is None else [dataclasses.replace(_leaf(path, text), opaque_media=remote)]
     if media.text is None:
         return [Segment("unknown", "metadata", text, path, opaque_media=media.media_type)]
     role: Role = "tool" if path[:1] and path[0] in _TOOL_KEYS else "unknown"

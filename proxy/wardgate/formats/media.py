@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DECODED_MARK", "EncodedMedia", "encoded_media", "reencode"]
+__all__ = ["DECODED_MARK", "EncodedMedia", "encoded_media", "reencode", "remote_media"]
 
 # A segment path ending in this marker holds the decoded text of the string at the path before it.
 DECODED_MARK = "$decoded"
@@ -33,6 +33,7 @@ _URLSAFE = str.maketrans("-_", "+/")
 # Control characters other than tab, line feed, form feed and carriage return: what binary data is full of.
 _BINARY = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _OCTET_STREAM = "application/octet-stream"
+_REMOTE = ("http://", "https://", "gs://")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,6 +62,26 @@ def encoded_media(body: Any, path: tuple[str | int, ...], value: str) -> Encoded
     return _read(value, declared.strip().lower(), None)
 
 
+def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | None:
+    """The media type of a file the provider fetches by URL itself (an image URL, an Anthropic `url` source, OpenAI's
+    `file_url`, a Gemini `fileData`): content Wardgate never sees. `image/remote` or `application/remote` unless
+    the body declares a type; None for every other string."""
+    if not path or not isinstance(path[-1], str) or not value.lstrip()[:8].lower().startswith(_REMOTE):
+        return None
+    key, parent = path[-1], _parent(body, path)
+    declared = next((t for name in _TYPE_KEYS if isinstance(t := parent.get(name), str)), None)
+    if key in ("fileUri", "file_uri"):  # Gemini: `fileData` declares its type
+        return (declared or "application/remote").strip().lower()
+    if key == "image_url" or path[-2:] == ("image_url", "url"):  # OpenAI: chat's part, or a Responses input_image
+        return "image/remote"
+    if key == "file_url":
+        return "application/remote"
+    if key == "url" and parent.get("type") == "url" and len(path) > 2:  # Anthropic: a block's `source`
+        block = _parent(body, path[:-1])
+        return "image/remote" if block.get("type") == "image" else "application/remote"
+    return None
+
+
 def reencode(original: str, text: str) -> str:
     """`text` in place of the payload `original` carried, encoded as `original` was (data URL or bare base64)."""
     found = _data_url(original)
@@ -72,7 +93,8 @@ def reencode(original: str, text: str) -> str:
 
 def _data_url(value: str) -> tuple[str, str | None, str] | None:
     """(media type, charset, base64 payload) of a base64 data URL."""
-    match = _DATA_URL.match(value, 0, 300) if value[:5].lower() == "data:" else None
+    start = len(value) - len(value.lstrip())
+    match = _DATA_URL.match(value, start, start + 300) if value[start : start + 5].lower() == "data:" else None
     if match is None:
         return None
     params = [p.strip().lower() for p in match["params"].split(";") if "=" in p]
