@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import tempfile
@@ -40,14 +41,15 @@ def _audit_line(event: dict[str, Any]) -> str:
     )
 
 
-def _expect_block(client: Any, upstream: FakeUpstream, text: str) -> bool:
-    """Send `text`; print the refusal. False if it was forwarded instead."""
+def _expect_block(client: Any, upstream: FakeUpstream, text: str, content: Any = None) -> bool:
+    """Send `text` (or the message `content` it describes); print the refusal. False if it was forwarded instead."""
     import openai
 
     print(f"  user: {text}")
     received_before = len(upstream.received)
     try:
-        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+        message = {"role": "user", "content": text if content is None else content}
+        client.chat.completions.create(model="gpt-4o-mini", messages=[message])
     except openai.PermissionDeniedError as error:
         print(f"  openai.PermissionDeniedError {error.status_code} code={error.code}")
         print(textwrap.indent(textwrap.fill(error.message, 100), "    "))
@@ -135,10 +137,19 @@ def run_demo(
             if not _expect_block(client, upstream, f"Why does `aws s3 ls` fail with key {LEAKED_KEY}?"):
                 return 1
 
-            _say("3. A prompt injection is blocked by the ONNX classifier, in English and in Korean")
+            _say(
+                "3. A prompt injection is blocked by the ONNX classifier, in English, in Korean and in an attached file"
+            )
             if not _expect_block(client, upstream, INJECTION):
                 return 1
             if not _expect_block(client, upstream, KOREAN_INJECTION):  # read by the multilingual model
+                return 1
+            attached = "data:text/plain;base64," + base64.b64encode(INJECTION.encode()).decode()
+            file_part = {"type": "file", "file": {"filename": "notes.txt", "file_data": attached}}
+            content = [{"type": "text", "text": "Summarise the attached notes."}, file_part]
+            if not _expect_block(
+                client, upstream, "Summarise the attached notes.  [notes.txt: the same, base64]", content
+            ):
                 return 1
 
             _say("4. Personal data is masked on the way out and restored on the way back")

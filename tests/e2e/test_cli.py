@@ -346,7 +346,7 @@ def test_demo_shows_each_guard_and_a_verified_audit_trail(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     out = result.stdout
     assert "code=secret_detected" in out
-    assert out.count("code=prompt_injection") == 2  # English, and Korean
+    assert out.count("code=prompt_injection") == 3  # English, Korean, and in an attached text file
     assert "the upstream received: Draft a reply to <PERSON_1> (<EMAIL_ADDRESS_1>" in out
     assert "tools the upstream was offered: search_docs" in out
     assert "tool_call DENY 403 tool_denied" in out
