@@ -255,6 +255,14 @@ class TestDynamicBatcher:
         windows = classifier.windows(["word " * 2000, "short"])
         wanted = {0, 1}
         batches = classifier.batches(windows, lambda text: text in wanted)
-        assert {window.text for window in next(batches)} == {0, 1}
+        assert [window.text for window in next(batches)] == [1]  # the short text runs first, alone
         wanted.discard(0)
-        assert list(batches) == []  # the short text was in the first batch; the long one's other windows are dropped
+        assert list(batches) == []  # the long text's windows, 128 tokens each, are dropped
+
+    def test_a_much_longer_window_starts_its_own_batch(self, classifier):
+        windows = classifier.windows(["word " * 2000, "short", "two words"])
+        lengths = [[len(window.ids) for window in batch] for batch in classifier.batches(windows)]
+        assert lengths[0] == [3, 4]  # a token of padding costs less than another pass
+        assert all(max(batch) == min(batch) for batch in lengths[2:])  # the long text's full windows together
+        assert sum(map(len, lengths)) == len(windows)
+        assert all(len(batch) <= classifier.batch_size for batch in lengths)
