@@ -11,6 +11,7 @@ import asyncio
 import re
 import unicodedata
 from collections.abc import Sequence
+from urllib.parse import unquote
 
 from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher
@@ -62,8 +63,9 @@ def normalise(text: str) -> tuple[str, int, int]:
     """
     text = spelled_out_hangul(text)
     if "%" in text:
-        invisible = sum(1 for char in text if _is_invisible(ord(char)))
-        tags = sum(1 for char in text if _is_tag(char))
+        counted = unquote(text)  # a percent-escaped tag or zero-width character is counted as what it decodes to
+        invisible = sum(1 for char in counted if _is_invisible(ord(char)))
+        tags = sum(1 for char in counted if _is_tag(char))
         return shared_normalise(text, fold_confusables=False).text, invisible, tags
     changed: dict[str, str] = {}
     invisible = tags = 0
