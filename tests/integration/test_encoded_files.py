@@ -86,9 +86,9 @@ def test_an_attack_declared_as_an_image_is_still_read(client, upstream):
 
 
 def test_an_attack_in_a_gemini_inline_file_is_refused(proxy, upstream):
-    body = {
-        "contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "text/markdown", "data": b64(ATTACK)}}]}]
-    }
+    unpadded = b64(ATTACK).rstrip("=")  # and wrapped: protobuf JSON accepts both
+    wrapped = "\r\n".join(unpadded[i : i + 40] for i in range(0, len(unpadded), 40))
+    body = {"contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "text/markdown", "data": wrapped}}]}]}
     before = len(upstream.received)
     answer = httpx.post(
         f"{proxy.url}/v1beta/models/gemini-2.0-flash:generateContent", json=body, headers=AUTH, timeout=30

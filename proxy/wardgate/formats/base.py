@@ -121,7 +121,8 @@ def model_and_stream(body: Mapping[str, Any]) -> tuple[str | None, bool]:
 def apply_rewrites(body: Any, rewrites: Mapping[JsonPath, str]) -> Any:
     """Set each path's string to its new text, in place; every other byte of meaning stays as it was. A decoded
     file's new text is encoded back into its payload the way it came."""
-    for path, text in rewrites.items():
+    # A file's own payload first (a secret in a data URL's header), then its decoded text, encoded into what is left.
+    for path, text in sorted(rewrites.items(), key=lambda item: item[0][-1:] == (DECODED_MARK,)):
         if path[-1:] == (DECODED_MARK,):
             path = path[:-1]
             text = reencode(_at(body, path), text)

@@ -3,7 +3,8 @@
 A text file sent as `data:text/plain;base64,…` (OpenAI's `file_data`), an Anthropic `document` with a base64
 source, an MCP embedded resource's `blob` or a Gemini `inlineData` part reaches the model as text: its decoded text is
 judged like any other document, and a mask is written back encoded as it came. What decodes to no text (an image, a
-PDF, audio) is content Wardgate cannot read: its segment names the media type so the policy can allow or refuse it.
+PDF, audio) is content Wardgate cannot read: its segment names the type its bytes show (never the type the body
+declares, which an attacker writes) so the policy can allow or refuse it.
 """
 
 from __future__ import annotations
@@ -15,30 +16,56 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 __all__ = ["DECODED_MARK", "EncodedMedia", "encoded_media", "reencode", "remote_media"]
 
 # A segment path ending in this marker holds the decoded text of the string at the path before it.
 DECODED_MARK = "$decoded"
 
-_DATA_URL = re.compile(r"data:(?P<type>[^,;]*)(?P<params>(?:;[^,;]*)*?);base64,", re.IGNORECASE)
-# Fields that hold a base64 payload beside a media type: Anthropic sources (`data` + `media_type`), MCP contents
-# (`data` / `blob` + `mimeType`), Gemini parts (`data` + `mimeType` / `mime_type`).
-_PAYLOAD_KEYS = frozenset(("data", "blob"))
+# Fields that always hold a file's bytes: MCP resources' `blob`, OpenAI's `file_data`, Bedrock's `source.bytes`.
+_FILE_KEYS = frozenset(("blob", "file_data", "bytes"))
+# `data` holds a file's bytes beside a declared type (Anthropic sources, MCP image/audio contents, Gemini parts) or
+# in an OpenAI `input_audio` part; OpenAI Realtime's `input_audio` content holds them in `audio`.
 _TYPE_KEYS = ("media_type", "mimeType", "mime_type")
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
-_NOT_ALPHABET = str.maketrans("", "", _ALPHABET)
-_NO_SPACE = str.maketrans("", "", " \t\r\n")
+_FILE_PARTS = frozenset(("input_audio",))
+_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+_NOT_ALPHABET = str.maketrans("", "", "".join(_ALPHABET))
+_NO_SPACE = str.maketrans("", "", " \t\r\n\f")
+_OTHER_CHARS = re.compile(r"[^A-Za-z0-9+/]+")
 _URLSAFE = str.maketrans("-_", "+/")
 # Control characters other than tab, line feed, form feed and carriage return: what binary data is full of.
 _BINARY = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _OCTET_STREAM = "application/octet-stream"
 _REMOTE = ("http://", "https://", "gs://")
+# The first bytes of binary formats a provider reads as a file (offset, bytes, type); `_signature` adds MPEG audio.
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (0, b"GIF87a", "image/gif"),
+    (0, b"GIF89a", "image/gif"),
+    (8, b"WEBP", "image/webp"),
+    (0, b"BM", "image/bmp"),
+    (0, b"II*\x00", "image/tiff"),
+    (0, b"MM\x00*", "image/tiff"),
+    (4, b"ftypheic", "image/heic"),
+    (4, b"ftypheix", "image/heic"),
+    (4, b"ftypavif", "image/avif"),
+    (8, b"WAVE", "audio/wav"),
+    (0, b"ID3", "audio/mpeg"),
+    (0, b"OggS", "audio/ogg"),
+    (0, b"fLaC", "audio/flac"),
+    (4, b"ftypM4A", "audio/mp4"),
+    (0, b"#!AMR", "audio/amr"),
+    (0, b"\x1a\x45\xdf\xa3", "video/webm"),
+    (4, b"ftyp", "video/mp4"),
+    (0, b"PK\x03\x04", "application/zip"),
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class EncodedMedia:
-    """A base64 payload: its declared media type, and its text when it decodes to text (else it is opaque)."""
+    """A base64 payload: the type its bytes show, and its text when it is text (else it is opaque)."""
 
     media_type: str
     text: str | None
@@ -46,20 +73,28 @@ class EncodedMedia:
 
 
 def encoded_media(body: Any, path: tuple[str | int, ...], value: str) -> EncodedMedia | None:
-    """The payload `value` (at `path` in `body`) carries, when it is a base64 data URL or a provider's base64 field;
-    None for every other string (plain text stays what it is)."""
+    """The file `value` (at `path` in `body`) carries, when it is a base64 data URL or a provider's file field; None
+    for every other string (plain text stays what it is)."""
     found = _data_url(value)
     if found is not None:
-        return _read(found[2], found[0], found[1])
-    if not path or path[-1] not in _PAYLOAD_KEYS:
+        return _read(found[1], found[0], from_url=True)
+    if not path or not _is_file_field(body, path):
         return None
+    return _read(value, None, from_url=False)
+
+
+def _is_file_field(body: Any, path: tuple[str | int, ...]) -> bool:
+    key = path[-1]
+    if key in _FILE_KEYS:
+        return True
+    if key not in ("data", "audio"):
+        return False
     parent = _parent(body, path)
-    declared: str | None = next((t for key in _TYPE_KEYS if isinstance(t := parent.get(key), str)), None)
-    if declared is None and len(path) > 1 and path[-2] == "input_audio":  # OpenAI: `data` + `format`
-        declared = f"audio/{parent.get('format')}"
-    if declared is None or parent.get("type") == "text":  # Anthropic's plain-text source: judged as written
-        return None
-    return _read(value, declared.strip().lower(), None)
+    if key == "audio":
+        return parent.get("type") == "input_audio"
+    if parent.get("type") == "text":  # Anthropic's plain-text source: judged as written
+        return False
+    return any(isinstance(parent.get(name), str) for name in _TYPE_KEYS) or (len(path) > 1 and path[-2] in _FILE_PARTS)
 
 
 def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | None:
@@ -85,21 +120,25 @@ def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | No
 def reencode(original: str, text: str) -> str:
     """`text` in place of the payload `original` carried, encoded as `original` was (data URL or bare base64)."""
     found = _data_url(original)
-    media = _read(found[2], found[0], found[1]) if found else _read(original, _OCTET_STREAM, None)
+    media = _read(found[1], found[0], from_url=True) if found else _read(original, None, from_url=False)
     codec = media.codec if media is not None and media.codec else "utf-8"
     payload = base64.b64encode(text.encode(codec, errors="replace")).decode("ascii")
-    return original[: original.index(",") + 1] + payload if found else payload
+    header = original[: original.index(",") + 1] if found else ""
+    return header + payload
 
 
-def _data_url(value: str) -> tuple[str, str | None, str] | None:
-    """(media type, charset, base64 payload) of a base64 data URL."""
+def _data_url(value: str) -> tuple[str | None, str] | None:
+    """(charset, body) of a base64 data URL: `data:`, a header up to the first comma that names `;base64` among its
+    parameters (anywhere), then the body."""
     start = len(value) - len(value.lstrip())
-    match = _DATA_URL.match(value, start, start + 300) if value[start : start + 5].lower() == "data:" else None
-    if match is None:
+    if value[start : start + 5].lower() != "data:":
         return None
-    params = [p.strip().lower() for p in match["params"].split(";") if "=" in p]
+    comma = value.find(",", start)
+    params = [p.strip().lower() for p in value[start + 5 : comma].split(";")[1:]] if comma >= 0 else []
+    if "base64" not in params:
+        return None  # not base64: its percent-escapes are decoded by the scanners, like any text
     charset = next((p.split("=", 1)[1].strip("\"'") for p in params if p.startswith("charset=")), None)
-    return match["type"].strip().lower() or "text/plain", charset, value[match.end() :]
+    return charset, value[comma + 1 :]
 
 
 def _parent(body: Any, path: tuple[str | int, ...]) -> Mapping[str, Any]:
@@ -109,18 +148,49 @@ def _parent(body: Any, path: tuple[str | int, ...]) -> Mapping[str, Any]:
     return node if isinstance(node, Mapping) else {}
 
 
-def _read(payload: str, media_type: str, charset: str | None) -> EncodedMedia | None:
-    """None when `payload` is not one base64 run (then it is plain text, judged as written): padding only at its
-    end, so no decoder can stop early at a `=` and leave the rest unread."""
-    compact = payload.translate(_NO_SPACE)
+def _read(payload: str, charset: str | None, *, from_url: bool) -> EncodedMedia | None:
+    """What a file field or base64 data URL holds, decoded as forgivingly as any provider might decode it.
+
+    A data URL's body is percent-decoded first (as the Fetch standard says). Whitespace is dropped, URL-safe letters
+    mapped and missing padding added. A body with other characters (a dot every few letters, a `=` midway) is read
+    once more with them dropped, as lenient decoders do: when that reading is a known file format or text, it is what
+    the field holds; otherwise the string is not a file and is judged as the text it is (None)."""
+    if from_url and "%" in payload:
+        payload = unquote_to_bytes(payload).decode("latin-1")
+    compact = payload.translate(_NO_SPACE).translate(_URLSAFE)
+    if not compact.strip("="):
+        return None  # an empty file: nothing to read
     core = compact.rstrip("=")
-    if not core or len(compact) - len(core) > 2 or core.translate(_NOT_ALPHABET):
+    strict = len(compact) - len(core) <= 2 and not core.translate(_NOT_ALPHABET)
+    data = _decoded(core if strict else _OTHER_CHARS.sub("", compact))
+    if data is None:
+        return EncodedMedia(_OCTET_STREAM, None) if strict or from_url else None
+    if data.startswith(b"%PDF-"):  # a PDF can be all ASCII, and a provider reads it as a document, not as text
+        return EncodedMedia("application/pdf", None)
+    text, codec = _text(data, charset)
+    if text is not None:
+        return EncodedMedia("text/plain", text, codec)
+    signature = _signature(data)
+    if signature is not None:
+        return EncodedMedia(signature, None)
+    return EncodedMedia(_OCTET_STREAM, None) if strict or from_url else None
+
+
+def _decoded(letters: str) -> bytes | None:
+    if not letters or len(letters) % 4 == 1:
         return None
     try:
-        data = base64.b64decode(compact.translate(_URLSAFE), validate=True)
+        return base64.b64decode(letters + "=" * (-len(letters) % 4), validate=True)
     except (binascii.Error, ValueError):
         return None
-    return EncodedMedia(media_type or _OCTET_STREAM, *_text(data, charset))
+
+
+def _signature(data: bytes) -> str | None:
+    """The file format binary bytes begin with, whatever type was declared for them."""
+    head = data[:32]
+    if head[:1] == b"\xff" and len(head) > 1 and head[1] & 0xE0 == 0xE0 and head[1] != 0xFF:
+        return "audio/mpeg"  # an MPEG audio frame's sync bits (MP3 without an ID3 tag, AAC)
+    return next((kind for offset, magic, kind in _SIGNATURES if head[offset : offset + len(magic)] == magic), None)
 
 
 def _text(data: bytes, charset: str | None) -> tuple[str | None, str | None]:
@@ -130,7 +200,7 @@ def _text(data: bytes, charset: str | None) -> tuple[str | None, str | None]:
         try:
             codec = codecs.lookup(name).name if name else None
             text = data.decode(codec) if codec else None
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeDecodeError, ValueError):  # ValueError: a charset name with a NUL in it
             continue
         if text is not None and not _BINARY.search(text):
             # Written back with a byte-order mark only when it came with one.

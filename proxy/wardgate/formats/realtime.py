@@ -9,12 +9,13 @@ its transcript events.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Any
 
 from wardgate.formats.generic_json import with_every_leaf
-from wardgate.models import Exchange, Role, Segment, Source
+from wardgate.models import Exchange, Role, Source
 
 __all__ = ["AUDIO_EVENTS", "REALTIME_PATHS", "error_event", "frame_exchange", "is_realtime"]
 
@@ -39,7 +40,7 @@ def frame_exchange(payload: Any, *, from_client: bool) -> Exchange:
     role: Role = "user" if from_client else "assistant"
     source: Source = "prompt" if from_client else "response"
     segments = [
-        Segment(role, source, segment.text, segment.path) if segment.source == "document" else segment
+        dataclasses.replace(segment, role=role, source=source) if segment.source == "document" else segment
         for segment in exchange.segments
     ]
     return Exchange("openai", "unparsed", None, True, segments)
