@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import threading
 import time
 
 import pytest
@@ -281,6 +282,23 @@ async def test_a_compression_bomb_is_refused_without_inflating_it(pipeline, enco
     outcome = await pipeline.run(ctx(), incoming(compress(zeros), **{"content-encoding": encoding}))
     assert isinstance(outcome, Refuse)
     assert (outcome.decision.code, outcome.decision.status) == ("body_too_large", 413)
+
+
+async def test_a_big_body_is_read_off_the_event_loop(pipeline, monkeypatch):
+    from wardgate.pipeline import request as stage
+
+    readers, real = [], stage.read_body
+    monkeypatch.setattr(stage, "read_body", lambda *args: readers.append(threading.get_ident()) or real(*args))
+    monkeypatch.setattr(stage, "_PARSE_ON_LOOP_BYTES", 1024)
+    big = await pipeline.run(ctx(), incoming(chat("hello " * 300 + AWS_KEY)))
+    malformed = await pipeline.run(ctx(), incoming(b'{"model": "m", "model": "n"' + b" " * 2000 + b"}"))
+    small = await pipeline.run(ctx(), incoming(chat("hello")))
+    assert isinstance(big, Refuse)
+    assert isinstance(malformed, Refuse)
+    assert (big.decision.code, malformed.decision.code) == ("secret_detected", "malformed_request")
+    assert isinstance(small, Forward)
+    loop = threading.get_ident()
+    assert [reader == loop for reader in readers] == [False, False, True]
 
 
 async def test_a_body_that_is_not_its_declared_encoding_is_a_400(pipeline):
