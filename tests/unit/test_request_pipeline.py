@@ -285,11 +285,12 @@ async def test_a_compression_bomb_is_refused_without_inflating_it(pipeline, enco
 
 
 async def test_a_big_body_is_read_off_the_event_loop(pipeline, monkeypatch):
+    from wardgate.pipeline import offload
     from wardgate.pipeline import request as stage
 
     readers, real = [], stage.read_body
     monkeypatch.setattr(stage, "read_body", lambda *args: readers.append(threading.get_ident()) or real(*args))
-    monkeypatch.setattr(stage, "_PARSE_ON_LOOP_BYTES", 1024)
+    monkeypatch.setattr(offload, "PARSE_ON_LOOP_BYTES", 1024)
     big = await pipeline.run(ctx(), incoming(chat("hello " * 300 + AWS_KEY)))
     malformed = await pipeline.run(ctx(), incoming(b'{"model": "m", "model": "n"' + b" " * 2000 + b"}"))
     small = await pipeline.run(ctx(), incoming(chat("hello")))

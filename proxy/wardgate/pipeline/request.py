@@ -43,6 +43,7 @@ from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.headers import HEADER, apply_header_rewrites, header_segments
 from wardgate.pipeline.lifetime import ClientGone, until_gone
 from wardgate.pipeline.mcp_judge import SESSION_KEYS, LegacySession, LegacySessions, session_values
+from wardgate.pipeline.offload import read_off_loop
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
 from wardgate.policy import Decision
@@ -64,7 +65,6 @@ TARGET = "$target"  # the segment path of the whole request target (path, parame
 MCP_SESSION_HEADER = "mcp-session-id"
 # A scan this large is worth one policy evaluation first: a deny that no finding could lift then costs no scan.
 _PRECHECK_CHARS = 4096
-_PARSE_ON_LOOP_BYTES = 256 * 1024
 
 
 @dataclasses.dataclass(slots=True)
@@ -326,8 +326,7 @@ class RequestPipeline:
             return read, self._exchange(ctx, adapter, read, rules.max_segments)
 
         try:
-            # A body and the files inside it cost ~20-25 ms of CPU per MB to read: a big one is read off the event loop.
-            parsed = await asyncio.to_thread(parse) if len(call.body) > _PARSE_ON_LOOP_BYTES else parse()
+            parsed = await read_off_loop(len(call.body), parse)
             if parsed is None:
                 message = "the body is not JSON, JSON Lines, multipart, a form or text, so it cannot be inspected"
                 return Refuse(Decision.deny("unreadable_body", message, status=415))

@@ -24,6 +24,7 @@ from wardgate.models import Exchange, Segment
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.mcp_judge import McpStream, judge_mcp_message
+from wardgate.pipeline.offload import read_off_loop
 from wardgate.policy import Decision
 from wardgate.surrogates import json_text
 
@@ -53,11 +54,11 @@ class ResponseJudge:
     ) -> ResponseOutcome:
         """`content` as it came (`encoding` still applied); judged by what it is, not by its Content-Type."""
         try:
-            content = decode_content(content, encoding, self._max_bytes)
+            content = await read_off_loop(len(content), lambda: decode_content(content, encoding, self._max_bytes))
             # An MCP client reads an event-stream answer as events, so it is judged as the events it is.
             if ctx.endpoint == "mcp" and is_event_stream(content_type):
                 return await self._mcp_events(ctx, content)
-            read = read_body(content, content_type)
+            read = await read_off_loop(len(content), lambda: read_body(content, content_type))
         except (DecodingError, TooLarge, MalformedBody, TooComplex) as exc:
             return ResponseOutcome(refusal=Decision.deny("response_unreadable", f"the answer cannot be judged: {exc}",
                                                          status=502, source="fail_closed"))  # fmt: skip
@@ -69,11 +70,15 @@ class ResponseJudge:
         if ctx.endpoint == "mcp":
             return await self._mcp(ctx, body)
         adapter = adapter_for(method, path)
-        try:
-            exchange: Exchange = adapter.parse_response(body) if adapter else parse_unparsed(body, ctx.provider)
-        except MalformedBody:
-            exchange = parse_unparsed(body, ctx.provider)  # an error body or a shape we do not map: every string
-        exchange = with_every_leaf(exchange, body)
+
+        def parse() -> Exchange:
+            try:
+                exchange = adapter.parse_response(body) if adapter else parse_unparsed(body, ctx.provider)
+            except MalformedBody:
+                exchange = parse_unparsed(body, ctx.provider)  # an error body or a shape we do not map: every string
+            return with_every_leaf(exchange, body)
+
+        exchange = await read_off_loop(len(content), parse)
         spent = TokenCount()  # spent upstream whatever the verdict on the answer
         spent.observe(body)
         verdict = await self._guard.judge(ctx, "response", exchange, has_body=True)
