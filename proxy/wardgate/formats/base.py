@@ -126,6 +126,11 @@ def apply_rewrites(body: Any, rewrites: Mapping[JsonPath, str]) -> Any:
         if path[-1:] == (DECODED_MARK,):
             path = path[:-1]
             text = reencode(_at(body, path), text)
+        if not path:  # the body is one JSON string
+            if not isinstance(body, str):
+                raise KeyError("the body does not hold a string")
+            body = text
+            continue
         parent = body
         for key in path[:-1]:
             parent = parent[key]

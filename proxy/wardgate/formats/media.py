@@ -37,7 +37,18 @@ _URLSAFE = str.maketrans("-_", "+/")
 # Control characters other than tab, line feed, form feed and carriage return: what binary data is full of.
 _BINARY = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _OCTET_STREAM = "application/octet-stream"
-_REMOTE = ("http://", "https://", "gs://")
+# Text with a few bytes that are not text (a file signature in front of it): how many spots, and how much text.
+_BAD_SPOTS, _MIN_TEXT_BYTES = 8, 16
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_REMOTE = ("http://", "https://", "gs://", "s3://")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_TAB_NEWLINE = str.maketrans("", "", "\t\r\n")
+# Charsets a data URL may name that are read as such: the common ones, all linear to decode.
+_CHARSETS = frozenset(
+    ("utf-8-sig", "utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "ascii",
+     "euc_kr", "cp949", "shift_jis", "euc_jp", "gb2312", "gbk", "gb18030", "big5", "koi8-r",
+     *(f"iso8859-{n}" for n in range(1, 17)), *(f"cp{n}" for n in range(1250, 1259)))
+)  # fmt: skip
 # The first bytes of binary formats a provider reads as a file (offset, bytes, type); `_signature` adds MPEG audio.
 _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -77,10 +88,19 @@ def encoded_media(body: Any, path: tuple[str | int, ...], value: str) -> Encoded
     for every other string (plain text stays what it is)."""
     found = _data_url(value)
     if found is not None:
-        return _read(found[1], found[0], from_url=True)
+        return _read(found.body, found.charset, (found.media_type,), percent_encoded=True)
     if not path or not _is_file_field(body, path):
         return None
-    return _read(value, None, from_url=False)
+    return _read(value, None, _declared(body, path), percent_encoded=False)
+
+
+def _declared(body: Any, path: tuple[str | int, ...]) -> tuple[str, ...]:
+    """Every type the body declares for a file field (an attacker may declare two)."""
+    parent = _parent(body, path)
+    declared = [t for name in _TYPE_KEYS if isinstance(t := parent.get(name), str)]
+    if len(path) > 1 and path[-2] in _FILE_PARTS:
+        declared.append(f"audio/{parent.get('format')}")
+    return tuple(declared)
 
 
 def _is_file_field(body: Any, path: tuple[str | int, ...]) -> bool:
@@ -99,8 +119,8 @@ def _is_file_field(body: Any, path: tuple[str | int, ...]) -> bool:
 
 def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | None:
     """The media type of a file the provider fetches by URL itself (an image URL, an Anthropic `url` source, OpenAI's
-    `file_url`, a Gemini `fileData`): content Wardgate never sees. `image/remote` or `application/remote` unless
-    the body declares a type; None for every other string."""
+    `file_url`, a Gemini `fileData`, a Bedrock `s3Location`): content Wardgate never sees. `image/remote`,
+    `application/remote` (...) unless the body declares a type; None for every other string."""
     if not path or not isinstance(path[-1], str) or not value.lstrip()[:8].lower().startswith(_REMOTE):
         return None
     key, parent = path[-1], _parent(body, path)
@@ -111,6 +131,8 @@ def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | No
         return "image/remote"
     if key == "file_url":
         return "application/remote"
+    if key == "uri" and path[-2:-1] == ("s3Location",):  # Bedrock: a content block's file in S3
+        return "image/remote" if "image" in path else "video/remote" if "video" in path else "application/remote"
     if key == "url" and parent.get("type") == "url" and len(path) > 2:  # Anthropic: a block's `source`
         block = _parent(body, path[:-1])
         return "image/remote" if block.get("type") == "image" else "application/remote"
@@ -120,25 +142,33 @@ def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | No
 def reencode(original: str, text: str) -> str:
     """`text` in place of the payload `original` carried, encoded as `original` was (data URL or bare base64)."""
     found = _data_url(original)
-    media = _read(found[1], found[0], from_url=True) if found else _read(original, None, from_url=False)
+    media = _read(found.body, found.charset, (), percent_encoded=True) if found else _read(original, None, (), False)
     codec = media.codec if media is not None and media.codec else "utf-8"
     payload = base64.b64encode(text.encode(codec, errors="replace")).decode("ascii")
-    header = original[: original.index(",") + 1] if found else ""
-    return header + payload
+    return (original[: len(original) - len(found.body)] if found else "") + payload
 
 
-def _data_url(value: str) -> tuple[str | None, str] | None:
-    """(charset, body) of a base64 data URL: `data:`, a header up to the first comma that names `;base64` among its
-    parameters (anywhere), then the body."""
-    start = len(value) - len(value.lstrip())
-    if value[start : start + 5].lower() != "data:":
-        return None
+@dataclasses.dataclass(frozen=True, slots=True)
+class _DataUrl:
+    media_type: str
+    charset: str | None
+    body: str
+
+
+def _data_url(value: str) -> _DataUrl | None:
+    """A base64 data URL, read as WHATWG URL parsers read one: leading C0 controls and spaces skipped, tabs and line
+    breaks ignored, `data:`, a header up to the first comma naming `;base64` among its parameters (anywhere), then
+    the body."""
+    start = len(value) - len(value.lstrip(_C0_AND_SPACE))
     comma = value.find(",", start)
-    params = [p.strip().lower() for p in value[start + 5 : comma].split(";")[1:]] if comma >= 0 else []
+    header = value[start : comma if comma >= 0 else start + 16].translate(_TAB_NEWLINE)
+    if header[:5].lower() != "data:" or comma < 0:
+        return None
+    media_type, *params = (part.strip().lower() for part in header[5:].split(";"))
     if "base64" not in params:
         return None  # not base64: its percent-escapes are decoded by the scanners, like any text
     charset = next((p.split("=", 1)[1].strip("\"'") for p in params if p.startswith("charset=")), None)
-    return charset, value[comma + 1 :]
+    return _DataUrl(media_type or "text/plain", charset, value[comma + 1 :])
 
 
 def _parent(body: Any, path: tuple[str | int, ...]) -> Mapping[str, Any]:
@@ -148,32 +178,57 @@ def _parent(body: Any, path: tuple[str | int, ...]) -> Mapping[str, Any]:
     return node if isinstance(node, Mapping) else {}
 
 
-def _read(payload: str, charset: str | None, *, from_url: bool) -> EncodedMedia | None:
-    """What a file field or base64 data URL holds, decoded as forgivingly as any provider might decode it.
+def _read(payload: str, charset: str | None, declared: tuple[str, ...], percent_encoded: bool) -> EncodedMedia | None:
+    """What a file field or base64 data URL holds, decoded as forgivingly as any provider might decode it; None only
+    for an empty one.
 
     A data URL's body is percent-decoded first (as the Fetch standard says). Whitespace is dropped, URL-safe letters
-    mapped and missing padding added. A body with other characters (a dot every few letters, a `=` midway) is read
-    once more with them dropped, as lenient decoders do: when that reading is a known file format or text, it is what
-    the field holds; otherwise the string is not a file and is judged as the text it is (None)."""
-    if from_url and "%" in payload:
+    mapped and missing padding added; other characters (a dot every few letters, a `=` midway) are dropped, as lenient
+    decoders do. Decoders that stop at the first `=`, or drop `-` and `_` instead of mapping them, read otherwise:
+    those readings are tried too, and a reading that is text is judged as text. What is not text is opaque, named by
+    what its bytes are."""
+    if percent_encoded and "%" in payload:
         payload = unquote_to_bytes(payload).decode("latin-1")
-    compact = payload.translate(_NO_SPACE).translate(_URLSAFE)
+    compact = payload.translate(_NO_SPACE)
     if not compact.strip("="):
         return None  # an empty file: nothing to read
-    core = compact.rstrip("=")
-    strict = len(compact) - len(core) <= 2 and not core.translate(_NOT_ALPHABET)
-    data = _decoded(core if strict else _OTHER_CHARS.sub("", compact))
-    if data is None:
-        return EncodedMedia(_OCTET_STREAM, None) if strict or from_url else None
-    if data.startswith(b"%PDF-"):  # a PDF can be all ASCII, and a provider reads it as a document, not as text
-        return EncodedMedia("application/pdf", None)
-    text, codec = _text(data, charset)
-    if text is not None:
-        return EncodedMedia("text/plain", text, codec)
-    signature = _signature(data)
-    if signature is not None:
-        return EncodedMedia(signature, None)
-    return EncodedMedia(_OCTET_STREAM, None) if strict or from_url else None
+    readings = _readings(compact)
+    if not readings:
+        return EncodedMedia(_OCTET_STREAM, None)
+    if b"%PDF-" in readings[0][:1024]:  # PDF readers look this far; a PDF may be all ASCII, yet it is no text
+        return EncodedMedia(_named("application/pdf", declared), None)
+    for data in readings:
+        text, codec = _text(data, charset)
+        if text is not None:
+            return EncodedMedia("text/plain", text, codec)
+    return EncodedMedia(_named(_signature(readings[0]), declared), None)
+
+
+def _readings(compact: str) -> list[bytes]:
+    """The payload's decodings: the forgiving one first, then those of decoders that stop at a `=` midway or drop
+    URL-safe letters."""
+    mapped = compact.translate(_URLSAFE)
+    core = mapped.rstrip("=")
+    forgiving = core if not core.translate(_NOT_ALPHABET) else _OTHER_CHARS.sub("", mapped)
+    letters = [forgiving]
+    if "=" in core:
+        letters.append(_OTHER_CHARS.sub("", mapped[: mapped.index("=")]))
+    if "-" in compact or "_" in compact:
+        letters.append(_OTHER_CHARS.sub("", compact))
+    readings: list[bytes] = []
+    for candidate in letters:
+        data = _decoded(candidate)
+        if data is not None and data not in readings:
+            readings.append(data)
+    return readings
+
+
+def _named(sniffed: str | None, declared: tuple[str, ...]) -> str:
+    """An opaque file's type: what its bytes are, unless a declared type says another kind of file (an image's bytes
+    declared as text would be read as text by a provider that trusts the declaration)."""
+    if sniffed is None or any(t.split("/", 1)[0] != sniffed.split("/", 1)[0] for t in declared if t):
+        return _OCTET_STREAM
+    return sniffed
 
 
 def _decoded(letters: str) -> bytes | None:
@@ -195,14 +250,41 @@ def _signature(data: bytes) -> str | None:
 
 def _text(data: bytes, charset: str | None) -> tuple[str | None, str | None]:
     """(text, codec) when the payload is text, whatever type it declares (a model that is sent text reads it):
-    UTF-8 first, as providers read it, then the charset the data URL names; (None, None) for binary data."""
+    UTF-8 first, as providers read it, then the charset the data URL names (a common one: a rare codec can be
+    slow, punycode quadratic); then UTF-8 with a few spots that are not text. (None, None) for binary data."""
     for name in ("utf-8-sig", charset):
         try:
             codec = codecs.lookup(name).name if name else None
-            text = data.decode(codec) if codec else None
-        except (LookupError, UnicodeDecodeError, ValueError):  # ValueError: a charset name with a NUL in it
+        except (LookupError, ValueError):  # ValueError: a charset name with a NUL in it
             continue
-        if text is not None and not _BINARY.search(text):
+        if codec not in _CHARSETS:
+            continue
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if not _BINARY.search(text):
             # Written back with a byte-order mark only when it came with one.
             return text, "utf-8" if codec == "utf-8-sig" and not data.startswith(codecs.BOM_UTF8) else codec
-    return None, None
+    return _mostly_text(data), "utf-8"
+
+
+def _mostly_text(data: bytes) -> str | None:
+    """UTF-8 text with a few spots of bytes that are not text (a file signature put in front, junk after), as a
+    provider that trusts a declared text type would read it (those bytes replaced); None for anything else. Each
+    spot is found by decoding only up to it, so binary data costs a few short decodes, not a pass."""
+    view, start, bad_bytes = memoryview(data), 0, 0
+    for _ in range(_BAD_SPOTS + 1):
+        control = _CONTROL_BYTES.search(data, start)
+        stop = control.start() if control else len(data)
+        try:
+            str(view[start:stop], "utf-8")
+        except UnicodeDecodeError as exc:
+            bad, start = start + exc.start, start + exc.end
+        else:
+            if control is None:  # the rest is text: most of the payload, or a tiny file's tail that proves nothing
+                readable = len(data) - bad_bytes >= max(_MIN_TEXT_BYTES, 3 * bad_bytes)
+                return data.decode("utf-8", errors="replace") if bad_bytes and readable else None
+            bad, start = stop, stop + 1
+        bad_bytes += start - bad
+    return None
