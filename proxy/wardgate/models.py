@@ -29,7 +29,7 @@ class Segment:
     source: Source
     text: str
     path: JsonPath
-    # Set on an encoded payload no scanner can read (an image, a PDF): its declared type, for the policy.
+    # Set on a file no scanner can read (an image, a PDF, one the provider fetches): its type, for the policy.
     opaque_media: str | None = None
 
 

@@ -123,27 +123,21 @@ def apply_rewrites(body: Any, rewrites: Mapping[JsonPath, str]) -> Any:
     file's new text is encoded back into its payload the way it came."""
     # A file's own payload first (a secret in a data URL's header), then its decoded text, encoded into what is left.
     for path, text in sorted(rewrites.items(), key=lambda item: item[0][-1:] == (DECODED_MARK,)):
-        if path[-1:] == (DECODED_MARK,):
-            path = path[:-1]
-            text = reencode(_at(body, path), text)
-        if not path:  # the body is one JSON string
-            if not isinstance(body, str):
-                raise KeyError("the body does not hold a string")
-            body = text
-            continue
+        decoded = path[-1:] == (DECODED_MARK,)
+        path = path[:-1] if decoded else path
         parent = body
         for key in path[:-1]:
             parent = parent[key]
-        if not isinstance(parent[path[-1]], str):
-            raise KeyError(f"{path} does not hold a string")
-        parent[path[-1]] = text
+        current = _string(parent[path[-1]] if path else body, path)
+        new = reencode(current, text) if decoded else text
+        if path:
+            parent[path[-1]] = new
+        else:  # the body is one JSON string
+            body = new
     return body
 
 
-def _at(body: Any, path: JsonPath) -> str:
-    node = body
-    for key in path:
-        node = node[key]
-    if not isinstance(node, str):
-        raise KeyError(f"{path} does not hold a string")
-    return node
+def _string(value: Any, path: JsonPath) -> str:
+    if not isinstance(value, str):
+        raise KeyError(f"{path or 'the body'} does not hold a string")
+    return value

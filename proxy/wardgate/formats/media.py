@@ -24,13 +24,11 @@ __all__ = ["DECODED_MARK", "EncodedMedia", "encoded_media", "reencode", "remote_
 DECODED_MARK = "$decoded"
 
 # Fields that always hold a file's bytes: MCP resources' `blob`, OpenAI's `file_data`, Bedrock's `source.bytes`.
+# `data` holds them beside a declared type (Anthropic sources, MCP image/audio contents, Gemini parts) or in an OpenAI
+# `input_audio` part; OpenAI Realtime's `input_audio` content holds them in `audio`.
 _FILE_KEYS = frozenset(("blob", "file_data", "bytes"))
-# `data` holds a file's bytes beside a declared type (Anthropic sources, MCP image/audio contents, Gemini parts) or
-# in an OpenAI `input_audio` part; OpenAI Realtime's `input_audio` content holds them in `audio`.
 _TYPE_KEYS = ("media_type", "mimeType", "mime_type")
 _FILE_PARTS = frozenset(("input_audio",))
-_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-_NOT_ALPHABET = str.maketrans("", "", "".join(_ALPHABET))
 _NO_SPACE = str.maketrans("", "", " \t\r\n\f")
 _OTHER_CHARS = re.compile(r"[^A-Za-z0-9+/]+")
 _URLSAFE = str.maketrans("-_", "+/")
@@ -89,32 +87,23 @@ def encoded_media(body: Any, path: tuple[str | int, ...], value: str) -> Encoded
     found = _data_url(value)
     if found is not None:
         return _read(found.body, found.charset, (found.media_type,), percent_encoded=True)
-    if not path or not _is_file_field(body, path):
-        return None
-    return _read(value, None, _declared(body, path), percent_encoded=False)
+    declared = _file_field(body, path) if path else None
+    return None if declared is None else _read(value, None, declared, percent_encoded=False)
 
 
-def _declared(body: Any, path: tuple[str | int, ...]) -> tuple[str, ...]:
-    """Every type the body declares for a file field (an attacker may declare two)."""
-    parent = _parent(body, path)
-    declared = [t for name in _TYPE_KEYS if isinstance(t := parent.get(name), str)]
+def _file_field(body: Any, path: tuple[str | int, ...]) -> tuple[str, ...] | None:
+    """Every type the body declares for the file field at `path` (an attacker may declare two); None when `path` is
+    not a file field: `blob`, `file_data` and `bytes` always are, `data` beside a declared type or in an
+    `input_audio` part (its `format` declares the type), `audio` in a Realtime `input_audio` part."""
+    key, parent = path[-1], _parent(body, path)
+    declared = tuple(t for name in _TYPE_KEYS if isinstance(t := parent.get(name), str))
     if len(path) > 1 and path[-2] in _FILE_PARTS:
-        declared.append(f"audio/{parent.get('format')}")
-    return tuple(declared)
-
-
-def _is_file_field(body: Any, path: tuple[str | int, ...]) -> bool:
-    key = path[-1]
-    if key in _FILE_KEYS:
-        return True
-    if key not in ("data", "audio"):
-        return False
-    parent = _parent(body, path)
-    if key == "audio":
-        return parent.get("type") == "input_audio"
-    if parent.get("type") == "text":  # Anthropic's plain-text source: judged as written
-        return False
-    return any(isinstance(parent.get(name), str) for name in _TYPE_KEYS) or (len(path) > 1 and path[-2] in _FILE_PARTS)
+        declared += (f"audio/{parent.get('format')}",)
+    if key in _FILE_KEYS or (key == "audio" and parent.get("type") == "input_audio"):
+        return declared
+    if key == "data" and declared and parent.get("type") != "text":  # Anthropic's plain-text source: as written
+        return declared
+    return None
 
 
 def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | None:
@@ -124,9 +113,9 @@ def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | No
     if not path or not isinstance(path[-1], str) or not value.lstrip()[:8].lower().startswith(_REMOTE):
         return None
     key, parent = path[-1], _parent(body, path)
-    declared = next((t for name in _TYPE_KEYS if isinstance(t := parent.get(name), str)), None)
     if key in ("fileUri", "file_uri"):  # Gemini: `fileData` declares its type
-        return (declared or "application/remote").strip().lower()
+        declared = next((t for name in _TYPE_KEYS if isinstance(t := parent.get(name), str)), "application/remote")
+        return declared.strip().lower()
     if key == "image_url" or path[-2:] == ("image_url", "url"):  # OpenAI: chat's part, or a Responses input_image
         return "image/remote"
     if key == "file_url":
@@ -209,7 +198,7 @@ def _readings(compact: str) -> list[bytes]:
     URL-safe letters."""
     mapped = compact.translate(_URLSAFE)
     core = mapped.rstrip("=")
-    forgiving = core if not core.translate(_NOT_ALPHABET) else _OTHER_CHARS.sub("", mapped)
+    forgiving = core if not _OTHER_CHARS.search(core) else _OTHER_CHARS.sub("", mapped)
     letters = [forgiving]
     if "=" in core:
         letters.append(_OTHER_CHARS.sub("", mapped[: mapped.index("=")]))
