@@ -302,6 +302,24 @@ async def test_a_big_body_is_read_off_the_event_loop(pipeline, monkeypatch):
     assert [reader == loop for reader in readers] == [False, False, True]
 
 
+async def test_a_compressed_body_is_inflated_off_the_event_loop_however_small_it_is(pipeline, monkeypatch):
+    import gzip
+
+    from wardgate.pipeline import offload
+    from wardgate.pipeline import request as stage
+
+    decoders, real = [], stage.decode_content
+    monkeypatch.setattr(stage, "decode_content", lambda *args: decoders.append(threading.get_ident()) or real(*args))
+    monkeypatch.setattr(offload, "PARSE_ON_LOOP_BYTES", 1024)
+    small = json.dumps(chat("hello")).encode()
+    compressed = await pipeline.run(ctx(), incoming(gzip.compress(small), **{"content-encoding": "gzip"}))
+    plain = await pipeline.run(ctx(), incoming(small))
+    assert isinstance(compressed, Forward)
+    assert isinstance(plain, Forward)
+    loop = threading.get_ident()
+    assert [decoder == loop for decoder in decoders] == [False, True]  # a few bytes of gzip may inflate to the limit
+
+
 async def test_a_body_that_is_not_its_declared_encoding_is_a_400(pipeline):
     outcome = await pipeline.run(ctx(), incoming(b"not gzip at all", **{"content-encoding": "gzip"}))
     assert isinstance(outcome, Refuse)

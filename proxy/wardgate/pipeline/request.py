@@ -43,7 +43,7 @@ from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.headers import HEADER, apply_header_rewrites, header_segments
 from wardgate.pipeline.lifetime import ClientGone, until_gone
 from wardgate.pipeline.mcp_judge import SESSION_KEYS, LegacySession, LegacySessions, session_values
-from wardgate.pipeline.offload import read_off_loop
+from wardgate.pipeline.offload import decoded_size_bound, read_off_loop
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
 from wardgate.policy import Decision
@@ -303,9 +303,11 @@ class RequestPipeline:
     async def _size(self, call: _Call) -> Outcome | None:
         """Decode the body, never past the limit (a compression bomb stops at its first `max_body_bytes`)."""
         limit = self._rules.max_body_bytes
-        encoding = call.request.headers.get("content-encoding", "")
+        body, encoding = call.request.body, call.request.headers.get("content-encoding", "")
         try:
-            call.body = decode_content(call.request.body, encoding, limit)
+            call.body = await read_off_loop(
+                decoded_size_bound(len(body), encoding, limit), lambda: decode_content(body, encoding, limit)
+            )
         except TooLarge:
             message = f"the request body is more than {limit} bytes (decoded); the limit is {limit}"
             return Refuse(Decision.deny("body_too_large", message, status=413))

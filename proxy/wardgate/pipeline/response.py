@@ -24,7 +24,7 @@ from wardgate.models import Exchange, Segment
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.mcp_judge import McpStream, judge_mcp_message
-from wardgate.pipeline.offload import read_off_loop
+from wardgate.pipeline.offload import decoded_size_bound, read_off_loop
 from wardgate.policy import Decision
 from wardgate.surrogates import json_text
 
@@ -54,7 +54,8 @@ class ResponseJudge:
     ) -> ResponseOutcome:
         """`content` as it came (`encoding` still applied); judged by what it is, not by its Content-Type."""
         try:
-            content = await read_off_loop(len(content), lambda: decode_content(content, encoding, self._max_bytes))
+            bound = decoded_size_bound(len(content), encoding, self._max_bytes)
+            content = await read_off_loop(bound, lambda: decode_content(content, encoding, self._max_bytes))
             # An MCP client reads an event-stream answer as events, so it is judged as the events it is.
             if ctx.endpoint == "mcp" and is_event_stream(content_type):
                 return await self._mcp_events(ctx, content)

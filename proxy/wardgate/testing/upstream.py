@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 import secrets
+import ssl
 import string
 import time
 from collections.abc import Iterator
