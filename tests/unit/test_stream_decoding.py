@@ -33,3 +33,22 @@ def test_an_encoding_it_cannot_read_stops_the_stream():
     out = run(http.Headers(content_encoding="br"), b"\x8b\x05\x80hello")
     [event] = [line for line in out.decode().splitlines() if line.startswith("data: ")]
     assert json.loads(event[6:])["error"]["code"] == "stream_unreadable"
+
+
+def test_a_compressed_event_past_the_limit_is_never_inflated_whole():
+    import tracemalloc
+
+    bomb = gzip.compress(b'data: {"choices": [{"delta": {"content": "' + b"x" * (64 * 2**20), compresslevel=9)
+    stream = decoded_stream(
+        http.Headers(content_encoding="gzip"),
+        StreamGuard(OpenAIChatStream(), Judge(), Vault(), max_event_bytes=2**20),
+    )
+    tracemalloc.start()
+    try:
+        out = stream(bomb)  # ~64 KB that inflates to 64 MB, in one chunk
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    [event] = [line for line in out.decode().splitlines() if line.startswith("data: ")]
+    assert json.loads(event[6:])["error"]["code"] == "event_too_large"
+    assert peak < 8 * 2**20  # the event's limit and a step or two of inflated bytes, not 64 MB

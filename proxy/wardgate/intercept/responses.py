@@ -18,6 +18,7 @@ __all__ = ["CHALLENGE", "DECISION_HEADER", "decoded_stream", "refusal"]
 DECISION_HEADER = "x-wardgate-decision-id"
 # RFC 9110 §11.6.1: a 401 names how to authenticate. MCP clients read it to decide to send a bearer token.
 CHALLENGE = 'Bearer realm="wardgate"'
+_INFLATE_STEP = 256 * 1024  # bytes a compressed stream chunk is inflated to per step
 
 
 def _headers(ctx: RequestContext, decision: Decision, status: int) -> dict[str, str]:
@@ -59,7 +60,14 @@ def decoded_stream(headers: http.Headers, guard: StreamGuard) -> Callable[[bytes
     decoder = zlib.decompressobj(47 if encoding != "deflate" else -zlib.MAX_WBITS)
 
     def decode(chunk: bytes) -> bytes | list[bytes]:
-        out = guard.feed(decoder.decompress(chunk)) if chunk else guard.feed(decoder.flush()) + guard.finish()
-        return out or []
+        if not chunk:
+            return guard.feed(decoder.flush()) + guard.finish() or []
+        # Inflated a step at a time: 64 KB of a hostile gzip would otherwise become 64 MB in one call; once the
+        # stream is stopped (an event past its limit, a verdict) the rest is never inflated.
+        out, pending = [], chunk
+        while pending and guard.stopped is None:
+            out.append(guard.feed(decoder.decompress(pending, _INFLATE_STEP)))
+            pending = decoder.unconsumed_tail
+        return b"".join(out) or []
 
     return decode
