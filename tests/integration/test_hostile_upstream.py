@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from tests.conftest import AUTH, free_port
+from tests.conftest import AUTH, AWS_KEY, free_port
 from tests.integration.helpers import wait_for_events
 from wardgate.testing._server import BackgroundServer
 
@@ -205,6 +205,34 @@ def test_an_mcp_event_past_max_event_bytes_ends_the_stream_with_an_audited_json_
     assert wait_for_events(
         proxy.audit_file, lambda e: e["decision_id"] == decision and e["result"]["code"] == "event_too_large"
     )
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br"])
+def test_an_mcp_stream_compressed_against_our_ask_is_judged_or_stopped(start_proxy, encoding):
+    """Wardgate asks for `identity`; an MCP server that compresses its SSE answer anyway once had it passed as it
+    came: no event could be read in it, and the client inflated a tool result no one had judged."""
+    import gzip
+
+    import brotli
+
+    result = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": f"key: {AWS_KEY}"}]}}
+    events = f"event: message\ndata: {json.dumps(result)}\n\n".encode()
+    body = {"gzip": gzip.compress, "br": brotli.compress}[encoding](events)
+    head = f"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: {encoding}\r\n"
+    head += f"content-length: {len(body)}\r\n\r\n"
+    upstream = RawUpstream(head.encode() + body)
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+        response = httpx.post(proxy.url + "/mcp", json=call, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert AWS_KEY not in response.text
+    [line] = [line for line in response.text.split("\n") if line.startswith("data: ")]
+    error = json.loads(line[6:])
+    code = {"gzip": "secret_detected", "br": "stream_unreadable"}[encoding]
+    assert (error["id"], error["error"]["data"]["wardgate"]) == (7, code)
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == code)
 
 
 def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy):

@@ -324,13 +324,15 @@ class GuardAddon:
             # the client gets it chunked, or it would wait for bytes that never come or lose the ones past the length.
             flow.response.headers.pop("content-length", None)
         if ctx is not None and ctx.endpoint == "mcp" and not flow.metadata.get(_REFUSED):
-            flow.response.stream = McpStream(self._guard, ctx, max_event_bytes=self._streaming.max_event_bytes)
+            mcp = McpStream(self._guard, ctx, max_event_bytes=self._streaming.max_event_bytes)
+            flow.response.stream = decoded_stream(flow.response.headers, mcp)
             return
         if ctx is not None and flow.request.method == "GET" and stream_format_for(flow.request.path) is None:
             # Maybe a legacy MCP session stream (its answers are judged once its endpoint event names the session).
-            flow.response.stream = McpStream(
+            legacy = McpStream(
                 self._guard, ctx, self._pipeline.legacy_sessions, max_event_bytes=self._streaming.max_event_bytes
             )
+            flow.response.stream = decoded_stream(flow.response.headers, legacy)
             return
         # Never buffered (that would break time-to-first-token): guarded window by window, or passed through
         # when nothing of ours is in it (a host we do not inspect, a refused request, streaming turned off).

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Callable
+from typing import Protocol
 
 from mitmproxy import http
 
 from wardgate.formats import error_body
 from wardgate.formats.mcp import jsonrpc_error
-from wardgate.pipeline import RequestContext, StreamGuard
+from wardgate.pipeline import RequestContext
 from wardgate.policy import Decision
 
-__all__ = ["CHALLENGE", "DECISION_HEADER", "decoded_stream", "refusal"]
+__all__ = ["CHALLENGE", "DECISION_HEADER", "JudgedStream", "decoded_stream", "refusal"]
 
 DECISION_HEADER = "x-wardgate-decision-id"
 # RFC 9110 §11.6.1: a 401 names how to authenticate. MCP clients read it to decide to send a bearer token.
@@ -43,31 +44,52 @@ def refusal(ctx: RequestContext, decision: Decision) -> http.Response:
     return http.Response.make(decision.status, json.dumps(body).encode(), _headers(ctx, decision, decision.status))
 
 
-def decoded_stream(headers: http.Headers, guard: StreamGuard) -> Callable[[bytes], bytes | list[bytes]]:
-    """The stream callable for a guarded SSE body: gzip/deflate decoded on the way in (the client gets it plain).
+class JudgedStream(Protocol):
+    """A stream callable that judges what it is fed (mitmproxy's: b"" marks the end) and can stop itself."""
+
+    @property
+    def stopped(self) -> Decision | None: ...
+
+    def __call__(self, chunk: bytes) -> bytes | list[bytes]: ...
+
+    def refuse(self, message: str) -> bytes | list[bytes]: ...
+
+
+def decoded_stream(headers: http.Headers, stream: JudgedStream) -> Callable[[bytes], bytes | list[bytes]]:
+    """The stream callable for a judged SSE body: gzip/deflate decoded on the way in (the client gets it plain).
 
     Wardgate asks upstreams for `identity`; one that compresses anyway with an encoding zlib cannot read gets the
-    stream stopped (it cannot be judged), never passed through.
+    stream stopped (it cannot be judged), never passed through: its client would decode what no one judged.
     """
     encoding = headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
-        return guard
+        return stream
     headers.pop("content-encoding")
     headers.pop("content-length", None)
     if encoding not in ("gzip", "x-gzip", "deflate"):
-        return lambda chunk: guard.refuse(f"the upstream sent the stream {encoding}-encoded; it cannot be judged")
+        return lambda chunk: stream.refuse(f"the upstream sent the stream {encoding}-encoded; it cannot be judged")
     # wbits 47: gzip or zlib header, detected; raw deflate is what some servers send as "deflate".
     decoder = zlib.decompressobj(47 if encoding != "deflate" else -zlib.MAX_WBITS)
 
     def decode(chunk: bytes) -> bytes | list[bytes]:
         if not chunk:
-            return guard.feed(decoder.flush()) + guard.finish() or []
+            rest = decoder.flush()
+            return _joined([stream(rest)] if rest else [], stream(b""))
         # Inflated a step at a time: 64 KB of a hostile gzip would otherwise become 64 MB in one call; once the
-        # stream is stopped (an event past its limit, a verdict) the rest is never inflated.
+        # stream is stopped (an event past its limit, a verdict) the rest is never inflated. An empty step is not
+        # passed on: b"" would end the stream.
         out, pending = [], chunk
-        while pending and guard.stopped is None:
-            out.append(guard.feed(decoder.decompress(pending, _INFLATE_STEP)))
+        while pending and stream.stopped is None:
+            piece = decoder.decompress(pending, _INFLATE_STEP)
             pending = decoder.unconsumed_tail
-        return b"".join(out) or []
+            if piece:
+                out.append(stream(piece))
+        return _joined(out)
 
     return decode
+
+
+def _joined(pieces: list[bytes | list[bytes]], *more: bytes | list[bytes]) -> bytes | list[bytes]:
+    """One chunk for mitmproxy, or `[]` for "nothing yet" (an empty bytes would end a chunked body)."""
+    out = b"".join(part if isinstance(part, bytes) else b"".join(part) for part in (*pieces, *more))
+    return out or []

@@ -178,10 +178,10 @@ class McpStream:
         self._session: LegacySession | None = None
         self._parser = SseParser(max_event_bytes)
         self._fields = EventFields(self._judge_field)
-        self._stopped = False
+        self.stopped: Decision | None = None
 
     def __call__(self, chunk: bytes) -> bytes | list[bytes]:
-        if self._stopped:
+        if self.stopped is not None:
             return []
         try:
             events = self._parser.feed(chunk) if chunk else self._parser.close()
@@ -223,10 +223,14 @@ class McpStream:
         reason = decision.reasons[0].message if decision.reasons else "denied by policy"
         return encode_event("message", json.dumps(jsonrpc_error(message["id"], decision.code, reason)))
 
+    def refuse(self, message: str) -> bytes | list[bytes]:
+        """Stop a stream that cannot be judged at all (fail closed)."""
+        return self._stop("stream_unreadable", message) if self.stopped is None else []
+
     def _stop(self, code: str, message: str) -> bytes:
         """The stream cannot be judged on: an audited error for the request it answers, then nothing."""
-        self._stopped = True
-        self._guard.refuse(self._ctx, "response", Decision.deny(code, message, status=502, source="fail_closed"))
+        self.stopped = Decision.deny(code, message, status=502, source="fail_closed")
+        self._guard.refuse(self._ctx, "response", self.stopped)
         return encode_event("message", json.dumps(jsonrpc_error(self._ctx.mcp_request_id, code, message)))
 
     def _event(self, raw: bytes, name: str | None, data: str | None) -> bytes:
