@@ -40,9 +40,6 @@ def main() -> None:
     args = parser.parse_args()
     upstream, upstream_url = start_upstream()
     workdir, config = proxy_config(upstream_url)
-    models = ROOT / "models"
-    config["scanners"] = {"injection": {"model": str(models / "injection")},
-                          "pii": {"ner": {"model": str(models / "pii-ner")}}}  # fmt: skip
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prose(args.chars, seed=time.time_ns())}]}
     try:
         with ProxyProcess({**config, "audit": {"file": str(workdir / "audit.jsonl")}}, workdir) as proxy:

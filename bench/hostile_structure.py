@@ -48,9 +48,6 @@ def peak_rss_mb(pid: int) -> float:
 
 def measure(name: str, body: dict[str, Any], upstream_url: str) -> dict[str, Any]:
     workdir, config = proxy_config(upstream_url)
-    models = ROOT / "models"
-    config["scanners"] = {"injection": {"model": str(models / "injection")},
-                          "pii": {"ner": {"model": str(models / "pii-ner")}}}  # fmt: skip
     raw = json.dumps(body).encode()
     with ProxyProcess({**config, "audit": {"file": str(workdir / "audit.jsonl")}}, workdir) as proxy:
         pid = proxy.pid

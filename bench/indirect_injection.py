@@ -37,7 +37,7 @@ def main() -> None:
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     upstream, upstream_url = start_upstream("--reply", "Here is your summary.")
     workdir, config = proxy_config(upstream_url)
-    config["scanners"] = {"injection": {"model": str(ROOT / "models" / "injection")}, "pii": {"enabled": False}}
+    config["scanners"]["pii"] = {"enabled": False}
     counts = {"blocked": 0, "forwarded": 0, "other": 0}
     per_label: dict[int, dict[str, int]] = {}
     try:

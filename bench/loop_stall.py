@@ -107,9 +107,6 @@ def main() -> None:
     server = McpToolServer()
     server.start()
     workdir, config = proxy_config(server.url)
-    models = ROOT / "models"
-    config["scanners"] = {"injection": {"model": str(models / "injection")},
-                          "pii": {"ner": {"model": str(models / "pii-ner")}}}  # fmt: skip
     rows = []
     try:
         # JSON answers are the control; SSE answers judged as they stream (the default) and buffered.

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import importlib.metadata
 import json
 import os
@@ -601,17 +602,9 @@ def main() -> None:
     workdir, common = proxy_config(upstream_url)
     procs = Processes(workdir)
     off = {"enabled": False}
-    all_scanners = {
-        **common,
-        "scanners": {
-            "injection": {
-                "model": str(ROOT / "models" / "injection"),
-                "multilingual": None if args.multilingual == "none" else str(Path(args.multilingual).resolve()),
-                "language_model": str(ROOT / "models" / "langid" / "lid.176.ftz"),
-            },
-            "pii": {"ner": {"model": str(ROOT / "models" / "pii-ner")}},
-        },
-    }
+    all_scanners = copy.deepcopy(common)
+    multilingual = None if args.multilingual == "none" else str(Path(args.multilingual).resolve())
+    all_scanners["scanners"]["injection"]["multilingual"] = multilingual
     report: dict[str, Any] = {"meta": meta}
     try:
         targets = [Target("direct", upstream_url, [upstream.pid])]

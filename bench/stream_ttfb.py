@@ -61,14 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     upstream, upstream_url = start_upstream("--reply", ANSWER, "--stream-delay", str(args.delay))
-    workdir, common = proxy_config(upstream_url)
-    config = {
-        **common,
-        "scanners": {
-            "injection": {"model": str(ROOT / "models" / "injection")},
-            "pii": {"ner": {"model": str(ROOT / "models" / "pii-ner")}},
-        },
-    }
+    workdir, config = proxy_config(upstream_url)
     variants = {
         "wardgate, stream guard off": {**config, "streaming": {"enabled": False}},
         "wardgate, stream guard on": config,
