@@ -408,12 +408,11 @@ class StreamingSettings(_Section):
         8 * 1024 * 1024, ge=64 * 1024,
         description="The largest SSE event a stream may carry; a larger one ends the stream (`event_too_large`).",
     )  # fmt: skip
-    # An MCP server's SSE answer to a POST is judged event by event as it streams, inside mitmproxy's stream hook, on
-    # the event loop: a 2 KB tool result's scans stall every other flow for tens of ms (bench/loop_stall.py: /healthz
-    # p99 173 ms). Buffered, it is judged on a worker thread (p99 29 ms), but the agent then sees nothing before the
+    # An MCP server's SSE answer to a POST is judged event by event as it streams, on a worker thread
+    # (intercept/off_loop_streams.py). Buffered, it is judged whole, but the agent then sees nothing before the
     # result: progress notifications arrive late, and a server that asks the client something on that stream
-    # (sampling, elicitation, roots) waits for an answer that cannot come: the call hangs. Buffer only where the MCP
-    # servers behind this proxy ask nothing mid-call.
+    # (sampling, elicitation, roots) waits for an answer that cannot come: the call hangs. Buffering was the way to
+    # keep judgement off the event loop before streams were judged off it; it is kept for configurations that set it.
     mcp_post_answers: Literal["stream", "buffer"] = Field(
         "stream", description="An MCP server's SSE answer to a POST: judged as it streams, or buffered (see above)."
     )

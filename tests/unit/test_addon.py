@@ -7,6 +7,7 @@ of flows and the rule that no fault, ours or the audit sink's, ever lets a flow 
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from mitmproxy import http
@@ -16,6 +17,8 @@ from mitmproxy.test import taddons, tflow, tutils
 from wardgate.config import StreamingSettings
 from wardgate.errors import AuditError
 from wardgate.intercept.addon import GuardAddon
+from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
+from wardgate.pipeline.guard import Verdict
 from wardgate.pipeline.mcp_judge import McpStream
 from wardgate.pipeline.request import Forward, Refuse
 from wardgate.pipeline.usage import UsageMeter
@@ -27,10 +30,16 @@ BODY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "conten
 class StandInGuard:
     def __init__(self, *, audit_fails: bool = False) -> None:
         self.refused: list[tuple[str, str]] = []
+        self.scan_threads: set[int] = set()
         self._audit_fails = audit_fails
 
     def scan_blocking(self, segments, *, tool):
-        return [], None  # the response headers' scan finds nothing
+        self.scan_threads.add(threading.get_ident())
+        return [], None  # nothing is found
+
+    def judge_blocking(self, ctx, phase, exchange):
+        self.scan_threads.add(threading.get_ident())
+        return Verdict(Decision(allow=True, status=200), [], {})
 
     def refuse(self, ctx, phase, decision):
         if self._audit_fails:
@@ -204,9 +213,29 @@ async def test_an_mcp_post_answered_as_sse_is_judged_as_it_streams_unless_set_to
         content_type = b"Text/Event-Stream; charset=utf-8"  # the media type, however it is spelled
         flow.response = tutils.tresp(headers=http.Headers(((b"content-type", content_type),)))
         under_test.responseheaders(flow)
-    # Buffered: judged on a worker thread (ResponseJudge). Streamed: judged event by event in the stream hook.
+    # Buffered: judged on a worker thread (ResponseJudge). Streamed: judged event by event as it streams, through the
+    # `wardgate_stream_chunk` hook (intercept/off_loop_streams.py), on a worker thread too.
     assert (flow.response.stream is False) is buffered
-    assert isinstance(flow.response.stream, McpStream) is not buffered
+    streamed = flow.response.stream
+    assert (isinstance(streamed, OffLoopStream) and isinstance(streamed.stream, McpStream)) is not buffered
+
+
+async def test_a_streamed_chunk_is_judged_on_a_worker_thread_and_sent_as_judged():
+    guard = StandInGuard()
+    under_test = addon(StandInPipeline(Forward()), guard)
+    flow = chat_flow()
+    with taddons.context(under_test):
+        await under_test.request(flow)
+        under_test._context(flow).endpoint = "mcp"
+        flow.response = tutils.tresp(headers=http.Headers(content_type="text/event-stream"))
+        under_test.responseheaders(flow)
+        event = b'event: message\ndata: {"jsonrpc": "2.0", "id": 1, "result": {"content": []}}\n\n'
+        chunk = StreamChunk(flow.response.stream, event)
+        guard.scan_threads.clear()  # the response headers were judged on the loop
+        await under_test.wardgate_stream_chunk(chunk)
+    assert chunk.out == [event]
+    assert guard.scan_threads
+    assert threading.get_ident() not in guard.scan_threads
 
 
 def test_a_declared_oversize_body_is_refused_before_it_is_read():

@@ -1,0 +1,110 @@
+"""Judged streams whose chunks are judged on a worker thread, not inside mitmproxy's synchronous stream hook.
+
+mitmproxy 12 calls `flow.response.stream(chunk)` on the event loop and sends what it returns (mitmproxy#8103): a
+window that needs the PII tagger, an MCP tool result's injection scan or a remote OPA decision stalled every other
+flow of the process while it ran. This makes the streaming state of mitmproxy's `HttpStream` hand a chunk of an
+`OffLoopStream` to an addon hook instead (`wardgate_stream_chunk`). The hook judges it on a worker thread while the
+stream's layer waits, as it waits for any blocking hook: chunks that arrive meanwhile queue in order, and a client
+that hangs up meanwhile is noticed as the hook returns (`check_killed`). Other flows go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Generator
+from typing import Any
+
+from mitmproxy.proxy import commands
+from mitmproxy.proxy.layers.http import HttpStream, SendHttp
+from mitmproxy.proxy.layers.http._events import ResponseData, ResponseEndOfMessage, ResponseTrailers
+from mitmproxy.proxy.utils import expect
+
+from wardgate.intercept.responses import JudgedStream
+
+__all__ = ["OffLoopStream", "StreamChunk", "WardgateStreamChunkHook", "install_off_loop_streams"]
+
+logger = logging.getLogger(__name__)
+
+# What may queue behind a chunk being judged before the stream is stopped: the upstream outruns the judge by this
+# much only when it floods (an LLM's tokens arrive far slower than they are judged).
+MAX_BACKLOG_BYTES = 16 * 1024 * 1024
+
+
+class OffLoopStream:
+    """A stream callable that mitmproxy hands to `wardgate_stream_chunk` (with `install_off_loop_streams`)."""
+
+    def __init__(self, judged: Callable[[bytes], bytes | list[bytes]], stream: JudgedStream) -> None:
+        self._judged, self.stream = judged, stream
+
+    def __call__(self, chunk: bytes) -> bytes | list[bytes]:
+        return self._judged(chunk)
+
+    async def judge(self, chunk: bytes) -> list[bytes]:
+        """What the client gets for `chunk` (b"" = the end), judged on a worker thread; a judge that raises stops
+        the stream with an error event (audited with the stream) instead of passing anything."""
+        if self.stream.stopped is not None:
+            return _pieces(self._judged(chunk))  # nothing left to judge: it answers at once
+        try:
+            return _pieces(await asyncio.to_thread(self._judged, chunk))
+        except Exception:
+            logger.exception("judging a stream chunk failed; the stream is stopped")
+            return _pieces(self.stream.refuse("the stream could not be judged (an internal error)"))
+
+    def overrun(self) -> list[bytes]:
+        """The stream ends here: its upstream sends faster than it can be judged, past `MAX_BACKLOG_BYTES`."""
+        limit = MAX_BACKLOG_BYTES // 2**20
+        return _pieces(self.stream.refuse(f"the upstream sent more than {limit} MiB ahead of the judge"))
+
+
+def _pieces(out: bytes | list[bytes]) -> list[bytes]:
+    return [out] if isinstance(out, bytes) else out
+
+
+@dataclasses.dataclass
+class StreamChunk:
+    """One chunk on its way through the hook: `data` in (b"" = end of body), `out` back."""
+
+    stream: OffLoopStream
+    data: bytes
+    out: list[bytes] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class WardgateStreamChunkHook(commands.StartHook):
+    """Judge one chunk of an `OffLoopStream` (mitmproxy hooks take one argument)."""
+
+    chunk: StreamChunk
+
+
+_stream_response_body = HttpStream.state_stream_response_body
+
+
+@expect(ResponseData, ResponseTrailers, ResponseEndOfMessage)  # type: ignore[untyped-decorator]
+def _state_stream_response_body(self: HttpStream, event: Any) -> Generator[Any, Any, None]:
+    assert self.flow.response
+    stream = self.flow.response.stream
+    if not isinstance(stream, OffLoopStream) or isinstance(event, ResponseTrailers):
+        yield from _stream_response_body(self, event)
+        return
+    end = isinstance(event, ResponseEndOfMessage)
+    chunk = StreamChunk(stream, b"" if end else event.data)
+    yield WardgateStreamChunkHook(chunk)
+    if (yield from self.check_killed(True)):
+        return  # the client hung up while the chunk was judged
+    backlog = sum(len(queued.data) for queued in self._paused_event_queue if isinstance(queued, ResponseData))
+    out = chunk.out + (stream.overrun() if backlog > MAX_BACKLOG_BYTES and stream.stream.stopped is None else [])
+    for piece in out:
+        if self.context.options.store_streamed_bodies:
+            self.response_body_buf += piece
+        yield SendHttp(ResponseData(self.stream_id, piece), self.context.client)
+    if end:
+        if self.context.options.store_streamed_bodies:
+            self.flow.response.data.content = bytes(self.response_body_buf)
+            self.response_body_buf.clear()
+        yield from self.send_response(already_streamed=True)
+
+
+def install_off_loop_streams() -> None:
+    HttpStream.state_stream_response_body = _state_stream_response_body  # type: ignore[method-assign]

@@ -1,0 +1,104 @@
+"""mitmproxy's streaming state, patched: a judged stream's chunk goes to the addon hook and its answer goes out."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import types
+
+from mitmproxy.proxy.layers.http import SendHttp
+from mitmproxy.proxy.layers.http._events import ResponseData, ResponseEndOfMessage
+
+from wardgate.intercept import off_loop_streams
+from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk, WardgateStreamChunkHook
+from wardgate.policy import Decision
+
+
+class Judged:
+    """A judged stream: upper-cases what it is fed; `fails` makes it raise instead."""
+
+    def __init__(self, *, fails: bool = False) -> None:
+        self.stopped: Decision | None = None
+        self.threads: set[int] = set()
+        self._fails = fails
+
+    def __call__(self, chunk: bytes) -> bytes | list[bytes]:
+        self.threads.add(threading.get_ident())
+        if self._fails:
+            raise RuntimeError("a bug of ours")
+        return chunk.upper() if chunk else b"<end>"
+
+    def refuse(self, message: str) -> bytes | list[bytes]:
+        if self.stopped is not None:
+            return []
+        self.stopped = Decision.deny("stream_unreadable", message, status=502)
+        return b"<error>"
+
+
+class Layer:
+    """What the patched state reads of mitmproxy's HttpStream."""
+
+    stream_id = 1
+
+    def __init__(self, stream: object, *, killed: bool = False) -> None:
+        response = types.SimpleNamespace(stream=stream, data=types.SimpleNamespace(content=b""))
+        self.flow = types.SimpleNamespace(response=response)
+        self.context = types.SimpleNamespace(options=types.SimpleNamespace(store_streamed_bodies=False), client=None)
+        self._paused_event_queue: collections.deque = collections.deque()
+        self.response_body_buf = bytearray()
+        self._killed = killed
+
+    def check_killed(self, emit_error_hook: bool):
+        yield "error hook"
+        return self._killed
+
+    def send_response(self, already_streamed: bool):
+        yield "response hook"
+
+
+def drive(layer: Layer, event: object, *, answer: list[bytes], queued: int = 0) -> list[object]:
+    """Run the state on `event`; the hook answers `answer` while `queued` bytes arrive behind it."""
+    steps = off_loop_streams._state_stream_response_body(layer, event)
+    hook = next(steps)
+    assert isinstance(hook, WardgateStreamChunkHook)
+    hook.chunk.out = answer
+    if queued:
+        layer._paused_event_queue.append(ResponseData(1, b"x" * queued))
+    sent = [steps.send(None)]  # the killed check
+    sent += list(steps)
+    return [s.event.data if isinstance(s, SendHttp) else s for s in sent]
+
+
+def test_a_chunk_goes_out_as_the_hook_judged_it_and_the_end_completes_the_response():
+    stream = OffLoopStream(Judged(), Judged())
+    layer = Layer(stream)
+    assert drive(layer, ResponseData(1, b"data"), answer=[b"DATA", b"MORE"]) == ["error hook", b"DATA", b"MORE"]
+    assert drive(layer, ResponseEndOfMessage(1), answer=[b"<end>"]) == ["error hook", b"<end>", "response hook"]
+
+
+def test_a_client_gone_while_the_chunk_was_judged_gets_nothing_more():
+    layer = Layer(OffLoopStream(Judged(), Judged()), killed=True)
+    assert drive(layer, ResponseData(1, b"data"), answer=[b"DATA"]) == ["error hook"]
+
+
+def test_an_upstream_that_outruns_the_judge_past_the_backlog_limit_is_stopped(monkeypatch):
+    monkeypatch.setattr(off_loop_streams, "MAX_BACKLOG_BYTES", 1024)
+    judged = Judged()
+    layer = Layer(OffLoopStream(judged, judged))
+    assert drive(layer, ResponseData(1, b"data"), answer=[b"DATA"], queued=4096) == ["error hook", b"DATA", b"<error>"]
+    assert judged.stopped is not None
+
+
+async def test_the_hook_judges_on_a_worker_thread():
+    judged = Judged()
+    chunk = StreamChunk(OffLoopStream(judged, judged), b"data")
+    chunk.out = await chunk.stream.judge(chunk.data)
+    assert chunk.out == [b"DATA"]
+    assert threading.get_ident() not in judged.threads
+
+
+async def test_a_judge_that_raises_stops_the_stream_with_its_error_event():
+    judged = Judged(fails=True)
+    stream = OffLoopStream(judged, judged)
+    assert await stream.judge(b"data") == [b"<error>"]
+    assert judged.stopped is not None
