@@ -11,7 +11,10 @@ that hangs up meanwhile is noticed as the hook returns (`check_killed`). Other f
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Generator
 from typing import Any
@@ -30,6 +33,9 @@ logger = logging.getLogger(__name__)
 # What may queue behind a chunk being judged before the stream is stopped: the upstream outruns the judge by this
 # much only when it floods (an LLM's tokens arrive far slower than they are judged).
 MAX_BACKLOG_BYTES = 16 * 1024 * 1024
+# Stream judgement has threads of its own: an MCP tool result's scans can take a while, and the event loop's default
+# executor also reads request bodies, which must not queue behind them.
+_JUDGES = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="wardgate-stream")
 
 
 class OffLoopStream:
@@ -47,7 +53,8 @@ class OffLoopStream:
         if self.stream.stopped is not None:
             return _pieces(self._judged(chunk))  # nothing left to judge: it answers at once
         try:
-            return _pieces(await asyncio.to_thread(self._judged, chunk))
+            judged = functools.partial(contextvars.copy_context().run, self._judged, chunk)  # as asyncio.to_thread
+            return _pieces(await asyncio.get_running_loop().run_in_executor(_JUDGES, judged))
         except Exception:
             logger.exception("judging a stream chunk failed; the stream is stopped")
             return _pieces(self.stream.refuse("the stream could not be judged (an internal error)"))
