@@ -7,7 +7,7 @@ import threading
 import types
 
 from mitmproxy.proxy.layers.http import SendHttp
-from mitmproxy.proxy.layers.http._events import ResponseData, ResponseEndOfMessage
+from mitmproxy.proxy.layers.http._events import RequestProtocolError, ResponseData, ResponseEndOfMessage
 
 from wardgate.intercept import off_loop_streams
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk, WardgateStreamChunkHook
@@ -43,7 +43,9 @@ class Layer:
     def __init__(self, stream: object, *, killed: bool = False) -> None:
         response = types.SimpleNamespace(stream=stream, data=types.SimpleNamespace(content=b""))
         self.flow = types.SimpleNamespace(response=response)
-        self.context = types.SimpleNamespace(options=types.SimpleNamespace(store_streamed_bodies=False), client=None)
+        self.context = types.SimpleNamespace(
+            options=types.SimpleNamespace(store_streamed_bodies=False), client=None, server=None
+        )
         self._paused_event_queue: collections.deque = collections.deque()
         self.response_body_buf = bytearray()
         self._killed = killed
@@ -56,17 +58,26 @@ class Layer:
         yield "response hook"
 
 
-def drive(layer: Layer, event: object, *, answer: list[bytes], queued: int = 0) -> list[object]:
-    """Run the state on `event`; the hook answers `answer` while `queued` bytes arrive behind it."""
+def sent(command: object) -> object:
+    if isinstance(command, SendHttp):
+        return "upstream reset" if isinstance(command.event, RequestProtocolError) else command.event.data
+    return command
+
+
+def drive(layer: Layer, event: object, *, answer: list[bytes] | None, queued: int = 0, pieces: int = 1) -> list:
+    """Run the state on `event`; the hook answers `answer` while `pieces` chunks of `queued` bytes arrive behind it."""
     steps = off_loop_streams._state_stream_response_body(layer, event)
     hook = next(steps)
     assert isinstance(hook, WardgateStreamChunkHook)
     hook.chunk.out = answer
-    if queued:
+    for _ in range(pieces if queued else 0):
         layer._paused_event_queue.append(ResponseData(1, b"x" * queued))
-    sent = [steps.send(None)]  # the killed check
-    sent += list(steps)
-    return [s.event.data if isinstance(s, SendHttp) else s for s in sent]
+    return [sent(step) for step in [steps.send(None), *steps]]  # the killed check first
+
+
+def passed(layer: Layer, event: object) -> list:
+    """Run the state on `event` where it must not need the hook."""
+    return [sent(step) for step in off_loop_streams._state_stream_response_body(layer, event)]
 
 
 def test_a_chunk_goes_out_as_the_hook_judged_it_and_the_end_completes_the_response():
@@ -76,9 +87,30 @@ def test_a_chunk_goes_out_as_the_hook_judged_it_and_the_end_completes_the_respon
     assert drive(layer, ResponseEndOfMessage(1), answer=[b"<end>"]) == ["error hook", b"<end>", "response hook"]
 
 
-def test_a_client_gone_while_the_chunk_was_judged_gets_nothing_more():
+def test_a_client_gone_while_the_chunk_was_judged_gets_nothing_more_and_the_upstream_is_told():
     layer = Layer(OffLoopStream(Judged(), Judged()), killed=True)
-    assert drive(layer, ResponseData(1, b"data"), answer=[b"DATA"]) == ["error hook"]
+    assert drive(layer, ResponseData(1, b"data"), answer=[b"DATA"]) == ["error hook", "upstream reset"]
+
+
+def test_an_empty_data_frame_is_not_the_end_of_the_body():
+    judged = Judged()
+    assert passed(Layer(OffLoopStream(judged, judged)), ResponseData(1, b"")) == []
+    assert not judged.threads  # never judged as b"" (the end)
+
+
+def test_a_stopped_stream_is_answered_without_the_hook():
+    judged = Judged()
+    judged.stopped = Decision.deny("event_too_large", "too large", status=502)
+    layer = Layer(OffLoopStream(lambda chunk: [], judged))
+    assert passed(layer, ResponseData(1, b"data")) == []
+    assert passed(layer, ResponseEndOfMessage(1)) == ["response hook"]
+
+
+def test_a_hook_no_judge_answered_stops_the_stream_instead_of_dropping_the_chunk():
+    judged = Judged()
+    layer = Layer(OffLoopStream(judged, judged))
+    assert drive(layer, ResponseData(1, b"data"), answer=None) == ["error hook", b"<error>"]
+    assert judged.stopped is not None
 
 
 def test_an_upstream_that_outruns_the_judge_past_the_backlog_limit_is_stopped(monkeypatch):
@@ -87,6 +119,14 @@ def test_an_upstream_that_outruns_the_judge_past_the_backlog_limit_is_stopped(mo
     layer = Layer(OffLoopStream(judged, judged))
     assert drive(layer, ResponseData(1, b"data"), answer=[b"DATA"], queued=4096) == ["error hook", b"DATA", b"<error>"]
     assert judged.stopped is not None
+
+
+def test_a_flood_of_tiny_pieces_behind_the_judge_is_stopped_by_their_count(monkeypatch):
+    monkeypatch.setattr(off_loop_streams, "MAX_BACKLOG_EVENTS", 100)
+    judged = Judged()
+    layer = Layer(OffLoopStream(judged, judged))
+    flooded = drive(layer, ResponseData(1, b"data"), answer=[b"DATA"], queued=1, pieces=101)
+    assert flooded == ["error hook", b"DATA", b"<error>"]
 
 
 async def test_the_hook_judges_on_a_worker_thread():

@@ -52,3 +52,42 @@ def test_a_compressed_event_past_the_limit_is_never_inflated_whole():
     [event] = [line for line in out.decode().splitlines() if line.startswith("data: ")]
     assert json.loads(event[6:])["error"]["code"] == "event_too_large"
     assert peak < 8 * 2**20  # the event's limit and a step or two of inflated bytes, not 64 MB
+
+
+def test_every_gzip_member_is_inflated_and_judged():
+    events = chat_stream(["The key", " SECRET", "123 is", " revoked."])
+    half = events.index(b"\n\n") + 2
+    out = run(http.Headers(content_encoding="gzip"), gzip.compress(events[:half]) + gzip.compress(events[half:]))
+    assert client_text(out) == "The key [REDACTED] is revoked."
+
+
+def test_data_after_a_deflate_stream_or_bytes_that_are_not_gzip_stop_the_stream():
+    import zlib
+
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    deflated = raw.compress(chat_stream(["hello"])) + raw.flush()
+    for headers, body in (
+        (http.Headers(content_encoding="deflate"), deflated + b"data: unjudged\n\n"),
+        (http.Headers(content_encoding="gzip"), gzip.compress(chat_stream(["hello"])) + b"not gzip at all"),
+    ):
+        out = run(headers, body)
+        assert b"unjudged" not in out
+        assert b"stream_unreadable" in out
+
+
+def test_a_stopped_compressed_stream_is_not_inflated_at_its_end():
+    import tracemalloc
+
+    bomb = gzip.compress(b'data: {"choices": [{"delta": {"content": "' + b"x" * (64 * 2**20), compresslevel=9)
+    stream = decoded_stream(
+        http.Headers(content_encoding="gzip"),
+        StreamGuard(OpenAIChatStream(), Judge(), Vault(), max_event_bytes=2**20),
+    )
+    stream(bomb)  # stopped at the event's limit, most of the chunk not inflated
+    tracemalloc.start()
+    try:
+        stream(b"")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20

@@ -11,6 +11,7 @@ that hangs up meanwhile is noticed as the hook returns (`check_killed`). Other f
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextvars
 import dataclasses
@@ -21,7 +22,13 @@ from typing import Any
 
 from mitmproxy.proxy import commands
 from mitmproxy.proxy.layers.http import HttpStream, SendHttp
-from mitmproxy.proxy.layers.http._events import ResponseData, ResponseEndOfMessage, ResponseTrailers
+from mitmproxy.proxy.layers.http._events import (
+    ErrorCode,
+    RequestProtocolError,
+    ResponseData,
+    ResponseEndOfMessage,
+    ResponseTrailers,
+)
 from mitmproxy.proxy.utils import expect
 
 from wardgate.intercept.responses import JudgedStream
@@ -33,6 +40,7 @@ logger = logging.getLogger(__name__)
 # What may queue behind a chunk being judged before the stream is stopped: the upstream outruns the judge by this
 # much only when it floods (an LLM's tokens arrive far slower than they are judged).
 MAX_BACKLOG_BYTES = 16 * 1024 * 1024
+MAX_BACKLOG_EVENTS = 4096  # and a count, so that a flood of one-byte frames costs no more than this to add up
 # Stream judgement has threads of its own: an MCP tool result's scans can take a while, and the event loop's default
 # executor also reads request bodies, which must not queue behind them.
 _JUDGES = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="wardgate-stream")
@@ -50,23 +58,25 @@ class OffLoopStream:
     async def judge(self, chunk: bytes) -> list[bytes]:
         """What the client gets for `chunk` (b"" = the end), judged on a worker thread; a judge that raises stops
         the stream with an error event (audited with the stream) instead of passing anything."""
-        if self.stream.stopped is not None:
-            return _pieces(self._judged(chunk))  # nothing left to judge: it answers at once
         try:
             judged = functools.partial(contextvars.copy_context().run, self._judged, chunk)  # as asyncio.to_thread
             return _pieces(await asyncio.get_running_loop().run_in_executor(_JUDGES, judged))
         except Exception:
             logger.exception("judging a stream chunk failed; the stream is stopped")
-            return _pieces(self.stream.refuse("the stream could not be judged (an internal error)"))
+            return self.failed()
+
+    def failed(self) -> list[bytes]:
+        return _pieces(self.stream.refuse("the stream could not be judged (an internal error)"))
 
     def overrun(self) -> list[bytes]:
-        """The stream ends here: its upstream sends faster than it can be judged, past `MAX_BACKLOG_BYTES`."""
-        limit = MAX_BACKLOG_BYTES // 2**20
-        return _pieces(self.stream.refuse(f"the upstream sent more than {limit} MiB ahead of the judge"))
+        """The stream ends here: its upstream sends faster than it can be judged."""
+        limit = f"{MAX_BACKLOG_BYTES // 2**20} MiB or {MAX_BACKLOG_EVENTS} pieces"
+        return _pieces(self.stream.refuse(f"the upstream sent more than {limit} ahead of the judge"))
 
 
 def _pieces(out: bytes | list[bytes]) -> list[bytes]:
-    return [out] if isinstance(out, bytes) else out
+    """mitmproxy's chunks, without empty ones (an empty chunk would end a chunked HTTP/1 body)."""
+    return [piece for piece in ([out] if isinstance(out, bytes) else out) if piece]
 
 
 @dataclasses.dataclass
@@ -75,7 +85,7 @@ class StreamChunk:
 
     stream: OffLoopStream
     data: bytes
-    out: list[bytes] = dataclasses.field(default_factory=list)
+    out: list[bytes] | None = None  # None after the hook: no judge answered (an addon error), so nothing passes
 
 
 @dataclasses.dataclass
@@ -96,12 +106,23 @@ def _state_stream_response_body(self: HttpStream, event: Any) -> Generator[Any, 
         yield from _stream_response_body(self, event)
         return
     end = isinstance(event, ResponseEndOfMessage)
-    chunk = StreamChunk(stream, b"" if end else event.data)
-    yield WardgateStreamChunkHook(chunk)
-    if (yield from self.check_killed(True)):
-        return  # the client hung up while the chunk was judged
-    backlog = sum(len(queued.data) for queued in self._paused_event_queue if isinstance(queued, ResponseData))
-    out = chunk.out + (stream.overrun() if backlog > MAX_BACKLOG_BYTES and stream.stream.stopped is None else [])
+    if not end and not event.data:
+        return  # an empty HTTP/2 DATA frame: b"" would read as the end of the body
+    if stream.stream.stopped is not None:
+        out = _pieces(stream(b"" if end else event.data))  # nothing more is judged: it answers at once
+    else:
+        chunk = StreamChunk(stream, b"" if end else event.data)
+        yield WardgateStreamChunkHook(chunk)
+        if (yield from self.check_killed(True)):
+            # The client hung up while the chunk was judged: the upstream is told, as mitmproxy tells it when a
+            # client cancels outside a hook (its generation, and its cost, stop).
+            yield SendHttp(
+                RequestProtocolError(self.stream_id, "the client is gone", ErrorCode.CANCEL), self.context.server
+            )
+            return
+        out = chunk.out if chunk.out is not None else stream.failed()
+        if stream.stream.stopped is None and _backlogged(self._paused_event_queue):
+            out += stream.overrun()
     for piece in out:
         if self.context.options.store_streamed_bodies:
             self.response_body_buf += piece
@@ -111,6 +132,13 @@ def _state_stream_response_body(self: HttpStream, event: Any) -> Generator[Any, 
             self.flow.response.data.content = bytes(self.response_body_buf)
             self.response_body_buf.clear()
         yield from self.send_response(already_streamed=True)
+
+
+def _backlogged(queue: collections.deque[Any]) -> bool:
+    """More queued behind the judge than it may hold (counted in at most MAX_BACKLOG_EVENTS steps)."""
+    if len(queue) > MAX_BACKLOG_EVENTS:
+        return True
+    return sum(len(queued.data) for queued in queue if isinstance(queued, ResponseData)) > MAX_BACKLOG_BYTES
 
 
 def install_off_loop_streams() -> None:

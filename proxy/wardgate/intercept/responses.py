@@ -69,22 +69,37 @@ def decoded_stream(headers: http.Headers, stream: JudgedStream) -> Callable[[byt
     if encoding not in ("gzip", "x-gzip", "deflate"):
         return lambda chunk: stream.refuse(f"the upstream sent the stream {encoding}-encoded; it cannot be judged")
     # wbits 47: gzip or zlib header, detected; raw deflate is what some servers send as "deflate".
-    decoder = zlib.decompressobj(47 if encoding != "deflate" else -zlib.MAX_WBITS)
+    wbits = 47 if encoding != "deflate" else -zlib.MAX_WBITS
+    decoder = zlib.decompressobj(wbits)
 
     def decode(chunk: bytes) -> bytes | list[bytes]:
-        if not chunk:
+        if stream.stopped is not None:
+            return _joined([stream(chunk)])  # nothing more is inflated: it answers at once (b"" still closes it)
+        try:
+            if chunk:
+                return _joined(inflated(chunk))
             rest = decoder.flush()
-            return _joined([stream(rest)] if rest else [], stream(b""))
-        # Inflated a step at a time: 64 KB of a hostile gzip would otherwise become 64 MB in one call; once the
-        # stream is stopped (an event past its limit, a verdict) the rest is never inflated. An empty step is not
-        # passed on: b"" would end the stream.
+        except zlib.error as exc:
+            return stream.refuse(f"the upstream's {encoding} stream is not valid: {exc}")
+        return _joined([stream(rest)] if rest else [], stream(b""))
+
+    def inflated(chunk: bytes) -> list[bytes | list[bytes]]:
+        """Inflated a step at a time: 64 KB of a hostile gzip would otherwise become 64 MB in one call; once the
+        stream is stopped (an event past its limit, a verdict) the rest is never inflated. An empty step is not
+        passed on: b"" would end the stream."""
+        nonlocal decoder
         out, pending = [], chunk
         while pending and stream.stopped is None:
             piece = decoder.decompress(pending, _INFLATE_STEP)
             pending = decoder.unconsumed_tail
             if piece:
                 out.append(stream(piece))
-        return _joined(out)
+            if decoder.eof and decoder.unused_data:
+                if encoding == "deflate":  # one raw deflate stream: nothing may follow it unjudged
+                    out.append(stream.refuse("the upstream sent data after the end of its deflate stream"))
+                    break
+                pending, decoder = decoder.unused_data, zlib.decompressobj(wbits)  # the next gzip member
+        return out
 
     return decode
 

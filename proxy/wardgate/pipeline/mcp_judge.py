@@ -22,6 +22,7 @@ import dataclasses
 import json
 import re
 import secrets
+import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -122,21 +123,25 @@ class LegacySessions:
 
     def __init__(self) -> None:
         self._sessions: TTLCache[str, LegacySession] = TTLCache(maxsize=100_000, ttl=24 * 3600)
+        # Streams open sessions on their judging threads while the loop reads them: cachetools is not thread-safe.
+        self._lock = threading.Lock()
 
     def get(self, session_id: str) -> LegacySession | None:
         """The session of this id, on whichever server: another caller naming it is refused, whatever host it
         spells."""
-        return self._sessions.get(session_id)
+        with self._lock:
+            return self._sessions.get(session_id)
 
     def open(self, ctx: RequestContext, session_id: str, endpoint: str) -> LegacySession:
         """The session a stream's `endpoint` event names, on the stream's server, owned by its caller."""
         opened = LegacySession(ctx.caller, ctx.credential, ctx.server, endpoint)
-        return self._sessions.setdefault(session_id, opened)
+        with self._lock:
+            return self._sessions.setdefault(session_id, opened)
 
     def posted_to(self, method: str, server: str, target: str) -> tuple[str, LegacySession] | None:
         """The session a request is a POST of (to the server and path its server named), whoever sends it."""
         session_id = session_of(target) if method == "POST" else None
-        session = self._sessions.get(session_id) if session_id is not None else None
+        session = self.get(session_id) if session_id is not None else None
         if (
             session_id is None
             or session is None
