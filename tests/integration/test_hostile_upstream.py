@@ -235,6 +235,56 @@ def test_an_mcp_stream_compressed_against_our_ask_is_judged_or_stopped(start_pro
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == code)
 
 
+def chunked(body: bytes) -> bytes:
+    return f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+
+
+def leaked_event(text: str, *, duplicate: bool = False) -> bytes:
+    delta = f'"content": "{text}", "content": "ok"' if duplicate else f'"content": "{text}"'
+    return f'data: {{"id": "c", "choices": [{{"index": 0, "delta": {{{delta}}}}}]}}\n\ndata: [DONE]\n\n'.encode()
+
+
+@pytest.mark.parametrize(
+    ("framing", "stream"),
+    [
+        ("transfer-encoding: gzip, chunked", True),  # mitmproxy undoes the chunking, the client the gzip
+        ("content-type: text/event-stream; charset=utf-16", True),  # the client decodes UTF-16
+        ("content-type: application/json; charset=utf-7", False),  # requests' .json() decodes UTF-7
+    ],
+    ids=["transfer-coding", "utf-16-stream", "utf-7-json"],
+)
+def test_an_answer_the_client_would_decode_otherwise_than_wardgate_reads_it_is_refused(start_proxy, framing, stream):
+    """Found by an outside red team: each of these put the key in the client's hands while Wardgate read bytes in
+    which no scanner could see it."""
+    import gzip
+
+    if framing.startswith("transfer-encoding"):
+        head, body = "content-type: text/event-stream\r\n" + framing, chunked(gzip.compress(leaked_event(AWS_KEY)))
+    elif stream:
+        head, body = (
+            framing + "\r\ntransfer-encoding: chunked",
+            chunked(leaked_event(AWS_KEY).decode().encode("utf-16")),
+        )
+    else:
+        answer = {"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"content": AWS_KEY}}]}
+        encoded = json.dumps(answer).encode("utf-7")
+        head, body = f"{framing}\r\ncontent-length: {len(encoded)}", encoded
+    proxy, response = post_through(
+        start_proxy, f"HTTP/1.1 200 OK\r\n{head}\r\n\r\n".encode() + body, body={**BODY, "stream": stream}
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (502, "response_unreadable")
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "response_unreadable")
+
+
+def test_a_key_in_the_first_of_two_duplicate_keys_of_an_event_is_judged(start_proxy):
+    """A client whose parser keeps the first value would read the key; Wardgate once read only the last."""
+    answer = chunked(leaked_event(AWS_KEY, duplicate=True))
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    _, response = post_through(start_proxy, head + answer, body={**BODY, "stream": True})
+    assert response.status_code == 200
+    assert AWS_KEY not in response.text
+
+
 def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy):
     upstream = RawUpstream(None)  # accepts, reads, never answers
     try:

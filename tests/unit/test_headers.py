@@ -1,7 +1,7 @@
 import pytest
 from mitmproxy.http import Headers
 
-from wardgate.pipeline.headers import HEADER, apply_header_rewrites, header_segments
+from wardgate.pipeline.headers import HEADER, apply_header_rewrites, header_segments, unreadable_framing
 
 
 def test_content_headers_are_segments_and_credentials_are_not():
@@ -79,3 +79,21 @@ def test_a_masked_value_is_rewritten_and_a_masked_name_drops_its_header():
 def test_a_repeated_header_is_judged_with_all_its_values():
     headers = Headers([(b"X-Note", b"first"), (b"x-note", b"second")])
     assert [segment.text for segment in header_segments(headers, "unknown")] == ["first, second", "X-Note"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "unreadable"),
+    [
+        ({"transfer-encoding": "chunked", "content-type": "text/event-stream"}, False),
+        ({"transfer-encoding": "Chunked"}, False),
+        ({"content-type": "text/event-stream; charset=UTF-8"}, False),
+        ({"content-type": 'application/json; charset="utf-16"'}, False),  # read by its bytes, as clients do
+        ({"transfer-encoding": "gzip, chunked"}, True),
+        ({"transfer-encoding": "deflate"}, True),
+        ({"content-type": "text/event-stream; charset=utf-16"}, True),
+        ({"content-type": "application/json; charset=utf-7"}, True),
+        ({"content-type": "text/plain; Charset=cp037"}, True),
+    ],
+)
+def test_an_answer_framed_or_encoded_in_a_way_wardgate_does_not_read_is_named(headers, unreadable):
+    assert (unreadable_framing(headers) is not None) is unreadable

@@ -30,6 +30,7 @@ __all__ = [
     "apply_header_rewrites",
     "header_segments",
     "judge_response_headers",
+    "unreadable_framing",
 ]
 
 HEADER = "$header"
@@ -122,12 +123,41 @@ def apply_header_rewrites(headers: MutableMapping[str, str], rewrites: Mapping[J
         headers.pop(name, None)
 
 
+# What a client's HTTP library decodes by itself and Wardgate reads too: SSE is UTF-8 by its specification; a
+# buffered body is read as UTF-8, or UTF-16/32 told by its bytes (formats/body.py).
+_STREAM_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_BODY_CHARSETS = _STREAM_CHARSETS | {"utf-16", "utf-16le", "utf-16be", "utf-32", "utf-32le", "utf-32be"}
+
+
+def unreadable_framing(headers: Mapping[str, str]) -> str | None:
+    """Why an answer's bytes would reach the client other than as Wardgate reads them, or None.
+
+    A transfer coding besides `chunked` (`gzip, chunked`) is undone by the client after mitmproxy passes it on, and a
+    declared charset Wardgate does not read (`utf-7`, `cp037`, UTF-16 in an event stream) is decoded by the client
+    into text no scanner saw."""
+    codings = [part.strip().lower() for part in headers.get("transfer-encoding", "").split(",") if part.strip()]
+    if any(coding != "chunked" for coding in codings):
+        return f"the upstream sent its answer with transfer coding {', '.join(codings)!r}, which is not judged"
+    media, *parameters = headers.get("content-type", "").split(";")
+    allowed = _STREAM_CHARSETS if media.strip().lower() == "text/event-stream" else _BODY_CHARSETS
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in allowed:
+            return f"the upstream declared its answer in charset {charset!r}, which is not judged"
+    return None
+
+
 def judge_response_headers(
     guard: Guard, ctx: RequestContext, headers: MutableMapping[str, str], provider: str
 ) -> ResponseOutcome | None:
     """Judge an answer's headers before any byte of it is sent (a stream starts with them), on the caller's thread:
     the sync scanners first, and only if they find something the policy and the audit (which scans the few short
     values again). Masks are applied to `headers`; a refusal is returned (`audited` unless too large to judge)."""
+    if (unreadable := unreadable_framing(headers)) is not None:
+        return ResponseOutcome(
+            refusal=Decision.deny("response_unreadable", unreadable, status=502, source="fail_closed")
+        )
     segments = header_segments(headers, "assistant", request=False)
     if sum(len(segment.text) for segment in segments) > MAX_JUDGED_CHARS:
         message = f"the answer's headers hold more than {MAX_JUDGED_CHARS} characters; they are not judged or sent"

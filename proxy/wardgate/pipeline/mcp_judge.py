@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from cachetools import TTLCache
 
 from wardgate.formats.base import apply_rewrites
+from wardgate.formats.body import strict_json
 from wardgate.formats.mcp import filter_tools, jsonrpc_error, parse_mcp_message, requests
 from wardgate.formats.sse import SseEvent, SseEventTooLarge, SseParser, encode_event
 from wardgate.models import Exchange, Segment
@@ -248,7 +249,8 @@ class McpStream:
             # random id can look like a licence number to the PII scanner, and a masked one ends the session).
             return self._text(raw, name, data.replace(session_id, ""))
         try:
-            message, copy = json.loads(data), json.loads(data)  # judging may change its message in place
+            # judging may change its message in place; duplicate keys (a client may read either) go to `_text`
+            message, copy = strict_json(data), strict_json(data)
         except ValueError:
             return self._text(raw, name, data)
         if self._session is not None and isinstance(message, dict) and str(message.get("id")) in self._session.denied:

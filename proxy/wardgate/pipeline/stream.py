@@ -20,6 +20,7 @@ import re
 from typing import Any, Protocol
 
 from wardgate.formats.base import apply_rewrites
+from wardgate.formats.body import strict_json
 from wardgate.formats.generic_json import string_leaves
 from wardgate.formats.sse import SseEvent, SseEventTooLarge, SseParser, encode_event
 from wardgate.formats.streams import Location, StreamFormat
@@ -199,7 +200,7 @@ class StreamGuard:
         raw_text = False
         if event.data is not None and event.data.strip() != "[DONE]":
             try:
-                payload = json.loads(event.data)
+                payload = strict_json(event.data)  # duplicate keys: judged as the text it is
             except ValueError:
                 self.unparsed_events += 1
                 payload, raw_text = {_RAW: event.data}, True  # judged as the text it is
