@@ -306,10 +306,9 @@ async def test_a_compressed_body_is_inflated_off_the_event_loop_however_small_it
     import gzip
 
     from wardgate.pipeline import offload
-    from wardgate.pipeline import request as stage
 
-    decoders, real = [], stage.decode_content
-    monkeypatch.setattr(stage, "decode_content", lambda *args: decoders.append(threading.get_ident()) or real(*args))
+    decoders, real = [], offload.decode_content
+    monkeypatch.setattr(offload, "decode_content", lambda *args: decoders.append(threading.get_ident()) or real(*args))
     monkeypatch.setattr(offload, "PARSE_ON_LOOP_BYTES", 1024)
     small = json.dumps(chat("hello")).encode()
     compressed = await pipeline.run(ctx(), incoming(gzip.compress(small), **{"content-encoding": "gzip"}))

@@ -11,7 +11,7 @@ import zlib
 import brotli
 import zstandard
 
-__all__ = ["DecodingError", "TooLarge", "decode_content"]
+__all__ = ["DecodingError", "TooLarge", "content_codings", "decode_content"]
 
 _STEP = 64 * 1024
 
@@ -66,13 +66,16 @@ def _zstd(raw: bytes, limit: int) -> bytes:
     return out
 
 
+def content_codings(encoding: str) -> list[str]:
+    """The codings a Content-Encoding lists, in the order they were applied (`identity` and `none` are none)."""
+    return [name for part in encoding.split(",") if (name := part.strip().lower()) and name not in ("identity", "none")]
+
+
 def decode_content(raw: bytes, encoding: str, limit: int) -> bytes:
     """`raw` decoded through each listed encoding (`gzip, br` applies br last), never past `limit` bytes."""
     data = raw
-    for name in reversed([part.strip().lower() for part in encoding.split(",") if part.strip()]):
+    for name in reversed(content_codings(encoding)):
         try:
-            if name in ("identity", "none"):
-                continue
             if name in ("gzip", "x-gzip"):
                 data = _zlib(data, 16 + zlib.MAX_WBITS, limit)
             elif name == "deflate":

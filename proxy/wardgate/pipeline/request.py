@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 
 from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.body import Body, dump_body, read_body
-from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
+from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
 from wardgate.formats.realtime import is_realtime
@@ -43,7 +43,7 @@ from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.headers import HEADER, apply_header_rewrites, header_segments
 from wardgate.pipeline.lifetime import ClientGone, until_gone
 from wardgate.pipeline.mcp_judge import SESSION_KEYS, LegacySession, LegacySessions, session_values
-from wardgate.pipeline.offload import decoded_size_bound, read_off_loop
+from wardgate.pipeline.offload import decode_off_loop, read_off_loop
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
 from wardgate.policy import Decision
@@ -303,11 +303,9 @@ class RequestPipeline:
     async def _size(self, call: _Call) -> Outcome | None:
         """Decode the body, never past the limit (a compression bomb stops at its first `max_body_bytes`)."""
         limit = self._rules.max_body_bytes
-        body, encoding = call.request.body, call.request.headers.get("content-encoding", "")
+        encoding = call.request.headers.get("content-encoding", "")
         try:
-            call.body = await read_off_loop(
-                decoded_size_bound(len(body), encoding, limit), lambda: decode_content(body, encoding, limit)
-            )
+            call.body = await decode_off_loop(call.request.body, encoding, limit)
         except TooLarge:
             message = f"the request body is more than {limit} bytes (decoded); the limit is {limit}"
             return Refuse(Decision.deny("body_too_large", message, status=413))

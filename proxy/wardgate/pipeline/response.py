@@ -16,7 +16,7 @@ from typing import Any
 
 from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.body import Body, dump_body, read_body
-from wardgate.formats.decoding import DecodingError, TooLarge, decode_content
+from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.sse import is_event_stream
 from wardgate.limits import TokenCount
@@ -24,7 +24,7 @@ from wardgate.models import Exchange, Segment
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.mcp_judge import McpStream, judge_mcp_message
-from wardgate.pipeline.offload import decoded_size_bound, read_off_loop
+from wardgate.pipeline.offload import decode_off_loop, read_off_loop
 from wardgate.policy import Decision
 from wardgate.surrogates import json_text
 
@@ -54,8 +54,7 @@ class ResponseJudge:
     ) -> ResponseOutcome:
         """`content` as it came (`encoding` still applied); judged by what it is, not by its Content-Type."""
         try:
-            bound = decoded_size_bound(len(content), encoding, self._max_bytes)
-            content = await read_off_loop(bound, lambda: decode_content(content, encoding, self._max_bytes))
+            content = await decode_off_loop(content, encoding, self._max_bytes)
             # An MCP client reads an event-stream answer as events, so it is judged as the events it is.
             if ctx.endpoint == "mcp" and is_event_stream(content_type):
                 return await self._mcp_events(ctx, content)
