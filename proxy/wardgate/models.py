@@ -16,7 +16,10 @@ __all__ = ["EndpointKind", "Exchange", "Finding", "JsonPath", "Role", "Segment",
 Role = Literal["system", "user", "assistant", "tool", "unknown"]
 # metadata: a structural field's one-token value outside the messages (`model`, `role`, `type`), or a header's name.
 # header: an HTTP header's value (pipeline/headers.py).
-Source = Literal["prompt", "tool_result", "document", "response", "tool_call", "tool_definition", "metadata", "header"]
+# "parameter": a query-string key or value (read for secrets, injection and patterned personal data, not by NER).
+Source = Literal[
+    "prompt", "tool_result", "document", "response", "tool_call", "tool_definition", "metadata", "header", "parameter"
+]
 EndpointKind = Literal["chat", "responses", "messages", "mcp", "unparsed"]
 JsonPath = tuple[str | int, ...]
 

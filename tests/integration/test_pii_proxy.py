@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
 
 import anthropic
 import httpx
@@ -170,6 +171,21 @@ def test_an_address_inside_a_url_is_masked_too(client, upstream):
     assert EMAIL not in sent
     assert "<EMAIL_ADDRESS_1>" in sent
     assert reply.choices[0].message.content == prompt
+
+
+def test_query_parameters_are_read_for_patterned_personal_data_only(proxy, upstream):
+    """NER reads a query's context-free tokens as places and names (`en-US` → `en-<LOCATION_1>`): masked, they
+    change what the upstream is asked. A parameter is read by the patterns (an e-mail address is still masked)."""
+    query = f"?locale=en-US&mode=gz_then_zlib&region=Paris&notify={EMAIL}"
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
+    headers = {"authorization": f"Bearer {OPENAI_KEY}"}
+    response = httpx.post(proxy.url + "/v1/chat/completions" + query, json=body, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    sent = urllib.parse.parse_qs(urllib.parse.urlsplit(upstream.paths[-1]).query)
+    assert sent["locale"] == ["en-US"]
+    assert sent["mode"] == ["gz_then_zlib"]
+    assert sent["region"] == ["Paris"]
+    assert sent["notify"] == ["<EMAIL_ADDRESS_1>"]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])

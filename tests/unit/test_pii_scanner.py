@@ -93,14 +93,27 @@ async def test_scan_reports_findings_with_spans_and_reuses_cached_analyses(scann
     assert findings[0].threshold == 0.4
 
     calls = []
-    monkeypatch.setattr(scanner, "analyze", lambda text: calls.append(text) or ())
+    monkeypatch.setattr(scanner, "analyze", lambda text, analyzer=None: calls.append(text) or ())
     again = await scanner.scan([*segments, Segment("user", "prompt", "and a new turn", ("messages", 2, "content"))])
     assert again == findings  # the first two turns come from the cache
     assert calls == ["and a new turn"]
 
 
+async def test_a_query_parameter_is_read_by_patterns_only(scanner):
+    """NER would mask a parameter's context-free tokens (`en-US` as a place, an identifier as a name); the patterns
+    still find an e-mail address there. The same texts in a prompt get the full reading, remembered apart."""
+    texts = ["Maria Gonzalez", "maria@example.com", "en-US"]
+    as_parameters = [Segment("unknown", "parameter", text, ("$query", i, "value")) for i, text in enumerate(texts)]
+    as_prompts = [Segment("user", "prompt", text, ("messages", i, "content")) for i, text in enumerate(texts)]
+    for _ in range(2):  # the second time from the cache
+        assert [(f.segment, f.kind) for f in await scanner.scan(as_parameters)] == [(1, "pii:EMAIL_ADDRESS")]
+        prompt_kinds = [(f.segment, f.kind) for f in await scanner.scan(as_prompts)]
+        assert (0, "pii:PERSON") in prompt_kinds
+        assert (1, "pii:EMAIL_ADDRESS") in prompt_kinds
+
+
 async def test_an_analysis_failure_is_a_scanner_error(scanner, monkeypatch):
-    def broken(text: str) -> tuple[()]:
+    def broken(text: str, analyzer: object = None) -> tuple[()]:
         raise RuntimeError("spaCy ran out of memory")
 
     monkeypatch.setattr(scanner, "analyze", broken)
@@ -167,7 +180,7 @@ async def test_an_entity_on_a_slice_edge_is_found_once_where_it_is(scanner):
 async def test_a_cancelled_scan_leaves_no_slice_running(scanner, monkeypatch):
     calls = []
 
-    def slow(text: str) -> tuple[()]:
+    def slow(text: str, analyzer: object = None) -> tuple[()]:
         calls.append(text)
         time.sleep(0.1)
         return ()

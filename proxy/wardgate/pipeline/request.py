@@ -131,11 +131,12 @@ class _Call:
 
 
 def _query_segments(query: list[tuple[str, str]], session: str | None = None) -> list[Segment]:
-    """The query string is text a model may read (some gateways forward it): judged like body text. But for the
-    `session` the server issued to this caller, which must go back as it came (a random id can look like a licence
-    number to the PII scanner, and a masked one ends the session)."""
+    """The query string is text a model may read (some gateways forward it): judged as `parameter`s, for secrets,
+    injection and personal data by pattern (NER would read `en-US` as a place). But for the `session` the server
+    issued to this caller, which must go back as it came (a random id can look like a licence number to the PII
+    scanner, and a masked one ends the session)."""
     return [
-        Segment("unknown", "document", text, (QUERY, index, part))
+        Segment("unknown", "parameter", text, (QUERY, index, part))
         for index, pair in enumerate(query)
         for part, text in zip(("key", "value"), pair, strict=True)
         if text and not (part == "value" and pair[0] in SESSION_KEYS and text == session)

@@ -93,7 +93,7 @@ def _is_field_value(segment: Segment) -> bool:
     if segment.source == "metadata":
         return True
     field = segment.role in ("unknown", "tool") and segment.source in ("document", "tool_definition")
-    if not field and segment.source != "header":
+    if not field and segment.source not in ("header", "parameter"):
         return False
     return len(segment.text) <= _FIELD_TOKEN_CHARS and not any(char.isspace() for char in segment.text)
 
@@ -124,7 +124,7 @@ class InjectionScanner:
         client cannot pick the laxer one by naming a role."""
         config = self._classifier.classifiers[model].config
         assert config is not None
-        document = segment.source in ("tool_result", "document")
+        document = segment.source in ("tool_result", "document", "parameter")
         return config.threshold_at("document" if document else "user")
 
     async def scan(self, segments: Sequence[Segment]) -> list[Finding]:

@@ -41,7 +41,7 @@ def build_pii_scanner(settings: PiiSettings) -> PiiScanner:
                                  max_wait=settings.ner.max_wait_ms / 1000)  # fmt: skip
     analyzer, sources = build_analyzer(settings, (lambda text: batcher.run_blocking([text])[0]) if batcher else None)
     logger.info("PII scanner: NER from %s", " + ".join(sources) or "nothing (patterns only)")
-    stream_analyzer, _ = build_analyzer(settings.model_copy(update={"spacy": False}), names=False)
+    pattern_analyzer, _ = build_analyzer(settings.model_copy(update={"spacy": False}), names=False)
     return PiiScanner(
         analyzer,
         entities=settings.entities,
@@ -52,5 +52,5 @@ def build_pii_scanner(settings: PiiSettings) -> PiiScanner:
         cache_size=settings.cache_size,
         workers=settings.workers,
         ner_batcher=batcher,
-        stream_analyzer=stream_analyzer,
+        pattern_analyzer=pattern_analyzer,
     )

@@ -74,10 +74,12 @@ class PiiScanner:
         cache_size: int,
         workers: int,
         ner_batcher: DynamicBatcher[list[EntitySpan]] | None = None,
-        stream_analyzer: AnalyzerEngine | None = None,
+        pattern_analyzer: AnalyzerEngine | None = None,
     ) -> None:
         self.analyzer = analyzer
-        self._stream_analyzer = stream_analyzer
+        # Patterns only (no spaCy, no tagger): stream windows, and request-target parameters, where NER reads
+        # `en-US` as a place and an identifier as a name, and masking them changes what the upstream is asked.
+        self._pattern_analyzer = pattern_analyzer
         self._entities, self._languages = list(entities), list(languages)
         self._thresholds, self._min_score = dict(thresholds), min_score
         self._roles = frozenset(roles)
@@ -125,14 +127,14 @@ class PiiScanner:
 
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
         """A stream window: pattern recognizers only, and only where a pattern entity could be."""
-        if self._stream_analyzer is None:
+        if self._pattern_analyzer is None:
             return []
         findings = []
         for index, segment in enumerate(segments):
             if segment.source in ("metadata", "header") or not _PATTERN_HINT.search(segment.text):
                 continue
             try:
-                found = self.analyze(segment.text, self._stream_analyzer)
+                found = self.analyze(segment.text, self._pattern_analyzer)
             except Exception as exc:  # Presidio's own errors: the stream fails closed (configurable)
                 raise ScannerError(f"PII analysis failed: {exc}") from exc
             findings += [
@@ -152,19 +154,23 @@ class PiiScanner:
             for index, segment in enumerate(segments)
             if segment.role in self._roles and segment.source not in ("metadata", "header")
         ]
-        keys = [TextMemo.key(segment.text) for _, segment in targets]
+        keys = [self._memo_key(segment) for _, segment in targets]
         known = {key: found for key in keys if (found := self._cache.get(key)) is not None}
-        missing = {key: segment.text for key, (_, segment) in zip(keys, targets, strict=True) if key not in known}
-        pieces = [(key, offset, piece) for key, text in missing.items() for offset, piece in slices(text)]
+        missing = {key: segment for key, (_, segment) in zip(keys, targets, strict=True) if key not in known}
+        pieces = [
+            (key, offset, piece, self._analyzer_for(segment))
+            for key, segment in missing.items()
+            for offset, piece in slices(segment.text)
+        ]
         try:
             # All queued at once: cancelling this scan cancels the slices not yet started.
             analysed = await asyncio.gather(
-                *(loop.run_in_executor(self._executor, self._analyze_counted, piece) for _, _, piece in pieces)
+                *(loop.run_in_executor(self._executor, self._analyze_counted, piece, how) for *_, piece, how in pieces)
             )
         except Exception as exc:  # spaCy, Presidio or the tagger failed: the pipeline applies fail-closed
             raise ScannerError(f"PII analysis failed: {exc}") from exc
         merged: dict[bytes, list[tuple[str, int, int, float]]] = {key: [] for key in missing}
-        for (key, offset, _), found in zip(pieces, analysed, strict=True):
+        for (key, offset, _, _), found in zip(pieces, analysed, strict=True):
             merged[key] += [(entity, start + offset, end + offset, score) for entity, start, end, score in found]
         for key, results in merged.items():
             known[key] = _resolve_overlaps(results)  # a span found in two overlapping slices is kept once
@@ -175,9 +181,18 @@ class PiiScanner:
             for entity, start, end, score in known[key]
         ]
 
-    def _analyze_counted(self, text: str) -> _Found:
+    def _analyzer_for(self, segment: Segment) -> AnalyzerEngine | None:
+        """None: the full analyzer (`analyze`'s default)."""
+        return self._pattern_analyzer if segment.source == "parameter" else None
+
+    def _memo_key(self, segment: Segment) -> bytes:
+        """The same text read by patterns only is remembered apart from its full reading."""
+        patterns_only = self._analyzer_for(segment) is not None
+        return TextMemo.key(("\0patterns\0" if patterns_only else "") + segment.text)
+
+    def _analyze_counted(self, text: str, analyzer: AnalyzerEngine | None) -> _Found:
         with SCAN_WORK.unit():
-            return self.analyze(text)
+            return self.analyze(text, analyzer)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
