@@ -23,10 +23,10 @@ BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"
 
 
 class RawUpstream:
-    """A TCP server that answers every connection with fixed bytes, then closes (or resets) it; with no answer, it
-    holds each connection open and never says anything (until closed)."""
+    """A TCP server that answers every connection with fixed bytes (a list: written apart, 50 ms between), then
+    closes (or resets) it; with no answer, it holds each connection open and never says anything (until closed)."""
 
-    def __init__(self, answer: bytes | None, *, reset: bool = False) -> None:
+    def __init__(self, answer: bytes | list[bytes] | None, *, reset: bool = False) -> None:
         self.port = free_port()
         self._answer, self._reset = answer, reset
         self._server = socket.create_server(("127.0.0.1", self.port))
@@ -43,7 +43,9 @@ class RawUpstream:
                 self._held.append(conn)
                 continue
             conn.recv(65536)
-            conn.sendall(self._answer)
+            for index, piece in enumerate([self._answer] if isinstance(self._answer, bytes) else self._answer):
+                time.sleep(0.05 if index else 0)
+                conn.sendall(piece)
             if self._reset:
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             conn.close()
@@ -55,7 +57,7 @@ class RawUpstream:
 
 
 def post_through(
-    start_proxy, answer: bytes, *, reset: bool = False, body: dict[str, Any] = BODY
+    start_proxy, answer: bytes | list[bytes], *, reset: bool = False, body: dict[str, Any] = BODY
 ) -> tuple[Any, httpx.Response]:
     """A proxy in front of a raw upstream that answers `answer`, and one chat request through it."""
     upstream = RawUpstream(answer, reset=reset)
@@ -283,6 +285,37 @@ def test_a_key_in_the_first_of_two_duplicate_keys_of_an_event_is_judged(start_pr
     _, response = post_through(start_proxy, head + answer, body={**BODY, "stream": True})
     assert response.status_code == 200
     assert AWS_KEY not in response.text
+
+
+EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nlink: </app.css>; rel=preload\r\n\r\n"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+@pytest.mark.parametrize("written", ["together", "apart"])
+def test_informational_answers_are_skipped_and_the_answer_after_them_judged(start_proxy, stream, written):
+    """mitmproxy's HTTP/1 client took a 103 for the answer: the client got the 103 and waited for an answer that
+    never came. Now the final answer is the one judged and sent (a 100 the request never asked for too)."""
+    if stream:
+        head, body = "content-type: text/event-stream\r\ntransfer-encoding: chunked", chunked(leaked_event(AWS_KEY))
+    else:
+        answer = {"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"content": AWS_KEY}}]}
+        body = json.dumps(answer).encode()
+        head = f"content-type: application/json\r\ncontent-length: {len(body)}"
+    final = f"HTTP/1.1 200 OK\r\n{head}\r\n\r\n".encode() + body
+    informational = EARLY_HINTS + b"HTTP/1.1 100 Continue\r\n\r\n"
+    pieces = [informational + final] if written == "together" else [EARLY_HINTS[:20], EARLY_HINTS[20:], final]
+    proxy, response = post_through(start_proxy, pieces, body={**BODY, "stream": stream})
+    assert response.status_code == 200, response.text
+    assert AWS_KEY not in response.text
+    assert "[DONE]" in response.text if stream else response.json()["id"] == "c"
+    assert wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["result"]["status"] == 200)
+
+
+def test_an_upstream_that_sends_only_informational_answers_is_a_json_502(start_proxy):
+    proxy, response = post_through(start_proxy, EARLY_HINTS * 40)
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/json"
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["status"] == 502)
 
 
 def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy):

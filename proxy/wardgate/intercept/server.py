@@ -26,6 +26,7 @@ from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
 from wardgate.intercept.error_pages import install_json_error_pages
+from wardgate.intercept.informational import install_informational_skipping
 from wardgate.intercept.off_loop_streams import install_off_loop_streams
 from wardgate.intercept.trailers import install_trailer_reader
 from wardgate.intercept.upstream_timeout import UpstreamTimer
@@ -187,6 +188,7 @@ async def serve(settings: Settings) -> None:
     )  # fmt: skip
     install_json_error_pages()
     install_trailer_reader()
+    install_informational_skipping()
     install_off_loop_streams()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
