@@ -287,6 +287,32 @@ def test_a_key_in_the_first_of_two_duplicate_keys_of_an_event_is_judged(start_pr
     assert AWS_KEY not in response.text
 
 
+@pytest.mark.parametrize("label", ["deflate-zlib", "deflate-raw", "gzip-but-plain", "deflate-but-plain"])
+def test_a_stream_is_read_as_its_client_reads_it_whatever_its_content_encoding_claims(start_proxy, label):
+    """RFC 9110's deflate is zlib-wrapped and some servers send it raw: clients read both, so Wardgate reads both
+    and judges them. Bytes that are not what their label says are stopped as unreadable, audited as such."""
+    import zlib
+
+    encoding, kind = label.split("-")[0], label.split("-")[-1]
+    events = leaked_event(AWS_KEY)
+    if kind == "plain":
+        sent = events
+    else:
+        compressor = zlib.compressobj(wbits=zlib.MAX_WBITS if kind == "zlib" else -zlib.MAX_WBITS)
+        sent = compressor.compress(events) + compressor.flush()
+    head = f"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: {encoding}\r\n"
+    answer = head.encode() + b"transfer-encoding: chunked\r\n\r\n" + chunked(sent)
+    proxy, response = post_through(start_proxy, answer, body={**BODY, "stream": True})
+    assert response.status_code == 200
+    assert AWS_KEY not in response.text
+    if kind == "plain":
+        assert "stream_unreadable" in response.text
+        assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "stream_unreadable")
+    else:
+        assert "[DONE]" in response.text
+        assert "stream_unreadable" not in response.text
+
+
 EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nlink: </app.css>; rel=preload\r\n\r\n"
 
 

@@ -61,6 +61,31 @@ def test_every_gzip_member_is_inflated_and_judged():
     assert client_text(out) == "The key [REDACTED] is revoked."
 
 
+def test_deflate_is_read_zlib_wrapped_as_the_rfc_has_it_or_raw_as_some_servers_send_it():
+    """httpx and urllib3 read both; a stream Wardgate stopped as unreadable would be an answer the client could read."""
+    import zlib
+
+    plain = chat_stream(["The key", " SECRET", "123 is", " revoked."])
+    for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
+        compressor = zlib.compressobj(wbits=wbits)
+        deflated = compressor.compress(plain) + compressor.flush()
+        stream = decoded_stream(
+            http.Headers(content_encoding="deflate"), StreamGuard(OpenAIChatStream(), Judge(), Vault())
+        )
+        # The first byte alone tells nothing: it is held until the second arrives.
+        out = [stream(deflated[:1]), *(stream(deflated[i : i + 5]) for i in range(1, len(deflated), 5)), stream(b"")]
+        assert client_text(b"".join(p if isinstance(p, bytes) else b"".join(p) for p in out)) == (
+            "The key [REDACTED] is revoked."
+        )
+
+
+def test_plain_text_labelled_compressed_is_stopped_as_unreadable():
+    for encoding in ("gzip", "deflate"):
+        out = run(http.Headers(content_encoding=encoding), chat_stream(["hello"]))
+        assert b"hello" not in out
+        assert b"stream_unreadable" in out
+
+
 def test_data_after_a_deflate_stream_or_bytes_that_are_not_gzip_stop_the_stream():
     import zlib
 

@@ -68,20 +68,31 @@ def decoded_stream(headers: http.Headers, stream: JudgedStream) -> Callable[[byt
     headers.pop("content-length", None)
     if encoding not in ("gzip", "x-gzip", "deflate"):
         return lambda chunk: stream.refuse(f"the upstream sent the stream {encoding}-encoded; it cannot be judged")
-    # wbits 47: gzip or zlib header, detected; raw deflate is what some servers send as "deflate".
-    wbits = 47 if encoding != "deflate" else -zlib.MAX_WBITS
+    # wbits 47: a gzip or zlib header, detected. "deflate" is zlib-wrapped (RFC 9110) or, from some servers, raw: its
+    # first two bytes tell which, as clients (httpx, urllib3) decide it; until they are here nothing is decoded.
+    wbits = 47
     decoder = zlib.decompressobj(wbits)
+    held: bytes | None = b"" if encoding == "deflate" else None
 
     def decode(chunk: bytes) -> bytes | list[bytes]:
+        nonlocal decoder, held, wbits
         if stream.stopped is not None:
             return _joined([stream(chunk)])  # nothing more is inflated: it answers at once (b"" still closes it)
+        end = not chunk
+        if held is not None:
+            held += chunk
+            if not end and len(held) < 2:
+                return []
+            wbits = zlib.MAX_WBITS if _zlib_header(held) else -zlib.MAX_WBITS
+            decoder, chunk, held = zlib.decompressobj(wbits), held, None
         try:
-            if chunk:
-                return _joined(inflated(chunk))
-            rest = decoder.flush()
+            out = inflated(chunk) if chunk else []
+            if not end:
+                return _joined(out)
+            rest = decoder.flush() if stream.stopped is None else b""
         except zlib.error as exc:
             return stream.refuse(f"the upstream's {encoding} stream is not valid: {exc}")
-        return _joined([stream(rest)] if rest else [], stream(b""))
+        return _joined(out, *([stream(rest)] if rest else []), stream(b""))
 
     def inflated(chunk: bytes) -> list[bytes | list[bytes]]:
         """Inflated a step at a time: 64 KB of a hostile gzip would otherwise become 64 MB in one call; once the
@@ -95,13 +106,18 @@ def decoded_stream(headers: http.Headers, stream: JudgedStream) -> Callable[[byt
             if piece:
                 out.append(stream(piece))
             if decoder.eof and decoder.unused_data:
-                if encoding == "deflate":  # one raw deflate stream: nothing may follow it unjudged
+                if encoding == "deflate":  # one deflate stream: nothing may follow it unjudged
                     out.append(stream.refuse("the upstream sent data after the end of its deflate stream"))
                     break
                 pending, decoder = decoder.unused_data, zlib.decompressobj(wbits)  # the next gzip member
         return out
 
     return decode
+
+
+def _zlib_header(head: bytes) -> bool:
+    """RFC 1950's two header bytes: method 8 (deflate), a window of at most 32 KB, a check that divides by 31."""
+    return len(head) >= 2 and head[0] & 0x0F == 8 and head[0] >> 4 <= 7 and (head[0] << 8 | head[1]) % 31 == 0
 
 
 def _joined(pieces: list[bytes | list[bytes]], *more: bytes | list[bytes]) -> bytes | list[bytes]:
