@@ -26,9 +26,9 @@ class RawUpstream:
     """A TCP server that answers every connection with fixed bytes (a list: written apart, 50 ms between), then
     closes (or resets) it; with no answer, it holds each connection open and never says anything (until closed)."""
 
-    def __init__(self, answer: bytes | list[bytes] | None, *, reset: bool = False) -> None:
+    def __init__(self, answer: bytes | list[bytes] | None, *, reset: bool = False, hold: bool = False) -> None:
         self.port = free_port()
-        self._answer, self._reset = answer, reset
+        self._answer, self._reset, self._hold = answer, reset, hold
         self._server = socket.create_server(("127.0.0.1", self.port))
         self._held: list[socket.socket] = []
         threading.Thread(target=self._serve, daemon=True).start()
@@ -46,6 +46,9 @@ class RawUpstream:
             for index, piece in enumerate([self._answer] if isinstance(self._answer, bytes) else self._answer):
                 time.sleep(0.05 if index else 0)
                 conn.sendall(piece)
+            if self._hold:  # answered in part, then silent
+                self._held.append(conn)
+                continue
             if self._reset:
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             conn.close()
@@ -335,6 +338,22 @@ def test_informational_answers_are_skipped_and_the_answer_after_them_judged(star
     assert AWS_KEY not in response.text
     assert "[DONE]" in response.text if stream else response.json()["id"] == "c"
     assert wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["result"]["status"] == 200)
+
+
+@pytest.mark.parametrize("head", [b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>", b"HTTP/1.1 200 OK\r\nserver: x"])
+def test_an_upstream_that_stalls_inside_an_answer_head_still_times_out(start_proxy, head):
+    """Found by an outside review: the answer timer's line, read as the last header value of the unfinished head,
+    completed it (a 103 was skipped, a 200 began), and the flow waited on."""
+    upstream = RawUpstream([head], hold=True)
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1, **SPINE})
+        started = time.monotonic()
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        upstream.close()
+    assert (response.status_code, response.json()["error"]["code"]) == (504, "upstream_timeout")
+    assert waited < 5
 
 
 def test_an_upstream_that_sends_only_informational_answers_is_a_json_502(start_proxy):

@@ -1,4 +1,5 @@
-"""HTTP/1 informational answers (`103 Early Hints`, a stray `100 Continue`) skipped on the way to the real answer.
+"""HTTP/1 informational answers (`103 Early Hints`, a stray `100 Continue`) skipped on the way to the real answer,
+and the upstream timer's line read as the end of the wait it is, whatever part of a head came before it.
 
 mitmproxy 12's HTTP/1 client takes any status line for the final answer: a 103 became the flow's response (no body),
 the answer after it was dropped as unexpected data, and the client was left with the 103, waiting for an answer that
@@ -10,29 +11,57 @@ is not informational here: it changes the protocol, and the addon refuses one th
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Generator
 from typing import Any
 
+from h11._receivebuffer import ReceiveBuffer
+from mitmproxy.net.http.http1 import read
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers.http import _http1
 from mitmproxy.proxy.layers.http._base import ReceiveHttp
 from mitmproxy.proxy.layers.http._events import ErrorCode, ResponseProtocolError
+
+from wardgate.intercept.error_pages import UPSTREAM_TIMEOUT_MARK
 
 __all__ = ["MAX_INFORMATIONAL", "install_informational_skipping"]
 
 # An upstream that sends informational answers without end never answers: past this many in front of one answer it
 # is a protocol error (a 502 for the client), so a stream of 103s cannot hold the flow forever.
 MAX_INFORMATIONAL = 16
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] (1(?!01)\d\d)[ \r\n]")
+_TIMEOUT_MARK = UPSTREAM_TIMEOUT_MARK.encode()
+_MAX_STATUS_LINE = 8192  # a first line longer than this is not looked at here: mitmproxy's reader takes it as it is
 _read_headers = _http1.Http1Client.read_headers
+
+
+def _informational_status(buf: ReceiveBuffer) -> int | None:
+    """The status of the answer head at the start of `buf` if it is informational (1xx but 101), read from its first
+    line exactly as mitmproxy's reader will read it (any spelling it accepts: `HTTP/1.1  103`, `0103`, `1_03`).
+    h11's buffer is read in place: copying it on every read would make a trickled head quadratic."""
+    data = buf._data
+    end = data.find(b"\n", 0, _MAX_STATUS_LINE)
+    if end < 0:
+        return None
+    line = bytes(data[:end])
+    try:
+        _, status, _ = read._read_response_line(line[:-1] if line.endswith(b"\r") else line)
+    except ValueError:
+        return None
+    return status if 100 <= status < 200 and status != 101 else None
 
 
 def _read_headers_past_informational(
     self: _http1.Http1Client, event: events.ConnectionEvent
 ) -> Generator[Any, Any, None]:
     if isinstance(event, events.DataReceived) and self.request is not None and self.stream_id is not None:
-        while match := _STATUS_LINE.match(bytes(self.buf)[:16]):
+        if _TIMEOUT_MARK in event.data:
+            # The upstream timer's line (upstream_timeout.py) ends the flow whatever the buffer holds. Read after an
+            # unfinished head, it was that head's last header value (`link: </a.css>WARDGATE-…`): the head was
+            # complete, a 103 was taken for the answer or skipped, and the flow waited on.
+            yield commands.CloseConnection(self.conn)
+            message = f"Cannot parse HTTP response: {UPSTREAM_TIMEOUT_MARK}"
+            yield ReceiveHttp(ResponseProtocolError(self.stream_id, message, ErrorCode.GENERIC_SERVER_ERROR))
+            return
+        while (status := _informational_status(self.buf)) is not None:
             if self.buf.maybe_extract_lines() is None:
                 return  # the informational head is not complete yet: wait for the rest of it
             skipped = getattr(self, "_wardgate_informational", (None, 0))
@@ -43,7 +72,7 @@ def _read_headers_past_informational(
                 message = f"the upstream sent more than {MAX_INFORMATIONAL} informational answers"
                 yield ReceiveHttp(ResponseProtocolError(self.stream_id, message, ErrorCode.GENERIC_SERVER_ERROR))
                 return
-            yield commands.Log(f"Skipping an informational answer ({match.group(1).decode()})", logging.DEBUG)
+            yield commands.Log(f"Skipping an informational answer ({status})", logging.DEBUG)
     yield from _read_headers(self, event)
 
 
