@@ -93,7 +93,7 @@ async def test_scan_reports_findings_with_spans_and_reuses_cached_analyses(scann
     assert findings[0].threshold == 0.4
 
     calls = []
-    monkeypatch.setattr(scanner, "analyze", lambda text, analyzer=None: calls.append(text) or ())
+    monkeypatch.setattr(scanner, "analyze", lambda text, entities=None: calls.append(text) or ())
     again = await scanner.scan([*segments, Segment("user", "prompt", "and a new turn", ("messages", 2, "content"))])
     assert again == findings  # the first two turns come from the cache
     assert calls == ["and a new turn"]
@@ -102,18 +102,31 @@ async def test_scan_reports_findings_with_spans_and_reuses_cached_analyses(scann
 async def test_a_query_parameter_is_read_by_patterns_only(scanner):
     """NER would mask a parameter's context-free tokens (`en-US` as a place, an identifier as a name); the patterns
     still find an e-mail address there. The same texts in a prompt get the full reading, remembered apart."""
-    texts = ["Maria Gonzalez", "maria@example.com", "en-US"]
+    texts = ["Maria Gonzalez", "maria@example.com", "en-US", "passport 912803456"]
     as_parameters = [Segment("unknown", "parameter", text, ("$query", i, "value")) for i, text in enumerate(texts)]
     as_prompts = [Segment("user", "prompt", text, ("messages", i, "content")) for i, text in enumerate(texts)]
     for _ in range(2):  # the second time from the cache
-        assert [(f.segment, f.kind) for f in await scanner.scan(as_parameters)] == [(1, "pii:EMAIL_ADDRESS")]
+        found = [(f.segment, f.kind) for f in await scanner.scan(as_parameters)]
+        # A pattern whose score needs its context words ("passport") still gets them (found by an outside review).
+        assert found == [(1, "pii:EMAIL_ADDRESS"), (3, "pii:US_PASSPORT")]
         prompt_kinds = [(f.segment, f.kind) for f in await scanner.scan(as_prompts)]
         assert (0, "pii:PERSON") in prompt_kinds
         assert (1, "pii:EMAIL_ADDRESS") in prompt_kinds
 
 
+async def test_no_text_can_share_the_memo_of_a_parameters_pattern_reading(scanner):
+    """Found by an outside review: keyed as a prefix plus the text, a prompt written as that prefix plus a query
+    value took the value's pattern-only findings (no names, offsets shifted) from the memo."""
+    value = "Hi, I'm Maria Gonzalez, mail maria.gonzalez@example.com"
+    await scanner.scan([Segment("unknown", "parameter", value, ("$query", 0, "value"))])
+    prompt = "\0patterns\0" + value
+    found = {(f.kind, prompt[f.start : f.end]) for f in await scanner.scan([Segment("user", "prompt", prompt, ("m",))])}
+    assert ("pii:PERSON", "Maria Gonzalez") in found
+    assert ("pii:EMAIL_ADDRESS", "maria.gonzalez@example.com") in found
+
+
 async def test_an_analysis_failure_is_a_scanner_error(scanner, monkeypatch):
-    def broken(text: str, analyzer: object = None) -> tuple[()]:
+    def broken(text: str, entities: object = None) -> tuple[()]:
         raise RuntimeError("spaCy ran out of memory")
 
     monkeypatch.setattr(scanner, "analyze", broken)
@@ -180,7 +193,7 @@ async def test_an_entity_on_a_slice_edge_is_found_once_where_it_is(scanner):
 async def test_a_cancelled_scan_leaves_no_slice_running(scanner, monkeypatch):
     calls = []
 
-    def slow(text: str, analyzer: object = None) -> tuple[()]:
+    def slow(text: str, entities: object = None) -> tuple[()]:
         calls.append(text)
         time.sleep(0.1)
         return ()

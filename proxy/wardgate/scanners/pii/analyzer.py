@@ -28,7 +28,7 @@ from wardgate.scanners.pii.recognizers import (
     PhoneNumberInContextRecognizer,
 )
 
-__all__ = ["build_analyzer"]
+__all__ = ["NER_ENTITIES", "build_analyzer"]
 
 logger = logging.getLogger(__name__)
 # Presidio logs every recognizer it loads at INFO: dozens of start-up lines that say nothing an operator needs.
@@ -46,6 +46,9 @@ _SPACY_ENTITIES = {
     "DATE": "DATE_TIME",
     "TIME": "DATE_TIME",
 }
+
+# What only NER finds (spaCy, the ONNX tagger, Kiwi's Korean names): every other type has a pattern recognizer.
+NER_ENTITIES = frozenset(_SPACY_ENTITIES.values())
 
 
 # Languages whose names come from Wardgate's own recognizer: spaCy only tokenizes them for Presidio, with its

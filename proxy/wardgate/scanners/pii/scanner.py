@@ -25,6 +25,7 @@ from wardgate.inference import DynamicBatcher, EntitySpan
 from wardgate.inference.work import SCAN_WORK
 from wardgate.models import Finding, Segment
 from wardgate.scanners.memo import TextMemo
+from wardgate.scanners.pii.analyzer import NER_ENTITIES
 from wardgate.scanners.pii.korean import has_hangul
 from wardgate.scanners.pii.recognizers import international_emails
 from wardgate.scripts import blank_other_scripts, has_other_script
@@ -77,10 +78,12 @@ class PiiScanner:
         pattern_analyzer: AnalyzerEngine | None = None,
     ) -> None:
         self.analyzer = analyzer
-        # Patterns only (no spaCy, no tagger): stream windows, and request-target parameters, where NER reads
-        # `en-US` as a place and an identifier as a name, and masking them changes what the upstream is asked.
-        self._pattern_analyzer = pattern_analyzer
+        self._pattern_analyzer = pattern_analyzer  # patterns only (no spaCy, no tagger): stream windows
         self._entities, self._languages = list(entities), list(languages)
+        # A request-target parameter is read for the entities patterns find (with spaCy's tokens for their context
+        # words: "passport 912803456"), not by NER, which reads `en-US` as a place and an identifier as a name;
+        # masked, those change what the upstream is asked.
+        self._parameter_entities = [entity for entity in entities if entity not in NER_ENTITIES]
         self._thresholds, self._min_score = dict(thresholds), min_score
         self._roles = frozenset(roles)
         self._cache: TextMemo[_Found] = TextMemo(cache_size)
@@ -90,17 +93,19 @@ class PiiScanner:
     def threshold(self, entity: str) -> float:
         return self._thresholds.get(entity, self._min_score)
 
-    def analyze(self, text: str, analyzer: AnalyzerEngine | None = None) -> _Found:
-        """Blocking: every configured language's results above their thresholds, overlaps between types resolved."""
+    def analyze(self, text: str, analyzer: AnalyzerEngine | None = None, entities: list[str] | None = None) -> _Found:
+        """Blocking: every configured language's results above their thresholds, overlaps between types resolved.
+        `entities`: these of the configured ones only (none: nothing is looked for)."""
+        wanted = self._entities if entities is None else entities
+        if not wanted:
+            return ()
         found = []
         for language, view in self._views(text):
-            results = (analyzer or self.analyzer).analyze(
-                view, language=language, entities=self._entities, score_threshold=0
-            )
+            results = (analyzer or self.analyzer).analyze(view, language=language, entities=wanted, score_threshold=0)
             for result in results:
                 if result.score >= self.threshold(result.entity_type):
                     found.append((result.entity_type, result.start, result.end, float(result.score)))
-        if "@" in text and "EMAIL_ADDRESS" in self._entities and has_other_script(text):
+        if "@" in text and "EMAIL_ADDRESS" in wanted and has_other_script(text):
             found += [("EMAIL_ADDRESS", start, end, 1.0) for start, end in international_emails(text)]
         return _resolve_overlaps(found)
 
@@ -158,7 +163,7 @@ class PiiScanner:
         known = {key: found for key in keys if (found := self._cache.get(key)) is not None}
         missing = {key: segment for key, (_, segment) in zip(keys, targets, strict=True) if key not in known}
         pieces = [
-            (key, offset, piece, self._analyzer_for(segment))
+            (key, offset, piece, self._entities_for(segment))
             for key, segment in missing.items()
             for offset, piece in slices(segment.text)
         ]
@@ -181,18 +186,19 @@ class PiiScanner:
             for entity, start, end, score in known[key]
         ]
 
-    def _analyzer_for(self, segment: Segment) -> AnalyzerEngine | None:
-        """None: the full analyzer (`analyze`'s default)."""
-        return self._pattern_analyzer if segment.source == "parameter" else None
+    def _entities_for(self, segment: Segment) -> list[str] | None:
+        """None: every configured entity (`analyze`'s default)."""
+        return self._parameter_entities if segment.source == "parameter" else None
 
     def _memo_key(self, segment: Segment) -> bytes:
-        """The same text read by patterns only is remembered apart from its full reading."""
-        patterns_only = self._analyzer_for(segment) is not None
-        return TextMemo.key(("\0patterns\0" if patterns_only else "") + segment.text)
+        """The same text read by patterns only is remembered apart from its full reading: one byte longer than any
+        full reading's key, so no text can be made to share it (a prefix inside the hashed text could)."""
+        key = TextMemo.key(segment.text)
+        return key + b"p" if self._entities_for(segment) is not None else key
 
-    def _analyze_counted(self, text: str, analyzer: AnalyzerEngine | None) -> _Found:
+    def _analyze_counted(self, text: str, entities: list[str] | None) -> _Found:
         with SCAN_WORK.unit():
-            return self.analyze(text, analyzer)
+            return self.analyze(text, entities=entities)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
