@@ -131,6 +131,7 @@ class TricklingUpstream(BackgroundServer):
     def __init__(self, pieces: list[bytes], pause: float) -> None:
         super().__init__()
         self._pieces, self._pause = pieces, pause
+        self.cut_off = threading.Event()  # a write found the connection gone before the last piece
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/{tail:.*}", self._answer)
@@ -139,10 +140,13 @@ class TricklingUpstream(BackgroundServer):
         await request.read()
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
-        for piece in self._pieces:
-            await response.write(piece)
-            await asyncio.sleep(self._pause)
-        await response.write_eof()
+        try:
+            for piece in self._pieces:
+                await response.write(piece)
+                await asyncio.sleep(self._pause)
+            await response.write_eof()
+        except ConnectionError:
+            self.cut_off.set()
         return response
 
 
@@ -177,6 +181,24 @@ def test_an_event_past_max_event_bytes_ends_the_stream_with_an_audited_error(sta
     *passed, last = [line for line in response.text.split("\n") if line.startswith("data: ")]
     assert [json.loads(line[6:])["choices"][0]["delta"]["content"] for line in passed] == ["x" * 10]
     assert json.loads(last[6:])["error"]["code"] == "event_too_large"
+    decision = response.headers["x-wardgate-decision-id"]
+    [event] = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and e["phase"] == "response")
+    assert (event["result"]["code"], event["streamed"]["stopped"]) == ("event_too_large", True)
+
+
+def test_a_stopped_stream_ends_for_the_client_at_once_and_its_upstream_is_cut_off(start_proxy):
+    """A stopped stream used to read its upstream to the end, passing nothing: the client waited for the end of the
+    body and the upstream went on generating (and billing)."""
+    big, rest = trickled(long_delta(200 * 1024), 16 * 1024), [long_delta(10)] * 400
+    with TricklingUpstream([long_delta(10), *big, *rest, b"data: [DONE]\n\n"], pause=0.05) as upstream:  # ~21 s
+        proxy = start_proxy({"upstream": upstream.url, "streaming": {"max_event_bytes": 128 * 1024}, **SPINE})
+        started = time.monotonic()
+        body = {**BODY, "stream": True}
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=60)
+        elapsed = time.monotonic() - started
+        assert upstream.cut_off.wait(10)
+    assert "event_too_large" in response.text
+    assert elapsed < 8, elapsed  # stopped after ~9 pieces (~0.5 s); the 400 after them are not awaited
     decision = response.headers["x-wardgate-decision-id"]
     [event] = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and e["phase"] == "response")
     assert (event["result"]["code"], event["streamed"]["stopped"]) == ("event_too_large", True)

@@ -24,6 +24,8 @@ class Judged:
 
     def __call__(self, chunk: bytes) -> bytes | list[bytes]:
         self.threads.add(threading.get_ident())
+        if self.stopped is not None:
+            return []  # as the real ones: nothing more once stopped
         if self._fails:
             raise RuntimeError("a bug of ours")
         return chunk.upper() if chunk else b"<end>"
@@ -98,18 +100,40 @@ def test_an_empty_data_frame_is_not_the_end_of_the_body():
     assert not judged.threads  # never judged as b"" (the end)
 
 
-def test_a_stopped_stream_is_answered_without_the_hook():
+def test_a_stopped_stream_is_answered_without_the_hook_and_ends_at_once():
     judged = Judged()
     judged.stopped = Decision.deny("event_too_large", "too large", status=502)
     layer = Layer(OffLoopStream(lambda chunk: [], judged))
-    assert passed(layer, ResponseData(1, b"data")) == []
+    assert passed(layer, ResponseData(1, b"data")) == ["response hook", "upstream reset"]
     assert passed(layer, ResponseEndOfMessage(1)) == ["response hook"]
+
+
+def test_a_stream_stopped_by_its_judge_ends_the_answer_and_resets_the_upstream():
+    """It used to read the upstream to its end, passing nothing, while the client waited for the end of the body
+    and the upstream went on generating."""
+    judged = Judged()
+    layer = Layer(OffLoopStream(judged, judged))
+    assert drive(layer, ResponseData(1, b"data"), answer=[b"DATA"]) == ["error hook", b"DATA"]
+    steps = off_loop_streams._state_stream_response_body(layer, ResponseData(1, b"key"))
+    next(steps).chunk.out = [b"<error>"]  # the hook: its judge stops the stream
+    judged.stopped = Decision.deny("policy_denied", "a verdict", status=403)
+    assert [sent(step) for step in [steps.send(None), *steps]] == [
+        "error hook",
+        b"<error>",
+        "response hook",
+        "upstream reset",
+    ]
 
 
 def test_a_hook_no_judge_answered_stops_the_stream_instead_of_dropping_the_chunk():
     judged = Judged()
     layer = Layer(OffLoopStream(judged, judged))
-    assert drive(layer, ResponseData(1, b"data"), answer=None) == ["error hook", b"<error>"]
+    assert drive(layer, ResponseData(1, b"data"), answer=None) == [
+        "error hook",
+        b"<error>",
+        "response hook",
+        "upstream reset",
+    ]
     assert judged.stopped is not None
 
 
@@ -117,7 +141,8 @@ def test_an_upstream_that_outruns_the_judge_past_the_backlog_limit_is_stopped(mo
     monkeypatch.setattr(off_loop_streams, "MAX_BACKLOG_BYTES", 1024)
     judged = Judged()
     layer = Layer(OffLoopStream(judged, judged))
-    assert drive(layer, ResponseData(1, b"data"), answer=[b"DATA"], queued=4096) == ["error hook", b"DATA", b"<error>"]
+    overrun = drive(layer, ResponseData(1, b"data"), answer=[b"DATA"], queued=4096)
+    assert overrun == ["error hook", b"DATA", b"<error>", "response hook", "upstream reset"]
     assert judged.stopped is not None
 
 
@@ -126,7 +151,7 @@ def test_a_flood_of_tiny_pieces_behind_the_judge_is_stopped_by_their_count(monke
     judged = Judged()
     layer = Layer(OffLoopStream(judged, judged))
     flooded = drive(layer, ResponseData(1, b"data"), answer=[b"DATA"], queued=1, pieces=101)
-    assert flooded == ["error hook", b"DATA", b"<error>"]
+    assert flooded == ["error hook", b"DATA", b"<error>", "response hook", "upstream reset"]
 
 
 async def test_the_hook_judges_on_a_worker_thread():

@@ -123,15 +123,25 @@ def _state_stream_response_body(self: HttpStream, event: Any) -> Generator[Any, 
         out = chunk.out if chunk.out is not None else stream.failed()
         if stream.stream.stopped is None and _backlogged(self._paused_event_queue):
             out += stream.overrun()
+    # A stream stopped here (a verdict, an event past its limit, an unreadable body) is over: the client's answer
+    # ends now, and the upstream is told, as when a client cancels (its generation, and its cost, stop). It used to
+    # read the upstream to its end, passing nothing, while the client waited for the end of the body.
+    stopped = not end and stream.stream.stopped is not None
+    if stopped:
+        out += _pieces(stream(b""))
     for piece in out:
         if self.context.options.store_streamed_bodies:
             self.response_body_buf += piece
         yield SendHttp(ResponseData(self.stream_id, piece), self.context.client)
-    if end:
+    if end or stopped:
         if self.context.options.store_streamed_bodies:
             self.flow.response.data.content = bytes(self.response_body_buf)
             self.response_body_buf.clear()
         yield from self.send_response(already_streamed=True)
+    if stopped:
+        yield SendHttp(
+            RequestProtocolError(self.stream_id, "the stream was stopped", ErrorCode.CANCEL), self.context.server
+        )
 
 
 def _backlogged(queue: collections.deque[Any]) -> bool:
