@@ -42,6 +42,17 @@ WEIGHTS = {"hard_negative": 2.0, "benign": 1.0, "harmful_request": 1.5, "direct"
            "jailbreak": 1.5}  # fmt: skip
 
 
+def held_out(source: str) -> bool:
+    return source in VALIDATION_SOURCES or source.endswith(HELD_OUT_SUFFIX)
+
+
+def role(row: dict) -> str:
+    if row.get("role") in ("user", "document"):  # a row that says what it is (cjk_written.py's benign documents)
+        return row["role"]
+    document = row["kind"] == "indirect" or row["source"].startswith("host_") or row["source"] in DOCUMENT_SOURCES
+    return "document" if document else "user"
+
+
 def normalised(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower()).strip()
 
