@@ -16,8 +16,8 @@ import numpy as np
 import onnxruntime as ort
 from canaries import ATTACKS, BENIGN, canary_report
 from quantize import Feed
-from recipe import base_tokenizer, export_arguments, export_directory
-from split import extra_english_rows, in_validation, with_long_text, without_held_out_hosts
+from recipe import base_tokenizer, export_arguments, export_directory, flagged_per_source
+from split import in_validation, recipe_rows
 from tokenizers import Tokenizer
 from train_injection import auc, threshold_for_fpr
 from transformers import BertForSequenceClassification
@@ -78,10 +78,7 @@ def main() -> None:
     parser.add_argument("--extra-english", action="store_true", help="as the training run had it")
     args = parser.parse_args()
     tokenizer = base_tokenizer()
-    rows = without_held_out_hosts([json.loads(line) for line in (args.data / "train.jsonl").open()])
-    if args.extra_english:
-        rows += extra_english_rows(args.data, rows)
-    rows = with_long_text(rows, args.data, args.long_prose)
+    rows = recipe_rows(args.data, args.long_prose, args.extra_english)
     valid = [row for row in rows if in_validation(row)]
     # The training recipe's rows: no held-out source, and no composed attack around a held-out document.
     training = [row["text"] for row in rows if not in_validation(row)]
@@ -105,6 +102,7 @@ def main() -> None:
         "auc": round(auc(scores, labels), 4),
         "recall": round(float(predicted[labels == 1].mean()), 4),
         "fpr": round(float(predicted[labels == 0].mean()), 4),
+        "per_source": flagged_per_source(valid, predicted),
     }
     agreement = {}
     for path in sorted((args.data / "dev").glob("*.jsonl")):

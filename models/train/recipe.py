@@ -135,3 +135,22 @@ def export(
     else:
         quantize_int8(raw, int8, calibration)
     raw.unlink()
+
+
+def flagged_per_source(valid: list[dict], flagged: np.ndarray) -> dict[str, dict]:
+    """Per validation source: its size, its label (or "mixed") and the share flagged; a mixed source's benign and
+    attack rows also apart (its false positives and its recall)."""
+    labels = np.array([row["label"] for row in valid])
+    out: dict[str, dict] = {}
+    for source in sorted({row["source"] for row in valid}):
+        pick = np.array([row["source"] == source for row in valid])
+        kinds = set(labels[pick].tolist())
+        out[source] = {
+            "n": int(pick.sum()),
+            "label": kinds.pop() if len(kinds) == 1 else "mixed",
+            "flagged": round(float(flagged[pick].mean()), 4),
+        }
+        if out[source]["label"] == "mixed":
+            out[source]["benign_flagged"] = round(float(flagged[pick & (labels == 0)].mean()), 4)
+            out[source]["attacks_flagged"] = round(float(flagged[pick & (labels == 1)].mean()), 4)
+    return out

@@ -59,6 +59,15 @@ def with_long_text(rows: list[dict], data: Path, count: int) -> list[dict]:
     return rows + prompts + web
 
 
+def recipe_rows(data: Path, long_prose: int, extra_english: bool) -> list[dict]:
+    """The English recipe's rows before its synthetic additions: train.jsonl (less composed attacks around held-out
+    hosts), extra/'s English rows if asked, and `long_prose` pairs of each kind of long text."""
+    rows = without_held_out_hosts([json.loads(line) for line in (data / "train.jsonl").open()])
+    if extra_english:
+        rows += extra_english_rows(data, rows)
+    return with_long_text(rows, data, long_prose)
+
+
 def in_validation(row: dict) -> bool:
     return row["source"] in VALIDATION_SOURCES or row["source"] in HELD_OUT_LONG
 

