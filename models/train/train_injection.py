@@ -10,8 +10,8 @@ import argparse
 import math
 import random
 import time
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -70,7 +70,6 @@ def collate(chunk: list[dict], cls: int, sep: int) -> tuple[torch.Tensor, ...]:
 
 
 @torch.no_grad()
-@torch.no_grad()  # scoring builds no graph: faster, and the window selection's memory stays flat
 def score(model: BertForSequenceClassification, items: list[dict], cls: int, sep: int, batch_size: int = 64) -> np.ndarray:
     model.eval()
     order = sorted(range(len(items)), key=lambda i: len(items[i]["ids"]))

@@ -57,9 +57,7 @@ def _read_headers_past_informational(
             # The upstream timer's line (upstream_timeout.py) ends the flow whatever the buffer holds. Read after an
             # unfinished head, it was that head's last header value (`link: </a.css>WARDGATE-…`): the head was
             # complete, a 103 was taken for the answer or skipped, and the flow waited on.
-            yield commands.CloseConnection(self.conn)
-            message = f"Cannot parse HTTP response: {UPSTREAM_TIMEOUT_MARK}"
-            yield ReceiveHttp(ResponseProtocolError(self.stream_id, message, ErrorCode.GENERIC_SERVER_ERROR))
+            yield from _refused(self, self.stream_id, f"Cannot parse HTTP response: {UPSTREAM_TIMEOUT_MARK}")
             return
         while (status := _informational_status(self.buf)) is not None:
             if self.buf.maybe_extract_lines() is None:
@@ -68,12 +66,17 @@ def _read_headers_past_informational(
             count = skipped[1] + 1 if skipped[0] == self.stream_id else 1
             self._wardgate_informational = (self.stream_id, count)  # type: ignore[attr-defined]
             if count > MAX_INFORMATIONAL:
-                yield commands.CloseConnection(self.conn)
                 message = f"the upstream sent more than {MAX_INFORMATIONAL} informational answers"
-                yield ReceiveHttp(ResponseProtocolError(self.stream_id, message, ErrorCode.GENERIC_SERVER_ERROR))
+                yield from _refused(self, self.stream_id, message)
                 return
             yield commands.Log(f"Skipping an informational answer ({status})", logging.DEBUG)
     yield from _read_headers(self, event)
+
+
+def _refused(self: _http1.Http1Client, stream_id: int, message: str) -> Generator[Any, Any, None]:
+    """The upstream connection closed and the flow ended as mitmproxy ends it on an answer it cannot parse."""
+    yield commands.CloseConnection(self.conn)
+    yield ReceiveHttp(ResponseProtocolError(stream_id, message, ErrorCode.GENERIC_SERVER_ERROR))
 
 
 def install_informational_skipping() -> None:

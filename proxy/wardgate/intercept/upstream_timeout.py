@@ -4,8 +4,9 @@ ends in a provider-shaped 504 `upstream_timeout` (audited by the addon's `error`
 mitmproxy has no such timeouts (its `tcp_timeout` closes the client's connection without a word), and no hook runs
 while a flow waits for its upstream, so each forwarded flow gets a timer. When it fires, the flow is ended through
 mitmproxy's own error path: a connection still opening is cancelled; an open one that has not answered is fed a line
-that is not HTTP, which mitmproxy's HTTP/1 reader refuses by closing that connection and answering the client with
-its error page, which intercept/error_pages.py writes as this 504. (An HTTP/2 upstream refuses the line as a
+that is not HTTP, which the HTTP/1 head reader (intercept/informational.py, whatever part of a head came before the
+line) refuses by closing that connection, and mitmproxy answers the client with its error page, which
+intercept/error_pages.py writes as this 504. (An HTTP/2 upstream refuses the line as a
 protocol error: the client gets a 502 instead, and the audit still says `upstream_timeout`.)
 """
 

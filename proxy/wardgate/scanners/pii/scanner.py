@@ -170,7 +170,10 @@ class PiiScanner:
         try:
             # All queued at once: cancelling this scan cancels the slices not yet started.
             analysed = await asyncio.gather(
-                *(loop.run_in_executor(self._executor, self._analyze_counted, piece, how) for *_, piece, how in pieces)
+                *(
+                    loop.run_in_executor(self._executor, self._analyze_counted, piece, wanted)
+                    for *_, piece, wanted in pieces
+                )
             )
         except Exception as exc:  # spaCy, Presidio or the tagger failed: the pipeline applies fail-closed
             raise ScannerError(f"PII analysis failed: {exc}") from exc
@@ -191,8 +194,8 @@ class PiiScanner:
         return self._parameter_entities if segment.source == "parameter" else None
 
     def _memo_key(self, segment: Segment) -> bytes:
-        """The same text read by patterns only is remembered apart from its full reading: one byte longer than any
-        full reading's key, so no text can be made to share it (a prefix inside the hashed text could)."""
+        """A parameter's reading (no NER types) is remembered apart from the same text's full reading: one byte
+        longer than any full reading's key, so no text can be made to share it (a prefix in the hashed text could)."""
         key = TextMemo.key(segment.text)
         return key + b"p" if self._entities_for(segment) is not None else key
 
