@@ -6,8 +6,11 @@ import collections
 import threading
 import types
 
-from mitmproxy.proxy.layers.http import SendHttp
+from mitmproxy import connection, options
+from mitmproxy.proxy import context, events
+from mitmproxy.proxy.layers.http import HttpResponseHook, HttpStream, SendHttp
 from mitmproxy.proxy.layers.http._events import RequestProtocolError, ResponseData, ResponseEndOfMessage
+from mitmproxy.test import tflow
 
 from wardgate.intercept import off_loop_streams
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk, WardgateStreamChunkHook
@@ -41,6 +44,7 @@ class Layer:
     """What the patched state reads of mitmproxy's HttpStream."""
 
     stream_id = 1
+    server_state = state_errored = "errored"
 
     def __init__(self, stream: object, *, killed: bool = False) -> None:
         response = types.SimpleNamespace(stream=stream, data=types.SimpleNamespace(content=b""))
@@ -62,7 +66,9 @@ class Layer:
 
 def sent(command: object) -> object:
     if isinstance(command, SendHttp):
-        return "upstream reset" if isinstance(command.event, RequestProtocolError) else command.event.data
+        if isinstance(command.event, RequestProtocolError):
+            return "upstream reset"
+        return getattr(command.event, "data", command.event)
     return command
 
 
@@ -167,3 +173,30 @@ async def test_a_judge_that_raises_stops_the_stream_with_its_error_event():
     stream = OffLoopStream(judged, judged)
     assert await stream.judge(b"data") == [b"<error>"]
     assert judged.stopped is not None
+
+
+def test_what_the_upstream_sent_while_a_stopping_chunk_was_judged_is_dropped_by_mitmproxys_own_layer(monkeypatch):
+    """mitmproxy replays the events queued during a hook once it returns; a stopped stream used to be left in the
+    state that refuses any event, and mitmproxy logged "has crashed" for each one."""
+    monkeypatch.setattr(HttpStream, "state_stream_response_body", off_loop_streams._state_stream_response_body)
+    opts = options.Options()
+    opts.add_option("store_streamed_bodies", bool, False, "")
+    client = connection.Client(peername=("127.0.0.1", 1), sockname=("127.0.0.1", 2), timestamp_start=0)
+    layer = HttpStream(context.Context(client, opts), 1)
+    layer.flow = tflow.tflow(resp=True)
+    judged = Judged()
+    layer.flow.response.stream = OffLoopStream(judged, judged)
+    layer.client_state, layer.server_state = layer.state_done, layer.state_stream_response_body
+
+    (hook,) = layer.handle_event(ResponseData(1, b"key"))
+    assert isinstance(hook, WardgateStreamChunkHook)
+    for queued in (ResponseData(1, b"more"), ResponseEndOfMessage(1)):
+        assert list(layer.handle_event(queued)) == []  # held behind the hook
+    hook.chunk.out = [b"<error>"]
+    judged.stopped = Decision.deny("policy_denied", "a verdict", status=403)
+    *sent_out, response_hook = layer.handle_event(events.HookCompleted(hook, None))
+    assert [sent(command) for command in sent_out] == [b"<error>"]
+    assert isinstance(response_hook, HttpResponseHook)
+    replayed = [sent(command) for command in layer.handle_event(events.HookCompleted(response_hook, None))]
+    assert "upstream reset" in replayed
+    assert [step for step in replayed if isinstance(step, bytes)] == []  # the queued chunk went nowhere
