@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import threading
 import time
 from typing import Any
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from tests.conftest import AUTH, AWS_KEY, free_port
 from tests.integration.helpers import wait_for_events
+from tests.tls import self_signed
 from wardgate.testing._server import BackgroundServer
 
 SPINE = {"scanners": {"injection": {"enabled": False}}}
@@ -24,11 +26,19 @@ BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"
 
 class RawUpstream:
     """A TCP server that answers every connection with fixed bytes (a list: written apart, 50 ms between), then
-    closes (or resets) it; with no answer, it holds each connection open and never says anything (until closed)."""
+    closes (or resets) it; with no answer, it holds each connection open and never says anything (until closed).
+    With `tls`, each connection is TLS (with that server context) before anything else."""
 
-    def __init__(self, answer: bytes | list[bytes] | None, *, reset: bool = False, hold: bool = False) -> None:
+    def __init__(
+        self,
+        answer: bytes | list[bytes] | None,
+        *,
+        reset: bool = False,
+        hold: bool = False,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.port = free_port()
-        self._answer, self._reset, self._hold = answer, reset, hold
+        self._answer, self._reset, self._hold, self._tls = answer, reset, hold, tls
         self._server = socket.create_server(("127.0.0.1", self.port))
         self._held: list[socket.socket] = []
         threading.Thread(target=self._serve, daemon=True).start()
@@ -39,6 +49,8 @@ class RawUpstream:
                 conn, _ = self._server.accept()
             except OSError:
                 return
+            if self._tls is not None:
+                conn = self._tls.wrap_socket(conn, server_side=True)
             if self._answer is None:
                 self._held.append(conn)
                 continue
@@ -369,18 +381,26 @@ def test_an_upstream_that_sends_only_informational_answers_is_a_json_502(start_p
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["status"] == 502)
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 @pytest.mark.parametrize(
     "head",
     [None, b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>", b"HTTP/1.1 200 OK\r\nserver: x"],
     ids=["nothing", "part of a 103", "part of a 200"],
 )
-def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy, head):
-    """Silent from the start, or after part of an answer's head. Found by an outside review: the answer timer's line,
-    read as the last header value of an unfinished head, completed it (a 103 was skipped, a 200 began), and the flow
-    waited on."""
-    upstream = RawUpstream(None) if head is None else RawUpstream([head], hold=True)
+def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy, tmp_path, head, tls):
+    """Silent from the start, or after part of an answer's head, over TCP or TLS. Found by an outside review: the
+    answer timer's line, read as the last header value of an unfinished head, completed it (a 103 was skipped, a 200
+    began), and the flow waited on; a TLS upstream's layer took the line for a bad record, and the flow hung."""
+    config: dict[str, Any] = {"upstream_timeout_s": 1, **SPINE}
+    context = None
+    if tls:
+        cert, key = self_signed(tmp_path)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        config["upstream_ca"] = str(cert)
+    upstream = RawUpstream(None, tls=context) if head is None else RawUpstream([head], hold=True, tls=context)
     try:
-        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1, **SPINE})
+        proxy = start_proxy({"upstream": f"{'https' if tls else 'http'}://127.0.0.1:{upstream.port}", **config})
         started = time.monotonic()
         response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
         waited = time.monotonic() - started
@@ -390,6 +410,14 @@ def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy, h
     assert response.json()["error"]["code"] == "upstream_timeout"
     assert 1 <= waited < 5
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")
+
+
+def test_an_upstream_quoting_the_timeout_mark_is_no_timeout(start_proxy):
+    """mitmproxy's refusal of an answer quotes it; the error page's mark is random, so no upstream can make a 502 of
+    its own read as our 504."""
+    proxy, response = post_through(start_proxy, b"WARDGATE-UPSTREAM-TIMEOUT\r\n\r\n")
+    assert (response.status_code, response.json()["error"]["code"]) == (502, "upstream_unavailable")
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_unavailable")
 
 
 def test_an_upstream_that_never_accepts_the_connection_is_a_504(start_proxy):

@@ -8,6 +8,7 @@ OpenAI error shape, which the OpenAI SDKs read and the Anthropic SDKs still surf
 from __future__ import annotations
 
 import json
+import secrets
 
 from mitmproxy import http
 from mitmproxy.net.http import http1
@@ -15,8 +16,9 @@ from mitmproxy.proxy.layers.http import _http1
 
 __all__ = ["UPSTREAM_TIMEOUT_MARK", "install_json_error_pages"]
 
-# What intercept/upstream_timeout.py makes mitmproxy's error message carry when an upstream ran out of time.
-UPSTREAM_TIMEOUT_MARK = "WARDGATE-UPSTREAM-TIMEOUT"
+# What intercept/upstream_timeout.py makes mitmproxy's error message carry when an upstream ran out of time. Random
+# per process: mitmproxy's messages quote what an upstream sent, and one sending the mark must not make its own 504.
+UPSTREAM_TIMEOUT_MARK = f"WARDGATE-UPSTREAM-TIMEOUT-{secrets.token_hex(8)}"
 
 _CODES = {400: "malformed_request", 413: "body_too_large", 502: "upstream_unavailable", 504: "upstream_timeout"}
 

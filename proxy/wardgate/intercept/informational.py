@@ -1,5 +1,5 @@
 """HTTP/1 informational answers (`103 Early Hints`, a stray `100 Continue`) skipped on the way to the real answer,
-and the upstream timer's line read as the end of the wait it is, whatever part of a head came before it.
+and a connection the upstream timer closed read as the timeout it is, whatever part of a head came before.
 
 mitmproxy 12's HTTP/1 client takes any status line for the final answer: a 103 became the flow's response (no body),
 the answer after it was dropped as unexpected data, and the client was left with the 103, waiting for an answer that
@@ -15,6 +15,7 @@ from collections.abc import Generator
 from typing import Any
 
 from h11._receivebuffer import ReceiveBuffer
+from mitmproxy.connection import ConnectionState
 from mitmproxy.net.http.http1 import read
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers.http import _http1
@@ -22,13 +23,13 @@ from mitmproxy.proxy.layers.http._base import ReceiveHttp
 from mitmproxy.proxy.layers.http._events import ErrorCode, ResponseProtocolError
 
 from wardgate.intercept.error_pages import UPSTREAM_TIMEOUT_MARK
+from wardgate.intercept.upstream_timeout import closed_by_timer
 
 __all__ = ["MAX_INFORMATIONAL", "install_informational_skipping"]
 
 # An upstream that sends informational answers without end never answers: past this many in front of one answer it
 # is a protocol error (a 502 for the client), so a stream of 103s cannot hold the flow forever.
 MAX_INFORMATIONAL = 16
-_TIMEOUT_MARK = UPSTREAM_TIMEOUT_MARK.encode()
 _MAX_STATUS_LINE = 8192  # a first line longer than this is not looked at here: mitmproxy's reader takes it as it is
 _read_headers = _http1.Http1Client.read_headers
 
@@ -52,13 +53,11 @@ def _informational_status(buf: ReceiveBuffer) -> int | None:
 def _read_headers_past_informational(
     self: _http1.Http1Client, event: events.ConnectionEvent
 ) -> Generator[Any, Any, None]:
+    if isinstance(event, events.ConnectionClosed) and self.stream_id is not None and closed_by_timer(self.conn):
+        # mitmproxy would call it a disconnect, or an unexpected response if part of a head came before.
+        yield from _refused(self, self.stream_id, UPSTREAM_TIMEOUT_MARK)
+        return
     if isinstance(event, events.DataReceived) and self.request is not None and self.stream_id is not None:
-        if _TIMEOUT_MARK in event.data:
-            # The upstream timer's line (upstream_timeout.py) ends the flow whatever the buffer holds. Read after an
-            # unfinished head, it was that head's last header value (`link: </a.css>WARDGATE-…`): the head was
-            # complete, a 103 was taken for the answer or skipped, and the flow waited on.
-            yield from _refused(self, self.stream_id, f"Cannot parse HTTP response: {UPSTREAM_TIMEOUT_MARK}")
-            return
         while (status := _informational_status(self.buf)) is not None:
             if self.buf.maybe_extract_lines() is None:
                 return  # the informational head is not complete yet: wait for the rest of it
@@ -75,7 +74,8 @@ def _read_headers_past_informational(
 
 def _refused(self: _http1.Http1Client, stream_id: int, message: str) -> Generator[Any, Any, None]:
     """The upstream connection closed and the flow ended as mitmproxy ends it on an answer it cannot parse."""
-    yield commands.CloseConnection(self.conn)
+    if self.conn.state & ConnectionState.CAN_WRITE:
+        yield commands.CloseConnection(self.conn)
     yield ReceiveHttp(ResponseProtocolError(stream_id, message, ErrorCode.GENERIC_SERVER_ERROR))
 
 
