@@ -246,6 +246,24 @@ def test_an_mcp_event_past_max_event_bytes_ends_the_stream_with_an_audited_json_
     )
 
 
+def test_an_mcp_tool_result_too_long_to_judge_in_time_is_refused_in_time(start_proxy):
+    """A tool result inside an MCP stream is judged on a worker thread that nothing cancels: ~1 MB of prose held one
+    for minutes (the injection model's passes over every window). Each scanner now stops at the scanners' budget."""
+    text = " ".join(f"Shipment {i} reached the northern depot on time and was signed for." for i in range(12_000))
+    result = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": text}]}}
+    with TricklingUpstream(trickled(f"event: message\ndata: {json.dumps(result)}\n\n".encode(), 64 * 1024), 0) as up:
+        proxy = start_proxy({"upstream": up.url, "scanners": {"timeout_ms": 500}})
+        call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+        started = time.monotonic()
+        response = httpx.post(proxy.url + "/mcp", json=call, headers=AUTH, timeout=120)
+        waited = time.monotonic() - started
+    [line] = [line for line in response.text.split("\n") if line.startswith("data: ")]
+    error = json.loads(line[6:])
+    assert (error["id"], error["error"]["data"]["wardgate"]) == (7, "scanner_error")
+    assert waited < 20  # the budget twice (a scan, and the decision's scan), normalising ~850 KB, one pass each
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "scanner_error")
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "br"])
 def test_an_mcp_stream_compressed_against_our_ask_is_judged_or_stopped(start_proxy, encoding):
     """Wardgate asks for `identity`; an MCP server that compresses its SSE answer anyway once had it passed as it

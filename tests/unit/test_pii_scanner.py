@@ -181,13 +181,26 @@ def test_a_long_text_is_cut_into_overlapping_slices_between_words():
     assert slices("short") == [(0, "short")]
 
 
-async def test_an_entity_on_a_slice_edge_is_found_once_where_it_is(scanner):
+@pytest.mark.parametrize("reading", ["scan", "scan_sync"])
+async def test_an_entity_on_a_slice_edge_is_found_once_where_it_is(scanner, reading):
+    """Both readings slice a long text: Presidio's cost over one text grows faster than the text."""
     filler = "the weather report said nothing of note today and "
     text = filler * (SLICE_CHARS // len(filler)) + "write to maria.lopez@example.com soon " + filler * 40
-    findings = await scanner.scan([Segment("user", "prompt", text, ("m",))])
+    segments = [Segment("user", "prompt", text, ("m",))]
+    findings = await scanner.scan(segments) if reading == "scan" else scanner.scan_sync(segments)
     emails = [(f.start, f.end) for f in findings if f.kind == "pii:EMAIL_ADDRESS"]
     start = text.index("maria.lopez@example.com")
     assert emails == [(start, start + len("maria.lopez@example.com"))]
+
+
+def test_a_synchronous_reading_past_its_time_limit_fails_within_a_slice(scanner, monkeypatch):
+    """Nothing cancels a stream's judgement from outside: a 1 MB tool result dense with numbers took minutes."""
+    monkeypatch.setattr(scanner, "_sync_timeout_s", 0.2)
+    text = " ".join(f"call 555-01{i % 100:02d} or write to a{i}@example.com today" for i in range(20_000))
+    started = time.monotonic()
+    with pytest.raises(ScannerError, match="did not finish within 200 ms"):
+        scanner.scan_sync([Segment("tool", "tool_result", text, ())])
+    assert time.monotonic() - started < 5  # the limit, and the slice running at it (~0.1 s)
 
 
 async def test_a_cancelled_scan_leaves_no_slice_running(scanner, monkeypatch):

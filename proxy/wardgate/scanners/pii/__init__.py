@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from wardgate.config import PiiSettings
 from wardgate.errors import ConfigError, InferenceError
@@ -33,7 +34,7 @@ def load_tagger(settings: PiiSettings) -> TokenClassifier | None:
     return tagger
 
 
-def build_pii_scanner(settings: PiiSettings) -> PiiScanner:
+def build_pii_scanner(settings: PiiSettings, *, sync_timeout_s: float = math.inf) -> PiiScanner:
     tagger = load_tagger(settings)
     batcher: DynamicBatcher[list[EntitySpan]] | None = None
     if tagger is not None:
@@ -53,4 +54,5 @@ def build_pii_scanner(settings: PiiSettings) -> PiiScanner:
         workers=settings.workers,
         ner_batcher=batcher,
         pattern_analyzer=pattern_analyzer,
+        sync_timeout_s=sync_timeout_s,
     )
