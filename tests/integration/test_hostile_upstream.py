@@ -11,11 +11,12 @@ import threading
 import time
 from typing import Any
 
+import anthropic
 import httpx
 import pytest
 from aiohttp import web
 
-from tests.conftest import AUTH, AWS_KEY, free_port
+from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, free_port
 from tests.integration.helpers import wait_for_events
 from tests.tls import self_signed
 from wardgate.testing._server import BackgroundServer
@@ -89,7 +90,25 @@ def test_an_unreachable_upstream_is_a_json_502_and_audited(start_proxy):
     assert response.status_code == 502
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"]["code"] == "upstream_unavailable"
-    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_unavailable")
+    [event] = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_unavailable")
+    # mitmproxy's own answer names the decision its audit event has, as Wardgate's refusals do
+    assert response.headers["x-wardgate-decision-id"] == event["decision_id"]
+    assert response.json()["error"]["wardgate"] == {"decision_id": event["decision_id"]}
+
+
+def test_mitmproxys_own_error_answer_comes_in_the_providers_shape(start_proxy):
+    """An Anthropic client reading an upstream failure gets Anthropic's error object, as for Wardgate's refusals."""
+    proxy = start_proxy({"upstream": f"http://127.0.0.1:{free_port()}", **SPINE})
+    message = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hello"}]}
+    client = anthropic.Anthropic(base_url=proxy.url, api_key=ANTHROPIC_KEY, max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        client.messages.create(**message)
+    assert caught.value.status_code == 502
+    assert caught.value.body["type"] == "error"
+    assert caught.value.body["error"]["type"] == "api_error"
+    decision = caught.value.response.headers["x-wardgate-decision-id"]
+    assert caught.value.body["error"]["wardgate"] == {"code": "upstream_unavailable", "decision_id": decision}
+    assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision)
 
 
 def test_an_upstream_that_resets_before_answering_is_a_json_502(start_proxy):

@@ -159,6 +159,9 @@ class TestBadInput:
         assert response.status_code == 413
         events = audit_events(proxy.audit_file)[before_events:]
         assert [e["result"]["code"] for e in events] == ["body_too_large"]
+        # mitmproxy answered it by itself; its answer still names the audited decision
+        assert response.json()["error"]["wardgate"]["decision_id"] == events[0]["decision_id"]
+        assert response.headers["x-wardgate-decision-id"] == events[0]["decision_id"]
 
 
 class TestUnparsedEndpoints:

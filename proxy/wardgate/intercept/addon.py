@@ -25,6 +25,7 @@ from wardgate.formats.sse import is_event_stream
 from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
+from wardgate.intercept.error_pages import name_decision
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
 from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
 from wardgate.intercept.upstream_timeout import TIMED_OUT, UpstreamTimer
@@ -187,6 +188,7 @@ class GuardAddon:
                 span_id=request_trace.span_id,
             )
             flow.metadata[_CONTEXT], flow.metadata[_TRACE] = ctx, request_trace
+            name_decision(request, ctx.provider, ctx.decision_id)  # in mitmproxy's own error answers too
         return ctx
 
     def _inspected(self, flow: http.HTTPFlow) -> bool:
