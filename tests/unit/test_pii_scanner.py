@@ -175,10 +175,27 @@ def test_a_long_text_is_cut_into_overlapping_slices_between_words():
     assert cut[-1][0] + len(cut[-1][1]) == len(text)
     for (start, piece), (after, _) in itertools.pairwise(cut):
         assert len(piece) <= SLICE_CHARS
-        assert 0 < start + len(piece) - after <= OVERLAP_CHARS  # overlapping, by at most the overlap
+        assert OVERLAP_CHARS <= start + len(piece) - after <= 2 * OVERLAP_CHARS  # overlapping, by at least the overlap
         assert text[after - 1] == " "  # the next slice starts at a word
         assert text[start + len(piece)] == " "  # and this one ends before a space
     assert slices("short") == [(0, "short")]
+
+
+@pytest.mark.parametrize("reading", ["scan", "scan_sync"])
+@pytest.mark.parametrize("entity", ["4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00"])
+async def test_a_spaced_entity_across_a_cut_after_a_run_without_spaces_is_found_whole(scanner, reading, entity):
+    """Found by an outside review: the next slice started at the first space near the cut, which a run without
+    spaces put inside the entity (its second space is the last one before the slice's end, so the cut)."""
+    second_space = entity.index(" ", entity.index(" ") + 1)
+    at = SLICE_CHARS - second_space - 3  # the slice's end falls between the entity's second and third spaces
+    filler = "the weather report said nothing of note today and "
+    head = (filler * (at // len(filler)))[: at - 251] + " " + "y" * 249 + ":"
+    text = head + entity + " expires soon " + "and nothing else " * 20
+    assert text.index(entity) == at
+    segments = [Segment("user", "prompt", text, ("m",))]
+    findings = await scanner.scan(segments) if reading == "scan" else scanner.scan_sync(segments)
+    start = text.index(entity)
+    assert (start, start + len(entity)) in [(f.start, f.end) for f in findings]
 
 
 @pytest.mark.parametrize("reading", ["scan", "scan_sync"])

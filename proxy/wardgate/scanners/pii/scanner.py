@@ -51,15 +51,19 @@ _SPACE = re.compile(r"\s")
 
 def slices(text: str) -> list[tuple[int, str]]:
     """(offset, slice) covering `text`; each slice but the last ends at a space in its later half when it has one,
-    and the next starts at a word inside the last `OVERLAP_CHARS` of it."""
+    and the next starts at least `OVERLAP_CHARS` before that end (at most twice that), at a word when one starts
+    there. An entity or a context word within `OVERLAP_CHARS` of a cut is whole in the next slice: the next slice
+    used to start at the first space near the cut, which a run of text without spaces put inside a spaced card number
+    or IBAN that straddled it (found by an outside review)."""
     found, start = [], 0
     while len(text) - start > SLICE_CHARS:
         end = start + SLICE_CHARS
         cut = max(text.rfind(space, start + SLICE_CHARS // 2, end) for space in " \n\t")
         end = cut if cut > 0 else end
         found.append((start, text[start:end]))
-        word = _SPACE.search(text, end - OVERLAP_CHARS, end)
-        start = word.end() if word is not None else end - OVERLAP_CHARS
+        latest = end - OVERLAP_CHARS
+        space = max(text.rfind(space, latest - OVERLAP_CHARS, latest) for space in " \n\t")
+        start = space + 1 if space >= 0 else latest
     found.append((start, text[start:]))
     return found
 
