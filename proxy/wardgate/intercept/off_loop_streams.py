@@ -143,8 +143,9 @@ def _state_stream_response_body(self: HttpStream, event: Any) -> Generator[Any, 
             RequestProtocolError(self.stream_id, "the stream was stopped", ErrorCode.CANCEL), self.context.server
         )
         # What the upstream sent while the chunk was judged is replayed after this returns; `send_response` left
-        # the state that refuses any event (mitmproxy's "has crashed"), the errored one drops them.
-        self.server_state = self.state_errored
+        # the state that refuses any event (mitmproxy's "has crashed"), the errored ones drop them, and an upstream
+        # error among them is not sent to a client whose answer has ended (an HTTP/1 client is on its next request).
+        self.client_state = self.server_state = self.state_errored
 
 
 def _backlogged(queue: collections.deque[Any]) -> bool:
