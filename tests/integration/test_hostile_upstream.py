@@ -449,6 +449,24 @@ def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy, t
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")
 
 
+def test_an_upstream_that_never_finishes_its_tls_handshake_is_a_504(start_proxy):
+    """Found by an outside review: a connection open over TCP but stalled in its TLS handshake was not looked for as
+    still opening, and the client waited for the idle timeout's close (a bare close, no answer)."""
+    upstream = RawUpstream(None)  # accepts, and never answers the ClientHello
+    try:
+        config = {"upstream": f"https://127.0.0.1:{upstream.port}", "upstream_connect_timeout_s": 1, **SPINE}
+        proxy = start_proxy(config)
+        started = time.monotonic()
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        upstream.close()
+    assert (response.status_code, response.json()["error"]["code"]) == (504, "upstream_timeout")
+    assert 1 <= waited < 5
+    [event] = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")
+    assert response.headers["x-wardgate-decision-id"] == event["decision_id"]
+
+
 def test_an_upstream_quoting_the_timeout_mark_is_no_timeout(start_proxy):
     """mitmproxy's refusal of an answer quotes it; the error page's mark is random, so no upstream can make a 502 of
     its own read as our 504."""

@@ -1,10 +1,12 @@
-"""mitmproxy's own error answers: JSON in the provider's shape, naming the decision only through our own tag."""
+"""mitmproxy's own error answers: JSON in the provider's shape, naming what Wardgate knows only through its own tag."""
 
 from __future__ import annotations
 
 import json
 
 from mitmproxy.net.http.http1 import read_response_head
+from mitmproxy.proxy.layers.http._events import ErrorCode, ResponseProtocolError
+from mitmproxy.test import tutils
 
 from wardgate.intercept import error_pages
 
@@ -15,8 +17,18 @@ def answer(status: int, message: str) -> tuple[int, dict[str, str], dict]:
     return response.status_code, dict(response.headers), json.loads(body)
 
 
-def test_a_tagged_message_is_answered_in_its_providers_shape_with_its_decision():
-    status, headers, body = answer(502, f"Server disconnected.{error_pages._DECISION_TAG}anthropic d-1")
+def tagged(request, message: str) -> str:
+    """The message mitmproxy's HTTP/1 server layer passes to the error page for an error answer to `request`."""
+    layer = type("Layer", (), {"request": request})()
+    (command,) = error_pages._send_tagged(layer, ResponseProtocolError(1, message, ErrorCode.GENERIC_SERVER_ERROR))
+    return command.event.message
+
+
+def test_an_answer_to_a_judged_request_comes_in_its_providers_shape_with_its_decision(monkeypatch):
+    monkeypatch.setattr(error_pages, "_send", lambda layer, event: iter([type("Sent", (), {"event": event})()]))
+    request = tutils.treq()
+    error_pages.name_decision(request, "anthropic", "d-1")
+    status, headers, body = answer(502, tagged(request, "Server disconnected."))
     assert (status, headers["x-wardgate-decision-id"]) == (502, "d-1")
     assert body == {
         "type": "error",
@@ -26,21 +38,15 @@ def test_a_tagged_message_is_answered_in_its_providers_shape_with_its_decision()
             "wardgate": {"code": "upstream_unavailable", "decision_id": "d-1"},
         },
     }
+    error_pages.mark_timed_out(request)  # the upstream timer ended the wait: whatever mitmproxy says, a 504
+    status, _, body = answer(502, tagged(request, "Server disconnected."))
+    assert (status, body["error"]["message"]) == (504, "Wardgate: the upstream did not answer in time")
 
 
-def test_an_upstream_quoting_a_tag_or_a_mark_names_nothing():
-    """mitmproxy quotes what an upstream sent: only the per-process random tag and mark count."""
-    quoted = "Cannot parse HTTP response: b' WARDGATE-DECISION-0000 anthropic d-2 WARDGATE-UPSTREAM-TIMEOUT'"
+def test_an_upstream_quoting_a_tag_names_nothing():
+    """mitmproxy quotes what an upstream sent: only the per-process random tag counts."""
+    quoted = """Cannot parse HTTP response: b' WARDGATE-0000 {"provider": "anthropic", "timed_out": true}'"""
     status, headers, body = answer(502, quoted)
     assert status == 502
     assert "x-wardgate-decision-id" not in headers
     assert (body["error"]["code"], body["error"]["wardgate"]) == ("upstream_unavailable", {})
-
-
-def test_the_timeout_mark_is_a_504():
-    status, _, body = answer(502, f"{error_pages.UPSTREAM_TIMEOUT_MARK}{error_pages._DECISION_TAG}openai d-3")
-    assert (status, body["error"]["code"], body["error"]["wardgate"]) == (
-        504,
-        "upstream_timeout",
-        {"decision_id": "d-3"},
-    )

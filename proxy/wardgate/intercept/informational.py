@@ -1,5 +1,4 @@
-"""HTTP/1 informational answers (`103 Early Hints`, a stray `100 Continue`) skipped on the way to the real answer,
-and a connection the upstream timer closed read as the timeout it is, whatever part of a head came before.
+"""HTTP/1 informational answers (`103 Early Hints`, a stray `100 Continue`) skipped on the way to the real answer.
 
 mitmproxy 12's HTTP/1 client takes any status line for the final answer: a 103 became the flow's response (no body),
 the answer after it was dropped as unexpected data, and the client was left with the 103, waiting for an answer that
@@ -15,15 +14,11 @@ from collections.abc import Generator
 from typing import Any
 
 from h11._receivebuffer import ReceiveBuffer
-from mitmproxy.connection import ConnectionState
 from mitmproxy.net.http.http1 import read
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers.http import _http1
 from mitmproxy.proxy.layers.http._base import ReceiveHttp
 from mitmproxy.proxy.layers.http._events import ErrorCode, ResponseProtocolError
-
-from wardgate.intercept.error_pages import UPSTREAM_TIMEOUT_MARK
-from wardgate.intercept.upstream_timeout import closed_by_timer
 
 __all__ = ["MAX_INFORMATIONAL", "install_informational_skipping"]
 
@@ -53,10 +48,6 @@ def _informational_status(buf: ReceiveBuffer) -> int | None:
 def _read_headers_past_informational(
     self: _http1.Http1Client, event: events.ConnectionEvent
 ) -> Generator[Any, Any, None]:
-    if isinstance(event, events.ConnectionClosed) and self.stream_id is not None and closed_by_timer(self.conn):
-        # mitmproxy would call it a disconnect, or an unexpected response if part of a head came before.
-        yield from _refused(self, self.stream_id, UPSTREAM_TIMEOUT_MARK)
-        return
     if isinstance(event, events.DataReceived) and self.request is not None and self.stream_id is not None:
         while (status := _informational_status(self.buf)) is not None:
             if self.buf.maybe_extract_lines() is None:
@@ -74,8 +65,7 @@ def _read_headers_past_informational(
 
 def _refused(self: _http1.Http1Client, stream_id: int, message: str) -> Generator[Any, Any, None]:
     """The upstream connection closed and the flow ended as mitmproxy ends it on an answer it cannot parse."""
-    if self.conn.state & ConnectionState.CAN_WRITE:
-        yield commands.CloseConnection(self.conn)
+    yield commands.CloseConnection(self.conn)
     yield ReceiveHttp(ResponseProtocolError(stream_id, message, ErrorCode.GENERIC_SERVER_ERROR))
 
 

@@ -2,39 +2,37 @@
 ends in a provider-shaped 504 `upstream_timeout` (audited by the addon's `error` hook), never a hang.
 
 mitmproxy has no such timeouts (its `tcp_timeout` closes the client's connection without a word), and no hook runs
-while a flow waits for its upstream, so each forwarded flow gets a timer. When it fires, the flow's upstream
-connection is closed as mitmproxy closes one (its reader task cancelled), whether it is still opening or open, TLS
-or not. A connection still opening fails with the mark as its error; an open one is remembered here, and the HTTP/1
-head reader (intercept/informational.py) answers its close with the mark. mitmproxy answers the client with its
-error page, which intercept/error_pages.py writes as this 504. (An HTTP/2 upstream's close fails its streams as a
-disconnect: the client gets a 502 instead, and the audit still says `upstream_timeout`.)
+while a flow waits for its upstream, so each forwarded flow gets a timer. When it fires, the request is marked timed
+out (intercept/error_pages.py answers any error to it as this 504) and its upstream connection is closed as mitmproxy
+closes one (its reader task cancelled): the one still opening (TCP connect or TLS handshake), or the open one that
+has not answered. mitmproxy then ends the flow through its own error path, whatever state the connection was in.
+(An HTTP/2 upstream connection carries other flows' streams too: they end with it, as 502s.)
 
 The timer used to feed the open connection a line that is not HTTP: on a TLS upstream the TLS layer read it as a
-bad record and the flow hung.
+bad record and the flow hung; a connection stalled in its TLS handshake was not found as still opening.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 
 from mitmproxy import ctx as mitmproxy_ctx
 from mitmproxy import http
-from mitmproxy.connection import Connection, Server
+from mitmproxy.connection import Server
 
-from wardgate.intercept.error_pages import UPSTREAM_TIMEOUT_MARK
+from wardgate.intercept.error_pages import mark_timed_out
 
-__all__ = ["TIMED_OUT", "UpstreamTimer", "closed_by_timer"]
+__all__ = ["TIMED_OUT", "UpstreamTimer"]
 
 logger = logging.getLogger(__name__)
 TIMED_OUT = "wardgate_upstream_timeout"  # flow.metadata: which limit ran out ("connect" or "answer")
 _TIMER = "wardgate_upstream_timer"
-_CLOSED: weakref.WeakSet[Connection] = weakref.WeakSet()  # open connections whose answer did not start in time
+_RETRY_S = 0.5  # a timed-out flow with no connection to close yet (between mitmproxy's steps) is looked at again
 
 
-def closed_by_timer(connection: Connection) -> bool:
-    return connection in _CLOSED
+def _established(connection: Server) -> bool:
+    return connection.timestamp_tcp_setup is not None and (not connection.tls or connection.tls_established)
 
 
 class UpstreamTimer:
@@ -53,23 +51,26 @@ class UpstreamTimer:
     def _check(self, flow: http.HTTPFlow, limit: str) -> None:
         if flow.response is not None or flow.error is not None:
             return
-        opened = flow.server_conn.timestamp_tcp_setup is not None
-        if limit == "connect" and opened:
-            later = self.answer_s - self.connect_s
-            flow.metadata[_TIMER] = asyncio.get_running_loop().call_later(later, self._check, flow, "answer")
+        loop = asyncio.get_running_loop()
+        if limit == "connect" and _established(flow.server_conn):
+            flow.metadata[_TIMER] = loop.call_later(self.answer_s - self.connect_s, self._check, flow, "answer")
             return
         handler = mitmproxy_ctx.master.addons.get("proxyserver").connections.get(flow.client_conn.id)
         if handler is None:
             return  # the client is gone: its flow ends with it
+        if TIMED_OUT not in flow.metadata:
+            logger.warning("upstream %s: no %s within its limit", flow.request.host, limit)
         flow.metadata[TIMED_OUT] = limit
-        logger.warning("upstream %s: no %s within its limit", flow.request.host, limit)
-        if opened:
-            transport = handler.transports.get(flow.server_conn)
-            if transport is not None and transport.handler is not None:
-                _CLOSED.add(flow.server_conn)
-                transport.handler.cancel(UPSTREAM_TIMEOUT_MARK)
-            return
-        # Still opening: the connection being opened is not the flow's yet (mitmproxy sets it once open).
-        for connection, transport in list(handler.transports.items()):
-            if isinstance(connection, Server) and connection.timestamp_tcp_setup is None and transport.handler:
-                transport.handler.cancel(UPSTREAM_TIMEOUT_MARK)  # the connect error mitmproxy answers with quotes it
+        mark_timed_out(flow.request)
+        # Still opening, the connection is not the flow's yet (mitmproxy sets it once open): any of this client's.
+        ending = [
+            transport.handler
+            for connection, transport in list(handler.transports.items())
+            if isinstance(connection, Server)
+            and transport.handler is not None
+            and (connection is flow.server_conn if limit == "answer" else not _established(connection))
+        ]
+        for task in ending:
+            task.cancel("the upstream did not answer in time")
+        if not ending:
+            flow.metadata[_TIMER] = loop.call_later(_RETRY_S, self._check, flow, limit)
