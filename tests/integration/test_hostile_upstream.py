@@ -84,6 +84,14 @@ def post_through(
         upstream.close()
 
 
+def timed_chat(start_proxy, config: dict[str, Any]) -> tuple[Any, httpx.Response, float]:
+    """A proxy with `config` (scanners off), one chat request through it, and how long its answer took."""
+    proxy = start_proxy({**config, **SPINE})
+    started = time.monotonic()
+    response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+    return proxy, response, time.monotonic() - started
+
+
 def test_an_unreachable_upstream_is_a_json_502_and_audited(start_proxy):
     proxy = start_proxy({"upstream": f"http://127.0.0.1:{free_port()}", **SPINE})
     response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
@@ -157,11 +165,12 @@ def test_an_upstream_that_switches_protocols_on_its_own_is_refused(start_proxy, 
 
 
 class TricklingUpstream(BackgroundServer):
-    """Answers every POST with an SSE body written piece by piece, each flushed as a chunk of its own."""
+    """Answers every POST with an SSE body (or `content_type`) written piece by piece, each flushed as a chunk of its
+    own."""
 
-    def __init__(self, pieces: list[bytes], pause: float) -> None:
+    def __init__(self, pieces: list[bytes], pause: float, content_type: str = "text/event-stream") -> None:
         super().__init__()
-        self._pieces, self._pause = pieces, pause
+        self._pieces, self._pause, self._content_type = pieces, pause, content_type
         self.cut_off = threading.Event()  # a write found the connection gone before the last piece
 
     def routes(self, app: web.Application) -> None:
@@ -169,7 +178,7 @@ class TricklingUpstream(BackgroundServer):
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         await request.read()
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        response = web.StreamResponse(headers={"content-type": self._content_type})
         await response.prepare(request)
         try:
             for piece in self._pieces:
@@ -280,6 +289,31 @@ def test_an_mcp_tool_result_too_long_to_judge_in_time_is_refused_in_time(start_p
     error = json.loads(line[6:])
     assert (error["id"], error["error"]["data"]["wardgate"]) == (7, "scanner_error")
     assert waited < 20  # the budget twice (a scan, and the decision's scan), normalising ~850 KB, one pass each
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "scanner_error")
+
+
+@pytest.mark.parametrize("answer", ["sse", "json"])
+def test_an_mcp_answer_batching_many_tool_results_is_judged_within_one_budget(start_proxy, answer):
+    """Found by an outside review: the budget was per scanner call, and an answer batching 40 results (each read by
+    every scanner) took the budget 40 times over. A chunk's or an answer's judgement now has one budget for all."""
+    text = " ".join(f"call 555-01{i % 100:02d} or write to desk{i}@example.com about order {i}" for i in range(400))
+    batch = json.dumps([{"jsonrpc": "2.0", "id": n, "result": {"content": [{"type": "text", "text": text}]}}
+                        for n in range(40)])  # fmt: skip
+    if answer == "sse":
+        upstream = TricklingUpstream([f"event: message\ndata: {batch}\n\n".encode()], 0)
+    else:
+        upstream = TricklingUpstream([batch.encode()], 0, content_type="application/json")
+    with upstream:
+        proxy = start_proxy({"upstream": upstream.url, "scanners": {"timeout_ms": 1000}})
+        calls = [
+            {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+            for n in range(40)
+        ]
+        started = time.monotonic()
+        response = httpx.post(proxy.url + "/mcp", json=calls, headers=AUTH, timeout=300)
+        waited = time.monotonic() - started
+    assert "desk1@example.com" not in response.text  # nothing of it passed unjudged
+    assert waited < 15  # one budget, and the scanner call running at its end; it was over a minute
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "scanner_error")
 
 
@@ -428,7 +462,7 @@ def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy, t
     """Silent from the start, or after part of an answer's head, over TCP or TLS. Found by an outside review: the
     answer timer's line, read as the last header value of an unfinished head, completed it (a 103 was skipped, a 200
     began), and the flow waited on; a TLS upstream's layer took the line for a bad record, and the flow hung."""
-    config: dict[str, Any] = {"upstream_timeout_s": 1, **SPINE}
+    config: dict[str, Any] = {"upstream_timeout_s": 1}
     context = None
     if tls:
         cert, key = self_signed(tmp_path)
@@ -437,10 +471,8 @@ def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy, t
         config["upstream_ca"] = str(cert)
     upstream = RawUpstream(None, tls=context) if head is None else RawUpstream([head], hold=True, tls=context)
     try:
-        proxy = start_proxy({"upstream": f"{'https' if tls else 'http'}://127.0.0.1:{upstream.port}", **config})
-        started = time.monotonic()
-        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
-        waited = time.monotonic() - started
+        config["upstream"] = f"{'https' if tls else 'http'}://127.0.0.1:{upstream.port}"
+        proxy, response, waited = timed_chat(start_proxy, config)
     finally:
         upstream.close()
     assert (response.status_code, response.headers["content-type"]) == (504, "application/json")
@@ -454,11 +486,8 @@ def test_an_upstream_that_never_finishes_its_tls_handshake_is_a_504(start_proxy)
     still opening, and the client waited for the idle timeout's close (a bare close, no answer)."""
     upstream = RawUpstream(None)  # accepts, and never answers the ClientHello
     try:
-        config = {"upstream": f"https://127.0.0.1:{upstream.port}", "upstream_connect_timeout_s": 1, **SPINE}
-        proxy = start_proxy(config)
-        started = time.monotonic()
-        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
-        waited = time.monotonic() - started
+        config = {"upstream": f"https://127.0.0.1:{upstream.port}", "upstream_connect_timeout_s": 1}
+        proxy, response, waited = timed_chat(start_proxy, config)
     finally:
         upstream.close()
     assert (response.status_code, response.json()["error"]["code"]) == (504, "upstream_timeout")
@@ -486,11 +515,8 @@ def test_an_upstream_that_never_accepts_the_connection_is_a_504(start_proxy):
         filler.connect_ex(("127.0.0.1", port))
         fillers.append(filler)
     try:
-        config = {"upstream": f"http://127.0.0.1:{port}", "upstream_connect_timeout_s": 1, **SPINE}
-        proxy = start_proxy(config)
-        started = time.monotonic()
-        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
-        waited = time.monotonic() - started
+        config = {"upstream": f"http://127.0.0.1:{port}", "upstream_connect_timeout_s": 1}
+        proxy, response, waited = timed_chat(start_proxy, config)
     finally:
         for sock in (*fillers, full):
             sock.close()

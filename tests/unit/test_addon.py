@@ -28,6 +28,8 @@ BODY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "conten
 
 
 class StandInGuard:
+    scan_timeout = 5.0
+
     def __init__(self, *, audit_fails: bool = False) -> None:
         self.refused: list[tuple[str, str]] = []
         self.scan_threads: set[int] = set()

@@ -95,27 +95,27 @@ def passed(layer: Layer, event: object) -> list:
 
 
 def test_a_chunk_goes_out_as_the_hook_judged_it_and_the_end_completes_the_response():
-    stream = OffLoopStream(Judged(), Judged())
+    stream = OffLoopStream(Judged(), Judged(), budget_s=5)
     layer = Layer(stream)
     assert drive(layer, ResponseData(1, b"data"), answer=[b"DATA", b"MORE"]) == ["error hook", b"DATA", b"MORE"]
     assert drive(layer, ResponseEndOfMessage(1), answer=[b"<end>"]) == ["error hook", b"<end>", "response hook"]
 
 
 def test_a_client_gone_while_the_chunk_was_judged_gets_nothing_more_and_the_upstream_is_told():
-    layer = Layer(OffLoopStream(Judged(), Judged()), killed=True)
+    layer = Layer(OffLoopStream(Judged(), Judged(), budget_s=5), killed=True)
     assert drive(layer, ResponseData(1, b"data"), answer=[b"DATA"]) == ["error hook", "upstream reset"]
 
 
 def test_an_empty_data_frame_is_not_the_end_of_the_body():
     judged = Judged()
-    assert passed(Layer(OffLoopStream(judged, judged)), ResponseData(1, b"")) == []
+    assert passed(Layer(OffLoopStream(judged, judged, budget_s=5)), ResponseData(1, b"")) == []
     assert not judged.threads  # never judged as b"" (the end)
 
 
 def test_a_stopped_stream_is_answered_without_the_hook_and_ends_at_once():
     judged = Judged()
     judged.stopped = Decision.deny("event_too_large", "too large", status=502)
-    layer = Layer(OffLoopStream(lambda chunk: [], judged))
+    layer = Layer(OffLoopStream(lambda chunk: [], judged, budget_s=5))
     assert passed(layer, ResponseData(1, b"data")) == ["response hook", "upstream reset"]
     assert passed(layer, ResponseEndOfMessage(1)) == ["response hook"]
 
@@ -124,7 +124,7 @@ def test_a_stream_stopped_by_its_judge_ends_the_answer_and_resets_the_upstream()
     """It used to read the upstream to its end, passing nothing, while the client waited for the end of the body
     and the upstream went on generating."""
     judged = Judged()
-    layer = Layer(OffLoopStream(judged, judged))
+    layer = Layer(OffLoopStream(judged, judged, budget_s=5))
     assert drive(layer, ResponseData(1, b"data"), answer=[b"DATA"]) == ["error hook", b"DATA"]
     steps = off_loop_streams._state_stream_response_body(layer, ResponseData(1, b"key"))
     next(steps).chunk.out = [b"<error>"]  # the hook: its judge stops the stream
@@ -139,7 +139,7 @@ def test_a_stream_stopped_by_its_judge_ends_the_answer_and_resets_the_upstream()
 
 def test_a_hook_no_judge_answered_stops_the_stream_instead_of_dropping_the_chunk():
     judged = Judged()
-    layer = Layer(OffLoopStream(judged, judged))
+    layer = Layer(OffLoopStream(judged, judged, budget_s=5))
     assert drive(layer, ResponseData(1, b"data"), answer=None) == [
         "error hook",
         b"<error>",
@@ -152,7 +152,7 @@ def test_a_hook_no_judge_answered_stops_the_stream_instead_of_dropping_the_chunk
 def test_an_upstream_that_outruns_the_judge_past_the_backlog_limit_is_stopped(monkeypatch):
     monkeypatch.setattr(off_loop_streams, "MAX_BACKLOG_BYTES", 1024)
     judged = Judged()
-    layer = Layer(OffLoopStream(judged, judged))
+    layer = Layer(OffLoopStream(judged, judged, budget_s=5))
     overrun = drive(layer, ResponseData(1, b"data"), answer=[b"DATA"], queued=4096)
     assert overrun == ["error hook", b"DATA", b"<error>", "response hook", "upstream reset"]
     assert judged.stopped is not None
@@ -161,14 +161,14 @@ def test_an_upstream_that_outruns_the_judge_past_the_backlog_limit_is_stopped(mo
 def test_a_flood_of_tiny_pieces_behind_the_judge_is_stopped_by_their_count(monkeypatch):
     monkeypatch.setattr(off_loop_streams, "MAX_BACKLOG_EVENTS", 100)
     judged = Judged()
-    layer = Layer(OffLoopStream(judged, judged))
+    layer = Layer(OffLoopStream(judged, judged, budget_s=5))
     flooded = drive(layer, ResponseData(1, b"data"), answer=[b"DATA"], queued=1, pieces=101)
     assert flooded == ["error hook", b"DATA", b"<error>", "response hook", "upstream reset"]
 
 
 async def test_the_hook_judges_on_a_worker_thread():
     judged = Judged()
-    chunk = StreamChunk(OffLoopStream(judged, judged), b"data")
+    chunk = StreamChunk(OffLoopStream(judged, judged, budget_s=5), b"data")
     chunk.out = await chunk.stream.judge(chunk.data)
     assert chunk.out == [b"DATA"]
     assert threading.get_ident() not in judged.threads
@@ -176,7 +176,7 @@ async def test_the_hook_judges_on_a_worker_thread():
 
 async def test_a_judge_that_raises_stops_the_stream_with_its_error_event():
     judged = Judged(fails=True)
-    stream = OffLoopStream(judged, judged)
+    stream = OffLoopStream(judged, judged, budget_s=5)
     assert await stream.judge(b"data") == [b"<error>"]
     assert judged.stopped is not None
 
@@ -192,7 +192,7 @@ def test_what_the_upstream_sent_while_a_stopping_chunk_was_judged_is_dropped_by_
     layer = HttpStream(context.Context(client, opts), 1)
     layer.flow = tflow.tflow(resp=True)
     judged = Judged()
-    layer.flow.response.stream = OffLoopStream(judged, judged)
+    layer.flow.response.stream = OffLoopStream(judged, judged, budget_s=5)
     layer.client_state, layer.server_state = layer.state_done, layer.state_stream_response_body
 
     (hook,) = layer.handle_event(ResponseData(1, b"key"))

@@ -18,6 +18,8 @@ SECRET = "AKIAABCDEFGHIJKLMNOP"
 class ThreadRecordingGuard:
     """Denies any message that holds SECRET; records the thread each judgement ran on."""
 
+    scan_timeout = 5.0
+
     def __init__(self) -> None:
         self.threads: list[threading.Thread] = []
 

@@ -27,7 +27,7 @@ from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
 from wardgate.intercept.error_pages import name_decision
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
-from wardgate.intercept.responses import DECISION_HEADER, decoded_stream, refusal
+from wardgate.intercept.responses import DECISION_HEADER, JudgedStream, decoded_stream, refusal
 from wardgate.intercept.upstream_timeout import TIMED_OUT, UpstreamTimer
 from wardgate.limits import TokenCount
 from wardgate.models import Exchange
@@ -328,14 +328,14 @@ class GuardAddon:
             flow.response.headers.pop("content-length", None)
         if ctx is not None and ctx.endpoint == "mcp" and not flow.metadata.get(_REFUSED):
             mcp = McpStream(self._guard, ctx, max_event_bytes=self._streaming.max_event_bytes)
-            flow.response.stream = OffLoopStream(decoded_stream(flow.response.headers, mcp), mcp)
+            flow.response.stream = self._judged(flow, mcp)
             return
         if ctx is not None and flow.request.method == "GET" and stream_format_for(flow.request.path) is None:
             # Maybe a legacy MCP session stream (its answers are judged once its endpoint event names the session).
             legacy = McpStream(
                 self._guard, ctx, self._pipeline.legacy_sessions, max_event_bytes=self._streaming.max_event_bytes
             )
-            flow.response.stream = OffLoopStream(decoded_stream(flow.response.headers, legacy), legacy)
+            flow.response.stream = self._judged(flow, legacy)
             return
         # Never buffered (that would break time-to-first-token): guarded window by window, or passed through
         # when nothing of ours is in it (a host we do not inspect, a refused request, streaming turned off).
@@ -351,7 +351,12 @@ class GuardAddon:
             decision_id=ctx.decision_id,
         )  # fmt: skip
         flow.metadata[_STREAM] = (guard, judge, flow.metadata[_TRACE].child("wardgate.stream"))
-        flow.response.stream = OffLoopStream(decoded_stream(flow.response.headers, guard), guard)
+        flow.response.stream = self._judged(flow, guard)
+
+    def _judged(self, flow: http.HTTPFlow, stream: JudgedStream) -> OffLoopStream:
+        """The response's stream callable: decoded, judged chunk by chunk off the loop, each within the budget."""
+        assert flow.response is not None
+        return OffLoopStream(decoded_stream(flow.response.headers, stream), stream, budget_s=self._guard.scan_timeout)
 
     async def wardgate_stream_chunk(self, chunk: StreamChunk) -> None:
         """A chunk of a judged stream (intercept/off_loop_streams.py): judged on a worker thread."""

@@ -32,6 +32,7 @@ from mitmproxy.proxy.layers.http._events import (
 from mitmproxy.proxy.utils import expect
 
 from wardgate.intercept.responses import JudgedStream
+from wardgate.scanners import deadline
 
 __all__ = ["OffLoopStream", "StreamChunk", "WardgateStreamChunkHook", "install_off_loop_streams"]
 
@@ -49,17 +50,24 @@ _JUDGES = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefi
 class OffLoopStream:
     """A stream callable that mitmproxy hands to `wardgate_stream_chunk` (with `install_off_loop_streams`)."""
 
-    def __init__(self, judged: Callable[[bytes], bytes | list[bytes]], stream: JudgedStream) -> None:
-        self._judged, self.stream = judged, stream
+    def __init__(
+        self, judged: Callable[[bytes], bytes | list[bytes]], stream: JudgedStream, *, budget_s: float
+    ) -> None:
+        """`budget_s`: what judging one chunk may take (the scanners' budget, scanners/deadline.py)."""
+        self._judged, self.stream, self._budget_s = judged, stream, budget_s
 
     def __call__(self, chunk: bytes) -> bytes | list[bytes]:
         return self._judged(chunk)
 
+    def _judged_in_budget(self, chunk: bytes) -> bytes | list[bytes]:
+        with deadline.budget(self._budget_s):
+            return self._judged(chunk)
+
     async def judge(self, chunk: bytes) -> list[bytes]:
-        """What the client gets for `chunk` (b"" = the end), judged on a worker thread; a judge that raises stops
-        the stream with an error event (audited with the stream) instead of passing anything."""
+        """What the client gets for `chunk` (b"" = the end), judged on a worker thread within the budget; a judge
+        that raises stops the stream with an error event (audited with the stream) instead of passing anything."""
         try:
-            judged = functools.partial(contextvars.copy_context().run, self._judged, chunk)  # as asyncio.to_thread
+            judged = functools.partial(contextvars.copy_context().run, self._judged_in_budget, chunk)  # as to_thread
             return _pieces(await asyncio.get_running_loop().run_in_executor(_JUDGES, judged))
         except Exception:
             logger.exception("judging a stream chunk failed; the stream is stopped")

@@ -24,6 +24,7 @@ from wardgate.pipeline.vault import Vault
 from wardgate.policy import Decision, PolicyEngine, Reason
 from wardgate.policy.engine import DECISION_PATH
 from wardgate.policy.recording import recorded_input
+from wardgate.scanners import deadline
 from wardgate.scanners.base import Scanner, SyncScanner
 from wardgate.surrogates import scannable, scannable_value
 from wardgate.telemetry.tracing import tracer
@@ -245,12 +246,22 @@ class Guard:
 
     # --- streams: mitmproxy's stream callable is synchronous, so these run on the caller's thread ---------------
 
+    @property
+    def scan_timeout(self) -> float:
+        """The scanners' budget: per phase here, per judgement on a worker thread (scanners/deadline.py)."""
+        return self._scan_timeout
+
     def scan_blocking(self, segments: Sequence[Segment], *, tool: bool) -> tuple[list[Finding], str | None]:
-        """The sync scanners' findings (tool-call arguments and tool results get the tool scanners too)."""
+        """The sync scanners' findings (tool-call arguments and tool results get the tool scanners too), each
+        scanner started only while the judgement's budget lasts."""
         scanners = [*self._stream_scanners, *(self._tool_scanners if tool else ())]
         readable = _scannable(segments)
         try:
-            return [finding for scanner in scanners for finding in scanner.scan_sync(readable)], None
+            found = []
+            for scanner in scanners:
+                deadline.check(scanner.name)
+                found += scanner.scan_sync(readable)
+            return found, None
         except ScannerError as exc:
             return [], str(exc)
         except Exception as exc:

@@ -26,6 +26,7 @@ from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.mcp_judge import McpStream, judge_mcp_message
 from wardgate.pipeline.offload import decode_off_loop, read_off_loop
 from wardgate.policy import Decision
+from wardgate.scanners import deadline
 from wardgate.surrogates import json_text
 
 __all__ = ["ResponseJudge", "ResponseOutcome"]
@@ -140,7 +141,12 @@ class ResponseJudge:
     async def _mcp_events(self, ctx: RequestContext, content: bytes) -> ResponseOutcome:
         """An MCP answer sent as SSE: each event's message judged as on a live stream, off the event loop."""
         stream = McpStream(self._guard, ctx, max_event_bytes=self._max_event_bytes)
-        judged = await asyncio.to_thread(stream.whole, content)
+
+        def judge_whole() -> bytes:
+            with deadline.budget(self._guard.scan_timeout):  # one budget for the answer, as for a request's scans
+                return stream.whole(content)
+
+        judged = await asyncio.to_thread(judge_whole)
         return ResponseOutcome() if judged == content else ResponseOutcome(body=judged)
 
     async def _mcp(self, ctx: RequestContext, body: Any) -> ResponseOutcome:
@@ -148,7 +154,8 @@ class ResponseJudge:
         copies = json.loads(json.dumps(messages))  # judging may change a message in place
 
         def judge_all() -> list[Any]:
-            return [judge_mcp_message(self._guard, ctx, message) for message in copies]
+            with deadline.budget(self._guard.scan_timeout):  # one budget for the batch, as for a request's scans
+                return [judge_mcp_message(self._guard, ctx, message) for message in copies]
 
         judged = await asyncio.to_thread(judge_all)
         if judged == messages:

@@ -87,14 +87,11 @@ def build_scanners(settings: ScannerSettings) -> Scanners:
         except InferenceError as exc:
             raise ConfigError(f"injection scanner: {exc}") from exc
         batcher = DynamicBatcher(classifier.score, max_items=injection.max_batch, max_wait=injection.max_wait_ms / 1000)
-        scanner = InjectionScanner(
-            classifier, batcher, roles=injection.roles, min_score=injection.min_score,
-            sync_timeout_s=settings.timeout_ms / 1000,
-        )  # fmt: skip
+        scanner = InjectionScanner(classifier, batcher, roles=injection.roles, min_score=injection.min_score)
         scanners.all.append(scanner)
         scanners.tool.append(scanner)
     if settings.pii.enabled:
-        pii = build_pii_scanner(settings.pii, sync_timeout_s=settings.timeout_ms / 1000)
+        pii = build_pii_scanner(settings.pii)
         scanners.all.append(pii)
         scanners.stream.append(pii)
     return scanners

@@ -8,9 +8,7 @@ HTML is first reduced to its text, comments and alt/title attributes included (`
 from __future__ import annotations
 
 import asyncio
-import math
 import re
-import time
 import unicodedata
 from collections.abc import Sequence
 from urllib.parse import unquote
@@ -19,6 +17,7 @@ from wardgate.errors import InferenceError, ScannerError
 from wardgate.inference import DynamicBatcher
 from wardgate.inference.routing import RoutedClassifier, Scored, margin, mixed_script
 from wardgate.models import Finding, Segment
+from wardgate.scanners import deadline
 from wardgate.scanners.markup import read_markup
 from wardgate.scanners.memo import TextMemo
 from wardgate.scanners.normalise import (
@@ -111,11 +110,8 @@ class InjectionScanner:
         roles: Sequence[str],
         min_score: float,
         cache_size: int = 8192,
-        sync_timeout_s: float = math.inf,
     ) -> None:
-        """`sync_timeout_s`: how long `scan_sync` may run its forward passes (the scanners' budget)."""
         self._classifier = classifier
-        self._sync_timeout_s = sync_timeout_s
         self._batcher = batcher
         self._roles = frozenset(roles)
         self._min_score = min_score
@@ -151,17 +147,15 @@ class InjectionScanner:
 
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
         """On this thread, unbatched, every segment given: a streamed tool call's arguments once complete, a tool
-        result inside an MCP stream (up to the stream's largest event). Its forward passes stop at `sync_timeout_s`
-        and the scan fails (the stream's fail-closed rule applies): nothing cancels a stream's judgement from outside,
-        and a few MB of text would hold a judge thread for minutes."""
+        result inside an MCP answer or stream. Its forward passes stop when the judgement's budget (scanners/deadline)
+        is spent, and the scan fails: a few MB of tool result held a judge thread for minutes."""
         targets, texts, findings = self._prepare(segments, every_role=True)
-        deadline = time.monotonic() + self._sync_timeout_s
+        deadline.check(self.name)
         try:
-            scores = self._classifier.score(texts, lambda _: time.monotonic() < deadline)
+            scores = self._classifier.score(texts, lambda _: not deadline.spent())
         except InferenceError as exc:
             raise ScannerError(f"injection scanner: {exc}") from exc
-        if time.monotonic() >= deadline:
-            raise ScannerError(f"injection scanner: did not finish within {self._sync_timeout_s * 1000:.0f} ms")
+        deadline.check(self.name)
         return findings + self._scored(targets, scores)
 
     def _prepare(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 
 from wardgate.config import PiiSettings
 from wardgate.errors import ConfigError, InferenceError
@@ -34,7 +33,7 @@ def load_tagger(settings: PiiSettings) -> TokenClassifier | None:
     return tagger
 
 
-def build_pii_scanner(settings: PiiSettings, *, sync_timeout_s: float = math.inf) -> PiiScanner:
+def build_pii_scanner(settings: PiiSettings) -> PiiScanner:
     tagger = load_tagger(settings)
     batcher: DynamicBatcher[list[EntitySpan]] | None = None
     if tagger is not None:
@@ -54,5 +53,4 @@ def build_pii_scanner(settings: PiiSettings, *, sync_timeout_s: float = math.inf
         workers=settings.workers,
         ner_batcher=batcher,
         pattern_analyzer=pattern_analyzer,
-        sync_timeout_s=sync_timeout_s,
     )

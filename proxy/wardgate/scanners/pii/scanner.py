@@ -10,16 +10,14 @@ Stream windows and an MCP stream's tool results (`scan_sync`, on the caller's th
 only, and only when the text holds a digit or an `@`: every pattern entity (emails, numbers of all kinds, addresses)
 needs one, and plain prose then costs nothing. Names in a stream are left to the non-streamed path. They are read in
 the same slices, so their cost is linear in the text (Presidio's over one text grows faster: 124 KB dense with numbers
-took 14 s whole, 3 s sliced), and within a time limit.
+took 14 s whole, 3 s sliced), and within the judgement's budget.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import math
 import re
-import time
 from collections.abc import Mapping, Sequence
 
 from presidio_analyzer import AnalyzerEngine
@@ -28,6 +26,7 @@ from wardgate.errors import ScannerError
 from wardgate.inference import DynamicBatcher, EntitySpan
 from wardgate.inference.work import SCAN_WORK
 from wardgate.models import Finding, Segment
+from wardgate.scanners import deadline
 from wardgate.scanners.memo import TextMemo
 from wardgate.scanners.pii.analyzer import NER_ENTITIES
 from wardgate.scanners.pii.korean import has_hangul
@@ -84,11 +83,8 @@ class PiiScanner:
         workers: int,
         ner_batcher: DynamicBatcher[list[EntitySpan]] | None = None,
         pattern_analyzer: AnalyzerEngine | None = None,
-        sync_timeout_s: float = math.inf,
     ) -> None:
-        """`sync_timeout_s`: how long `scan_sync` may read (the scanners' budget)."""
         self.analyzer = analyzer
-        self._sync_timeout_s = sync_timeout_s
         self._pattern_analyzer = pattern_analyzer  # patterns only (no spaCy, no tagger): stream windows
         self._entities, self._languages = list(entities), list(languages)
         # A request-target parameter is read for the entities patterns find (with spaCy's tokens for their context
@@ -142,19 +138,17 @@ class PiiScanner:
         return views
 
     def scan_sync(self, segments: Sequence[Segment]) -> list[Finding]:
-        """Pattern recognizers only, only where a pattern entity could be, slice by slice until `sync_timeout_s`:
-        past it the scan fails (the stream's fail-closed rule applies), as nothing cancels it from outside."""
+        """Pattern recognizers only, only where a pattern entity could be, slice by slice until the judgement's budget
+        is spent (scanners/deadline): then the scan fails, as nothing cancels it from outside."""
         if self._pattern_analyzer is None:
             return []
-        deadline = time.monotonic() + self._sync_timeout_s
         findings = []
         for index, segment in enumerate(segments):
             if segment.source in ("metadata", "header") or not _PATTERN_HINT.search(segment.text):
                 continue
             found = []
             for offset, piece in slices(segment.text):
-                if time.monotonic() >= deadline:
-                    raise ScannerError(f"PII analysis did not finish within {self._sync_timeout_s * 1000:.0f} ms")
+                deadline.check("PII analysis")
                 try:
                     results = self.analyze(piece, self._pattern_analyzer)
                 except Exception as exc:  # Presidio's own errors: the stream fails closed (configurable)
