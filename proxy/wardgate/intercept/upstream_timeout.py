@@ -6,7 +6,8 @@ while a flow waits for its upstream, so each forwarded flow gets a timer. When i
 out (intercept/error_pages.py answers any error to it as this 504) and its upstream connection is closed as mitmproxy
 closes one (its reader task cancelled): the one still opening (TCP connect or TLS handshake), or the open one that
 has not answered. mitmproxy then ends the flow through its own error path, whatever state the connection was in.
-(An HTTP/2 upstream connection carries other flows' streams too: they end with it, as 502s.)
+(An HTTP/2 upstream connection carries other flows' streams too: they end with it, as 502s; so does another flow
+of the same HTTP/2 client whose connection to the same upstream is still opening.)
 
 The timer used to feed the open connection a line that is not HTTP: on a TLS upstream the TLS layer read it as a
 bad record and the flow hung; a connection stalled in its TLS handshake was not found as still opening.
@@ -62,15 +63,28 @@ class UpstreamTimer:
             logger.warning("upstream %s: no %s within its limit", flow.request.host, limit)
         flow.metadata[TIMED_OUT] = limit
         mark_timed_out(flow.request)
-        # Still opening, the connection is not the flow's yet (mitmproxy sets it once open): any of this client's.
         ending = [
             transport.handler
             for connection, transport in list(handler.transports.items())
             if isinstance(connection, Server)
             and transport.handler is not None
-            and (connection is flow.server_conn if limit == "answer" else not _established(connection))
+            and not transport.handler.done()  # a failed attempt mitmproxy left behind
+            and (connection is flow.server_conn if limit == "answer" else _opening_for(connection, flow))
         ]
         for task in ending:
             task.cancel("the upstream did not answer in time")
         if not ending:
             flow.metadata[_TIMER] = loop.call_later(_RETRY_S, self._check, flow, limit)
+
+
+def _opening_for(connection: Server, flow: http.HTTPFlow) -> bool:
+    """A connection being opened to this flow's upstream (mitmproxy makes it the flow's only once it is open).
+    Not one still waiting for a free slot (mitmproxy's per-address limit): cancelled there, its opener never tells
+    the flow, which would wait for ever; it is looked at again until it has started."""
+    request = flow.request
+    return (
+        connection.timestamp_start is not None
+        and not _established(connection)
+        and connection.address == (request.host, request.port)
+        and connection.tls == (request.scheme == "https")
+    )

@@ -256,17 +256,17 @@ class Guard:
         scanner started only while the judgement's budget lasts."""
         scanners = [*self._stream_scanners, *(self._tool_scanners if tool else ())]
         readable = _scannable(segments)
+        found: list[Finding] = []  # kept when a later scanner fails: a phase configured fail-open still masks them
         try:
-            found = []
             for scanner in scanners:
                 deadline.check(scanner.name)
                 found += scanner.scan_sync(readable)
-            return found, None
         except ScannerError as exc:
-            return [], str(exc)
+            return found, str(exc)
         except Exception as exc:
             logger.exception("a stream scanner failed")
-            return [], f"a scanner failed: {type(exc).__name__}: {exc}"
+            return found, f"a scanner failed: {type(exc).__name__}: {exc}"
+        return found, None
 
     def judge_blocking(self, ctx: RequestContext, phase: Phase, exchange: Exchange) -> Verdict:
         """`judge` on the caller's thread, with the sync scanners: for messages inside a stream (MCP over SSE)."""
