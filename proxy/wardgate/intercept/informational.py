@@ -56,17 +56,12 @@ def _read_headers_past_informational(
             count = skipped[1] + 1 if skipped[0] == self.stream_id else 1
             self._wardgate_informational = (self.stream_id, count)  # type: ignore[attr-defined]
             if count > MAX_INFORMATIONAL:
+                yield commands.CloseConnection(self.conn)
                 message = f"the upstream sent more than {MAX_INFORMATIONAL} informational answers"
-                yield from _refused(self, self.stream_id, message)
+                yield ReceiveHttp(ResponseProtocolError(self.stream_id, message, ErrorCode.GENERIC_SERVER_ERROR))
                 return
             yield commands.Log(f"Skipping an informational answer ({status})", logging.DEBUG)
     yield from _read_headers(self, event)
-
-
-def _refused(self: _http1.Http1Client, stream_id: int, message: str) -> Generator[Any, Any, None]:
-    """The upstream connection closed and the flow ended as mitmproxy ends it on an answer it cannot parse."""
-    yield commands.CloseConnection(self.conn)
-    yield ReceiveHttp(ResponseProtocolError(stream_id, message, ErrorCode.GENERIC_SERVER_ERROR))
 
 
 def install_informational_skipping() -> None:

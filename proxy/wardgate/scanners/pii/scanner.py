@@ -45,7 +45,6 @@ _OTHER_SCRIPT_LANGUAGES = frozenset(
 # ~0.1 s of spaCy + the tagger on one core; an entity, or a context word and its number, fits in the overlap.
 SLICE_CHARS = 2048
 OVERLAP_CHARS = 200
-_SPACE = re.compile(r"\s")
 
 
 def slices(text: str) -> list[tuple[int, str]]:
@@ -146,17 +145,16 @@ class PiiScanner:
         for index, segment in enumerate(segments):
             if segment.source in ("metadata", "header") or not _PATTERN_HINT.search(segment.text):
                 continue
-            found = []
+            read = []
             for offset, piece in slices(segment.text):
                 deadline.check("PII analysis")
                 try:
-                    results = self.analyze(piece, self._pattern_analyzer)
+                    read.append((offset, self.analyze(piece, self._pattern_analyzer)))
                 except Exception as exc:  # Presidio's own errors: the stream fails closed (configurable)
                     raise ScannerError(f"PII analysis failed: {exc}") from exc
-                found += [(entity, start + offset, end + offset, score) for entity, start, end, score in results]
             findings += [
                 Finding(self.name, f"pii:{entity}", score, index, start, end, threshold=self.threshold(entity))
-                for entity, start, end, score in _resolve_overlaps(found)  # a span two slices found is kept once
+                for entity, start, end, score in _joined(read)
             ]
         return findings
 
@@ -189,11 +187,11 @@ class PiiScanner:
             )
         except Exception as exc:  # spaCy, Presidio or the tagger failed: the pipeline applies fail-closed
             raise ScannerError(f"PII analysis failed: {exc}") from exc
-        merged: dict[bytes, list[tuple[str, int, int, float]]] = {key: [] for key in missing}
+        read: dict[bytes, list[tuple[int, _Found]]] = {key: [] for key in missing}
         for (key, offset, _, _), found in zip(pieces, analysed, strict=True):
-            merged[key] += [(entity, start + offset, end + offset, score) for entity, start, end, score in found]
-        for key, results in merged.items():
-            known[key] = _resolve_overlaps(results)  # a span found in two overlapping slices is kept once
+            read[key].append((offset, found))
+        for key, slices_read in read.items():
+            known[key] = _joined(slices_read)
             self._cache.put(key, known[key])
         return [
             Finding(self.name, f"pii:{entity}", score, index, start, end, threshold=self.threshold(entity))
@@ -224,6 +222,14 @@ class PiiScanner:
 # Types whose values hold other values: an e-mail address in a URL's query is still an e-mail address (the URL is
 # masked or not by its own rule; it never hides what is inside it).
 _CONTAINERS = frozenset(("URL",))
+
+
+def _joined(read: list[tuple[int, _Found]]) -> _Found:
+    """One text's findings from its slices' (offset, findings): at the text's offsets, a span two overlapping slices
+    found kept once."""
+    return _resolve_overlaps(
+        [(entity, start + offset, end + offset, score) for offset, found in read for entity, start, end, score in found]
+    )
 
 
 def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> _Found:
