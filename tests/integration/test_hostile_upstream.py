@@ -317,17 +317,20 @@ def test_an_mcp_answer_batching_many_tool_results_is_judged_within_one_budget(st
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "scanner_error")
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "br"])
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd", "compress"])
 def test_an_mcp_stream_compressed_against_our_ask_is_judged_or_stopped(start_proxy, encoding):
     """Wardgate asks for `identity`; an MCP server that compresses its SSE answer anyway once had it passed as it
-    came: no event could be read in it, and the client inflated a tool result no one had judged."""
+    came: no event could be read in it, and the client inflated a tool result no one had judged. An encoding
+    Wardgate cannot read (`compress`) stops the stream; br and zstd, once stopped too, are read."""
     import gzip
 
     import brotli
+    import zstandard
 
     result = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": f"key: {AWS_KEY}"}]}}
     events = f"event: message\ndata: {json.dumps(result)}\n\n".encode()
-    body = {"gzip": gzip.compress, "br": brotli.compress}[encoding](events)
+    compress = {"br": brotli.compress, "zstd": zstandard.ZstdCompressor().compress}.get(encoding, gzip.compress)
+    body = compress(events)
     head = f"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: {encoding}\r\n"
     head += f"content-length: {len(body)}\r\n\r\n"
     upstream = RawUpstream(head.encode() + body)
@@ -340,7 +343,7 @@ def test_an_mcp_stream_compressed_against_our_ask_is_judged_or_stopped(start_pro
     assert AWS_KEY not in response.text
     [line] = [line for line in response.text.split("\n") if line.startswith("data: ")]
     error = json.loads(line[6:])
-    code = {"gzip": "secret_detected", "br": "stream_unreadable"}[encoding]
+    code = "stream_unreadable" if encoding == "compress" else "secret_detected"
     assert (error["id"], error["error"]["data"]["wardgate"]) == (7, code)
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == code)
 
@@ -553,3 +556,39 @@ def test_an_answer_past_the_body_cap_is_a_502_audited_as_the_response_it_was(sta
     assert response.headers["content-type"] == "application/json"
     events = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "response_too_large")
     assert [(e["phase"], e["result"]["status"]) for e in events] == [("response", 502)]
+
+
+class _OffersOnlyH2(ssl.SSLContext):
+    """httpx offers `http/1.1` before `h2`, and mitmproxy takes the client's first choice: this client offers h2."""
+
+    def set_alpn_protocols(self, alpn_protocols: Any) -> None:
+        super().set_alpn_protocols(["h2"])
+
+
+def http2_client(proxy) -> httpx.Client:
+    """An HTTP/2 client of the proxy's TLS listener (trusting its CA)."""
+    context = _OffersOnlyH2(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=str(proxy.workdir / "ca" / "mitmproxy-ca-cert.pem"))
+    return httpx.Client(http1=False, http2=True, verify=context, headers=AUTH, timeout=30)
+
+
+def test_an_http2_client_gets_json_not_mitmproxys_html_page(start_proxy):
+    """mitmproxy's HTTP/2 layer writes its error answers itself, as text/html: an HTTP/2 client gets the JSON an
+    HTTP/1 one gets, with the decision id of its audit event, for an unreachable upstream and for a timed-out one."""
+    silent = RawUpstream(None)
+    try:
+        for upstream, status, code in [
+            (f"http://127.0.0.1:{free_port()}", 502, "upstream_unavailable"),
+            (f"http://127.0.0.1:{silent.port}", 504, "upstream_timeout"),
+        ]:
+            proxy = start_proxy({"upstream": upstream, "upstream_timeout_s": 1, **SPINE})
+            with http2_client(proxy) as client:
+                response = client.post(proxy.url.replace("http://", "https://") + "/v1/chat/completions", json=BODY)
+            assert (response.http_version, response.status_code) == ("HTTP/2", status)
+            assert response.headers["content-type"] == "application/json"
+            [event] = wait_for_events(proxy.audit_file, lambda e, code=code: e["result"]["code"] == code)
+            assert response.headers["x-wardgate-decision-id"] == event["decision_id"]
+            error = response.json()["error"]
+            assert (error["code"], error["wardgate"]) == (code, {"decision_id": event["decision_id"]})
+    finally:
+        silent.close()

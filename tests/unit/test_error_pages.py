@@ -5,30 +5,33 @@ from __future__ import annotations
 import json
 
 from mitmproxy.net.http.http1 import read_response_head
+from mitmproxy.proxy.events import Start
+from mitmproxy.proxy.layers.http import SendHttp
 from mitmproxy.proxy.layers.http._events import ErrorCode, ResponseProtocolError
-from mitmproxy.test import tutils
+from mitmproxy.test import tflow, tutils
 
 from wardgate.intercept import error_pages
 
 
 def answer(status: int, message: str) -> tuple[int, dict[str, str], dict]:
-    head, _, body = error_pages._json_error_response(status, message).partition(b"\r\n\r\n")
+    head, _, body = error_pages._http1_error_response(status, message).partition(b"\r\n\r\n")
     response = read_response_head(head.split(b"\r\n"))
     return response.status_code, dict(response.headers), json.loads(body)
 
 
-def tagged(request, message: str) -> str:
-    """The message mitmproxy's HTTP/1 server layer passes to the error page for an error answer to `request`."""
-    layer = type("Layer", (), {"request": request})()
-    (command,) = error_pages._send_tagged(layer, ResponseProtocolError(1, message, ErrorCode.GENERIC_SERVER_ERROR))
+def tagged(request, message: str, monkeypatch) -> str:
+    """The message a stream of `request` sends its client's server layer (HTTP/1 or 2) for an error answer."""
+    error = SendHttp(ResponseProtocolError(1, message, ErrorCode.GENERIC_SERVER_ERROR), tflow.tclient_conn())
+    monkeypatch.setattr(error_pages, "_stream_handle_event", lambda stream, event: iter([error]))
+    stream = type("Stream", (), {"flow": type("Flow", (), {"request": request})()})()
+    (command,) = error_pages._tagging(stream, Start())
     return command.event.message
 
 
 def test_an_answer_to_a_judged_request_comes_in_its_providers_shape_with_its_decision(monkeypatch):
-    monkeypatch.setattr(error_pages, "_send", lambda layer, event: iter([type("Sent", (), {"event": event})()]))
     request = tutils.treq()
     error_pages.name_decision(request, "anthropic", "d-1")
-    status, headers, body = answer(502, tagged(request, "Server disconnected."))
+    status, headers, body = answer(502, tagged(request, "Server disconnected.", monkeypatch))
     assert (status, headers["x-wardgate-decision-id"]) == (502, "d-1")
     assert body == {
         "type": "error",
@@ -39,7 +42,7 @@ def test_an_answer_to_a_judged_request_comes_in_its_providers_shape_with_its_dec
         },
     }
     error_pages.mark_timed_out(request)  # the upstream timer ended the wait: whatever mitmproxy says, a 504
-    status, _, body = answer(502, tagged(request, "Server disconnected."))
+    status, _, body = answer(502, tagged(request, "Server disconnected.", monkeypatch))
     assert (status, body["error"]["message"]) == (504, "Wardgate: the upstream did not answer in time")
 
 

@@ -284,6 +284,18 @@ async def test_a_compression_bomb_is_refused_without_inflating_it(pipeline, enco
     assert (outcome.decision.code, outcome.decision.status) == ("body_too_large", 413)
 
 
+async def test_a_zstd_body_asking_for_a_window_past_http_s_limit_is_refused(pipeline):
+    """RFC 9659 holds HTTP's zstd to 8 MB windows; a frame's header alone would have the decoder allocate 128 MB."""
+    import zstandard
+
+    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=27)
+    compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    body = compressor.compress(json.dumps(chat("hello")).encode()) + compressor.flush()
+    outcome = await pipeline.run(ctx(), incoming(body, **{"content-encoding": "zstd"}))
+    assert isinstance(outcome, Refuse)
+    assert outcome.decision.status == 400
+
+
 async def test_a_big_body_is_read_off_the_event_loop(pipeline, monkeypatch):
     from wardgate.pipeline import offload
     from wardgate.pipeline import request as stage

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import tracemalloc
 
+import brotli
+import pytest
+import zstandard
 from mitmproxy import http
 
 from tests.unit.test_stream_guard import Judge, chat_stream, client_text
@@ -29,23 +33,64 @@ def test_a_gzip_stream_is_decoded_judged_and_sent_plain():
     assert "content-length" not in headers
 
 
-def test_an_encoding_it_cannot_read_stops_the_stream():
-    out = run(http.Headers(content_encoding="br"), b"\x8b\x05\x80hello")
+COMPRESS = {
+    "gzip": gzip.compress,
+    "br": brotli.compress,
+    "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
+}
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd"])
+def test_brotli_and_zstd_streams_are_decoded_and_judged_too(encoding):
+    """They used to be stopped as unreadable: an answer the client could read was refused."""
+    events = chat_stream(["The key", " SECRET", "123 is", " revoked."])
+    half = events.index(b"\n\n") + 2
+    body = COMPRESS[encoding](events)
+    if encoding == "zstd":  # a concatenation of frames is one body, as zstd readers decode it
+        body = COMPRESS["zstd"](events[:half]) + COMPRESS["zstd"](events[half:])
+    assert client_text(run(http.Headers(content_encoding=encoding), body)) == "The key [REDACTED] is revoked."
+
+
+@pytest.mark.parametrize("encoding", ["compress", "gzip, br", "x-custom"])
+def test_an_encoding_it_cannot_read_stops_the_stream(encoding):
+    out = run(http.Headers(content_encoding=encoding), COMPRESS["gzip"](chat_stream(["hello"])))
     [event] = [line for line in out.decode().splitlines() if line.startswith("data: ")]
     assert json.loads(event[6:])["error"]["code"] == "stream_unreadable"
 
 
-def test_a_compressed_event_past_the_limit_is_never_inflated_whole():
-    import tracemalloc
+@pytest.mark.parametrize("encoding", ["br", "zstd"])
+def test_bytes_that_are_not_what_the_label_says_stop_the_stream(encoding):
+    out = run(http.Headers(content_encoding=encoding), chat_stream(["hello"]))
+    assert b"hello" not in out
+    assert b"stream_unreadable" in out
 
-    bomb = gzip.compress(b'data: {"choices": [{"delta": {"content": "' + b"x" * (64 * 2**20), compresslevel=9)
+
+def test_a_zstd_frame_asking_for_a_window_past_http_s_limit_is_refused_not_allocated():
+    """RFC 9659 holds HTTP's zstd to 8 MB windows; the frame header alone would have the decoder allocate 128 MB."""
+    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=27)
+    compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()  # a stream: no size to fit
+    body = compressor.compress(chat_stream(["hello"])) + compressor.flush()
+    assert zstandard.get_frame_parameters(body).window_size == 2**27
+    tracemalloc.start()
+    try:
+        out = run(http.Headers(content_encoding="zstd"), body)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert b"stream_unreadable" in out
+    assert peak < 4 * 2**20
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+def test_a_compressed_event_past_the_limit_is_never_inflated_whole(encoding):
+    bomb = COMPRESS[encoding](b'data: {"choices": [{"delta": {"content": "' + b"x" * (64 * 2**20))
     stream = decoded_stream(
-        http.Headers(content_encoding="gzip"),
+        http.Headers(content_encoding=encoding),
         StreamGuard(OpenAIChatStream(), Judge(), Vault(), max_event_bytes=2**20),
     )
     tracemalloc.start()
     try:
-        out = stream(bomb)  # ~64 KB that inflates to 64 MB, in one chunk
+        out = stream(bomb)  # a few KB that inflate to 64 MB, in one chunk
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -101,8 +146,6 @@ def test_data_after_a_deflate_stream_or_bytes_that_are_not_gzip_stop_the_stream(
 
 
 def test_a_stopped_compressed_stream_is_not_inflated_at_its_end():
-    import tracemalloc
-
     bomb = gzip.compress(b'data: {"choices": [{"delta": {"content": "' + b"x" * (64 * 2**20), compresslevel=9)
     stream = decoded_stream(
         http.Headers(content_encoding="gzip"),

@@ -11,9 +11,11 @@ import zlib
 import brotli
 import zstandard
 
-__all__ = ["DecodingError", "TooLarge", "content_codings", "decode_content"]
+__all__ = ["ZSTD_MAX_WINDOW", "DecodingError", "TooLarge", "content_codings", "decode_content"]
 
-_STEP = 64 * 1024
+# RFC 9659: HTTP's zstd uses windows of 8 MB at most, which browsers hold to. zstd's own limit (128 MB) would let one
+# frame's header make the decoder allocate its whole window.
+ZSTD_MAX_WINDOW = 8 * 1024 * 1024
 
 
 class DecodingError(ValueError):
@@ -59,7 +61,8 @@ def _brotli(raw: bytes, limit: int) -> bytes:
 
 def _zstd(raw: bytes, limit: int) -> bytes:
     # Every frame, as zstd readers decode a concatenation of them.
-    with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as reader:
+    decompressor = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+    with decompressor.stream_reader(raw, read_across_frames=True) as reader:
         out = reader.read(limit + 1)
     if len(out) > limit:
         raise TooLarge(f"the body decodes to more than {limit} bytes")

@@ -1,13 +1,13 @@
 """mitmproxy's own error answers (upstream unreachable, reset, a malformed request line) as JSON, never HTML.
 
-mitmproxy writes those answers itself (`make_error_response` in its HTTP/1 layer) without asking any addon, so an
-API client would get an HTML page it cannot parse. This swaps that one function for one that answers in the error
-shape of the request's provider (the OpenAI one when Wardgate never judged the request), carrying the decision id
-its audit event has, and as a 504 `upstream_timeout` when the upstream timer ended the wait (upstream_timeout.py).
-That function sees only a status and a message, so the HTTP/1 server layer tags the message of an answer to a
-request Wardgate knows with what it knows (`name_decision`, `mark_timed_out`), and the page reads the tag off. The
-tag is random per process: mitmproxy's messages quote what an upstream sent, and an upstream quoting a tag must not
-name a decision or make a 504.
+mitmproxy writes those answers itself without asking any addon (`make_error_response` in its HTTP/1 server layer,
+a branch of its HTTP/2 one), so an API client would get an HTML page it cannot parse. Both are replaced by an answer
+in the error shape of the request's provider (the OpenAI one when Wardgate never judged the request), carrying the
+decision id its audit event has, and as a 504 `upstream_timeout` when the upstream timer ended the wait
+(upstream_timeout.py). The server layers see only a status and a message, so the stream that sends the error tags
+its message with what Wardgate knows of its request (`name_decision`, `mark_timed_out`), and the page reads the tag
+off. The tag is random per process: mitmproxy's messages quote what an upstream sent, and an upstream quoting a tag
+must not name a decision or make a 504. (HTTP/3, which Wardgate does not serve, keeps mitmproxy's page.)
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any
 
 from mitmproxy import http
 from mitmproxy.net.http import http1
-from mitmproxy.proxy.layers.http import _http1
+from mitmproxy.proxy import commands, events
+from mitmproxy.proxy.layers.http import HttpStream, SendHttp, _http1, _http2
 from mitmproxy.proxy.layers.http._events import ResponseProtocolError
 
 from wardgate.formats import error_body
@@ -32,7 +33,8 @@ __all__ = ["install_json_error_pages", "mark_timed_out", "name_decision"]
 _TAG = f" WARDGATE-{secrets.token_hex(8)} "
 
 _CODES = {400: "malformed_request", 413: "body_too_large", 502: "upstream_unavailable", 504: "upstream_timeout"}
-_send = _http1.Http1Server.send
+_stream_handle_event = HttpStream.handle_event
+_h2_server_handle_event = _http2.Http2Server._handle_event
 
 
 @dataclasses.dataclass
@@ -58,14 +60,22 @@ def mark_timed_out(request: http.Request) -> None:
     _KNOWN.setdefault(request, _Known()).timed_out = True
 
 
-def _send_tagged(self: _http1.Http1Server, event: Any) -> Generator[Any, Any, None]:
-    known = _KNOWN.get(self.request) if isinstance(event, ResponseProtocolError) and self.request else None
-    if known is not None:
-        event = dataclasses.replace(event, message=f"{event.message}{_TAG}{json.dumps(dataclasses.asdict(known))}")
-    yield from _send(self, event)
+def _tagging(self: HttpStream, event: events.Event) -> Generator[commands.Command, Any, None]:
+    """HttpStream.handle_event: an error this stream sends its client carries what Wardgate knows of the request."""
+    for command in _stream_handle_event(self, event):
+        if (
+            isinstance(command, SendHttp)
+            and isinstance(command.event, ResponseProtocolError)
+            and (flow := getattr(self, "flow", None)) is not None
+            and (known := _KNOWN.get(flow.request)) is not None
+        ):
+            tagged = f"{command.event.message}{_TAG}{json.dumps(dataclasses.asdict(known))}"
+            command = SendHttp(dataclasses.replace(command.event, message=tagged), command.connection)
+        yield command
 
 
-def _json_error_response(status_code: int, message: str = "") -> bytes:
+def _error_answer(status_code: int, message: str) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of the answer to an error mitmproxy would describe as (status_code, message)."""
     message, _, tag = message.partition(_TAG)
     known = _Known(**json.loads(tag)) if tag else _Known()
     if known.timed_out:
@@ -73,13 +83,38 @@ def _json_error_response(status_code: int, message: str = "") -> bytes:
     code = _CODES.get(status_code, "proxy_error")
     details = {"decision_id": known.decision_id} if known.decision_id else {}
     body = error_body(known.provider, status_code, code, f"Wardgate: {message or code}", details)
-    headers = {"content-type": "application/json", "connection": "close"}
+    headers = {"content-type": "application/json"}
     if known.decision_id:
         headers[DECISION_HEADER] = known.decision_id
-    assembled: bytes = http1.assemble_response(http.Response.make(status_code, json.dumps(body).encode(), headers))
+    return status_code, headers, json.dumps(body).encode()
+
+
+def _http1_error_response(status_code: int, message: str = "") -> bytes:
+    status_code, headers, body = _error_answer(status_code, message)
+    response = http.Response.make(status_code, body, {**headers, "connection": "close"})
+    assembled: bytes = http1.assemble_response(response)
     return assembled
 
 
+def _h2_server_error_first(self: _http2.Http2Server, event: events.Event) -> Generator[commands.Command, Any, None]:
+    """Http2Server._handle_event: the error answer mitmproxy would write as HTML (the same conditions as its own
+    branch: the stream is open and has sent no headers yet) is written as JSON; everything else is mitmproxy's."""
+    if (
+        not isinstance(event, ResponseProtocolError)
+        or (status := event.code.http_status_code()) is None
+        or not self.is_open_for_us(event.stream_id)
+        or self.h2_conn.streams[event.stream_id].state_machine.headers_sent
+    ):
+        yield from _h2_server_handle_event(self, event)
+        return
+    status, headers, body = _error_answer(status, event.message)
+    fields = [(b":status", b"%d" % status), *((name.encode(), value.encode()) for name, value in headers.items())]
+    self.h2_conn.send_headers(event.stream_id, fields)
+    self.h2_conn.send_data(event.stream_id, body, end_stream=True)
+    yield commands.SendData(self.conn, self.h2_conn.data_to_send())
+
+
 def install_json_error_pages() -> None:
-    _http1.make_error_response = _json_error_response
-    _http1.Http1Server.send = _send_tagged  # type: ignore[method-assign]
+    _http1.make_error_response = _http1_error_response
+    HttpStream.handle_event = _tagging  # type: ignore[method-assign,assignment]
+    _http2.Http2Server._handle_event = _h2_server_error_first  # type: ignore[method-assign]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Callable
 from typing import Protocol
 
 from mitmproxy import http
 
 from wardgate.formats import error_body
+from wardgate.formats.decoding import DecodingError
 from wardgate.formats.mcp import jsonrpc_error
+from wardgate.formats.stream_decoding import stream_decoder
 from wardgate.pipeline import RequestContext
 from wardgate.policy import Decision
 
@@ -19,7 +20,6 @@ __all__ = ["CHALLENGE", "DECISION_HEADER", "JudgedStream", "decoded_stream", "re
 DECISION_HEADER = "x-wardgate-decision-id"
 # RFC 9110 §11.6.1: a 401 names how to authenticate. MCP clients read it to decide to send a bearer token.
 CHALLENGE = 'Bearer realm="wardgate"'
-_INFLATE_STEP = 256 * 1024  # bytes a compressed stream chunk is inflated to per step
 
 
 def _headers(ctx: RequestContext, decision: Decision, status: int) -> dict[str, str]:
@@ -56,68 +56,43 @@ class JudgedStream(Protocol):
 
 
 def decoded_stream(headers: http.Headers, stream: JudgedStream) -> Callable[[bytes], bytes | list[bytes]]:
-    """The stream callable for a judged SSE body: gzip/deflate decoded on the way in (the client gets it plain).
+    """The stream callable for a judged SSE body: gzip, deflate, br or zstd decoded on the way in, a step at a time
+    (formats/stream_decoding.py), and judged; the client gets it plain.
 
-    Wardgate asks upstreams for `identity`; one that compresses anyway with an encoding zlib cannot read gets the
-    stream stopped (it cannot be judged), never passed through: its client would decode what no one judged.
+    Wardgate asks upstreams for `identity`; one that compresses anyway in an encoding Wardgate does not read (or
+    more than one) gets the stream stopped (it cannot be judged), never passed through: its client would decode
+    what no one judged. Once the stream is stopped (a verdict, an event past its limit) nothing more is decoded.
     """
     encoding = headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         return stream
     headers.pop("content-encoding")
     headers.pop("content-length", None)
-    if encoding not in ("gzip", "x-gzip", "deflate"):
+    decoder = stream_decoder(encoding)
+    if decoder is None:
         return lambda chunk: stream.refuse(f"the upstream sent the stream {encoding}-encoded; it cannot be judged")
-    # wbits 47: a gzip or zlib header, detected. "deflate" is zlib-wrapped (RFC 9110) or, from some servers, raw: its
-    # first two bytes tell which, as clients (httpx, urllib3) decide it; until they are here nothing is decoded.
-    wbits = 47
-    decoder = zlib.decompressobj(wbits)
-    held: bytes | None = b"" if encoding == "deflate" else None
 
     def decode(chunk: bytes) -> bytes | list[bytes]:
-        nonlocal decoder, held, wbits
         if stream.stopped is not None:
-            return _joined([stream(chunk)])  # nothing more is inflated: it answers at once (b"" still closes it)
-        end = not chunk
-        if held is not None:
-            held += chunk
-            if not end and len(held) < 2:
-                return []
-            wbits = zlib.MAX_WBITS if _zlib_header(held) else -zlib.MAX_WBITS
-            decoder, chunk, held = zlib.decompressobj(wbits), held, None
+            return _joined([stream(chunk)])  # nothing more is decoded: it answers at once (b"" still closes it)
+        out: list[bytes | list[bytes]] = []
         try:
-            out = inflated(chunk) if chunk else []
-            if not end:
-                return _joined(out)
-            rest = decoder.flush() if stream.stopped is None else b""
-        except zlib.error as exc:
-            return stream.refuse(f"the upstream's {encoding} stream is not valid: {exc}")
-        return _joined(out, *([stream(rest)] if rest else []), stream(b""))
-
-    def inflated(chunk: bytes) -> list[bytes | list[bytes]]:
-        """Inflated a step at a time: 64 KB of a hostile gzip would otherwise become 64 MB in one call; once the
-        stream is stopped (an event past its limit, a verdict) the rest is never inflated. An empty step is not
-        passed on: b"" would end the stream."""
-        nonlocal decoder
-        out, pending = [], chunk
-        while pending and stream.stopped is None:
-            piece = decoder.decompress(pending, _INFLATE_STEP)
-            pending = decoder.unconsumed_tail
-            if piece:
+            for piece in decoder.feed(chunk):
                 out.append(stream(piece))
-            if decoder.eof and decoder.unused_data:
-                if encoding == "deflate":  # one deflate stream: nothing may follow it unjudged
-                    out.append(stream.refuse("the upstream sent data after the end of its deflate stream"))
-                    break
-                pending, decoder = decoder.unused_data, zlib.decompressobj(wbits)  # the next gzip member
-        return out
+                if _stopped(stream):
+                    return _joined(out)
+            if chunk:
+                return _joined(out)
+            rest = decoder.end()
+        except DecodingError as exc:
+            return _joined(out, stream.refuse(f"the upstream's {encoding} stream is not valid: {exc}"))
+        return _joined(out, *([stream(rest)] if rest else []), stream(b""))
 
     return decode
 
 
-def _zlib_header(head: bytes) -> bool:
-    """RFC 1950's two header bytes: method 8 (deflate), a window of at most 32 KB, a check that divides by 31."""
-    return len(head) >= 2 and head[0] & 0x0F == 8 and head[0] >> 4 <= 7 and (head[0] << 8 | head[1]) % 31 == 0
+def _stopped(stream: JudgedStream) -> bool:
+    return stream.stopped is not None  # a call: the stream stops itself while it is fed
 
 
 def _joined(pieces: list[bytes | list[bytes]], *more: bytes | list[bytes]) -> bytes | list[bytes]:
