@@ -106,7 +106,8 @@ async def test_a_client_frame_with_a_secret_never_reaches_the_upstream(proxy, re
 async def test_a_secret_the_model_splits_over_deltas_never_reaches_the_client(proxy):
     received = await converse(proxy, item("leak"))
     text = "".join(event.get("delta", "") for event in received)
-    assert AWS_KEY not in text
+    assert AWS_KEY[:10] not in text  # its first half was sent before the second was judged
+    assert text == "the key is "
     assert received[-1]["type"] == "error"
 
 
@@ -123,8 +124,47 @@ async def test_an_unauthenticated_upgrade_is_refused(proxy):
     assert refused.value.status == 401
 
 
-async def test_a_key_split_over_two_client_frames_never_reaches_the_upstream(proxy, realtime):
+@pytest.fixture(scope="module")
+def secrets_only(start_proxy, realtime):
+    """No PII masking: a key's first part the tagger takes for a name is masked, which hides what is tested here."""
+    scanners = {"injection": {"enabled": False}, "pii": {"enabled": False}}
+    return start_proxy({"upstream": realtime.url, "scanners": scanners})
+
+
+@pytest.mark.parametrize("cut", [4, 10])
+@pytest.mark.parametrize("masking", [False, True], ids=["secrets only", "PII masking too"])
+async def test_a_key_split_over_two_client_frames_never_reaches_the_upstream(
+    proxy, secrets_only, realtime, cut, masking
+):
+    """Found by an outside red team: the first half had gone upstream by the time the second stopped the session.
+    With PII masking, the first half (taken for a name) is masked: the tail still holds it as sent."""
     before = len(realtime.received)
-    received = await converse(proxy, item(f"remember {AWS_KEY[:10]}"), item(f"{AWS_KEY[10:]} too"))
+    through = proxy if masking else secrets_only
+    received = await converse(through, item(f"remember {AWS_KEY[:cut]}"), item(f"{AWS_KEY[cut:]} too"))
     assert received[-1]["type"] == "error"
-    assert all(AWS_KEY[10:] not in json.dumps(event) for event in realtime.received[before:])
+    assert realtime.received[before:] == []  # neither half
+
+
+async def test_frames_held_because_they_could_grow_into_a_key_go_out_in_order(proxy, realtime):
+    """`NASA` could be the start of a key: the frame waits for the next one (or a second), then goes out, before it;
+    the model's delta ending in it waits for `response.done` the same way."""
+    before = len(realtime.received)
+    received = await converse(proxy, item("tell me about NASA"), item("what is 2+2?"), until="never")
+    assert realtime.received[before:] == [item("tell me about NASA"), item("what is 2+2?")]
+    deltas = [event["delta"] for event in received if event["type"] == "response.output_text.delta"]
+    assert deltas == ["echo: tell me about NASA", "echo: what is 2+2?"]
+    alone = await converse(proxy, item("and NASA"))  # nothing follows: the hold runs out
+    assert realtime.received[-1] == item("and NASA")
+    assert [event["type"] for event in alone][-2:] == ["response.output_text.delta", "response.done"]
+
+
+async def test_a_frame_whose_pii_is_masked_goes_on_and_so_does_the_session(proxy, realtime):
+    """Each frame is also judged joined to the tail of the ones before, and a mask found there used to stop the
+    session as a value split over frames, though the value lay whole in the frame (any e-mail address did it)."""
+    before = len(realtime.received)
+    received = await converse(proxy, item("write to bob.smith@example.com please"), item("thanks"), until="never")
+    assert "error" not in [event["type"] for event in received]
+    sent = realtime.received[before:]
+    assert [event["item"]["content"][0]["text"] for event in sent][1] == "thanks"
+    assert "bob.smith@example.com" not in json.dumps(sent)
+    assert "please" in sent[0]["item"]["content"][0]["text"]

@@ -53,6 +53,10 @@ _STREAM = "wardgate_stream"
 _REALTIME = "wardgate_realtime"
 _IN_FLIGHT = "wardgate_in_flight"
 _REALTIME_TOLD = "wardgate_realtime_told"
+_REALTIME_RELEASE = "wardgate_realtime_release"  # by direction (from_client): the timer that sends held frames
+# A frame held because its text could still grow into a finding waits this long for the frame that ends it (a
+# client's `response.create`, the model's next delta, both usually milliseconds away), then goes out as it is.
+_REALTIME_HOLD_S = 1.0
 _HEADERS_DENIED = "wardgate_headers_denied"  # the answer's headers were denied (audited): refused in `response`
 # Before the credential is checked (a body refused at the headers stage) nobody is known yet.
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
@@ -248,7 +252,10 @@ class GuardAddon:
         ctx = flow.metadata.get(_CONTEXT)
         if self._inspected(flow) and ctx is not None and not flow.metadata.get(_REFUSED):
             flow.metadata[_REALTIME] = RealtimeSession(
-                self._guard, ctx, client_audio=self._streaming.realtime_client_audio
+                self._guard,
+                ctx,
+                client_audio=self._streaming.realtime_client_audio,
+                hold_chars=self._streaming.hold_chars,
             )
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
@@ -270,7 +277,22 @@ class GuardAddon:
                 session.stopped = Decision.deny("internal_error", "Wardgate could not judge a frame", status=500)
                 self._tell_client(flow, session.stopped)
             return
-        if outcome.action == "rewrite":
+        releases: dict[bool, asyncio.TimerHandle] = flow.metadata.setdefault(_REALTIME_RELEASE, {})
+        if outcome.action == "hold":
+            message.drop()
+            if message.from_client not in releases:
+                loop = asyncio.get_running_loop()
+                releases[message.from_client] = loop.call_later(
+                    _REALTIME_HOLD_S, self._release_held, flow, session, message.from_client
+                )
+        elif outcome.released:
+            # Held frames go first; this one is sent after them (as an injected frame too, to keep the order).
+            message.drop()
+            if (timer := releases.pop(message.from_client, None)) is not None:
+                timer.cancel()
+            for frame in (*outcome.released, outcome.text):
+                self._send_frame(flow, to_client=not message.from_client, frame=frame.encode())
+        elif outcome.action == "rewrite":
             message.text = outcome.text
         elif outcome.action == "stop":
             message.drop()
@@ -279,13 +301,25 @@ class GuardAddon:
                 assert outcome.decision is not None
                 self._tell_client(flow, outcome.decision)
 
+    def _release_held(self, flow: http.HTTPFlow, session: RealtimeSession, from_client: bool) -> None:
+        """The hold ran out: frames held in that direction go out as they are."""
+        flow.metadata.get(_REALTIME_RELEASE, {}).pop(from_client, None)
+        if flow.websocket is None or flow.websocket.timestamp_end is not None:
+            return
+        for frame in session.release(from_client=from_client):
+            self._send_frame(flow, to_client=not from_client, frame=frame.encode())
+
+    @staticmethod
+    def _send_frame(flow: http.HTTPFlow, *, to_client: bool, frame: bytes) -> None:
+        mitmproxy_ctx.master.commands.call("inject.websocket", flow, to_client, frame, True)
+
     @staticmethod
     def _tell_client(flow: http.HTTPFlow, decision: Decision) -> None:
         """The Realtime error event, sent to the client; nothing passes on this socket afterwards."""
         reason = decision.reasons[0].message if decision.reasons else decision.code
         ctx: RequestContext | None = flow.metadata.get(_CONTEXT)
         event = realtime_error_event(decision.code, f"Wardgate: {reason}", ctx.decision_id if ctx else None)
-        mitmproxy_ctx.master.commands.call("inject.websocket", flow, True, event, True)
+        GuardAddon._send_frame(flow, to_client=True, frame=event)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if self._upstream_timer is not None:
