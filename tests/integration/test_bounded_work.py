@@ -7,11 +7,15 @@ import json
 import os
 import random
 import socket
+import ssl
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from h2.config import H2Configuration
+from h2.connection import H2Connection
+from h2.errors import ErrorCodes
 
 from tests.conftest import AUTH
 from tests.integration.helpers import wait_for_events
@@ -165,6 +169,38 @@ class TestWorkOutlivesNoRequest:
         events = wait_for_events(deadline.audit_file, lambda e: e["result"]["code"] == "client_closed", timeout=5)
         assert len(events) == 1
         assert events[0]["result"]["allow"] is False
+        assert_no_work_left(deadline)
+        assert len(upstream.received) == before
+
+    def test_an_http2_client_that_resets_its_stream_mid_scan_gets_its_work_cancelled(self, deadline, upstream):
+        """A reset of one stream (the connection stays open) waited in mitmproxy's queue until the judgement had run
+        to its end: the scan went on to the deadline and was audited as `deadline_exceeded`."""
+        raw = json.dumps({**BODY, "messages": [{"role": "user", "content": long_prose("h2-reset", 50_000)}]})
+        before = len(upstream.received)
+        context = ssl.create_default_context(cafile=str(deadline.workdir / "ca" / "mitmproxy-ca-cert.pem"))
+        context.set_alpn_protocols(["h2"])
+        with (
+            socket.create_connection(("127.0.0.1", deadline.port), timeout=5) as plain,
+            context.wrap_socket(plain, server_hostname="127.0.0.1") as client,
+        ):
+            assert client.selected_alpn_protocol() == "h2"
+            h2 = H2Connection(H2Configuration(client_side=True))
+            h2.initiate_connection()
+            headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
+                       (":path", "/v1/chat/completions"), ("content-type", "application/json"),
+                       ("authorization", AUTH["authorization"])]  # fmt: skip
+            h2.send_headers(1, headers)
+            body = raw.encode()  # within HTTP/2's first window (64 KB), in frames of its smallest size (16 KB)
+            for start in range(0, len(body), 16384):
+                h2.send_data(1, body[start : start + 16384], end_stream=start + 16384 >= len(body))
+            client.sendall(h2.data_to_send())
+            time.sleep(0.5)  # mid-scan (the whole scan takes many seconds; the deadline is 3 s)
+            h2.reset_stream(1, ErrorCodes.CANCEL)
+            client.sendall(h2.data_to_send())
+            reset = time.monotonic()
+            events = wait_for_events(deadline.audit_file, lambda e: e["result"]["code"] == "client_closed", timeout=5)
+            assert time.monotonic() - reset < 2  # not at the deadline
+        assert [event["result"]["allow"] for event in events] == [False]
         assert_no_work_left(deadline)
         assert len(upstream.received) == before
 

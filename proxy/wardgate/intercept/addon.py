@@ -28,6 +28,7 @@ from wardgate.identity.forward import proxy_key
 from wardgate.intercept.error_pages import name_decision
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
 from wardgate.intercept.responses import DECISION_HEADER, JudgedStream, decoded_stream, refusal
+from wardgate.intercept.stream_resets import client_reset
 from wardgate.intercept.upstream_timeout import TIMED_OUT, UpstreamTimer
 from wardgate.limits import TokenCount
 from wardgate.models import Exchange
@@ -86,8 +87,8 @@ def _destination(flow: http.HTTPFlow) -> Destination:
 
 def _client_gone(flow: http.HTTPFlow) -> bool:
     """The client hung up: its connection can no longer be read (mitmproxy marks that at once, though the close
-    itself reaches the flow only after the pending hook)."""
-    return not flow.client_conn.state & ConnectionState.CAN_READ
+    itself reaches the flow only after the pending hook), or it reset the flow's HTTP/2 stream."""
+    return not flow.client_conn.state & ConnectionState.CAN_READ or client_reset(flow)
 
 
 def _incoming(flow: http.HTTPFlow, proxy_key: str | None) -> IncomingRequest:

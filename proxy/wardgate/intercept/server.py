@@ -28,6 +28,7 @@ from wardgate.intercept.ca import ensure_ca
 from wardgate.intercept.error_pages import install_json_error_pages
 from wardgate.intercept.informational import install_informational_skipping
 from wardgate.intercept.off_loop_streams import install_off_loop_streams
+from wardgate.intercept.stream_resets import install_stream_reset_notice
 from wardgate.intercept.trailers import install_trailer_reader
 from wardgate.intercept.upstream_timeout import UpstreamTimer
 from wardgate.limits import build_rate_limiter, build_usage
@@ -190,6 +191,7 @@ async def serve(settings: Settings) -> None:
     install_trailer_reader()
     install_informational_skipping()
     install_off_loop_streams()
+    install_stream_reset_notice()  # after error_pages', which it wraps
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
     master.addons.add(
