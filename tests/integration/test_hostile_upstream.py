@@ -565,11 +565,15 @@ class _OffersOnlyH2(ssl.SSLContext):
         super().set_alpn_protocols(["h2"])
 
 
-def http2_client(proxy) -> httpx.Client:
-    """An HTTP/2 client of the proxy's TLS listener (trusting its CA)."""
+def http2_context(proxy) -> ssl.SSLContext:
+    """For an HTTP/2 client of the proxy's TLS listener (trusting its CA)."""
     context = _OffersOnlyH2(ssl.PROTOCOL_TLS_CLIENT)
     context.load_verify_locations(cafile=str(proxy.workdir / "ca" / "mitmproxy-ca-cert.pem"))
-    return httpx.Client(http1=False, http2=True, verify=context, headers=AUTH, timeout=30)
+    return context
+
+
+def http2_client(proxy) -> httpx.Client:
+    return httpx.Client(http1=False, http2=True, verify=http2_context(proxy), headers=AUTH, timeout=30)
 
 
 def test_an_http2_client_gets_json_not_mitmproxys_html_page(start_proxy):
@@ -592,3 +596,30 @@ def test_an_http2_client_gets_json_not_mitmproxys_html_page(start_proxy):
             assert (error["code"], error["wardgate"]) == (code, {"decision_id": event["decision_id"]})
     finally:
         silent.close()
+
+
+async def test_streams_of_an_http2_client_waiting_for_one_attempt_all_time_out_as_504s(start_proxy):
+    """mitmproxy gives an HTTP/2 client's streams one connection attempt to the upstream; when the first stream's
+    timer ends it, the others waiting for it got a 502 as if the upstream had failed them otherwise."""
+    upstream = RawUpstream(None)  # accepts, and never answers the ClientHello
+    try:
+        config = {"upstream": f"https://127.0.0.1:{upstream.port}", "upstream_connect_timeout_s": 1.5, **SPINE}
+        proxy = start_proxy(config)
+        url = proxy.url.replace("http://", "https://") + "/v1/chat/completions"
+        verify = http2_context(proxy)
+        async with httpx.AsyncClient(http1=False, http2=True, verify=verify, headers=AUTH, timeout=30) as client:
+
+            async def post(after: float) -> httpx.Response:
+                await asyncio.sleep(after)
+                return await client.post(url, json=BODY)
+
+            first, second = await asyncio.gather(post(0), post(0.5))
+    finally:
+        upstream.close()
+    for response in (first, second):
+        assert (response.http_version, response.status_code) == ("HTTP/2", 504)
+        assert response.json()["error"]["code"] == "upstream_timeout"
+    events = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")
+    assert {first.headers["x-wardgate-decision-id"], second.headers["x-wardgate-decision-id"]} == {
+        event["decision_id"] for event in events
+    }

@@ -6,8 +6,9 @@ while a flow waits for its upstream, so each forwarded flow gets a timer. When i
 out (intercept/error_pages.py answers any error to it as this 504) and its upstream connection is closed as mitmproxy
 closes one (its reader task cancelled): the one still opening (TCP connect or TLS handshake), or the open one that
 has not answered. mitmproxy then ends the flow through its own error path, whatever state the connection was in.
-(An HTTP/2 upstream connection carries other flows' streams too: they end with it, as 502s; so does another flow
-of the same HTTP/2 client whose connection to the same upstream is still opening.)
+(An HTTP/2 upstream connection carries other flows' streams too: they end with it, as 502s. The other flows of an
+HTTP/2 client waiting for the same connection attempt, which mitmproxy shares between them, end with it as 504s:
+the attempt they waited for did not open in time.)
 
 The timer used to feed the open connection a line that is not HTTP: on a TLS upstream the TLS layer read it as a
 bad record and the flow hung; a connection stalled in its TLS handshake was not found as still opening.
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
+from collections.abc import Iterable
 
 from mitmproxy import ctx as mitmproxy_ctx
 from mitmproxy import http
@@ -39,18 +42,22 @@ def _established(connection: Server) -> bool:
 class UpstreamTimer:
     def __init__(self, *, connect_s: float, answer_s: float) -> None:
         self.connect_s, self.answer_s = connect_s, answer_s
+        self._waiting: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()  # timed flows with no answer yet
 
     def start(self, flow: http.HTTPFlow) -> None:
         """From forwarding: the connection must open within `connect_s`, the answer start within `answer_s`."""
         loop = asyncio.get_running_loop()
         flow.metadata[_TIMER] = loop.call_later(min(self.connect_s, self.answer_s), self._check, flow, "connect")
+        self._waiting.add(flow)
 
     def stop(self, flow: http.HTTPFlow) -> None:
+        self._waiting.discard(flow)
         if (timer := flow.metadata.pop(_TIMER, None)) is not None:
             timer.cancel()
 
     def _check(self, flow: http.HTTPFlow, limit: str) -> None:
         if flow.response is not None or flow.error is not None:
+            self._waiting.discard(flow)
             return
         loop = asyncio.get_running_loop()
         if limit == "connect" and _established(flow.server_conn):
@@ -61,20 +68,34 @@ class UpstreamTimer:
             return  # the client is gone: its flow ends with it
         if TIMED_OUT not in flow.metadata:
             logger.warning("upstream %s: no %s within its limit", flow.request.host, limit)
-        flow.metadata[TIMED_OUT] = limit
-        mark_timed_out(flow.request)
-        ending = [
-            transport.handler
+        ending = {
+            connection: transport.handler
             for connection, transport in list(handler.transports.items())
             if isinstance(connection, Server)
             and transport.handler is not None
             and not transport.handler.done()  # a failed attempt mitmproxy left behind
             and (connection is flow.server_conn if limit == "answer" else _opening_for(connection, flow))
-        ]
-        for task in ending:
+        }
+        # This flow, and the client's other flows waiting for the same attempt, which ends for them too.
+        for waiting in [flow] if limit == "answer" else self._sharing(flow, ending):
+            waiting.metadata[TIMED_OUT] = limit
+            mark_timed_out(waiting.request)
+        for task in ending.values():
             task.cancel("the upstream did not answer in time")
         if not ending:
             flow.metadata[_TIMER] = loop.call_later(_RETRY_S, self._check, flow, limit)
+
+    def _sharing(self, flow: http.HTTPFlow, attempts: Iterable[Server]) -> list[http.HTTPFlow]:
+        """`flow` and the flows of its client still waiting for one of these connection attempts."""
+        return [flow] + [
+            other
+            for other in list(self._waiting)
+            if other is not flow
+            and other.client_conn.id == flow.client_conn.id
+            and other.response is None
+            and other.error is None
+            and any(_opening_for(attempt, other) for attempt in attempts)
+        ]
 
 
 def _opening_for(connection: Server, flow: http.HTTPFlow) -> bool:
