@@ -63,18 +63,24 @@ def item(text: str) -> dict:
             "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}  # fmt: skip
 
 
-async def converse(proxy, *events: dict, headers=AUTH, until: str = "response.done") -> list[dict]:
-    """Send the events, collect what the client receives until `until` or an error event (or 5 s of silence)."""
+async def converse(
+    proxy, *events: dict | float, headers=AUTH, until: str = "response.done", quiet: float = 5
+) -> list[dict]:
+    """Send the events (a number: a pause of that many seconds), collect what the client receives until `until` or
+    an error event (or `quiet` seconds of silence)."""
     received: list[dict] = []
     async with (
         aiohttp.ClientSession() as session,
         session.ws_connect(proxy.url.replace("http", "ws") + "/v1/realtime?model=gpt-realtime", headers=headers) as ws,
     ):
         for event in events:
-            await ws.send_json(event)
+            if isinstance(event, dict):
+                await ws.send_json(event)
+            else:
+                await asyncio.sleep(event)
         while True:
             try:
-                message = await asyncio.wait_for(ws.receive(), 5)
+                message = await asyncio.wait_for(ws.receive(), quiet)
             except TimeoutError:
                 break
             if message.type != aiohttp.WSMsgType.TEXT:
@@ -143,6 +149,52 @@ async def test_a_key_split_over_two_client_frames_never_reaches_the_upstream(
     received = await converse(through, item(f"remember {AWS_KEY[:cut]}"), item(f"{AWS_KEY[cut:]} too"))
     assert received[-1]["type"] == "error"
     assert realtime.received[before:] == []  # neither half
+
+
+LONG = "Please summarise the following notes about the project plan. " * 60  # ~1 s to judge with PII on, here
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        # Found by an outside review of the hold: a frame without text in between released the first part.
+        [item("remember AKIAZ3MSJV4W"), {"type": "response.cancel"}, item("WNKWW5FG too")],
+        # The hold ran per direction, not per frame: the first part went with an earlier frame's hold, 0.1 s in.
+        [item("tell me about NASA"), 0.95, item("remember AKIAZ3MSJV4W"), 0.15, item("WNKWW5FG too")],
+        # A trailing word longer than hold_chars was not held.
+        [item("remember " + "/" * 600 + "AKIAZ3MSJV4W"), item("WNKWW5FG too")],
+    ],
+    ids=["a frame without text between", "a hold already running", "a long trailing word"],
+)
+async def test_a_held_first_part_goes_nowhere_however_the_frames_come(secrets_only, realtime, events):
+    before = len(realtime.received)
+    received = await converse(secrets_only, *events, until="error", quiet=3)
+    assert received[-1]["error"]["code"] == "secret_detected"
+    assert "AKIAZ3MSJV" not in json.dumps(realtime.received[before:])
+
+
+async def test_a_hold_that_runs_out_mid_judgement_keeps_the_order_and_sends_nothing_after_a_stop(proxy, realtime):
+    """Found by an outside review: the hold's timer fired while the next frame was judged; the held frame, queued by
+    mitmproxy behind that hook, went out after it, or after it had stopped the session."""
+    before = len(realtime.received)
+    await converse(proxy, item("tell me about NASA"), 0.85, item(LONG), until="never", quiet=3)
+    assert [event["item"]["content"][0]["text"] for event in realtime.received[before:]] == ["tell me about NASA", LONG]
+    before = len(realtime.received)
+    received = await converse(proxy, item("remember AKIAZ3MSJV4W"), 0.9, item("WNKWW5FG " + LONG), quiet=3)
+    assert received[-1]["error"]["code"] == "secret_detected"
+    assert realtime.received[before:] == []
+
+
+async def test_a_value_split_over_two_fields_of_one_frame_stops_the_session(proxy, realtime):
+    """Found by an outside review: a mask elsewhere in the frame let a card number split over two content parts
+    (found whole only in the joined text) through unmasked."""
+    texts = ("card 4111-1111-", "1111-1111 ok", "mail zq81xk@mailbox.org")
+    parts = [{"type": "input_text", "text": text} for text in texts]
+    event = {"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": parts}}
+    before = len(realtime.received)
+    received = await converse(proxy, event, quiet=3)
+    assert received[-1]["error"]["code"] == "split_value"
+    assert realtime.received[before:] == []
 
 
 async def test_frames_held_because_they_could_grow_into_a_key_go_out_in_order(proxy, realtime):

@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -256,7 +257,7 @@ class GuardAddon:
                 self._guard,
                 ctx,
                 client_audio=self._streaming.realtime_client_audio,
-                hold_chars=self._streaming.hold_chars,
+                hold_s=_REALTIME_HOLD_S,
             )
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
@@ -278,18 +279,13 @@ class GuardAddon:
                 session.stopped = Decision.deny("internal_error", "Wardgate could not judge a frame", status=500)
                 self._tell_client(flow, session.stopped)
             return
-        releases: dict[bool, asyncio.TimerHandle] = flow.metadata.setdefault(_REALTIME_RELEASE, {})
         if outcome.action == "hold":
             message.drop()
-            if message.from_client not in releases:
-                loop = asyncio.get_running_loop()
-                releases[message.from_client] = loop.call_later(
-                    _REALTIME_HOLD_S, self._release_held, flow, session, message.from_client
-                )
+            self._release_held(flow, session, message.from_client)  # those whose hold ran out while this was judged
         elif outcome.released:
             # Held frames go first; this one is sent after them (as an injected frame too, to keep the order).
             message.drop()
-            if (timer := releases.pop(message.from_client, None)) is not None:
+            if (timer := flow.metadata.get(_REALTIME_RELEASE, {}).pop(message.from_client, None)) is not None:
                 timer.cancel()
             for frame in (*outcome.released, outcome.text):
                 self._send_frame(flow, to_client=not message.from_client, frame=frame.encode())
@@ -303,12 +299,20 @@ class GuardAddon:
                 self._tell_client(flow, outcome.decision)
 
     def _release_held(self, flow: http.HTTPFlow, session: RealtimeSession, from_client: bool) -> None:
-        """The hold ran out: frames held in that direction go out as they are."""
-        flow.metadata.get(_REALTIME_RELEASE, {}).pop(from_client, None)
-        if flow.websocket is None or flow.websocket.timestamp_end is not None:
+        """Send the frames whose hold has run out, and wake up when the next one's does. Not while a frame of that
+        direction is being judged: sent then, they would follow it (mitmproxy queues an injected frame behind the
+        pending hook), or go out after it stopped the session; its outcome calls this again."""
+        releases: dict[bool, asyncio.TimerHandle] = flow.metadata.setdefault(_REALTIME_RELEASE, {})
+        if (timer := releases.pop(from_client, None)) is not None:
+            timer.cancel()
+        if flow.websocket is None or flow.websocket.timestamp_end is not None or session.busy(from_client=from_client):
             return
-        for frame in session.release(from_client=from_client):
+        for frame in session.release(from_client=from_client, due=time.monotonic()):
             self._send_frame(flow, to_client=not from_client, frame=frame.encode())
+        if (due := session.next_release(from_client=from_client)) is not None:
+            delay = max(0.0, due - time.monotonic())
+            timer = asyncio.get_running_loop().call_later(delay, self._release_held, flow, session, from_client)
+            releases[from_client] = timer
 
     @staticmethod
     def _send_frame(flow: http.HTTPFlow, *, to_client: bool, frame: bytes) -> None:

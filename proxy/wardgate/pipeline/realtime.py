@@ -3,25 +3,28 @@
 A frame is judged alone, and with the tail of what came before (a server's text deltas: on the same item; a client's
 texts: all of them), so a secret split across frames is caught at the frame that completes it. A frame whose text
 ends in something that could still grow into a finding (`holdback_start`, as in SSE streams) is held, with every
-frame after it in that direction, until a frame ends it cleanly, or the caller's hold runs out (`release`): the first
-part of a key split over two frames no longer goes out before the second is judged. A denied frame is not passed
-on, nor is anything held; the session is then stopped: the client gets an `error` event and no frame passes in
-either direction afterwards. Frames are audited when they are denied or rewritten (one event each); the upgrade
-itself was audited as a request.
+frame after it in that direction, until a frame ends the text cleanly (a client frame without text other than
+`response.create` waits behind it too), or its own hold runs out (`release` with `due`, which the caller calls once
+no frame of that direction is being judged): the first part of a key split over two frames no longer goes out
+before the second is judged. A denied frame is not passed on, nor is anything held; the session is then stopped: the
+client gets an `error` event and no frame passes in either direction afterwards. Frames are audited when they are
+denied or rewritten (one event each); the upgrade itself was audited as a request.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Literal
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from wardgate.formats.base import apply_rewrites
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.realtime import AUDIO_EVENTS, frame_exchange
 from wardgate.models import JsonPath, Segment
 from wardgate.pipeline.context import RequestContext
-from wardgate.pipeline.guard import Guard
+from wardgate.pipeline.guard import Guard, Verdict
 from wardgate.pipeline.stream import holdback_start
 from wardgate.policy import Decision
 from wardgate.surrogates import json_text
@@ -30,6 +33,7 @@ __all__ = ["FrameOutcome", "RealtimeSession"]
 
 _TAIL_CHARS = 256  # the text of earlier deltas a new one is judged with
 _TAIL: JsonPath = ("$tail",)
+_COMMITS = frozenset({"response.create"})  # a client frame without text that ends what the client was writing
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -40,21 +44,59 @@ class FrameOutcome:
     released: tuple[str, ...] = ()  # frames held before this one in its direction: sent first, in order
 
 
-class RealtimeSession:
-    """One WebSocket's judge: holds the delta tails and whether the session was stopped."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Joined:
+    """A frame's text joined to its tail: which tail, what it held before, and where the frame's fields lie in it."""
 
-    def __init__(self, guard: Guard, ctx: RequestContext, *, client_audio: bool = False, hold_chars: int = 512) -> None:
-        self._guard, self._ctx, self._client_audio, self._hold_chars = guard, ctx, client_audio, hold_chars
+    key: str = ""  # "" when the frame adds no text to a tail
+    earlier: str = ""
+    parts: tuple[tuple[int, int], ...] = ()  # (segment index, offset in the joined text)
+
+
+class RealtimeSession:
+    """One WebSocket's judge: holds the delta tails, the frames held back, and whether the session was stopped."""
+
+    def __init__(
+        self,
+        guard: Guard,
+        ctx: RequestContext,
+        *,
+        client_audio: bool = False,
+        hold_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._guard, self._ctx, self._client_audio = guard, ctx, client_audio
+        self._hold_s, self._clock = hold_s, clock
         self._tails: dict[str, str] = {}  # the client's texts (`client`), and each item's deltas: the last chars
-        self._held: dict[bool, list[str]] = {True: [], False: []}  # by from_client
+        self._held: dict[bool, list[tuple[str, float]]] = {True: [], False: []}  # by from_client: (frame, hold ends)
+        self._judging: dict[bool, int] = {True: 0, False: 0}
         self.stopped: Decision | None = None
 
-    def release(self, *, from_client: bool) -> list[str]:
-        """The frames held in a direction, to be sent now in order (none once the session is stopped)."""
-        held, self._held[from_client] = self._held[from_client], []
-        return held if self.stopped is None else []
+    def busy(self, *, from_client: bool) -> bool:
+        """A frame of this direction is being judged: what it becomes decides what happens to the held ones."""
+        return self._judging[from_client] > 0
+
+    def next_release(self, *, from_client: bool) -> float | None:
+        """When the first held frame's hold ends (the clock's time), or None."""
+        held = self._held[from_client]
+        return held[0][1] if held else None
+
+    def release(self, *, from_client: bool, due: float | None = None) -> list[str]:
+        """Held frames to send now, in order: all of them, or those whose hold has ended by `due` (none once the
+        session is stopped)."""
+        held = self._held[from_client]
+        count = len(held) if due is None else sum(1 for _, ends in held if ends <= due)  # holds end in order
+        self._held[from_client] = held[count:]
+        return [frame for frame, _ in held[:count]] if self.stopped is None else []
 
     async def judge(self, text: str | None, *, from_client: bool) -> FrameOutcome:
+        self._judging[from_client] += 1
+        try:
+            return await self._judge(text, from_client)
+        finally:
+            self._judging[from_client] -= 1
+
+    async def _judge(self, text: str | None, from_client: bool) -> FrameOutcome:
         if self.stopped is not None:
             return FrameOutcome("stop", decision=self.stopped)
         if text is None:
@@ -70,48 +112,59 @@ class RealtimeSession:
             message = "audio cannot be inspected; send text, or allow client audio in the configuration"
             return self._stop(Decision.deny("audio_refused", message, status=403))
         exchange = frame_exchange(payload, from_client=from_client)
-        delta = payload.get("delta") if isinstance(payload, dict) else None
-        texts = "".join(segment.text for segment in exchange.segments if segment.source != "metadata")
-        key, earlier = "", ""  # which tail the frame's text joins (`_tails`), and that tail before it
-        if not from_client and isinstance(kind, str) and kind.endswith(".delta") and isinstance(delta, str):
-            key = f"{payload.get('item_id')}:{payload.get('content_index')}:{kind}"  # one item's deltas
-            earlier = self._tails.get(key, "")
-            joined = Segment("assistant", "response", earlier + delta, _TAIL)
-        elif from_client and texts:
-            # A key split over two client events (an item, then another; instructions, then an item).
-            key, earlier = "client", self._tails.get("client", "")
-            joined = Segment("user", "prompt", earlier + texts, _TAIL)
-        if key:
-            exchange = dataclasses.replace(exchange, segments=[*exchange.segments, joined])
-            self._tails[key] = joined.text[-_TAIL_CHARS:]
-        ends = joined.text if key else ""
+        joined = self._joined(payload, exchange.segments, from_client)
+        ends = ""
+        if joined.key:
+            current = "".join(exchange.segments[index].text for index, _ in joined.parts)
+            ends = joined.earlier + current
+            joined_text = Segment("user", "prompt", ends, _TAIL)
+            if not from_client:
+                joined_text = Segment("assistant", "response", ends, _TAIL)
+            exchange = dataclasses.replace(exchange, segments=[*exchange.segments, joined_text])
+            self._tails[joined.key] = ends[-_TAIL_CHARS:]
         if not exchange.segments:
-            return self._passed("pass", text, ends, from_client)
+            return self._passed("pass", text, ends, from_client, payload)
         verdict = await self._guard.judge_frame(self._ctx, "request" if from_client else "response", exchange)
         if not verdict.decision.allow:
             return self._stop(verdict.decision, audited=True)
         if not verdict.rewrites:
-            return self._passed("pass", text, ends, from_client)
+            return self._passed("pass", text, ends, from_client, payload)
         own = {path: new for path, new in verdict.rewrites.items() if path != _TAIL}
-        # Where the tail's masked values lie: one across the frames' boundary is split (its first part was judged
-        # with its own frame, and may have gone out); one inside this frame must be in its own fields to mask; one
-        # inside the earlier frames was dealt with when they passed. (The tail keeps the text as it was sent: a
-        # key's first part masked as something else must not hide the key from the next frame.)
-        tail = len(exchange.segments) - 1
-        masked = [f for f in verdict.findings if key and f.segment == tail and verdict.decision.masks(f.kind)]
-        split = any(f.start < len(earlier) < f.end for f in masked)
-        unplaced = any(f.start >= len(earlier) for f in masked) and not own
-        if split or unplaced or any(KEY_MARK in path for path in own):
-            message = "a value the policy masks spans several frames; it cannot be masked in flight"
+        tail = len(exchange.segments) - 1 if joined.key else -1
+        if not _masked_in_place(verdict, tail, joined) or any(KEY_MARK in path for path in own):
+            message = "a value the policy masks spans several frames or fields; it cannot be masked in flight"
             return self._stop(Decision.deny("split_value", message, status=403))
-        return self._passed("rewrite", json_text(apply_rewrites(payload, own)), ends, from_client)
+        return self._passed("rewrite", json_text(apply_rewrites(payload, own)), ends, from_client, payload)
 
-    def _passed(self, action: Literal["pass", "rewrite"], text: str, ends: str, from_client: bool) -> FrameOutcome:
+    def _joined(self, payload: Any, segments: Sequence[Segment], from_client: bool) -> _Joined:
+        """Which tail the frame's text joins: a server's text delta its item's, a client's texts the client's (a key
+        split over two client events: an item, then another; instructions, then an item). Structural values (ids,
+        types) join none."""
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        if from_client:
+            key, fields = "client", [i for i, segment in enumerate(segments) if segment.source != "metadata"]
+        elif isinstance(kind, str) and kind.endswith(".delta") and isinstance(payload.get("delta"), str):
+            key = f"{payload.get('item_id')}:{payload.get('content_index')}:{kind}"  # one item's deltas
+            fields = [i for i, segment in enumerate(segments) if segment.path == ("delta",)]
+        else:
+            return _Joined()
+        earlier, offset, parts = self._tails.get(key, ""), 0, []
+        for index in fields:
+            parts.append((index, len(earlier) + offset))
+            offset += len(segments[index].text)
+        return _Joined(key, earlier, tuple(parts)) if offset else _Joined()
+
+    def _passed(
+        self, action: Literal["pass", "rewrite"], text: str, ends: str, from_client: bool, payload: Any
+    ) -> FrameOutcome:
         """A frame the policy let through: held (behind any held before it) while the text it ends could still grow
-        into a finding, within `hold_chars`; otherwise sent, after the frames held before it."""
-        start = holdback_start(ends)
-        if start < len(ends) and len(ends) - start <= self._hold_chars:
-            self._held[from_client].append(text)
+        into a finding, or while frames are held and it is a client's frame without text that does not commit them;
+        otherwise sent, after the frames held before it."""
+        held = self._held[from_client]
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        waits = from_client and not ends and kind not in _COMMITS
+        if holdback_start(ends) < len(ends) or (held and waits):
+            held.append((text, self._clock() + self._hold_s))
             return FrameOutcome("hold")
         return FrameOutcome(action, text, released=tuple(self.release(from_client=from_client)))
 
@@ -121,3 +174,20 @@ class RealtimeSession:
         self.stopped = decision
         self._held = {True: [], False: []}  # nothing held goes out
         return FrameOutcome("stop", decision=decision)
+
+
+def _masked_in_place(verdict: Verdict, tail: int, joined: _Joined) -> bool:
+    """Every value the policy masks in the joined tail lies whole inside one of this frame's fields and is masked
+    there too; one in the earlier frames was dealt with when they passed. One across the frames' boundary (its first
+    part may have gone out) or across two fields of this frame cannot be masked in place."""
+    masked = [found for found in verdict.findings if verdict.decision.masks(found.kind)]
+    for found in masked:
+        if found.segment != tail or found.end <= len(joined.earlier):
+            continue
+        if not any(
+            other.segment == index and other.start <= found.start - offset and found.end - offset <= other.end
+            for index, offset in joined.parts
+            for other in masked
+        ):
+            return False
+    return True
