@@ -95,7 +95,8 @@ def test_a_compressed_event_past_the_limit_is_never_inflated_whole(encoding):
     finally:
         tracemalloc.stop()
     [event] = [line for line in out.decode().splitlines() if line.startswith("data: ")]
-    assert json.loads(event[6:])["error"]["code"] == "event_too_large"
+    # Stopped at the event's limit, or (br, zstd: thousands of times smaller) at the ratio, past the same first MiB.
+    assert json.loads(event[6:])["error"]["code"] in ("event_too_large", "stream_unreadable")
     assert peak < 8 * 2**20  # the event's limit and a step or two of inflated bytes, not 64 MB
 
 
@@ -159,3 +160,29 @@ def test_a_stopped_compressed_stream_is_not_inflated_at_its_end():
     finally:
         tracemalloc.stop()
     assert peak < 2**20
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+def test_a_stream_decoding_to_more_than_200_times_its_size_is_stopped(encoding):
+    """Found by an outside review: 71 bytes of brotli became 7 MB of comments the judge took 10 s over (each step
+    bounded, the whole not). Past its first MiB a stream may decode to 200 times what it sent."""
+    comments = b": keep-alive\n\n" * 500_000  # 7 MB
+    out = run(http.Headers(content_encoding=encoding), COMPRESS[encoding](comments))
+    assert len(out) < 2 * 2**20
+    [event] = [line for line in out.decode().splitlines() if line.startswith("data: ")]
+    error = json.loads(event[6:])["error"]
+    assert (error["code"], "more than 200 times its size" in error["message"]) == ("stream_unreadable", True)
+    ordinary = chat_stream([f" token {n}" for n in range(20_000)])  # a long answer: ~20 times smaller compressed
+    assert b"stream_unreadable" not in run(http.Headers(content_encoding=encoding), COMPRESS[encoding](ordinary))
+
+
+def test_decoding_stops_when_the_judgements_budget_is_spent():
+    """What a chunk decodes to may cost the judge more than any scan (comments are not scanned): the chunk's budget
+    (scanners/deadline.py, opened by intercept/off_loop_streams.py) bounds decoding too."""
+    from wardgate.scanners import deadline
+
+    stream = decoded_stream(http.Headers(content_encoding="gzip"), StreamGuard(OpenAIChatStream(), Judge(), Vault()))
+    with deadline.budget(0.0):
+        out = stream(gzip.compress(chat_stream([f" token {n}" for n in range(20_000)])))
+    [event] = [line for line in out.decode().splitlines() if line.startswith("data: ")][-1:]
+    assert "took its budget" in json.loads(event[6:])["error"]["message"]

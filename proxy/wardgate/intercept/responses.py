@@ -9,11 +9,12 @@ from typing import Protocol
 from mitmproxy import http
 
 from wardgate.formats import error_body
-from wardgate.formats.decoding import DecodingError
+from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.mcp import jsonrpc_error
 from wardgate.formats.stream_decoding import stream_decoder
 from wardgate.pipeline import RequestContext
 from wardgate.policy import Decision
+from wardgate.scanners import deadline
 
 __all__ = ["CHALLENGE", "DECISION_HEADER", "JudgedStream", "decoded_stream", "refusal"]
 
@@ -81,11 +82,15 @@ def decoded_stream(headers: http.Headers, stream: JudgedStream) -> Callable[[byt
                 out.append(stream(piece))
                 if _stopped(stream):
                     return _joined(out)
+                if deadline.spent():  # what it decodes to may cost the judge more than any scan would
+                    return _joined(out, stream.refuse(f"judging the upstream's {encoding} stream took its budget"))
             if chunk:
                 return _joined(out)
             rest = decoder.end()
         except DecodingError as exc:
             return _joined(out, stream.refuse(f"the upstream's {encoding} stream is not valid: {exc}"))
+        except TooLarge as exc:
+            return _joined(out, stream.refuse(f"the upstream's {encoding} stream {exc}"))
         return _joined(out, *([stream(rest)] if rest else []), stream(b""))
 
     return decode
