@@ -14,6 +14,11 @@ from tests.integration.helpers import wait_for_events
 from wardgate.testing._server import BackgroundServer
 
 SPINE = {"scanners": {"injection": {"enabled": False}}}
+BETWEEN = [
+    {"type": "response.output_audio.delta", "event_id": "a1", "item_id": "i1", "content_index": 0, "delta": "AAAA"},
+    {"type": "rate_limits.updated", "event_id": "r1", "rate_limits": []},
+    {"type": "response.output_text.delta", "event_id": "t2", "item_id": "i2", "content_index": 0, "delta": "hello"},
+]
 
 
 class RealtimeUpstream(BackgroundServer):
@@ -40,8 +45,11 @@ class RealtimeUpstream(BackgroundServer):
                 continue
             text = event["item"]["content"][0]["text"]
             pieces = ["the key is ", AWS_KEY[:10], AWS_KEY[10:], " ok"] if text == "leak" else [f"echo: {text}"]
+            if text == "leak between":  # other events between the key's parts, as an audio answer interleaves them
+                pieces = ["the key is ", AWS_KEY[:10], *BETWEEN, AWS_KEY[10:], " ok"]
             for piece in pieces:
-                await socket.send_json({"type": "response.output_text.delta", "event_id": "e", "item_id": "i1",
+                await socket.send_json(piece if isinstance(piece, dict) else
+                                       {"type": "response.output_text.delta", "event_id": "e", "item_id": "i1",
                                         "content_index": 0, "delta": piece})  # fmt: skip
             await socket.send_json({"type": "response.done", "event_id": "e9", "response": {"id": "r1"}})
         return socket
@@ -114,6 +122,14 @@ async def test_a_secret_the_model_splits_over_deltas_never_reaches_the_client(pr
     text = "".join(event.get("delta", "") for event in received)
     assert AWS_KEY[:10] not in text  # its first half was sent before the second was judged
     assert text == "the key is "
+    assert received[-1]["type"] == "error"
+
+
+async def test_a_key_the_model_splits_around_other_events_never_reaches_the_client(secrets_only):
+    """Found by an outside review: a frame adding no text to the held tail (an audio delta, a rate-limit update, a
+    delta of another item) released the key's first part."""
+    received = await converse(secrets_only, item("leak between"), quiet=3)
+    assert AWS_KEY[:10] not in json.dumps(received)
     assert received[-1]["type"] == "error"
 
 

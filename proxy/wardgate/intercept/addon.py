@@ -59,6 +59,7 @@ _REALTIME_RELEASE = "wardgate_realtime_release"  # by direction (from_client): t
 # A frame held because its text could still grow into a finding waits this long for the frame that ends it (a
 # client's `response.create`, the model's next delta, both usually milliseconds away), then goes out as it is.
 _REALTIME_HOLD_S = 1.0
+_REALTIME_RECHECK_S = 0.05  # a hold that ran out while a frame was judged is looked at again this soon
 _HEADERS_DENIED = "wardgate_headers_denied"  # the answer's headers were denied (audited): refused in `response`
 # Before the credential is checked (a body refused at the headers stage) nobody is known yet.
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
@@ -293,26 +294,27 @@ class GuardAddon:
             message.text = outcome.text
         elif outcome.action == "stop":
             message.drop()
-            if not flow.metadata.get(_REALTIME_TOLD):
-                flow.metadata[_REALTIME_TOLD] = True
-                assert outcome.decision is not None
-                self._tell_client(flow, outcome.decision)
+            assert outcome.decision is not None
+            self._tell_client(flow, outcome.decision)
 
     def _release_held(self, flow: http.HTTPFlow, session: RealtimeSession, from_client: bool) -> None:
-        """Send the frames whose hold has run out, and wake up when the next one's does. Not while a frame of that
-        direction is being judged: sent then, they would follow it (mitmproxy queues an injected frame behind the
-        pending hook), or go out after it stopped the session; its outcome calls this again."""
+        """Send the frames whose hold has run out, and wake up when the next one's does. Not while a frame is being
+        judged: sent then, they would follow it (mitmproxy queues an injected frame behind the pending hook), or go
+        out after it stopped the session."""
         releases: dict[bool, asyncio.TimerHandle] = flow.metadata.setdefault(_REALTIME_RELEASE, {})
         if (timer := releases.pop(from_client, None)) is not None:
             timer.cancel()
-        if flow.websocket is None or flow.websocket.timestamp_end is not None or session.busy(from_client=from_client):
+        if flow.websocket is None or flow.websocket.timestamp_end is not None:
+            return
+        loop = asyncio.get_running_loop()
+        if session.busy():  # its verdict may stop the session: look again once it is out
+            releases[from_client] = loop.call_later(_REALTIME_RECHECK_S, self._release_held, flow, session, from_client)
             return
         for frame in session.release(from_client=from_client, due=time.monotonic()):
             self._send_frame(flow, to_client=not from_client, frame=frame.encode())
         if (due := session.next_release(from_client=from_client)) is not None:
             delay = max(0.0, due - time.monotonic())
-            timer = asyncio.get_running_loop().call_later(delay, self._release_held, flow, session, from_client)
-            releases[from_client] = timer
+            releases[from_client] = loop.call_later(delay, self._release_held, flow, session, from_client)
 
     @staticmethod
     def _send_frame(flow: http.HTTPFlow, *, to_client: bool, frame: bytes) -> None:
@@ -320,7 +322,10 @@ class GuardAddon:
 
     @staticmethod
     def _tell_client(flow: http.HTTPFlow, decision: Decision) -> None:
-        """The Realtime error event, sent to the client; nothing passes on this socket afterwards."""
+        """The Realtime error event, sent to the client once; nothing passes on this socket afterwards."""
+        if flow.metadata.get(_REALTIME_TOLD):
+            return
+        flow.metadata[_REALTIME_TOLD] = True
         reason = decision.reasons[0].message if decision.reasons else decision.code
         ctx: RequestContext | None = flow.metadata.get(_CONTEXT)
         event = realtime_error_event(decision.code, f"Wardgate: {reason}", ctx.decision_id if ctx else None)

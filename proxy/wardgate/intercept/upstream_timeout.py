@@ -94,6 +94,7 @@ class UpstreamTimer:
             and other.client_conn.id == flow.client_conn.id
             and other.response is None
             and other.error is None
+            and not _established(other.server_conn)  # one whose own connection is open waits for an answer instead
             and any(_opening_for(attempt, other) for attempt in attempts)
         ]
 

@@ -1,14 +1,14 @@
 """Judging a Realtime WebSocket frame by frame, with the same scanners, policy and audit as any request.
 
 A frame is judged alone, and with the tail of what came before (a server's text deltas: on the same item; a client's
-texts: all of them), so a secret split across frames is caught at the frame that completes it. A frame whose text
-ends in something that could still grow into a finding (`holdback_start`, as in SSE streams) is held, with every
-frame after it in that direction, until a frame ends the text cleanly (a client frame without text other than
-`response.create` waits behind it too), or its own hold runs out (`release` with `due`, which the caller calls once
-no frame of that direction is being judged): the first part of a key split over two frames no longer goes out
-before the second is judged. A denied frame is not passed on, nor is anything held; the session is then stopped: the
-client gets an `error` event and no frame passes in either direction afterwards. Frames are audited when they are
-denied or rewritten (one event each); the upgrade itself was audited as a request.
+texts: all of them), so a secret split across frames is caught at the frame that completes it. While a tail's text
+ends in something that could still grow into a finding (`holdback_start`, as in SSE streams), every frame of that
+direction is held, in order, until the tail ends cleanly (its next text, its item's `.done`, a `response.create` or
+`response.done`), or each frame's own hold runs out (`release` with `due`, which the caller calls while no frame is
+being judged): the first part of a key split over two frames no longer goes out before the second is judged. A
+denied frame is not passed on, nor is anything held; the session is then stopped: the client gets an `error` event
+and no frame passes in either direction afterwards. Frames are audited when they are denied or rewritten (one event
+each); the upgrade itself was audited as a request.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = ["FrameOutcome", "RealtimeSession"]
 
 _TAIL_CHARS = 256  # the text of earlier deltas a new one is judged with
 _TAIL: JsonPath = ("$tail",)
-_COMMITS = frozenset({"response.create"})  # a client frame without text that ends what the client was writing
+_ENDS = frozenset({"response.create", "response.done"})  # what the client was writing, what the model wrote, is whole
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -69,12 +69,13 @@ class RealtimeSession:
         self._hold_s, self._clock = hold_s, clock
         self._tails: dict[str, str] = {}  # the client's texts (`client`), and each item's deltas: the last chars
         self._held: dict[bool, list[tuple[str, float]]] = {True: [], False: []}  # by from_client: (frame, hold ends)
-        self._judging: dict[bool, int] = {True: 0, False: 0}
+        self._pending: dict[bool, set[str]] = {True: set(), False: set()}  # tails that could still grow, by direction
+        self._judging = 0
         self.stopped: Decision | None = None
 
-    def busy(self, *, from_client: bool) -> bool:
-        """A frame of this direction is being judged: what it becomes decides what happens to the held ones."""
-        return self._judging[from_client] > 0
+    def busy(self) -> bool:
+        """A frame is being judged: what it becomes (a stop included) decides what happens to the held ones."""
+        return self._judging > 0
 
     def next_release(self, *, from_client: bool) -> float | None:
         """When the first held frame's hold ends (the clock's time), or None."""
@@ -87,14 +88,16 @@ class RealtimeSession:
         held = self._held[from_client]
         count = len(held) if due is None else sum(1 for _, ends in held if ends <= due)  # holds end in order
         self._held[from_client] = held[count:]
+        if not self._held[from_client]:
+            self._pending[from_client].clear()  # the text did not grow in time: it went out as it was
         return [frame for frame, _ in held[:count]] if self.stopped is None else []
 
     async def judge(self, text: str | None, *, from_client: bool) -> FrameOutcome:
-        self._judging[from_client] += 1
+        self._judging += 1
         try:
             return await self._judge(text, from_client)
         finally:
-            self._judging[from_client] -= 1
+            self._judging -= 1
 
     async def _judge(self, text: str | None, from_client: bool) -> FrameOutcome:
         if self.stopped is not None:
@@ -123,18 +126,19 @@ class RealtimeSession:
             exchange = dataclasses.replace(exchange, segments=[*exchange.segments, joined_text])
             self._tails[joined.key] = ends[-_TAIL_CHARS:]
         if not exchange.segments:
-            return self._passed("pass", text, ends, from_client, payload)
+            return self._passed("pass", text, joined.key, ends, from_client, payload)
         verdict = await self._guard.judge_frame(self._ctx, "request" if from_client else "response", exchange)
         if not verdict.decision.allow:
             return self._stop(verdict.decision, audited=True)
         if not verdict.rewrites:
-            return self._passed("pass", text, ends, from_client, payload)
+            return self._passed("pass", text, joined.key, ends, from_client, payload)
         own = {path: new for path, new in verdict.rewrites.items() if path != _TAIL}
         tail = len(exchange.segments) - 1 if joined.key else -1
         if not _masked_in_place(verdict, tail, joined) or any(KEY_MARK in path for path in own):
             message = "a value the policy masks spans several frames or fields; it cannot be masked in flight"
             return self._stop(Decision.deny("split_value", message, status=403))
-        return self._passed("rewrite", json_text(apply_rewrites(payload, own)), ends, from_client, payload)
+        frame = json_text(apply_rewrites(payload, own))
+        return self._passed("rewrite", frame, joined.key, ends, from_client, payload)
 
     def _joined(self, payload: Any, segments: Sequence[Segment], from_client: bool) -> _Joined:
         """Which tail the frame's text joins: a server's text delta its item's, a client's texts the client's (a key
@@ -144,7 +148,7 @@ class RealtimeSession:
         if from_client:
             key, fields = "client", [i for i, segment in enumerate(segments) if segment.source != "metadata"]
         elif isinstance(kind, str) and kind.endswith(".delta") and isinstance(payload.get("delta"), str):
-            key = f"{payload.get('item_id')}:{payload.get('content_index')}:{kind}"  # one item's deltas
+            key = _delta_key(payload, kind)
             fields = [i for i, segment in enumerate(segments) if segment.path == ("delta",)]
         else:
             return _Joined()
@@ -155,16 +159,22 @@ class RealtimeSession:
         return _Joined(key, earlier, tuple(parts)) if offset else _Joined()
 
     def _passed(
-        self, action: Literal["pass", "rewrite"], text: str, ends: str, from_client: bool, payload: Any
+        self, action: Literal["pass", "rewrite"], text: str, key: str, ends: str, from_client: bool, payload: Any
     ) -> FrameOutcome:
-        """A frame the policy let through: held (behind any held before it) while the text it ends could still grow
-        into a finding, or while frames are held and it is a client's frame without text that does not commit them;
-        otherwise sent, after the frames held before it."""
-        held = self._held[from_client]
+        """A frame the policy let through: held (behind any held before it) while a tail of its direction could
+        still grow into a finding; otherwise sent, after the frames held before it."""
+        pending = self._pending[from_client]
         kind = payload.get("type") if isinstance(payload, dict) else None
-        waits = from_client and not ends and kind not in _COMMITS
-        if holdback_start(ends) < len(ends) or (held and waits):
-            held.append((text, self._clock() + self._hold_s))
+        if key and holdback_start(ends) < len(ends):
+            pending.add(key)
+        elif key:
+            pending.discard(key)
+        elif kind in _ENDS:
+            pending.clear()
+        elif isinstance(kind, str) and kind.endswith(".done"):  # an item's whole text, judged whole
+            pending.discard(_delta_key(payload, kind.removesuffix(".done") + ".delta"))
+        if pending:
+            self._held[from_client].append((text, self._clock() + self._hold_s))
             return FrameOutcome("hold")
         return FrameOutcome(action, text, released=tuple(self.release(from_client=from_client)))
 
@@ -173,7 +183,13 @@ class RealtimeSession:
             self._guard.refuse(self._ctx, "request", decision)
         self.stopped = decision
         self._held = {True: [], False: []}  # nothing held goes out
+        self._pending = {True: set(), False: set()}
         return FrameOutcome("stop", decision=decision)
+
+
+def _delta_key(payload: dict[str, Any], kind: str) -> str:
+    """The tail of one item's deltas of one kind."""
+    return f"{payload.get('item_id')}:{payload.get('content_index')}:{kind}"
 
 
 def _masked_in_place(verdict: Verdict, tail: int, joined: _Joined) -> bool:
