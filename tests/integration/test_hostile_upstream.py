@@ -25,6 +25,22 @@ SPINE = {"scanners": {"injection": {"enabled": False}}}
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 
 
+@pytest.fixture
+def start_proxy(start_proxy):
+    """The module's factory, whose proxies stop with the test that started them: this module starts about fifty,
+    each holding its models (~550 MB), and kept to the module's end they filled a 24 GB machine (a proxy then took
+    more than a minute to start)."""
+    started = []
+
+    def start(*args, **kwargs):
+        started.append(start_proxy(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
 class RawUpstream:
     """A TCP server that answers every connection with fixed bytes (a list: written apart, 50 ms between), then
     closes (or resets) it; with no answer, it holds each connection open and never says anything (until closed).
