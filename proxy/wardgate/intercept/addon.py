@@ -93,6 +93,12 @@ def _client_gone(flow: http.HTTPFlow) -> bool:
     return not flow.client_conn.state & ConnectionState.CAN_READ or client_reset(flow)
 
 
+def _cancel_release(flow: http.HTTPFlow, from_client: bool) -> None:
+    """Stop the timer that would send a Realtime direction's held frames."""
+    if (timer := flow.metadata.get(_REALTIME_RELEASE, {}).pop(from_client, None)) is not None:
+        timer.cancel()
+
+
 def _incoming(flow: http.HTTPFlow, proxy_key: str | None) -> IncomingRequest:
     request = flow.request
     return IncomingRequest(
@@ -286,8 +292,7 @@ class GuardAddon:
         elif outcome.released:
             # Held frames go first; this one is sent after them (as an injected frame too, to keep the order).
             message.drop()
-            if (timer := flow.metadata.get(_REALTIME_RELEASE, {}).pop(message.from_client, None)) is not None:
-                timer.cancel()
+            _cancel_release(flow, message.from_client)
             for frame in (*outcome.released, outcome.text):
                 self._send_frame(flow, to_client=not message.from_client, frame=frame.encode())
         elif outcome.action == "rewrite":
@@ -301,9 +306,8 @@ class GuardAddon:
         """Send the frames whose hold has run out, and wake up when the next one's does. Not while a frame is being
         judged: sent then, they would follow it (mitmproxy queues an injected frame behind the pending hook), or go
         out after it stopped the session."""
+        _cancel_release(flow, from_client)
         releases: dict[bool, asyncio.TimerHandle] = flow.metadata.setdefault(_REALTIME_RELEASE, {})
-        if (timer := releases.pop(from_client, None)) is not None:
-            timer.cancel()
         if flow.websocket is None or flow.websocket.timestamp_end is not None:
             return
         loop = asyncio.get_running_loop()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from wardgate.formats.base import apply_rewrites
@@ -63,10 +63,8 @@ class RealtimeSession:
         *,
         client_audio: bool = False,
         hold_s: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._guard, self._ctx, self._client_audio = guard, ctx, client_audio
-        self._hold_s, self._clock = hold_s, clock
+        self._guard, self._ctx, self._client_audio, self._hold_s = guard, ctx, client_audio, hold_s
         self._tails: dict[str, str] = {}  # the client's texts (`client`), and each item's deltas: the last chars
         self._held: dict[bool, list[tuple[str, float]]] = {True: [], False: []}  # by from_client: (frame, hold ends)
         self._pending: dict[bool, set[str]] = {True: set(), False: set()}  # tails that could still grow, by direction
@@ -78,7 +76,7 @@ class RealtimeSession:
         return self._judging > 0
 
     def next_release(self, *, from_client: bool) -> float | None:
-        """When the first held frame's hold ends (the clock's time), or None."""
+        """When the first held frame's hold ends (`time.monotonic()`), or None."""
         held = self._held[from_client]
         return held[0][1] if held else None
 
@@ -174,7 +172,7 @@ class RealtimeSession:
         elif isinstance(kind, str) and kind.endswith(".done"):  # an item's whole text, judged whole
             pending.discard(_delta_key(payload, kind.removesuffix(".done") + ".delta"))
         if pending:
-            self._held[from_client].append((text, self._clock() + self._hold_s))
+            self._held[from_client].append((text, time.monotonic() + self._hold_s))
             return FrameOutcome("hold")
         return FrameOutcome(action, text, released=tuple(self.release(from_client=from_client)))
 
