@@ -22,9 +22,8 @@ def answer(status: int, message: str) -> tuple[int, dict[str, str], dict]:
 def tagged(request, message: str, monkeypatch) -> str:
     """The message a stream of `request` sends its client's server layer (HTTP/1 or 2) for an error answer."""
     error = SendHttp(ResponseProtocolError(1, message, ErrorCode.GENERIC_SERVER_ERROR), tflow.tclient_conn())
-    monkeypatch.setattr(error_pages, "_stream_handle_event", lambda stream, event: iter([error]))
     stream = type("Stream", (), {"flow": type("Flow", (), {"request": request})()})()
-    (command,) = error_pages._tagging(stream, Start())
+    (command,) = error_pages._tagging(lambda stream, event: iter([error]), stream, Start())
     return command.event.message
 
 
@@ -53,3 +52,29 @@ def test_an_upstream_quoting_a_tag_names_nothing():
     assert status == 502
     assert "x-wardgate-decision-id" not in headers
     assert (body["error"]["code"], body["error"]["wardgate"]) == ("upstream_unavailable", {})
+
+
+def test_the_stream_patches_compose_in_either_order_and_install_once(monkeypatch):
+    """Error tags and reset notices both wrap HttpStream.handle_event: neither may drop the other, whichever comes
+    first (the tags captured mitmproxy's method at import, so installed after the notices they dropped them)."""
+    from mitmproxy.proxy.layers.http import HttpStream
+    from mitmproxy.proxy.layers.http._events import RequestProtocolError
+
+    from wardgate.intercept.stream_resets import client_reset, install_stream_reset_notice
+
+    error = SendHttp(ResponseProtocolError(1, "Server disconnected.", ErrorCode.GENERIC_SERVER_ERROR), None)
+    for first, second in (
+        (error_pages.install_json_error_pages, install_stream_reset_notice),
+        (install_stream_reset_notice, error_pages.install_json_error_pages),
+    ):
+        monkeypatch.setattr(HttpStream, "handle_event", lambda stream, event: iter([error]))
+        for install in (first, second, first, second):
+            install()
+        flow = tflow.tflow()
+        error_pages.name_decision(flow.request, "openai", "d-2")
+        stream = type("Stream", (), {"flow": flow})()
+        reset = RequestProtocolError(1, "client reset", ErrorCode.CANCEL)
+        (command,) = HttpStream.handle_event(stream, reset)
+        assert client_reset(flow)
+        assert answer(502, command.event.message)[2]["error"]["wardgate"]["decision_id"] == "d-2"
+        assert len(HttpStream.handle_event.wardgate_wrappers) == 2

@@ -27,13 +27,13 @@ from mitmproxy.proxy.layers.http._events import ResponseProtocolError
 
 from wardgate.formats import error_body
 from wardgate.intercept.responses import DECISION_HEADER
+from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
 
 __all__ = ["install_json_error_pages", "mark_timed_out", "name_decision"]
 
 _TAG = f" WARDGATE-{secrets.token_hex(8)} "
 
 _CODES = {400: "malformed_request", 413: "body_too_large", 502: "upstream_unavailable", 504: "upstream_timeout"}
-_stream_handle_event = HttpStream.handle_event
 _h2_server_handle_event = _http2.Http2Server._handle_event
 
 
@@ -60,9 +60,10 @@ def mark_timed_out(request: http.Request) -> None:
     _KNOWN.setdefault(request, _Known()).timed_out = True
 
 
-def _tagging(self: HttpStream, event: events.Event) -> Generator[commands.Command, Any, None]:
-    """HttpStream.handle_event: an error this stream sends its client carries what Wardgate knows of the request."""
-    for command in _stream_handle_event(self, event):
+def _tagging(inner: HandleEvent, self: HttpStream, event: events.Event) -> Generator[commands.Command, Any, None]:
+    """Around HttpStream.handle_event: an error this stream sends its client carries what Wardgate knows of the
+    request."""
+    for command in inner(self, event):
         if (
             isinstance(command, SendHttp)
             and isinstance(command.event, ResponseProtocolError)
@@ -116,5 +117,5 @@ def _h2_server_error_first(self: _http2.Http2Server, event: events.Event) -> Gen
 
 def install_json_error_pages() -> None:
     _http1.make_error_response = _http1_error_response
-    HttpStream.handle_event = _tagging  # type: ignore[method-assign,assignment]
+    wrap_stream_events(_tagging)
     _http2.Http2Server._handle_event = _h2_server_error_first  # type: ignore[method-assign]

@@ -191,7 +191,7 @@ async def serve(settings: Settings) -> None:
     install_trailer_reader()
     install_informational_skipping()
     install_off_loop_streams()
-    install_stream_reset_notice()  # after error_pages', which it wraps
+    install_stream_reset_notice()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
     master.addons.add(

@@ -17,6 +17,8 @@ from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers.http import HttpStream
 from mitmproxy.proxy.layers.http._events import RequestProtocolError
 
+from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
+
 __all__ = ["client_reset", "install_stream_reset_notice"]
 
 _RESET = "wardgate_client_reset"
@@ -27,16 +29,11 @@ def client_reset(flow: http.HTTPFlow) -> bool:
     return bool(flow.metadata.get(_RESET))
 
 
+def _noting_resets(inner: HandleEvent, self: HttpStream, event: events.Event) -> Generator[commands.Command, Any, None]:
+    if isinstance(event, RequestProtocolError) and (flow := getattr(self, "flow", None)) is not None:
+        flow.metadata[_RESET] = True
+    yield from inner(self, event)
+
+
 def install_stream_reset_notice() -> None:
-    """Wraps whatever handles stream events now (other patches wrap it too), once."""
-    handle_event = HttpStream.handle_event
-    if getattr(handle_event, "notes_resets", False):
-        return
-
-    def noting_resets(self: HttpStream, event: events.Event) -> Generator[commands.Command, Any, None]:
-        if isinstance(event, RequestProtocolError) and (flow := getattr(self, "flow", None)) is not None:
-            flow.metadata[_RESET] = True
-        yield from handle_event(self, event)
-
-    noting_resets.notes_resets = True  # type: ignore[attr-defined]
-    HttpStream.handle_event = noting_resets  # type: ignore[method-assign,assignment]
+    wrap_stream_events(_noting_resets)
