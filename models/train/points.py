@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +30,23 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def operating_point(
-    scores: np.ndarray, labels: np.ndarray, sources: np.ndarray, max_fpr: float, max_source_fpr: float, min_rows: int
+    scores: np.ndarray,
+    labels: np.ndarray,
+    sources: np.ndarray,
+    max_fpr: float,
+    max_source_fpr: float,
+    min_rows: int,
+    source_rows: Mapping[str, int] | None = None,
 ) -> dict:
     """The lowest threshold with at most `max_fpr` false positives pooled over the benign validation rows and at most
-    `max_source_fpr` on each benign source of `min_rows` or more. The cap is what keeps a large, easy source (4,000
-    Korean chit-chat turns, none flagged) from spending the pooled budget on one kind of text: without it the user
-    point flagged 30% of the held-out short turns and 8% of bastioncorpus' benign prompts at 1% pooled."""
+    `max_source_fpr` on each benign source of `min_rows` or more (counted in `source_rows`, the whole split's benign
+    rows per source, when the rows given are a part of it). The cap is what keeps a large, easy source (4,000 Korean
+    chit-chat turns, none flagged) from spending the pooled budget on one kind of text: without it the user point
+    flagged 30% of the held-out short turns and 8% of bastioncorpus' benign prompts at 1% pooled."""
     threshold = threshold_for_fpr(scores, labels, max_fpr)
-    for source in np.unique(sources[labels == 0]):
+    for source in np.unique(sources[labels == 0]) if max_source_fpr < 1 else ():
         pick = (sources == source) & (labels == 0)
-        if pick.sum() >= min_rows:
+        if (source_rows or {}).get(source, pick.sum()) >= min_rows:
             threshold = max(threshold, threshold_for_fpr(scores[pick], labels[pick], max_source_fpr))
     threshold = math.ceil(threshold * 1e6) / 1e6  # up: never one more FP
     flagged = scores >= threshold
@@ -59,15 +68,16 @@ def choose_points(scores: np.ndarray, valid: list[dict], args: argparse.Namespac
     # reports without --role. The scanner judges every text at its role's point, and those are capped per source and
     # chosen on the rows the scanner gives this model: routed (the default), text in other languages than English.
     # Chosen on every row, the 5% cap on held-out long English prose set the user point and Korean direct attacks
-    # fell to 0.37 (EXPERIMENTS.md, "Multilingual, sixth round").
+    # fell to 0.37 (EXPERIMENTS.md, "One model for every language?").
     pooled = operating_point(scores, labels, sources, **(point | {"max_source_fpr": 1.0}))
     read = np.array([args.point_rows == "all" or r["lang"] != "en" for r in valid])
     documents = np.array([r["role"] == "document" for r in valid])
-    roles = {
-        name: operating_point(scores[pick], labels[pick], sources[pick], **point)
-        for name, pick in (("user", read & ~documents), ("document", read & documents))
-        if len(set(labels[pick])) == 2
-    }
+    benign_rows = Counter(sources[labels == 0].tolist())  # a source is capped by its size, not by how much is read
+    roles = {}
+    for name, pick in (("user", read & ~documents), ("document", read & documents)):
+        if len(set(labels[pick])) != 2:
+            raise SystemExit(f"no {name} point: its rows ({int(pick.sum())}) need benign rows and attacks both")
+        roles[name] = operating_point(scores[pick], labels[pick], sources[pick], **point, source_rows=benign_rows)
     role_threshold = np.where(documents, roles["document"]["threshold"], roles["user"]["threshold"])
     per_source = {}
     for source in sorted(set(sources)):

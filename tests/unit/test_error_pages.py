@@ -57,11 +57,14 @@ def test_an_upstream_quoting_a_tag_names_nothing():
 def test_the_stream_patches_compose_in_either_order_and_install_once(monkeypatch):
     """Error tags and reset notices both wrap HttpStream.handle_event: neither may drop the other, whichever comes
     first (the tags captured mitmproxy's method at import, so installed after the notices they dropped them)."""
-    from mitmproxy.proxy.layers.http import HttpStream
+    from mitmproxy.proxy.layers.http import HttpStream, _http1, _http2
     from mitmproxy.proxy.layers.http._events import RequestProtocolError
 
     from wardgate.intercept.stream_resets import client_reset, install_stream_reset_notice
 
+    # install_json_error_pages patches these too: kept to this test.
+    monkeypatch.setattr(_http1, "make_error_response", _http1.make_error_response)
+    monkeypatch.setattr(_http2.Http2Server, "_handle_event", _http2.Http2Server._handle_event)
     error = SendHttp(ResponseProtocolError(1, "Server disconnected.", ErrorCode.GENERIC_SERVER_ERROR), None)
     for first, second in (
         (error_pages.install_json_error_pages, install_stream_reset_notice),

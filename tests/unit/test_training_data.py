@@ -244,3 +244,19 @@ def test_role_points_are_chosen_on_the_rows_routing_gives_the_model(recipe):
     assert routed["document"]["threshold"] == every["document"]["threshold"]  # no English documents here
     assert per_source["ko_user_attacks"]["flagged_at_role_point"] == 1.0
     assert per_source["en_user"]["flagged_at_role_point"] == 0.1  # reported, though routing never gives it these
+
+
+def test_a_source_partly_routed_is_still_capped_and_a_point_without_attacks_is_an_error(recipe):
+    points = recipe["points"]
+    args = Namespace(max_fpr=0.01, max_source_fpr=0.05, min_source_rows=30, point_rows="routed")
+    # 400 easy Korean turns, and a short-turn source of 60 rows of which routing reads 20 (the rest are English).
+    rows, scores = _validation("ko", "user", np.zeros(400), np.full(50, 0.99))
+    turns = [{"label": 0, "source": "short_turns", "role": "user", "lang": lang} for lang in ["ko"] * 20 + ["en"] * 40]
+    documents, document_scores = _validation("ko", "document", np.zeros(50), np.full(10, 0.99))
+    every = rows + turns + documents
+    read_turns = np.concatenate([np.linspace(0.5, 0.9, 20), np.zeros(40)])
+    _, roles, _ = points.choose_points(np.array([*scores, *read_turns, *document_scores]), every, args)
+    # Capped (a source of 60 rows): one of the 20 turns read may be flagged, not the four the pooled 1% allows.
+    assert roles["user"]["threshold"] > 0.85
+    with pytest.raises(SystemExit, match="no document point"):
+        points.choose_points(np.array([*scores, *read_turns]), rows + turns, args)
