@@ -100,7 +100,7 @@ def english_long_text(data: Path, training: set[str]) -> list[dict]:
     """The English recipe's held-out long text (joined held-out prompts, and web prose: answers, e-mails, reviews,
     newsgroup posts; each benign and with one attack sentence inside) as validation rows `en_<source>`. The English
     MiniLM's long-text false positives showed there first, and this model reads English too (EXPERIMENTS.md, "One
-    model for every language"). Validation only: no training row comes from them."""
+    model for every language?"). Validation only: no training row comes from them."""
     rows = []
     for row in recipe_rows(data, 1500, extra_english=False):
         if row["source"] in HELD_OUT_LONG and normalised(row["text"]) not in training:

