@@ -7,13 +7,13 @@ Usage: python export_ner.py --checkpoint DIR --data ../../../shared/data/pii/tra
 from __future__ import annotations
 
 import json
-import random
 import shutil
 
 import numpy as np
 import onnxruntime as ort
+from ner_data import split
 from recipe import base_tokenizer, export_arguments, export_directory
-from train_ner import LABELS, encode, read_uner, read_wnut
+from train_ner import LABELS, encode
 from transformers import BertForTokenClassification
 
 # The tagger's types under Presidio's entity names.
@@ -39,10 +39,8 @@ def main() -> None:
     tokenizer = base_tokenizer()
 
     # The same held-out split as train_ner.py (same files, order, seed and share).
-    real = read_uner(args.data / "uner_en_ewt-ud-dev.iob2")
-    real += read_wnut(args.data / "wnut17train.conll") + read_wnut(args.data / "wnut17dev.conll")
-    random.Random(args.seed).shuffle(real)
-    valid = encode(real[: int(len(real) * args.validation_share)], tokenizer, args.max_length - 2)
+    _, held_out = split(args.data, args.seed, args.validation_share)
+    valid = encode(held_out, tokenizer, args.max_length - 2)
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     predicted = {
         name: token_labels(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), valid, cls, sep)

