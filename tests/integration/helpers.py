@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import socket
+import ssl
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from h2.config import H2Configuration
+from h2.connection import H2Connection
+from h2.events import DataReceived, ResponseReceived, StreamEnded, StreamReset
 
 from tests.conftest import OPENAI_KEY, POLICIES
 
@@ -30,6 +37,12 @@ def wait_for_events(path: Path, where: Callable[[Event], bool], count: int = 1, 
         if len(matches) >= count or time.monotonic() > deadline:
             return matches
         time.sleep(0.02)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def event_for(path: Path, decision_id: str, phase: str = "request") -> Event:
@@ -60,3 +73,57 @@ def curl_post(url: str, body: dict[str, Any], *options: str, env: dict[str, str]
     )  # fmt: skip
     payload, status = result.stdout.rsplit("\n", 1)
     return int(status), json.loads(payload)
+
+
+class _OffersOnlyH2(ssl.SSLContext):
+    """httpx offers `http/1.1` before `h2`, and mitmproxy takes the client's first choice: this client offers h2."""
+
+    def set_alpn_protocols(self, alpn_protocols: Any) -> None:
+        super().set_alpn_protocols(["h2"])
+
+
+def http2_context(proxy: Any) -> ssl.SSLContext:
+    """For an HTTP/2 client of the proxy's TLS listener (trusting its CA)."""
+    context = _OffersOnlyH2(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=str(proxy.workdir / "ca" / "mitmproxy-ca-cert.pem"))
+    return context
+
+
+@contextlib.contextmanager
+def http2_socket(proxy: Any) -> Iterator[tuple[ssl.SSLSocket, H2Connection]]:
+    """A raw HTTP/2 connection to the proxy's TLS listener (h2's state machine, its preface sent): for what the
+    usual clients never send (a body without `content-length`, a reset at a chosen moment)."""
+    context = http2_context(proxy)
+    context.set_alpn_protocols(["h2"])  # httpx sets it on its own
+    with (
+        socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as plain,
+        context.wrap_socket(plain, server_hostname="127.0.0.1") as client,
+    ):
+        assert client.selected_alpn_protocol() == "h2"
+        h2 = H2Connection(H2Configuration(client_side=True))
+        h2.initiate_connection()
+        client.sendall(h2.data_to_send())
+        yield client, h2
+
+
+def http2_exchange(proxy: Any, headers: list[tuple[str, str]], body: bytes) -> tuple[dict[bytes, bytes], bytes]:
+    """One request on stream 1 as given (no header added), and its answer's (headers, body); no headers when the
+    proxy reset the stream or closed the connection."""
+    with http2_socket(proxy) as (client, h2):
+        h2.send_headers(1, headers, end_stream=not body)
+        if body:
+            h2.send_data(1, body, end_stream=True)
+        client.sendall(h2.data_to_send())
+        answer: dict[bytes, bytes] = {}
+        data = b""
+        while received := client.recv(65536):  # b"": the proxy closed the connection (a GOAWAY before it)
+            for event in h2.receive_data(received):
+                if isinstance(event, ResponseReceived):
+                    answer = dict(event.headers)
+                elif isinstance(event, DataReceived):
+                    data += event.data
+                    h2.acknowledge_received_data(event.flow_controlled_length, 1)
+                elif isinstance(event, StreamEnded | StreamReset):
+                    return answer, data
+            client.sendall(h2.data_to_send())
+        return answer, data

@@ -4,12 +4,10 @@ request itself (a request that is refused, times out or whose client hangs up le
 from __future__ import annotations
 
 import json
-import os
 import random
 import socket
 import ssl
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +16,7 @@ from h2.connection import H2Connection
 from h2.errors import ErrorCodes
 
 from tests.conftest import AUTH
-from tests.integration.helpers import wait_for_events
+from tests.integration.helpers import cpu_seconds, wait_for_events
 from wardgate.testing import ProxyProcess
 from wardgate.testing.bodies import agent_conversation, many_keys, many_messages
 
@@ -112,11 +110,6 @@ def wait_for_load(proxy: ProxyProcess, *, scanning: int, waiting: int, within: f
                 return
             assert time.monotonic() < deadline, f"load never reached {scanning} scanning, {waiting} waiting: {load}"
             time.sleep(0.02)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def assert_no_work_left(proxy: ProxyProcess, within: float = 4.0) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import codecs
 import json
+import time
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import AUTH, AWS_KEY
-from tests.integration.helpers import policy_copy, wait_for_events
+from tests.integration.helpers import http2_exchange, policy_copy, wait_for_events
 from wardgate.testing._server import BackgroundServer
 
 MODEL = "gpt-4o-mini"
@@ -669,6 +670,47 @@ def test_a_chunked_request_with_trailers_is_refused_and_audited(proxy, recorder,
     assert recorder.records[before:] == []
     decision = json.loads(payload)["error"]["wardgate"]["decision_id"]
     assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision and not e["result"]["allow"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "framing"),
+    [
+        ("GET", "/v1/models", []),
+        ("POST", "/v1/files", [("content-type", "text/plain")]),
+        ("DELETE", "/v1/files/f-1", []),
+        ("POST", "/v1/files", [("content-type", "text/plain"), ("content-length", "4")]),  # shorter than the body
+        ("POST", "/v1/files", [("content-type", "text/plain"), ("transfer-encoding", "chunked")]),
+    ],
+    ids=["get", "post", "delete", "short-length", "chunked-claim"],
+)
+def test_a_request_smuggled_in_an_http2_body_never_reaches_the_upstream(proxy, recorder, method, path, framing):
+    """Found by a session's probe: HTTP/2 frames a body itself, so a client may send no `content-length` (or one
+    that is not the body's); mitmproxy forwarded such a body to an HTTP/1 upstream after a head naming no length (or
+    that one), and the upstream read the body as a second request on the connection: a chat completion Wardgate never judged (a harmless one here: a prompt the body's scan
+    would have refused is no test of the framing)."""
+    smuggled = json.dumps(chat(messages=[{"role": "user", "content": "a prompt no one judged"}])).encode()
+    body = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: upstream\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(smuggled), smuggled))  # fmt: skip
+    headers = [(":method", method), (":scheme", "https"), (":authority", "127.0.0.1"), (":path", path),
+               ("authorization", AUTH["authorization"]), *framing]  # fmt: skip
+    before = len(recorder.records)
+    answer, _ = http2_exchange(proxy, headers, body)
+    time.sleep(0.3)  # what a smuggled request would have cost the upstream: one more record
+    forwarded = recorder.records[before:]
+    assert [(m, p) for m, p, _ in forwarded] in ([], [(method, path)]), forwarded  # the request judged, no other
+    assert answer.get(b":status") in (None, b"200", b"400", b"403"), answer  # None: the stream refused as malformed
+
+
+def test_an_http2_chat_without_a_length_reaches_the_upstream_whole(proxy, recorder):
+    """The same request with its length once got the upstream's 400 (its body read as a request line)."""
+    body = json.dumps(chat()).encode()
+    headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
+               (":path", "/v1/chat/completions"), ("content-type", "application/json"),
+               ("authorization", AUTH["authorization"])]  # fmt: skip
+    before = len(recorder.records)
+    answer, _ = http2_exchange(proxy, headers, body)
+    assert answer[b":status"] == b"200"
+    assert recorder.records[before:] == [("POST", "/v1/chat/completions", body)]
 
 
 def test_a_lone_surrogate_is_judged_and_forwarded_as_sent(proxy, recorder):

@@ -15,9 +15,11 @@ import anthropic
 import httpx
 import pytest
 from aiohttp import web
+from h2.errors import ErrorCodes
+from h2.events import ResponseReceived
 
 from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, free_port
-from tests.integration.helpers import wait_for_events
+from tests.integration.helpers import cpu_seconds, http2_context, http2_socket, wait_for_events
 from tests.tls import self_signed
 from wardgate.testing._server import BackgroundServer
 
@@ -308,6 +310,50 @@ def test_an_mcp_tool_result_too_long_to_judge_in_time_is_refused_in_time(start_p
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "scanner_error")
 
 
+def test_an_http2_client_that_resets_its_stream_while_a_chunk_is_judged_stops_the_judgement(start_proxy):
+    """Found by an outside red-team run: an HTTP/2 client that reset its stream while a chunk of its answer was
+    judged was noticed when that judgement ended, a whole scan budget later (mitmproxy queues the reset behind the
+    hook). The reset now gives the judgement up at its scanners' next check of their budget."""
+    text = " ".join(f"Shipment {i} reached the northern depot on time and was signed for." for i in range(12_000))
+    result = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": text}]}}
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+    with TricklingUpstream(trickled(f"event: message\ndata: {json.dumps(result)}\n\n".encode(), 64 * 1024), 0) as up:
+        # The budget far past the test's waits: only the reset can end this judgement in time.
+        proxy = start_proxy({"upstream": up.url, "scanners": {"timeout_ms": 120_000}, "deadline_s": 180})
+        with http2_socket(proxy) as (client, h2):
+            headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"), (":path", "/mcp"),
+                       ("content-type", "application/json"), ("accept", "application/json, text/event-stream"),
+                       ("authorization", AUTH["authorization"])]  # fmt: skip
+            h2.send_headers(1, headers)
+            h2.send_data(1, json.dumps(call).encode(), end_stream=True)
+            client.sendall(h2.data_to_send())
+            answer: dict[bytes, bytes] = {}
+            while not answer:  # the answer's head: its stream is being judged from here on
+                for event in h2.receive_data(client.recv(65536)):
+                    if isinstance(event, ResponseReceived):
+                        answer = dict(event.headers)
+                client.sendall(h2.data_to_send())
+            assert answer[b":status"] == b"200"
+            time.sleep(2.0)  # the event is whole: its ~850 KB tool result is being judged (minutes of passes)
+            busy = cpu_seconds(proxy.pid)
+            time.sleep(0.5)
+            assert cpu_seconds(proxy.pid) - busy > 0.2  # the judgement is running
+            h2.reset_stream(1, ErrorCodes.CANCEL)
+            client.sendall(h2.data_to_send())
+            reset = time.monotonic()
+            decision = answer[b"x-wardgate-decision-id"].decode()
+            answered = ("response", "tool_result")  # the stream's event, not the call's (`tool_call`)
+            events = wait_for_events(
+                proxy.audit_file, lambda e: e["decision_id"] == decision and e["phase"] in answered, timeout=10
+            )
+            assert events, "the stream's audit event waited for the judgement's end"
+            assert time.monotonic() - reset < 5  # it was the budget: two minutes
+            assert events[0]["result"]["allow"] is False
+    quiet = cpu_seconds(proxy.pid)
+    time.sleep(1.0)
+    assert cpu_seconds(proxy.pid) - quiet < 0.3  # no judgement left running
+
+
 @pytest.mark.parametrize("answer", ["sse", "json"])
 def test_an_mcp_answer_batching_many_tool_results_is_judged_within_one_budget(start_proxy, answer):
     """Found by an outside review: the budget was per scanner call, and an answer batching 40 results (each read by
@@ -572,20 +618,6 @@ def test_an_answer_past_the_body_cap_is_a_502_audited_as_the_response_it_was(sta
     assert response.headers["content-type"] == "application/json"
     events = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "response_too_large")
     assert [(e["phase"], e["result"]["status"]) for e in events] == [("response", 502)]
-
-
-class _OffersOnlyH2(ssl.SSLContext):
-    """httpx offers `http/1.1` before `h2`, and mitmproxy takes the client's first choice: this client offers h2."""
-
-    def set_alpn_protocols(self, alpn_protocols: Any) -> None:
-        super().set_alpn_protocols(["h2"])
-
-
-def http2_context(proxy) -> ssl.SSLContext:
-    """For an HTTP/2 client of the proxy's TLS listener (trusting its CA)."""
-    context = _OffersOnlyH2(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(cafile=str(proxy.workdir / "ca" / "mitmproxy-ca-cert.pem"))
-    return context
 
 
 def http2_client(proxy) -> httpx.Client:

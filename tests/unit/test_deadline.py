@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -33,3 +34,15 @@ def test_a_budget_inside_another_cannot_outlast_it():
             assert deadline.spent()
         with deadline.budget(0.01):
             assert deadline.spent()
+
+
+def test_an_abandoned_budget_is_spent_at_once_inside_and_in_the_budgets_it_holds():
+    """A stream's client reset its stream: the chunk's judgement stops at its next check, not at its time."""
+    abandoned = threading.Event()
+    with deadline.budget(60, abandoned), deadline.budget(30):  # a scanner's own budget inside the chunk's
+        assert not deadline.spent()
+        abandoned.set()
+        assert deadline.spent()
+        with pytest.raises(ScannerError, match="PII analysis: the judgement was given up"):
+            deadline.check("PII analysis")
+    assert not deadline.spent()

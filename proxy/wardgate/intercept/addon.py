@@ -27,6 +27,7 @@ from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
 from wardgate.intercept.error_pages import name_decision
+from wardgate.intercept.framing import frame_body
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
 from wardgate.intercept.responses import DECISION_HEADER, JudgedStream, decoded_stream, refusal
 from wardgate.intercept.stream_resets import client_reset
@@ -245,6 +246,7 @@ class GuardAddon:
 
     @_fails_closed("request")
     async def request(self, flow: http.HTTPFlow) -> None:
+        frame_body(flow.request)  # every flow's, judged or not (intercept/framing.py)
         if flow.response is not None or not self._inspected(flow):
             return
         if flow.request.trailers:

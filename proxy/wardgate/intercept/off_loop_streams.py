@@ -5,7 +5,9 @@ window that needs the PII tagger, an MCP tool result's injection scan or a remot
 flow of the process while it ran. This makes the streaming state of mitmproxy's `HttpStream` hand a chunk of an
 `OffLoopStream` to an addon hook instead (`wardgate_stream_chunk`). The hook judges it on a worker thread while the
 stream's layer waits, as it waits for any blocking hook: chunks that arrive meanwhile queue in order, and a client
-that hangs up meanwhile is noticed as the hook returns (`check_killed`). Other flows go on.
+that hangs up meanwhile is noticed as the hook returns (`check_killed`). Other flows go on. A client that resets its
+HTTP/2 stream meanwhile is noticed as the reset arrives (intercept/stream_resets.py calls `abandon`): the chunk's
+judgement stops at its scanners' next check of their budget instead of running to its end.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import contextvars
 import dataclasses
 import functools
 import logging
+import threading
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -55,12 +58,17 @@ class OffLoopStream:
     ) -> None:
         """`budget_s`: what judging one chunk may take (the scanners' budget, scanners/deadline.py)."""
         self._judged, self.stream, self._budget_s = judged, stream, budget_s
+        self._abandoned = threading.Event()
+
+    def abandon(self) -> None:
+        """The client is gone: a judgement running now, and any after it, gives up at its next budget check."""
+        self._abandoned.set()
 
     def __call__(self, chunk: bytes) -> bytes | list[bytes]:
         return self._judged(chunk)
 
     def _judged_in_budget(self, chunk: bytes) -> bytes | list[bytes]:
-        with deadline.budget(self._budget_s):
+        with deadline.budget(self._budget_s, self._abandoned):
             return self._judged(chunk)
 
     async def judge(self, chunk: bytes) -> list[bytes]:

@@ -1,0 +1,49 @@
+"""A forwarded request body always carries its own length (intercept/framing.py)."""
+
+from __future__ import annotations
+
+import pytest
+from mitmproxy import http
+
+from wardgate.intercept.framing import frame_body
+
+
+def request(method: str, body: bytes, version: str = "HTTP/2.0", **headers: str) -> http.Request:
+    made = http.Request.make(method, "https://api.example.com/v1/x", body, {})
+    made.headers.clear()  # make() adds a content-length: the client's own fields only
+    for name, value in headers.items():
+        made.headers.add(name.replace("_", "-"), value)
+    made.http_version = version
+    return made
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "headers", "length"),
+    [
+        ("GET", b"POST /v1/chat HTTP/1.1\r\n\r\n", {}, ["26"]),  # HTTP/2 needs no length: HTTP/1 does
+        ("POST", b"", {}, ["0"]),  # an empty POST still says so (411 Length Required otherwise)
+        ("GET", b"", {}, []),  # a GET without a body is left as it came
+        ("POST", b"hello", {"content_length": "2"}, ["5"]),  # a length that is not the body's
+        ("POST", b"hello", {"content_length": "5"}, ["5"]),
+        ("POST", b"hello", {"transfer_encoding": "chunked"}, ["5"]),  # HTTP/2 has no transfer coding
+    ],
+)
+def test_an_http2_body_leaves_with_its_own_length(method, body, headers, length):
+    forwarded = request(method, body, **headers)
+    frame_body(forwarded)
+    assert forwarded.headers.get_all("content-length") == length
+    assert "transfer-encoding" not in forwarded.headers
+
+
+def test_two_lengths_become_the_bodys_one():
+    forwarded = request("POST", b"hello")
+    forwarded.headers.add("content-length", "5")
+    forwarded.headers.add("content-length", "50")
+    frame_body(forwarded)
+    assert forwarded.headers.get_all("content-length") == ["5"]
+
+
+def test_an_http1_chunked_body_stays_chunked():
+    forwarded = request("POST", b"hello", "HTTP/1.1", transfer_encoding="chunked")
+    frame_body(forwarded)
+    assert (forwarded.headers.get("transfer-encoding"), forwarded.headers.get("content-length")) == ("chunked", None)
