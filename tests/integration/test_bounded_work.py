@@ -6,17 +6,14 @@ from __future__ import annotations
 import json
 import random
 import socket
-import ssl
 import time
 
 import httpx
 import pytest
-from h2.config import H2Configuration
-from h2.connection import H2Connection
 from h2.errors import ErrorCodes
 
 from tests.conftest import AUTH
-from tests.integration.helpers import cpu_seconds, wait_for_events
+from tests.integration.helpers import cpu_seconds, http2_socket, wait_for_events
 from wardgate.testing import ProxyProcess
 from wardgate.testing.bodies import agent_conversation, many_keys, many_messages
 
@@ -170,15 +167,7 @@ class TestWorkOutlivesNoRequest:
         to its end: the scan went on to the deadline and was audited as `deadline_exceeded`."""
         raw = json.dumps({**BODY, "messages": [{"role": "user", "content": long_prose("h2-reset", 50_000)}]})
         before = len(upstream.received)
-        context = ssl.create_default_context(cafile=str(deadline.workdir / "ca" / "mitmproxy-ca-cert.pem"))
-        context.set_alpn_protocols(["h2"])
-        with (
-            socket.create_connection(("127.0.0.1", deadline.port), timeout=5) as plain,
-            context.wrap_socket(plain, server_hostname="127.0.0.1") as client,
-        ):
-            assert client.selected_alpn_protocol() == "h2"
-            h2 = H2Connection(H2Configuration(client_side=True))
-            h2.initiate_connection()
+        with http2_socket(deadline) as (client, h2):
             headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
                        (":path", "/v1/chat/completions"), ("content-type", "application/json"),
                        ("authorization", AUTH["authorization"])]  # fmt: skip
