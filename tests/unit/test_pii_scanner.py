@@ -280,3 +280,15 @@ def test_finding_international_addresses_costs_linear_time(text):
     started = time.perf_counter()
     international_emails(text)
     assert time.perf_counter() - started < 1.0  # a regex over the whole text: 84 s for the first
+
+
+@pytest.mark.parametrize(
+    "text", ["Hi, I'm Maria Gonzalez, call me at 555-0100.", "안녕하세요 홍길동입니다. 010-1234-5678로 연락주세요."]
+)
+def test_an_analysis_logs_nothing(scanner, caplog, text):
+    """Each language pass asks Presidio only for what it has a recognizer for: Presidio warned once per other
+    entity on every call (KR_RRN on each English pass, twelve more on each Korean one), lines on every request."""
+    with caplog.at_level(logging.WARNING, logger="presidio-analyzer"):
+        assert scanner.analyze(text)
+        assert scanner.scan_sync([Segment("tool", "tool_result", text, ())])  # a stream's patterns-only pass
+    assert caplog.records == []

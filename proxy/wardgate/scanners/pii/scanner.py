@@ -96,6 +96,7 @@ class PiiScanner:
         self._cache: TextMemo[_Found] = TextMemo(cache_size)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wardgate-pii")
         self._ner_batcher = ner_batcher
+        self._supported: dict[tuple[int, str], frozenset[str]] = {}  # (analyzer, language) → entities it recognizes
 
     def threshold(self, entity: str) -> float:
         return self._thresholds.get(entity, self._min_score)
@@ -106,9 +107,15 @@ class PiiScanner:
         wanted = self._entities if entities is None else entities
         if not wanted:
             return ()
+        analyzer = analyzer or self.analyzer
         found = []
         for language, view in self._views(text):
-            results = (analyzer or self.analyzer).analyze(view, language=language, entities=wanted, score_threshold=0)
+            # Only what the pass has a recognizer for: Presidio logs a warning for every other entity on every call
+            # (KR_RRN on each English pass, a dozen on each Korean one: a log line or more per text).
+            readable = [entity for entity in wanted if entity in self._recognized(analyzer, language)]
+            if not readable:
+                continue
+            results = analyzer.analyze(view, language=language, entities=readable, score_threshold=0)
             for result in results:
                 if result.score < self.threshold(result.entity_type):
                     continue
@@ -119,6 +126,12 @@ class PiiScanner:
         if "@" in text and "EMAIL_ADDRESS" in wanted and has_other_script(text):
             found += [("EMAIL_ADDRESS", start, end, 1.0) for start, end in international_emails(text)]
         return _resolve_overlaps(found)
+
+    def _recognized(self, analyzer: AnalyzerEngine, language: str) -> frozenset[str]:
+        key = (id(analyzer), language)
+        if (known := self._supported.get(key)) is None:
+            known = self._supported[key] = frozenset(analyzer.get_supported_entities(language))
+        return known
 
     def _views(self, text: str) -> list[tuple[str, str]]:
         """(language, what its pass reads) for each configured language.
