@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import unicodedata
 
 import pytest
 
 from tests.conftest import PII_MODEL
 from wardgate.config import NerModelSettings, PiiSettings
 from wardgate.scanners.pii import build_pii_scanner
-from wardgate.scanners.pii.names import name_runs
+from wardgate.scanners.pii.names import MAX_RUNS, name_runs
 from wardgate.scanners.pii.scanner import PiiScanner
 
 
@@ -27,12 +28,20 @@ def runs(text: str) -> list[str]:
         ("Maria's", ["Maria's"]),
         ('("Ann Lee"),', ["Ann Lee"]),
         ("홍길동", ["홍길동"]),
+        ("अमित शर्मा", ["अमित शर्मा"]),  # vowel signs are marks, not letters
+        (unicodedata.normalize("NFD", "José Álvarez"), [unicodedata.normalize("NFD", "José Álvarez")]),
         ("Milson Mundim - Associate", ["Milson Mundim", "Associate"]),
         ("Rudwell 53596", ["Rudwell"]),
+        ("Mark 14:30", ["Mark"]),
         ("Heather:\"I'm Daniel's", ["Heather", "I'm Daniel's"]),  # a transcript's speaker
         ("Michael Olsen@ENRON", ["Michael Olsen@ENRON"]),  # a mail system's address of a person
         ("Bin Laden--", ["Bin Laden"]),
-        ("Mark 14:30", ["Mark"]),
+        ("John Smith2", ["John Smith"]),  # what stands around a name is cut, never the name
+        ("Elon Musk\N{SLIGHTLY SMILING FACE}", ["Elon Musk"]),
+        ("John «Johnny» Smith", ["John «Johnny» Smith"]),
+        ("O'Neil\N{EN DASH}Smith", ["O'Neil\N{EN DASH}Smith"]),  # whatever joins letters is part of the name
+        ("Smith_Jones", ["Smith_Jones"]),
+        ("John\N{ZERO WIDTH SPACE}Smith", ["John\N{ZERO WIDTH SPACE}Smith"]),
         ("RT @JoshDevineDrums", ["RT"]),
         ("@ConorMc_Ginty GaGa", ["GaGa"]),
         ("http://t.co/70QKP9xBiy", []),
@@ -44,6 +53,11 @@ def runs(text: str) -> list[str]:
 )
 def test_a_span_keeps_its_name_like_words(span, names):
     assert runs(span) == names
+
+
+def test_a_span_that_would_fall_into_many_pieces_is_kept_whole():
+    span = " ".join(["Ab 1"] * (MAX_RUNS + 1))  # one finding per word would reach the overlap check
+    assert name_runs(span, 0, len(span)) == [(0, len(span))]
 
 
 def test_offsets_are_the_texts_and_stay_inside_the_span():

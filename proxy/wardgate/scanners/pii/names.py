@@ -1,57 +1,82 @@
-"""What of a PERSON span NER returns is a name: its runs of words made of letters.
+"""What of a PERSON span NER returns is a name: its runs of words with letters in them.
 
 spaCy and the ONNX tagger also call handles, links, hashtags and codes names (`RT @user`, `http://t.co/…`, `Q3`,
 `Mark 14:30`), and stretch a name over what follows it (`Milson Mundim - Associate`, `Rudwell 53596`). Masked, a
 link or a code no longer works for the model, and the finding counts a name that is not one. So a PERSON span is
-cut into its runs of name-like words: letters, joined inside by `.`, `'` (or U+2019), `-` or `@` (`O'Brien`, `Jean-Luc`,
-`Maria's`, a mail system's `Michael Olsen@ENRON`), maybe with a `.` after (`F.`); quotes, brackets and dashes around
-a word are not part of it. A `:`, a link, a handle, a hashtag and a word with a digit, `_` or `/` end a run. On the
-tagger's held-out sentences and both evaluation files, no name that was masked before is left unmasked
+cut into runs of words, and only what is plainly no name is cut away, since a name left unmasked is the costly
+error:
+- a word's core runs from its first letter to its last (combining marks count as letters: a decomposed `José` is
+  a name); what stands around it (quotes, brackets, dashes, digits, emoji: `«Johnny»`, `Smith2`, `Musk🙂`) is not
+  part of it, and whatever joins its letters inside is (`O'Neil\u2013Smith`, `Smith_Jones`, `John\u200bSmith`);
+- a word without a letter (`53596`, `14:30`, `-`), a link, a handle or hashtag (`@user`, `#FF`), a core with a digit
+  inside (`R2-D2`) and a lone letter cut from a code (`Q3`, `E10`) end a run, and so does a `:` (`Heather:"I'm`);
+- a span that would fall into more than `MAX_RUNS` pieces is kept whole: the overlap resolution downstream must not
+  be handed one finding per word of a long span.
+On the tagger's held-out sentences and both evaluation files, no name that was masked before is left unmasked
 (models/pii-ner/MODEL_CARD.md).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 
-__all__ = ["name_runs"]
+__all__ = ["MAX_RUNS", "name_runs"]
 
+MAX_RUNS = 16
 _WORD = re.compile(r"\S+")
-_PART = re.compile(r"[^:]+")  # a `:` ends a name as a space does (`Heather:"I'm`, `Mark 14:30`)
-# Letters, joined by `.`, `'` (or U+2019), `-` or `@` (a mail system's `Michael Olsen@ENRON`), maybe a `.` after.
-_NAME_WORD = re.compile(r"[^\W\d_]+(?:[.'’@-][^\W\d_]+)*\.?")
-_AROUND = "-–—\"'“”‘’()[]{}<>,;!?…"  # punctuation a name word may stand between (`(Ann)`, `"Bo",`)
+_OPENERS = "\"'“”‘’«»„‹›([{<"  # may stand before a handle's `@` or a hashtag's `#`
 
 
-def _words(text: str, start: int, end: int) -> Iterator[tuple[int, int] | None]:
-    """Each name-like word's (start, end) in `text[start:end]`, and None where a name cannot go on."""
+def _is_letter(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LM"
+
+
+def _core(word: str) -> tuple[int, int] | None:
+    """The offsets of a word's name-like core within it, or None when it is no part of a name."""
+    if word.lstrip(_OPENERS)[:1] in ("@", "#"):
+        return None  # a handle, a hashtag
+    first = next((index for index, char in enumerate(word) if _is_letter(char)), None)
+    if first is None:
+        return None  # a number, a time, punctuation, an emoji
+    last = next(index for index in range(len(word) - 1, -1, -1) if _is_letter(word[index])) + 1
+    if any(char.isdigit() for char in word[first:last]):
+        return None  # a code: `R2-D2`, `70QKP9xBiy`
+    if last - first == 1 and any(char.isdigit() for char in word):
+        return None  # `Q3`, `E10`
+    return first, last
+
+
+def _cores(text: str, start: int, end: int) -> Iterator[tuple[int, int] | None]:
+    """Each name-like core's (start, end) in `text[start:end]`, and None where a run of names ends."""
     for word in _WORD.finditer(text, start, end):
-        if "://" in word.group():  # a link: none of its parts is a name
+        if "//" in word.group():  # a link: none of its parts is a name
             yield None
             continue
-        for index, part in enumerate(_PART.finditer(text, word.start(), word.end())):
+        offset = word.start()
+        for index, piece in enumerate(word.group().split(":")):
             if index:
                 yield None
-            core = part.group().strip(_AROUND)
-            if not core or core[0] in "@#" or not _NAME_WORD.fullmatch(core):  # a handle, a hashtag, a code
+            core = _core(piece) if piece else None
+            if core is not None:
+                yield offset + core[0], offset + core[1]
+            elif piece:
                 yield None
-                continue
-            core_start = part.start() + part.group().index(core)
-            yield core_start, core_start + len(core)
+            offset += len(piece) + 1
 
 
 def name_runs(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """The (start, end) of each run of name-like words in `text[start:end]`, in order."""
     runs: list[tuple[int, int]] = []
     run: tuple[int, int] | None = None
-    for word in _words(text, start, end):
-        if word is not None:
-            run = (run[0] if run else word[0], word[1])
+    for core in _cores(text, start, end):
+        if core is not None:
+            run = (run[0] if run else core[0], core[1])
             continue
         if run:
             runs.append(run)
         run = None
     if run:
         runs.append(run)
-    return runs
+    return runs if len(runs) <= MAX_RUNS else [(start, end)]
