@@ -701,6 +701,28 @@ def test_a_request_smuggled_in_an_http2_body_never_reaches_the_upstream(proxy, r
     assert answer.get(b":status") in (None, b"200", b"400", b"403"), answer  # None: the stream refused as malformed
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST /v1/chat/completions HTTP/1.1\tx", "/v1/models"),  # the line a lenient upstream reads as the chat
+        ("GET", "/v1/models HTTP/1.1\tx"),
+        ("GET", "/v1/models\tx"),
+    ],
+    ids=["method-with-a-line", "target-with-a-space", "target-with-a-tab"],
+)
+def test_an_http2_request_line_an_upstream_could_read_otherwise_is_refused(proxy, recorder, method, path):
+    """Found by an outside review: HTTP/2's `:method` and `:path` went into the HTTP/1 request line as they were."""
+    headers = [(":method", method), (":scheme", "https"), (":authority", "127.0.0.1"), (":path", path),
+               ("authorization", AUTH["authorization"])]  # fmt: skip
+    before = len(recorder.records)
+    answer, body = http2_exchange(proxy, headers, b"")
+    assert answer[b":status"] == b"400"
+    assert json.loads(body)["error"]["code"] == "malformed_request"
+    assert recorder.records[before:] == []
+    decision = answer[b"x-wardgate-decision-id"].decode()
+    assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision)
+
+
 def test_an_http2_chat_without_a_length_reaches_the_upstream_whole(proxy, recorder):
     """The same request with its length once got the upstream's 400 (its body read as a request line)."""
     body = json.dumps(chat()).encode()

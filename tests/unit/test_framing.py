@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mitmproxy import http
 
-from wardgate.intercept.framing import frame_body
+from wardgate.intercept.framing import frame_body, request_line_problem
 
 
 def request(method: str, body: bytes, version: str = "HTTP/2.0", **headers: str) -> http.Request:
@@ -47,3 +47,21 @@ def test_an_http1_chunked_body_stays_chunked():
     forwarded = request("POST", b"hello", "HTTP/1.1", transfer_encoding="chunked")
     frame_body(forwarded)
     assert (forwarded.headers.get("transfer-encoding"), forwarded.headers.get("content-length")) == ("chunked", None)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "refused"),
+    [
+        ("POST", "/v1/chat/completions?x=1", False),
+        ("OPTIONS", "*", False),
+        ("M-SEARCH", "/", False),
+        ("POST /v1/chat/completions HTTP/1.1\tx", "/v1/models", True),
+        ("GET", "/v1/models HTTP/1.1", True),
+        ("GET", "/v1/models\x00", True),
+        ("GET", "/v1/\x7fmodels", True),
+    ],
+)
+def test_a_request_line_an_http1_upstream_could_read_otherwise_is_named(method, path, refused):
+    made = http.Request.make("GET", "https://api.example.com/", b"", {})
+    made.method, made.path = method, path
+    assert (request_line_problem(made) is not None) == refused

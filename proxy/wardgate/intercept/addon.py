@@ -27,7 +27,7 @@ from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
 from wardgate.intercept.error_pages import name_decision
-from wardgate.intercept.framing import frame_body
+from wardgate.intercept.framing import frame_body, request_line_problem
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
 from wardgate.intercept.responses import DECISION_HEADER, JudgedStream, decoded_stream, refusal
 from wardgate.intercept.stream_resets import client_reset
@@ -231,6 +231,9 @@ class GuardAddon:
         self.in_flight += 1
         self.idle.clear()
         try:
+            if (problem := request_line_problem(flow.request)) is not None:  # any flow's (intercept/framing.py)
+                self._refuse(flow, "request", Decision.deny("malformed_request", problem, status=400))
+                return
             if not self._inspected(flow):
                 return
             self._context(flow)  # the request's span starts here: every later hook runs under it

@@ -1,4 +1,4 @@
-"""Every request body leaves Wardgate framed, whatever protocol it arrived in.
+"""Every request leaves Wardgate framed and with a request line an HTTP/1 upstream reads one way only.
 
 HTTP/2 and HTTP/3 frame a body themselves, so their clients may leave `content-length` out. mitmproxy 12 forwards
 such a request to an HTTP/1 upstream with a head that names no length and the body after it: the upstream reads a
@@ -7,13 +7,22 @@ second request (`POST /v1/chat/completions` with any prompt) inside the body of 
 else (a `GET /v1/models`), and the upstream's answer to it would wait on that connection for whichever request came
 next. A body Wardgate forwards (it holds every request body whole) now always carries its own length, and only it:
 a declared length that is not the body's, or a transfer coding in a protocol that has none, is replaced.
+
+HTTP/2 also carries the method and the target as fields, which mitmproxy writes into the HTTP/1 request line as they
+are: a `:method` of `POST /v1/chat/completions HTTP/1.1\tx` with a `:path` of `/v1/models` was judged as a request
+for `/v1/models` and reached the upstream as a line a lenient parser reads as the chat. Such a request is refused.
 """
 
 from __future__ import annotations
 
+import re
+
 from mitmproxy import http
 
-__all__ = ["frame_body"]
+__all__ = ["frame_body", "request_line_problem"]
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2: what a method is made of
+_TARGET_BREAKS = re.compile(r"[\x00-\x20\x7f]")  # a space, a tab or a control ends a request-target
 
 # Methods whose body an HTTP/1 server expects a length for even when it is empty (411 Length Required otherwise).
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
@@ -33,3 +42,12 @@ def frame_body(request: http.Request) -> None:
     # A length that is not the body's: h2 refuses one today; if one ever arrives, the body's own replaces it.
     if needs_length and request.headers.get_all("content-length") != [str(len(body))]:
         request.headers["content-length"] = str(len(body))
+
+
+def request_line_problem(request: http.Request) -> str | None:
+    """Why the request's method or target cannot go into an HTTP/1 request line as it is, or None."""
+    if not _TOKEN.fullmatch(request.method):
+        return "the request's method is not an HTTP token"
+    if _TARGET_BREAKS.search(request.path):
+        return "the request's target holds a space or a control character"
+    return None
