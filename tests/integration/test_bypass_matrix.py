@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import codecs
 import json
+import socket
 import time
 from typing import Any
 
@@ -707,8 +708,9 @@ def test_a_request_smuggled_in_an_http2_body_never_reaches_the_upstream(proxy, r
         ("POST /v1/chat/completions HTTP/1.1\tx", "/v1/models"),  # the line a lenient upstream reads as the chat
         ("GET", "/v1/models HTTP/1.1\tx"),
         ("GET", "/v1/models\tx"),
+        ("POST", "/v1/chat/completions\xa0"),  # Wardgate's route is not the chat's; http.server's is
     ],
-    ids=["method-with-a-line", "target-with-a-space", "target-with-a-tab"],
+    ids=["method-with-a-line", "target-with-a-space", "target-with-a-tab", "target-with-a-no-break-space"],
 )
 def test_an_http2_request_line_an_upstream_could_read_otherwise_is_refused(proxy, recorder, method, path):
     """Found by an outside review: HTTP/2's `:method` and `:path` went into the HTTP/1 request line as they were."""
@@ -721,6 +723,25 @@ def test_an_http2_request_line_an_upstream_could_read_otherwise_is_refused(proxy
     assert recorder.records[before:] == []
     decision = answer[b"x-wardgate-decision-id"].decode()
     assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision)
+
+
+@pytest.mark.parametrize("byte", [b"\xa0", b"\x85"])
+def test_an_http1_target_with_a_raw_byte_is_refused(proxy, recorder, byte):
+    """Found by an outside review: Python's http.server reads \\xa0 and \\x85 in a request line as spaces, so it
+    served the chat completion that Wardgate, reading another route, judged without its tool policy."""
+    body = json.dumps(chat()).encode()
+    head = (b"POST /v1/chat/completions" + byte + b" HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            b"authorization: " + AUTH["authorization"].encode() + b"\r\ncontent-length: %d\r\n\r\n" % len(body))  # fmt: skip
+    before = len(recorder.records)
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
+        client.sendall(head + body)
+        answer = client.recv(65536)
+        length = int(answer.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+        while len(answer.split(b"\r\n\r\n", 1)[1]) < length:
+            answer += client.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"malformed_request" in answer
+    assert recorder.records[before:] == []
 
 
 def test_an_http2_chat_without_a_length_reaches_the_upstream_whole(proxy, recorder):

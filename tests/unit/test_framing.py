@@ -59,6 +59,9 @@ def test_an_http1_chunked_body_stays_chunked():
         ("GET", "/v1/models HTTP/1.1", True),
         ("GET", "/v1/models\x00", True),
         ("GET", "/v1/\x7fmodels", True),
+        ("POST", "/v1/chat/completions\xa0", True),  # http.server reads \xa0 and \x85 as spaces
+        ("POST", "/v1/chat/completions\udc85", True),  # a raw byte, as mitmproxy decodes it
+        ("GET", "/v1/files/%E2%82%AC?q=a|b", False),
     ],
 )
 def test_a_request_line_an_http1_upstream_could_read_otherwise_is_named(method, path, refused):

@@ -37,6 +37,8 @@ def runs(text: str) -> list[str]:
         ("Michael Olsen@ENRON", ["Michael Olsen@ENRON"]),  # a mail system's address of a person
         ("Bin Laden--", ["Bin Laden"]),
         ("John Smith2", ["John Smith"]),  # what stands around a name is cut, never the name
+        ("Sarah Connor2morrow", ["Sarah Connor"]),  # letters stop at the first digit
+        ("JohnSmith123abc", ["JohnSmith"]),
         ("Elon Musk\N{SLIGHTLY SMILING FACE}", ["Elon Musk"]),
         ("John «Johnny» Smith", ["John «Johnny» Smith"]),
         ("O'Neil\N{EN DASH}Smith", ["O'Neil\N{EN DASH}Smith"]),  # whatever joins letters is part of the name

@@ -10,7 +10,9 @@ a declared length that is not the body's, or a transfer coding in a protocol tha
 
 HTTP/2 also carries the method and the target as fields, which mitmproxy writes into the HTTP/1 request line as they
 are: a `:method` of `POST /v1/chat/completions HTTP/1.1\tx` with a `:path` of `/v1/models` was judged as a request
-for `/v1/models` and reached the upstream as a line a lenient parser reads as the chat. Such a request is refused.
+for `/v1/models` and reached the upstream as a line a lenient parser reads as the chat; a raw `\xa0` after
+`/v1/chat/completions` hid the route from Wardgate (no tool policy) while Python's http.server read it as a space.
+A method that is not a token, or a target that is not visible ASCII, is refused.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from mitmproxy import http
 __all__ = ["frame_body", "request_line_problem"]
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2: what a method is made of
-_TARGET_BREAKS = re.compile(r"[\x00-\x20\x7f]")  # a space, a tab or a control ends a request-target
+# RFC 9112 §3.2 (and h11): a request-target is visible ASCII. A raw byte past it is read as a space by some
+# upstreams (Python's http.server splits a latin-1 line on \x85 and \xa0), which ends the target where Wardgate did not.
+_TARGET_BREAKS = re.compile(r"[^\x21-\x7e]")
 
 # Methods whose body an HTTP/1 server expects a length for even when it is empty (411 Length Required otherwise).
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
@@ -49,5 +53,5 @@ def request_line_problem(request: http.Request) -> str | None:
     if not _TOKEN.fullmatch(request.method):
         return "the request's method is not an HTTP token"
     if _TARGET_BREAKS.search(request.path):
-        return "the request's target holds a space or a control character"
+        return "the request's target holds a character that is not visible ASCII (a space, a control, a raw byte)"
     return None

@@ -8,8 +8,9 @@ error:
 - a word's core runs from its first letter to its last (combining marks count as letters: a decomposed `José` is
   a name); what stands around it (quotes, brackets, dashes, digits, emoji: `«Johnny»`, `Smith2`, `Musk🙂`) is not
   part of it, and whatever joins its letters inside is (`O'Neil\u2013Smith`, `Smith_Jones`, `John\u200bSmith`);
-- a word without a letter (`53596`, `14:30`, `-`), a link, a handle or hashtag (`@user`, `#FF`), a core with a digit
-  inside (`R2-D2`) and a lone letter cut from a code (`Q3`, `E10`) end a run, and so does a `:` (`Heather:"I'm`);
+- a word's letters stop at its first digit (`Connor2morrow` keeps `Connor`); a word without a letter (`53596`,
+  `14:30`, `-`), a link, a handle or hashtag (`@user`, `#FF`) and a lone letter cut from a code (`Q3`, `E10`,
+  `R2-D2`) end a run, and so does a `:` (`Heather:"I'm`);
 - a span that would fall into more than `MAX_RUNS` pieces is kept whole: the overlap resolution downstream must not
   be handed one finding per word of a long span.
 On the tagger's held-out sentences and both evaluation files, no name that was masked before is left unmasked
@@ -41,10 +42,12 @@ def _core(word: str) -> tuple[int, int] | None:
     if first is None:
         return None  # a number, a time, punctuation, an emoji
     last = next(index for index in range(len(word) - 1, -1, -1) if _is_letter(word[index])) + 1
-    if any(char.isdigit() for char in word[first:last]):
-        return None  # a code: `R2-D2`, `70QKP9xBiy`
+    if (digit := next((index for index in range(first, last) if word[index].isdigit()), None)) is not None:
+        # Letters, then digits and more: a name glued to what follows (`Connor2morrow`, `JohnSmith123abc`) keeps
+        # its letters up to the first digit; a code's lone letter (`R2-D2`) does not.
+        last = next(index for index in range(digit - 1, first - 1, -1) if _is_letter(word[index])) + 1
     if last - first == 1 and any(char.isdigit() for char in word):
-        return None  # `Q3`, `E10`
+        return None  # `Q3`, `E10`, `R2-D2`
     return first, last
 
 
