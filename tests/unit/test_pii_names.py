@@ -1,17 +1,12 @@
-"""A PERSON span is cut to its runs of name-like words; one name found twice is one finding."""
+"""A PERSON span is cut to its runs of name-like words (the scanner's use of it: tests/unit/test_pii_scanner.py)."""
 
 from __future__ import annotations
 
-import itertools
 import unicodedata
 
 import pytest
 
-from tests.conftest import PII_MODEL
-from wardgate.config import NerModelSettings, PiiSettings
-from wardgate.scanners.pii import build_pii_scanner
 from wardgate.scanners.pii.names import MAX_RUNS, name_runs
-from wardgate.scanners.pii.scanner import PiiScanner
 
 
 def runs(text: str) -> list[str]:
@@ -66,32 +61,3 @@ def test_offsets_are_the_texts_and_stay_inside_the_span():
     text = "Ask Bryan Hull - Analyst, today"
     start = text.index("Bryan")
     assert name_runs(text, start, start + len("Bryan Hull - Analyst")) == [(4, 14), (17, 24)]
-
-
-@pytest.fixture(scope="module")
-def scanner() -> PiiScanner:
-    return build_pii_scanner(PiiSettings(ner=NerModelSettings(model=PII_MODEL)))
-
-
-def persons(scanner: PiiScanner, text: str) -> list[str]:
-    return [text[start:end] for entity, start, end, _ in scanner.analyze(text) if entity == "PERSON"]
-
-
-@pytest.mark.parametrize(
-    ("text", "absent"),
-    [
-        ("Summarise our Q3 roadmap for the board.", "Q3"),  # spaCy reads the quarter as a name
-        ("See http://t.co/70QKP9xBiy for the slides from Dana Whitfield.", "http://t.co/70QKP9xBiy"),
-    ],
-)
-def test_codes_and_links_are_not_masked_as_names(scanner, text, absent):
-    found = persons(scanner, text)
-    assert not any(absent in name for name in found)
-
-
-def test_a_name_found_with_different_edges_is_one_finding(scanner):
-    # spaCy and the tagger both find these names, with different edges: one finding each, never overlapping ones.
-    text = "Team 2 : Coach : Melanie King Brandon Luna - Analyst , Bryan Hull - Analyst"
-    found = sorted((start, end) for entity, start, end, _ in scanner.analyze(text) if entity == "PERSON")
-    assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(found))
-    assert "Bryan Hull" in [text[start:end] for start, end in found]

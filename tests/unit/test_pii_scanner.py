@@ -292,3 +292,27 @@ def test_an_analysis_logs_nothing(scanner, caplog, text):
         assert scanner.analyze(text)
         assert scanner.scan_sync([Segment("tool", "tool_result", text, ())])  # a stream's patterns-only pass
     assert caplog.records == []
+
+
+def persons(scanner: PiiScanner, text: str) -> list[str]:
+    return [text[start:end] for entity, start, end, _ in scanner.analyze(text) if entity == "PERSON"]
+
+
+@pytest.mark.parametrize(
+    ("text", "absent"),
+    [
+        ("Summarise our Q3 roadmap for the board.", "Q3"),  # spaCy reads the quarter as a name
+        ("See http://t.co/70QKP9xBiy for the slides from Dana Whitfield.", "http://t.co/70QKP9xBiy"),
+    ],
+)
+def test_codes_and_links_are_not_masked_as_names(scanner, text, absent):
+    found = persons(scanner, text)
+    assert not any(absent in name for name in found)
+
+
+def test_a_name_found_with_different_edges_is_one_finding(scanner):
+    # spaCy and the tagger both find these names, with different edges: one finding each, never overlapping ones.
+    text = "Team 2 : Coach : Melanie King Brandon Luna - Analyst , Bryan Hull - Analyst"
+    found = sorted((start, end) for entity, start, end, _ in scanner.analyze(text) if entity == "PERSON")
+    assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(found))
+    assert "Bryan Hull" in [text[start:end] for start, end in found]

@@ -62,10 +62,7 @@ def _cores(text: str, start: int, end: int) -> Iterator[tuple[int, int] | None]:
             if index:
                 yield None
             core = _core(piece) if piece else None
-            if core is not None:
-                yield offset + core[0], offset + core[1]
-            elif piece:
-                yield None
+            yield None if core is None else (offset + core[0], offset + core[1])
             offset += len(piece) + 1
 
 

@@ -96,7 +96,12 @@ class PiiScanner:
         self._cache: TextMemo[_Found] = TextMemo(cache_size)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wardgate-pii")
         self._ner_batcher = ner_batcher
-        self._supported: dict[tuple[int, str], frozenset[str]] = {}  # (analyzer, language) → entities it recognizes
+        # What each analyzer's language pass has recognizers for (Presidio warns of any other entity asked for).
+        self._recognized = {
+            (engine, language): frozenset(engine.get_supported_entities(language))
+            for engine in (analyzer, pattern_analyzer) if engine is not None
+            for language in languages
+        }  # fmt: skip
 
     def threshold(self, entity: str) -> float:
         return self._thresholds.get(entity, self._min_score)
@@ -112,7 +117,7 @@ class PiiScanner:
         for language, view in self._views(text):
             # Only what the pass has a recognizer for: Presidio logs a warning for every other entity on every call
             # (KR_RRN on each English pass, a dozen on each Korean one: a log line or more per text).
-            readable = [entity for entity in wanted if entity in self._recognized(analyzer, language)]
+            readable = [entity for entity in wanted if entity in self._recognized[analyzer, language]]
             if not readable:
                 continue
             results = analyzer.analyze(view, language=language, entities=readable, score_threshold=0)
@@ -126,12 +131,6 @@ class PiiScanner:
         if "@" in text and "EMAIL_ADDRESS" in wanted and has_other_script(text):
             found += [("EMAIL_ADDRESS", start, end, 1.0) for start, end in international_emails(text)]
         return _resolve_overlaps(found)
-
-    def _recognized(self, analyzer: AnalyzerEngine, language: str) -> frozenset[str]:
-        key = (id(analyzer), language)
-        if (known := self._supported.get(key)) is None:
-            known = self._supported[key] = frozenset(analyzer.get_supported_entities(language))
-        return known
 
     def _views(self, text: str) -> list[tuple[str, str]]:
         """(language, what its pass reads) for each configured language.
