@@ -725,6 +725,17 @@ def test_an_http2_request_line_an_upstream_could_read_otherwise_is_refused(proxy
     assert wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision)
 
 
+def test_a_refused_target_is_answered_in_the_shape_of_the_route_it_names(proxy, recorder):
+    """`/v1/messages` with a tab after it is an Anthropic client's request: its refusal is Anthropic's error."""
+    headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"), (":path", "/v1/messages\tx"),
+               ("authorization", AUTH["authorization"])]  # fmt: skip
+    answer, body = http2_exchange(proxy, headers, b"{}")
+    assert answer[b":status"] == b"400"
+    refusal = json.loads(body)
+    assert refusal["type"] == "error"
+    assert refusal["error"]["wardgate"]["code"] == "malformed_request"
+
+
 @pytest.mark.parametrize("byte", [b"\xa0", b"\x85"])
 def test_an_http1_target_with_a_raw_byte_is_refused(proxy, recorder, byte):
     """Found by an outside review: Python's http.server reads \\xa0 and \\x85 in a request line as spaces, so it

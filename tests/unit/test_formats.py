@@ -36,6 +36,10 @@ class TestAdapterFor:
         assert provider_for("api.anthropic.com", "/v1/complete") == "anthropic"
         assert provider_for("api.openai.com", "/v1/embeddings") == "openai"
 
+    @pytest.mark.parametrize("path", ["/v1/messages\tx", "/v1/messages x", "/v1/messages\xa0", "/v1/messages\x00"])
+    def test_provider_for_a_target_with_a_break_reads_it_up_to_the_break(self, path):
+        assert provider_for("127.0.0.1", path) == "anthropic"
+
 
 CHAT = {
     "model": "gpt-4o-mini",

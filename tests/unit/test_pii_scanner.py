@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 import os
+import random
 import time
 
 import pytest
@@ -18,7 +19,7 @@ from wardgate.models import Segment
 from wardgate.scanners import deadline
 from wardgate.scanners.pii import build_pii_scanner
 from wardgate.scanners.pii.recognizers import international_emails
-from wardgate.scanners.pii.scanner import OVERLAP_CHARS, SLICE_CHARS, PiiScanner, slices
+from wardgate.scanners.pii.scanner import OVERLAP_CHARS, SLICE_CHARS, PiiScanner, _resolve_overlaps, slices
 
 
 def settings(**changes) -> PiiSettings:
@@ -316,3 +317,30 @@ def test_a_name_found_with_different_edges_is_one_finding(scanner):
     found = sorted((start, end) for entity, start, end, _ in scanner.analyze(text) if entity == "PERSON")
     assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(found))
     assert "Bryan Hull" in [text[start:end] for start, end in found]
+
+
+def _overlaps_by_pairs(found):
+    """The rule `_resolve_overlaps` keeps, read pair by pair: a result inside a kept, higher-ranked one of another
+    type (not a container) is dropped; overlapping results of one type are their union."""
+    kept = []
+    for entity, start, end, score in sorted(found, key=lambda r: (-r[3], -(r[2] - r[1]))):
+        if not any(o[0] != entity and o[0] != "URL" and o[1] <= start and end <= o[2] for o in kept):
+            kept.append((entity, start, end, score))
+    merged = []
+    for entity, start, end, score in sorted(kept):
+        if merged and merged[-1][0] == entity and start < merged[-1][2]:
+            merged[-1] = (entity, merged[-1][1], max(end, merged[-1][2]), max(score, merged[-1][3]))
+        else:
+            merged.append((entity, start, end, score))
+    return tuple(sorted(merged, key=lambda r: (r[1], r[2])))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_overlapping_results_resolve_as_the_pairwise_rule_says(seed):
+    rng = random.Random(seed)
+    found = []
+    for _ in range(rng.randint(1, 60)):
+        start = rng.randint(0, 80)
+        entity = rng.choice(("PERSON", "PHONE_NUMBER", "CREDIT_CARD", "URL", "LOCATION"))
+        found.append((entity, start, start + rng.randint(1, 30), rng.choice((0.4, 0.6, 0.85, 1.0))))
+    assert _resolve_overlaps(found) == _overlaps_by_pairs(found)

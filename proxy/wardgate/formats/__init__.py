@@ -8,7 +8,7 @@ from wardgate.formats.errors import error_body
 from wardgate.formats.generic_json import parse_unparsed, with_every_leaf
 from wardgate.formats.openai_chat import OpenAIChat
 from wardgate.formats.openai_responses import OpenAIResponses
-from wardgate.formats.target import route_path
+from wardgate.formats.target import TARGET_BREAK, route_path
 
 __all__ = [
     "ADAPTERS",
@@ -33,7 +33,9 @@ def adapter_for(method: str, path: str) -> FormatAdapter | None:
 
 
 def provider_for(host: str, path: str) -> str:
-    """Whose error shape a client on this host expects when no adapter matched."""
+    """Whose error shape a client on this host expects when no adapter matched. A target refused for a space, a
+    control or a raw byte in it is read up to that character: `/v1/messages\tx` is still an Anthropic client's."""
+    path = TARGET_BREAK.split(path, maxsplit=1)[0]
     adapter = adapter_for("POST", path)
     if adapter is not None:
         return adapter.provider

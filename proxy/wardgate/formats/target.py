@@ -12,8 +12,11 @@ from __future__ import annotations
 import re
 import string
 
-__all__ = ["canonical_target", "route_path"]
+__all__ = ["TARGET_BREAK", "canonical_target", "route_path"]
 
+# RFC 9112 §3.2 (and h11): a request target is visible ASCII. A raw byte past it is read as a space by some upstreams
+# (Python's http.server splits a latin-1 line on \x85 and \xa0), which ends the target where Wardgate did not.
+TARGET_BREAK = re.compile(r"[^\x21-\x7e]")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 # RFC 3986 unreserved characters, and `/`, which every router decodes (%2F) and splits on the same way.
 _DECODABLE = frozenset(string.ascii_letters + string.digits + "-._~/")

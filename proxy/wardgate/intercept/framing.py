@@ -21,12 +21,11 @@ import re
 
 from mitmproxy import http
 
+from wardgate.formats.target import TARGET_BREAK
+
 __all__ = ["frame_body", "request_line_problem"]
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2: what a method is made of
-# RFC 9112 §3.2 (and h11): a request-target is visible ASCII. A raw byte past it is read as a space by some
-# upstreams (Python's http.server splits a latin-1 line on \x85 and \xa0), which ends the target where Wardgate did not.
-_TARGET_BREAKS = re.compile(r"[^\x21-\x7e]")
 
 # Methods whose body an HTTP/1 server expects a length for even when it is empty (411 Length Required otherwise).
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
@@ -52,6 +51,6 @@ def request_line_problem(request: http.Request) -> str | None:
     """Why the request's method or target cannot go into an HTTP/1 request line as it is, or None."""
     if not _TOKEN.fullmatch(request.method):
         return "the request's method is not an HTTP token"
-    if _TARGET_BREAKS.search(request.path):
+    if TARGET_BREAK.search(request.path):
         return "the request's target holds a character that is not visible ASCII (a space, a control, a raw byte)"
     return None

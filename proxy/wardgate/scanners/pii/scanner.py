@@ -259,15 +259,20 @@ def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> _Found:
     name it once too.
     """
     ranked = sorted(found, key=lambda r: (-r[3], -(r[2] - r[1])))
+    # Every kept result ranks at least as high as the one weighed now, so "inside a stronger one" is "inside a kept
+    # one": per type, the furthest end among kept results starting at or before this start. A scan of every kept
+    # result was quadratic (0.3 s at 4,000 findings).
+    starts = sorted({start for _, start, _, _ in found})
+    rank = {start: index for index, start in enumerate(starts)}
+    furthest: dict[str, _PrefixMax] = {}
     kept: list[tuple[str, int, int, float]] = []
     for entity, start, end, score in ranked:
-        inside = any(
-            other[0] != entity and other[0] not in _CONTAINERS and other[1] <= start and end <= other[2]
-            and other[3] >= score
-            for other in kept
-        )  # fmt: skip
-        if not inside:
-            kept.append((entity, start, end, score))
+        at = rank[start]
+        if any(other != entity and ends.upto(at) >= end for other, ends in furthest.items()):
+            continue
+        kept.append((entity, start, end, score))
+        if entity not in _CONTAINERS:
+            furthest.setdefault(entity, _PrefixMax(len(starts))).raise_to(at, end)
     merged: list[tuple[str, int, int, float]] = []
     for entity, start, end, score in sorted(kept):
         last = merged[-1] if merged else None
@@ -276,3 +281,23 @@ def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> _Found:
         else:
             merged.append((entity, start, end, score))
     return tuple(sorted(merged, key=lambda r: (r[1], r[2])))
+
+
+class _PrefixMax:
+    """The largest value set at or before a position (a Fenwick tree; values only rise)."""
+
+    def __init__(self, size: int) -> None:
+        self._tree = [-1] * (size + 1)
+
+    def raise_to(self, position: int, value: int) -> None:
+        index = position + 1
+        while index < len(self._tree):
+            self._tree[index] = max(self._tree[index], value)
+            index += index & -index
+
+    def upto(self, position: int) -> int:
+        index, best = position + 1, -1
+        while index:
+            best = max(best, self._tree[index])
+            index -= index & -index
+        return best
