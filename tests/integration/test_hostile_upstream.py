@@ -4,6 +4,7 @@ provider error event, never an HTML page or a stream that looks complete; the au
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import ssl
@@ -186,9 +187,18 @@ class TricklingUpstream(BackgroundServer):
     """Answers every POST with an SSE body (or `content_type`) written piece by piece, each flushed as a chunk of its
     own."""
 
-    def __init__(self, pieces: list[bytes], pause: float, content_type: str = "text/event-stream") -> None:
+    def __init__(
+        self,
+        pieces: list[bytes],
+        pause: float,
+        content_type: str = "text/event-stream",
+        *,
+        by_path: dict[str, list[bytes]] | None = None,
+    ) -> None:
+        """`by_path`: other pieces for the POSTs to these paths."""
         super().__init__()
         self._pieces, self._pause, self._content_type = pieces, pause, content_type
+        self._by_path = by_path or {}
         self.cut_off = threading.Event()  # a write found the connection gone before the last piece
 
     def routes(self, app: web.Application) -> None:
@@ -199,7 +209,7 @@ class TricklingUpstream(BackgroundServer):
         response = web.StreamResponse(headers={"content-type": self._content_type})
         await response.prepare(request)
         try:
-            for piece in self._pieces:
+            for piece in self._by_path.get(request.path, self._pieces):
                 await response.write(piece)
                 await asyncio.sleep(self._pause)
             await response.write_eof()
@@ -352,6 +362,43 @@ def test_an_http2_client_that_resets_its_stream_while_a_chunk_is_judged_stops_th
     quiet = cpu_seconds(proxy.pid)
     time.sleep(1.0)
     assert cpu_seconds(proxy.pid) - quiet < 0.3  # no judgement left running
+
+
+def test_a_model_s_answer_stream_is_not_held_behind_slow_mcp_judgements(start_proxy):
+    """Found reading the code: every judged stream of the process shared one pool of eight threads, so eight MCP
+    tool results under judgement (the injection model over each, up to the scan budget) held every model answer
+    stream until one of them ended. MCP streams now have threads of their own."""
+    text = " ".join(f"Shipment {i} reached the northern depot on time and was signed for." for i in range(12_000))
+    result = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": text}]}}
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "lookup", "arguments": {}}}
+    answer = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Done."}}]}
+    chat = [f"data: {json.dumps(answer)}\n\n".encode(), b"data: [DONE]\n\n"]
+    mcp = trickled(f"event: message\ndata: {json.dumps(result)}\n\n".encode(), 64 * 1024)
+    with TricklingUpstream(mcp, 0, by_path={"/v1/chat/completions": chat}) as up:
+        # The budget far past the test's waits: the tool results are still being judged when the chat is sent.
+        proxy = start_proxy({"upstream": up.url, "scanners": {"timeout_ms": 120_000}, "deadline_s": 180})
+
+        def call_the_tool() -> None:
+            with contextlib.suppress(httpx.HTTPError):  # the proxy stops under it at the test's end
+                httpx.post(proxy.url + "/mcp", json=call, headers=AUTH, timeout=60)
+
+        callers = [threading.Thread(target=call_the_tool, daemon=True) for _ in range(8)]
+        for caller in callers:
+            caller.start()
+        time.sleep(4.0)  # every tool result is whole and under judgement (minutes of passes each)
+        busy = cpu_seconds(proxy.pid)
+        time.sleep(0.5)
+        assert cpu_seconds(proxy.pid) - busy > 0.2
+        started = time.monotonic()
+        response = httpx.post(proxy.url + "/v1/chat/completions", json={**BODY, "stream": True}, headers=AUTH,
+                              timeout=60)  # fmt: skip
+        waited = time.monotonic() - started
+        assert waited < 15  # it waited for a free thread: a tool result's whole judgement (up to the 120 s budget)
+        assert all(caller.is_alive() for caller in callers)  # the tool results were still being judged
+        proxy.stop()
+    assert response.status_code == 200
+    assert "Done." in response.text
+    assert "[DONE]" in response.text
 
 
 @pytest.mark.parametrize("answer", ["sse", "json"])

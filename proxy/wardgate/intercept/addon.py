@@ -409,7 +409,9 @@ class GuardAddon:
     def _judged(self, flow: http.HTTPFlow, stream: JudgedStream) -> OffLoopStream:
         """The response's stream callable: decoded, judged chunk by chunk off the loop, each within the budget."""
         assert flow.response is not None
-        return OffLoopStream(decoded_stream(flow.response.headers, stream), stream, budget_s=self._guard.scan_timeout)
+        decoded = decoded_stream(flow.response.headers, stream)
+        mcp = isinstance(stream, McpStream)
+        return OffLoopStream(decoded, stream, budget_s=self._guard.scan_timeout, tool_results=mcp)
 
     async def wardgate_stream_chunk(self, chunk: StreamChunk) -> None:
         """A chunk of a judged stream (intercept/off_loop_streams.py): judged on a worker thread."""

@@ -46,18 +46,28 @@ logger = logging.getLogger(__name__)
 MAX_BACKLOG_BYTES = 16 * 1024 * 1024
 MAX_BACKLOG_EVENTS = 4096  # and a count, so that a flood of one-byte frames costs no more than this to add up
 # Stream judgement has threads of its own: an MCP tool result's scans can take a while, and the event loop's default
-# executor also reads request bodies, which must not queue behind them.
-_JUDGES = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="wardgate-stream")
+# executor also reads request bodies, which must not queue behind them. MCP streams (each tool result read whole by the
+# injection model, up to the scan budget) and the model's answer streams (a window at a time) do not share them:
+# eight slow tool results held every thread, and every answer stream of the process waited behind them.
+_ANSWER_JUDGES = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="wardgate-stream")
+_TOOL_RESULT_JUDGES = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="wardgate-mcp-stream")
 
 
 class OffLoopStream:
     """A stream callable that mitmproxy hands to `wardgate_stream_chunk` (with `install_off_loop_streams`)."""
 
     def __init__(
-        self, judged: Callable[[bytes], bytes | list[bytes]], stream: JudgedStream, *, budget_s: float
+        self,
+        judged: Callable[[bytes], bytes | list[bytes]],
+        stream: JudgedStream,
+        *,
+        budget_s: float,
+        tool_results: bool = False,
     ) -> None:
-        """`budget_s`: what judging one chunk may take (the scanners' budget, scanners/deadline.py)."""
+        """`budget_s`: what judging one chunk may take (the scanners' budget, scanners/deadline.py); `tool_results`:
+        an MCP stream, judged on threads of its own."""
         self._judged, self.stream, self._budget_s = judged, stream, budget_s
+        self._judges = _TOOL_RESULT_JUDGES if tool_results else _ANSWER_JUDGES
         self._abandoned = threading.Event()
 
     def abandon(self) -> None:
@@ -76,7 +86,7 @@ class OffLoopStream:
         that raises stops the stream with an error event (audited with the stream) instead of passing anything."""
         try:
             judged = functools.partial(contextvars.copy_context().run, self._judged_in_budget, chunk)  # as to_thread
-            return _pieces(await asyncio.get_running_loop().run_in_executor(_JUDGES, judged))
+            return _pieces(await asyncio.get_running_loop().run_in_executor(self._judges, judged))
         except Exception:
             logger.exception("judging a stream chunk failed; the stream is stopped")
             return self.failed()
