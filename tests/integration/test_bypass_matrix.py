@@ -857,3 +857,30 @@ def test_a_listed_tool_s_description_is_masked_on_that_tool_when_another_is_filt
     assert [(tool["name"], tool["description"]) for tool in listed] == [
         ("lookup", "use [REDACTED:aws-access-token]"), ("add", "adds two numbers")
     ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def governed(start_proxy, recorder, tmp_path_factory):
+    """A proxy whose policy denies `shell_*` tools."""
+    policies = policy_copy(tmp_path_factory.mktemp("governed"), tools={"deny": ["shell_*"]})
+    return start_proxy({"upstream": recorder.url, **SPINE}, policies=policies)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("POST", "/v1/chat//completions", {}),  # nginx's default merge_slashes routes it to the chat
+        ("GET", "/v1/chat/completions", {"x-http-method-override": "POST"}),
+        ("PUT", "/v1/chat/completions", {"x-http-method": "POST"}),
+    ],
+    ids=["doubled-slash", "get-overridden", "put-overridden"],
+)
+def test_a_request_a_front_end_or_framework_reads_as_the_chat_is_governed_as_the_chat(
+    governed, recorder, method, path, headers
+):
+    """Found by an outside review: these reached the upstream with a denied tool, judged as no known route."""
+    tool = {"type": "function", "function": {"name": "shell_exec", "parameters": {"type": "object"}}}
+    before = len(recorder.records)
+    response = httpx.request(method, governed.url + path, json=chat(tools=[tool]), headers={**AUTH, **headers})
+    assert all(b"shell_exec" not in body for _, _, body in recorder.records[before:])
+    assert response.status_code in (200, 400)  # the tool filtered out, or the request refused as malformed

@@ -178,3 +178,19 @@ class TestAgentsThatCannotBeChanged:
         assert known.status_code == 200
         assert tls_upstream.headers[-1]["Authorization"] == "Bearer sk-provider-real-key"
         assert (unknown.status_code, unknown.json()["error"]["code"]) == (401, "invalid_api_key")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "localhost"])
+def test_a_name_that_reaches_a_loopback_llm_host_is_inspected(start_proxy, host):
+    """Found by an outside review: `http://0.0.0.0:port/` reached the loopback LLM host unjudged (with the caller's
+    proxy credentials in its headers); `127.1`, `0x7f000001` and `[::ffff:127.0.0.1]` were refused."""
+    with FakeUpstream() as upstream:
+        spine = {"scanners": {"injection": {"enabled": False}}}
+        proxy = start_proxy({"mode": "forward", "llm_hosts": ["127.0.0.1"], **spine})
+        agent = proxy.url.replace("http://", f"http://agent:{OPENAI_KEY}@")
+        port = upstream.url.rsplit(":", 1)[1]
+        secret = {**BODY, "messages": [{"role": "user", "content": AWS_KEY}]}
+        with httpx.Client(proxy=agent) as http:
+            denied = http.post(f"http://{host}:{port}/v1/chat/completions", json=secret)
+        assert (denied.status_code, denied.json()["error"]["code"]) == (403, "secret_detected")
+        assert upstream.received == []

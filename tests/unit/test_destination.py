@@ -70,3 +70,16 @@ def test_ipv6_hosts_that_are_not_ipv4_in_disguise_stay_ipv6():
     assert not host_matcher(["0.0.0.0/0"])("::1")
     assert host_matcher(["::1"])("[::1]")
     assert host_matcher(["2001:db8::/32"])("[2001:db8::7]")
+
+
+@pytest.mark.parametrize("spelling", ["0.0.0.0", "0", "[::]", "::", "localhost", "LocalHost.", "api.localhost"])
+def test_a_host_that_reaches_loopback_matches_a_loopback_entry(spelling):
+    """Found by an outside review: `http://0.0.0.0:port/` reached a loopback LLM host in forward mode unjudged."""
+    assert host_matcher(["127.0.0.1"])(spelling)
+    assert host_matcher(["::1"])(spelling)
+    assert not host_matcher(["10.0.0.0/8", "api.openai.com"])(spelling)
+
+
+def test_an_unspecified_address_still_matches_its_own_entry():
+    assert host_matcher(["0.0.0.0"])("0.0.0.0")
+    assert not host_matcher(["10.0.0.0/8"])("0.0.0.0")

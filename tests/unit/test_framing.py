@@ -68,3 +68,18 @@ def test_a_request_line_an_http1_upstream_could_read_otherwise_is_named(method, 
     made = http.Request.make("GET", "https://api.example.com/", b"", {})
     made.method, made.path = method, path
     assert (request_line_problem(made) is not None) == refused
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "refused"),
+    [
+        ("GET", {"x_http_method_override": "POST"}, True),
+        ("PUT", {"X_HTTP_Method": "post"}, True),
+        ("PATCH", {"x_method_override": "POST"}, True),
+        ("POST", {"x_http_method_override": "post"}, False),  # names the method it is
+        ("POST", {}, False),
+    ],
+)
+def test_a_method_override_naming_another_method_is_refused(method, headers, refused):
+    """Found by an outside review: a GET with `x-http-method-override: POST` was judged as a GET."""
+    assert (request_line_problem(request(method, b"", **headers)) is not None) == refused

@@ -17,6 +17,7 @@ __all__ = ["TARGET_BREAK", "canonical_target", "route_path"]
 # RFC 9112 §3.2 (and h11): a request target is visible ASCII. A raw byte past it is read as a space by some upstreams
 # (Python's http.server splits a latin-1 line on \x85 and \xa0), which ends the target where Wardgate did not.
 TARGET_BREAK = re.compile(r"[^\x21-\x7e]")
+_SLASHES = re.compile(r"/{2,}")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 # RFC 3986 unreserved characters, and `/`, which every router decodes (%2F) and splits on the same way.
 _DECODABLE = frozenset(string.ascii_letters + string.digits + "-._~/")
@@ -33,9 +34,10 @@ def canonical_target(target: str) -> str:
 
 def route_path(target: str) -> str:
     """The path a format is chosen by, read as generously as any router might: case folded (Express, ASP.NET),
-    `;parameters` dropped (Java servlets), `\\` as `/`, no query, no trailing slash. Judging a request by a format it
-    might not be costs nothing; missing the one it is lets its tools go ungoverned."""
-    path = target.split("?", 1)[0].replace("\\", "/")
+    `;parameters` dropped (Java servlets), `\\` as `/`, runs of `/` as one (nginx's `merge_slashes`), no query, no
+    trailing slash. Judging a request by a format it might not be costs nothing; missing the one it is lets its tools
+    go ungoverned."""
+    path = _SLASHES.sub("/", target.split("?", 1)[0].replace("\\", "/"))
     return "/".join(segment.split(";", 1)[0] for segment in path.split("/")).lower().rstrip("/")
 
 

@@ -25,6 +25,9 @@ from wardgate.formats.target import TARGET_BREAK
 
 __all__ = ["frame_body", "request_line_problem"]
 
+# Headers some frameworks read as the request's method (Rails, Express's method-override, ASP.NET, Google's APIs):
+# `GET` or `PUT` with `x-http-method-override: POST` was judged as the GET it said it was (an outside review).
+_METHOD_OVERRIDES = ("x-http-method-override", "x-http-method", "x-method-override")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2: what a method is made of
 
 # Methods whose body an HTTP/1 server expects a length for even when it is empty (411 Length Required otherwise).
@@ -53,4 +56,7 @@ def request_line_problem(request: http.Request) -> str | None:
         return "the request's method is not an HTTP token"
     if TARGET_BREAK.search(request.path):
         return "the request's target holds a character that is not visible ASCII (a space, a control, a raw byte)"
+    for header in _METHOD_OVERRIDES:
+        if any(value.strip().upper() != request.method for value in request.headers.get_all(header)):
+            return f"the request names another method in {header}, which some servers obey"
     return None

@@ -50,6 +50,17 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return None
 
 
+_LOOPBACK = (ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1"))
+
+
+def _reached(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
+    """The addresses a connection to `address` reaches: on Linux, one to `0.0.0.0` or `::` reaches this host's own
+    listeners, as loopback does (found by an outside review: `http://0.0.0.0:port/` passed a loopback LLM host)."""
+    return (address, *_LOOPBACK) if address.is_unspecified else (address,)
+
+
 def _ipv4_compatible(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address in a deprecated IPv4-compatible IPv6 address (`::a.b.c.d`, not `::` or `::1`)."""
     value = int(address)
@@ -64,7 +75,12 @@ def host_matcher(patterns: list[str]) -> Callable[[str], bool]:
     def matches(host: str) -> bool:
         bare = normalise_host(host)
         if (address := _ip(bare)) is not None:
-            return any(address in network for network in networks)
+            return any(other in network for network in networks for other in _reached(address))
+        if bare == "localhost" or bare.endswith(".localhost"):
+            # RFC 6761: the resolver answers loopback for these names; they reach what 127.0.0.1 and ::1 reach.
+            return any(fnmatch(bare, name) for name in names) or any(
+                other in network for network in networks for other in _LOOPBACK
+            )
         return any(fnmatch(bare, name) for name in names)
 
     return matches
