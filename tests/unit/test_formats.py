@@ -91,6 +91,18 @@ class TestOpenAIChat:
             ("assistant", "response", "hi", ("choices", 0, "message", "content"))
         ]
 
+    def test_custom_tools_and_their_calls_are_named_like_function_tools(self):
+        """Found by an outside review: custom (free-form input) tools went ungoverned, offered and called."""
+        chat = adapter_for("POST", "/v1/chat/completions")
+        offered = {"model": "m", "messages": [], "tools": [{"type": "custom", "custom": {"name": "shell_exec"}}]}
+        assert chat.parse_request(offered).tools == ("shell_exec",)
+        assert chat.strip_tools(offered, {"shell_exec"}) == ["shell_exec"]
+        call = {"id": "c1", "type": "custom", "custom": {"name": "shell_exec", "input": "rm -rf /"}}
+        answer = {"choices": [{"index": 0, "message": {"role": "assistant", "tool_calls": [call]}}]}
+        exchange = chat.parse_response(answer)
+        assert [(c.id, c.name, c.arguments) for c in exchange.tool_calls] == [("c1", "shell_exec", "rm -rf /")]
+        assert [s.path for s in exchange.segments] == [("choices", 0, "message", "tool_calls", 0, "custom", "input")]
+
     @pytest.mark.parametrize(
         ("body", "message"),
         [
@@ -123,6 +135,17 @@ class TestOpenAIResponses:
             ("assistant", "prompt", ("input", 1, "arguments")),
             ("tool", "tool_result", ("input", 2, "output")),
         ]
+
+    def test_custom_tool_calls_and_their_outputs_are_tool_calls_and_results(self):
+        responses = adapter_for("POST", "/v1/responses")
+        item = {"type": "custom_tool_call", "call_id": "c1", "name": "shell_exec", "input": "rm -rf /"}
+        exchange = responses.parse_response({"output": [item]})
+        assert [(c.id, c.name, c.arguments) for c in exchange.tool_calls] == [("c1", "shell_exec", "rm -rf /")]
+        refused = responses.refuse_tool_calls({"output": [item]}, {"c1": "tool_denied"})
+        assert [entry["type"] for entry in refused["output"]] == ["message"]
+        result = {"type": "custom_tool_call_output", "call_id": "c1", "output": "done"}
+        sent = responses.parse_request({"model": "m", "input": [item, result]})
+        assert [(s.role, s.source) for s in sent.segments] == [("assistant", "prompt"), ("tool", "tool_result")]
 
     def test_string_input_is_one_user_segment(self):
         exchange = adapter_for("POST", "/v1/responses").parse_request({"model": "m", "input": "hi"})

@@ -178,6 +178,18 @@ def test_a_key_split_over_several_messages_is_marked_in_every_piece(scanner, tex
     assert {f.fingerprint for f in found} == {fingerprint(AWS_KEY)}
 
 
+def test_a_key_split_over_one_field_of_many_json_lines_is_joined(scanner):
+    """Ollama's NDJSON stream: each line's other fields stood between the pieces of the joined text."""
+    pieces = ["The key is ", *(AWS_KEY[i : i + 4] for i in range(0, 20, 4))]
+    lines = []
+    for line, piece in enumerate(pieces):
+        lines += [Segment("unknown", "document", "llama3", (line, "model")),
+                  Segment("unknown", "document", piece, (line, "message", "content"))]  # fmt: skip
+    found = scanner.scan_sync(lines)
+    assert {f.fingerprint for f in found} == {fingerprint(AWS_KEY)}
+    assert "".join(lines[f.segment].text[f.start : f.end] for f in sorted(found, key=lambda f: f.segment)) == AWS_KEY
+
+
 def test_the_middle_of_a_long_message_is_not_joined(scanner):
     """The documented limit: only each segment's first and last 256 characters are joined with its neighbours."""
     middle = "x" * 300 + " " + AWS_KEY[10:] + " " + "y" * 300

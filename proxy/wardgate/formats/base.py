@@ -71,12 +71,14 @@ def text_parts(
 
 
 def tool_name(tool: Any) -> str | None:
-    """An offered tool's name for the policy: OpenAI Chat `function.name`, Responses and Anthropic `name`, a legacy
+    """An offered tool's name for the policy: OpenAI Chat `function.name` (`custom.name`), Responses and Anthropic
+    `name`, a legacy
     `functions` entry's `name`; a hosted tool without one is named by its type (`web_search`, `code_interpreter`)
     and a hosted MCP server as `mcp:<server_label>`, so `tools.deny` governs them like any other."""
     if not isinstance(tool, Mapping):
         return None
-    function = tool.get("function")
+    # Chat's custom (free-form input) tools name themselves under `custom`, as function tools do under `function`.
+    function = tool.get("function", tool.get("custom"))
     name = function.get("name") if isinstance(function, Mapping) else tool.get("name")
     if isinstance(name, str):
         return name

@@ -8,7 +8,7 @@ from typing import Any
 from wardgate.formats.base import expect, keep_tools, model_and_stream, refusal_text, text_parts, tool_name, tool_names
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
 
-__all__ = ["OpenAIChat"]
+__all__ = ["OpenAIChat", "called_function"]
 
 _ROLES: dict[str, Role] = {
     "system": "system",
@@ -97,8 +97,19 @@ class OpenAIChat:
 
 
 def _function_name(tool: Any) -> str | None:
-    function = tool.get("function") if isinstance(tool, Mapping) else None
-    return function.get("name") if isinstance(function, Mapping) else None
+    called = called_function(tool)
+    return called[0].get("name") if called is not None else None
+
+
+def called_function(call: Any) -> tuple[Mapping[str, Any], str, str] | None:
+    """A tool (or a tool call, or its stream delta)'s function object, its key and the key of its input:
+    `function.arguments`, or a custom (free-form) tool's `custom.input` (found by an outside review: custom tools and
+    their calls went ungoverned)."""
+    if isinstance(call, Mapping):
+        for key, argument in (("function", "arguments"), ("custom", "input")):
+            if isinstance(body := call.get(key), Mapping):
+                return body, key, argument
+    return None
 
 
 def _calls(body: Mapping[str, Any]) -> Iterator[ToolCall]:
@@ -108,15 +119,15 @@ def _calls(body: Mapping[str, Any]) -> Iterator[ToolCall]:
         if isinstance(legacy, Mapping) and isinstance(legacy.get("name"), str):
             yield ToolCall(_LEGACY_CALL_ID, legacy["name"], str(legacy.get("arguments") or ""))
         for call in (message.get("tool_calls") or []) if isinstance(message, Mapping) else []:
-            function = call.get("function") if isinstance(call, Mapping) else None
-            if isinstance(function, Mapping) and isinstance(function.get("name"), str):
-                yield ToolCall(str(call.get("id", "")), function["name"], str(function.get("arguments") or ""))
+            called = called_function(call)
+            if called is not None and isinstance(called[0].get("name"), str):
+                function, _, argument = called
+                yield ToolCall(str(call.get("id", "")), function["name"], str(function.get(argument) or ""))
 
 
 def _tool_call_arguments(message: Mapping[str, Any], path: JsonPath, source: Source) -> Iterator[Segment]:
     for index, call in enumerate(message.get("tool_calls") or []):
-        function = call.get("function") if isinstance(call, Mapping) else None
-        if isinstance(function, Mapping) and isinstance(function.get("arguments"), str):
-            yield Segment(
-                "assistant", source, function["arguments"], (*path, "tool_calls", index, "function", "arguments")
-            )
+        called = called_function(call)
+        if called is not None and isinstance(called[0].get(called[2]), str):
+            function, key, argument = called
+            yield Segment("assistant", source, function[argument], (*path, "tool_calls", index, key, argument))

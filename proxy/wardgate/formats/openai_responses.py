@@ -22,6 +22,9 @@ __all__ = ["OpenAIResponses"]
 _ROLES: dict[str, Role] = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 _INPUT_TEXT = frozenset({"input_text", "output_text", "text"})
 _OUTPUT_TEXT = frozenset({"output_text"})
+# The items that call a tool, and the key of their input: a function's JSON arguments, a custom tool's free-form input.
+_CALLS = {"function_call": "arguments", "custom_tool_call": "input"}
+_RESULTS = frozenset({"function_call_output", "custom_tool_call_output"})
 
 
 class OpenAIResponses:
@@ -55,9 +58,9 @@ class OpenAIResponses:
             if isinstance(item, Mapping):
                 segments += self._item(item, ("output", index), "response")
         calls = [
-            ToolCall(str(item.get("call_id", item.get("id", ""))), item["name"], str(item.get("arguments") or ""))
+            ToolCall(str(item.get("call_id", item.get("id", ""))), item["name"], str(item.get(_CALLS[kind]) or ""))
             for item in body.get("output") or []
-            if isinstance(item, Mapping) and item.get("type") == "function_call" and isinstance(item.get("name"), str)
+            if isinstance(item, Mapping) and (kind := item.get("type")) in _CALLS and isinstance(item.get("name"), str)
         ]
         model, _ = model_and_stream(body)
         return Exchange(self.provider, "responses", model, False, segments, tool_calls=tuple(calls))
@@ -70,7 +73,7 @@ class OpenAIResponses:
 
         def refused(item: Any) -> bool:
             call_id = item.get("call_id", item.get("id")) if isinstance(item, Mapping) else None
-            return isinstance(item, Mapping) and item.get("type") == "function_call" and call_id in denied
+            return isinstance(item, Mapping) and item.get("type") in _CALLS and call_id in denied
 
         if any(refused(item) for item in output):
             text = {"type": "output_text", "text": refusal_text(denied), "annotations": []}
@@ -90,7 +93,7 @@ class OpenAIResponses:
             role = _ROLES.get(str(item.get("role")), "unknown")
             parts = _OUTPUT_TEXT if source == "response" else _INPUT_TEXT
             yield from text_parts(item.get("content"), (*path, "content"), role, source, parts)
-        elif kind == "function_call_output" and isinstance(item.get("output"), str):
+        elif kind in _RESULTS and isinstance(item.get("output"), str):
             yield Segment("tool", "tool_result", item["output"], (*path, "output"))
-        elif kind == "function_call" and isinstance(item.get("arguments"), str):
-            yield Segment("assistant", source, item["arguments"], (*path, "arguments"))
+        elif kind in _CALLS and isinstance(item.get(argument := _CALLS[kind]), str):
+            yield Segment("assistant", source, item[argument], (*path, argument))

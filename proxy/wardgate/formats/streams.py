@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, TypeGuard
 
 from wardgate.formats.base import MalformedBody
 from wardgate.formats.generic_json import is_structural, string_leaves
+from wardgate.formats.openai_chat import called_function
 from wardgate.formats.sse import SseEvent, encode_event
 from wardgate.formats.target import route_path
 from wardgate.models import JsonPath
@@ -38,6 +39,9 @@ class Location:
     path: JsonPath
     kind: Literal["delta", "full"] = "delta"
     tool: str | None = None  # the channel carries a tool call's arguments (named when the event names it)
+    # Chat deltas: the name is a piece of it, joined to the pieces before (openai-python's stream accumulator joins
+    # every string of a tool-call delta, so a name sent as `shell_` then `exec` runs `shell_exec`).
+    name_piece: bool = False
 
 
 class StreamFormat(Protocol):
@@ -61,6 +65,9 @@ class StreamFormat(Protocol):
 
 # Chat delta keys with a structure of their own (below) or no text a model wrote.
 _CHAT_DELTA_KEYS = frozenset(("content", "role", "tool_calls", "function_call", "audio"))
+# Responses: the output items that call a tool, and the key of their input (their `….delta` / `….done` events).
+_RESPONSES_CALLS = {"function_call": "arguments", "custom_tool_call": "input"}
+_RESPONSES_INPUT_EVENTS = {"response.function_call_arguments": "arguments", "response.custom_tool_call_input": "input"}
 
 
 def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
@@ -95,20 +102,21 @@ class OpenAIChatStream:
                 name = legacy.get("name") if isinstance(legacy.get("name"), str) else None
                 if isinstance(legacy.get("arguments"), str):
                     arguments = ("choices", position, "delta", "function_call", "arguments")
-                    found.append(Location(f"choice:{index}:function", arguments, tool=name or ""))
+                    found.append(Location(f"choice:{index}:function", arguments, tool=name or "", name_piece=True))
                 elif name:
-                    found.append(Location(f"choice:{index}:function", (), tool=name))
+                    found.append(Location(f"choice:{index}:function", (), tool=name, name_piece=True))
             for call_position, call in enumerate(delta.get("tool_calls") or []):
-                function = call.get("function") if _is_map(call) else None
-                if not _is_map(function):
+                called = called_function(call)  # a function's JSON `arguments`, or a custom tool's `input`
+                if called is None:
                     continue
+                function, key, argument = called
                 channel = f"choice:{index}:tool:{call.get('index', call_position)}"
                 name = function.get("name") if isinstance(function.get("name"), str) else None
-                path: JsonPath = ("choices", position, "delta", "tool_calls", call_position, "function", "arguments")
-                if isinstance(function.get("arguments"), str):
-                    found.append(Location(channel, path, tool=name or ""))
+                path: JsonPath = ("choices", position, "delta", "tool_calls", call_position, key, argument)
+                if isinstance(function.get(argument), str):
+                    found.append(Location(channel, path, tool=name or "", name_piece=True))
                 elif name:
-                    found.append(Location(channel, (), tool=name))
+                    found.append(Location(channel, (), tool=name, name_piece=True))
         return found
 
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
@@ -135,7 +143,7 @@ class OpenAIResponsesStream:
         output = payload.get("output_index")
         if kind == "response.output_text.delta":
             return [Location(f"output:{output}:{payload.get('content_index')}", ("delta",))]
-        if kind == "response.function_call_arguments.delta":
+        if isinstance(kind, str) and kind.removesuffix(".delta") in _RESPONSES_INPUT_EVENTS:
             return [Location(f"output:{output}", ("delta",), tool="")]
         if isinstance(kind, str) and kind.endswith(".delta") and isinstance(payload.get("delta"), str):
             # Refusals, reasoning summaries, audio transcripts, any text delta a new event type brings.
@@ -143,13 +151,13 @@ class OpenAIResponsesStream:
                 Location(f"{kind}:{output}:{payload.get('content_index', payload.get('summary_index'))}", ("delta",))
             ]
         if kind == "response.output_item.added" and _is_map(item := payload.get("item")):
-            if item.get("type") == "function_call" and isinstance(item.get("name"), str):
+            if item.get("type") in _RESPONSES_CALLS and isinstance(item.get("name"), str):
                 return [Location(f"output:{output}", (), tool=item["name"])]
             return []
         if kind == "response.output_text.done":
             return [Location(f"output:{output}:{payload.get('content_index')}", ("text",), "full")]
-        if kind == "response.function_call_arguments.done":
-            return [Location(f"output:{output}", ("arguments",), "full", tool="")]
+        if isinstance(kind, str) and (argument := _RESPONSES_INPUT_EVENTS.get(kind.removesuffix(".done"))):
+            return [Location(f"output:{output}", (argument,), "full", tool="")]
         if kind == "response.content_part.done" and _is_map(part := payload.get("part")):
             if isinstance(part.get("text"), str):
                 return [Location(f"output:{output}:{payload.get('content_index')}", ("part", "text"), "full")]
@@ -166,8 +174,9 @@ class OpenAIResponsesStream:
 
     @staticmethod
     def _item_texts(item: Mapping[str, Any], output: Any, path: JsonPath) -> Iterator[Location]:
-        if item.get("type") == "function_call" and isinstance(item.get("arguments"), str):
-            yield Location(f"output:{output}", (*path, "arguments"), "full", tool=str(item.get("name", "")))
+        argument = _RESPONSES_CALLS.get(str(item.get("type")))
+        if argument is not None and isinstance(item.get(argument), str):
+            yield Location(f"output:{output}", (*path, argument), "full", tool=str(item.get("name", "")))
         for index, part in enumerate(item.get("content") or []):
             if _is_map(part) and isinstance(part.get("text"), str):
                 yield Location(f"output:{output}:{index}", (*path, "content", index, "text"), "full")
@@ -178,7 +187,7 @@ class OpenAIResponsesStream:
             return None
         if kind == "response.output_text.done":
             return [f"output:{payload.get('output_index')}:{payload.get('content_index')}"]
-        if kind == "response.function_call_arguments.done":
+        if isinstance(kind, str) and kind.removesuffix(".done") in _RESPONSES_INPUT_EVENTS:
             return [f"output:{payload.get('output_index')}"]
         return []
 

@@ -15,7 +15,7 @@ from typing import Any
 from mitmproxy import connection, http
 from mitmproxy import ctx as mitmproxy_ctx
 from mitmproxy.connection import ConnectionState
-from mitmproxy.net.http import url
+from mitmproxy.net.http import status_codes, url
 from mitmproxy.proxy.mode_specs import TransparentMode
 
 from wardgate.config import Phase, StreamingSettings
@@ -356,6 +356,10 @@ class GuardAddon:
     def _guard_response_headers(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
         ctx = flow.metadata.get(_CONTEXT)
+        if ctx is not None:
+            # The upstream's reason phrase is text clients show (httpx and requests put it in their errors): the
+            # status's standard phrase replaces it (an outside review passed a key in it).
+            flow.response.reason = status_codes.RESPONSES.get(flow.response.status_code, "")
         if ctx is not None and not flow.metadata.get(_REFUSED):
             # Before Wardgate adds its own headers, and before a stream sends them with its first bytes.
             denied = judge_response_headers(self._guard, ctx, flow.response.headers, ctx.provider)

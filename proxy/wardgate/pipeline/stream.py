@@ -234,8 +234,16 @@ class StreamGuard:
     def _locate(self, queued: _Queued, location: Location) -> None:
         channel = self._channels.setdefault(location.channel, _Channel())
         if location.tool is not None:
-            channel.tool = location.tool or channel.tool or "unknown"
+            if location.name_piece and location.tool and channel.tool not in (None, "unknown"):
+                channel.tool = f"{channel.tool}{location.tool}"  # as the client's SDK joins it
+            else:
+                channel.tool = location.tool or channel.tool or "unknown"
         if not location.path:
+            if location.tool is not None and queued not in channel.held:
+                # A tool call's start is held with its arguments and judged with them: a call that comes with no
+                # argument deltas at all (a tool without parameters, or its input in the start block) was never
+                # judged, and reached the client whatever the tool policy said (found by an outside review).
+                channel.held.append(queued)
             return
         text = _get(queued.payload, location.path)
         if location.kind == "delta":
@@ -262,7 +270,7 @@ class StreamGuard:
 
     def _settle(self, name: str, channel: _Channel) -> list[_Queued]:
         """Judge the channel's held events up to its last clean point; returns the ones still held."""
-        texts = [_get(queued.payload, queued.deltas[name]) for queued in channel.held]
+        texts = [_get(queued.payload, queued.deltas[name]) if name in queued.deltas else "" for queued in channel.held]
         whole = "".join(texts)
         if channel.tool is not None:
             # A tool call (its start too) is held and its arguments judged once, whole: SDKs assemble them before
@@ -288,11 +296,12 @@ class StreamGuard:
         restored = self._vault.restore(original)
         verdict = self._judge.window(restored, channel.released_tail, tool=channel.tool)
         if not verdict.decision.allow:
-            raise _Stopped(verdict.decision, ready[0], ready[0].deltas[name], restored[: verdict.cut or 0])
+            raise _Stopped(verdict.decision, ready[0], ready[0].deltas.get(name), restored[: verdict.cut or 0])
         channel.released_tail = (channel.released_tail + verdict.text)[-self._overlap :]
         if verdict.text != original:
-            # The changed text rides in the first event; the others carry nothing for this channel.
-            for index, queued in enumerate(ready):
+            # The changed text rides in the first event that carries this channel's text; the others carry nothing.
+            carriers = [queued for queued in ready if name in queued.deltas]
+            for index, queued in enumerate(carriers):
                 queued.rewrites[queued.deltas[name]] = verdict.text if index == 0 else ""
         return channel.held
 

@@ -154,15 +154,22 @@ class SecretsScanner:
         return tuple(self._scan_text(0, text))
 
     def _across_segments(self, segments: Sequence[Segment]) -> Iterator[Finding]:
-        """A secret split over several messages or parts: found in the joined ends of all segments in order, and of
-        each role's segments in order (so a benign answer between two halves does not hide them), marked in each
-        piece. Linear: every segment contributes at most 2 * _JOIN_CHARS characters to at most two joins."""
+        """A secret split over several messages or parts: found in the joined ends of all segments in order, of each
+        role's segments in order (so a benign answer between two halves does not hide them), and of each field's
+        (the same path but for its array indices: the `message.content` of every line of a JSON Lines stream, whose
+        other fields would stand between the pieces otherwise), marked in each piece. Linear: every segment
+        contributes at most 2 * _JOIN_CHARS characters to at most three joins."""
         if len(segments) < 2:
             return
         roles: dict[str, list[int]] = {}
+        fields: dict[tuple[object, ...], list[int]] = {}
         for index, segment in enumerate(segments):
             roles.setdefault(segment.role, []).append(index)
-        groups = [list(range(len(segments))), *(group for group in roles.values() if 1 < len(group) < len(segments))]
+            fields.setdefault(tuple(step for step in segment.path if not isinstance(step, int)), []).append(index)
+        groups = [list(range(len(segments)))]
+        for group in (*roles.values(), *fields.values()):
+            if 1 < len(group) < len(segments) and group not in groups:
+                groups.append(group)
         seen: set[tuple[int, int, int, str]] = set()
         for group in groups:
             for finding in self._joined(segments, group):

@@ -1,0 +1,263 @@
+"""Answers an upstream sends byte for byte (a raw HTTP/1.1 server): tool calls in every shape a provider streams or
+returns, and what a hostile upstream puts where no client looks for it. Each was found by an outside review, which
+reached the client or the upstream through it; each test asserts what should happen instead."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.conftest import AUTH, AWS_KEY
+from tests.integration.helpers import policy_copy
+
+SPINE = {"scanners": {"injection": {"enabled": False}}}
+KEY = AWS_KEY.encode()
+
+
+class RawUpstream:
+    """A raw HTTP/1.1 upstream: records every byte it receives, answers each request with `reply` (raw bytes)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(50)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.received = b""
+        self.requests = 0
+        self.reply = b""
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    self.received += data
+                    buf += data
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buf) < length:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    self.received += data
+                    buf += data
+                buf = buf[length:]
+                self.requests += 1
+                conn.sendall(self.reply)
+
+
+def answer(body: bytes, content_type: bytes = b"application/json", status: bytes = b"200 OK") -> bytes:
+    return (
+        b"HTTP/1.1 "
+        + status
+        + b"\r\ncontent-type: "
+        + content_type
+        + b"\r\ncontent-length: %d\r\n\r\n" % len(body)
+        + body
+    )
+
+
+def chunked_answer(pieces: list[bytes], content_type: bytes) -> bytes:
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+    return b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type + b"\r\ntransfer-encoding: chunked\r\n\r\n" + chunks
+
+
+def sse(events: list[dict], tail: bytes = b"data: [DONE]\n\n") -> bytes:
+    return b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events) + tail
+
+
+def anthropic_sse(events: list[dict]) -> bytes:
+    return b"".join(b"event: %s\ndata: %s\n\n" % (e["type"].encode(), json.dumps(e).encode()) for e in events)
+
+
+def send(proxy, path: str, body: dict, method: str = "POST") -> bytes:
+    """One raw request (authorised JSON), the whole answer read to the close, de-chunked."""
+    data = json.dumps(body).encode()
+    head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH['authorization']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=15) as conn:
+        conn.sendall(head.encode() + data)
+        out = b""
+        while chunk := conn.recv(65536):
+            out += chunk
+    head_bytes, _, rest = out.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" not in head_bytes.lower():
+        return out
+    body_bytes = b""
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        body_bytes, rest = body_bytes + rest[:size], rest[size + 2 :]
+    return head_bytes + b"\r\n\r\n" + body_bytes
+
+
+@pytest.fixture(scope="module")
+def raw_upstream():
+    return RawUpstream()
+
+
+@pytest.fixture(scope="module")
+def proxy(start_proxy, raw_upstream):
+    return start_proxy({"upstream": raw_upstream.url, **SPINE})
+
+
+@pytest.fixture(scope="module")
+def tools_denied(start_proxy, raw_upstream, tmp_path_factory):
+    policies = policy_copy(tmp_path_factory.mktemp("policy"), tools={"deny": ["shell_*"]})
+    return start_proxy({"upstream": raw_upstream.url, **SPINE}, policies=policies)
+
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+OK = answer(json.dumps({"id": "c", "object": "chat.completion", "choices": []}).encode())
+
+
+def chunk(delta: dict, index: int = 0) -> dict:
+    return {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": index, "delta": delta, "finish_reason": None}],
+    }
+
+
+# OpenAI custom (free-form input) tools: offered, called in an answer, called in a stream.
+
+
+def test_a_denied_custom_tool_offered_in_chat_is_stripped(tools_denied, raw_upstream):
+    raw_upstream.reply = OK
+    before = len(raw_upstream.received)
+    body = {**CHAT, "tools": [{"type": "custom", "custom": {"name": "shell_exec", "description": "runs a command"}}]}
+    send(tools_denied, "/v1/chat/completions", body)
+    assert b"shell_exec" not in raw_upstream.received[before:]  # control: a "function" tool of that name is stripped
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "sse"])
+def test_a_chat_custom_tool_call_to_a_denied_tool_never_reaches_the_client(tools_denied, raw_upstream, streamed):
+    call = {"id": "c1", "type": "custom", "custom": {"name": "shell_exec", "input": "rm -rf /"}}
+    if streamed:
+        raw_upstream.reply = answer(sse([chunk({"tool_calls": [{"index": 0, **call}]})]), b"text/event-stream")
+    else:
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        raw_upstream.reply = answer(json.dumps({"id": "c", "object": "chat.completion", "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls"}]}).encode())  # fmt: skip
+    received = send(tools_denied, "/v1/chat/completions", {**CHAT, "stream": streamed})
+    assert b"rm -rf" not in received
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "sse"])
+def test_a_responses_custom_tool_call_to_a_denied_tool_never_reaches_the_client(tools_denied, raw_upstream, streamed):
+    item = {"type": "custom_tool_call", "id": "ct", "call_id": "c1", "name": "shell_exec", "input": "rm -rf /"}
+    if streamed:
+        raw_upstream.reply = answer(sse([
+            {"type": "response.output_item.added", "output_index": 0, "item": {**item, "input": ""}},
+            {"type": "response.custom_tool_call_input.delta", "output_index": 0, "item_id": "ct", "delta": "rm -rf /"},
+            {"type": "response.output_item.done", "output_index": 0, "item": item},
+            {"type": "response.completed", "response": {"id": "r", "output": [item]}}], tail=b""),
+            b"text/event-stream")  # fmt: skip
+    else:
+        raw_upstream.reply = answer(json.dumps({"id": "r", "object": "response", "output": [item]}).encode())
+    received = send(tools_denied, "/v1/responses", {"model": "gpt-4o-mini", "input": "hi", "stream": streamed})
+    assert b"rm -rf" not in received
+
+
+# A streamed tool call with no argument deltas: its start block names it, nothing else does.
+
+
+@pytest.mark.parametrize("start_input", [{"cmd": "rm -rf /"}, {}], ids=["input-in-start-block", "empty-input"])
+def test_an_anthropic_tool_use_with_no_input_deltas_is_judged(tools_denied, raw_upstream, start_input):
+    raw_upstream.reply = answer(anthropic_sse([
+        {"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": []}},
+        {"type": "content_block_start", "index": 0,
+         "content_block": {"type": "tool_use", "id": "t1", "name": "shell_exec", "input": start_input}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use"}},
+        {"type": "message_stop"}]), b"text/event-stream")  # fmt: skip
+    body = {"model": "claude", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    received = send(tools_denied, "/v1/messages", body)
+    assert b"tool_denied" in received, received.decode(errors="replace")  # the control (with a delta) is refused
+
+
+def test_a_chat_tool_call_without_arguments_is_judged(tools_denied, raw_upstream):
+    raw_upstream.reply = answer(sse([
+        chunk({"tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": {"name": "shell_exec"}}]}),
+        {"id": "c", "object": "chat.completion.chunk",
+         "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]), b"text/event-stream")  # fmt: skip
+    received = send(tools_denied, "/v1/chat/completions", {**CHAT, "stream": True})
+    assert b"tool_denied" in received, received.decode(errors="replace")
+
+
+def test_a_tool_name_split_over_deltas_is_judged_as_the_sdk_assembles_it(tools_denied, raw_upstream):
+    """openai-python's stream accumulator concatenates string fields of tool-call deltas: the client runs
+    `shell_exec` with the arguments; Wardgate judged the name `shell_`."""
+    raw_upstream.reply = answer(sse([
+        chunk({"tool_calls": [{"index": 0, "id": "c1", "type": "function",
+                               "function": {"name": "shell_", "arguments": ""}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"name": "exec", "arguments": "{\"cmd\": \"rm -rf /\"}"}}]}),
+    ]), b"text/event-stream")  # fmt: skip
+    received = send(tools_denied, "/v1/chat/completions", {**CHAT, "stream": True})
+    assert b"rm -rf" not in received
+
+
+@pytest.mark.parametrize("path", ["/api/chat", "/api/generate"])
+def test_a_key_split_over_ndjson_stream_lines_never_reaches_the_client(proxy, raw_upstream, path):
+    """Ollama streams NDJSON by default: each line's `message.content` (or `response`) is one token, and every client
+    shows them joined. The lines' other fields (`model`, `role`) stood between the pieces in the secrets join."""
+    tokens = ["The key is ", *(AWS_KEY[i : i + 4] for i in range(0, 20, 4))]
+    field = (
+        (lambda t: {"message": {"role": "assistant", "content": t}})
+        if path == "/api/chat"
+        else (lambda t: {"response": t})
+    )
+    lines = [json.dumps({"model": "llama3", **field(t), "done": False}).encode() + b"\n" for t in tokens]
+    raw_upstream.reply = chunked_answer(lines, b"application/x-ndjson")
+    received = send(proxy, path, {"model": "llama3", "messages": [{"role": "user", "content": "hi"}], "prompt": "hi"})
+    body = received.partition(b"\r\n\r\n")[2]
+    values = [json.loads(line) for line in body.splitlines() if line.strip()]
+    joined = "".join((v.get("message") or {}).get("content", "") or v.get("response", "") for v in values)
+    assert AWS_KEY not in joined  # what every Ollama client shows: the concatenation of the lines
+
+
+def test_a_key_in_the_reason_phrase_never_reaches_the_client(proxy, raw_upstream):
+    """httpx, requests and urllib show the reason phrase, in error messages too: the standard one replaces it."""
+    raw_upstream.reply = answer(b"{}", status=b"200 " + KEY)
+    received = send(proxy, "/v1/chat/completions", CHAT)
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert KEY not in received
+
+
+# Known gaps, kept as strict expected failures so that closing one is noticed.
+
+
+_GAP_101 = "bytes after an unasked-for 101 crash mitmproxy's connection handler, which logs them"
+
+
+@pytest.mark.xfail(strict=True, reason=_GAP_101)
+def test_bytes_after_an_unasked_101_do_not_crash_the_connection_or_reach_the_log(proxy, raw_upstream):
+    leak = json.dumps({"choices": [{"message": {"content": f"key {AWS_KEY}"}}]}).encode()
+    raw_upstream.reply = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n" + leak
+    before = len(proxy.output)
+    received = send(proxy, "/v1/chat/completions", CHAT)  # the connection ends only when mitmproxy's handler crashes
+    assert received.startswith(b"HTTP/1.1 502")
+    time.sleep(0.5)
+    log = "".join(proxy.output[before:])
+    assert "mitmproxy has crashed" not in log
+    assert AWS_KEY not in log
