@@ -205,9 +205,9 @@ def test_a_chat_tool_call_without_arguments_is_judged(tools_denied, raw_upstream
     assert b"tool_denied" in received, received.decode(errors="replace")
 
 
-def test_a_tool_name_split_over_deltas_is_judged_as_the_sdk_assembles_it(tools_denied, raw_upstream):
-    """openai-python's stream accumulator concatenates string fields of tool-call deltas: the client runs
-    `shell_exec` with the arguments; Wardgate judged the name `shell_`."""
+def test_a_tool_name_split_over_deltas_is_refused(tools_denied, raw_upstream):
+    """openai-python's stream accumulator joins the pieces of a name (the client runs `shell_exec`); Wardgate judged
+    the name `shell_` (an outside review's finding). A call named in pieces is refused as named twice."""
     raw_upstream.reply = answer(sse([
         chunk({"tool_calls": [{"index": 0, "id": "c1", "type": "function",
                                "function": {"name": "shell_", "arguments": ""}}]}),
@@ -215,6 +215,68 @@ def test_a_tool_name_split_over_deltas_is_judged_as_the_sdk_assembles_it(tools_d
     ]), b"text/event-stream")  # fmt: skip
     received = send(tools_denied, "/v1/chat/completions", {**CHAT, "stream": True})
     assert b"rm -rf" not in received
+
+
+def test_a_chat_call_is_judged_by_the_object_its_type_names(tools_denied, raw_upstream):
+    """A second review's finding: with both objects, the SDK builds the call from the one `type` names."""
+    call = {"id": "c1", "type": "custom", "function": {"name": "get_time", "arguments": "{}"},
+            "custom": {"name": "shell_exec", "input": "rm -rf /"}}  # fmt: skip
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    raw_upstream.reply = answer(json.dumps({"id": "c", "object": "chat.completion", "choices": [
+        {"index": 0, "message": message, "finish_reason": "tool_calls"}]}).encode())  # fmt: skip
+    assert b"rm -rf" not in send(tools_denied, "/v1/chat/completions", CHAT)
+
+
+def test_a_streamed_call_named_twice_differently_is_stopped(tools_denied, raw_upstream):
+    """openai-python joins a chat call's name pieces, openai-node keeps the last: `x` then `shell_exec` was judged
+    as `xshell_exec` (a second review's finding). A call named twice differently is refused."""
+    first = {"index": 0, "id": "c1", "type": "function", "function": {"name": "x", "arguments": ""}}
+    second = {"index": 0, "function": {"name": "shell_exec", "arguments": '{"cmd": "rm -rf /"}'}}
+    raw_upstream.reply = answer(
+        sse([chunk({"tool_calls": [first]}), chunk({"tool_calls": [second]})]), b"text/event-stream"
+    )
+    received = send(tools_denied, "/v1/chat/completions", {**CHAT, "stream": True})
+    assert b"tool_name_ambiguous" in received
+    assert b"rm -rf" not in received
+
+
+@pytest.mark.parametrize("kind", ["function_call", "custom_tool_call"])
+def test_a_responses_call_renamed_in_its_final_items_is_stopped(tools_denied, raw_upstream, kind):
+    """A second review's finding: the name in `output_item.done` and `response.completed`, which clients act on,
+    was never judged as a tool's."""
+    argument, events = (
+        ("arguments", "function_call_arguments") if kind == "function_call" else ("input", "custom_tool_call_input")
+    )
+    added = {"type": kind, "id": "ct", "call_id": "c1", "name": "get_time", argument: ""}
+    item = {**added, "name": "shell_exec", argument: "rm -rf /"}
+    raw_upstream.reply = answer(sse([
+        {"type": "response.output_item.added", "output_index": 0, "item": added},
+        {"type": f"response.{events}.delta", "output_index": 0, "item_id": "ct", "delta": "rm -rf /"},
+        {"type": f"response.{events}.done", "output_index": 0, "item_id": "ct", argument: "rm -rf /"},
+        {"type": "response.output_item.done", "output_index": 0, "item": item},
+        {"type": "response.completed", "response": {"id": "r", "output": [item]}}], tail=b""),
+        b"text/event-stream")  # fmt: skip
+    received = send(tools_denied, "/v1/responses", {"model": "gpt-4o-mini", "input": "hi", "stream": True})
+    assert b"tool_name_ambiguous" in received
+    assert b"shell_exec" not in received
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "sse"])
+def test_an_item_type_that_is_not_a_string_is_no_internal_error(tools_denied, raw_upstream, streamed):
+    """A second review's finding: a list or object as an item's `type` raised (500, a logged traceback)."""
+    item = {"type": ["custom_tool_call"], "name": "x", "input": "hello"}
+    if streamed:
+        raw_upstream.reply = answer(sse([
+            {"type": "response.output_item.added", "output_index": 0, "item": item},
+            {"type": "response.completed", "response": {"id": "r", "output": [item]}}], tail=b""),
+            b"text/event-stream")  # fmt: skip
+    else:
+        raw_upstream.reply = answer(json.dumps({"id": "r", "object": "response", "output": [item]}).encode())
+    sent = {"model": "m", "input": [{"type": {"a": 1}, "output": "hello"}], "stream": streamed}
+    received = send(tools_denied, "/v1/responses", sent)
+    assert received.startswith(b"HTTP/1.1 200")
+    assert b"stream_unreadable" not in received
+    assert b"internal_error" not in received
 
 
 @pytest.mark.parametrize("path", ["/api/chat", "/api/generate"])

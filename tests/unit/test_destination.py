@@ -83,3 +83,12 @@ def test_a_host_that_reaches_loopback_matches_a_loopback_entry(spelling):
 def test_an_unspecified_address_still_matches_its_own_entry():
     assert host_matcher(["0.0.0.0"])("0.0.0.0")
     assert not host_matcher(["10.0.0.0/8"])("0.0.0.0")
+
+
+def test_a_localhost_entry_is_loopback_and_an_entry_s_port_is_no_part_of_it():
+    """A second review's finding: `llm_hosts: [localhost]` did not cover `0.0.0.0` or `127.0.0.1`."""
+    for spelling in ("localhost", "127.0.0.1", "127.1", "0.0.0.0", "[::1]", "[::]"):
+        assert host_matcher(["localhost"])(spelling)
+    assert not host_matcher(["localhost"])("10.0.0.1")
+    assert host_matcher(["127.0.0.1:11434"])("127.0.0.1")
+    assert host_matcher(["api.openai.com:443"])("API.openai.com.")

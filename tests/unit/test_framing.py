@@ -77,9 +77,18 @@ def test_a_request_line_an_http1_upstream_could_read_otherwise_is_named(method, 
         ("PUT", {"X_HTTP_Method": "post"}, True),
         ("PATCH", {"x_method_override": "POST"}, True),
         ("POST", {"x_http_method_override": "post"}, False),  # names the method it is
+        ("POST", {"x_http_method_override": ""}, False),
+        ("POST", {"x_http_method_override": "POST, post"}, False),
+        ("POST", {"x_http_method_override": "POST, DELETE"}, True),
         ("POST", {}, False),
     ],
 )
 def test_a_method_override_naming_another_method_is_refused(method, headers, refused):
     """Found by an outside review: a GET with `x-http-method-override: POST` was judged as a GET."""
     assert (request_line_problem(request(method, b"", **headers)) is not None) == refused
+
+
+def test_a_method_override_spelled_with_underscores_is_refused_too():
+    made = request("GET", b"")
+    made.headers.add("X_HTTP_Method_Override", "POST")  # WSGI servers read `_` and `-` alike
+    assert request_line_problem(made) is not None

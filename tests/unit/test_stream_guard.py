@@ -188,3 +188,20 @@ def test_an_event_past_the_limit_stops_the_stream_after_what_came_before():
     assert client_text(out + guard.finish()) == "Hello.<error:event_too_large>"
     assert guard.stopped is not None
     assert guard.stopped.code == "event_too_large"
+
+
+def test_a_held_tool_call_start_holds_no_more_than_a_bounded_queue_behind_it():
+    """A second review's finding: a call's start with no arguments held every other choice's text to the stream's
+    end (2.8 MB here). Past a bounded queue the call is judged and the stream moves."""
+
+    def event(delta: dict, index: int) -> bytes:
+        chunk = {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": index, "delta": delta}]}
+        return f"data: {json.dumps(chunk)}\n\n".encode()
+
+    start = event({"tool_calls": [{"index": 0, "id": "t1", "type": "function", "function": {"name": "f"}}]}, 0)
+    text = [event({"content": "hello world "}, 1) for _ in range(5000)]
+    guard = StreamGuard(OpenAIChatStream(), Judge(), Vault())
+    released = sum(len(guard.feed(piece)) for piece in [start, *text])
+    assert released > len(b"".join(text)) // 2
+    assert guard.feed(b"data: [DONE]\n\n") + guard.finish()
+    assert guard.stopped is None

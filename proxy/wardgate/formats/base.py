@@ -77,8 +77,9 @@ def tool_name(tool: Any) -> str | None:
     and a hosted MCP server as `mcp:<server_label>`, so `tools.deny` governs them like any other."""
     if not isinstance(tool, Mapping):
         return None
-    # Chat's custom (free-form input) tools name themselves under `custom`, as function tools do under `function`.
-    function = tool.get("function", tool.get("custom"))
+    # Chat's custom (free-form input) tools name themselves under `custom`, as function tools do under `function`;
+    # the object `type` names is the one the API reads.
+    function = tool.get("custom") if tool.get("type") == "custom" else tool.get("function", tool.get("custom"))
     name = function.get("name") if isinstance(function, Mapping) else tool.get("name")
     if isinstance(name, str):
         return name

@@ -19,6 +19,7 @@ _ROLES: dict[str, Role] = {
     "function": "tool",
 }
 _TEXT_PARTS = frozenset({"text"})
+_CALL_KEYS = (("function", "arguments"), ("custom", "input"))  # a tool's object, and the key of a call's input
 _LEGACY_CALL_ID = "function_call"  # a legacy `function_call` has no id of its own: one per message
 
 
@@ -105,11 +106,12 @@ def called_function(call: Any) -> tuple[Mapping[str, Any], str, str] | None:
     """A tool (or a tool call, or its stream delta)'s function object, its key and the key of its input:
     `function.arguments`, or a custom (free-form) tool's `custom.input` (found by an outside review: custom tools and
     their calls went ungoverned)."""
-    if isinstance(call, Mapping):
-        for key, argument in (("function", "arguments"), ("custom", "input")):
-            if isinstance(body := call.get(key), Mapping):
-                return body, key, argument
-    return None
+    if not isinstance(call, Mapping):
+        return None
+    # The object `type` names is the one the API and the SDKs read (a second one beside it is ignored by them, and
+    # was what Wardgate judged: a second review's finding); without a type, the function object first.
+    keys = sorted(_CALL_KEYS, key=lambda pair: pair[0] != call.get("type"))
+    return next(((body, key, argument) for key, argument in keys if isinstance(body := call.get(key), Mapping)), None)
 
 
 def _calls(body: Mapping[str, Any]) -> Iterator[ToolCall]:

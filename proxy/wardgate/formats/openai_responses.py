@@ -60,7 +60,10 @@ class OpenAIResponses:
         calls = [
             ToolCall(str(item.get("call_id", item.get("id", ""))), item["name"], str(item.get(_CALLS[kind]) or ""))
             for item in body.get("output") or []
-            if isinstance(item, Mapping) and (kind := item.get("type")) in _CALLS and isinstance(item.get("name"), str)
+            if isinstance(item, Mapping)
+            and isinstance(kind := item.get("type"), str)
+            and kind in _CALLS
+            and isinstance(item.get("name"), str)
         ]
         model, _ = model_and_stream(body)
         return Exchange(self.provider, "responses", model, False, segments, tool_calls=tuple(calls))
@@ -73,7 +76,7 @@ class OpenAIResponses:
 
         def refused(item: Any) -> bool:
             call_id = item.get("call_id", item.get("id")) if isinstance(item, Mapping) else None
-            return isinstance(item, Mapping) and item.get("type") in _CALLS and call_id in denied
+            return isinstance(item, Mapping) and str(item.get("type")) in _CALLS and call_id in denied
 
         if any(refused(item) for item in output):
             text = {"type": "output_text", "text": refusal_text(denied), "annotations": []}
@@ -88,7 +91,7 @@ class OpenAIResponses:
         return body
 
     def _item(self, item: Mapping[str, Any], path: JsonPath, source: Source) -> Iterator[Segment]:
-        kind = item.get("type", "message")
+        kind = str(item.get("type", "message"))  # a type that is not a string names no kind read here
         if kind == "message":
             role = _ROLES.get(str(item.get("role")), "unknown")
             parts = _OUTPUT_TEXT if source == "response" else _INPUT_TEXT

@@ -39,9 +39,6 @@ class Location:
     path: JsonPath
     kind: Literal["delta", "full"] = "delta"
     tool: str | None = None  # the channel carries a tool call's arguments (named when the event names it)
-    # Chat deltas: the name is a piece of it, joined to the pieces before (openai-python's stream accumulator joins
-    # every string of a tool-call delta, so a name sent as `shell_` then `exec` runs `shell_exec`).
-    name_piece: bool = False
 
 
 class StreamFormat(Protocol):
@@ -102,9 +99,9 @@ class OpenAIChatStream:
                 name = legacy.get("name") if isinstance(legacy.get("name"), str) else None
                 if isinstance(legacy.get("arguments"), str):
                     arguments = ("choices", position, "delta", "function_call", "arguments")
-                    found.append(Location(f"choice:{index}:function", arguments, tool=name or "", name_piece=True))
+                    found.append(Location(f"choice:{index}:function", arguments, tool=name or ""))
                 elif name:
-                    found.append(Location(f"choice:{index}:function", (), tool=name, name_piece=True))
+                    found.append(Location(f"choice:{index}:function", (), tool=name))
             for call_position, call in enumerate(delta.get("tool_calls") or []):
                 called = called_function(call)  # a function's JSON `arguments`, or a custom tool's `input`
                 if called is None:
@@ -114,9 +111,9 @@ class OpenAIChatStream:
                 name = function.get("name") if isinstance(function.get("name"), str) else None
                 path: JsonPath = ("choices", position, "delta", "tool_calls", call_position, key, argument)
                 if isinstance(function.get(argument), str):
-                    found.append(Location(channel, path, tool=name or "", name_piece=True))
+                    found.append(Location(channel, path, tool=name or ""))
                 elif name:
-                    found.append(Location(channel, (), tool=name, name_piece=True))
+                    found.append(Location(channel, (), tool=name))
         return found
 
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
@@ -151,7 +148,7 @@ class OpenAIResponsesStream:
                 Location(f"{kind}:{output}:{payload.get('content_index', payload.get('summary_index'))}", ("delta",))
             ]
         if kind == "response.output_item.added" and _is_map(item := payload.get("item")):
-            if item.get("type") in _RESPONSES_CALLS and isinstance(item.get("name"), str):
+            if str(item.get("type")) in _RESPONSES_CALLS and isinstance(item.get("name"), str):
                 return [Location(f"output:{output}", (), tool=item["name"])]
             return []
         if kind == "response.output_text.done":

@@ -56,7 +56,9 @@ def request_line_problem(request: http.Request) -> str | None:
         return "the request's method is not an HTTP token"
     if TARGET_BREAK.search(request.path):
         return "the request's target holds a character that is not visible ASCII (a space, a control, a raw byte)"
-    for header in _METHOD_OVERRIDES:
-        if any(value.strip().upper() != request.method for value in request.headers.get_all(header)):
+    for name, value in request.headers.fields:
+        header = name.decode("latin-1").lower().replace("_", "-")  # WSGI servers read `_` and `-` alike
+        named = {method.strip().upper() for method in value.decode("latin-1").split(",")} - {""}
+        if header in _METHOD_OVERRIDES and named - {request.method}:
             return f"the request names another method in {header}, which some servers obey"
     return None

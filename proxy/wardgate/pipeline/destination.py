@@ -50,6 +50,10 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return None
 
 
+def _is_localhost(name: str) -> bool:
+    return name == "localhost" or name.endswith(".localhost")
+
+
 _LOOPBACK = (ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1"))
 
 
@@ -69,14 +73,18 @@ def _ipv4_compatible(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | 
 
 def host_matcher(patterns: list[str]) -> Callable[[str], bool]:
     """`api.openai.com`, `*.openai.azure.com`, an IP address or a CIDR network; case and trailing dots ignored."""
-    names = [normalise_host(pattern) for pattern in patterns if "/" not in pattern and _ip(pattern) is None]
+    # An entry's port is no part of it (`127.0.0.1:11434` is the host), and a `localhost` entry is loopback itself.
+    patterns = [pattern if "/" in pattern else normalise_host(pattern) for pattern in patterns]
+    names = [pattern for pattern in patterns if "/" not in pattern and _ip(pattern) is None]
     networks = [ipaddress.ip_network(pattern, strict=False) for pattern in patterns if "/" in pattern or _ip(pattern)]
+    if any(_is_localhost(name) for name in names):
+        networks += [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
 
     def matches(host: str) -> bool:
         bare = normalise_host(host)
         if (address := _ip(bare)) is not None:
             return any(other in network for network in networks for other in _reached(address))
-        if bare == "localhost" or bare.endswith(".localhost"):
+        if _is_localhost(bare):
             # RFC 6761: the resolver answers loopback for these names; they reach what 127.0.0.1 and ::1 reach.
             return any(fnmatch(bare, name) for name in names) or any(
                 other in network for network in networks for other in _LOOPBACK

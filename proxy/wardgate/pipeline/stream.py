@@ -40,6 +40,9 @@ _TRAILING_PUNCTUATION = ".,;:!?)]}'\""
 _RAW = "$data"  # the key a non-JSON data payload is judged under
 _LEAF_MIN_CHARS = 8  # shorter strings (a role, a finish reason, an index) cannot hold a key or a sentence
 _TOOL_HOLD_FACTOR = 64  # tool-call arguments are held whole, up to this many times hold_chars
+# ... and while no more events than this wait behind them (a call's start with no arguments holds no text, and held
+# the answer's every other event to its end: a second review's finding).
+_MAX_QUEUED = 1024
 
 
 def holdback_start(text: str) -> int:
@@ -98,6 +101,22 @@ class _Channel:
     released_tail: str = ""
     tool: str | None = None
     ended: bool = False
+    judged: bool = False  # a tool call's arguments were judged under its name
+
+
+def _name(channel: _Channel, name: str) -> None:
+    """Name a tool call's channel ("" when the event does not name it). A call named twice differently is refused:
+    SDKs disagree on which name they act on (openai-python joins the pieces of a chat delta's name, openai-node keeps
+    the last, a Responses client reads the final item's), so Wardgate cannot know which one to judge (a second
+    review's finding: `x` then `shell_exec` was judged as `xshell_exec`)."""
+    if not name or name == channel.tool:
+        channel.tool = channel.tool or "unknown"
+        return
+    if channel.tool in (None, "unknown") and not channel.judged:
+        channel.tool = name
+        return
+    message = "the upstream named one tool call twice, differently"  # its names are not judged text: not echoed
+    raise _Stopped(Decision.deny("tool_name_ambiguous", message, status=502, source="fail_closed"), None, None, "")
 
 
 class _Stopped(Exception):
@@ -234,12 +253,9 @@ class StreamGuard:
     def _locate(self, queued: _Queued, location: Location) -> None:
         channel = self._channels.setdefault(location.channel, _Channel())
         if location.tool is not None:
-            if location.name_piece and location.tool and channel.tool not in (None, "unknown"):
-                channel.tool = f"{channel.tool}{location.tool}"  # as the client's SDK joins it
-            else:
-                channel.tool = location.tool or channel.tool or "unknown"
+            _name(channel, location.tool)
         if not location.path:
-            if location.tool is not None and queued not in channel.held:
+            if location.tool is not None and (not channel.held or channel.held[-1] is not queued):
                 # A tool call's start is held with its arguments and judged with them: a call that comes with no
                 # argument deltas at all (a tool without parameters, or its input in the start block) was never
                 # judged, and reached the client whatever the tool policy said (found by an outside review).
@@ -275,9 +291,10 @@ class StreamGuard:
         if channel.tool is not None:
             # A tool call (its start too) is held and its arguments judged once, whole: SDKs assemble them before
             # anything acts on them.
-            if not channel.ended and len(whole) <= self._hold * _TOOL_HOLD_FACTOR:
+            if not channel.ended and len(whole) <= self._hold * _TOOL_HOLD_FACTOR and len(self._queue) <= _MAX_QUEUED:
                 return channel.held
             cut = len(whole)
+            channel.judged = True
         else:
             cut = len(whole) if channel.ended else holdback_start(whole)
             if len(whole) - cut > self._hold:

@@ -166,10 +166,10 @@ class SecretsScanner:
         for index, segment in enumerate(segments):
             roles.setdefault(segment.role, []).append(index)
             fields.setdefault(tuple(step for step in segment.path if not isinstance(step, int)), []).append(index)
-        groups = [list(range(len(segments)))]
-        for group in (*roles.values(), *fields.values()):
-            if 1 < len(group) < len(segments) and group not in groups:
-                groups.append(group)
+        groups: dict[tuple[int, ...], None] = {tuple(range(len(segments))): None}  # in order, each group once
+        for members in (*roles.values(), *fields.values()):
+            if 1 < len(members) < len(segments):
+                groups.setdefault(tuple(members))
         seen: set[tuple[int, int, int, str]] = set()
         for group in groups:
             for finding in self._joined(segments, group):
@@ -177,7 +177,7 @@ class SecretsScanner:
                     seen.add(key)
                     yield finding
 
-    def _joined(self, segments: Sequence[Segment], group: list[int]) -> Iterator[Finding]:
+    def _joined(self, segments: Sequence[Segment], group: Sequence[int]) -> Iterator[Finding]:
         parts: list[str] = []
         pieces: list[tuple[int, int, int, int]] = []  # (start in the join, segment, start in it, length)
         length = 0
