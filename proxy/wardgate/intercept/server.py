@@ -30,6 +30,7 @@ from wardgate.intercept.informational import install_informational_skipping
 from wardgate.intercept.off_loop_streams import install_off_loop_streams
 from wardgate.intercept.stream_resets import install_stream_reset_notice
 from wardgate.intercept.trailers import install_trailer_reader
+from wardgate.intercept.upgrades import install_upgrade_guard
 from wardgate.intercept.upstream_timeout import UpstreamTimer
 from wardgate.limits import build_rate_limiter, build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
@@ -192,6 +193,7 @@ async def serve(settings: Settings) -> None:
     install_informational_skipping()
     install_off_loop_streams()
     install_stream_reset_notice()
+    install_upgrade_guard()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
     master.addons.add(
