@@ -298,6 +298,25 @@ def test_a_key_split_over_ndjson_stream_lines_never_reaches_the_client(proxy, ra
     assert AWS_KEY not in joined  # what every Ollama client shows: the concatenation of the lines
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"content": "the key is " + AWS_KEY[:10]}, {"refusal": AWS_KEY[10:] + " done"}),
+        ({"content": "the key is " + AWS_KEY[:10]}, {"content": AWS_KEY[10:] + " done", "index": 1}),
+    ],
+    ids=["content-then-refusal", "choice-0-then-choice-1"],
+)
+def test_a_key_split_over_two_channels_of_a_stream_never_reaches_the_client(proxy, raw_upstream, first, second):
+    """An outside review's finding: each channel was judged with its own context only, so a key split between a
+    choice's content and its refusal (or two choices) reached the client, which shows them one after the other."""
+    second = dict(second)
+    index = second.pop("index", 0)
+    raw_upstream.reply = answer(sse([chunk(first), chunk(second, index=index)]), b"text/event-stream")
+    received = send(proxy, "/v1/chat/completions", {**CHAT, "stream": True})
+    assert AWS_KEY[10:] not in received.decode()
+    assert b"[REDACTED:aws-access-token]" in received  # the default policy masks a key in an answer
+
+
 def test_a_key_in_the_reason_phrase_never_reaches_the_client(proxy, raw_upstream):
     """httpx, requests and urllib show the reason phrase, in error messages too: the standard one replaces it."""
     raw_upstream.reply = answer(b"{}", status=b"200 " + KEY)

@@ -98,7 +98,7 @@ class _Queued:
 @dataclasses.dataclass(slots=True)
 class _Channel:
     held: list[_Queued] = dataclasses.field(default_factory=list)  # queued events carrying this channel's text
-    released_tail: str = ""
+    released_tail: str = ""  # a tool call's: the end of its arguments released so far
     tool: str | None = None
     ended: bool = False
     judged: bool = False  # a tool call's arguments were judged under its name
@@ -143,6 +143,7 @@ class StreamGuard:
         self._fields = EventFields(self._judge_field)
         self._queue: list[_Queued] = []
         self._channels: dict[str, _Channel] = {}
+        self._released_text = ""  # the end of what the text channels released, in order (the next window's context)
         self.stopped: Decision | None = None
         self.released_bytes = 0  # bytes sent to the client
         self.unparsed_events = 0
@@ -275,10 +276,21 @@ class StreamGuard:
     def _release(self) -> list[bytes]:
         """Judge every channel that reached a clean point, then send the queue's head while nothing holds it."""
         held_back: set[int] = set()
-        for name, channel in self._channels.items():
-            if channel.held:
+        position = {id(queued): index for index, queued in enumerate(self._queue)}
+        waiting = [
+            (position[id(channel.held[0])], name, channel) for name, channel in self._channels.items() if channel.held
+        ]
+        blocked_at: int | None = None  # the first event a channel still holds
+        for first, name, channel in sorted(waiting, key=lambda item: item[0]):
+            if channel.tool is None and blocked_at is not None and first > blocked_at:
+                # Judged once what comes before it is released: that text is its context.
+                keep = channel.held
+            else:
                 keep = self._settle(name, channel)
-                held_back.update(id(queued) for queued in keep)
+            held_back.update(id(queued) for queued in keep)
+            if keep:
+                at = position[id(keep[0])]
+                blocked_at = at if blocked_at is None else min(blocked_at, at)
         out = []
         while self._queue and id(self._queue[0]) not in held_back:
             out.append(self._encode(self._queue.pop(0)))
@@ -311,10 +323,17 @@ class StreamGuard:
         ready, channel.held = channel.held[:release], channel.held[release:]
         original = "".join(texts[:release])
         restored = self._vault.restore(original)
-        verdict = self._judge.window(restored, channel.released_tail, tool=channel.tool)
+        # A text's context is what any text channel released last, not only its own: clients show a choice's content
+        # and refusal, or a message's text blocks, one after another, so a key split between two channels reaches
+        # them whole (an outside review's finding). A tool call's arguments are their own.
+        context = channel.released_tail if channel.tool is not None else self._released_text
+        verdict = self._judge.window(restored, context, tool=channel.tool)
         if not verdict.decision.allow:
             raise _Stopped(verdict.decision, ready[0], ready[0].deltas.get(name), restored[: verdict.cut or 0])
-        channel.released_tail = (channel.released_tail + verdict.text)[-self._overlap :]
+        if channel.tool is not None:
+            channel.released_tail = (channel.released_tail + verdict.text)[-self._overlap :]
+        else:
+            self._released_text = (self._released_text + verdict.text)[-self._overlap :]
         if verdict.text != original:
             # The changed text rides in the first event that carries this channel's text; the others carry nothing.
             carriers = [queued for queued in ready if name in queued.deltas]
