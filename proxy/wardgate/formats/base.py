@@ -13,11 +13,16 @@ __all__ = [
     "MalformedBody",
     "TooComplex",
     "apply_rewrites",
+    "called_function",
     "keep_tools",
     "refusal_text",
     "text_parts",
     "tool_name",
 ]
+
+# OpenAI Chat: a tool's (or a call's) object, and the key of a call's input: a function's JSON `arguments`, a custom
+# (free-form) tool's `input`.
+_CALL_KEYS = (("function", "arguments"), ("custom", "input"))
 
 
 class MalformedBody(ValueError):
@@ -70,17 +75,28 @@ def text_parts(
         raise MalformedBody(f"`{'.'.join(map(str, path))}` must be a string or an array of content parts")
 
 
+def called_function(call: Any) -> tuple[Mapping[str, Any], str, str] | None:
+    """A tool (or a tool call, or its stream delta)'s function object, its key and the key of its input:
+    `function.arguments`, or a custom (free-form) tool's `custom.input` (found by an outside review: custom tools and
+    their calls went ungoverned)."""
+    if not isinstance(call, Mapping):
+        return None
+    # The object `type` names is the one the API and the SDKs read (a second one beside it is ignored by them, and
+    # was what Wardgate judged: a second review's finding); without a type, the function object first.
+    keys = sorted(_CALL_KEYS, key=lambda pair: pair[0] != call.get("type"))
+    return next(((body, key, argument) for key, argument in keys if isinstance(body := call.get(key), Mapping)), None)
+
+
 def tool_name(tool: Any) -> str | None:
-    """An offered tool's name for the policy: OpenAI Chat `function.name` (`custom.name`), Responses and Anthropic
-    `name`, a legacy
-    `functions` entry's `name`; a hosted tool without one is named by its type (`web_search`, `code_interpreter`)
-    and a hosted MCP server as `mcp:<server_label>`, so `tools.deny` governs them like any other."""
+    """An offered tool's name for the policy: OpenAI Chat `function.name` (a custom tool's `custom.name`), Responses
+    and Anthropic `name`, a legacy `functions` entry's `name`; a hosted tool without one is named by its type
+    (`web_search`, `code_interpreter`) and a hosted MCP server as `mcp:<server_label>`, so `tools.deny` governs them
+    like any other."""
     if not isinstance(tool, Mapping):
         return None
-    # Chat's custom (free-form input) tools name themselves under `custom`, as function tools do under `function`;
-    # the object `type` names is the one the API reads.
-    function = tool.get("custom") if tool.get("type") == "custom" else tool.get("function", tool.get("custom"))
-    name = function.get("name") if isinstance(function, Mapping) else tool.get("name")
+    called = called_function(tool)
+    function = called[0] if called is not None else None
+    name = function.get("name") if function is not None else tool.get("name")
     if isinstance(name, str):
         return name
     kind = tool.get("type")

@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wardgate.formats.base import expect, keep_tools, model_and_stream, refusal_text, text_parts, tool_name, tool_names
+from wardgate.formats.base import (
+    called_function,
+    expect,
+    keep_tools,
+    model_and_stream,
+    refusal_text,
+    text_parts,
+    tool_name,
+    tool_names,
+)
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
 
-__all__ = ["OpenAIChat", "called_function"]
+__all__ = ["OpenAIChat"]
 
 _ROLES: dict[str, Role] = {
     "system": "system",
@@ -19,7 +28,6 @@ _ROLES: dict[str, Role] = {
     "function": "tool",
 }
 _TEXT_PARTS = frozenset({"text"})
-_CALL_KEYS = (("function", "arguments"), ("custom", "input"))  # a tool's object, and the key of a call's input
 _LEGACY_CALL_ID = "function_call"  # a legacy `function_call` has no id of its own: one per message
 
 
@@ -100,18 +108,6 @@ class OpenAIChat:
 def _function_name(tool: Any) -> str | None:
     called = called_function(tool)
     return called[0].get("name") if called is not None else None
-
-
-def called_function(call: Any) -> tuple[Mapping[str, Any], str, str] | None:
-    """A tool (or a tool call, or its stream delta)'s function object, its key and the key of its input:
-    `function.arguments`, or a custom (free-form) tool's `custom.input` (found by an outside review: custom tools and
-    their calls went ungoverned)."""
-    if not isinstance(call, Mapping):
-        return None
-    # The object `type` names is the one the API and the SDKs read (a second one beside it is ignored by them, and
-    # was what Wardgate judged: a second review's finding); without a type, the function object first.
-    keys = sorted(_CALL_KEYS, key=lambda pair: pair[0] != call.get("type"))
-    return next(((body, key, argument) for key, argument in keys if isinstance(body := call.get(key), Mapping)), None)
 
 
 def _calls(body: Mapping[str, Any]) -> Iterator[ToolCall]:

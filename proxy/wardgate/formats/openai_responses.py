@@ -17,13 +17,13 @@ from wardgate.formats.base import (
 )
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
 
-__all__ = ["OpenAIResponses"]
+__all__ = ["CALL_INPUTS", "OpenAIResponses"]
 
 _ROLES: dict[str, Role] = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 _INPUT_TEXT = frozenset({"input_text", "output_text", "text"})
 _OUTPUT_TEXT = frozenset({"output_text"})
 # The items that call a tool, and the key of their input: a function's JSON arguments, a custom tool's free-form input.
-_CALLS = {"function_call": "arguments", "custom_tool_call": "input"}
+CALL_INPUTS = {"function_call": "arguments", "custom_tool_call": "input"}
 _RESULTS = frozenset({"function_call_output", "custom_tool_call_output"})
 
 
@@ -58,11 +58,11 @@ class OpenAIResponses:
             if isinstance(item, Mapping):
                 segments += self._item(item, ("output", index), "response")
         calls = [
-            ToolCall(str(item.get("call_id", item.get("id", ""))), item["name"], str(item.get(_CALLS[kind]) or ""))
+            ToolCall(str(item.get("call_id", item.get("id", ""))), item["name"], str(item.get(CALL_INPUTS[kind]) or ""))
             for item in body.get("output") or []
             if isinstance(item, Mapping)
             and isinstance(kind := item.get("type"), str)
-            and kind in _CALLS
+            and kind in CALL_INPUTS
             and isinstance(item.get("name"), str)
         ]
         model, _ = model_and_stream(body)
@@ -76,7 +76,7 @@ class OpenAIResponses:
 
         def refused(item: Any) -> bool:
             call_id = item.get("call_id", item.get("id")) if isinstance(item, Mapping) else None
-            return isinstance(item, Mapping) and str(item.get("type")) in _CALLS and call_id in denied
+            return isinstance(item, Mapping) and str(item.get("type")) in CALL_INPUTS and call_id in denied
 
         if any(refused(item) for item in output):
             text = {"type": "output_text", "text": refusal_text(denied), "annotations": []}
@@ -98,5 +98,5 @@ class OpenAIResponses:
             yield from text_parts(item.get("content"), (*path, "content"), role, source, parts)
         elif kind in _RESULTS and isinstance(item.get("output"), str):
             yield Segment("tool", "tool_result", item["output"], (*path, "output"))
-        elif kind in _CALLS and isinstance(item.get(argument := _CALLS[kind]), str):
+        elif kind in CALL_INPUTS and isinstance(item.get(argument := CALL_INPUTS[kind]), str):
             yield Segment("assistant", source, item[argument], (*path, argument))

@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, Protocol, TypeGuard
 
-from wardgate.formats.base import MalformedBody
+from wardgate.formats.base import MalformedBody, called_function
 from wardgate.formats.generic_json import is_structural, string_leaves
-from wardgate.formats.openai_chat import called_function
+from wardgate.formats.openai_responses import CALL_INPUTS
 from wardgate.formats.sse import SseEvent, encode_event
 from wardgate.formats.target import route_path
 from wardgate.models import JsonPath
@@ -62,8 +62,7 @@ class StreamFormat(Protocol):
 
 # Chat delta keys with a structure of their own (below) or no text a model wrote.
 _CHAT_DELTA_KEYS = frozenset(("content", "role", "tool_calls", "function_call", "audio"))
-# Responses: the output items that call a tool, and the key of their input (their `….delta` / `….done` events).
-_RESPONSES_CALLS = {"function_call": "arguments", "custom_tool_call": "input"}
+# Responses: the events that stream a call's input (`….delta`, `….done`), and its key.
 _RESPONSES_INPUT_EVENTS = {"response.function_call_arguments": "arguments", "response.custom_tool_call_input": "input"}
 
 
@@ -148,7 +147,7 @@ class OpenAIResponsesStream:
                 Location(f"{kind}:{output}:{payload.get('content_index', payload.get('summary_index'))}", ("delta",))
             ]
         if kind == "response.output_item.added" and _is_map(item := payload.get("item")):
-            if str(item.get("type")) in _RESPONSES_CALLS and isinstance(item.get("name"), str):
+            if str(item.get("type")) in CALL_INPUTS and isinstance(item.get("name"), str):
                 return [Location(f"output:{output}", (), tool=item["name"])]
             return []
         if kind == "response.output_text.done":
@@ -171,7 +170,7 @@ class OpenAIResponsesStream:
 
     @staticmethod
     def _item_texts(item: Mapping[str, Any], output: Any, path: JsonPath) -> Iterator[Location]:
-        argument = _RESPONSES_CALLS.get(str(item.get("type")))
+        argument = CALL_INPUTS.get(str(item.get("type")))
         if argument is not None and isinstance(item.get(argument), str):
             yield Location(f"output:{output}", (*path, argument), "full", tool=str(item.get("name", "")))
         for index, part in enumerate(item.get("content") or []):

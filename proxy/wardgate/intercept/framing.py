@@ -58,7 +58,9 @@ def request_line_problem(request: http.Request) -> str | None:
         return "the request's target holds a character that is not visible ASCII (a space, a control, a raw byte)"
     for name, value in request.headers.fields:
         header = name.decode("latin-1").lower().replace("_", "-")  # WSGI servers read `_` and `-` alike
+        if header not in _METHOD_OVERRIDES:
+            continue
         named = {method.strip().upper() for method in value.decode("latin-1").split(",")} - {""}
-        if header in _METHOD_OVERRIDES and named - {request.method}:
+        if named - {request.method}:
             return f"the request names another method in {header}, which some servers obey"
     return None

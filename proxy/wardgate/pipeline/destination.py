@@ -80,16 +80,15 @@ def host_matcher(patterns: list[str]) -> Callable[[str], bool]:
     if any(_is_localhost(name) for name in names):
         networks += [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
 
+    def listed(addresses: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]) -> bool:
+        return any(address in network for network in networks for address in addresses)
+
     def matches(host: str) -> bool:
         bare = normalise_host(host)
         if (address := _ip(bare)) is not None:
-            return any(other in network for network in networks for other in _reached(address))
-        if _is_localhost(bare):
-            # RFC 6761: the resolver answers loopback for these names; they reach what 127.0.0.1 and ::1 reach.
-            return any(fnmatch(bare, name) for name in names) or any(
-                other in network for network in networks for other in _LOOPBACK
-            )
-        return any(fnmatch(bare, name) for name in names)
+            return listed(_reached(address))
+        # RFC 6761: the resolver answers loopback for `localhost` names; they reach what 127.0.0.1 and ::1 reach.
+        return any(fnmatch(bare, name) for name in names) or (_is_localhost(bare) and listed(_LOOPBACK))
 
     return matches
 
