@@ -337,3 +337,55 @@ def test_bytes_after_an_unasked_101_do_not_crash_the_connection_or_reach_the_log
     log = "".join(proxy.output[before:])
     assert "mitmproxy has crashed" not in log
     assert AWS_KEY not in log
+
+
+def realtime_upgrade(proxy, version: str) -> bytes:
+    """A Realtime WebSocket upgrade (raw), and the answer read to its declared length."""
+    head = ("GET /v1/realtime?model=gpt-4o-realtime-preview HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: {AUTH['authorization']}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{version}\r\n")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=15) as conn:
+        conn.sendall(head.encode())
+        out = b""
+        while b"\r\n\r\n" not in out or len(out.partition(b"\r\n\r\n")[2]) < _length(out):
+            if not (chunk := conn.recv(65536)):
+                break
+            out += chunk
+    return out
+
+
+def _length(answer: bytes) -> int:
+    for line in answer.partition(b"\r\n\r\n")[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("answer_head", "version"),
+    [
+        (b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\n\r\n", "Sec-WebSocket-Version: 13\r\n"),
+        (
+            b"HTTP/1.1 101 Switching Protocols\r\nupgrade: h2c\r\nconnection: upgrade\r\n\r\n",
+            "Sec-WebSocket-Version: 13\r\n",
+        ),
+        (b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n", ""),
+    ],
+    ids=["no-upgrade-header", "h2c", "client-without-a-version"],
+)
+def test_bytes_after_a_101_no_websocket_takes_do_not_crash_the_connection_or_reach_the_log(
+    proxy, raw_upstream, answer_head, version
+):
+    """A third review's finding: a 101 to a Realtime upgrade that completes no WebSocket (refused, 502) still made the
+    upstream connection a pipe, and what followed it crashed mitmproxy's handler, which logged it."""
+    leak = json.dumps({"choices": [{"message": {"content": f"key {AWS_KEY}"}}]}).encode()
+    raw_upstream.reply = answer_head + leak
+    before = len(proxy.output)
+    received = realtime_upgrade(proxy, version)
+    assert received.startswith(b"HTTP/1.1 502")
+    assert AWS_KEY.encode() not in received
+    time.sleep(0.5)
+    log = "".join(proxy.output[before:])
+    assert "mitmproxy has crashed" not in log
+    assert AWS_KEY not in log
