@@ -171,3 +171,87 @@ def test_a_legacy_function_call_in_an_answer_is_judged_like_a_tool_call(start_pr
     assert "Wardgate refused the call to shell_exec" in (message.content or "")
     events = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "tool_call")
     assert [(e["tool"]["name"], e["result"]["code"]) for e in events] == [("shell_exec", "tool_denied")]
+
+
+GEMINI = "/v1beta/models/gemini-2.0-flash"
+GEMINI_TOOLS = [
+    {"functionDeclarations": [{"name": "search", "parameters": {"type": "object"}}, {"name": "shell_exec"}]},
+    {"function_declarations": [{"name": "shell_run"}]},  # Google reads the proto's snake_case spelling too
+    {"googleSearch": {}},
+    {"code_execution": {}},
+]
+
+
+def test_gemini_tools_are_stripped_in_both_spellings_and_a_forced_call_is_released(start_proxy, upstream, tmp_path):
+    """Found while closing the gap the README named: Gemini's tools reached the upstream ungoverned."""
+    policies = policy_copy(tmp_path, tools={"deny": ["shell_*", "code_execution"]})
+    proxy = start_proxy({"upstream": upstream.url, **FAST}, policies=policies)
+    body = {
+        "contents": [{"role": "user", "parts": [{"text": "list the files"}]}],
+        "tools": GEMINI_TOOLS,
+        "toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["shell_exec"]}},
+    }
+    response = httpx.post(f"{proxy.url}{GEMINI}:generateContent", json=body, headers=AUTH, timeout=30)
+    assert response.status_code == 200
+    sent = upstream.received[-1]
+    assert sent["tools"] == [{"functionDeclarations": [{"name": "search", "parameters": {"type": "object"}}]},
+                             {"googleSearch": {}}]  # fmt: skip
+    assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
+    event = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "request")[-1]
+    assert event["model"] == event["input"]["request"]["model"] == "gemini-2.0-flash"
+
+
+@pytest.mark.parametrize("name", ["shell_exec", "search"])
+def test_a_gemini_call_is_judged_and_a_denied_one_becomes_a_refusal(start_proxy, policies, name):
+    with FakeUpstream(tool_call=(name, ['{"command": "ls -la"}'])) as agentic:
+        proxy = start_proxy({"upstream": agentic.url, **FAST}, policies=policies)
+        body = {"contents": [{"role": "user", "parts": [{"text": "list the files"}]}], "tools": GEMINI_TOOLS[:1]}
+        reply = httpx.post(f"{proxy.url}{GEMINI}:generateContent", json=body, headers=AUTH, timeout=30).json()
+    parts = reply["candidates"][0]["content"]["parts"]
+    if name == "search":
+        assert parts == [{"functionCall": {"name": "search", "args": {"command": "ls -la"}}}]
+        return
+    assert [list(part) for part in parts] == [["text"]]
+    assert "Wardgate refused the call to shell_exec" in parts[0]["text"]
+    events = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "tool_call")
+    assert [(e["tool"]["name"], e["result"]["code"]) for e in events] == [("shell_exec", "tool_denied")]
+
+
+@pytest.mark.parametrize("name", ["shell_exec", "search"])
+def test_a_streamed_gemini_call_is_judged_whole(start_proxy, policies, name):
+    with FakeUpstream(tool_call=(name, ['{"command": "rm -rf /"}'])) as agentic:
+        proxy = start_proxy({"upstream": agentic.url, **FAST}, policies=policies)
+        body = {"contents": [{"role": "user", "parts": [{"text": "clean up"}]}]}
+        url = f"{proxy.url}{GEMINI}:streamGenerateContent?alt=sse"
+        with httpx.stream("POST", url, json=body, headers=AUTH, timeout=30) as response:
+            received = response.read()
+        sent = agentic.streamed[-1]
+    if name == "search":
+        assert received == sent  # an allowed call passes byte for byte
+        return
+    assert b"rm -rf" not in received
+    error = json.loads(received.decode().strip().splitlines()[-1].removeprefix("data: "))["error"]
+    assert error["status"] == "tool_denied"
+    event = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"])[-1]
+    assert (event["tool"]["name"], event["result"]["code"], event["streamed"]["stopped"]) == (
+        "shell_exec",
+        "tool_denied",
+        True,
+    )
+
+
+def test_a_model_named_by_the_path_is_governed_by_the_tenant_s_models(start_proxy, upstream, tmp_path):
+    """Gemini names its model in the path and an Azure deployment runs whatever its body says: both went unchecked."""
+    policies = policy_copy(tmp_path, tenants={"default": {"models": ["gemini-2.0-flash", "gpt-4o-mini"]}})
+    proxy = start_proxy({"upstream": upstream.url, **FAST}, policies=policies)
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    assert httpx.post(f"{proxy.url}{GEMINI}:generateContent", json=body, headers=AUTH, timeout=30).status_code == 200
+    refused = httpx.post(f"{proxy.url}/v1beta/models/gemini-2.5-pro:generateContent", json=body, headers=AUTH,
+                         timeout=30)  # fmt: skip
+    assert refused.status_code == 403
+    assert refused.json()["error"]["status"] in ("PERMISSION_DENIED", "model_not_allowed")
+    chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    azure = httpx.post(f"{proxy.url}/openai/deployments/gpt-4-32k/chat/completions?api-version=2024-10-21", json=chat,
+                       headers=AUTH, timeout=30)  # fmt: skip
+    assert azure.status_code == 403
+    assert azure.json()["error"]["code"] == "model_not_allowed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from wardgate.formats.anthropic_messages import AnthropicMessages
 from wardgate.formats.base import FormatAdapter, MalformedBody, TooComplex, apply_rewrites
 from wardgate.formats.errors import error_body
+from wardgate.formats.gemini import GeminiGenerateContent
 from wardgate.formats.generic_json import parse_unparsed, with_every_leaf
 from wardgate.formats.openai_chat import OpenAIChat
 from wardgate.formats.openai_responses import OpenAIResponses
@@ -23,7 +24,7 @@ __all__ = [
     "with_every_leaf",
 ]
 
-ADAPTERS: tuple[FormatAdapter, ...] = (OpenAIChat(), OpenAIResponses(), AnthropicMessages())
+ADAPTERS: tuple[FormatAdapter, ...] = (OpenAIChat(), OpenAIResponses(), AnthropicMessages(), GeminiGenerateContent())
 
 
 def adapter_for(method: str, path: str) -> FormatAdapter | None:
@@ -39,6 +40,6 @@ def provider_for(host: str, path: str) -> str:
     adapter = adapter_for("POST", path)
     if adapter is not None:
         return adapter.provider
-    if route_path(path).endswith((":generatecontent", ":streamgeneratecontent")) or "generativelanguage" in host:
+    if "generativelanguage" in host or "aiplatform" in host:
         return "google"
     return "anthropic" if "anthropic" in host else "openai"

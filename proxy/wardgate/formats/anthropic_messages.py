@@ -31,7 +31,7 @@ class AnthropicMessages:
     def matches(self, method: str, path: str) -> bool:
         return method == "POST" and (path == "/v1/messages" or path.endswith("/v1/messages"))
 
-    def parse_request(self, body: Any) -> Exchange:
+    def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")
         segments = list(text_parts(body.get("system"), ("system",), "system", "prompt", _TEXT))
         for index, message in enumerate(expect(body.get("messages"), list, "messages")):

@@ -39,7 +39,7 @@ class OpenAIChat:
     def matches(self, method: str, path: str) -> bool:
         return method == "POST" and path.endswith("/chat/completions")
 
-    def parse_request(self, body: Any) -> Exchange:
+    def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")
         messages = expect(body.get("messages"), list, "messages")
         segments = [seg for index, message in enumerate(messages) for seg in self._message(message, index)]

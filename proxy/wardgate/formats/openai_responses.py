@@ -35,7 +35,7 @@ class OpenAIResponses:
     def matches(self, method: str, path: str) -> bool:
         return method == "POST" and path.endswith("/responses")
 
-    def parse_request(self, body: Any) -> Exchange:
+    def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")
         segments: list[Segment] = []
         if isinstance(body.get("instructions"), str):

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Literal, Protocol, TypeGuard
 
 from wardgate.formats.base import MalformedBody, called_function
+from wardgate.formats.gemini import either, gemini_method
 from wardgate.formats.generic_json import is_structural, string_leaves
 from wardgate.formats.openai_responses import CALL_INPUTS
 from wardgate.formats.sse import SseEvent, encode_event
@@ -39,6 +40,7 @@ class Location:
     path: JsonPath
     kind: Literal["delta", "full"] = "delta"
     tool: str | None = None  # the channel carries a tool call's arguments (named when the event names it)
+    arguments: str | None = None  # a call that comes whole in one event (Gemini's functionCall): its arguments' JSON
 
 
 class StreamFormat(Protocol):
@@ -231,19 +233,29 @@ class AnthropicStream:
 
 
 class GeminiStream:
-    """`streamGenerateContent?alt=sse`: every event is a GenerateContentResponse with the next text parts."""
+    """`streamGenerateContent?alt=sse`: every event is a GenerateContentResponse with the next text parts, or a
+    function call, whole (its arguments are an object, not streamed text)."""
 
     provider = "google"
     has_end_event = False  # the last event only carries a finishReason
+
+    def __init__(self) -> None:
+        self._calls = 0  # each call is a channel of its own, held until its candidate ends
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         found = []
         for position, candidate in enumerate(payload.get("candidates") or [] if _is_map(payload) else []):
             content = candidate.get("content") if _is_map(candidate) else None
+            channel = f"candidate:{candidate.get('index', position)}" if _is_map(candidate) else ""
             for part_index, part in enumerate(content.get("parts") or [] if _is_map(content) else []):
                 if _is_map(part) and isinstance(part.get("text"), str):
-                    channel = f"candidate:{candidate.get('index', position)}"
                     found.append(Location(channel, ("candidates", position, "content", "parts", part_index, "text")))
+                for _, call in either(part, "functionCall"):
+                    if _is_map(call) and isinstance(call.get("name"), str):
+                        self._calls += 1
+                        arguments = json.dumps(call.get("args") or {})
+                        at = f"{channel}:call:{self._calls}"
+                        found.append(Location(at, (), tool=call["name"], arguments=arguments))
         return found
 
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
@@ -302,6 +314,6 @@ def stream_format_for(path: str) -> StreamFormat | None:
         return OpenAIResponsesStream()
     if bare.endswith("/messages"):
         return AnthropicStream()
-    if bare.endswith(":streamgeneratecontent"):
+    if gemini_method(bare) == "streamgeneratecontent":
         return GeminiStream()
     return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import string
 
-__all__ = ["TARGET_BREAK", "canonical_target", "route_path"]
+__all__ = ["TARGET_BREAK", "canonical_target", "model_in_path", "route_path"]
 
 # RFC 9112 §3.2 (and h11): a request target is visible ASCII. A raw byte past it is read as a space by some upstreams
 # (Python's http.server splits a latin-1 line on \x85 and \xa0), which ends the target where Wardgate did not.
@@ -21,6 +21,13 @@ _SLASHES = re.compile(r"/{2,}")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 # RFC 3986 unreserved characters, and `/`, which every router decodes (%2F) and splits on the same way.
 _DECODABLE = frozenset(string.ascii_letters + string.digits + "-._~/")
+# Where a path names the model that runs (the body then names none, or one the upstream ignores): Gemini's and Vertex
+# AI's `models/{model}:generateContent` (a tuned model or a Vertex endpoint by its collection), Azure OpenAI's
+# deployments. `:` may come escaped.
+_PATH_MODELS = (
+    re.compile(r"/((?:tunedModels|endpoints)/[^/]+?|(?<=/models/)[^/]+?)(?::|%3a)\w+$", re.IGNORECASE),
+    re.compile(r"/openai/deployments/([^/]+)/", re.IGNORECASE),
+)
 
 
 def canonical_target(target: str) -> str:
@@ -37,8 +44,20 @@ def route_path(target: str) -> str:
     `;parameters` dropped (Java servlets), `\\` as `/`, runs of `/` as one (nginx's `merge_slashes`), no query, no
     trailing slash. Judging a request by a format it might not be costs nothing; missing the one it is lets its tools
     go ungoverned."""
+    return _route(target).lower().rstrip("/")
+
+
+def model_in_path(target: str) -> str | None:
+    """The model a path names, in its own case (`/v1beta/models/gemini-2.0-flash:generateContent` →
+    `gemini-2.0-flash`, `/openai/deployments/prod-4o/chat/completions` → `prod-4o`): the one that runs, whatever the
+    body says, so a tenant's model list governs it (without it, a Gemini request named no model at all)."""
+    route = _route(target)
+    return next((found.group(1) for pattern in _PATH_MODELS if (found := pattern.search(route))), None)
+
+
+def _route(target: str) -> str:
     path = _SLASHES.sub("/", target.split("?", 1)[0].replace("\\", "/"))
-    return "/".join(segment.split(";", 1)[0] for segment in path.split("/")).lower().rstrip("/")
+    return "/".join(segment.split(";", 1)[0] for segment in path.split("/"))
 
 
 def _decoded(escape: re.Match[str]) -> str:

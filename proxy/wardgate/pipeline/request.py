@@ -31,7 +31,7 @@ from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
 from wardgate.formats.realtime import is_realtime
-from wardgate.formats.target import canonical_target
+from wardgate.formats.target import canonical_target, model_in_path
 from wardgate.identity import ForwardIdentity, IdentityRejected, IdentityResolver
 from wardgate.identity.forward import PROXY_AUTHENTICATE
 from wardgate.limits import UsageUnavailable
@@ -324,7 +324,7 @@ class RequestPipeline:
             if read is None and rules.unreadable_fails_closed:
                 return None
             read = read or Body("empty")
-            return read, self._exchange(ctx, adapter, read, rules.max_segments)
+            return read, self._exchange(ctx, adapter, read, rules.max_segments, request.path)
 
         try:
             parsed = await read_off_loop(len(call.body), parse)
@@ -352,12 +352,14 @@ class RequestPipeline:
         if len(segments) > rules.max_segments:
             message = f"the request holds {len(segments)} texts to judge; the limit is {rules.max_segments}"
             return Refuse(Decision.deny("body_too_complex", message, status=413))
-        call.exchange = dataclasses.replace(exchange, segments=segments)
+        # A model the path names is the one that runs (Gemini's, an Azure deployment), whatever the body says.
+        model = model_in_path(request.path) or exchange.model
+        call.exchange = dataclasses.replace(exchange, segments=segments, model=model)
         ctx.model, ctx.endpoint = call.exchange.model, call.exchange.endpoint
         return None
 
     @staticmethod
-    def _exchange(ctx: RequestContext, adapter: Any, read: Body, max_segments: int) -> Exchange:
+    def _exchange(ctx: RequestContext, adapter: Any, read: Body, max_segments: int, path: str) -> Exchange:
         """`TooComplex` past `max_segments` (JSON bodies: before the walk over every leaf builds them all)."""
         if read.kind != "json":
             if adapter is not None and read.kind != "empty":
@@ -371,7 +373,7 @@ class RequestPipeline:
             ctx.provider, ctx.mcp_methods = "mcp", methods(body)
             ctx.mcp_request_id = next((r.get("id") for r in requests(body) if "id" in r), None)
             return with_every_leaf(Exchange("mcp", "mcp", None, False, []), body, max_segments)
-        exchange = adapter.parse_request(body) if adapter else parse_unparsed(body, ctx.provider)
+        exchange = adapter.parse_request(body, path) if adapter else parse_unparsed(body, ctx.provider)
         return with_every_leaf(exchange, body, max_segments)
 
     async def _usage_input(self, call: _Call) -> Outcome | None:

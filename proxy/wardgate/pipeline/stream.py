@@ -100,6 +100,7 @@ class _Channel:
     held: list[_Queued] = dataclasses.field(default_factory=list)  # queued events carrying this channel's text
     released_tail: str = ""  # a tool call's: the end of its arguments released so far
     tool: str | None = None
+    given: str = ""  # a call that came whole: its arguments, judged with whatever deltas follow
     ended: bool = False
     judged: bool = False  # a tool call's arguments were judged under its name
 
@@ -256,6 +257,8 @@ class StreamGuard:
         if location.tool is not None:
             _name(channel, location.tool)
         if not location.path:
+            if location.arguments is not None:
+                channel.given += location.arguments
             if location.tool is not None and (not channel.held or channel.held[-1] is not queued):
                 # A tool call's start is held with its arguments and judged with them: a call that comes with no
                 # argument deltas at all (a tool without parameters, or its input in the start block) was never
@@ -299,7 +302,8 @@ class StreamGuard:
     def _settle(self, name: str, channel: _Channel) -> list[_Queued]:
         """Judge the channel's held events up to its last clean point; returns the ones still held."""
         texts = [_get(queued.payload, queued.deltas[name]) if name in queued.deltas else "" for queued in channel.held]
-        whole = "".join(texts)
+        given = channel.given
+        whole = given + "".join(texts)
         if channel.tool is not None:
             # A tool call (its start too) is held and its arguments judged once, whole: SDKs assemble them before
             # anything acts on them.
@@ -321,8 +325,11 @@ class StreamGuard:
         if release == 0:
             return channel.held
         ready, channel.held = channel.held[:release], channel.held[release:]
+        # A whole call's arguments are judged with the call; their strings were judged, and masked, in place as
+        # they passed (`_judge_the_rest`), since an object cannot take the judged text back.
+        channel.given = ""
         original = "".join(texts[:release])
-        restored = self._vault.restore(original)
+        restored = self._vault.restore(given + original)
         # A text's context is what any text channel released last, not only its own: clients show a choice's content
         # and refusal, or a message's text blocks, one after another, so a key split between two channels reaches
         # them whole (an outside review's finding). A tool call's arguments are their own.
@@ -334,7 +341,7 @@ class StreamGuard:
             channel.released_tail = (channel.released_tail + verdict.text)[-self._overlap :]
         else:
             self._released_text = (self._released_text + verdict.text)[-self._overlap :]
-        if verdict.text != original:
+        if verdict.text != given + original and not given:
             # The changed text rides in the first event that carries this channel's text; the others carry nothing.
             carriers = [queued for queued in ready if name in queued.deltas]
             for index, queued in enumerate(carriers):

@@ -82,6 +82,7 @@ class FakeUpstream(BackgroundServer):
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_post("/v1beta/models/{model}:streamGenerateContent", self._gemini_stream)
+        app.router.add_post("/v1beta/models/{model}:generateContent", self._gemini)
         app.router.add_route("*", "/{tail:.*}", self._other)
 
     async def _record(self, request: web.Request) -> dict[str, Any]:
@@ -227,14 +228,38 @@ class FakeUpstream(BackgroundServer):
 
         return await self._sse(request, events())
 
-    async def _gemini_stream(self, request: web.Request) -> web.StreamResponse:
-        body = await self._record(request)
+    def _gemini_text(self, body: dict[str, Any]) -> str:
         contents = body.get("contents") or []
         last = contents[-1] if contents else {}
         asked = " ".join(part.get("text", "") for part in last.get("parts", []) if isinstance(part, dict))
-        text = self.reply if self.reply is not None else asked
+        return self.reply if self.reply is not None else asked
+
+    def _gemini_call(self) -> dict[str, Any]:
+        """The tool call a Gemini answer makes: a whole `functionCall` part (its arguments an object)."""
+        assert self.tool_call is not None
+        name, pieces = self.tool_call
+        return {"functionCall": {"name": name, "args": json.loads("".join(pieces) or "{}")}}
+
+    async def _gemini(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request)
+        parts = [self._gemini_call()] if self.tool_call is not None else [{"text": self._gemini_text(body)}]
+        candidate = {"content": {"parts": parts, "role": "model"}, "finishReason": "STOP", "index": 0}
+        usage = {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}
+        return web.json_response(
+            {"candidates": [candidate], "usageMetadata": usage, "modelVersion": request.match_info["model"]}
+        )
+
+    async def _gemini_stream(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request)
+        text = self._gemini_text(body)
 
         def events() -> Iterator[tuple[str | None, dict[str, Any] | str]]:
+            if self.tool_call is not None:
+                call = {"content": {"parts": [self._gemini_call()], "role": "model"}, "index": 0}
+                yield None, {"candidates": [call], "modelVersion": request.match_info["model"]}
+                yield None, {"candidates": [{"content": {"parts": [{"text": ""}], "role": "model"},
+                                             "finishReason": "STOP", "index": 0}]}  # fmt: skip
+                return
             pieces = self._pieces(text)
             for index, piece in enumerate(pieces):
                 candidate: dict[str, Any] = {"content": {"parts": [{"text": piece}], "role": "model"}, "index": 0}

@@ -1,0 +1,164 @@
+"""Gemini's generateContent: roles, tools in both of Google's spellings, calls in answers and streams."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wardgate.formats import MalformedBody, adapter_for, provider_for
+from wardgate.formats.gemini import GeminiGenerateContent, gemini_method
+from wardgate.formats.streams import GeminiStream, stream_format_for
+from wardgate.formats.target import model_in_path
+from wardgate.pipeline.stream import StreamGuard, WindowVerdict
+from wardgate.pipeline.vault import Vault
+from wardgate.policy import Decision
+
+GEMINI = GeminiGenerateContent()
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/v1beta/models/gemini-2.0-flash:generateContent", "generatecontent"),
+        ("/v1beta/models/gemini-2.0-flash%3AstreamGenerateContent?alt=sse", "streamgeneratecontent"),
+        ("/v1/projects/p/locations/l/publishers/google/models/gemini-1.5-pro:generateContent", "generatecontent"),
+        ("/v1beta/models/gemini-2.0-flash:countTokens", None),
+        ("/v1/chat/completions", None),
+    ],
+)
+def test_a_gemini_method_is_found_however_its_colon_is_spelled(path, method):
+    assert gemini_method(path) == method
+    assert (adapter_for("POST", path) is not None) == (method is not None or path.endswith("completions"))
+    assert isinstance(stream_format_for(path), GeminiStream) == (method == "streamgeneratecontent")
+
+
+def test_the_provider_of_an_unmapped_google_path_follows_the_host():
+    assert provider_for("generativelanguage.googleapis.com", "/v1beta/models/x:countTokens") == "google"
+    assert provider_for("127.0.0.1", "/v1beta/models/x:generateContent") == "google"
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [
+        ("/v1beta/models/gemini-2.0-flash:generateContent", "gemini-2.0-flash"),
+        ("/v1beta/tunedModels/mine:generateContent", "tunedModels/mine"),
+        ("/v1/projects/p/locations/l/endpoints/42:streamGenerateContent", "endpoints/42"),
+        ("/openai/deployments/Prod-4o/chat/completions?api-version=1", "Prod-4o"),
+        ("/v1/chat/completions", None),
+    ],
+)
+def test_the_model_a_path_names(path, model):
+    assert model_in_path(path) == model
+
+
+def test_a_request_s_roles_and_sources_in_both_spellings():
+    body = {
+        "system_instruction": {"parts": [{"text": "be brief"}]},
+        "contents": [
+            {"role": "user", "parts": [{"text": "weather?"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "weather", "args": {"city": "Seoul"}}}]},
+            {"role": "user", "parts": [{"function_response": {"name": "weather", "response": {"text": "rainy"}}}]},
+        ],
+        "tools": [{"function_declarations": [{"name": "weather"}]}, {"googleSearch": {}}],
+    }
+    exchange = GEMINI.parse_request(body, "/v1beta/models/g:streamGenerateContent")
+    assert [(s.role, s.source, s.text, s.path) for s in exchange.segments] == [
+        ("system", "prompt", "be brief", ("system_instruction", "parts", 0, "text")),
+        ("user", "prompt", "weather?", ("contents", 0, "parts", 0, "text")),
+        ("assistant", "prompt", "Seoul", ("contents", 1, "parts", 0, "functionCall", "args", "city")),
+        ("tool", "tool_result", "rainy", ("contents", 2, "parts", 0, "function_response", "response", "text")),
+    ]
+    assert exchange.tools == ("weather", "google_search")
+    assert exchange.stream
+
+
+@pytest.mark.parametrize("body", [[], {"contents": {"parts": []}}, {"contents": [{"role": ["x"], "parts": {}}]}])
+def test_a_body_gemini_would_refuse_is_malformed(body):
+    with pytest.raises(MalformedBody):
+        GEMINI.parse_request(body)
+
+
+def test_denied_tools_leave_both_spellings_and_the_tool_config():
+    body = {
+        "tools": [
+            {"functionDeclarations": [{"name": "shell_exec"}, {"name": "search"}]},
+            {"function_declarations": [{"name": "shell_run"}]},
+            {"codeExecution": {}},
+        ],
+        "tool_config": {"function_calling_config": {"mode": "ANY", "allowed_function_names": ["shell_exec", "search"]}},
+    }
+    removed = GEMINI.strip_tools(body, {"shell_exec", "shell_run", "code_execution"})
+    assert removed == ["shell_exec", "shell_run", "code_execution"]
+    assert body == {
+        "tools": [{"functionDeclarations": [{"name": "search"}]}],
+        "tool_config": {"function_calling_config": {"mode": "ANY", "allowed_function_names": ["search"]}},
+    }
+    assert GEMINI.strip_tools(body, {"search"}) == ["search"]
+    assert body == {}
+
+
+def test_calls_in_an_answer_and_in_an_array_of_chunks_are_named_and_refused():
+    call = {"functionCall": {"name": "shell_exec", "args": {"command": "id"}}}
+    answer = {"candidates": [{"content": {"role": "model", "parts": [{"text": "on it"}, call]}}]}
+    exchange = GEMINI.parse_response(answer)
+    [parsed] = exchange.tool_calls
+    assert (parsed.id, parsed.name, json.loads(parsed.arguments)) == (
+        "candidates.0.content.parts.1", "shell_exec", {"command": "id"}
+    )  # fmt: skip
+    refused = GEMINI.refuse_tool_calls(answer, {parsed.id: "the call to shell_exec: denied"})
+    assert refused["candidates"][0]["content"]["parts"] == [
+        {"text": "on it"}, {"text": "Wardgate refused the call to shell_exec: denied"}
+    ]  # fmt: skip
+    chunks = [{"candidates": [{"content": {"parts": [{"function_call": {"name": "f", "args": {}, "id": "c7"}}]}}]}]
+    assert [(c.id, c.name) for c in GEMINI.parse_response(chunks).tool_calls] == [("c7", "f")]
+
+
+class ToolJudge:
+    """Denies a call to `shell_exec`; records what each tool window was judged as."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str | None, str]] = []
+
+    def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+        if tool is not None:
+            self.calls.append((tool, text))
+        if tool == "shell_exec":
+            return WindowVerdict(Decision.deny("tool_denied", "no shell"), text, 0)
+        return WindowVerdict(Decision(allow=True, status=200), text)
+
+    def full(self, text: str, *, tool: str | None, repeated: bool = False) -> WindowVerdict:
+        return WindowVerdict(Decision(allow=True, status=200), text)
+
+
+def gemini_events(*parts: dict, finish: bool = True) -> bytes:
+    events = [{"candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0}]} for part in parts]
+    if finish:
+        events[-1]["candidates"][0]["finishReason"] = "STOP"
+    return b"".join(f"data: {json.dumps(event)}\r\n\r\n".encode() for event in events)
+
+
+@pytest.mark.parametrize("name", ["search", "shell_exec"])
+def test_a_streamed_call_is_held_and_judged_whole_with_its_arguments(name):
+    stream = gemini_events({"text": "Let me look."}, {"functionCall": {"name": name, "args": {"q": "x"}}})
+    judge = ToolJudge()
+    guard = StreamGuard(GeminiStream(), judge, Vault())
+    out = guard.feed(stream) + guard.finish()
+    assert judge.calls == [(name, '{"q": "x"}')]
+    if name == "search":
+        assert out == stream
+        return
+    assert b"functionCall" not in out
+    assert b"Let me look." in out
+    assert guard.stopped is not None
+    assert guard.stopped.code == "tool_denied"
+
+
+def test_a_call_before_its_candidate_ends_is_held_until_it_does():
+    judge = ToolJudge()
+    guard = StreamGuard(GeminiStream(), judge, Vault())
+    held = guard.feed(gemini_events({"functionCall": {"name": "shell_exec"}}, finish=False))
+    assert held == b""
+    assert judge.calls == []
+    assert b"error" in guard.feed(gemini_events({"text": ""}))
+    assert judge.calls == [("shell_exec", "{}")]
