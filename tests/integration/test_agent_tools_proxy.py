@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import ANTHROPIC_KEY, AUTH, OPENAI_KEY
+from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, OPENAI_KEY
 from tests.integration.helpers import policy_copy, wait_for_events
 from wardgate.testing import FakeUpstream
 
@@ -255,3 +255,34 @@ def test_a_model_named_by_the_path_is_governed_by_the_tenant_s_models(start_prox
                        headers=AUTH, timeout=30)  # fmt: skip
     assert azure.status_code == 403
     assert azure.json()["error"]["code"] == "model_not_allowed"
+
+
+def test_ollama_tools_are_stripped_and_its_refusals_are_in_its_error_shape(start_proxy, upstream, policies):
+    proxy = start_proxy({"upstream": upstream.url, **FAST}, policies=policies)
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "list the files"}], "tools": TOOLS}
+    assert httpx.post(f"{proxy.url}/api/chat", json=body, headers=AUTH, timeout=30).status_code == 200
+    assert [tool["function"]["name"] for tool in upstream.received[-1]["tools"]] == ["search"]
+    leak = {"model": "llama3.2", "messages": [{"role": "user", "content": f"my key is {AWS_KEY}"}]}
+    refused = httpx.post(f"{proxy.url}/api/chat", json=leak, headers=AUTH, timeout=30)
+    assert refused.status_code == 403
+    assert isinstance(refused.json()["error"], str)  # what ollama-python raises ResponseError with
+
+
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize("name", ["shell_exec", "search"])
+def test_an_ollama_call_is_judged_in_json_and_in_json_lines(start_proxy, policies, name, stream):
+    with FakeUpstream(tool_call=(name, ['{"command": "ls -la"}'])) as agentic:
+        proxy = start_proxy({"upstream": agentic.url, **FAST}, policies=policies)
+        messages = [{"role": "user", "content": "list"}]
+        body = {"model": "llama3.2", "messages": messages, "tools": TOOLS, "stream": stream}
+        response = httpx.post(f"{proxy.url}/api/chat", json=body, headers=AUTH, timeout=30)
+    lines = [json.loads(line) for line in response.text.splitlines()] if stream else [response.json()]
+    calls = [call for line in lines for call in line["message"].get("tool_calls", [])]
+    if name == "search":
+        assert calls == [{"function": {"name": "search", "arguments": {"command": "ls -la"}}}]
+        return
+    assert calls == []
+    assert "Wardgate refused the call to shell_exec" in "".join(line["message"]["content"] for line in lines)
+    assert lines[-1]["done"] is True
+    events = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "tool_call")
+    assert [(e["tool"]["name"], e["result"]["code"]) for e in events] == [("shell_exec", "tool_denied")]

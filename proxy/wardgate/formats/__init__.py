@@ -7,6 +7,7 @@ from wardgate.formats.base import FormatAdapter, MalformedBody, TooComplex, appl
 from wardgate.formats.errors import error_body
 from wardgate.formats.gemini import GeminiGenerateContent
 from wardgate.formats.generic_json import parse_unparsed, with_every_leaf
+from wardgate.formats.ollama import OllamaChat
 from wardgate.formats.openai_chat import OpenAIChat
 from wardgate.formats.openai_responses import OpenAIResponses
 from wardgate.formats.target import TARGET_BREAK, route_path
@@ -24,7 +25,13 @@ __all__ = [
     "with_every_leaf",
 ]
 
-ADAPTERS: tuple[FormatAdapter, ...] = (OpenAIChat(), OpenAIResponses(), AnthropicMessages(), GeminiGenerateContent())
+ADAPTERS: tuple[FormatAdapter, ...] = (
+    OpenAIChat(),
+    OpenAIResponses(),
+    AnthropicMessages(),
+    GeminiGenerateContent(),
+    OllamaChat(),
+)
 
 
 def adapter_for(method: str, path: str) -> FormatAdapter | None:

@@ -30,5 +30,8 @@ def error_body(provider: str, status: int, code: str, message: str, details: Map
         return {"error": {"code": status, "message": message, "status": status_name, "details": [
             {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code, "domain": "wardgate",
              "metadata": {key: str(value) for key, value in details.items()}}]}}  # fmt: skip
+    if provider == "ollama":
+        # Ollama's clients raise with the `error` string.
+        return {"error": message, "wardgate": {"code": code, **details}}
     error_type = _OPENAI_TYPES.get(status, "permission_error" if status == 403 else "server_error")
     return {"error": {"message": message, "type": error_type, "param": None, "code": code, "wardgate": dict(details)}}

@@ -65,12 +65,13 @@ class ResponseJudge:
                                                          status=502, source="fail_closed"))  # fmt: skip
         if read is None:
             return await self._binary(ctx, content)
-        if read.kind != "json":
+        adapter = adapter_for(method, path)
+        # JSON Lines a format streams (Ollama's answers) are its answers, one per line.
+        if read.kind != "json" and not (read.kind == "jsonl" and adapter is not None):
             return await self._text(ctx, read)
         body = read.value
         if ctx.endpoint == "mcp":
             return await self._mcp(ctx, body)
-        adapter = adapter_for(method, path)
 
         def parse() -> Exchange:
             try:
@@ -101,7 +102,7 @@ class ResponseJudge:
         body = apply_rewrites(body, verdict.rewrites)
         if refused and adapter is not None:
             body = adapter.refuse_tool_calls(body, refused)
-        return ResponseOutcome(body=json_text(body).encode(), spent=spent)
+        return ResponseOutcome(body=dump_body(Body(read.kind, body)), spent=spent)
 
     async def _text(self, ctx: RequestContext, read: Body) -> ResponseOutcome:
         """A text answer (plain, HTML, JSON Lines, broken JSON): judged as the assistant's text; masks rewrite it."""

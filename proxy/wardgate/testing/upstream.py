@@ -83,6 +83,7 @@ class FakeUpstream(BackgroundServer):
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_post("/v1beta/models/{model}:streamGenerateContent", self._gemini_stream)
         app.router.add_post("/v1beta/models/{model}:generateContent", self._gemini)
+        app.router.add_post("/api/chat", self._ollama_chat)
         app.router.add_route("*", "/{tail:.*}", self._other)
 
     async def _record(self, request: web.Request) -> dict[str, Any]:
@@ -268,6 +269,29 @@ class FakeUpstream(BackgroundServer):
                 yield None, {"candidates": [candidate], "modelVersion": request.match_info["model"]}
 
         return await self._sse(request, events())
+
+    async def _ollama_chat(self, request: web.Request) -> web.StreamResponse:
+        """Ollama's native chat: JSON Lines unless `"stream": false`; a call's arguments are an object."""
+        body = await self._record(request)
+        text = self.reply if self.reply is not None else _last_user_text(body)
+        model = body.get("model", "llama3.2")
+        lines: list[dict[str, Any]] = []
+        if self.tool_call is not None:
+            name, pieces = self.tool_call
+            call = {"function": {"name": name, "arguments": json.loads("".join(pieces) or "{}")}}
+            lines.append({"model": model, "message": {"role": "assistant", "content": "", "tool_calls": [call]},
+                          "done": False})  # fmt: skip
+        else:
+            lines += [{"model": model, "message": {"role": "assistant", "content": piece}, "done": False}
+                      for piece in self._pieces(text)]  # fmt: skip
+        end = {"model": model, "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop",
+               "prompt_eval_count": 10, "eval_count": len(lines)}  # fmt: skip
+        if body.get("stream") is False:
+            whole = {**end, "message": {**lines[0]["message"], "content": "".join(
+                line["message"]["content"] for line in lines)}}  # fmt: skip
+            return web.json_response(whole)
+        payload = b"".join(json.dumps(line).encode() + b"\n" for line in [*lines, end])
+        return web.Response(body=payload, content_type="application/x-ndjson")
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
