@@ -20,7 +20,7 @@ Role = Literal["system", "user", "assistant", "tool", "unknown"]
 Source = Literal[
     "prompt", "tool_result", "document", "response", "tool_call", "tool_definition", "metadata", "header", "parameter"
 ]
-EndpointKind = Literal["chat", "responses", "messages", "generate_content", "mcp", "unparsed"]
+EndpointKind = Literal["chat", "responses", "messages", "generate_content", "converse", "mcp", "unparsed"]
 JsonPath = tuple[str | int, ...]
 
 

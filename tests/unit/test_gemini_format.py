@@ -30,7 +30,7 @@ GEMINI = GeminiGenerateContent()
 def test_a_gemini_method_is_found_however_its_colon_is_spelled(path, method):
     assert gemini_method(path) == method
     assert (adapter_for("POST", path) is not None) == (method is not None or path.endswith("completions"))
-    assert isinstance(stream_format_for(path), GeminiStream) == (method == "streamgeneratecontent")
+    assert isinstance(stream_format_for(path), GeminiStream) == (method is not None)
 
 
 def test_the_provider_of_an_unmapped_google_path_follows_the_host():
@@ -45,6 +45,11 @@ def test_the_provider_of_an_unmapped_google_path_follows_the_host():
         ("/v1beta/tunedModels/mine:generateContent", "tunedModels/mine"),
         ("/v1/projects/p/locations/l/endpoints/42:streamGenerateContent", "endpoints/42"),
         ("/openai/deployments/Prod-4o/chat/completions?api-version=1", "Prod-4o"),
+        # An outside review's: Google's `dynamic/` binding and a trailing slash named no model, and passed any list.
+        ("/v1beta/dynamic/gemini-2.5-pro:generateContent", "dynamic/gemini-2.5-pro"),
+        ("/v1beta/models/gemini-2.5-pro:generateContent/", "gemini-2.5-pro"),
+        ("/model/anthropic.claude-3-haiku-v1:0/converse-stream", "anthropic.claude-3-haiku-v1:0"),
+        ("/v1/files/abc:download", None),
         ("/v1/chat/completions", None),
     ],
 )
@@ -73,10 +78,27 @@ def test_a_request_s_roles_and_sources_in_both_spellings():
     assert exchange.stream
 
 
-@pytest.mark.parametrize("body", [[], {"contents": {"parts": []}}, {"contents": [{"role": ["x"], "parts": {}}]}])
-def test_a_body_gemini_would_refuse_is_malformed(body):
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"contents": {"parts": []}},
+        {"contents": [{"role": ["x"], "parts": {}}]},
+        # Google reads one object for a list; the stripping passed over it (an outside review's finding).
+        {"contents": [], "tools": {"functionDeclarations": [{"name": "shell_exec"}]}},
+        {"contents": [], "tools": [{"functionDeclarations": {"name": "shell_exec"}}]},
+    ],
+)
+def test_a_body_gemini_would_refuse_or_wardgate_could_not_strip_is_malformed(body):
     with pytest.raises(MalformedBody):
         GEMINI.parse_request(body)
+
+
+@pytest.mark.parametrize("query", ["alt=proto", "%24alt=proto", "$alt=media"])
+def test_an_answer_format_wardgate_cannot_read_is_refused(query):
+    with pytest.raises(MalformedBody):
+        GEMINI.parse_request({"contents": []}, f"/v1beta/models/g:generateContent?{query}")
+    GEMINI.parse_request({"contents": []}, "/v1beta/models/g:streamGenerateContent?alt=sse")
 
 
 def test_denied_tools_leave_both_spellings_and_the_tool_config():
@@ -162,3 +184,25 @@ def test_a_call_before_its_candidate_ends_is_held_until_it_does():
     assert judge.calls == []
     assert b"error" in guard.feed(gemini_events({"text": ""}))
     assert judge.calls == [("shell_exec", "{}")]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        # A repeated key (the SDK keeps the last), a line without `data:` (google-genai parses it as JSON): both went
+        # out judged only as text (an outside review's finding).
+        b'data: {"candidates": [], "candidates": [{"content": {"parts": [{"functionCall": {"name": "shell_exec"}}]}}]}',
+        b'{"candidates": [{"content": {"parts": [{"functionCall": {"name": "shell_exec"}}]}}]}',
+        b'data: {"candidates": []} trailing',
+    ],
+)
+def test_what_a_provider_stream_cannot_hold_stops_it(event):
+    guard = StreamGuard(GeminiStream(), ToolJudge(), Vault())
+    out = guard.feed(gemini_events({"text": "Hi."}, finish=False) + event + b"\n\n") + guard.finish()
+    assert b"shell_exec" not in out
+    assert guard.stopped is not None
+    assert guard.stopped.code == "stream_unreadable"
+
+
+def test_a_generate_content_answered_as_a_stream_is_read_as_gemini_s():
+    assert isinstance(stream_format_for("/v1beta/models/g:generateContent"), GeminiStream)

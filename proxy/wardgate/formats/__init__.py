@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wardgate.formats.anthropic_messages import AnthropicMessages
 from wardgate.formats.base import FormatAdapter, MalformedBody, TooComplex, apply_rewrites
+from wardgate.formats.bedrock import BedrockConverse
 from wardgate.formats.errors import error_body
 from wardgate.formats.gemini import GeminiGenerateContent
 from wardgate.formats.generic_json import parse_unparsed, with_every_leaf
@@ -31,6 +32,7 @@ ADAPTERS: tuple[FormatAdapter, ...] = (
     AnthropicMessages(),
     GeminiGenerateContent(),
     OllamaChat(),
+    BedrockConverse(),
 )
 
 
@@ -49,4 +51,6 @@ def provider_for(host: str, path: str) -> str:
         return adapter.provider
     if "generativelanguage" in host or "aiplatform" in host:
         return "google"
+    if "bedrock" in host:
+        return "bedrock"
     return "anthropic" if "anthropic" in host else "openai"

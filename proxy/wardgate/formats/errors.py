@@ -12,6 +12,9 @@ _OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 413:
 _GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 413: "INVALID_ARGUMENT",
                   415: "INVALID_ARGUMENT", 421: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 502: "UNAVAILABLE",
                   503: "UNAVAILABLE"}  # fmt: skip
+_BEDROCK_TYPES = {400: "ValidationException", 401: "UnrecognizedClientException", 403: "AccessDeniedException",
+                  413: "ValidationException", 415: "ValidationException", 429: "ThrottlingException",
+                  502: "ServiceUnavailableException", 503: "ServiceUnavailableException"}  # fmt: skip
 _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                     413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error"}  # fmt: skip
 
@@ -30,6 +33,10 @@ def error_body(provider: str, status: int, code: str, message: str, details: Map
         return {"error": {"code": status, "message": message, "status": status_name, "details": [
             {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code, "domain": "wardgate",
              "metadata": {key: str(value) for key, value in details.items()}}]}}  # fmt: skip
+    if provider == "bedrock":
+        # AWS JSON errors: boto3 reads the type from `__type` and raises it with `message`.
+        error_type = _BEDROCK_TYPES.get(status, "InternalServerException")
+        return {"__type": error_type, "message": message, "wardgate": {"code": code, **details}}
     if provider == "ollama":
         # Ollama's clients raise with the `error` string.
         return {"error": message, "wardgate": {"code": code, **details}}

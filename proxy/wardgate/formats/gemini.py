@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from wardgate.formats.base import MalformedBody, expect, refusal_text
 from wardgate.formats.generic_json import string_leaves
@@ -58,12 +59,20 @@ def _declaration_name(declaration: Any) -> str | None:
 
 
 def _tool_names(body: Mapping[str, Any]) -> Iterator[str]:
-    for tool in body.get("tools") or []:
-        for key, value in tool.items() if isinstance(tool, Mapping) else ():
+    """Google reads one object where a list is due (`"tools": {…}`), which the stripping would pass over: refused."""
+    for index, tool in enumerate(expect(body.get("tools") or [], list, "tools")):
+        for key, value in expect(tool, dict, f"tools.{index}").items():
             if not _is_functions(key):
                 yield hosted_tool_name(key)
-            elif isinstance(value, list):
-                yield from filter(None, map(_declaration_name, value))
+            else:
+                yield from filter(None, map(_declaration_name, expect(value, list, f"tools.{index}.{key}")))
+
+
+def _judgeable_answer(path: str) -> None:
+    """An answer Wardgate cannot read (`alt=proto`: protobuf) would carry calls no one judged: refused."""
+    for key, value in parse_qsl(urlsplit(path).query, keep_blank_values=True):
+        if key.lstrip("$").lower() == "alt" and value.lower() not in ("json", "sse"):
+            raise MalformedBody(f"`{key}={value}`: Wardgate judges Gemini answers as JSON or SSE only")
 
 
 class GeminiGenerateContent:
@@ -85,6 +94,7 @@ class GeminiGenerateContent:
         for index, content in enumerate(expect(body.get("contents"), list, "contents")):
             role = _ROLES.get(str(content.get("role")), "user") if isinstance(content, Mapping) else "user"
             segments += self._content(content, ("contents", index), role)
+        _judgeable_answer(path)
         stream = gemini_method(path) == "streamgeneratecontent"
         return Exchange(self.provider, self.endpoint, None, stream, segments, tuple(_tool_names(body)))
 

@@ -32,6 +32,7 @@ class SseEvent:
     # Every other line's text: comments, `retry` and unknown fields (whole lines), an `event`/`id` a later line
     # replaced. Clients ignore them, but they reach the client in `raw`.
     others: tuple[str, ...] = ()
+    unknown: bool = False  # a line named no SSE field (`data`, `event`, `id`, `retry`) nor a comment
 
 
 class SseEventTooLarge(ValueError):
@@ -65,6 +66,7 @@ class SseParser:
         self._data: list[str] = []
         self._id: str | None = None
         self._others: list[str] = []
+        self._unknown = False
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
         """Every event completed by this chunk, in order. Raises SseEventTooLarge past the limit."""
@@ -144,10 +146,13 @@ class SseParser:
                 self._others.append(self._id)
             self._id = decoded
         else:
+            self._unknown = self._unknown or name != b"retry"
             self._others.append(line.decode("utf-8", errors="replace"))
 
     def _dispatch(self, start: int, end: int) -> SseEvent:
         data = "\n".join(self._data) if self._data else None
-        event = SseEvent(bytes(self._buffer[start:end]), self._event, data, self._id, tuple(self._others))
-        self._event, self._data, self._id, self._others = None, [], None, []
+        event = SseEvent(
+            bytes(self._buffer[start:end]), self._event, data, self._id, tuple(self._others), self._unknown
+        )
+        self._event, self._data, self._id, self._others, self._unknown = None, [], None, [], False
         return event

@@ -48,6 +48,10 @@ class StreamFormat(Protocol):
     # Whether a complete stream always ends with an event `ends` answers None for ([DONE], message_stop,
     # response.completed): without it, a stream that stops was cut off, not finished.
     has_end_event: bool
+    # A provider's own stream: every event's data is one JSON value, and every line an SSE field. Anything else
+    # stops it: SDKs read such bytes in ways Wardgate would not judge (google-genai parses a line without `data:`
+    # as JSON; a repeated key is read as its last value), so they go unjudged as calls (an outside review).
+    strict: bool
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         """The texts this event carries (tool-call starts come as empty-path locations naming the tool)."""
@@ -74,6 +78,7 @@ def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
 
 class OpenAIChatStream:
     has_end_event = True
+    strict = True
     provider = "openai"
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
@@ -134,6 +139,7 @@ class OpenAIChatStream:
 
 class OpenAIResponsesStream:
     has_end_event = True
+    strict = True
     provider = "openai"
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
@@ -196,6 +202,7 @@ class OpenAIResponsesStream:
 
 class AnthropicStream:
     has_end_event = True
+    strict = True
     provider = "anthropic"
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
@@ -238,6 +245,7 @@ class GeminiStream:
 
     provider = "google"
     has_end_event = False  # the last event only carries a finishReason
+    strict = True
 
     def __init__(self) -> None:
         self._calls = 0  # each call is a channel of its own, held until its candidate ends
@@ -278,6 +286,7 @@ class GenericStream:
     by its place in the event (below); errors in the provider's shape."""
 
     has_end_event = False
+    strict = False  # an endpoint we do not map: its events are judged as the text they are
 
     def __init__(self, provider: str) -> None:
         self.provider = provider
@@ -314,6 +323,6 @@ def stream_format_for(path: str) -> StreamFormat | None:
         return OpenAIResponsesStream()
     if bare.endswith("/messages"):
         return AnthropicStream()
-    if gemini_method(bare) == "streamgeneratecontent":
+    if gemini_method(bare) is not None:  # a generateContent answered as a stream is read as one by the SDKs
         return GeminiStream()
     return None

@@ -23,9 +23,16 @@ _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _DECODABLE = frozenset(string.ascii_letters + string.digits + "-._~/")
 # Where a path names the model that runs (the body then names none, or one the upstream ignores): Gemini's and Vertex
 # AI's `models/{model}:generateContent` (a tuned model or a Vertex endpoint by its collection), Azure OpenAI's
-# deployments. `:` may come escaped.
+# deployments, Bedrock's `model/{modelId}/invoke|converse…`. `:` may come escaped.
 _PATH_MODELS = (
-    re.compile(r"/((?:tunedModels|endpoints)/[^/]+?|(?<=/models/)[^/]+?)(?::|%3a)\w+$", re.IGNORECASE),
+    re.compile(r"/model/(.+)/(?:invoke(?:-with-response-stream)?|converse(?:-stream)?)$", re.IGNORECASE),
+    # Any collection (`models`, `tunedModels`, `endpoints`, `dynamic`): the model is `{collection}/{id}`, or `{id}`
+    # for `models`; trailing slashes as a router reads them.
+    re.compile(
+        r"/([^/]+)/([^/:]+?)(?::|%3a)(?:(?:stream|batch)?generatecontent|counttokens|computetokens|(?:batch)?embed"
+        r"contents?|(?:stream)?(?:raw)?predict|predictlongrunning)/*$",
+        re.IGNORECASE,
+    ),
     re.compile(r"/openai/deployments/([^/]+)/", re.IGNORECASE),
 )
 
@@ -52,7 +59,13 @@ def model_in_path(target: str) -> str | None:
     `gemini-2.0-flash`, `/openai/deployments/prod-4o/chat/completions` → `prod-4o`): the one that runs, whatever the
     body says, so a tenant's model list governs it (without it, a Gemini request named no model at all)."""
     route = _route(target)
-    return next((found.group(1) for pattern in _PATH_MODELS if (found := pattern.search(route))), None)
+    for pattern in _PATH_MODELS:
+        if found := pattern.search(route):
+            if len(found.groups()) == 1:
+                return found.group(1)
+            collection, name = found.groups()
+            return name if collection.lower() == "models" else f"{collection}/{name}"
+    return None
 
 
 def _route(target: str) -> str:

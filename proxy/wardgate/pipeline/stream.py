@@ -219,10 +219,16 @@ class StreamGuard:
             raise _Stopped(denied.decision, None, None, "") from None
         payload: Any = None
         raw_text = False
+        if event.unknown and self._format.strict:
+            raise _Stopped(_unreadable("a line of the stream names no SSE field"), None, None, "")
         if event.data is not None and event.data.strip() != "[DONE]":
             try:
-                payload = strict_json(event.data)  # duplicate keys: judged as the text it is
+                payload = strict_json(event.data)  # duplicate keys: judged as the text it is (if not `strict`)
             except ValueError:
+                if self._format.strict:
+                    raise _Stopped(
+                        _unreadable("an event of the stream is not one JSON value"), None, None, ""
+                    ) from None
                 self.unparsed_events += 1
                 payload, raw_text = {_RAW: event.data}, True  # judged as the text it is
         self.tokens.observe(None if raw_text else payload)
@@ -376,6 +382,10 @@ class StreamGuard:
         payload = apply_rewrites(json.loads(json.dumps(queued.payload)), queued.rewrites)
         data = payload[_RAW] if queued.raw_text else json_text(payload)
         return encode_event(queued.event.event, data, queued.event.id)
+
+
+def _unreadable(message: str) -> Decision:
+    return Decision.deny("stream_unreadable", message, status=502, source="fail_closed")
 
 
 def _get(payload: Any, path: JsonPath) -> str:

@@ -13,7 +13,7 @@ access_logger = logging.getLogger("wardgate.access")
 
 # GenAI semantic conventions' operation names, by endpoint kind.
 _OPERATIONS = {"chat": "chat", "messages": "chat", "responses": "chat", "completion": "text_completion",
-               "embeddings": "embeddings", "generate_content": "generate_content"}  # fmt: skip
+               "embeddings": "embeddings", "generate_content": "generate_content", "converse": "chat"}  # fmt: skip
 
 
 def finish_request(

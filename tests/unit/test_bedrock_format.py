@@ -1,0 +1,63 @@
+"""Bedrock's Converse: content blocks, tool specs in `toolConfig`, calls as `toolUse` blocks."""
+
+from __future__ import annotations
+
+import json
+
+from wardgate.formats import adapter_for, error_body, provider_for
+from wardgate.formats.bedrock import BedrockConverse
+
+BEDROCK = BedrockConverse()
+SPEC = {"toolSpec": {"name": "shell_exec", "inputSchema": {"json": {"type": "object"}}}}
+
+
+def test_routes_and_error_shape():
+    assert adapter_for("POST", "/model/anthropic.claude-3-haiku-v1:0/converse") is not None
+    assert adapter_for("POST", "/model/arn:aws:bedrock:us-east-1:1:inference-profile/us.x/converse-stream") is not None
+    assert adapter_for("POST", "/model/amazon.titan/invoke") is None
+    assert provider_for("bedrock-runtime.us-east-1.amazonaws.com", "/model/x/invoke") == "bedrock"
+    assert error_body("bedrock", 403, "tool_denied", "no", {})["__type"] == "AccessDeniedException"
+
+
+def test_a_request_s_roles_results_and_tools():
+    body = {
+        "system": [{"text": "be brief"}],
+        "messages": [
+            {"role": "user", "content": [{"text": "who am I?"}]},
+            {
+                "role": "assistant",
+                "content": [{"toolUse": {"toolUseId": "t1", "name": "shell_exec", "input": {"command": "id"}}}],
+            },
+            {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [{"text": "uid=0"}]}}]},
+        ],
+        "toolConfig": {
+            "tools": [SPEC, {"cachePoint": {"type": "default"}}],
+            "toolChoice": {"tool": {"name": "shell_exec"}},
+        },
+    }
+    exchange = BEDROCK.parse_request(body, "/model/m/converse-stream")
+    assert [(s.role, s.source, s.text) for s in exchange.segments] == [
+        ("system", "prompt", "be brief"),
+        ("user", "prompt", "who am I?"),
+        ("assistant", "prompt", "id"),
+        ("tool", "tool_result", "uid=0"),
+    ]
+    assert exchange.tools == ("shell_exec",)
+    assert exchange.stream
+    assert BEDROCK.strip_tools(body, {"shell_exec"}) == ["shell_exec"]
+    assert "toolConfig" not in body  # a cache point alone offers nothing
+
+
+def test_a_call_in_an_answer_is_refused_in_place():
+    answer = {
+        "output": {"message": {"role": "assistant", "content": [
+            {"text": "Running it."}, {"toolUse": {"toolUseId": "t9", "name": "shell_exec", "input": {"c": "id"}}}]}},
+        "stopReason": "tool_use",
+    }  # fmt: skip
+    [call] = BEDROCK.parse_response(answer).tool_calls
+    assert (call.id, call.name, json.loads(call.arguments)) == ("t9", "shell_exec", {"c": "id"})
+    refused = BEDROCK.refuse_tool_calls(answer, {"t9": "the call to shell_exec: denied"})
+    assert refused["output"]["message"]["content"] == [
+        {"text": "Running it."}, {"text": "Wardgate refused the call to shell_exec: denied"}
+    ]  # fmt: skip
+    assert refused["stopReason"] == "end_turn"
