@@ -389,3 +389,23 @@ def test_bytes_after_a_101_no_websocket_takes_do_not_crash_the_connection_or_rea
     log = "".join(proxy.output[before:])
     assert "mitmproxy has crashed" not in log
     assert AWS_KEY not in log
+
+
+@pytest.mark.parametrize("label", [b"text/plain", b"application/octet-stream", b"application/json"])
+def test_a_stream_under_another_label_is_judged_as_the_stream_it_is(tools_denied, raw_upstream, label):
+    """Found by an outside review: SSE labelled otherwise was judged as text, and the SDKs, which read a stream
+    whatever its Content-Type, got the call."""
+    call = {"index": 0, "id": "c1", "type": "function", "function": {"name": "shell_exec", "arguments": '{"c": "id"}'}}
+    raw_upstream.reply = answer(sse([chunk({"tool_calls": [call]})]), label)
+    received = send(tools_denied, "/v1/chat/completions", {**CHAT, "stream": True})
+    assert b"shell_exec" not in received.partition(b"\r\n\r\n")[2].replace(b'"the tool \\"shell_exec\\"', b"")
+    # Labelled JSON, it is refused as the broken JSON it is.
+    assert b"tool_denied" in received if label != b"application/json" else b"response_unreadable" in received
+
+
+def test_a_gemini_answer_sent_as_a_stream_is_judged_as_gemini_s(tools_denied, raw_upstream):
+    call = {"candidates": [{"content": {"parts": [{"functionCall": {"name": "shell_exec", "args": {"c": "id"}}}]}}]}
+    raw_upstream.reply = answer(sse([call], tail=b""), b"text/event-stream")
+    received = send(tools_denied, "/v1beta/models/gemini-2.0-flash:generateContent", {"contents": []})
+    assert b'"args"' not in received
+    assert b"tool_denied" in received

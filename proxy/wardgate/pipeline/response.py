@@ -19,18 +19,23 @@ from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.sse import is_event_stream
+from wardgate.formats.streams import StreamFormat, stream_format_for
 from wardgate.limits import TokenCount
 from wardgate.models import Exchange, Segment
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.mcp_judge import McpStream, judge_mcp_message
 from wardgate.pipeline.offload import decode_off_loop, read_off_loop
+from wardgate.pipeline.stream import StreamGuard
+from wardgate.pipeline.stream_judge import StreamJudge
 from wardgate.policy import Decision
 from wardgate.scanners import deadline
 from wardgate.surrogates import json_text
 
 __all__ = ["ResponseJudge", "ResponseOutcome"]
 
+_BOM = b"\xef\xbb\xbf"
+_SSE_STARTS = (b"data:", b"event:", b"id:", b"retry:", b":")
 # Printable runs long enough to hold a key, in bytes no text reader takes.
 _ASCII_RUN = re.compile(rb"[\x20-\x7e]{12,}")
 _UTF16_RUN = re.compile(rb"(?:[\x20-\x7e]\x00){12,}")
@@ -66,6 +71,11 @@ class ResponseJudge:
         if read is None:
             return await self._binary(ctx, content)
         adapter = adapter_for(method, path)
+        stream_format = stream_format_for(path)
+        if read.kind == "text" and stream_format is not None and content.removeprefix(_BOM).lstrip(b"\r\n").startswith(_SSE_STARTS):
+            # SSE bytes under another label: the route's SDKs read them as its stream (openai-python, anthropic and
+            # google-genai parse a stream whatever its Content-Type), so they are judged as that stream.
+            return await self._as_stream(ctx, stream_format, content)
         # JSON Lines a format streams (Ollama's answers) are its answers, one per line.
         if read.kind != "json" and not (read.kind == "jsonl" and adapter is not None):
             return await self._text(ctx, read)
@@ -103,6 +113,27 @@ class ResponseJudge:
         if refused and adapter is not None:
             body = adapter.refuse_tool_calls(body, refused)
         return ResponseOutcome(body=dump_body(Body(read.kind, body)), spent=spent)
+
+    async def _as_stream(self, ctx: RequestContext, stream_format: StreamFormat, content: bytes) -> ResponseOutcome:
+        """A buffered answer judged at once as the stream it is, on a worker thread; audited as a stream."""
+        judge = StreamJudge(self._guard, ctx, Exchange(stream_format.provider, ctx.endpoint, ctx.model, True, []))
+        guard = StreamGuard(stream_format, judge, ctx.vault, max_event_bytes=self._max_event_bytes,
+                            decision_id=ctx.decision_id)  # fmt: skip
+
+        def judge_whole() -> bytes:
+            with deadline.budget(self._guard.scan_timeout):
+                return guard.feed(content) + guard.finish()
+
+        try:
+            judged = await asyncio.to_thread(judge_whole)
+        finally:
+            judge.close(released_bytes=guard.released_bytes, unparsed_events=guard.unparsed_events,
+                        stopped=guard.stopped)  # fmt: skip
+        return (
+            ResponseOutcome(spent=guard.tokens)
+            if judged == content
+            else ResponseOutcome(body=judged, spent=guard.tokens)
+        )
 
     async def _text(self, ctx: RequestContext, read: Body) -> ResponseOutcome:
         """A text answer (plain, HTML, JSON Lines, broken JSON): judged as the assistant's text; masks rewrite it."""
