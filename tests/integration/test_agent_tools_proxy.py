@@ -255,6 +255,11 @@ def test_a_model_named_by_the_path_is_governed_by_the_tenant_s_models(start_prox
                        headers=AUTH, timeout=30)  # fmt: skip
     assert azure.status_code == 403
     assert azure.json()["error"]["code"] == "model_not_allowed"
+    converse = {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+    bedrock = httpx.post(f"{proxy.url}/model/anthropic.claude-opus-4-v1:0/converse", json=converse, headers=AUTH,
+                         timeout=30)  # fmt: skip
+    assert bedrock.status_code == 403
+    assert bedrock.json()["__type"] == "AccessDeniedException"
 
 
 def test_ollama_tools_are_stripped_and_its_refusals_are_in_its_error_shape(start_proxy, upstream, policies):
@@ -286,3 +291,29 @@ def test_an_ollama_call_is_judged_in_json_and_in_json_lines(start_proxy, policie
     assert lines[-1]["done"] is True
     events = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "tool_call")
     assert [(e["tool"]["name"], e["result"]["code"]) for e in events] == [("shell_exec", "tool_denied")]
+
+
+CONVERSE = "/model/anthropic.claude-3-5-haiku-20241022-v1:0/converse"
+
+
+@pytest.mark.parametrize("name", ["shell_exec", "search"])
+def test_bedrock_converse_tools_are_stripped_and_a_denied_call_becomes_a_refusal(start_proxy, policies, name):
+    specs = [{"toolSpec": {"name": tool, "inputSchema": {"json": {"type": "object"}}}} for tool in ("search", name)]
+    with FakeUpstream(tool_call=(name, ['{"command": "ls -la"}'])) as agentic:
+        proxy = start_proxy({"upstream": agentic.url, **FAST}, policies=policies)
+        body = {
+            "messages": [{"role": "user", "content": [{"text": "list the files"}]}],
+            "toolConfig": {"tools": specs, "toolChoice": {"tool": {"name": name}}},
+        }
+        reply = httpx.post(proxy.url + CONVERSE, json=body, headers=AUTH, timeout=30).json()
+        sent = agentic.received[-1]["toolConfig"]
+    blocks = reply["output"]["message"]["content"]
+    if name == "search":
+        assert sent["toolChoice"] == {"tool": {"name": "search"}}
+        assert blocks[0]["toolUse"]["name"] == "search"
+        return
+    assert [spec["toolSpec"]["name"] for spec in sent["tools"]] == ["search"]
+    assert sent["toolChoice"] == {"auto": {}}
+    assert ["toolUse" in block for block in blocks] == [False]
+    assert "Wardgate refused the call to shell_exec" in blocks[0]["text"]
+    assert reply["stopReason"] == "end_turn"

@@ -72,7 +72,11 @@ class ResponseJudge:
             return await self._binary(ctx, content)
         adapter = adapter_for(method, path)
         stream_format = stream_format_for(path)
-        if read.kind == "text" and stream_format is not None and content.removeprefix(_BOM).lstrip(b"\r\n").startswith(_SSE_STARTS):
+        if (
+            read.kind == "text"
+            and stream_format is not None
+            and content.removeprefix(_BOM).lstrip(b"\r\n").startswith(_SSE_STARTS)
+        ):
             # SSE bytes under another label: the route's SDKs read them as its stream (openai-python, anthropic and
             # google-genai parse a stream whatever its Content-Type), so they are judged as that stream.
             return await self._as_stream(ctx, stream_format, content)

@@ -84,6 +84,7 @@ class FakeUpstream(BackgroundServer):
         app.router.add_post("/v1beta/models/{model}:streamGenerateContent", self._gemini_stream)
         app.router.add_post("/v1beta/models/{model}:generateContent", self._gemini)
         app.router.add_post("/api/chat", self._ollama_chat)
+        app.router.add_post("/model/{model}/converse", self._converse)
         app.router.add_route("*", "/{tail:.*}", self._other)
 
     async def _record(self, request: web.Request) -> dict[str, Any]:
@@ -292,6 +293,23 @@ class FakeUpstream(BackgroundServer):
             return web.json_response(whole)
         payload = b"".join(json.dumps(line).encode() + b"\n" for line in [*lines, end])
         return web.Response(body=payload, content_type="application/x-ndjson")
+
+    async def _converse(self, request: web.Request) -> web.StreamResponse:
+        """Bedrock's Converse: content blocks; a call is a `toolUse` block whose input is an object."""
+        body = await self._record(request)
+        last = (body.get("messages") or [{}])[-1]
+        asked = " ".join(block.get("text", "") for block in last.get("content") or [] if isinstance(block, dict))
+        content: list[dict[str, Any]] = [{"text": self.reply if self.reply is not None else asked}]
+        stop = "end_turn"
+        if self.tool_call is not None:
+            name, pieces = self.tool_call
+            content = [
+                {"toolUse": {"toolUseId": "tooluse_1", "name": name, "input": json.loads("".join(pieces) or "{}")}}
+            ]
+            stop = "tool_use"
+        usage = {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15}
+        return web.json_response({"output": {"message": {"role": "assistant", "content": content}},
+                                  "stopReason": stop, "usage": usage, "metrics": {"latencyMs": 1}})  # fmt: skip
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
