@@ -199,6 +199,10 @@ def test_gemini_tools_are_stripped_in_both_spellings_and_a_forced_call_is_releas
     assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
     event = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "request")[-1]
     assert event["model"] == event["input"]["request"]["model"] == "gemini-2.0-flash"
+    # A cached content's tools run later, in a request that offers none: governed when the cache is made.
+    cached = {"model": "models/gemini-2.0-flash", "tools": GEMINI_TOOLS, "contents": body["contents"]}
+    assert httpx.post(f"{proxy.url}/v1beta/cachedContents", json=cached, headers=AUTH, timeout=30).status_code == 200
+    assert upstream.received[-1]["tools"] == sent["tools"]
 
 
 @pytest.mark.parametrize("name", ["shell_exec", "search"])

@@ -206,3 +206,23 @@ def test_what_a_provider_stream_cannot_hold_stops_it(event):
 
 def test_a_generate_content_answered_as_a_stream_is_read_as_gemini_s():
     assert isinstance(stream_format_for("/v1beta/models/g:generateContent"), GeminiStream)
+
+
+def test_a_batch_s_inline_requests_and_a_cached_content_are_governed_like_a_request():
+    """An outside review's finding: their tools reached Google, which runs its built-in ones itself."""
+    request = {"contents": [{"parts": [{"text": "hi"}]}], "tools": [{"codeExecution": {}}, {"googleSearch": {}}]}
+    batch = {"batch": {"input_config": {"requests": {"requests": [{"request": request, "metadata": {"key": "a"}}]}}}}
+    path = "/v1beta/models/gemini-2.0-flash:batchGenerateContent"
+    assert adapter_for("POST", path) is not None
+    exchange = GEMINI.parse_request(batch, path)
+    assert exchange.tools == ("code_execution", "google_search")
+    assert exchange.segments[0].path == ("batch", "input_config", "requests", "requests", 0, "request", "contents", 0,
+                                         "parts", 0, "text")  # fmt: skip
+    assert GEMINI.strip_tools(batch, {"code_execution"}) == ["code_execution"]
+    assert request["tools"] == [{"googleSearch": {}}]
+    cached = {"model": "models/gemini-2.0-flash-001", "tools": [{"functionDeclarations": [{"name": "shell_exec"}]}]}
+    assert adapter_for("POST", "/v1beta/cachedContents") is not None
+    exchange = GEMINI.parse_request(cached, "/v1beta/cachedContents")
+    assert (exchange.model, exchange.tools) == ("gemini-2.0-flash-001", ("shell_exec",))
+    vertex = {"model": "projects/p/locations/l/publishers/google/models/gemini-1.5-pro-002"}
+    assert GEMINI.parse_request(vertex, "/v1/projects/p/locations/l/cachedContents").model == "gemini-1.5-pro-002"

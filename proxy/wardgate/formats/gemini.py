@@ -20,16 +20,17 @@ from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Sou
 
 __all__ = ["GeminiGenerateContent", "either", "gemini_method", "hosted_tool_name"]
 
-# On a route (case folded); Google's front end decodes an escaped `:`.
-_METHOD = re.compile(r"/[^/]+(?::|%3a)(generatecontent|streamgeneratecontent)$")
+# On a route (case folded); Google's front end decodes an escaped `:`. A batch holds generate requests; a cached
+# content holds a request's contents and tools, which a later request runs by naming the cache.
+_METHOD = re.compile(r"/[^/]+(?::|%3a)((?:stream|batch)?generatecontent)$|/(cachedcontents)$")
 _ROLES: dict[str, Role] = {"user": "user", "model": "assistant", "function": "tool", "tool": "tool"}
 _UPPER = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 def gemini_method(path: str) -> str | None:
-    """`generatecontent` or `streamgeneratecontent` when the path calls one, else None."""
+    """`generatecontent`, `streamgeneratecontent`, `batchgeneratecontent` or `cachedcontents`, else None."""
     found = _METHOD.search(route_path(path))
-    return found.group(1) if found else None
+    return (found.group(1) or found.group(2)) if found else None
 
 
 def _snake(key: str) -> str:
@@ -86,17 +87,13 @@ class GeminiGenerateContent:
     def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")
         segments: list[Segment] = []
-        for key, instruction in either(body, "systemInstruction"):
-            if isinstance(instruction, str):
-                segments.append(Segment("system", "prompt", instruction, (key,)))
-            else:
-                segments += self._content(instruction, (key,), "system")
-        for index, content in enumerate(expect(body.get("contents"), list, "contents")):
-            role = _ROLES.get(str(content.get("role")), "user") if isinstance(content, Mapping) else "user"
-            segments += self._content(content, ("contents", index), role)
+        tools: list[str] = []
+        for prefix, request in _requests(body):
+            segments += self._request(request, prefix)
+            tools += _tool_names(request)
         _judgeable_answer(path)
         stream = gemini_method(path) == "streamgeneratecontent"
-        return Exchange(self.provider, self.endpoint, None, stream, segments, tuple(_tool_names(body)))
+        return Exchange(self.provider, self.endpoint, _body_model(body), stream, segments, tuple(tools))
 
     def parse_response(self, body: Any) -> Exchange:
         """One GenerateContentResponse, or the JSON array `streamGenerateContent` answers without `alt=sse`."""
@@ -111,29 +108,18 @@ class GeminiGenerateContent:
         return Exchange(self.provider, self.endpoint, None, isinstance(body, list), segments, tool_calls=calls)
 
     def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
-        """Denied function declarations and built-in tools leave `tools`; `allowedFunctionNames` forgets them."""
-        tools = body.get("tools")
-        if not isinstance(tools, list):
-            return []
-        removed: list[str] = []
-        kept = []
-        for tool in tools:
-            if isinstance(tool, dict):
-                removed += _strip_tool(tool, denied)
-            if tool:
-                kept.append(tool)
-        if not removed:
-            return []
-        body["tools"] = kept
-        for config_key, config in list(either(body, "toolConfig")):
-            if not kept:
-                del body[config_key]
-                continue
-            for _, calling in either(config, "functionCallingConfig"):
-                _forget_forced(calling, denied)
-        if not kept:
-            del body["tools"]
-        return removed
+        return [name for _, request in _requests(body) for name in _strip_request(request, denied)]
+
+    def _request(self, request: Mapping[str, Any], prefix: JsonPath) -> Iterator[Segment]:
+        for key, instruction in either(request, "systemInstruction"):
+            if isinstance(instruction, str):
+                yield Segment("system", "prompt", instruction, (*prefix, key))
+            else:
+                yield from self._content(instruction, (*prefix, key), "system")
+        contents = request.get("contents")
+        for index, content in enumerate(expect([] if contents is None else contents, list, "contents")):
+            role = _ROLES.get(str(content.get("role")), "user") if isinstance(content, Mapping) else "user"
+            yield from self._content(content, (*prefix, "contents", index), role)
 
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         refused: dict[int, Any] = {}
@@ -162,6 +148,56 @@ class GeminiGenerateContent:
             for key, answer in either(part, "functionResponse"):
                 for leaf, text in string_leaves(answer.get("response") if isinstance(answer, Mapping) else None, ()):
                     yield Segment("tool", "tool_result", text, (*at, key, "response", *leaf))
+
+
+def _strip_request(body: dict[str, Any], denied: set[str]) -> list[str]:
+    """Denied function declarations and built-in tools leave `tools`; `allowedFunctionNames` forgets them."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return []
+    removed: list[str] = []
+    kept = []
+    for tool in tools:
+        if isinstance(tool, dict):
+            removed += _strip_tool(tool, denied)
+        if tool:
+            kept.append(tool)
+    if not removed:
+        return []
+    body["tools"] = kept
+    for config_key, config in list(either(body, "toolConfig")):
+        if not kept:
+            del body[config_key]
+            continue
+        for _, calling in either(config, "functionCallingConfig"):
+            _forget_forced(calling, denied)
+    if not kept:
+        del body["tools"]
+    return removed
+
+
+def _requests(body: dict[str, Any]) -> Iterator[tuple[JsonPath, dict[str, Any]]]:
+    """The generate requests a body holds: itself, or each of a batch's inline requests (`batch.inputConfig.requests
+    .requests[].request`; a batch read from an uploaded file is judged when the file is uploaded, as text)."""
+    batch = body.get("batch")
+    if batch is None:
+        yield (), body
+        return
+    for key, config in either(expect(batch, dict, "batch"), "inputConfig"):
+        inline = expect(config, dict, f"batch.{key}").get("requests")
+        listed = expect(inline, dict, f"batch.{key}.requests").get("requests") if inline is not None else None
+        for index, item in enumerate(expect(listed or [], list, f"batch.{key}.requests.requests")):
+            at = ("batch", key, "requests", "requests", index, "request")
+            item = expect(item, dict, ".".join(map(str, at[:-1])))
+            yield at, expect(item.get("request"), dict, ".".join(map(str, at)))
+
+
+def _body_model(body: Mapping[str, Any]) -> str | None:
+    """A cached content's model (`models/gemini-2.0-flash`, or Vertex AI's full resource name) as a path names it."""
+    model = body.get("model")
+    if not isinstance(model, str):
+        return None
+    return model.rsplit("/models/", 1)[-1].removeprefix("models/")
 
 
 def _strip_tool(tool: dict[str, Any], denied: set[str]) -> list[str]:

@@ -323,6 +323,6 @@ def stream_format_for(path: str) -> StreamFormat | None:
         return OpenAIResponsesStream()
     if bare.endswith("/messages"):
         return AnthropicStream()
-    if gemini_method(bare) is not None:  # a generateContent answered as a stream is read as one by the SDKs
+    if gemini_method(bare) in ("generatecontent", "streamgeneratecontent"):  # the SDKs read either as a stream
         return GeminiStream()
     return None
