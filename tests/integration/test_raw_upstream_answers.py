@@ -409,3 +409,32 @@ def test_a_gemini_answer_sent_as_a_stream_is_judged_as_gemini_s(tools_denied, ra
     received = send(tools_denied, "/v1beta/models/gemini-2.0-flash:generateContent", {"contents": []})
     assert b'"args"' not in received
     assert b"tool_denied" in received
+
+
+VERTEX_CLAUDE = "/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4@20250514"
+BEDROCK_CLAUDE = "/model/us.anthropic.claude-sonnet-4-20250514-v1:0/invoke"
+
+
+def test_claude_on_vertex_and_bedrock_is_governed_as_anthropic_messages(tools_denied, raw_upstream):
+    """Claude through Vertex AI's rawPredict / streamRawPredict and Bedrock's invoke takes the Messages body: its tools
+    and calls went ungoverned there (judged as an unknown endpoint's strings)."""
+    tools = [{"name": name, "input_schema": {"type": "object"}} for name in ("search", "shell_exec")]
+    body = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 10, "tools": tools,
+            "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
+    raw_upstream.reply = answer(json.dumps({"id": "m", "type": "message", "role": "assistant", "content": [
+        {"type": "tool_use", "id": "t1", "name": "shell_exec", "input": {"cmd": "rm -rf /"}}],
+        "stop_reason": "tool_use"}).encode())  # fmt: skip
+    before = len(raw_upstream.received)
+    received = send(tools_denied, BEDROCK_CLAUDE, body)
+    assert b"shell_exec" not in raw_upstream.received[before:]
+    assert b"rm -rf" not in received
+    assert b"Wardgate refused the call to shell_exec" in received
+    raw_upstream.reply = answer(anthropic_sse([
+        {"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": []}},
+        {"type": "content_block_start", "index": 0,
+         "content_block": {"type": "tool_use", "id": "t1", "name": "shell_exec", "input": {"cmd": "rm -rf /"}}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_stop"}]), b"text/event-stream")  # fmt: skip
+    received = send(tools_denied, VERTEX_CLAUDE + ":streamRawPredict", {**body, "stream": True})
+    assert b"rm -rf" not in received
+    assert b"tool_denied" in received

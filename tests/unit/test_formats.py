@@ -23,6 +23,12 @@ class TestAdapterFor:
             ("POST", "/v1/responses", "openai.responses"),
             ("POST", "/v1/messages", "anthropic.messages"),
             ("POST", "/v1/messages/count_tokens", None),
+            # Claude on Vertex AI and Bedrock: the Messages body, the model in the path.
+            ("POST", "/v1/projects/p/locations/l/publishers/anthropic/models/claude-x@1:rawPredict", "anthropic.messages"),
+            ("POST", "/v1/projects/p/locations/l/publishers/anthropic/models/c:streamRawPredict", "anthropic.messages"),
+            ("POST", "/model/us.anthropic.claude-sonnet-4-v1:0/invoke", "anthropic.messages"),
+            ("POST", "/model/amazon.titan-text-express-v1/invoke", None),
+            ("POST", "/v1/projects/p/locations/l/publishers/meta/models/llama:rawPredict", None),
             ("POST", "/v1/threads/t1/messages", None),
             ("GET", "/v1/chat/completions", None),
             ("POST", "/v1/embeddings", None),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -18,9 +19,20 @@ from wardgate.formats.base import (
 )
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, ToolCall
 
-__all__ = ["AnthropicMessages"]
+__all__ = ["AnthropicMessages", "on_cloud_route"]
 
 _TEXT = frozenset({"text"})
+# Claude on Vertex AI (`publishers/anthropic/models/{model}:rawPredict`, `:streamRawPredict`: SSE) and on Bedrock
+# (`model/anthropic.{model}/invoke`, or a cross-region profile `us.anthropic.…`): the same Messages body, its model in
+# the path. (Bedrock's `invoke-with-response-stream` answers in AWS's binary event stream.) On a route, case folded.
+_CLOUD_ROUTE = re.compile(
+    r"/publishers/anthropic/models/[^/]+(?::|%3a)(stream)?rawpredict$|/model/(?:[a-z]+\.)?anthropic\.[^/]+/invoke$"
+)
+
+
+def on_cloud_route(path: str) -> bool:
+    """Whether a route is Claude's on Vertex AI or Bedrock; `stream_format_for` reads Vertex's stream by it."""
+    return _CLOUD_ROUTE.search(path) is not None
 
 
 class AnthropicMessages:
@@ -29,7 +41,7 @@ class AnthropicMessages:
     endpoint: EndpointKind = "messages"
 
     def matches(self, method: str, path: str) -> bool:
-        return method == "POST" and (path == "/v1/messages" or path.endswith("/v1/messages"))
+        return method == "POST" and (path.endswith("/v1/messages") or on_cloud_route(path))
 
     def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, Protocol, TypeGuard
 
+from wardgate.formats.anthropic_messages import on_cloud_route
 from wardgate.formats.base import MalformedBody, called_function
 from wardgate.formats.gemini import either, gemini_method
 from wardgate.formats.generic_json import is_structural, string_leaves
@@ -321,7 +322,7 @@ def stream_format_for(path: str) -> StreamFormat | None:
         return OpenAIChatStream()
     if bare.endswith("/responses") or _RESPONSE_RETRIEVAL.search(bare):
         return OpenAIResponsesStream()
-    if bare.endswith("/messages"):
+    if bare.endswith("/messages") or (on_cloud_route(bare) and "rawpredict" in bare):
         return AnthropicStream()
     if gemini_method(bare) in ("generatecontent", "streamgeneratecontent"):  # the SDKs read either as a stream
         return GeminiStream()
