@@ -24,7 +24,7 @@ class TestAdapterFor:
             ("POST", "/v1/messages", "anthropic.messages"),
             ("POST", "/v1/messages/count_tokens", None),
             # Claude on Vertex AI and Bedrock: the Messages body, the model in the path.
-            ("POST", "/v1/projects/p/locations/l/publishers/anthropic/models/claude-x@1:rawPredict", "anthropic.messages"),
+            ("POST", "/v1/projects/p/locations/l/publishers/anthropic/models/c@1:rawPredict", "anthropic.messages"),
             ("POST", "/v1/projects/p/locations/l/publishers/anthropic/models/c:streamRawPredict", "anthropic.messages"),
             ("POST", "/model/us.anthropic.claude-sonnet-4-v1:0/invoke", "anthropic.messages"),
             ("POST", "/model/amazon.titan-text-express-v1/invoke", None),
