@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wardgate.formats.sse import SseParser
-from wardgate.formats.streams import AnthropicStream, OpenAIChatStream
+from wardgate.formats.streams import AnthropicStream, GeminiStream, OpenAIChatStream
 from wardgate.pipeline.stream import StreamGuard, WindowVerdict, holdback_start
 from wardgate.pipeline.vault import Vault
 from wardgate.policy import Decision
@@ -205,3 +205,20 @@ def test_a_held_tool_call_start_holds_no_more_than_a_bounded_queue_behind_it():
     assert released > len(b"".join(text)) // 2
     assert guard.feed(b"data: [DONE]\n\n") + guard.finish()
     assert guard.stopped is None
+
+
+def test_every_text_of_a_channel_in_one_event_is_judged():
+    """Found while closing a known gap: a Gemini event with two text parts (or a chat chunk with two choices claiming
+    one index) had only its last text judged; the first went out unread."""
+    gemini = {"candidates": [{"content": {"parts": [{"text": "FORBIDDEN one "}, {"text": "two"}]}, "index": 0,
+                              "finishReason": "STOP"}]}  # fmt: skip
+    chat = {"id": "c", "object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": {"content": "SECRET123 "}}, {"index": 0, "delta": {"content": "and more"}}]}  # fmt: skip
+    judge = Judge()
+    guard = StreamGuard(GeminiStream(), judge, Vault())
+    out = guard.feed(f"data: {json.dumps(gemini)}\n\n".encode()) + guard.finish()
+    assert b"FORBIDDEN" not in out
+    assert judge.windows == ["FORBIDDEN one two"]
+    masked, _ = run(f"data: {json.dumps(chat)}\n\ndata: [DONE]\n\n".encode())
+    assert b"SECRET123" not in masked
+    assert client_text(masked) == "[REDACTED] and more"

@@ -90,7 +90,10 @@ class WindowJudge(Protocol):
 class _Queued:
     event: SseEvent
     payload: Any
-    deltas: dict[str, JsonPath]  # channel → where this event carries its next text
+    # channel → where this event carries its next text: one place, or several in order (a Gemini candidate's text
+    # parts, two choices that claim one index), each judged as the channel's: only the last was, until an outside
+    # review's probe.
+    deltas: dict[str, list[JsonPath]]
     rewrites: dict[JsonPath, str] = dataclasses.field(default_factory=dict)
     raw_text: bool = False  # the data is not JSON: `payload` is {_RAW: the data}
 
@@ -273,8 +276,10 @@ class StreamGuard:
             return
         text = _get(queued.payload, location.path)
         if location.kind == "delta":
-            queued.deltas[location.channel] = location.path
-            channel.held.append(queued)
+            places = queued.deltas.setdefault(location.channel, [])
+            if not places:
+                channel.held.append(queued)
+            places.append(location.path)
             return
         verdict = self._judge.full(self._vault.restore(text), tool=channel.tool, repeated=True)
         if not verdict.decision.allow:
@@ -307,7 +312,7 @@ class StreamGuard:
 
     def _settle(self, name: str, channel: _Channel) -> list[_Queued]:
         """Judge the channel's held events up to its last clean point; returns the ones still held."""
-        texts = [_get(queued.payload, queued.deltas[name]) if name in queued.deltas else "" for queued in channel.held]
+        texts = ["".join(_get(queued.payload, path) for path in queued.deltas.get(name, ())) for queued in channel.held]
         given = channel.given
         whole = given + "".join(texts)
         if channel.tool is not None:
@@ -342,16 +347,17 @@ class StreamGuard:
         context = channel.released_tail if channel.tool is not None else self._released_text
         verdict = self._judge.window(restored, context, tool=channel.tool)
         if not verdict.decision.allow:
-            raise _Stopped(verdict.decision, ready[0], ready[0].deltas.get(name), restored[: verdict.cut or 0])
+            first = next(iter(ready[0].deltas.get(name, ())), None)
+            raise _Stopped(verdict.decision, ready[0], first, restored[: verdict.cut or 0])
         if channel.tool is not None:
             channel.released_tail = (channel.released_tail + verdict.text)[-self._overlap :]
         else:
             self._released_text = (self._released_text + verdict.text)[-self._overlap :]
         if verdict.text != given + original and not given:
             # The changed text rides in the first event that carries this channel's text; the others carry nothing.
-            carriers = [queued for queued in ready if name in queued.deltas]
-            for index, queued in enumerate(carriers):
-                queued.rewrites[queued.deltas[name]] = verdict.text if index == 0 else ""
+            places = [(queued, path) for queued in ready for path in queued.deltas.get(name, ())]
+            for index, (queued, path) in enumerate(places):
+                queued.rewrites[path] = verdict.text if index == 0 else ""
         return channel.held
 
     def _stop(self, stop: _Stopped) -> list[bytes]:
@@ -366,8 +372,8 @@ class StreamGuard:
         ):
             pieces.append(self._encode(self._queue.pop(0)))
         if carrier is not None and stop.path is not None and stop.clean:
-            rewrites = {**dict.fromkeys(carrier.deltas.values(), ""), stop.path: stop.clean}
-            carrier.rewrites = rewrites
+            emptied = dict.fromkeys((path for paths in carrier.deltas.values() for path in paths), "")
+            carrier.rewrites = {**emptied, stop.path: stop.clean}
             pieces.append(self._encode(carrier))
         reason = stop.decision.reasons[0] if stop.decision.reasons else None
         message = reason.message if reason else "the response was stopped by policy"
