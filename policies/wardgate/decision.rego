@@ -311,6 +311,19 @@ deny contains {
 	not model_allowed
 }
 
+# A request in a provider's format that names no model (in its body or its path) while the tenant lists models: the
+# upstream picks one (a default, a deployment), which the list never judged.
+deny contains {
+	"code": "model_not_allowed",
+	"message": sprintf("the request names no model, and tenant %q may use listed models only", [input.identity.tenant]),
+} if {
+	input.phase == "request"
+	input.request.parsed
+	not is_string(input.request.model)
+	tenant
+	not "*" in tenant.models
+}
+
 # null delimiters: `*` also spans dots, so "gpt-4*" matches "gpt-4.1".
 model_allowed if {
 	some pattern in tenant.models

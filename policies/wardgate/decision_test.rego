@@ -71,6 +71,15 @@ test_missing_model_is_not_judged_by_allow_list if {
 	wardgate.decision.allow with input as request({"request": {"parsed": false}}) with data.tenants as tenants
 }
 
+test_a_parsed_request_naming_no_model_is_denied_where_models_are_listed if {
+	unnamed := {"identity": {"tenant": "acme", "authenticated": true}, "request": {"model": null, "parsed": true}}
+	d := wardgate.decision with input as request(unnamed) with data.tenants as tenants
+	d.reasons[0].code == "model_not_allowed"
+	wardgate.decision.allow with input as request({"request": {"model": null, "parsed": true}}) with data.tenants as tenants
+	wardgate.decision.allow with input as request(object.union(unnamed, {"request": {"parsed": false}}))
+		with data.tenants as tenants
+}
+
 test_unknown_phase_falls_back_to_deny if {
 	d := wardgate.decision with input as request({"phase": "bogus"})
 	not d.allow

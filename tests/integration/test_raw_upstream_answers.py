@@ -438,3 +438,59 @@ def test_claude_on_vertex_and_bedrock_is_governed_as_anthropic_messages(tools_de
     received = send(tools_denied, VERTEX_CLAUDE + ":streamRawPredict", {**body, "stream": True})
     assert b"rm -rf" not in received
     assert b"tool_denied" in received
+
+
+CHAT_CALL = {"index": 0, "id": "c1", "type": "function", "function": {"name": "shell_exec", "arguments": '{"c": "id"}'}}
+
+
+@pytest.mark.parametrize(
+    ("stream", "label"),
+    [
+        (b" \n" + sse([chunk({"tool_calls": [CHAT_CALL]})]), b"text/plain"),
+        (b"x: y\n\n" + sse([chunk({"tool_calls": [CHAT_CALL]})]), b"text/plain"),
+        (sse([chunk({"tool_calls": [CHAT_CALL]})]), b"application/x-www-form-urlencoded"),
+    ],
+    ids=["space-first", "unknown-field-first", "form-label"],
+)
+def test_a_mislabelled_stream_starting_oddly_is_still_judged_as_the_stream(tools_denied, raw_upstream, stream, label):
+    """A second outside review's finding: SDKs skip a first line no SSE field names, and read any label's bytes."""
+    raw_upstream.reply = answer(stream, label)
+    received = send(tools_denied, "/v1/chat/completions", {**CHAT, "stream": True})
+    assert b'{\\"c\\": \\"id\\"}' not in received
+    assert b"stream_unreadable" in received or b"tool_denied" in received
+
+
+def test_answers_of_formats_that_never_stream_sse_are_judged_as_theirs_under_an_sse_label(tools_denied, raw_upstream):
+    """Ollama's JSON Lines and Bedrock's Converse JSON labelled `text/event-stream` went out through the generic
+    stream, judged as text; their clients read them whatever the label (a second outside review's finding)."""
+    call = {"function": {"name": "shell_exec", "arguments": {"c": "id"}}}
+    lines = [{"model": "llama3", "message": {"role": "assistant", "content": "", "tool_calls": [call]}, "done": False},
+             {"model": "llama3", "message": {"role": "assistant", "content": ""}, "done": True}]  # fmt: skip
+    raw_upstream.reply = answer(b"".join(json.dumps(line).encode() + b"\n" for line in lines), b"text/event-stream")
+    received = send(tools_denied, "/api/chat", {"model": "llama3", "messages": [{"role": "user", "content": "hi"}]})
+    assert b"tool_calls" not in received
+    assert b"Wardgate refused the call to shell_exec" in received
+    converse = {
+        "output": {
+            "message": {
+                "role": "assistant",
+                "content": [{"toolUse": {"toolUseId": "t1", "name": "shell_exec", "input": {"c": "id"}}}],
+            }
+        },
+        "stopReason": "tool_use",
+    }
+    raw_upstream.reply = answer(json.dumps(converse).encode(), b"text/event-stream")
+    received = send(tools_denied, "/model/anthropic.claude-3-haiku-v1:0/converse", {"messages": []})
+    assert b"toolUse" not in received
+    assert b"Wardgate refused the call to shell_exec" in received
+
+
+def test_an_ollama_answer_a_go_client_would_read_otherwise_is_refused(tools_denied, raw_upstream):
+    call = {"function": {"name": "shell_exec", "arguments": {"c": "id"}}}
+    message = {"role": "assistant", "content": "", "Tool_Calls": [call]}
+    answer_body = {"model": "llama3", "message": message, "done": True}
+    raw_upstream.reply = answer(json.dumps(answer_body).encode())
+    body = {"model": "llama3", "messages": [{"role": "user", "content": "hi"}], "stream": False}
+    received = send(tools_denied, "/api/chat", body)
+    assert received.startswith(b"HTTP/1.1 502")
+    assert b"shell_exec" not in received

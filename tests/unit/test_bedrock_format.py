@@ -61,3 +61,17 @@ def test_a_call_in_an_answer_is_refused_in_place():
         {"text": "Running it."}, {"text": "Wardgate refused the call to shell_exec: denied"}
     ]  # fmt: skip
     assert refused["stopReason"] == "end_turn"
+
+
+def test_anthropic_tools_in_the_model_s_own_fields_are_governed():
+    """An outside review's finding: Claude's computer-use tools are offered in `additionalModelRequestFields`."""
+    fields = {
+        "tools": [{"type": "bash_20241022", "name": "shell_exec"}, {"name": "search", "input_schema": {}}],
+        "tool_choice": {"type": "tool", "name": "shell_exec"},
+        "anthropic_beta": ["computer-use-2024-10-22"],
+    }
+    body = {"messages": [], "additionalModelRequestFields": fields}
+    assert BEDROCK.parse_request(body).tools == ("shell_exec", "search")
+    assert BEDROCK.strip_tools(body, {"shell_exec"}) == ["shell_exec"]
+    assert fields["tools"] == [{"name": "search", "input_schema": {}}]
+    assert fields["tool_choice"] == {"type": "auto"}

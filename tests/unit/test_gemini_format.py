@@ -49,6 +49,7 @@ def test_the_provider_of_an_unmapped_google_path_follows_the_host():
         ("/v1beta/dynamic/gemini-2.5-pro:generateContent", "dynamic/gemini-2.5-pro"),
         ("/v1beta/models/gemini-2.5-pro:generateContent/", "gemini-2.5-pro"),
         ("/model/anthropic.claude-3-haiku-v1:0/converse-stream", "anthropic.claude-3-haiku-v1:0"),
+        ("/model/anthropic.claude-3-opus-v1%3A0/converse/", "anthropic.claude-3-opus-v1:0"),  # boto3's escape
         ("/v1/files/abc:download", None),
         ("/v1/chat/completions", None),
     ],

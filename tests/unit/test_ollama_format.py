@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 
-from wardgate.formats import adapter_for, error_body
+import pytest
+
+from wardgate.formats import MalformedBody, adapter_for, error_body
+from wardgate.formats.base import AmbiguousBody
+from wardgate.formats.body import read_body
 from wardgate.formats.ollama import OllamaChat
+from wardgate.formats.openai_chat import OpenAIChat
 
 OLLAMA = OllamaChat()
 CALL = {"function": {"name": "shell_exec", "arguments": {"command": "id"}}}
@@ -59,3 +64,47 @@ def test_calls_in_json_lines_are_named_by_their_place_and_refused():
     refused = OLLAMA.refuse_tool_calls(lines, {call.id: "the call to shell_exec: denied"})
     assert refused[1]["message"] == {"role": "assistant", "content": "Wardgate refused the call to shell_exec: denied"}
     assert [segment.text for segment in exchange.segments] == ["Sure.", "", ""]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "m", "messages": [], "Tools": [{"type": "function", "function": {"name": "shell_exec"}}]},
+        {"model": "m", "messages": [], "tool\u017f": []},  # the long s folds to s in Go
+        {"model": "m", "messages": [], "tools": [{"type": "function", "Function": {"name": "shell_exec"}}]},
+        {"model": "m", "messages": [], "tools": [{"type": "function", "function": {"Name": "shell_exec"}}]},
+        {"model": "llama3", "MODEL": "forbidden", "messages": []},
+        {"model": "m", "messages": [{"role": "assistant", "Tool_Calls": []}]},
+    ],
+)
+def test_a_key_a_go_server_would_read_as_another_field_is_refused(body):
+    """An outside review's finding: Go's encoding/json matches keys ignoring case, so `Tools` is Ollama's `tools`."""
+    for adapter in (OLLAMA, OpenAIChat()):
+        with pytest.raises(MalformedBody):
+            adapter.parse_request(body)
+
+
+def test_a_schema_s_own_keys_and_a_custom_object_beside_a_function_are_read_as_ollama_reads_them():
+    schema = {"type": "object", "properties": {"Content": {"type": "string"}, "content": {"type": "string"}}}
+    tools = [
+        {"type": "function", "function": {"name": "search", "parameters": schema}},
+        {"type": "custom", "custom": {"name": "ok"}, "function": {"name": "shell_exec"}},  # Ollama reads `function`
+    ]
+    body = {"model": "m", "messages": [], "tools": tools}
+    assert OLLAMA.parse_request(body).tools == ("search", "shell_exec")
+    assert OLLAMA.strip_tools(body, {"shell_exec"}) == ["shell_exec"]
+    assert [tool["function"]["name"] for tool in body["tools"]] == ["search"]
+
+
+def test_json_lines_break_at_newlines_only():
+    """A raw U+0085 or U+2028 inside an answer's string is no line break to Ollama's readers (it was to Wardgate's)."""
+    text = '{"message": {"content": "a\u0085b\u2028c"}, "done": false}\n{"done": true}\n'
+    read = read_body(text.encode(), "application/x-ndjson")
+    assert read is not None
+    assert (read.kind, len(read.value)) == ("jsonl", 2)
+
+
+def test_an_answer_a_go_client_would_read_otherwise_is_ambiguous():
+    """Go clients (ollama/api) read `Tool_Calls` as the calls: such an answer is refused, not judged as text."""
+    with pytest.raises(AmbiguousBody):
+        OLLAMA.parse_response([{"message": {"role": "assistant", "Tool_Calls": [CALL]}, "done": True}])

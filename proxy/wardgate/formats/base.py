@@ -9,6 +9,9 @@ from wardgate.formats.media import DECODED_MARK, reencode
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
 
 __all__ = [
+    "CHAT_FIELDS",
+    "CHAT_OBJECTS",
+    "AmbiguousBody",
     "FormatAdapter",
     "MalformedBody",
     "TooComplex",
@@ -16,6 +19,7 @@ __all__ = [
     "called_function",
     "keep_tools",
     "refusal_text",
+    "refuse_folded_keys",
     "text_parts",
     "tool_name",
 ]
@@ -27,6 +31,11 @@ _CALL_KEYS = (("function", "arguments"), ("custom", "input"))
 
 class MalformedBody(ValueError):
     """The body is not the JSON this endpoint takes; the client gets a 400 in the provider's shape."""
+
+
+class AmbiguousBody(MalformedBody):
+    """A body servers may read otherwise than Wardgate does (keys that differ only in case): a request gets its 400, an
+    answer is refused, never judged as a shape Wardgate does not map."""
 
 
 class TooComplex(ValueError):
@@ -55,6 +64,47 @@ class FormatAdapter(Protocol):
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         """The response with the calls whose ids are in `denied` replaced by a refusal (id → reason) for the model."""
         ...
+
+
+# Where a chat body's objects hold the fields Wardgate reads, and those fields: Go servers (Ollama, on its native and
+# its OpenAI-compatible routes) read them too, matching keys ignoring case.
+CHAT_OBJECTS: tuple[JsonPath, ...] = (
+    (), ("messages", "*"), ("messages", "*", "tool_calls", "*"), ("messages", "*", "tool_calls", "*", "function"),
+    ("tools", "*"), ("tools", "*", "function"), ("functions", "*"),
+)  # fmt: skip
+CHAT_FIELDS = frozenset(
+    ("model", "messages", "tools", "functions", "tool_choice", "function_call", "stream", "role", "content",
+     "thinking", "reasoning_content", "refusal", "tool_calls", "function", "custom", "name", "arguments", "input",
+     "type", "images", "tool_name", "tool_call_id")
+)  # fmt: skip
+
+
+def refuse_folded_keys(body: Any, objects: tuple[JsonPath, ...], fields: frozenset[str]) -> None:
+    """Go's encoding/json matches a key to a field ignoring case (folding the long s to s, the Kelvin sign to k) and
+    keeps the last match: `"Tools"` or `"tool\u017f"` is Ollama's `tools`, which Wardgate would not strip (an outside
+    review's finding). At the places Wardgate reads, a key spelled otherwise than a field it reads, or two keys that
+    fold alike, is refused (the key is not echoed: it is unjudged text)."""
+    for at in objects:
+        for value in _at_each(body, at):
+            folded: set[str] = set()
+            for key in value if isinstance(value, Mapping) else ():
+                fold = key.casefold()
+                if fold in folded or (fold in fields and key != fold):
+                    message = "a key differs from another, or from a field, only in case: servers that match keys"
+                    raise AmbiguousBody(f"{message} ignoring case would read it as that field")
+                folded.add(fold)
+
+
+def _at_each(value: Any, path: JsonPath) -> Iterator[Any]:
+    if not path:
+        yield value
+        return
+    key, rest = path[0], path[1:]
+    if key == "*":
+        for item in value if isinstance(value, list) else []:
+            yield from _at_each(item, rest)
+    elif isinstance(value, Mapping) and key in value:
+        yield from _at_each(value[key], rest)
 
 
 def expect(value: Any, kind: type, where: str) -> Any:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wardgate.formats.base import expect, refusal_text
+from wardgate.formats.base import expect, keep_tools, refusal_text, tool_name, tool_names
 from wardgate.formats.generic_json import string_leaves
 from wardgate.formats.target import route_path
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, ToolCall
@@ -48,6 +48,7 @@ class BedrockConverse:
         config = body.get("toolConfig")
         tools = config.get("tools") if isinstance(config, Mapping) else None
         names = tuple(name for tool in tools if (name := _spec_name(tool))) if isinstance(tools, list) else ()
+        names += tool_names(_model_fields(body))
         stream = route_path(path).endswith("/converse-stream")
         return Exchange(self.provider, self.endpoint, None, stream, segments, names)
 
@@ -62,19 +63,23 @@ class BedrockConverse:
         return Exchange(self.provider, self.endpoint, None, False, segments, tool_calls=calls)
 
     def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
+        fields = _model_fields(body)
+        removed = keep_tools(fields, denied, tool_name, auto={"type": "auto"}) if isinstance(fields, dict) else []
         config = body.get("toolConfig")
         tools = config.get("tools") if isinstance(config, dict) else None
         if not isinstance(config, dict) or not isinstance(tools, list):
-            return []
-        removed = [name for tool in tools if (name := _spec_name(tool)) is not None and name in denied]
+            return removed
+        specs = [name for tool in tools if (name := _spec_name(tool)) is not None and name in denied]
+        if not specs:
+            return removed
         config["tools"] = [tool for tool in tools if _spec_name(tool) not in denied]
         choice = config.get("toolChoice")
         forced = choice.get("tool") if isinstance(choice, Mapping) else None
-        if removed and isinstance(forced, Mapping) and forced.get("name") in denied:
+        if isinstance(forced, Mapping) and forced.get("name") in denied:
             config["toolChoice"] = {"auto": {}}
         if not any(_spec_name(tool) for tool in config["tools"]):  # a cache point alone offers nothing
             del body["toolConfig"]
-        return removed
+        return removed + specs
 
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         refused = {index for _, index, call in _calls(body) if call.id in denied}
@@ -101,6 +106,13 @@ class BedrockConverse:
             if isinstance(result, Mapping):
                 for leaf, text in string_leaves(result.get("content"), ()):
                     yield Segment("tool", "tool_result", text, (*at, "toolResult", "content", *leaf))
+
+
+def _model_fields(body: Mapping[str, Any]) -> Any:
+    """`additionalModelRequestFields`: what Bedrock passes to the model as it is. Claude's computer-use and other
+    Anthropic-defined tools are offered there, in Anthropic's shape (an outside review's finding)."""
+    fields = body.get("additionalModelRequestFields")
+    return fields if isinstance(fields, dict) else {}
 
 
 def _output_blocks(body: Mapping[str, Any]) -> Iterator[tuple[JsonPath, Mapping[str, Any]]]:

@@ -139,7 +139,9 @@ def _as_text(raw: bytes) -> str | None:
 def _jsonl(text: str) -> list[Any] | None:
     """JSON Lines: two or more lines, each a JSON value. Lines that start as JSON Lines and then stop being JSON are
     refused, not read as plain text (the upstream would read those lines' escapes; the text scan would not)."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    # Lines end at "\n" only, as JSON Lines readers split them (Go's bufio.Scanner, Ollama's clients): a raw U+0085
+    # or U+2028 inside a string is no line break (str.splitlines broke an honest Ollama answer there).
+    lines = [line for line in text.split("\n") if line.strip()]
     if len(lines) < 2:
         return None
     try:

@@ -7,14 +7,17 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wardgate.formats.base import expect, keep_tools, refusal_text, tool_name, tool_names
+from wardgate.formats.base import CHAT_FIELDS, CHAT_OBJECTS, expect, keep_tools, refusal_text, refuse_folded_keys
 from wardgate.formats.generic_json import string_leaves
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
 
 __all__ = ["OllamaChat"]
 
 _ROLES: dict[str, Role] = {"system": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
-_TEXTS = ("content", "thinking")  # a message's texts: what it says, and a thinking model's reasoning
+_TEXTS = ("content", "thinking")
+_ANSWER_OBJECTS = (("*",), ("*", "message"), ("*", "message", "tool_calls", "*"),
+                   ("*", "message", "tool_calls", "*", "function"))  # fmt: skip
+_ANSWER_FIELDS = CHAT_FIELDS | {"message", "done"}  # a message's texts: what it says, and a thinking model's reasoning
 
 
 class OllamaChat:
@@ -27,6 +30,7 @@ class OllamaChat:
 
     def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")
+        refuse_folded_keys(body, CHAT_OBJECTS, CHAT_FIELDS)
         segments: list[Segment] = []
         for index, message in enumerate(expect(body.get("messages") or [], list, "messages")):
             message = expect(message, dict, f"messages.{index}")
@@ -42,12 +46,14 @@ class OllamaChat:
                 ]
         model = body.get("model") if isinstance(body.get("model"), str) else None
         # Ollama streams unless told not to.
-        return Exchange(
-            self.provider, self.endpoint, model, body.get("stream") is not False, segments, tool_names(body)
-        )
+        tools = body.get("tools")
+        names = tuple(filter(None, map(_function_name, tools))) if isinstance(tools, list) else ()
+        return Exchange(self.provider, self.endpoint, model, body.get("stream") is not False, segments, names)
 
     def parse_response(self, body: Any) -> Exchange:
         """One answer, or the lines of a streamed one (a list)."""
+        # Go clients (ollama/api) read `Tool_Calls` as `tool_calls` too.
+        refuse_folded_keys(body if isinstance(body, list) else [body], _ANSWER_OBJECTS, _ANSWER_FIELDS)
         segments = [
             Segment("assistant", "response", message[key], (*at, key))
             for at, message in _messages(body)
@@ -58,7 +64,7 @@ class OllamaChat:
         return Exchange(self.provider, self.endpoint, None, isinstance(body, list), segments, tool_calls=calls)
 
     def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
-        return keep_tools(body, denied, tool_name)
+        return keep_tools(body, denied, _function_name)
 
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         for at, message in _messages(body):
@@ -74,6 +80,14 @@ class OllamaChat:
             text = message.get("content")
             message["content"] = "\n".join(filter(None, [text if isinstance(text, str) else "", refusal_text(denied)]))
         return body
+
+
+def _function_name(tool: Any) -> str | None:
+    """Ollama reads a tool's `function.name`, whatever its `type` says (a `custom` object beside it is not read: an
+    outside review's finding, where the chat rule named the tool by it)."""
+    function = tool.get("function") if isinstance(tool, Mapping) else None
+    name = function.get("name") if isinstance(function, Mapping) else None
+    return name if isinstance(name, str) else None
 
 
 def _is_text(message: Mapping[str, Any], key: str) -> bool:

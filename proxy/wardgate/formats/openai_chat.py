@@ -6,11 +6,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from wardgate.formats.base import (
+    CHAT_FIELDS,
+    CHAT_OBJECTS,
     called_function,
     expect,
     keep_tools,
     model_and_stream,
     refusal_text,
+    refuse_folded_keys,
     text_parts,
     tool_name,
     tool_names,
@@ -41,6 +44,7 @@ class OpenAIChat:
 
     def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")
+        refuse_folded_keys(body, CHAT_OBJECTS, CHAT_FIELDS)
         messages = expect(body.get("messages"), list, "messages")
         segments = [seg for index, message in enumerate(messages) for seg in self._message(message, index)]
         model, stream = model_and_stream(body)

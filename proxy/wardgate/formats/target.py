@@ -25,7 +25,7 @@ _DECODABLE = frozenset(string.ascii_letters + string.digits + "-._~/")
 # AI's `models/{model}:generateContent` (a tuned model or a Vertex endpoint by its collection), Azure OpenAI's
 # deployments, Bedrock's `model/{modelId}/invoke|converse…`. `:` may come escaped.
 _PATH_MODELS = (
-    re.compile(r"/model/(.+)/(?:invoke(?:-with-response-stream)?|converse(?:-stream)?)$", re.IGNORECASE),
+    re.compile(r"/model/(.+)/(?:invoke(?:-with-response-stream)?|converse(?:-stream)?)/*$", re.IGNORECASE),
     # Any collection (`models`, `tunedModels`, `endpoints`, `dynamic`): the model is `{collection}/{id}`, or `{id}`
     # for `models`; trailing slashes as a router reads them.
     re.compile(
@@ -62,10 +62,15 @@ def model_in_path(target: str) -> str | None:
     for pattern in _PATH_MODELS:
         if found := pattern.search(route):
             if len(found.groups()) == 1:
-                return found.group(1)
+                return _unescaped_colon(found.group(1))
             collection, name = found.groups()
-            return name if collection.lower() == "models" else f"{collection}/{name}"
+            return _unescaped_colon(name if collection.lower() == "models" else f"{collection}/{name}")
     return None
+
+
+def _unescaped_colon(model: str) -> str:
+    """boto3 escapes a Bedrock model id's `:` (`…-v1%3A0`); the id the policy lists has it plain."""
+    return re.sub("%3a", ":", model, flags=re.IGNORECASE)
 
 
 def _route(target: str) -> str:

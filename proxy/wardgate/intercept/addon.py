@@ -379,6 +379,12 @@ class GuardAddon:
             # Judged on a worker thread like a JSON answer (ResponseJudge), not in the stream hook on the loop.
             flow.response.stream = False
             return
+        if ctx is not None and ctx.endpoint not in ("mcp", "unparsed") and stream_format_for(flow.request.path) is None:
+            # A format that never answers in SSE (Ollama's JSON Lines, Bedrock's Converse) labelled as SSE: its
+            # clients read the bytes as the format's, so they are judged as that (an outside review: the calls went
+            # out through the generic stream, judged as text).
+            flow.response.stream = False
+            return
         if not flow.metadata.get(_REFUSED) and ctx is not None:
             # A judged stream may come out shorter (stopped) or longer (masked) than the upstream's declared length:
             # the client gets it chunked, or it would wait for bytes that never come or lose the ones past the length.

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
+from wardgate.formats.base import AmbiguousBody
 from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK
@@ -34,11 +35,14 @@ from wardgate.surrogates import json_text
 
 __all__ = ["ResponseJudge", "ResponseOutcome"]
 
-_BOM = b"\xef\xbb\xbf"
-_SSE_STARTS = (b"data:", b"event:", b"id:", b"retry:", b":")
 # Printable runs long enough to hold a key, in bytes no text reader takes.
 _ASCII_RUN = re.compile(rb"[\x20-\x7e]{12,}")
 _UTF16_RUN = re.compile(rb"(?:[\x20-\x7e]\x00){12,}")
+
+
+def _unreadable(exc: Exception) -> ResponseOutcome:
+    message = f"the answer cannot be judged: {exc}"
+    return ResponseOutcome(refusal=Decision.deny("response_unreadable", message, status=502, source="fail_closed"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,20 +70,16 @@ class ResponseJudge:
                 return await self._mcp_events(ctx, content)
             read = await read_off_loop(len(content), lambda: read_body(content, content_type))
         except (DecodingError, TooLarge, MalformedBody, TooComplex) as exc:
-            return ResponseOutcome(refusal=Decision.deny("response_unreadable", f"the answer cannot be judged: {exc}",
-                                                         status=502, source="fail_closed"))  # fmt: skip
+            return _unreadable(exc)
+        stream_format = stream_format_for(path)
+        if stream_format is not None and (read is None or read.kind not in ("json", "jsonl")) and b"data:" in content:
+            # SSE bytes under another label (text, a form, bytes): the route's SDKs read them as its stream
+            # (openai-python, anthropic and google-genai parse a stream whatever its Content-Type), so they are judged
+            # as that stream, which stops at any line an SSE reader would skip over (an outside review's finding).
+            return await self._as_stream(ctx, stream_format, content)
         if read is None:
             return await self._binary(ctx, content)
         adapter = adapter_for(method, path)
-        stream_format = stream_format_for(path)
-        if (
-            read.kind == "text"
-            and stream_format is not None
-            and content.removeprefix(_BOM).lstrip(b"\r\n").startswith(_SSE_STARTS)
-        ):
-            # SSE bytes under another label: the route's SDKs read them as its stream (openai-python, anthropic and
-            # google-genai parse a stream whatever its Content-Type), so they are judged as that stream.
-            return await self._as_stream(ctx, stream_format, content)
         # JSON Lines a format streams (Ollama's answers) are its answers, one per line.
         if read.kind != "json" and not (read.kind == "jsonl" and adapter is not None):
             return await self._text(ctx, read)
@@ -90,11 +90,16 @@ class ResponseJudge:
         def parse() -> Exchange:
             try:
                 exchange = adapter.parse_response(body) if adapter else parse_unparsed(body, ctx.provider)
+            except AmbiguousBody:
+                raise
             except MalformedBody:
                 exchange = parse_unparsed(body, ctx.provider)  # an error body or a shape we do not map: every string
             return with_every_leaf(exchange, body)
 
-        exchange = await read_off_loop(len(content), parse)
+        try:
+            exchange = await read_off_loop(len(content), parse)
+        except AmbiguousBody as exc:
+            return _unreadable(exc)
         spent = TokenCount()  # spent upstream whatever the verdict on the answer
         spent.observe(body)
         verdict = await self._guard.judge(ctx, "response", exchange, has_body=True)
