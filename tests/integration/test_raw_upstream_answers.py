@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import AUTH, AWS_KEY
 from tests.integration.helpers import policy_copy
+from wardgate.formats.eventstream import EventStreamParser, encode_message
 
 SPINE = {"scanners": {"injection": {"enabled": False}}}
 KEY = AWS_KEY.encode()
@@ -494,3 +495,31 @@ def test_an_ollama_answer_a_go_client_would_read_otherwise_is_refused(tools_deni
     received = send(tools_denied, "/api/chat", body)
     assert received.startswith(b"HTTP/1.1 502")
     assert b"shell_exec" not in received
+
+
+def converse_event(kind: str, payload: dict) -> bytes:
+    headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}
+    return encode_message(headers, json.dumps(payload))
+
+
+@pytest.mark.parametrize("name", ["search", "shell_exec"])
+def test_a_bedrock_converse_stream_is_guarded_message_by_message(tools_denied, raw_upstream, name):
+    """AWS's binary event stream was read for secrets only: a streamed call to a denied tool reached the client."""
+    stream = b"".join([
+        converse_event("messageStart", {"role": "assistant"}),
+        converse_event("contentBlockStart", {"contentBlockIndex": 0,
+                                             "start": {"toolUse": {"toolUseId": "t1", "name": name}}}),
+        converse_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '{"c": "id"}'}}}),
+        converse_event("contentBlockStop", {"contentBlockIndex": 0}),
+        converse_event("messageStop", {"stopReason": "tool_use"}),
+    ])  # fmt: skip
+    raw_upstream.reply = chunked_answer([stream[:50], stream[50:]], b"application/vnd.amazon.eventstream")
+    received = send(tools_denied, "/model/anthropic.claude-3-haiku-v1:0/converse-stream", {"messages": []})
+    body = received.partition(b"\r\n\r\n")[2]
+    if name == "search":
+        assert body == stream
+        return
+    assert b'{\\"c\\": \\"id\\"}' not in body
+    events = EventStreamParser().feed(body)
+    assert [e.event for e in events] == ["messageStart", "validationException"]
+    assert json.loads(events[-1].data or "")["wardgate"]["code"] == "tool_denied"

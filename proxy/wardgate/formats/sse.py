@@ -14,8 +14,18 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
+from typing import Protocol
 
-__all__ = ["SseEvent", "SseEventTooLarge", "SseParser", "encode_event", "is_event_stream"]
+__all__ = [
+    "SSE",
+    "EventParser",
+    "Framing",
+    "SseEvent",
+    "SseEventTooLarge",
+    "SseParser",
+    "encode_event",
+    "is_event_stream",
+]
 
 _LINE_END = re.compile(rb"[\r\n]")
 _BOM = b"\xef\xbb\xbf"
@@ -156,3 +166,30 @@ class SseParser:
         )
         self._event, self._data, self._id, self._others, self._unknown = None, [], None, [], False
         return event
+
+
+class EventParser(Protocol):
+    def feed(self, chunk: bytes) -> list[SseEvent]: ...
+
+    def close(self) -> list[SseEvent]: ...
+
+
+class Framing(Protocol):
+    """How a stream's bytes become events and a rewritten event becomes bytes: SSE, or AWS's event stream."""
+
+    def parser(self, max_event_bytes: int | None) -> EventParser: ...
+
+    def encode(self, event: str | None, data: str | None, event_id: str | None, others: tuple[str, ...]) -> bytes:
+        """A rewritten event (`others`: what the parser kept besides; SSE drops its comments)."""
+        ...
+
+
+class _SseFraming:
+    def parser(self, max_event_bytes: int | None) -> EventParser:
+        return SseParser(max_event_bytes)
+
+    def encode(self, event: str | None, data: str | None, event_id: str | None, others: tuple[str, ...]) -> bytes:
+        return encode_event(event, data, event_id)
+
+
+SSE: Framing = _SseFraming()

@@ -16,15 +16,17 @@ from typing import Any, Literal, Protocol, TypeGuard
 
 from wardgate.formats.anthropic_messages import on_cloud_route
 from wardgate.formats.base import MalformedBody, called_function
+from wardgate.formats.eventstream import EVENT_STREAM, encode_message
 from wardgate.formats.gemini import either, gemini_method
 from wardgate.formats.generic_json import is_structural, string_leaves
 from wardgate.formats.openai_responses import CALL_INPUTS
-from wardgate.formats.sse import SseEvent, encode_event
+from wardgate.formats.sse import SSE, Framing, SseEvent, encode_event
 from wardgate.formats.target import route_path
 from wardgate.models import JsonPath
 
 __all__ = [
     "AnthropicStream",
+    "BedrockConverseStream",
     "GeminiStream",
     "GenericStream",
     "Location",
@@ -53,6 +55,7 @@ class StreamFormat(Protocol):
     # stops it: SDKs read such bytes in ways Wardgate would not judge (google-genai parses a line without `data:`
     # as JSON; a repeated key is read as its last value), so they go unjudged as calls (an outside review).
     strict: bool
+    framing: Framing  # SSE, or AWS's binary event stream (Bedrock)
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         """The texts this event carries (tool-call starts come as empty-path locations naming the tool)."""
@@ -80,6 +83,7 @@ def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
 class OpenAIChatStream:
     has_end_event = True
     strict = True
+    framing = SSE
     provider = "openai"
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
@@ -141,6 +145,7 @@ class OpenAIChatStream:
 class OpenAIResponsesStream:
     has_end_event = True
     strict = True
+    framing = SSE
     provider = "openai"
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
@@ -204,6 +209,7 @@ class OpenAIResponsesStream:
 class AnthropicStream:
     has_end_event = True
     strict = True
+    framing = SSE
     provider = "anthropic"
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
@@ -247,6 +253,7 @@ class GeminiStream:
     provider = "google"
     has_end_event = False  # the last event only carries a finishReason
     strict = True
+    framing = SSE
 
     def __init__(self) -> None:
         self._calls = 0  # each call is a channel of its own, held until its candidate ends
@@ -282,12 +289,59 @@ class GeminiStream:
         )
 
 
+class BedrockConverseStream:
+    """`converse-stream`: AWS event-stream messages named by their event type; text and tool input stream as deltas of
+    a content block, a call's name in its block's start."""
+
+    provider = "bedrock"
+    has_end_event = True  # messageStop (a metadata event may follow it)
+    strict = True
+    framing = EVENT_STREAM
+
+    def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        if not _is_map(payload):
+            return []
+        channel = f"block:{payload.get('contentBlockIndex')}"
+        start = payload.get("start") if event.event == "contentBlockStart" else None
+        call = start.get("toolUse") if _is_map(start) else None
+        if _is_map(call) and isinstance(call.get("name"), str):
+            return [Location(channel, (), tool=call["name"])]
+        delta = payload.get("delta") if event.event == "contentBlockDelta" else None
+        if not _is_map(delta):
+            return []
+        found = []
+        if isinstance(delta.get("text"), str):
+            found.append(Location(channel, ("delta", "text")))
+        call_delta = delta.get("toolUse")
+        if _is_map(call_delta) and isinstance(call_delta.get("input"), str):
+            found.append(Location(channel, ("delta", "toolUse", "input"), tool=""))
+        reasoning = delta.get("reasoningContent")
+        if _is_map(reasoning) and isinstance(reasoning.get("text"), str):
+            found.append(Location(f"{channel}:reasoning", ("delta", "reasoningContent", "text")))
+        return found
+
+    def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
+        if event.event == "messageStop":
+            return None
+        if event.event == "contentBlockStop" and _is_map(payload):
+            return [f"block:{payload.get('contentBlockIndex')}"]
+        return []
+
+    def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
+        # boto3 raises an EventStreamError on an exception message.
+        headers = {":exception-type": "validationException", ":content-type": "application/json",
+                   ":message-type": "exception"}  # fmt: skip
+        payload = {"message": message, "wardgate": {"code": code, "decision_id": decision_id}}
+        return encode_message(headers, json.dumps(payload))
+
+
 class GenericStream:
     """Any other SSE answer on an inspected host (a provider or endpoint we do not map): every string is a channel
     by its place in the event (below); errors in the provider's shape."""
 
     has_end_event = False
     strict = False  # an endpoint we do not map: its events are judged as the text they are
+    framing = SSE
 
     def __init__(self, provider: str) -> None:
         self.provider = provider
@@ -313,6 +367,7 @@ class GenericStream:
 
 # `GET /v1/responses/{id}?stream=true` replays a background response as the same stream a POST gets.
 _RESPONSE_RETRIEVAL = re.compile(r"/responses/resp_[^/]+$")
+_CONVERSE_STREAM = re.compile(r"/model/.+/converse-stream$")
 
 
 def stream_format_for(path: str) -> StreamFormat | None:
@@ -324,6 +379,8 @@ def stream_format_for(path: str) -> StreamFormat | None:
         return OpenAIResponsesStream()
     if bare.endswith("/messages") or (on_cloud_route(bare) and "rawpredict" in bare):
         return AnthropicStream()
+    if _CONVERSE_STREAM.search(bare):
+        return BedrockConverseStream()
     if gemini_method(bare) in ("generatecontent", "streamgeneratecontent"):  # the SDKs read either as a stream
         return GeminiStream()
     return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from wardgate.formats.sse import SseEvent, encode_event
+from wardgate.formats.sse import SSE, Framing, SseEvent
 from wardgate.policy import Decision
 
 __all__ = ["EventFields", "FieldDenied", "FieldJudge"]
@@ -29,20 +29,24 @@ class FieldDenied(Exception):
 
 
 class EventFields:
-    def __init__(self, judge: FieldJudge) -> None:
-        self._judge = judge
+    def __init__(self, judge: FieldJudge, framing: Framing = SSE) -> None:
+        self._judge, self._framing = judge, framing
         self._clean: set[str] = set()
 
     def judged(self, event: SseEvent) -> SseEvent:
         """The event as it may go out (itself when every text is clean); raises FieldDenied."""
         name, event_id = self._text(event.event), self._text(event.id)
         changed = name != event.event or event_id != event.id
+        others = []
         for other in event.others:
-            changed = self._text(other) != other or changed
+            judged = self._text(other)
+            changed = changed or judged != other
+            others.append(judged or "")
         if not changed:
             return event
-        raw = encode_event(name, event.data, event_id)
-        return dataclasses.replace(event, raw=raw, event=name, id=event_id, others=())
+        raw = self._framing.encode(name, event.data, event_id, tuple(others))
+        # What a framing keeps of them (AWS's headers; SSE keeps none) stays for a later rewrite of the data.
+        return dataclasses.replace(event, raw=raw, event=name, id=event_id, others=tuple(others))
 
     def _text(self, text: str | None) -> str | None:
         if text is None or len(text) < _MIN_CHARS or text in self._clean:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from wardgate.formats.base import apply_rewrites
 from wardgate.formats.body import strict_json
 from wardgate.formats.generic_json import string_leaves
-from wardgate.formats.sse import SseEvent, SseEventTooLarge, SseParser, encode_event
+from wardgate.formats.sse import SseEvent, SseEventTooLarge
 from wardgate.formats.streams import Location, StreamFormat
 from wardgate.limits.tokens import TokenCount
 from wardgate.models import JsonPath
@@ -143,8 +143,8 @@ class StreamGuard:
         self._format, self._judge, self._vault = stream_format, judge, vault
         self._hold, self._overlap = hold_chars, overlap_chars
         self.decision_id = decision_id  # named in the error event a stopped stream ends with
-        self._parser = SseParser(max_event_bytes)
-        self._fields = EventFields(self._judge_field)
+        self._parser = stream_format.framing.parser(max_event_bytes)
+        self._fields = EventFields(self._judge_field, stream_format.framing)
         self._queue: list[_Queued] = []
         self._channels: dict[str, _Channel] = {}
         self._released_text = ""  # the end of what the text channels released, in order (the next window's context)
@@ -381,13 +381,12 @@ class StreamGuard:
         self._queue.clear()
         return pieces
 
-    @staticmethod
-    def _encode(queued: _Queued) -> bytes:
+    def _encode(self, queued: _Queued) -> bytes:
         if not queued.rewrites:
             return queued.event.raw
         payload = apply_rewrites(json.loads(json.dumps(queued.payload)), queued.rewrites)
         data = payload[_RAW] if queued.raw_text else json_text(payload)
-        return encode_event(queued.event.event, data, queued.event.id)
+        return self._format.framing.encode(queued.event.event, data, queued.event.id, queued.event.others)
 
 
 def _unreadable(message: str) -> Decision:

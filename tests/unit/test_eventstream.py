@@ -1,0 +1,101 @@
+"""AWS's binary event stream (Bedrock's converse-stream): read in any chunking, judged, written back valid."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.unit.test_stream_guard import Judge
+from wardgate.formats.eventstream import EventStreamParser, encode_message
+from wardgate.formats.sse import SseEventTooLarge
+from wardgate.formats.streams import BedrockConverseStream, stream_format_for
+from wardgate.pipeline.stream import StreamGuard
+from wardgate.pipeline.vault import Vault
+
+
+def event(kind: str, payload: dict) -> bytes:
+    headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}
+    return encode_message(headers, json.dumps(payload))
+
+
+def text_stream(*pieces: str) -> bytes:
+    deltas = [event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}}) for piece in pieces]
+    return b"".join([event("messageStart", {"role": "assistant"}), *deltas,
+                     event("contentBlockStop", {"contentBlockIndex": 0}),
+                     event("messageStop", {"stopReason": "end_turn"})])  # fmt: skip
+
+
+def messages(raw: bytes) -> list[tuple[str | None, dict]]:
+    parser = EventStreamParser()
+    parsed = parser.feed(raw) + parser.close()
+    assert not any(e.unknown for e in parsed)
+    return [(e.event, json.loads(e.data or "null")) for e in parsed]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=60), max_size=20))
+def test_any_chunking_gives_the_same_messages(cuts):
+    raw = text_stream("Hello ", "there")
+    parser, events, at = EventStreamParser(), [], 0
+    for cut in cuts:
+        events += parser.feed(raw[at : at + cut])
+        at += cut
+    events += parser.feed(raw[at:]) + parser.close()
+    assert [e.raw for e in events] == [e.raw for e in EventStreamParser().feed(raw)]
+    assert [e.event for e in events] == ["messageStart", "contentBlockDelta", "contentBlockDelta", "contentBlockStop",
+                                         "messageStop"]  # fmt: skip
+
+
+def test_a_message_that_does_not_hold_together_cannot_be_judged():
+    good = event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "hi"}})
+    flipped = good[:-5] + bytes([good[-5] ^ 1]) + good[-4:]
+    assert EventStreamParser().feed(flipped)[0].unknown
+    one = b"\x0b:event-type\x07\x00\x01a"
+    assert not EventStreamParser().feed(frame(one, b"{}"))[0].unknown
+    assert EventStreamParser().feed(frame(one + b"\x0b:event-type\x07\x00\x01b", b"{}"))[0].unknown  # botocore refuses
+    assert EventStreamParser().close() == []
+    cut = EventStreamParser()
+    assert cut.feed(good[:20]) == []
+    assert cut.close()[0].unknown
+    with pytest.raises(SseEventTooLarge):
+        EventStreamParser(max_event_bytes=16).feed(good)
+
+
+def frame(headers: bytes, payload: bytes) -> bytes:
+    """A message from raw header bytes, both checksums right."""
+    prelude = struct.pack(">II", 12 + len(headers) + len(payload) + 4, len(headers))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + headers + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def guard() -> StreamGuard:
+    return StreamGuard(BedrockConverseStream(), Judge(), Vault())
+
+
+def test_a_clean_stream_passes_byte_for_byte_and_a_masked_one_is_written_back_valid():
+    assert isinstance(stream_format_for("/model/anthropic.claude-3-haiku-v1:0/converse-stream"), BedrockConverseStream)
+    clean = text_stream("Hello ", "there")
+    g = guard()
+    assert g.feed(clean) + g.finish() == clean
+    g = guard()
+    out = g.feed(text_stream("the key is SECRET", "123 ok")) + g.finish()
+    texts = [p["delta"]["text"] for kind, p in messages(out) if kind == "contentBlockDelta"]
+    assert "".join(texts) == "the key is [REDACTED] ok"
+
+
+def test_a_call_is_held_and_judged_and_a_refusal_is_an_exception_message():
+    start = event("contentBlockStart", {"contentBlockIndex": 1, "start": {"toolUse": {"toolUseId": "t", "name": "f"}}})
+    delta = event("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"toolUse": {"input": '{"c": "FORBIDDEN"}'}}})
+    stop = event("contentBlockStop", {"contentBlockIndex": 1})
+    g = guard()
+    assert g.feed(start + delta) == b""  # held until the call is whole
+    out = g.feed(stop) + g.finish()
+    assert b"FORBIDDEN" not in out
+    [(kind, payload)] = messages(out)
+    assert kind == "validationException"
+    assert payload["wardgate"]["code"] == "secret_detected"
