@@ -523,3 +523,52 @@ def test_a_bedrock_converse_stream_is_guarded_message_by_message(tools_denied, r
     events = EventStreamParser().feed(body)
     assert [e.event for e in events] == ["messageStart", "validationException"]
     assert json.loads(events[-1].data or "")["wardgate"]["code"] == "tool_denied"
+
+
+@pytest.mark.parametrize("call_id", [None, 7, "absent"], ids=["null", "number", "absent"])
+def test_a_tool_use_without_a_string_id_is_refused_all_the_same(tools_denied, raw_upstream, call_id):
+    """A third review's finding: judged under `""` or `"7"`, refused under None or 7, so it went out."""
+    block = {"type": "tool_use", "name": "shell_exec", "input": {"cmd": "rm -rf /"}}
+    if call_id != "absent":
+        block["id"] = call_id
+    raw_upstream.reply = answer(json.dumps({"id": "m", "type": "message", "role": "assistant", "content": [block],
+                                            "stop_reason": "tool_use"}).encode())  # fmt: skip
+    body = {"model": "claude", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    received = send(tools_denied, VERTEX_CLAUDE + ":rawPredict", body)
+    assert b"rm -rf" not in received
+    assert b"Wardgate refused the call to shell_exec" in received
+
+
+def test_a_provider_answer_that_is_not_utf8_is_refused(tools_denied, raw_upstream):
+    """A third review's finding: one bad byte made an answer 'binary', read for secrets only; clients decode it
+    anyway (httpx replaces the byte) and ran the call in it."""
+    call = {"function": {"name": "shell_exec", "arguments": {"command": "rm -rf /"}}}
+    lines = json.dumps({"message": {"role": "assistant", "content": "", "tool_calls": [call]}, "done": False}).encode()
+    lines += b'\n{"message": {"role": "assistant", "content": "\xff"}, "done": true}\n'
+    raw_upstream.reply = answer(lines, b"text/plain")
+    received = send(tools_denied, "/api/chat", {"model": "llama3", "messages": [{"role": "user", "content": "hi"}]})
+    assert received.startswith(b"HTTP/1.1 502")
+    assert b"rm -rf" not in received
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/model/us-gov.anthropic.claude-3-5-sonnet-20240620-v1%3A0/invoke",
+        "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A%3Afoundation-model%2Fanthropic.claude-3-haiku-v1%3A0/invoke",
+        "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3Aapplication-inference-profile%2Fa1b2c3/invoke",
+    ],
+    ids=["gov-cloud", "foundation-model-arn", "application-profile"],
+)
+def test_claude_on_bedrock_is_governed_whatever_names_the_model(tools_denied, raw_upstream, path):
+    """A third review's finding: these routes reached Bedrock with a denied tool, and its call reached the client."""
+    tools = [{"name": name, "input_schema": {"type": "object"}} for name in ("search", "shell_exec")]
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "tools": tools,
+            "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
+    raw_upstream.reply = answer(json.dumps({"id": "m", "type": "message", "role": "assistant", "content": [
+        {"type": "tool_use", "id": "t1", "name": "shell_exec", "input": {"cmd": "rm -rf /"}}],
+        "stop_reason": "tool_use"}).encode())  # fmt: skip
+    before = len(raw_upstream.received)
+    received = send(tools_denied, path, body)
+    assert b"shell_exec" not in raw_upstream.received[before:]
+    assert b"rm -rf" not in received

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from wardgate.formats import adapter_for, error_body, provider_for
 from wardgate.formats.bedrock import BedrockConverse
+from wardgate.formats.bedrock_invoke import BedrockInvoke
 
 BEDROCK = BedrockConverse()
 SPEC = {"toolSpec": {"name": "shell_exec", "inputSchema": {"json": {"type": "object"}}}}
@@ -14,7 +17,7 @@ SPEC = {"toolSpec": {"name": "shell_exec", "inputSchema": {"json": {"type": "obj
 def test_routes_and_error_shape():
     assert adapter_for("POST", "/model/anthropic.claude-3-haiku-v1:0/converse") is not None
     assert adapter_for("POST", "/model/arn:aws:bedrock:us-east-1:1:inference-profile/us.x/converse-stream") is not None
-    assert adapter_for("POST", "/model/amazon.titan/invoke") is None
+    assert adapter_for("POST", "/model/amazon.titan/invoke").name == "bedrock.invoke"
     assert provider_for("bedrock-runtime.us-east-1.amazonaws.com", "/model/x/invoke") == "bedrock"
     assert error_body("bedrock", 403, "tool_denied", "no", {})["__type"] == "AccessDeniedException"
 
@@ -75,3 +78,49 @@ def test_anthropic_tools_in_the_model_s_own_fields_are_governed():
     assert BEDROCK.strip_tools(body, {"shell_exec"}) == ["shell_exec"]
     assert fields["tools"] == [{"name": "search", "input_schema": {}}]
     assert fields["tool_choice"] == {"type": "auto"}
+
+
+INVOKE = BedrockInvoke()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/model/anthropic.claude-3-5-sonnet-20240620-v1:0/invoke",
+        "/model/us-gov.anthropic.claude-3-5-sonnet-20240620-v1:0/invoke",  # a third review: the hyphen was missed
+        "/model/arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-v1:0/invoke",
+        "/model/arn:aws:bedrock:us-east-1:1:application-inference-profile/a1b2c3/invoke-with-response-stream",
+    ],
+)
+def test_any_invoke_route_is_read_by_its_body(path):
+    assert adapter_for("POST", path) is not None
+    assert adapter_for("POST", path).name == "bedrock.invoke"
+    tools = [{"name": "shell_exec", "input_schema": {}}, {"name": "search", "input_schema": {}}]
+    messages = [{"role": "user", "content": "hi"}]
+    claude = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 9, "messages": messages, "tools": tools}
+    exchange = INVOKE.parse_request(claude, path)
+    assert (exchange.endpoint, exchange.tools, exchange.stream) == (
+        "messages", ("shell_exec", "search"), path.endswith("-with-response-stream")
+    )  # fmt: skip
+    assert INVOKE.strip_tools(claude, {"shell_exec"}) == ["shell_exec"]
+
+
+def test_nova_mistral_and_other_bodies_have_their_tools_governed():
+    nova = {"schemaVersion": "messages-v1", "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+            "toolConfig": {"tools": [SPEC]}}  # fmt: skip
+    mistral = {"messages": [{"role": "user", "content": "hi"}],
+               "tools": [{"type": "function", "function": {"name": "shell_exec"}}]}  # fmt: skip
+    cohere = {"message": "hi", "tools": [{"name": "shell_exec", "parameter_definitions": {}}]}
+    for body in (nova, mistral, cohere):
+        assert INVOKE.parse_request(body, "/model/x/invoke").tools == ("shell_exec",)
+        assert INVOKE.strip_tools(body, {"shell_exec"}) == ["shell_exec"]
+    answers = [
+        {"type": "message", "content": [{"type": "tool_use", "id": "t", "name": "shell_exec", "input": {}}]},
+        {"output": {"message": {"content": [{"toolUse": {"toolUseId": "t", "name": "shell_exec", "input": {}}}]}}},
+        {"choices": [{"message": {"tool_calls": [{"id": "t", "type": "function",
+                                                  "function": {"name": "shell_exec", "arguments": "{}"}}]}}]},
+    ]  # fmt: skip
+    for answer in answers:
+        [call] = INVOKE.parse_response(answer).tool_calls
+        refused = json.dumps(INVOKE.refuse_tool_calls(answer, {call.id: "denied"}))
+        assert "Wardgate refused denied" in refused

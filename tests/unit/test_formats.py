@@ -26,8 +26,8 @@ class TestAdapterFor:
             # Claude on Vertex AI and Bedrock: the Messages body, the model in the path.
             ("POST", "/v1/projects/p/locations/l/publishers/anthropic/models/c@1:rawPredict", "anthropic.messages"),
             ("POST", "/v1/projects/p/locations/l/publishers/anthropic/models/c:streamRawPredict", "anthropic.messages"),
-            ("POST", "/model/us.anthropic.claude-sonnet-4-v1:0/invoke", "anthropic.messages"),
-            ("POST", "/model/amazon.titan-text-express-v1/invoke", None),
+            ("POST", "/model/us.anthropic.claude-sonnet-4-v1:0/invoke", "bedrock.invoke"),
+            ("POST", "/model/amazon.titan-text-express-v1/invoke", "bedrock.invoke"),
             ("POST", "/v1/projects/p/locations/l/publishers/meta/models/llama:rawPredict", None),
             ("POST", "/v1/threads/t1/messages", None),
             ("GET", "/v1/chat/completions", None),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from wardgate.formats.anthropic_messages import AnthropicMessages
 from wardgate.formats.base import FormatAdapter, MalformedBody, TooComplex, apply_rewrites
 from wardgate.formats.bedrock import BedrockConverse
+from wardgate.formats.bedrock_invoke import BedrockInvoke
 from wardgate.formats.errors import error_body
 from wardgate.formats.gemini import GeminiGenerateContent
 from wardgate.formats.generic_json import parse_unparsed, with_every_leaf
@@ -33,6 +34,7 @@ ADAPTERS: tuple[FormatAdapter, ...] = (
     GeminiGenerateContent(),
     OllamaChat(),
     BedrockConverse(),
+    BedrockInvoke(),
 )
 
 

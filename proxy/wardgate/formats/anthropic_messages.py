@@ -22,16 +22,13 @@ from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Too
 __all__ = ["AnthropicMessages", "on_cloud_route"]
 
 _TEXT = frozenset({"text"})
-# Claude on Vertex AI (`publishers/anthropic/models/{model}:rawPredict`, `:streamRawPredict`: SSE) and on Bedrock
-# (`model/anthropic.{model}/invoke`, or a cross-region profile `us.anthropic.…`): the same Messages body, its model in
-# the path. (Bedrock's `invoke-with-response-stream` answers in AWS's binary event stream.) On a route, case folded.
-_CLOUD_ROUTE = re.compile(
-    r"/publishers/anthropic/models/[^/]+(?::|%3a)(stream)?rawpredict$|/model/(?:[a-z]+\.)?anthropic\.[^/]+/invoke$"
-)
+# Claude on Vertex AI (`publishers/anthropic/models/{model}:rawPredict`, `:streamRawPredict`: SSE): the same Messages
+# body, its model in the path. (On Bedrock, formats/bedrock_invoke.py reads it by its body.) On a route, case folded.
+_CLOUD_ROUTE = re.compile(r"/publishers/anthropic/models/[^/]+(?::|%3a)(stream)?rawpredict$")
 
 
 def on_cloud_route(path: str) -> bool:
-    """Whether a route is Claude's on Vertex AI or Bedrock; `stream_format_for` reads Vertex's stream by it."""
+    """Whether a route is Claude's on Vertex AI; `stream_format_for` reads its stream by it."""
     return _CLOUD_ROUTE.search(path) is not None
 
 
@@ -56,23 +53,18 @@ class AnthropicMessages:
     def parse_response(self, body: Any) -> Exchange:
         body = expect(body, dict, "body")
         segments = list(text_parts(body.get("content") or [], ("content",), "assistant", "response", _TEXT))
-        calls = [
-            ToolCall(str(block.get("id", "")), block["name"], json.dumps(block.get("input") or {}))
-            for block in body.get("content") or []
-            if isinstance(block, Mapping) and block.get("type") == "tool_use" and isinstance(block.get("name"), str)
-        ]
         model, _ = model_and_stream(body)
-        return Exchange(self.provider, "messages", model, False, segments, tool_calls=tuple(calls))
+        calls = tuple(call for _, call in _calls(body))
+        return Exchange(self.provider, "messages", model, False, segments, tool_calls=calls)
 
     def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
         return keep_tools(body, denied, tool_name, auto={"type": "auto"})
 
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         content = body.get("content") or []
-        kept = [
-            b for b in content if not (isinstance(b, Mapping) and b.get("type") == "tool_use" and b.get("id") in denied)
-        ]
-        if len(kept) != len(content):
+        refused = {index for index, call in _calls(body) if call.id in denied}
+        kept = [block for index, block in enumerate(content) if index not in refused]
+        if refused:
             kept.append({"type": "text", "text": refusal_text(denied)})
             body["content"] = kept
             if not any(isinstance(b, Mapping) and b.get("type") == "tool_use" for b in kept):
@@ -92,3 +84,15 @@ class AnthropicMessages:
                 yield Segment(role, "prompt", block["text"], (*path, index, "text"))
             elif block.get("type") == "tool_result":
                 yield from text_parts(block.get("content"), (*path, index, "content"), "tool", "tool_result", _TEXT)
+
+
+def _calls(body: Mapping[str, Any]) -> Iterator[tuple[int, ToolCall]]:
+    """(index in `content`, call) of each `tool_use` block: one without a string id is named by its place, on both
+    sides (a call with no id, or `"id": 7`, was judged under one id and refused under another: an outside review's
+    finding, where the refused call went out)."""
+    content = body.get("content")
+    for index, block in enumerate(content if isinstance(content, list) else []):
+        if isinstance(block, Mapping) and block.get("type") == "tool_use" and isinstance(block.get("name"), str):
+            given = block.get("id")
+            call_id = given if isinstance(given, str) else f"content.{index}"
+            yield index, ToolCall(call_id, block["name"], json.dumps(block.get("input") or {}))

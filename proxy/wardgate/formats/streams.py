@@ -377,7 +377,7 @@ def stream_format_for(path: str) -> StreamFormat | None:
         return OpenAIChatStream()
     if bare.endswith("/responses") or _RESPONSE_RETRIEVAL.search(bare):
         return OpenAIResponsesStream()
-    if bare.endswith("/messages") or (on_cloud_route(bare) and "rawpredict" in bare):
+    if bare.endswith("/messages") or on_cloud_route(bare):
         return AnthropicStream()
     if _CONVERSE_STREAM.search(bare):
         return BedrockConverseStream()

@@ -24,6 +24,7 @@ _DECODABLE = frozenset(string.ascii_letters + string.digits + "-._~/")
 # Where a path names the model that runs (the body then names none, or one the upstream ignores): Gemini's and Vertex
 # AI's `models/{model}:generateContent` (a tuned model or a Vertex endpoint by its collection), Azure OpenAI's
 # deployments, Bedrock's `model/{modelId}/invoke|converse…`. `:` may come escaped.
+_BEDROCK_ARN = re.compile(r"^arn:[^/]*:(?:foundation-model|inference-profile)/")
 _PATH_MODELS = (
     re.compile(r"/model/(.+)/(?:invoke(?:-with-response-stream)?|converse(?:-stream)?)/*$", re.IGNORECASE),
     # Any collection (`models`, `tunedModels`, `endpoints`, `dynamic`): the model is `{collection}/{id}`, or `{id}`
@@ -69,8 +70,9 @@ def model_in_path(target: str) -> str | None:
 
 
 def _unescaped_colon(model: str) -> str:
-    """boto3 escapes a Bedrock model id's `:` (`…-v1%3A0`); the id the policy lists has it plain."""
-    return re.sub("%3a", ":", model, flags=re.IGNORECASE)
+    """boto3 escapes a Bedrock model id's `:` (`…-v1%3A0`); the id the policy lists has it plain, and without the ARN
+    around a foundation model or a cross-region profile (an application profile's ARN names no model: kept whole)."""
+    return _BEDROCK_ARN.sub("", re.sub("%3a", ":", model, flags=re.IGNORECASE))
 
 
 def _route(target: str) -> str:

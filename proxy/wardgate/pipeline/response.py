@@ -77,9 +77,13 @@ class ResponseJudge:
             # (openai-python, anthropic and google-genai parse a stream whatever its Content-Type), so they are judged
             # as that stream, which stops at any line an SSE reader would skip over (an outside review's finding).
             return await self._as_stream(ctx, stream_format, content)
+        adapter = adapter_for(method, path)
+        if read is None and (adapter is not None or stream_format is not None):
+            # Not UTF-8 text where a provider answers JSON: clients decode it anyway (httpx replaces a bad byte), and
+            # the calls in it would go out judged as bytes (an outside review's finding). Refused.
+            return _unreadable(ValueError("a provider's answer that is not UTF-8 text"))
         if read is None:
             return await self._binary(ctx, content)
-        adapter = adapter_for(method, path)
         # JSON Lines a format streams (Ollama's answers) are its answers, one per line.
         if read.kind != "json" and not (read.kind == "jsonl" and adapter is not None):
             return await self._text(ctx, read)

@@ -1,0 +1,80 @@
+"""Bedrock's InvokeModel (`POST …/model/{modelId}/invoke`, `invoke-with-response-stream`): each model's own body.
+
+The path cannot say which (a model id may be an ARN, an application inference profile names no model), so the
+body does: Claude's Messages (`anthropic_version`), Nova's Converse-shaped body (`toolConfig`, `output`), the
+OpenAI-shaped bodies of Mistral, Llama and DeepSeek (`messages`, `choices`); any other body is judged string by
+string, its `tools` (Cohere's, by `name`) named and stripped all the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from wardgate.formats.anthropic_messages import AnthropicMessages
+from wardgate.formats.base import FormatAdapter, expect, keep_tools, tool_name, tool_names
+from wardgate.formats.bedrock import BedrockConverse
+from wardgate.formats.generic_json import parse_unparsed
+from wardgate.formats.openai_chat import OpenAIChat
+from wardgate.models import EndpointKind, Exchange
+
+__all__ = ["BedrockInvoke"]
+
+_ROUTE = re.compile(r"/model/.+/invoke(-with-response-stream)?$")
+_ANTHROPIC, _CONVERSE, _CHAT = AnthropicMessages(), BedrockConverse(), OpenAIChat()
+
+
+def _request_format(body: Mapping[str, Any]) -> FormatAdapter | None:
+    if "anthropic_version" in body:
+        return _ANTHROPIC
+    if "toolConfig" in body or body.get("schemaVersion") == "messages-v1":
+        return _CONVERSE
+    if isinstance(body.get("messages"), list):
+        return _CHAT
+    return None
+
+
+def _answer_format(body: Any) -> FormatAdapter | None:
+    if not isinstance(body, Mapping):
+        return None
+    if body.get("type") == "message" or isinstance(body.get("content"), list):
+        return _ANTHROPIC
+    if isinstance(body.get("output"), Mapping):
+        return _CONVERSE
+    if isinstance(body.get("choices"), list):
+        return _CHAT
+    return None
+
+
+class BedrockInvoke:
+    name = "bedrock.invoke"
+    provider = "bedrock"
+    endpoint: EndpointKind = "unparsed"  # the body's own format's, once it is read
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == "POST" and _ROUTE.search(path) is not None
+
+    def parse_request(self, body: Any, path: str = "") -> Exchange:
+        body = expect(body, dict, "body")
+        inner = _request_format(body)
+        if inner is None:
+            exchange = dataclasses.replace(parse_unparsed(body, self.provider), tools=tool_names(body))
+        else:
+            exchange = inner.parse_request(body)
+        stream = path.split("?", 1)[0].rstrip("/").lower().endswith("-with-response-stream")
+        return dataclasses.replace(exchange, provider=self.provider, stream=stream)
+
+    def parse_response(self, body: Any) -> Exchange:
+        inner = _answer_format(body)
+        exchange = inner.parse_response(body) if inner is not None else parse_unparsed(body, self.provider)
+        return dataclasses.replace(exchange, provider=self.provider)
+
+    def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
+        inner = _request_format(body)
+        return inner.strip_tools(body, denied) if inner is not None else keep_tools(body, denied, tool_name)
+
+    def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
+        inner = _answer_format(body)
+        return inner.refuse_tool_calls(body, denied) if inner is not None else body
