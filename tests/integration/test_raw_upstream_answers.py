@@ -4,6 +4,7 @@ reached the client or the upstream through it; each test asserts what should hap
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
@@ -572,3 +573,33 @@ def test_claude_on_bedrock_is_governed_whatever_names_the_model(tools_denied, ra
     received = send(tools_denied, path, body)
     assert b"shell_exec" not in raw_upstream.received[before:]
     assert b"rm -rf" not in received
+
+
+def claude_chunk(inner: dict) -> bytes:
+    payload = {"bytes": base64.b64encode(json.dumps(inner).encode()).decode()}
+    return converse_event("chunk", payload)
+
+
+@pytest.mark.parametrize("name", ["search", "shell_exec"])
+def test_claude_s_invoke_stream_on_bedrock_is_guarded_chunk_by_chunk(tools_denied, raw_upstream, name):
+    """Each chunk of AWS's event stream holds one of Claude's stream events, base64: read for secrets only until now,
+    so a streamed call to a denied tool reached the client (Claude Code on Bedrock streams this way)."""
+    events = [
+        {"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": []}},
+        {"type": "content_block_start", "index": 0,
+         "content_block": {"type": "tool_use", "id": "t1", "name": name, "input": {}}},
+        {"type": "content_block_delta", "index": 0,
+         "delta": {"type": "input_json_delta", "partial_json": '{"cmd": "rm -rf /"}'}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_stop"},
+    ]  # fmt: skip
+    stream = b"".join(claude_chunk(e) for e in events)
+    raw_upstream.reply = chunked_answer([stream[:70], stream[70:]], b"application/vnd.amazon.eventstream")
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}
+    received = send(tools_denied, "/model/us.anthropic.claude-sonnet-4-v1%3A0/invoke-with-response-stream", body)
+    answer_bytes = received.partition(b"\r\n\r\n")[2]
+    if name == "search":
+        assert answer_bytes == stream
+        return
+    kinds = [e.event for e in EventStreamParser().feed(answer_bytes)]
+    assert kinds == ["chunk", "validationException"]

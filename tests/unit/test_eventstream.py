@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 import zlib
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from tests.unit.test_stream_guard import Judge
 from wardgate.formats.eventstream import EventStreamParser, encode_message
 from wardgate.formats.sse import SseEventTooLarge
-from wardgate.formats.streams import BedrockConverseStream, stream_format_for
+from wardgate.formats.streams import BedrockConverseStream, BedrockInvokeStream, stream_format_for
 from wardgate.pipeline.stream import StreamGuard
 from wardgate.pipeline.vault import Vault
 
@@ -99,3 +100,49 @@ def test_a_call_is_held_and_judged_and_a_refusal_is_an_exception_message():
     [(kind, payload)] = messages(out)
     assert kind == "validationException"
     assert payload["wardgate"]["code"] == "secret_detected"
+
+
+def chunk(inner: dict) -> bytes:
+    return event("chunk", {"bytes": base64.b64encode(json.dumps(inner).encode()).decode()})
+
+
+def claude_chunks(*texts: str) -> bytes:
+    events = [{"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": []}},
+              {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+              *({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}} for t in texts),
+              {"type": "content_block_stop", "index": 0}, {"type": "message_stop"}]  # fmt: skip
+    return b"".join(chunk(e) for e in events)
+
+
+def inner_texts(raw: bytes) -> str:
+    out = ""
+    for kind, payload in messages(raw):
+        if kind == "chunk":
+            inner = json.loads(base64.b64decode(payload["bytes"]))
+            out += (inner.get("delta") or {}).get("text", "")
+    return out
+
+
+def test_an_invoke_stream_s_chunks_are_judged_as_the_model_s_events():
+    path = "/model/us.anthropic.claude-sonnet-4-v1:0/invoke-with-response-stream"
+    assert isinstance(stream_format_for(path), BedrockInvokeStream)
+    clean = claude_chunks("Hello ", "there")
+    g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
+    assert g.feed(clean) + g.finish() == clean
+    g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
+    assert inner_texts(g.feed(claude_chunks("key SECRET", "123 ok")) + g.finish()) == "key [REDACTED] ok"
+    call = [{"type": "content_block_start", "index": 0,
+             "content_block": {"type": "tool_use", "id": "t", "name": "f", "input": {}}},
+            {"type": "content_block_delta", "index": 0,
+             "delta": {"type": "input_json_delta", "partial_json": '{"c": "FORBIDDEN"}'}},
+            {"type": "content_block_stop", "index": 0}]  # fmt: skip
+    g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
+    out = g.feed(b"".join(chunk(e) for e in call)) + g.finish()
+    assert [kind for kind, _ in messages(out)] == ["validationException"]
+    titan = chunk({"outputText": "the key is SECRET"}) + chunk({"outputText": "123 and more"})
+    g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
+    out = g.feed(titan) + g.finish()
+    assert b"SECRET" not in b"".join(base64.b64decode(p["bytes"]) for _, p in messages(out))
+    broken = event("chunk", {"bytes": "not base64!"})
+    g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
+    assert [kind for kind, _ in messages(g.feed(broken) + g.finish())] == ["validationException"]

@@ -11,12 +11,21 @@ and it cannot be judged.
 
 from __future__ import annotations
 
+import base64
+import json
 import struct
 import zlib
 
 from wardgate.formats.sse import EventParser, Framing, SseEvent, SseEventTooLarge
 
-__all__ = ["EVENT_STREAM", "EventStreamParser", "encode_message", "is_aws_event_stream"]
+__all__ = [
+    "BEDROCK_CHUNKS",
+    "EVENT_STREAM",
+    "EventStreamParser",
+    "aws_exception",
+    "encode_message",
+    "is_aws_event_stream",
+]
 
 _PRELUDE = 12
 _CRC = 4
@@ -144,3 +153,54 @@ class _EventStreamFraming:
 
 
 EVENT_STREAM: Framing = _EventStreamFraming()
+
+
+class _ChunkFraming:
+    """InvokeModelWithResponseStream: each `chunk` message carries one event of the model's own stream, base64 in
+    `{"bytes": …}`; that event is what is judged, and a rewritten one goes back in a chunk. Other messages (an
+    exception) are read as AWS's event stream."""
+
+    def parser(self, max_event_bytes: int | None) -> EventParser:
+        return _ChunkParser(max_event_bytes)
+
+    def encode(self, event: str | None, data: str | None, event_id: str | None, others: tuple[str, ...]) -> bytes:
+        if event is not None:
+            return EVENT_STREAM.encode(event, data, event_id, others)
+        chunk = json.dumps({"bytes": base64.b64encode((data or "").encode()).decode()})
+        return encode_message({":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"},
+                              chunk)  # fmt: skip
+
+
+class _ChunkParser:
+    def __init__(self, max_event_bytes: int | None) -> None:
+        self._messages = EventStreamParser(max_event_bytes)
+
+    def feed(self, chunk: bytes) -> list[SseEvent]:
+        return [_unwrapped(event) for event in self._messages.feed(chunk)]
+
+    def close(self) -> list[SseEvent]:
+        return [_unwrapped(event) for event in self._messages.close()]
+
+
+def _unwrapped(event: SseEvent) -> SseEvent:
+    """A chunk as the model's event it carries (no name: the inner event names itself); a chunk that does not decode
+    cannot be judged and stops the stream."""
+    if event.unknown or event.event != "chunk":
+        return event
+    try:
+        inner = base64.b64decode(json.loads(event.data or "")["bytes"], validate=True).decode("utf-8")
+    except (ValueError, KeyError, TypeError):
+        return _broken(event.raw)
+    return SseEvent(event.raw, None, inner, None, event.others)
+
+
+BEDROCK_CHUNKS: Framing = _ChunkFraming()
+
+
+def aws_exception(code: str, message: str, decision_id: str | None) -> bytes:
+    """A refusal as an `exception` message, which boto3 raises as an EventStreamError."""
+    headers = {":exception-type": "validationException", ":content-type": "application/json",
+               ":message-type": "exception"}  # fmt: skip
+    return encode_message(
+        headers, json.dumps({"message": message, "wardgate": {"code": code, "decision_id": decision_id}})
+    )

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol, TypeGuard
 
 from wardgate.formats.anthropic_messages import on_cloud_route
 from wardgate.formats.base import MalformedBody, called_function
-from wardgate.formats.eventstream import EVENT_STREAM, encode_message
+from wardgate.formats.eventstream import BEDROCK_CHUNKS, EVENT_STREAM, aws_exception
 from wardgate.formats.gemini import either, gemini_method
 from wardgate.formats.generic_json import is_structural, string_leaves
 from wardgate.formats.openai_responses import CALL_INPUTS
@@ -27,6 +27,7 @@ from wardgate.models import JsonPath
 __all__ = [
     "AnthropicStream",
     "BedrockConverseStream",
+    "BedrockInvokeStream",
     "GeminiStream",
     "GenericStream",
     "Location",
@@ -328,11 +329,25 @@ class BedrockConverseStream:
         return []
 
     def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
-        # boto3 raises an EventStreamError on an exception message.
-        headers = {":exception-type": "validationException", ":content-type": "application/json",
-                   ":message-type": "exception"}  # fmt: skip
-        payload = {"message": message, "wardgate": {"code": code, "decision_id": decision_id}}
-        return encode_message(headers, json.dumps(payload))
+        return aws_exception(code, message, decision_id)
+
+
+class BedrockInvokeStream(AnthropicStream):
+    """`invoke-with-response-stream`: each chunk holds one event of the model's own stream. Claude's are Anthropic's
+    stream events, guarded as such; another model's (Titan's `outputText`, Llama's `generation`) are guarded string by
+    string, each place in the event a channel, as for an unmapped stream."""
+
+    provider = "bedrock"
+    has_end_event = False  # only Claude's stream has one
+    framing = BEDROCK_CHUNKS
+
+    def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        if _is_map(payload) and "type" in payload:
+            return super().locations(event, payload)
+        return GenericStream.leaf_locations(payload)
+
+    def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
+        return aws_exception(code, message, decision_id)
 
 
 class GenericStream:
@@ -349,6 +364,10 @@ class GenericStream:
         self._errors = errors.get(provider, OpenAIChatStream())
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        return self.leaf_locations(payload)
+
+    @staticmethod
+    def leaf_locations(payload: Any) -> list[Location]:
         """Each string at the same place in successive events (`delta.content.0.text.value`, or a non-JSON `data:`)
         is one channel: a key split over events is joined there, as in a mapped format. Ids, types and other
         structural values are left to the catch-all, so they do not run together into one text."""
@@ -368,6 +387,7 @@ class GenericStream:
 # `GET /v1/responses/{id}?stream=true` replays a background response as the same stream a POST gets.
 _RESPONSE_RETRIEVAL = re.compile(r"/responses/resp_[^/]+$")
 _CONVERSE_STREAM = re.compile(r"/model/.+/converse-stream$")
+_INVOKE_STREAM = re.compile(r"/model/.+/invoke-with-response-stream$")
 
 
 def stream_format_for(path: str) -> StreamFormat | None:
@@ -381,6 +401,8 @@ def stream_format_for(path: str) -> StreamFormat | None:
         return AnthropicStream()
     if _CONVERSE_STREAM.search(bare):
         return BedrockConverseStream()
+    if _INVOKE_STREAM.search(bare):
+        return BedrockInvokeStream()
     if gemini_method(bare) in ("generatecontent", "streamgeneratecontent"):  # the SDKs read either as a stream
         return GeminiStream()
     return None

@@ -21,9 +21,9 @@ from mitmproxy.proxy.mode_specs import TransparentMode
 from wardgate.config import Phase, StreamingSettings
 from wardgate.errors import AuditError
 from wardgate.formats import provider_for
-from wardgate.formats.eventstream import EVENT_STREAM, is_aws_event_stream
+from wardgate.formats.eventstream import is_aws_event_stream
 from wardgate.formats.realtime import error_event as realtime_error_event
-from wardgate.formats.sse import is_event_stream
+from wardgate.formats.sse import SSE, is_event_stream
 from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
@@ -375,7 +375,7 @@ class GuardAddon:
             self._bind_mcp_session(flow, ctx)
         content_type = flow.response.headers.get("content-type", "")
         route_format = stream_format_for(flow.request.path)
-        aws = is_aws_event_stream(content_type) and route_format is not None and route_format.framing is EVENT_STREAM
+        aws = is_aws_event_stream(content_type) and route_format is not None and route_format.framing is not SSE
         if not is_event_stream(content_type) and not aws:  # Bedrock's converse-stream: AWS's binary event stream
             return
         buffered = self._streaming.mcp_post_answers == "buffer" and flow.request.method == "POST"
