@@ -417,20 +417,12 @@ VERTEX_CLAUDE = "/v1/projects/p/locations/us-east5/publishers/anthropic/models/c
 BEDROCK_CLAUDE = "/model/us.anthropic.claude-sonnet-4-20250514-v1:0/invoke"
 
 
-def test_claude_on_vertex_and_bedrock_is_governed_as_anthropic_messages(tools_denied, raw_upstream):
-    """Claude through Vertex AI's rawPredict / streamRawPredict and Bedrock's invoke takes the Messages body: its tools
+def test_claude_s_stream_on_vertex_is_governed_as_anthropic_messages(tools_denied, raw_upstream):
+    """Claude through Vertex AI's streamRawPredict takes the Messages body and answers Anthropic's stream: its tools
     and calls went ungoverned there (judged as an unknown endpoint's strings)."""
     tools = [{"name": name, "input_schema": {"type": "object"}} for name in ("search", "shell_exec")]
     body = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 10, "tools": tools,
             "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
-    raw_upstream.reply = answer(json.dumps({"id": "m", "type": "message", "role": "assistant", "content": [
-        {"type": "tool_use", "id": "t1", "name": "shell_exec", "input": {"cmd": "rm -rf /"}}],
-        "stop_reason": "tool_use"}).encode())  # fmt: skip
-    before = len(raw_upstream.received)
-    received = send(tools_denied, BEDROCK_CLAUDE, body)
-    assert b"shell_exec" not in raw_upstream.received[before:]
-    assert b"rm -rf" not in received
-    assert b"Wardgate refused the call to shell_exec" in received
     raw_upstream.reply = answer(anthropic_sse([
         {"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": []}},
         {"type": "content_block_start", "index": 0,
@@ -558,11 +550,13 @@ def test_a_provider_answer_that_is_not_utf8_is_refused(tools_denied, raw_upstrea
         "/model/us-gov.anthropic.claude-3-5-sonnet-20240620-v1%3A0/invoke",
         "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A%3Afoundation-model%2Fanthropic.claude-3-haiku-v1%3A0/invoke",
         "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3Aapplication-inference-profile%2Fa1b2c3/invoke",
+        BEDROCK_CLAUDE,
     ],
-    ids=["gov-cloud", "foundation-model-arn", "application-profile"],
+    ids=["gov-cloud", "foundation-model-arn", "application-profile", "cross-region"],
 )
 def test_claude_on_bedrock_is_governed_whatever_names_the_model(tools_denied, raw_upstream, path):
-    """A third review's finding: these routes reached Bedrock with a denied tool, and its call reached the client."""
+    """Claude's Messages body on Bedrock's invoke: its tools and calls went ungoverned (an unknown endpoint's strings),
+    and on the first three routes still did after the route was first mapped (a third review's finding)."""
     tools = [{"name": name, "input_schema": {"type": "object"}} for name in ("search", "shell_exec")]
     body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "tools": tools,
             "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
@@ -573,6 +567,7 @@ def test_claude_on_bedrock_is_governed_whatever_names_the_model(tools_denied, ra
     received = send(tools_denied, path, body)
     assert b"shell_exec" not in raw_upstream.received[before:]
     assert b"rm -rf" not in received
+    assert b"Wardgate refused the call to shell_exec" in received
 
 
 def claude_chunk(inner: dict) -> bytes:
