@@ -598,3 +598,25 @@ def test_claude_s_invoke_stream_on_bedrock_is_guarded_chunk_by_chunk(tools_denie
         return
     kinds = [e.event for e in EventStreamParser().feed(answer_bytes)]
     assert kinds == ["chunk", "validationException"]
+
+
+def test_an_extra_exception_type_on_an_event_does_not_rename_it(tools_denied, raw_upstream):
+    """A fourth review's finding: `:exception-type` beside `:event-type` named the message for Wardgate only, so a
+    call's start and a Claude chunk went out judged as strings; botocore reads such a message as its event."""
+
+    def renamed(kind: str, payload: dict) -> bytes:
+        headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event",
+                   ":exception-type": "zz"}  # fmt: skip
+        return encode_message(headers, json.dumps(payload))
+
+    events = [{"type": "content_block_start", "index": 0,
+               "content_block": {"type": "tool_use", "id": "t1", "name": "shell_exec", "input": {}}},
+              {"type": "content_block_delta", "index": 0,
+               "delta": {"type": "input_json_delta", "partial_json": '{"cmd": "rm -rf /"}'}},
+              {"type": "content_block_stop", "index": 0}]  # fmt: skip
+    stream = b"".join(renamed("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()}) for e in events)
+    raw_upstream.reply = answer(stream, b"application/vnd.amazon.eventstream")
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}
+    received = send(tools_denied, "/model/anthropic.claude-3-haiku-v1:0/invoke-with-response-stream", body)
+    kinds = [e.event for e in EventStreamParser().feed(received.partition(b"\r\n\r\n")[2])]
+    assert kinds == ["validationException"]

@@ -146,3 +146,31 @@ def test_an_invoke_stream_s_chunks_are_judged_as_the_model_s_events():
     broken = event("chunk", {"bytes": "not base64!"})
     g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
     assert [kind for kind, _ in messages(g.feed(broken) + g.finish())] == ["validationException"]
+
+
+def test_a_message_is_named_as_botocore_names_it():
+    """A fourth review's finding: an `:exception-type` beside `:event-type: chunk` renamed an event for Wardgate only,
+    and the guard judged a call's start as an opaque string."""
+    headers = {":event-type": "contentBlockStart", ":message-type": "event", ":exception-type": "zz"}
+    [parsed] = EventStreamParser().feed(encode_message(headers, "{}"))
+    assert parsed.event == "contentBlockStart"
+    error = {":message-type": "error", ":error-code": "Oops", ":error-message": "leaked"}
+    [parsed] = EventStreamParser().feed(encode_message(error, ""))
+    assert (parsed.event, parsed.others) == ("Oops", (":message-type: error", ":error-message: leaked"))
+    byte_array = b"\x0e:error-message\x06\x00\x06leaked"
+    [parsed] = EventStreamParser().feed(frame(b"\x0d:message-type\x07\x00\x05error" + byte_array, b""))
+    assert ":error-message: leaked" in parsed.others  # a byte array's text is judged too
+
+
+def test_nova_and_openai_shaped_invoke_streams_have_their_calls_judged():
+    nova = [{"contentBlockStart": {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "t", "name": "f"}}}},
+            {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '{"c": "FORBIDDEN"}'}}}},
+            {"contentBlockStop": {"contentBlockIndex": 0}}]  # fmt: skip
+    mistral = [{"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c", "type": "function",
+                "function": {"name": "f", "arguments": '{"c": "FORBIDDEN"}'}}]}}]},
+               {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}]  # fmt: skip
+    for events in (nova, mistral):
+        g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
+        out = messages(g.feed(b"".join(chunk(e) for e in events)) + g.finish())
+        assert out[-1][0] == "validationException"  # after at most the clean part of the arguments, as in SSE
+        assert b"FORBIDDEN" not in b"".join(base64.b64decode(p["bytes"]) for kind, p in out if kind == "chunk")

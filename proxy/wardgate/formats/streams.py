@@ -333,18 +333,38 @@ class BedrockConverseStream:
 
 
 class BedrockInvokeStream(AnthropicStream):
-    """`invoke-with-response-stream`: each chunk holds one event of the model's own stream. Claude's are Anthropic's
-    stream events, guarded as such; another model's (Titan's `outputText`, Llama's `generation`) are guarded string by
-    string, each place in the event a channel, as for an unmapped stream."""
+    """`invoke-with-response-stream`: each chunk holds one event of the model's own stream, read by its shape: Claude's
+    (`type`) as Anthropic's stream, Nova's (`{"contentBlockDelta": {…}}`) as Converse's, Mistral's and Llama's OpenAI
+    shape (`choices`) as a chat stream, calls included in each (a fourth review: only Claude's calls were judged);
+    another model's (Titan's `outputText`) string by string, each place in the event a channel."""
 
     provider = "bedrock"
     has_end_event = False  # only Claude's stream has one
     framing = BEDROCK_CHUNKS
 
+    def __init__(self) -> None:
+        self._converse, self._chat = BedrockConverseStream(), OpenAIChatStream()
+
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
-        if _is_map(payload) and "type" in payload:
+        if not _is_map(payload):
+            return GenericStream.leaf_locations(payload)
+        if "type" in payload:
             return super().locations(event, payload)
+        if (nova := _nova_event(payload)) is not None:
+            name, inner = nova
+            found = self._converse.locations(dataclasses.replace(event, event=name), inner)
+            # A call's start names no place (its empty path stays empty).
+            return [dataclasses.replace(at, path=(name, *at.path) if at.path else ()) for at in found]
+        if isinstance(payload.get("choices"), list):
+            return self._chat.locations(event, payload)
         return GenericStream.leaf_locations(payload)
+
+    def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
+        if _is_map(payload) and (nova := _nova_event(payload)) is not None:
+            return self._converse.ends(dataclasses.replace(event, event=nova[0]), nova[1])
+        if _is_map(payload) and isinstance(payload.get("choices"), list):
+            return self._chat.ends(event, payload)
+        return super().ends(event, payload) if _is_map(payload) and "type" in payload else []
 
     def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
         return aws_exception(code, message, decision_id)
@@ -384,6 +404,17 @@ class GenericStream:
         return self._errors.error_event(code, message, decision_id)
 
 
+def _nova_event(payload: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """Nova's stream event: one key naming it (`contentBlockStart`, `contentBlockDelta`, …) over its body."""
+    if len(payload) == 1:
+        name, inner = next(iter(payload.items()))
+        if name in _CONVERSE_EVENTS and _is_map(inner):
+            return name, inner
+    return None
+
+
+_CONVERSE_EVENTS = frozenset(("messageStart", "contentBlockStart", "contentBlockDelta", "contentBlockStop",
+                              "messageStop", "metadata"))  # fmt: skip
 # `GET /v1/responses/{id}?stream=true` replays a background response as the same stream a POST gets.
 _RESPONSE_RETRIEVAL = re.compile(r"/responses/resp_[^/]+$")
 _CONVERSE_STREAM = re.compile(r"/model/.+/converse-stream$")
