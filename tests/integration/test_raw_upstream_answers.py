@@ -620,3 +620,20 @@ def test_an_extra_exception_type_on_an_event_does_not_rename_it(tools_denied, ra
     received = send(tools_denied, "/model/anthropic.claude-3-haiku-v1:0/invoke-with-response-stream", body)
     kinds = [e.event for e in EventStreamParser().feed(received.partition(b"\r\n\r\n")[2])]
     assert kinds == ["validationException"]
+
+
+def test_a_partner_model_on_vertex_has_its_tools_and_calls_governed(tools_denied, raw_upstream):
+    """Mistral on Vertex AI takes and answers OpenAI's chat shape on `rawPredict`: judged as an unknown endpoint's
+    strings until now, a denied tool reached it and its call reached the client (a second review's note)."""
+    path = "/v1/projects/p/locations/us-central1/publishers/mistralai/models/mistral-large-2411:rawPredict"
+    tools = [{"type": "function", "function": {"name": name, "parameters": {}}} for name in ("search", "shell_exec")]
+    call = {"id": "c1", "type": "function", "function": {"name": "shell_exec", "arguments": '{"c": "rm -rf /"}'}}
+    raw_upstream.reply = answer(json.dumps({"id": "x", "object": "chat.completion", "choices": [{"index": 0,
+        "message": {"role": "assistant", "content": None, "tool_calls": [call]}, "finish_reason": "tool_calls"}]}
+    ).encode())  # fmt: skip
+    before = len(raw_upstream.received)
+    received = send(tools_denied, path, {"model": "mistral-large", "messages": [{"role": "user", "content": "hi"}],
+                                         "tools": tools})  # fmt: skip
+    assert b"shell_exec" not in raw_upstream.received[before:]
+    assert b"rm -rf" not in received
+    assert b"Wardgate refused the call to shell_exec" in received

@@ -124,3 +124,15 @@ def test_nova_mistral_and_other_bodies_have_their_tools_governed():
         [call] = INVOKE.parse_response(answer).tool_calls
         refused = json.dumps(INVOKE.refuse_tool_calls(answer, {call.id: "denied"}))
         assert "Wardgate refused denied" in refused
+
+
+def test_a_partner_model_on_vertex_is_read_by_its_body():
+    """A second review's note: Mistral's rawPredict on Vertex AI sent a denied tool upstream (an unmapped route)."""
+    path = "/v1/projects/p/locations/l/publishers/mistralai/models/mistral-large-2411:streamRawPredict"
+    assert adapter_for("POST", path).name == "google.raw_predict"
+    body = {"model": "mistral-large", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "shell_exec"}}]}  # fmt: skip
+    exchange = adapter_for("POST", path).parse_request(body, path)
+    assert (exchange.tools, exchange.stream, exchange.provider) == (("shell_exec",), True, "google")
+    assert adapter_for("POST", path).strip_tools(body, {"shell_exec"}) == ["shell_exec"]
+    assert "tools" not in body

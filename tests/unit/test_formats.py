@@ -28,7 +28,7 @@ class TestAdapterFor:
             ("POST", "/v1/projects/p/locations/l/publishers/anthropic/models/c:streamRawPredict", "anthropic.messages"),
             ("POST", "/model/us.anthropic.claude-sonnet-4-v1:0/invoke", "bedrock.invoke"),
             ("POST", "/model/amazon.titan-text-express-v1/invoke", "bedrock.invoke"),
-            ("POST", "/v1/projects/p/locations/l/publishers/meta/models/llama:rawPredict", None),
+            ("POST", "/v1/projects/p/locations/l/publishers/meta/models/llama:rawPredict", "google.raw_predict"),
             ("POST", "/v1/threads/t1/messages", None),
             ("GET", "/v1/chat/completions", None),
             ("POST", "/v1/embeddings", None),

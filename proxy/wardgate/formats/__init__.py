@@ -5,7 +5,7 @@ from __future__ import annotations
 from wardgate.formats.anthropic_messages import AnthropicMessages
 from wardgate.formats.base import FormatAdapter, MalformedBody, TooComplex, apply_rewrites
 from wardgate.formats.bedrock import BedrockConverse
-from wardgate.formats.bedrock_invoke import BedrockInvoke
+from wardgate.formats.bedrock_invoke import BedrockInvoke, VertexRawPredict
 from wardgate.formats.errors import error_body
 from wardgate.formats.gemini import GeminiGenerateContent
 from wardgate.formats.generic_json import parse_unparsed, with_every_leaf
@@ -35,6 +35,7 @@ ADAPTERS: tuple[FormatAdapter, ...] = (
     OllamaChat(),
     BedrockConverse(),
     BedrockInvoke(),
+    VertexRawPredict(),
 )
 
 

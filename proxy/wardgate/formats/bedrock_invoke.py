@@ -1,4 +1,5 @@
-"""Bedrock's InvokeModel (`POST …/model/{modelId}/invoke`, `invoke-with-response-stream`): each model's own body.
+"""Routes that take each model's own body, read by the body: Bedrock's InvokeModel (`POST …/model/{modelId}/invoke`,
+`invoke-with-response-stream`) and Vertex AI's `rawPredict` / `streamRawPredict` for a partner model (Mistral, Llama).
 
 The path cannot say which (a model id may be an ARN, an application inference profile names no model), so the
 body does: Claude's Messages (`anthropic_version`), Nova's Converse-shaped body (`toolConfig`, `output`), the
@@ -18,11 +19,14 @@ from wardgate.formats.base import FormatAdapter, expect, keep_tools, tool_name, 
 from wardgate.formats.bedrock import BedrockConverse
 from wardgate.formats.generic_json import parse_unparsed
 from wardgate.formats.openai_chat import OpenAIChat
+from wardgate.formats.target import route_path
 from wardgate.models import EndpointKind, Exchange
 
-__all__ = ["BedrockInvoke"]
+__all__ = ["BedrockInvoke", "VertexRawPredict"]
 
-_ROUTE = re.compile(r"/model/.+/invoke(-with-response-stream)?$")
+# On a route (case folded); the group is there when the route streams.
+_BEDROCK_ROUTE = re.compile(r"/model/.+/invoke(-with-response-stream)?$")
+_VERTEX_ROUTE = re.compile(r"/publishers/[^/]+/models/[^/]+(?::|%3a)(stream)?rawpredict$")
 _ANTHROPIC, _CONVERSE, _CHAT = AnthropicMessages(), BedrockConverse(), OpenAIChat()
 
 
@@ -48,13 +52,14 @@ def _answer_format(body: Any) -> FormatAdapter | None:
     return None
 
 
-class BedrockInvoke:
-    name = "bedrock.invoke"
-    provider = "bedrock"
+class _BodyShaped:
+    name: str
+    provider: str
     endpoint: EndpointKind = "unparsed"  # the body's own format's, once it is read
+    route: re.Pattern[str]
 
     def matches(self, method: str, path: str) -> bool:
-        return method == "POST" and _ROUTE.search(path) is not None
+        return method == "POST" and self.route.search(path) is not None
 
     def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")
@@ -63,8 +68,8 @@ class BedrockInvoke:
             exchange = dataclasses.replace(parse_unparsed(body, self.provider), tools=tool_names(body))
         else:
             exchange = inner.parse_request(body)
-        stream = path.split("?", 1)[0].rstrip("/").lower().endswith("-with-response-stream")
-        return dataclasses.replace(exchange, provider=self.provider, stream=stream)
+        found = self.route.search(route_path(path))
+        return dataclasses.replace(exchange, provider=self.provider, stream=bool(found and found.group(1)))
 
     def parse_response(self, body: Any) -> Exchange:
         inner = _answer_format(body)
@@ -78,3 +83,17 @@ class BedrockInvoke:
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         inner = _answer_format(body)
         return inner.refuse_tool_calls(body, denied) if inner is not None else body
+
+
+class BedrockInvoke(_BodyShaped):
+    name = "bedrock.invoke"
+    provider = "bedrock"
+    route = _BEDROCK_ROUTE
+
+
+class VertexRawPredict(_BodyShaped):
+    """A partner model on Vertex AI (Claude's route is the Anthropic adapter's, which comes first)."""
+
+    name = "google.raw_predict"
+    provider = "google"
+    route = _VERTEX_ROUTE

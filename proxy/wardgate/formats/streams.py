@@ -419,12 +419,14 @@ _CONVERSE_EVENTS = frozenset(("messageStart", "contentBlockStart", "contentBlock
 _RESPONSE_RETRIEVAL = re.compile(r"/responses/resp_[^/]+$")
 _CONVERSE_STREAM = re.compile(r"/model/.+/converse-stream$")
 _INVOKE_STREAM = re.compile(r"/model/.+/invoke-with-response-stream$")
+# A partner model's stream on Vertex AI (Mistral, Llama) is OpenAI's chat stream; Claude's is Anthropic's (above it).
+_PARTNER_STREAM = re.compile(r"/publishers/(?!anthropic/)[^/]+/models/[^/]+(?::|%3a)streamrawpredict$")
 
 
 def stream_format_for(path: str) -> StreamFormat | None:
     """The stream format of a request path (any query string ignored)."""
     bare = route_path(path)
-    if bare.endswith("/completions"):  # chat completions, and the legacy text completions (choices[].text)
+    if bare.endswith("/completions") or _PARTNER_STREAM.search(bare):  # chat, legacy completions, Vertex partners
         return OpenAIChatStream()
     if bare.endswith("/responses") or _RESPONSE_RETRIEVAL.search(bare):
         return OpenAIResponsesStream()
