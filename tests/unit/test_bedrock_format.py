@@ -136,3 +136,12 @@ def test_a_partner_model_on_vertex_is_read_by_its_body():
     assert (exchange.tools, exchange.stream, exchange.provider) == (("shell_exec",), True, "google")
     assert adapter_for("POST", path).strip_tools(body, {"shell_exec"}) == ["shell_exec"]
     assert "tools" not in body
+
+
+def test_every_shape_s_tools_go_whichever_the_body_is_read_as():
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 9, "messages": [],
+            "toolConfig": {"tools": [SPEC]}, "tools": [{"name": "shell_run", "input_schema": {}}]}  # fmt: skip
+    assert set(INVOKE.parse_request(body, "/model/x/invoke").tools) == {"shell_exec", "shell_run"}
+    assert set(INVOKE.strip_tools(body, {"shell_exec", "shell_run"})) == {"shell_exec", "shell_run"}
+    assert "toolConfig" not in body
+    assert "tools" not in body

@@ -227,3 +227,9 @@ def test_a_batch_s_inline_requests_and_a_cached_content_are_governed_like_a_requ
     assert (exchange.model, exchange.tools) == ("gemini-2.0-flash-001", ("shell_exec",))
     vertex = {"model": "projects/p/locations/l/publishers/google/models/gemini-1.5-pro-002"}
     assert GEMINI.parse_request(vertex, "/v1/projects/p/locations/l/cachedContents").model == "gemini-1.5-pro-002"
+
+
+def test_a_batch_key_beside_a_request_s_own_tools_does_not_hide_them():
+    body = {"contents": [], "tools": [{"codeExecution": {}}], "batch": {}}
+    assert GEMINI.parse_request(body, "/v1beta/models/g:generateContent").tools == ("code_execution",)
+    assert GEMINI.strip_tools(body, {"code_execution"}) == ["code_execution"]

@@ -13,10 +13,17 @@ from wardgate.formats.generic_json import string_leaves
 from wardgate.formats.target import route_path
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, ToolCall
 
-__all__ = ["BedrockConverse"]
+__all__ = ["BedrockConverse", "spec_names"]
 
 # A model id may be an ARN whose `/` came escaped and was decoded (formats/target.py).
 _ROUTE = re.compile(r"/model/.+/converse(-stream)?$")
+
+
+def spec_names(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The tools `toolConfig` offers (Converse, and Nova's InvokeModel body)."""
+    config = body.get("toolConfig")
+    tools = config.get("tools") if isinstance(config, Mapping) else None
+    return tuple(name for tool in tools if (name := _spec_name(tool))) if isinstance(tools, list) else ()
 
 
 def _spec_name(tool: Any) -> str | None:
@@ -45,10 +52,7 @@ class BedrockConverse:
             role: Role = "assistant" if message.get("role") == "assistant" else "user"
             at = ("messages", index, "content")
             segments += self._blocks(expect(message.get("content") or [], list, ".".join(map(str, at))), at, role)
-        config = body.get("toolConfig")
-        tools = config.get("tools") if isinstance(config, Mapping) else None
-        names = tuple(name for tool in tools if (name := _spec_name(tool))) if isinstance(tools, list) else ()
-        names += tool_names(_model_fields(body))
+        names = spec_names(body) + tool_names(_model_fields(body))
         stream = route_path(path).endswith("/converse-stream")
         return Exchange(self.provider, self.endpoint, None, stream, segments, names)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from wardgate.formats.anthropic_messages import AnthropicMessages
 from wardgate.formats.base import FormatAdapter, expect, keep_tools, tool_name, tool_names
-from wardgate.formats.bedrock import BedrockConverse
+from wardgate.formats.bedrock import BedrockConverse, spec_names
 from wardgate.formats.generic_json import parse_unparsed
 from wardgate.formats.openai_chat import OpenAIChat
 from wardgate.formats.target import route_path
@@ -64,10 +64,11 @@ class _BodyShaped:
     def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")
         inner = _request_format(body)
-        if inner is None:
-            exchange = dataclasses.replace(parse_unparsed(body, self.provider), tools=tool_names(body))
-        else:
-            exchange = inner.parse_request(body)
+        exchange = inner.parse_request(body) if inner is not None else parse_unparsed(body, self.provider)
+        # Every shape's tools are named, whichever the body was read as: a `toolConfig` beside `anthropic_version`
+        # is Nova's to read if the model is Nova.
+        tools = tuple(dict.fromkeys((*exchange.tools, *tool_names(body), *spec_names(body))))
+        exchange = dataclasses.replace(exchange, tools=tools)
         found = self.route.search(route_path(path))
         return dataclasses.replace(exchange, provider=self.provider, stream=bool(found and found.group(1)))
 
@@ -77,8 +78,12 @@ class _BodyShaped:
         return dataclasses.replace(exchange, provider=self.provider)
 
     def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
+        """The body's own format strips first (its forced choice falls back its way), then every other shape's tools
+        go too (each pass leaves the others nothing to do when the body has one shape)."""
         inner = _request_format(body)
-        return inner.strip_tools(body, denied) if inner is not None else keep_tools(body, denied, tool_name)
+        removed = inner.strip_tools(body, denied) if inner is not None else []
+        removed += keep_tools(body, denied, tool_name) + _CONVERSE.strip_tools(body, denied)
+        return list(dict.fromkeys(removed))
 
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         inner = _answer_format(body)

@@ -177,11 +177,12 @@ def _strip_request(body: dict[str, Any], denied: set[str]) -> list[str]:
 
 
 def _requests(body: dict[str, Any]) -> Iterator[tuple[JsonPath, dict[str, Any]]]:
-    """The generate requests a body holds: itself, or each of a batch's inline requests (`batch.inputConfig.requests
-    .requests[].request`; a batch read from an uploaded file is judged when the file is uploaded, as text)."""
+    """The generate requests a body holds: itself, and each of a batch's inline requests (`batch.inputConfig.requests
+    .requests[].request`; a batch read from an uploaded file is judged when the file is uploaded, as text). The body
+    is always one: a `batch` key beside its own tools must not hide them."""
+    yield (), body
     batch = body.get("batch")
     if batch is None:
-        yield (), body
         return
     for key, config in either(expect(batch, dict, "batch"), "inputConfig"):
         inline = expect(config, dict, f"batch.{key}").get("requests")
