@@ -7,6 +7,7 @@ import json
 import pytest
 
 from wardgate.formats import adapter_for, error_body, provider_for
+from wardgate.formats.base import AmbiguousBody
 from wardgate.formats.bedrock import BedrockConverse
 from wardgate.formats.bedrock_invoke import BedrockInvoke
 
@@ -145,3 +146,12 @@ def test_every_shape_s_tools_go_whichever_the_body_is_read_as():
     assert set(INVOKE.strip_tools(body, {"shell_exec", "shell_run"})) == {"shell_exec", "shell_run"}
     assert "toolConfig" not in body
     assert "tools" not in body
+
+
+def test_an_answer_with_two_models_shapes_is_ambiguous():
+    """A fifth review's finding: `content: []` beside Nova's `output` read it as Claude's; Nova's call went out."""
+    call = {"toolUse": {"toolUseId": "t", "name": "shell_exec", "input": {}}}
+    with pytest.raises(AmbiguousBody):
+        INVOKE.parse_response({"output": {"message": {"content": [call]}}, "content": []})
+    with pytest.raises(AmbiguousBody):
+        INVOKE.parse_response({"choices": [], "type": "message"})

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.test_gemini_format import ToolJudge
 from tests.unit.test_stream_guard import Judge
 from wardgate.formats.eventstream import EventStreamParser, encode_message
 from wardgate.formats.sse import SseEventTooLarge
@@ -174,3 +175,16 @@ def test_nova_and_openai_shaped_invoke_streams_have_their_calls_judged():
         out = messages(g.feed(b"".join(chunk(e) for e in events)) + g.finish())
         assert out[-1][0] == "validationException"  # after at most the clean part of the arguments, as in SSE
         assert b"FORBIDDEN" not in b"".join(base64.b64decode(p["bytes"]) for kind, p in out if kind == "chunk")
+
+
+def test_every_shape_of_an_invoke_chunk_is_read():
+    """A fifth review's finding: a `type` beside Nova's keys (or Bedrock's own invocation metrics beside them) hid
+    Nova's call from the guard."""
+    metrics = {"amazon-bedrock-invocationMetrics": {"inputTokenCount": 1}, "type": "ping"}
+    start = {"toolUse": {"toolUseId": "t", "name": "shell_exec"}}
+    nova = [{"contentBlockStart": {"contentBlockIndex": 0, "start": start}, **metrics},
+            {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '{"c": "id"}'}}}, **metrics},
+            {"contentBlockStop": {"contentBlockIndex": 0}, **metrics}]  # fmt: skip
+    g = StreamGuard(BedrockInvokeStream(), ToolJudge(), Vault())  # denies a call to shell_exec by its name
+    out = messages(g.feed(b"".join(chunk(e) for e in nova)) + g.finish())
+    assert [kind for kind, _ in out] == ["validationException"]

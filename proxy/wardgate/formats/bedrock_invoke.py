@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wardgate.formats.anthropic_messages import AnthropicMessages
-from wardgate.formats.base import FormatAdapter, expect, keep_tools, tool_name, tool_names
+from wardgate.formats.base import AmbiguousBody, FormatAdapter, expect, keep_tools, tool_name, tool_names
 from wardgate.formats.bedrock import BedrockConverse, spec_names
 from wardgate.formats.generic_json import parse_unparsed
 from wardgate.formats.openai_chat import OpenAIChat
@@ -41,15 +41,23 @@ def _request_format(body: Mapping[str, Any]) -> FormatAdapter | None:
 
 
 def _answer_format(body: Any) -> FormatAdapter | None:
+    """The one shape an answer has. One with two (Nova's `output` beside a `content` list) is refused: a client reads
+    it by the keys it knows, so a call in the shape Wardgate did not pick went out unjudged (a fifth review's
+    finding)."""
     if not isinstance(body, Mapping):
         return None
-    if body.get("type") == "message" or isinstance(body.get("content"), list):
-        return _ANTHROPIC
-    if isinstance(body.get("output"), Mapping):
-        return _CONVERSE
-    if isinstance(body.get("choices"), list):
-        return _CHAT
-    return None
+    shapes = [
+        adapter
+        for adapter, present in (
+            (_ANTHROPIC, body.get("type") == "message" or isinstance(body.get("content"), list)),
+            (_CONVERSE, isinstance(body.get("output"), Mapping)),
+            (_CHAT, isinstance(body.get("choices"), list)),
+        )
+        if present
+    ]
+    if len(shapes) > 1:
+        raise AmbiguousBody("the answer has the shapes of more than one model's format")
+    return shapes[0] if shapes else None
 
 
 class _BodyShaped:

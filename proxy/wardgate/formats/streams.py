@@ -346,25 +346,30 @@ class BedrockInvokeStream(AnthropicStream):
         self._converse, self._chat = BedrockConverseStream(), OpenAIChatStream()
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        """Every shape the chunk has is read (a `type` beside Nova's keys or `choices` hid their calls: a fifth
+        review's finding); a chunk of none, string by string."""
         if not _is_map(payload):
             return GenericStream.leaf_locations(payload)
-        if "type" in payload:
-            return super().locations(event, payload)
-        if (nova := _nova_event(payload)) is not None:
-            name, inner = nova
-            found = self._converse.locations(dataclasses.replace(event, event=name), inner)
+        found = super().locations(event, payload) if "type" in payload else []
+        for name, inner in _nova_events(payload):
+            nova = self._converse.locations(dataclasses.replace(event, event=name), inner)
             # A call's start names no place (its empty path stays empty).
-            return [dataclasses.replace(at, path=(name, *at.path) if at.path else ()) for at in found]
+            found += [dataclasses.replace(at, path=(name, *at.path) if at.path else ()) for at in nova]
         if isinstance(payload.get("choices"), list):
-            return self._chat.locations(event, payload)
-        return GenericStream.leaf_locations(payload)
+            found += self._chat.locations(event, payload)
+        return found or GenericStream.leaf_locations(payload)
 
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
-        if _is_map(payload) and (nova := _nova_event(payload)) is not None:
-            return self._converse.ends(dataclasses.replace(event, event=nova[0]), nova[1])
-        if _is_map(payload) and isinstance(payload.get("choices"), list):
-            return self._chat.ends(event, payload)
-        return super().ends(event, payload) if _is_map(payload) and "type" in payload else []
+        if not _is_map(payload):
+            return []
+        each = [
+            self._converse.ends(dataclasses.replace(event, event=name), inner) for name, inner in _nova_events(payload)
+        ]
+        if isinstance(payload.get("choices"), list):
+            each.append(self._chat.ends(event, payload))
+        if "type" in payload:
+            each.append(super().ends(event, payload))
+        return None if None in each else [channel for ended in each if ended for channel in ended]
 
     def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
         return aws_exception(code, message, decision_id)
@@ -404,13 +409,10 @@ class GenericStream:
         return self._errors.error_event(code, message, decision_id)
 
 
-def _nova_event(payload: Mapping[str, Any]) -> tuple[str, Any] | None:
-    """Nova's stream event: one key naming it (`contentBlockStart`, `contentBlockDelta`, …) over its body."""
-    if len(payload) == 1:
-        name, inner = next(iter(payload.items()))
-        if name in _CONVERSE_EVENTS and _is_map(inner):
-            return name, inner
-    return None
+def _nova_events(payload: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Nova's stream events in a chunk: a key naming each (`contentBlockStart`, `contentBlockDelta`, …) over its body
+    (Bedrock adds `amazon-bedrock-invocationMetrics` beside the last)."""
+    return [(name, inner) for name, inner in payload.items() if name in _CONVERSE_EVENTS and _is_map(inner)]
 
 
 _CONVERSE_EVENTS = frozenset(("messageStart", "contentBlockStart", "contentBlockDelta", "contentBlockStop",
