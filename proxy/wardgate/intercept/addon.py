@@ -34,8 +34,7 @@ from wardgate.intercept.responses import DECISION_HEADER, JudgedStream, decoded_
 from wardgate.intercept.stream_resets import client_reset
 from wardgate.intercept.upstream_timeout import TIMED_OUT, UpstreamTimer
 from wardgate.limits import TokenCount
-from wardgate.models import Exchange
-from wardgate.pipeline import Guard, RequestContext, StreamGuard, StreamJudge
+from wardgate.pipeline import Guard, RequestContext, guarded_stream
 from wardgate.pipeline.destination import Destination
 from wardgate.pipeline.headers import judge_response_headers
 from wardgate.pipeline.mcp_judge import McpStream
@@ -178,9 +177,7 @@ class GuardAddon:
         self._proxy_keys: dict[str, str] = {}  # client connection id → the password of its CONNECT's credentials
         self._guard, self._pipeline = guard, pipeline
         self._streaming = streaming or StreamingSettings()
-        self._responses = ResponseJudge(
-            guard, max_bytes=2 * max_body_bytes, max_event_bytes=self._streaming.max_event_bytes
-        )
+        self._responses = ResponseJudge(guard, max_bytes=2 * max_body_bytes, streaming=self._streaming)
         self._inspects = inspects
         self._max_body_bytes = max_body_bytes
         self._usage = usage
@@ -383,7 +380,7 @@ class GuardAddon:
             # Judged on a worker thread like a JSON answer (ResponseJudge), not in the stream hook on the loop.
             flow.response.stream = False
             return
-        if ctx is not None and ctx.endpoint not in ("mcp", "unparsed") and stream_format_for(flow.request.path) is None:
+        if ctx is not None and ctx.endpoint not in ("mcp", "unparsed") and route_format is None:
             # A format that never answers in SSE (Ollama's JSON Lines, Bedrock's Converse) labelled as SSE: its
             # clients read the bytes as the format's, so they are judged as that (an outside review: the calls went
             # out through the generic stream, judged as text).
@@ -397,7 +394,7 @@ class GuardAddon:
             mcp = McpStream(self._guard, ctx, max_event_bytes=self._streaming.max_event_bytes)
             flow.response.stream = self._judged(flow, mcp)
             return
-        if ctx is not None and flow.request.method == "GET" and stream_format_for(flow.request.path) is None:
+        if ctx is not None and flow.request.method == "GET" and route_format is None:
             # Maybe a legacy MCP session stream (its answers are judged once its endpoint event names the session).
             legacy = McpStream(
                 self._guard, ctx, self._pipeline.legacy_sessions, max_event_bytes=self._streaming.max_event_bytes
@@ -409,14 +406,7 @@ class GuardAddon:
         if ctx is None or flow.metadata.get(_REFUSED) or not self._streaming.enabled:
             flow.response.stream = True
             return
-        stream_format = stream_format_for(flow.request.path) or GenericStream(ctx.provider)
-        exchange = Exchange(stream_format.provider, ctx.endpoint, ctx.model, True, [])
-        judge = StreamJudge(self._guard, ctx, exchange)
-        guard = StreamGuard(
-            stream_format, judge, ctx.vault, hold_chars=self._streaming.hold_chars,
-            overlap_chars=self._streaming.overlap_chars, max_event_bytes=self._streaming.max_event_bytes,
-            decision_id=ctx.decision_id,
-        )  # fmt: skip
+        guard, judge = guarded_stream(self._guard, ctx, route_format or GenericStream(ctx.provider), self._streaming)
         flow.metadata[_STREAM] = (guard, judge, flow.metadata[_TRACE].child("wardgate.stream"))
         flow.response.stream = self._judged(flow, guard)
 

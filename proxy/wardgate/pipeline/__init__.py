@@ -4,7 +4,7 @@ from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard, Verdict
 from wardgate.pipeline.masking import Masker, build_masker
 from wardgate.pipeline.stream import StreamGuard
-from wardgate.pipeline.stream_judge import StreamJudge
+from wardgate.pipeline.stream_judge import StreamJudge, guarded_stream
 from wardgate.pipeline.vault import Vault, VaultStore
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "VaultStore",
     "Verdict",
     "build_masker",
+    "guarded_stream",
 ]

@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any
 
+from wardgate.config import StreamingSettings
 from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.base import AmbiguousBody
 from wardgate.formats.body import Body, dump_body, read_body
@@ -27,8 +28,7 @@ from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.mcp_judge import McpStream, judge_mcp_message
 from wardgate.pipeline.offload import decode_off_loop, read_off_loop
-from wardgate.pipeline.stream import StreamGuard
-from wardgate.pipeline.stream_judge import StreamJudge
+from wardgate.pipeline.stream_judge import guarded_stream
 from wardgate.policy import Decision
 from wardgate.scanners import deadline
 from wardgate.surrogates import json_text
@@ -56,8 +56,9 @@ class ResponseOutcome:
 
 
 class ResponseJudge:
-    def __init__(self, guard: Guard, *, max_bytes: int, max_event_bytes: int | None = None) -> None:
-        self._guard, self._max_bytes, self._max_event_bytes = guard, max_bytes, max_event_bytes
+    def __init__(self, guard: Guard, *, max_bytes: int, streaming: StreamingSettings | None = None) -> None:
+        self._guard, self._max_bytes = guard, max_bytes
+        self._streaming = streaming or StreamingSettings()
 
     async def judge(
         self, ctx: RequestContext, method: str, path: str, content: bytes, content_type: str = "", encoding: str = ""
@@ -129,9 +130,7 @@ class ResponseJudge:
 
     async def _as_stream(self, ctx: RequestContext, stream_format: StreamFormat, content: bytes) -> ResponseOutcome:
         """A buffered answer judged at once as the stream it is, on a worker thread; audited as a stream."""
-        judge = StreamJudge(self._guard, ctx, Exchange(stream_format.provider, ctx.endpoint, ctx.model, True, []))
-        guard = StreamGuard(stream_format, judge, ctx.vault, max_event_bytes=self._max_event_bytes,
-                            decision_id=ctx.decision_id)  # fmt: skip
+        guard, judge = guarded_stream(self._guard, ctx, stream_format, self._streaming)
 
         def judge_whole() -> bytes:
             with deadline.budget(self._guard.scan_timeout):
@@ -185,7 +184,7 @@ class ResponseJudge:
 
     async def _mcp_events(self, ctx: RequestContext, content: bytes) -> ResponseOutcome:
         """An MCP answer sent as SSE: each event's message judged as on a live stream, off the event loop."""
-        stream = McpStream(self._guard, ctx, max_event_bytes=self._max_event_bytes)
+        stream = McpStream(self._guard, ctx, max_event_bytes=self._streaming.max_event_bytes)
 
         def judge_whole() -> bytes:
             with deadline.budget(self._guard.scan_timeout):  # one budget for the answer, as for a request's scans

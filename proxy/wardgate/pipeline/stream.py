@@ -120,7 +120,7 @@ def _name(channel: _Channel, name: str) -> None:
         channel.tool = name
         return
     message = "the upstream named one tool call twice, differently"  # its names are not judged text: not echoed
-    raise _Stopped(Decision.deny("tool_name_ambiguous", message, status=502, source="fail_closed"), None, None, "")
+    raise _Stopped(_fail_closed("tool_name_ambiguous", message), None, None, "")
 
 
 class _Stopped(Exception):
@@ -167,7 +167,7 @@ class StreamGuard:
     def _fail(self, code: str, message: str) -> bytes:
         if self.stopped is not None:
             return b""
-        self.stopped = Decision.deny(code, message, status=502, source="fail_closed")
+        self.stopped = _fail_closed(code, message)
         return self._emit([self._format.error_event(code, message, self.decision_id)])
 
     def feed(self, chunk: bytes) -> bytes:
@@ -188,7 +188,7 @@ class StreamGuard:
             # The upstream hung up before its stream's end event: say so, so the client cannot take a cut-off
             # answer for a whole one (and the audit records it as stopped).
             message = "the upstream ended the stream before it was complete"
-            self.stopped = Decision.deny("upstream_incomplete", message, status=502, source="fail_closed")
+            self.stopped = _fail_closed("upstream_incomplete", message)
             out += self._emit([self._format.error_event(self.stopped.code, message, self.decision_id)])
         return out
 
@@ -223,15 +223,14 @@ class StreamGuard:
         payload: Any = None
         raw_text = False
         if event.unknown and self._format.strict:
-            raise _Stopped(_unreadable("a line of the stream names no SSE field"), None, None, "")
+            raise _Stopped(_fail_closed("stream_unreadable", "a line of the stream names no SSE field"), None, None, "")
         if event.data is not None and event.data.strip() != "[DONE]":
             try:
                 payload = strict_json(event.data)  # duplicate keys: judged as the text it is (if not `strict`)
             except ValueError:
                 if self._format.strict:
-                    raise _Stopped(
-                        _unreadable("an event of the stream is not one JSON value"), None, None, ""
-                    ) from None
+                    decision = _fail_closed("stream_unreadable", "an event of the stream is not one JSON value")
+                    raise _Stopped(decision, None, None, "") from None
                 self.unparsed_events += 1
                 payload, raw_text = {_RAW: event.data}, True  # judged as the text it is
         self.tokens.observe(None if raw_text else payload)
@@ -389,8 +388,9 @@ class StreamGuard:
         return self._format.framing.encode(queued.event.event, data, queued.event.id, queued.event.others)
 
 
-def _unreadable(message: str) -> Decision:
-    return Decision.deny("stream_unreadable", message, status=502, source="fail_closed")
+def _fail_closed(code: str, message: str) -> Decision:
+    """A stream Wardgate cannot judge as it came stops: the upstream's fault, not the caller's (502)."""
+    return Decision.deny(code, message, status=502, source="fail_closed")
 
 
 def _get(payload: Any, path: JsonPath) -> str:

@@ -10,13 +10,15 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from wardgate.config import StreamingSettings
+from wardgate.formats.streams import StreamFormat
 from wardgate.models import Exchange, Finding, Segment, ToolCall
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
-from wardgate.pipeline.stream import WindowVerdict
+from wardgate.pipeline.stream import StreamGuard, WindowVerdict
 from wardgate.policy import Decision
 
-__all__ = ["StreamJudge"]
+__all__ = ["StreamJudge", "guarded_stream"]
 
 _ALLOW = Decision(allow=True, status=200)
 
@@ -92,3 +94,16 @@ class StreamJudge:
     @staticmethod
     def _segment(text: str, tool: str | None) -> Segment:
         return Segment("assistant", "tool_call" if tool is not None else "response", text, ())
+
+
+def guarded_stream(
+    guard: Guard, ctx: RequestContext, stream_format: StreamFormat, streaming: StreamingSettings
+) -> tuple[StreamGuard, StreamJudge]:
+    """A response stream's guard and the judge that audits it, bound to its request: a live stream's, and a buffered
+    answer's judged as the stream it is (pipeline/response.py), under the same settings."""
+    judge = StreamJudge(guard, ctx, Exchange(stream_format.provider, ctx.endpoint, ctx.model, True, []))
+    stream_guard = StreamGuard(
+        stream_format, judge, ctx.vault, hold_chars=streaming.hold_chars, overlap_chars=streaming.overlap_chars,
+        max_event_bytes=streaming.max_event_bytes, decision_id=ctx.decision_id,
+    )  # fmt: skip
+    return stream_guard, judge
