@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -17,19 +16,20 @@ from wardgate.formats.base import (
     tool_name,
     tool_names,
 )
+from wardgate.formats.target import raw_predict
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, ToolCall
 
 __all__ = ["AnthropicMessages", "on_cloud_route"]
 
 _TEXT = frozenset({"text"})
-# Claude on Vertex AI (`publishers/anthropic/models/{model}:rawPredict`, `:streamRawPredict`: SSE): the same Messages
-# body, its model in the path. (On Bedrock, formats/bedrock_invoke.py reads it by its body.) On a route, case folded.
-_CLOUD_ROUTE = re.compile(r"/publishers/anthropic/models/[^/]+(?::|%3a)(stream)?rawpredict$")
 
 
 def on_cloud_route(path: str) -> bool:
-    """Whether a route is Claude's on Vertex AI; `stream_format_for` reads its stream by it."""
-    return _CLOUD_ROUTE.search(path) is not None
+    """Whether a route is Claude's on Vertex AI (`publishers/anthropic/models/{model}:rawPredict`, and
+    `:streamRawPredict`, SSE): the same Messages body, its model in the path. (On Bedrock, formats/bedrock_invoke.py
+    reads it by its body.)"""
+    found = raw_predict(path)
+    return found is not None and found[0] == "anthropic"
 
 
 class AnthropicMessages:

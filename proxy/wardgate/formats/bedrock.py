@@ -4,19 +4,15 @@ specs in `toolConfig`, calls as `toolUse` blocks whose input is an object. The m
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from wardgate.formats.base import expect, keep_tools, refusal_text, tool_name, tool_names
 from wardgate.formats.generic_json import string_leaves
-from wardgate.formats.target import route_path
+from wardgate.formats.target import bedrock_operation, route_path
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, ToolCall
 
 __all__ = ["BedrockConverse", "spec_names"]
-
-# A model id may be an ARN whose `/` came escaped and was decoded (formats/target.py).
-_ROUTE = re.compile(r"/model/.+/converse(-stream)?$")
 
 
 def spec_names(body: Mapping[str, Any]) -> tuple[str, ...]:
@@ -38,7 +34,7 @@ class BedrockConverse:
     endpoint: EndpointKind = "converse"
 
     def matches(self, method: str, path: str) -> bool:
-        return method == "POST" and _ROUTE.search(path) is not None
+        return method == "POST" and bedrock_operation(path) in ("converse", "converse-stream")
 
     def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")
@@ -53,7 +49,7 @@ class BedrockConverse:
             at = ("messages", index, "content")
             segments += self._blocks(expect(message.get("content") or [], list, ".".join(map(str, at))), at, role)
         names = spec_names(body) + tool_names(_model_fields(body))
-        stream = route_path(path).endswith("/converse-stream")
+        stream = bedrock_operation(route_path(path)) == "converse-stream"
         return Exchange(self.provider, self.endpoint, None, stream, segments, names)
 
     def parse_response(self, body: Any) -> Exchange:

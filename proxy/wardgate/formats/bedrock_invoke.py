@@ -10,7 +10,6 @@ string, its `tools` (Cohere's, by `name`) named and stripped all the same.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,14 +18,12 @@ from wardgate.formats.base import AmbiguousBody, FormatAdapter, expect, keep_too
 from wardgate.formats.bedrock import BedrockConverse, spec_names
 from wardgate.formats.generic_json import parse_unparsed
 from wardgate.formats.openai_chat import OpenAIChat
-from wardgate.formats.target import route_path
+from wardgate.formats.target import bedrock_operation, raw_predict, route_path
 from wardgate.models import EndpointKind, Exchange
 
 __all__ = ["BedrockInvoke", "VertexRawPredict"]
 
-# On a route (case folded); the group is there when the route streams.
-_BEDROCK_ROUTE = re.compile(r"/model/.+/invoke(-with-response-stream)?$")
-_VERTEX_ROUTE = re.compile(r"/publishers/[^/]+/models/[^/]+(?::|%3a)(stream)?rawpredict$")
+
 _ANTHROPIC, _CONVERSE, _CHAT = AnthropicMessages(), BedrockConverse(), OpenAIChat()
 
 
@@ -64,10 +61,13 @@ class _BodyShaped:
     name: str
     provider: str
     endpoint: EndpointKind = "unparsed"  # the body's own format's, once it is read
-    route: re.Pattern[str]
+
+    def streams(self, route: str) -> bool | None:
+        """Whether this route streams; None when the route is not this adapter's."""
+        raise NotImplementedError
 
     def matches(self, method: str, path: str) -> bool:
-        return method == "POST" and self.route.search(path) is not None
+        return method == "POST" and self.streams(path) is not None
 
     def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")
@@ -77,8 +77,7 @@ class _BodyShaped:
         # is Nova's to read if the model is Nova.
         tools = tuple(dict.fromkeys((*exchange.tools, *tool_names(body), *spec_names(body))))
         exchange = dataclasses.replace(exchange, tools=tools)
-        found = self.route.search(route_path(path))
-        return dataclasses.replace(exchange, provider=self.provider, stream=bool(found and found.group(1)))
+        return dataclasses.replace(exchange, provider=self.provider, stream=bool(self.streams(route_path(path))))
 
     def parse_response(self, body: Any) -> Exchange:
         inner = _answer_format(body)
@@ -101,7 +100,12 @@ class _BodyShaped:
 class BedrockInvoke(_BodyShaped):
     name = "bedrock.invoke"
     provider = "bedrock"
-    route = _BEDROCK_ROUTE
+
+    def streams(self, route: str) -> bool | None:
+        operation = bedrock_operation(route)
+        if operation not in ("invoke", "invoke-with-response-stream"):
+            return None
+        return operation == "invoke-with-response-stream"
 
 
 class VertexRawPredict(_BodyShaped):
@@ -109,4 +113,7 @@ class VertexRawPredict(_BodyShaped):
 
     name = "google.raw_predict"
     provider = "google"
-    route = _VERTEX_ROUTE
+
+    def streams(self, route: str) -> bool | None:
+        found = raw_predict(route)
+        return found[1] if found else None

@@ -21,7 +21,7 @@ from wardgate.formats.gemini import either, gemini_method
 from wardgate.formats.generic_json import is_structural, string_leaves
 from wardgate.formats.openai_responses import CALL_INPUTS
 from wardgate.formats.sse import SSE, Framing, SseEvent, encode_event
-from wardgate.formats.target import route_path
+from wardgate.formats.target import bedrock_operation, raw_predict, route_path
 from wardgate.models import JsonPath
 
 __all__ = [
@@ -419,24 +419,23 @@ _CONVERSE_EVENTS = frozenset(("messageStart", "contentBlockStart", "contentBlock
                               "messageStop", "metadata"))  # fmt: skip
 # `GET /v1/responses/{id}?stream=true` replays a background response as the same stream a POST gets.
 _RESPONSE_RETRIEVAL = re.compile(r"/responses/resp_[^/]+$")
-_CONVERSE_STREAM = re.compile(r"/model/.+/converse-stream$")
-_INVOKE_STREAM = re.compile(r"/model/.+/invoke-with-response-stream$")
-# A partner model's stream on Vertex AI (Mistral, Llama) is OpenAI's chat stream; Claude's is Anthropic's (above it).
-_PARTNER_STREAM = re.compile(r"/publishers/(?!anthropic/)[^/]+/models/[^/]+(?::|%3a)streamrawpredict$")
 
 
 def stream_format_for(path: str) -> StreamFormat | None:
     """The stream format of a request path (any query string ignored)."""
     bare = route_path(path)
-    if bare.endswith("/completions") or _PARTNER_STREAM.search(bare):  # chat, legacy completions, Vertex partners
+    vertex = raw_predict(bare)
+    # A partner model's stream on Vertex AI (Mistral, Llama) is OpenAI's chat stream; Claude's is Anthropic's.
+    if bare.endswith("/completions") or (vertex is not None and vertex[0] != "anthropic" and vertex[1]):
         return OpenAIChatStream()
     if bare.endswith("/responses") or _RESPONSE_RETRIEVAL.search(bare):
         return OpenAIResponsesStream()
     if bare.endswith("/messages") or on_cloud_route(bare):
         return AnthropicStream()
-    if _CONVERSE_STREAM.search(bare):
+    operation = bedrock_operation(bare)
+    if operation == "converse-stream":
         return BedrockConverseStream()
-    if _INVOKE_STREAM.search(bare):
+    if operation == "invoke-with-response-stream":
         return BedrockInvokeStream()
     if gemini_method(bare) in ("generatecontent", "streamgeneratecontent"):  # the SDKs read either as a stream
         return GeminiStream()

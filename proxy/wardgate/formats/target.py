@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import string
 
-__all__ = ["TARGET_BREAK", "canonical_target", "model_in_path", "route_path"]
+__all__ = ["TARGET_BREAK", "bedrock_operation", "canonical_target", "model_in_path", "raw_predict", "route_path"]
 
 # RFC 9112 §3.2 (and h11): a request target is visible ASCII. A raw byte past it is read as a space by some upstreams
 # (Python's http.server splits a latin-1 line on \x85 and \xa0), which ends the target where Wardgate did not.
@@ -67,6 +67,24 @@ def model_in_path(target: str) -> str | None:
             collection, name = found.groups()
             return _unescaped_colon(name if collection.lower() == "models" else f"{collection}/{name}")
     return None
+
+
+# The clouds' model routes, on a route (case folded): Bedrock's `/model/{id}/{operation}` (an id may be an ARN whose
+# escaped `/` was decoded) and Vertex AI's `publishers/{publisher}/models/{model}:(stream)rawPredict`.
+_BEDROCK = re.compile(r"/model/.+/(invoke|invoke-with-response-stream|converse|converse-stream)$")
+_RAW_PREDICT = re.compile(r"/publishers/([^/]+)/models/[^/]+(?::|%3a)(rawpredict|streamrawpredict)$")
+
+
+def bedrock_operation(route: str) -> str | None:
+    """`invoke`, `invoke-with-response-stream`, `converse` or `converse-stream` when a route calls one."""
+    found = _BEDROCK.search(route)
+    return found.group(1) if found else None
+
+
+def raw_predict(route: str) -> tuple[str, bool] | None:
+    """(publisher, whether it streams) when a route is Vertex AI's rawPredict for a publisher's model."""
+    found = _RAW_PREDICT.search(route)
+    return (found.group(1), found.group(2) == "streamrawpredict") if found else None
 
 
 def _unescaped_colon(model: str) -> str:
