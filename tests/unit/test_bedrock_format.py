@@ -10,6 +10,7 @@ from wardgate.formats import adapter_for, error_body, provider_for
 from wardgate.formats.base import AmbiguousBody
 from wardgate.formats.bedrock import BedrockConverse
 from wardgate.formats.bedrock_invoke import BedrockInvoke
+from wardgate.formats.generic_json import parse_unparsed
 
 BEDROCK = BedrockConverse()
 SPEC = {"toolSpec": {"name": "shell_exec", "inputSchema": {"json": {"type": "object"}}}}
@@ -155,3 +156,15 @@ def test_an_answer_with_two_models_shapes_is_ambiguous():
         INVOKE.parse_response({"output": {"message": {"content": [call]}}, "content": []})
     with pytest.raises(AmbiguousBody):
         INVOKE.parse_response({"choices": [], "type": "message"})
+
+
+@pytest.mark.parametrize("path", ["/async-invoke", "/model-invocation-job"])
+def test_a_job_s_model_is_the_one_its_body_names(path):
+    """No model in the path: the tenant's model list reads the body's `modelId`, as an ARN or not."""
+    assert adapter_for("POST", path) is None
+    arn = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-reel-v1:0"
+    for model in ("amazon.nova-reel-v1:0", arn):
+        assert parse_unparsed({"modelId": model, "modelInput": {"taskType": "TEXT_VIDEO"}}, "bedrock").model == (
+            "amazon.nova-reel-v1:0"
+        )
+    assert parse_unparsed({"model": "m", "modelId": "other"}, "bedrock").model == "m"

@@ -289,6 +289,14 @@ def test_an_mcp_resource_blob_is_read_as_the_tool_result_it_is() -> None:
          "video/mp4"),
         ({"document": {"source": {"s3Location": {"uri": "s3://b/a.pdf"}}}}, ("document", "source", "s3Location", "uri"),
          "application/remote"),  # Bedrock
+        ({"inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://b/in/"}}},
+         ("inputDataConfig", "s3InputDataConfig", "s3Uri"), "application/remote"),  # a Bedrock batch job's records
+        ({"outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://b/out/"}}},
+         ("outputDataConfig", "s3OutputDataConfig", "s3Uri"), None),  # where results go: nothing the model reads
+        ({"inputConfig": {"gcsSource": {"uris": ["gs://b/a.jsonl"]}}}, ("inputConfig", "gcsSource", "uris", 0),
+         "application/remote"),  # Vertex AI batch prediction
+        ({"inputConfig": {"bigquerySource": {"inputUri": "bq://p.d.t"}}}, ("inputConfig", "bigquerySource", "inputUri"),
+         "application/remote"),
         ({"tool": {"url": "https://example.com/docs"}}, ("tool", "url"), None),  # a link, not a file
         ({"image_url": {"url": "see the attached picture"}}, ("image_url", "url"), None),
     ],

@@ -140,6 +140,15 @@ async def test_past_the_queue_a_request_is_refused_as_overloaded(pipeline):
     assert events(pipeline)[-1]["result"]["code"] == "overloaded"
 
 
+async def test_with_no_scanner_a_request_needs_no_scanning_slot(pipeline):
+    """Admission bounds scanning work; the policy alone is served however many requests arrive at once."""
+    pipeline._guard._scanners = []
+    async with pipeline._admission.slot():  # the one slot is taken and the queue holds none
+        outcome = await pipeline.run(ctx(), incoming(chat("hello")))
+    assert isinstance(outcome, Forward)
+    assert events(pipeline)[-1]["result"]["code"] == "allowed"
+
+
 LEGACY = "4cb07e98946040f69bb050d43331a4a9"
 LEGACY_CALL = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "n", "arguments": {"k": "v"}}}
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from wardgate.formats.base import MalformedBody, TooComplex, model_and_stream
 from wardgate.formats.media import DECODED_MARK, encoded_media, remote_media
+from wardgate.formats.target import model_id
 from wardgate.models import Exchange, JsonPath, Role, Segment
 
 __all__ = ["KEY_MARK", "is_structural", "parse_unparsed", "string_leaves", "with_every_leaf"]
@@ -31,6 +32,8 @@ _MAX_DEPTH = 64
 def parse_unparsed(body: Any, provider: str) -> Exchange:
     """An `unparsed` exchange: no roles known, but every string in the body is scannable and rewritable."""
     model, stream = model_and_stream(body) if isinstance(body, dict) else (None, False)
+    if model is None and isinstance(body, dict) and isinstance(body.get("modelId"), str):
+        model = model_id(body["modelId"])  # Bedrock's jobs (`/async-invoke`, `/model-invocation-job`) name it so
     segments = [
         segment
         for path, text in string_leaves(body, ())

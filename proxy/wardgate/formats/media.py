@@ -38,7 +38,10 @@ _OCTET_STREAM = "application/octet-stream"
 # Text with a few bytes that are not text (a file signature in front of it): how many spots, and how much text.
 _BAD_SPOTS, _MIN_TEXT_BYTES = 8, 16
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-_REMOTE = ("http://", "https://", "gs://", "s3://")
+_REMOTE = ("http://", "https://", "gs://", "s3://", "bq://")
+# Where a batch job reads its requests (Bedrock's model invocation job, Vertex AI's batch prediction job; Vertex's
+# `gcsSource.uris` is a list): bytes that reach the model without passing Wardgate.
+_BATCH_INPUTS = frozenset((("s3InputDataConfig", "s3Uri"), ("bigquerySource", "inputUri")))
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _TAB_NEWLINE = str.maketrans("", "", "\t\r\n")
 # Charsets a data URL may name that are read as such: the common ones, all linear to decode.
@@ -108,9 +111,14 @@ def _file_field(body: Any, path: tuple[str | int, ...]) -> tuple[str, ...] | Non
 
 def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | None:
     """The media type of a file the provider fetches by URL itself (an image URL, an Anthropic `url` source, OpenAI's
-    `file_url`, a Gemini `fileData`, a Bedrock `s3Location`): content Wardgate never sees. `image/remote`,
-    `application/remote` (...) unless the body declares a type; None for every other string."""
-    if not path or not isinstance(path[-1], str) or not value.lstrip()[:8].lower().startswith(_REMOTE):
+    `file_url`, a Gemini `fileData`, a Bedrock `s3Location`, a batch job's input in a bucket or a table): content
+    Wardgate never sees. `image/remote`, `application/remote` (...) unless the body declares a type; None for every
+    other string."""
+    if not path or not value.lstrip()[:8].lower().startswith(_REMOTE):
+        return None
+    if path[-3:-1] == ("gcsSource", "uris") or path[-2:] in _BATCH_INPUTS:
+        return "application/remote"
+    if not isinstance(path[-1], str):
         return None
     key, parent = path[-1], _parent(body, path)
     if key in ("fileUri", "file_uri"):  # Gemini: `fileData` declares its type

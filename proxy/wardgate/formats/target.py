@@ -12,7 +12,15 @@ from __future__ import annotations
 import re
 import string
 
-__all__ = ["TARGET_BREAK", "bedrock_operation", "canonical_target", "model_in_path", "raw_predict", "route_path"]
+__all__ = [
+    "TARGET_BREAK",
+    "bedrock_operation",
+    "canonical_target",
+    "model_id",
+    "model_in_path",
+    "raw_predict",
+    "route_path",
+]
 
 # RFC 9112 §3.2 (and h11): a request target is visible ASCII. A raw byte past it is read as a space by some upstreams
 # (Python's http.server splits a latin-1 line on \x85 and \xa0), which ends the target where Wardgate did not.
@@ -63,9 +71,9 @@ def model_in_path(target: str) -> str | None:
     for pattern in _PATH_MODELS:
         if found := pattern.search(route):
             if len(found.groups()) == 1:
-                return _unescaped_colon(found.group(1))
+                return model_id(found.group(1))
             collection, name = found.groups()
-            return _unescaped_colon(name if collection.lower() == "models" else f"{collection}/{name}")
+            return model_id(name if collection.lower() == "models" else f"{collection}/{name}")
     return None
 
 
@@ -87,9 +95,9 @@ def raw_predict(route: str) -> tuple[str, bool] | None:
     return (found.group(1), found.group(2) == "streamrawpredict") if found else None
 
 
-def _unescaped_colon(model: str) -> str:
-    """boto3 escapes a Bedrock model id's `:` (`…-v1%3A0`); the id the policy lists has it plain, and without the ARN
-    around a foundation model or a cross-region profile (an application profile's ARN names no model: kept whole)."""
+def model_id(model: str) -> str:
+    """A model id as the policy lists it: boto3 escapes a Bedrock id's `:` in a path (`…-v1%3A0`), and an ARN around a
+    foundation model or a cross-region profile is dropped (an application profile's ARN names no model: kept)."""
     return _BEDROCK_ARN.sub("", re.sub("%3a", ":", model, flags=re.IGNORECASE))
 
 

@@ -90,6 +90,11 @@ class Guard:
         self._record_input = record_input
         self._shadow = shadow
 
+    @property
+    def scans(self) -> bool:
+        """Whether a request's judgement runs any scanner (admission bounds only that work)."""
+        return bool(self._scanners)
+
     def shadowed(self, decision: Decision) -> bool:
         """A policy's decision that would change traffic, in shadow mode or marked `shadow`: audited, not applied.
         Wardgate's own fail-closed decisions (engine or scanner failure, unparsed bodies) are always applied."""

@@ -14,6 +14,7 @@ Exceptions are breakage; the caller (intercept/) turns them into an audited refu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -401,7 +402,8 @@ class RequestPipeline:
     async def _judge(self, call: _Call) -> Outcome | None:
         assert call.exchange is not None
         try:
-            async with self._admission.slot():
+            # The policy alone takes well under a millisecond: only scanning work waits for a slot.
+            async with self._admission.slot() if self._guard.scans else contextlib.nullcontext():
                 verdict = await self._guard.judge(
                     call.ctx, "request", call.exchange, has_body=bool(call.body), extra=call.extra
                 )
