@@ -140,6 +140,23 @@ class TestWorkOutlivesNoRequest:
         assert (response.status_code, response.json()["error"]["code"]) == (503, "scanner_error")
         assert_no_work_left(timing_out)
 
+    def test_once_a_scan_timed_out_as_much_new_text_is_refused_in_milliseconds(self, timing_out, upstream):
+        """The scan rate measured on the prompt that timed out says the next one cannot finish either: a 413 before
+        any scan, instead of both cores held for the whole budget before a 503."""
+        before = len(upstream.received)
+        for seed in ("measured", "refused"):
+            body = {**BODY, "messages": [{"role": "user", "content": long_prose(seed)}]}
+            started = time.perf_counter()
+            response = httpx.post(timing_out.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30)
+            elapsed = time.perf_counter() - started
+        assert (response.status_code, response.json()["error"]["code"]) == (413, "scan_budget_exceeded")
+        assert "new characters would take" in response.json()["error"]["message"]
+        assert elapsed < 0.3, f"refused after {elapsed:.2f} s"
+        decision_id = response.headers["x-wardgate-decision-id"]
+        events = wait_for_events(timing_out.audit_file, lambda e: e["decision_id"] == decision_id)
+        assert [e["result"]["code"] for e in events] == ["scan_budget_exceeded"]
+        assert len(upstream.received) == before
+
     def test_past_the_deadline_a_503_and_no_work_left(self, deadline, upstream):
         body = {**BODY, "messages": [{"role": "user", "content": long_prose("deadline")}]}
         started = time.perf_counter()

@@ -149,6 +149,33 @@ async def test_with_no_scanner_a_request_needs_no_scanning_slot(pipeline):
     assert events(pipeline)[-1]["result"]["code"] == "allowed"
 
 
+class SlowScanner:
+    name = "slow"
+
+    async def scan(self, segments):
+        await asyncio.sleep(30)
+        return []
+
+
+async def test_new_text_that_would_not_be_scanned_in_time_is_refused_at_once(pipeline):
+    """After a scan of 8,000 new characters timed out (2 s), as much new text is refused before any scan; text a
+    completed scan read (a chat's history) does not count."""
+    scanners, history = pipeline._guard._scanners, "We met on Tuesday and agreed on the plan. " * 100
+    assert isinstance(await pipeline.run(ctx(), incoming(chat(history))), Forward)  # 4,300 characters, read
+    pipeline._guard._scanners = [SlowScanner()]
+    timed_out = await pipeline.run(ctx(), incoming(chat("The budget is fine. " * 400)))
+    assert timed_out.decision.code == "scanner_error"
+    pipeline._guard._scanners = scanners
+    started = time.perf_counter()
+    refused = await pipeline.run(ctx(), incoming(chat("Another report arrived. " * 350)))
+    assert (refused.decision.code, refused.decision.status) == ("scan_budget_exceeded", 413)
+    assert time.perf_counter() - started < 0.5
+    assert "~2.1 s to scan" in refused.decision.reasons[0].message
+    assert events(pipeline)[-1]["result"]["code"] == "scan_budget_exceeded"
+    again = {"model": "m", "messages": [{"role": "user", "content": history}, {"role": "user", "content": "and?"}]}
+    assert isinstance(await pipeline.run(ctx(), incoming(again)), Forward)
+
+
 LEGACY = "4cb07e98946040f69bb050d43331a4a9"
 LEGACY_CALL = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "n", "arguments": {"k": "v"}}}
 

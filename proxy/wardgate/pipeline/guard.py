@@ -20,6 +20,7 @@ from wardgate.errors import PolicyError, ScannerError
 from wardgate.models import Exchange, Finding, JsonPath, Segment, ToolCall
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.masking import Masker, annotated
+from wardgate.pipeline.scan_cost import ScanCost
 from wardgate.pipeline.vault import Vault
 from wardgate.policy import Decision, PolicyEngine, Reason
 from wardgate.policy.engine import DECISION_PATH
@@ -89,11 +90,19 @@ class Guard:
         self._scan_timeout = scan_timeout
         self._record_input = record_input
         self._shadow = shadow
+        self._cost = ScanCost()
 
     @property
     def scans(self) -> bool:
         """Whether a request's judgement runs any scanner (admission bounds only that work)."""
         return bool(self._scanners)
+
+    def expected_scan(self, exchange: Exchange) -> tuple[int, float | None]:
+        """(new characters, the seconds their scan is expected to take, None when not known) of a request."""
+        if not self._scanners:
+            return 0, None
+        new_chars = self._cost.new_chars(exchange.segments)
+        return new_chars, self._cost.expected_s(new_chars)
 
     def shadowed(self, decision: Decision) -> bool:
         """A policy's decision that would change traffic, in shadow mode or marked `shadow`: audited, not applied.
@@ -212,15 +221,18 @@ class Guard:
             return [], None
         segments = _scannable(exchange.segments)
         calls = [self._traced_scan(scanner, segments) for scanner in self._scanners]
+        new_chars, started = self._cost.new_chars(exchange.segments), time.perf_counter()
         try:
             results = await asyncio.wait_for(asyncio.gather(*calls), self._scan_timeout)
         except TimeoutError:
+            self._cost.observe(exchange.segments, new_chars, time.perf_counter() - started, completed=False)
             return [], f"scanners did not finish within {self._scan_timeout * 1000:.0f} ms"
         except ScannerError as exc:
             return [], str(exc)
         except Exception as exc:  # a model or library fault is a scan error too: the configured fail mode applies
             logger.exception("a scanner failed")
             return [], f"a scanner failed: {type(exc).__name__}: {exc}"
+        self._cost.observe(exchange.segments, new_chars, time.perf_counter() - started, completed=True)
         return [finding for found in results for finding in found], None
 
     @staticmethod

@@ -394,6 +394,13 @@ class RequestPipeline:
         if chars > self._rules.max_scan_chars:
             message = f"the request holds {chars} characters to scan; the limit is {self._rules.max_scan_chars}"
             return Refuse(Decision.deny("scan_budget_exceeded", message, status=413))
+        new_chars, expected_s = self._guard.expected_scan(call.exchange)
+        if expected_s is not None and expected_s >= self._guard.scan_timeout:
+            message = (
+                f"the request's {new_chars} new characters would take ~{expected_s:.1f} s to scan at the rate recent "
+                f"scans measured; the scan budget is {self._guard.scan_timeout:g} s"
+            )
+            return Refuse(Decision.deny("scan_budget_exceeded", message, status=413))
         if call.ctx.identity.get("authenticated") and chars <= _PRECHECK_CHARS:
             return None
         verdict = await self._guard.precheck(call.ctx, call.exchange, call.extra)
