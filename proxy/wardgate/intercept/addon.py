@@ -44,7 +44,7 @@ from wardgate.pipeline.response import ResponseJudge
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.policy import Decision
 from wardgate.telemetry.access import finish_request
-from wardgate.telemetry.tracing import RequestTrace, tracer
+from wardgate.telemetry.tracing import RequestTrace, inner_span
 
 __all__ = ["GuardAddon"]
 
@@ -466,7 +466,7 @@ class GuardAddon:
             return
         if response.stream:
             return
-        with tracer().start_as_current_span("wardgate.judge_response"):
+        with inner_span("wardgate.judge_response"):
             await self._judge_response(flow, ctx)
 
     def error(self, flow: http.HTTPFlow) -> None:

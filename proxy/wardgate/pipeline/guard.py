@@ -28,7 +28,7 @@ from wardgate.policy.recording import recorded_input
 from wardgate.scanners import deadline
 from wardgate.scanners.base import Scanner, SyncScanner
 from wardgate.surrogates import scannable, scannable_value
-from wardgate.telemetry.tracing import tracer
+from wardgate.telemetry.tracing import inner_span
 
 __all__ = ["Guard", "Verdict"]
 
@@ -237,13 +237,13 @@ class Guard:
 
     @staticmethod
     async def _traced_scan(scanner: Scanner, segments: Sequence[Segment]) -> list[Finding]:
-        with tracer().start_as_current_span(f"wardgate.scan {scanner.name}") as span:
+        with inner_span(f"wardgate.scan {scanner.name}") as span:
             found = await scanner.scan(segments)
             span.set_attribute("wardgate.findings", len(found))
             return found
 
     async def _decide(self, phase: Phase, policy_input: Mapping[str, Any]) -> Decision:
-        with tracer().start_as_current_span("wardgate.policy", attributes={"wardgate.phase": phase}) as span:
+        with inner_span("wardgate.policy", attributes={"wardgate.phase": phase}) as span:
             try:
                 decision = await self._engine.evaluate(scannable_value(policy_input))
             except PolicyError as exc:

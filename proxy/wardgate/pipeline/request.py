@@ -48,7 +48,7 @@ from wardgate.pipeline.offload import decode_off_loop, read_off_loop
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
 from wardgate.policy import Decision
-from wardgate.telemetry.tracing import tracer
+from wardgate.telemetry.tracing import inner_span
 
 __all__ = [
     "MCP_SESSION_HEADER",
@@ -226,7 +226,7 @@ class RequestPipeline:
         try:
             async with asyncio.timeout(self._rules.deadline_s) as deadline:
                 for stage in self.stages:
-                    with tracer().start_as_current_span(f"wardgate.{stage.__name__.strip('_')}") as span:
+                    with inner_span(f"wardgate.{stage.__name__.strip('_')}") as span:
                         outcome = await stage(call)
                         if isinstance(outcome, Refuse):
                             span.set_attribute("wardgate.refused", outcome.decision.code)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -20,19 +20,40 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from wardgate.config import TracingSettings
 from wardgate.errors import ConfigError
 
-__all__ = ["RequestTrace", "configure_tracing", "tracer"]
+__all__ = ["RequestTrace", "configure_tracing", "inner_span", "tracer"]
 
 _ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 _PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 
 
+_tracer: tuple[trace.TracerProvider, trace.Tracer] | None = None
+# Whether `configure_tracing` set up an exporter: without one, a request's inner spans are not made.
+_exporting = False
+
+
 def tracer() -> trace.Tracer:
-    """Wardgate's tracer from the global provider (a no-op until `configure_tracing` sets one)."""
-    return trace.get_tracer("wardgate")
+    """Wardgate's tracer from the global provider (a no-op until `configure_tracing` sets one). Kept while the
+    provider stays: `get_tracer` builds a new tracer (and warns about a deprecated argument) on every call, ~17 times a
+    request, ~0.5 ms of its CPU."""
+    global _tracer
+    provider = trace.get_tracer_provider()
+    if _tracer is None or _tracer[0] is not provider:
+        _tracer = (provider, trace.get_tracer("wardgate", tracer_provider=provider))
+    return _tracer[1]
+
+
+def inner_span(name: str, attributes: Mapping[str, AttributeValue] | None = None) -> AbstractContextManager[Span]:
+    """A span inside a request (a stage, a scan, a policy call), made current, when spans are exported. With no
+    exporter nobody reads it (the fifteen of a request cost ~0.4 ms of its CPU): a no-op span then, and the request's
+    span stays current, so log lines keep its ids (audit events read them from the request's context anyway)."""
+    if not _exporting:
+        return nullcontext(trace.INVALID_SPAN)
+    return tracer().start_as_current_span(name, attributes=attributes)
 
 
 def _exporter(settings: TracingSettings) -> SpanExporter | None:
@@ -60,9 +81,11 @@ def configure_tracing(settings: TracingSettings) -> TracerProvider:
     (default: parent-based, always on)."""
     attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: settings.service_name}
     provider = TracerProvider(resource=Resource.create(attributes))
+    global _exporting
     exporter = _exporter(settings)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
+    _exporting = exporter is not None
     trace.set_tracer_provider(provider)
     return provider
 
