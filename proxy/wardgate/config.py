@@ -556,8 +556,9 @@ class Settings(BaseSettings):
     upstream_timeout_s: float = Field(
         240.0,
         gt=0,
-        description="A forwarded request whose answer does not start in this long: 504 upstream_timeout. Below "
-        "idle_timeout_s, which would close the connection first without an answer.",
+        description="A forwarded request whose answer does not start in this long, or whose buffered (not streamed) "
+        "answer's body then does not arrive whole in as long: 504 upstream_timeout. Below idle_timeout_s, which would "
+        "close the connection first without an answer.",
     )
     idle_timeout_s: int = Field(
         300, gt=0, description="A connection with no traffic either way for this long is closed (a hung upstream)."

@@ -75,9 +75,13 @@ class RawUpstream:
                 self._held.append(conn)
                 continue
             conn.recv(65536)
-            for index, piece in enumerate([self._answer] if isinstance(self._answer, bytes) else self._answer):
-                time.sleep(0.05 if index else 0)
-                conn.sendall(piece)
+            try:
+                for index, piece in enumerate([self._answer] if isinstance(self._answer, bytes) else self._answer):
+                    time.sleep(0.05 if index else 0)
+                    conn.sendall(piece)
+            except OSError:  # the proxy gave up on it (a timeout): nothing more to say
+                conn.close()
+                continue
             if self._hold:  # answered in part, then silent
                 self._held.append(conn)
                 continue
@@ -591,6 +595,33 @@ def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy, t
     assert response.json()["error"]["code"] == "upstream_timeout"
     assert 1 <= waited < 5
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")
+
+
+@pytest.mark.parametrize("drip", [False, True], ids=["cut-off-then-silent", "a-byte-at-a-time"])
+def test_a_buffered_answer_whose_body_does_not_arrive_whole_in_time_is_a_json_504(start_proxy, drip):
+    """An outside review's findings: after its head, a body cut off then silent got the client a bare close at the
+    idle timeout, and one dripped a byte at a time never timed out (each byte restarted the idle timer)."""
+    body = json.dumps(
+        {
+            "id": "c",
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there, how are you today?"}}],
+        }
+    ).encode()
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
+    pieces = [head, *(body[i : i + 1] for i in range(len(body)))] if drip else [head + body[:20]]
+    upstream = RawUpstream(pieces, hold=True)
+    try:
+        config = {"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1, "idle_timeout_s": 30}
+        proxy, response, waited = timed_chat(start_proxy, config)
+    finally:
+        upstream.close()
+    assert (response.status_code, response.headers["content-type"]) == (504, "application/json")
+    assert response.json()["error"]["code"] == "upstream_timeout"
+    assert 1 <= waited < 5
+    [event] = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")
+    assert "whole answer" in event["result"]["reasons"][0]["message"]
+    assert response.headers["x-wardgate-decision-id"] == event["decision_id"]
 
 
 def test_an_upstream_that_never_finishes_its_tls_handshake_is_a_504(start_proxy):

@@ -147,6 +147,12 @@ def test_an_invoke_stream_s_chunks_are_judged_as_the_model_s_events():
     broken = event("chunk", {"bytes": "not base64!"})
     g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
     assert [kind for kind, _ in messages(g.feed(broken) + g.finish())] == ["validationException"]
+    # An outside review's finding: a chunk nested 200,000 deep raised RecursionError out of the parser.
+    deep = encode_message({":message-type": "event", ":event-type": "chunk"}, "[" * 200_000 + "]" * 200_000)
+    g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
+    assert [kind for kind, _ in messages(g.feed(deep) + g.finish())] == ["validationException"]
+    assert g.stopped is not None
+    assert g.stopped.code == "stream_unreadable"
 
 
 def test_a_message_is_named_as_botocore_names_it():

@@ -246,8 +246,9 @@ class TestBodyStructure:
             b'{"m": {' + b", ".join(b'"k%d": 1' % i for i in range(101)) + b"}}",
             b"[" + b", ".join(b"1" for _ in range(101)) + b"]",
             b'{"a": 1}\n' * 101,
+            b'{"a": 1}\n' + b"11\n" * 101,  # scalars hold no comma or bracket: counted by their lines
         ],
-        ids=["keys", "array", "json-lines"],
+        ids=["keys", "array", "json-lines", "json-lines-of-scalars"],
     )
     def test_more_values_than_the_limit_are_too_complex(self, body):
         with pytest.raises(TooComplex):

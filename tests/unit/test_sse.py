@@ -75,7 +75,7 @@ def test_a_leading_byte_order_mark_is_skipped_once_even_split_over_chunks():
 def test_every_text_besides_the_data_is_kept_for_judging():
     [event] = parse([FRAMING])
     assert (event.event, event.id, event.data) == ("second", "7", "{}")
-    assert event.others == ("first", ": a comment", "retry: 10", "x-note: hi", "no colon")
+    assert event.others == ("first\n: a comment\nretry: 10\nx-note: hi\nno colon",)  # one text: judged together
 
 
 @pytest.mark.parametrize("chunk", [1024, 1 << 20])
@@ -99,3 +99,17 @@ def test_a_long_line_in_small_chunks_parses_in_linear_time():
 def test_encode_carries_the_name_and_id_and_nothing_when_empty():
     assert encode_event("e", None, "9") == b"event: e\nid: 9\n\n"
     assert encode_event(None, None) == b""
+
+
+def test_an_event_of_millions_of_comment_lines_costs_its_size_in_memory():
+    """An outside review's finding: each comment line was a string of its own (8 MiB of `:a` lines, +186 MB)."""
+    import tracemalloc
+
+    flood = b":a\n" * (2 * 1024 * 1024 // 3) + b"data: {}\n\n"
+    tracemalloc.start()
+    [event] = SseParser(max_event_bytes=16 * 1024 * 1024).feed(flood)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * len(flood), f"peak {peak / 2**20:.0f} MiB for {len(flood) / 2**20:.0f} MiB"
+    assert event.data == "{}"
+    assert len(event.others) == 1

@@ -185,4 +185,4 @@ def test_decoding_stops_when_the_judgements_budget_is_spent():
     with deadline.budget(0.0):
         out = stream(gzip.compress(chat_stream([f" token {n}" for n in range(20_000)])))
     [event] = [line for line in out.decode().splitlines() if line.startswith("data: ")][-1:]
-    assert "took its budget" in json.loads(event[6:])["error"]["message"]
+    assert "budget" in json.loads(event[6:])["error"]["message"]  # the decoder's, or the guard's on its first event

@@ -207,6 +207,61 @@ def test_a_held_tool_call_start_holds_no_more_than_a_bounded_queue_behind_it():
     assert guard.stopped is None
 
 
+def chunk_event(delta: dict, index: int = 0) -> bytes:
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": index, "delta": delta}]}
+    return f"data: {json.dumps(chunk)}\n\n".encode()
+
+
+def test_a_held_text_followed_by_empty_deltas_costs_linear_time_and_a_bounded_queue():
+    """An outside review's finding: a text ending in `<PERS` then 10,000 empty deltas held every one of them, each
+    event re-reading the whole queue (98 s of CPU, nothing released). Past the queue's bound the hold is judged as
+    it is, and the events go out."""
+    events = [chunk_event({"content": "hello <PERS"}), *[chunk_event({"content": ""})] * 20_000]
+    guard = StreamGuard(OpenAIChatStream(), Judge(), Vault())
+    started = time.process_time()
+    released = sum(len(guard.feed(piece)) for piece in events)
+    assert time.process_time() - started < 3  # measured ~0.6 s; quadratic, 20,000 took minutes
+    assert released > len(b"".join(events)) * 0.9
+    assert len(guard._queue) <= 1025
+    assert guard.stopped is None
+
+
+def test_a_hold_keeps_no_more_than_a_few_megabytes_of_other_channels_behind_it():
+    """An outside review's finding: choice 0 holding `<PERS` kept choice 1's megabytes (200 MiB in, RSS +620 MB)."""
+    guard = StreamGuard(OpenAIChatStream(), Judge(), Vault(), max_event_bytes=2 * 1024 * 1024)
+    guard.feed(chunk_event({"content": "hello <PERS"}))
+    big = chunk_event({"content": "x " * 512 * 1024}, 1)
+    released = sum(len(guard.feed(big)) for _ in range(40))
+    assert released > 30 * len(big)
+    assert guard._queued_bytes <= 4 * 1024 * 1024 + len(big)
+
+
+def test_a_stream_of_ever_new_channels_is_linear_and_refused_past_the_channel_bound():
+    """An outside review's finding: every choice index opened a channel that every later event walked (10,000
+    indices: 15 s of CPU). Open channels cost nothing per event now, and past 10,000 the stream stops."""
+    events = [chunk_event({"content": "ok "}, index) for index in range(10_001)]
+    guard = StreamGuard(OpenAIChatStream(), Judge(), Vault())
+    started = time.process_time()
+    out = b"".join(guard.feed(piece) for piece in events[:10_000])
+    assert time.process_time() - started < 3  # measured ~0.5 s
+    assert guard.stopped is None
+    assert out == b"".join(events[:10_000])
+    assert client_text(guard.feed(events[-1])).endswith("<error:stream_unreadable>")
+
+
+def test_events_past_the_judgement_s_budget_stop_the_stream():
+    """No scanner need run for a stream's events to take the budget (an upstream can make them costly to read): the
+    guard checks it per event, as the scanners do, and stops."""
+    from wardgate.scanners import deadline
+
+    guard = StreamGuard(OpenAIChatStream(), Judge(), Vault())
+    with deadline.budget(0.0):
+        out = guard.feed(b"".join(chunk_event({"content": "hi "}) for _ in range(3)))
+    assert client_text(out) == "<error:scanner_error>"
+    assert guard.stopped is not None
+    assert guard.stopped.code == "scanner_error"
+
+
 def test_every_text_of_a_channel_in_one_event_is_judged():
     """Found while closing a known gap: a Gemini event with two text parts (or a chat chunk with two choices claiming
     one index) had only its last text judged; the first went out unread."""

@@ -16,6 +16,7 @@ import json
 import struct
 import zlib
 
+from wardgate.formats.body import strict_json
 from wardgate.formats.sse import EventParser, Framing, SseEvent, SseEventTooLarge
 
 __all__ = [
@@ -200,7 +201,7 @@ def _unwrapped(event: SseEvent) -> SseEvent:
     if event.unknown or event.event != _CHUNK:
         return event
     try:
-        outer = json.loads(event.data or "")
+        outer = strict_json(event.data or "")  # nesting bounded: a deep one raised RecursionError past this
         inner = base64.b64decode(outer["bytes"]).decode("utf-8")
     except (ValueError, KeyError, TypeError):
         return _broken(event.raw)

@@ -40,7 +40,9 @@ class SseEvent:
     data: str | None = None  # data lines joined with "\n"; None when the event had none (a comment, a keep-alive)
     id: str | None = None
     # Every other line's text: comments, `retry` and unknown fields (whole lines), an `event`/`id` a later line
-    # replaced. Clients ignore them, but they reach the client in `raw`.
+    # replaced. Clients ignore them, but they reach the client in `raw`. The SSE parser gives them as one text, a line
+    # each: judged together (a key split over two comment lines is joined), and an event of millions of comment lines
+    # is not millions of strings (8 MiB of `:a` lines took +186 MB and 2.6 s: an outside review's finding).
     others: tuple[str, ...] = ()
     unknown: bool = False  # a line named no SSE field (`data`, `event`, `id`, `retry`) nor a comment
 
@@ -73,9 +75,9 @@ class SseParser:
         self._searched = 0  # up to where the line in progress has been searched for its end
         self._started = False  # the leading byte-order mark has been looked for
         self._event: str | None = None
-        self._data: list[str] = []
+        self._data: bytearray | None = None  # the data lines' values, joined with "\n" as they come
         self._id: str | None = None
-        self._others: list[str] = []
+        self._others = bytearray()  # the other lines, joined with "\n"
         self._unknown = False
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
@@ -141,30 +143,40 @@ class SseParser:
 
     def _field(self, line: bytes) -> None:
         if line.startswith(b":"):
-            self._others.append(line.decode("utf-8", errors="replace"))
+            self._other(line)
             return
         name, _, value = line.partition(b":")
-        decoded = (value[1:] if value.startswith(b" ") else value).decode("utf-8", errors="replace")
+        value = value[1:] if value.startswith(b" ") else value
         if name == b"data":
-            self._data.append(decoded)
-        elif name == b"event":
+            if self._data is None:
+                self._data = bytearray(value)
+            else:
+                self._data += b"\n" + value
+            return
+        decoded = value.decode("utf-8", errors="replace")
+        if name == b"event":
             if self._event is not None:
-                self._others.append(self._event)
+                self._other(self._event.encode())
             self._event = decoded
         elif name == b"id":
             if self._id is not None:
-                self._others.append(self._id)
+                self._other(self._id.encode())
             self._id = decoded
         else:
             self._unknown = self._unknown or name != b"retry"
-            self._others.append(line.decode("utf-8", errors="replace"))
+            self._other(line)
+
+    def _other(self, line: bytes) -> None:
+        if self._others:
+            self._others += b"\n"
+        self._others += line
 
     def _dispatch(self, start: int, end: int) -> SseEvent:
-        data = "\n".join(self._data) if self._data else None
-        event = SseEvent(
-            bytes(self._buffer[start:end]), self._event, data, self._id, tuple(self._others), self._unknown
-        )
-        self._event, self._data, self._id, self._others, self._unknown = None, [], None, [], False
+        # Decoded whole: a line break never falls inside a UTF-8 sequence, so this is each line decoded, joined.
+        data = self._data.decode("utf-8", errors="replace") if self._data is not None else None
+        others = (self._others.decode("utf-8", errors="replace"),) if self._others else ()
+        event = SseEvent(bytes(self._buffer[start:end]), self._event, data, self._id, others, self._unknown)
+        self._event, self._data, self._id, self._others, self._unknown = None, None, None, bytearray(), False
         return event
 
 

@@ -339,8 +339,6 @@ class GuardAddon:
         GuardAddon._send_frame(flow, to_client=True, frame=event)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if self._upstream_timer is not None:
-            self._upstream_timer.stop(flow)
         try:
             with _active(flow):
                 self._guard_response_headers(flow)
@@ -350,6 +348,9 @@ class GuardAddon:
             flow.metadata["wardgate_fault"] = exc
             if flow.response is not None:
                 flow.response.stream = False
+        if self._upstream_timer is not None:
+            buffered = flow.response is not None and not flow.response.stream
+            (self._upstream_timer.body if buffered else self._upstream_timer.stop)(flow)
 
     def _guard_response_headers(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
@@ -491,9 +492,14 @@ class GuardAddon:
                 else:
                     denial = Decision.deny("body_too_large", message, status=413)
                     self._guard.refuse(self._context(flow), "request", denial)
-            elif flow.response is None and _CONTEXT in flow.metadata and (limit := flow.metadata.get(TIMED_OUT)):
+            elif (
+                _CONTEXT in flow.metadata
+                and (limit := flow.metadata.get(TIMED_OUT))
+                and (flow.response is None or not flow.response.stream)
+            ):
                 # Our own limit ended it (intercept/upstream_timeout.py): the client got a 504.
-                message = f"the upstream did not {'accept the connection' if limit == 'connect' else 'answer'} in time"
+                what = {"connect": "accept the connection", "answer": "answer", "body": "send its whole answer"}[limit]
+                message = f"the upstream did not {what} in time"
                 denial = Decision.deny("upstream_timeout", message, status=504, source="fail_closed")
                 self._guard.refuse(self._context(flow), "response", denial)
             elif _CONTEXT in flow.metadata and (flow.response is None or not flow.response.stream):

@@ -1,5 +1,7 @@
-"""Upstream timeouts: a connection that does not open, or a request whose answer does not start, within its limit
-ends in a provider-shaped 504 `upstream_timeout` (audited by the addon's `error` hook), never a hang.
+"""Upstream timeouts: a connection that does not open, a request whose answer does not start, or a buffered answer
+whose body does not arrive whole, within its limit, ends in a provider-shaped 504 `upstream_timeout` (audited by the
+addon's `error` hook), never a hang. (A body dripped a byte a second kept mitmproxy's idle timeout from ever firing,
+and a body cut off then silent got the client a bare close at the idle timeout: an outside review's findings.)
 
 mitmproxy has no such timeouts (its `tcp_timeout` closes the client's connection without a word), and no hook runs
 while a flow waits for its upstream, so each forwarded flow gets a timer. When it fires, the request is marked timed
@@ -30,7 +32,7 @@ from wardgate.intercept.error_pages import mark_timed_out
 __all__ = ["TIMED_OUT", "UpstreamTimer"]
 
 logger = logging.getLogger(__name__)
-TIMED_OUT = "wardgate_upstream_timeout"  # flow.metadata: which limit ran out ("connect" or "answer")
+TIMED_OUT = "wardgate_upstream_timeout"  # flow.metadata: which limit ran out ("connect", "answer" or "body")
 _TIMER = "wardgate_upstream_timer"
 _RETRY_S = 0.5  # a timed-out flow with no connection to close yet (between mitmproxy's steps) is looked at again
 
@@ -50,13 +52,19 @@ class UpstreamTimer:
         flow.metadata[_TIMER] = loop.call_later(min(self.connect_s, self.answer_s), self._check, flow, "connect")
         self._waiting.add(flow)
 
+    def body(self, flow: http.HTTPFlow) -> None:
+        """From a buffered answer's head: its body must be whole within `answer_s` (a stream's may take its time)."""
+        self.stop(flow)
+        flow.metadata[_TIMER] = asyncio.get_running_loop().call_later(self.answer_s, self._check, flow, "body")
+
     def stop(self, flow: http.HTTPFlow) -> None:
         self._waiting.discard(flow)
         if (timer := flow.metadata.pop(_TIMER, None)) is not None:
             timer.cancel()
 
     def _check(self, flow: http.HTTPFlow, limit: str) -> None:
-        if flow.response is not None or flow.error is not None:
+        response = flow.response
+        if flow.error is not None or (response is not None and (limit != "body" or response.timestamp_end)):
             self._waiting.discard(flow)
             return
         loop = asyncio.get_running_loop()
@@ -74,10 +82,10 @@ class UpstreamTimer:
             if isinstance(connection, Server)
             and transport.handler is not None
             and not transport.handler.done()  # a failed attempt mitmproxy left behind
-            and (connection is flow.server_conn if limit == "answer" else _opening_for(connection, flow))
+            and (connection is flow.server_conn if limit != "connect" else _opening_for(connection, flow))
         }
         # This flow, and the client's other flows waiting for the same attempt, which ends for them too.
-        for waiting in [flow] if limit == "answer" else self._sharing(flow, ending):
+        for waiting in [flow] if limit != "connect" else self._sharing(flow, ending):
             waiting.metadata[TIMED_OUT] = limit
             mark_timed_out(waiting.request)
         for task in ending.values():

@@ -136,11 +136,16 @@ class ResponseJudge:
             with deadline.budget(self._guard.scan_timeout):
                 return guard.feed(content) + guard.finish()
 
+        fault = False
         try:
             judged = await asyncio.to_thread(judge_whole)
+        except Exception:
+            fault = True  # refused and audited by the caller (`internal_error`), not also recorded as a stream
+            raise
         finally:
-            judge.close(released_bytes=guard.released_bytes, unparsed_events=guard.unparsed_events,
-                        stopped=guard.stopped)  # fmt: skip
+            if not fault:
+                judge.close(released_bytes=guard.released_bytes, unparsed_events=guard.unparsed_events,
+                            stopped=guard.stopped)  # fmt: skip
         return (
             ResponseOutcome(spent=guard.tokens)
             if judged == content

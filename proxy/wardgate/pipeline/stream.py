@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections import deque
 from typing import Any, Protocol
 
 from wardgate.formats.base import apply_rewrites
@@ -29,6 +30,7 @@ from wardgate.models import JsonPath
 from wardgate.pipeline.sse_fields import EventFields, FieldDenied
 from wardgate.pipeline.vault import Vault
 from wardgate.policy import Decision
+from wardgate.scanners import deadline
 from wardgate.surrogates import json_text
 
 __all__ = ["StreamGuard", "WindowJudge", "WindowVerdict", "holdback_start"]
@@ -40,9 +42,14 @@ _TRAILING_PUNCTUATION = ".,;:!?)]}'\""
 _RAW = "$data"  # the key a non-JSON data payload is judged under
 _LEAF_MIN_CHARS = 8  # shorter strings (a role, a finish reason, an index) cannot hold a key or a sentence
 _TOOL_HOLD_FACTOR = 64  # tool-call arguments are held whole, up to this many times hold_chars
-# ... and while no more events than this wait behind them (a call's start with no arguments holds no text, and held
-# the answer's every other event to its end: a second review's finding).
+# While more events than this, or more bytes, wait in the queue, every hold is judged as it is: a call's start with
+# no arguments held the answer's every other event to its end (a second review's finding), and a text ending in
+# `<PERS` followed by empty deltas held all of them, every event re-reading the whole queue (10,000: 98 s of CPU),
+# or held another choice's megabytes (an outside review's findings).
 _MAX_QUEUED = 1024
+_MAX_QUEUED_BYTES = 4 * 1024 * 1024
+# A stream opens a channel per choice, content block, call or (unmapped) string place; past this many it is refused.
+_MAX_CHANNELS = 10_000
 
 
 def holdback_start(text: str) -> int:
@@ -94,6 +101,7 @@ class _Queued:
     # parts, two choices that claim one index), each judged as the channel's: only the last was, until an outside
     # review's probe.
     deltas: dict[str, list[JsonPath]]
+    seq: int  # its place in the stream: the queue is in this order
     rewrites: dict[JsonPath, str] = dataclasses.field(default_factory=dict)
     raw_text: bool = False  # the data is not JSON: `payload` is {_RAW: the data}
 
@@ -101,6 +109,8 @@ class _Queued:
 @dataclasses.dataclass(slots=True)
 class _Channel:
     held: list[_Queued] = dataclasses.field(default_factory=list)  # queued events carrying this channel's text
+    texts: list[str] = dataclasses.field(default_factory=list)  # the text each held event carries, read once
+    settled: bool = False  # nothing changed since it was last judged: judging it again would hold the same events
     released_tail: str = ""  # a tool call's: the end of its arguments released so far
     tool: str | None = None
     given: str = ""  # a call that came whole: its arguments, judged with whatever deltas follow
@@ -145,8 +155,12 @@ class StreamGuard:
         self.decision_id = decision_id  # named in the error event a stopped stream ends with
         self._parser = stream_format.framing.parser(max_event_bytes)
         self._fields = EventFields(self._judge_field, stream_format.framing)
-        self._queue: list[_Queued] = []
+        self._queue: deque[_Queued] = deque()
+        self._queued_bytes = 0
+        self._seq = 0
         self._channels: dict[str, _Channel] = {}
+        self._holding: dict[str, _Channel] = {}  # the channels holding events
+        self._named: dict[str, list[_Channel]] = {}  # a channel under its name and each name it is inside of
         self._released_text = ""  # the end of what the text channels released, in order (the next window's context)
         self.stopped: Decision | None = None
         self.released_bytes = 0  # bytes sent to the client
@@ -196,11 +210,14 @@ class StreamGuard:
         out: list[bytes] = []
         try:
             for event in events:
+                if deadline.spent():  # the events alone (no scanner ran) may take it, however the upstream made them
+                    message = "judging the stream's events took past the scan budget"
+                    raise _Stopped(_fail_closed("scanner_error", message), None, None, "")
                 self._enqueue(event)
                 out += self._release()
             if end:
                 for channel in self._channels.values():
-                    channel.ended = True
+                    _end(channel)
                 out += self._release()
         except _Stopped as stop:
             out += self._stop(stop)
@@ -234,7 +251,8 @@ class StreamGuard:
                 self.unparsed_events += 1
                 payload, raw_text = {_RAW: event.data}, True  # judged as the text it is
         self.tokens.observe(None if raw_text else payload)
-        queued = _Queued(event, payload, {}, raw_text=raw_text)
+        self._seq += 1
+        queued = _Queued(event, payload, {}, self._seq, raw_text=raw_text)
         ends = self._format.ends(event, payload) if not raw_text else []
         self.completed = self.completed or ends is None
         locations = self._format.locations(event, payload) if payload is not None else []
@@ -243,10 +261,11 @@ class StreamGuard:
         if payload is not None:
             self._judge_the_rest(queued, {location.path for location in locations})
         self._queue.append(queued)
-        for name, channel in self._channels.items():
-            # Ending "choice:0" also ends the tool calls inside it ("choice:0:tool:1").
-            if ends is None or any(name == end or name.startswith(end + ":") for end in ends):
-                channel.ended = True
+        self._queued_bytes += len(event.raw)
+        # Ending "choice:0" also ends the tool calls inside it ("choice:0:tool:1").
+        ended = self._channels.values() if ends is None else [c for end in ends for c in self._named.get(end, ())]
+        for channel in ended:
+            _end(channel)
 
     def _judge_the_rest(self, queued: _Queued, located: set[JsonPath]) -> None:
         """Every other string of the event (an error message, a nested or new field, a tool's input, an id) is
@@ -261,7 +280,7 @@ class StreamGuard:
                 queued.rewrites[path] = verdict.text
 
     def _locate(self, queued: _Queued, location: Location) -> None:
-        channel = self._channels.setdefault(location.channel, _Channel())
+        channel = self._channels.get(location.channel) or self._open(location.channel)
         if location.tool is not None:
             _name(channel, location.tool)
         if not location.path:
@@ -271,13 +290,14 @@ class StreamGuard:
                 # A tool call's start is held with its arguments and judged with them: a call that comes with no
                 # argument deltas at all (a tool without parameters, or its input in the start block) was never
                 # judged, and reached the client whatever the tool policy said (found by an outside review).
-                channel.held.append(queued)
+                self._keep(location.channel, channel, queued)
+            channel.settled = False
             return
         text = _get(queued.payload, location.path)
         if location.kind == "delta":
             places = queued.deltas.setdefault(location.channel, [])
             if not places:
-                channel.held.append(queued)
+                self._keep(location.channel, channel, queued)
             places.append(location.path)
             return
         verdict = self._judge.full(self._vault.restore(text), tool=channel.tool, repeated=True)
@@ -286,43 +306,64 @@ class StreamGuard:
         if verdict.text != text:
             queued.rewrites[location.path] = verdict.text
 
+    def _open(self, name: str) -> _Channel:
+        if len(self._channels) >= _MAX_CHANNELS:
+            message = f"the stream opened more than {_MAX_CHANNELS} channels (choices, blocks, calls, places)"
+            raise _Stopped(_fail_closed("stream_unreadable", message), None, None, "")
+        channel = self._channels[name] = _Channel()
+        parts = name.split(":")
+        for length in range(1, len(parts) + 1):
+            self._named.setdefault(":".join(parts[:length]), []).append(channel)
+        return channel
+
+    def _keep(self, name: str, channel: _Channel, queued: _Queued) -> None:
+        channel.held.append(queued)
+        channel.settled = False
+        self._holding[name] = channel
+
     def _release(self) -> list[bytes]:
         """Judge every channel that reached a clean point, then send the queue's head while nothing holds it."""
-        held_back: set[int] = set()
-        position = {id(queued): index for index, queued in enumerate(self._queue)}
-        waiting = [
-            (position[id(channel.held[0])], name, channel) for name, channel in self._channels.items() if channel.held
-        ]
+        # Past the queue's bounds every hold is judged as it is, as a text's is past hold_chars.
+        forced = len(self._queue) > _MAX_QUEUED or self._queued_bytes > _MAX_QUEUED_BYTES
         blocked_at: int | None = None  # the first event a channel still holds
-        for first, name, channel in sorted(waiting, key=lambda item: item[0]):
-            if channel.tool is None and blocked_at is not None and first > blocked_at:
-                # Judged once what comes before it is released: that text is its context.
-                keep = channel.held
+        for name, channel in sorted(self._holding.items(), key=lambda item: item[1].held[0].seq):
+            if channel.tool is None and blocked_at is not None and channel.held[0].seq > blocked_at:
+                keep = channel.held  # judged once what comes before it is released: that text is its context
+            elif channel.settled and not forced:
+                keep = channel.held  # nothing new: it would hold the same events
             else:
-                keep = self._settle(name, channel)
-            held_back.update(id(queued) for queued in keep)
+                keep = self._settle(name, channel, forced=forced)
             if keep:
-                at = position[id(keep[0])]
-                blocked_at = at if blocked_at is None else min(blocked_at, at)
+                blocked_at = keep[0].seq if blocked_at is None else min(blocked_at, keep[0].seq)
+            else:
+                del self._holding[name]
         out = []
-        while self._queue and id(self._queue[0]) not in held_back:
-            out.append(self._encode(self._queue.pop(0)))
+        while self._queue and (blocked_at is None or self._queue[0].seq < blocked_at):
+            out.append(self._encode(self._dequeue()))
         return out
 
-    def _settle(self, name: str, channel: _Channel) -> list[_Queued]:
+    def _dequeue(self) -> _Queued:
+        queued = self._queue.popleft()
+        self._queued_bytes -= len(queued.event.raw)
+        return queued
+
+    def _settle(self, name: str, channel: _Channel, *, forced: bool) -> list[_Queued]:
         """Judge the channel's held events up to its last clean point; returns the ones still held."""
-        texts = ["".join(_get(queued.payload, path) for path in queued.deltas.get(name, ())) for queued in channel.held]
+        channel.settled = True
+        texts = channel.texts
+        for queued in channel.held[len(texts) :]:  # an event's places are all known once it is queued
+            texts.append("".join(_get(queued.payload, path) for path in queued.deltas.get(name, ())))
         given = channel.given
         whole = given + "".join(texts)
         if channel.tool is not None:
             # A tool call (its start too) is held and its arguments judged once, whole: SDKs assemble them before
             # anything acts on them.
-            if not channel.ended and len(whole) <= self._hold * _TOOL_HOLD_FACTOR and len(self._queue) <= _MAX_QUEUED:
+            if not channel.ended and len(whole) <= self._hold * _TOOL_HOLD_FACTOR and not forced:
                 return channel.held
             cut = len(whole)
             channel.judged = True
         else:
-            cut = len(whole) if channel.ended else holdback_start(whole)
+            cut = len(whole) if channel.ended or forced else holdback_start(whole)
             if len(whole) - cut > self._hold:
                 cut = len(whole)  # bounded: past hold_chars the tail is judged as it is
         # Release whole events only: those whose text ends at or before the cut.
@@ -335,10 +376,11 @@ class StreamGuard:
         if release == 0:
             return channel.held
         ready, channel.held = channel.held[:release], channel.held[release:]
+        original = "".join(texts[:release])
+        del texts[:release]
         # A whole call's arguments are judged with the call; their strings were judged, and masked, in place as
         # they passed (`_judge_the_rest`), since an object cannot take the judged text back.
         channel.given = ""
-        original = "".join(texts[:release])
         restored = self._vault.restore(given + original)
         # A text's context is what any text channel released last, not only its own: clients show a choice's content
         # and refusal, or a message's text blocks, one after another, so a key split between two channels reaches
@@ -364,12 +406,9 @@ class StreamGuard:
         self.stopped = stop.decision
         pieces = []
         carrier = stop.carrier
-        while (
-            self._queue
-            and self._queue[0] is not carrier
-            and not any(self._queue[0] in channel.held for channel in self._channels.values())
-        ):
-            pieces.append(self._encode(self._queue.pop(0)))
+        held = min((channel.held[0].seq for channel in self._holding.values() if channel.held), default=None)
+        while self._queue and self._queue[0] is not carrier and (held is None or self._queue[0].seq < held):
+            pieces.append(self._encode(self._dequeue()))
         if carrier is not None and stop.path is not None and stop.clean:
             emptied = dict.fromkeys((path for paths in carrier.deltas.values() for path in paths), "")
             carrier.rewrites = {**emptied, stop.path: stop.clean}
@@ -386,6 +425,11 @@ class StreamGuard:
         payload = apply_rewrites(json.loads(json.dumps(queued.payload)), queued.rewrites)
         data = payload[_RAW] if queued.raw_text else json_text(payload)
         return self._format.framing.encode(queued.event.event, data, queued.event.id, queued.event.others)
+
+
+def _end(channel: _Channel) -> None:
+    if not channel.ended:
+        channel.ended, channel.settled = True, False
 
 
 def _fail_closed(code: str, message: str) -> Decision:
