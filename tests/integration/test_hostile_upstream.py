@@ -115,6 +115,14 @@ def timed_chat(start_proxy, config: dict[str, Any]) -> tuple[Any, httpx.Response
     return proxy, response, time.monotonic() - started
 
 
+def assert_upstream_timeout(proxy, response: httpx.Response, waited: float) -> list[dict[str, Any]]:
+    """The client got a JSON 504 `upstream_timeout` at the 1 s limit (not at the idle timeout); its audit events."""
+    assert (response.status_code, response.headers["content-type"]) == (504, "application/json")
+    assert response.json()["error"]["code"] == "upstream_timeout"
+    assert 1 <= waited < 5
+    return wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")
+
+
 def test_an_unreachable_upstream_is_a_json_502_and_audited(start_proxy):
     proxy = start_proxy({"upstream": f"http://127.0.0.1:{free_port()}", **SPINE})
     response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
@@ -591,10 +599,7 @@ def test_an_upstream_that_never_answers_is_a_json_504_and_audited(start_proxy, t
         proxy, response, waited = timed_chat(start_proxy, config)
     finally:
         upstream.close()
-    assert (response.status_code, response.headers["content-type"]) == (504, "application/json")
-    assert response.json()["error"]["code"] == "upstream_timeout"
-    assert 1 <= waited < 5
-    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")
+    assert assert_upstream_timeout(proxy, response, waited)
 
 
 @pytest.mark.parametrize("drip", [False, True], ids=["cut-off-then-silent", "a-byte-at-a-time"])
@@ -616,10 +621,7 @@ def test_a_buffered_answer_whose_body_does_not_arrive_whole_in_time_is_a_json_50
         proxy, response, waited = timed_chat(start_proxy, config)
     finally:
         upstream.close()
-    assert (response.status_code, response.headers["content-type"]) == (504, "application/json")
-    assert response.json()["error"]["code"] == "upstream_timeout"
-    assert 1 <= waited < 5
-    [event] = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "upstream_timeout")
+    [event] = assert_upstream_timeout(proxy, response, waited)
     assert "whole answer" in event["result"]["reasons"][0]["message"]
     assert response.headers["x-wardgate-decision-id"] == event["decision_id"]
 
