@@ -626,6 +626,25 @@ def test_a_buffered_answer_whose_body_does_not_arrive_whole_in_time_is_a_json_50
     assert response.headers["x-wardgate-decision-id"] == event["decision_id"]
 
 
+def test_a_buffered_stream_of_no_declared_length_may_take_longer_than_the_answer_limit(start_proxy):
+    """A second outside review's finding: Ollama's JSON Lines stream, which Wardgate buffers, got a 504 once it took
+    longer than `upstream_timeout_s` after its head; its lines keep it alive, as a stream's do."""
+    lines = [json.dumps({"model": "llama3", "message": {"role": "assistant", "content": f"w{n} "}, "done": False})
+             for n in range(40)] + [json.dumps({"model": "llama3", "message": {"role": "assistant", "content": ""},
+                                               "done": True})]  # fmt: skip
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n"
+    chunks = [b"%x\r\n%s\n\r\n" % (len(line) + 1, line.encode()) for line in lines]
+    upstream = RawUpstream([head, *chunks, b"0\r\n\r\n"])  # 50 ms apart: ~2 s
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1, **SPINE})
+        body = {"model": "llama3", "messages": [{"role": "user", "content": "hi"}]}
+        response = httpx.post(proxy.url + "/api/chat", json=body, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert response.status_code == 200, response.text
+    assert len(response.text.splitlines()) == 41
+
+
 def test_an_upstream_that_never_finishes_its_tls_handshake_is_a_504(start_proxy):
     """Found by an outside review: a connection open over TCP but stalled in its TLS handshake was not looked for as
     still opening, and the client waited for the idle timeout's close (a bare close, no answer)."""

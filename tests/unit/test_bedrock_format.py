@@ -7,10 +7,10 @@ import json
 import pytest
 
 from wardgate.formats import adapter_for, error_body, provider_for
-from wardgate.formats.base import AmbiguousBody
+from wardgate.formats.base import AmbiguousBody, MalformedBody
 from wardgate.formats.bedrock import BedrockConverse
 from wardgate.formats.bedrock_invoke import BedrockInvoke
-from wardgate.formats.generic_json import parse_unparsed
+from wardgate.formats.generic_json import named_model
 
 BEDROCK = BedrockConverse()
 SPEC = {"toolSpec": {"name": "shell_exec", "inputSchema": {"json": {"type": "object"}}}}
@@ -164,7 +164,32 @@ def test_a_job_s_model_is_the_one_its_body_names(path):
     assert adapter_for("POST", path) is None
     arn = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-reel-v1:0"
     for model in ("amazon.nova-reel-v1:0", arn):
-        assert parse_unparsed({"modelId": model, "modelInput": {"taskType": "TEXT_VIDEO"}}, "bedrock").model == (
-            "amazon.nova-reel-v1:0"
+        assert named_model({"modelId": model, "modelInput": {"taskType": "TEXT_VIDEO"}}) == "amazon.nova-reel-v1:0"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"retrieveAndGenerateConfiguration": {"knowledgeBaseConfiguration": {"modelArn": "x.forbidden-v1"}}},
+        {"foundationModel": "x.forbidden-v1", "instruction": "be brief"},
+        {"baseModelIdentifier": "x.forbidden-v1", "trainingDataConfig": {"s3Uri": "s3://b/t.jsonl"}},
+    ],
+    ids=["knowledge-base", "inline-agent", "customization"],
+)
+def test_bedrock_s_other_model_keys_name_the_model(body):
+    assert named_model(body) == "x.forbidden-v1"
+
+
+def test_a_body_naming_two_models_is_malformed():
+    """A second outside review's finding: `model` beside a forbidden `modelId` was judged as the allowed `model`."""
+    with pytest.raises(MalformedBody):
+        named_model({"model": "amazon.nova-lite-v1:0", "modelId": "x.forbidden-v1"})
+    assert (
+        named_model(
+            {
+                "modelId": "amazon.nova-lite-v1:0",
+                "modelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0",
+            }
         )
-    assert parse_unparsed({"model": "m", "modelId": "other"}, "bedrock").model == "m"
+        == "amazon.nova-lite-v1:0"
+    )

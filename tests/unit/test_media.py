@@ -297,6 +297,13 @@ def test_an_mcp_resource_blob_is_read_as_the_tool_result_it_is() -> None:
          "application/remote"),  # Vertex AI batch prediction
         ({"inputConfig": {"bigquerySource": {"inputUri": "bq://p.d.t"}}}, ("inputConfig", "bigquerySource", "inputUri"),
          "application/remote"),
+        ({"input_config": {"gcs_source": {"uris": ["gs://b/a.jsonl"]}}}, ("input_config", "gcs_source", "uris", 0),
+         "application/remote"),  # proto field names, which Google's JSON parsers take too
+        ({"inputConfig": {"bigquery_source": {"input_uri": "bq://p.d.t"}}},
+         ("inputConfig", "bigquery_source", "input_uri"), "application/remote"),
+        ({"trainingDataConfig": {"s3Uri": "s3://b/t.jsonl"}}, ("trainingDataConfig", "s3Uri"), "application/remote"),
+        ({"validationDataConfig": {"validators": [{"s3Uri": "s3://b/v.jsonl"}]}},
+         ("validationDataConfig", "validators", 0, "s3Uri"), "application/remote"),
         ({"tool": {"url": "https://example.com/docs"}}, ("tool", "url"), None),  # a link, not a file
         ({"image_url": {"url": "see the attached picture"}}, ("image_url", "url"), None),
     ],

@@ -149,6 +149,14 @@ async def test_with_no_scanner_a_request_needs_no_scanning_slot(pipeline):
     assert events(pipeline)[-1]["result"]["code"] == "allowed"
 
 
+async def test_an_unmapped_body_naming_two_models_is_refused(pipeline):
+    request = incoming({"model": "amazon.nova-lite-v1:0", "modelId": "x.forbidden-v1", "modelInput": {}})
+    request.path = "/async-invoke"
+    outcome = await pipeline.run(ctx(), request)
+    assert (outcome.decision.code, outcome.decision.status) == ("malformed_request", 400)
+    assert pipeline.counting.scanned == 0
+
+
 class SlowScanner:
     name = "slow"
 

@@ -212,18 +212,34 @@ def chunk_event(delta: dict, index: int = 0) -> bytes:
     return f"data: {json.dumps(chunk)}\n\n".encode()
 
 
-def test_a_held_text_followed_by_empty_deltas_costs_linear_time_and_a_bounded_queue():
+def test_a_held_text_followed_by_empty_deltas_costs_linear_time_and_stops_at_the_queue_bound():
     """An outside review's finding: a text ending in `<PERS` then 10,000 empty deltas held every one of them, each
-    event re-reading the whole queue (98 s of CPU, nothing released). Past the queue's bound the hold is judged as
-    it is, and the events go out."""
+    event re-reading the whole queue (98 s of CPU, nothing released, audited as allowed). Past the queue's bound the
+    stream stops; what came before the hold went out."""
     events = [chunk_event({"content": "hello <PERS"}), *[chunk_event({"content": ""})] * 20_000]
     guard = StreamGuard(OpenAIChatStream(), Judge(), Vault())
     started = time.process_time()
-    released = sum(len(guard.feed(piece)) for piece in events)
-    assert time.process_time() - started < 3  # measured ~0.6 s; quadratic, 20,000 took minutes
-    assert released > len(b"".join(events)) * 0.9
-    assert len(guard._queue) <= 1025
-    assert guard.stopped is None
+    out = b"".join(guard.feed(piece) for piece in events)
+    assert time.process_time() - started < 3  # measured ~0.1 s; quadratic, 20,000 took minutes
+    assert client_text(out) == "<error:stream_unreadable>"
+    assert guard.stopped is not None
+
+
+def test_a_key_held_while_another_choice_fills_the_queue_never_goes_out_half_written():
+    """A second outside review's finding: releasing a held text at the queue's bound sent a key's first half, and its
+    rest was judged without it (the client got the whole key). The stream stops instead, the key's half unsent."""
+    key = "AKIAZ3MSJV4WWNKWW5FG"
+
+    class KeyJudge(Judge):
+        def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+            return WindowVerdict(ALLOW, text.replace(key, "[REDACTED]"))
+
+    events = [chunk_event({"content": "my key is " + key[:10]}), *[chunk_event({"content": "word "}, 1)] * 1100,
+              chunk_event({"content": key[10:] + " ok"})]  # fmt: skip
+    guard = StreamGuard(OpenAIChatStream(), KeyJudge(), Vault())
+    out = b"".join(guard.feed(piece) for piece in events) + guard.finish()
+    assert key[:10].encode() not in out
+    assert client_text(out).endswith("<error:stream_unreadable>")
 
 
 def test_a_hold_keeps_no_more_than_a_few_megabytes_of_other_channels_behind_it():
@@ -231,9 +247,10 @@ def test_a_hold_keeps_no_more_than_a_few_megabytes_of_other_channels_behind_it()
     guard = StreamGuard(OpenAIChatStream(), Judge(), Vault(), max_event_bytes=2 * 1024 * 1024)
     guard.feed(chunk_event({"content": "hello <PERS"}))
     big = chunk_event({"content": "x " * 512 * 1024}, 1)
-    released = sum(len(guard.feed(big)) for _ in range(40))
-    assert released > 30 * len(big)
-    assert guard._queued_bytes <= 4 * 1024 * 1024 + len(big)
+    for _ in range(40):
+        guard.feed(big)
+        assert guard._queued_bytes <= 4 * 1024 * 1024 + len(big)
+    assert guard.stopped is not None
 
 
 def test_a_stream_of_ever_new_channels_is_linear_and_refused_past_the_channel_bound():

@@ -12,7 +12,7 @@ from wardgate.formats.media import DECODED_MARK, encoded_media, remote_media
 from wardgate.formats.target import model_id
 from wardgate.models import Exchange, JsonPath, Role, Segment
 
-__all__ = ["KEY_MARK", "is_structural", "parse_unparsed", "string_leaves", "with_every_leaf"]
+__all__ = ["KEY_MARK", "is_structural", "named_model", "parse_unparsed", "string_leaves", "with_every_leaf"]
 
 # In a segment path, what follows this marker is an object key, not a value: it can be judged but not rewritten.
 KEY_MARK = "$key"
@@ -25,6 +25,8 @@ _STRUCTURAL_KEYS = frozenset(
      "service_tier", "reasoning_effort", "tool_choice", "format", "detail", "status", "voice", "jsonrpc", "method")
 )  # fmt: skip
 _TOKEN_CHARS = 64
+# Where Bedrock's jobs, agents and knowledge-base calls name the model they run (no `model`, no model in the path).
+_MODEL_KEYS = frozenset(("modelId", "modelArn", "foundationModel", "baseModelIdentifier", "modelIdentifier"))
 
 _MAX_DEPTH = 64
 
@@ -32,14 +34,26 @@ _MAX_DEPTH = 64
 def parse_unparsed(body: Any, provider: str) -> Exchange:
     """An `unparsed` exchange: no roles known, but every string in the body is scannable and rewritable."""
     model, stream = model_and_stream(body) if isinstance(body, dict) else (None, False)
-    if model is None and isinstance(body, dict) and isinstance(body.get("modelId"), str):
-        model = model_id(body["modelId"])  # Bedrock's jobs (`/async-invoke`, `/model-invocation-job`) name it so
     segments = [
         segment
         for path, text in string_leaves(body, ())
         for segment in _media(body, path, text) or [Segment("unknown", "document", text, path)]
     ]
     return Exchange(provider, "unparsed", model, stream, segments)
+
+
+def named_model(body: Any) -> str | None:
+    """The model an unmapped request body names: its top-level `model`, or the model key of a Bedrock job, agent or
+    knowledge-base call at any depth (`/async-invoke`'s `modelId`, `retrieveAndGenerate`'s `modelArn`, an inline
+    agent's `foundationModel`); an ARN is read as the model it names. A body naming two is `MalformedBody`: the
+    upstream runs one of them, and the policy would check the other (a second outside review's finding: `model` beside
+    a forbidden `modelId` passed as the allowed one)."""
+    top = model_and_stream(body)[0] if isinstance(body, dict) else None
+    named = {model_id(text) for path, text in string_leaves(body, ()) if path and path[-1] in _MODEL_KEYS}
+    named |= {top} if top is not None else set()
+    if len(named) > 1:
+        raise MalformedBody(f"the body names more than one model ({', '.join(sorted(named))})")
+    return next(iter(named), None)
 
 
 def with_every_leaf(exchange: Exchange, body: Any, max_segments: int | None = None) -> Exchange:

@@ -39,9 +39,13 @@ _OCTET_STREAM = "application/octet-stream"
 _BAD_SPOTS, _MIN_TEXT_BYTES = 8, 16
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _REMOTE = ("http://", "https://", "gs://", "s3://", "bq://")
-# Where a batch job reads its requests (Bedrock's model invocation job, Vertex AI's batch prediction job; Vertex's
-# `gcsSource.uris` is a list): bytes that reach the model without passing Wardgate.
-_BATCH_INPUTS = frozenset((("s3InputDataConfig", "s3Uri"), ("bigquerySource", "inputUri")))
+# Where a job reads what its model is given (Bedrock's model invocation and customization jobs, Vertex AI's batch
+# prediction job; Vertex's `gcsSource.uris` is a list): bytes that reach a model without passing Wardgate. Keys are
+# compared without case or `_`: Google's JSON parsers take proto field names too (`gcs_source`, `input_uri`).
+_BATCH_INPUTS = frozenset(
+    (("s3inputdataconfig", "s3uri"), ("bigquerysource", "inputuri"), ("trainingdataconfig", "s3uri"),
+     ("validators", "s3uri"))
+)  # fmt: skip
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _TAB_NEWLINE = str.maketrans("", "", "\t\r\n")
 # Charsets a data URL may name that are read as such: the common ones, all linear to decode.
@@ -116,7 +120,8 @@ def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | No
     other string."""
     if not path or not value.lstrip()[:8].lower().startswith(_REMOTE):
         return None
-    if path[-3:-1] == ("gcsSource", "uris") or path[-2:] in _BATCH_INPUTS:
+    keys = tuple(_folded(key) for key in path[-3:])
+    if keys[-3:-1] == ("gcssource", "uris") or keys[-2:] in _BATCH_INPUTS or keys[-3::2] in _BATCH_INPUTS:
         return "application/remote"
     if not isinstance(path[-1], str):
         return None
@@ -134,6 +139,10 @@ def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | No
         block = _parent(body, path[:-1])
         return "image/remote" if block.get("type") == "image" else "application/remote"
     return None
+
+
+def _folded(key: str | int) -> str | int:
+    return key.replace("_", "").lower() if isinstance(key, str) else key
 
 
 def reencode(original: str, text: str) -> str:

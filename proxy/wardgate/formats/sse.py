@@ -41,8 +41,8 @@ class SseEvent:
     id: str | None = None
     # Every other line's text: comments, `retry` and unknown fields (whole lines), an `event`/`id` a later line
     # replaced. Clients ignore them, but they reach the client in `raw`. The SSE parser gives them as one text, a line
-    # each: judged together (a key split over two comment lines is joined), and an event of millions of comment lines
-    # is not millions of strings (8 MiB of `:a` lines took +186 MB and 2.6 s: an outside review's finding).
+    # each, judged as one: an event of millions of comment lines is not millions of strings (8 MiB of `:a` lines took
+    # +186 MB and 2.6 s: an outside review's finding).
     others: tuple[str, ...] = ()
     unknown: bool = False  # a line named no SSE field (`data`, `event`, `id`, `retry`) nor a comment
 

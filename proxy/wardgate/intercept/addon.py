@@ -349,8 +349,12 @@ class GuardAddon:
             if flow.response is not None:
                 flow.response.stream = False
         if self._upstream_timer is not None:
-            buffered = flow.response is not None and not flow.response.stream
-            (self._upstream_timer.body if buffered else self._upstream_timer.stop)(flow)
+            # A body of declared length is whole at the upstream already: its slowness is a stall. An answer of no
+            # declared length that Wardgate buffers may be a stream (Ollama's JSON Lines, a Gemini JSON array, an MCP
+            # SSE answer) and take its time: its bytes keep it alive (idle_timeout_s), as a stream's do (a second
+            # outside review: a 3 s Ollama stream got a 504 under a 1 s limit).
+            whole = flow.response is not None and not flow.response.stream and "content-length" in flow.response.headers
+            (self._upstream_timer.body if whole else self._upstream_timer.stop)(flow)
 
     def _guard_response_headers(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None

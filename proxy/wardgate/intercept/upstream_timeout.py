@@ -1,7 +1,9 @@
 """Upstream timeouts: a connection that does not open, a request whose answer does not start, or a buffered answer
-whose body does not arrive whole, within its limit, ends in a provider-shaped 504 `upstream_timeout` (audited by the
-addon's `error` hook), never a hang. (A body dripped a byte a second kept mitmproxy's idle timeout from ever firing,
-and a body cut off then silent got the client a bare close at the idle timeout: an outside review's findings.)
+of declared length whose body does not arrive whole, within its limit, ends in a provider-shaped 504
+`upstream_timeout` (audited by the addon's `error` hook), never a hang. (Such a body dripped a byte a second kept
+mitmproxy's idle timeout from ever firing, and one cut off then silent got the client a bare close at the idle
+timeout: an outside review's findings. A body of no declared length may be a stream Wardgate buffers, and is kept
+alive by its bytes like a stream.)
 
 mitmproxy has no such timeouts (its `tcp_timeout` closes the client's connection without a word), and no hook runs
 while a flow waits for its upstream, so each forwarded flow gets a timer. When it fires, the request is marked timed
@@ -53,7 +55,7 @@ class UpstreamTimer:
         self._waiting.add(flow)
 
     def body(self, flow: http.HTTPFlow) -> None:
-        """From a buffered answer's head: its body must be whole within `answer_s` (a stream's may take its time)."""
+        """From the head of a buffered answer of declared length: its body must be whole within `answer_s`."""
         self.stop(flow)
         flow.metadata[_TIMER] = asyncio.get_running_loop().call_later(self.answer_s, self._check, flow, "body")
 

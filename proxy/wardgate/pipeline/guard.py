@@ -97,12 +97,12 @@ class Guard:
         """Whether a request's judgement runs any scanner (admission bounds only that work)."""
         return bool(self._scanners)
 
-    def expected_scan(self, exchange: Exchange) -> tuple[int, float | None]:
+    def expected_scan(self, ctx: RequestContext, exchange: Exchange) -> tuple[int, float | None]:
         """(new characters, the seconds their scan is expected to take, None when not known) of a request."""
         if not self._scanners:
             return 0, None
         new_chars = self._cost.new_chars(exchange.segments)
-        return new_chars, self._cost.expected_s(new_chars)
+        return new_chars, self._cost.expected_s(_tenant(ctx), new_chars)
 
     def shadowed(self, decision: Decision) -> bool:
         """A policy's decision that would change traffic, in shadow mode or marked `shadow`: audited, not applied.
@@ -122,7 +122,7 @@ class Guard:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         sent, exchange = exchange, _as_the_caller_reads_it(ctx, phase, exchange)
-        findings, scan_error = await self._scan(exchange)
+        findings, scan_error = await self._scan(ctx, exchange)
         timings["scan_ms"] = _ms(time.perf_counter() - started)
         if phase == "request":
             ctx.turn_findings = [finding.to_dict() for finding in findings]
@@ -155,7 +155,7 @@ class Guard:
         socket's thousands of clean frames do not each write an event (its upgrade was audited as a request)."""
         started = time.perf_counter()
         sent, exchange = exchange, _as_the_caller_reads_it(ctx, phase, exchange)
-        findings, scan_error = await self._scan(exchange)
+        findings, scan_error = await self._scan(ctx, exchange)
         timings = {"scan_ms": _ms(time.perf_counter() - started)}
         policy_input = self._input(ctx, phase, exchange, findings)
         if scan_error is not None and phase in self._fail_closed.scanner_error:
@@ -216,7 +216,7 @@ class Guard:
         timings = {"total_ms": _ms(time.perf_counter() - ctx.started)}
         self._record(ctx, phase, exchange, [], decision, {}, None, timings, None)
 
-    async def _scan(self, exchange: Exchange) -> tuple[list[Finding], str | None]:
+    async def _scan(self, ctx: RequestContext, exchange: Exchange) -> tuple[list[Finding], str | None]:
         if not exchange.segments or not self._scanners:
             return [], None
         segments = _scannable(exchange.segments)
@@ -225,14 +225,16 @@ class Guard:
         try:
             results = await asyncio.wait_for(asyncio.gather(*calls), self._scan_timeout)
         except TimeoutError:
-            self._cost.observe(exchange.segments, new_chars, time.perf_counter() - started, completed=False)
+            elapsed = time.perf_counter() - started
+            self._cost.observe(_tenant(ctx), exchange.segments, new_chars, elapsed, completed=False)
             return [], f"scanners did not finish within {self._scan_timeout * 1000:.0f} ms"
         except ScannerError as exc:
             return [], str(exc)
         except Exception as exc:  # a model or library fault is a scan error too: the configured fail mode applies
             logger.exception("a scanner failed")
             return [], f"a scanner failed: {type(exc).__name__}: {exc}"
-        self._cost.observe(exchange.segments, new_chars, time.perf_counter() - started, completed=True)
+        elapsed = time.perf_counter() - started
+        self._cost.observe(_tenant(ctx), exchange.segments, new_chars, elapsed, completed=True)
         return [finding for found in results for finding in found], None
 
     @staticmethod
@@ -432,6 +434,10 @@ class Guard:
             metrics=dict(timings),
             streamed=dict(stream) if stream is not None else None,
         )
+
+
+def _tenant(ctx: RequestContext) -> str:
+    return str(ctx.identity.get("tenant"))
 
 
 def _as_the_caller_reads_it(ctx: RequestContext, phase: Phase, exchange: Exchange) -> Exchange:

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge
-from wardgate.formats.generic_json import KEY_MARK
+from wardgate.formats.generic_json import KEY_MARK, named_model
 from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
 from wardgate.formats.realtime import is_realtime
 from wardgate.formats.target import canonical_target, model_in_path
@@ -374,7 +374,10 @@ class RequestPipeline:
             ctx.provider, ctx.mcp_methods = "mcp", methods(body)
             ctx.mcp_request_id = next((r.get("id") for r in requests(body) if "id" in r), None)
             return with_every_leaf(Exchange("mcp", "mcp", None, False, []), body, max_segments)
-        exchange = adapter.parse_request(body, path) if adapter else parse_unparsed(body, ctx.provider)
+        if adapter is None:
+            exchange = dataclasses.replace(parse_unparsed(body, ctx.provider), model=named_model(body))
+        else:
+            exchange = adapter.parse_request(body, path)
         return with_every_leaf(exchange, body, max_segments)
 
     async def _usage_input(self, call: _Call) -> Outcome | None:
@@ -394,7 +397,7 @@ class RequestPipeline:
         if chars > self._rules.max_scan_chars:
             message = f"the request holds {chars} characters to scan; the limit is {self._rules.max_scan_chars}"
             return Refuse(Decision.deny("scan_budget_exceeded", message, status=413))
-        new_chars, expected_s = self._guard.expected_scan(call.exchange)
+        new_chars, expected_s = self._guard.expected_scan(call.ctx, call.exchange)
         if expected_s is not None and expected_s >= self._guard.scan_timeout:
             message = (
                 f"the request's {new_chars} new characters would take ~{expected_s:.1f} s to scan at the rate recent "

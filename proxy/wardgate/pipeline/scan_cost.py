@@ -2,12 +2,15 @@
 
 A request whose new text would not be scanned within the scan budget is refused at once (413 `scan_budget_exceeded`)
 instead of after the budget is spent: on a 2-core VM a 100 KB prompt held both cores for the whole 5 s budget and was
-refused all the same. Only new text counts: a text that a completed scan read before (a chat's history, an answer
-sent back as a turn) is cheap, since every scanner remembers its result for it.
+refused all the same. Only new text counts: a text that a completed scan read before under the same role and source
+(a chat's history) is cheap, since every scanner remembers its result for it. Under another role it is new: the
+injection model reads user turns, not assistant ones, so an assistant turn's text resent as a user turn costs a
+forward pass (a second outside review counted such text as read, and the scan then ran to its timeout every time).
 
 The rate is seconds of scan per character, measured on scans of enough new text that per-request overhead does not
-dominate, so it follows the load and the hardware (a GPU, or a busy pod). A rate older than `_STALE_S` is forgotten:
-the next large request is scanned and measures it again, so a refusal never outlives the load that caused it.
+dominate, per tenant: it follows the load and the hardware (a GPU, a busy pod), and one tenant's costly text (slow
+scripts, padding) cannot get another tenant's requests refused. A rate older than `_STALE_S` is forgotten: the
+tenant's next large request is scanned and measures it again, so a refusal never outlives the load that caused it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+
+from cachetools import TTLCache
 
 from wardgate.models import Segment
 from wardgate.scanners.memo import TextMemo
@@ -28,48 +33,56 @@ _SMOOTHING = 0.3
 _STALE_S = 60.0
 # Sources the scanners with a per-character cost (the models) never read.
 _UNSCANNED_SOURCES = frozenset(("metadata", "header"))
+# No more texts remembered than the smallest scanner memo holds (PII's default): a text this remembers as read but a
+# scanner has forgotten would be scanned in full, its time charged to too few characters.
+_REMEMBERED = 4096
+_TENANTS = 10_000
 
 
 class ScanCost:
-    def __init__(self, remembered: int = 16_384, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, remembered: int = _REMEMBERED, clock: Callable[[], float] = time.monotonic) -> None:
         self._scanned: TextMemo[bool] = TextMemo(remembered)
-        self._clock = clock
         self._lock = threading.Lock()
-        self.seconds_per_char: float | None = None
-        self._measured_at = -float("inf")
+        # tenant → seconds of scan per new character; an entry lives _STALE_S from its last sample
+        self._rates: TTLCache[str, float] = TTLCache(_TENANTS, _STALE_S, timer=clock)
 
     def new_chars(self, segments: Sequence[Segment]) -> int:
-        """Characters of the texts no completed scan has read."""
-        return sum(
-            len(s.text)
-            for s in segments
-            if s.source not in _UNSCANNED_SOURCES and s.text and not self._scanned.get(TextMemo.key(s.text))
-        )
+        """Characters of the texts no completed scan has read (under the same role and source)."""
+        return sum(len(s.text) for s in segments if s.source not in _UNSCANNED_SOURCES and s.text and not self._read(s))
 
-    def expected_s(self, new_chars: int) -> float | None:
+    def expected_s(self, tenant: str, new_chars: int) -> float | None:
         """The scan's expected duration; None while no recent scan measured the rate, or for too little text."""
+        if new_chars < _SAMPLE_CHARS:
+            return None
         with self._lock:
-            fresh = self._clock() - self._measured_at <= _STALE_S
-            if new_chars < _SAMPLE_CHARS or self.seconds_per_char is None or not fresh:
-                return None
-            return new_chars * self.seconds_per_char
+            rate = self._rates.get(tenant)
+        return None if rate is None else new_chars * rate
 
-    def observe(self, segments: Sequence[Segment], new_chars: int, elapsed_s: float, *, completed: bool) -> None:
+    def observe(
+        self, tenant: str, segments: Sequence[Segment], new_chars: int, elapsed_s: float, *, completed: bool
+    ) -> None:
         """A scan of `segments` (`new_chars` of them new) took `elapsed_s`; one that did not complete (timed out) took
         at least that. A completed scan's texts are remembered as read."""
         if completed:
             for segment in segments:
                 if segment.source not in _UNSCANNED_SOURCES and segment.text:
-                    self._scanned.put(TextMemo.key(segment.text), True)
+                    self._scanned.put(_key(segment), True)
         if new_chars < _SAMPLE_CHARS:
             return
-        sample, now = elapsed_s / new_chars, self._clock()
+        sample = elapsed_s / new_chars
         with self._lock:
-            stale = now - self._measured_at > _STALE_S
-            if self.seconds_per_char is None or stale:
-                self.seconds_per_char = sample
+            rate = self._rates.get(tenant)
+            if rate is None:
+                rate = sample
             elif not completed:  # a lower bound: the estimate is at least this at once, or it would admit the next
-                self.seconds_per_char = max(self.seconds_per_char, sample)
+                rate = max(rate, sample)
             else:
-                self.seconds_per_char += _SMOOTHING * (sample - self.seconds_per_char)
-            self._measured_at = now
+                rate += _SMOOTHING * (sample - rate)
+            self._rates[tenant] = rate  # set again: the rate lives _STALE_S from this sample
+
+    def _read(self, segment: Segment) -> bool:
+        return bool(self._scanned.get(_key(segment)))
+
+
+def _key(segment: Segment) -> bytes:
+    return TextMemo.key(f"{segment.role}\x00{segment.source}\x00{segment.text}")

@@ -42,10 +42,10 @@ _TRAILING_PUNCTUATION = ".,;:!?)]}'\""
 _RAW = "$data"  # the key a non-JSON data payload is judged under
 _LEAF_MIN_CHARS = 8  # shorter strings (a role, a finish reason, an index) cannot hold a key or a sentence
 _TOOL_HOLD_FACTOR = 64  # tool-call arguments are held whole, up to this many times hold_chars
-# While more events than this, or more bytes, wait in the queue, every hold is judged as it is: a call's start with
-# no arguments held the answer's every other event to its end (a second review's finding), and a text ending in
-# `<PERS` followed by empty deltas held all of them, every event re-reading the whole queue (10,000: 98 s of CPU),
-# or held another choice's megabytes (an outside review's findings).
+# While more events than this, or more bytes, wait in the queue, a held call is judged as it is and a held text stops
+# the stream: a call's start with no arguments held the answer's every other event to its end (a second review's
+# finding), and a text ending in `<PERS` followed by empty deltas held all of them, every event re-reading the whole
+# queue (10,000: 98 s of CPU), or held another choice's megabytes (an outside review's findings).
 _MAX_QUEUED = 1024
 _MAX_QUEUED_BYTES = 4 * 1024 * 1024
 # A stream opens a channel per choice, content block, call or (unmapped) string place; past this many it is refused.
@@ -363,9 +363,15 @@ class StreamGuard:
             cut = len(whole)
             channel.judged = True
         else:
-            cut = len(whole) if channel.ended or forced else holdback_start(whole)
+            cut = len(whole) if channel.ended else holdback_start(whole)
             if len(whole) - cut > self._hold:
                 cut = len(whole)  # bounded: past hold_chars the tail is judged as it is
+            elif forced and cut < len(whole):
+                # Released now, a key in the making would go out half-written and its rest be judged without it (a
+                # second outside review's finding): past the queue's bounds a held text stops the stream instead.
+                # An honest stream's hold ends at the next space; only a stream built to hold one gets here.
+                message = f"a text was held while more than {_MAX_QUEUED} events or 4 MiB queued behind it"
+                raise _Stopped(_fail_closed("stream_unreadable", message), None, None, "")
         # Release whole events only: those whose text ends at or before the cut.
         release, consumed = 0, 0
         for text in texts:
