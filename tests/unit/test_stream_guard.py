@@ -199,7 +199,7 @@ def test_a_held_tool_call_start_holds_no_more_than_a_bounded_queue_behind_it():
         return f"data: {json.dumps(chunk)}\n\n".encode()
 
     start = event({"tool_calls": [{"index": 0, "id": "t1", "type": "function", "function": {"name": "f"}}]}, 0)
-    text = [event({"content": "hello world "}, 1) for _ in range(5000)]
+    text = [event({"content": "hello world "}, 1) for _ in range(40_000)]
     guard = StreamGuard(OpenAIChatStream(), Judge(), Vault())
     released = sum(len(guard.feed(piece)) for piece in [start, *text])
     assert released > len(b"".join(text)) // 2
@@ -234,12 +234,30 @@ def test_a_key_held_while_another_choice_fills_the_queue_never_goes_out_half_wri
         def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
             return WindowVerdict(ALLOW, text.replace(key, "[REDACTED]"))
 
-    events = [chunk_event({"content": "my key is " + key[:10]}), *[chunk_event({"content": "word "}, 1)] * 1100,
+    events = [chunk_event({"content": "my key is " + key[:10]}), *[chunk_event({"content": "word "}, 1)] * 9_000,
               chunk_event({"content": key[10:] + " ok"})]  # fmt: skip
     guard = StreamGuard(OpenAIChatStream(), KeyJudge(), Vault())
     out = b"".join(guard.feed(piece) for piece in events) + guard.finish()
     assert key[:10].encode() not in out
     assert client_text(out).endswith("<error:stream_unreadable>")
+
+
+def test_an_agent_s_long_tool_call_after_a_held_text_passes():
+    """Text ending in a token that might grow into a key, then a long call streamed token by token: thousands of
+    events wait behind the held text until the choice ends, and the stream goes on (below the queue's bounds)."""
+
+    def call(delta: dict) -> bytes:
+        return chunk_event({"tool_calls": [{"index": 0, **delta}]})
+
+    events = [chunk_event({"content": "Writing `config_v2.yaml`:"}),
+              call({"id": "t1", "type": "function", "function": {"name": "write_file", "arguments": ""}}),
+              *[call({"function": {"arguments": "abcd"}})] * 7_000,
+              b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},'
+              b'"finish_reason":"tool_calls"}]}\n\n', b"data: [DONE]\n\n"]  # fmt: skip
+    guard = StreamGuard(OpenAIChatStream(), Judge(), Vault())
+    out = b"".join(guard.feed(piece) for piece in events) + guard.finish()
+    assert guard.stopped is None
+    assert out == b"".join(events)
 
 
 def test_a_hold_keeps_no_more_than_a_few_megabytes_of_other_channels_behind_it():

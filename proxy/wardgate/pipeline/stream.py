@@ -45,8 +45,11 @@ _TOOL_HOLD_FACTOR = 64  # tool-call arguments are held whole, up to this many ti
 # While more events than this, or more bytes, wait in the queue, a held call is judged as it is and a held text stops
 # the stream: a call's start with no arguments held the answer's every other event to its end (a second review's
 # finding), and a text ending in `<PERS` followed by empty deltas held all of them, every event re-reading the whole
-# queue (10,000: 98 s of CPU), or held another choice's megabytes (an outside review's findings).
-_MAX_QUEUED = 1024
+# queue (10,000: 98 s of CPU), or held another choice's megabytes (an outside review's findings). An event costs what
+# it adds, so the bounds are about memory (a full queue of tiny events: ~16 MB of parsed JSON), set past what an honest
+# answer queues: a chat answer's text ending in a held token (`config_v2.yaml`:) then a tool call of ~30 KB of
+# arguments, token by token, queues ~8,000 events behind the text until the choice ends.
+_MAX_QUEUED = 8192
 _MAX_QUEUED_BYTES = 4 * 1024 * 1024
 # A stream opens a channel per choice, content block, call or (unmapped) string place; past this many it is refused.
 _MAX_CHANNELS = 10_000
