@@ -43,8 +43,8 @@ _REMOTE = ("http://", "https://", "gs://", "s3://", "bq://")
 # prediction job; Vertex's `gcsSource.uris` is a list): bytes that reach a model without passing Wardgate. Keys are
 # compared without case or `_`: Google's JSON parsers take proto field names too (`gcs_source`, `input_uri`).
 _BATCH_INPUTS = frozenset(
-    (("s3inputdataconfig", "s3uri"), ("bigquerysource", "inputuri"), ("trainingdataconfig", "s3uri"),
-     ("validators", "s3uri"))
+    (("s3inputdataconfig", "s3uri"), ("bigquerysource", "inputuri"), ("gcssource", "uris"),
+     ("trainingdataconfig", "s3uri"), ("validators", "s3uri"))
 )  # fmt: skip
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _TAB_NEWLINE = str.maketrans("", "", "\t\r\n")
@@ -120,8 +120,8 @@ def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | No
     other string."""
     if not path or not value.lstrip()[:8].lower().startswith(_REMOTE):
         return None
-    keys = tuple(_folded(key) for key in path[-3:])
-    if keys[-3:-1] == ("gcssource", "uris") or keys[-2:] in _BATCH_INPUTS or keys[-3::2] in _BATCH_INPUTS:
+    # The last two keys, a list's index skipped (`gcsSource.uris[0]`, `validators[0].s3Uri`).
+    if tuple(_folded(key) for key in path[-4:] if isinstance(key, str))[-2:] in _BATCH_INPUTS:
         return "application/remote"
     if not isinstance(path[-1], str):
         return None
@@ -141,8 +141,8 @@ def remote_media(body: Any, path: tuple[str | int, ...], value: str) -> str | No
     return None
 
 
-def _folded(key: str | int) -> str | int:
-    return key.replace("_", "").lower() if isinstance(key, str) else key
+def _folded(key: str) -> str:
+    return key.replace("_", "").lower()
 
 
 def reencode(original: str, text: str) -> str:

@@ -326,7 +326,7 @@ class StreamGuard:
 
     def _release(self) -> list[bytes]:
         """Judge every channel that reached a clean point, then send the queue's head while nothing holds it."""
-        # Past the queue's bounds every hold is judged as it is, as a text's is past hold_chars.
+        # Past the queue's bounds a held call is judged as it is and a held text stops the stream (`_settle`).
         forced = len(self._queue) > _MAX_QUEUED or self._queued_bytes > _MAX_QUEUED_BYTES
         blocked_at: int | None = None  # the first event a channel still holds
         for name, channel in sorted(self._holding.items(), key=lambda item: item[1].held[0].seq):
@@ -373,7 +373,8 @@ class StreamGuard:
                 # Released now, a key in the making would go out half-written and its rest be judged without it (a
                 # second outside review's finding): past the queue's bounds a held text stops the stream instead.
                 # An honest stream's hold ends at the next space; only a stream built to hold one gets here.
-                message = f"a text was held while more than {_MAX_QUEUED} events or 4 MiB queued behind it"
+                bound = f"{_MAX_QUEUED} events or {_MAX_QUEUED_BYTES // 2**20} MiB"
+                message = f"a text was held while more than {bound} queued behind it"
                 raise _Stopped(_fail_closed("stream_unreadable", message), None, None, "")
         # Release whole events only: those whose text ends at or before the cut.
         release, consumed = 0, 0
