@@ -255,10 +255,10 @@ def best_windows(model: Bert, data: Windows, raw: dict) -> dict[int, int]:
     return {r: w for r, (_, w) in top.items()}
 
 
-def save_shards(model: Bert, out: Path, limit: int = 16 * 2**20) -> list[str]:
+def save_shards(weights: dict[str, torch.Tensor], out: Path, limit: int = 16 * 2**20) -> list[str]:
     # fp16: a 12-layer run's weights are 86 MB in fp32, more than the GPU machine hands back (64 MiB, 8 files of
     # 16 MiB); training ran in bf16 autocast and the shipped graph is int8, so the rounding (~5e-4) is immaterial.
-    state = {k: v.detach().half().cpu().contiguous() for k, v in model.state_dict().items() if k != WORDS}
+    state = {k: v.detach().half().cpu().contiguous() for k, v in weights.items() if k != WORDS}
     shards: list[dict[str, torch.Tensor]] = [{}]
     size = 0
     for name, tensor in state.items():
@@ -370,7 +370,7 @@ def main() -> None:
     assert best is not None
     model.load_state_dict(best[1])
     args.out.mkdir(parents=True, exist_ok=True)
-    shards = save_shards(model, args.out)
+    shards = save_shards(model.state_dict(), args.out)
     scores = best[2]
     summary = {
         "chosen_epoch": best[0]["epoch"],
