@@ -1,9 +1,14 @@
+import contextlib
 import json
+import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from wardgate.audit import GENESIS, AuditLog, event_hash, rotated_files, verify_files
+from wardgate.errors import AuditError
 
 
 def write_events(path: Path, count: int, *, max_bytes: int = 10_000_000) -> None:
@@ -99,3 +104,103 @@ def test_stdout_sink_writes_the_same_line(tmp_path, capsys):
     log.record("decision", n=1)
     log.close()
     assert (tmp_path / "a.jsonl").read_text() == capsys.readouterr().out
+
+
+class TestFileMovedAway:
+    def test_a_deleted_file_is_opened_anew_and_the_chain_continues(self, tmp_path):
+        path = tmp_path / "audit.jsonl"
+        log = AuditLog(path)
+        log.record("decision", n=0)
+        path.unlink()  # a log shipper that removes what it has read
+        log.record("decision", n=1)
+        log.close()
+        events = [json.loads(line) for line in path.read_text().splitlines()]
+        assert [(e["seq"], e["n"]) for e in events] == [(1, 1)]
+        assert verify_files([path]).ok
+
+    def test_a_renamed_file_leaves_the_next_line_to_a_new_one(self, tmp_path):
+        path = tmp_path / "audit.jsonl"
+        log = AuditLog(path)
+        log.record("decision", n=0)
+        path.rename(tmp_path / "audit.jsonl.1")  # logrotate
+        log.record("decision", n=1)
+        log.close()
+        assert len((tmp_path / "audit.jsonl.1").read_text().splitlines()) == 1
+        assert verify_files([tmp_path / "audit.jsonl.1", path]).ok
+
+
+def test_a_failed_rotation_refuses_the_write_and_the_next_one_recovers(tmp_path, monkeypatch):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=300)
+    log.record("decision", n=0, pad="x" * 200)
+    real_rename = Path.rename
+
+    def read_only_directory(self, target):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "rename", read_only_directory)
+    with pytest.raises(AuditError):
+        log.record("decision", n=1, pad="x" * 200)
+    assert not log.healthy
+    monkeypatch.setattr(Path, "rename", real_rename)  # the fault clears
+    log.record("decision", n=2, pad="x" * 200)
+    log.close()
+    assert log.healthy
+    result = verify_files([*rotated_files(path), path])
+    assert (result.ok, result.events) == (True, 2)
+
+
+def stdout_pipe(monkeypatch) -> tuple[int, int]:
+    """sys.stdout replaced by the write end of a pipe no one reads yet; its pipe buffer filled up."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(write_end, b"f" * 4096)
+    os.set_blocking(write_end, True)
+    monkeypatch.setattr(sys, "stdout", os.fdopen(write_end, "w"))
+    return read_end, write_end
+
+
+def drain(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    chunks = []
+    with contextlib.suppress(BlockingIOError):
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class TestStalledStdout:
+    def test_a_reader_that_stops_reading_gets_refusals_not_a_hang(self, monkeypatch):
+        read_end, _ = stdout_pipe(monkeypatch)
+        log = AuditLog(None, stdout=True)
+        started = time.monotonic()
+        with pytest.raises(AuditError, match="stdout did not take"):
+            log.record("decision", n=0)
+        first = time.monotonic() - started
+        started = time.monotonic()
+        with pytest.raises(AuditError):
+            log.record("decision", n=1)
+        assert time.monotonic() - started < 0.4  # once stalled, refused without the 0.5 s wait
+        assert first < 2
+        assert not log.healthy
+        drain(read_end)  # the reader catches up
+        log.record("decision", n=2)
+        assert log.healthy
+        lines = drain(read_end).decode().splitlines()
+        assert [json.loads(line)["seq"] for line in lines] == [0]  # the refused lines left no link
+
+    def test_with_a_file_too_a_line_stdout_refused_is_taken_back_from_the_file(self, tmp_path, monkeypatch):
+        path = tmp_path / "audit.jsonl"
+        read_end, _ = stdout_pipe(monkeypatch)
+        log = AuditLog(path, stdout=True)
+        for n in range(2):
+            with pytest.raises(AuditError):
+                log.record("decision", n=n)
+        drain(read_end)
+        log.record("decision", n=2)
+        log.close()
+        events = [json.loads(line) for line in path.read_text().splitlines()]
+        assert [(e["seq"], e["n"]) for e in events] == [(0, 2)]
+        assert verify_files([path]).ok

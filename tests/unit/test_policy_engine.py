@@ -92,6 +92,17 @@ class TestBundle:
         (tmp_path / "data.json").write_text('{"a": 2}')
         assert first != load_bundle(tmp_path).revision
 
+    async def test_a_file_that_is_not_utf8_fails_the_reload_and_the_bundle_stays(self, tmp_path):
+        write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": true}\n', {})
+        engine = EmbeddedEngine(tmp_path, timeout=1.0)
+        engine.load()
+        served = engine.revision
+        (tmp_path / "junk.rego").write_bytes(b"\xff\xfe package x")
+        with pytest.raises(PolicyError, match="cannot read the policy bundle"):
+            load_bundle(tmp_path)
+        assert await engine.reload() is False
+        assert engine.revision == served
+
     def test_nested_data_json_lands_at_its_directory_path(self, tmp_path):
         write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": true}\n', {"top": 1})
         (tmp_path / "tenants" / "acme").mkdir(parents=True)
@@ -110,7 +121,18 @@ class TestStrictDecisions:
 
     @pytest.mark.parametrize(
         "decision",
-        [{"allow": True, "maks": ["pii"]}, {"allow": True, "tools": {"deni": ["shell"]}}, {"allow": "true"}],
+        [
+            {"allow": True, "maks": ["pii"]},
+            {"allow": True, "tools": {"deni": ["shell"]}},
+            {"allow": "true"},
+            # Headers from request fields (a model named "x\r\nSet-Cookie: …"), names no client can read, framing.
+            {"allow": False, "headers": {"x-denied-model": "x\r\nSet-Cookie: session=attacker"}},
+            {"allow": False, "headers": {"bad name": "v"}},
+            {"allow": False, "headers": {"Content-Length": "0"}},
+            # A deny whose status carries no body would lose its error.
+            {"allow": False, "status": 204},
+            {"allow": False, "status": 304},
+        ],
     )
     def test_unknown_keys_and_loose_types_are_refused(self, decision):
         from wardgate.errors import PolicyError

@@ -7,7 +7,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import select
 import sys
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,6 +20,8 @@ __all__ = ["AuditSink", "Damage", "Tail", "read_tail", "rotated_files"]
 
 # How far back a damaged tail is looked at: a torn write is one line, a crash loop a few.
 _TAIL_WINDOW = 1024 * 1024
+# How long one audit line may wait for a stalled stdout reader (the event loop waits with it) before it is refused.
+_STDOUT_WAIT_S = 0.5
 
 
 def rotated_files(path: Path) -> list[Path]:
@@ -105,7 +109,7 @@ class AuditSink:
     def __init__(self, path: Path | None, *, stdout: bool, max_bytes: int) -> None:
         self._path = path
         self._max_bytes = max_bytes
-        self._stdout: IO[str] | None = sys.stdout if stdout else None
+        self._stdout = _Stdout(sys.stdout) if stdout else None
         self._file: IO[bytes] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,18 +119,23 @@ class AuditSink:
 
     def msg(self, line: str) -> None:
         data = line.encode("utf-8") + b"\n"
-        if self._file is not None:
-            self._append(data)
+        position = self._append(data) if self._file is not None else None
         if self._stdout is not None:
             try:
-                self._stdout.write(line + "\n")
-                self._stdout.flush()
-            except OSError as exc:
-                raise AuditError(f"cannot write the audit trail to stdout: {exc}") from exc
+                self._stdout.write(data)
+            except AuditError:
+                # Taken back from the file too: the chain in memory is rewound, and a line kept in the file would
+                # be followed by another with its sequence number (an outside review: `audit verify` then failed).
+                if position is not None:
+                    self._take_back(position)
+                raise
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes) -> int:
+        """Append one line; returns where it starts."""
         assert self._file is not None
         try:
+            if self._moved():
+                self._reopen()
             if self._file.tell() > 0 and self._file.tell() + len(data) > self._max_bytes:
                 self._rotate()
             position = self._file.tell()
@@ -138,6 +147,21 @@ class AuditSink:
         except OSError as exc:
             self._take_back(position)
             raise AuditError(f"cannot write the audit trail: {exc}") from exc
+        return position
+
+    def _moved(self) -> bool:
+        """Whether the path no longer names the open file: deleted (a log shipper that removes what it read) or
+        renamed (logrotate). Lines written on would go to a file no one reads again (an outside review: every
+        record after an `rm` was lost while traffic flowed), so the path is opened anew, as logging's
+        WatchedFileHandler does; the chain continues there."""
+        assert self._file is not None
+        assert self._path is not None
+        try:
+            named = os.stat(self._path)
+        except FileNotFoundError:
+            return True
+        opened = os.fstat(self._file.fileno())
+        return (named.st_dev, named.st_ino) != (opened.st_dev, opened.st_ino)
 
     def _take_back(self, position: int) -> None:
         """Drop whatever part of a failed line reached the file, and any bytes still buffered for it."""
@@ -152,18 +176,69 @@ class AuditSink:
         self._file = self._path.open("ab")
 
     def _rotate(self) -> None:
-        assert self._file is not None
+        """Rename the full file and open a new one. A rename or open that fails leaves the open file in place
+        (the write is refused), so the next write tries again: closing first left a closed file that refused every
+        write until a restart, after the fault had cleared (an outside review)."""
         assert self._path is not None
-        self._file.close()
         existing = rotated_files(self._path)
         number = int(existing[-1].suffix[1:]) + 1 if existing else 1
         self._path.rename(self._path.with_name(f"{self._path.name}.{number:06d}"))
-        self._file = self._path.open("ab")
+        self._reopen()
+
+    def _reopen(self) -> None:
+        assert self._file is not None
+        assert self._path is not None
+        opened = self._path.open("ab")
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._file = opened
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class _Stdout:
+    """Audit lines to stdout, without letting a reader that stops reading hold the proxy.
+
+    A blocking write to a full pipe held the event loop, and with it every request, `/healthz` and `/metrics`,
+    until someone drained the pipe (an outside review). A line now waits at most `_STDOUT_WAIT_S` for room, and
+    once stdout has stalled, later lines are refused at once until one goes through: each refusal is a failed audit
+    write (the request is refused, readiness drops), never a wait per request.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        try:
+            self._fd: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # a stream with no descriptor (a test's capture): plain writes
+            self._fd = None
+        self._stalled = False
+        self._torn = False  # a line cut off by a stall: the next one starts on a line of its own
+
+    def write(self, data: bytes) -> None:
+        if self._fd is None:
+            try:
+                self._stream.write(data.decode("utf-8"))
+                self._stream.flush()
+            except OSError as exc:
+                raise AuditError(f"cannot write the audit trail to stdout: {exc}") from exc
+            return
+        view = memoryview(b"\n" + data if self._torn else data)
+        deadline = time.monotonic() + (0.0 if self._stalled else _STDOUT_WAIT_S)
+        poller = select.poll()
+        poller.register(self._fd, select.POLLOUT)
+        try:
+            while view:
+                if not poller.poll(max(0, round((deadline - time.monotonic()) * 1000))):
+                    self._stalled, self._torn = True, self._torn or len(view) < len(data)
+                    raise AuditError(f"stdout did not take the audit line within {_STDOUT_WAIT_S:g} s")
+                # At most PIPE_BUF bytes: a pipe that polls writable takes that much without blocking.
+                view = view[os.write(self._fd, view[: select.PIPE_BUF]) :]
+        except OSError as exc:
+            raise AuditError(f"cannot write the audit trail to stdout: {exc}") from exc
+        self._stalled = self._torn = False
 
 
 def _ends_with_newline(path: Path, size: int) -> bool:

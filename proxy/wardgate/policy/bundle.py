@@ -45,7 +45,16 @@ def _merge_at(data: dict[str, Any], keys: tuple[str, ...], value: Any, where: st
 
 
 def load_bundle(root: Path, *, include_tests: bool = False) -> Bundle:
-    """Read every `*.rego` and `data.json` under `root`; the revision hashes all of them."""
+    """Read every `*.rego` and `data.json` under `root`; the revision hashes all of them. A file that cannot be read
+    (not UTF-8, removed while read) is a `PolicyError` like any broken bundle: a reload keeps the bundle it has (an
+    outside review: a non-UTF-8 file ended the watcher, and later edits were never loaded)."""
+    try:
+        return _read_bundle(root, include_tests)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read the policy bundle under {root}: {exc}") from exc
+
+
+def _read_bundle(root: Path, include_tests: bool) -> Bundle:
     if not root.is_dir():
         raise PolicyError(f"policy directory {root} does not exist")
     digest = hashlib.sha256()

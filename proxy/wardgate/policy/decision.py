@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from wardgate.errors import PolicyError
 
@@ -51,6 +61,26 @@ class Decision(BaseModel):
             return [{"code": "policy_denied", "message": r} if isinstance(r, str) else r for r in value]
         return value
 
+    @field_validator("headers")
+    @classmethod
+    def _headers_are_sendable(cls, value: dict[str, str]) -> dict[str, str]:
+        # A policy's header values may carry request fields (the model name): a CR/LF there split the refusal's
+        # head and set a header of the caller's choosing (an outside review); a name that is no HTTP token broke the
+        # answer. Framing is Wardgate's own.
+        for name, text in value.items():
+            if not _TOKEN.fullmatch(name) or name.lower() in _FRAMING:
+                raise ValueError(f"header {name!r} is not a header a policy may set")
+            if not _FIELD_VALUE.fullmatch(text):
+                raise ValueError(f"header {name!r}: its value holds a control character")
+        return value
+
+    @model_validator(mode="after")
+    def _a_deny_is_an_error_status(self) -> Decision:
+        # A 204 or 304 carries no body: the refusal's JSON error would be lost.
+        if not self.allow and not 400 <= self.status <= 599:
+            raise ValueError(f"a deny's status must be 4xx or 5xx, not {self.status}")
+        return self
+
     @property
     def changes_traffic(self) -> bool:
         """Whether applying this decision would refuse or rewrite anything (what shadow mode holds back)."""
@@ -74,6 +104,11 @@ class Decision(BaseModel):
     @classmethod
     def deny(cls, code: str, message: str, *, status: int = 403, source: DecisionSource = "policy") -> Decision:
         return cls(allow=False, status=status, reasons=[Reason(code=code, message=message)], source=source)
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"})
 
 
 def _names(kind: str, listed: list[str]) -> bool:

@@ -22,4 +22,7 @@ async def watch_bundle(engine: PolicyEngine, root: Path) -> None:
     """Run until cancelled; each batch of changes (debounced by watchfiles) triggers one reload."""
     async for _changes in watchfiles.awatch(root, watch_filter=_is_policy_file, debounce=200):
         logger.info("policy files changed under %s", root)
-        await engine.reload()
+        try:
+            await engine.reload()
+        except Exception:  # a reload's own fault must not end the watcher: later edits would never load
+            logger.exception("policy reload failed; still serving revision %s", engine.revision)
