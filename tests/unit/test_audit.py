@@ -204,3 +204,10 @@ class TestStalledStdout:
         events = [json.loads(line) for line in path.read_text().splitlines()]
         assert [(e["seq"], e["n"]) for e in events] == [(0, 2)]
         assert verify_files([path]).ok
+
+
+def test_an_audit_path_that_is_a_fifo_is_refused_at_start_not_waited_on(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    os.mkfifo(path)
+    with pytest.raises(AuditError, match="pipe or socket"):
+        AuditLog(path)

@@ -113,6 +113,8 @@ class AuditSink:
         self._file: IO[bytes] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_fifo() or path.is_socket():  # opening a FIFO waits for a reader: the start hung for ever
+                raise AuditError(f"audit file {path} is a pipe or socket: use audit.stdout for a stream")
             self._file = path.open("ab")
             if (size := self._file.tell()) > 0 and not _ends_with_newline(path, size):
                 self._file.write(b"\n")  # a torn last line stays on its own line, sealed by the next event
