@@ -59,7 +59,12 @@ def main() -> None:
 @click.option("--admin-port", type=int, help="Port for /healthz and /readyz.")
 @click.option("--audit-file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--policies", type=click.Path(file_okay=False, path_type=Path), help="Policy bundle directory.")
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
 @_reports_errors
 def run(config_file: Path | None, log_level: str, **flags: Any) -> None:
     """Run the proxy until SIGINT/SIGTERM (SIGHUP reloads the policy bundle)."""

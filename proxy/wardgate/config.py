@@ -597,6 +597,18 @@ class Settings(BaseSettings):
             raise ValueError("reverse mode needs `upstream` (or --upstream URL)")
         return self
 
+    @model_validator(mode="after")
+    def _one_upstream_for_its_credential(self) -> Settings:
+        # In forward and transparent mode every inspected host is an upstream: the key would go to all of them (an
+        # outside review saw the OpenAI key sent to an Anthropic route, beside the agent's own x-api-key).
+        if self.identity.upstream_credential is not None and self.mode != "reverse":
+            raise ValueError(
+                f"identity.upstream_credential is for reverse mode (one upstream); in {self.mode} mode Wardgate would "
+                "add that key to the requests for every inspected host: leave it out (agents keep their own provider "
+                "keys, see identity.forward.provider_keys)"
+            )
+        return self
+
 
 def read_secret(file: Path | None, env: str | None, what: str) -> str:
     """A secret named by the configuration: the contents of `file`, or the value of the environment variable `env`."""
@@ -608,7 +620,8 @@ def read_secret(file: Path | None, env: str | None, what: str) -> str:
     else:
         secret = os.environ.get(env or "", "").strip()
     if not secret:
-        raise ConfigError(f"{what} is empty")
+        source = f"file {file}" if file is not None else f"environment variable {env}"
+        raise ConfigError(f"{what} is empty (its {source})")
     return secret
 
 
@@ -624,6 +637,16 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ConfigError(f"config file {path} must hold a mapping at the top level")
     return loaded
+
+
+def _no_misspelt_environment() -> None:
+    """pydantic-settings reads the variables that name a field and ignores the rest: `WARDGATE_PORTT=9000` started a
+    proxy on the default port without a word (nested names are checked: `extra="forbid"`)."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    fields = set(Settings.model_fields)
+    for name in os.environ:
+        if name.upper().startswith(prefix) and name[len(prefix) :].split("__", 1)[0].lower() not in fields:
+            raise ConfigError(f"environment variable {name} names no setting (misspelt?)")
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
@@ -642,6 +665,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=file_values)
 
+    _no_misspelt_environment()
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         return _WithFile(**given)

@@ -1,6 +1,9 @@
-import pytest
+from collections.abc import Iterator
 
-from wardgate.config import load_settings
+import pytest
+import yaml
+
+from wardgate.config import Settings, load_settings
 from wardgate.errors import ConfigError
 
 
@@ -32,6 +35,9 @@ def test_priority_is_flags_then_env_then_yaml(tmp_path, monkeypatch):
         ("- a list\n", "must hold a mapping"),
         ("upstream: [unclosed\n", "not valid YAML"),
         ("upstream: http://x\nidle_timeout_s: 60\n", "upstream_timeout_s must be below idle_timeout_s"),
+        # One provider key for every inspected host: refused outside reverse mode.
+        ("mode: forward\nidentity:\n  upstream_credential: {value_env: K}\n", "is for reverse mode"),
+        ("mode: transparent\nidentity:\n  upstream_credential: {value_env: K}\n", "is for reverse mode"),
     ],
 )
 def test_invalid_config_names_the_problem(tmp_path, yaml_text, message):
@@ -69,6 +75,23 @@ def test_the_readme_configuration_example_is_valid(tmp_path):
     settings = load_settings(tmp_path / "wardgate.yaml")
     assert settings.scanners.pii.ner.model is not None
     assert settings.masking.operators == {"US_SSN": "redact", "CREDIT_CARD": "partial"}
+    # Every other value it shows is the default: a user who copies it must not get weaker settings (an outside
+    # review: its fail_closed phases and llm_hosts were fewer than the defaults).
+    shown = yaml.safe_load(example)
+    defaults = Settings(upstream=shown["upstream"]).model_dump(mode="json")
+    examples = {"scanners.links.allowed_hosts", "masking.operators"}
+    assert list(_differences(shown, defaults, examples)) == []
+
+
+def _differences(shown: dict, defaults: dict, examples: set[str], path: str = "") -> Iterator[str]:
+    for key, value in shown.items():
+        where = f"{path}.{key}" if path else key
+        if where in examples:
+            continue
+        if isinstance(value, dict) and isinstance(defaults.get(key), dict):
+            yield from _differences(value, defaults[key], examples, where)
+        elif value != defaults.get(key):
+            yield f"{where}: README {value!r}, default {defaults.get(key)!r}"
 
 
 @pytest.mark.parametrize(
@@ -77,3 +100,9 @@ def test_the_readme_configuration_example_is_valid(tmp_path):
 def test_positive_label_from_the_environment_is_one_label_or_a_json_list(monkeypatch, value, expected):
     monkeypatch.setenv("WARDGATE_SCANNERS__INJECTION__POSITIVE_LABEL", value)
     assert load_settings(None, upstream="http://x").scanners.injection.positive_label == expected
+
+
+def test_a_misspelt_environment_variable_is_a_config_error(monkeypatch):
+    monkeypatch.setenv("WARDGATE_PORTT", "9000")
+    with pytest.raises(ConfigError, match="WARDGATE_PORTT names no setting"):
+        load_settings(None, upstream="http://x")

@@ -7,8 +7,10 @@
 #   already looked like an injection (a finding at or above data.agents.suspicion, default 0.5).
 package wardgate.extensions.agents
 
-# The caller: a Kubernetes service account when the identity has one, else the subject.
-account := input.identity.service_account if input.identity.service_account else := input.identity.subject
+# The caller: its Kubernetes service account when the identity names one (the pod's, a projected token's, an mTLS
+# SPIFFE id's: `identity.workload`), else the subject.
+account := input.identity.workload.service_account if input.identity.workload.service_account
+else := input.identity.subject
 
 allowed(name) if {
 	some pattern in object.get(data.agents.tools, account, [])

@@ -11,7 +11,10 @@ config := {
 
 call(name, arguments) := {
 	"phase": "tool_call",
-	"identity": {"subject": "svc", "service_account": "support-bot"},
+	"identity": {
+		"subject": "system:serviceaccount:team-a:support-bot",
+		"workload": {"namespace": "team-a", "service_account": "support-bot"},
+	},
 	"tool_call": {"name": name, "arguments": arguments},
 	"turn": {"findings": []},
 }
