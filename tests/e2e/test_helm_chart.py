@@ -359,6 +359,21 @@ def test_gateway_settings_come_from_its_env_and_config(rendered, tmp_path, monke
     assert pod["securityContext"]["runAsUser"] == InjectorSettings().uid
 
 
+def test_gateway_api_keys_come_from_the_named_secret(helm, monkeypatch):
+    """README: gateway clients authenticate with a Wardgate API key, which only a file can hold."""
+    documents = render(helm, "--set", "gateway.enabled=true", "--set", "gateway.apiKeysSecret=wg-keys")
+    pod = find(documents, "Deployment", "wg-wardgate-gateway")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    for variable in container["env"]:
+        monkeypatch.setenv(variable["name"], variable["value"])
+    settings = load_settings(None)
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v.get("secret") for v in pod["volumes"]}
+    assert settings.identity.api_keys.enabled
+    assert str(settings.identity.api_keys.file) == f"{mounts['api-keys']}/api-keys.yaml"
+    assert volumes["api-keys"] == {"secretName": "wg-keys"}
+
+
 def test_service_monitor_scrapes_the_gateway_admin_port(rendered):
     documents = rendered["gateway"]
     monitor = find(documents, "ServiceMonitor", "wg-wardgate-gateway")

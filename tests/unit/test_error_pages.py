@@ -36,7 +36,7 @@ def test_an_answer_to_a_judged_request_comes_in_its_providers_shape_with_its_dec
         "type": "error",
         "error": {
             "type": "api_error",
-            "message": "Wardgate: Server disconnected.",
+            "message": "Wardgate: the upstream could not be reached, or its answer broke off or could not be read",
             "wardgate": {"code": "upstream_unavailable", "decision_id": "d-1"},
         },
     }
@@ -81,3 +81,15 @@ def test_the_stream_patches_compose_in_either_order_and_install_once(monkeypatch
         assert client_reset(flow)
         assert answer(502, command.event.message)[2]["error"]["wardgate"]["decision_id"] == "d-2"
         assert len(HttpStream.handle_event.wardgate_wrappers) == 2
+
+
+def test_mitmproxys_words_about_the_upstream_never_reach_the_client():
+    """They name the upstream's address, quote an answer no one judged, or name mitmproxy's own options."""
+    for status, message, hidden in (
+        (502, "Connect call failed ('10.0.3.7', 8000)", "10.0.3.7"),
+        (502, "Cannot parse HTTP response: b'AKIAZ3MSJVEXAMPLE42 leaked'", "AKIAZ3MSJV"),
+        (413, "Request body exceeds mitmproxy's body_size_limit.", "mitmproxy"),
+    ):
+        _, _, body = answer(status, message)
+        assert hidden not in json.dumps(body)
+        assert body["error"]["message"].startswith("Wardgate: ")

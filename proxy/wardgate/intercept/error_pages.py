@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import secrets
 import weakref
 from collections.abc import Generator
@@ -31,9 +32,14 @@ from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
 
 __all__ = ["install_json_error_pages", "mark_timed_out", "name_decision"]
 
+logger = logging.getLogger(__name__)
 _TAG = f" WARDGATE-{secrets.token_hex(8)} "
 
 _CODES = {400: "malformed_request", 413: "body_too_large", 502: "upstream_unavailable", 504: "upstream_timeout"}
+_OWN_WORDS = {
+    413: "the request body is larger than this proxy accepts (max_body_bytes)",
+    502: "the upstream could not be reached, or its answer broke off or could not be read",
+}
 _h2_server_handle_event = _http2.Http2Server._handle_event
 
 
@@ -81,6 +87,12 @@ def _error_answer(status_code: int, message: str) -> tuple[int, dict[str, str], 
     known = _Known(**json.loads(tag)) if tag else _Known()
     if known.timed_out:
         status_code, message = 504, "the upstream did not answer in time"
+    elif status_code in _OWN_WORDS:
+        # mitmproxy's words name the upstream's address (`Connect call failed ('10.0.3.7', 8000)`), quote bytes of an
+        # answer no one judged (`Cannot parse HTTP response: b'…'`) or its own option names (an outside review): the
+        # operator's log keeps them, the client gets Wardgate's.
+        logger.warning("answering %d for mitmproxy: %s", status_code, message)
+        message = _OWN_WORDS[status_code]
     code = _CODES.get(status_code, "proxy_error")
     details = {"decision_id": known.decision_id} if known.decision_id else {}
     body = error_body(known.provider, status_code, code, f"Wardgate: {message or code}", details)
