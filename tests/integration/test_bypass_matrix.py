@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import AUTH, AWS_KEY
-from tests.integration.helpers import http2_exchange, policy_copy, wait_for_events
+from tests.integration.helpers import event_for, http2_exchange, policy_copy, wait_for_events
 from wardgate.testing._server import BackgroundServer
 
 MODEL = "gpt-4o-mini"
@@ -888,3 +888,28 @@ def test_a_request_a_front_end_or_framework_reads_as_the_chat_is_governed_as_the
     response = httpx.request(method, governed.url + path, json=chat(tools=[tool]), headers={**AUTH, **headers})
     assert all(b"shell_exec" not in body for _, _, body in recorder.records[before:])
     assert response.status_code in (200, 400)  # the tool filtered out, or the request refused as malformed
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /v1/chat/completions HTTP/1.1 extra\r\nHost: x\r\n\r\n",  # a malformed request line
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+    ],
+)
+def test_a_request_mitmproxy_cannot_read_is_refused_and_audited(proxy, recorder, head):
+    """mitmproxy answers these itself, before any hook: the refusal still gets its audit event (an outside review)."""
+    before = len(recorder.records)
+    with socket.create_connection(("127.0.0.1", int(proxy.url.rsplit(":", 1)[1])), timeout=15) as conn:
+        conn.sendall(head + AWS_KEY.encode())
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"400"
+    error = json.loads(rest.partition(b"\r\n\r\n")[2])["error"]
+    event = event_for(proxy.audit_file, error["wardgate"]["decision_id"])
+    assert (event["result"]["allow"], event["result"]["code"]) == (False, "malformed_request")
+    assert AWS_KEY not in proxy.audit_file.read_text()
+    assert recorder.records[before:] == []

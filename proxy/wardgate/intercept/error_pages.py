@@ -17,7 +17,7 @@ import json
 import logging
 import secrets
 import weakref
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from mitmproxy import http
@@ -81,10 +81,23 @@ def _tagging(inner: HandleEvent, self: HttpStream, event: events.Event) -> Gener
         yield command
 
 
+# Audits a refusal mitmproxy answers itself for a request no hook saw (a malformed request line, a header line with
+# no colon, Content-Length with Transfer-Encoding): (status, code) -> the audited decision's id. Set at install.
+_audit_refusal: Callable[[int, str], str] | None = None
+_REFUSALS = frozenset({400, 413})  # the client's own request was refused; a 502 is the upstream's, audited by the addon
+
+
 def _error_answer(status_code: int, message: str) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body of the answer to an error mitmproxy would describe as (status_code, message)."""
     message, _, tag = message.partition(_TAG)
     known = _Known(**json.loads(tag)) if tag else _Known()
+    if not tag and status_code in _REFUSALS and _audit_refusal is not None:
+        # Every refusal is audited (an outside review: these had no event). The answer goes out either way: nothing
+        # was forwarded, and a failed write already marked the trail unhealthy (readiness).
+        try:
+            known.decision_id = _audit_refusal(status_code, _CODES[status_code])
+        except Exception:
+            logger.exception("could not audit a refusal of an unreadable request")
     if known.timed_out:
         status_code, message = 504, "the upstream did not answer in time"
     elif status_code in _OWN_WORDS:
@@ -127,7 +140,10 @@ def _h2_server_error_first(self: _http2.Http2Server, event: events.Event) -> Gen
     yield commands.SendData(self.conn, self.h2_conn.data_to_send())
 
 
-def install_json_error_pages() -> None:
+def install_json_error_pages(audit_refusal: Callable[[int, str], str] | None = None) -> None:
+    """`audit_refusal(status, code)` audits a refusal of a request Wardgate never saw and returns its decision id."""
+    global _audit_refusal
+    _audit_refusal = audit_refusal
     _http1.make_error_response = _http1_error_response
     wrap_stream_events(_tagging)
     _http2.Http2Server._handle_event = _h2_server_error_first  # type: ignore[method-assign]

@@ -188,7 +188,7 @@ async def serve(settings: Settings) -> None:
         upstream_timer=UpstreamTimer(connect_s=settings.upstream_connect_timeout_s,
                                      answer_s=settings.upstream_timeout_s),
     )  # fmt: skip
-    install_json_error_pages()
+    install_json_error_pages(guard.refuse_unread)
     install_trailer_reader()
     install_informational_skipping()
     install_off_loop_streams()

@@ -216,6 +216,14 @@ class Guard:
         timings = {"total_ms": _ms(time.perf_counter() - ctx.started)}
         self._record(ctx, phase, exchange, [], decision, {}, None, timings, None)
 
+    def refuse_unread(self, status: int, code: str) -> str:
+        """Audit a refusal of a request that was never read (mitmproxy's own answer to a malformed one): no method,
+        path or identity is known, and none of its bytes are recorded. Returns the decision id."""
+        ctx = RequestContext(method="", host="", path="", provider="openai", identity={})
+        message = "the proxy refused a request it could not read as HTTP"
+        self.refuse(ctx, "request", Decision.deny(code, message, status=status, source="fail_closed"))
+        return ctx.decision_id
+
     async def _scan(self, ctx: RequestContext, exchange: Exchange) -> tuple[list[Finding], str | None]:
         if not exchange.segments or not self._scanners:
             return [], None
