@@ -53,6 +53,19 @@ class TestEmbeddedEngine:
         with pytest.raises(PolicyError, match="timed out after 50 ms"):
             await engine.evaluate(CLEAN)
 
+    async def test_a_decision_running_past_its_budget_does_not_hold_the_next_one(self, tmp_path):
+        # Slow only for an input that asks for it: the policy work keeps running in Go after its timeout.
+        rego = (
+            "package wardgate\n\nimport rego.v1\n\n"
+            'default decision := {"allow": true}\n\n'
+            'decision := {"allow": count([x | some x in numbers.range(1, 3000000); x % 7 == 0]) > 0} if input.slow\n'
+        )
+        engine = engine_for(write_policy(tmp_path, rego), timeout=0.2)
+        with pytest.raises(PolicyError, match="timed out"):
+            await engine.evaluate({**CLEAN, "slow": True})
+        decision = await engine.evaluate(CLEAN)  # one evaluator is still busy with the slow one
+        assert decision.allow
+
     async def test_malformed_decision_is_an_error(self, tmp_path):
         engine = engine_for(write_policy(tmp_path, 'package wardgate\n\ndecision := {"allow": "yes"}\n'))
         with pytest.raises(PolicyError, match="malformed decision"):

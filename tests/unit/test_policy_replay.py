@@ -27,7 +27,7 @@ def engine():
     engine = EmbeddedEngine(POLICIES, timeout=5)
     engine.load()
     yield engine
-    engine._engine.close()
+    engine.shutdown()
 
 
 def context() -> RequestContext:
@@ -119,7 +119,7 @@ async def test_replay_reports_changes_and_keeps_fail_modes_apart(tmp_path, engin
     candidate_engine = EmbeddedEngine(candidate, timeout=5)
     candidate_engine.load()
     report = replay(read_events([tmp_path / "audit.jsonl"]), candidate_engine.evaluate_blocking)
-    candidate_engine._engine.close()
+    candidate_engine.shutdown()
 
     assert report.events == 5
     assert report.skipped == {NO_INPUT: 1, NOT_JUDGED: 1}

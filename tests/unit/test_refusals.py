@@ -28,7 +28,7 @@ def decide(policies, policy_input) -> Decision:
     try:
         return engine.evaluate_blocking(policy_input)
     finally:
-        engine._engine.close()
+        engine.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import queue
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ __all__ = ["DECISION_PACKAGE", "DECISION_PATH", "DECISION_RULE", "EmbeddedEngine
 DECISION_PACKAGE, DECISION_RULE = "wardgate", "decision"
 DECISION_PATH = f"{DECISION_PACKAGE}.{DECISION_RULE}"
 logger = logging.getLogger(__name__)
+_EVALUATORS = 2  # evaluators and worker threads of the embedded engine
 
 
 class PolicyEngine(Protocol):
@@ -58,18 +60,22 @@ def compile_bundle(bundle: Bundle) -> OpaEngine:
 
 
 class EmbeddedEngine:
-    """OPA's own evaluator in-process (opa-golib-python-bindings), evaluated on a worker thread.
+    """OPA's own evaluator in-process (opa-golib-python-bindings), evaluated on worker threads.
 
-    The Go side releases the GIL, so a decision never blocks the proxy's event loop. A reload
-    builds a whole new evaluator and swaps it in; a bundle that fails to compile leaves the old
-    one serving, as OPA does.
+    The Go side releases the GIL, so a decision never blocks the proxy's event loop. Each evaluator decides one
+    input at a time, so there are as many as worker threads: one slow decision (a policy that runs past its budget
+    keeps running in Go) holds one of them, and the others go on deciding; with one evaluator it held every request
+    after it to a 503 (an outside review). A reload builds new evaluators and swaps them in; a bundle that fails
+    to compile leaves the old ones serving, as OPA does.
     """
 
     def __init__(self, root: Path, *, timeout: float) -> None:
         self._root = root
         self._timeout = timeout
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="wardgate-opa")
-        self._engine: OpaEngine | None = None
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=_EVALUATORS, thread_name_prefix="wardgate-opa"
+        )
+        self._pool: queue.SimpleQueue[OpaEngine] | None = None
         self._bundle: Bundle | None = None
 
     @property
@@ -78,16 +84,24 @@ class EmbeddedEngine:
 
     def load(self) -> Bundle:
         bundle = load_bundle(self._root)
-        engine = compile_bundle(bundle)
+        pool: queue.SimpleQueue[OpaEngine] = queue.SimpleQueue()
+        engines: list[OpaEngine] = []
         try:
-            # A trivial query makes OPA compile every module now; evaluating the decision itself
-            # here would run arbitrary policy work at start-up.
-            engine.eval_query("true")
-        except OpaError as exc:
-            engine.close()
+            for _ in range(_EVALUATORS):
+                engines.append(compile_bundle(bundle))
+                # A trivial query makes OPA compile every module now; evaluating the decision itself here would
+                # run arbitrary policy work at start-up.
+                engines[-1].eval_query("true")
+        except (OpaError, PolicyError) as exc:
+            for engine in engines:
+                engine.close()
+            if isinstance(exc, PolicyError):
+                raise
             raise PolicyError(f"policy bundle {self._root} does not compile: {exc.message}") from exc
-        # The old evaluator is not closed here: a decision in flight may still hold it; it closes when freed.
-        self._engine, self._bundle = engine, bundle
+        for engine in engines:
+            pool.put(engine)
+        # The old evaluators are not closed here: a decision in flight may still hold one; they close when freed.
+        self._pool, self._bundle = pool, bundle
         return bundle
 
     async def reload(self) -> bool:
@@ -109,22 +123,32 @@ class EmbeddedEngine:
 
     def evaluate_blocking(self, policy_input: Mapping[str, Any]) -> Decision:
         """Evaluate on this thread (the Go evaluator takes well under a millisecond for the shipped policy)."""
-        engine = self._engine
-        if engine is None:
+        pool = self._pool
+        if pool is None:
             raise PolicyError("no policy bundle is loaded")
+        try:
+            engine = pool.get(timeout=self._timeout)
+        except queue.Empty as exc:
+            raise PolicyError(f"every policy evaluator was busy for {self._timeout * 1000:.0f} ms") from exc
         try:
             value = engine.eval_document(DECISION_PATH, policy_input)
         except OpaUndefinedError as exc:
             raise PolicyError(f"data.{DECISION_PATH} is undefined") from exc
         except OpaError as exc:
             raise PolicyError(f"policy evaluation failed: {exc.message}") from exc
+        finally:
+            pool.put(engine)
         return parse_decision(value)
 
     async def start(self) -> None:
         """Nothing to open: `load()` already compiled the bundle (at start-up, so errors stop the start)."""
 
     async def close(self) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """`close` for callers without an event loop (the CLI's one-off evaluations, tests)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = None
+        pool, self._pool = self._pool, None
+        while pool is not None and not pool.empty():
+            pool.get_nowait().close()
