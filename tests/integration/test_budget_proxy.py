@@ -99,5 +99,8 @@ def test_unreachable_usage_store_fails_closed_only_when_configured(start_proxy, 
         event = event_for(proxy.audit_file, response.headers["x-wardgate-decision-id"])
         assert event["result"]["source"] == "fail_closed"
     else:
-        # Judged without usage: the budget rule has nothing to compare, the request goes through.
+        # Judged without usage: the budget rule has nothing to compare, the request goes through, and its policy
+        # input (recorded in its audit event) says the usage was unavailable.
         assert response.status_code == 200
+        event = event_for(proxy.audit_file, response.headers["x-wardgate-decision-id"])
+        assert event["input"]["usage_unavailable"] is True

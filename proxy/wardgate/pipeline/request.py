@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -60,6 +61,7 @@ __all__ = [
     "RequestRules",
     "proxy_auth_required",
 ]
+logger = logging.getLogger(__name__)
 
 QUERY = "$query"  # segment paths of the query string: ("$query", index, "key" | "value")
 TARGET = "$target"  # the segment path of the whole request target (path, parameters, query, fragment)
@@ -292,6 +294,7 @@ class RequestPipeline:
             if self._usage.fail_closed:
                 message = f"rate limits cannot be read: {exc}"
                 return Refuse(Decision.deny("usage_unavailable", message, status=503, source="fail_closed"))
+            logger.warning("rate limits not applied (limits.fail_closed is false): %s", exc)
             return None
         if check is None:
             return None
@@ -387,6 +390,10 @@ class RequestPipeline:
             if self._usage.fail_closed:
                 message = f"usage cannot be read: {exc}"
                 return Refuse(Decision.deny("usage_unavailable", message, status=503, source="fail_closed"))
+            # Judged without usage: the policy input says so (a budget rule can refuse on it), and so does the audit
+            # event's recorded input (an outside review: such decisions looked like any other).
+            logger.warning("usage not read (limits.fail_closed is false): %s", exc)
+            call.extra = {"usage_unavailable": True}
         return None
 
     async def _precheck(self, call: _Call) -> Outcome | None:
