@@ -575,6 +575,13 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     fail_closed: FailClosedSettings = FailClosedSettings()
 
+    @field_validator("admin_port", "admin_host", "upstream_ca", mode="before")
+    @classmethod
+    def _empty_or_null_is_none(cls, value: object) -> object:
+        # An environment variable cannot say null: `WARDGATE_ADMIN_PORT=` (or `=null`) disables the admin port as the
+        # YAML's null does, and an empty `WARDGATE_UPSTREAM_CA` is no CA rather than Path(".").
+        return None if isinstance(value, str) and value.strip().lower() in ("", "null") else value
+
     @field_validator("upstream")
     @classmethod
     def _upstream_is_url(cls, value: str | None) -> str | None:

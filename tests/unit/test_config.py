@@ -106,3 +106,11 @@ def test_a_misspelt_environment_variable_is_a_config_error(monkeypatch):
     monkeypatch.setenv("WARDGATE_PORTT", "9000")
     with pytest.raises(ConfigError, match="WARDGATE_PORTT names no setting"):
         load_settings(None, upstream="http://x")
+
+
+@pytest.mark.parametrize("value", ["", "null"])
+def test_an_empty_or_null_environment_value_is_none(monkeypatch, value):
+    monkeypatch.setenv("WARDGATE_ADMIN_PORT", value)
+    monkeypatch.setenv("WARDGATE_UPSTREAM_CA", value)
+    settings = load_settings(None, upstream="http://x")
+    assert (settings.admin_port, settings.upstream_ca) == (None, None)
