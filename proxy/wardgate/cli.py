@@ -313,7 +313,9 @@ def policy_bundle(directory: Path, output: Path) -> None:
 def iptables(proxy_port: int, proxy_uid: int, exclude_ports: str, apply_: bool, remove: bool) -> None:
     """Redirect outbound TCP 80/443 (IPv4 and IPv6) to Wardgate's transparent listener (a sidecar's init container).
 
-    Prints the `iptables-restore` input, the same for both families: `wardgate iptables | iptables-restore --noflush`.
+    Prints the `iptables-restore` input, the same for both families: `wardgate iptables | iptables-restore --noflush`
+    once in a fresh network namespace (piped twice, the jump from OUTPUT is there twice); `--apply` may be run again
+    (it adds that jump only when it is missing).
     """
     from wardgate.errors import ConfigError
     from wardgate.k8s.iptables import RedirectPlan, apply_redirect, apply_removal, redirect_rules, removal_rules
