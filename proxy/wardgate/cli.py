@@ -68,12 +68,13 @@ def main() -> None:
 @_reports_errors
 def run(config_file: Path | None, log_level: str, **flags: Any) -> None:
     """Run the proxy until SIGINT/SIGTERM (SIGHUP reloads the policy bundle)."""
-    from wardgate.config import load_settings
+    from wardgate.config import check_serving, load_settings
     from wardgate.intercept.server import serve
     from wardgate.logs import configure_logging
 
     overrides = {key: value for key, value in flags.items() if key not in ("audit_file", "policies")}
     settings = load_settings(config_file, **overrides)
+    check_serving(settings)
     if flags["audit_file"] is not None:
         settings.audit.file = flags["audit_file"]
     if flags["policies"] is not None:

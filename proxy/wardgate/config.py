@@ -42,6 +42,7 @@ __all__ = [
     "TelemetrySettings",
     "TracingSettings",
     "UpstreamCredentialSettings",
+    "check_serving",
     "load_settings",
     "read_secret",
 ]
@@ -604,17 +605,18 @@ class Settings(BaseSettings):
             raise ValueError("reverse mode needs `upstream` (or --upstream URL)")
         return self
 
-    @model_validator(mode="after")
-    def _one_upstream_for_its_credential(self) -> Settings:
-        # In forward and transparent mode every inspected host is an upstream: the key would go to all of them (an
-        # outside review saw the OpenAI key sent to an Anthropic route, beside the agent's own x-api-key).
-        if self.identity.upstream_credential is not None and self.mode != "reverse":
-            raise ValueError(
-                f"identity.upstream_credential is for reverse mode (one upstream); in {self.mode} mode Wardgate would "
-                "add that key to the requests for every inspected host: leave it out (agents keep their own provider "
-                "keys, see identity.forward.provider_keys)"
-            )
-        return self
+
+def check_serving(settings: Settings) -> None:
+    """What only a proxy about to serve must satisfy (the tools that read a config for its CA or scanners read a
+    reverse-mode file as forward mode, and must still load it)."""
+    # In forward and transparent mode every inspected host is an upstream: the key would go to all of them (an
+    # outside review saw the OpenAI key sent to an Anthropic route, beside the agent's own x-api-key).
+    if settings.identity.upstream_credential is not None and settings.mode != "reverse":
+        raise ConfigError(
+            f"identity.upstream_credential is for reverse mode (one upstream); in {settings.mode} mode Wardgate would "
+            "add that key to the requests for every inspected host: leave it out (agents keep their own provider "
+            "keys, see identity.forward.provider_keys)"
+        )
 
 
 def read_secret(file: Path | None, env: str | None, what: str) -> str:

@@ -3,7 +3,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from wardgate.config import Settings, load_settings
+from wardgate.config import Settings, check_serving, load_settings
 from wardgate.errors import ConfigError
 
 
@@ -35,9 +35,6 @@ def test_priority_is_flags_then_env_then_yaml(tmp_path, monkeypatch):
         ("- a list\n", "must hold a mapping"),
         ("upstream: [unclosed\n", "not valid YAML"),
         ("upstream: http://x\nidle_timeout_s: 60\n", "upstream_timeout_s must be below idle_timeout_s"),
-        # One provider key for every inspected host: refused outside reverse mode.
-        ("mode: forward\nidentity:\n  upstream_credential: {value_env: K}\n", "is for reverse mode"),
-        ("mode: transparent\nidentity:\n  upstream_credential: {value_env: K}\n", "is for reverse mode"),
     ],
 )
 def test_invalid_config_names_the_problem(tmp_path, yaml_text, message):
@@ -114,3 +111,12 @@ def test_an_empty_or_null_environment_value_is_none(monkeypatch, value):
     monkeypatch.setenv("WARDGATE_UPSTREAM_CA", value)
     settings = load_settings(None, upstream="http://x")
     assert (settings.admin_port, settings.upstream_ca) == (None, None)
+
+
+@pytest.mark.parametrize("mode", ["forward", "transparent"])
+def test_one_provider_key_for_every_inspected_host_is_refused_before_serving(tmp_path, mode):
+    config = tmp_path / "w.yaml"
+    config.write_text(f"mode: {mode}\nidentity:\n  upstream_credential: {{value_env: K}}\n")
+    settings = load_settings(config)  # `wardgate ca` and `env` still read such a file
+    with pytest.raises(ConfigError, match="is for reverse mode"):
+        check_serving(settings)
