@@ -8,6 +8,7 @@ naming the field, raised before a socket is opened.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -648,13 +649,22 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return loaded
 
 
+# What Kubernetes puts in every pod for each Service of its namespace (service links): the chart's own Services
+# (`wardgate-gateway`, `wardgate-redis`, ...) give the gateway's pods WARDGATE_GATEWAY_SERVICE_HOST and the like.
+_SERVICE_LINK = re.compile(
+    r"[A-Z0-9_]+?(_SERVICE_HOST|_SERVICE_PORT(_[A-Z0-9_]+)?|_PORT|_PORT_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)"
+)
+
+
 def _no_misspelt_environment() -> None:
     """pydantic-settings reads the variables that name a field and ignores the rest: `WARDGATE_PORTT=9000` started a
     proxy on the default port without a word (nested names are checked: `extra="forbid"`)."""
     prefix = Settings.model_config.get("env_prefix", "")
     fields = set(Settings.model_fields)
     for name in os.environ:
-        if name.upper().startswith(prefix) and name[len(prefix) :].split("__", 1)[0].lower() not in fields:
+        if not name.upper().startswith(prefix) or name[len(prefix) :].split("__", 1)[0].lower() in fields:
+            continue
+        if "__" in name or not _SERVICE_LINK.fullmatch(name[len(prefix) :].upper()):
             raise ConfigError(f"environment variable {name} names no setting (misspelt?)")
 
 

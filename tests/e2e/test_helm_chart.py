@@ -357,6 +357,7 @@ def test_gateway_settings_come_from_its_env_and_config(rendered, tmp_path, monke
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert (settings.port, settings.admin_port) == (ports["http"], ports["admin"])
     assert pod["securityContext"]["runAsUser"] == InjectorSettings().uid
+    assert pod["enableServiceLinks"] is False  # WARDGATE_<SERVICE>_* variables are no settings
 
 
 def test_gateway_api_keys_come_from_the_named_secret(helm, monkeypatch):

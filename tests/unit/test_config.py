@@ -99,10 +99,21 @@ def test_positive_label_from_the_environment_is_one_label_or_a_json_list(monkeyp
     assert load_settings(None, upstream="http://x").scanners.injection.positive_label == expected
 
 
-def test_a_misspelt_environment_variable_is_a_config_error(monkeypatch):
-    monkeypatch.setenv("WARDGATE_PORTT", "9000")
-    with pytest.raises(ConfigError, match="WARDGATE_PORTT names no setting"):
+@pytest.mark.parametrize("name", ["WARDGATE_PORTT", "WARDGATE_POLCY__TIMEOUT_MS", "WARDGATE_GATEWAY__PORT"])
+def test_a_misspelt_environment_variable_is_a_config_error(monkeypatch, name):
+    monkeypatch.setenv(name, "9000")
+    with pytest.raises(ConfigError, match=f"{name} names no setting"):
         load_settings(None, upstream="http://x")
+
+
+def test_kubernetes_service_links_are_not_settings(monkeypatch):
+    """Every pod gets these for each Service of its namespace: the chart's own are named wardgate-*."""
+    for name, value in {"WARDGATE_GATEWAY_SERVICE_HOST": "10.0.0.1", "WARDGATE_GATEWAY_SERVICE_PORT": "8080",
+                        "WARDGATE_GATEWAY_SERVICE_PORT_HTTP": "8080", "WARDGATE_REDIS_PORT": "tcp://10.0.0.2:6379",
+                        "WARDGATE_REDIS_PORT_6379_TCP": "tcp://10.0.0.2:6379",
+                        "WARDGATE_REDIS_PORT_6379_TCP_ADDR": "10.0.0.2"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    assert load_settings(None, upstream="http://x").port == 8080
 
 
 @pytest.mark.parametrize("value", ["", "null"])
