@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -650,10 +651,24 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 # What Kubernetes puts in every pod for each Service of its namespace (service links): the chart's own Services
-# (`wardgate-gateway`, `wardgate-redis`, ...) give the gateway's pods WARDGATE_GATEWAY_SERVICE_HOST and the like.
-_SERVICE_LINK = re.compile(
-    r"[A-Z0-9_]+?(_SERVICE_HOST|_SERVICE_PORT(_[A-Z0-9_]+)?|_PORT|_PORT_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)"
+# (`wardgate-gateway`, `wardgate-redis`, ...) give the gateway's pods WARDGATE_GATEWAY_SERVICE_HOST and the like, and
+# a Service named `wardgate` gives WARDGATE_SERVICE_HOST. Told apart from a misspelt setting by name and value both
+# (WARDGATE_AMDIN_PORT=9000 is a typo; a link's `_PORT` holds tcp://ip:port).
+_LINK_URL = re.compile(r"(?:tcp|udp|sctp)://\S+")
+_LINK_ADDRESS = re.compile(r"[0-9A-Fa-f:.]+")
+_LINKS: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = (
+    (re.compile(r"(?:\w+_)?SERVICE_HOST"), lambda value: _LINK_ADDRESS.fullmatch(value) is not None),
+    (re.compile(r"(?:\w+_)?SERVICE_PORT(?:_\w+)?"), str.isdigit),
+    (re.compile(r"(?:\w+_)?PORT_\d+_(?:TCP|UDP|SCTP)_PROTO"), lambda value: value.lower() in ("tcp", "udp", "sctp")),
+    (re.compile(r"(?:\w+_)?PORT_\d+_(?:TCP|UDP|SCTP)_PORT"), str.isdigit),
+    (re.compile(r"(?:\w+_)?PORT_\d+_(?:TCP|UDP|SCTP)_ADDR"), lambda value: _LINK_ADDRESS.fullmatch(value) is not None),
+    (re.compile(r"(?:\w+_)?PORT(?:_\d+_(?:TCP|UDP|SCTP))?"), lambda value: _LINK_URL.fullmatch(value) is not None),
 )
+
+
+def _service_link(rest: str, value: str) -> bool:
+    """Whether WARDGATE_`rest`=`value` is a Kubernetes service-link variable."""
+    return any(pattern.fullmatch(rest) and looks_right(value) for pattern, looks_right in _LINKS)
 
 
 def _no_misspelt_environment() -> None:
@@ -661,10 +676,11 @@ def _no_misspelt_environment() -> None:
     proxy on the default port without a word (nested names are checked: `extra="forbid"`)."""
     prefix = Settings.model_config.get("env_prefix", "")
     fields = set(Settings.model_fields)
-    for name in os.environ:
-        if not name.upper().startswith(prefix) or name[len(prefix) :].split("__", 1)[0].lower() in fields:
+    for name, value in os.environ.items():
+        rest = name.upper()[len(prefix) :]
+        if not name.upper().startswith(prefix) or rest.split("__", 1)[0].lower() in fields:
             continue
-        if "__" in name or not _SERVICE_LINK.fullmatch(name[len(prefix) :].upper()):
+        if not _service_link(rest, value):
             raise ConfigError(f"environment variable {name} names no setting (misspelt?)")
 
 

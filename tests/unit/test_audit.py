@@ -211,3 +211,35 @@ def test_an_audit_path_that_is_a_fifo_is_refused_at_start_not_waited_on(tmp_path
     os.mkfifo(path)
     with pytest.raises(AuditError, match="pipe or socket"):
         AuditLog(path)
+
+
+def test_a_logrotate_name_beside_the_rotated_files_is_never_renamed_over(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=400)
+    for n in range(6):
+        log.record("decision", n=n, pad="x" * 150)
+        if n == 3:
+            path.rename(tmp_path / "audit.jsonl.1")  # logrotate's own name, beside Wardgate's .000001, .000002
+    log.close()
+    files = [*rotated_files(path), tmp_path / "audit.jsonl.1", path]
+    seqs = sorted(json.loads(line)["seq"] for file in files if file.exists() for line in file.read_text().splitlines())
+    assert seqs == list(range(6))
+
+
+def test_a_line_the_file_cannot_give_back_stays_in_the_chain(tmp_path, monkeypatch):
+    """An append-only file (chattr +a) cannot be cut: the line stays, and so does its link; stdout has the gap."""
+    path = tmp_path / "audit.jsonl"
+    read_end, _ = stdout_pipe(monkeypatch)
+    log = AuditLog(path, stdout=True)
+
+    def append_only(fd, length):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "ftruncate", append_only)
+    with pytest.raises(AuditError):
+        log.record("decision", n=0)
+    drain(read_end)
+    log.record("decision", n=1)
+    log.close()
+    assert [json.loads(line)["seq"] for line in path.read_text().splitlines()] == [0, 1]
+    assert verify_files([path]).ok

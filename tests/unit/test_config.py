@@ -99,7 +99,9 @@ def test_positive_label_from_the_environment_is_one_label_or_a_json_list(monkeyp
     assert load_settings(None, upstream="http://x").scanners.injection.positive_label == expected
 
 
-@pytest.mark.parametrize("name", ["WARDGATE_PORTT", "WARDGATE_POLCY__TIMEOUT_MS", "WARDGATE_GATEWAY__PORT"])
+@pytest.mark.parametrize(
+    "name", ["WARDGATE_PORTT", "WARDGATE_POLCY__TIMEOUT_MS", "WARDGATE_GATEWAY__PORT", "WARDGATE_AMDIN_PORT"]
+)
 def test_a_misspelt_environment_variable_is_a_config_error(monkeypatch, name):
     monkeypatch.setenv(name, "9000")
     with pytest.raises(ConfigError, match=f"{name} names no setting"):
@@ -111,7 +113,9 @@ def test_kubernetes_service_links_are_not_settings(monkeypatch):
     for name, value in {"WARDGATE_GATEWAY_SERVICE_HOST": "10.0.0.1", "WARDGATE_GATEWAY_SERVICE_PORT": "8080",
                         "WARDGATE_GATEWAY_SERVICE_PORT_HTTP": "8080", "WARDGATE_REDIS_PORT": "tcp://10.0.0.2:6379",
                         "WARDGATE_REDIS_PORT_6379_TCP": "tcp://10.0.0.2:6379",
-                        "WARDGATE_REDIS_PORT_6379_TCP_ADDR": "10.0.0.2"}.items():  # fmt: skip
+                        "WARDGATE_REDIS_PORT_6379_TCP_ADDR": "10.0.0.2", "WARDGATE_REDIS_PORT_6379_TCP_PORT": "6379",
+                        "WARDGATE_REDIS_PORT_6379_TCP_PROTO": "tcp", "WARDGATE_SERVICE_HOST": "10.0.0.3",
+                        "WARDGATE_PORT_8080_TCP": "tcp://10.0.0.3:8080"}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     assert load_settings(None, upstream="http://x").port == 8080
 

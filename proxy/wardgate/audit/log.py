@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 
 from wardgate.audit.chain import GENESIS, HashChain, canonical_json
-from wardgate.audit.sink import AuditSink, read_tail
+from wardgate.audit.sink import AuditSink, StdoutGap, read_tail
 from wardgate.errors import AuditError
 
 __all__ = ["AuditLog"]
@@ -70,7 +70,8 @@ class AuditLog:
             try:
                 self._logger.msg(event, **fields)
             except Exception as exc:
-                self._chain.rewind(link)
+                if not isinstance(exc, StdoutGap):  # that line is in the file: the chain goes on from it
+                    self._chain.rewind(link)
                 self.healthy, self.last_error = False, f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {exc}"
                 if self._on_failure is not None:
                     self._on_failure()

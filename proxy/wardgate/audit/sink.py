@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import select
 import sys
 import time
@@ -16,18 +17,25 @@ from typing import IO, Any
 from wardgate.audit.chain import GENESIS
 from wardgate.errors import AuditError
 
-__all__ = ["AuditSink", "Damage", "Tail", "read_tail", "rotated_files"]
+__all__ = ["AuditSink", "Damage", "StdoutGap", "Tail", "read_tail", "rotated_files"]
 
 # How far back a damaged tail is looked at: a torn write is one line, a crash loop a few.
 _TAIL_WINDOW = 1024 * 1024
 # How long one audit line may wait for a stalled stdout reader (the event loop waits with it) before it is refused.
 _STDOUT_WAIT_S = 0.5
+_ROTATED = re.compile(r"\.\d{6,}")
+
+
+class StdoutGap(AuditError):
+    """A line is in the file but not on stdout (the file could not be cut): the chain keeps it."""
 
 
 def rotated_files(path: Path) -> list[Path]:
-    """`audit.jsonl.000001`, `.000002`, … oldest first (numbered in rotation order)."""
+    """`audit.jsonl.000001`, `.000002`, … oldest first (numbered in rotation order). Only Wardgate's own six-digit
+    numbers: logrotate's `audit.jsonl.1` sorted after them as a string, and the next rotation's number, taken from
+    it, renamed a file onto Wardgate's `.000002` (an outside review)."""
     siblings = path.parent.glob(path.name + ".*")
-    return sorted(p for p in siblings if p.suffix[1:].isdigit())
+    return sorted((p for p in siblings if _ROTATED.fullmatch(p.suffix)), key=lambda p: int(p.suffix[1:]))
 
 
 def damage_digest(lines: list[bytes]) -> str:
@@ -125,11 +133,12 @@ class AuditSink:
         if self._stdout is not None:
             try:
                 self._stdout.write(data)
-            except AuditError:
-                # Taken back from the file too: the chain in memory is rewound, and a line kept in the file would
-                # be followed by another with its sequence number (an outside review: `audit verify` then failed).
-                if position is not None:
-                    self._take_back(position)
+            except AuditError as exc:
+                # Taken back from the file too, as the chain in memory is rewound: a line kept in the file would be
+                # followed by another with its sequence number (an outside review: `audit verify` then failed). A
+                # file that cannot be cut (append-only) keeps it, and the chain keeps it too: stdout alone has a gap.
+                if position is not None and not self._cut(position):
+                    raise StdoutGap(str(exc)) from exc
                 raise
 
     def _append(self, data: bytes) -> int:
@@ -165,6 +174,17 @@ class AuditSink:
         opened = os.fstat(self._file.fileno())
         return (named.st_dev, named.st_ino) != (opened.st_dev, opened.st_ino)
 
+    def _cut(self, position: int) -> bool:
+        """Cut a whole line that reached the file (flushed: nothing buffered) through the open file, never by path:
+        the path may name another file by now (logrotate)."""
+        assert self._file is not None
+        try:
+            os.ftruncate(self._file.fileno(), position)
+            self._file.seek(position)  # where the next line starts (tell() would still say the old end)
+        except OSError:
+            return False
+        return True
+
     def _take_back(self, position: int) -> None:
         """Drop whatever part of a failed line reached the file, and any bytes still buffered for it."""
         assert self._file is not None
@@ -184,7 +204,9 @@ class AuditSink:
         assert self._path is not None
         existing = rotated_files(self._path)
         number = int(existing[-1].suffix[1:]) + 1 if existing else 1
-        self._path.rename(self._path.with_name(f"{self._path.name}.{number:06d}"))
+        while (target := self._path.with_name(f"{self._path.name}.{number:06d}")).exists():
+            number += 1  # never onto a file: a rename replaces it
+        self._path.rename(target)
         self._reopen()
 
     def _reopen(self) -> None:
@@ -224,22 +246,26 @@ class _Stdout:
             try:
                 self._stream.write(data.decode("utf-8"))
                 self._stream.flush()
-            except OSError as exc:
+            except (OSError, AttributeError, ValueError) as exc:  # no stdout at all (fd 1 closed: None), closed
                 raise AuditError(f"cannot write the audit trail to stdout: {exc}") from exc
             return
-        view = memoryview(b"\n" + data if self._torn else data)
+        payload = b"\n" + data if self._torn else data
+        sent = 0
         deadline = time.monotonic() + (0.0 if self._stalled else _STDOUT_WAIT_S)
         poller = select.poll()
         poller.register(self._fd, select.POLLOUT)
         try:
-            while view:
+            while sent < len(payload):
                 if not poller.poll(max(0, round((deadline - time.monotonic()) * 1000))):
-                    self._stalled, self._torn = True, self._torn or len(view) < len(data)
+                    self._stalled = True
                     raise AuditError(f"stdout did not take the audit line within {_STDOUT_WAIT_S:g} s")
                 # At most PIPE_BUF bytes: a pipe that polls writable takes that much without blocking.
-                view = view[os.write(self._fd, view[: select.PIPE_BUF]) :]
+                sent += os.write(self._fd, payload[sent : sent + select.PIPE_BUF])
         except OSError as exc:
             raise AuditError(f"cannot write the audit trail to stdout: {exc}") from exc
+        finally:
+            if sent < len(payload):
+                self._torn = self._torn or sent > 0  # the next line starts on a line of its own
         self._stalled = self._torn = False
 
 

@@ -71,7 +71,7 @@ class Decision(BaseModel):
             if not _TOKEN.fullmatch(name) or name.lower() in _FRAMING:
                 raise ValueError(f"header {name!r} is not a header a policy may set")
             if not _FIELD_VALUE.fullmatch(text):
-                raise ValueError(f"header {name!r}: its value holds a control character")
+                raise ValueError(f"header {name!r}: its value holds a control or non-ASCII character")
         return value
 
     @model_validator(mode="after")
@@ -108,7 +108,9 @@ class Decision(BaseModel):
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
-_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"})
+# Framing, and what says what the refusal is (its JSON body, its decision): Wardgate's own.
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
+                      "content-type", "content-encoding", "x-wardgate-decision-id"})  # fmt: skip
 
 
 def _names(kind: str, listed: list[str]) -> bool:

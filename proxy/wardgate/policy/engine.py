@@ -106,7 +106,8 @@ class EmbeddedEngine:
 
     async def reload(self) -> bool:
         try:
-            bundle = await asyncio.get_running_loop().run_in_executor(self._executor, self.load)
+            # On a thread of its own: the evaluators' threads may all be held by slow decisions.
+            bundle = await asyncio.to_thread(self.load)
         except PolicyError as exc:
             logger.error("policy reload failed, still serving revision %s: %s", self.revision, exc)
             return False
