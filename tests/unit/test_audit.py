@@ -243,3 +243,24 @@ def test_a_line_the_file_cannot_give_back_stays_in_the_chain(tmp_path, monkeypat
     log.close()
     assert [json.loads(line)["seq"] for line in path.read_text().splitlines()] == [0, 1]
     assert verify_files([path]).ok
+
+
+def test_a_line_whose_write_breaks_off_is_cut_back_and_the_chain_goes_on(tmp_path, monkeypatch):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.record("decision", n=0)
+    real_write = os.write
+
+    def half_then_full_disk(fd, data):
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full_disk)
+    with pytest.raises(AuditError):
+        log.record("decision", n=1)
+    monkeypatch.setattr(os, "write", real_write)
+    log.record("decision", n=2)
+    log.close()
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["seq"], e["n"]) for e in events] == [(0, 0), (1, 2)]
+    assert verify_files([path]).ok

@@ -108,7 +108,7 @@ def read_tail(path: Path) -> Tail:
 
 
 class AuditSink:
-    """A structlog 'logger': `msg(line)` appends one line to each target and flushes it at once.
+    """A structlog 'logger': `msg(line)` appends one line to each target and writes it out at once.
 
     A write that fails is taken back (the file is cut to where it was), so one full disk never leaves a torn line
     in the middle of the chain, and the next successful write continues it cleanly.
@@ -123,7 +123,7 @@ class AuditSink:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.is_fifo() or path.is_socket():  # opening a FIFO waits for a reader: the start hung for ever
                 raise AuditError(f"audit file {path} is a pipe or socket: use audit.stdout for a stream")
-            self._file = path.open("ab")
+            self._file = _open(path)
             if (size := self._file.tell()) > 0 and not _ends_with_newline(path, size):
                 self._file.write(b"\n")  # a torn last line stays on its own line, sealed by the next event
 
@@ -137,7 +137,7 @@ class AuditSink:
                 # Taken back from the file too, as the chain in memory is rewound: a line kept in the file would be
                 # followed by another with its sequence number (an outside review: `audit verify` then failed). A
                 # file that cannot be cut (append-only) keeps it, and the chain keeps it too: stdout alone has a gap.
-                if position is not None and not self._cut(position):
+                if position is not None and not self._take_back(position):
                     raise StdoutGap(str(exc)) from exc
                 raise
 
@@ -153,10 +153,11 @@ class AuditSink:
         except OSError as exc:
             raise AuditError(f"cannot write the audit trail: {exc}") from exc
         try:
-            self._file.write(data)
-            self._file.flush()
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._file.fileno(), view) :]
         except OSError as exc:
-            self._take_back(position)
+            self._take_back(position)  # a cut that fails leaves the line torn: the next start seals it (read_tail)
             raise AuditError(f"cannot write the audit trail: {exc}") from exc
         return position
 
@@ -174,9 +175,10 @@ class AuditSink:
         opened = os.fstat(self._file.fileno())
         return (named.st_dev, named.st_ino) != (opened.st_dev, opened.st_ino)
 
-    def _cut(self, position: int) -> bool:
-        """Cut a whole line that reached the file (flushed: nothing buffered) through the open file, never by path:
-        the path may name another file by now (logrotate)."""
+    def _take_back(self, position: int) -> bool:
+        """Cut what reached the file of a line back off, through the open file, never by path (the path may name
+        another file by now: logrotate). The file is unbuffered, so nothing of the line is left to come out later.
+        False when it cannot be cut (an append-only file, /dev/full)."""
         assert self._file is not None
         try:
             os.ftruncate(self._file.fileno(), position)
@@ -184,18 +186,6 @@ class AuditSink:
         except OSError:
             return False
         return True
-
-    def _take_back(self, position: int) -> None:
-        """Drop whatever part of a failed line reached the file, and any bytes still buffered for it."""
-        assert self._file is not None
-        assert self._path is not None
-        # Closing discards the buffered rest of the failed line; a cut that fails leaves it torn, and the next start
-        # seals it (read_tail). The chain in memory was rewound either way.
-        with contextlib.suppress(OSError):
-            self._file.close()
-        with contextlib.suppress(OSError):
-            os.truncate(self._path, position)
-        self._file = self._path.open("ab")
 
     def _rotate(self) -> None:
         """Rename the full file and open a new one. A rename or open that fails leaves the open file in place
@@ -212,7 +202,7 @@ class AuditSink:
     def _reopen(self) -> None:
         assert self._file is not None
         assert self._path is not None
-        opened = self._path.open("ab")
+        opened = _open(self._path)
         with contextlib.suppress(OSError):
             self._file.close()
         self._file = opened
@@ -238,6 +228,9 @@ class _Stdout:
             self._fd: int | None = stream.fileno()
         except (AttributeError, OSError, ValueError):  # a stream with no descriptor (a test's capture): plain writes
             self._fd = None
+        self._poller = select.poll()
+        if self._fd is not None:
+            self._poller.register(self._fd, select.POLLOUT)
         self._stalled = False
         self._torn = False  # a line cut off by a stall: the next one starts on a line of its own
 
@@ -252,11 +245,9 @@ class _Stdout:
         payload = b"\n" + data if self._torn else data
         sent = 0
         deadline = time.monotonic() + (0.0 if self._stalled else _STDOUT_WAIT_S)
-        poller = select.poll()
-        poller.register(self._fd, select.POLLOUT)
         try:
             while sent < len(payload):
-                if not poller.poll(max(0, round((deadline - time.monotonic()) * 1000))):
+                if not self._poller.poll(max(0, round((deadline - time.monotonic()) * 1000))):
                     self._stalled = True
                     raise AuditError(f"stdout did not take the audit line within {_STDOUT_WAIT_S:g} s")
                 # At most PIPE_BUF bytes: a pipe that polls writable takes that much without blocking.
@@ -267,6 +258,12 @@ class _Stdout:
             if sent < len(payload):
                 self._torn = self._torn or sent > 0  # the next line starts on a line of its own
         self._stalled = self._torn = False
+
+
+def _open(path: Path) -> IO[bytes]:
+    # Unbuffered: each line goes out in whole `os.write` calls at once (it was flushed after every line anyway), and
+    # a failed one leaves no buffered rest to discard before the file is cut back.
+    return path.open("ab", buffering=0)
 
 
 def _ends_with_newline(path: Path, size: int) -> bool:
