@@ -127,3 +127,21 @@ def http2_exchange(proxy: Any, headers: list[tuple[str, str]], body: bytes) -> t
                     return answer, data
             client.sendall(h2.data_to_send())
         return answer, data
+
+
+def log_lines(proxy: Any, timeout: float = 5.0, **match: Any) -> list[dict[str, Any]]:
+    """The proxy's JSON log lines (stdout and stderr) whose fields equal `match`, once there is one (its output is
+    read by threads, so a line may follow the answer it was logged for by a moment) or `timeout` has passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = []
+        for line in list(proxy.output):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and all(record.get(k) == v for k, v in match.items()):
+                lines.append(record)
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.02)

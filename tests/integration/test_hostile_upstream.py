@@ -20,7 +20,7 @@ from h2.errors import ErrorCodes
 from h2.events import ResponseReceived
 
 from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, free_port
-from tests.integration.helpers import cpu_seconds, http2_context, http2_socket, wait_for_events
+from tests.integration.helpers import cpu_seconds, http2_context, http2_socket, log_lines, wait_for_events
 from tests.tls import self_signed
 from wardgate.testing._server import BackgroundServer
 
@@ -133,6 +133,8 @@ def test_an_unreachable_upstream_is_a_json_502_and_audited(start_proxy):
     # mitmproxy's own answer names the decision its audit event has, as Wardgate's refusals do
     assert response.headers["x-wardgate-decision-id"] == event["decision_id"]
     assert response.json()["error"]["wardgate"] == {"decision_id": event["decision_id"]}
+    [access] = log_lines(proxy, event="access", decision_id=event["decision_id"])
+    assert access["status"] == 502  # the answer mitmproxy wrote, as the client got it
 
 
 def test_mitmproxys_own_error_answer_comes_in_the_providers_shape(start_proxy):
@@ -182,6 +184,47 @@ def test_a_stream_cut_off_mid_way_ends_with_an_error_event(start_proxy, length):
     # (with a Content-Length the client sees the body cut short, which its HTTP client reports as an error)
     stopped = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"])
     assert stopped[-1]["result"]["code"] == "upstream_incomplete"
+
+
+def test_a_client_that_hangs_up_mid_stream_is_audited_as_gone_not_as_an_upstream_fault(start_proxy):
+    chunk = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hel"}}]}
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"
+    upstream = RawUpstream([head, f"data: {json.dumps(chunk)}\n\n".encode()], hold=True)  # then silent
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        body = {**BODY, "stream": True}
+        with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30) as answer:
+            assert b"Hel" in next(answer.iter_bytes())
+        stopped = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"])
+    finally:
+        upstream.close()
+    assert [event["result"]["code"] for event in stopped] == ["client_closed"]
+
+
+@pytest.mark.parametrize(
+    ("framing", "sent", "code"),
+    [
+        ("content-length: 400", b'{"model": "gpt-4o-mini", "messages": [', "client_closed"),
+        ("transfer-encoding: chunked", b'5\r\n{"a":\r\n', "client_closed"),
+        ("transfer-encoding: chunked", b"zz\r\nhello\r\n", "malformed_request"),
+    ],
+    ids=["length-cut-short", "chunked-cut-short", "bad-chunk-header"],
+)
+def test_a_request_body_the_client_breaks_is_audited_as_the_clients(start_proxy, framing, sent, code):
+    """Not as an unreachable upstream (the upstream was never asked): what the client did, in the request phase."""
+    proxy = start_proxy({"upstream": f"http://127.0.0.1:{free_port()}", **SPINE})
+    head = f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
+        client.sendall(f"{head}content-type: application/json\r\n{framing}\r\n\r\n".encode() + sent)
+        if code == "client_closed":
+            time.sleep(0.2)
+            client.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):
+            client.recv(65536)
+    [event] = wait_for_events(proxy.audit_file, lambda e: True)
+    assert (event["phase"], event["result"]["code"]) == ("request", code)
+    [access] = log_lines(proxy, event="access", decision_id=event["decision_id"])
+    assert access["status"] == event["result"]["status"]
 
 
 @pytest.mark.parametrize("upgrade", ["tcp", "websocket"])

@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 _CONTEXT = "wardgate"  # keys in flow.metadata
 _TRACE = "wardgate_trace"
 _REFUSED = "wardgate_refused"
+_ANSWERED = "wardgate_answered"  # the status of an error answer mitmproxy wrote itself
 _STREAM = "wardgate_stream"
 _REALTIME = "wardgate_realtime"
 _IN_FLIGHT = "wardgate_in_flight"
@@ -92,6 +93,17 @@ def _client_gone(flow: http.HTTPFlow) -> bool:
     """The client hung up: its connection can no longer be read (mitmproxy marks that at once, though the close
     itself reaches the flow only after the pending hook), or it reset the flow's HTTP/2 stream."""
     return not flow.client_conn.state & ConnectionState.CAN_READ or client_reset(flow)
+
+
+def _broke_off(flow: http.HTTPFlow, message: str) -> Decision:
+    """Why an exchange ended early, by whose side broke it: the client sent a body that is no HTTP (a bad chunk
+    header: mitmproxy closes its connection), hung up (a body cut short included) or reset its stream; else the
+    upstream."""
+    if _client_gone(flow):
+        if message.startswith("HTTP/1 protocol error") and "peer closed connection" not in message:
+            return Decision.deny("malformed_request", message, status=400)
+        return Decision.deny("client_closed", message, status=499, source="fail_closed")
+    return Decision.deny("upstream_incomplete", message, status=502, source="fail_closed")
 
 
 def _cancel_release(flow: http.HTTPFlow, from_client: bool) -> None:
@@ -492,10 +504,10 @@ class GuardAddon:
             if "body_size_limit" in message:
                 if message.startswith("Response"):  # the answer's body: it never reached the client, which got a 502
                     denial = Decision.deny("response_too_large", message, status=502, source="fail_closed")
-                    self._guard.refuse(self._context(flow), "response", denial)
+                    self._answered_for_mitmproxy(flow, "response", denial)
                 else:
                     denial = Decision.deny("body_too_large", message, status=413)
-                    self._guard.refuse(self._context(flow), "request", denial)
+                    self._answered_for_mitmproxy(flow, "request", denial)
             elif (
                 _CONTEXT in flow.metadata
                 and (limit := flow.metadata.get(TIMED_OUT))
@@ -505,15 +517,27 @@ class GuardAddon:
                 what = {"connect": "accept the connection", "answer": "answer", "body": "send its whole answer"}[limit]
                 message = f"the upstream did not {what} in time"
                 denial = Decision.deny("upstream_timeout", message, status=504, source="fail_closed")
-                self._guard.refuse(self._context(flow), "response", denial)
+                self._answered_for_mitmproxy(flow, "response", denial)
             elif _CONTEXT in flow.metadata and (flow.response is None or not flow.response.stream):
                 # The upstream could not be reached, or broke off before its answer was whole (a short body, a
                 # framing error): the client gets mitmproxy's 502 (as JSON, intercept/error_pages.py); the audit
-                # trail gets the reason. (A broken stream was audited above, as the stream it was.)
-                denial = Decision.deny("upstream_unavailable", message, status=502, source="fail_closed")
-                self._guard.refuse(self._context(flow), "response", denial)
+                # trail gets the reason. (A broken stream was audited above, as the stream it was.) Unless the
+                # client broke it: a body cut short or badly framed, or a client that left while it waited.
+                broke_off = _broke_off(flow, message)
+                if broke_off.code == "upstream_incomplete":
+                    denial = Decision.deny("upstream_unavailable", message, status=502, source="fail_closed")
+                    self._answered_for_mitmproxy(flow, "response", denial)
+                else:
+                    whole = flow.request.timestamp_end is not None  # else the client broke its own request
+                    self._answered_for_mitmproxy(flow, "response" if whole else "request", broke_off)
         except Exception:
             logger.exception("could not audit the failed flow %s %s", flow.request.method, flow.request.path)
+
+    def _answered_for_mitmproxy(self, flow: http.HTTPFlow, phase: Phase, denial: Decision) -> None:
+        """Audit the refusal mitmproxy answers (or, for a client that left, would have), and keep its status for the
+        access log: the flow has no response of its own."""
+        flow.metadata[_ANSWERED] = denial.status
+        self._guard.refuse(self._context(flow), phase, denial)
 
     def _bind_mcp_session(self, flow: http.HTTPFlow, ctx: RequestContext) -> None:
         assert flow.response is not None
@@ -527,7 +551,7 @@ class GuardAddon:
         if (stream := flow.metadata.pop(_STREAM, None)) is not None:
             guard, judge, span = stream
             if broken is not None and guard.stopped is None and not guard.completed:
-                guard.stopped = Decision.deny("upstream_incomplete", broken, status=502, source="fail_closed")
+                guard.stopped = _broke_off(flow, broken)
             try:
                 judge.close(
                     released_bytes=guard.released_bytes, unparsed_events=guard.unparsed_events, stopped=guard.stopped
@@ -551,7 +575,7 @@ class GuardAddon:
         request_trace: RequestTrace | None = flow.metadata.pop(_TRACE, None)
         ctx: RequestContext | None = flow.metadata.get(_CONTEXT)
         if request_trace is not None and ctx is not None:
-            status = flow.response.status_code if flow.response is not None else None
+            status = flow.response.status_code if flow.response is not None else flow.metadata.get(_ANSWERED)
             finish_request(request_trace, ctx, status, flow.error.msg if flow.error else None, log=self._access_log)
 
     def _proxy_key(self, flow: http.HTTPFlow) -> str | None:

@@ -262,6 +262,7 @@ class Guard:
             return decision
 
     def _policy_failed(self, phase: Phase, exc: PolicyError) -> Decision:
+        logger.warning("the policy engine failed in the %s phase: %s", phase, exc)  # the operator's to see
         if phase in self._fail_closed.policy_error:
             return Decision.deny("policy_engine_error", str(exc), status=503, source="fail_closed")
         reason = Reason(code="policy_engine_error", message=str(exc))
