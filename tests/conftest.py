@@ -28,6 +28,20 @@ AUTH = {
     "authorization": f"Bearer {OPENAI_KEY}"
 }  # shaped like a real key; not an AWS documentation example (those are allow-listed)
 
+# A 1 KB business note (bench/proxy_overhead.py's prompts): every sentence ordinary, the windows flag it (0.70).
+LONG_NOTE = (
+    "Note 1 from Gustavo Okafor. The night shift shared the slide deck during the review at 10:38. My manager "
+    "drafted the meeting minutes during the review at 9:05. A customer in the north region archived the incident "
+    "report and sent it back by 8 November. The product owner double-checked the warehouse schedule with 698 "
+    "comments in the margin. Our new intern estimated the meeting minutes with 686 comments in the margin. The "
+    "product owner postponed the draft budget before the deadline on 12 December. A customer in the north region "
+    "archived the pricing proposal with 416 comments in the margin. The vendor scheduled the pricing proposal after "
+    "the call on 23 September. The support engineer shared the capacity forecast with 626 comments in the margin. "
+    "Our new intern summarised the survey results for the office in Krakow. The finance department rewrote the "
+    "draft budget for the office in Krakow. The finance department postponed\u2026 What would you change about the "
+    "tone before it goes to the client?"
+)
+
 
 def clear_of_minute_edge(seconds_needed: float) -> None:
     """Wait, if need be, so the next `seconds_needed` fall inside one wall-clock minute.

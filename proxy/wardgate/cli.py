@@ -422,6 +422,11 @@ def evaluate() -> None:
     type=click.Choice(["user", "document"]),
     help="Judge at the model's operating point for this kind of text (as the scanner does by message role).",
 )
+@click.option(
+    "--confirm-by-sentence",
+    is_flag=True,
+    help="As `scanners.injection.confirm_by_sentence`: a text --model flags must be flagged by a sentence too.",
+)
 @_reports_errors
 def eval_injection(
     files: tuple[Path, ...],
@@ -432,6 +437,7 @@ def eval_injection(
     device: str,
     positive: tuple[str, ...],
     role: str | None,
+    confirm_by_sentence: bool,
 ) -> None:
     """Precision, recall, FPR and AUC of the injection classifier per `{"text","label"}` JSONL file and pooled.
 
@@ -454,6 +460,7 @@ def eval_injection(
         device=cast("Any", device),
         threshold=threshold,
         positive_label=(positive[0] if len(positive) == 1 else list(positive)) if positive else None,
+        confirm_by_sentence=confirm_by_sentence,
     )
     classifier = routed_classifier(settings)
     classifier.load()
@@ -464,7 +471,8 @@ def eval_injection(
         lines.append(model.config.threshold_at(cast("OperatingPoint", role)) if role else model.config.threshold)
     routed = len(lines) > 1
     line = 0.0 if routed else lines[0]
-    report: dict[str, object] = {"threshold": line, "role": role, "models": {}, "files": []}
+    report: dict[str, object] = {"threshold": line, "role": role, "confirm_by_sentence": confirm_by_sentence,
+                                 "models": {}, "files": []}  # fmt: skip
     for model, model_line in zip(classifier.classifiers, lines, strict=True):
         report["models"][str(model.directory)] = {"threshold": model_line, "serving": model.serving}  # type: ignore[index]
     # As the scanner judges it: a prompt, or (--role document) a tool result.

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import INJECTION_MODEL
+from tests.conftest import INJECTION_MODEL, LONG_NOTE
 from wardgate.errors import ConfigError, InferenceError
 from wardgate.inference import DynamicBatcher, ModelConfig, SequenceClassifier, read_model_config
 from wardgate.inference import encoder as encoder_module
@@ -88,6 +88,36 @@ class TestShippedModel:
         options = classifier._session.get_session_options()
         for key in ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning"):
             assert options.get_session_config_entry(key) == "0"
+
+
+class TestConfirmBySentence:
+    @pytest.fixture(scope="class")
+    def confirming(self) -> SequenceClassifier:
+        model = SequenceClassifier(INJECTION_MODEL, overrides={"confirm_by_sentence": True})
+        model.load()
+        return model
+
+    def test_long_ordinary_prose_flagged_by_its_windows_is_not_flagged_by_any_sentence(self, classifier, confirming):
+        threshold = classifier.config.threshold
+        assert classifier.score([LONG_NOTE])[0] >= threshold  # the shipped default: flagged
+        assert confirming.score([LONG_NOTE])[0] < threshold
+
+    def test_an_instruction_planted_in_prose_is_flagged_by_its_sentence(self, confirming):
+        planted = LONG_NOTE.replace("Our new intern summarised", f"{ATTACKS[2]} Our new intern summarised")
+        assert confirming.score([planted])[0] >= confirming.config.threshold
+
+    def test_a_score_is_never_raised_and_one_sentence_is_left_alone(self, classifier, confirming):
+        texts = [*ATTACKS, *BENIGN, LONG_NOTE]
+        for windows, confirmed in zip(classifier.score(texts), confirming.score(texts), strict=True):
+            assert confirmed <= windows
+        assert confirming.score(BENIGN[:2] + ATTACKS[:1]) == classifier.score(BENIGN[:2] + ATTACKS[:1])
+
+    def test_a_text_no_longer_wanted_costs_no_sentence_pass(self, confirming, monkeypatch):
+        passes = []
+        real = confirming.probabilities
+        monkeypatch.setattr(confirming, "probabilities", lambda batch: passes.append(len(batch)) or real(batch))
+        confirming.score([LONG_NOTE], wanted=lambda _: len(passes) < 1)
+        assert len(passes) == 1  # the windows' pass; the sentences were not scored
 
 
 class TestLoadErrors:

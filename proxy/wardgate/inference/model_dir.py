@@ -53,6 +53,13 @@ class ModelConfig(_EncoderConfig):
     # Operating points chosen on validation per kind of text: what a user types vs a document or tool result (a
     # benign document uses imperative, instruction-like language far more often). Empty: `threshold` for all.
     role_thresholds: dict[OperatingPoint, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    # A text of several sentences that the windows flag (at the model's lowest line) is scored again one sentence at
+    # a time and keeps the lower score (inference/classifier.py).
+    confirm_by_sentence: bool = False
+
+    @property
+    def lowest_line(self) -> float:
+        return min([self.threshold, *self.role_thresholds.values()])
 
     def threshold_at(self, point: OperatingPoint) -> float:
         """The verdict line for this kind of text: its own operating point, else the model's one threshold."""

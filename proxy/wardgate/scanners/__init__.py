@@ -54,13 +54,19 @@ def routed_classifier(injection: InjectionSettings) -> RoutedClassifier:
     """The injection model, and the multilingual one for other languages when configured (not yet loaded). An
     operator's threshold replaces a model's per-role ones too."""
 
-    def classifier(model: Path, threshold: float | None, positive_label: str | list[str] | None) -> SequenceClassifier:
+    def classifier(
+        model: Path, threshold: float | None, positive_label: str | list[str] | None, *, by_sentence: bool = False
+    ) -> SequenceClassifier:
         overrides: dict[str, object] = {"threshold": threshold, "role_thresholds": {}} if threshold is not None else {}
         if positive_label is not None:  # for a foreign `model`
             overrides["positive_label"] = positive_label
+        if by_sentence:
+            overrides["confirm_by_sentence"] = True
         return SequenceClassifier(model, device=injection.device, threads=injection.threads, overrides=overrides)
 
-    english = classifier(injection.model, injection.threshold, injection.positive_label)
+    english = classifier(
+        injection.model, injection.threshold, injection.positive_label, by_sentence=injection.confirm_by_sentence
+    )
     if injection.multilingual is None or injection.multilingual == injection.model:
         return RoutedClassifier(english)
     multilingual = classifier(injection.multilingual, injection.multilingual_threshold, None)
