@@ -28,6 +28,18 @@ class TestChain:
         assert events[0]["hash"] == events[1]["prev_hash"]
         assert all(event_hash(e) == e["hash"] for e in events)
 
+    def test_what_json_changes_is_hashed_as_the_line_holds_it(self, tmp_path):
+        """Integer keys become strings (and sort as strings), objects become their text, a lone surrogate its escape:
+        the hash covers the line, so `audit verify` reading it back agrees."""
+        path = tmp_path / "audit.jsonl"
+        log = AuditLog(path)
+        log.record("decision", counts={9: "nine", 10: "ten"}, where=Path("/x"), text="a\ud800b", score=0.1 + 0.2)
+        log.close()
+        [event] = [json.loads(line) for line in path.read_text().splitlines()]
+        assert (event["counts"], event["where"], event["text"]) == ({"9": "nine", "10": "ten"}, "/x", "a\ud800b")
+        assert event_hash(event) == event["hash"]
+        assert verify_files([path]).ok
+
     def test_verify_accepts_an_intact_file(self, tmp_path):
         path = tmp_path / "audit.jsonl"
         write_events(path, 5)

@@ -27,7 +27,8 @@ def event_hash(event: Mapping[str, Any]) -> str:
 
 
 class HashChain:
-    """A structlog processor that links each event to the one before it (`seq`, `prev_hash`, `hash`)."""
+    """structlog's renderer: links each event to the one before it (`seq`, `prev_hash`, `hash`) and returns its line,
+    the canonical JSON the hash covers with `hash` added last."""
 
     def __init__(self, prev_hash: str = GENESIS, next_seq: int = 0) -> None:
         self._prev_hash = prev_hash
@@ -44,12 +45,13 @@ class HashChain:
         with self._lock:
             self._prev_hash, self._next_seq = link
 
-    def __call__(self, logger: object, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    def __call__(self, logger: object, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
         with self._lock:
             event_dict["seq"] = self._next_seq
             event_dict["prev_hash"] = self._prev_hash
-            # Round-trip through JSON first so the hash covers exactly what the line will hold.
-            linked: dict[str, Any] = json.loads(canonical_json(event_dict))
-            linked["hash"] = event_hash(linked)
-            self._prev_hash, self._next_seq = linked["hash"], self._next_seq + 1
-        return linked
+            # Round-trip through JSON first so the hash covers exactly what the line holds (`default=str` turns
+            # objects into strings, integer keys into strings sorted as such), as `audit verify` reads it back.
+            text = canonical_json(json.loads(canonical_json(event_dict)))
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            self._prev_hash, self._next_seq = digest, self._next_seq + 1
+        return f'{text[:-1]},"hash":"{digest}"}}'

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from wardgate.audit.chain import GENESIS, HashChain, canonical_json
+from wardgate.audit.chain import GENESIS, HashChain
 from wardgate.audit.sink import AuditSink, StdoutGap, read_tail
 from wardgate.errors import AuditError
 
@@ -50,7 +50,6 @@ class AuditLog:
                 structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
                 *observers,
                 self._chain,
-                self._render,
             ],
             wrapper_class=structlog.BoundLogger,
             cache_logger_on_first_use=False,
@@ -59,10 +58,6 @@ class AuditLog:
             # The chain continues past the torn lines with an event that records them (audit verify accepts it).
             logger.warning("audit trail: sealing %d damaged line(s) at the end of %s", tail.damage.lines, path)
             self.record("audit_recovered", damaged=tail.damage.to_event())
-
-    @staticmethod
-    def _render(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
-        return canonical_json(event_dict)
 
     def record(self, event: str, **fields: Any) -> None:
         with self._lock:  # the chain's link and the line's place in the file move together
