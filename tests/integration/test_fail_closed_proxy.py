@@ -53,6 +53,58 @@ def test_a_torn_last_line_is_sealed_at_start_and_verifies_as_a_recovered_gap(sta
     assert len(result.recovered) == 1
 
 
+def test_an_audit_file_deleted_while_running_is_made_again_and_the_chain_goes_on(start_proxy, upstream, tmp_path):
+    """A log shipper that deletes the file it shipped: the next events go to a new file at the path, not to the
+    deleted one (which no one can read)."""
+    path = tmp_path / "audit.jsonl"
+    proxy = start_proxy({"upstream": upstream.url, "audit": {"file": str(path)}, **SPINE})
+    assert httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30).status_code == 200
+    shipped = path.read_text()
+    path.unlink()
+    assert httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30).status_code == 200
+    proxy.stop()
+    after = [json.loads(line) for line in path.read_text().splitlines()]
+    before = [json.loads(line) for line in shipped.splitlines()]
+    assert [event["seq"] for event in after] == [len(before), len(before) + 1]  # the request and its answer
+    assert after[0]["prev_hash"] == before[-1]["hash"]
+    shipped_copy = tmp_path / "shipped.jsonl"
+    shipped_copy.write_text(shipped + path.read_text())
+    assert verify_files([shipped_copy]).ok
+
+
+def test_a_stdout_reader_that_stops_costs_prompt_refusals_not_the_proxy_and_recovers(start_proxy, upstream):
+    """audit.stdout read by a pipeline that stalls: once the pipe is full each request waits at most ~0.5 s and is
+    refused (503 audit_unavailable; a line stdout refused is taken back from the file too), the admin endpoints keep
+    answering (the write blocked the event loop once: everything froze), and when the reader drains the pipe traffic
+    flows again."""
+    proxy = start_proxy({"upstream": upstream.url, "audit": {"stdout": True}, **SPINE})
+    admin = f"http://127.0.0.1:{proxy.admin_port}"
+    proxy.pause_stdout()
+    chat = {**BODY, "messages": [{"role": "user", "content": "hello " * 400}]}  # ~3 KB audit lines: a 64 KB pipe fills
+    for _ in range(200):
+        answer = httpx.post(proxy.url + "/v1/chat/completions", json=chat, headers=AUTH, timeout=30)
+        if answer.status_code != 200:
+            break
+    assert (answer.status_code, answer.json()["error"]["code"]) == (503, "audit_unavailable")
+    started = time.monotonic()
+    answer = httpx.post(proxy.url + "/v1/chat/completions", json=chat, headers=AUTH, timeout=30)
+    assert answer.status_code == 503
+    assert time.monotonic() - started < 2
+    assert httpx.get(admin + "/healthz", timeout=2).status_code == 200
+    assert httpx.get(admin + "/readyz", timeout=2).status_code == 503
+    proxy.resume_stdout()
+    deadline = time.monotonic() + 10
+    while (
+        answer := httpx.post(proxy.url + "/v1/chat/completions", json=chat, headers=AUTH, timeout=30)
+    ).status_code != 200:
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.1)
+    assert proxy.stop() == 0
+    assert verify_files([proxy.audit_file]).ok
+    lines = [json.loads(line) for line in proxy.stdout]
+    assert [line["seq"] for line in lines] == list(range(len(lines)))  # no gap, no repeat on stdout either
+
+
 class SlowUpstream(BackgroundServer):
     """Answers a chat completion after 1.5 s: a request that is in flight when Wardgate is told to stop."""
 

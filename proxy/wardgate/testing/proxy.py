@@ -39,6 +39,8 @@ class ProxyProcess:
         self.output: list[str] = []  # stdout and stderr lines, as they came
         self.stdout: list[str] = []  # stdout's alone (with audit.stdout: the audit stream, nothing else)
         self._process: subprocess.Popen[str] | None = None
+        self._stdout_read = threading.Event()  # cleared: stdout is left unread, as by a stalled log shipper
+        self._stdout_read.set()
 
     @property
     def url(self) -> str:
@@ -80,9 +82,21 @@ class ProxyProcess:
             self.stop()
             raise RuntimeError("wardgate did not become ready:\n" + "".join(self.output))
 
+    def pause_stdout(self) -> None:
+        """Stop reading the proxy's stdout (after the line being read), so its pipe fills."""
+        self._stdout_read.clear()
+
+    def resume_stdout(self) -> None:
+        self._stdout_read.set()
+
     def _pump(self, stream: IO[str] | None, ready: threading.Event, lines: list[str] | None) -> None:
         assert stream is not None
-        for line in stream:
+        while True:
+            if lines is not None:
+                self._stdout_read.wait()
+            line = stream.readline()
+            if not line:
+                break
             self.output.append(line)
             if lines is not None:
                 lines.append(line)
