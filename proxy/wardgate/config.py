@@ -11,11 +11,19 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from wardgate.errors import ConfigError
@@ -85,8 +93,19 @@ class PolicySettings(_Section):
     watch: bool = Field(True, description="Reload the bundle when a file under `dir` changes (SIGHUP always reloads).")
 
 
+def _unset_is_none(value: object) -> object:
+    # An environment variable cannot say null: `WARDGATE_ADMIN_PORT=` (or `=null`) disables the admin port as the
+    # YAML's null does, and an empty `WARDGATE_UPSTREAM_CA` or audit file is none rather than Path("."), a directory.
+    return None if isinstance(value, str) and value.strip().lower() in ("", "null") else value
+
+
+_UNSET_IS_NONE = BeforeValidator(_unset_is_none)
+
+
 class AuditSettings(_Section):
-    file: Path | None = Field(Path("wardgate-audit.jsonl"), description="null or empty (WARDGATE_AUDIT__FILE=): none.")
+    file: Annotated[Path | None, _UNSET_IS_NONE] = Field(
+        Path("wardgate-audit.jsonl"), description="null or empty (WARDGATE_AUDIT__FILE=): none."
+    )
     stdout: bool = Field(False, description="Also write audit events to stdout (Kubernetes log pipelines).")
     max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Rotate the audit file past this size.")
     record_input: bool = Field(
@@ -94,12 +113,6 @@ class AuditSettings(_Section):
         description="Keep each decision's policy input (lengths, roles, findings; no text, no tool-call arguments) "
         "for `wardgate policy replay`.",
     )
-
-    @field_validator("file", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        # An environment variable cannot say null; an empty one would otherwise become Path("."), a directory.
-        return None if value == "" else value
 
 
 class SecretsSettings(_Section):
@@ -533,8 +546,10 @@ class Settings(BaseSettings):
     upstream: str | None = Field(None, description="Reverse mode: the API base URL, e.g. https://api.openai.com.")
     listen_host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
-    admin_port: int | None = Field(8081, ge=0, le=65535, description="Serves /healthz and /readyz; null disables.")
-    admin_host: str | None = Field(
+    admin_port: Annotated[int | None, _UNSET_IS_NONE] = Field(
+        8081, ge=0, le=65535, description="Serves /healthz and /readyz; null disables."
+    )
+    admin_host: Annotated[str | None, _UNSET_IS_NONE] = Field(
         None, description="Where the admin port listens; null: listen_host. A sidecar's probes need the pod IP."
     )
     llm_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_LLM_HOSTS))
@@ -549,7 +564,9 @@ class Settings(BaseSettings):
         description="Texts to judge in one request (messages, parts, keys, leaves); more: 413 before scans.",
     )
     confdir: Path = Field(Path("~/.wardgate"), description="Where the CA for forward mode lives.")
-    upstream_ca: Path | None = Field(None, description="PEM bundle to verify upstream TLS with (internal CAs).")
+    upstream_ca: Annotated[Path | None, _UNSET_IS_NONE] = Field(
+        None, description="PEM bundle to verify upstream TLS with (internal CAs)."
+    )
     drain_timeout_s: float = Field(
         10.0, ge=0, description="On SIGTERM, how long flows in flight may finish before Wardgate exits anyway."
     )
@@ -583,13 +600,6 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     fail_closed: FailClosedSettings = FailClosedSettings()
-
-    @field_validator("admin_port", "admin_host", "upstream_ca", mode="before")
-    @classmethod
-    def _empty_or_null_is_none(cls, value: object) -> object:
-        # An environment variable cannot say null: `WARDGATE_ADMIN_PORT=` (or `=null`) disables the admin port as the
-        # YAML's null does, and an empty `WARDGATE_UPSTREAM_CA` is no CA rather than Path(".").
-        return None if isinstance(value, str) and value.strip().lower() in ("", "null") else value
 
     @field_validator("upstream")
     @classmethod

@@ -124,8 +124,9 @@ def test_kubernetes_service_links_are_not_settings(monkeypatch):
 def test_an_empty_or_null_environment_value_is_none(monkeypatch, value):
     monkeypatch.setenv("WARDGATE_ADMIN_PORT", value)
     monkeypatch.setenv("WARDGATE_UPSTREAM_CA", value)
+    monkeypatch.setenv("WARDGATE_AUDIT__FILE", value)  # `null` was a file named null in the working directory
     settings = load_settings(None, upstream="http://x")
-    assert (settings.admin_port, settings.upstream_ca) == (None, None)
+    assert (settings.admin_port, settings.upstream_ca, settings.audit.file) == (None, None, None)
 
 
 @pytest.mark.parametrize("mode", ["forward", "transparent"])
