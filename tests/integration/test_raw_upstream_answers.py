@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.conftest import AUTH, AWS_KEY
-from tests.integration.helpers import policy_copy
+from tests.integration.helpers import policy_copy, wait_for_events
 from wardgate.formats.eventstream import EventStreamParser, encode_message
 
 SPINE = {"scanners": {"injection": {"enabled": False}}}
@@ -542,6 +542,48 @@ def test_a_provider_answer_that_is_not_utf8_is_refused(tools_denied, raw_upstrea
     received = send(tools_denied, "/api/chat", {"model": "llama3", "messages": [{"role": "user", "content": "hi"}]})
     assert received.startswith(b"HTTP/1.1 502")
     assert b"rm -rf" not in received
+
+
+@pytest.mark.parametrize(
+    ("encoding", "label"),
+    [
+        ("utf-32-le", b"text/plain"),
+        ("utf-32-be", b"application/octet-stream"),
+        ("utf-32", b"text/plain; charset=utf-32"),
+    ],
+)
+def test_utf32_text_with_a_control_character_is_judged_as_the_client_reads_it(proxy, raw_upstream, encoding, label):
+    """An outside review's finding: a control character kept UTF-32 from being read as text, and the 'binary' answer
+    was searched for ASCII and UTF-16 runs only, so the SDK (which decodes UTF-32 JSON) got the key, and the answer
+    had no audit event at all. Route with no format adapter: the client reads whatever JSON comes."""
+    message = {"role": "assistant", "content": f"The deploy key is {AWS_KEY}\x7f"}
+    body = json.dumps({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": message}]})
+    body = body.replace("\\u007f", "\x7f")  # raw, as JSON allows: json.dumps escapes it
+    raw_upstream.reply = answer(body.encode(encoding), label)
+    received = send(proxy, "/v1/chat/completions/chatcmpl-1", CHAT, method="GET")
+    # Judged: the policy masks a secret in an answer, which cannot be done to bytes read so; withheld
+    assert received.startswith(b"HTTP/1.1 502")
+    assert b"mask_unsupported" in received
+    assert KEY not in received
+
+
+def test_a_masked_answer_declared_in_utf32_is_declared_as_the_utf8_it_becomes(proxy, raw_upstream):
+    message = {"role": "assistant", "content": f"The deploy key is {AWS_KEY}"}
+    body = json.dumps({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": message}]})
+    raw_upstream.reply = answer(body.encode("utf-32"), b"application/json; charset=utf-32")
+    head, _, sent = send(proxy, "/v1/chat/completions", CHAT).partition(b"\r\n\r\n")
+    assert b"content-type: application/json; charset=utf-8" in head.lower()
+    assert json.loads(sent.decode("utf-8"))["choices"][0]["message"]["content"].endswith("[REDACTED:aws-access-token]")
+
+
+def test_a_binary_answer_with_no_text_in_it_is_audited(proxy, raw_upstream):
+    raw_upstream.reply = answer(bytes(range(128, 256)) * 8, b"application/octet-stream")  # no printable run
+    received = send(proxy, "/v1/files/file-1/content", CHAT, method="GET")
+    assert received.startswith(b"HTTP/1.1 200")
+    events = wait_for_events(
+        proxy.audit_file, lambda e: e["phase"] == "response" and e["request"]["path"] == "/v1/files/file-1/content"
+    )
+    assert [event["result"]["code"] for event in events] == ["allowed"]
 
 
 @pytest.mark.parametrize(

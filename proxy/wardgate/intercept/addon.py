@@ -106,6 +106,16 @@ def _broke_off(flow: http.HTTPFlow, message: str) -> Decision:
     return Decision.deny("upstream_incomplete", message, status=502, source="fail_closed")
 
 
+def _replace_body(message: http.Message, body: bytes) -> None:
+    """A rewritten body is UTF-8 (formats/body.dump_body): a charset the original declared (UTF-16 or UTF-32, which
+    Wardgate reads) would have its reader decode the new bytes as that, so the declaration says UTF-8 now."""
+    media, *parameters = message.headers.get("content-type", "").split(";")
+    kept = [parameter for parameter in parameters if parameter.split("=", 1)[0].strip().lower() != "charset"]
+    if len(kept) < len(parameters):
+        message.headers["content-type"] = ";".join([media, *kept, " charset=utf-8"])
+    message.content = body
+
+
 def _cancel_release(flow: http.HTTPFlow, from_client: bool) -> None:
     """Stop the timer that would send a Realtime direction's held frames."""
     if (timer := flow.metadata.get(_REALTIME_RELEASE, {}).pop(from_client, None)) is not None:
@@ -605,7 +615,7 @@ class GuardAddon:
         if outcome.path is not None:
             request.path = outcome.path
         if outcome.body is not None:
-            request.content = outcome.body
+            _replace_body(request, outcome.body)
         if outcome.query is not None:
             request.query = outcome.query
         request.headers.update(outcome.headers)
@@ -632,7 +642,7 @@ class GuardAddon:
         elif outcome.body is not None:
             # Wardgate decoded the answer to judge it: it goes out plain (a stacked encoding may not be re-encodable).
             headers.pop("content-encoding", None)
-            response.content = outcome.body
+            _replace_body(response, outcome.body)
 
     def _refuse(self, flow: http.HTTPFlow, phase: Phase, decision: Decision) -> None:
         """Answer, then audit, a refusal made outside `Guard.judge`. Never raises: the answer is set first."""

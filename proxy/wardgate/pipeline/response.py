@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.message
 import json
 import re
 from typing import Any
@@ -35,9 +36,33 @@ from wardgate.surrogates import json_text
 
 __all__ = ["ResponseJudge", "ResponseOutcome"]
 
-# Printable runs long enough to hold a key, in bytes no text reader takes.
-_ASCII_RUN = re.compile(rb"[\x20-\x7e]{12,}")
-_UTF16_RUN = re.compile(rb"(?:[\x20-\x7e]\x00){12,}")
+# Printable runs long enough to hold a key, in bytes no text reader takes: ASCII, and ASCII in UTF-16 or UTF-32 of
+# either byte order (the patterns cannot match inside each other's text).
+_RUNS = (
+    (re.compile(rb"[\x20-\x7e]{12,}"), "ascii"),
+    (re.compile(rb"(?:[\x20-\x7e]\x00){12,}"), "utf-16-le"),
+    (re.compile(rb"(?:\x00[\x20-\x7e]){12,}"), "utf-16-be"),
+    (re.compile(rb"(?:[\x20-\x7e]\x00\x00\x00){12,}"), "utf-32-le"),
+    (re.compile(rb"(?:\x00\x00\x00[\x20-\x7e]){12,}"), "utf-32-be"),
+)
+
+
+def _as_a_client_reads_it(content: bytes, content_type: str) -> str | None:
+    """The text a client would decode from bytes that formats/body.py does not take as text (a control character in
+    UTF-16/32): by the charset the answer declares (httpx's `.text`), or as UTF-32 that JSON's encoding detection
+    finds (`.json()`, the SDKs). Binary bytes almost never decode strictly as UTF-32 (a code point past U+10FFFF or
+    a surrogate stops them); UTF-16 is tried only when declared."""
+    header = email.message.Message()
+    header["content-type"] = content_type
+    declared = str(header.get_param("charset") or "").lower()
+    detected = json.detect_encoding(content)
+    for encoding in (declared, detected):
+        if encoding.startswith(("utf-32", "utf-16") if encoding == declared else "utf-32"):
+            try:
+                return content.decode(encoding)
+            except (UnicodeDecodeError, LookupError):
+                continue
+    return None
 
 
 def _unreadable(exc: Exception) -> ResponseOutcome:
@@ -84,7 +109,7 @@ class ResponseJudge:
             # the calls in it would go out judged as bytes (an outside review's finding). Refused.
             return _unreadable(ValueError("a provider's answer that is not UTF-8 text"))
         if read is None:
-            return await self._binary(ctx, content)
+            return await self._binary(ctx, content, content_type)
         # JSON Lines a format streams (Ollama's answers) are its answers, one per line.
         if read.kind != "json" and not (read.kind == "jsonl" and adapter is not None):
             return await self._text(ctx, read)
@@ -170,15 +195,16 @@ class ResponseJudge:
         message = f"the policy masks part of a {read.kind} answer, which Wardgate cannot rewrite; it is withheld"
         return ResponseOutcome(refusal=Decision.deny("mask_unsupported", message, status=502))
 
-    async def _binary(self, ctx: RequestContext, content: bytes) -> ResponseOutcome:
-        """An answer no reader takes (audio, an image, an unknown format): its printable runs, ASCII or UTF-16, are
-        read for secrets, as `strings` would find them. It cannot be masked in place, so a mask withholds it."""
-        runs = [m.group().decode("ascii") for m in _ASCII_RUN.finditer(content)]
-        runs += [m.group().decode("utf-16-le") for m in _UTF16_RUN.finditer(content)]
-        if not runs:
-            return ResponseOutcome()
-        segment = Segment("assistant", "metadata", "\n".join(runs), ("$strings",))
-        exchange = Exchange(ctx.provider, "unparsed", None, False, [segment])
+    async def _binary(self, ctx: RequestContext, content: bytes, content_type: str) -> ResponseOutcome:
+        """An answer no text reader takes (audio, an image, an unknown format): its printable runs are read for
+        secrets, as `strings` would find them, and the text a client would decode from it (`_as_a_client_reads_it`)
+        is judged as the assistant's text. It cannot be masked in place, so a mask withholds it. Judged, and audited,
+        even with no text in it."""
+        runs = [m.group().decode(encoding) for pattern, encoding in _RUNS for m in pattern.finditer(content)]
+        segments = [Segment("assistant", "metadata", "\n".join(runs), ("$strings",))] if runs else []
+        if (text := _as_a_client_reads_it(content, content_type)) is not None:
+            segments.append(Segment("assistant", "response", text, ("$text",)))
+        exchange = Exchange(ctx.provider, "unparsed", None, False, segments)
         verdict = await self._guard.judge(ctx, "response", exchange, has_body=True)
         if not verdict.decision.allow:
             return ResponseOutcome(refusal=verdict.decision, audited=True)
