@@ -408,6 +408,10 @@ MULTIPART_EVASIONS = {
     "nested multipart": b"--B\r\nContent-Type: multipart/mixed; boundary=I\r\n\r\n--I\r\nContent-Type: text/plain\r\n\r\nkey " + KEY + b"\r\n--I--\r\n\r\n--B--\r\n",
     "preamble": b"pre " + KEY + b'\r\n--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--B--\r\n',
     "part header": b'--B\r\nContent-Disposition: form-data; name="a"\r\nX-Note: ' + KEY + b"\r\n\r\nx\r\n--B--\r\n",
+    "a header parameter no parser keeps": b'--B\r\nContent-Disposition: form-data; name="a"; k ' + KEY + b"\r\n\r\nx\r\n--B--\r\n",
+    # An outside review: decoded as the header says, `SGk=` is "Hi"; form parsers (Starlette, Go, busboy) ignore it.
+    "base64 transfer encoding": b'--B\r\nContent-Disposition: form-data; name="prompt"\r\nContent-Transfer-Encoding: base64\r\n\r\nSGk=\r\nkey ' + KEY + b"\r\n--B--\r\n",
+    "uuencode transfer encoding": b'--B\r\nContent-Disposition: form-data; name="prompt"\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nkey ' + KEY + b"\r\nbegin 644 x\r\n`\r\nend\r\n--B--\r\n",
 }  # fmt: skip
 
 
@@ -418,6 +422,16 @@ def test_every_text_of_a_multipart_body_is_judged(proxy, recorder, body):
     response = httpx.post(proxy.url + "/v1/files", content=body, headers=headers, timeout=30)
     assert response.status_code in (403, 415)
     assert recorder.records[before:] == []
+
+
+def test_a_multipart_field_named_prompt_is_not_read_as_an_instruction(start_proxy, recorder):
+    """`form-data; name="prompt"` read whole scored as an injection (0.45): every transcription with a prompt was
+    refused. Its pieces are read apart."""
+    proxy = start_proxy({"upstream": recorder.url})  # the injection model on, as deployed
+    body = b'--B\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nA meeting about the Q3 budget.\r\n--B--\r\n'
+    headers = {**AUTH, "content-type": "multipart/form-data; boundary=B"}
+    response = httpx.post(proxy.url + "/v1/audio/translations", content=body, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
 
 
 def raw_request(proxy, request_line: str, framing: str, body: bytes) -> bytes:

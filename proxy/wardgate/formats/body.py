@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from wardgate.formats.base import MalformedBody, TooComplex
 from wardgate.formats.generic_json import string_leaves
+from wardgate.formats.media import DECODED_MARK
 from wardgate.models import JsonPath
 from wardgate.surrogates import json_text
 
@@ -196,19 +197,55 @@ def _part_texts(message: email.message.Message, path: JsonPath, max_nodes: int) 
     ]
     for index, part in enumerate(message.get_payload() if message.is_multipart() else []):
         where = (*path, "$part", index)
-        texts += [((*where, "$header", name), str(value)) for name, value in part.items()]
+        texts += [
+            ((*where, "$header", name, number), piece)
+            for name, value in part.raw_items()  # as sent: the parsed value drops a parameter it cannot read
+            for number, piece in enumerate(_header_pieces(value))
+        ]
         if part.is_multipart() or part.get_content_maintype() == "message":
             inner = (
                 _part_texts(part, where, max_nodes) if part.is_multipart() else _message_part(part, where, max_nodes)
             )
         else:
-            payload = part.get_payload(decode=True)
-            read = read_body(payload if isinstance(payload, bytes) else b"", part.get_content_type(), max_nodes)
-            inner = None if read is None else [((*where, *sub), text) for sub, text in _texts_of(read)]
+            inner = []
+            for sub, payload in _payloads(part):
+                read = read_body(payload, part.get_content_type(), max_nodes)
+                if read is None:
+                    inner = None
+                    break
+                inner += [((*where, *sub, *within), text) for within, text in _texts_of(read)]
         if inner is None:
             return None
         texts += inner
     return texts
+
+
+def _payloads(part: email.message.Message) -> list[tuple[JsonPath, bytes]]:
+    """A part's content as servers read it: its bytes as sent (form parsers ignore Content-Transfer-Encoding, which
+    RFC 7578 deprecates for forms), and those bytes decoded as the header says when it changes them (what mail-style
+    parsers read). An outside review: `SGk=` then an attack under `base64` was judged as "Hi", read as the attack."""
+    raw = part.get_payload(decode=False)
+    if isinstance(raw, str):  # the parser keeps bytes it cannot read as ASCII as surrogate escapes
+        raw = raw.encode("ascii", "surrogateescape")
+    decoded = part.get_payload(decode=True)
+    sent = raw if isinstance(raw, bytes) else b""
+    if isinstance(decoded, bytes) and decoded != sent:
+        return [((), sent), ((DECODED_MARK,), decoded)]
+    return [((), sent)]
+
+
+# A header value's pieces between semicolons (a quoted string whole), each `name=value` as its name and its value.
+_HEADER_PIECE = re.compile(r'(?:[^;"]|"(?:[^"\\]|\\.)*")+')
+
+
+def _header_pieces(value: str) -> list[str]:
+    """The texts of a part's header: `form-data; name="prompt"` is `form-data`, `name` and `prompt` (read whole, it
+    read to the injection model as a sentence). Every character but the separators and quotes is in some piece."""
+    pieces = []
+    for piece in _HEADER_PIECE.findall(value):
+        name, equals, rest = piece.partition("=")
+        pieces += [name.strip(), rest.strip().strip('"')] if equals else [piece.strip()]
+    return [piece for piece in pieces if piece]
 
 
 def _message_part(part: email.message.Message, where: JsonPath, max_nodes: int) -> list[tuple[JsonPath, str]] | None:
