@@ -12,7 +12,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
+from tests.conftest import ANTHROPIC_KEY, AUTH, OPENAI_KEY
 from tests.integration.helpers import event_for, wait_for_events
 from wardgate.testing import FakeUpstream
 from wardgate.testing._server import BackgroundServer
@@ -69,6 +69,15 @@ def test_ssn_and_card_are_masked(client, upstream):
     sent = upstream.received[-1]["messages"][0]["content"]
     assert sent == "My SSN is <US_SSN_1> and my card number is <CREDIT_CARD_1>, can you check my account?"
     assert reply.choices[0].message.content == prompt
+
+
+def test_the_model_an_unmapped_body_names_is_not_read_as_a_name(proxy, upstream):
+    """An outside review: Ollama's /api/generate (no adapter) went upstream as model `<PERSON_1>3`."""
+    body = {"model": "llama3", "prompt": "Write to John Smith about the delay.", "stream": False}
+    response = httpx.post(proxy.url + "/api/generate", json=body, headers=AUTH, timeout=30)
+    assert response.status_code == 200
+    assert upstream.received[-1]["model"] == "llama3"
+    assert upstream.received[-1]["prompt"] == "Write to <PERSON_1> about the delay."
 
 
 async def test_concurrent_conversations_never_see_each_others_values(proxy, upstream):

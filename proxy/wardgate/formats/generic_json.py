@@ -35,9 +35,7 @@ def parse_unparsed(body: Any, provider: str) -> Exchange:
     """An `unparsed` exchange: no roles known, but every string in the body is scannable and rewritable."""
     model, stream = model_and_stream(body) if isinstance(body, dict) else (None, False)
     segments = [
-        segment
-        for path, text in string_leaves(body, ())
-        for segment in _media(body, path, text) or [Segment("unknown", "document", text, path)]
+        segment for path, text in string_leaves(body, ()) for segment in _media(body, path, text) or [_leaf(path, text)]
     ]
     return Exchange(provider, "unparsed", model, stream, segments)
 
