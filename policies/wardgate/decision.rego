@@ -283,6 +283,12 @@ injection_judged(f) if {
 	input.request.segments[f.segment].source == "tool_call"
 }
 
+# An MCP server's tools/list answer: the tool definitions the agent's model will read (tool poisoning).
+injection_judged(f) if {
+	input.phase == "response"
+	input.request.segments[f.segment].source == "tool_definition"
+}
+
 deny contains {
 	"code": "hidden_text",
 	"message": sprintf("segment %d hides text in invisible Unicode tag characters", [f.segment]),

@@ -232,6 +232,16 @@ test_injection_in_streamed_tool_call_arguments_denied if {
 	d.reasons[0].code == "prompt_injection"
 }
 
+test_an_injected_tool_definition_in_an_answer_is_denied if {
+	d := wardgate.decision with input as request({
+		"phase": "response",
+		"request": {"model": null, "segments": [{"role": "tool", "source": "tool_definition", "chars": 60}]},
+		"findings": [tool_call_injection],
+	})
+	not d.allow
+	d.reasons[0].code == "prompt_injection"
+}
+
 test_injection_score_in_response_text_is_not_judged if {
 	d := wardgate.decision with input as request({
 		"phase": "response",

@@ -54,6 +54,18 @@ async def test_tools_list_is_filtered_to_what_the_caller_may_use(proxy):
     assert sorted(tool.name for tool in listed.tools) == ["add", "fetch_page", "read_note"]
 
 
+@pytest.mark.parametrize("json_response", [False, True], ids=["sse-answer", "json-answer"])
+async def test_a_tool_definition_carrying_an_injection_is_refused(start_proxy, json_response):
+    """Tool poisoning: a tools/list answer whose description instructs the agent's model. An outside review found it
+    scored 0.95 and let through (the policy judged injections in an answer's tool calls only)."""
+    with McpServer(json_response=json_response, poisoned=True) as server:
+        proxy = start_proxy({"upstream": server.url})
+        listed = await session_call(proxy, lambda session: session.list_tools())
+    assert isinstance(listed, McpError)
+    denied = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and not e["result"]["allow"])
+    assert denied[-1]["result"]["code"] == "prompt_injection"
+
+
 async def test_an_allowed_call_goes_through(proxy):
     result = await session_call(proxy, lambda session: session.call_tool("add", {"a": 2, "b": 40}))
     assert result.content[0].text == "42"
