@@ -162,3 +162,33 @@ def test_a_document_the_provider_would_fetch_is_refused_and_an_image_passes(prox
         model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": [image, ask]}]
     )
     assert upstream.received[-1]["messages"][0]["content"][0] == image
+
+
+# A real WAV head (16 kHz mono PCM) and samples that are no text.
+WAV = (
+    b"RIFF\x44\x03\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\x3e\x00\x00\x00\x7d\x00\x00\x02\x00\x10\x00"
+    b"data\x20\x03\x00\x00" + bytes((i * 37 + 128) % 256 for i in range(800))
+)
+
+
+def test_a_transcription_upload_passes_with_its_audio_unread(client, upstream):
+    """The audio of a multipart upload cannot be read: it is a file of its type for the policy (audio passes by
+    default), not an unreadable body (every transcription was refused 415: an outside review)."""
+    client.audio.transcriptions.create(model="whisper-1", file=("a.wav", WAV, "audio/wav"), prompt="A budget call.")
+    assert upstream.paths[-1] == "/v1/audio/transcriptions"
+
+
+@pytest.mark.parametrize(
+    ("data", "label", "code"),
+    [
+        (PDF + bytes(range(128, 256)), "application/octet-stream", "media_unreadable"),  # no type the policy lets in
+        (WAV + b"key AKIAZ3MSJV4WWNKWW5FG", "audio/wav", "secret_detected"),  # text among the samples
+    ],
+    ids=["unknown-binary", "key-in-the-samples"],
+)
+def test_a_multipart_file_no_text_reader_takes_is_judged_as_a_file(proxy, upstream, data, label, code):
+    before = len(upstream.received)
+    files = {"file": ("x.bin", data, label), "purpose": (None, "batch")}
+    response = httpx.post(proxy.url + "/v1/files", files=files, headers=AUTH, timeout=30)
+    assert (response.status_code, response.json()["error"]["code"]) == (403, code)
+    assert len(upstream.received) == before

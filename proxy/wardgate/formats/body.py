@@ -10,6 +10,7 @@ form fields or multipart parts than `max_nodes` is `TooComplex`, refused before 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import email.message
 import email.parser
@@ -22,7 +23,7 @@ from urllib.parse import parse_qsl
 
 from wardgate.formats.base import MalformedBody, TooComplex
 from wardgate.formats.generic_json import string_leaves
-from wardgate.formats.media import DECODED_MARK
+from wardgate.formats.media import DECODED_MARK, file_bytes
 from wardgate.models import JsonPath
 from wardgate.surrogates import json_text
 
@@ -30,9 +31,11 @@ __all__ = [
     "DEFAULT_MAX_NODES",
     "MAX_DEPTH",
     "Body",
+    "OpaqueFile",
     "TooComplex",
     "dump_body",
     "nodes_over",
+    "printable_runs",
     "read_body",
     "strict_json",
 ]
@@ -46,6 +49,22 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 # A JSON string literal, escapes included (an unrolled loop: runs of plain characters are matched in C).
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _STRING_BYTES = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+# Printable runs long enough to hold a key, in bytes no text reader takes: ASCII, and ASCII in UTF-16 or UTF-32 of
+# either byte order (the patterns cannot match inside each other's text).
+_RUNS = (
+    (re.compile(rb"[\x20-\x7e]{12,}"), "ascii"),
+    (re.compile(rb"(?:[\x20-\x7e]\x00){12,}"), "utf-16-le"),
+    (re.compile(rb"(?:\x00[\x20-\x7e]){12,}"), "utf-16-be"),
+    (re.compile(rb"(?:[\x20-\x7e]\x00\x00\x00){12,}"), "utf-32-le"),
+    (re.compile(rb"(?:\x00\x00\x00[\x20-\x7e]){12,}"), "utf-32-be"),
+)
+
+
+def printable_runs(content: bytes) -> list[str]:
+    """The text `strings` would find in binary bytes."""
+    return [m.group().decode(encoding) for pattern, encoding in _RUNS for m in pattern.finditer(content)]
 
 
 def _structural(text: str | bytes) -> int:
@@ -76,12 +95,24 @@ def _check_nodes(text: str | bytes, limit: int) -> None:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class OpaqueFile:
+    """A file in a body that is no text (a multipart part's audio or image): its type, and its printable runs (read
+    for secrets, as `strings` finds them)."""
+
+    path: JsonPath
+    media_type: str
+    strings: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Body:
-    """A readable body: its JSON value (json: the document; jsonl: the list of lines) or its text pieces."""
+    """A readable body: its JSON value (json: the document; jsonl: the list of lines) or its text pieces, and the
+    files in it that are no text."""
 
     kind: BodyKind
     value: Any = None
     texts: tuple[tuple[JsonPath, str], ...] = ()
+    files: tuple[OpaqueFile, ...] = ()
 
     @property
     def is_json(self) -> bool:
@@ -185,16 +216,17 @@ def _multipart(raw: bytes, content_type: str, max_nodes: int) -> Body | None:
     )
     if not message.is_multipart():
         return None
-    texts = _part_texts(message, (), max_nodes)
-    return Body("multipart", texts=tuple(texts)) if texts is not None else None
+    return _parts(message, (), max_nodes)
 
 
-def _part_texts(message: email.message.Message, path: JsonPath, max_nodes: int) -> list[tuple[JsonPath, str]] | None:
+def _parts(message: email.message.Message, path: JsonPath, max_nodes: int) -> Body | None:
     """Every text of a multipart message, to any depth: the preamble and epilogue, every part's headers (names and
-    parameters can carry text), and its content read like a body; None when some part cannot be read."""
+    parameters can carry text), and its content read like a body, or as a file when it is none (audio for a
+    transcription: opaque, for the policy's media rules); None when some part cannot be read at all."""
     texts: list[tuple[JsonPath, str]] = [
         ((*path, name), value) for name in ("$preamble", "$epilogue") if (value := getattr(message, name[1:]))
     ]
+    files: list[OpaqueFile] = []
     for index, part in enumerate(message.get_payload() if message.is_multipart() else []):
         where = (*path, "$part", index)
         texts += [
@@ -202,31 +234,46 @@ def _part_texts(message: email.message.Message, path: JsonPath, max_nodes: int) 
             for name, value in part.raw_items()  # as sent: the parsed value drops a parameter it cannot read
             for number, piece in enumerate(_header_pieces(value))
         ]
-        if part.is_multipart() or part.get_content_maintype() == "message":
-            inner = (
-                _part_texts(part, where, max_nodes) if part.is_multipart() else _message_part(part, where, max_nodes)
-            )
+        if part.is_multipart():
+            inner = [_parts(part, where, max_nodes)]
+        elif part.get_content_maintype() == "message":
+            inner = [_message_part(part, where, max_nodes)]
         else:
-            inner = []
-            for sub, payload in _payloads(part):
-                read = read_body(payload, part.get_content_type(), max_nodes)
-                if read is None:
-                    inner = None
-                    break
-                inner += [((*where, *sub, *within), text) for within, text in _texts_of(read)]
-        if inner is None:
-            return None
-        texts += inner
-    return texts
+            inner = [_part_content(payload, part.get_content_type(), (*where, *sub), max_nodes)
+                     for sub, payload in _payloads(part)]  # fmt: skip
+        for read in inner:
+            if read is None:
+                return None
+            texts += read.texts
+            files += read.files
+    return Body("multipart", texts=tuple(texts), files=tuple(files))
+
+
+def _part_content(payload: bytes, content_type: str, where: JsonPath, max_nodes: int) -> Body | None:
+    """A leaf part's content, its paths under `where`: read like a body, else as a file (text when it mostly is)."""
+    read = read_body(payload, content_type, max_nodes)
+    if read is not None:
+        return _under(where, read)
+    media = file_bytes(payload, content_type)
+    if media.text is not None:
+        return Body("text", texts=(((*where, "$text"), media.text),))
+    return Body("text", files=(OpaqueFile(where, media.media_type, "\n".join(printable_runs(payload))),))
+
+
+def _under(where: JsonPath, read: Body) -> Body:
+    """A part's body read on its own, with its texts' and files' paths under the part's."""
+    texts = tuple(((*where, *sub), text) for sub, text in _texts_of(read))
+    files = tuple(dataclasses.replace(file, path=(*where, *file.path)) for file in read.files)
+    return Body(read.kind, texts=texts, files=files)
 
 
 def _payloads(part: email.message.Message) -> list[tuple[JsonPath, bytes]]:
     """A part's content as servers read it: its bytes as sent (form parsers ignore Content-Transfer-Encoding, which
     RFC 7578 deprecates for forms), and those bytes decoded as the header says when it changes them (what mail-style
     parsers read). An outside review: `SGk=` then an attack under `base64` was judged as "Hi", read as the attack."""
-    raw = part.get_payload(decode=False)
-    if isinstance(raw, str):  # the parser keeps bytes it cannot read as ASCII as surrogate escapes
-        raw = raw.encode("ascii", "surrogateescape")
+    as_sent = copy.copy(part)  # a copy's header list is its own once one is deleted
+    del as_sent["content-transfer-encoding"]
+    raw = as_sent.get_payload(decode=True)  # undecoded then; `decode=False` would replace bytes that are not ASCII
     decoded = part.get_payload(decode=True)
     sent = raw if isinstance(raw, bytes) else b""
     if isinstance(decoded, bytes) and decoded != sent:
@@ -248,11 +295,11 @@ def _header_pieces(value: str) -> list[str]:
     return [piece for piece in pieces if piece]
 
 
-def _message_part(part: email.message.Message, where: JsonPath, max_nodes: int) -> list[tuple[JsonPath, str]] | None:
+def _message_part(part: email.message.Message, where: JsonPath, max_nodes: int) -> Body | None:
     """A `message/*` part: its raw bytes, read like a body (a mail, or whatever text it really holds)."""
     raw = part.as_bytes() if not isinstance(part.get_payload(), str) else str(part.get_payload()).encode()
     read = read_body(raw, "text/plain", max_nodes)
-    return None if read is None else [((*where, *sub), text) for sub, text in _texts_of(read)]
+    return None if read is None else _under(where, read)
 
 
 def _texts_of(body: Body) -> Iterator[tuple[JsonPath, str]]:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["DECODED_MARK", "EncodedMedia", "encoded_media", "reencode", "remote_media"]
+__all__ = ["DECODED_MARK", "EncodedMedia", "encoded_media", "file_bytes", "reencode", "remote_media"]
 
 # A segment path ending in this marker holds the decoded text of the string at the path before it.
 DECODED_MARK = "$decoded"
@@ -201,6 +201,16 @@ def _read(payload: str, charset: str | None, declared: tuple[str, ...], percent_
     readings = _readings(compact)
     if not readings:
         return EncodedMedia(_OCTET_STREAM, None)
+    return _as_file(readings, charset, declared)
+
+
+def file_bytes(data: bytes, declared: str) -> EncodedMedia:
+    """A file sent as its bytes (a multipart part no text reader takes), read as a decoded payload is: its text when
+    it is mostly text, else opaque, named by what its bytes are unless `declared` says another kind of file."""
+    return _as_file([data], None, (declared,))
+
+
+def _as_file(readings: list[bytes], charset: str | None, declared: tuple[str, ...]) -> EncodedMedia:
     if b"%PDF-" in readings[0][:1024]:  # PDF readers look this far; a PDF may be all ASCII, yet it is no text
         return EncodedMedia(_named("application/pdf", declared), None)
     for data in readings:

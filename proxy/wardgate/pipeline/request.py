@@ -369,6 +369,11 @@ class RequestPipeline:
             if adapter is not None and read.kind != "empty":
                 raise MalformedBody(f"this endpoint takes a JSON object, not {read.kind}")
             segments = [Segment("unknown", "document", text, path) for path, text in read.texts]
+            # A file that is no text (a transcription's audio): its type for the policy's media rules, its printable
+            # runs for the secrets scanner.
+            segments += [
+                Segment("unknown", "metadata", f.strings, f.path, opaque_media=f.media_type) for f in read.files
+            ]
             lines = parse_unparsed(read.value, ctx.provider).segments if read.kind == "jsonl" else []
             return Exchange(ctx.provider, "unparsed", None, False, [*segments, *lines])
         body = read.value

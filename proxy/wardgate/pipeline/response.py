@@ -12,13 +12,12 @@ import asyncio
 import dataclasses
 import email.message
 import json
-import re
 from typing import Any
 
 from wardgate.config import StreamingSettings
 from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.base import AmbiguousBody
-from wardgate.formats.body import Body, dump_body, read_body
+from wardgate.formats.body import Body, dump_body, printable_runs, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.sse import is_event_stream
@@ -35,16 +34,6 @@ from wardgate.scanners import deadline
 from wardgate.surrogates import json_text
 
 __all__ = ["ResponseJudge", "ResponseOutcome"]
-
-# Printable runs long enough to hold a key, in bytes no text reader takes: ASCII, and ASCII in UTF-16 or UTF-32 of
-# either byte order (the patterns cannot match inside each other's text).
-_RUNS = (
-    (re.compile(rb"[\x20-\x7e]{12,}"), "ascii"),
-    (re.compile(rb"(?:[\x20-\x7e]\x00){12,}"), "utf-16-le"),
-    (re.compile(rb"(?:\x00[\x20-\x7e]){12,}"), "utf-16-be"),
-    (re.compile(rb"(?:[\x20-\x7e]\x00\x00\x00){12,}"), "utf-32-le"),
-    (re.compile(rb"(?:\x00\x00\x00[\x20-\x7e]){12,}"), "utf-32-be"),
-)
 
 
 def _as_a_client_reads_it(content: bytes, content_type: str) -> str | None:
@@ -200,7 +189,7 @@ class ResponseJudge:
         secrets, as `strings` would find them, and the text a client would decode from it (`_as_a_client_reads_it`)
         is judged as the assistant's text. It cannot be masked in place, so a mask withholds it. Judged, and audited,
         even with no text in it."""
-        runs = [m.group().decode(encoding) for pattern, encoding in _RUNS for m in pattern.finditer(content)]
+        runs = printable_runs(content)
         segments = [Segment("assistant", "metadata", "\n".join(runs), ("$strings",))] if runs else []
         if (text := _as_a_client_reads_it(content, content_type)) is not None:
             segments.append(Segment("assistant", "response", text, ("$text",)))
