@@ -567,6 +567,15 @@ def test_utf32_text_with_a_control_character_is_judged_as_the_client_reads_it(pr
     assert KEY not in received
 
 
+@pytest.mark.parametrize("label", [b"text/plain; charset*=''utf-7", b"text/event-stream; charset*0=utf; charset*1=-7"])
+def test_a_charset_declared_the_rfc_2231_way_is_refused_not_read_as_written(proxy, raw_upstream, label):
+    """httpx reads `charset*` as the charset: the UTF-7 below decodes to a key and an injection no scanner saw."""
+    raw_upstream.reply = answer(f"The deploy key is {AWS_KEY}".encode("utf-7") + b"+AEg-", label)
+    received = send(proxy, "/v1/files/file-1/content", CHAT, method="GET")
+    assert received.startswith(b"HTTP/1.1 502")
+    assert b"response_unreadable" in received
+
+
 def test_a_masked_answer_declared_in_utf32_is_declared_as_the_utf8_it_becomes(proxy, raw_upstream):
     message = {"role": "assistant", "content": f"The deploy key is {AWS_KEY}"}
     body = json.dumps({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": message}]})

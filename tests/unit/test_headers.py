@@ -93,6 +93,11 @@ def test_a_repeated_header_is_judged_with_all_its_values():
         ({"content-type": "text/event-stream; charset=utf-16"}, True),
         ({"content-type": "application/json; charset=utf-7"}, True),
         ({"content-type": "text/plain; Charset=cp037"}, True),
+        # RFC 2231 spellings httpx reads as the charset (an outside review: UTF-7 and EBCDIC reached clients)
+        ({"content-type": "text/plain; charset*=''utf-7"}, True),
+        ({"content-type": "text/event-stream; charset*0=utf; charset*1=-7"}, True),
+        ({"content-type": "text/plain; charset=utf-8; charset=utf-7"}, True),
+        ({"content-type": "text/plain; charset=utf-8; charset=UTF-8"}, False),
     ],
 )
 def test_an_answer_framed_or_encoded_in_a_way_wardgate_does_not_read_is_named(headers, unreadable):

@@ -140,11 +140,20 @@ def unreadable_framing(headers: Mapping[str, str]) -> str | None:
         return f"the upstream sent its answer with transfer coding {', '.join(codings)!r}, which is not judged"
     media, *parameters = headers.get("content-type", "").split(";")
     allowed = _STREAM_CHARSETS if media.strip().lower() == "text/event-stream" else _BODY_CHARSETS
+    declared = []
     for parameter in parameters:
         name, _, value = parameter.partition("=")
-        charset = value.strip().strip('"').lower()
-        if name.strip().lower() == "charset" and charset not in allowed:
-            return f"the upstream declared its answer in charset {charset!r}, which is not judged"
+        name = name.strip().lower()
+        if name.startswith("charset") and name != "charset":
+            # RFC 2231 spellings (`charset*=''utf-7`, `charset*0=utf; charset*1=-7`): httpx reads them as the
+            # charset, so a client decoded UTF-7 or EBCDIC that was judged as written (an outside review).
+            return f"the upstream declared its answer's charset as {name!r}, which is not judged"
+        if name == "charset":
+            declared.append(value.strip().strip('"').lower())
+    if len(set(declared)) > 1:
+        return f"the upstream declared its answer in more than one charset ({', '.join(declared)})"
+    if declared and declared[0] not in allowed:
+        return f"the upstream declared its answer in charset {declared[0]!r}, which is not judged"
     return None
 
 
