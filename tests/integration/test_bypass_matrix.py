@@ -424,6 +424,23 @@ def test_every_text_of_a_multipart_body_is_judged(proxy, recorder, body):
     assert recorder.records[before:] == []
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data; boundary=A; boundary=B", "multipart/form-data; boundary*=''A; boundary=B"],
+    ids=["two-boundaries", "rfc-2231-boundary"],
+)
+def test_a_multipart_body_with_two_boundaries_is_refused(proxy, recorder, content_type):
+    """Python's email parser splits at the first boundary, python-multipart (Starlette) at the last: a field one reads
+    was inside an audio part to the other (an outside review)."""
+    hidden = b'--A\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n--B\r\n'
+    field = b'Content-Disposition: form-data; name="prompt"\r\n\r\nkey ' + KEY + b"\r\n--B--\r\n--A--\r\n"
+    before = len(recorder.records)
+    headers = {**AUTH, "content-type": content_type}
+    response = httpx.post(proxy.url + "/v1/audio/transcriptions", content=hidden + field, headers=headers, timeout=30)
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "malformed_request")
+    assert recorder.records[before:] == []
+
+
 def test_a_multipart_field_named_prompt_is_not_read_as_an_instruction(start_proxy, recorder):
     """`form-data; name="prompt"` read whole scored as an injection (0.45): every transcription with a prompt was
     refused. Its pieces are read apart."""

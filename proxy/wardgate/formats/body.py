@@ -205,7 +205,19 @@ def _trailing_data(text: str) -> bool:
     return isinstance(value, dict | list) and bool(text.lstrip()[end:].strip())
 
 
+def _one_boundary(content_type: str) -> None:
+    """`MalformedBody` unless a multipart type names its boundary once, plainly: with two (`boundary=A; boundary=B`)
+    or an RFC 2231 one (`boundary*=''A; boundary=B`) Python's email parser and python-multipart (Starlette, FastAPI)
+    split the body at different lines, and an attack in a field one of them reads was an audio file to the other
+    (an outside review)."""
+    names = [parameter.partition("=")[0].strip().lower() for parameter in content_type.split(";")[1:]]
+    boundaries = [name for name in names if name.startswith("boundary")]
+    if len(boundaries) > 1 or boundaries[:1] not in ([], ["boundary"]):
+        raise MalformedBody("the multipart body names its boundary more than once, or not plainly")
+
+
 def _multipart(raw: bytes, content_type: str, max_nodes: int) -> Body | None:
+    _one_boundary(content_type)
     header = email.message.Message()
     header["content-type"] = content_type
     boundary = header.get_param("boundary")
@@ -235,6 +247,7 @@ def _parts(message: email.message.Message, path: JsonPath, max_nodes: int) -> Bo
             for number, piece in enumerate(_header_pieces(value))
         ]
         if part.is_multipart():
+            _one_boundary(next((value for name, value in part.raw_items() if name.lower() == "content-type"), ""))
             inner = [_parts(part, where, max_nodes)]
         elif part.get_content_maintype() == "message":
             inner = [_message_part(part, where, max_nodes)]
