@@ -451,6 +451,14 @@ def test_a_multipart_field_named_prompt_is_not_read_as_an_instruction(start_prox
     assert response.status_code == 200, response.text
 
 
+def test_the_tool_an_mcp_call_names_is_never_masked(proxy, recorder):
+    """NER read the tool name `fetch` as a person: the call went upstream to `<PERSON_1>` (an outside review)."""
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "fetch", "arguments": {"url": "x"}}}
+    headers = {**AUTH, "accept": "application/json, text/event-stream"}
+    httpx.post(proxy.url + "/mcp", json=call, headers=headers, timeout=30)
+    assert json.loads(recorder.records[-1][2])["params"]["name"] == "fetch"
+
+
 def raw_request(proxy, request_line: str, framing: str, body: bytes) -> bytes:
     """Send these bytes as an authorised JSON request on a fresh connection; the whole answer, read to its close."""
     import socket

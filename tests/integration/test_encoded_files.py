@@ -183,8 +183,10 @@ def test_a_transcription_upload_passes_with_its_audio_unread(client, upstream):
     [
         (PDF + bytes(range(128, 256)), "application/octet-stream", "media_unreadable"),  # no type the policy lets in
         (WAV + b"key AKIAZ3MSJV4WWNKWW5FG", "audio/wav", "secret_detected"),  # text among the samples
+        (WAV + ATTACK.encode(), "audio/wav", "prompt_injection"),  # a text file behind a signature (an outside review)
+        (WAV + ATTACK.encode("utf-16-le"), "audio/wav", "prompt_injection"),
     ],
-    ids=["unknown-binary", "key-in-the-samples"],
+    ids=["unknown-binary", "key-in-the-samples", "text-behind-a-signature", "utf16-text-behind-a-signature"],
 )
 def test_a_multipart_file_no_text_reader_takes_is_judged_as_a_file(proxy, upstream, data, label, code):
     before = len(upstream.received)

@@ -103,6 +103,13 @@ class OpaqueFile:
     media_type: str
     strings: str
 
+    @property
+    def prose(self) -> str:
+        """The runs that read as sentences (a few words and spaces): text put behind a file's signature to pass as
+        that file (an outside review: an injection after a WAV header went upstream unread). Samples and
+        compressed data do not make such runs by chance."""
+        return "\n".join(run for run in self.strings.split("\n") if len(run) >= 20 and run.count(" ") >= 3)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Body:

@@ -24,6 +24,7 @@ __all__ = [
     "is_jsonrpc",
     "jsonrpc_error",
     "methods",
+    "named_identifiers",
     "parse_mcp_message",
     "requests",
     "tool_call_of",
@@ -50,6 +51,21 @@ def tool_call_of(request: Mapping[str, Any]) -> ToolCall | None:
     if not isinstance(name, str):
         return None
     return ToolCall(str(request.get("id", "")), name, json.dumps(params.get("arguments") or {}))
+
+
+def named_identifiers(body: Any) -> list[Segment]:
+    """The names a request calls by (`tools/call`'s and `prompts/get`'s `params.name`): identifiers the server looks
+    up, read for secrets only. NER read `fetch` as a person and masked the call into one to no tool (an outside
+    review)."""
+    batch = isinstance(body, list)
+    found = []
+    for index, request in enumerate(body if batch else [body]):
+        if not isinstance(request, Mapping) or request.get("method") not in ("tools/call", "prompts/get"):
+            continue
+        params = request.get("params")
+        if isinstance(params, Mapping) and isinstance(name := params.get("name"), str):
+            found.append(Segment("unknown", "metadata", name, (*((index,) if batch else ()), "params", "name")))
+    return found
 
 
 def methods(body: Any) -> dict[str, str]:

@@ -31,7 +31,7 @@ from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewri
 from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK, named_model
-from wardgate.formats.mcp import is_jsonrpc, methods, requests, tool_call_of
+from wardgate.formats.mcp import is_jsonrpc, methods, named_identifiers, requests, tool_call_of
 from wardgate.formats.realtime import is_realtime
 from wardgate.formats.target import canonical_target, model_in_path
 from wardgate.identity import ForwardIdentity, IdentityRejected, IdentityResolver
@@ -370,10 +370,11 @@ class RequestPipeline:
                 raise MalformedBody(f"this endpoint takes a JSON object, not {read.kind}")
             segments = [Segment("unknown", "document", text, path) for path, text in read.texts]
             # A file that is no text (a transcription's audio): its type for the policy's media rules, its printable
-            # runs for the secrets scanner.
-            segments += [
-                Segment("unknown", "metadata", f.strings, f.path, opaque_media=f.media_type) for f in read.files
-            ]
+            # runs for the secrets scanner, and those that read as sentences for every scanner.
+            for file in read.files:
+                segments.append(Segment("unknown", "metadata", file.strings, file.path, opaque_media=file.media_type))
+                if file.prose:
+                    segments.append(Segment("unknown", "document", file.prose, (*file.path, "$strings")))
             lines = parse_unparsed(read.value, ctx.provider).segments if read.kind == "jsonl" else []
             return Exchange(ctx.provider, "unparsed", None, False, [*segments, *lines])
         body = read.value
@@ -381,7 +382,7 @@ class RequestPipeline:
             # MCP: the request is judged for who calls what; a tools/call is judged as the tool call it is.
             ctx.provider, ctx.mcp_methods = "mcp", methods(body)
             ctx.mcp_request_id = next((r.get("id") for r in requests(body) if "id" in r), None)
-            return with_every_leaf(Exchange("mcp", "mcp", None, False, []), body, max_segments)
+            return with_every_leaf(Exchange("mcp", "mcp", None, False, named_identifiers(body)), body, max_segments)
         if adapter is None:
             exchange = dataclasses.replace(parse_unparsed(body, ctx.provider), model=named_model(body))
         else:
