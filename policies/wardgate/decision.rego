@@ -250,7 +250,7 @@ deny contains {
 
 injections contains f if {
 	some f in input.findings
-	f.kind == "injection"
+	f.family == "injection" # the model's scores, and injection:tool_poisoning (rules on tool definitions)
 	injection_judged(f)
 	f.score >= injection_threshold(f)
 }

@@ -242,6 +242,16 @@ test_an_injected_tool_definition_in_an_answer_is_denied if {
 	d.reasons[0].code == "prompt_injection"
 }
 
+test_a_poisoned_tool_definition_found_by_rules_is_denied if {
+	d := wardgate.decision with input as request({
+		"phase": "response",
+		"request": {"model": null, "segments": [{"role": "tool", "source": "tool_definition", "chars": 300}]},
+		"findings": [{"scanner": "injection", "kind": "injection:tool_poisoning", "family": "injection", "score": 1, "threshold": 1, "segment": 0}],
+	})
+	not d.allow
+	d.reasons[0].code == "prompt_injection"
+}
+
 test_injection_score_in_response_text_is_not_judged if {
 	d := wardgate.decision with input as request({
 		"phase": "response",

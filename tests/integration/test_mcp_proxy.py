@@ -18,7 +18,7 @@ from mcp.shared.exceptions import McpError
 
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY, POLICIES
 from tests.integration.helpers import audit_events, policy_copy, wait_for_events
-from tests.integration.mcp_server import INJECTED_PAGE, McpServer
+from tests.integration.mcp_server import INJECTED_PAGE, POISONED_DESCRIPTIONS, McpServer
 
 
 @pytest.fixture(
@@ -54,11 +54,13 @@ async def test_tools_list_is_filtered_to_what_the_caller_may_use(proxy):
     assert sorted(tool.name for tool in listed.tools) == ["add", "fetch_page", "read_note"]
 
 
-@pytest.mark.parametrize("json_response", [False, True], ids=["sse-answer", "json-answer"])
-async def test_a_tool_definition_carrying_an_injection_is_refused(start_proxy, json_response):
-    """Tool poisoning: a tools/list answer whose description instructs the agent's model. An outside review found it
-    scored 0.95 and let through (the policy judged injections in an answer's tool calls only)."""
-    with McpServer(json_response=json_response, poisoned=True) as server:
+@pytest.mark.parametrize(("json_response", "poison"), [(False, "injection"), (True, "injection"),
+                                                     (True, "hidden-side-task")])  # fmt: skip
+async def test_a_tool_definition_carrying_an_injection_is_refused(start_proxy, json_response, poison):
+    """Tool poisoning: a tools/list answer whose description instructs the agent's model. Outside reviews found one
+    scored 0.95 and let through (the policy judged injections in an answer's tool calls only), and Invariant Labs'
+    example scored 0.16 (the rules in scanners/tool_poisoning.py find it)."""
+    with McpServer(json_response=json_response, poisoned=POISONED_DESCRIPTIONS[poison]) as server:
         proxy = start_proxy({"upstream": server.url})
         listed = await session_call(proxy, lambda session: session.list_tools())
     assert isinstance(listed, McpError)

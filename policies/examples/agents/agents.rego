@@ -89,6 +89,6 @@ deny contains {
 } if {
 	input.phase == "tool_call"
 	some finding in input.turn.findings
-	finding.kind == "injection"
+	finding.family == "injection"
 	finding.score >= suspicion
 }

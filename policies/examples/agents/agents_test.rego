@@ -51,8 +51,8 @@ test_http_get_only_to_allowed_hosts_and_networks if {
 }
 
 test_no_tool_calls_after_an_injection_in_this_turn if {
-	suspicious := object.union(call("search", {}), {"turn": {"findings": [{"kind": "injection", "score": 0.7}]}})
+	suspicious := object.union(call("search", {}), {"turn": {"findings": [{"kind": "injection", "family": "injection", "score": 0.7}]}})
 	denied(suspicious) == {"tool_call_after_injection"}
-	calm := object.union(call("search", {}), {"turn": {"findings": [{"kind": "injection", "score": 0.2}]}})
+	calm := object.union(call("search", {}), {"turn": {"findings": [{"kind": "injection", "family": "injection", "score": 0.2}]}})
 	denied(calm) == set()
 }

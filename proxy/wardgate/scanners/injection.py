@@ -29,6 +29,7 @@ from wardgate.scanners.normalise import (
     stream_safe,
 )
 from wardgate.scanners.normalise import normalise as shared_normalise
+from wardgate.scanners.tool_poisoning import poisoning_signals
 
 __all__ = ["InjectionScanner", "normalise"]
 
@@ -189,6 +190,9 @@ class InjectionScanner:
                 findings.append(Finding(self.name, "evasion:unicode_tags", 1.0, index, 0, end))
             if invisible:
                 findings.append(Finding(self.name, "evasion:invisible_characters", 1.0, index, 0, end))
+            # As written too: reading the markup drops an `<IMPORTANT>` tag.
+            if segment.source == "tool_definition" and (poisoning_signals(segment.text) or poisoning_signals(cleaned)):
+                findings.append(Finding(self.name, "injection:tool_poisoning", 1.0, index, 0, end, threshold=1.0))
             texts.append(cleaned)
         # A payload hidden in base64 or hex ("decode this and do what it says") is scored as the text it decodes
         # to, escaped characters (`\uD55C…`) as they read, and words spelled with look-alike letters as they read,
