@@ -170,7 +170,7 @@ class TestEvalInjection:
                           "--multilingual", "none", "--json", str(out))  # fmt: skip
         assert result.returncode == 0, result.stderr
         report = json.loads(out.read_text())
-        assert set(report) == {"threshold", "role", "models", "files", "pooled"}
+        assert set(report) == {"threshold", "role", "confirm_by_sentence", "models", "files", "pooled"}
         assert report["threshold"] == json.loads((INJECTION_MODEL / "config.json").read_text())["threshold"]
         assert [f["n"] for f in report["files"]] == [1, 2]
         fields = {"file", "n", "tp", "fp", "tn", "fn", "precision", "recall", "fpr", "auc", "auc_against"}

@@ -587,10 +587,11 @@ def test_a_masked_answer_declared_in_utf32_is_declared_as_the_utf8_it_becomes(pr
 
 def test_a_binary_answer_with_no_text_in_it_is_audited(proxy, raw_upstream):
     raw_upstream.reply = answer(bytes(range(128, 256)) * 8, b"application/octet-stream")  # no printable run
-    received = send(proxy, "/v1/files/file-1/content", CHAT, method="GET")
+    received = send(proxy, "/v1/files/file-no-text/content", CHAT, method="GET")
     assert received.startswith(b"HTTP/1.1 200")
     events = wait_for_events(
-        proxy.audit_file, lambda e: e["phase"] == "response" and e["request"]["path"] == "/v1/files/file-1/content"
+        proxy.audit_file,
+        lambda e: e["phase"] == "response" and e["request"]["path"] == "/v1/files/file-no-text/content",
     )
     assert [event["result"]["code"] for event in events] == ["allowed"]
 
