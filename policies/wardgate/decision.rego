@@ -283,10 +283,16 @@ injection_judged(f) if {
 	input.request.segments[f.segment].source == "tool_call"
 }
 
-# An MCP server's tools/list answer: the tool definitions the agent's model will read (tool poisoning).
+# An MCP server's tools/list answer: the tool definitions the agent's model will read (tool poisoning), and every
+# other text of it (`_meta`, annotations: what a client passes on is the client's choice, not ours to guess).
 injection_judged(f) if {
 	input.phase == "response"
 	input.request.segments[f.segment].source == "tool_definition"
+}
+
+injection_judged(_) if {
+	input.phase == "response"
+	input.request.endpoint == "mcp"
 }
 
 deny contains {

@@ -252,6 +252,15 @@ test_a_poisoned_tool_definition_found_by_rules_is_denied if {
 	d.reasons[0].code == "prompt_injection"
 }
 
+test_an_injection_anywhere_in_an_mcp_tools_list_answer_is_denied if {
+	d := wardgate.decision with input as request({
+		"phase": "response",
+		"request": {"endpoint": "mcp", "model": null, "segments": [{"role": "unknown", "source": "document", "chars": 60}]},
+		"findings": [tool_call_injection],
+	})
+	not d.allow
+}
+
 test_injection_score_in_response_text_is_not_judged if {
 	d := wardgate.decision with input as request({
 		"phase": "response",
