@@ -95,15 +95,15 @@ def _client_gone(flow: http.HTTPFlow) -> bool:
     return not flow.client_conn.state & ConnectionState.CAN_READ or client_reset(flow)
 
 
-def _broke_off(flow: http.HTTPFlow, message: str) -> Decision:
-    """Why an exchange ended early, by whose side broke it: the client sent a body that is no HTTP (a bad chunk
-    header: mitmproxy closes its connection), hung up (a body cut short included) or reset its stream; else the
-    upstream."""
-    if _client_gone(flow):
-        if message.startswith("HTTP/1 protocol error") and "peer closed connection" not in message:
-            return Decision.deny("malformed_request", message, status=400)
-        return Decision.deny("client_closed", message, status=499, source="fail_closed")
-    return Decision.deny("upstream_incomplete", message, status=502, source="fail_closed")
+def _client_broke(flow: http.HTTPFlow, message: str) -> Decision | None:
+    """When an exchange ended early by the client's doing, what it did: sent a body that is no HTTP (a bad chunk
+    header: mitmproxy closes its connection), hung up (a body cut short included) or reset its stream. None: the
+    upstream broke it."""
+    if not _client_gone(flow):
+        return None
+    if message.startswith("HTTP/1 protocol error") and "peer closed connection" not in message:
+        return Decision.deny("malformed_request", message, status=400)
+    return Decision.deny("client_closed", message, status=499, source="fail_closed")
 
 
 def _replace_body(message: http.Message, body: bytes) -> None:
@@ -533,13 +533,11 @@ class GuardAddon:
                 # framing error): the client gets mitmproxy's 502 (as JSON, intercept/error_pages.py); the audit
                 # trail gets the reason. (A broken stream was audited above, as the stream it was.) Unless the
                 # client broke it: a body cut short or badly framed, or a client that left while it waited.
-                broke_off = _broke_off(flow, message)
-                if broke_off.code == "upstream_incomplete":
-                    denial = Decision.deny("upstream_unavailable", message, status=502, source="fail_closed")
-                    self._answered_for_mitmproxy(flow, "response", denial)
-                else:
-                    whole = flow.request.timestamp_end is not None  # else the client broke its own request
-                    self._answered_for_mitmproxy(flow, "response" if whole else "request", broke_off)
+                whole = flow.request.timestamp_end is not None  # else the client broke its own request
+                denial = _client_broke(flow, message) or Decision.deny(
+                    "upstream_unavailable", message, status=502, source="fail_closed"
+                )
+                self._answered_for_mitmproxy(flow, "response" if whole else "request", denial)
         except Exception:
             logger.exception("could not audit the failed flow %s %s", flow.request.method, flow.request.path)
 
@@ -561,7 +559,9 @@ class GuardAddon:
         if (stream := flow.metadata.pop(_STREAM, None)) is not None:
             guard, judge, span = stream
             if broken is not None and guard.stopped is None and not guard.completed:
-                guard.stopped = _broke_off(flow, broken)
+                guard.stopped = _client_broke(flow, broken) or Decision.deny(
+                    "upstream_incomplete", broken, status=502, source="fail_closed"
+                )
             try:
                 judge.close(
                     released_bytes=guard.released_bytes, unparsed_events=guard.unparsed_events, stopped=guard.stopped

@@ -373,8 +373,8 @@ class RequestPipeline:
             # runs for the secrets scanner, and those that read as sentences for every scanner.
             for file in read.files:
                 segments.append(Segment("unknown", "metadata", file.strings, file.path, opaque_media=file.media_type))
-                if file.prose:
-                    segments.append(Segment("unknown", "document", file.prose, (*file.path, "$strings")))
+                if prose := file.prose:
+                    segments.append(Segment("unknown", "document", prose, (*file.path, "$strings")))
             lines = parse_unparsed(read.value, ctx.provider).segments if read.kind == "jsonl" else []
             return Exchange(ctx.provider, "unparsed", None, False, [*segments, *lines])
         body = read.value

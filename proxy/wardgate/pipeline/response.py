@@ -45,12 +45,13 @@ def _as_a_client_reads_it(content: bytes, content_type: str) -> str | None:
     header["content-type"] = content_type
     declared = str(header.get_param("charset") or "").lower()
     detected = json.detect_encoding(content)
-    for encoding in (declared, detected):
-        if encoding.startswith(("utf-32", "utf-16") if encoding == declared else "utf-32"):
-            try:
-                return content.decode(encoding)
-            except (UnicodeDecodeError, LookupError):
-                continue
+    candidates = [declared] if declared.startswith(("utf-16", "utf-32")) else []
+    candidates += [detected] if detected.startswith("utf-32") else []
+    for encoding in candidates:
+        try:
+            return content.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
     return None
 
 
