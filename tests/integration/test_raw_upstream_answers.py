@@ -10,9 +10,10 @@ import socket
 import threading
 import time
 
+import openai
 import pytest
 
-from tests.conftest import AUTH, AWS_KEY
+from tests.conftest import AUTH, AWS_KEY, OPENAI_KEY
 from tests.integration.helpers import policy_copy, wait_for_events
 from wardgate.formats.eventstream import EventStreamParser, encode_message
 
@@ -701,3 +702,34 @@ def test_a_partner_model_on_vertex_has_its_tools_and_calls_governed(tools_denied
     assert b"shell_exec" not in raw_upstream.received[before:]
     assert b"rm -rf" not in received
     assert b"Wardgate refused the call to shell_exec" in received
+
+
+def _logprob(token: str) -> dict:
+    return {"token": token, "logprob": -0.1, "bytes": list(token.encode()), "top_logprobs": []}
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "whole"])
+def test_a_key_in_logprob_tokens_and_bytes_never_reaches_the_openai_client(proxy, raw_upstream, streamed):
+    """An outside review's finding: the answer's text was masked while its logprobs, which clients join into the text
+    again (tokens, and the tokens' UTF-8 `bytes`), carried the key in pieces too short to be judged one by one."""
+    pieces = ["Your key is ", *(AWS_KEY[i : i + 5] for i in range(0, 20, 5)), " ok."]
+    if streamed:
+        events = [{**chunk({"content": p}), "choices": [{"index": 0, "delta": {"content": p},
+                   "logprobs": {"content": [_logprob(p)]}, "finish_reason": None}]} for p in pieces]  # fmt: skip
+        raw_upstream.reply = answer(sse(events), b"text/event-stream")
+    else:
+        choice = {"index": 0, "message": {"role": "assistant", "content": "".join(pieces)},
+                  "logprobs": {"content": [_logprob(p) for p in pieces]}, "finish_reason": "stop"}  # fmt: skip
+        raw_upstream.reply = answer(json.dumps({"id": "c", "object": "chat.completion", "created": 1,
+                                                "model": "gpt-4o-mini", "choices": [choice]}).encode())  # fmt: skip
+    client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=OPENAI_KEY, max_retries=0)
+    asked = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "logprobs": True}
+    if streamed:
+        entries = [e for c in client.chat.completions.create(**asked, stream=True) for ch in c.choices
+                   for e in (ch.logprobs.content if ch.logprobs and ch.logprobs.content else [])]  # fmt: skip
+    else:
+        entries = client.chat.completions.create(**asked).choices[0].logprobs.content
+    tokens = "".join(e.token for e in entries)
+    assert AWS_KEY[5:] not in tokens
+    assert AWS_KEY not in bytes(b for e in entries for b in e.bytes).decode()
+    assert "[REDACTED:aws-access-token]" in tokens

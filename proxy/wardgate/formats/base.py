@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
-from wardgate.formats.media import DECODED_MARK, reencode
+from wardgate.formats.media import BYTES_MARK, DECODED_MARK, reencode
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source
 
 __all__ = [
@@ -191,20 +191,27 @@ def model_and_stream(body: Mapping[str, Any]) -> tuple[str | None, bool]:
 
 def apply_rewrites(body: Any, rewrites: Mapping[JsonPath, str]) -> Any:
     """Set each path's string to its new text, in place; every other byte of meaning stays as it was. A decoded
-    file's new text is encoded back into its payload the way it came."""
+    file's new text is encoded back into its payload the way it came, a byte list's as its UTF-8 bytes."""
     # A file's own payload first (a secret in a data URL's header), then its decoded text, encoded into what is left.
     for path, text in sorted(rewrites.items(), key=lambda item: item[0][-1:] == (DECODED_MARK,)):
+        if path[-1:] == (BYTES_MARK,):
+            _at(body, path[:-2])[path[-2]] = list(text.encode())
+            continue
         decoded = path[-1:] == (DECODED_MARK,)
         path = path[:-1] if decoded else path
-        parent = body
-        for key in path[:-1]:
-            parent = parent[key]
+        parent = _at(body, path[:-1])
         current = _string(parent[path[-1]] if path else body, path)
         new = reencode(current, text) if decoded else text
         if path:
             parent[path[-1]] = new
         else:  # the body is one JSON string
             body = new
+    return body
+
+
+def _at(body: Any, path: JsonPath) -> Any:
+    for key in path:
+        body = body[key]
     return body
 
 

@@ -8,11 +8,19 @@ from collections.abc import Iterator
 from typing import Any
 
 from wardgate.formats.base import MalformedBody, TooComplex, model_and_stream
-from wardgate.formats.media import DECODED_MARK, encoded_media, remote_media
+from wardgate.formats.media import BYTES_MARK, DECODED_MARK, byte_text, encoded_media, remote_media
 from wardgate.formats.target import model_id
 from wardgate.models import Exchange, JsonPath, Role, Segment
 
-__all__ = ["KEY_MARK", "is_structural", "named_model", "parse_unparsed", "string_leaves", "with_every_leaf"]
+__all__ = [
+    "KEY_MARK",
+    "byte_leaves",
+    "is_structural",
+    "named_model",
+    "parse_unparsed",
+    "string_leaves",
+    "with_every_leaf",
+]
 
 # In a segment path, what follows this marker is an object key, not a value: it can be judged but not rewritten.
 KEY_MARK = "$key"
@@ -61,11 +69,14 @@ def with_every_leaf(exchange: Exchange, body: Any, max_segments: int | None = No
     Past `max_segments` in all, `TooComplex`: the walk stops there instead of building every piece of a hostile body.
     """
     mapped = {segment.path for segment in exchange.segments}
-    leaves = (
-        segment
-        for path, text in string_leaves(body, (), keys=True)
-        if path not in mapped and text.strip()
-        for segment in ([_key(path, text)] if KEY_MARK in path else _media(body, path, text) or [_leaf(path, text)])
+    leaves = itertools.chain(
+        (
+            segment
+            for path, text in string_leaves(body, (), keys=True)
+            if path not in mapped and text.strip()
+            for segment in ([_key(path, text)] if KEY_MARK in path else _media(body, path, text) or [_leaf(path, text)])
+        ),
+        (Segment("unknown", "document", text, path) for path, text in byte_leaves(body, ()) if path not in mapped),
     )
     room = None if max_segments is None else max_segments - len(exchange.segments)
     extra = list(itertools.islice(leaves, None if room is None else max(room, 0) + 1))
@@ -106,6 +117,22 @@ def _leaf(path: JsonPath, text: str) -> Segment:
     if path[:1] and path[0] in _TOOL_KEYS:
         return Segment("tool", "tool_definition", text, path)
     return Segment("unknown", "document", text, path)
+
+
+def byte_leaves(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+    """(path + BYTES_MARK, text) for every `bytes` list of byte values (a logprob's: clients decode them into the
+    answer's text; an upstream may put other text there than in its `token`)."""
+    if len(path) > _MAX_DEPTH:
+        raise MalformedBody(f"the body is nested deeper than {_MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "bytes" and (text := byte_text(item)) is not None:
+                yield (*path, key, BYTES_MARK), text
+            else:
+                yield from byte_leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from byte_leaves(item, (*path, index))
 
 
 def string_leaves(value: Any, path: JsonPath, *, keys: bool = False) -> Iterator[tuple[JsonPath, str]]:

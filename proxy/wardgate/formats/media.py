@@ -18,10 +18,22 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["DECODED_MARK", "EncodedMedia", "encoded_media", "file_bytes", "reencode", "remote_media"]
+__all__ = [
+    "BYTES_MARK",
+    "DECODED_MARK",
+    "EncodedMedia",
+    "byte_text",
+    "encoded_media",
+    "file_bytes",
+    "reencode",
+    "remote_media",
+]
 
 # A segment path ending in this marker holds the decoded text of the string at the path before it.
 DECODED_MARK = "$decoded"
+# A path ending in this marker holds the text of the byte list at the path before it (a logprob's `bytes`, which
+# clients decode and join into the answer's text again): judged as that text, rewritten as its UTF-8 bytes.
+BYTES_MARK = "$bytes"
 
 # Fields that always hold a file's bytes: MCP resources' `blob`, OpenAI's `file_data`, Bedrock's `source.bytes`.
 # `data` holds them beside a declared type (Anthropic sources, MCP image/audio contents, Gemini parts) or in an OpenAI
@@ -304,3 +316,13 @@ def _mostly_text(data: bytes) -> str | None:
             bad, start = stop, stop + 1
         bad_bytes += start - bad
     return None
+
+
+def byte_text(value: Any) -> str | None:
+    """The text a non-empty list of byte values spells (a byte that is no UTF-8 read as U+FFFD); None for anything
+    else."""
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(type(item) is int and 0 <= item <= 255 for item in value):
+        return None
+    return bytes(value).decode("utf-8", "replace")

@@ -19,6 +19,7 @@ from wardgate.formats.base import MalformedBody, called_function
 from wardgate.formats.eventstream import BEDROCK_CHUNKS, EVENT_STREAM, aws_exception
 from wardgate.formats.gemini import either, gemini_method
 from wardgate.formats.generic_json import is_structural, string_leaves
+from wardgate.formats.media import BYTES_MARK, byte_text
 from wardgate.formats.openai_responses import CALL_INPUTS
 from wardgate.formats.sse import SSE, Framing, SseEvent, encode_event
 from wardgate.formats.target import bedrock_operation, raw_predict, route_path
@@ -81,6 +82,35 @@ def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(value, Mapping)
 
 
+def _logprobs(
+    entries: Any,
+    path: JsonPath,
+    channel: str,
+    kind: Literal["delta", "full"] = "delta",
+    alternatives: str = "top_logprobs",
+) -> Iterator[Location]:
+    """A list of logprob entries (a chat choice's `logprobs.content`, a Responses text's `logprobs`, Gemini's
+    `chosenCandidates`): each entry's token and bytes, and its n-th alternative's, continue channels of their own.
+    Clients join them into the answer's text again: judged only one by one, a key the text masked went out there
+    whole (an outside review's finding)."""
+    for position, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not _is_map(entry):
+            continue
+        yield from _token(entry, (*path, position), channel, kind)
+        for rank, alternative in enumerate(entry.get(alternatives) or [] if alternatives else []):
+            if _is_map(alternative):
+                yield from _token(alternative, (*path, position, alternatives, rank), f"{channel}:{rank}", kind)
+
+
+def _token(
+    entry: Mapping[str, Any], path: JsonPath, channel: str, kind: Literal["delta", "full"]
+) -> Iterator[Location]:
+    if isinstance(entry.get("token"), str):
+        yield Location(f"{channel}:token", (*path, "token"), kind)
+    if byte_text(entry.get("bytes")) is not None:
+        yield Location(f"{channel}:bytes", (*path, "bytes", BYTES_MARK), kind)
+
+
 class OpenAIChatStream:
     has_end_event = True
     strict = True
@@ -96,8 +126,17 @@ class OpenAIChatStream:
             if not _is_map(delta):
                 continue
             index = choice.get("index", position)
+            logprobs = choice.get("logprobs")
+            for key, entries in logprobs.items() if _is_map(logprobs) else ():  # `content`, `refusal`
+                found += _logprobs(entries, ("choices", position, "logprobs", key), f"choice:{index}:logprobs:{key}")
             if isinstance(delta.get("content"), str):
                 found.append(Location(f"choice:{index}", ("choices", position, "delta", "content")))
+            # Content as a list of parts (Mistral's, in OpenAI's shape): its texts continue the choice's text.
+            parts = delta.get("content")
+            for part_index, part in enumerate(parts if isinstance(parts, list) else []):
+                if _is_map(part) and isinstance(part.get("text"), str):
+                    part_path = ("choices", position, "delta", "content", part_index, "text")
+                    found.append(Location(f"choice:{index}", part_path))
             # Every other text the delta carries (refusal, reasoning_content, a field added next month) is guarded
             # as a channel of its own.
             for key, value in delta.items():
@@ -153,7 +192,8 @@ class OpenAIResponsesStream:
         kind = payload.get("type") if _is_map(payload) else None
         output = payload.get("output_index")
         if kind == "response.output_text.delta":
-            return [Location(f"output:{output}:{payload.get('content_index')}", ("delta",))]
+            channel = f"output:{output}:{payload.get('content_index')}"
+            return [Location(channel, ("delta",)), *_logprobs(payload.get("logprobs"), ("logprobs",), channel)]
         if isinstance(kind, str) and kind.removesuffix(".delta") in _RESPONSES_INPUT_EVENTS:
             return [Location(f"output:{output}", ("delta",), tool="")]
         if isinstance(kind, str) and kind.endswith(".delta") and isinstance(payload.get("delta"), str):
@@ -166,13 +206,17 @@ class OpenAIResponsesStream:
                 return [Location(f"output:{output}", (), tool=item["name"])]
             return []
         if kind == "response.output_text.done":
-            return [Location(f"output:{output}:{payload.get('content_index')}", ("text",), "full")]
+            channel = f"output:{output}:{payload.get('content_index')}"
+            return [
+                Location(channel, ("text",), "full"),
+                *_logprobs(payload.get("logprobs"), ("logprobs",), channel, "full"),
+            ]
         if isinstance(kind, str) and (argument := _RESPONSES_INPUT_EVENTS.get(kind.removesuffix(".done"))):
             return [Location(f"output:{output}", (argument,), "full", tool="")]
         if kind == "response.content_part.done" and _is_map(part := payload.get("part")):
-            if isinstance(part.get("text"), str):
-                return [Location(f"output:{output}:{payload.get('content_index')}", ("part", "text"), "full")]
-            return []
+            channel = f"output:{output}:{payload.get('content_index')}"
+            text = [Location(channel, ("part", "text"), "full")] if isinstance(part.get("text"), str) else []
+            return [*text, *_logprobs(part.get("logprobs"), ("part", "logprobs"), channel, "full")]
         if kind == "response.output_item.done" and _is_map(payload.get("item")):
             return list(self._item_texts(payload["item"], output, ("item",)))
         if kind in ("response.completed", "response.incomplete") and _is_map(response := payload.get("response")):
@@ -191,6 +235,9 @@ class OpenAIResponsesStream:
         for index, part in enumerate(item.get("content") or []):
             if _is_map(part) and isinstance(part.get("text"), str):
                 yield Location(f"output:{output}:{index}", (*path, "content", index, "text"), "full")
+            if _is_map(part):
+                logprobs = (*path, "content", index, "logprobs")
+                yield from _logprobs(part.get("logprobs"), logprobs, f"output:{output}:{index}", "full")
 
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
         kind = payload.get("type") if _is_map(payload) else None
@@ -260,10 +307,20 @@ class GeminiStream:
         self._calls = 0  # each call is a channel of its own, held until its candidate ends
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
-        found = []
+        found: list[Location] = []
         for position, candidate in enumerate(payload.get("candidates") or [] if _is_map(payload) else []):
             content = candidate.get("content") if _is_map(candidate) else None
             channel = f"candidate:{candidate.get('index', position)}" if _is_map(candidate) else ""
+            result = candidate.get("logprobsResult") if _is_map(candidate) else None
+            if _is_map(result):
+                read: JsonPath = ("candidates", position, "logprobsResult")
+                chosen = result.get("chosenCandidates")
+                found += _logprobs(chosen, (*read, "chosenCandidates"), f"{channel}:logprobs", alternatives="")
+                for step, top in enumerate(result.get("topCandidates") or []):  # each step's alternatives by rank
+                    for rank, alternative in enumerate(top.get("candidates") or [] if _is_map(top) else []):
+                        if _is_map(alternative):
+                            path = (*read, "topCandidates", step, "candidates", rank)
+                            found += _token(alternative, path, f"{channel}:logprobs:{rank}", "delta")
             for part_index, part in enumerate(content.get("parts") or [] if _is_map(content) else []):
                 if _is_map(part) and isinstance(part.get("text"), str):
                     found.append(Location(channel, ("candidates", position, "content", "parts", part_index, "text")))

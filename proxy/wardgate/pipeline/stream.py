@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from wardgate.formats.base import apply_rewrites
 from wardgate.formats.body import strict_json
 from wardgate.formats.generic_json import string_leaves
+from wardgate.formats.media import BYTES_MARK, byte_text
 from wardgate.formats.sse import SseEvent, SseEventTooLarge
 from wardgate.formats.streams import Location, StreamFormat
 from wardgate.limits.tokens import TokenCount
@@ -259,8 +260,11 @@ class StreamGuard:
         ends = self._format.ends(event, payload) if not raw_text else []
         self.completed = self.completed or ends is None
         locations = self._format.locations(event, payload) if payload is not None else []
+        wholes: dict[str, list[JsonPath]] = {}
         for location in locations:
-            self._locate(queued, location)
+            self._locate(queued, location, wholes)
+        for name, paths in wholes.items():
+            self._judge_whole(queued, self._channels[name], paths)
         if payload is not None:
             self._judge_the_rest(queued, {location.path for location in locations})
         self._queue.append(queued)
@@ -282,7 +286,7 @@ class StreamGuard:
             if verdict.text != text:
                 queued.rewrites[path] = verdict.text
 
-    def _locate(self, queued: _Queued, location: Location) -> None:
+    def _locate(self, queued: _Queued, location: Location, wholes: dict[str, list[JsonPath]]) -> None:
         channel = self._channels.get(location.channel) or self._open(location.channel)
         if location.tool is not None:
             _name(channel, location.tool)
@@ -296,18 +300,24 @@ class StreamGuard:
                 self._keep(location.channel, channel, queued)
             channel.settled = False
             return
-        text = _get(queued.payload, location.path)
         if location.kind == "delta":
             places = queued.deltas.setdefault(location.channel, [])
             if not places:
                 self._keep(location.channel, channel, queued)
             places.append(location.path)
             return
+        wholes.setdefault(location.channel, []).append(location.path)
+
+    def _judge_whole(self, queued: _Queued, channel: _Channel, paths: list[JsonPath]) -> None:
+        """A summary event's complete texts of one channel, judged joined (a text's logprob tokens, one by one, are
+        each too short to hold what the text masked); a changed text rides in the first place."""
+        text = "".join(_get(queued.payload, path) for path in paths)
         verdict = self._judge.full(self._vault.restore(text), tool=channel.tool, repeated=True)
         if not verdict.decision.allow:
             raise _Stopped(verdict.decision, None, None, "")
         if verdict.text != text:
-            queued.rewrites[location.path] = verdict.text
+            for index, path in enumerate(paths):
+                queued.rewrites[path] = verdict.text if index == 0 else ""
 
     def _open(self, name: str) -> _Channel:
         if len(self._channels) >= _MAX_CHANNELS:
@@ -448,6 +458,12 @@ def _fail_closed(code: str, message: str) -> Decision:
 
 
 def _get(payload: Any, path: JsonPath) -> str:
+    if path[-1:] == (BYTES_MARK,):
+        return byte_text(_get_value(payload, path[:-1])) or ""
+    return str(_get_value(payload, path))
+
+
+def _get_value(payload: Any, path: JsonPath) -> Any:
     for key in path:
         payload = payload[key]
-    return str(payload)
+    return payload

@@ -1,0 +1,103 @@
+"""Logprob tokens and their bytes are channels of their own: clients join them into the answer's text again, so a key
+the text masked must not go out there in pieces (an outside review's finding)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.unit.test_stream_guard import Judge
+from wardgate.formats.base import apply_rewrites
+from wardgate.formats.generic_json import with_every_leaf
+from wardgate.formats.sse import SseParser
+from wardgate.formats.streams import GeminiStream, OpenAIChatStream, OpenAIResponsesStream, StreamFormat
+from wardgate.models import Exchange
+from wardgate.pipeline.stream import StreamGuard
+from wardgate.pipeline.vault import Vault
+
+PIECES = ["Your key is ", "SEC", "RET", "12", "3", " ok."]
+
+
+def entry(token: str) -> dict[str, Any]:
+    return {"token": token, "logprob": -0.1, "bytes": list(token.encode()), "top_logprobs": [
+        {"token": token, "logprob": -0.1, "bytes": list(token.encode())}]}  # fmt: skip
+
+
+def sse(events: list[Any]) -> bytes:
+    return b"".join(f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n".encode() for event in events)
+
+
+def guarded(stream_format: StreamFormat, stream: bytes) -> list[Any]:
+    guard = StreamGuard(stream_format, Judge(), Vault())
+    out = b"".join(guard.feed(stream[i : i + 7]) for i in range(0, len(stream), 7)) + guard.finish()
+    parser = SseParser()
+    return [json.loads(e.data) for e in parser.feed(out) + parser.close() if e.data and e.data != "[DONE]"]
+
+
+def tokens(entries: list[dict[str, Any]]) -> tuple[str, str, str]:
+    return (
+        "".join(e["token"] for e in entries),
+        bytes(b for e in entries for b in e["bytes"]).decode(),
+        "".join(e["top_logprobs"][0]["token"] for e in entries),
+    )
+
+
+def test_chat_stream_logprob_tokens_bytes_and_alternatives_are_masked_like_the_text():
+    chunks = [
+        {"id": "c", "choices": [{"index": 0, "delta": {"content": piece}, "logprobs": {"content": [entry(piece)]}}]}
+        for piece in PIECES
+    ]
+    out = guarded(OpenAIChatStream(), sse([*chunks, {"id": "c", "choices": [{"index": 0, "delta": {},
+                                                     "finish_reason": "stop"}]}, "[DONE]"]))  # fmt: skip
+    entries = [e for event in out for c in event["choices"] for e in (c.get("logprobs") or {}).get("content", [])]
+    text = "".join(c["delta"].get("content") or "" for event in out for c in event["choices"])
+    assert text == "Your key is [REDACTED] ok."
+    assert tokens(entries) == (text, text, text)
+
+
+def test_chat_stream_content_given_as_a_list_of_parts_is_the_choice_text():
+    chunks = [{"choices": [{"index": 0, "delta": {"content": [{"type": "text", "text": piece}]}}]} for piece in PIECES]
+    out = guarded(OpenAIChatStream(), sse([*chunks, "[DONE]"]))
+    text = "".join(p["text"] for event in out for c in event["choices"] for p in c["delta"]["content"])
+    assert text == "Your key is [REDACTED] ok."
+
+
+def test_responses_stream_logprobs_in_deltas_and_in_the_summary_events():
+    at = {"output_index": 0, "content_index": 0, "item_id": "msg_1"}
+    deltas = [{"type": "response.output_text.delta", **at, "delta": p, "logprobs": [entry(p)]} for p in PIECES]
+    whole = "".join(PIECES)
+    done = {"type": "response.output_text.done", **at, "text": whole, "logprobs": [entry(p) for p in PIECES]}
+    part = {"type": "output_text", "text": whole, "logprobs": [entry(p) for p in PIECES]}
+    item = {"type": "message", "id": "msg_1", "role": "assistant", "content": [part]}
+    completed = {"type": "response.completed", "response": {"id": "r", "output": [item]}}
+    out = guarded(OpenAIResponsesStream(), sse([*deltas, done, completed]))
+    masked = "Your key is [REDACTED] ok."
+    assert tokens([e for event in out[: len(PIECES)] for e in event["logprobs"]]) == (masked,) * 3
+    assert tokens(out[-2]["logprobs"]) == (masked,) * 3
+    assert tokens(out[-1]["response"]["output"][0]["content"][0]["logprobs"]) == (masked,) * 3
+
+
+def test_gemini_stream_chosen_and_top_candidates_are_masked():
+    def event(piece: str) -> dict[str, Any]:
+        chosen = {"token": piece, "logProbability": -0.1}
+        result = {"chosenCandidates": [chosen], "topCandidates": [{"candidates": [dict(chosen)]}]}
+        return {"candidates": [{"index": 0, "content": {"parts": [{"text": piece}]}, "logprobsResult": result}]}
+
+    out = guarded(GeminiStream(), sse([event(p) for p in PIECES]))
+    results = [event["candidates"][0]["logprobsResult"] for event in out]
+    assert "".join(c["token"] for r in results for c in r["chosenCandidates"]) == "Your key is [REDACTED] ok."
+    top = "".join(c["token"] for r in results for t in r["topCandidates"] for c in t["candidates"])
+    assert top == "Your key is [REDACTED] ok."
+
+
+def test_an_answer_s_byte_lists_are_judged_and_rewritten_as_their_text():
+    body = {"choices": [{"logprobs": {"content": [entry("SECRET123"), {"token": "x", "bytes": [300]}]}}]}
+    leaves = {
+        segment.path: segment.text
+        for segment in with_every_leaf(Exchange("openai", "chat", "m", False, []), body).segments
+    }
+    path = ("choices", 0, "logprobs", "content", 0, "bytes", "$bytes")
+    assert leaves[path] == "SECRET123"
+    assert ("choices", 0, "logprobs", "content", 1, "bytes", "$bytes") not in leaves  # not byte values
+    rewritten = apply_rewrites(body, {path: "[REDACTED]"})
+    assert bytes(rewritten["choices"][0]["logprobs"]["content"][0]["bytes"]) == b"[REDACTED]"
