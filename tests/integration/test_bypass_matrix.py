@@ -441,6 +441,26 @@ def test_a_multipart_body_with_two_boundaries_is_refused(proxy, recorder, conten
     assert recorder.records[before:] == []
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": [[44090, 682, 3766, 11470, 323]]}),
+        ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": [44090, 682, 3766]}),
+        ("/v1/embeddings", {"model": "text-embedding-3-small", "input": [[44090, 682, 3766]]}),
+        ("/api/generate", {"model": "llama3", "prompt": "go on", "context": [128000, 44090, 682], "stream": False}),
+    ],
+    ids=["completion-ids", "completion-flat-ids", "embedding-ids", "ollama-context"],
+)
+def test_a_prompt_given_as_token_ids_is_refused(proxy, recorder, path, body):
+    """The upstream reads token ids as the text they stand for, which no scanner can read (an outside review: an
+    injection given as ids reached the model, audited as allowed)."""
+    before = len(recorder.records)
+    response = httpx.post(proxy.url + path, json=body, headers=AUTH, timeout=30)
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "malformed_request")
+    assert "token ids" in response.json()["error"]["message"]
+    assert recorder.records[before:] == []
+
+
 def test_a_multipart_field_named_prompt_is_not_read_as_an_instruction(start_proxy, recorder):
     """`form-data; name="prompt"` read whole scored as an injection (0.45): every transcription with a prompt was
     refused. Its pieces are read apart."""

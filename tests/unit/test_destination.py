@@ -72,9 +72,13 @@ def test_ipv6_hosts_that_are_not_ipv4_in_disguise_stay_ipv6():
     assert host_matcher(["2001:db8::/32"])("[2001:db8::7]")
 
 
-@pytest.mark.parametrize("spelling", ["0.0.0.0", "0", "[::]", "::", "localhost", "LocalHost.", "api.localhost"])
+@pytest.mark.parametrize(
+    "spelling",
+    ["0.0.0.0", "0", "[::]", "::", "localhost", "LocalHost.", "api.localhost", "127.0.0.2", "127.255.255.254", "127.2"],
+)
 def test_a_host_that_reaches_loopback_matches_a_loopback_entry(spelling):
-    """Found by an outside review: `http://0.0.0.0:port/` reached a loopback LLM host in forward mode unjudged."""
+    """Found by outside reviews: `http://0.0.0.0:port/`, then `127.0.0.2`, reached a loopback LLM host (a server
+    listening on every address) in forward mode unjudged."""
     assert host_matcher(["127.0.0.1"])(spelling)
     assert host_matcher(["::1"])(spelling)
     assert not host_matcher(["10.0.0.0/8", "api.openai.com"])(spelling)

@@ -18,6 +18,7 @@ __all__ = [
     "is_structural",
     "named_model",
     "parse_unparsed",
+    "refuse_token_ids",
     "string_leaves",
     "with_every_leaf",
 ]
@@ -33,6 +34,8 @@ _STRUCTURAL_KEYS = frozenset(
      "service_tier", "reasoning_effort", "tool_choice", "format", "detail", "status", "voice", "jsonrpc", "method")
 )  # fmt: skip
 _TOKEN_CHARS = 64
+# Where providers take a model's input as token ids (lists of integers, or lists of such lists).
+_TOKEN_ID_KEYS = ("prompt", "input", "context", "prompt_token_ids", "input_ids", "tokens")
 # Where Bedrock's jobs, agents and knowledge-base calls name the model they run (no `model`, no model in the path).
 _MODEL_KEYS = frozenset(("modelId", "modelArn", "foundationModel", "baseModelIdentifier", "modelIdentifier"))
 
@@ -104,6 +107,19 @@ def _key(path: JsonPath, key: str) -> Segment:
     if len(key) <= _TOKEN_CHARS and not any(c.isspace() for c in key):
         return Segment("unknown", "metadata", key, path)
     return Segment("unknown", "document", key, path)
+
+
+def refuse_token_ids(body: Any) -> None:
+    """`MalformedBody` when a request gives the model token ids instead of text (a completion's `prompt`, an
+    embedding's `input`, Ollama's `context`, vLLM's `prompt_token_ids`): the upstream reads them as text that no
+    scanner could (an outside review: an injection as ids reached the model, audited as allowed)."""
+    if not isinstance(body, dict):
+        return
+    for key in _TOKEN_ID_KEYS:
+        value = body.get(key)
+        rows = value if isinstance(value, list) and value and isinstance(value[0], list) else [value]
+        if any(isinstance(row, list) and row and all(type(item) is int for item in row) for row in rows):
+            raise MalformedBody(f"`{key}` gives the model token ids, which Wardgate cannot read: send the text instead")
 
 
 def is_structural(path: JsonPath) -> bool:

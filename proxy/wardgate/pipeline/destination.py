@@ -61,8 +61,10 @@ def _reached(
     address: ipaddress.IPv4Address | ipaddress.IPv6Address,
 ) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
     """The addresses a connection to `address` reaches: on Linux, one to `0.0.0.0` or `::` reaches this host's own
-    listeners, as loopback does (found by an outside review: `http://0.0.0.0:port/` passed a loopback LLM host)."""
-    return (address, *_LOOPBACK) if address.is_unspecified else (address,)
+    listeners, as loopback does (found by an outside review: `http://0.0.0.0:port/` passed a loopback LLM host), and
+    so does any address of 127/8 a listener on every address takes (a second review: `127.0.0.2` passed)."""
+    loopback = address.is_loopback and address.version == 4
+    return (address, *_LOOPBACK) if address.is_unspecified or loopback else (address,)
 
 
 def _ipv4_compatible(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

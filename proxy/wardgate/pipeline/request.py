@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes
 from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
 from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge
-from wardgate.formats.generic_json import KEY_MARK, named_model
+from wardgate.formats.generic_json import KEY_MARK, named_model, refuse_token_ids
 from wardgate.formats.mcp import is_jsonrpc, methods, named_identifiers, requests, tool_call_of
 from wardgate.formats.realtime import is_realtime
 from wardgate.formats.target import canonical_target, model_in_path
@@ -378,6 +378,7 @@ class RequestPipeline:
             lines = parse_unparsed(read.value, ctx.provider).segments if read.kind == "jsonl" else []
             return Exchange(ctx.provider, "unparsed", None, False, [*segments, *lines])
         body = read.value
+        refuse_token_ids(body)
         if adapter is None and is_jsonrpc(body):
             # MCP: the request is judged for who calls what; a tools/call is judged as the tool call it is.
             ctx.provider, ctx.mcp_methods = "mcp", methods(body)
