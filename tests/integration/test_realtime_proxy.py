@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import struct
 
 import aiohttp
 import pytest
@@ -133,9 +135,28 @@ async def test_a_key_the_model_splits_around_other_events_never_reaches_the_clie
     assert received[-1]["type"] == "error"
 
 
-async def test_client_audio_is_refused_because_it_cannot_be_inspected(proxy, realtime):
+def _wav(pcm: bytes) -> bytes:
+    header = struct.pack("<IHHIIHH", 16, 1, 1, 24000, 48000, 2, 16)
+    sizes = struct.pack("<I", 36 + len(pcm)), struct.pack("<I", len(pcm))
+    return b"RIFF" + sizes[0] + b"WAVEfmt " + header + b"data" + sizes[1] + pcm
+
+
+_WAV_ITEM = {"type": "input_audio", "audio": base64.b64encode(_wav(b"\0\0" * 2400)).decode()}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "input_audio_buffer.append", "audio": "AAAA" * 100},
+        {"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [_WAV_ITEM]}},
+    ],
+    ids=["buffer-append", "item-with-a-wav"],
+)
+async def test_client_audio_is_refused_because_it_cannot_be_inspected(proxy, realtime, event):
+    """An outside review: audio inside an item, behind a WAV header, was a file of type audio/wav, which the media
+    policy lets through, so spoken instructions reached the model unread."""
     before = len(realtime.received)
-    received = await converse(proxy, {"type": "input_audio_buffer.append", "audio": "AAAA" * 100})
+    received = await converse(proxy, event)
     assert received[-1]["error"]["code"] == "audio_refused"
     assert realtime.received[before:] == []
 

@@ -110,9 +110,12 @@ class RealtimeSession:
             return self._stop(Decision.deny("frame_unreadable", "a WebSocket frame that is not JSON", status=400))
         kind = payload.get("type") if isinstance(payload, dict) else None
         if from_client and kind in AUDIO_EVENTS and not self._client_audio:
-            message = "audio cannot be inspected; send text, or allow client audio in the configuration"
-            return self._stop(Decision.deny("audio_refused", message, status=403))
+            return self._stop(_audio_refused())
         exchange = frame_exchange(payload, from_client=from_client)
+        if from_client and not self._client_audio and any(_is_audio(s.opaque_media) for s in exchange.segments):
+            # Audio inside an item (`input_audio` content) is client audio too (an outside review: a WAV header in
+            # front of it made it a file of type audio/wav, which the media policy lets through).
+            return self._stop(_audio_refused())
         joined = self._joined(payload, exchange.segments, from_client)
         ends = ""
         if joined.key:
@@ -183,6 +186,15 @@ class RealtimeSession:
         self._held = {True: [], False: []}  # nothing held goes out
         self._pending = {True: set(), False: set()}
         return FrameOutcome("stop", decision=decision)
+
+
+def _audio_refused() -> Decision:
+    message = "audio cannot be inspected; send text, or allow client audio in the configuration"
+    return Decision.deny("audio_refused", message, status=403)
+
+
+def _is_audio(media: str | None) -> bool:
+    return media is not None and media.startswith("audio/")
 
 
 def _delta_key(payload: dict[str, Any], kind: str) -> str:
