@@ -423,9 +423,10 @@ def evaluate() -> None:
     help="Judge at the model's operating point for this kind of text (as the scanner does by message role).",
 )
 @click.option(
-    "--confirm-by-sentence",
-    is_flag=True,
-    help="As `scanners.injection.confirm_by_sentence`: a text --model flags must be flagged by a sentence too.",
+    "--confirm-by-sentence/--no-confirm-by-sentence",
+    default=None,
+    help="As `scanners.injection.confirm_by_sentence`: whether a text --model flags must be flagged by a sentence "
+    "too. Default: as the model's config.json says.",
 )
 @_reports_errors
 def eval_injection(
@@ -437,7 +438,7 @@ def eval_injection(
     device: str,
     positive: tuple[str, ...],
     role: str | None,
-    confirm_by_sentence: bool,
+    confirm_by_sentence: bool | None,
 ) -> None:
     """Precision, recall, FPR and AUC of the injection classifier per `{"text","label"}` JSONL file and pooled.
 
@@ -471,7 +472,9 @@ def eval_injection(
         lines.append(model.config.threshold_at(cast("OperatingPoint", role)) if role else model.config.threshold)
     routed = len(lines) > 1
     line = 0.0 if routed else lines[0]
-    report: dict[str, object] = {"threshold": line, "role": role, "confirm_by_sentence": confirm_by_sentence,
+    english = classifier.classifiers[0].config
+    assert english is not None
+    report: dict[str, object] = {"threshold": line, "role": role, "confirm_by_sentence": english.confirm_by_sentence,
                                  "models": {}, "files": []}  # fmt: skip
     for model, model_line in zip(classifier.classifiers, lines, strict=True):
         report["models"][str(model.directory)] = {"threshold": model_line, "serving": model.serving}  # type: ignore[index]

@@ -139,11 +139,12 @@ class InjectionSettings(_Section):
     positive_label: str | list[str] | None = Field(
         None, description="For a foreign model: the label that means injection, or labels whose probabilities add up."
     )
-    confirm_by_sentence: bool = Field(
-        False,
-        description="A text `model` flags must also be flagged by one of its sentences (not `multilingual`): far "
-        "fewer false positives on long ordinary English prose, and fewer role-play jailbreaks and instructions "
-        "planted in e-mails found (models/injection/MODEL_CARD.md measures both).",
+    confirm_by_sentence: bool | None = Field(
+        None,
+        description="Whether a text `model` flags must also be flagged by one of its sentences (not `multilingual`); "
+        "null: as the model's config.json says (the shipped English model: yes). Far fewer false positives on long "
+        "ordinary English prose, and fewer role-play jailbreaks and instructions planted in e-mails found "
+        "(models/injection/MODEL_CARD.md measures both).",
     )
     roles: list[RoleName] = Field(
         default_factory=lambda: list(_SCANNED_ROLES),

@@ -139,9 +139,13 @@ def test_a_planted_system_notice_is_blocked(client):
     assert "segment 2" in caught.value.message
 
 
-def test_a_polite_planted_instruction_is_blocked(client):
+def test_windows_alone_block_a_polite_planted_instruction(start_proxy, upstream):
+    """The price of the default's sentence confirmation (README): this instruction reads as one only in its e-mail
+    (0.90 whole, 0.055 alone), so only `confirm_by_sentence: false` refuses it."""
+    config = {"upstream": upstream.url, "scanners": {"injection": {"confirm_by_sentence": False}}}
+    windows = openai.OpenAI(base_url=start_proxy(config).url + "/v1", api_key=OPENAI_KEY, max_retries=0)
     with pytest.raises(openai.PermissionDeniedError) as caught:
-        client.chat.completions.create(model="gpt-4o-mini", messages=email_tool_conversation(SUBTLE_EMAIL))
+        windows.chat.completions.create(model="gpt-4o-mini", messages=email_tool_conversation(SUBTLE_EMAIL))
     assert "segment 2" in caught.value.message
 
 
@@ -231,9 +235,8 @@ def test_tenant_threshold_in_policy_data(start_proxy, upstream, tmp_path):
     assert json.loads(reply.model_dump_json())["choices"][0]["message"]["content"] == ATTACK
 
 
-def test_confirm_by_sentence_passes_long_ordinary_prose_and_still_blocks_a_planted_instruction(start_proxy, upstream):
-    proxy = start_proxy({"upstream": upstream.url, "scanners": {"injection": {"confirm_by_sentence": True}}})
-    client = openai.OpenAI(base_url=proxy.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+def test_long_ordinary_prose_passes_and_a_planted_instruction_is_still_blocked(client):
+    """The default confirms a text the English model's windows flag by its sentences (README)."""
     reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": LONG_NOTE}])
     assert reply.choices[0].message.content
     with pytest.raises(openai.PermissionDeniedError):

@@ -93,24 +93,31 @@ class TestShippedModel:
 class TestConfirmBySentence:
     @pytest.fixture(scope="class")
     def confirming(self) -> SequenceClassifier:
-        model = SequenceClassifier(INJECTION_MODEL, overrides={"confirm_by_sentence": True})
+        model = SequenceClassifier(INJECTION_MODEL)  # the shipped model's config.json asks for it
+        model.load()
+        assert model.config.confirm_by_sentence
+        return model
+
+    @pytest.fixture(scope="class")
+    def windows(self) -> SequenceClassifier:
+        model = SequenceClassifier(INJECTION_MODEL, overrides={"confirm_by_sentence": False})
         model.load()
         return model
 
-    def test_long_ordinary_prose_flagged_by_its_windows_is_not_flagged_by_any_sentence(self, classifier, confirming):
-        threshold = classifier.config.threshold
-        assert classifier.score([LONG_NOTE])[0] >= threshold  # the shipped default: flagged
+    def test_long_ordinary_prose_flagged_by_its_windows_is_not_flagged_by_any_sentence(self, windows, confirming):
+        threshold = windows.config.threshold
+        assert windows.score([LONG_NOTE])[0] >= threshold  # windows alone: flagged
         assert confirming.score([LONG_NOTE])[0] < threshold
 
     def test_an_instruction_planted_in_prose_is_flagged_by_its_sentence(self, confirming):
         planted = LONG_NOTE.replace("Our new intern summarised", f"{ATTACKS[2]} Our new intern summarised")
         assert confirming.score([planted])[0] >= confirming.config.threshold
 
-    def test_a_score_is_never_raised_and_one_sentence_is_left_alone(self, classifier, confirming):
+    def test_a_score_is_never_raised_and_one_sentence_is_left_alone(self, windows, confirming):
         texts = [*ATTACKS, *BENIGN, LONG_NOTE]
-        for windows, confirmed in zip(classifier.score(texts), confirming.score(texts), strict=True):
-            assert confirmed <= windows
-        assert confirming.score(BENIGN[:2] + ATTACKS[:1]) == classifier.score(BENIGN[:2] + ATTACKS[:1])
+        for alone, confirmed in zip(windows.score(texts), confirming.score(texts), strict=True):
+            assert confirmed <= alone
+        assert confirming.score(BENIGN[:2] + ATTACKS[:1]) == windows.score(BENIGN[:2] + ATTACKS[:1])
 
     def test_a_text_no_longer_wanted_costs_no_sentence_pass(self, confirming, monkeypatch):
         passes = []

@@ -55,13 +55,13 @@ def routed_classifier(injection: InjectionSettings) -> RoutedClassifier:
     operator's threshold replaces a model's per-role ones too."""
 
     def classifier(
-        model: Path, threshold: float | None, positive_label: str | list[str] | None, *, by_sentence: bool = False
+        model: Path, threshold: float | None, positive_label: str | list[str] | None, *, by_sentence: bool | None = None
     ) -> SequenceClassifier:
         overrides: dict[str, object] = {"threshold": threshold, "role_thresholds": {}} if threshold is not None else {}
         if positive_label is not None:  # for a foreign `model`
             overrides["positive_label"] = positive_label
-        if by_sentence:
-            overrides["confirm_by_sentence"] = True
+        if by_sentence is not None:  # else as the model's config.json says
+            overrides["confirm_by_sentence"] = by_sentence
         return SequenceClassifier(model, device=injection.device, threads=injection.threads, overrides=overrides)
 
     english = classifier(
