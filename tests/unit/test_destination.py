@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from wardgate.pipeline.destination import Destination, host_matcher
@@ -67,14 +69,17 @@ def test_an_ip_entry_matches_every_spelling_of_its_address(spelling):
 
 
 def test_ipv6_hosts_that_are_not_ipv4_in_disguise_stay_ipv6():
-    assert not host_matcher(["0.0.0.0/0"])("::1")
+    assert not host_matcher(["0.0.0.0/0"])("[2001:db8::1]")
     assert host_matcher(["::1"])("[::1]")
     assert host_matcher(["2001:db8::/32"])("[2001:db8::7]")
 
 
 @pytest.mark.parametrize(
     "spelling",
-    ["0.0.0.0", "0", "[::]", "::", "localhost", "LocalHost.", "api.localhost", "127.0.0.2", "127.255.255.254", "127.2"],
+    [
+        *["0.0.0.0", "0", "[::]", "::", "localhost", "LocalHost.", "api.localhost", "127.0.0.2", "127.255.255.254"],
+        *["127.2", "[::1]", "[0:0:0:0:0:0:0:1]"],
+    ],
 )
 def test_a_host_that_reaches_loopback_matches_a_loopback_entry(spelling):
     """Found by outside reviews: `http://0.0.0.0:port/`, then `127.0.0.2`, reached a loopback LLM host (a server
@@ -96,3 +101,17 @@ def test_a_localhost_entry_is_loopback_and_an_entry_s_port_is_no_part_of_it():
     assert not host_matcher(["localhost"])("10.0.0.1")
     assert host_matcher(["127.0.0.1:11434"])("127.0.0.1")
     assert host_matcher(["api.openai.com:443"])("API.openai.com.")
+
+
+def test_this_host_s_own_address_reaches_a_loopback_entry():
+    """An outside review: a listener on every address takes connections to the host's LAN address too, and
+    `llm_hosts: [127.0.0.1]` did not cover it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: only the route's source address is chosen
+        except OSError:
+            pytest.skip("no route off this host")
+        own = probe.getsockname()[0]
+    assert host_matcher(["127.0.0.1"])(own)
+    assert host_matcher(["127.0.0.1"])(f"[::ffff:{own}]")
+    assert not host_matcher(["127.0.0.1"])("192.0.2.1")

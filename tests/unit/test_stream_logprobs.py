@@ -91,7 +91,7 @@ def test_gemini_stream_chosen_and_top_candidates_are_masked():
 
 
 def test_an_answer_s_byte_lists_are_judged_and_rewritten_as_their_text():
-    body = {"choices": [{"logprobs": {"content": [entry("SECRET123"), {"token": "x", "bytes": [300]}]}}]}
+    body = {"choices": [{"logprobs": {"content": [entry("SECRET123"), {"token": "x", "bytes": ["65"]}]}}]}
     leaves = {
         segment.path: segment.text
         for segment in with_every_leaf(Exchange("openai", "chat", "m", False, []), body).segments
@@ -101,3 +101,28 @@ def test_an_answer_s_byte_lists_are_judged_and_rewritten_as_their_text():
     assert ("choices", 0, "logprobs", "content", 1, "bytes", "$bytes") not in leaves  # not byte values
     rewritten = apply_rewrites(body, {path: "[REDACTED]"})
     assert bytes(rewritten["choices"][0]["logprobs"]["content"][0]["bytes"]) == b"[REDACTED]"
+
+
+def test_legacy_completion_stream_tokens_are_masked_like_the_text():
+    """An outside review: `logprobs.tokens` (strings) of `/v1/completions` streams went out unread."""
+    events = [{"choices": [{"index": 0, "text": p, "logprobs": {"tokens": [p], "token_logprobs": [-0.1]}}]}
+              for p in PIECES]  # fmt: skip
+    out = guarded(OpenAIChatStream(), sse([*events, "[DONE]"]))
+    tokens = "".join(t for e in out for c in e["choices"] for t in c["logprobs"]["tokens"])
+    assert tokens == "Your key is [REDACTED] ok."
+
+
+def test_an_object_key_holding_what_the_policy_masks_stops_the_stream():
+    """An outside review: object keys in stream events were never read (a key as a `top_logprobs` alternative)."""
+    event = {"choices": [{"index": 0, "text": "Hi", "logprobs": {"top_logprobs": [{"SECRET123 x": -0.1}]}}]}
+    out = guarded(OpenAIChatStream(), sse([event, "[DONE]"]))
+    assert out == [out[-1]]
+    assert out[-1]["error"]["code"] == "mask_unsupported"
+
+
+def test_byte_values_are_read_as_javascript_reads_them():
+    """Floats and values past 255 (`Uint8Array` truncates them, modulo 256) spelled a key no one read."""
+    spelled = [float(b) for b in b"SECRET"] + [b + 256 for b in b"123"]
+    body = {"choices": [{"logprobs": {"content": [{"token": "x", "bytes": spelled}]}}]}
+    exchange = with_every_leaf(Exchange("openai", "chat", "m", False, []), body)
+    assert {segment.text for segment in exchange.segments} >= {"SECRET123"}

@@ -30,6 +30,7 @@ from wardgate.surrogates import json_text
 __all__ = [
     "DEFAULT_MAX_NODES",
     "MAX_DEPTH",
+    "PART_HEADER",
     "Body",
     "OpaqueFile",
     "TooComplex",
@@ -39,6 +40,9 @@ __all__ = [
     "read_body",
     "strict_json",
 ]
+
+# In a text's path, what follows this marker is a multipart part's header (its name, then the piece's place).
+PART_HEADER = "$header"
 
 MAX_DEPTH = 64
 # Far above real traffic: a 1,000-turn agent conversation with 20 tools is ~8,000 nodes (bench/hostile_structure.py).
@@ -120,10 +124,20 @@ class Body:
     value: Any = None
     texts: tuple[tuple[JsonPath, str], ...] = ()
     files: tuple[OpaqueFile, ...] = ()
+    parts_json: tuple[Any, ...] = ()  # a multipart body's JSON documents and JSON Lines, as values (a batch file's)
 
     @property
     def is_json(self) -> bool:
         return self.kind in ("json", "jsonl")
+
+    @property
+    def documents(self) -> tuple[Any, ...]:
+        """Every JSON value the body holds: the document, each line, each such value inside its parts."""
+        if self.value is None:  # a part's body read on its own keeps its kind, not its value (`_under`)
+            return self.parts_json
+        return ((self.value,) if self.kind == "json" else tuple(self.value) if self.kind == "jsonl" else ()) + (
+            self.parts_json
+        )
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -246,10 +260,11 @@ def _parts(message: email.message.Message, path: JsonPath, max_nodes: int) -> Bo
         ((*path, name), value) for name in ("$preamble", "$epilogue") if (value := getattr(message, name[1:]))
     ]
     files: list[OpaqueFile] = []
+    documents: list[Any] = []
     for index, part in enumerate(message.get_payload() if message.is_multipart() else []):
         where = (*path, "$part", index)
         texts += [
-            ((*where, "$header", name, number), piece)
+            ((*where, PART_HEADER, name, number), piece)
             for name, value in part.raw_items()  # as sent: the parsed value drops a parameter it cannot read
             for number, piece in enumerate(_header_pieces(value))
         ]
@@ -266,7 +281,8 @@ def _parts(message: email.message.Message, path: JsonPath, max_nodes: int) -> Bo
                 return None
             texts += read.texts
             files += read.files
-    return Body("multipart", texts=tuple(texts), files=tuple(files))
+            documents += read.documents
+    return Body("multipart", texts=tuple(texts), files=tuple(files), parts_json=tuple(documents))
 
 
 def _part_content(payload: bytes, content_type: str, where: JsonPath, max_nodes: int) -> Body | None:
@@ -284,7 +300,7 @@ def _under(where: JsonPath, read: Body) -> Body:
     """A part's body read on its own, with its texts' and files' paths under the part's."""
     texts = tuple(((*where, *sub), text) for sub, text in _texts_of(read))
     files = tuple(dataclasses.replace(file, path=(*where, *file.path)) for file in read.files)
-    return Body(read.kind, texts=texts, files=files)
+    return Body(read.kind, texts=texts, files=files, parts_json=read.documents)
 
 
 def _payloads(part: email.message.Message) -> list[tuple[JsonPath, bytes]]:

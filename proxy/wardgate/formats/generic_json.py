@@ -16,9 +16,11 @@ __all__ = [
     "KEY_MARK",
     "byte_leaves",
     "is_structural",
+    "leaf_segment",
     "named_model",
     "parse_unparsed",
     "refuse_token_ids",
+    "refuse_token_ids_in",
     "string_leaves",
     "with_every_leaf",
 ]
@@ -35,7 +37,8 @@ _STRUCTURAL_KEYS = frozenset(
 )  # fmt: skip
 _TOKEN_CHARS = 64
 # Where providers take a model's input as token ids (lists of integers, or lists of such lists).
-_TOKEN_ID_KEYS = ("prompt", "input", "context", "prompt_token_ids", "input_ids", "tokens")
+_TOKEN_ID_KEYS = ("prompt", "input", "context", "prompt_token_ids", "input_ids", "token_ids", "tokens")
+_EMBEDDING_KEYS = ("prompt_embeds", "inputs_embeds")  # vLLM's precomputed prompt embeddings
 # Where Bedrock's jobs, agents and knowledge-base calls name the model they run (no `model`, no model in the path).
 _MODEL_KEYS = frozenset(("modelId", "modelArn", "foundationModel", "baseModelIdentifier", "modelIdentifier"))
 
@@ -46,7 +49,9 @@ def parse_unparsed(body: Any, provider: str) -> Exchange:
     """An `unparsed` exchange: no roles known, but every string in the body is scannable and rewritable."""
     model, stream = model_and_stream(body) if isinstance(body, dict) else (None, False)
     segments = [
-        segment for path, text in string_leaves(body, ()) for segment in _media(body, path, text) or [_leaf(path, text)]
+        segment
+        for path, text in string_leaves(body, ())
+        for segment in _media(body, path, text) or [leaf_segment(path, text)]
     ]
     return Exchange(provider, "unparsed", model, stream, segments)
 
@@ -77,7 +82,9 @@ def with_every_leaf(exchange: Exchange, body: Any, max_segments: int | None = No
             segment
             for path, text in string_leaves(body, (), keys=True)
             if path not in mapped and text.strip()
-            for segment in ([_key(path, text)] if KEY_MARK in path else _media(body, path, text) or [_leaf(path, text)])
+            for segment in (
+                [_key(path, text)] if KEY_MARK in path else _media(body, path, text) or [leaf_segment(path, text)]
+            )
         ),
         (Segment("unknown", "document", text, path) for path, text in byte_leaves(body, ()) if path not in mapped),
     )
@@ -95,7 +102,7 @@ def _media(body: Any, path: JsonPath, text: str) -> list[Segment]:
     media = encoded_media(body, path, text)
     if media is None:
         remote = remote_media(body, path, text)
-        return [] if remote is None else [dataclasses.replace(_leaf(path, text), opaque_media=remote)]
+        return [] if remote is None else [dataclasses.replace(leaf_segment(path, text), opaque_media=remote)]
     if media.text is None:
         return [Segment("unknown", "metadata", text, path, opaque_media=media.media_type)]
     role: Role = "tool" if path[:1] and path[0] in _TOOL_KEYS else "unknown"
@@ -111,15 +118,35 @@ def _key(path: JsonPath, key: str) -> Segment:
 
 def refuse_token_ids(body: Any) -> None:
     """`MalformedBody` when a request gives the model token ids instead of text (a completion's `prompt`, an
-    embedding's `input`, Ollama's `context`, vLLM's `prompt_token_ids`): the upstream reads them as text that no
-    scanner could (an outside review: an injection as ids reached the model, audited as allowed)."""
+    embedding's `input`, Ollama's `context`, vLLM's `prompt_token_ids`), or precomputed embeddings: the upstream
+    reads them as text that no scanner could (outside reviews: an injection as ids reached the model, audited as
+    allowed; then as floats, which vLLM reads as ids, and mixed with strings, as llama.cpp takes them)."""
     if not isinstance(body, dict):
         return
     for key in _TOKEN_ID_KEYS:
         value = body.get(key)
-        rows = value if isinstance(value, list) and value and isinstance(value[0], list) else [value]
-        if any(isinstance(row, list) and row and all(type(item) is int for item in row) for row in rows):
+        if isinstance(value, list) and any(_number(item) or _holds_number(item) for item in value):
             raise MalformedBody(f"`{key}` gives the model token ids, which Wardgate cannot read: send the text instead")
+    for key in _EMBEDDING_KEYS:
+        if body.get(key) is not None:
+            raise MalformedBody(f"`{key}` gives the model embeddings, which Wardgate cannot read: send text instead")
+
+
+def refuse_token_ids_in(documents: tuple[Any, ...]) -> None:
+    """`refuse_token_ids` for a body's JSON documents, and for each batch request line's `body`: a batch file's
+    requests run later, unseen (`/v1/files` with JSON Lines, `/v1/batches`)."""
+    for document in documents:
+        refuse_token_ids(document)
+        if isinstance(document, dict):
+            refuse_token_ids(document.get("body"))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _holds_number(value: Any) -> bool:
+    return isinstance(value, list) and any(_number(item) for item in value)
 
 
 def is_structural(path: JsonPath) -> bool:
@@ -127,7 +154,9 @@ def is_structural(path: JsonPath) -> bool:
     return bool(path) and path[-1] in _STRUCTURAL_KEYS
 
 
-def _leaf(path: JsonPath, text: str) -> Segment:
+def leaf_segment(path: JsonPath, text: str) -> Segment:
+    """A string no adapter maps, by its place: an identifier (`model`, `id`, ...) is metadata, a tool's text a
+    definition, anything else a document."""
     if is_structural(path) and len(text) <= _TOKEN_CHARS and not any(c.isspace() for c in text):
         return Segment("unknown", "metadata", text, path)
     if path[:1] and path[0] in _TOOL_KEYS:

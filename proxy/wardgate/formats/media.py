@@ -13,6 +13,7 @@ import base64
 import binascii
 import codecs
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -319,10 +320,11 @@ def _mostly_text(data: bytes) -> str | None:
 
 
 def byte_text(value: Any) -> str | None:
-    """The text a non-empty list of byte values spells (a byte that is no UTF-8 read as U+FFFD); None for anything
-    else."""
+    """The text a non-empty list of numbers spells as bytes (a byte that is no UTF-8 read as U+FFFD); None for
+    anything else. Numbers are taken as JavaScript's `Uint8Array` and `Buffer.from` take them (truncated, modulo
+    256): an outside review's `[65.0, ...]` and `[321, ...]` passed unread and decoded to a key there."""
     if not isinstance(value, list) or not value:
         return None
-    if not all(type(item) is int and 0 <= item <= 255 for item in value):
+    if not all(isinstance(item, int | float) and not isinstance(item, bool) for item in value):
         return None
-    return bytes(value).decode("utf-8", "replace")
+    return bytes(int(item) % 256 if math.isfinite(item) else 0 for item in value).decode("utf-8", "replace")

@@ -120,15 +120,24 @@ class OpenAIChatStream:
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         found = []
         for position, choice in enumerate(payload.get("choices") or [] if _is_map(payload) else []):
-            if _is_map(choice) and isinstance(choice.get("text"), str):  # legacy completions: choices[].text
-                found.append(Location(f"choice:{choice.get('index', position)}", ("choices", position, "text")))
-            delta = choice.get("delta") if _is_map(choice) else None
-            if not _is_map(delta):
+            if not _is_map(choice):
                 continue
             index = choice.get("index", position)
+            if isinstance(choice.get("text"), str):  # legacy completions: choices[].text
+                found.append(Location(f"choice:{index}", ("choices", position, "text")))
             logprobs = choice.get("logprobs")
             for key, entries in logprobs.items() if _is_map(logprobs) else ():  # `content`, `refusal`
                 found += _logprobs(entries, ("choices", position, "logprobs", key), f"choice:{index}:logprobs:{key}")
+            # Legacy completions: `logprobs.tokens` is the text's tokens as strings (their alternatives are keys of
+            # `top_logprobs`, judged whole as keys are: they cannot be rewritten).
+            tokens = logprobs.get("tokens") if _is_map(logprobs) else None
+            for token_index, token in enumerate(tokens if isinstance(tokens, list) else []):
+                if isinstance(token, str):
+                    token_path = ("choices", position, "logprobs", "tokens", token_index)
+                    found.append(Location(f"choice:{index}:logprobs:tokens", token_path))
+            delta = choice.get("delta")
+            if not _is_map(delta):
+                continue
             if isinstance(delta.get("content"), str):
                 found.append(Location(f"choice:{index}", ("choices", position, "delta", "content")))
             # Content as a list of parts (Mistral's, in OpenAI's shape): its texts continue the choice's text.

@@ -8,6 +8,7 @@ is refused: an upstream that routes by Host would otherwise serve an uninspected
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 import socket
@@ -62,9 +63,23 @@ def _reached(
 ) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
     """The addresses a connection to `address` reaches: on Linux, one to `0.0.0.0` or `::` reaches this host's own
     listeners, as loopback does (found by an outside review: `http://0.0.0.0:port/` passed a loopback LLM host), and
-    so does any address of 127/8 a listener on every address takes (a second review: `127.0.0.2` passed)."""
-    loopback = address.is_loopback and address.version == 4
-    return (address, *_LOOPBACK) if address.is_unspecified or loopback else (address,)
+    so do every loopback address and this host's own addresses, to a listener on every address (later reviews:
+    `127.0.0.2`, `[::1]` and the host's LAN address passed)."""
+    if address.is_unspecified or address.is_loopback or _is_own_address(address):
+        return (address, *_LOOPBACK)
+    return (address,)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_own_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether this host holds `address`: only an address assigned to one of its interfaces can be bound."""
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((str(address), 0))
+    except OSError:
+        return False
+    return True
 
 
 def _ipv4_compatible(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

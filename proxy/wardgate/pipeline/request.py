@@ -28,9 +28,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
-from wardgate.formats.body import Body, dump_body, read_body
+from wardgate.formats.body import PART_HEADER, Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge
-from wardgate.formats.generic_json import KEY_MARK, named_model, refuse_token_ids
+from wardgate.formats.generic_json import KEY_MARK, leaf_segment, named_model, refuse_token_ids_in
 from wardgate.formats.mcp import is_jsonrpc, methods, named_identifiers, requests, tool_call_of
 from wardgate.formats.realtime import is_realtime
 from wardgate.formats.target import canonical_target, model_in_path
@@ -365,10 +365,17 @@ class RequestPipeline:
     @staticmethod
     def _exchange(ctx: RequestContext, adapter: Any, read: Body, max_segments: int, path: str) -> Exchange:
         """`TooComplex` past `max_segments` (JSON bodies: before the walk over every leaf builds them all)."""
+        refuse_token_ids_in(read.documents)
         if read.kind != "json":
             if adapter is not None and read.kind != "empty":
                 raise MalformedBody(f"this endpoint takes a JSON object, not {read.kind}")
-            segments = [Segment("unknown", "document", text, path) for path, text in read.texts]
+            # A part's header pieces (`form-data`, a field name, a file name) are read like request headers:
+            # NER took `b.jsonl` for a name, and the mask it asked for refused every batch upload (an outside
+            # review's finding).
+            segments = [
+                Segment("unknown", "header", text, path) if PART_HEADER in path else leaf_segment(path, text)
+                for path, text in read.texts
+            ]
             # A file that is no text (a transcription's audio): its type for the policy's media rules, its printable
             # runs for the secrets scanner, and those that read as sentences for every scanner.
             for file in read.files:
@@ -378,7 +385,6 @@ class RequestPipeline:
             lines = parse_unparsed(read.value, ctx.provider).segments if read.kind == "jsonl" else []
             return Exchange(ctx.provider, "unparsed", None, False, [*segments, *lines])
         body = read.value
-        refuse_token_ids(body)
         if adapter is None and is_jsonrpc(body):
             # MCP: the request is judged for who calls what; a tools/call is judged as the tool call it is.
             ctx.provider, ctx.mcp_methods = "mcp", methods(body)

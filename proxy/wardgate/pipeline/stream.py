@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from wardgate.formats.base import apply_rewrites
 from wardgate.formats.body import strict_json
-from wardgate.formats.generic_json import string_leaves
+from wardgate.formats.generic_json import KEY_MARK, string_leaves
 from wardgate.formats.media import BYTES_MARK, byte_text
 from wardgate.formats.sse import SseEvent, SseEventTooLarge
 from wardgate.formats.streams import Location, StreamFormat
@@ -54,6 +54,7 @@ _MAX_QUEUED = 8192
 _MAX_QUEUED_BYTES = 4 * 1024 * 1024
 # A stream opens a channel per choice, content block, call or (unmapped) string place; past this many it is refused.
 _MAX_CHANNELS = 10_000
+_MAX_CLEAN_LEAVES = 4096
 
 
 def holdback_start(text: str) -> int:
@@ -166,6 +167,7 @@ class StreamGuard:
         self._holding: dict[str, _Channel] = {}  # the channels holding events
         self._named: dict[str, list[_Channel]] = {}  # a channel under its name and each name it is inside of
         self._released_text = ""  # the end of what the text channels released, in order (the next window's context)
+        self._clean_leaves: set[str] = set()  # unmapped strings and keys judged clean, whole
         self.stopped: Decision | None = None
         self.released_bytes = 0  # bytes sent to the client
         self.unparsed_events = 0
@@ -275,16 +277,24 @@ class StreamGuard:
             _end(channel)
 
     def _judge_the_rest(self, queued: _Queued, located: set[JsonPath]) -> None:
-        """Every other string of the event (an error message, a nested or new field, a tool's input, an id) is
-        judged whole as it passes: what the format does not map is still never released unjudged."""
-        for path, text in string_leaves(queued.payload, ()):
-            if path in located or len(text) < _LEAF_MIN_CHARS:
+        """Every other string of the event (an error message, a nested or new field, a tool's input, an id, an object
+        key) is judged whole as it passes: what the format does not map is still never released unjudged. A key the
+        verdict would change stops the stream: it cannot be rewritten (an outside review: keys were never read)."""
+        for path, text in string_leaves(queued.payload, (), keys=True):
+            if path in located or len(text) < _LEAF_MIN_CHARS or text in self._clean_leaves:
                 continue
             verdict = self._judge.full(self._vault.restore(text), tool=None)
             if not verdict.decision.allow:
                 raise _Stopped(verdict.decision, None, None, "")
-            if verdict.text != text:
-                queued.rewrites[path] = verdict.text
+            if verdict.text == text:
+                # Every event repeats its keys and ids: each distinct one is judged once per stream.
+                if len(self._clean_leaves) < _MAX_CLEAN_LEAVES:
+                    self._clean_leaves.add(text)
+                continue
+            if KEY_MARK in path:
+                message = "an object key in the stream holds what the policy masks; a key cannot be rewritten"
+                raise _Stopped(Decision.deny("mask_unsupported", message, status=502), None, None, "")
+            queued.rewrites[path] = verdict.text
 
     def _locate(self, queued: _Queued, location: Location, wholes: dict[str, list[JsonPath]]) -> None:
         channel = self._channels.get(location.channel) or self._open(location.channel)
