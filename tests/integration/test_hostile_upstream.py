@@ -201,6 +201,28 @@ def test_a_client_that_hangs_up_mid_stream_is_audited_as_gone_not_as_an_upstream
     assert [event["result"]["code"] for event in stopped] == ["client_closed"]
 
 
+def test_an_upstream_that_goes_quiet_mid_stream_is_audited_as_a_timeout_not_as_the_client(start_proxy):
+    """An outside review: mitmproxy's inactivity timer closes the client's side of a stream whose upstream went
+    quiet, and the stream was audited as a client that left (499)."""
+    chunk = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hel"}}]}
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"
+    upstream = RawUpstream([head, f"data: {json.dumps(chunk)}\n\n".encode()], hold=True)  # then silent
+    try:
+        config = {"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1, "idle_timeout_s": 2}
+        proxy = start_proxy({**config, **SPINE})
+        body = {**BODY, "stream": True}
+        with (
+            httpx.stream("POST", proxy.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30) as answer,
+            pytest.raises(httpx.RemoteProtocolError),  # a broken transfer, never a whole answer
+        ):
+            for _ in answer.iter_bytes():
+                pass
+        stopped = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"])
+    finally:
+        upstream.close()
+    assert [(event["result"]["code"], event["result"]["status"]) for event in stopped] == [("upstream_timeout", 504)]
+
+
 @pytest.mark.parametrize(
     ("framing", "sent", "code"),
     [

@@ -187,13 +187,15 @@ class GuardAddon:
         access_log: bool = True,
         forward: ForwardIdentity | None = None,
         upstream_timer: UpstreamTimer | None = None,
+        idle_timeout_s: float | None = None,
     ) -> None:
         """`pipeline` judges each request (pipeline/request.py); this addon translates flows and answers.
 
         `forward` (forward mode): the proxy credentials of each client connection name the caller.
         `upstream_timer`: each forwarded request's connect and answer limits (intercept/upstream_timeout.py).
+        `idle_timeout_s`: mitmproxy's inactivity timer, which closes a stream whose upstream went quiet.
         """
-        self._upstream_timer = upstream_timer
+        self._upstream_timer, self._idle_timeout_s = upstream_timer, idle_timeout_s
         self._access_log = access_log
         self._forward = forward
         self._proxy_keys: dict[str, str] = {}  # client connection id → the password of its CONNECT's credentials
@@ -416,7 +418,11 @@ class GuardAddon:
         if not flow.metadata.get(_REFUSED) and ctx is not None:
             # A judged stream may come out shorter (stopped) or longer (masked) than the upstream's declared length:
             # the client gets it chunked, or it would wait for bytes that never come or lose the ones past the length.
+            # Chunked also when the upstream's body ends at its close: a stream mitmproxy's timer or a reset breaks
+            # off then reads to the client as one that broke, not as a whole answer (an outside review's finding).
             flow.response.headers.pop("content-length", None)
+            if flow.request.http_version == "HTTP/1.1":
+                flow.response.headers["transfer-encoding"] = "chunked"
         if ctx is not None and ctx.endpoint == "mcp" and not flow.metadata.get(_REFUSED):
             mcp = McpStream(self._guard, ctx, max_event_bytes=self._streaming.max_event_bytes)
             flow.response.stream = self._judged(flow, mcp)
@@ -559,8 +565,10 @@ class GuardAddon:
         if (stream := flow.metadata.pop(_STREAM, None)) is not None:
             guard, judge, span = stream
             if broken is not None and guard.stopped is None and not guard.completed:
-                guard.stopped = _client_broke(flow, broken) or Decision.deny(
-                    "upstream_incomplete", broken, status=502, source="fail_closed"
+                guard.stopped = (
+                    self._went_quiet(flow)
+                    or _client_broke(flow, broken)
+                    or Decision.deny("upstream_incomplete", broken, status=502, source="fail_closed")
                 )
             try:
                 judge.close(
@@ -571,6 +579,17 @@ class GuardAddon:
                                      "wardgate.stopped": guard.stopped is not None})  # fmt: skip
                 span.end()
             self._spent(flow, guard.tokens)
+
+    def _went_quiet(self, flow: http.HTTPFlow) -> Decision | None:
+        """A stream mitmproxy's inactivity timer closed: its upstream sent nothing for idle_timeout_s. The timer
+        closes the client's side, so it read as a client that left (an outside review's finding)."""
+        stream = flow.response.stream if flow.response is not None else None
+        if self._idle_timeout_s is None or not isinstance(stream, OffLoopStream):
+            return None
+        if stream.quiet_s() < 0.9 * self._idle_timeout_s:
+            return None
+        message = f"the upstream sent nothing for {self._idle_timeout_s:g} s in the middle of its answer"
+        return Decision.deny("upstream_timeout", message, status=504, source="fail_closed")
 
     def _spent(self, flow: http.HTTPFlow, spent: TokenCount) -> None:
         """An answer's reported usage: counted for budgets and rate limits, and on the request span."""

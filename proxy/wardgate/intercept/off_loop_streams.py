@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -67,6 +68,7 @@ class OffLoopStream:
         """`budget_s`: what judging one chunk may take (the scanners' budget, scanners/deadline.py); `tool_results`:
         an MCP stream, judged on threads of its own."""
         self._judged, self.stream, self._budget_s = judged, stream, budget_s
+        self._last_chunk = time.monotonic()
         self._judges = _TOOL_RESULT_JUDGES if tool_results else _ANSWER_JUDGES
         self._abandoned = threading.Event()
 
@@ -81,9 +83,14 @@ class OffLoopStream:
         with deadline.budget(self._budget_s, self._abandoned):
             return self._judged(chunk)
 
+    def quiet_s(self) -> float:
+        """Seconds since the upstream's last chunk (or since the answer began)."""
+        return time.monotonic() - self._last_chunk
+
     async def judge(self, chunk: bytes) -> list[bytes]:
         """What the client gets for `chunk` (b"" = the end), judged on a worker thread within the budget; a judge
         that raises stops the stream with an error event (audited with the stream) instead of passing anything."""
+        self._last_chunk = time.monotonic()
         try:
             judged = functools.partial(contextvars.copy_context().run, self._judged_in_budget, chunk)  # as to_thread
             return _pieces(await asyncio.get_running_loop().run_in_executor(self._judges, judged))
