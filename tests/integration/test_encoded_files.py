@@ -178,6 +178,17 @@ def test_a_transcription_upload_passes_with_its_audio_unread(client, upstream):
     assert upstream.paths[-1] == "/v1/audio/transcriptions"
 
 
+def test_personal_data_in_a_transcription_prompt_is_masked_in_the_upload(client, upstream):
+    """A multipart upload could not be masked: every transcription whose prompt named a person was refused."""
+    prompt = "A call between Maria Gonzalez and maria.gonzalez@example.com about the budget."
+    client.audio.transcriptions.create(model="whisper-1", file=("a.wav", WAV, "audio/wav"), prompt=prompt)
+    sent = upstream.received[-1]["_raw"]
+    assert b"maria.gonzalez@example.com" not in sent
+    assert b"Maria Gonzalez" not in sent
+    assert b"<EMAIL_ADDRESS_1>" in sent
+    assert WAV in sent  # the audio as it came
+
+
 @pytest.mark.parametrize(
     ("data", "label", "code"),
     [

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -34,6 +35,7 @@ from wardgate.formats.generic_json import KEY_MARK, leaf_segment, named_model, r
 from wardgate.formats.mcp import is_jsonrpc, methods, named_identifiers, requests, tool_call_of
 from wardgate.formats.realtime import is_realtime
 from wardgate.formats.target import canonical_target, model_in_path
+from wardgate.formats.text_rewrite import Unrewritable, rewrite_texts
 from wardgate.identity import ForwardIdentity, IdentityRejected, IdentityResolver
 from wardgate.identity.forward import PROXY_AUTHENTICATE
 from wardgate.limits import UsageUnavailable
@@ -444,21 +446,29 @@ class RequestPipeline:
         adapter = adapter_for(call.request.method, call.request.path)
         body = call.read.value if call.read.kind == "json" else None
         stripped = adapter.strip_tools(body, set(verdict.decision.tools.deny)) if adapter and body else []
-        return self._rewrite(call, verdict.rewrites, bool(stripped))
+        return await self._rewrite(call, verdict.rewrites, bool(stripped))
 
-    def _rewrite(self, call: _Call, rewrites: Mapping[JsonPath, str], tools_stripped: bool) -> Outcome | None:
+    async def _rewrite(self, call: _Call, rewrites: Mapping[JsonPath, str], tools_stripped: bool) -> Outcome | None:
         """Masks (body and query) and stripped tools into `Forward`; a mask that cannot be applied refuses."""
         query = {path: text for path, text in rewrites.items() if path[:1] == (QUERY,)}
         in_body = {path: text for path, text in rewrites.items() if path[:1] not in ((QUERY,), (HEADER,))}
         read = call.read
-        if in_body and not read.is_json:
-            message = f"the policy asks to mask parts of a {read.kind} body, which Wardgate can only mask in JSON"
-            return Refuse(Decision.deny("mask_unsupported", message, status=403))
         if any(KEY_MARK in path for path in in_body) or (TARGET,) in in_body:
             message = "the policy asks to mask an object key, which cannot be rewritten without changing the request"
             return Refuse(Decision.deny("mask_unsupported", message, status=403))
+        if in_body and not read.is_json:
+            content_type = call.request.headers.get("content-type", "")
+            try:
+                # Read off the loop: a multipart body is parsed again to check the rewrite.
+                rewrite = functools.partial(
+                    rewrite_texts, call.body, content_type, read, in_body, self._rules.max_body_nodes
+                )
+                call.forward.body = await read_off_loop(len(call.body), rewrite)
+            except Unrewritable as exc:
+                message = f"the policy asks to mask parts of a {read.kind} body that cannot be rewritten exactly: {exc}"
+                return Refuse(Decision.deny("mask_unsupported", message, status=403))
         apply_header_rewrites(call.request.headers, rewrites)  # the live headers: what goes upstream
-        if in_body or tools_stripped:
+        if (in_body and read.is_json) or tools_stripped:
             call.forward.body = dump_body(dataclasses.replace(read, value=apply_rewrites(read.value, in_body)))
         if query:
             pairs = [list(pair) for pair in call.request.query]

@@ -369,7 +369,8 @@ class FakeUpstream(BackgroundServer):
 
     async def _other(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        self.received.append(json.loads(raw) if raw and request.content_type.endswith("json") else {"_raw": len(raw)})
+        # A body that is no JSON (an upload) is kept as the bytes it is.
+        self.received.append(json.loads(raw) if raw and request.content_type.endswith("json") else {"_raw": raw})
         self.headers.append(dict(request.headers))
         self.paths.append(request.raw_path)
         return web.json_response({"object": "list", "path": request.path, "data": []})

@@ -1,0 +1,67 @@
+"""Masks in bodies that are no JSON document: put back exactly, or refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wardgate.formats.body import read_body
+from wardgate.formats.text_rewrite import Unrewritable, rewrite_texts
+
+TYPE = "multipart/form-data; boundary=B"
+
+
+def multipart(*parts: bytes) -> bytes:
+    return b"".join(b"--B\r\n" + part + b"\r\n" for part in parts) + b"--B--\r\n"
+
+
+AUDIO = (
+    b'Content-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\nRIFF\x00\x01\xff'
+)
+PROMPT = b'Content-Disposition: form-data; name="prompt"\r\n\r\nA call with Maria at maria@example.com.'
+
+
+def rewritten(raw: bytes, content_type: str, masks: dict) -> bytes:
+    read = read_body(raw, content_type)
+    assert read is not None
+    return rewrite_texts(raw, content_type, read, masks, 1000)
+
+
+def test_a_text_part_is_masked_and_every_other_byte_stays():
+    raw = multipart(AUDIO, PROMPT)
+    new = rewritten(raw, TYPE, {("$part", 1, "$text"): "A call with <PERSON_1> at <EMAIL_ADDRESS_1>."})
+    assert new == raw.replace(b"Maria at maria@example.com", b"<PERSON_1> at <EMAIL_ADDRESS_1>")
+
+
+def test_a_batch_file_s_lines_are_masked_as_json():
+    lines = [{"custom_id": f"r{i}", "body": {"messages": [{"role": "user", "content": f"Mail ann{i}@x.org"}]}}
+             for i in range(2)]  # fmt: skip
+    jsonl = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    part = b'Content-Disposition: form-data; name="file"; filename="b.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n'
+    raw = multipart(b'Content-Disposition: form-data; name="purpose"\r\n\r\nbatch', part + jsonl)
+    path = ("$part", 1, 1, "body", "messages", 0, "content")
+    new = rewritten(raw, TYPE, {path: "Mail <EMAIL_ADDRESS_1>"})
+    again = read_body(new, TYPE)
+    assert dict(again.texts)[path] == "Mail <EMAIL_ADDRESS_1>"
+    assert b"ann0@x.org" in new
+    assert b"ann1@x.org" not in new
+
+
+def test_a_plain_text_body_is_masked():
+    assert rewritten(b"Mail maria@example.com", "text/plain", {("$text",): "Mail <E>"}) == b"Mail <E>"
+
+
+@pytest.mark.parametrize(
+    ("raw", "masks"),
+    [
+        (multipart(PROMPT), {("$part", 0, "$header", "Content-Disposition", 2): "x"}),  # a part header
+        (multipart(b"Content-Transfer-Encoding: base64\r\n\r\nTWFyaWE="), {("$part", 0, "$text"): "x"}),
+        (multipart(PROMPT).replace(b"\r\n", b"\n"), {("$part", 0, "$text"): "x"}),  # split otherwise by its reader
+        (multipart(PROMPT), {("$preamble",): "x"}),
+    ],
+    ids=["part-header", "transfer-encoded", "bare-line-feeds", "preamble"],
+)
+def test_what_cannot_be_put_back_exactly_is_unrewritable(raw, masks):
+    with pytest.raises(Unrewritable):
+        rewritten(raw, TYPE, masks)
