@@ -490,6 +490,9 @@ def test_a_batch_file_is_uploaded_and_its_requests_token_ids_are_refused(proxy, 
     line = {"custom_id": "r1", "method": "POST", "url": "/v1/completions", "body": {"model": "m", "prompt": "Hi"}}
     response = httpx.post(proxy.url + "/v1/files", content=_batch_upload([line, line]), headers=headers, timeout=30)
     assert response.status_code == 200, response.text
+    data = {"input": [0.5, 1.2], "label": 1}  # uploaded data, no request: its numbers are no token ids
+    response = httpx.post(proxy.url + "/v1/files", content=_batch_upload([data, data]), headers=headers, timeout=30)
+    assert response.status_code == 200
     ids = {**line, "body": {"model": "m", "prompt": [44090, 682]}}
     before = len(recorder.records)
     response = httpx.post(proxy.url + "/v1/files", content=_batch_upload([line, ids]), headers=headers, timeout=30)

@@ -149,8 +149,16 @@ _WAV_ITEM = {"type": "input_audio", "audio": base64.b64encode(_wav(b"\0\0" * 240
     [
         {"type": "input_audio_buffer.append", "audio": "AAAA" * 100},
         {"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [_WAV_ITEM]}},
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_audio", "audio": base64.b64encode(b"\x01\x02" * 2400).decode()}],
+            },
+        },  # raw PCM16
     ],
-    ids=["buffer-append", "item-with-a-wav"],
+    ids=["buffer-append", "item-with-a-wav", "item-with-raw-pcm"],
 )
 async def test_client_audio_is_refused_because_it_cannot_be_inspected(proxy, realtime, event):
     """An outside review: audio inside an item, behind a WAV header, was a file of type audio/wav, which the media

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.unit.test_stream_guard import Judge
+from tests.unit.test_stream_guard import ALLOW, Judge
 from wardgate.formats.base import apply_rewrites
 from wardgate.formats.generic_json import with_every_leaf
 from wardgate.formats.sse import SseParser
 from wardgate.formats.streams import GeminiStream, OpenAIChatStream, OpenAIResponsesStream, StreamFormat
 from wardgate.models import Exchange
-from wardgate.pipeline.stream import StreamGuard
+from wardgate.pipeline.stream import StreamGuard, WindowVerdict
 from wardgate.pipeline.vault import Vault
 
 PIECES = ["Your key is ", "SEC", "RET", "12", "3", " ok."]
@@ -34,15 +34,11 @@ def guarded(stream_format: StreamFormat, stream: bytes) -> list[Any]:
     return [json.loads(e.data) for e in parser.feed(out) + parser.close() if e.data and e.data != "[DONE]"]
 
 
-def tokens(entries: list[dict[str, Any]]) -> tuple[str, str, str]:
-    return (
-        "".join(e["token"] for e in entries),
-        bytes(b for e in entries for b in e["bytes"]).decode(),
-        "".join(e["top_logprobs"][0]["token"] for e in entries),
-    )
+def tokens(entries: list[dict[str, Any]]) -> tuple[str, str]:
+    return "".join(e["token"] for e in entries), bytes(b for e in entries for b in e["bytes"]).decode()
 
 
-def test_chat_stream_logprob_tokens_bytes_and_alternatives_are_masked_like_the_text():
+def test_chat_stream_logprob_tokens_and_bytes_are_masked_like_the_text():
     chunks = [
         {"id": "c", "choices": [{"index": 0, "delta": {"content": piece}, "logprobs": {"content": [entry(piece)]}}]}
         for piece in PIECES
@@ -52,7 +48,7 @@ def test_chat_stream_logprob_tokens_bytes_and_alternatives_are_masked_like_the_t
     entries = [e for event in out for c in event["choices"] for e in (c.get("logprobs") or {}).get("content", [])]
     text = "".join(c["delta"].get("content") or "" for event in out for c in event["choices"])
     assert text == "Your key is [REDACTED] ok."
-    assert tokens(entries) == (text, text, text)
+    assert tokens(entries) == (text, text)
 
 
 def test_chat_stream_content_given_as_a_list_of_parts_is_the_choice_text():
@@ -72,22 +68,38 @@ def test_responses_stream_logprobs_in_deltas_and_in_the_summary_events():
     completed = {"type": "response.completed", "response": {"id": "r", "output": [item]}}
     out = guarded(OpenAIResponsesStream(), sse([*deltas, done, completed]))
     masked = "Your key is [REDACTED] ok."
-    assert tokens([e for event in out[: len(PIECES)] for e in event["logprobs"]]) == (masked,) * 3
-    assert tokens(out[-2]["logprobs"]) == (masked,) * 3
-    assert tokens(out[-1]["response"]["output"][0]["content"][0]["logprobs"]) == (masked,) * 3
+    assert tokens([e for event in out[: len(PIECES)] for e in event["logprobs"]]) == (masked,) * 2
+    assert tokens(out[-2]["logprobs"]) == (masked,) * 2
+    assert tokens(out[-1]["response"]["output"][0]["content"][0]["logprobs"]) == (masked,) * 2
 
 
-def test_gemini_stream_chosen_and_top_candidates_are_masked():
+def test_gemini_stream_chosen_candidates_are_masked():
     def event(piece: str) -> dict[str, Any]:
-        chosen = {"token": piece, "logProbability": -0.1}
-        result = {"chosenCandidates": [chosen], "topCandidates": [{"candidates": [dict(chosen)]}]}
+        result = {"chosenCandidates": [{"token": piece, "logProbability": -0.1}]}
         return {"candidates": [{"index": 0, "content": {"parts": [{"text": piece}]}, "logprobsResult": result}]}
 
     out = guarded(GeminiStream(), sse([event(p) for p in PIECES]))
     results = [event["candidates"][0]["logprobsResult"] for event in out]
     assert "".join(c["token"] for r in results for c in r["chosenCandidates"]) == "Your key is [REDACTED] ok."
-    top = "".join(c["token"] for r in results for t in r["topCandidates"] for c in t["candidates"])
-    assert top == "Your key is [REDACTED] ok."
+
+
+def test_logprob_tokens_do_not_take_the_text_s_place_as_its_context():
+    """A review's finding: logprob channels wrote into the context the text's next window is judged with, so what
+    a context rule needs before a window (`password is` before `hunter2`) was no longer there."""
+
+    class ContextJudge(Judge):
+        def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+            if context.endswith("password is ") and text.startswith("hunter2"):
+                return WindowVerdict(ALLOW, text.replace("hunter2", "[MASKED]"))
+            return super().window(text, context, tool=tool)
+
+    pieces = ["The password is ", "hunter2 ok"]  # the first window ends at a space: released, then context
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"content": p}, "logprobs": {"content": [entry("x")]}}]} for p in pieces
+    ]
+    guard = StreamGuard(OpenAIChatStream(), ContextJudge(), Vault())
+    out = guard.feed(sse([*chunks, "[DONE]"])) + guard.finish()
+    assert b"hunter2" not in out
 
 
 def test_an_answer_s_byte_lists_are_judged_and_rewritten_as_their_text():
@@ -126,3 +138,10 @@ def test_byte_values_are_read_as_javascript_reads_them():
     body = {"choices": [{"logprobs": {"content": [{"token": "x", "bytes": spelled}]}}]}
     exchange = with_every_leaf(Exchange("openai", "chat", "m", False, []), body)
     assert {segment.text for segment in exchange.segments} >= {"SECRET123"}
+
+
+def test_a_json_key_spelt_like_a_marker_is_rewritten_as_the_string_it_holds():
+    """A review's finding: a real `$bytes` key took the byte-list branch (500, or a string forwarded as numbers)."""
+    body = {"metadata": {"$bytes": "SECRET123"}, "$bytes": "SECRET123", "$decoded": {"x": 1}}
+    rewritten = apply_rewrites(body, {("metadata", "$bytes"): "[REDACTED]", ("$bytes",): "[REDACTED]"})
+    assert rewritten["metadata"]["$bytes"] == rewritten["$bytes"] == "[REDACTED]"

@@ -65,3 +65,13 @@ def test_a_plain_text_body_is_masked():
 def test_what_cannot_be_put_back_exactly_is_unrewritable(raw, masks):
     with pytest.raises(Unrewritable):
         rewritten(raw, TYPE, masks)
+
+
+def test_a_json_key_spelt_like_a_part_header_is_no_header():
+    """A review's finding: `{"$header": ...}` in an uploaded JSON part read as a part header, which the PII scanner
+    skips, by its path alone."""
+    part = b'Content-Disposition: form-data; name="file"; filename="d.json"\r\nContent-Type: application/json\r\n\r\n'
+    raw = multipart(part + json.dumps({"$header": "Contact Jane Doe"}).encode())
+    read = read_body(raw, TYPE)
+    assert ("$part", 0, "$header") not in read.header_paths
+    assert ("$part", 0, "$header", "Content-Disposition", 0) in read.header_paths

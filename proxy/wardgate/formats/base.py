@@ -193,11 +193,12 @@ def apply_rewrites(body: Any, rewrites: Mapping[JsonPath, str]) -> Any:
     """Set each path's string to its new text, in place; every other byte of meaning stays as it was. A decoded
     file's new text is encoded back into its payload the way it came, a byte list's as its UTF-8 bytes."""
     # A file's own payload first (a secret in a data URL's header), then its decoded text, encoded into what is left.
+    # A marker is one only where it follows what it marks (a byte list, a string): a JSON key may be spelt the same.
     for path, text in sorted(rewrites.items(), key=lambda item: item[0][-1:] == (DECODED_MARK,)):
-        if path[-1:] == (BYTES_MARK,):
+        if path[-1:] == (BYTES_MARK,) and isinstance(_at(body, path[:-1]), list):
             _at(body, path[:-2])[path[-2]] = list(text.encode())
             continue
-        decoded = path[-1:] == (DECODED_MARK,)
+        decoded = path[-1:] == (DECODED_MARK,) and isinstance(_at(body, path[:-1]), str)
         path = path[:-1] if decoded else path
         parent = _at(body, path[:-1])
         current = _string(parent[path[-1]] if path else body, path)

@@ -125,6 +125,9 @@ class Body:
     texts: tuple[tuple[JsonPath, str], ...] = ()
     files: tuple[OpaqueFile, ...] = ()
     parts_json: tuple[Any, ...] = ()  # a multipart body's JSON documents and JSON Lines, as values (a batch file's)
+    # Which of `texts` are a part's header pieces: told by where they were read, not by their path, which a JSON key
+    # inside a part could spell the same (a review's finding: `{"$header": ...}` hid a value from the PII scanner).
+    header_paths: frozenset[JsonPath] = frozenset()
 
     @property
     def is_json(self) -> bool:
@@ -261,13 +264,16 @@ def _parts(message: email.message.Message, path: JsonPath, max_nodes: int) -> Bo
     ]
     files: list[OpaqueFile] = []
     documents: list[Any] = []
+    headers: set[JsonPath] = set()
     for index, part in enumerate(message.get_payload() if message.is_multipart() else []):
         where = (*path, "$part", index)
-        texts += [
+        pieces = [
             ((*where, PART_HEADER, name, number), piece)
             for name, value in part.raw_items()  # as sent: the parsed value drops a parameter it cannot read
             for number, piece in enumerate(_header_pieces(value))
         ]
+        texts += pieces
+        headers.update(path for path, _ in pieces)
         if part.is_multipart():
             _one_boundary(next((value for name, value in part.raw_items() if name.lower() == "content-type"), ""))
             inner = [_parts(part, where, max_nodes)]
@@ -282,7 +288,9 @@ def _parts(message: email.message.Message, path: JsonPath, max_nodes: int) -> Bo
             texts += read.texts
             files += read.files
             documents += read.documents
-    return Body("multipart", texts=tuple(texts), files=tuple(files), parts_json=tuple(documents))
+            headers |= read.header_paths
+    return Body("multipart", texts=tuple(texts), files=tuple(files), parts_json=tuple(documents),
+                header_paths=frozenset(headers))  # fmt: skip
 
 
 def _part_content(payload: bytes, content_type: str, where: JsonPath, max_nodes: int) -> Body | None:
@@ -300,7 +308,8 @@ def _under(where: JsonPath, read: Body) -> Body:
     """A part's body read on its own, with its texts' and files' paths under the part's."""
     texts = tuple(((*where, *sub), text) for sub, text in _texts_of(read))
     files = tuple(dataclasses.replace(file, path=(*where, *file.path)) for file in read.files)
-    return Body(read.kind, texts=texts, files=files, parts_json=read.documents)
+    headers = frozenset((*where, *path) for path in read.header_paths)
+    return Body(read.kind, texts=texts, files=files, parts_json=read.documents, header_paths=headers)
 
 
 def _payloads(part: email.message.Message) -> list[tuple[JsonPath, bytes]]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from wardgate.formats.base import MalformedBody, TooComplex, model_and_stream
-from wardgate.formats.media import BYTES_MARK, DECODED_MARK, byte_text, encoded_media, remote_media
+from wardgate.formats.media import BYTES_MARK, DECODED_MARK, byte_text, encoded_media, is_number, remote_media
 from wardgate.formats.target import model_id
 from wardgate.models import Exchange, JsonPath, Role, Segment
 
@@ -125,28 +125,25 @@ def refuse_token_ids(body: Any) -> None:
         return
     for key in _TOKEN_ID_KEYS:
         value = body.get(key)
-        if isinstance(value, list) and any(_number(item) or _holds_number(item) for item in value):
+        if isinstance(value, list) and any(is_number(item) or _holds_number(item) for item in value):
             raise MalformedBody(f"`{key}` gives the model token ids, which Wardgate cannot read: send the text instead")
     for key in _EMBEDDING_KEYS:
         if body.get(key) is not None:
             raise MalformedBody(f"`{key}` gives the model embeddings, which Wardgate cannot read: send text instead")
 
 
-def refuse_token_ids_in(documents: tuple[Any, ...]) -> None:
-    """`refuse_token_ids` for a body's JSON documents, and for each batch request line's `body`: a batch file's
-    requests run later, unseen (`/v1/files` with JSON Lines, `/v1/batches`)."""
+def refuse_token_ids_in(request: Any, documents: tuple[Any, ...]) -> None:
+    """`refuse_token_ids` for a JSON request body (None: none), and for the `body` of each batch request line in
+    `documents`, the JSON it holds or uploads (`custom_id` and `url` beside it): those requests run later, unseen.
+    Other uploaded JSON is data."""
+    refuse_token_ids(request)
     for document in documents:
-        refuse_token_ids(document)
-        if isinstance(document, dict):
+        if isinstance(document, dict) and "custom_id" in document and "url" in document:
             refuse_token_ids(document.get("body"))
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _holds_number(value: Any) -> bool:
-    return isinstance(value, list) and any(_number(item) for item in value)
+    return isinstance(value, list) and any(is_number(item) for item in value)
 
 
 def is_structural(path: JsonPath) -> bool:

@@ -26,6 +26,7 @@ __all__ = [
     "byte_text",
     "encoded_media",
     "file_bytes",
+    "is_number",
     "reencode",
     "remote_media",
 ]
@@ -325,6 +326,11 @@ def byte_text(value: Any) -> str | None:
     256): an outside review's `[65.0, ...]` and `[321, ...]` passed unread and decoded to a key there."""
     if not isinstance(value, list) or not value:
         return None
-    if not all(isinstance(item, int | float) and not isinstance(item, bool) for item in value):
+    if not all(is_number(item) for item in value):
         return None
     return bytes(int(item) % 256 if math.isfinite(item) else 0 for item in value).decode("utf-8", "replace")
+
+
+def is_number(value: Any) -> bool:
+    """A JSON number (not a boolean, which Python counts as an int)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -46,6 +46,7 @@ class Location:
     kind: Literal["delta", "full"] = "delta"
     tool: str | None = None  # the channel carries a tool call's arguments (named when the event names it)
     arguments: str | None = None  # a call that comes whole in one event (Gemini's functionCall): its arguments' JSON
+    mirror: bool = False  # another reading of a text channel's text (logprob tokens): judged in its own context
 
 
 class StreamFormat(Protocol):
@@ -83,32 +84,24 @@ def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
 
 
 def _logprobs(
-    entries: Any,
-    path: JsonPath,
-    channel: str,
-    kind: Literal["delta", "full"] = "delta",
-    alternatives: str = "top_logprobs",
+    entries: Any, path: JsonPath, channel: str, kind: Literal["delta", "full"] = "delta"
 ) -> Iterator[Location]:
     """A list of logprob entries (a chat choice's `logprobs.content`, a Responses text's `logprobs`, Gemini's
-    `chosenCandidates`): each entry's token and bytes, and its n-th alternative's, continue channels of their own.
-    Clients join them into the answer's text again: judged only one by one, a key the text masked went out there
-    whole (an outside review's finding)."""
-    for position, entry in enumerate(entries if isinstance(entries, list) else []):
+    `chosenCandidates`): each entry's token and its bytes continue channels of their own, with their own context
+    (they repeat the text; in the text's context they hid its own). Clients join them into the answer's text again:
+    judged only one by one, a key the text masked went out there whole (an outside review's finding). Alternatives
+    (`top_logprobs`) are no text anyone joins: their strings are judged one by one, as every other string is."""
+    for position, entry in enumerate(_list(entries)):
         if not _is_map(entry):
             continue
-        yield from _token(entry, (*path, position), channel, kind)
-        for rank, alternative in enumerate(entry.get(alternatives) or [] if alternatives else []):
-            if _is_map(alternative):
-                yield from _token(alternative, (*path, position, alternatives, rank), f"{channel}:{rank}", kind)
+        if isinstance(entry.get("token"), str):
+            yield Location(f"{channel}:token", (*path, position, "token"), kind, mirror=True)
+        if byte_text(entry.get("bytes")) is not None:
+            yield Location(f"{channel}:bytes", (*path, position, "bytes", BYTES_MARK), kind, mirror=True)
 
 
-def _token(
-    entry: Mapping[str, Any], path: JsonPath, channel: str, kind: Literal["delta", "full"]
-) -> Iterator[Location]:
-    if isinstance(entry.get("token"), str):
-        yield Location(f"{channel}:token", (*path, "token"), kind)
-    if byte_text(entry.get("bytes")) is not None:
-        yield Location(f"{channel}:bytes", (*path, "bytes", BYTES_MARK), kind)
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 class OpenAIChatStream:
@@ -131,10 +124,10 @@ class OpenAIChatStream:
             # Legacy completions: `logprobs.tokens` is the text's tokens as strings (their alternatives are keys of
             # `top_logprobs`, judged whole as keys are: they cannot be rewritten).
             tokens = logprobs.get("tokens") if _is_map(logprobs) else None
-            for token_index, token in enumerate(tokens if isinstance(tokens, list) else []):
+            for token_index, token in enumerate(_list(tokens)):
                 if isinstance(token, str):
                     token_path = ("choices", position, "logprobs", "tokens", token_index)
-                    found.append(Location(f"choice:{index}:logprobs:tokens", token_path))
+                    found.append(Location(f"choice:{index}:logprobs:tokens", token_path, mirror=True))
             delta = choice.get("delta")
             if not _is_map(delta):
                 continue
@@ -322,14 +315,8 @@ class GeminiStream:
             channel = f"candidate:{candidate.get('index', position)}" if _is_map(candidate) else ""
             result = candidate.get("logprobsResult") if _is_map(candidate) else None
             if _is_map(result):
-                read: JsonPath = ("candidates", position, "logprobsResult")
-                chosen = result.get("chosenCandidates")
-                found += _logprobs(chosen, (*read, "chosenCandidates"), f"{channel}:logprobs", alternatives="")
-                for step, top in enumerate(result.get("topCandidates") or []):  # each step's alternatives by rank
-                    for rank, alternative in enumerate(top.get("candidates") or [] if _is_map(top) else []):
-                        if _is_map(alternative):
-                            path = (*read, "topCandidates", step, "candidates", rank)
-                            found += _token(alternative, path, f"{channel}:logprobs:{rank}", "delta")
+                chosen: JsonPath = ("candidates", position, "logprobsResult", "chosenCandidates")
+                found += _logprobs(result.get("chosenCandidates"), chosen, f"{channel}:logprobs")
             for part_index, part in enumerate(content.get("parts") or [] if _is_map(content) else []):
                 if _is_map(part) and isinstance(part.get("text"), str):
                     found.append(Location(channel, ("candidates", position, "content", "parts", part_index, "text")))

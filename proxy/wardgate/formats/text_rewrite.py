@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 
 from wardgate.formats.base import apply_rewrites
-from wardgate.formats.body import PART_HEADER, Body, dump_body, read_body
+from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.models import JsonPath
 
 __all__ = ["Unrewritable", "rewrite_texts"]
@@ -32,10 +32,10 @@ def rewrite_texts(raw: bytes, content_type: str, read: Body, rewrites: Mapping[J
     """`raw` with each rewritten text replaced; `Unrewritable` when that cannot be done exactly."""
     if read.kind == "text" and set(rewrites) == {(_TEXT,)} and _utf8(raw) is not None:
         new = rewrites[(_TEXT,)].encode()
-    elif read.kind == "multipart":
+    elif read.kind == "multipart" and not read.header_paths & set(rewrites):
         new = _multipart(raw, _boundary(content_type), rewrites, max_nodes)
     else:
-        raise Unrewritable(f"masks in a {read.kind} body")
+        raise Unrewritable(f"masks in a {read.kind} body, or in a part's header")
     _check(new, content_type, read, rewrites, max_nodes)
     return new
 
@@ -52,7 +52,7 @@ def _boundary(content_type: str) -> bytes:
 def _multipart(raw: bytes, boundary: bytes, rewrites: Mapping[JsonPath, str], max_nodes: int) -> bytes:
     by_part: dict[int, dict[JsonPath, str]] = {}
     for path, text in rewrites.items():
-        if len(path) < 3 or path[0] != _PART or not isinstance(path[1], int) or path[2] in (PART_HEADER, _PART):
+        if len(path) < 3 or path[0] != _PART or not isinstance(path[1], int) or path[2] == _PART:
             raise Unrewritable("a mask outside a part's own content")
         by_part.setdefault(path[1], {})[path[2:]] = text
     # RFC 2046: a delimiter is CRLF, `--`, the boundary (the close delimiter `--` more), padding, CRLF; the first
@@ -101,5 +101,9 @@ def _check(new: bytes, content_type: str, read: Body, rewrites: Mapping[JsonPath
     """The new body, read as before, holds the old texts but the masked ones, and the same files."""
     again = read_body(new, content_type, max_nodes)
     expected = [(path, rewrites.get(path, text)) for path, text in read.texts]
-    if again is None or list(again.texts) != expected or again.files != read.files:
+    if (
+        again is None
+        or list(again.texts) != expected
+        or (again.files, again.header_paths) != (read.files, read.header_paths)
+    ):
         raise Unrewritable("the rewritten body does not read as the masked original")

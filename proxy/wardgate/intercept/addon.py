@@ -89,6 +89,11 @@ def _destination(flow: http.HTTPFlow) -> Destination:
     return Destination(request.host, flow.client_conn.sni, request.host_header, target_named=not transparent)
 
 
+# mitmproxy's inactivity timer closes a connection idle_timeout_s after its last byte: a stream whose upstream sent
+# nothing for nearly that long was closed by it (the share leaves room for the timer's own granularity).
+_QUIET_SHARE = 0.9
+
+
 def _client_gone(flow: http.HTTPFlow) -> bool:
     """The client hung up: its connection can no longer be read (mitmproxy marks that at once, though the close
     itself reaches the flow only after the pending hook), or it reset the flow's HTTP/2 stream."""
@@ -423,6 +428,7 @@ class GuardAddon:
             flow.response.headers.pop("content-length", None)
             if flow.request.http_version == "HTTP/1.1":
                 flow.response.headers["transfer-encoding"] = "chunked"
+                flow.response.http_version = "HTTP/1.1"  # an HTTP/1.0 upstream's status line would void chunking
         if ctx is not None and ctx.endpoint == "mcp" and not flow.metadata.get(_REFUSED):
             mcp = McpStream(self._guard, ctx, max_event_bytes=self._streaming.max_event_bytes)
             flow.response.stream = self._judged(flow, mcp)
@@ -586,7 +592,7 @@ class GuardAddon:
         stream = flow.response.stream if flow.response is not None else None
         if self._idle_timeout_s is None or not isinstance(stream, OffLoopStream):
             return None
-        if stream.quiet_s() < 0.9 * self._idle_timeout_s:
+        if stream.quiet_s() < _QUIET_SHARE * self._idle_timeout_s:
             return None
         message = f"the upstream sent nothing for {self._idle_timeout_s:g} s in the middle of its answer"
         return Decision.deny("upstream_timeout", message, status=504, source="fail_closed")

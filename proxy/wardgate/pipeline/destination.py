@@ -8,12 +8,13 @@ is refused: an upstream that routes by Host would otherwise serve an uninspected
 from __future__ import annotations
 
 import dataclasses
-import functools
 import ipaddress
 import re
 import socket
 from collections.abc import Callable
 from fnmatch import fnmatch
+
+from cachetools.func import ttl_cache
 
 __all__ = ["Destination", "host_matcher", "normalise_host"]
 
@@ -70,16 +71,17 @@ def _reached(
     return (address,)
 
 
-@functools.lru_cache(maxsize=1024)
+@ttl_cache(maxsize=1024, ttl=30)  # addresses come and go (DHCP, a VPN): asked again after 30 s
 def _is_own_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether this host holds `address`: only an address assigned to one of its interfaces can be bound."""
+    """Whether this host holds `address`: the kernel routes to its own addresses from themselves (a bind would not
+    tell: `ip_nonlocal_bind` lets any address be bound). No packet is sent."""
     family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_DGRAM) as probe:
-            probe.bind((str(address), 0))
-    except OSError:
+            probe.connect((str(address), 9))
+            return ipaddress.ip_address(probe.getsockname()[0]) == address
+    except (OSError, ValueError):
         return False
-    return True
 
 
 def _ipv4_compatible(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

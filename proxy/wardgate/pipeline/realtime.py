@@ -112,9 +112,10 @@ class RealtimeSession:
         if from_client and kind in AUDIO_EVENTS and not self._client_audio:
             return self._stop(_audio_refused())
         exchange = frame_exchange(payload, from_client=from_client)
-        if from_client and not self._client_audio and any(_is_audio(s.opaque_media) for s in exchange.segments):
-            # Audio inside an item (`input_audio` content) is client audio too (an outside review: a WAV header in
-            # front of it made it a file of type audio/wav, which the media policy lets through).
+        if from_client and not self._client_audio and _carries_audio(payload):
+            # Audio inside an item (`input_audio` content) is client audio too, whatever its bytes look like (an
+            # outside review: a WAV header in front of it made it a file of type audio/wav, which the media policy
+            # lets through).
             return self._stop(_audio_refused())
         joined = self._joined(payload, exchange.segments, from_client)
         ends = ""
@@ -193,8 +194,11 @@ def _audio_refused() -> Decision:
     return Decision.deny("audio_refused", message, status=403)
 
 
-def _is_audio(media: str | None) -> bool:
-    return media is not None and media.startswith("audio/")
+def _carries_audio(value: Any) -> bool:
+    """Whether a client event holds an `input_audio` content part anywhere (an item, a response's input)."""
+    if isinstance(value, dict):
+        return value.get("type") == "input_audio" or any(_carries_audio(item) for item in value.values())
+    return isinstance(value, list) and any(_carries_audio(item) for item in value)
 
 
 def _delta_key(payload: dict[str, Any], kind: str) -> str:

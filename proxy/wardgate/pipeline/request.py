@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
-from wardgate.formats.body import PART_HEADER, Body, dump_body, read_body
+from wardgate.formats.body import Body, dump_body, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK, leaf_segment, named_model, refuse_token_ids_in
 from wardgate.formats.mcp import is_jsonrpc, methods, named_identifiers, requests, tool_call_of
@@ -367,7 +367,8 @@ class RequestPipeline:
     @staticmethod
     def _exchange(ctx: RequestContext, adapter: Any, read: Body, max_segments: int, path: str) -> Exchange:
         """`TooComplex` past `max_segments` (JSON bodies: before the walk over every leaf builds them all)."""
-        refuse_token_ids_in(read.documents)
+        if not path.split("?", 1)[0].rstrip("/").endswith("/detokenize"):  # ids to turn into text, for the caller
+            refuse_token_ids_in(read.value if read.kind == "json" else None, read.documents)
         if read.kind != "json":
             if adapter is not None and read.kind != "empty":
                 raise MalformedBody(f"this endpoint takes a JSON object, not {read.kind}")
@@ -375,7 +376,7 @@ class RequestPipeline:
             # NER took `b.jsonl` for a name, and the mask it asked for refused every batch upload (an outside
             # review's finding).
             segments = [
-                Segment("unknown", "header", text, path) if PART_HEADER in path else leaf_segment(path, text)
+                Segment("unknown", "header", text, path) if path in read.header_paths else leaf_segment(path, text)
                 for path, text in read.texts
             ]
             # A file that is no text (a transcription's audio): its type for the policy's media rules, its printable

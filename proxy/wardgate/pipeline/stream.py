@@ -15,6 +15,7 @@ the upstream sent. What an event carries besides its data (name, id, comments) i
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 from collections import deque
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 
 from wardgate.formats.base import apply_rewrites
 from wardgate.formats.body import strict_json
-from wardgate.formats.generic_json import KEY_MARK, string_leaves
+from wardgate.formats.generic_json import KEY_MARK, byte_leaves, string_leaves
 from wardgate.formats.media import BYTES_MARK, byte_text
 from wardgate.formats.sse import SseEvent, SseEventTooLarge
 from wardgate.formats.streams import Location, StreamFormat
@@ -54,7 +55,8 @@ _MAX_QUEUED = 8192
 _MAX_QUEUED_BYTES = 4 * 1024 * 1024
 # A stream opens a channel per choice, content block, call or (unmapped) string place; past this many it is refused.
 _MAX_CHANNELS = 10_000
-_MAX_CLEAN_LEAVES = 4096
+# Unmapped strings and keys judged clean, kept per stream so each is judged once: at most this many, this long.
+_MAX_CLEAN_LEAVES, _MEMO_CHARS = 4096, 256
 
 
 def holdback_start(text: str) -> int:
@@ -121,6 +123,11 @@ class _Channel:
     given: str = ""  # a call that came whole: its arguments, judged with whatever deltas follow
     ended: bool = False
     judged: bool = False  # a tool call's arguments were judged under its name
+    mirror: bool = False  # another reading of a text (logprob tokens): judged in its own context, waits for none
+
+    @property
+    def own_context(self) -> bool:
+        return self.tool is not None or self.mirror
 
 
 def _name(channel: _Channel, name: str) -> None:
@@ -280,15 +287,17 @@ class StreamGuard:
         """Every other string of the event (an error message, a nested or new field, a tool's input, an id, an object
         key) is judged whole as it passes: what the format does not map is still never released unjudged. A key the
         verdict would change stops the stream: it cannot be rewritten (an outside review: keys were never read)."""
-        for path, text in string_leaves(queued.payload, (), keys=True):
+        leaves = itertools.chain(string_leaves(queued.payload, (), keys=True), byte_leaves(queued.payload, ()))
+        for path, text in leaves:
             if path in located or len(text) < _LEAF_MIN_CHARS or text in self._clean_leaves:
                 continue
             verdict = self._judge.full(self._vault.restore(text), tool=None)
             if not verdict.decision.allow:
                 raise _Stopped(verdict.decision, None, None, "")
             if verdict.text == text:
-                # Every event repeats its keys and ids: each distinct one is judged once per stream.
-                if len(self._clean_leaves) < _MAX_CLEAN_LEAVES:
+                # Every event repeats its keys and ids: each distinct one is judged once per stream (a text judged
+                # clean alone is clean alone again; long ones are not kept, whole events among them).
+                if len(text) <= _MEMO_CHARS and len(self._clean_leaves) < _MAX_CLEAN_LEAVES:
                     self._clean_leaves.add(text)
                 continue
             if KEY_MARK in path:
@@ -298,6 +307,7 @@ class StreamGuard:
 
     def _locate(self, queued: _Queued, location: Location, wholes: dict[str, list[JsonPath]]) -> None:
         channel = self._channels.get(location.channel) or self._open(location.channel)
+        channel.mirror = channel.mirror or location.mirror
         if location.tool is not None:
             _name(channel, location.tool)
         if not location.path:
@@ -350,7 +360,7 @@ class StreamGuard:
         forced = len(self._queue) > _MAX_QUEUED or self._queued_bytes > _MAX_QUEUED_BYTES
         blocked_at: int | None = None  # the first event a channel still holds
         for name, channel in sorted(self._holding.items(), key=lambda item: item[1].held[0].seq):
-            if channel.tool is None and blocked_at is not None and channel.held[0].seq > blocked_at:
+            if not channel.own_context and blocked_at is not None and channel.held[0].seq > blocked_at:
                 keep = channel.held  # judged once what comes before it is released: that text is its context
             elif channel.settled and not forced:
                 keep = channel.held  # nothing new: it would hold the same events
@@ -415,12 +425,12 @@ class StreamGuard:
         # A text's context is what any text channel released last, not only its own: clients show a choice's content
         # and refusal, or a message's text blocks, one after another, so a key split between two channels reaches
         # them whole (an outside review's finding). A tool call's arguments are their own.
-        context = channel.released_tail if channel.tool is not None else self._released_text
+        context = channel.released_tail if channel.own_context else self._released_text
         verdict = self._judge.window(restored, context, tool=channel.tool)
         if not verdict.decision.allow:
             first = next(iter(ready[0].deltas.get(name, ())), None)
             raise _Stopped(verdict.decision, ready[0], first, restored[: verdict.cut or 0])
-        if channel.tool is not None:
+        if channel.own_context:
             channel.released_tail = (channel.released_tail + verdict.text)[-self._overlap :]
         else:
             self._released_text = (self._released_text + verdict.text)[-self._overlap :]
@@ -468,8 +478,8 @@ def _fail_closed(code: str, message: str) -> Decision:
 
 
 def _get(payload: Any, path: JsonPath) -> str:
-    if path[-1:] == (BYTES_MARK,):
-        return byte_text(_get_value(payload, path[:-1])) or ""
+    if path[-1:] == (BYTES_MARK,) and isinstance(numbers := _get_value(payload, path[:-1]), list):
+        return byte_text(numbers) or ""
     return str(_get_value(payload, path))
 
 
