@@ -453,6 +453,8 @@ def test_a_multipart_body_with_two_boundaries_is_refused(proxy, recorder, conten
         ("/v1/completions", {"model": "m", "prompt": ["x", [44090, 682]]}),
         ("/inference/v1/generate", {"model": "m", "token_ids": [44090, 682]}),
         ("/v1/completions", {"model": "m", "prompt_embeds": "UEsDBBQAAAAIAA=="}),
+        ("/embed", {"inputs": [[44090, 682, 3766]]}),  # text-embeddings-inference
+        ("/v1/rerank", {"model": "m", "query": "q", "documents": [[44090, 682]]}),  # llama.cpp
     ],
     ids=[
         "completion-ids",
@@ -464,6 +466,8 @@ def test_a_multipart_body_with_two_boundaries_is_refused(proxy, recorder, conten
         "string-then-ids",
         "vllm-generate",
         "prompt-embeds",
+        "tei-inputs",
+        "rerank-documents",
     ],
 )
 def test_a_prompt_given_as_token_ids_is_refused(proxy, recorder, path, body):

@@ -37,7 +37,9 @@ _STRUCTURAL_KEYS = frozenset(
 )  # fmt: skip
 _TOKEN_CHARS = 64
 # Where providers take a model's input as token ids (lists of integers, or lists of such lists).
-_TOKEN_ID_KEYS = ("prompt", "input", "context", "prompt_token_ids", "input_ids", "token_ids", "tokens")
+# (TEI's `inputs` and llama.cpp's rerank `documents` take ids as well as text.)
+_TOKEN_ID_KEYS = ("prompt", "input", "inputs", "documents", "context", "prompt_token_ids", "input_ids", "token_ids",
+                  "tokens")  # fmt: skip
 _EMBEDDING_KEYS = ("prompt_embeds", "inputs_embeds")  # vLLM's precomputed prompt embeddings
 # Where Bedrock's jobs, agents and knowledge-base calls name the model they run (no `model`, no model in the path).
 _MODEL_KEYS = frozenset(("modelId", "modelArn", "foundationModel", "baseModelIdentifier", "modelIdentifier"))
