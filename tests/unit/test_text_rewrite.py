@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from wardgate.formats.base import MalformedBody
 from wardgate.formats.body import read_body
 from wardgate.formats.text_rewrite import Unrewritable, rewrite_texts
 
@@ -30,7 +31,7 @@ def rewritten(raw: bytes, content_type: str, masks: dict) -> bytes:
 
 def test_a_text_part_is_masked_and_every_other_byte_stays():
     raw = multipart(AUDIO, PROMPT)
-    new = rewritten(raw, TYPE, {("$part", 1, "$text"): "A call with <PERSON_1> at <EMAIL_ADDRESS_1>."})
+    new = rewritten(raw, TYPE, {("$part", 1, "$content", "$text"): "A call with <PERSON_1> at <EMAIL_ADDRESS_1>."})
     assert new == raw.replace(b"Maria at maria@example.com", b"<PERSON_1> at <EMAIL_ADDRESS_1>")
 
 
@@ -40,7 +41,7 @@ def test_a_batch_file_s_lines_are_masked_as_json():
     jsonl = "".join(json.dumps(line) + "\n" for line in lines).encode()
     part = b'Content-Disposition: form-data; name="file"; filename="b.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n'
     raw = multipart(b'Content-Disposition: form-data; name="purpose"\r\n\r\nbatch', part + jsonl)
-    path = ("$part", 1, 1, "body", "messages", 0, "content")
+    path = ("$part", 1, "$content", 1, "body", "messages", 0, "content")
     new = rewritten(raw, TYPE, {path: "Mail <EMAIL_ADDRESS_1>"})
     again = read_body(new, TYPE)
     assert dict(again.texts)[path] == "Mail <EMAIL_ADDRESS_1>"
@@ -56,11 +57,18 @@ def test_a_plain_text_body_is_masked():
     ("raw", "masks"),
     [
         (multipart(PROMPT), {("$part", 0, "$header", "Content-Disposition", 2): "x"}),  # a part header
-        (multipart(b"Content-Transfer-Encoding: base64\r\n\r\nTWFyaWE="), {("$part", 0, "$text"): "x"}),
-        (multipart(PROMPT).replace(b"\r\n", b"\n"), {("$part", 0, "$text"): "x"}),  # split otherwise by its reader
+        (multipart(b"Content-Transfer-Encoding: base64\r\n\r\nTWFyaWE="), {("$part", 0, "$content", "$text"): "x"}),
         (multipart(PROMPT), {("$preamble",): "x"}),
+        (
+            multipart(b"Content-Type: text/plain; charset=utf-16le\r\n\r\nM\x00"),
+            {("$part", 0, "$content", "$text"): "x"},
+        ),
+        (
+            multipart(b"Content-Type: application/json\r\n\r\n" + b'{"n": 1e400, "t": "Maria"}'),
+            {("$part", 0, "$content", "t"): "x"},
+        ),  # would come back as Infinity
     ],
-    ids=["part-header", "transfer-encoded", "bare-line-feeds", "preamble"],
+    ids=["part-header", "transfer-encoded", "preamble", "utf16-part", "number-not-written-back"],
 )
 def test_what_cannot_be_put_back_exactly_is_unrewritable(raw, masks):
     with pytest.raises(Unrewritable):
@@ -75,3 +83,22 @@ def test_a_json_key_spelt_like_a_part_header_is_no_header():
     read = read_body(raw, TYPE)
     assert ("$part", 0, "$header") not in read.header_paths
     assert ("$part", 0, "$header", "Content-Disposition", 0) in read.header_paths
+
+
+def test_a_json_part_is_rewritten_as_json_whatever_its_keys():
+    """A review's findings: a `$text` key read as the whole part's text (500 as JSON, the document replaced as text);
+    keys spelling a header's path made its text a header's."""
+    doc = {"$text": "mail maria@example.com", "$header": {"Content-Disposition": ["x"]}, "n": 5}
+    part = b"Content-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + json.dumps(doc).encode()
+    raw = multipart(part)
+    read = read_body(raw, TYPE)
+    assert ("$part", 0, "$content", "$header", "Content-Disposition", 0) not in read.header_paths
+    new = rewritten(raw, TYPE, {("$part", 0, "$content", "$text"): "mail <E>"})
+    assert json.loads(new.split(b"\r\n\r\n", 1)[1].split(b"\r\n--B")[0]) == {**doc, "$text": "mail <E>"}
+
+
+def test_a_boundary_not_set_off_by_crlf_is_malformed():
+    """An outside review: Python's email parser splits at `\\n--B`, python-multipart and busboy read on."""
+    raw = multipart(b'Content-Disposition: form-data; name="prompt"\r\n\r\nHi.\n--B\r\nX-Note: maria@example.com')
+    with pytest.raises(MalformedBody):
+        read_body(raw, TYPE)

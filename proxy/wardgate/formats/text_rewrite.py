@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import email.message
 import itertools
+import json
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from wardgate.formats.base import apply_rewrites
-from wardgate.formats.body import Body, dump_body, read_body
+from wardgate.formats.body import CONTENT, Body, dump_body, read_body
 from wardgate.models import JsonPath
 
 __all__ = ["Unrewritable", "rewrite_texts"]
 
 _PART = "$part"
 _TEXT = "$text"
+_IDENTITY_ENCODINGS = ("7bit", "8bit", "binary")  # transfer encodings that leave the bytes as they are
 
 
 class Unrewritable(ValueError):
@@ -52,9 +55,9 @@ def _boundary(content_type: str) -> bytes:
 def _multipart(raw: bytes, boundary: bytes, rewrites: Mapping[JsonPath, str], max_nodes: int) -> bytes:
     by_part: dict[int, dict[JsonPath, str]] = {}
     for path, text in rewrites.items():
-        if len(path) < 3 or path[0] != _PART or not isinstance(path[1], int) or path[2] == _PART:
+        if len(path) < 4 or path[0] != _PART or not isinstance(path[1], int) or path[2] != CONTENT:
             raise Unrewritable("a mask outside a part's own content")
-        by_part.setdefault(path[1], {})[path[2:]] = text
+        by_part.setdefault(path[1], {})[path[3:]] = text
     # RFC 2046: a delimiter is CRLF, `--`, the boundary (the close delimiter `--` more), padding, CRLF; the first
     # one may open the body.
     delimiter = re.compile(rb"(?:\A|\r\n)--" + re.escape(boundary) + rb"(?:--)?[ \t]*(?:\r\n|\Z)")
@@ -78,16 +81,32 @@ def _multipart(raw: bytes, boundary: bytes, rewrites: Mapping[JsonPath, str], ma
 
 
 def _content(head: bytes, payload: bytes, rewrites: dict[JsonPath, str], max_nodes: int) -> bytes:
-    """A part's new content: its text, or its JSON (Lines) with the masks applied."""
+    """A part's new content, read as it was read: its text, or its JSON (Lines) with the masks applied."""
     part = email.message_from_bytes(head + b"\r\n\r\n")
-    if part.get("content-transfer-encoding") is not None or _utf8(payload) is None:
+    encoding = str(part.get("content-transfer-encoding", "8bit")).strip().lower()
+    charset = str(part.get_content_charset("utf-8")).lower()
+    if encoding not in _IDENTITY_ENCODINGS or charset not in ("utf-8", "us-ascii") or _utf8(payload) is None:
         raise Unrewritable("a part sent encoded, or not as UTF-8")
-    if set(rewrites) == {(_TEXT,)}:
-        return rewrites[(_TEXT,)].encode()
     read = read_body(payload, part.get_content_type(), max_nodes)
+    if read is not None and read.kind == "text" and set(rewrites) == {(_TEXT,)}:
+        return rewrites[(_TEXT,)].encode()
     if read is None or not read.is_json:
-        raise Unrewritable("a part whose text is not JSON")
-    return dump_body(Body(read.kind, apply_rewrites(read.value, rewrites)))
+        raise Unrewritable("a part whose content is neither one text nor JSON")
+    new = dump_body(Body(read.kind, apply_rewrites(read.value, rewrites)))
+    # Written anew, a number may not come back as it was (`1e400` becomes `Infinity`): then not at all.
+    if _with_numbers_as_sent(new) != apply_rewrites(_with_numbers_as_sent(payload), rewrites):
+        raise Unrewritable("a JSON part whose numbers would not be written back as they came")
+    return new
+
+
+def _with_numbers_as_sent(content: bytes) -> Any:
+    """A JSON document, or JSON Lines as a list, with every number as the text it was sent as."""
+    lines = [line for line in content.decode().split("\n") if line.strip()]
+    keep = {"parse_float": str, "parse_int": str, "parse_constant": str}
+    try:
+        return json.loads(content, **keep)  # type: ignore[arg-type]
+    except ValueError:
+        return [json.loads(line, **keep) for line in lines]  # type: ignore[arg-type]
 
 
 def _utf8(raw: bytes) -> str | None:

@@ -372,11 +372,11 @@ class RequestPipeline:
         if read.kind != "json":
             if adapter is not None and read.kind != "empty":
                 raise MalformedBody(f"this endpoint takes a JSON object, not {read.kind}")
-            # A part's header pieces (`form-data`, a field name, a file name) are read like request headers:
-            # NER took `b.jsonl` for a name, and the mask it asked for refused every batch upload (an outside
-            # review's finding).
+            # A part's header pieces (`form-data`, a field name, a file name) are read like query parameters, for
+            # personal data by pattern only: NER took `b.jsonl` for a name, and the mask it asked for refused every
+            # batch upload; read like headers, an e-mail address in a file name went out unmasked (outside reviews).
             segments = [
-                Segment("unknown", "header", text, path) if path in read.header_paths else leaf_segment(path, text)
+                Segment("unknown", "parameter", text, path) if path in read.header_paths else leaf_segment(path, text)
                 for path, text in read.texts
             ]
             # A file that is no text (a transcription's audio): its type for the policy's media rules, its printable
