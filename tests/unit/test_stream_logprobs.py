@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from tests.unit.test_stream_guard import ALLOW, Judge
-from wardgate.formats.base import apply_rewrites
+from wardgate.formats.base import apply_rewrites, drop_stale_logprobs
 from wardgate.formats.generic_json import with_every_leaf
 from wardgate.formats.sse import SseParser
 from wardgate.formats.streams import GeminiStream, OpenAIChatStream, OpenAIResponsesStream, StreamFormat
@@ -145,3 +145,16 @@ def test_a_json_key_spelt_like_a_marker_is_rewritten_as_the_string_it_holds():
     body = {"metadata": {"$bytes": "SECRET123"}, "$bytes": "SECRET123", "$decoded": {"x": 1}}
     rewritten = apply_rewrites(body, {("metadata", "$bytes"): "[REDACTED]", ("$bytes",): "[REDACTED]"})
     assert rewritten["metadata"]["$bytes"] == rewritten["$bytes"] == "[REDACTED]"
+
+
+def test_a_rewritten_answer_drops_the_logprobs_of_the_text_it_changed():
+    """A buffered answer's tokens spell what the text masked (a name split over tokens is no name to NER)."""
+    body = {"choices": [
+        {"message": {"content": "Hi <PERSON_1>"}, "logprobs": {"content": [entry("Hi"), entry(" Maria")]}},
+        {"message": {"content": "Untouched"}, "logprobs": {"content": [entry("Untouched")]}}],
+        "output": [{"content": [{"text": "<PERSON_1>", "logprobs": [entry("Maria")]}]}]}  # fmt: skip
+    rewritten = [("choices", 0, "message", "content"), ("output", 0, "content", 0, "text")]
+    drop_stale_logprobs(body, rewritten)
+    assert body["choices"][0]["logprobs"] is None
+    assert body["choices"][1]["logprobs"]["content"][0]["token"] == "Untouched"
+    assert body["output"][0]["content"][0]["logprobs"] == []

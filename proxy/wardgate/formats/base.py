@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from wardgate.formats.media import BYTES_MARK, DECODED_MARK, reencode
@@ -207,6 +207,27 @@ def apply_rewrites(body: Any, rewrites: Mapping[JsonPath, str]) -> Any:
             parent[path[-1]] = new
         else:  # the body is one JSON string
             body = new
+    return body
+
+
+# Where an answer describes its text token by token (OpenAI chat and Responses, Gemini): the tokens a rewritten text
+# no longer has.
+_LOGPROB_KEYS = ("logprobs", "logprobsResult")
+
+
+def drop_stale_logprobs(body: Any, rewritten: Iterable[JsonPath]) -> Any:
+    """`body` without the logprobs of each text a rewrite changed (emptied, in place): they spell the text as the
+    model wrote it, a masked name or address included, which the PII scanner reads piece by piece (a review's
+    finding). A streamed answer's are masked with the text instead (pipeline/stream.py)."""
+    for path in rewritten:
+        for depth in range(len(path) - 1, -1, -1):
+            try:
+                holder = _at(body, path[:depth])
+            except (KeyError, IndexError, TypeError):
+                break
+            if isinstance(holder, dict) and (key := next((k for k in _LOGPROB_KEYS if k in holder), None)):
+                holder[key] = [] if isinstance(holder[key], list) else None
+                break
     return body
 
 

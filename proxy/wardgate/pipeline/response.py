@@ -16,7 +16,7 @@ from typing import Any
 
 from wardgate.config import StreamingSettings
 from wardgate.formats import MalformedBody, TooComplex, adapter_for, apply_rewrites, parse_unparsed, with_every_leaf
-from wardgate.formats.base import AmbiguousBody
+from wardgate.formats.base import AmbiguousBody, drop_stale_logprobs
 from wardgate.formats.body import Body, dump_body, printable_runs, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK
@@ -138,7 +138,7 @@ class ResponseJudge:
                 refused[call.id] = f"the call to {call.name}: {reason}"
         if not verdict.rewrites and not refused:
             return ResponseOutcome(spent=spent)
-        body = apply_rewrites(body, verdict.rewrites)
+        body = drop_stale_logprobs(apply_rewrites(body, verdict.rewrites), verdict.rewrites)
         if refused and adapter is not None:
             body = adapter.refuse_tool_calls(body, refused)
         return ResponseOutcome(body=dump_body(Body(read.kind, body)), spent=spent)
