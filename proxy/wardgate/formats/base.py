@@ -17,11 +17,13 @@ __all__ = [
     "TooComplex",
     "apply_rewrites",
     "called_function",
+    "drop_stale_logprobs",
     "keep_tools",
     "refusal_text",
     "refuse_folded_keys",
     "text_parts",
     "tool_name",
+    "value_at",
 ]
 
 # OpenAI Chat: a tool's (or a call's) object, and the key of a call's input: a function's JSON `arguments`, a custom
@@ -195,12 +197,12 @@ def apply_rewrites(body: Any, rewrites: Mapping[JsonPath, str]) -> Any:
     # A file's own payload first (a secret in a data URL's header), then its decoded text, encoded into what is left.
     # A marker is one only where it follows what it marks (a byte list, a string): a JSON key may be spelt the same.
     for path, text in sorted(rewrites.items(), key=lambda item: item[0][-1:] == (DECODED_MARK,)):
-        if path[-1:] == (BYTES_MARK,) and isinstance(_at(body, path[:-1]), list):
-            _at(body, path[:-2])[path[-2]] = list(text.encode())
+        if path[-1:] == (BYTES_MARK,) and isinstance(value_at(body, path[:-1]), list):
+            value_at(body, path[:-2])[path[-2]] = list(text.encode())
             continue
-        decoded = path[-1:] == (DECODED_MARK,) and isinstance(_at(body, path[:-1]), str)
+        decoded = path[-1:] == (DECODED_MARK,) and isinstance(value_at(body, path[:-1]), str)
         path = path[:-1] if decoded else path
-        parent = _at(body, path[:-1])
+        parent = value_at(body, path[:-1])
         current = _string(parent[path[-1]] if path else body, path)
         new = reencode(current, text) if decoded else text
         if path:
@@ -222,7 +224,7 @@ def drop_stale_logprobs(body: Any, rewritten: Iterable[JsonPath]) -> Any:
     for path in rewritten:
         for depth in range(len(path) - 1, -1, -1):
             try:
-                holder = _at(body, path[:depth])
+                holder = value_at(body, path[:depth])
             except (KeyError, IndexError, TypeError):
                 break
             if isinstance(holder, dict) and (key := next((k for k in _LOGPROB_KEYS if k in holder), None)):
@@ -231,7 +233,8 @@ def drop_stale_logprobs(body: Any, rewritten: Iterable[JsonPath]) -> Any:
     return body
 
 
-def _at(body: Any, path: JsonPath) -> Any:
+def value_at(body: Any, path: JsonPath) -> Any:
+    """The value at `path` in a parsed JSON body."""
     for key in path:
         body = body[key]
     return body

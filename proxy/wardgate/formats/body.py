@@ -35,6 +35,8 @@ __all__ = [
     "Body",
     "OpaqueFile",
     "TooComplex",
+    "boundary_of",
+    "delimiter",
     "dump_body",
     "nodes_over",
     "printable_runs",
@@ -142,9 +144,8 @@ class Body:
         """Every JSON value the body holds: the document, each line, each such value inside its parts."""
         if self.value is None:  # a part's body read on its own keeps its kind, not its value (`_under`)
             return self.parts_json
-        return ((self.value,) if self.kind == "json" else tuple(self.value) if self.kind == "jsonl" else ()) + (
-            self.parts_json
-        )
+        own = (self.value,) if self.kind == "json" else tuple(self.value) if self.kind == "jsonl" else ()
+        return own + self.parts_json
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -246,10 +247,8 @@ def _one_boundary(content_type: str) -> None:
 
 def _multipart(raw: bytes, content_type: str, max_nodes: int) -> Body | None:
     _one_boundary(content_type)
-    header = email.message.Message()
-    header["content-type"] = content_type
-    boundary = header.get_param("boundary")
-    if isinstance(boundary, str) and raw.count(b"--" + boundary.encode("latin-1", "replace")) > max_nodes:
+    boundary = boundary_of(content_type)
+    if boundary is not None and raw.count(b"--" + boundary.encode("latin-1", "replace")) > max_nodes:
         raise TooComplex(f"the body holds more than {max_nodes} multipart parts; the limit is {max_nodes}")
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + raw
@@ -260,6 +259,21 @@ def _multipart(raw: bytes, content_type: str, max_nodes: int) -> Body | None:
     return _parts(message, (), max_nodes)
 
 
+def boundary_of(content_type: str) -> str | None:
+    """The boundary a multipart Content-Type names (None: none)."""
+    header = email.message.Message()
+    header["content-type"] = content_type
+    boundary = header.get_param("boundary")
+    return boundary if isinstance(boundary, str) else None
+
+
+def delimiter(boundary: str) -> re.Pattern[bytes]:
+    """RFC 2046's delimiter line: CRLF, `--`, the boundary (the close delimiter `--` more), padding, CRLF; the first
+    one may open the body."""
+    marker = re.escape(("--" + boundary).encode("latin-1", "replace"))
+    return re.compile(rb"(?:\A|\r\n)" + marker + rb"(?:--)?[ \t]*(?:\r\n|\Z)")
+
+
 def _delimited_as_servers_read_it(raw: bytes, message: email.message.Message) -> None:
     """`MalformedBody` when a boundary line is not set off by CRLF on both sides (RFC 2046): Python's email parser
     also splits at a bare LF or CR, where python-multipart, busboy and Go read on, so a field a server reads whole
@@ -267,8 +281,7 @@ def _delimited_as_servers_read_it(raw: bytes, message: email.message.Message) ->
     for boundary in {part.get_boundary() for part in message.walk() if part.is_multipart()} - {None}:
         marker = re.escape(("--" + str(boundary)).encode("latin-1", "replace"))
         lenient = re.compile(rb"(?:\A|\r\n|\n|\r)" + marker + rb"(?:--)?[ \t]*(?=\r\n|\n|\r|\Z)")
-        strict = re.compile(rb"(?:\A|\r\n)" + marker + rb"(?:--)?[ \t]*(?:\r\n|\Z)")
-        if len(lenient.findall(raw)) != len(strict.findall(raw)):
+        if len(lenient.findall(raw)) != len(delimiter(str(boundary)).findall(raw)):
             raise MalformedBody("a multipart boundary line is not set off by CRLF: parsers would split it differently")
 
 

@@ -19,7 +19,6 @@ __all__ = [
     "leaf_segment",
     "named_model",
     "parse_unparsed",
-    "refuse_token_ids",
     "refuse_token_ids_in",
     "string_leaves",
     "with_every_leaf",
@@ -118,7 +117,7 @@ def _key(path: JsonPath, key: str) -> Segment:
     return Segment("unknown", "document", key, path)
 
 
-def refuse_token_ids(body: Any) -> None:
+def _refuse_token_ids(body: Any) -> None:
     """`MalformedBody` when a request gives the model token ids instead of text (a completion's `prompt`, an
     embedding's `input`, Ollama's `context`, vLLM's `prompt_token_ids`), or precomputed embeddings: the upstream
     reads them as text that no scanner could (outside reviews: an injection as ids reached the model, audited as
@@ -135,13 +134,13 @@ def refuse_token_ids(body: Any) -> None:
 
 
 def refuse_token_ids_in(request: Any, documents: tuple[Any, ...]) -> None:
-    """`refuse_token_ids` for a JSON request body (None: none), and for the `body` of each batch request line in
+    """`_refuse_token_ids` for a JSON request body (None: none), and for the `body` of each batch request line in
     `documents`, the JSON it holds or uploads (`custom_id` and `url` beside it): those requests run later, unseen.
     Other uploaded JSON is data."""
-    refuse_token_ids(request)
+    _refuse_token_ids(request)
     for document in documents:
         if isinstance(document, dict) and "custom_id" in document and "url" in document:
-            refuse_token_ids(document.get("body"))
+            _refuse_token_ids(document.get("body"))
 
 
 def _holds_number(value: Any) -> bool:

@@ -135,7 +135,7 @@ class OpenAIChatStream:
                 found.append(Location(f"choice:{index}", ("choices", position, "delta", "content")))
             # Content as a list of parts (Mistral's, in OpenAI's shape): its texts continue the choice's text.
             parts = delta.get("content")
-            for part_index, part in enumerate(parts if isinstance(parts, list) else []):
+            for part_index, part in enumerate(_list(parts)):
                 if _is_map(part) and isinstance(part.get("text"), str):
                     part_path = ("choices", position, "delta", "content", part_index, "text")
                     found.append(Location(f"choice:{index}", part_path))

@@ -12,12 +12,11 @@ from __future__ import annotations
 import email.message
 import itertools
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from wardgate.formats.base import apply_rewrites
-from wardgate.formats.body import CONTENT, Body, dump_body, read_body
+from wardgate.formats.body import CONTENT, Body, boundary_of, delimiter, dump_body, read_body
 from wardgate.models import JsonPath
 
 __all__ = ["Unrewritable", "rewrite_texts"]
@@ -43,25 +42,19 @@ def rewrite_texts(raw: bytes, content_type: str, read: Body, rewrites: Mapping[J
     return new
 
 
-def _boundary(content_type: str) -> bytes:
-    header = email.message.Message()
-    header["content-type"] = content_type
-    boundary = header.get_param("boundary")
-    if not isinstance(boundary, str) or not boundary:
+def _boundary(content_type: str) -> str:
+    if not (boundary := boundary_of(content_type)):
         raise Unrewritable("a multipart body without a boundary")
-    return boundary.encode("latin-1", "replace")
+    return boundary
 
 
-def _multipart(raw: bytes, boundary: bytes, rewrites: Mapping[JsonPath, str], max_nodes: int) -> bytes:
+def _multipart(raw: bytes, boundary: str, rewrites: Mapping[JsonPath, str], max_nodes: int) -> bytes:
     by_part: dict[int, dict[JsonPath, str]] = {}
     for path, text in rewrites.items():
         if len(path) < 4 or path[0] != _PART or not isinstance(path[1], int) or path[2] != CONTENT:
             raise Unrewritable("a mask outside a part's own content")
         by_part.setdefault(path[1], {})[path[3:]] = text
-    # RFC 2046: a delimiter is CRLF, `--`, the boundary (the close delimiter `--` more), padding, CRLF; the first
-    # one may open the body.
-    delimiter = re.compile(rb"(?:\A|\r\n)--" + re.escape(boundary) + rb"(?:--)?[ \t]*(?:\r\n|\Z)")
-    marks = list(delimiter.finditer(raw))
+    marks = list(delimiter(boundary).finditer(raw))
     pieces, last = [], 0
     for index, (opening, closing) in enumerate(itertools.pairwise(marks)):
         if index not in by_part:
@@ -101,11 +94,11 @@ def _content(head: bytes, payload: bytes, rewrites: dict[JsonPath, str], max_nod
 
 def _with_numbers_as_sent(content: bytes) -> Any:
     """A JSON document, or JSON Lines as a list, with every number as the text it was sent as."""
-    lines = [line for line in content.decode().split("\n") if line.strip()]
     keep = {"parse_float": str, "parse_int": str, "parse_constant": str}
     try:
         return json.loads(content, **keep)  # type: ignore[arg-type]
     except ValueError:
+        lines = [line for line in content.decode().split("\n") if line.strip()]
         return [json.loads(line, **keep) for line in lines]  # type: ignore[arg-type]
 
 

@@ -21,7 +21,7 @@ import re
 from collections import deque
 from typing import Any, Protocol
 
-from wardgate.formats.base import apply_rewrites
+from wardgate.formats.base import apply_rewrites, value_at
 from wardgate.formats.body import strict_json
 from wardgate.formats.generic_json import KEY_MARK, byte_leaves, string_leaves
 from wardgate.formats.media import BYTES_MARK, byte_text
@@ -478,12 +478,6 @@ def _fail_closed(code: str, message: str) -> Decision:
 
 
 def _get(payload: Any, path: JsonPath) -> str:
-    if path[-1:] == (BYTES_MARK,) and isinstance(numbers := _get_value(payload, path[:-1]), list):
+    if path[-1:] == (BYTES_MARK,) and isinstance(numbers := value_at(payload, path[:-1]), list):
         return byte_text(numbers) or ""
-    return str(_get_value(payload, path))
-
-
-def _get_value(payload: Any, path: JsonPath) -> Any:
-    for key in path:
-        payload = payload[key]
-    return payload
+    return str(value_at(payload, path))
