@@ -1,10 +1,12 @@
 import asyncio
 import json
 import logging
+import platform
 import runpy
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -303,3 +305,32 @@ class TestDynamicBatcher:
         assert all(max(batch) == min(batch) for batch in lengths[2:])  # the long text's full windows together
         assert sum(map(len, lengths)) == len(windows)
         assert all(len(batch) <= classifier.batch_size for batch in lengths)
+
+
+@pytest.mark.parametrize(
+    ("machine", "flags", "exact"),
+    [
+        ("x86_64", "fpu sse2 avx2 fma avx512f avx512_vnni", True),  # VNNI accumulates in 32 bits
+        ("x86_64", "fpu sse2 avx2 avx_vnni", True),
+        ("x86_64", "fpu sse2 avx2 fma", False),  # AVX2 alone: the fast kernels saturate in 16 bits
+        ("x86_64", "fpu sse2 avx2 avx512f avx512bw", False),
+        ("AMD64", None, False),  # flags unreadable: the exact kernels, which only cost CPU
+        ("aarch64", None, True),  # the option is x64's only
+    ],
+)
+def test_exact_int8_kernels_are_asked_for_only_where_the_fast_ones_saturate(machine, flags, exact):
+    cpuinfo = None if flags is None else f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n"
+    assert session_module.fast_int8_is_exact(machine, cpuinfo) is exact
+
+
+def test_sessions_take_exact_int8_kernels_as_this_cpu_needs():
+    session = session_module.create_session(INJECTION_MODEL / "model.int8.onnx", device="cpu", threads=1)
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else None
+    exact = session_module.fast_int8_is_exact(platform.machine(), cpuinfo)
+    entry = session.get_session_options().get_session_config_entry  # raises for an entry never set
+    if exact:
+        with pytest.raises(Exception, match="x64quantprecision"):
+            entry("session.x64quantprecision")
+    else:
+        assert entry("session.x64quantprecision") == "1"
+    assert entry("session.intra_op.allow_spinning") == "0"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import platform
 from pathlib import Path
 
 import onnxruntime as ort
 
 from wardgate.errors import InferenceError
 
-__all__ = ["create_session", "cuda_offered", "on_cuda"]
+__all__ = ["create_session", "cuda_offered", "fast_int8_is_exact", "on_cuda"]
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +24,36 @@ CUDA = "CUDAExecutionProvider"
 # On x86 CPUs without VNNI (AVX2 or AVX-512 alone) ONNX Runtime's fast int8 kernels add pairs of u8 x s8 products in
 # 16 bits, which saturates: measured on an AVX2-only EPYC, the English PII tagger named ".連絡先はtanaka" a person at
 # 0.53, and the int8 recipe's outlier test lost its per-row precision. `x64quantprecision` takes the exact kernels
-# there (no effect where VNNI exists): the injection model's decisions on 372 dev-v2 rows then all matched the fp32
-# graph's (one differed with the fast kernels), for ~15% more CPU per text on that machine.
+# there: the injection model's decisions on 372 dev-v2 rows then all matched the fp32 graph's (one differed with the
+# fast kernels), for ~15% more CPU per text on that machine. VNNI's dot products accumulate in 32 bits, so the fast
+# kernels are exact there, and the option is not asked for: on an AVX512-VNNI Xeon it made a 128-token window of the
+# English model 1.77x as costly (12.7 → 22.5 ms of CPU, one thread) for the same outputs.
 _SESSION_CONFIG = {
     "session.intra_op.allow_spinning": "0",
     "session.inter_op.allow_spinning": "0",
-    "session.x64quantprecision": "1",
 }
+_EXACT_INT8 = {"session.x64quantprecision": "1"}
+_INT8_DOT_PRODUCT = {"avx512_vnni", "avx_vnni", "amx_int8"}
+
+
+def fast_int8_is_exact(machine: str, cpuinfo: str | None) -> bool:
+    """Whether ONNX Runtime's fast int8 kernels are exact on a CPU of this `platform.machine()` and /proc/cpuinfo
+    text: not x86, or x86 with VNNI. Flags that cannot be read count as no VNNI (the exact kernels cost more CPU,
+    never a wrong answer)."""
+    if machine.lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return True
+    lines = (cpuinfo or "").splitlines()
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    return bool(_INT8_DOT_PRODUCT & set(flags))
+
+
+@functools.cache
+def _session_config() -> dict[str, str]:
+    try:
+        cpuinfo: str | None = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        cpuinfo = None
+    return _SESSION_CONFIG if fast_int8_is_exact(platform.machine(), cpuinfo) else _SESSION_CONFIG | _EXACT_INT8
 
 
 def cuda_offered(device: str) -> bool:
@@ -49,7 +74,7 @@ def create_session(model_file: Path, *, device: str = "auto", threads: int = 0) 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
-    for key, value in _SESSION_CONFIG.items():
+    for key, value in _session_config().items():
         options.add_session_config_entry(key, value)
     try:
         session = ort.InferenceSession(str(model_file), options, providers=providers)
