@@ -344,3 +344,27 @@ def test_overlapping_results_resolve_as_the_pairwise_rule_says(seed):
         entity = rng.choice(("PERSON", "PHONE_NUMBER", "CREDIT_CARD", "URL", "LOCATION"))
         found.append((entity, start, start + rng.randint(1, 30), rng.choice((0.4, 0.6, 0.85, 1.0))))
     assert _resolve_overlaps(found) == _overlaps_by_pairs(found)
+
+
+async def test_the_tagger_reads_a_prompt_once_asked_for_before_presidio_reads_it():
+    """The tagger's pass starts with the scan (beside spaCy and the patterns, not after them); Presidio's recognizer
+    takes that result instead of a pass of its own, and nothing is left waiting once the scan ends."""
+    fresh = build_pii_scanner(settings())
+    try:
+        tagger = fresh._tagger
+        assert tagger is not None
+        batcher = tagger._batcher
+        text = "Please send the Lisbon contract to Maria Gonzalez before the board meets on Friday."
+        found = {(f.kind, text[f.start : f.end]) for f in await fresh.scan([Segment("user", "prompt", text, ("m",))])}
+        assert ("pii:PERSON", "Maria Gonzalez") in found
+        assert batcher.batches_run == 1  # one pass: the recognizer did not run the tagger again
+        assert tagger._started == {}
+        # A scan cancelled while its pass waits in the batcher leaves nothing behind either.
+        task = asyncio.ensure_future(fresh.scan([Segment("user", "prompt", text + " Thanks, Ana Silva.", ("m",))]))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert tagger._started == {}
+    finally:
+        fresh.close()

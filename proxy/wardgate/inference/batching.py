@@ -74,6 +74,10 @@ class DynamicBatcher[R]:
             self._task = self._loop.create_task(self._serve(self._queue), name="wardgate-batcher")
         return self._queue
 
+    def serves(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether `score` called on `loop` joins batches that run (bound to another loop, it never would)."""
+        return self._loop is loop
+
     def run_blocking(self, texts: Sequence[str]) -> list[R]:
         """For code running on a worker thread (inside a library call): join the bound loop's batches and wait.
 

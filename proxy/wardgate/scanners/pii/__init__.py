@@ -6,9 +6,10 @@ import logging
 
 from wardgate.config import PiiSettings
 from wardgate.errors import ConfigError, InferenceError
-from wardgate.inference import DynamicBatcher, EntitySpan, TokenClassifier
+from wardgate.inference import DynamicBatcher, TokenClassifier
 from wardgate.scanners.pii import _offline  # noqa: F401  (first: keeps Presidio's imports offline)
 from wardgate.scanners.pii.analyzer import build_analyzer
+from wardgate.scanners.pii.prefetch import TaggerPrefetch
 from wardgate.scanners.pii.scanner import PiiScanner
 
 __all__ = ["PiiScanner", "build_analyzer", "build_pii_scanner", "load_tagger"]
@@ -35,11 +36,12 @@ def load_tagger(settings: PiiSettings) -> TokenClassifier | None:
 
 def build_pii_scanner(settings: PiiSettings) -> PiiScanner:
     tagger = load_tagger(settings)
-    batcher: DynamicBatcher[list[EntitySpan]] | None = None
+    prefetch = None
     if tagger is not None:
         batcher = DynamicBatcher(tagger.predict, max_items=settings.ner.max_batch,
                                  max_wait=settings.ner.max_wait_ms / 1000)  # fmt: skip
-    analyzer, sources = build_analyzer(settings, (lambda text: batcher.run_blocking([text])[0]) if batcher else None)
+        prefetch = TaggerPrefetch(batcher)
+    analyzer, sources = build_analyzer(settings, prefetch)
     logger.info("PII scanner: NER from %s", " + ".join(sources) or "nothing (patterns only)")
     pattern_analyzer, _ = build_analyzer(settings.model_copy(update={"spacy": False}), names=False)
     return PiiScanner(
@@ -51,6 +53,6 @@ def build_pii_scanner(settings: PiiSettings) -> PiiScanner:
         roles=settings.roles,
         cache_size=settings.cache_size,
         workers=settings.workers,
-        ner_batcher=batcher,
+        tagger=prefetch,
         pattern_analyzer=pattern_analyzer,
     )

@@ -23,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from presidio_analyzer import AnalyzerEngine
 
 from wardgate.errors import ScannerError
-from wardgate.inference import DynamicBatcher, EntitySpan
 from wardgate.inference.work import SCAN_WORK
 from wardgate.models import Finding, Segment
 from wardgate.scanners import deadline
@@ -31,7 +30,8 @@ from wardgate.scanners.memo import TextMemo
 from wardgate.scanners.pii.analyzer import NER_ENTITIES
 from wardgate.scanners.pii.korean import has_hangul
 from wardgate.scanners.pii.names import name_runs
-from wardgate.scanners.pii.recognizers import international_emails
+from wardgate.scanners.pii.prefetch import TaggerPrefetch
+from wardgate.scanners.pii.recognizers import TAGGER_ENTITIES, international_emails
 from wardgate.scripts import blank_other_scripts, has_other_script
 
 __all__ = ["OVERLAP_CHARS", "SLICE_CHARS", "PiiScanner", "slices"]
@@ -81,7 +81,7 @@ class PiiScanner:
         roles: Sequence[str],
         cache_size: int,
         workers: int,
-        ner_batcher: DynamicBatcher[list[EntitySpan]] | None = None,
+        tagger: TaggerPrefetch | None = None,
         pattern_analyzer: AnalyzerEngine | None = None,
     ) -> None:
         self.analyzer = analyzer
@@ -95,7 +95,7 @@ class PiiScanner:
         self._roles = frozenset(roles)
         self._cache: TextMemo[_Found] = TextMemo(cache_size)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wardgate-pii")
-        self._ner_batcher = ner_batcher
+        self._tagger = tagger
         # What each analyzer's language pass has recognizers for (Presidio warns of any other entity asked for).
         self._recognized = {
             (engine, language): frozenset(engine.get_supported_entities(language))
@@ -176,8 +176,8 @@ class PiiScanner:
         return findings
 
     async def scan(self, segments: Sequence[Segment]) -> list[Finding]:
-        if self._ner_batcher is not None:
-            self._ner_batcher.bind()  # the tagger, called from the pool, joins this loop's batches
+        if self._tagger is not None:
+            self._tagger.bind()  # the tagger, called from the pool, joins this loop's batches
         loop = asyncio.get_running_loop()
         # Metadata (a model name, a role) is read for secrets only: a name-shaped model id is no person to mask. So
         # are header values: NER reads `application/json` or a user agent as names, and a masked header breaks a call.
@@ -194,6 +194,7 @@ class PiiScanner:
             for key, segment in missing.items()
             for offset, piece in slices(segment.text)
         ]
+        prefetched = self._prefetch(pieces)
         try:
             # All queued at once: cancelling this scan cancels the slices not yet started.
             analysed = await asyncio.gather(
@@ -204,6 +205,9 @@ class PiiScanner:
             )
         except Exception as exc:  # spaCy, Presidio or the tagger failed: the pipeline applies fail-closed
             raise ScannerError(f"PII analysis failed: {exc}") from exc
+        finally:
+            if self._tagger is not None:
+                self._tagger.release(prefetched)
         read: dict[bytes, list[tuple[int, _Found]]] = {key: [] for key in missing}
         for (key, offset, _, _), found in zip(pieces, analysed, strict=True):
             read[key].append((offset, found))
@@ -215,6 +219,20 @@ class PiiScanner:
             for (index, _), key in zip(targets, keys, strict=True)
             for entity, start, end, score in known[key]
         ]
+
+    def _prefetch(self, pieces: Sequence[tuple[bytes, int, str, list[str] | None]]) -> list[str]:
+        """Start the tagger on what its recognizer will read of each piece (every pass but the Korean one, when
+        the piece is read for names at all), so it runs beside spaCy and the patterns."""
+        if self._tagger is None:
+            return []
+        views = [
+            view
+            for *_, piece, wanted in pieces
+            if any(entity in TAGGER_ENTITIES for entity in (self._entities if wanted is None else wanted))
+            for language, view in self._views(piece)
+            if language != "ko"
+        ]
+        return self._tagger.start(views)
 
     def _entities_for(self, segment: Segment) -> list[str] | None:
         """None: every configured entity (`analyze`'s default)."""
@@ -232,8 +250,8 @@ class PiiScanner:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-        if self._ner_batcher is not None:
-            self._ner_batcher.close()
+        if self._tagger is not None:
+            self._tagger.close()
 
 
 # Types whose values hold other values: an e-mail address in a URL's query is still an e-mail address (the URL is
