@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import AUTH, AWS_KEY, OPENAI_KEY
 from tests.integration.helpers import policy_copy, wait_for_events
+from tests.integration.mcp_server import POISONED_DESCRIPTIONS
 from wardgate.formats.eventstream import EventStreamParser, encode_message
 
 SPINE = {"scanners": {"injection": {"enabled": False}}}
@@ -736,3 +737,29 @@ def test_a_key_in_logprob_tokens_and_bytes_never_reaches_the_openai_client(proxy
     assert AWS_KEY[5:] not in tokens
     assert AWS_KEY not in bytes(b for e in entries for b in e.bytes).decode()
     assert "[REDACTED:aws-access-token]" in tokens
+
+
+def test_a_tools_list_answered_under_another_spelling_of_its_id_is_still_filtered_and_read(
+    start_proxy, raw_upstream, tmp_path_factory
+):
+    """The TypeScript SDK matches answers by `Number(id)`: `1.0` answers request 1 there. Keyed by `str(id)`, such an
+    answer was judged as no `tools/list` at all: a denied tool and a poisoned description reached the client (an
+    outside review). An answer to no request of the session that lists tools is judged as a tools list too."""
+    policies = policy_copy(tmp_path_factory.mktemp("policy"), tools={"deny": ["shell_*"]})
+    proxy = start_proxy({"upstream": raw_upstream.url}, policies=policies)  # the injection model on
+    for answer_id in ("1", "1.0", "1e0", '"1"', '" 1 "', "77"):
+        tools = [
+            {"name": "add", "description": POISONED_DESCRIPTIONS["hidden-side-task"], "inputSchema": {}},
+            {"name": "shell_exec", "description": "Run a command.", "inputSchema": {}},
+        ]
+        for poisoned in (True, False):
+            listed = json.dumps({"jsonrpc": "2.0", "id": 0, "result": {"tools": tools}})
+            raw_upstream.reply = answer(listed.replace('"id": 0', f'"id": {answer_id}').encode())
+            received = send(proxy, "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+            assert b"shell_exec" not in received, answer_id
+            if poisoned:
+                assert b"sidenote" not in received, answer_id
+                assert b"prompt_injection" in received, answer_id
+                tools[0]["description"] = "Adds two numbers."
+            else:
+                assert b'"add"' in received, answer_id

@@ -20,6 +20,7 @@ from wardgate.models import Exchange, Segment, ToolCall
 
 __all__ = [
     "JSONRPC_POLICY_ERROR",
+    "answered_method",
     "filter_tools",
     "is_jsonrpc",
     "jsonrpc_error",
@@ -69,8 +70,40 @@ def named_identifiers(body: Any) -> list[Segment]:
 
 
 def methods(body: Any) -> dict[str, str]:
-    """JSON-RPC id → method, to know what each result answers."""
-    return {str(r.get("id")): str(r.get("method")) for r in requests(body) if "id" in r}
+    """JSON-RPC id (as `_id_key` reads it) → method, to know what each result answers."""
+    return {_id_key(r.get("id")): str(r.get("method")) for r in requests(body) if "id" in r}
+
+
+def _id_key(value: Any) -> str:
+    """A JSON-RPC id as clients match an answer to its request. The TypeScript SDK looks an answer up by
+    `Number(id)`: `1.0`, `1e0` and `"1"` answer request 1 there, while Python's `str()` told them apart, so a
+    `tools/list` answered under `1.0` went unfiltered and unread for poisoned tools (an outside review's finding).
+    Numbers, and strings that read as one, are keyed by their value."""
+    if isinstance(value, bool):
+        return f"bool:{value}"
+    number: float | None = None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return f"str:{value}"
+    if number is None:
+        return f"other:{json.dumps(value, sort_keys=True, default=str)}"
+    if number.is_integer():
+        return f"number:{int(number)}"
+    return f"number:{number!r}"
+
+
+def answered_method(known: Mapping[str, str], message: Mapping[str, Any]) -> str | None:
+    """What a result answers: its request's method, by id; a result no request of this session asked for is a
+    `tools/list` when it lists tools (judged as one, filtered and read for poisoned tools, whatever its id says)."""
+    method = known.get(_id_key(message.get("id")))
+    result = message.get("result")
+    if method is None and isinstance(result, Mapping) and isinstance(result.get("tools"), list):
+        return "tools/list"
+    return method
 
 
 def parse_mcp_message(message: Any, method: str | None) -> Exchange:

@@ -30,7 +30,7 @@ from cachetools import TTLCache
 
 from wardgate.formats.base import apply_rewrites
 from wardgate.formats.body import strict_json
-from wardgate.formats.mcp import filter_tools, jsonrpc_error, parse_mcp_message, requests
+from wardgate.formats.mcp import answered_method, filter_tools, jsonrpc_error, parse_mcp_message, requests
 from wardgate.formats.sse import SseEvent, SseEventTooLarge, SseParser, encode_event
 from wardgate.models import Exchange, Segment
 from wardgate.pipeline.context import RequestContext
@@ -56,7 +56,7 @@ def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
         judged = judge_mcp_message(guard, ctx, {_TEXT: message})
         return judged.get(_TEXT, judged)
     answers = isinstance(message, dict) and "result" in message
-    method = ctx.mcp_methods.get(str(message.get("id"))) if answers else None
+    method = answered_method(ctx.mcp_methods, message) if answers else None
     exchange = parse_mcp_message(message, method)
     if not exchange.segments and not exchange.tools:
         return message
