@@ -240,9 +240,14 @@ injection_threshold(finding) := tenant.injection_threshold if {
 	is_number(tenant.injection_threshold)
 } else := finding.threshold
 
+# sprintf's %.3f prints a whole number (a tool-poisoning rule's score 1.0 arrives as 1) as `%!f(int64=001)`.
+three_places(x) := sprintf("%d.000", [x]) if x == round(x)
+
+else := sprintf("%.3f", [x])
+
 deny contains {
 	"code": "prompt_injection",
-	"message": sprintf("segment %d looks like a prompt injection or jailbreak (score %.3f >= %.3f)", [f.segment, f.score, injection_threshold(f)]),
+	"message": sprintf("segment %d looks like a prompt injection or jailbreak (score %s >= %s)", [f.segment, three_places(f.score), three_places(injection_threshold(f))]),
 } if {
 	some f in injections
 	injection_action == "deny"

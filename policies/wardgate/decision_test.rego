@@ -94,6 +94,11 @@ test_injection_above_model_threshold_denied if {
 	contains(d.reasons[0].message, "0.930 >= 0.800")
 }
 
+test_injection_scored_a_whole_number_reads_as_one if {
+	d := wardgate.decision with input as request({"findings": [object.union(injection(1), {"threshold": 1})]})
+	contains(d.reasons[0].message, "(score 1.000 >= 1.000)")
+}
+
 test_injection_below_threshold_allowed if {
 	wardgate.decision.allow with input as request({"findings": [injection(0.42)]})
 }
