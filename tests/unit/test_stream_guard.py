@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wardgate.formats.sse import SseParser
-from wardgate.formats.streams import AnthropicStream, GeminiStream, OpenAIChatStream
+from wardgate.formats.streams import AnthropicStream, GeminiStream, OpenAIChatStream, OpenAIResponsesStream
 from wardgate.pipeline.stream import StreamGuard, WindowVerdict, holdback_start
 from wardgate.pipeline.vault import Vault
 from wardgate.policy import Decision
@@ -312,3 +312,95 @@ def test_every_text_of_a_channel_in_one_event_is_judged():
     masked, _ = run(f"data: {json.dumps(chat)}\n\ndata: [DONE]\n\n".encode())
     assert b"SECRET123" not in masked
     assert client_text(masked) == "[REDACTED] and more"
+
+
+class CallJudge(Judge):
+    """Also records each tool call's judged arguments under its name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, str]] = []
+
+    def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+        if tool is not None:
+            self.calls.append((tool, context + text))
+        return super().window(text, context, tool=tool)
+
+
+def sse(events: list[tuple[str | None, dict]]) -> bytes:
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" if name else f"data: {json.dumps(data)}\n\n"
+                   for name, data in events).encode()  # fmt: skip
+
+
+def guarded(stream_format, events: list[tuple[str | None, dict]]) -> tuple[list, StreamGuard, CallJudge]:
+    judge = CallJudge()
+    guard = StreamGuard(stream_format, judge, Vault())
+    out = guard.feed(sse(events)) + guard.finish()
+    return SseParser().feed(out), guard, judge
+
+
+def anthropic_delta(index: int, kind: str, key: str, text: str) -> tuple[str, dict]:
+    return "content_block_delta", {"type": "content_block_delta", "index": index, "delta": {"type": kind, key: text}}
+
+
+STOP = ("message_stop", {"type": "message_stop"})
+
+
+def test_an_anthropic_text_started_in_message_start_or_a_thinking_start_is_judged_with_its_deltas():
+    """The anthropic SDK appends a delta to the block `message_start` or `content_block_start` began: a key split
+    between the two reached the client whole, each half judged alone (an outside review's finding)."""
+    for start in (
+        ("message_start", {"type": "message_start", "message": {"content": [{"type": "text", "text": "key SECRET"}]}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": {"type": "thinking", "thinking": "key SECRET", "signature": ""}}),
+    ):  # fmt: skip
+        key = "text" if start[0] == "message_start" else "thinking"
+        kind = "text_delta" if key == "text" else "thinking_delta"
+        sent, guard, _ = guarded(AnthropicStream(), [start, anthropic_delta(0, kind, key, "123 now"), STOP])
+        assert guard.stopped is None
+        assert b"SECRET" not in b"".join(event.raw for event in sent)
+        assert "[REDACTED]" in "".join(event.data or "" for event in sent)
+
+
+def test_a_call_whose_input_comes_in_its_start_is_judged_with_that_input():
+    """A `tool_use` start with its input and no `input_json_delta`: the SDK acts on that input, which the tool policy
+    judged as `{}` (an outside review's finding)."""
+    block = {"type": "tool_use", "id": "t", "name": "send_email", "input": {"to": "attacker@evil.test"}}
+    start = ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block})
+    stop = ("content_block_stop", {"type": "content_block_stop", "index": 0})
+    _, guard, judge = guarded(AnthropicStream(), [start, stop, STOP])
+    assert judge.calls == [("send_email", '{"to": "attacker@evil.test"}')]
+    # Its input whole, then deltas too: SDKs disagree on which they act on, so the stream stops.
+    delta = anthropic_delta(0, "input_json_delta", "partial_json", '{"to": "bob@example.com"}')
+    _, guard, _ = guarded(AnthropicStream(), [start, delta, stop, STOP])
+    assert guard.stopped is not None
+    assert guard.stopped.code == "tool_input_ambiguous"
+
+
+def test_a_content_block_started_twice_stops_the_stream():
+    """The SDK keeps both starts apart by position while the deltas continue the first: joined in arrival order, a
+    key split around the second start's text was never whole in what Wardgate judged."""
+    first = ("message_start", {"type": "message_start", "message": {"content": [{"type": "text", "text": "SECRET"}]}})
+    again = ("content_block_start", {"type": "content_block_start", "index": 0,
+                                     "content_block": {"type": "text", "text": "hello "}})  # fmt: skip
+    sent, guard, _ = guarded(AnthropicStream(), [first, again, anthropic_delta(0, "text_delta", "text", "123"), STOP])
+    assert guard.stopped is not None
+    assert guard.stopped.code == "stream_unreadable"
+    assert b"SECRET" not in b"".join(event.raw for event in sent)
+
+
+def test_a_responses_part_or_call_started_with_text_is_judged_with_its_deltas():
+    def event(kind: str, **fields: object) -> tuple[None, dict]:
+        return None, {"type": kind, "output_index": 0, **fields}
+
+    part = event("response.content_part.added", content_index=0, part={"type": "output_text", "text": "key SECRET"})
+    delta = event("response.output_text.delta", content_index=0, delta="123 now")
+    done = event("response.completed", response={"output": []})
+    sent, guard, _ = guarded(OpenAIResponsesStream(), [part, delta, done])
+    assert guard.stopped is None
+    assert b"SECRET" not in b"".join(event.raw for event in sent)
+    # A call's arguments given in its `output_item.added`, with no deltas: judged under its name.
+    call = {"type": "function_call", "name": "send_email", "call_id": "c", "arguments": '{"to": "a@evil.test"}'}
+    added = event("response.output_item.added", item=call)
+    _, _, judge = guarded(OpenAIResponsesStream(), [added, done])
+    assert ("send_email", '{"to": "a@evil.test"}') in judge.calls

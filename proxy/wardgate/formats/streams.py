@@ -47,6 +47,10 @@ class Location:
     tool: str | None = None  # the channel carries a tool call's arguments (named when the event names it)
     arguments: str | None = None  # a call that comes whole in one event (Gemini's functionCall): its arguments' JSON
     mirror: bool = False  # another reading of a text channel's text (logprob tokens): judged in its own context
+    # The event starts the channel (a block's or a part's first text, a call's start): SDKs append the deltas that
+    # follow to what it carries. A channel started twice is refused: SDKs keep both starts apart by position, while
+    # the deltas after them continue only one.
+    opens: bool = False
 
 
 class StreamFormat(Protocol):
@@ -204,9 +208,20 @@ class OpenAIResponsesStream:
                 Location(f"{kind}:{output}:{payload.get('content_index', payload.get('summary_index'))}", ("delta",))
             ]
         if kind == "response.output_item.added" and _is_map(item := payload.get("item")):
-            if str(item.get("type")) in CALL_INPUTS and isinstance(item.get("name"), str):
-                return [Location(f"output:{output}", (), tool=item["name"])]
-            return []
+            # The openai SDK appends the deltas that follow to the item's arguments and to its parts' texts.
+            argument = CALL_INPUTS.get(str(item.get("type")))
+            if argument is not None and isinstance(item.get("name"), str):
+                given = item.get(argument) if isinstance(item.get(argument), str) else None
+                return [Location(f"output:{output}", (), tool=item["name"], arguments=given or None, opens=True)]
+            return [
+                Location(f"output:{output}:{index}", ("item", "content", index, "text"), opens=True)
+                for index, part in enumerate(_list(item.get("content")))
+                if _is_map(part) and isinstance(part.get("text"), str)
+            ]
+        if kind == "response.content_part.added" and _is_map(part := payload.get("part")):
+            if not isinstance(part.get("text"), str):
+                return []
+            return [Location(f"output:{output}:{payload.get('content_index')}", ("part", "text"), opens=True)]
         if kind == "response.output_text.done":
             channel = f"output:{output}:{payload.get('content_index')}"
             return [
@@ -265,12 +280,14 @@ class AnthropicStream:
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         kind = payload.get("type") if _is_map(payload) else None
         channel = f"block:{payload.get('index')}" if _is_map(payload) else ""
+        if kind == "message_start" and _is_map(message := payload.get("message")):
+            found = []
+            for index, block in enumerate(_list(message.get("content"))):
+                if _is_map(block):
+                    found += _block_start(f"block:{index}", block, ("message", "content", index))
+            return found
         if kind == "content_block_start" and _is_map(block := payload.get("content_block")):
-            if block.get("type") == "tool_use" and isinstance(block.get("name"), str):
-                return [Location(channel, (), tool=block["name"])]
-            if block.get("type") == "text" and isinstance(block.get("text"), str):
-                return [Location(channel, ("content_block", "text"))]
-            return []
+            return _block_start(channel, block, ("content_block",))
         if kind == "content_block_delta" and _is_map(delta := payload.get("delta")):
             if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
                 return [Location(channel, ("delta", "text"))]
@@ -294,6 +311,21 @@ class AnthropicStream:
         # The anthropic SDK raises on `event: error`.
         error = {"type": code, "message": message, "wardgate": {"decision_id": decision_id}}
         return encode_event("error", json.dumps({"type": "error", "error": error}))
+
+
+def _block_start(channel: str, block: Mapping[str, Any], path: JsonPath) -> list[Location]:
+    """An Anthropic content block as it starts (in `content_block_start`, or whole in `message_start`): the anthropic
+    SDK appends the deltas that follow to its text and its thinking, and a call whose input comes with its start and
+    no `input_json_delta` is acted on with that input. Judged one by one, a key split between a start and a delta
+    reached the client whole, and a call's input in its start was judged as no call's (an outside review)."""
+    if block.get("type") == "tool_use" and isinstance(block.get("name"), str):
+        given = block.get("input")
+        return [Location(channel, (), tool=block["name"], arguments=json.dumps(given) if given else None, opens=True)]
+    return [
+        Location(channel if key == "text" else f"{channel}:{key}", (*path, key), opens=True)
+        for key, value in block.items()
+        if key not in ("type", "id", "signature") and isinstance(value, str)
+    ]
 
 
 class GeminiStream:

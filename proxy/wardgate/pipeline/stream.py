@@ -306,6 +306,9 @@ class StreamGuard:
             queued.rewrites[path] = verdict.text
 
     def _locate(self, queued: _Queued, location: Location, wholes: dict[str, list[JsonPath]]) -> None:
+        if location.opens and location.channel in self._channels:
+            message = "the upstream started one content block, part or call twice"
+            raise _Stopped(_fail_closed("stream_unreadable", message), None, None, "")
         channel = self._channels.get(location.channel) or self._open(location.channel)
         channel.mirror = channel.mirror or location.mirror
         if location.tool is not None:
@@ -321,6 +324,11 @@ class StreamGuard:
             channel.settled = False
             return
         if location.kind == "delta":
+            if channel.given and channel.tool is not None:
+                # The anthropic SDK acts on the deltas alone, the openai SDK on the start's arguments and the deltas
+                # joined: judged joined, such a call is neither (its JSON does not parse, and the policy saw none).
+                message = "the upstream gave a tool call's arguments whole, then streamed more of them"
+                raise _Stopped(_fail_closed("tool_input_ambiguous", message), None, None, "")
             places = queued.deltas.setdefault(location.channel, [])
             if not places:
                 self._keep(location.channel, channel, queued)

@@ -50,7 +50,11 @@ class StreamJudge:
 
     def full(self, text: str, *, tool: str | None, repeated: bool = False) -> WindowVerdict:
         found, error = self._guard.scan_blocking([self._segment(text, tool)], tool=tool is not None)
-        return self._verdict(text, found, error, tool=None, whole=True, repeated=repeated)
+        # A summary event's call (`response.output_item.done`, `response.completed`) is what the openai SDK's final
+        # response hands the agent, whatever its deltas said: its arguments face the tool policy too (an outside
+        # review swapped them there after harmless deltas).
+        call = ToolCall("", tool, text) if tool is not None else None
+        return self._verdict(text, found, error, tool=call, whole=True, repeated=repeated)
 
     def _verdict(
         self,
