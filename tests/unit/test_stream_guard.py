@@ -404,3 +404,32 @@ def test_a_responses_part_or_call_started_with_text_is_judged_with_its_deltas():
     added = event("response.output_item.added", item=call)
     _, _, judge = guarded(OpenAIResponsesStream(), [added, done])
     assert ("send_email", '{"to": "a@evil.test"}') in judge.calls
+
+
+def test_a_chat_delta_s_own_nested_texts_are_joined_as_the_openai_sdk_joins_them():
+    """openai-python's `accumulate_delta` joins a string to the one at the same keys, and merges a list's entries by
+    their `index` into the list accumulated so far (the first list as it came, a negative index from the end). Judged
+    one by one, a key split across `reasoning_details[0].text` reached `get_final_completion()` whole."""
+
+    def chunk(delta: dict, finish: str | None = None) -> tuple[None, dict]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return None, {"id": "c", "object": "chat.completion.chunk", "choices": [choice]}
+
+    details = "reasoning_details"
+    cases = [
+        [{"reasoning": {"text": "key SECRET"}}, {"reasoning": {"text": "123 now"}}],
+        [{details: [{"index": 5, "text": "key SECRET"}]}, {details: [{"index": 0, "text": "123"}]}],
+        [{details: [{"text": "a"}, {"text": "key SECRET"}]}, {details: [{"index": -1, "text": "123"}]}],
+        [
+            {"x": [{"index": 0, "t": "key SECRET"}]},
+            {"x": [{"index": 1, "t": "other"}]},
+            {"x": [{"index": 0, "t": "123"}]},
+        ],
+    ]
+    for deltas in cases:
+        judge = CallJudge()
+        guard = StreamGuard(OpenAIChatStream(), judge, Vault())
+        stream = sse([*(chunk(delta) for delta in deltas), chunk({}, "stop")]) + b"data: [DONE]\n\n"
+        out = guard.feed(stream) + guard.finish()
+        assert guard.stopped is None
+        assert b"SECRET" not in out, deltas

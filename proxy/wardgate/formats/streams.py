@@ -114,6 +114,11 @@ class OpenAIChatStream:
     framing = SSE
     provider = "openai"
 
+    def __init__(self) -> None:
+        # Each list a delta carries under a field of its own, as the openai SDK has accumulated it so far: the
+        # channel of each of its entries in order, whether all are plain values, the next channel number.
+        self._lists: dict[str, tuple[list[int], bool, int]] = {}
+
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         found = []
         for position, choice in enumerate(payload.get("choices") or [] if _is_map(payload) else []):
@@ -143,11 +148,11 @@ class OpenAIChatStream:
                 if _is_map(part) and isinstance(part.get("text"), str):
                     part_path = ("choices", position, "delta", "content", part_index, "text")
                     found.append(Location(f"choice:{index}", part_path))
-            # Every other text the delta carries (refusal, reasoning_content, a field added next month) is guarded
-            # as a channel of its own.
+            # Every other text the delta carries (refusal, reasoning_content, OpenRouter's reasoning_details, a field
+            # added next month) is guarded as channels of its own, nested ones too.
             for key, value in delta.items():
-                if key not in _CHAT_DELTA_KEYS and isinstance(value, str):
-                    found.append(Location(f"choice:{index}:{key}", ("choices", position, "delta", key)))
+                if key not in _CHAT_DELTA_KEYS:
+                    found += self._nested(value, ("choices", position, "delta", key), f"choice:{index}:{key}")
             audio = delta.get("audio")
             if _is_map(audio) and isinstance(audio.get("transcript"), str):
                 found.append(Location(f"choice:{index}:audio", ("choices", position, "delta", "audio", "transcript")))
@@ -171,6 +176,45 @@ class OpenAIChatStream:
                     found.append(Location(channel, path, tool=name or ""))
                 elif name:
                     found.append(Location(channel, (), tool=name))
+        return found
+
+    def _nested(self, value: Any, path: JsonPath, channel: str) -> list[Location]:
+        """The strings of a delta's own field, each continuing the channel of its place as openai-python's
+        `accumulate_delta` joins them: a string to the string at the same keys, a list's object entries merged by
+        their `index` into the list accumulated so far (the first list is taken as it came; entries of a list of
+        plain values are appended). Judged one by one, a key split across two chunks' `reasoning_details[0].text`
+        reached `get_final_completion()` whole (an outside review's finding)."""
+        if isinstance(value, str):
+            return [Location(channel, path)]
+        if _is_map(value):
+            # `index` and `type` are replaced, not joined, by the SDK.
+            return [
+                location
+                for key, item in value.items()
+                if key not in ("index", "type")
+                for location in self._nested(item, (*path, key), f"{channel}.{key}")
+            ]
+        if not isinstance(value, list):
+            return []
+        state = self._lists.get(channel)
+        slots, plain, fresh = ([], True, 0) if state is None else state
+        found: list[Location] = []
+        for position, item in enumerate(value):
+            if state is None or plain:  # the first list is taken as it came; a list of plain values is extended
+                slot, fresh = fresh, fresh + 1
+                slots.append(slot)
+            else:
+                index = item.get("index") if _is_map(item) else None
+                if not isinstance(index, int) or isinstance(index, bool):
+                    continue  # the SDK raises on it: no text of it is joined (its strings are judged one by one)
+                if -len(slots) <= index < len(slots):
+                    slot = slots[index]  # merged into that entry (a negative index counts from the end)
+                else:
+                    slot, fresh = fresh, fresh + 1
+                    slots.insert(index, slot)  # as `list.insert` does: past the end appends, before it prepends
+            found += self._nested(item, (*path, position), f"{channel}[{slot}]")
+        plain = plain and all(isinstance(item, str | int | float) for item in value)
+        self._lists[channel] = (slots, plain, fresh)
         return found
 
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
