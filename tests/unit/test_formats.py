@@ -12,6 +12,7 @@ from wardgate.formats import (
     provider_for,
 )
 from wardgate.formats.body import nodes_over, read_body
+from wardgate.formats.generic_json import leaf_segment
 
 
 class TestAdapterFor:
@@ -261,3 +262,11 @@ class TestBodyStructure:
         with pytest.raises(TooComplex):
             read_body(parts, "multipart/form-data; boundary=b", max_nodes=100)
         assert read_body(parts, "multipart/form-data; boundary=b", max_nodes=1_000).kind == "multipart"
+
+
+def test_a_role_no_chat_template_knows_is_read_as_text():
+    """Ollama's and vLLM's templates write a message's role into the prompt: an address sent as the role was read as
+    metadata (secrets only) and reached the model unmasked (an outside review)."""
+    assert leaf_segment(("messages", 0, "role"), "mail_jane.doe@example.com").source == "document"
+    assert leaf_segment(("messages", 0, "role"), "assistant").source == "metadata"
+    assert leaf_segment(("contents", 0, "role"), "model").source == "metadata"

@@ -35,6 +35,9 @@ _STRUCTURAL_KEYS = frozenset(
      "service_tier", "reasoning_effort", "tool_choice", "format", "detail", "status", "voice", "jsonrpc", "method")
 )  # fmt: skip
 _TOKEN_CHARS = 64
+_KNOWN_ROLES = frozenset(
+    ("system", "user", "assistant", "tool", "developer", "function", "model", "ipython", "chatbot", "human", "ai")
+)
 # Where providers take a model's input as token ids (lists of integers, or lists of such lists).
 # (TEI's `inputs` and llama.cpp's rerank `documents` take ids as well as text.)
 _TOKEN_ID_KEYS = ("prompt", "input", "inputs", "documents", "context", "prompt_token_ids", "input_ids", "token_ids",
@@ -154,8 +157,11 @@ def is_structural(path: JsonPath) -> bool:
 
 def leaf_segment(path: JsonPath, text: str) -> Segment:
     """A string no adapter maps, by its place: an identifier (`model`, `id`, ...) is metadata, a tool's text a
-    definition, anything else a document."""
-    if is_structural(path) and len(text) <= _TOKEN_CHARS and not any(c.isspace() for c in text):
+    definition, anything else a document. A role no chat template knows is a document too: Ollama's and vLLM's
+    templates write it into the prompt as it is, and read as metadata it was scanned for secrets only (an outside
+    review sent an e-mail address as a role)."""
+    unknown_role = path[-1:] == ("role",) and text.lower() not in _KNOWN_ROLES
+    if is_structural(path) and len(text) <= _TOKEN_CHARS and not any(c.isspace() for c in text) and not unknown_role:
         return Segment("unknown", "metadata", text, path)
     if path[:1] and path[0] in _TOOL_KEYS:
         return Segment("tool", "tool_definition", text, path)
