@@ -143,7 +143,7 @@ class ToolJudge:
     def __init__(self) -> None:
         self.calls: list[tuple[str | None, str]] = []
 
-    def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+    def window(self, text: str, context: str, *, tool: str | None, own: str | None = None) -> WindowVerdict:
         if tool is not None:
             self.calls.append((tool, text))
         if tool == "shell_exec":

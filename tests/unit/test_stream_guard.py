@@ -23,7 +23,7 @@ class Judge:
     def __init__(self) -> None:
         self.windows: list[str] = []
 
-    def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+    def window(self, text: str, context: str, *, tool: str | None, own: str | None = None) -> WindowVerdict:
         self.windows.append(text)
         if "FORBIDDEN" in text:
             return WindowVerdict(Decision.deny("secret_detected", "a forbidden word"), text, text.index("FORBIDDEN"))
@@ -231,7 +231,7 @@ def test_a_key_held_while_another_choice_fills_the_queue_never_goes_out_half_wri
     key = "AKIAZ3MSJV4WWNKWW5FG"
 
     class KeyJudge(Judge):
-        def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+        def window(self, text: str, context: str, *, tool: str | None, own: str | None = None) -> WindowVerdict:
             return WindowVerdict(ALLOW, text.replace(key, "[REDACTED]"))
 
     events = [chunk_event({"content": "my key is " + key[:10]}), *[chunk_event({"content": "word "}, 1)] * 9_000,
@@ -321,7 +321,7 @@ class CallJudge(Judge):
         super().__init__()
         self.calls: list[tuple[str, str]] = []
 
-    def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+    def window(self, text: str, context: str, *, tool: str | None, own: str | None = None) -> WindowVerdict:
         if tool is not None:
             self.calls.append((tool, context + text))
         return super().window(text, context, tool=tool)

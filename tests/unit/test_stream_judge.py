@@ -10,8 +10,11 @@ from tests.conftest import AWS_KEY, POLICIES
 from wardgate.audit import AuditLog
 from wardgate.config import FailClosedSettings
 from wardgate.errors import ScannerError
+from wardgate.formats.streams import OpenAIChatStream
 from wardgate.models import Exchange
 from wardgate.pipeline import Guard, Masker, RequestContext, StreamJudge
+from wardgate.pipeline.stream import StreamGuard
+from wardgate.pipeline.vault import Vault
 from wardgate.policy import EmbeddedEngine
 from wardgate.scanners import LinkScanner, SecretsScanner
 
@@ -69,3 +72,25 @@ def test_a_scanner_error_mid_stream_fails_closed_and_is_audited(judge_with):
 def test_a_scanner_error_passes_when_the_response_phase_fails_open(judge_with):
     judge, _ = judge_with([Broken()], FailClosedSettings(scanner_error=["request"]))
     assert judge.window("anything", "", tool=None).decision.allow
+
+
+def test_a_key_split_around_another_channel_s_text_is_masked(judge_with):
+    """A choice's text, 230 characters of its refusal (or another choice), then the rest of the key: clients join the
+    choice's pieces, while the window was judged only after the other channel's text (an outside review's finding)."""
+    judge, _ = judge_with([SecretsScanner.from_file()])
+    guard = StreamGuard(OpenAIChatStream(), judge, Vault())
+
+    def chunk(index: int, delta: dict, finish: str | None = None) -> bytes:
+        choice = {"index": index, "delta": delta, "finish_reason": finish}
+        return f"data: {json.dumps({'id': 'c', 'object': 'chat.completion.chunk', 'choices': [choice]})}\n\n".encode()
+
+    stream = (
+        chunk(0, {"content": "The key is " + AWS_KEY[:2]})
+        + chunk(0, {"refusal": "Nothing to refuse here, just many ordinary words to fill the context. " * 4})
+        + chunk(0, {"content": AWS_KEY[2:] + " okay."})
+        + chunk(0, {}, "stop")
+        + b"data: [DONE]\n\n"
+    )
+    out = guard.feed(stream) + guard.finish()
+    assert AWS_KEY.encode()[2:] not in out
+    assert b"[REDACTED:aws-access-token]" in out

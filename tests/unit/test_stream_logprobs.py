@@ -88,7 +88,7 @@ def test_logprob_tokens_do_not_take_the_text_s_place_as_its_context():
     a context rule needs before a window (`password is` before `hunter2`) was no longer there."""
 
     class ContextJudge(Judge):
-        def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+        def window(self, text: str, context: str, *, tool: str | None, own: str | None = None) -> WindowVerdict:
             if context.endswith("password is ") and text.startswith("hunter2"):
                 return WindowVerdict(ALLOW, text.replace("hunter2", "[MASKED]"))
             return super().window(text, context, tool=tool)

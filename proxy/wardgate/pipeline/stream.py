@@ -90,8 +90,9 @@ class WindowVerdict:
 
 
 class WindowJudge(Protocol):
-    def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
-        """Judge `text` (about to be released); `context` is the channel's recently released text."""
+    def window(self, text: str, context: str, *, tool: str | None, own: str | None = None) -> WindowVerdict:
+        """Judge `text` (about to be released) after `context`, the text released last, and after `own`, the
+        channel's own last released text, when another channel's came after it."""
         ...
 
     def full(self, text: str, *, tool: str | None, repeated: bool = False) -> WindowVerdict:
@@ -118,7 +119,7 @@ class _Channel:
     held: list[_Queued] = dataclasses.field(default_factory=list)  # queued events carrying this channel's text
     texts: list[str] = dataclasses.field(default_factory=list)  # the text each held event carries, read once
     settled: bool = False  # nothing changed since it was last judged: judging it again would hold the same events
-    released_tail: str = ""  # a tool call's: the end of its arguments released so far
+    released_tail: str = ""  # the end of what this channel released so far
     tool: str | None = None
     given: str = ""  # a call that came whole: its arguments, judged with whatever deltas follow
     ended: bool = False
@@ -434,13 +435,17 @@ class StreamGuard:
         # and refusal, or a message's text blocks, one after another, so a key split between two channels reaches
         # them whole (an outside review's finding). A tool call's arguments are their own.
         context = channel.released_tail if channel.own_context else self._released_text
-        verdict = self._judge.window(restored, context, tool=channel.tool)
+        # Clients join a channel's pieces: when another channel released text since this one last did, a key split
+        # around it reached them whole, judged only after the other's text (an outside review's finding).
+        own = None
+        if not channel.own_context and channel.released_tail and not context.endswith(channel.released_tail):
+            own = channel.released_tail
+        verdict = self._judge.window(restored, context, tool=channel.tool, own=own)
         if not verdict.decision.allow:
             first = next(iter(ready[0].deltas.get(name, ())), None)
             raise _Stopped(verdict.decision, ready[0], first, restored[: verdict.cut or 0])
-        if channel.own_context:
-            channel.released_tail = (channel.released_tail + verdict.text)[-self._overlap :]
-        else:
+        channel.released_tail = (channel.released_tail + verdict.text)[-self._overlap :]
+        if not channel.own_context:
             self._released_text = (self._released_text + verdict.text)[-self._overlap :]
         if verdict.text != given + original and not given:
             # The changed text rides in the first event that carries this channel's text; the others carry nothing.

@@ -35,18 +35,22 @@ class StreamJudge:
         self._input: dict[str, Any] | None = None
         self._offset = 0  # where the next released window starts in the stream's text, for audit spans
 
-    def window(self, text: str, context: str, *, tool: str | None) -> WindowVerdict:
+    def window(self, text: str, context: str, *, tool: str | None, own: str | None = None) -> WindowVerdict:
         # The context (recently released text) lets a pattern match across the window's edge; what lies wholly
-        # inside it was judged before.
-        found, error = self._guard.scan_blocking([self._segment(context + text, tool)], tool=tool is not None)
-        shift = len(context)
-        mine = [
-            dataclasses.replace(finding, start=max(finding.start - shift, 0), end=finding.end - shift)
-            for finding in found
-            if finding.end > shift
-        ]
+        # inside it was judged before. `own`: the channel's own released text, when others' came after it.
+        contexts = [context] if own is None else [context, own]
+        segments = [self._segment(before + text, tool) for before in contexts]
+        found, error = self._guard.scan_blocking(segments, tool=tool is not None)
+        mine: dict[tuple[str, int, int], Finding] = {}
+        for finding in found:
+            shift = len(contexts[finding.segment])
+            if finding.end > shift:
+                at = dataclasses.replace(
+                    finding, segment=0, start=max(finding.start - shift, 0), end=finding.end - shift
+                )
+                mine.setdefault((at.kind, at.start, at.end), at)
         call = ToolCall("", tool, context + text) if tool is not None else None  # tool windows are whole calls
-        return self._verdict(text, mine, error, tool=call)
+        return self._verdict(text, list(mine.values()), error, tool=call)
 
     def full(self, text: str, *, tool: str | None, repeated: bool = False) -> WindowVerdict:
         found, error = self._guard.scan_blocking([self._segment(text, tool)], tool=tool is not None)
