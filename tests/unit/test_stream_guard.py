@@ -393,10 +393,11 @@ def test_a_responses_part_or_call_started_with_text_is_judged_with_its_deltas():
     def event(kind: str, **fields: object) -> tuple[None, dict]:
         return None, {"type": kind, "output_index": 0, **fields}
 
+    message = event("response.output_item.added", item={"type": "message", "content": []})
     part = event("response.content_part.added", content_index=0, part={"type": "output_text", "text": "key SECRET"})
     delta = event("response.output_text.delta", content_index=0, delta="123 now")
     done = event("response.completed", response={"output": []})
-    sent, guard, _ = guarded(OpenAIResponsesStream(), [part, delta, done])
+    sent, guard, _ = guarded(OpenAIResponsesStream(), [message, part, delta, done])
     assert guard.stopped is None
     assert b"SECRET" not in b"".join(event.raw for event in sent)
     # A call's arguments given in its `output_item.added`, with no deltas: judged under its name.
@@ -433,3 +434,54 @@ def test_a_chat_delta_s_own_nested_texts_are_joined_as_the_openai_sdk_joins_them
         out = guard.feed(stream) + guard.finish()
         assert guard.stopped is None
         assert b"SECRET" not in out, deltas
+
+
+def test_an_index_clients_read_otherwise_than_wardgate_stops_the_stream():
+    """SDKs append a started block, item or part whatever index it names, merge a call into `list[index]` (-1 from
+    the end) and read 0.0 as 0: an outside review put a call's arguments where Wardgate judged another call."""
+
+    def chat(calls: list[dict]) -> tuple[None, dict]:
+        choice = {"index": 0, "delta": {"tool_calls": calls}}
+        return None, {"id": "c", "object": "chat.completion.chunk", "choices": [choice]}
+
+    def call(index: object, name: str | None = None, arguments: str = "") -> dict:
+        function = {"arguments": arguments} | ({"name": name} if name else {})
+        return {"index": index, "type": "function", "function": function}
+
+    def block_start(index: object, block_type: str = "text") -> tuple[str, dict]:
+        block = (
+            {"type": block_type, "text": ""} if block_type == "text" else {"type": "tool_use", "name": "f", "input": {}}
+        )
+        return "content_block_start", {"type": "content_block_start", "index": index, "content_block": block}
+
+    def responses(kind: str, **fields: object) -> tuple[None, dict]:
+        return None, {"type": kind, **fields}
+
+    start = ("message_start", {"type": "message_start", "message": {"content": []}})
+    refused = {
+        "chat: a later call under -1": (OpenAIChatStream(), [chat([call(0, "send_email")]), chat([call(-1)])]),
+        "chat: a first list out of order": (OpenAIChatStream(), [chat([call(1, "search"), call(0, "send_email")])]),
+        "chat: a call two past the last": (OpenAIChatStream(), [chat([call(0, "a")]), chat([call(2, "b")])]),
+        "anthropic: a block started at 5": (AnthropicStream(), [start, block_start(5)]),
+        "anthropic: a delta at -1": (
+            AnthropicStream(),
+            [start, block_start(0), anthropic_delta(-1, "text_delta", "text", "x")],
+        ),
+        "anthropic: a second message_start": (AnthropicStream(), [start, start]),
+        "responses: a delta before its item": (
+            OpenAIResponsesStream(),
+            [responses("response.output_text.delta", output_index=0, content_index=0, delta="hi")],
+        ),
+    }
+    for case, (stream_format, events) in refused.items():
+        _, guard, _ = guarded(stream_format, events)
+        assert guard.stopped is not None, case
+        assert guard.stopped.code == "stream_unreadable", case
+    # 0.0 is call 0, as openai-node reads it: renamed there, the call stops the stream.
+    _, guard, _ = guarded(OpenAIChatStream(), [chat([call(0.0, "search", "{}")]), chat([call(0, "send_email")])])
+    assert guard.stopped is not None
+    assert guard.stopped.code == "tool_name_ambiguous"
+    # A call no event names is never judged under a made-up name.
+    _, guard, _ = guarded(OpenAIChatStream(), [chat([call(0, arguments='{"to": "x"}')])])
+    assert guard.stopped is not None
+    assert guard.stopped.code == "tool_call_unnamed"

@@ -66,9 +66,11 @@ def test_responses_stream_logprobs_in_deltas_and_in_the_summary_events():
     part = {"type": "output_text", "text": whole, "logprobs": [entry(p) for p in PIECES]}
     item = {"type": "message", "id": "msg_1", "role": "assistant", "content": [part]}
     completed = {"type": "response.completed", "response": {"id": "r", "output": [item]}}
-    out = guarded(OpenAIResponsesStream(), sse([*deltas, done, completed]))
+    added = {"type": "response.output_item.added", "output_index": 0, "item": {**item, "content": []}}
+    part_added = {"type": "response.content_part.added", **at, "part": {"type": "output_text", "text": ""}}
+    out = guarded(OpenAIResponsesStream(), sse([added, part_added, *deltas, done, completed]))
     masked = "Your key is [REDACTED] ok."
-    assert tokens([e for event in out[: len(PIECES)] for e in event["logprobs"]]) == (masked,) * 2
+    assert tokens([e for event in out[2 : 2 + len(PIECES)] for e in event["logprobs"]]) == (masked,) * 2
     assert tokens(out[-2]["logprobs"]) == (masked,) * 2
     assert tokens(out[-1]["response"]["output"][0]["content"][0]["logprobs"]) == (masked,) * 2
 

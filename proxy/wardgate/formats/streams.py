@@ -35,6 +35,7 @@ __all__ = [
     "OpenAIChatStream",
     "OpenAIResponsesStream",
     "StreamFormat",
+    "StreamUnreadable",
     "stream_format_for",
 ]
 
@@ -108,6 +109,52 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+class StreamUnreadable(Exception):
+    """An event that names its place in a way client SDKs read otherwise than Wardgate would: the stream stops."""
+
+
+def _whole(value: Any, what: str) -> int:
+    """An index as every client reads it. JavaScript and pydantic read `0.0` as 0 and Python lists read `-1` from
+    the end, so only a non-negative whole number names one place for all of them (an outside review put a call's
+    arguments under `index: -1` and `0.0`, judged as another call than the one SDKs handed the agent)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise StreamUnreadable(f"an event names {what} {json.dumps(value)}, which clients read differently")
+    if isinstance(value, float) and not value.is_integer():
+        raise StreamUnreadable(f"an event names {what} {json.dumps(value)}, which clients read differently")
+    return int(value)
+
+
+class _Started:
+    """The entries of a list clients build as a stream goes (choices, content blocks, calls, output items, parts).
+    SDKs append a started entry whatever index it names, and continue the entry at the index an event names."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def next(self, value: Any, what: str) -> int:
+        """An event that starts an entry: its index must be the next one's."""
+        index = _whole(value, what)
+        if index != self.count:
+            raise StreamUnreadable(f"an event starts {what} {index} after {self.count} of them")
+        self.count += 1
+        return index
+
+    def known(self, value: Any, what: str) -> int:
+        """An event that continues an entry: it must have started."""
+        index = _whole(value, what)
+        if index >= self.count:
+            raise StreamUnreadable(f"an event continues {what} {index}, which never started")
+        return index
+
+    def known_or_next(self, value: Any, what: str) -> int:
+        """An event clients merge into the entry it names, or add as the next one."""
+        index = _whole(value, what)
+        if index > self.count:
+            raise StreamUnreadable(f"an event names {what} {index} after {self.count} of them")
+        self.count = max(self.count, index + 1)
+        return index
+
+
 class OpenAIChatStream:
     has_end_event = True
     strict = True
@@ -118,13 +165,15 @@ class OpenAIChatStream:
         # Each list a delta carries under a field of its own, as the openai SDK has accumulated it so far: the
         # channel of each of its entries in order, whether all are plain values, the next channel number.
         self._lists: dict[str, tuple[list[int], bool, int]] = {}
+        self._choices = _Started()
+        self._calls: dict[int, _Started] = {}  # per choice, its tool calls so far
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         found = []
         for position, choice in enumerate(payload.get("choices") or [] if _is_map(payload) else []):
             if not _is_map(choice):
                 continue
-            index = choice.get("index", position)
+            index = self._choices.known_or_next(choice.get("index", position), "choice")
             if isinstance(choice.get("text"), str):  # legacy completions: choices[].text
                 found.append(Location(f"choice:{index}", ("choices", position, "text")))
             logprobs = choice.get("logprobs")
@@ -164,12 +213,16 @@ class OpenAIChatStream:
                     found.append(Location(f"choice:{index}:function", arguments, tool=name or ""))
                 elif name:
                     found.append(Location(f"choice:{index}:function", (), tool=name))
-            for call_position, call in enumerate(delta.get("tool_calls") or []):
+            # openai-python takes the first `tool_calls` a choice's deltas carry as it comes, then merges.
+            first = index not in self._calls
+            calls = self._calls.setdefault(index, _Started()) if delta.get("tool_calls") is not None else _Started()
+            for call_position, call in enumerate(_list(delta.get("tool_calls"))):
+                slot = self._call_slot(calls, first, call_position, call)
                 called = called_function(call)  # a function's JSON `arguments`, or a custom tool's `input`
                 if called is None:
                     continue
                 function, key, argument = called
-                channel = f"choice:{index}:tool:{call.get('index', call_position)}"
+                channel = f"choice:{index}:tool:{slot}"
                 name = function.get("name") if isinstance(function.get("name"), str) else None
                 path: JsonPath = ("choices", position, "delta", "tool_calls", call_position, key, argument)
                 if isinstance(function.get(argument), str):
@@ -177,6 +230,21 @@ class OpenAIChatStream:
                 elif name:
                     found.append(Location(channel, (), tool=name))
         return found
+
+    @staticmethod
+    def _call_slot(calls: _Started, first: bool, position: int, call: Any) -> int:
+        """Which call of its choice a `tool_calls` entry continues, as openai-python and openai-node both read it:
+        the first list is taken as it comes (its entries' indices must be their places), later entries merge into
+        the call their index names or add the next one."""
+        index = call.get("index") if _is_map(call) else None
+        if first:
+            if index is not None and _whole(index, "tool call") != position:
+                raise StreamUnreadable(f"a choice's first tool call list names call {index} at place {position}")
+            calls.count = max(calls.count, position + 1)
+            return position
+        if index is None:
+            raise StreamUnreadable("a tool call after the first names no index")
+        return calls.known_or_next(index, "tool call")
 
     def _nested(self, value: Any, path: JsonPath, channel: str) -> list[Location]:
         """The strings of a delta's own field, each continuing the channel of its place as openai-python's
@@ -223,7 +291,7 @@ class OpenAIChatStream:
         ended = []
         for position, choice in enumerate(payload.get("choices") or [] if _is_map(payload) else []):
             if _is_map(choice) and choice.get("finish_reason"):
-                ended.append(f"choice:{choice.get('index', position)}")
+                ended.append(f"choice:{_whole(choice.get('index', position), 'choice')}")
         return ended
 
     def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
@@ -238,19 +306,46 @@ class OpenAIResponsesStream:
     framing = SSE
     provider = "openai"
 
+    def __init__(self) -> None:
+        # The openai SDK appends each output item and content part that is added (whatever index it names) and
+        # applies a delta to the item and part at its indices: they must be added in order, and deltas name ones
+        # that were.
+        self._items = _Started()
+        self._parts: dict[int, _Started] = {}
+
+    def _places(self, kind: Any, payload: Mapping[str, Any]) -> tuple[int | None, int | None]:
+        """(output index, content index) of an event, checked as above; None where it names none."""
+        output = content = None
+        if "output_index" in payload:
+            if kind == "response.output_item.added":
+                output = self._items.next(payload["output_index"], "output item")
+                parts = self._parts[output] = _Started()
+                item = payload.get("item")
+                for index, _ in enumerate(_list(item.get("content") if _is_map(item) else None)):
+                    parts.next(index, "content part")
+            else:
+                output = self._items.known(payload["output_index"], "output item")
+        if "content_index" in payload and output is not None:
+            parts = self._parts[output]
+            if kind == "response.content_part.added":
+                content = parts.next(payload["content_index"], "content part")
+            else:
+                content = parts.known(payload["content_index"], "content part")
+        elif "summary_index" in payload:
+            content = _whole(payload["summary_index"], "summary part")
+        return output, content
+
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         kind = payload.get("type") if _is_map(payload) else None
-        output = payload.get("output_index")
+        output, content = self._places(kind, payload) if _is_map(payload) else (None, None)
         if kind == "response.output_text.delta":
-            channel = f"output:{output}:{payload.get('content_index')}"
+            channel = f"output:{output}:{content}"
             return [Location(channel, ("delta",)), *_logprobs(payload.get("logprobs"), ("logprobs",), channel)]
         if isinstance(kind, str) and kind.removesuffix(".delta") in _RESPONSES_INPUT_EVENTS:
             return [Location(f"output:{output}", ("delta",), tool="")]
         if isinstance(kind, str) and kind.endswith(".delta") and isinstance(payload.get("delta"), str):
             # Refusals, reasoning summaries, audio transcripts, any text delta a new event type brings.
-            return [
-                Location(f"{kind}:{output}:{payload.get('content_index', payload.get('summary_index'))}", ("delta",))
-            ]
+            return [Location(f"{kind}:{output}:{content}", ("delta",))]
         if kind == "response.output_item.added" and _is_map(item := payload.get("item")):
             # The openai SDK appends the deltas that follow to the item's arguments and to its parts' texts.
             argument = CALL_INPUTS.get(str(item.get("type")))
@@ -265,9 +360,9 @@ class OpenAIResponsesStream:
         if kind == "response.content_part.added" and _is_map(part := payload.get("part")):
             if not isinstance(part.get("text"), str):
                 return []
-            return [Location(f"output:{output}:{payload.get('content_index')}", ("part", "text"), opens=True)]
+            return [Location(f"output:{output}:{content}", ("part", "text"), opens=True)]
         if kind == "response.output_text.done":
-            channel = f"output:{output}:{payload.get('content_index')}"
+            channel = f"output:{output}:{content}"
             return [
                 Location(channel, ("text",), "full"),
                 *_logprobs(payload.get("logprobs"), ("logprobs",), channel, "full"),
@@ -275,7 +370,7 @@ class OpenAIResponsesStream:
         if isinstance(kind, str) and (argument := _RESPONSES_INPUT_EVENTS.get(kind.removesuffix(".done"))):
             return [Location(f"output:{output}", (argument,), "full", tool="")]
         if kind == "response.content_part.done" and _is_map(part := payload.get("part")):
-            channel = f"output:{output}:{payload.get('content_index')}"
+            channel = f"output:{output}:{content}"
             text = [Location(channel, ("part", "text"), "full")] if isinstance(part.get("text"), str) else []
             return [*text, *_logprobs(part.get("logprobs"), ("part", "logprobs"), channel, "full")]
         if kind == "response.output_item.done" and _is_map(payload.get("item")):
@@ -305,9 +400,10 @@ class OpenAIResponsesStream:
         if kind in ("response.completed", "response.incomplete", "response.failed"):
             return None
         if kind == "response.output_text.done":
-            return [f"output:{payload.get('output_index')}:{payload.get('content_index')}"]
+            output, content = payload.get("output_index"), payload.get("content_index")
+            return [f"output:{_whole(output, 'output item')}:{_whole(content, 'content part')}"]
         if isinstance(kind, str) and kind.removesuffix(".done") in _RESPONSES_INPUT_EVENTS:
-            return [f"output:{payload.get('output_index')}"]
+            return [f"output:{_whole(payload.get('output_index'), 'output item')}"]
         return []
 
     def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
@@ -321,17 +417,29 @@ class AnthropicStream:
     framing = SSE
     provider = "anthropic"
 
+    def __init__(self) -> None:
+        # The anthropic SDK appends each block that starts (whatever index it names) and applies a delta to the
+        # block at its index: blocks must start in order, and deltas name one that started.
+        self._blocks = _Started()
+        self._messages = 0
+
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         kind = payload.get("type") if _is_map(payload) else None
-        channel = f"block:{payload.get('index')}" if _is_map(payload) else ""
         if kind == "message_start" and _is_map(message := payload.get("message")):
+            self._messages += 1
+            if self._messages > 1:  # the SDK starts its message again; the blocks Wardgate knows would go on
+                raise StreamUnreadable("the upstream started its message twice")
             found = []
             for index, block in enumerate(_list(message.get("content"))):
+                self._blocks.next(index, "content block")
                 if _is_map(block):
                     found += _block_start(f"block:{index}", block, ("message", "content", index))
             return found
         if kind == "content_block_start" and _is_map(block := payload.get("content_block")):
-            return _block_start(channel, block, ("content_block",))
+            index = self._blocks.next(payload.get("index"), "content block")
+            return _block_start(f"block:{index}", block, ("content_block",))
+        if kind in ("content_block_delta", "content_block_stop"):
+            channel = f"block:{self._blocks.known(payload.get('index'), 'content block')}"
         if kind == "content_block_delta" and _is_map(delta := payload.get("delta")):
             if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
                 return [Location(channel, ("delta", "text"))]
@@ -348,7 +456,7 @@ class AnthropicStream:
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
         kind = payload.get("type") if _is_map(payload) else None
         if kind == "content_block_stop":
-            return [f"block:{payload.get('index')}"]
+            return [f"block:{_whole(payload.get('index'), 'content block')}"]
         return None if kind == "message_stop" else []
 
     def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
@@ -388,7 +496,7 @@ class GeminiStream:
         found: list[Location] = []
         for position, candidate in enumerate(payload.get("candidates") or [] if _is_map(payload) else []):
             content = candidate.get("content") if _is_map(candidate) else None
-            channel = f"candidate:{candidate.get('index', position)}" if _is_map(candidate) else ""
+            channel = f"candidate:{_whole(candidate.get('index', position), 'candidate')}" if _is_map(candidate) else ""
             result = candidate.get("logprobsResult") if _is_map(candidate) else None
             if _is_map(result):
                 chosen: JsonPath = ("candidates", position, "logprobsResult", "chosenCandidates")
@@ -408,7 +516,7 @@ class GeminiStream:
         ended = []
         for position, candidate in enumerate(payload.get("candidates") or [] if _is_map(payload) else []):
             if _is_map(candidate) and candidate.get("finishReason"):
-                ended.append(f"candidate:{candidate.get('index', position)}")
+                ended.append(f"candidate:{_whole(candidate.get('index', position), 'candidate')}")
         return ended
 
     def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
@@ -429,9 +537,9 @@ class BedrockConverseStream:
     framing = EVENT_STREAM
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
-        if not _is_map(payload):
+        if not _is_map(payload) or event.event not in ("contentBlockStart", "contentBlockDelta"):
             return []
-        channel = f"block:{payload.get('contentBlockIndex')}"
+        channel = f"block:{_whole(payload.get('contentBlockIndex'), 'content block')}"
         start = payload.get("start") if event.event == "contentBlockStart" else None
         call = start.get("toolUse") if _is_map(start) else None
         if _is_map(call) and isinstance(call.get("name"), str):
@@ -454,7 +562,7 @@ class BedrockConverseStream:
         if event.event == "messageStop":
             return None
         if event.event == "contentBlockStop" and _is_map(payload):
-            return [f"block:{payload.get('contentBlockIndex')}"]
+            return [f"block:{_whole(payload.get('contentBlockIndex'), 'content block')}"]
         return []
 
     def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
@@ -472,6 +580,7 @@ class BedrockInvokeStream(AnthropicStream):
     framing = BEDROCK_CHUNKS
 
     def __init__(self) -> None:
+        super().__init__()
         self._converse, self._chat = BedrockConverseStream(), OpenAIChatStream()
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:

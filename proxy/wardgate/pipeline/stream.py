@@ -26,7 +26,7 @@ from wardgate.formats.body import strict_json
 from wardgate.formats.generic_json import KEY_MARK, byte_leaves, string_leaves
 from wardgate.formats.media import BYTES_MARK, byte_text
 from wardgate.formats.sse import SseEvent, SseEventTooLarge
-from wardgate.formats.streams import Location, StreamFormat
+from wardgate.formats.streams import Location, StreamFormat, StreamUnreadable
 from wardgate.limits.tokens import TokenCount
 from wardgate.models import JsonPath
 from wardgate.pipeline.sse_fields import EventFields, FieldDenied
@@ -42,6 +42,7 @@ _MAX_PLACEHOLDER = 48
 _SECRET_LIKE = re.compile(r"[0-9_\-/+=:]|^[A-Z]{3,}|\.\S")
 _TRAILING_PUNCTUATION = ".,;:!?)]}'\""
 _RAW = "$data"  # the key a non-JSON data payload is judged under
+_UNNAMED = ""  # a call's channel no event has named yet
 _LEAF_MIN_CHARS = 8  # shorter strings (a role, a finish reason, an index) cannot hold a key or a sentence
 _TOOL_HOLD_FACTOR = 64  # tool-call arguments are held whole, up to this many times hold_chars
 # While more events than this, or more bytes, wait in the queue, a held call is judged as it is and a held text stops
@@ -137,13 +138,23 @@ def _name(channel: _Channel, name: str) -> None:
     the last, a Responses client reads the final item's), so Wardgate cannot know which one to judge (a second
     review's finding: `x` then `shell_exec` was judged as `xshell_exec`)."""
     if not name or name == channel.tool:
-        channel.tool = channel.tool or "unknown"
+        channel.tool = channel.tool or _UNNAMED
         return
-    if channel.tool in (None, "unknown") and not channel.judged:
+    if channel.tool in (None, _UNNAMED) and not channel.judged:
         channel.tool = name
         return
     message = "the upstream named one tool call twice, differently"  # its names are not judged text: not echoed
     raise _Stopped(_fail_closed("tool_name_ambiguous", message), None, None, "")
+
+
+def _named_call(channel: _Channel) -> str:
+    """The name a call's arguments are judged under. One no event named stops the stream: judged under a made-up
+    name, it passed a policy that denies tools by name, while a client may act on it under another (an outside
+    review's finding)."""
+    if channel.tool == _UNNAMED:
+        message = "the upstream streamed a tool call's arguments under no name"
+        raise _Stopped(_fail_closed("tool_call_unnamed", message), None, None, "")
+    return str(channel.tool)
 
 
 class _Stopped(Exception):
@@ -267,9 +278,12 @@ class StreamGuard:
         self.tokens.observe(None if raw_text else payload)
         self._seq += 1
         queued = _Queued(event, payload, {}, self._seq, raw_text=raw_text)
-        ends = self._format.ends(event, payload) if not raw_text else []
+        try:
+            ends = self._format.ends(event, payload) if not raw_text else []
+            locations = self._format.locations(event, payload) if payload is not None else []
+        except StreamUnreadable as exc:
+            raise _Stopped(_fail_closed("stream_unreadable", str(exc)), None, None, "") from None
         self.completed = self.completed or ends is None
-        locations = self._format.locations(event, payload) if payload is not None else []
         wholes: dict[str, list[JsonPath]] = {}
         for location in locations:
             self._locate(queued, location, wholes)
@@ -341,7 +355,8 @@ class StreamGuard:
         """A summary event's complete texts of one channel, judged joined (a text's logprob tokens, one by one, are
         each too short to hold what the text masked); a changed text rides in the first place."""
         text = "".join(_get(queued.payload, path) for path in paths)
-        verdict = self._judge.full(self._vault.restore(text), tool=channel.tool, repeated=True)
+        tool = _named_call(channel) if channel.tool is not None else None
+        verdict = self._judge.full(self._vault.restore(text), tool=tool, repeated=True)
         if not verdict.decision.allow:
             raise _Stopped(verdict.decision, None, None, "")
         if verdict.text != text:
@@ -403,6 +418,7 @@ class StreamGuard:
             if not channel.ended and len(whole) <= self._hold * _TOOL_HOLD_FACTOR and not forced:
                 return channel.held
             cut = len(whole)
+            _named_call(channel)
             channel.judged = True
         else:
             cut = len(whole) if channel.ended else holdback_start(whole)
