@@ -26,8 +26,8 @@ CUDA = "CUDAExecutionProvider"
 # 0.53, and the int8 recipe's outlier test lost its per-row precision. `x64quantprecision` takes the exact kernels
 # there: the injection model's decisions on 372 dev-v2 rows then all matched the fp32 graph's (one differed with the
 # fast kernels), for ~15% more CPU per text on that machine. VNNI's dot products accumulate in 32 bits, so the fast
-# kernels are exact there, and the option is not asked for: on an AVX512-VNNI Xeon it made a 128-token window of the
-# English model 1.77x as costly (12.7 → 22.5 ms of CPU, one thread) for the same outputs.
+# kernels are exact there, and the option is not asked for: on a 2-core AVX512-VNNI AMD EPYC it made a 128-token
+# window of the English model 1.77x as costly (12.7 → 22.5 ms of CPU, one thread) for the same outputs.
 _SESSION_CONFIG = {
     "session.intra_op.allow_spinning": "0",
     "session.inter_op.allow_spinning": "0",
