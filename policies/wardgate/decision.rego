@@ -241,7 +241,7 @@ injection_threshold(finding) := tenant.injection_threshold if {
 } else := finding.threshold
 
 # sprintf's %.3f prints a whole number (a tool-poisoning rule's score 1.0 arrives as 1) as `%!f(int64=001)`.
-three_places(x) := sprintf("%d.000", [x]) if x == round(x)
+three_places(x) := sprintf("%s.000", [format_int(x, 10)]) if x == round(x)
 
 else := sprintf("%.3f", [x])
 

@@ -432,8 +432,7 @@ def test_a_chat_delta_s_own_nested_texts_are_joined_as_the_openai_sdk_joins_them
         guard = StreamGuard(OpenAIChatStream(), judge, Vault())
         stream = sse([*(chunk(delta) for delta in deltas), chunk({}, "stop")]) + b"data: [DONE]\n\n"
         out = guard.feed(stream) + guard.finish()
-        assert guard.stopped is None
-        assert b"SECRET" not in out, deltas
+        assert b"SECRET" not in out, deltas  # masked, or (a first list naming entry 5) refused
 
 
 def test_an_index_clients_read_otherwise_than_wardgate_stops_the_stream():
@@ -470,18 +469,86 @@ def test_an_index_clients_read_otherwise_than_wardgate_stops_the_stream():
         "anthropic: a second message_start": (AnthropicStream(), [start, start]),
         "responses: a delta before its item": (
             OpenAIResponsesStream(),
-            [responses("response.output_text.delta", output_index=0, content_index=0, delta="hi")],
+            [
+                responses("response.created", response={"output": []}),
+                responses("response.output_text.delta", output_index=0, content_index=0, delta="hi"),
+            ],
         ),
     }
     for case, (stream_format, events) in refused.items():
         _, guard, _ = guarded(stream_format, events)
         assert guard.stopped is not None, case
         assert guard.stopped.code == "stream_unreadable", case
-    # 0.0 is call 0, as openai-node reads it: renamed there, the call stops the stream.
+    # 0.0 is call 0, as openai-node reads it: named again there, the call stops the stream.
     _, guard, _ = guarded(OpenAIChatStream(), [chat([call(0.0, "search", "{}")]), chat([call(0, "send_email")])])
     assert guard.stopped is not None
-    assert guard.stopped.code == "tool_name_ambiguous"
+    assert guard.stopped.code == "stream_unreadable"
     # A call no event names is never judged under a made-up name.
     _, guard, _ = guarded(OpenAIChatStream(), [chat([call(0, arguments='{"to": "x"}')])])
     assert guard.stopped is not None
     assert guard.stopped.code == "tool_call_unnamed"
+
+
+def test_a_review_s_stream_shapes_are_read_as_the_sdks_read_them():
+    """A first list with a repeated index (openai-python 3.54 merges it, older versions keep both entries), a `true`
+    index (Python reads 1), a custom call's deltas carrying a function's arguments, a call named twice (`runrun` in
+    openai-python), and deltas after a call given whole and judged: each stops the stream."""
+
+    def chat(delta: dict) -> tuple[None, dict]:
+        return None, {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta}]}
+
+    details = "reasoning_details"
+    custom = {"index": 0, "type": "custom", "custom": {"name": "shell", "input": "ls "}}
+    tool_use = {"type": "tool_use", "id": "t", "name": "bash", "input": {"cmd": "ls"}}
+    start = ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": tool_use})
+    cases = {
+        "repeated first index": [chat({details: [{"index": 0, "text": "a"}, {"index": 0, "text": "b"}]})],
+        "true as an index": [chat({details: [{"index": 0, "text": "a"}]}), chat({details: [{"index": True}]})],
+        "custom and function": [chat({"tool_calls": [custom]}), chat({"tool_calls": [{"index": 0, "function": {
+            "arguments": "x"}}]})],
+        "named twice": [chat({"tool_calls": [{"index": 0, "function": {"name": "run", "arguments": ""}}]}),
+                        chat({"tool_calls": [{"index": 0, "function": {"name": "run", "arguments": "{}"}}]})],
+        "given, judged, then streamed": [
+            ("message_start", {"type": "message_start", "message": {"content": []}}), start,
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            anthropic_delta(0, "input_json_delta", "partial_json", '{"cmd": "cat ~/.ssh/id_rsa"}'),
+        ],
+    }  # fmt: skip
+    for case, events in cases.items():
+        stream_format = AnthropicStream() if case.startswith("given") else OpenAIChatStream()
+        _, guard, _ = guarded(stream_format, events)
+        assert guard.stopped is not None, case
+        assert guard.stopped.code in ("stream_unreadable", "tool_input_ambiguous"), case
+
+
+def test_honest_streams_the_index_rules_must_not_refuse():
+    """Anthropic server tools (web_search) are calls named by their block; vLLM's Responses reasoning parts start a
+    part; a Responses stream resumed past its start (`starting_after`) names items added before it."""
+    block = {"type": "server_tool_use", "id": "s", "name": "web_search", "input": {}}
+    search = [
+        ("message_start", {"type": "message_start", "message": {"content": []}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+        anthropic_delta(0, "input_json_delta", "partial_json", '{"query": "weather"}'),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        STOP,
+    ]
+    _, guard, judge = guarded(AnthropicStream(), search)
+    assert guard.stopped is None
+    assert judge.calls == [("web_search", '{"query": "weather"}')]
+
+    def event(kind: str, **fields: object) -> tuple[None, dict]:
+        return None, {"type": kind, **fields}
+
+    at = {"output_index": 0, "content_index": 0}
+    done = event("response.completed", response={"output": []})
+    vllm = [
+        event("response.created", response={"output": []}),
+        event("response.output_item.added", output_index=0, item={"type": "reasoning", "content": []}),
+        event("response.reasoning_part.added", **at, part={"type": "reasoning_text", "text": ""}),
+        event("response.reasoning_text.delta", **at, delta="We need to answer."),
+        done,
+    ]
+    resumed = [event("response.output_text.delta", **at, delta=" world"), done]
+    for events in (vllm, resumed):
+        _, guard, _ = guarded(OpenAIResponsesStream(), events)
+        assert guard.stopped is None

@@ -148,10 +148,17 @@ class _Started:
 
     def known_or_next(self, value: Any, what: str) -> int:
         """An event clients merge into the entry it names, or add as the next one."""
-        index = _whole(value, what)
-        if index > self.count:
-            raise StreamUnreadable(f"an event names {what} {index} after {self.count} of them")
+        index = self.merged(self.count, value, what)
         self.count = max(self.count, index + 1)
+        return index
+
+    @staticmethod
+    def merged(count: int, value: Any, what: str) -> int:
+        """The entry of `count` an index merges into, or the next one's: any other place (a negative index, one
+        past the next) is read differently by Python's lists and JavaScript's arrays."""
+        index = _whole(value, what)
+        if index > count:
+            raise StreamUnreadable(f"an event names {what} {index} after {count} of them")
         return index
 
 
@@ -162,11 +169,12 @@ class OpenAIChatStream:
     provider = "openai"
 
     def __init__(self) -> None:
-        # Each list a delta carries under a field of its own, as the openai SDK has accumulated it so far: the
-        # channel of each of its entries in order, whether all are plain values, the next channel number.
-        self._lists: dict[str, tuple[list[int], bool, int]] = {}
+        # Each list a delta carries under a field of its own, as the openai SDK has accumulated it so far: how many
+        # entries, and whether all are plain values (then a list that follows is appended, not merged).
+        self._lists: dict[str, tuple[int, bool]] = {}
         self._choices = _Started()
         self._calls: dict[int, _Started] = {}  # per choice, its tool calls so far
+        self._call_kinds: dict[str, tuple[str, bool]] = {}  # per call: its input's key, whether it was named
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         found = []
@@ -224,12 +232,25 @@ class OpenAIChatStream:
                 function, key, argument = called
                 channel = f"choice:{index}:tool:{slot}"
                 name = function.get("name") if isinstance(function.get("name"), str) else None
+                self._check_call(channel, key, name)
                 path: JsonPath = ("choices", position, "delta", "tool_calls", call_position, key, argument)
                 if isinstance(function.get(argument), str):
                     found.append(Location(channel, path, tool=name or ""))
                 elif name:
                     found.append(Location(channel, (), tool=name))
         return found
+
+    def _check_call(self, channel: str, key: str, name: str | None) -> None:
+        """A call's deltas carry one kind of input and its name once: openai-python joins every string of them, so a
+        `function.arguments` piece in a custom call's deltas was judged as its input while the agent's `custom.input`
+        left it out, and a name sent twice (`run`, `run`) is `runrun` there and `run` in openai-node (a review's
+        findings)."""
+        kind, named = self._call_kinds.get(channel, (key, False))
+        if kind != key:
+            raise StreamUnreadable("a tool call's deltas carry both a function's and a custom tool's input")
+        if name and named:
+            raise StreamUnreadable("a tool call's deltas name it twice")
+        self._call_kinds[channel] = (kind, named or bool(name))
 
     @staticmethod
     def _call_slot(calls: _Started, first: bool, position: int, call: Any) -> int:
@@ -249,8 +270,8 @@ class OpenAIChatStream:
     def _nested(self, value: Any, path: JsonPath, channel: str) -> list[Location]:
         """The strings of a delta's own field, each continuing the channel of its place as openai-python's
         `accumulate_delta` joins them: a string to the string at the same keys, a list's object entries merged by
-        their `index` into the list accumulated so far (the first list is taken as it came; entries of a list of
-        plain values are appended). Judged one by one, a key split across two chunks' `reasoning_details[0].text`
+        their `index` into the list accumulated so far (entries of a list of plain values are appended). Judged one
+        by one, a key split across two chunks' `reasoning_details[0].text`
         reached `get_final_completion()` whole (an outside review's finding)."""
         if isinstance(value, str):
             return [Location(channel, path)]
@@ -264,25 +285,29 @@ class OpenAIChatStream:
             ]
         if not isinstance(value, list):
             return []
-        state = self._lists.get(channel)
-        slots, plain, fresh = ([], True, 0) if state is None else state
+        count, plain = self._lists.get(channel, (0, True))
+        indexed = any(_is_map(item) and "index" in item for item in value)
         found: list[Location] = []
         for position, item in enumerate(value):
-            if state is None or plain:  # the first list is taken as it came; a list of plain values is extended
-                slot, fresh = fresh, fresh + 1
-                slots.append(slot)
+            if plain and count == 0 and indexed:
+                # A first indexed list: openai-python 3.54 merges its entries by index, earlier versions take it as
+                # it came. They agree only when each entry's index is its place (a repeated one split what the
+                # older one joins later).
+                index = item.get("index") if _is_map(item) else None
+                if _whole(index, "list entry") != position:
+                    raise StreamUnreadable(f"a first list names entry {index} at place {position}")
+                slot = position
+            elif plain:  # taken as it came, or a list of plain values extended
+                slot = count + position
             else:
                 index = item.get("index") if _is_map(item) else None
-                if not isinstance(index, int) or isinstance(index, bool):
-                    continue  # the SDK raises on it: no text of it is joined (its strings are judged one by one)
-                if -len(slots) <= index < len(slots):
-                    slot = slots[index]  # merged into that entry (a negative index counts from the end)
-                else:
-                    slot, fresh = fresh, fresh + 1
-                    slots.insert(index, slot)  # as `list.insert` does: past the end appends, before it prepends
+                slot = _Started.merged(count, index, "list entry")  # the SDK raises on an entry without one
+                count = max(count, slot + 1)
             found += self._nested(item, (*path, position), f"{channel}[{slot}]")
-        plain = plain and all(isinstance(item, str | int | float) for item in value)
-        self._lists[channel] = (slots, plain, fresh)
+        if plain:
+            count += len(value)
+            plain = not indexed and all(isinstance(item, str | int | float) for item in value)
+        self._lists[channel] = (count, plain)
         return found
 
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
@@ -312,9 +337,20 @@ class OpenAIResponsesStream:
         # that were.
         self._items = _Started()
         self._parts: dict[int, _Started] = {}
+        # A stream resumed past its start (`starting_after`) names items added before it: no SDK accumulates such a
+        # stream (theirs must begin with `response.created`), so its indices are only read as whole numbers.
+        self._from_start: bool | None = None
 
     def _places(self, kind: Any, payload: Mapping[str, Any]) -> tuple[int | None, int | None]:
         """(output index, content index) of an event, checked as above; None where it names none."""
+        if self._from_start is None:
+            self._from_start = kind in ("response.created", "response.queued", "response.in_progress")
+        if not self._from_start:
+            output, content = payload.get("output_index"), payload.get("content_index", payload.get("summary_index"))
+            return (
+                None if output is None else _whole(output, "output item"),
+                None if content is None else _whole(content, "content part"),
+            )
         output = content = None
         if "output_index" in payload:
             if kind == "response.output_item.added":
@@ -327,7 +363,8 @@ class OpenAIResponsesStream:
                 output = self._items.known(payload["output_index"], "output item")
         if "content_index" in payload and output is not None:
             parts = self._parts[output]
-            if kind == "response.content_part.added":
+            # `content_part.added`, and vLLM's `reasoning_part.added` (gpt-oss reasoning), start a part.
+            if isinstance(kind, str) and kind.endswith("_part.added"):
                 content = parts.next(payload["content_index"], "content part")
             else:
                 content = parts.known(payload["content_index"], "content part")
@@ -465,12 +502,16 @@ class AnthropicStream:
         return encode_event("error", json.dumps({"type": "error", "error": error}))
 
 
+# The blocks whose input the anthropic SDK assembles from `input_json_delta`s (its TRACKS_TOOL_INPUT): each a call.
+_ANTHROPIC_CALLS = frozenset(("tool_use", "server_tool_use", "mcp_tool_use"))
+
+
 def _block_start(channel: str, block: Mapping[str, Any], path: JsonPath) -> list[Location]:
     """An Anthropic content block as it starts (in `content_block_start`, or whole in `message_start`): the anthropic
     SDK appends the deltas that follow to its text and its thinking, and a call whose input comes with its start and
     no `input_json_delta` is acted on with that input. Judged one by one, a key split between a start and a delta
     reached the client whole, and a call's input in its start was judged as no call's (an outside review)."""
-    if block.get("type") == "tool_use" and isinstance(block.get("name"), str):
+    if block.get("type") in _ANTHROPIC_CALLS and isinstance(block.get("name"), str):
         given = block.get("input")
         return [Location(channel, (), tool=block["name"], arguments=json.dumps(given) if given else None, opens=True)]
     return [

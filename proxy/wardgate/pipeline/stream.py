@@ -123,6 +123,7 @@ class _Channel:
     released_tail: str = ""  # the end of what this channel released so far
     tool: str | None = None
     given: str = ""  # a call that came whole: its arguments, judged with whatever deltas follow
+    came_whole: bool = False  # arguments were given whole (even once judged): deltas after them stop the stream
     ended: bool = False
     judged: bool = False  # a tool call's arguments were judged under its name
     mirror: bool = False  # another reading of a text (logprob tokens): judged in its own context, waits for none
@@ -331,6 +332,7 @@ class StreamGuard:
         if not location.path:
             if location.arguments is not None:
                 channel.given += location.arguments
+                channel.came_whole = True
             if location.tool is not None and (not channel.held or channel.held[-1] is not queued):
                 # A tool call's start is held with its arguments and judged with them: a call that comes with no
                 # argument deltas at all (a tool without parameters, or its input in the start block) was never
@@ -339,7 +341,7 @@ class StreamGuard:
             channel.settled = False
             return
         if location.kind == "delta":
-            if channel.given and channel.tool is not None:
+            if channel.came_whole and channel.tool is not None:
                 # The anthropic SDK acts on the deltas alone, the openai SDK on the start's arguments and the deltas
                 # joined: judged joined, such a call is neither (its JSON does not parse, and the policy saw none).
                 message = "the upstream gave a tool call's arguments whole, then streamed more of them"

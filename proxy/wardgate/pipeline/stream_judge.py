@@ -41,16 +41,15 @@ class StreamJudge:
         contexts = [context] if own is None else [context, own]
         segments = [self._segment(before + text, tool) for before in contexts]
         found, error = self._guard.scan_blocking(segments, tool=tool is not None)
-        mine: dict[tuple[str, int, int], Finding] = {}
-        for finding in found:
-            shift = len(contexts[finding.segment])
-            if finding.end > shift:
-                at = dataclasses.replace(
-                    finding, segment=0, start=max(finding.start - shift, 0), end=finding.end - shift
-                )
-                mine.setdefault((at.kind, at.start, at.end), at)
+        mine = _one_per_place(
+            [
+                dataclasses.replace(finding, segment=0, start=max(finding.start - shift, 0), end=finding.end - shift)
+                for finding in found
+                if finding.end > (shift := len(contexts[finding.segment]))
+            ]
+        )
         call = ToolCall("", tool, context + text) if tool is not None else None  # tool windows are whole calls
-        return self._verdict(text, list(mine.values()), error, tool=call)
+        return self._verdict(text, mine, error, tool=call)
 
     def full(self, text: str, *, tool: str | None, repeated: bool = False) -> WindowVerdict:
         found, error = self._guard.scan_blocking([self._segment(text, tool)], tool=tool is not None)
@@ -102,6 +101,23 @@ class StreamJudge:
     @staticmethod
     def _segment(text: str, tool: str | None) -> Segment:
         return Segment("assistant", "tool_call" if tool is not None else "response", text, ())
+
+
+def _one_per_place(findings: list[Finding]) -> list[Finding]:
+    """The two readings of a window (after the last released text, after its channel's own) find one thing twice,
+    with edges cut differently: findings of one kind that overlap are one, over their union, at the higher score."""
+    merged: list[Finding] = []
+    for finding in sorted(findings, key=lambda f: (f.kind, f.start, f.end)):
+        last = merged[-1] if merged else None
+        if last is not None and last.kind == finding.kind and finding.start < last.end:
+            merged[-1] = dataclasses.replace(
+                last if last.score >= finding.score else finding,
+                start=last.start,
+                end=max(last.end, finding.end),
+            )
+        else:
+            merged.append(finding)
+    return merged
 
 
 def guarded_stream(
