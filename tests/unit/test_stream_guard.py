@@ -479,10 +479,10 @@ def test_an_index_clients_read_otherwise_than_wardgate_stops_the_stream():
         _, guard, _ = guarded(stream_format, events)
         assert guard.stopped is not None, case
         assert guard.stopped.code == "stream_unreadable", case
-    # 0.0 is call 0, as openai-node reads it: named again there, the call stops the stream.
+    # 0.0 is call 0, as openai-node reads it: renamed there, the call stops the stream.
     _, guard, _ = guarded(OpenAIChatStream(), [chat([call(0.0, "search", "{}")]), chat([call(0, "send_email")])])
     assert guard.stopped is not None
-    assert guard.stopped.code == "stream_unreadable"
+    assert guard.stopped.code == "tool_name_ambiguous"
     # A call no event names is never judged under a made-up name.
     _, guard, _ = guarded(OpenAIChatStream(), [chat([call(0, arguments='{"to": "x"}')])])
     assert guard.stopped is not None

@@ -174,7 +174,7 @@ class OpenAIChatStream:
         self._lists: dict[str, tuple[int, bool]] = {}
         self._choices = _Started()
         self._calls: dict[int, _Started] = {}  # per choice, its tool calls so far
-        self._call_kinds: dict[str, tuple[str, bool]] = {}  # per call: its input's key, whether it was named
+        self._call_kinds: dict[str, tuple[str, str | None]] = {}  # per call: its input's key, its name
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         found = []
@@ -245,12 +245,12 @@ class OpenAIChatStream:
         `function.arguments` piece in a custom call's deltas was judged as its input while the agent's `custom.input`
         left it out, and a name sent twice (`run`, `run`) is `runrun` there and `run` in openai-node (a review's
         findings)."""
-        kind, named = self._call_kinds.get(channel, (key, False))
+        kind, named = self._call_kinds.get(channel, (key, None))
         if kind != key:
             raise StreamUnreadable("a tool call's deltas carry both a function's and a custom tool's input")
-        if name and named:
+        if name and name == named:  # another name is `tool_name_ambiguous` (pipeline/stream.py)
             raise StreamUnreadable("a tool call's deltas name it twice")
-        self._call_kinds[channel] = (kind, named or bool(name))
+        self._call_kinds[channel] = (kind, named or name)
 
     @staticmethod
     def _call_slot(calls: _Started, first: bool, position: int, call: Any) -> int:
