@@ -91,9 +91,9 @@ def test_a_clean_stream_passes_byte_for_byte_and_a_masked_one_is_written_back_va
 
 
 def test_a_call_is_held_and_judged_and_a_refusal_is_an_exception_message():
-    start = event("contentBlockStart", {"contentBlockIndex": 1, "start": {"toolUse": {"toolUseId": "t", "name": "f"}}})
-    delta = event("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"toolUse": {"input": '{"c": "FORBIDDEN"}'}}})
-    stop = event("contentBlockStop", {"contentBlockIndex": 1})
+    start = event("contentBlockStart", {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "t", "name": "f"}}})
+    delta = event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '{"c": "FORBIDDEN"}'}}})
+    stop = event("contentBlockStop", {"contentBlockIndex": 0})
     g = guard()
     assert g.feed(start + delta) == b""  # held until the call is whole
     out = g.feed(stop) + g.finish()
@@ -194,3 +194,19 @@ def test_every_shape_of_an_invoke_chunk_is_read():
     g = StreamGuard(BedrockInvokeStream(), ToolJudge(), Vault())  # denies a call to shell_exec by its name
     out = messages(g.feed(b"".join(chunk(e) for e in nova)) + g.finish())
     assert [kind for kind, _ in out] == ["validationException"]
+
+
+def test_converse_blocks_come_one_after_another():
+    """Strands appends every delta to the block that started last: a call started at 0, another at 1, then input
+    for 0 was judged as the first call's and run as the second's (an outside review's finding)."""
+    first = event(
+        "contentBlockStart", {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "a", "name": "search"}}}
+    )
+    second = event(
+        "contentBlockStart", {"contentBlockIndex": 1, "start": {"toolUse": {"toolUseId": "b", "name": "send"}}}
+    )
+    back = event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '{"to": "x"}'}}})
+    g = guard()
+    out = g.feed(first + second + back) + g.finish()
+    [(_, payload)] = messages(out)
+    assert payload["wardgate"]["code"] == "stream_unreadable"

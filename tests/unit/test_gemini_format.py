@@ -233,3 +233,24 @@ def test_a_batch_key_beside_a_request_s_own_tools_does_not_hide_them():
     body = {"contents": [], "tools": [{"codeExecution": {}}], "batch": {}}
     assert GEMINI.parse_request(body, "/v1beta/models/g:generateContent").tools == ("code_execution",)
     assert GEMINI.strip_tools(body, {"code_execution"}) == ["code_execution"]
+
+
+def test_a_thought_is_its_own_channel_and_a_candidate_must_sit_at_its_index():
+    """google-genai's `.text` leaves thoughts out and reads `candidates[0]` whatever its index: a key split around a
+    thought part, or moved to a candidate at place 0 that names index 1, reached the client whole."""
+    text, thought, rest = {"text": "The key is AKIAZ3MS"}, {"text": "x", "thought": True}, {"text": "JV4W okay."}
+    events = [
+        json.loads(line.removeprefix("data: "))
+        for line in gemini_events(text, thought, rest).decode().split("\r\n\r\n")
+        if line
+    ]
+    channels = [{at.channel for at in GeminiStream().locations(None, event)} for event in events]  # type: ignore[arg-type]
+    assert channels == [{"candidate:0"}, {"candidate:0:thought"}, {"candidate:0"}]
+    # Not streamed: a thought is read apart from the answer's parts, whose join the secrets scanner reads.
+    answer = {"candidates": [{"content": {"role": "model", "parts": [text, thought, rest]}}]}
+    assert [segment.role for segment in GEMINI.parse_response(answer).segments] == ["assistant", "unknown", "assistant"]
+    moved = {"candidates": [{"index": 1, "content": {"parts": [{"text": "hi"}]}}]}
+    guard = StreamGuard(GeminiStream(), ToolJudge(), Vault())
+    guard.feed(f"data: {json.dumps(moved)}\r\n\r\n".encode())
+    assert guard.stopped is not None
+    assert guard.stopped.code == "stream_unreadable"

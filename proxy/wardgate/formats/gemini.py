@@ -99,8 +99,12 @@ class GeminiGenerateContent:
         """One GenerateContentResponse, or the JSON array `streamGenerateContent` answers without `alt=sse`."""
         if not isinstance(body, list):
             expect(body, dict, "body")
+        # A thought is no part of the answer's text (google-genai's `.text` leaves it out): read as another role's,
+        # so the secrets scanner's join of the answer's parts does not have it between two halves of a key.
         segments = [
-            Segment("assistant", "response", part["text"], (*path, "text"))
+            Segment(
+                "unknown" if part.get("thought") is True else "assistant", "response", part["text"], (*path, "text")
+            )
             for path, part in _parts(body)
             if isinstance(part.get("text"), str)
         ]

@@ -40,7 +40,8 @@ class OpenAIChat:
     endpoint: EndpointKind = "chat"
 
     def matches(self, method: str, path: str) -> bool:
-        return method == "POST" and path.endswith("/chat/completions")
+        # Mistral's agents take the same body and answer the same shape (its SDK runs their tool calls).
+        return method == "POST" and path.endswith(("/chat/completions", "/agents/completions"))
 
     def parse_request(self, body: Any, path: str = "") -> Exchange:
         body = expect(body, dict, "body")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -17,13 +18,21 @@ from wardgate.formats.base import (
 )
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
 
-__all__ = ["CALL_INPUTS", "OpenAIResponses"]
+__all__ = ["CALL_INPUTS", "CLIENT_RUN_CALLS", "OpenAIResponses"]
 
 _ROLES: dict[str, Role] = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 _INPUT_TEXT = frozenset({"input_text", "output_text", "text"})
 _OUTPUT_TEXT = frozenset({"output_text"})
 # The items that call a tool, and the key of their input: a function's JSON arguments, a custom tool's free-form input.
 CALL_INPUTS = {"function_call": "arguments", "custom_tool_call": "input"}
+# Calls of hosted tools the client runs (the Agents SDK's shell, apply_patch, computer): named by the tool's type, as
+# the request offers it, their input an object. They reached agents unjudged by the tool policy (an outside review).
+CLIENT_RUN_CALLS = {
+    "shell_call": ("shell", "action"),
+    "local_shell_call": ("local_shell", "action"),
+    "apply_patch_call": ("apply_patch", "operation"),
+    "computer_call": ("computer_use_preview", "action"),
+}
 _RESULTS = frozenset({"function_call_output", "custom_tool_call_output"})
 
 
@@ -65,6 +74,12 @@ class OpenAIResponses:
             and kind in CALL_INPUTS
             and isinstance(item.get("name"), str)
         ]
+        calls += [
+            ToolCall(str(item.get("call_id", item.get("id", ""))), name, json.dumps(item.get(key)))
+            for item in body.get("output") or []
+            if isinstance(item, Mapping) and item.get("type") in CLIENT_RUN_CALLS
+            for name, key in [CLIENT_RUN_CALLS[item["type"]]]
+        ]
         model, _ = model_and_stream(body)
         return Exchange(self.provider, "responses", model, False, segments, tool_calls=tuple(calls))
 
@@ -75,8 +90,10 @@ class OpenAIResponses:
         output = body.get("output") or []
 
         def refused(item: Any) -> bool:
-            call_id = item.get("call_id", item.get("id")) if isinstance(item, Mapping) else None
-            return isinstance(item, Mapping) and str(item.get("type")) in CALL_INPUTS and call_id in denied
+            if not isinstance(item, Mapping):
+                return False
+            kind = str(item.get("type"))
+            return (kind in CALL_INPUTS or kind in CLIENT_RUN_CALLS) and item.get("call_id", item.get("id")) in denied
 
         if any(refused(item) for item in output):
             text = {"type": "output_text", "text": refusal_text(denied), "annotations": []}

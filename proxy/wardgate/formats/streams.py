@@ -20,7 +20,7 @@ from wardgate.formats.eventstream import BEDROCK_CHUNKS, EVENT_STREAM, aws_excep
 from wardgate.formats.gemini import either, gemini_method
 from wardgate.formats.generic_json import is_structural, string_leaves
 from wardgate.formats.media import BYTES_MARK, byte_text
-from wardgate.formats.openai_responses import CALL_INPUTS
+from wardgate.formats.openai_responses import CALL_INPUTS, CLIENT_RUN_CALLS
 from wardgate.formats.sse import SSE, Framing, SseEvent, encode_event
 from wardgate.formats.target import bedrock_operation, raw_predict, route_path
 from wardgate.models import JsonPath
@@ -384,6 +384,8 @@ class OpenAIResponsesStream:
             # Refusals, reasoning summaries, audio transcripts, any text delta a new event type brings.
             return [Location(f"{kind}:{output}:{content}", ("delta",))]
         if kind == "response.output_item.added" and _is_map(item := payload.get("item")):
+            if str(item.get("type")) in CLIENT_RUN_CALLS:
+                return list(self._item_texts(item, output, ("item",)))
             # The openai SDK appends the deltas that follow to the item's arguments and to its parts' texts.
             argument = CALL_INPUTS.get(str(item.get("type")))
             if argument is not None and isinstance(item.get("name"), str):
@@ -422,6 +424,10 @@ class OpenAIResponsesStream:
 
     @staticmethod
     def _item_texts(item: Mapping[str, Any], output: Any, path: JsonPath) -> Iterator[Location]:
+        if (hosted := CLIENT_RUN_CALLS.get(str(item.get("type")))) is not None:
+            # Judged whole, as the JSON of its input object (never rewritten: an object cannot take a text back).
+            yield Location(f"output:{output}", (*path, hosted[1]), "full", tool=hosted[0])
+            return
         argument = CALL_INPUTS.get(str(item.get("type")))
         if argument is not None and isinstance(item.get(argument), str):
             yield Location(f"output:{output}", (*path, argument), "full", tool=str(item.get("name", "")))
@@ -537,15 +543,27 @@ class GeminiStream:
         found: list[Location] = []
         for position, candidate in enumerate(payload.get("candidates") or [] if _is_map(payload) else []):
             content = candidate.get("content") if _is_map(candidate) else None
-            channel = f"candidate:{_whole(candidate.get('index', position), 'candidate')}" if _is_map(candidate) else ""
+            # google-genai reads `candidates[0]`, whatever its `index` says: an index off its place joined another
+            # candidate's text for the client than for Wardgate (an outside review's finding).
+            if _is_map(candidate) and _whole(candidate.get("index", position), "candidate") != position:
+                raise StreamUnreadable(f"a candidate at place {position} names index {candidate.get('index')}")
+            channel = f"candidate:{position}"
             result = candidate.get("logprobsResult") if _is_map(candidate) else None
             if _is_map(result):
                 chosen: JsonPath = ("candidates", position, "logprobsResult", "chosenCandidates")
                 found += _logprobs(result.get("chosenCandidates"), chosen, f"{channel}:logprobs")
             for part_index, part in enumerate(content.get("parts") or [] if _is_map(content) else []):
                 if _is_map(part) and isinstance(part.get("text"), str):
-                    found.append(Location(channel, ("candidates", position, "content", "parts", part_index, "text")))
+                    # A thought is no part of the answer's text (google-genai's `.text` leaves it out): its own
+                    # channel, so a key split around one is whole in the answer's (an outside review's finding).
+                    text_channel = f"{channel}:thought" if part.get("thought") is True else channel
+                    found.append(
+                        Location(text_channel, ("candidates", position, "content", "parts", part_index, "text"))
+                    )
                 for _, call in either(part, "functionCall"):
+                    if _is_map(call) and any(key in call for key in ("partialArgs", "partial_args")):
+                        # Vertex's streamed arguments: pieces a client assembles by JSON path, never one text here.
+                        raise StreamUnreadable("a function call's arguments came in pieces (partialArgs)")
                     if _is_map(call) and isinstance(call.get("name"), str):
                         self._calls += 1
                         arguments = json.dumps(call.get("args") or {})
@@ -557,7 +575,7 @@ class GeminiStream:
         ended = []
         for position, candidate in enumerate(payload.get("candidates") or [] if _is_map(payload) else []):
             if _is_map(candidate) and candidate.get("finishReason"):
-                ended.append(f"candidate:{_whole(candidate.get('index', position), 'candidate')}")
+                ended.append(f"candidate:{position}")
         return ended
 
     def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
@@ -577,10 +595,29 @@ class BedrockConverseStream:
     strict = True
     framing = EVENT_STREAM
 
+    def __init__(self) -> None:
+        # Clients such as Strands append every delta to the block that started last, whatever index it names: blocks
+        # come one after another (a text block starts with its first delta), each delta and stop naming the open one
+        # (an outside review started two calls and sent the first one's input to the second).
+        self._open: int | None = None
+        self._started = 0
+
+    def _block(self, name: str | None, payload: Mapping[str, Any]) -> int:
+        index = _whole(payload.get("contentBlockIndex"), "content block")
+        if name == "contentBlockStart" or (name == "contentBlockDelta" and index != self._open):
+            if index != self._started:
+                raise StreamUnreadable(f"an event starts content block {index} after {self._started} of them")
+            self._open, self._started = index, self._started + 1
+        elif index != self._open:
+            raise StreamUnreadable(f"an event names content block {index} while block {self._open} is open")
+        if name == "contentBlockStop":
+            self._open = None
+        return index
+
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
         if not _is_map(payload) or event.event not in ("contentBlockStart", "contentBlockDelta"):
             return []
-        channel = f"block:{_whole(payload.get('contentBlockIndex'), 'content block')}"
+        channel = f"block:{self._block(event.event, payload)}"
         start = payload.get("start") if event.event == "contentBlockStart" else None
         call = start.get("toolUse") if _is_map(start) else None
         if _is_map(call) and isinstance(call.get("name"), str):
@@ -603,7 +640,7 @@ class BedrockConverseStream:
         if event.event == "messageStop":
             return None
         if event.event == "contentBlockStop" and _is_map(payload):
-            return [f"block:{_whole(payload.get('contentBlockIndex'), 'content block')}"]
+            return [f"block:{self._block(event.event, payload)}"]
         return []
 
     def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:

@@ -362,6 +362,9 @@ class StreamGuard:
         if not verdict.decision.allow:
             raise _Stopped(verdict.decision, None, None, "")
         if verdict.text != text:
+            if any(not isinstance(value_at(queued.payload, path), str) for path in paths if path[-1:] != (BYTES_MARK,)):
+                message = "a tool call's input object holds what the policy masks; it cannot be rewritten"
+                raise _Stopped(Decision.deny("mask_unsupported", message, status=502), None, None, "")
             for index, path in enumerate(paths):
                 queued.rewrites[path] = verdict.text if index == 0 else ""
 
@@ -511,4 +514,5 @@ def _fail_closed(code: str, message: str) -> Decision:
 def _get(payload: Any, path: JsonPath) -> str:
     if path[-1:] == (BYTES_MARK,) and isinstance(numbers := value_at(payload, path[:-1]), list):
         return byte_text(numbers) or ""
-    return str(value_at(payload, path))
+    value = value_at(payload, path)
+    return value if isinstance(value, str) else json_text(value)  # a hosted call's input object, as JSON
