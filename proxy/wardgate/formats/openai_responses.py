@@ -77,8 +77,8 @@ class OpenAIResponses:
         calls += [
             ToolCall(str(item.get("call_id", item.get("id", ""))), name, json.dumps(item.get(key)))
             for item in body.get("output") or []
-            if isinstance(item, Mapping) and item.get("type") in CLIENT_RUN_CALLS
-            for name, key in [CLIENT_RUN_CALLS[item["type"]]]
+            if isinstance(item, Mapping) and str(item.get("type")) in CLIENT_RUN_CALLS
+            for name, key in [CLIENT_RUN_CALLS[str(item["type"])]]
         ]
         model, _ = model_and_stream(body)
         return Exchange(self.provider, "responses", model, False, segments, tool_calls=tuple(calls))
