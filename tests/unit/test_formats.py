@@ -16,6 +16,7 @@ from wardgate.formats.body import nodes_over, read_body
 from wardgate.formats.generic_json import leaf_segment
 from wardgate.formats.openai_chat import OpenAIChat
 from wardgate.formats.openai_responses import OpenAIResponses
+from wardgate.formats.unread_calls import unread_call
 
 
 class TestAdapterFor:
@@ -291,3 +292,18 @@ def test_hosted_calls_the_client_runs_are_tool_calls_named_by_their_tool():
 
 def test_mistral_agent_completions_are_read_as_chat():
     assert OpenAIChat().matches("POST", "/v1/agents/completions")
+
+
+def test_a_call_of_an_api_wardgate_cannot_judge_as_one_is_found_to_be_refused():
+    """Cohere v2 chat and Mistral conversations have no format yet: their SDKs hand back or run the calls, which the
+    tool policy never judged (an outside review). The answers' text alone is read as any unmapped answer's."""
+    cohere_call = {"message": {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "send_email"}}]}}
+    assert unread_call("/v2/chat", cohere_call) == "Cohere v2 chat"
+    assert unread_call("/v2/chat", {"type": "tool-call-delta", "index": 0}) == "Cohere v2 chat"
+    assert unread_call("/v2/chat", {"message": {"content": [{"type": "text", "text": "hi"}]}}) is None
+    mistral_call = {"outputs": [{"type": "function.call", "name": "send_email", "arguments": "{}"}]}
+    assert unread_call("/v1/conversations", mistral_call) == "Mistral conversations"
+    assert unread_call("/v1/conversations/c1", {"type": "function.call.delta"}) == "Mistral conversations"
+    assert unread_call("/v1/conversations", {"outputs": [{"type": "message.output", "content": "hi"}]}) is None
+    assert unread_call("/v1/other", mistral_call) is None
+    assert unread_call("/v2/chat", {"type": ["unhashable"]}) is None

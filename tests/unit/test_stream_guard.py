@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wardgate.formats.sse import SseParser
-from wardgate.formats.streams import AnthropicStream, GeminiStream, OpenAIChatStream, OpenAIResponsesStream
+from wardgate.formats.streams import (
+    AnthropicStream,
+    GeminiStream,
+    GenericStream,
+    OpenAIChatStream,
+    OpenAIResponsesStream,
+)
 from wardgate.pipeline.stream import StreamGuard, WindowVerdict, holdback_start
 from wardgate.pipeline.vault import Vault
 from wardgate.policy import Decision
@@ -569,3 +575,12 @@ def test_a_streamed_hosted_call_the_client_runs_is_judged_under_its_tool():
     _, guard, judge = guarded(OpenAIResponsesStream(), events)
     assert guard.stopped is None
     assert set(judge.calls) == {("shell", json.dumps(shell["action"]))}  # added, done, completed: each judged
+
+
+def test_a_generic_stream_carrying_a_call_wardgate_cannot_judge_stops():
+    event = (None, {"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": {"id": "c"}}}})
+    _, guard, _ = guarded(GenericStream("cohere", "/v2/chat"), [event])
+    assert guard.stopped is not None
+    assert guard.stopped.code == "stream_unreadable"
+    _, guard, _ = guarded(GenericStream("cohere", "/v2/chat"), [(None, {"type": "content-delta", "delta": {}})])
+    assert guard.stopped is None

@@ -23,6 +23,7 @@ from wardgate.formats.media import BYTES_MARK, byte_text
 from wardgate.formats.openai_responses import CALL_INPUTS, CLIENT_RUN_CALLS
 from wardgate.formats.sse import SSE, Framing, SseEvent, encode_event
 from wardgate.formats.target import bedrock_operation, raw_predict, route_path
+from wardgate.formats.unread_calls import unread_call
 from wardgate.models import JsonPath
 
 __all__ = [
@@ -699,12 +700,14 @@ class GenericStream:
     strict = False  # an endpoint we do not map: its events are judged as the text they are
     framing = SSE
 
-    def __init__(self, provider: str) -> None:
-        self.provider = provider
+    def __init__(self, provider: str, path: str = "") -> None:
+        self.provider, self._path = provider, path
         errors: dict[str, StreamFormat] = {"anthropic": AnthropicStream(), "google": GeminiStream()}
         self._errors = errors.get(provider, OpenAIChatStream())
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        if (api := unread_call(self._path, payload)) is not None:
+            raise StreamUnreadable(f"the stream carries a tool call of {api}, which Wardgate cannot judge yet")
         return self.leaf_locations(payload)
 
     @staticmethod

@@ -445,7 +445,9 @@ class GuardAddon:
         if ctx is None or flow.metadata.get(_REFUSED) or not self._streaming.enabled:
             flow.response.stream = True
             return
-        guard, judge = guarded_stream(self._guard, ctx, route_format or GenericStream(ctx.provider), self._streaming)
+        guard, judge = guarded_stream(
+            self._guard, ctx, route_format or GenericStream(ctx.provider, ctx.path), self._streaming
+        )
         flow.metadata[_STREAM] = (guard, judge, flow.metadata[_TRACE].child("wardgate.stream"))
         flow.response.stream = self._judged(flow, guard)
 

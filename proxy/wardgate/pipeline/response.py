@@ -22,6 +22,7 @@ from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.sse import is_event_stream
 from wardgate.formats.streams import StreamFormat, stream_format_for
+from wardgate.formats.unread_calls import unread_call
 from wardgate.limits import TokenCount
 from wardgate.models import Exchange, Segment
 from wardgate.pipeline.context import RequestContext
@@ -106,6 +107,11 @@ class ResponseJudge:
         body = read.value
         if ctx.endpoint == "mcp":
             return await self._mcp(ctx, body)
+        if adapter is None and (api := unread_call(path, body)) is not None:
+            message = f"the answer holds a tool call of {api}, which Wardgate cannot judge yet"
+            return ResponseOutcome(
+                refusal=Decision.deny("tool_call_unjudged", message, status=502, source="fail_closed")
+            )
 
         def parse() -> Exchange:
             try:
