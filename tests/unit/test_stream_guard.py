@@ -584,3 +584,21 @@ def test_a_generic_stream_carrying_a_call_wardgate_cannot_judge_stops():
     assert guard.stopped.code == "stream_unreadable"
     _, guard, _ = guarded(GenericStream("cohere", "/v2/chat"), [(None, {"type": "content-delta", "delta": {}})])
     assert guard.stopped is None
+
+
+def test_a_streamed_hosted_call_s_input_is_masked_string_by_string():
+    """Judged whole as its JSON under its tool's name, an input object is masked where its strings are (as in a
+    buffered answer), not refused: an object cannot take a judged text back."""
+    computer = {"type": "computer_call", "call_id": "c1", "action": {"type": "type", "text": "my key SECRET123 here"}}
+    events = [
+        (None, {"type": "response.created", "response": {"output": []}}),
+        (None, {"type": "response.output_item.added", "output_index": 0, "item": computer}),
+        (None, {"type": "response.output_item.done", "output_index": 0, "item": computer}),
+        (None, {"type": "response.completed", "response": {"output": [computer]}}),
+    ]
+    sent, guard, judge = guarded(OpenAIResponsesStream(), events)
+    assert guard.stopped is None
+    assert ("computer_use_preview", json.dumps(computer["action"])) in judge.calls
+    raw = b"".join(event.raw for event in sent)
+    assert b"SECRET123" not in raw
+    assert b"[REDACTED]" in raw

@@ -361,10 +361,10 @@ class StreamGuard:
         verdict = self._judge.full(self._vault.restore(text), tool=tool, repeated=True)
         if not verdict.decision.allow:
             raise _Stopped(verdict.decision, None, None, "")
-        if verdict.text != text:
-            if any(not isinstance(value_at(queued.payload, path), str) for path in paths if path[-1:] != (BYTES_MARK,)):
-                message = "a tool call's input object holds what the policy masks; it cannot be rewritten"
-                raise _Stopped(Decision.deny("mask_unsupported", message, status=502), None, None, "")
+        # A hosted call's input object is judged as its JSON but masked string by string (`_judge_the_rest`), as
+        # it would be in a buffered answer: an object cannot take the judged text back.
+        objects = any(not isinstance(value_at(queued.payload, p), str) for p in paths if p[-1:] != (BYTES_MARK,))
+        if verdict.text != text and not objects:
             for index, path in enumerate(paths):
                 queued.rewrites[path] = verdict.text if index == 0 else ""
 
