@@ -118,9 +118,8 @@ def _whole(value: Any, what: str) -> int:
     """An index as every client reads it. JavaScript and pydantic read `0.0` as 0 and Python lists read `-1` from
     the end, so only a non-negative whole number names one place for all of them (an outside review put a call's
     arguments under `index: -1` and `0.0`, judged as another call than the one SDKs handed the agent)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise StreamUnreadable(f"an event names {what} {json.dumps(value)}, which clients read differently")
-    if isinstance(value, float) and not value.is_integer():
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or value < 0 or (isinstance(value, float) and not value.is_integer()):
         raise StreamUnreadable(f"an event names {what} {json.dumps(value)}, which clients read differently")
     return int(value)
 
@@ -272,8 +271,8 @@ class OpenAIChatStream:
         """The strings of a delta's own field, each continuing the channel of its place as openai-python's
         `accumulate_delta` joins them: a string to the string at the same keys, a list's object entries merged by
         their `index` into the list accumulated so far (entries of a list of plain values are appended). Judged one
-        by one, a key split across two chunks' `reasoning_details[0].text`
-        reached `get_final_completion()` whole (an outside review's finding)."""
+        by one, a key split across two chunks' `reasoning_details[0].text` reached `get_final_completion()` whole
+        (an outside review's finding)."""
         if isinstance(value, str):
             return [Location(channel, path)]
         if _is_map(value):
@@ -356,10 +355,9 @@ class OpenAIResponsesStream:
         if "output_index" in payload:
             if kind == "response.output_item.added":
                 output = self._items.next(payload["output_index"], "output item")
-                parts = self._parts[output] = _Started()
                 item = payload.get("item")
-                for index, _ in enumerate(_list(item.get("content") if _is_map(item) else None)):
-                    parts.next(index, "content part")
+                parts = self._parts[output] = _Started()
+                parts.count = len(_list(item.get("content") if _is_map(item) else None))  # the parts it comes with
             else:
                 output = self._items.known(payload["output_index"], "output item")
         if "content_index" in payload and output is not None:

@@ -17,7 +17,6 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from wardgate.inference import EntitySpan
 
 __all__ = [
-    "TAGGER_ENTITIES",
     "CardNumberInContextRecognizer",
     "ContextPatternRecognizer",
     "MastercardTwoSeriesRecognizer",
@@ -173,9 +172,6 @@ class PhoneNumberInContextRecognizer(_NumberInContextRecognizer):
         return None if 7 <= sum(char.isdigit() for char in main) <= 15 else False
 
 
-TAGGER_ENTITIES = ("PERSON", "LOCATION", "ORGANIZATION")  # what OnnxNerRecognizer reports by default
-
-
 class OnnxNerRecognizer(EntityRecognizer):
     """Names, places and organisations from an ONNX token classifier (`wardgate.inference.TokenClassifier`).
 
@@ -187,7 +183,7 @@ class OnnxNerRecognizer(EntityRecognizer):
         self,
         predict: Callable[[str], Sequence[EntitySpan]],
         *,
-        entities: Sequence[str] = TAGGER_ENTITIES,
+        entities: Sequence[str] = ("PERSON", "LOCATION", "ORGANIZATION"),
         language: str = "en",
         name: str = "OnnxNerRecognizer",
     ) -> None:

@@ -31,7 +31,7 @@ from wardgate.scanners.pii.analyzer import NER_ENTITIES
 from wardgate.scanners.pii.korean import has_hangul
 from wardgate.scanners.pii.names import name_runs
 from wardgate.scanners.pii.prefetch import TaggerPrefetch
-from wardgate.scanners.pii.recognizers import TAGGER_ENTITIES, international_emails
+from wardgate.scanners.pii.recognizers import OnnxNerRecognizer, international_emails
 from wardgate.scripts import blank_other_scripts, has_other_script
 
 __all__ = ["OVERLAP_CHARS", "SLICE_CHARS", "PiiScanner", "slices"]
@@ -96,6 +96,12 @@ class PiiScanner:
         self._cache: TextMemo[_Found] = TextMemo(cache_size)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wardgate-pii")
         self._tagger = tagger
+        # The passes the ONNX tagger's recognizer reads, and for which entities: what `_prefetch` asks it for.
+        self._tagger_reads = {
+            recognizer.supported_language: frozenset(recognizer.supported_entities)
+            for recognizer in analyzer.registry.recognizers
+            if isinstance(recognizer, OnnxNerRecognizer)
+        }
         # What each analyzer's language pass has recognizers for (Presidio warns of any other entity asked for).
         self._recognized = {
             (engine, language): frozenset(engine.get_supported_entities(language))
@@ -221,16 +227,16 @@ class PiiScanner:
         ]
 
     def _prefetch(self, pieces: Sequence[tuple[bytes, int, str, list[str] | None]]) -> list[str]:
-        """Start the tagger on what its recognizer will read of each piece (every pass but the Korean one, when
-        the piece is read for names at all), so it runs beside spaCy and the patterns."""
+        """Start the tagger on what its recognizer will read of each piece (the passes it serves, when the piece is
+        read for an entity it reports), so it runs beside spaCy and the patterns."""
         if self._tagger is None:
             return []
+        none: frozenset[str] = frozenset()
         views = [
             view
             for *_, piece, wanted in pieces
-            if any(entity in TAGGER_ENTITIES for entity in (self._entities if wanted is None else wanted))
             for language, view in self._views(piece)
-            if language != "ko"
+            if not self._tagger_reads.get(language, none).isdisjoint(self._entities if wanted is None else wanted)
         ]
         return self._tagger.start(views)
 
