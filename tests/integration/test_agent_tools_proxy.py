@@ -321,3 +321,31 @@ def test_bedrock_converse_tools_are_stripped_and_a_denied_call_becomes_a_refusal
     assert ["toolUse" in block for block in blocks] == [False]
     assert "Wardgate refused the call to shell_exec" in blocks[0]["text"]
     assert reply["stopReason"] == "end_turn"
+
+
+@pytest.mark.parametrize("name", ["shell_exec", "search"])
+def test_cohere_tools_are_stripped_and_a_denied_call_is_refused_in_its_answer_and_its_stream(
+    start_proxy, policies, name
+):
+    with FakeUpstream(tool_call=(name, ['{"command": ', '"ls -la"}'])) as agentic:
+        proxy = start_proxy({"upstream": agentic.url, **FAST}, policies=policies)
+        body = {"model": "command-a-03-2025", "messages": [{"role": "user", "content": "list the files"}],
+                "tools": TOOLS}  # fmt: skip
+        reply = httpx.post(proxy.url + "/v2/chat", json=body, headers=AUTH, timeout=30).json()
+        sent = agentic.received[-1]
+        with httpx.stream("POST", proxy.url + "/v2/chat", json={**body, "stream": True}, headers=AUTH) as streamed:
+            events = [json.loads(line[6:]) for line in streamed.iter_lines() if line.startswith("data: ")]
+    assert [tool["function"]["name"] for tool in sent["tools"]] == ["search"]
+    if name == "search":
+        assert reply["message"]["tool_calls"][0]["function"]["name"] == "search"
+        assert events[-1]["delta"]["finish_reason"] == "TOOL_CALL"
+        return
+    assert "tool_calls" not in reply["message"]
+    assert reply["finish_reason"] == "COMPLETE"
+    assert "Wardgate refused the call to shell_exec" in reply["message"]["content"][-1]["text"]
+    # The stream stops before the call's start reaches the client, with the end event the cohere SDK reads.
+    assert not [event for event in events if event["type"].startswith("tool-call")]
+    assert events[-1]["delta"]["finish_reason"] == "ERROR"
+    assert "shell_exec" in events[-1]["delta"]["error"]
+    audited = wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "tool_denied", count=2)
+    assert {e["phase"] for e in audited} == {"tool_call", "response"}

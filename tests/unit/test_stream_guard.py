@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from wardgate.formats.sse import SseParser
 from wardgate.formats.streams import (
     AnthropicStream,
+    CohereChatStream,
     GeminiStream,
     GenericStream,
     OpenAIChatStream,
@@ -578,12 +579,65 @@ def test_a_streamed_hosted_call_the_client_runs_is_judged_under_its_tool():
 
 
 def test_a_generic_stream_carrying_a_call_wardgate_cannot_judge_stops():
-    event = (None, {"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": {"id": "c"}}}})
-    _, guard, _ = guarded(GenericStream("cohere", "/v2/chat"), [event])
+    event = (None, {"type": "function.call.delta", "output_index": 0, "name": "send_email", "arguments": "{}"})
+    _, guard, _ = guarded(GenericStream("mistral", "/v1/conversations"), [event])
     assert guard.stopped is not None
     assert guard.stopped.code == "stream_unreadable"
-    _, guard, _ = guarded(GenericStream("cohere", "/v2/chat"), [(None, {"type": "content-delta", "delta": {}})])
+    text = (None, {"type": "message.output.delta", "output_index": 0, "content": "hi"})
+    _, guard, _ = guarded(GenericStream("mistral", "/v1/conversations"), [text])
     assert guard.stopped is None
+
+
+def cohere(kind: str, index: int | None = None, **message) -> tuple[str, dict]:
+    event: dict = {"type": kind, "delta": {"message": message}}
+    return kind, event if index is None else {**event, "index": index}
+
+
+def cohere_call(index: int, name: str | None, arguments: str) -> tuple[str, dict]:
+    function = {"arguments": arguments} if name is None else {"name": name, "arguments": arguments}
+    return cohere("tool-call-start" if name else "tool-call-delta", index, tool_calls={"function": function})
+
+
+COHERE_END = ("message-end", {"type": "message-end", "delta": {"finish_reason": "COMPLETE"}})
+
+
+def test_a_cohere_stream_s_text_is_judged_across_its_deltas_and_its_calls_whole():
+    events = [
+        cohere("content-start", 0, content={"type": "text", "text": "key SECRET"}),
+        cohere("content-delta", 0, content={"text": "123 now"}),
+        ("content-end", {"type": "content-end", "index": 0}),
+        cohere("tool-plan-delta", tool_plan="I will search."),
+        cohere_call(0, "search", '{"q": '),
+        cohere_call(0, None, '"weather"}'),
+        ("tool-call-end", {"type": "tool-call-end", "index": 0}),
+        COHERE_END,
+    ]
+    sent, guard, judge = guarded(CohereChatStream(), events)
+    assert guard.stopped is None
+    assert b"SECRET123" not in b"".join(event.raw for event in sent)
+    texts = [json.loads(event.data)["delta"]["message"]["content"]["text"] for event in sent if event.event
+             in ("content-start", "content-delta")]  # fmt: skip
+    assert "".join(texts) == "key [REDACTED] now"
+    assert judge.calls[-1] == ("search", '{"q": "weather"}')
+
+
+def test_a_cohere_stream_whose_blocks_or_calls_overlap_or_skip_stops():
+    """Cohere's own streaming example appends each delta to the call started last, LangChain joins them by index:
+    two calls open at once (an outside review's Bedrock finding, in Cohere's shape), a delta for a call that never
+    started, or a start out of order would give the agent other arguments than the ones judged."""
+    start = cohere("content-start", 0, content={"type": "text", "text": ""})
+    for events in (
+        [cohere_call(0, "search", ""), cohere_call(1, "send_email", ""), cohere_call(0, None, "{}")],
+        [cohere_call(0, None, "{}")],
+        [cohere_call(1, "search", "{}")],
+        [cohere_call(0, "search", "{}"), cohere_call(-1, None, "{}")],
+        [cohere_call(0, "search", "{}"), cohere_call(0, "search", "{}")],
+        [start, cohere("content-start", 1, content={"type": "text", "text": ""})],
+        [start, cohere("content-delta", 0.5, content={"text": "x"})],
+    ):
+        _, guard, _ = guarded(CohereChatStream(), [*events, COHERE_END])
+        assert guard.stopped is not None, events
+        assert guard.stopped.code == "stream_unreadable"
 
 
 def test_a_streamed_hosted_call_s_input_is_masked_string_by_string():

@@ -6,6 +6,7 @@ from wardgate.formats.anthropic_messages import AnthropicMessages
 from wardgate.formats.base import FormatAdapter, MalformedBody, TooComplex, apply_rewrites
 from wardgate.formats.bedrock import BedrockConverse
 from wardgate.formats.bedrock_invoke import BedrockInvoke, VertexRawPredict
+from wardgate.formats.cohere import CohereChat
 from wardgate.formats.errors import error_body
 from wardgate.formats.gemini import GeminiGenerateContent
 from wardgate.formats.generic_json import parse_unparsed, with_every_leaf
@@ -36,6 +37,7 @@ ADAPTERS: tuple[FormatAdapter, ...] = (
     BedrockConverse(),
     BedrockInvoke(),
     VertexRawPredict(),
+    CohereChat(),
 )
 
 
@@ -56,4 +58,6 @@ def provider_for(host: str, path: str) -> str:
         return "google"
     if "bedrock" in host:
         return "bedrock"
+    if "cohere" in host:
+        return "cohere"
     return "anthropic" if "anthropic" in host else "openai"

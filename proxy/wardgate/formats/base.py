@@ -16,6 +16,7 @@ __all__ = [
     "MalformedBody",
     "TooComplex",
     "apply_rewrites",
+    "call_id",
     "called_function",
     "drop_stale_logprobs",
     "keep_tools",
@@ -139,6 +140,12 @@ def called_function(call: Any) -> tuple[Mapping[str, Any], str, str] | None:
     # was what Wardgate judged: a second review's finding); without a type, the function object first.
     keys = sorted(_CALL_KEYS, key=lambda pair: pair[0] != call.get("type"))
     return next(((body, key, argument) for key, argument in keys if isinstance(body := call.get(key), Mapping)), None)
+
+
+def call_id(call: Mapping[str, Any], *keys: str) -> str:
+    """A call's id as the tool policy's verdicts name it: the first of `keys` (default `id`) it has, as text. A refusal
+    finds its call by this same text: compared raw, a denied call whose id was `5`, `null` or missing was kept."""
+    return str(next((call[key] for key in keys or ("id",) if key in call), ""))
 
 
 def tool_name(tool: Any) -> str | None:

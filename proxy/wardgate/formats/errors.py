@@ -37,6 +37,9 @@ def error_body(provider: str, status: int, code: str, message: str, details: Map
         # AWS JSON errors: boto3 reads the type from `__type` and raises it with `message`.
         error_type = _BEDROCK_TYPES.get(status, "InternalServerException")
         return {"__type": error_type, "message": message, "wardgate": {"code": code, **details}}
+    if provider == "cohere":
+        # Cohere's errors: the SDK raises by status and exposes the body.
+        return {"message": message, "wardgate": {"code": code, **details}}
     if provider == "ollama":
         # Ollama's clients raise with the `error` string.
         return {"error": message, "wardgate": {"code": code, **details}}

@@ -8,6 +8,7 @@ from typing import Any
 from wardgate.formats.base import (
     CHAT_FIELDS,
     CHAT_OBJECTS,
+    call_id,
     called_function,
     expect,
     keep_tools,
@@ -91,8 +92,9 @@ class OpenAIChat:
                 message["content"] = "\n".join(filter(None, [message.get("content"), refusal_text(denied)]))
             if not isinstance(message, dict) or not message.get("tool_calls"):
                 continue
-            kept = [call for call in message["tool_calls"] if call.get("id") not in denied]
-            if len(kept) == len(message["tool_calls"]):
+            calls = message["tool_calls"]
+            kept = [call for call in calls if not (isinstance(call, Mapping) and call_id(call) in denied)]
+            if len(kept) == len(calls):
                 continue
             if kept:
                 message["tool_calls"] = kept
@@ -125,7 +127,7 @@ def _calls(body: Mapping[str, Any]) -> Iterator[ToolCall]:
             called = called_function(call)
             if called is not None and isinstance(called[0].get("name"), str):
                 function, _, argument = called
-                yield ToolCall(str(call.get("id", "")), function["name"], str(function.get(argument) or ""))
+                yield ToolCall(call_id(call), function["name"], str(function.get(argument) or ""))
 
 
 def _tool_call_arguments(message: Mapping[str, Any], path: JsonPath, source: Source) -> Iterator[Segment]:

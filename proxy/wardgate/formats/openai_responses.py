@@ -8,6 +8,7 @@ from typing import Any
 
 from wardgate.formats.base import (
     MalformedBody,
+    call_id,
     expect,
     keep_tools,
     model_and_stream,
@@ -67,7 +68,7 @@ class OpenAIResponses:
             if isinstance(item, Mapping):
                 segments += self._item(item, ("output", index), "response")
         calls = [
-            ToolCall(str(item.get("call_id", item.get("id", ""))), item["name"], str(item.get(CALL_INPUTS[kind]) or ""))
+            ToolCall(call_id(item, "call_id", "id"), item["name"], str(item.get(CALL_INPUTS[kind]) or ""))
             for item in body.get("output") or []
             if isinstance(item, Mapping)
             and isinstance(kind := item.get("type"), str)
@@ -75,7 +76,7 @@ class OpenAIResponses:
             and isinstance(item.get("name"), str)
         ]
         calls += [
-            ToolCall(str(item.get("call_id", item.get("id", ""))), name, json.dumps(item.get(key)))
+            ToolCall(call_id(item, "call_id", "id"), name, json.dumps(item.get(key)))
             for item in body.get("output") or []
             if isinstance(item, Mapping) and str(item.get("type")) in CLIENT_RUN_CALLS
             for name, key in [CLIENT_RUN_CALLS[str(item["type"])]]
@@ -93,7 +94,7 @@ class OpenAIResponses:
             if not isinstance(item, Mapping):
                 return False
             kind = str(item.get("type"))
-            return (kind in CALL_INPUTS or kind in CLIENT_RUN_CALLS) and item.get("call_id", item.get("id")) in denied
+            return (kind in CALL_INPUTS or kind in CLIENT_RUN_CALLS) and call_id(item, "call_id", "id") in denied
 
         if any(refused(item) for item in output):
             text = {"type": "output_text", "text": refusal_text(denied), "annotations": []}

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, TypeGuard
 
 from wardgate.formats.anthropic_messages import on_cloud_route
 from wardgate.formats.base import MalformedBody, called_function
+from wardgate.formats.cohere import is_cohere_chat
 from wardgate.formats.eventstream import BEDROCK_CHUNKS, EVENT_STREAM, aws_exception
 from wardgate.formats.gemini import either, gemini_method
 from wardgate.formats.generic_json import is_structural, string_leaves
@@ -30,6 +31,7 @@ __all__ = [
     "AnthropicStream",
     "BedrockConverseStream",
     "BedrockInvokeStream",
+    "CohereChatStream",
     "GeminiStream",
     "GenericStream",
     "Location",
@@ -159,6 +161,31 @@ class _Started:
         index = _whole(value, what)
         if index > count:
             raise StreamUnreadable(f"an event names {what} {index} after {count} of them")
+        return index
+
+
+class _OneAtATime(_Started):
+    """Entries clients may build by index or by appending to the last one started (Cohere's own streaming example,
+    Strands on Bedrock): each starts after the one before it ended, and every event names the open one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: int | None = None
+
+    def start(self, value: Any, what: str) -> int:
+        if self.open is not None:
+            raise StreamUnreadable(f"an event starts another {what} while {what} {self.open} is open")
+        self.open = self.next(value, what)
+        return self.open
+
+    def within(self, value: Any, what: str) -> int:
+        index = _whole(value, what)
+        if index != self.open:
+            raise StreamUnreadable(f"an event names {what} {index} while {what} {self.open} is open")
+        return index
+
+    def end(self, value: Any, what: str) -> int:
+        index, self.open = self.within(value, what), None
         return index
 
 
@@ -690,6 +717,81 @@ class BedrockInvokeStream(AnthropicStream):
         return aws_exception(code, message, decision_id)
 
 
+class CohereChatStream:
+    """Cohere's v2 `chat_stream`: content blocks (text or thinking) and tool calls, each started, continued and ended
+    by index, the calls' arguments streamed as text; a `tool_plan` streamed before the calls. The cohere SDK hands
+    each event to the client, which joins them by index (LangChain) or onto the last one started (Cohere's own
+    examples): blocks and calls come one at a time, in order, each event naming the open one."""
+
+    provider = "cohere"
+    has_end_event = True  # message-end
+    strict = True
+    framing = SSE
+
+    def __init__(self) -> None:
+        self._contents, self._calls = _OneAtATime(), _OneAtATime()
+
+    def locations(self, event: SseEvent, payload: Any) -> list[Location]:
+        kind = payload.get("type") if _is_map(payload) else None
+        if not _is_map(payload) or kind not in _COHERE_EVENTS:
+            return []
+        delta = payload.get("delta")
+        message = delta.get("message") if _is_map(delta) else None
+        if kind == "tool-plan-delta" and _is_map(message) and isinstance(message.get("tool_plan"), str):
+            return [Location("tool_plan", ("delta", "message", "tool_plan"))]
+        if kind in ("content-start", "content-delta"):
+            started = kind == "content-start"
+            index = (self._contents.start if started else self._contents.within)(payload.get("index"), "content block")
+            content = message.get("content") if _is_map(message) else None
+            channels = {"text": f"content:{index}", "thinking": f"content:{index}:thinking"}
+            found = [
+                Location(channel, ("delta", "message", "content", key), opens=started)
+                for key, channel in channels.items()
+                if _is_map(content) and isinstance(content.get(key), str)
+            ]
+            logprobs = payload.get("logprobs")
+            if _is_map(logprobs) and isinstance(logprobs.get("text"), str):
+                found.append(Location(f"content:{index}:logprobs", ("logprobs", "text"), mirror=True))
+            return found
+        if kind in ("tool-call-start", "tool-call-delta"):
+            started = kind == "tool-call-start"
+            index = (self._calls.start if started else self._calls.within)(payload.get("index"), "tool call")
+            call = message.get("tool_calls") if _is_map(message) else None
+            called = called_function(call)
+            if called is None:
+                return []
+            function, key, argument = called
+            name = function.get("name") if isinstance(function.get("name"), str) else None
+            if started and name is None:
+                raise StreamUnreadable("a tool call starts without a name")
+            if not started and name is not None:
+                raise StreamUnreadable("a tool call's delta names it again")
+            if isinstance(function.get(argument), str):
+                path = ("delta", "message", "tool_calls", key, argument)
+                return [Location(f"call:{index}", path, tool=name or "", opens=started)]
+            return [Location(f"call:{index}", (), tool=name, opens=True)] if name else []
+        return []
+
+    def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
+        kind = payload.get("type") if _is_map(payload) else None
+        if kind == "message-end":
+            return None
+        if kind == "content-end":
+            return [f"content:{self._contents.end(payload.get('index'), 'content block')}"]
+        if kind == "tool-call-end":
+            return [f"call:{self._calls.end(payload.get('index'), 'tool call')}"]
+        return []
+
+    def error_event(self, code: str, message: str, decision_id: str | None = None) -> bytes:
+        # The cohere SDK skips events it cannot read: a `message-end` whose finish reason is ERROR is the one it hands
+        # the client as the stream's failure.
+        delta = {"finish_reason": "ERROR", "error": message, "wardgate": {"code": code, "decision_id": decision_id}}
+        return encode_event("message-end", json.dumps({"type": "message-end", "delta": delta}))
+
+
+_COHERE_EVENTS = frozenset(("content-start", "content-delta", "tool-plan-delta", "tool-call-start", "tool-call-delta"))
+
+
 class GenericStream:
     """Any other SSE answer on an inspected host (a provider or endpoint we do not map): every string is a channel
     by its place in the event (below); errors in the provider's shape."""
@@ -749,6 +851,8 @@ def stream_format_for(path: str) -> StreamFormat | None:
         return OpenAIResponsesStream()
     if bare.endswith("/messages") or on_cloud_route(bare):
         return AnthropicStream()
+    if is_cohere_chat("POST", bare):
+        return CohereChatStream()
     operation = bedrock_operation(bare)
     if operation == "converse-stream":
         return BedrockConverseStream()

@@ -1,9 +1,9 @@
-"""Answers of APIs whose tool calls Wardgate does not read as calls yet: Cohere's v2 chat and Mistral's Conversations.
+"""Answers of APIs whose tool calls Wardgate does not read as calls yet: Cohere's v1 chat and Mistral's Conversations.
 
 Their text is judged like any unmapped answer's, but a call in them would reach an agent (the cohere SDK hands it
 back, mistralai's `RunContext` runs it) never judged by the tool policy: an outside review sent `send_email` to an
-attacker through both. Until they have formats of their own, an answer or a stream event that carries a call is
-refused instead.
+attacker through Mistral's. Until they have formats of their own, an answer, a JSON line or a stream event that
+carries a call is refused instead. (Cohere's v2 chat has its format: `formats/cohere.py`.)
 """
 
 from __future__ import annotations
@@ -15,20 +15,25 @@ from wardgate.formats.target import route_path
 
 __all__ = ["unread_call"]
 
-_COHERE_CALL_EVENTS = frozenset(("tool-call-start", "tool-call-delta", "tool-call-end"))
+# Cohere v1 streams JSON lines; each names its kind in `event_type`.
+_COHERE_V1_CALL_EVENTS = frozenset(("tool-calls-generation", "tool-calls-chunk"))
 _MISTRAL_CALL_EVENTS = frozenset(("function.call", "function.call.delta"))
 
 
 def unread_call(path: str, payload: Any) -> str | None:
-    """The API whose call this answer (or stream event) carries, when Wardgate cannot judge it as one; else None."""
+    """The API whose call this answer (or stream event, or list of JSON lines) carries, when Wardgate cannot judge it
+    as one; else None."""
+    if isinstance(payload, list):
+        return next((api for line in payload if (api := unread_call(path, line)) is not None), None)
     if not isinstance(payload, Mapping):
         return None
     bare = route_path(path).rstrip("/")
-    if bare.endswith("/v2/chat"):
-        message = payload.get("message")
-        calls = message.get("tool_calls") if isinstance(message, Mapping) else None
-        if str(payload.get("type")) in _COHERE_CALL_EVENTS or calls:
-            return "Cohere v2 chat"
+    if bare.endswith("/v1/chat"):
+        # An answer's calls, a stream's call events, and the calls its `stream-end` repeats in `response`.
+        response = payload.get("response")
+        ended = response.get("tool_calls") if isinstance(response, Mapping) else None
+        if str(payload.get("event_type")) in _COHERE_V1_CALL_EVENTS or payload.get("tool_calls") or ended:
+            return "Cohere v1 chat"
     if "/v1/conversations" in bare:
         outputs = payload.get("outputs")
         entries = outputs if isinstance(outputs, list) else []

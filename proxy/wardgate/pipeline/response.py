@@ -101,17 +101,17 @@ class ResponseJudge:
             return _unreadable(ValueError("a provider's answer that is not UTF-8 text"))
         if read is None:
             return await self._binary(ctx, content, content_type)
+        if adapter is None and read.kind in ("json", "jsonl") and (api := unread_call(path, read.value)) is not None:
+            message = f"the answer holds a tool call of {api}, which Wardgate cannot judge yet"
+            return ResponseOutcome(
+                refusal=Decision.deny("tool_call_unjudged", message, status=502, source="fail_closed")
+            )
         # JSON Lines a format streams (Ollama's answers) are its answers, one per line.
         if read.kind != "json" and not (read.kind == "jsonl" and adapter is not None):
             return await self._text(ctx, read)
         body = read.value
         if ctx.endpoint == "mcp":
             return await self._mcp(ctx, body)
-        if adapter is None and (api := unread_call(path, body)) is not None:
-            message = f"the answer holds a tool call of {api}, which Wardgate cannot judge yet"
-            return ResponseOutcome(
-                refusal=Decision.deny("tool_call_unjudged", message, status=502, source="fail_closed")
-            )
 
         def parse() -> Exchange:
             try:

@@ -85,6 +85,7 @@ class FakeUpstream(BackgroundServer):
         app.router.add_post("/v1beta/models/{model}:generateContent", self._gemini)
         app.router.add_post("/api/chat", self._ollama_chat)
         app.router.add_post("/model/{model}/converse", self._converse)
+        app.router.add_post("/v2/chat", self._cohere_chat)
         app.router.add_route("*", "/{tail:.*}", self._other)
 
     async def _record(self, request: web.Request) -> dict[str, Any]:
@@ -310,6 +311,48 @@ class FakeUpstream(BackgroundServer):
         usage = {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15}
         return web.json_response({"output": {"message": {"role": "assistant", "content": content}},
                                   "stopReason": stop, "usage": usage, "metrics": {"latencyMs": 1}})  # fmt: skip
+
+    async def _cohere_chat(self, request: web.Request) -> web.StreamResponse:
+        """Cohere's v2 chat: content parts; a call is OpenAI-shaped, planned first (`tool_plan`); streams name each
+        event by its `type`, and blocks and calls by `index`."""
+        body = await self._record(request)
+        text = self.reply if self.reply is not None else _last_user_text(body)
+        usage = {
+            "billed_units": {"input_tokens": 10, "output_tokens": 5},
+            "tokens": {"input_tokens": 10, "output_tokens": 5},
+        }
+        if body.get("stream"):
+            return await self._sse(request, self._cohere_events(text, usage))
+        message: dict[str, Any] = {"role": "assistant", "content": [{"type": "text", "text": text}]}
+        finish = "COMPLETE"
+        if self.tool_call is not None:
+            name, pieces = self.tool_call
+            call = {"id": "call_1", "type": "function", "function": {"name": name, "arguments": "".join(pieces)}}
+            message = {"role": "assistant", "tool_plan": f"I will call {name}.", "tool_calls": [call]}
+            finish = "TOOL_CALL"
+        return web.json_response({"id": _id(""), "message": message, "finish_reason": finish, "usage": usage})
+
+    def _cohere_events(self, text: str, usage: dict[str, Any]) -> Iterator[tuple[str | None, dict[str, Any] | str]]:
+        def event(kind: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+            return kind, {"type": kind, **fields}
+
+        yield event("message-start", id=_id(""), delta={"message": {"role": "assistant"}})
+        if self.tool_call is not None:
+            name, pieces = self.tool_call
+            yield event("tool-plan-delta", delta={"message": {"tool_plan": f"I will call {name}."}})
+            call = {"id": "call_1", "type": "function", "function": {"name": name, "arguments": ""}}
+            yield event("tool-call-start", index=0, delta={"message": {"tool_calls": call}})
+            for piece in pieces:
+                arguments = {"function": {"arguments": piece}}
+                yield event("tool-call-delta", index=0, delta={"message": {"tool_calls": arguments}})
+            yield event("tool-call-end", index=0)
+        else:
+            yield event("content-start", index=0, delta={"message": {"content": {"type": "text", "text": ""}}})
+            for piece in self._pieces(text):
+                yield event("content-delta", index=0, delta={"message": {"content": {"text": piece}}})
+            yield event("content-end", index=0)
+        finish = "COMPLETE" if self.tool_call is None else "TOOL_CALL"
+        yield event("message-end", delta={"finish_reason": finish, "usage": usage})
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
