@@ -15,6 +15,7 @@ from wardgate.formats import (
 from wardgate.formats.body import nodes_over, read_body
 from wardgate.formats.cohere import CohereChat
 from wardgate.formats.generic_json import leaf_segment
+from wardgate.formats.mcp import is_jsonrpc, methods
 from wardgate.formats.openai_chat import OpenAIChat
 from wardgate.formats.openai_responses import OpenAIResponses
 from wardgate.formats.unread_calls import unread_call
@@ -310,6 +311,32 @@ def test_a_call_of_an_api_wardgate_cannot_judge_as_one_is_found_to_be_refused():
     assert unread_call("/v1/conversations", {"outputs": [{"type": "message.output", "content": "hi"}]}) is None
     assert unread_call("/v1/other", mistral_call) is None
     assert unread_call("/v1/chat", {"event_type": ["unhashable"]}) is None
+    # OpenAI Assistants: a run waiting for the client's functions, or a run step's function calls (whole, delta).
+    calls = [{"id": "c", "type": "function", "function": {"name": "send_email", "arguments": "{}"}}]
+    run = {"object": "thread.run", "required_action": {"submit_tool_outputs": {"tool_calls": calls}}}
+    assert unread_call("/v1/threads/t1/runs", run) == "OpenAI Assistants"
+    assert unread_call("/v1/threads/t1/runs/r1", {"data": [run]}) == "OpenAI Assistants"
+    step = {"object": "thread.run.step.delta", "delta": {"step_details": {"type": "tool_calls", "tool_calls": calls}}}
+    assert unread_call("/v1/threads/runs", step) == "OpenAI Assistants"
+    assert unread_call("/v1/threads/t1/runs", {"object": "thread.run", "required_action": None}) is None
+    # Gemini Interactions: a function_call step, or its streamed arguments.
+    steps = {"steps": [{"type": "model_output", "content": []}, {"type": "function_call", "name": "send_email"}]}
+    assert unread_call("/v1beta/interactions", steps) == "Gemini Interactions"
+    delta = {"event_type": "step.delta", "index": 1, "delta": {"type": "arguments_delta", "arguments": "{"}}
+    assert unread_call("/v1beta/interactions", delta) == "Gemini Interactions"
+    assert unread_call("/v1beta/interactions", {"steps": [{"type": ["unhashable"]}]}) is None
+
+
+def test_a_json_rpc_batch_is_mcp_if_any_item_is():
+    """The TypeScript MCP server runs a `tools/call` batched beside a response; read as MCP only when every item was
+    a request, it skipped the tool policy (an outside review). A response's id names no method."""
+    call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "shell_exec"}}
+    answer = {"jsonrpc": "2.0", "id": 77, "result": {}}
+    for batch in ([call, answer], [answer, call], [answer]):
+        assert is_jsonrpc(batch)
+    assert list(methods([answer, call]).values()) == ["tools/call"]
+    assert not is_jsonrpc([{"id": 1, "method": "x"}])
+    assert not is_jsonrpc([])
 
 
 COHERE_TOOLS = [{"type": "function", "function": {"name": name, "parameters": {}}} for name in ("search", "shell")]

@@ -254,3 +254,17 @@ def test_a_thought_is_its_own_channel_and_a_candidate_must_sit_at_its_index():
     guard.feed(f"data: {json.dumps(moved)}\r\n\r\n".encode())
     assert guard.stopped is not None
     assert guard.stopped.code == "stream_unreadable"
+
+
+@pytest.mark.parametrize("thought", ["true", 1, "yes", "false"])
+def test_a_thought_mark_that_is_no_json_boolean_is_refused(thought):
+    """google-genai reads `thought` as pydantic's lax bool (`"true"`, `1`, `"yes"` are true) and leaves such a part out
+    of `.text`: read as no thought, it sat between two halves of a key the client joined (an outside review)."""
+    parts = [{"text": "The key is AKIAZ3MS"}, {"text": "x", "thought": thought}, {"text": "JV4W okay."}]
+    with pytest.raises(MalformedBody, match="thought"):
+        GEMINI.parse_response({"candidates": [{"content": {"role": "model", "parts": parts}}]})
+    event = {"candidates": [{"index": 0, "content": {"parts": parts}}]}
+    guard = StreamGuard(GeminiStream(), ToolJudge(), Vault())
+    guard.feed(f"data: {json.dumps(event)}\r\n\r\n".encode())
+    assert guard.stopped is not None
+    assert guard.stopped.code == "stream_unreadable"

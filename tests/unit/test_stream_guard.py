@@ -588,6 +588,20 @@ def test_a_generic_stream_carrying_a_call_wardgate_cannot_judge_stops():
     assert guard.stopped is None
 
 
+def test_an_event_with_a_key_twice_stops_even_a_stream_of_an_unmapped_api():
+    """SDKs keep a repeated key's last value; read as text, such an event hid a Mistral call from the check for calls
+    (an outside review). Data that is not JSON at all is still judged as the text it is."""
+    twice = b'data: {"zz": 1, "type": "function.call.delta", "name": "send_email", "arguments": "{}", "zz": 1}\n\n'
+    guard = StreamGuard(GenericStream("mistral", "/v1/conversations"), CallJudge(), Vault())
+    guard.feed(twice)
+    assert guard.stopped is not None
+    assert guard.stopped.code == "stream_unreadable"
+    guard = StreamGuard(GenericStream("mistral", "/v1/conversations"), CallJudge(), Vault())
+    out = guard.feed(b"data: plain words\n\n") + guard.finish()
+    assert guard.stopped is None
+    assert b"plain words" in out
+
+
 def cohere(kind: str, index: int | None = None, **message) -> tuple[str, dict]:
     event: dict = {"type": kind, "delta": {"message": message}}
     return kind, event if index is None else {**event, "index": index}

@@ -13,12 +13,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from wardgate.formats.base import MalformedBody, expect, refusal_text
+from wardgate.formats.base import AmbiguousBody, MalformedBody, expect, refusal_text
 from wardgate.formats.generic_json import string_leaves
 from wardgate.formats.target import route_path
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
 
-__all__ = ["GeminiGenerateContent", "either", "gemini_method", "hosted_tool_name"]
+__all__ = ["GeminiGenerateContent", "either", "gemini_method", "hosted_tool_name", "is_thought"]
 
 # On a route (case folded); Google's front end decodes an escaped `:`. A batch holds generate requests; a cached
 # content holds a request's contents and tools, which a later request runs by naming the cache.
@@ -31,6 +31,16 @@ def gemini_method(path: str) -> str | None:
     """`generatecontent`, `streamgeneratecontent`, `batchgeneratecontent` or `cachedcontents`, else None."""
     found = _METHOD.search(route_path(path))
     return (found.group(1) or found.group(2)) if found else None
+
+
+def is_thought(part: Mapping[str, Any]) -> bool:
+    """Whether google-genai leaves this part out of `.text`. It reads `thought` as pydantic's lax bool (`"true"`, `1`,
+    `"yes"` are true), so only a JSON boolean (or null) means one thing to every client; anything else is refused (an
+    outside review hid the middle of a key in a part marked `"thought": "true"`)."""
+    thought = part.get("thought")
+    if thought is not None and not isinstance(thought, bool):
+        raise AmbiguousBody("a part's `thought` is neither true nor false, which clients read differently")
+    return thought is True
 
 
 def _snake(key: str) -> str:
@@ -102,9 +112,7 @@ class GeminiGenerateContent:
         # A thought is no part of the answer's text (google-genai's `.text` leaves it out): read as another role's,
         # so the secrets scanner's join of the answer's parts does not have it between two halves of a key.
         segments = [
-            Segment(
-                "unknown" if part.get("thought") is True else "assistant", "response", part["text"], (*path, "text")
-            )
+            Segment("unknown" if is_thought(part) else "assistant", "response", part["text"], (*path, "text"))
             for path, part in _parts(body)
             if isinstance(part.get("text"), str)
         ]

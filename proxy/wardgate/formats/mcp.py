@@ -36,9 +36,11 @@ JSONRPC_POLICY_ERROR = -32001
 
 
 def is_jsonrpc(body: Any) -> bool:
-    """A JSON-RPC 2.0 request (or a batch of them): what MCP clients POST."""
-    items = body if isinstance(body, list) and body else [body]
-    return all(isinstance(item, Mapping) and item.get("jsonrpc") == "2.0" and "method" in item for item in items)
+    """A JSON-RPC 2.0 message, or a batch holding one: what MCP clients POST (requests, notifications, and their
+    answers to a server's requests). A batch is MCP if any of its items is: read only when all were requests, a
+    `tools/call` beside an answer went to a server that ran it, unjudged by the tool policy (an outside review)."""
+    items = body if isinstance(body, list) else [body]
+    return any(isinstance(item, Mapping) and item.get("jsonrpc") == "2.0" for item in items)
 
 
 def requests(body: Any) -> list[dict[str, Any]]:
@@ -71,7 +73,7 @@ def named_identifiers(body: Any) -> list[Segment]:
 
 def methods(body: Any) -> dict[str, str]:
     """JSON-RPC id (as `_id_key` reads it) → method, to know what each result answers."""
-    return {_id_key(r.get("id")): str(r.get("method")) for r in requests(body) if "id" in r}
+    return {_id_key(r.get("id")): str(r["method"]) for r in requests(body) if "id" in r and "method" in r}
 
 
 def _id_key(value: Any) -> str:

@@ -18,7 +18,7 @@ from wardgate.formats.anthropic_messages import on_cloud_route
 from wardgate.formats.base import MalformedBody, called_function
 from wardgate.formats.cohere import is_cohere_chat
 from wardgate.formats.eventstream import BEDROCK_CHUNKS, EVENT_STREAM, aws_exception
-from wardgate.formats.gemini import either, gemini_method
+from wardgate.formats.gemini import either, gemini_method, is_thought
 from wardgate.formats.generic_json import is_structural, string_leaves
 from wardgate.formats.media import BYTES_MARK, byte_text
 from wardgate.formats.openai_responses import CALL_INPUTS, CLIENT_RUN_CALLS
@@ -582,7 +582,10 @@ class GeminiStream:
                 if _is_map(part) and isinstance(part.get("text"), str):
                     # A thought is no part of the answer's text (google-genai's `.text` leaves it out): its own
                     # channel, so a key split around one is whole in the answer's (an outside review's finding).
-                    text_channel = f"{channel}:thought" if part.get("thought") is True else channel
+                    try:
+                        text_channel = f"{channel}:thought" if is_thought(part) else channel
+                    except MalformedBody as exc:
+                        raise StreamUnreadable(str(exc)) from None
                     found.append(
                         Location(text_channel, ("candidates", position, "content", "parts", part_index, "text"))
                     )

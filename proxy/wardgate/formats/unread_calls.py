@@ -1,4 +1,5 @@
-"""Answers of APIs whose tool calls Wardgate does not read as calls yet: Cohere's v1 chat and Mistral's Conversations.
+"""Answers of APIs whose tool calls Wardgate does not read as calls yet: Cohere's v1 chat, Mistral's Conversations,
+OpenAI's Assistants runs and Gemini's Interactions.
 
 Their text is judged like any unmapped answer's, but a call in them would reach an agent (the cohere SDK hands it
 back, mistralai's `RunContext` runs it) never judged by the tool policy: an outside review sent `send_email` to an
@@ -8,7 +9,7 @@ carries a call is refused instead. (Cohere's v2 chat has its format: `formats/co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from wardgate.formats.target import route_path
@@ -18,6 +19,8 @@ __all__ = ["unread_call"]
 # Cohere v1 streams JSON lines; each names its kind in `event_type`.
 _COHERE_V1_CALL_EVENTS = frozenset(("tool-calls-generation", "tool-calls-chunk"))
 _MISTRAL_CALL_EVENTS = frozenset(("function.call", "function.call.delta"))
+# Gemini Interactions: a step the client runs, and the streamed pieces of its arguments.
+_INTERACTION_CALLS = frozenset(("function_call", "arguments_delta"))
 
 
 def unread_call(path: str, payload: Any) -> str | None:
@@ -34,6 +37,10 @@ def unread_call(path: str, payload: Any) -> str | None:
         ended = response.get("tool_calls") if isinstance(response, Mapping) else None
         if str(payload.get("event_type")) in _COHERE_V1_CALL_EVENTS or payload.get("tool_calls") or ended:
             return "Cohere v1 chat"
+    if "/threads" in bare and _holds(payload, _assistant_call):
+        return "OpenAI Assistants"
+    if "/interactions" in bare and _holds(payload, lambda value: str(value.get("type")) in _INTERACTION_CALLS):
+        return "Gemini Interactions"
     if "/v1/conversations" in bare:
         outputs = payload.get("outputs")
         entries = outputs if isinstance(outputs, list) else []
@@ -42,3 +49,22 @@ def unread_call(path: str, payload: Any) -> str | None:
         ):
             return "Mistral conversations"
     return None
+
+
+def _assistant_call(value: Mapping[str, Any]) -> bool:
+    """A run that waits for the client to run functions (`required_action`, what `runs.create_and_poll` and the
+    streaming helpers hand the app), or a run step's function calls (`step_details`, whole or as a delta)."""
+    if value.get("required_action"):
+        return True
+    details = value.get("step_details")
+    calls = details.get("tool_calls") if isinstance(details, Mapping) else None
+    return isinstance(calls, list) and any(
+        isinstance(call, Mapping) and call.get("type") == "function" for call in calls
+    )
+
+
+def _holds(value: Any, found: Callable[[Mapping[str, Any]], bool]) -> bool:
+    """Whether any object in a JSON value (already bounded in depth when it was read) is `found`."""
+    if isinstance(value, Mapping):
+        return found(value) or any(_holds(item, found) for item in value.values())
+    return isinstance(value, list) and any(_holds(item, found) for item in value)

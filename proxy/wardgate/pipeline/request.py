@@ -391,7 +391,7 @@ class RequestPipeline:
         if adapter is None and is_jsonrpc(body):
             # MCP: the request is judged for who calls what; a tools/call is judged as the tool call it is.
             ctx.provider, ctx.mcp_methods = "mcp", methods(body)
-            ctx.mcp_request_id = next((r.get("id") for r in requests(body) if "id" in r), None)
+            ctx.mcp_request_id = next((r.get("id") for r in requests(body) if "id" in r and "method" in r), None)
             return with_every_leaf(Exchange("mcp", "mcp", None, False, named_identifiers(body)), body, max_segments)
         if adapter is None:
             exchange = dataclasses.replace(parse_unparsed(body, ctx.provider), model=named_model(body))

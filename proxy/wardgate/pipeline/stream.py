@@ -21,7 +21,7 @@ import re
 from collections import deque
 from typing import Any, Protocol
 
-from wardgate.formats.base import apply_rewrites, value_at
+from wardgate.formats.base import MalformedBody, apply_rewrites, value_at
 from wardgate.formats.body import strict_json
 from wardgate.formats.generic_json import KEY_MARK, byte_leaves, string_leaves
 from wardgate.formats.media import BYTES_MARK, byte_text
@@ -269,7 +269,12 @@ class StreamGuard:
             raise _Stopped(_fail_closed("stream_unreadable", "a line of the stream names no SSE field"), None, None, "")
         if event.data is not None and event.data.strip() != "[DONE]":
             try:
-                payload = strict_json(event.data)  # duplicate keys: judged as the text it is (if not `strict`)
+                payload = strict_json(event.data)
+            except MalformedBody as exc:
+                # JSON that clients read otherwise than Wardgate (a key twice: the SDKs keep its last value), on any
+                # stream: read as text, an unmapped API's event hid the call in it from the check for calls (an
+                # outside review ran `send_email` through Mistral's Conversations that way).
+                raise _Stopped(_fail_closed("stream_unreadable", str(exc)), None, None, "") from None
             except ValueError:
                 if self._format.strict:
                     decision = _fail_closed("stream_unreadable", "an event of the stream is not one JSON value")
