@@ -135,8 +135,17 @@ everyone_tools_deny := data.tools.deny
 
 tool_denied(name) if {
 	some pattern in array.concat(everyone_tools_deny, object.get(tenant, ["tools", "deny"], []))
-	glob.match(pattern, null, name)
+	some alias in tool_aliases(name)
+	glob.match(pattern, null, alias)
 }
+
+# One tool under every name its offer may have: OpenAI's computer tool is offered as `computer` (GA) or
+# `computer_use_preview`, and its calls (`computer_call`, judged as `computer`) do not say which.
+same_tools := {"computer", "computer_use_preview"}
+
+tool_aliases(name) := same_tools if name in same_tools
+
+else := {name}
 
 tools_deny contains name if {
 	input.phase in {"request", "response"}

@@ -289,6 +289,17 @@ test_a_call_to_a_denied_tool_is_denied if {
 	d.reasons[0].code == "tool_denied"
 }
 
+test_the_computer_tool_is_denied_under_either_of_its_names if {
+	every denied in ["computer", "computer_use_preview"] {
+		d := wardgate.decision with input as request({"phase": "tool_call", "tool_call": {"name": "computer", "arguments": {}}})
+			with data.tools as {"deny": [denied]}
+		not d.allow
+		offered := wardgate.decision with input as request({"request": {"model": "gpt-4o-mini", "tools": ["computer", "computer_use_preview"]}})
+			with data.tools as {"deny": [denied]}
+		offered.tools.deny == ["computer", "computer_use_preview"]
+	}
+}
+
 test_a_tenant_denies_its_own_tools if {
 	acme := {"acme": {"models": ["*"], "tools": {"deny": ["send_email"]}}}
 	d := wardgate.decision with input as request({

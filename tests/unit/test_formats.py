@@ -290,6 +290,22 @@ def test_hosted_calls_the_client_runs_are_tool_calls_named_by_their_tool():
     ]  # fmt: skip
     refused = OpenAIResponses().refuse_tool_calls(answer, {"c1": "the call to shell: denied"})
     assert [item["type"] for item in refused["output"]] == ["apply_patch_call", "message"]
+    # A computer call, whichever name its tool was offered under: each input it holds is judged (the GA tool's
+    # `actions`, which the Agents SDK runs first, went unjudged beside the preview tool's `action`).
+    computer = {
+        "type": "computer_call",
+        "call_id": "c3",
+        "action": {"type": "screenshot"},
+        "actions": [{"type": "wait"}],
+    }
+    calls = (
+        OpenAIResponses().parse_response({"output": [computer, {"type": "computer_call", "call_id": "c4"}]}).tool_calls
+    )
+    assert [(c.id, c.name, c.arguments) for c in calls] == [
+        ("c3", "computer", '{"type": "screenshot"}'),
+        ("c3", "computer", '[{"type": "wait"}]'),
+        ("c4", "computer", "null"),
+    ]
 
 
 def test_mistral_agent_completions_are_read_as_chat():

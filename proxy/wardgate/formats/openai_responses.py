@@ -19,7 +19,7 @@ from wardgate.formats.base import (
 )
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
 
-__all__ = ["CALL_INPUTS", "CLIENT_RUN_CALLS", "OpenAIResponses"]
+__all__ = ["CALL_INPUTS", "CLIENT_RUN_CALLS", "OpenAIResponses", "client_run_inputs"]
 
 _ROLES: dict[str, Role] = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 _INPUT_TEXT = frozenset({"input_text", "output_text", "text"})
@@ -29,12 +29,21 @@ CALL_INPUTS = {"function_call": "arguments", "custom_tool_call": "input"}
 # Calls of hosted tools the client runs (the Agents SDK's shell, apply_patch, computer): named by the tool's type, as
 # the request offers it, their input an object. They reached agents unjudged by the tool policy (an outside review).
 CLIENT_RUN_CALLS = {
-    "shell_call": ("shell", "action"),
-    "local_shell_call": ("local_shell", "action"),
-    "apply_patch_call": ("apply_patch", "operation"),
-    "computer_call": ("computer_use_preview", "action"),
+    "shell_call": ("shell", ("action",)),
+    "local_shell_call": ("local_shell", ("action",)),
+    "apply_patch_call": ("apply_patch", ("operation",)),
+    # A computer call does not say whether its tool was offered as `computer` (GA) or `computer_use_preview`: the
+    # policy reads both names as one tool. The GA tool batches `actions`, which the Agents SDK runs before `action`;
+    # judged as the preview tool's `action` alone, a GA call typed a command past `tools.deny` (an outside review).
+    "computer_call": ("computer", ("action", "actions")),
 }
 _RESULTS = frozenset({"function_call_output", "custom_tool_call_output"})
+
+
+def client_run_inputs(item: Mapping[str, Any]) -> tuple[str, list[str]] | None:
+    """A client-run call's tool name and the keys of its input it holds; None for any other item."""
+    hosted = CLIENT_RUN_CALLS.get(str(item.get("type")))
+    return None if hosted is None else (hosted[0], [key for key in hosted[1] if key in item])
 
 
 class OpenAIResponses:
@@ -75,12 +84,11 @@ class OpenAIResponses:
             and kind in CALL_INPUTS
             and isinstance(item.get("name"), str)
         ]
-        calls += [
-            ToolCall(call_id(item, "call_id", "id"), name, json.dumps(item.get(key)))
-            for item in body.get("output") or []
-            if isinstance(item, Mapping) and str(item.get("type")) in CLIENT_RUN_CALLS
-            for name, key in [CLIENT_RUN_CALLS[str(item["type"])]]
-        ]
+        for item in body.get("output") or []:
+            run = client_run_inputs(item) if isinstance(item, Mapping) else None
+            if run is not None:  # each input key judged as the call's arguments (none: its name alone, `null`)
+                inputs = [json.dumps(item[key]) for key in run[1]] or ["null"]
+                calls += [ToolCall(call_id(item, "call_id", "id"), run[0], arguments) for arguments in inputs]
         model, _ = model_and_stream(body)
         return Exchange(self.provider, "responses", model, False, segments, tool_calls=tuple(calls))
 

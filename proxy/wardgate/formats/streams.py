@@ -21,7 +21,7 @@ from wardgate.formats.eventstream import BEDROCK_CHUNKS, EVENT_STREAM, aws_excep
 from wardgate.formats.gemini import either, gemini_method, is_thought
 from wardgate.formats.generic_json import is_structural, string_leaves
 from wardgate.formats.media import BYTES_MARK, byte_text
-from wardgate.formats.openai_responses import CALL_INPUTS, CLIENT_RUN_CALLS
+from wardgate.formats.openai_responses import CALL_INPUTS, CLIENT_RUN_CALLS, client_run_inputs
 from wardgate.formats.sse import SSE, Framing, SseEvent, encode_event
 from wardgate.formats.target import bedrock_operation, raw_predict, route_path
 from wardgate.formats.unread_calls import unread_call
@@ -450,9 +450,15 @@ class OpenAIResponsesStream:
 
     @staticmethod
     def _item_texts(item: Mapping[str, Any], output: Any, path: JsonPath) -> Iterator[Location]:
-        if (hosted := CLIENT_RUN_CALLS.get(str(item.get("type")))) is not None:
-            # Judged whole, as the JSON of its input object (never rewritten: an object cannot take a text back).
-            yield Location(f"output:{output}", (*path, hosted[1]), "full", tool=hosted[0])
+        if (run := client_run_inputs(item)) is not None:
+            # Judged whole, as the JSON of its input object (masked string by string: an object cannot take a text
+            # back); a second input key (a computer call's `actions` beside `action`) as a call of its own.
+            name, keys = run
+            if not keys:  # no input: judged by its name
+                yield Location(f"output:{output}", (), tool=name)
+            for position, key in enumerate(keys):
+                channel = f"output:{output}" if position == 0 else f"output:{output}:{key}"
+                yield Location(channel, (*path, key), "full", tool=name)
             return
         argument = CALL_INPUTS.get(str(item.get("type")))
         if argument is not None and isinstance(item.get(argument), str):
