@@ -341,6 +341,10 @@ def test_a_call_of_an_api_wardgate_cannot_judge_as_one_is_found_to_be_refused():
     delta = {"event_type": "step.delta", "index": 1, "delta": {"type": "arguments_delta", "arguments": "{"}}
     assert unread_call("/v1beta/interactions", delta) == "Gemini Interactions"
     assert unread_call("/v1beta/interactions", {"steps": [{"type": ["unhashable"]}]}) is None
+    # A listing of steps already run is history: their calls have outputs.
+    done = {"type": "function", "function": {"name": "send_email", "arguments": "{}", "output": "sent"}}
+    listing = {"data": [{"object": "thread.run.step", "step_details": {"type": "tool_calls", "tool_calls": [done]}}]}
+    assert unread_call("/v1/threads/t1/runs/r1/steps", listing) is None
 
 
 def test_a_json_rpc_batch_is_mcp_if_any_item_is():
@@ -352,6 +356,7 @@ def test_a_json_rpc_batch_is_mcp_if_any_item_is():
         assert is_jsonrpc(batch)
     assert list(methods([answer, call]).values()) == ["tools/call"]
     assert not is_jsonrpc([{"id": 1, "method": "x"}])
+    assert not is_jsonrpc({"jsonrpc": "2.0", "model": "gpt-4o", "messages": []})
     assert not is_jsonrpc([])
 
 
@@ -401,6 +406,23 @@ def test_a_denied_cohere_call_becomes_a_refusal_in_its_answer():
     assert "tool_calls" not in both["message"]
     assert both["finish_reason"] == "COMPLETE"
     assert both["message"]["content"] == [{"type": "text", "text": "Wardgate refused no; no"}]
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        [{"id": "c", "type": "custom", "function": {"name": "send_email", "arguments": "{}"}}],
+        [{"id": "c", "function": {"name": "send_email", "arguments": "{}"}, "custom": {"name": "search", "input": ""}}],
+        {"id": "c", "type": "function", "function": {"name": "send_email", "arguments": "{}"}},
+        [{"id": "c", "type": "function"}],
+        [{"id": "c", "type": "function", "function": {"arguments": "{}"}}],
+    ],
+)
+def test_a_cohere_call_read_otherwise_by_clients_is_refused(calls):
+    """Cohere has only function calls, and its SDK reads `function` whatever else a call says; a lone object is one
+    call to lenient clients. Judged by `type`, a custom-typed call was judged as another tool (a review's finding)."""
+    with pytest.raises(MalformedBody):
+        CohereChat().parse_response({"message": {"role": "assistant", "tool_calls": calls}})
 
 
 @pytest.mark.parametrize("call_id", [None, 5, "missing"])

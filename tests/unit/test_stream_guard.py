@@ -588,15 +588,26 @@ def test_a_generic_stream_carrying_a_call_wardgate_cannot_judge_stops():
     assert guard.stopped is None
 
 
+def test_a_stream_of_an_api_whose_calls_are_refused_is_read_strictly():
+    """Cohere v1 answers in JSON lines; labelled as SSE, each line was an unknown field judged as text, and a call in
+    it reached the client (a review's finding)."""
+    line = b'{"event_type": "tool-calls-generation", "tool_calls": [{"name": "send_email", "parameters": {}}]}\n\n'
+    guard = StreamGuard(GenericStream("cohere", "/v1/chat"), CallJudge(), Vault())
+    guard.feed(line)
+    assert guard.stopped is not None
+    assert guard.stopped.code == "stream_unreadable"
+
+
 def test_an_event_with_a_key_twice_stops_even_a_stream_of_an_unmapped_api():
     """SDKs keep a repeated key's last value; read as text, such an event hid a Mistral call from the check for calls
-    (an outside review). Data that is not JSON at all is still judged as the text it is."""
+    (an outside review). Data that is not JSON at all is still judged as the text it is, on an API Wardgate does not
+    read strictly."""
     twice = b'data: {"zz": 1, "type": "function.call.delta", "name": "send_email", "arguments": "{}", "zz": 1}\n\n'
     guard = StreamGuard(GenericStream("mistral", "/v1/conversations"), CallJudge(), Vault())
     guard.feed(twice)
     assert guard.stopped is not None
     assert guard.stopped.code == "stream_unreadable"
-    guard = StreamGuard(GenericStream("mistral", "/v1/conversations"), CallJudge(), Vault())
+    guard = StreamGuard(GenericStream("openai", "/v1/unmapped"), CallJudge(), Vault())
     out = guard.feed(b"data: plain words\n\n") + guard.finish()
     assert guard.stopped is None
     assert b"plain words" in out
@@ -633,6 +644,30 @@ def test_a_cohere_stream_s_text_is_judged_across_its_deltas_and_its_calls_whole(
              in ("content-start", "content-delta")]  # fmt: skip
     assert "".join(texts) == "key [REDACTED] now"
     assert judge.calls[-1] == ("search", '{"q": "weather"}')
+
+
+def test_a_cohere_stream_carrying_text_or_calls_in_shapes_it_does_not_map_stops():
+    """Lenient clients (Go's maruel/genai) take a list of calls or parts as one, and read calls wherever a message
+    carries them: judged as no call (or each piece alone), they reached the agent (a review's finding)."""
+    call = {"id": "c", "type": "function", "function": {"name": "shell", "arguments": ""}}
+    for event in (
+        ("tool-call-start", {"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": [call]}}}),
+        ("tool-call-start", {"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": {"id": "c"}}}}),
+        ("tool-call-start", {"type": "tool-call-start", "index": 0,
+                             "delta": {"message": {"tool_calls": {**call, "type": "custom"}}}}),
+        ("content-start", {"type": "content-start", "index": 0,
+                           "delta": {"message": {"content": [{"type": "text", "text": "SEC"}]}}}),
+        ("message-start", {"type": "message-start", "delta": {"message": {"tool_calls": [call]}}}),
+        ("message-end", {"type": "message-end", "delta": {"message": {"content": [{"text": "x"}]}}}),
+    ):  # fmt: skip
+        _, guard, _ = guarded(CohereChatStream(), [event, COHERE_END])
+        assert guard.stopped is not None, event
+        assert guard.stopped.code == "stream_unreadable"
+    # What real streams carry before their blocks: empty lists, an empty plan; a type nobody sends is no error.
+    start = {"type": "message-start", "delta": {"message": {"role": "assistant", "content": [], "tool_calls": [],
+                                                            "tool_plan": "", "citations": []}}}  # fmt: skip
+    _, guard, _ = guarded(CohereChatStream(), [("message-start", start), (None, {"type": ["x"]}), COHERE_END])
+    assert guard.stopped is None
 
 
 def test_a_cohere_stream_whose_blocks_or_calls_overlap_or_skip_stops():

@@ -12,9 +12,18 @@ package wardgate.extensions.agents
 account := input.identity.workload.service_account if input.identity.workload.service_account
 else := input.identity.subject
 
+# Under any name the tool goes by: the computer tool is offered as `computer` or `computer_use_preview`, and its
+# calls are judged as `computer` (the default policy's `tool_aliases`; an example is tested without it).
+computer_tool := {"computer", "computer_use_preview"}
+
+names_of(name) := computer_tool if name in computer_tool
+
+else := {name}
+
 allowed(name) if {
 	some pattern in object.get(data.agents.tools, account, [])
-	glob.match(pattern, null, name)
+	some alias in names_of(name)
+	glob.match(pattern, null, alias)
 }
 
 # Offered tools the account may not use are stripped from the request.

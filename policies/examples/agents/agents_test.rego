@@ -31,6 +31,12 @@ test_an_account_calls_only_its_tools if {
 	denied(call("search", {"q": "refund policy"})) == set()
 }
 
+test_the_computer_tool_is_allowed_under_the_name_it_was_offered_as if {
+	preview := json.patch(config, [{"op": "add", "path": "/tools/support-bot/-", "value": "computer_use_preview"}])
+	{r.code | some r in agents.deny with input as call("computer", {}) with data.agents as preview} == set()
+	denied(call("computer", {})) == {"tool_not_allowed"}
+}
+
 test_an_unlisted_account_may_use_no_tools if {
 	stranger := json.patch(call("search", {}), [{"op": "replace", "path": "/identity", "value": {"subject": "x"}}])
 	denied(stranger) == {"tool_not_allowed"}

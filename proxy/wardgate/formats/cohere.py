@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from wardgate.formats.base import (
+    AmbiguousBody,
     call_id,
     called_function,
     expect,
@@ -18,7 +19,7 @@ from wardgate.formats.base import (
 from wardgate.formats.generic_json import string_leaves
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
 
-__all__ = ["CohereChat", "is_cohere_chat"]
+__all__ = ["CohereChat", "call_function", "is_cohere_chat"]
 
 _ROLES: dict[str, Role] = {"system": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 # A content part's texts: what it says, and a reasoning model's thinking (the SDK hands both to the client).
@@ -65,7 +66,7 @@ class CohereChat:
         message = body.get("message")
         if not isinstance(message, dict) or not isinstance(message.get("tool_calls"), list):
             return body
-        kept = [call for call in message["tool_calls"] if not (isinstance(call, Mapping) and call_id(call) in denied)]
+        kept = [call for call in message["tool_calls"] if call_id(call) not in denied]
         if len(kept) == len(message["tool_calls"]):
             return body
         if kept:
@@ -84,12 +85,32 @@ def _function_name(tool: Any) -> str | None:
     return called[0].get("name") if called is not None else None
 
 
+def call_function(call: Any) -> Mapping[str, Any]:
+    """A Cohere call's function. Cohere has no other kind of call, and its SDK reads `function` whatever else the
+    call says: a call of another `type`, one with a `custom` object beside it (judged as that, a review's finding),
+    or no function object, is refused."""
+    if not isinstance(call, Mapping) or call.get("type", "function") != "function" or "custom" in call:
+        raise AmbiguousBody("a Cohere tool call that is not one function call")
+    function = call.get("function")
+    if not isinstance(function, Mapping):
+        raise AmbiguousBody("a Cohere tool call without a function object")
+    return function
+
+
+def _call_list(message: Mapping[str, Any]) -> list[Any]:
+    """A message's calls: a list (lenient clients take a lone object for one call, which was never judged)."""
+    calls = message.get("tool_calls")
+    if calls is not None and not isinstance(calls, list):
+        raise AmbiguousBody("`tool_calls` must be an array")
+    return calls or []
+
+
 def _calls(message: Mapping[str, Any]) -> Iterator[ToolCall]:
-    for call in _list(message.get("tool_calls")):
-        called = called_function(call)
-        if called is not None and isinstance(called[0].get("name"), str):
-            function, _, argument = called
-            yield ToolCall(call_id(call), function["name"], str(function.get(argument) or ""))
+    for call in _call_list(message):
+        function = call_function(call)
+        if not isinstance(function.get("name"), str):
+            raise AmbiguousBody("a Cohere tool call without a name")
+        yield ToolCall(call_id(call), function["name"], str(function.get("arguments") or ""))
 
 
 def _list(value: Any) -> list[Any]:
@@ -115,8 +136,7 @@ def _message_texts(message: Mapping[str, Any], at: JsonPath, role: Role, source:
     if isinstance(message.get("tool_plan"), str):
         yield Segment(role, source, message["tool_plan"], (*at, "tool_plan"))
     calls_source: Source = "response" if source == "response" else "prompt"
-    for index, call in enumerate(_list(message.get("tool_calls"))):
-        called = called_function(call)
-        if called is not None and isinstance(called[0].get(called[2]), str):
-            function, key, argument = called
-            yield Segment("assistant", calls_source, function[argument], (*at, "tool_calls", index, key, argument))
+    for index, call in enumerate(_call_list(message)):
+        arguments = call_function(call).get("arguments")
+        if isinstance(arguments, str):
+            yield Segment("assistant", calls_source, arguments, (*at, "tool_calls", index, "function", "arguments"))

@@ -40,7 +40,12 @@ def is_jsonrpc(body: Any) -> bool:
     answers to a server's requests). A batch is MCP if any of its items is: read only when all were requests, a
     `tools/call` beside an answer went to a server that ran it, unjudged by the tool policy (an outside review)."""
     items = body if isinstance(body, list) else [body]
-    return any(isinstance(item, Mapping) and item.get("jsonrpc") == "2.0" for item in items)
+    return any(isinstance(item, Mapping) and item.get("jsonrpc") == "2.0" and _message_keys(item) for item in items)
+
+
+def _message_keys(item: Mapping[str, Any]) -> bool:
+    """A request or notification (`method`), or an answer (`id` with `result` or `error`)."""
+    return "method" in item or ("id" in item and ("result" in item or "error" in item))
 
 
 def requests(body: Any) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol, TypeGuard
 
 from wardgate.formats.anthropic_messages import on_cloud_route
 from wardgate.formats.base import MalformedBody, called_function
-from wardgate.formats.cohere import is_cohere_chat
+from wardgate.formats.cohere import call_function, is_cohere_chat
 from wardgate.formats.eventstream import BEDROCK_CHUNKS, EVENT_STREAM, aws_exception
 from wardgate.formats.gemini import either, gemini_method, is_thought
 from wardgate.formats.generic_json import is_structural, string_leaves
@@ -24,7 +24,7 @@ from wardgate.formats.media import BYTES_MARK, byte_text
 from wardgate.formats.openai_responses import CALL_INPUTS, CLIENT_RUN_CALLS, client_run_inputs
 from wardgate.formats.sse import SSE, Framing, SseEvent, encode_event
 from wardgate.formats.target import bedrock_operation, raw_predict, route_path
-from wardgate.formats.unread_calls import unread_call
+from wardgate.formats.unread_calls import unread_api, unread_call
 from wardgate.models import JsonPath
 
 __all__ = [
@@ -741,22 +741,32 @@ class CohereChatStream:
         self._contents, self._calls = _OneAtATime(), _OneAtATime()
 
     def locations(self, event: SseEvent, payload: Any) -> list[Location]:
-        kind = payload.get("type") if _is_map(payload) else None
-        if not _is_map(payload) or kind not in _COHERE_EVENTS:
+        if not _is_map(payload):
             return []
+        kind = str(payload.get("type"))
         delta = payload.get("delta")
         message = delta.get("message") if _is_map(delta) else None
-        if kind == "tool-plan-delta" and _is_map(message) and isinstance(message.get("tool_plan"), str):
+        message = message if _is_map(message) else {}
+        if kind not in _COHERE_EVENTS:
+            # Text and calls come in their own events: lenient clients (Go's maruel/genai) read a block or a call
+            # wherever a message carries one, which Wardgate would judge as no text and no call.
+            if message.get("content") or message.get("tool_calls"):
+                raise StreamUnreadable(f"a Cohere `{kind}` event carries content or tool calls")
+            plan = message.get("tool_plan")
+            return [Location("tool_plan", ("delta", "message", "tool_plan"))] if isinstance(plan, str) else []
+        if kind == "tool-plan-delta" and isinstance(message.get("tool_plan"), str):
             return [Location("tool_plan", ("delta", "message", "tool_plan"))]
         if kind in ("content-start", "content-delta"):
             started = kind == "content-start"
             index = (self._contents.start if started else self._contents.within)(payload.get("index"), "content block")
-            content = message.get("content") if _is_map(message) else None
+            content = message.get("content", {})
+            if not _is_map(content):  # a list of parts: lenient clients join its texts, judged here as none
+                raise StreamUnreadable("a Cohere content event whose content is not one object")
             channels = {"text": f"content:{index}", "thinking": f"content:{index}:thinking"}
             found = [
                 Location(channel, ("delta", "message", "content", key), opens=started)
                 for key, channel in channels.items()
-                if _is_map(content) and isinstance(content.get(key), str)
+                if isinstance(content.get(key), str)
             ]
             logprobs = payload.get("logprobs")
             if _is_map(logprobs) and isinstance(logprobs.get("text"), str):
@@ -765,24 +775,23 @@ class CohereChatStream:
         if kind in ("tool-call-start", "tool-call-delta"):
             started = kind == "tool-call-start"
             index = (self._calls.start if started else self._calls.within)(payload.get("index"), "tool call")
-            call = message.get("tool_calls") if _is_map(message) else None
-            called = called_function(call)
-            if called is None:
-                return []
-            function, key, argument = called
+            try:  # one function call, an object (a list of them is one call to lenient clients)
+                function = call_function(message.get("tool_calls"))
+            except MalformedBody as exc:
+                raise StreamUnreadable(str(exc)) from None
             name = function.get("name") if isinstance(function.get("name"), str) else None
             if started and name is None:
                 raise StreamUnreadable("a tool call starts without a name")
             if not started and name is not None:
                 raise StreamUnreadable("a tool call's delta names it again")
-            if isinstance(function.get(argument), str):
-                path = ("delta", "message", "tool_calls", key, argument)
+            if isinstance(function.get("arguments"), str):
+                path = ("delta", "message", "tool_calls", "function", "arguments")
                 return [Location(f"call:{index}", path, tool=name or "", opens=started)]
             return [Location(f"call:{index}", (), tool=name, opens=True)] if name else []
         return []
 
     def ends(self, event: SseEvent, payload: Any) -> list[str] | None:
-        kind = payload.get("type") if _is_map(payload) else None
+        kind = str(payload.get("type")) if _is_map(payload) else None
         if kind == "message-end":
             return None
         if kind == "content-end":
@@ -811,6 +820,9 @@ class GenericStream:
 
     def __init__(self, provider: str, path: str = "") -> None:
         self.provider, self._path = provider, path
+        # An API whose calls Wardgate refuses: its events are read strictly, so none hides a call as text (an outside
+        # review sent Cohere v1's JSON lines labelled as SSE: each line an unknown field, judged as text alone).
+        self.strict = unread_api(path) is not None
         errors: dict[str, StreamFormat] = {"anthropic": AnthropicStream(), "google": GeminiStream()}
         self._errors = errors.get(provider, OpenAIChatStream())
 

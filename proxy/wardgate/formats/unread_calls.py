@@ -14,7 +14,7 @@ from typing import Any
 
 from wardgate.formats.target import route_path
 
-__all__ = ["unread_call"]
+__all__ = ["unread_api", "unread_call"]
 
 # Cohere v1 streams JSON lines; each names its kind in `event_type`.
 _COHERE_V1_CALL_EVENTS = frozenset(("tool-calls-generation", "tool-calls-chunk"))
@@ -28,27 +28,39 @@ def unread_call(path: str, payload: Any) -> str | None:
     as one; else None."""
     if isinstance(payload, list):
         return next((api for line in payload if (api := unread_call(path, line)) is not None), None)
-    if not isinstance(payload, Mapping):
+    api = unread_api(path)
+    if api is None or not isinstance(payload, Mapping):
         return None
+    return api if _CARRIES_CALLS[api](payload) else None
+
+
+def unread_api(path: str) -> str | None:
+    """Which of these APIs a path is (its answers' events are then read strictly, as a mapped stream's)."""
     bare = route_path(path).rstrip("/")
     if bare.endswith("/v1/chat"):
-        # An answer's calls, a stream's call events, and the calls its `stream-end` repeats in `response`.
-        response = payload.get("response")
-        ended = response.get("tool_calls") if isinstance(response, Mapping) else None
-        if str(payload.get("event_type")) in _COHERE_V1_CALL_EVENTS or payload.get("tool_calls") or ended:
-            return "Cohere v1 chat"
-    if "/threads" in bare and _holds(payload, _assistant_call):
+        return "Cohere v1 chat"
+    if "/threads" in bare:
         return "OpenAI Assistants"
-    if "/interactions" in bare and _holds(payload, lambda value: str(value.get("type")) in _INTERACTION_CALLS):
+    if "/interactions" in bare:
         return "Gemini Interactions"
     if "/v1/conversations" in bare:
-        outputs = payload.get("outputs")
-        entries = outputs if isinstance(outputs, list) else []
-        if str(payload.get("type")) in _MISTRAL_CALL_EVENTS or any(
-            isinstance(entry, Mapping) and str(entry.get("type")) in _MISTRAL_CALL_EVENTS for entry in entries
-        ):
-            return "Mistral conversations"
+        return "Mistral conversations"
     return None
+
+
+def _cohere_v1_call(payload: Mapping[str, Any]) -> bool:
+    """An answer's calls, a stream's call events, and the calls its `stream-end` repeats in `response`."""
+    response = payload.get("response")
+    ended = response.get("tool_calls") if isinstance(response, Mapping) else None
+    return str(payload.get("event_type")) in _COHERE_V1_CALL_EVENTS or bool(payload.get("tool_calls") or ended)
+
+
+def _mistral_call(payload: Mapping[str, Any]) -> bool:
+    outputs = payload.get("outputs")
+    entries = outputs if isinstance(outputs, list) else []
+    return str(payload.get("type")) in _MISTRAL_CALL_EVENTS or any(
+        isinstance(entry, Mapping) and str(entry.get("type")) in _MISTRAL_CALL_EVENTS for entry in entries
+    )
 
 
 def _assistant_call(value: Mapping[str, Any]) -> bool:
@@ -58,9 +70,15 @@ def _assistant_call(value: Mapping[str, Any]) -> bool:
         return True
     details = value.get("step_details")
     calls = details.get("tool_calls") if isinstance(details, Mapping) else None
-    return isinstance(calls, list) and any(
-        isinstance(call, Mapping) and call.get("type") == "function" for call in calls
-    )
+    return any(_pending_function(call) for call in (calls if isinstance(calls, list) else []))
+
+
+def _pending_function(call: Any) -> bool:
+    """A step's function call still waiting for its output (a listing of steps already run is history)."""
+    if not isinstance(call, Mapping) or call.get("type") != "function":
+        return False
+    function = call.get("function")
+    return not (isinstance(function, Mapping) and function.get("output") is not None)
 
 
 def _holds(value: Any, found: Callable[[Mapping[str, Any]], bool]) -> bool:
@@ -68,3 +86,11 @@ def _holds(value: Any, found: Callable[[Mapping[str, Any]], bool]) -> bool:
     if isinstance(value, Mapping):
         return found(value) or any(_holds(item, found) for item in value.values())
     return isinstance(value, list) and any(_holds(item, found) for item in value)
+
+
+_CARRIES_CALLS: dict[str, Callable[[Mapping[str, Any]], bool]] = {
+    "Cohere v1 chat": _cohere_v1_call,
+    "OpenAI Assistants": lambda payload: _holds(payload, _assistant_call),
+    "Gemini Interactions": lambda payload: _holds(payload, lambda value: str(value.get("type")) in _INTERACTION_CALLS),
+    "Mistral conversations": _mistral_call,
+}
