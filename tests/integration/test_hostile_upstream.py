@@ -835,3 +835,14 @@ async def test_streams_of_an_http2_client_waiting_for_one_attempt_all_time_out_a
     assert {first.headers["x-wardgate-decision-id"], second.headers["x-wardgate-decision-id"]} == {
         event["decision_id"] for event in events
     }
+
+
+def test_an_answer_with_thousands_of_header_fields_is_a_json_502_and_audited(start_proxy):
+    fields = "".join(f"x-h{index}: v\r\n" for index in range(5_000)).encode()
+    proxy, response = post_through(
+        start_proxy, b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" + fields + b"content-length: 2\r\n\r\n{}"
+    )
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "response_unreadable"
+    assert "header fields" in response.json()["error"]["message"]
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "response_unreadable")

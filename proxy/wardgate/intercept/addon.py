@@ -36,7 +36,7 @@ from wardgate.intercept.upstream_timeout import TIMED_OUT, UpstreamTimer
 from wardgate.limits import TokenCount
 from wardgate.pipeline import Guard, RequestContext, guarded_stream
 from wardgate.pipeline.destination import Destination
-from wardgate.pipeline.headers import judge_response_headers
+from wardgate.pipeline.headers import header_count_problem, judge_response_headers
 from wardgate.pipeline.mcp_judge import McpStream
 from wardgate.pipeline.realtime import RealtimeSession
 from wardgate.pipeline.request import MCP_SESSION_HEADER, IncomingRequest, Refuse, RequestPipeline, proxy_auth_required
@@ -258,6 +258,10 @@ class GuardAddon:
         self.in_flight += 1
         self.idle.clear()
         try:
+            fields = flow.request.headers.fields
+            if (large := header_count_problem(len(fields), sum(len(n) + len(v) for n, v in fields))) is not None:
+                self._refuse(flow, "request", Decision.deny("headers_too_large", large, status=431))
+                return
             if (problem := request_line_problem(flow.request)) is not None:  # any flow's (intercept/framing.py)
                 self._refuse(flow, "request", Decision.deny("malformed_request", problem, status=400))
                 return

@@ -24,10 +24,12 @@ __all__ = [
     "CREDENTIALS",
     "FRAMING",
     "HEADER",
+    "MAX_HEADER_FIELDS",
     "MAX_JUDGED_CHARS",
     "STRUCTURED",
     "TOKENS",
     "apply_header_rewrites",
+    "header_count_problem",
     "header_segments",
     "judge_response_headers",
     "unreadable_framing",
@@ -37,6 +39,9 @@ HEADER = "$header"
 _NAMES = "names"
 # An answer's headers are judged on the event loop (before a stream starts): mitmproxy does not bound their size.
 MAX_JUDGED_CHARS = 64 * 1024
+# Nor their number. Read by name, mitmproxy's headers cost the square of their count, on the event loop: 10,000 of
+# them on a request with no credential held every other request for 9 s (an outside fault run). Clients send tens.
+MAX_HEADER_FIELDS = 256
 # Who is calling, on a request: the caller's credential (or in forward mode the agent's own provider key). Never
 # scanned, so never in a finding or the audit. An answer names no caller: there these are content like any other.
 CREDENTIALS = frozenset(
@@ -157,13 +162,24 @@ def unreadable_framing(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def header_count_problem(fields: int, size: int) -> str | None:
+    """Why a message's header block is too large to read (`fields` lines, `size` bytes), or None."""
+    if fields > MAX_HEADER_FIELDS:
+        return f"the message has {fields} header fields; the limit is {MAX_HEADER_FIELDS}"
+    if size > MAX_JUDGED_CHARS:
+        return f"the message's header fields hold {size} bytes; the limit is {MAX_JUDGED_CHARS}"
+    return None
+
+
 def judge_response_headers(
     guard: Guard, ctx: RequestContext, headers: MutableMapping[str, str], provider: str
 ) -> ResponseOutcome | None:
     """Judge an answer's headers before any byte of it is sent (a stream starts with them), on the caller's thread:
     the sync scanners first, and only if they find something the policy and the audit (which scans the few short
     values again). Masks are applied to `headers`; a refusal is returned (`audited` unless too large to judge)."""
-    if (unreadable := unreadable_framing(headers)) is not None:
+    fields = getattr(headers, "fields", None) or [(name, value) for name, value in headers.items()]
+    too_large = header_count_problem(len(fields), sum(len(name) + len(value) for name, value in fields))
+    if (unreadable := too_large or unreadable_framing(headers)) is not None:
         return ResponseOutcome(
             refusal=Decision.deny("response_unreadable", unreadable, status=502, source="fail_closed")
         )
