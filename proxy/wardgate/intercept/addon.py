@@ -27,7 +27,7 @@ from wardgate.formats.sse import SSE, is_event_stream
 from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
-from wardgate.intercept.error_pages import name_decision
+from wardgate.intercept.error_pages import end_with_before_break, name_decision
 from wardgate.intercept.framing import frame_body, request_line_problem
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
 from wardgate.intercept.responses import DECISION_HEADER, JudgedStream, decoded_stream, refusal
@@ -577,11 +577,14 @@ class GuardAddon:
         if (stream := flow.metadata.pop(_STREAM, None)) is not None:
             guard, judge, span = stream
             if broken is not None and guard.stopped is None and not guard.completed:
+                client_gone = _client_broke(flow, broken)
                 guard.stopped = (
                     self._went_quiet(flow)
-                    or _client_broke(flow, broken)
+                    or client_gone
                     or Decision.deny("upstream_incomplete", broken, status=502, source="fail_closed")
                 )
+                if client_gone is None:  # the client is there to read why its stream ends
+                    end_with_before_break(flow.request, guard.break_event(guard.stopped))
             try:
                 judge.close(
                     released_bytes=guard.released_bytes, unparsed_events=guard.unparsed_events, stopped=guard.stopped

@@ -24,13 +24,13 @@ from mitmproxy import http
 from mitmproxy.net.http import http1
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers.http import HttpStream, SendHttp, _http1, _http2
-from mitmproxy.proxy.layers.http._events import ResponseProtocolError
+from mitmproxy.proxy.layers.http._events import ResponseData, ResponseProtocolError
 
 from wardgate.formats import error_body
 from wardgate.intercept.responses import DECISION_HEADER
 from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
 
-__all__ = ["install_json_error_pages", "mark_timed_out", "name_decision"]
+__all__ = ["end_with_before_break", "install_json_error_pages", "mark_timed_out", "name_decision"]
 
 logger = logging.getLogger(__name__)
 _TAG = f" WARDGATE-{secrets.token_hex(8)} "
@@ -53,6 +53,9 @@ class _Known:
 
 
 _KNOWN: weakref.WeakKeyDictionary[http.Request, _Known] = weakref.WeakKeyDictionary()
+# The last bytes of a started stream whose upstream broke off (its provider's error event), written before mitmproxy
+# ends the client's side: without them the client saw a stream that merely stopped (an outside fault run).
+_LAST_WORDS: weakref.WeakKeyDictionary[http.Request, bytes] = weakref.WeakKeyDictionary()
 
 
 def name_decision(request: http.Request, provider: str, decision_id: str) -> None:
@@ -66,18 +69,23 @@ def mark_timed_out(request: http.Request) -> None:
     _KNOWN.setdefault(request, _Known()).timed_out = True
 
 
+def end_with_before_break(request: http.Request, data: bytes) -> None:
+    """When the upstream's break ends the answer to `request` (a stream already sent its headers), the client gets
+    `data` first."""
+    _LAST_WORDS[request] = data
+
+
 def _tagging(inner: HandleEvent, self: HttpStream, event: events.Event) -> Generator[commands.Command, Any, None]:
     """Around HttpStream.handle_event: an error this stream sends its client carries what Wardgate knows of the
-    request."""
+    request, and a stream that broke off gets its last words first."""
     for command in inner(self, event):
-        if (
-            isinstance(command, SendHttp)
-            and isinstance(command.event, ResponseProtocolError)
-            and (flow := getattr(self, "flow", None)) is not None
-            and (known := _KNOWN.get(flow.request)) is not None
-        ):
-            tagged = f"{command.event.message}{_TAG}{json.dumps(dataclasses.asdict(known))}"
-            command = SendHttp(dataclasses.replace(command.event, message=tagged), command.connection)
+        flow = getattr(self, "flow", None)
+        if isinstance(command, SendHttp) and isinstance(command.event, ResponseProtocolError) and flow is not None:
+            if (last := _LAST_WORDS.pop(flow.request, None)) is not None:
+                yield SendHttp(ResponseData(command.event.stream_id, last), command.connection)
+            if (known := _KNOWN.get(flow.request)) is not None:
+                tagged = f"{command.event.message}{_TAG}{json.dumps(dataclasses.asdict(known))}"
+                command = SendHttp(dataclasses.replace(command.event, message=tagged), command.connection)
         yield command
 
 

@@ -200,6 +200,12 @@ class StreamGuard:
         # An empty bytes mid-stream would end an HTTP/1.1 chunked body (DESIGN §7): say "nothing yet" instead.
         return out if out else []
 
+    def break_event(self, decision: Decision) -> bytes:
+        """The error event a stream its upstream broke off ends with for the client (written by the proxy layer,
+        after whatever was released): the stream says why it stopped instead of merely stopping."""
+        message = decision.reasons[0].message if decision.reasons else decision.code
+        return self._format.error_event(decision.code, message, self.decision_id)
+
     def refuse(self, message: str) -> bytes | list[bytes]:
         """Stop a stream that cannot be judged at all (fail closed): one error event, then nothing."""
         return self._fail("stream_unreadable", message) or []
