@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 # window alone 17-19 ms, eight in one pass 110-134 ms). Splitting where padding would cost more took a 1 KB text's
 # three windows (44, 128, 128 tokens) from 298 to 240 ms of CPU, and 32 windows of 10-128 tokens from 3.3 to 1.9 s.
 _PASS_COST_TOKENS = 16
+# Windows per forward pass. On a CPU a pass of 32 windows of 128 tokens cost more per window than one of 4-8 (about
+# 33-38 against 27-31 ms for both models, one thread, this AVX512 EPYC) and kept ~340 MB in ONNX Runtime's arena
+# after a 100 KB text (80 MB at 8): an outside fault run saw +389 MB never given back. A GPU wants wide batches.
+_CPU_BATCH, _CUDA_BATCH = 8, 32
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -49,12 +53,14 @@ class EncoderModel[C: Any]:
         *,
         device: str = "auto",
         threads: int = 0,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         overrides: Mapping[str, Any] | None = None,
     ) -> None:
-        """`overrides` replace values of the model's config.json (e.g. `threshold`, `positive_label`)."""
+        """`overrides` replace values of the model's config.json (e.g. `threshold`, `positive_label`); `batch_size`:
+        windows per forward pass (default: by device, once loaded)."""
         self.directory = directory
-        self._device, self._threads, self.batch_size = device, threads, batch_size
+        self._device, self._threads, self._batch_size = device, threads, batch_size
+        self.batch_size = batch_size or _CPU_BATCH
         self._overrides = dict(overrides or {})
         self.config: C | None = None
         self._session: Any = None
@@ -85,6 +91,7 @@ class EncoderModel[C: Any]:
         if "input_ids" not in self._inputs:
             raise InferenceError(f"{served.name} has no `input_ids` input: not an encoder export")
         self.config, self._tokenizer, self._session, self.model_file = config, tokenizer, session, served
+        self.batch_size = self._batch_size or (_CUDA_BATCH if on_cuda(session) else _CPU_BATCH)
         self._warm_up()
 
     def _required(self, name: str) -> Path:
