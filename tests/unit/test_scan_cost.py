@@ -71,3 +71,16 @@ def test_a_stale_rate_is_forgotten_so_a_refusal_never_outlives_its_load():
     assert cost.expected_s("t", 20_000) is None
     cost.observe("t", [], 10_000, 0.1, completed=True)  # the next large scan measures it afresh, not averaged in
     assert cost.expected_s("t", 20_000) == pytest.approx(0.2)
+
+
+def test_without_a_rate_of_its_own_a_tenant_s_text_is_costed_at_the_fastest_rate_measured():
+    """After a quiet minute a 100 KB prompt was scanned to its timeout every time (an outside fault run); costed at
+    the cheapest completed scan's rate, it is refused at once when even that cannot judge it in time."""
+    clock = Clock()
+    cost = ScanCost(clock=clock)
+    cost.observe("a", [], 10_000, 0.5, completed=True)
+    cost.observe("b", [], 10_000, 0.3, completed=True)
+    cost.observe("c", [], 10_000, 9.0, completed=False)  # a timed-out scan says nothing of the fastest rate
+    assert cost.expected_s("new", 100_000) == pytest.approx(3.0)
+    clock.now += 61
+    assert cost.expected_s("a", 100_000) == pytest.approx(3.0)

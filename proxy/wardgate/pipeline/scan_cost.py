@@ -11,6 +11,9 @@ The rate is seconds of scan per character, measured on scans of enough new text 
 dominate, per tenant: it follows the load and the hardware (a GPU, a busy pod), and one tenant's costly text (slow
 scripts, padding) cannot get another tenant's requests refused. A rate older than `_STALE_S` is forgotten: the
 tenant's next large request is scanned and measures it again, so a refusal never outlives the load that caused it.
+Without a rate of its own, a tenant's text is costed at the lowest rate any completed scan measured: no scan is
+cheaper, so it refuses only what cannot be judged in time on idle cores (an outside fault run: after a quiet
+minute a 100 KB prompt ran its 5 s to a 503 and 5 CPU-seconds, every time).
 """
 
 from __future__ import annotations
@@ -45,17 +48,18 @@ class ScanCost:
         self._lock = threading.Lock()
         # tenant → seconds of scan per new character; an entry lives _STALE_S from its last sample
         self._rates: TTLCache[str, float] = TTLCache(_TENANTS, _STALE_S, timer=clock)
+        self._fastest: float | None = None  # the lowest rate a completed scan measured, any tenant's
 
     def new_chars(self, segments: Sequence[Segment]) -> int:
         """Characters of the texts no completed scan has read (under the same role and source)."""
         return sum(len(s.text) for s in segments if s.source not in _UNSCANNED_SOURCES and s.text and not self._read(s))
 
     def expected_s(self, tenant: str, new_chars: int) -> float | None:
-        """The scan's expected duration; None while no recent scan measured the rate, or for too little text."""
+        """The scan's expected duration; None while no scan measured a rate, or for too little text."""
         if new_chars < _SAMPLE_CHARS:
             return None
         with self._lock:
-            rate = self._rates.get(tenant)
+            rate = self._rates.get(tenant, self._fastest)
         return None if rate is None else new_chars * rate
 
     def observe(
@@ -71,6 +75,8 @@ class ScanCost:
             return
         sample = elapsed_s / new_chars
         with self._lock:
+            if completed:
+                self._fastest = sample if self._fastest is None else min(self._fastest, sample)
             rate = self._rates.get(tenant)
             if rate is None:
                 rate = sample
