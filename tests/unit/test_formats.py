@@ -416,6 +416,7 @@ def test_a_denied_cohere_call_becomes_a_refusal_in_its_answer():
         {"id": "c", "type": "function", "function": {"name": "send_email", "arguments": "{}"}},
         [{"id": "c", "type": "function"}],
         [{"id": "c", "type": "function", "function": {"arguments": "{}"}}],
+        [{"id": "c", "type": "function", "function": {"name": "send_email", "arguments": {"to": "a@evil.test"}}}],
     ],
 )
 def test_a_cohere_call_read_otherwise_by_clients_is_refused(calls):

@@ -94,6 +94,8 @@ def call_function(call: Any) -> Mapping[str, Any]:
     function = call.get("function")
     if not isinstance(function, Mapping):
         raise AmbiguousBody("a Cohere tool call without a function object")
+    if function.get("arguments") is not None and not isinstance(function["arguments"], str):
+        raise AmbiguousBody("a Cohere tool call's arguments are not a JSON string")  # judged as what text?
     return function
 
 
