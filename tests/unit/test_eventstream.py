@@ -155,6 +155,21 @@ def test_an_invoke_stream_s_chunks_are_judged_as_the_model_s_events():
     assert g.stopped.code == "stream_unreadable"
 
 
+def test_an_invoke_stream_event_that_is_no_chunk_stops_the_stream_and_an_exception_passes():
+    """botocore drops an event of another type than `chunk`; read by its shape as the model's event, it shifted the
+    blocks Wardgate judged against the ones the SDK built (an outside review moved a call's start there)."""
+    start = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+    g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
+    out = g.feed(event("zzchunk", start)) + g.finish()
+    assert [kind for kind, _ in messages(out)] == ["validationException"]
+    assert g.stopped is not None
+    assert g.stopped.code == "stream_unreadable"
+    throttled = encode_message({":exception-type": "throttlingException", ":content-type": "application/json",
+                                ":message-type": "exception"}, json.dumps({"message": "slow down"}))  # fmt: skip
+    g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
+    assert g.feed(throttled) + g.finish() == throttled
+
+
 def test_a_message_is_named_as_botocore_names_it():
     """A fourth review's finding: an `:exception-type` beside `:event-type: chunk` renamed an event for Wardgate only,
     and the guard judged a call's start as an opaque string."""

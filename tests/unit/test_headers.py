@@ -98,6 +98,9 @@ def test_a_repeated_header_is_judged_with_all_its_values():
         ({"content-type": "text/event-stream; charset*0=utf; charset*1=-7"}, True),
         ({"content-type": "text/plain; charset=utf-8; charset=utf-7"}, True),
         ({"content-type": "text/plain; charset=utf-8; charset=UTF-8"}, False),
+        # The cohere SDK takes `charset=` wherever it stands (an outside review: a stream decoded as UTF-7)
+        ({"content-type": "text/event-stream; x-charset=utf-7"}, True),
+        ({"content-type": 'text/event-stream; profile="charset=utf-7"'}, True),
     ],
 )
 def test_an_answer_framed_or_encoded_in_a_way_wardgate_does_not_read_is_named(headers, unreadable):

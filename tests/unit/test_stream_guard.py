@@ -619,8 +619,10 @@ def cohere(kind: str, index: int | None = None, **message) -> tuple[str, dict]:
 
 
 def cohere_call(index: int, name: str | None, arguments: str) -> tuple[str, dict]:
-    function = {"arguments": arguments} if name is None else {"name": name, "arguments": arguments}
-    return cohere("tool-call-start" if name else "tool-call-delta", index, tool_calls={"function": function})
+    if name is None:
+        return cohere("tool-call-delta", index, tool_calls={"function": {"arguments": arguments}})
+    call = {"id": f"c{index}", "type": "function", "function": {"name": name, "arguments": arguments}}
+    return cohere("tool-call-start", index, tool_calls=call)
 
 
 COHERE_END = ("message-end", {"type": "message-end", "delta": {"finish_reason": "COMPLETE"}})
@@ -668,6 +670,24 @@ def test_a_cohere_stream_carrying_text_or_calls_in_shapes_it_does_not_map_stops(
                                                             "tool_plan": "", "citations": []}}}  # fmt: skip
     _, guard, _ = guarded(CohereChatStream(), [("message-start", start), (None, {"type": ["x"]}), COHERE_END])
     assert guard.stopped is None
+
+
+def test_a_cohere_event_the_sdk_would_skip_stops_the_stream():
+    """The cohere SDK skips an event its models reject: judged, its text joined a key the client read whole, and a
+    skipped call's start moved another call's arguments onto it (an outside review)."""
+    start = cohere("content-start", 0, content={"type": "text", "text": ""})
+    delta = {"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": "x"}}}}
+    for events in (
+        [start, ("content-delta", {**delta, "logprobs": {"text": "x", "token_ids": "x"}})],
+        [start, ("content-delta", {**delta, "logprobs": {"text": "x"}})],
+        [("tool-call-start", {"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": {
+            "id": 5, "type": "function", "function": {"name": "search", "arguments": ""}}}}})],
+        [cohere_call(0, "search", ""), cohere("tool-call-delta", 0, tool_calls={"function": {"arguments": 7}})],
+        [cohere("tool-plan-delta", tool_plan=["x"])],
+    ):  # fmt: skip
+        _, guard, _ = guarded(CohereChatStream(), [*events, COHERE_END])
+        assert guard.stopped is not None, events
+        assert guard.stopped.code == "stream_unreadable"
 
 
 def test_a_cohere_stream_whose_blocks_or_calls_overlap_or_skip_stops():
@@ -728,3 +748,23 @@ def test_a_streamed_computer_call_is_judged_by_each_input_it_has():
         assert judged == ({json.dumps(actions)} if "actions" in call else {""}) | (
             {json.dumps(call["action"])} if "action" in call else set()
         )
+
+
+def test_a_call_in_a_lifecycle_event_s_response_faces_the_tool_policy():
+    """openai-python's stream helper takes a finished call's item from a later `response.in_progress` (or `created`,
+    `queued`) when `response.completed` names none: a shell command swapped in there reached the agent (an outside
+    review)."""
+    search = {"type": "function_call", "id": "fc", "call_id": "c", "name": "search", "arguments": "{}"}
+    for swapped in ({**search, "arguments": '{"q": "FORBIDDEN"}'}, {**search, "name": "shell_exec"}):
+        events = [
+            (None, {"type": "response.created", "response": {"output": []}}),
+            (None, {"type": "response.output_item.added", "output_index": 0, "item": {**search, "arguments": ""}}),
+            (None, {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": "{}"}),
+            (None, {"type": "response.output_item.done", "output_index": 0, "item": search}),
+            (None, {"type": "response.in_progress", "response": {"output": [swapped]}}),
+            (None, {"type": "response.completed", "response": {"output": None}}),
+        ]
+        sent, guard, _ = guarded(OpenAIResponsesStream(), events)
+        assert guard.stopped is not None, swapped  # denied (FORBIDDEN), or a call named twice
+        assert guard.stopped.code in ("secret_detected", "tool_name_ambiguous")
+        assert not any("in_progress" in (event.data or "") for event in sent)

@@ -10,7 +10,7 @@ from tests.conftest import AWS_KEY, POLICIES
 from wardgate.audit import AuditLog
 from wardgate.config import FailClosedSettings
 from wardgate.errors import ScannerError
-from wardgate.formats.streams import OpenAIChatStream
+from wardgate.formats.streams import AnthropicStream, OpenAIChatStream
 from wardgate.models import Exchange
 from wardgate.pipeline import Guard, Masker, RequestContext, StreamJudge
 from wardgate.pipeline.stream import StreamGuard
@@ -94,3 +94,30 @@ def test_a_key_split_around_another_channel_s_text_is_masked(judge_with):
     out = guard.feed(stream) + guard.finish()
     assert AWS_KEY.encode()[2:] not in out
     assert b"[REDACTED:aws-access-token]" in out
+
+
+def test_a_key_split_around_a_thinking_block_between_two_text_blocks_is_masked(judge_with):
+    """Clients join a message's text blocks and leave out the thinking between them: the second text block's first
+    window was judged only after the thinking (an outside review's finding, through the anthropic SDK)."""
+    judge, _ = judge_with([SecretsScanner.from_file()])
+    guard = StreamGuard(AnthropicStream(), judge, Vault())
+
+    def event(kind: str, **fields: object) -> bytes:
+        return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n".encode()
+
+    def block(index: int, kind: str, text: str) -> bytes:
+        delta = {"type": "text_delta", "text": text} if kind == "text" else {"type": "thinking_delta", "thinking": text}
+        start = {"type": kind, kind: ""}
+        return (event("content_block_start", index=index, content_block=start)
+                + event("content_block_delta", index=index, delta=delta)
+                + event("content_block_stop", index=index))  # fmt: skip
+
+    stream = (
+        event("message_start", message={"content": []})
+        + block(0, "text", "The key is " + AWS_KEY[:8])
+        + block(1, "thinking", "x")
+        + block(2, "text", AWS_KEY[8:] + " okay.")
+        + event("message_stop")
+    )
+    out = guard.feed(stream) + guard.finish()
+    assert AWS_KEY.encode()[8:] not in out

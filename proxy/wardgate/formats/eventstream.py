@@ -165,6 +165,7 @@ EVENT_STREAM: Framing = _EventStreamFraming()
 
 
 _CHUNK = "chunk"
+_ERRORS = tuple(f":message-type: {kind}" for kind in _NAME_HEADERS)  # an exception or error: read as AWS's
 
 
 class _ChunkFraming:
@@ -197,9 +198,13 @@ class _ChunkParser:
 def _unwrapped(event: SseEvent) -> SseEvent:
     """A chunk as the model's event it carries; a chunk that does not decode cannot be judged and stops the stream.
     Its base64 is read as botocore reads it (`b64decode`, characters outside the alphabet dropped), and its other
-    fields (Bedrock's `p` padding) are judged like headers."""
-    if event.unknown or event.event != _CHUNK:
+    fields (Bedrock's `p` padding) are judged like headers. An event of another type stops the stream too: botocore
+    drops it, and its payload, read by its shape as the model's event, shifted the blocks Wardgate judged against the
+    ones the SDK built (an outside review sent a call's start that way)."""
+    if event.unknown or any(field.startswith(_ERRORS) for field in event.others):
         return event
+    if event.event != _CHUNK:
+        return _broken(event.raw)
     try:
         outer = strict_json(event.data or "")  # nesting bounded: a deep one raised RecursionError past this
         inner = base64.b64decode(outer["bytes"]).decode("utf-8")

@@ -440,7 +440,10 @@ class OpenAIResponsesStream:
             return [*text, *_logprobs(part.get("logprobs"), ("part", "logprobs"), channel, "full")]
         if kind == "response.output_item.done" and _is_map(payload.get("item")):
             return list(self._item_texts(payload["item"], output, ("item",)))
-        if kind in ("response.completed", "response.incomplete") and _is_map(response := payload.get("response")):
+        # The final response's items, and any a lifecycle event (`created`, `in_progress`, `queued`) carries: the openai
+        # SDK's stream helper takes an item from those for the finished call of the same id when `completed` names
+        # none (an outside review: a shell_exec swapped in there was handed to the agent, unjudged).
+        if isinstance(kind, str) and kind.startswith("response.") and _is_map(response := payload.get("response")):
             found: list[Location] = []
             for index, item in enumerate(response.get("output") or []):
                 if _is_map(item):
@@ -747,6 +750,7 @@ class CohereChatStream:
         delta = payload.get("delta")
         message = delta.get("message") if _is_map(delta) else None
         message = message if _is_map(message) else {}
+        _typed_as_the_sdk_reads(kind, payload, message)
         if kind not in _COHERE_EVENTS:
             # Text and calls come in their own events: lenient clients (Go's maruel/genai) read a block or a call
             # wherever a message carries one, which Wardgate would judge as no text and no call.
@@ -808,6 +812,42 @@ class CohereChatStream:
 
 
 _COHERE_EVENTS = frozenset(("content-start", "content-delta", "tool-plan-delta", "tool-call-start", "tool-call-delta"))
+
+
+def _typed_as_the_sdk_reads(kind: str, payload: Mapping[str, Any], message: Mapping[str, Any]) -> None:
+    """The cohere SDK silently skips an event its models reject (a token id that is no number, a call id that is no
+    string): judged, such an event's text joined a key the client read whole, and a skipped call's start moved
+    another call's arguments onto it (an outside review). An event carrying text or a call must hold the types the
+    SDK's models take, or the stream stops."""
+
+    def expect_type(value: Any, kind_: type | tuple[type, ...], what: str, *, required: bool = False) -> None:
+        if (value is None and not required) or (isinstance(value, kind_) and not isinstance(value, bool)):
+            return
+        raise StreamUnreadable(f"a Cohere `{kind}` event's {what} is not of the type the cohere SDK reads")
+
+    if kind not in _COHERE_EVENTS:
+        return
+    content = message.get("content")
+    if kind.startswith("content-") and _is_map(content):
+        for key in ("text", "thinking", "type"):
+            expect_type(content.get(key), str, f"content {key}")
+    logprobs = payload.get("logprobs")
+    if logprobs is not None:
+        expect_type(logprobs, dict, "logprobs")
+        expect_type(logprobs.get("text"), str, "logprobs text")
+        for key, number in (("token_ids", int), ("logprobs", (int, float))):
+            values = logprobs.get(key)
+            expect_type(values, list, f"logprobs {key}", required=key == "token_ids")
+            for value in values or []:
+                expect_type(value, number, f"logprobs {key}", required=True)
+    expect_type(message.get("tool_plan"), str, "tool plan")
+    call = message.get("tool_calls")
+    if kind.startswith("tool-call-") and _is_map(call):
+        expect_type(call.get("id"), str, "call id", required=kind == "tool-call-start")
+        function = call.get("function")
+        if _is_map(function):
+            expect_type(function.get("name"), str, "function name")
+            expect_type(function.get("arguments"), str, "function arguments")
 
 
 class GenericStream:

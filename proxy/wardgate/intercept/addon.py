@@ -100,15 +100,19 @@ def _client_gone(flow: http.HTTPFlow) -> bool:
     return not flow.client_conn.state & ConnectionState.CAN_READ or client_reset(flow)
 
 
+_BROKE_OFF = "the upstream broke off its answer"
+
+
 def _client_broke(flow: http.HTTPFlow, message: str) -> Decision | None:
     """When an exchange ended early by the client's doing, what it did: sent a body that is no HTTP (a bad chunk
     header: mitmproxy closes its connection), hung up (a body cut short included) or reset its stream. None: the
     upstream broke it."""
     if not _client_gone(flow):
         return None
+    # mitmproxy's words quote the bytes it could not read: the decision (audited, and sent) says what happened.
     if message.startswith("HTTP/1 protocol error") and "peer closed connection" not in message:
-        return Decision.deny("malformed_request", message, status=400)
-    return Decision.deny("client_closed", message, status=499, source="fail_closed")
+        return Decision.deny("malformed_request", "the client's request broke HTTP's framing", status=400)
+    return Decision.deny("client_closed", "the client closed its connection", status=499, source="fail_closed")
 
 
 def _replace_body(message: http.Message, body: bytes) -> None:
@@ -577,11 +581,14 @@ class GuardAddon:
         if (stream := flow.metadata.pop(_STREAM, None)) is not None:
             guard, judge, span = stream
             if broken is not None and guard.stopped is None and not guard.completed:
+                logger.debug("the stream of %s %s broke off: %s", flow.request.method, flow.request.path, broken)
                 client_gone = _client_broke(flow, broken)
                 guard.stopped = (
                     self._went_quiet(flow)
                     or client_gone
-                    or Decision.deny("upstream_incomplete", broken, status=502, source="fail_closed")
+                    # mitmproxy's words quote the upstream's bytes (a key in a bad chunk header reached the client
+                    # in the error event, and the audit: an outside review): the operator's log keeps them.
+                    or Decision.deny("upstream_incomplete", _BROKE_OFF, status=502, source="fail_closed")
                 )
                 if client_gone is None:  # the client is there to read why its stream ends
                     end_with_before_break(flow.request, guard.break_event(guard.stopped))

@@ -155,6 +155,10 @@ def unreadable_framing(headers: Mapping[str, str]) -> str | None:
             return f"the upstream declared its answer's charset as {name!r}, which is not judged"
         if name == "charset":
             declared.append(value.strip().strip('"').lower())
+    if headers.get("content-type", "").lower().count("charset") > len(declared):
+        # The cohere SDK takes `charset=` wherever it stands (`x-charset=utf-7`, inside a quoted parameter): it
+        # decoded a stream as UTF-7 that was judged as ASCII (an outside review).
+        return "the upstream's content type names a charset outside its charset parameter, which clients may read"
     if len(set(declared)) > 1:
         return f"the upstream declared its answer in more than one charset ({', '.join(declared)})"
     if declared and declared[0] not in allowed:

@@ -43,6 +43,7 @@ _SECRET_LIKE = re.compile(r"[0-9_\-/+=:]|^[A-Z]{3,}|\.\S")
 _TRAILING_PUNCTUATION = ".,;:!?)]}'\""
 _RAW = "$data"  # the key a non-JSON data payload is judged under
 _UNNAMED = ""  # a call's channel no event has named yet
+_PLACES = re.compile(r"\d+")  # the indices in a channel's name
 _LEAF_MIN_CHARS = 8  # shorter strings (a role, a finish reason, an index) cannot hold a key or a sentence
 _TOOL_HOLD_FACTOR = 64  # tool-call arguments are held whole, up to this many times hold_chars
 # While more events than this, or more bytes, wait in the queue, a held call is judged as it is and a held text stops
@@ -187,6 +188,7 @@ class StreamGuard:
         self._holding: dict[str, _Channel] = {}  # the channels holding events
         self._named: dict[str, list[_Channel]] = {}  # a channel under its name and each name it is inside of
         self._released_text = ""  # the end of what the text channels released, in order (the next window's context)
+        self._family_tails: dict[str, str] = {}  # the same, per kind of channel (text blocks, thinking blocks, ...)
         self._clean_leaves: set[str] = set()  # unmapped strings and keys judged clean, whole
         self.stopped: Decision | None = None
         self.released_bytes = 0  # bytes sent to the client
@@ -469,9 +471,12 @@ class StreamGuard:
         context = channel.released_tail if channel.own_context else self._released_text
         # Clients join a channel's pieces: when another channel released text since this one last did, a key split
         # around it reached them whole, judged only after the other's text (an outside review's finding).
+        # A channel's first text joins the last text of its kind, too: clients join a message's text blocks and leave
+        # out the thinking between them, so a key split around a thinking block reached them whole (an outside review).
         own = None
-        if not channel.own_context and channel.released_tail and not context.endswith(channel.released_tail):
-            own = channel.released_tail
+        tail = channel.released_tail or self._family_tails.get(_family(name), "")
+        if not channel.own_context and tail and not context.endswith(tail):
+            own = tail
         verdict = self._judge.window(restored, context, tool=channel.tool, own=own)
         if not verdict.decision.allow:
             first = next(iter(ready[0].deltas.get(name, ())), None)
@@ -479,6 +484,8 @@ class StreamGuard:
         channel.released_tail = (channel.released_tail + verdict.text)[-self._overlap :]
         if not channel.own_context:
             self._released_text = (self._released_text + verdict.text)[-self._overlap :]
+            family = _family(name)
+            self._family_tails[family] = (self._family_tails.get(family, "") + verdict.text)[-self._overlap :]
         if verdict.text != given + original and not given:
             # The changed text rides in the first event that carries this channel's text; the others carry nothing.
             places = [(queued, path) for queued in ready for path in queued.deltas.get(name, ())]
@@ -515,6 +522,12 @@ class StreamGuard:
 def _end(channel: _Channel) -> None:
     if not channel.ended:
         channel.ended, channel.settled = True, False
+
+
+def _family(channel: str) -> str:
+    """A channel's kind: its name without the places in it (`block:2` and `block:0` are text blocks alike,
+    `block:1:thinking` a thinking block)."""
+    return _PLACES.sub("#", channel)
 
 
 def _fail_closed(code: str, message: str) -> Decision:
