@@ -168,6 +168,16 @@ def test_an_invoke_stream_event_that_is_no_chunk_stops_the_stream_and_an_excepti
                                 ":message-type": "exception"}, json.dumps({"message": "slow down"}))  # fmt: skip
     g = StreamGuard(BedrockInvokeStream(), Judge(), Vault())
     assert g.feed(throttled) + g.finish() == throttled
+    # botocore reads an error by its exact message type: `exceptionally` beside `:event-type: chunk` is a chunk.
+    block = {"type": "tool_use", "id": "t", "name": "shell_exec", "input": {"cmd": "rm -rf /"}}
+    body = json.dumps({"bytes": base64.b64encode(json.dumps(
+        {"type": "content_block_start", "index": 0, "content_block": block}).encode()).decode()})  # fmt: skip
+    odd = encode_message({":event-type": "chunk", ":message-type": "exceptionally"}, body)
+    judge = ToolJudge()
+    g = StreamGuard(BedrockInvokeStream(), judge, Vault())
+    g.feed(odd + chunk({"type": "content_block_stop", "index": 0})) + g.finish()
+    assert [name for name, _ in judge.calls] == ["shell_exec"]
+    assert g.stopped is not None
 
 
 def test_a_message_is_named_as_botocore_names_it():

@@ -341,10 +341,16 @@ def test_a_call_of_an_api_wardgate_cannot_judge_as_one_is_found_to_be_refused():
     delta = {"event_type": "step.delta", "index": 1, "delta": {"type": "arguments_delta", "arguments": "{"}}
     assert unread_call("/v1beta/interactions", delta) == "Gemini Interactions"
     assert unread_call("/v1beta/interactions", {"steps": [{"type": ["unhashable"]}]}) is None
-    # A listing of steps already run is history: their calls have outputs.
-    done = {"type": "function", "function": {"name": "send_email", "arguments": "{}", "output": "sent"}}
-    listing = {"data": [{"object": "thread.run.step", "step_details": {"type": "tool_calls", "tool_calls": [done]}}]}
-    assert unread_call("/v1/threads/t1/runs/r1/steps", listing) is None
+    # A listing of steps already run is history; a step still running (or its delta) is not, whatever its output says.
+    done = {"type": "function", "function": {"name": "send_email", "arguments": "{}", "output": ""}}
+    step = {
+        "object": "thread.run.step",
+        "status": "completed",
+        "step_details": {"type": "tool_calls", "tool_calls": [done]},
+    }
+    assert unread_call("/v1/threads/t1/runs/r1/steps", {"data": [step]}) is None
+    running = {**step, "status": "in_progress"}
+    assert unread_call("/v1/threads/t1/runs/r1/steps", {"data": [running]}) == "OpenAI Assistants"
 
 
 def test_a_json_rpc_batch_is_mcp_if_any_item_is():
@@ -357,6 +363,8 @@ def test_a_json_rpc_batch_is_mcp_if_any_item_is():
     assert list(methods([answer, call]).values()) == ["tools/call"]
     assert not is_jsonrpc([{"id": 1, "method": "x"}])
     assert not is_jsonrpc({"jsonrpc": "2.0", "model": "gpt-4o", "messages": []})
+    assert is_jsonrpc({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}})
+    assert is_jsonrpc({"jsonrpc": "2.0", "method": "notifications/initialized"})
     assert not is_jsonrpc([])
 
 

@@ -73,14 +73,19 @@ def test_a_stale_rate_is_forgotten_so_a_refusal_never_outlives_its_load():
     assert cost.expected_s("t", 20_000) == pytest.approx(0.2)
 
 
-def test_without_a_rate_of_its_own_a_tenant_s_text_is_costed_at_the_fastest_rate_measured():
+def test_without_a_rate_of_its_own_a_tenant_s_text_is_costed_at_a_low_recent_rate():
     """After a quiet minute a 100 KB prompt was scanned to its timeout every time (an outside fault run); costed at
-    the cheapest completed scan's rate, it is refused at once when even that cannot judge it in time."""
+    a low rate of the recent completed scans, it is refused at once when even that cannot judge it in time."""
     clock = Clock()
     cost = ScanCost(clock=clock)
     cost.observe("a", [], 10_000, 0.5, completed=True)
     cost.observe("b", [], 10_000, 0.3, completed=True)
-    cost.observe("c", [], 10_000, 9.0, completed=False)  # a timed-out scan says nothing of the fastest rate
+    cost.observe("c", [], 10_000, 9.0, completed=False)  # a timed-out scan says nothing of the floor
     assert cost.expected_s("new", 100_000) == pytest.approx(3.0)
     clock.now += 61
     assert cost.expected_s("a", 100_000) == pytest.approx(3.0)
+    # One scan that read as almost free (its texts remembered by the scanners) does not lower the floor for good.
+    for _ in range(20):
+        cost.observe("d", [], 10_000, 0.4, completed=True)
+    cost.observe("e", [], 10_000, 0.0001, completed=True)
+    assert cost.expected_s("new", 100_000) == pytest.approx(4.0)  # the tenth percentile of 23 rates: 0.4 s per 10k

@@ -684,6 +684,10 @@ def test_a_cohere_event_the_sdk_would_skip_stops_the_stream():
             "id": 5, "type": "function", "function": {"name": "search", "arguments": ""}}}}})],
         [cohere_call(0, "search", ""), cohere("tool-call-delta", 0, tool_calls={"function": {"arguments": 7}})],
         [cohere("tool-plan-delta", tool_plan=["x"])],
+        # A plan outside a tool-plan-delta: users join those alone (a review's finding).
+        [cohere("tool-plan-delta", tool_plan="key SECRET"), cohere("bogus", tool_plan=" "),
+         cohere("tool-plan-delta", tool_plan="123 now")],
+        [cohere("content-start", 0, content={"type": "text", "text": ""}, tool_plan="x")],
     ):  # fmt: skip
         _, guard, _ = guarded(CohereChatStream(), [*events, COHERE_END])
         assert guard.stopped is not None, events

@@ -165,7 +165,8 @@ EVENT_STREAM: Framing = _EventStreamFraming()
 
 
 _CHUNK = "chunk"
-_ERRORS = tuple(f":message-type: {kind}" for kind in _NAME_HEADERS)  # an exception or error: read as AWS's
+# An exception or error, as botocore reads one: by the exact message type (`exceptionally` is an event's chunk to it).
+_ERRORS = frozenset(f":message-type: {kind}" for kind in _NAME_HEADERS)
 
 
 class _ChunkFraming:
@@ -201,7 +202,7 @@ def _unwrapped(event: SseEvent) -> SseEvent:
     fields (Bedrock's `p` padding) are judged like headers. An event of another type stops the stream too: botocore
     drops it, and its payload, read by its shape as the model's event, shifted the blocks Wardgate judged against the
     ones the SDK built (an outside review sent a call's start that way)."""
-    if event.unknown or any(field.startswith(_ERRORS) for field in event.others):
+    if event.unknown or any(field in _ERRORS for field in event.others):
         return event
     if event.event != _CHUNK:
         return _broken(event.raw)

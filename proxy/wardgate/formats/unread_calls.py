@@ -21,6 +21,8 @@ _COHERE_V1_CALL_EVENTS = frozenset(("tool-calls-generation", "tool-calls-chunk")
 _MISTRAL_CALL_EVENTS = frozenset(("function.call", "function.call.delta"))
 # Gemini Interactions: a step the client runs, and the streamed pieces of its arguments.
 _INTERACTION_CALLS = frozenset(("function_call", "arguments_delta"))
+# A run step in one of these states has run: its calls are history (a step delta, or a step in progress, is not).
+_SETTLED = frozenset(("completed", "cancelled", "expired", "failed"))
 
 
 def unread_call(path: str, payload: Any) -> str | None:
@@ -70,15 +72,13 @@ def _assistant_call(value: Mapping[str, Any]) -> bool:
         return True
     details = value.get("step_details")
     calls = details.get("tool_calls") if isinstance(details, Mapping) else None
-    return any(_pending_function(call) for call in (calls if isinstance(calls, list) else []))
+    if value.get("object") == "thread.run.step" and str(value.get("status")) in _SETTLED:
+        return False  # a listing of steps already run: history
+    return any(isinstance(call, Mapping) and call.get("type") == "function" for call in _list(calls))
 
 
-def _pending_function(call: Any) -> bool:
-    """A step's function call still waiting for its output (a listing of steps already run is history)."""
-    if not isinstance(call, Mapping) or call.get("type") != "function":
-        return False
-    function = call.get("function")
-    return not (isinstance(function, Mapping) and function.get("output") is not None)
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _holds(value: Any, found: Callable[[Mapping[str, Any]], bool]) -> bool:

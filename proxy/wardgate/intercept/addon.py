@@ -27,7 +27,7 @@ from wardgate.formats.sse import SSE, is_event_stream
 from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
-from wardgate.intercept.error_pages import end_with_before_break, name_decision
+from wardgate.intercept.error_pages import UPSTREAM_UNAVAILABLE, end_with_before_break, name_decision
 from wardgate.intercept.framing import frame_body, request_line_problem
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
 from wardgate.intercept.responses import DECISION_HEADER, JudgedStream, decoded_stream, refusal
@@ -36,7 +36,7 @@ from wardgate.intercept.upstream_timeout import TIMED_OUT, UpstreamTimer
 from wardgate.limits import TokenCount
 from wardgate.pipeline import Guard, RequestContext, guarded_stream
 from wardgate.pipeline.destination import Destination
-from wardgate.pipeline.headers import header_count_problem, judge_response_headers
+from wardgate.pipeline.headers import header_block_problem, judge_response_headers
 from wardgate.pipeline.mcp_judge import McpStream
 from wardgate.pipeline.realtime import RealtimeSession
 from wardgate.pipeline.request import MCP_SESSION_HEADER, IncomingRequest, Refuse, RequestPipeline, proxy_auth_required
@@ -262,14 +262,13 @@ class GuardAddon:
         self.in_flight += 1
         self.idle.clear()
         try:
-            fields = flow.request.headers.fields
-            if (large := header_count_problem(len(fields), sum(len(n) + len(v) for n, v in fields))) is not None:
-                self._refuse(flow, "request", Decision.deny("headers_too_large", large, status=431))
-                return
             if (problem := request_line_problem(flow.request)) is not None:  # any flow's (intercept/framing.py)
                 self._refuse(flow, "request", Decision.deny("malformed_request", problem, status=400))
                 return
             if not self._inspected(flow):
+                return
+            if (large := header_block_problem(flow.request.headers.fields)) is not None:  # before anything reads them
+                self._refuse(flow, "request", Decision.deny("headers_too_large", large, status=431))
                 return
             self._context(flow)  # the request's span starts here: every later hook runs under it
             declared = flow.request.headers.get("content-length", "")
@@ -556,8 +555,10 @@ class GuardAddon:
                 # trail gets the reason. (A broken stream was audited above, as the stream it was.) Unless the
                 # client broke it: a body cut short or badly framed, or a client that left while it waited.
                 whole = flow.request.timestamp_end is not None  # else the client broke its own request
+                # mitmproxy's words quote the upstream's bytes (a bad chunk header's): the audit gets Wardgate's.
+                logger.debug("the answer to %s %s broke off: %s", flow.request.method, flow.request.path, message)
                 denial = _client_broke(flow, message) or Decision.deny(
-                    "upstream_unavailable", message, status=502, source="fail_closed"
+                    "upstream_unavailable", UPSTREAM_UNAVAILABLE, status=502, source="fail_closed"
                 )
                 self._answered_for_mitmproxy(flow, "response" if whole else "request", denial)
         except Exception:

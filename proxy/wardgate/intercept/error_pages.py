@@ -30,16 +30,20 @@ from wardgate.formats import error_body
 from wardgate.intercept.responses import DECISION_HEADER
 from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
 
-__all__ = ["end_with_before_break", "install_json_error_pages", "mark_timed_out", "name_decision"]
+__all__ = [
+    "UPSTREAM_UNAVAILABLE",
+    "end_with_before_break",
+    "install_json_error_pages",
+    "mark_timed_out",
+    "name_decision",
+]
 
 logger = logging.getLogger(__name__)
 _TAG = f" WARDGATE-{secrets.token_hex(8)} "
 
 _CODES = {400: "malformed_request", 413: "body_too_large", 502: "upstream_unavailable", 504: "upstream_timeout"}
-_OWN_WORDS = {
-    413: "the request body is larger than this proxy accepts (max_body_bytes)",
-    502: "the upstream could not be reached, or its answer broke off or could not be read",
-}
+UPSTREAM_UNAVAILABLE = "the upstream could not be reached, or its answer broke off or could not be read"
+_OWN_WORDS = {413: "the request body is larger than this proxy accepts (max_body_bytes)", 502: UPSTREAM_UNAVAILABLE}
 _h2_server_handle_event = _http2.Http2Server._handle_event
 
 

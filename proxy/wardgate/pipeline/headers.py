@@ -12,7 +12,7 @@ audit; an answer's are content. Framing headers are HTTP's own, parsed and check
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Container, Mapping, MutableMapping
+from collections.abc import Collection, Container, Mapping, MutableMapping, Sequence
 
 from wardgate.models import Exchange, JsonPath, Role, Segment
 from wardgate.pipeline.context import RequestContext
@@ -29,7 +29,7 @@ __all__ = [
     "STRUCTURED",
     "TOKENS",
     "apply_header_rewrites",
-    "header_count_problem",
+    "header_block_problem",
     "header_segments",
     "judge_response_headers",
     "unreadable_framing",
@@ -42,6 +42,7 @@ MAX_JUDGED_CHARS = 64 * 1024
 # Nor their number. Read by name, mitmproxy's headers cost the square of their count, on the event loop: 10,000 of
 # them on a request with no credential held every other request for 9 s (an outside fault run). Clients send tens.
 MAX_HEADER_FIELDS = 256
+_COOKIE = ("cookie", b"cookie")
 # Who is calling, on a request: the caller's credential (or in forward mode the agent's own provider key). Never
 # scanned, so never in a finding or the audit. An answer names no caller: there these are content like any other.
 CREDENTIALS = frozenset(
@@ -166,10 +167,13 @@ def unreadable_framing(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def header_count_problem(fields: int, size: int) -> str | None:
-    """Why a message's header block is too large to read (`fields` lines, `size` bytes), or None."""
-    if fields > MAX_HEADER_FIELDS:
-        return f"the message has {fields} header fields; the limit is {MAX_HEADER_FIELDS}"
+def header_block_problem[S: (bytes, str)](fields: Sequence[tuple[S, S]]) -> str | None:
+    """Why a message's header block (its name/value lines) is too large to read, or None. Cookies count as one field:
+    HTTP/2 clients send each cookie as a field of its own."""
+    count = sum(1 for name, _ in fields if name.lower() not in _COOKIE) + any(n.lower() in _COOKIE for n, _ in fields)
+    if count > MAX_HEADER_FIELDS:
+        return f"the message has {count} header fields; the limit is {MAX_HEADER_FIELDS}"
+    size = sum(len(name) + len(value) for name, value in fields)
     if size > MAX_JUDGED_CHARS:
         return f"the message's header fields hold {size} bytes; the limit is {MAX_JUDGED_CHARS}"
     return None
@@ -181,8 +185,7 @@ def judge_response_headers(
     """Judge an answer's headers before any byte of it is sent (a stream starts with them), on the caller's thread:
     the sync scanners first, and only if they find something the policy and the audit (which scans the few short
     values again). Masks are applied to `headers`; a refusal is returned (`audited` unless too large to judge)."""
-    fields = getattr(headers, "fields", None) or [(name, value) for name, value in headers.items()]
-    too_large = header_count_problem(len(fields), sum(len(name) + len(value) for name, value in fields))
+    too_large = header_block_problem(getattr(headers, "fields", None) or list(headers.items()))
     if (unreadable := too_large or unreadable_framing(headers)) is not None:
         return ResponseOutcome(
             refusal=Decision.deny("response_unreadable", unreadable, status=502, source="fail_closed")

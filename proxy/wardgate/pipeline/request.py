@@ -392,9 +392,11 @@ class RequestPipeline:
             # MCP: the request is judged for who calls what; a tools/call is judged as the tool call it is.
             ctx.provider, ctx.mcp_methods = "mcp", methods(body)
             ctx.mcp_request_id = next((r.get("id") for r in requests(body) if "id" in r and "method" in r), None)
-            # A model it names is the tenant's to allow, as in any body: JSON-RPC keys added to a provider's request
-            # would otherwise carry a forbidden model past the allow-list (a review's finding).
-            exchange = Exchange("mcp", "mcp", named_model(body), False, named_identifiers(body))
+            # A model it names at its top is the tenant's to allow, as in any body: JSON-RPC keys added to a
+            # provider's request would otherwise carry a forbidden model past the allow-list (a review's finding).
+            # A tool call's arguments may name models of their own: they are the tool's business.
+            model = next((item["model"] for item in requests(body) if isinstance(item.get("model"), str)), None)
+            exchange = Exchange("mcp", "mcp", model, False, named_identifiers(body))
             return with_every_leaf(exchange, body, max_segments)
         if adapter is None:
             exchange = dataclasses.replace(parse_unparsed(body, ctx.provider), model=named_model(body))

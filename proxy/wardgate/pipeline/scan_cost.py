@@ -11,13 +11,15 @@ The rate is seconds of scan per character, measured on scans of enough new text 
 dominate, per tenant: it follows the load and the hardware (a GPU, a busy pod), and one tenant's costly text (slow
 scripts, padding) cannot get another tenant's requests refused. A rate older than `_STALE_S` is forgotten: the
 tenant's next large request is scanned and measures it again, so a refusal never outlives the load that caused it.
-Without a rate of its own, a tenant's text is costed at the lowest rate any completed scan measured: no scan is
-cheaper, so it refuses only what cannot be judged in time on idle cores (an outside fault run: after a quiet
-minute a 100 KB prompt ran its 5 s to a 503 and 5 CPU-seconds, every time).
+Without a rate of its own, a tenant's text is costed at a low rate of the recent completed scans (their tenth
+percentile): few scans are cheaper, so it refuses only what cannot be judged in time on idle cores (an outside fault
+run: after a quiet minute a 100 KB prompt ran its 5 s to a 503 and 5 CPU-seconds, every time). Not their minimum:
+one scan whose texts the scanners remembered reads as almost free, and would have lowered the floor for good.
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +42,7 @@ _UNSCANNED_SOURCES = frozenset(("metadata", "header"))
 # scanner has forgotten would be scanned in full, its time charged to too few characters.
 _REMEMBERED = 4096
 _TENANTS = 10_000
+_RECENT = 64  # completed scans whose rates set the floor
 
 
 class ScanCost:
@@ -48,7 +51,7 @@ class ScanCost:
         self._lock = threading.Lock()
         # tenant → seconds of scan per new character; an entry lives _STALE_S from its last sample
         self._rates: TTLCache[str, float] = TTLCache(_TENANTS, _STALE_S, timer=clock)
-        self._fastest: float | None = None  # the lowest rate a completed scan measured, any tenant's
+        self._recent: collections.deque[float] = collections.deque(maxlen=_RECENT)  # completed scans' rates
 
     def new_chars(self, segments: Sequence[Segment]) -> int:
         """Characters of the texts no completed scan has read (under the same role and source)."""
@@ -59,7 +62,7 @@ class ScanCost:
         if new_chars < _SAMPLE_CHARS:
             return None
         with self._lock:
-            rate = self._rates.get(tenant, self._fastest)
+            rate = self._rates.get(tenant, self._floor())
         return None if rate is None else new_chars * rate
 
     def observe(
@@ -76,7 +79,7 @@ class ScanCost:
         sample = elapsed_s / new_chars
         with self._lock:
             if completed:
-                self._fastest = sample if self._fastest is None else min(self._fastest, sample)
+                self._recent.append(sample)
             rate = self._rates.get(tenant)
             if rate is None:
                 rate = sample
@@ -85,6 +88,10 @@ class ScanCost:
             else:
                 rate += _SMOOTHING * (sample - rate)
             self._rates[tenant] = rate  # set again: the rate lives _STALE_S from this sample
+
+    def _floor(self) -> float | None:
+        """The tenth percentile of the recent completed scans' rates (called under the lock)."""
+        return sorted(self._recent)[len(self._recent) // 10] if self._recent else None
 
     def _read(self, segment: Segment) -> bool:
         return bool(self._scanned.get(_key(segment)))
