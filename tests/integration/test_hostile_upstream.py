@@ -20,7 +20,14 @@ from h2.errors import ErrorCodes
 from h2.events import ResponseReceived
 
 from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, free_port
-from tests.integration.helpers import cpu_seconds, http2_context, http2_socket, log_lines, wait_for_events
+from tests.integration.helpers import (
+    cpu_seconds,
+    http2_context,
+    http2_socket,
+    log_lines,
+    policy_copy,
+    wait_for_events,
+)
 from tests.tls import self_signed
 from wardgate.testing._server import BackgroundServer
 
@@ -850,3 +857,61 @@ def test_an_answer_with_thousands_of_header_fields_is_a_json_502_and_audited(sta
     assert response.json()["error"]["code"] == "response_unreadable"
     assert "header fields" in response.json()["error"]["message"]
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "response_unreadable")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "read_as_events"),
+    [("text/event-stream2", True), ("text/plain", True), ("application/json", False)],
+)
+def test_an_mcp_answer_is_judged_as_its_clients_read_it_whatever_its_content_type(
+    start_proxy, tmp_path, content_type, read_as_events
+):
+    """MCP SDKs read an answer as events unless it says JSON (the TypeScript SDK reads a GET body as SSE whatever its
+    type): judged as plain text, a near-miss type carried a denied tool to the agent (an outside review)."""
+    tools = [{"name": name, "description": "d", "inputSchema": {"type": "object"}} for name in ("add", "shell_exec")]
+    message = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"tools": tools}})
+    body = (f"event: message\ndata: {message}\n\n" if read_as_events else message).encode()
+    head = f"HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+    upstream = RawUpstream(head + body)
+    try:
+        policies = policy_copy(tmp_path, tools={"deny": ["shell_*"]})
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE}, policies=policies)
+        request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        answer = httpx.post(proxy.url + "/mcp", json=request, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert answer.status_code == 200
+    assert "add" in answer.text
+    assert "shell_exec" not in answer.text
+
+
+def test_an_mcp_answer_whose_type_names_json_and_an_event_stream_is_refused(start_proxy):
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json; x=text/event-stream\r\ncontent-length: 2\r\n\r\n{}"
+    upstream = RawUpstream(head)
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        answer = httpx.post(proxy.url + "/mcp", json=request, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert answer.json()["error"]["message"].startswith("Wardgate")  # a JSON-RPC error, as MCP refusals are
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "response_unreadable")
+
+
+def test_an_mcp_event_with_a_key_twice_is_refused(start_proxy, tmp_path):
+    """The SDKs keep a repeated key's last value: judged as one text, a tools/list so spelled skipped the tool filter
+    and the poisoning rules (an outside review)."""
+    tools = [{"name": "shell_exec", "description": "d", "inputSchema": {"type": "object"}}]
+    data = '{"jsonrpc": "2.0", "id": 1, "result": {"tools": []}, "result": ' + json.dumps({"tools": tools}) + "}"
+    body = f"event: message\ndata: {data}\n\n".encode()
+    head = f"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+    upstream = RawUpstream(head + body)
+    try:
+        policies = policy_copy(tmp_path, tools={"deny": ["shell_*"]})
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE}, policies=policies)
+        request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        answer = httpx.post(proxy.url + "/mcp", json=request, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert "shell_exec" not in answer.text
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "stream_unreadable")

@@ -15,7 +15,7 @@ from wardgate.formats import (
 from wardgate.formats.body import nodes_over, read_body
 from wardgate.formats.cohere import CohereChat
 from wardgate.formats.generic_json import leaf_segment
-from wardgate.formats.mcp import is_jsonrpc, methods
+from wardgate.formats.mcp import answer_read_as, is_jsonrpc, methods
 from wardgate.formats.openai_chat import OpenAIChat
 from wardgate.formats.openai_responses import OpenAIResponses
 from wardgate.formats.unread_calls import unread_call
@@ -452,3 +452,10 @@ def test_a_denied_call_is_refused_whatever_its_id_is(call_id):
     ):  # fmt: skip
         denied = {call.id: "no" for call in adapter.parse_response(copy.deepcopy(answer)).tool_calls}
         assert not left(adapter.refuse_tool_calls(answer, denied)), adapter
+
+
+def test_an_mcp_answer_is_read_as_json_only_when_it_says_so():
+    assert answer_read_as("application/json; charset=utf-8") == "json"
+    for events in ("text/event-stream", "text/event-stream2", "text/plain", "", "application/octet-stream"):
+        assert answer_read_as(events) == "events", events
+    assert answer_read_as('application/json; profile="text/event-stream"') is None

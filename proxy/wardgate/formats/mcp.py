@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from wardgate.formats.generic_json import string_leaves, with_every_leaf
 from wardgate.models import Exchange, Segment, ToolCall
 
 __all__ = [
     "JSONRPC_POLICY_ERROR",
+    "answer_read_as",
     "answered_method",
     "filter_tools",
     "is_jsonrpc",
@@ -46,6 +47,17 @@ def is_jsonrpc(body: Any) -> bool:
 def _message_keys(item: Mapping[str, Any]) -> bool:
     """A request or notification (`method`), or an answer (`id` with `result` or `error`)."""
     return "method" in item or ("id" in item and ("result" in item or "error" in item))
+
+
+def answer_read_as(content_type: str) -> Literal["json", "events"] | None:
+    """How MCP clients read an answer of this type: JSON when it says so, else as events (the TypeScript SDK reads a
+    GET body as SSE whatever its type; the Python one, any type starting `text/event-stream`), and None when clients
+    read it differently (a type naming both). Read as plain text, a near-miss type carried a denied tool, a poisoned
+    tool list and a sampling injection to both SDKs' agents (an outside review)."""
+    lowered = content_type.strip().lower()
+    if "json" in lowered and "event-stream" in lowered:
+        return None
+    return "json" if lowered.startswith("application/json") else "events"
 
 
 def requests(body: Any) -> list[dict[str, Any]]:

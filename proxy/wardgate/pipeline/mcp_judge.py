@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from cachetools import TTLCache
 
-from wardgate.formats.base import apply_rewrites
+from wardgate.formats.base import MalformedBody, apply_rewrites
 from wardgate.formats.body import strict_json
 from wardgate.formats.mcp import answered_method, filter_tools, jsonrpc_error, parse_mcp_message, requests
 from wardgate.formats.sse import SseEvent, SseEventTooLarge, SseParser, encode_event
@@ -249,8 +249,11 @@ class McpStream:
             # random id can look like a licence number to the PII scanner, and a masked one ends the session).
             return self._text(raw, name, data.replace(session_id, ""))
         try:
-            # judging may change its message in place; duplicate keys (a client may read either) go to `_text`
-            message, copy = strict_json(data), strict_json(data)
+            message, copy = strict_json(data), strict_json(data)  # judging may change its message in place
+        except MalformedBody as exc:
+            # A key twice: the SDKs keep its last value; judged as one text, a tools/list so spelled skipped the
+            # tool filter and the poisoning rules (an outside review).
+            return self._stop("stream_unreadable", f"an MCP message the clients read otherwise: {exc}")
         except ValueError:
             return self._text(raw, name, data)
         if self._session is not None and isinstance(message, dict) and str(message.get("id")) in self._session.denied:

@@ -20,7 +20,7 @@ from wardgate.formats.base import AmbiguousBody, drop_stale_logprobs
 from wardgate.formats.body import Body, dump_body, printable_runs, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK
-from wardgate.formats.sse import is_event_stream
+from wardgate.formats.mcp import answer_read_as
 from wardgate.formats.streams import StreamFormat, stream_format_for
 from wardgate.formats.unread_calls import unread_call
 from wardgate.limits import TokenCount
@@ -82,8 +82,10 @@ class ResponseJudge:
         """`content` as it came (`encoding` still applied); judged by what it is, not by its Content-Type."""
         try:
             content = await decode_off_loop(content, encoding, self._max_bytes)
-            # An MCP client reads an event-stream answer as events, so it is judged as the events it is.
-            if ctx.endpoint == "mcp" and is_event_stream(content_type):
+            # An MCP client reads an answer as events unless it says JSON, so it is judged as the events it is.
+            if ctx.endpoint == "mcp" and (read_as := answer_read_as(content_type)) != "json":
+                if read_as is None:
+                    return _unreadable(ValueError("a content type naming both JSON and an event stream"))
                 return await self._mcp_events(ctx, content)
             read = await read_off_loop(len(content), lambda: read_body(content, content_type))
         except (DecodingError, TooLarge, MalformedBody, TooComplex) as exc:
