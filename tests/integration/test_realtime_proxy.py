@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import AUTH, AWS_KEY
-from tests.integration.helpers import wait_for_events
+from tests.integration.helpers import policy_copy, wait_for_events
 from wardgate.testing._server import BackgroundServer
 
 SPINE = {"scanners": {"injection": {"enabled": False}}}
@@ -46,6 +46,10 @@ class RealtimeUpstream(BackgroundServer):
             if event.get("type") != "conversation.item.create":
                 continue
             text = event["item"]["content"][0]["text"]
+            if text.startswith("call "):
+                for call_event in _function_call_events(text.removeprefix("call ")):
+                    await socket.send_json(call_event)
+                continue
             pieces = ["the key is ", AWS_KEY[:10], AWS_KEY[10:], " ok"] if text == "leak" else [f"echo: {text}"]
             if text == "leak between":  # other events between the key's parts, as an audio answer interleaves them
                 pieces = ["the key is ", AWS_KEY[:10], *BETWEEN, AWS_KEY[10:], " ok"]
@@ -55,6 +59,23 @@ class RealtimeUpstream(BackgroundServer):
                                         "content_index": 0, "delta": piece})  # fmt: skip
             await socket.send_json({"type": "response.done", "event_id": "e9", "response": {"id": "r1"}})
         return socket
+
+
+def _function_call_events(name: str) -> list[dict]:
+    """A function call as the Realtime API streams it: the item added, its arguments streamed and done (naming no
+    function), the item done, and the response's output."""
+    item = {"id": "fc1", "type": "function_call", "call_id": "c1", "name": name, "arguments": ""}
+    arguments = '{"command": "ls -la"}'
+    done = {**item, "arguments": arguments, "status": "completed"}
+    return [
+        {"type": "response.output_item.added", "event_id": "e1", "output_index": 0, "item": item},
+        {"type": "response.function_call_arguments.delta", "event_id": "e2", "item_id": "fc1", "output_index": 0,
+         "call_id": "c1", "delta": arguments},
+        {"type": "response.function_call_arguments.done", "event_id": "e3", "item_id": "fc1", "output_index": 0,
+         "call_id": "c1", "arguments": arguments},
+        {"type": "response.output_item.done", "event_id": "e4", "output_index": 0, "item": done},
+        {"type": "response.done", "event_id": "e5", "response": {"id": "r1", "output": [done]}},
+    ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -265,3 +286,22 @@ async def test_a_frame_whose_pii_is_masked_goes_on_and_so_does_the_session(proxy
     assert [event["item"]["content"][0]["text"] for event in sent][1] == "thanks"
     assert "bob.smith@example.com" not in json.dumps(sent)
     assert "please" in sent[0]["item"]["content"][0]["text"]
+
+
+@pytest.mark.parametrize("name", ["shell_exec", "search"])
+async def test_a_function_call_the_model_makes_faces_the_tool_policy(start_proxy, realtime, tmp_path, name):
+    """Agent runtimes run the calls a Realtime session hands them: they reached the client unjudged, a tool the policy
+    denies over HTTP included (an outside review)."""
+    policies = policy_copy(tmp_path, tools={"deny": ["shell_*"]})
+    proxy = start_proxy({"upstream": realtime.url, **SPINE}, policies=policies)
+    received = await converse(proxy, item(f"call {name}"))
+    types = [event["type"] for event in received]
+    if name == "search":
+        assert types[-1] == "response.done"
+        assert received[-1]["response"]["output"][0]["name"] == "search"
+        return
+    assert types[-1] == "error"
+    assert received[-1]["error"]["code"] == "tool_denied"
+    assert "response.function_call_arguments.done" not in types  # stopped at the first event that hands it over
+    events = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "tool_call")
+    assert [(e["tool"]["name"], e["result"]["code"]) for e in events] == [("shell_exec", "tool_denied")]

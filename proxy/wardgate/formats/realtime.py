@@ -17,7 +17,15 @@ from typing import Any
 from wardgate.formats.generic_json import with_every_leaf
 from wardgate.models import Exchange, Role, Source
 
-__all__ = ["AUDIO_EVENTS", "REALTIME_PATHS", "error_event", "frame_exchange", "is_realtime"]
+__all__ = [
+    "AUDIO_EVENTS",
+    "REALTIME_PATHS",
+    "RealtimeCall",
+    "error_event",
+    "frame_exchange",
+    "function_calls",
+    "is_realtime",
+]
 
 REALTIME_PATHS = ("/v1/realtime", "/openai/realtime")
 # (event type, the field holding base64 audio)
@@ -44,6 +52,40 @@ def frame_exchange(payload: Any, *, from_client: bool) -> Exchange:
         for segment in exchange.segments
     ]
     return Exchange("openai", "unparsed", None, True, segments)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RealtimeCall:
+    """A function call a server event hands the client whole (the SDKs and agent runtimes run these): its item, id,
+    name (None where the event names none: the item's earlier event did) and JSON arguments."""
+
+    item_id: str
+    call_id: str
+    name: str | None
+    arguments: str
+
+
+def function_calls(payload: Any) -> list[RealtimeCall]:
+    """The whole function calls a server event carries: `response.function_call_arguments.done`, and the
+    `function_call` items of `response.output_item.*`, `conversation.item.*` and `response.done`'s output."""
+    if not isinstance(payload, dict):
+        return []
+    if payload.get("type") == "response.function_call_arguments.done":
+        return [_call(payload, str(payload.get("item_id", "")))]
+    response = payload.get("response")
+    items = [payload.get("item"), *(response.get("output") or [] if isinstance(response, dict) else [])]
+    return [
+        _call(item, str(item.get("id", "")))
+        for item in items
+        if isinstance(item, dict) and item.get("type") == "function_call"
+    ]
+
+
+def _call(value: dict[str, Any], item_id: str) -> RealtimeCall:
+    name = value.get("name")
+    arguments = value.get("arguments")
+    return RealtimeCall(item_id, str(value.get("call_id", "")), name if isinstance(name, str) else None,
+                        arguments if isinstance(arguments, str) else json.dumps(arguments))  # fmt: skip
 
 
 def error_event(code: str, message: str, decision_id: str | None = None) -> bytes:

@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from wardgate.formats.base import apply_rewrites
 from wardgate.formats.generic_json import KEY_MARK
-from wardgate.formats.realtime import AUDIO_EVENTS, frame_exchange
-from wardgate.models import JsonPath, Segment
+from wardgate.formats.realtime import AUDIO_EVENTS, frame_exchange, function_calls
+from wardgate.models import Exchange, JsonPath, Segment, ToolCall
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard, Verdict
 from wardgate.pipeline.stream import holdback_start
@@ -69,6 +69,7 @@ class RealtimeSession:
         self._held: dict[bool, list[tuple[str, float]]] = {True: [], False: []}  # by from_client: (frame, hold ends)
         self._pending: dict[bool, set[str]] = {True: set(), False: set()}  # tails that could still grow, by direction
         self._judging = 0
+        self._call_names: dict[str, str] = {}  # a function call item's name, by item id, as the server named it
         self.stopped: Decision | None = None
 
     def busy(self) -> bool:
@@ -132,6 +133,8 @@ class RealtimeSession:
         verdict = await self._guard.judge_frame(self._ctx, "request" if from_client else "response", exchange)
         if not verdict.decision.allow:
             return self._stop(verdict.decision, audited=True)
+        if not from_client and (refused := await self._calls_refused(payload, exchange)) is not None:
+            return refused
         if not verdict.rewrites:
             return self._passed("pass", text, joined.key, ends, from_client, payload)
         own = {path: new for path, new in verdict.rewrites.items() if path != _TAIL}
@@ -141,6 +144,24 @@ class RealtimeSession:
             return self._stop(Decision.deny("split_value", message, status=403))
         frame = json_text(apply_rewrites(payload, own))
         return self._passed("rewrite", frame, joined.key, ends, from_client, payload)
+
+    async def _calls_refused(self, payload: Any, exchange: Exchange) -> FrameOutcome | None:
+        """Each whole function call a server event hands the client faces the tool policy (agent runtimes run them:
+        an outside review sent `shell_exec` past a tool policy that denied it over HTTP); a denied one stops the
+        session before the frame goes out."""
+        for call in function_calls(payload):
+            name = call.name or self._call_names.get(call.item_id)
+            if name is None:
+                message = "the server sent a function call's arguments without naming its function"
+                return self._stop(Decision.deny("tool_call_unnamed", message, status=502, source="fail_closed"))
+            if call.item_id:
+                self._call_names[call.item_id] = name
+            verdict = await self._guard.judge_tool_call(
+                self._ctx, exchange, ToolCall(call.call_id, name, call.arguments), "llm"
+            )
+            if not verdict.decision.allow:
+                return self._stop(verdict.decision, audited=True)
+        return None
 
     def _joined(self, payload: Any, segments: Sequence[Segment], from_client: bool) -> _Joined:
         """Which tail the frame's text joins: a server's text delta its item's, a client's texts the client's (a key
