@@ -885,19 +885,6 @@ def test_an_mcp_answer_is_judged_as_its_clients_read_it_whatever_its_content_typ
     assert "shell_exec" not in answer.text
 
 
-def test_an_mcp_answer_whose_type_names_json_and_an_event_stream_is_refused(start_proxy):
-    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json; x=text/event-stream\r\ncontent-length: 2\r\n\r\n{}"
-    upstream = RawUpstream(head)
-    try:
-        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
-        request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-        answer = httpx.post(proxy.url + "/mcp", json=request, headers=AUTH, timeout=30)
-    finally:
-        upstream.close()
-    assert answer.json()["error"]["message"].startswith("Wardgate")  # a JSON-RPC error, as MCP refusals are
-    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "response_unreadable")
-
-
 def test_an_mcp_event_with_a_key_twice_is_refused(start_proxy, tmp_path):
     """The SDKs keep a repeated key's last value: judged as one text, a tools/list so spelled skipped the tool filter
     and the poisoning rules (an outside review)."""

@@ -230,3 +230,19 @@ def test_personal_data_the_upstream_produces_itself_is_redacted_not_given_a_plac
     assert "Kenji Watanabe" not in answer
     assert "<PERSON" not in answer
     assert "REDACTED" in answer
+
+
+def test_an_address_as_an_object_key_is_not_sent_unread(proxy, upstream):
+    """A one-token key was read for secrets only: an e-mail address or a phone number as a key (a tool result's map,
+    a function response) reached the provider unmasked, audited as allowed (an outside review). A key cannot be
+    rewritten, so one the policy masks refuses the request."""
+    before = len(upstream.received)
+    for key in ("jane.doe@example.com", "+1-415-555-0134"):
+        body = {"model": "gpt-4o-mini", "messages": [
+            {"role": "user", "content": "summarise the contacts"},
+            {"role": "tool", "tool_call_id": "c1", "content": "see data"}],
+            "metadata": {key: "vip"}}  # fmt: skip
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30)
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["code"] == "mask_unsupported"
+    assert len(upstream.received) == before

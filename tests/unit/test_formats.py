@@ -458,4 +458,4 @@ def test_an_mcp_answer_is_read_as_json_only_when_it_says_so():
     assert answer_read_as("application/json; charset=utf-8") == "json"
     for events in ("text/event-stream", "text/event-stream2", "text/plain", "", "application/octet-stream"):
         assert answer_read_as(events) == "events", events
-    assert answer_read_as('application/json; profile="text/event-stream"') is None
+    assert answer_read_as('application/json; profile="text/event-stream"') == "json"  # both SDKs read JSON

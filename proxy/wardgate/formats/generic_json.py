@@ -114,9 +114,11 @@ def _media(body: Any, path: JsonPath, text: str) -> list[Segment]:
 
 
 def _key(path: JsonPath, key: str) -> Segment:
-    """An object key is text too (a secret can be a key): one-token keys are read for secrets only, like metadata."""
+    """An object key is text too (a secret can be a key): a one-token key is read as a query parameter is, for
+    secrets, patterned personal data (an e-mail, a phone number) and, when it joins words, injection; read as
+    metadata, an address or an instruction as a key reached the provider unread (an outside review)."""
     if len(key) <= _TOKEN_CHARS and not any(c.isspace() for c in key):
-        return Segment("unknown", "metadata", key, path)
+        return Segment("unknown", "parameter", key, path)
     return Segment("unknown", "document", key, path)
 
 

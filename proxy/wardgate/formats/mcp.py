@@ -49,15 +49,13 @@ def _message_keys(item: Mapping[str, Any]) -> bool:
     return "method" in item or ("id" in item and ("result" in item or "error" in item))
 
 
-def answer_read_as(content_type: str) -> Literal["json", "events"] | None:
-    """How MCP clients read an answer of this type: JSON when it says so, else as events (the TypeScript SDK reads a
-    GET body as SSE whatever its type; the Python one, any type starting `text/event-stream`), and None when clients
-    read it differently (a type naming both). Read as plain text, a near-miss type carried a denied tool, a poisoned
-    tool list and a sampling injection to both SDKs' agents (an outside review)."""
-    lowered = content_type.strip().lower()
-    if "json" in lowered and "event-stream" in lowered:
-        return None
-    return "json" if lowered.startswith("application/json") else "events"
+def answer_read_as(content_type: str) -> Literal["json", "events"]:
+    """How MCP clients read an answer of this type: JSON when its media type is JSON (the Python SDK: the type starts
+    `application/json`; the TypeScript one: its media type is), else as events (the TypeScript SDK reads a GET body
+    as SSE whatever its type; the Python one, any type starting `text/event-stream`). Read as plain text, a near-miss
+    type carried a denied tool, a poisoned tool list and a sampling injection to both SDKs' agents (an outside
+    review)."""
+    return "json" if content_type.strip().lower().startswith("application/json") else "events"
 
 
 def requests(body: Any) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ from wardgate.pipeline.headers import header_block_problem, judge_response_heade
 from wardgate.pipeline.mcp_judge import McpStream
 from wardgate.pipeline.realtime import RealtimeSession
 from wardgate.pipeline.request import MCP_SESSION_HEADER, IncomingRequest, Refuse, RequestPipeline, proxy_auth_required
-from wardgate.pipeline.response import ResponseJudge, ResponseOutcome
+from wardgate.pipeline.response import ResponseJudge
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.policy import Decision
 from wardgate.telemetry.access import finish_request
@@ -413,17 +413,10 @@ class GuardAddon:
         if ctx is not None and ctx.endpoint == "mcp":
             self._bind_mcp_session(flow, ctx)
         content_type = flow.response.headers.get("content-type", "")
-        mcp = ctx is not None and ctx.endpoint == "mcp"
-        read_as = answer_read_as(content_type) if mcp else None
-        if mcp and read_as is None and not flow.metadata.get(_REFUSED):
-            message = "the MCP answer's content type names both JSON and an event stream, which clients read apart"
-            denial = Decision.deny("response_unreadable", message, status=502, source="fail_closed")
-            flow.metadata[_HEADERS_DENIED] = ResponseOutcome(refusal=denial)
-            flow.response.stream = False
-            return
+        mcp_events = ctx is not None and ctx.endpoint == "mcp" and answer_read_as(content_type) == "events"
         route_format = stream_format_for(flow.request.path)
         aws = is_aws_event_stream(content_type) and route_format is not None and route_format.framing is not SSE
-        events = is_event_stream(content_type) or read_as == "events"
+        events = is_event_stream(content_type) or mcp_events
         if not events and not aws:  # Bedrock's converse-stream: AWS's binary event stream
             return
         buffered = self._streaming.mcp_post_answers == "buffer" and flow.request.method == "POST"

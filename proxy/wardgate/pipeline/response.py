@@ -83,9 +83,7 @@ class ResponseJudge:
         try:
             content = await decode_off_loop(content, encoding, self._max_bytes)
             # An MCP client reads an answer as events unless it says JSON, so it is judged as the events it is.
-            if ctx.endpoint == "mcp" and (read_as := answer_read_as(content_type)) != "json":
-                if read_as is None:
-                    return _unreadable(ValueError("a content type naming both JSON and an event stream"))
+            if ctx.endpoint == "mcp" and answer_read_as(content_type) == "events":
                 return await self._mcp_events(ctx, content)
             read = await read_off_loop(len(content), lambda: read_body(content, content_type))
         except (DecodingError, TooLarge, MalformedBody, TooComplex) as exc:
