@@ -902,3 +902,34 @@ def test_an_mcp_event_with_a_key_twice_is_refused(start_proxy, tmp_path):
         upstream.close()
     assert "shell_exec" not in answer.text
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "stream_unreadable")
+
+
+def test_an_mcp_session_stream_is_judged_as_events_whatever_its_content_type(start_proxy, tmp_path):
+    """The TypeScript SDK reads the stream its GET asks for as SSE whatever its type: as text/plain, a tools/list
+    answered there reached the agent unfiltered (an outside review)."""
+    tools = [{"name": name, "description": "d", "inputSchema": {"type": "object"}} for name in ("add", "shell_exec")]
+    body = f"event: message\ndata: {json.dumps({'jsonrpc': '2.0', 'id': 1, 'result': {'tools': tools}})}\n\n".encode()
+    head = f"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+    upstream = RawUpstream(head + body)
+    try:
+        policies = policy_copy(tmp_path, tools={"deny": ["shell_*"]})
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE}, policies=policies)
+        answer = httpx.get(proxy.url + "/mcp", headers={**AUTH, "accept": "text/event-stream"}, timeout=30)
+    finally:
+        upstream.close()
+    assert "add" in answer.text
+    assert "shell_exec" not in answer.text
+
+
+def test_a_json_rpc_message_on_a_provider_s_route_is_refused(start_proxy):
+    """Read as the provider's request, an MCP tools/call at /api/chat skipped the tool policy; read as MCP, a
+    provider's request would skip its tool stripping (an outside review)."""
+    upstream = RawUpstream(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "shell_exec", "arguments": {}}}
+        answer = httpx.post(proxy.url + "/api/chat", json=call, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert answer.status_code == 400
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "malformed_request")

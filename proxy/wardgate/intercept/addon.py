@@ -413,10 +413,23 @@ class GuardAddon:
         if ctx is not None and ctx.endpoint == "mcp":
             self._bind_mcp_session(flow, ctx)
         content_type = flow.response.headers.get("content-type", "")
-        mcp_events = ctx is not None and ctx.endpoint == "mcp" and answer_read_as(content_type) == "events"
         route_format = stream_format_for(flow.request.path)
+        # MCP clients read an answer as events unless it says JSON: a POST's (its body was JSON-RPC), and the session
+        # stream a GET asks for (`Accept: text/event-stream`, or a session id), which the TypeScript SDK reads as SSE
+        # whatever its type (an outside review: text/plain carried a sampling injection and a denied tool).
+        request = flow.request
+        mcp_get = (
+            request.method == "GET"
+            and route_format is None
+            and (
+                MCP_SESSION_HEADER in request.headers
+                or "text/event-stream" in request.headers.get("accept", "").lower()
+            )
+        )
+        # (A legacy session's POST is answered on its GET stream: clients do not read the POST's answer.)
+        mcp_answer = ctx is not None and ((ctx.endpoint == "mcp" and not ctx.in_session) or mcp_get)
         aws = is_aws_event_stream(content_type) and route_format is not None and route_format.framing is not SSE
-        events = is_event_stream(content_type) or mcp_events
+        events = is_event_stream(content_type) or (mcp_answer and answer_read_as(content_type) == "events")
         if not events and not aws:  # Bedrock's converse-stream: AWS's binary event stream
             return
         buffered = self._streaming.mcp_post_answers == "buffer" and flow.request.method == "POST"

@@ -17,6 +17,7 @@ from typing import Any
 from wardgate.audit import AuditLog, canonical_json
 from wardgate.config import FailClosedSettings, Phase
 from wardgate.errors import PolicyError, ScannerError
+from wardgate.formats.generic_json import KEY_MARK
 from wardgate.models import Exchange, Finding, JsonPath, Segment, ToolCall
 from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.masking import Masker, annotated
@@ -199,6 +200,9 @@ class Guard:
         """Masked spans of the judged texts; where those differ from what was sent (this flow's placeholders turned
         back into the caller's values, in an answer), the judged text replaces the sent one."""
         segments = judged.segments
+        # An object key cannot be rewritten (one the policy masks refuses the message): a score under its scanner's
+        # line there (an injection score every key now gets) is no reason to.
+        findings = [f for f in findings if f.reaches_threshold or KEY_MARK not in segments[f.segment].path]
         rewrites = self._masker.rewrite(
             segments, findings, decision.masks, ctx.vault, placeholders=phase == "request", redacted=decision.redacts
         )

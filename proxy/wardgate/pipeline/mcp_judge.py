@@ -30,6 +30,7 @@ from cachetools import TTLCache
 
 from wardgate.formats.base import MalformedBody, apply_rewrites
 from wardgate.formats.body import strict_json
+from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.mcp import answered_method, filter_tools, jsonrpc_error, parse_mcp_message, requests
 from wardgate.formats.sse import SseEvent, SseEventTooLarge, SseParser, encode_event
 from wardgate.models import Exchange, Segment
@@ -61,6 +62,9 @@ def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
     if not exchange.segments and not exchange.tools:
         return message
     verdict = guard.judge_blocking(ctx, "response" if method == "tools/list" else "tool_result", exchange)
+    if verdict.decision.allow and any(KEY_MARK in path for path in verdict.rewrites):
+        message_ = "the policy asks to mask an object key, which cannot be rewritten without changing the message"
+        return jsonrpc_error(message.get("id") if isinstance(message, dict) else None, "mask_unsupported", message_)
     if verdict.decision.allow:
         message = apply_rewrites(message, verdict.rewrites)  # first: the masks' paths count the tools as listed
         if method == "tools/list":

@@ -388,6 +388,10 @@ class RequestPipeline:
             lines = parse_unparsed(read.value, ctx.provider).segments if read.kind == "jsonl" else []
             return Exchange(ctx.provider, "unparsed", None, False, [*segments, *lines])
         body = read.value
+        if adapter is not None and is_jsonrpc(body):
+            # Read as the provider's request, an MCP server's tools/call on such a path went unjudged by the tool
+            # policy; read as MCP, a provider's request would skip its tool stripping (an outside review).
+            raise MalformedBody("a JSON-RPC message on a provider's route: which of the two it is cannot be told")
         if adapter is None and is_jsonrpc(body):
             # MCP: the request is judged for who calls what; a tools/call is judged as the tool call it is.
             ctx.provider, ctx.mcp_methods = "mcp", methods(body)

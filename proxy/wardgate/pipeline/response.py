@@ -21,6 +21,7 @@ from wardgate.formats.body import Body, dump_body, printable_runs, read_body
 from wardgate.formats.decoding import DecodingError, TooLarge
 from wardgate.formats.generic_json import KEY_MARK
 from wardgate.formats.mcp import answer_read_as
+from wardgate.formats.sse import is_event_stream
 from wardgate.formats.streams import StreamFormat, stream_format_for
 from wardgate.formats.unread_calls import unread_call
 from wardgate.limits import TokenCount
@@ -83,7 +84,8 @@ class ResponseJudge:
         try:
             content = await decode_off_loop(content, encoding, self._max_bytes)
             # An MCP client reads an answer as events unless it says JSON, so it is judged as the events it is.
-            if ctx.endpoint == "mcp" and answer_read_as(content_type) == "events":
+            legacy_post = ctx.in_session and not is_event_stream(content_type)  # answered on its session stream
+            if ctx.endpoint == "mcp" and answer_read_as(content_type) == "events" and not legacy_post:
                 return await self._mcp_events(ctx, content)
             read = await read_off_loop(len(content), lambda: read_body(content, content_type))
         except (DecodingError, TooLarge, MalformedBody, TooComplex) as exc:
