@@ -859,27 +859,41 @@ def test_an_answer_with_thousands_of_header_fields_is_a_json_502_and_audited(sta
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "response_unreadable")
 
 
-@pytest.mark.parametrize(
-    ("content_type", "read_as_events"),
-    [("text/event-stream2", True), ("text/plain", True), ("application/json", False)],
-)
-def test_an_mcp_answer_is_judged_as_its_clients_read_it_whatever_its_content_type(
-    start_proxy, tmp_path, content_type, read_as_events
-):
-    """MCP SDKs read an answer as events unless it says JSON (the TypeScript SDK reads a GET body as SSE whatever its
-    type): judged as plain text, a near-miss type carried a denied tool to the agent (an outside review)."""
-    tools = [{"name": name, "description": "d", "inputSchema": {"type": "object"}} for name in ("add", "shell_exec")]
-    message = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"tools": tools}})
-    body = (f"event: message\ndata: {message}\n\n" if read_as_events else message).encode()
-    head = f"HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {len(body)}\r\n\r\n".encode()
-    upstream = RawUpstream(head + body)
+_MCP_TOOLS = [{"name": name, "description": "d", "inputSchema": {"type": "object"}} for name in ("add", "shell_exec")]
+
+
+def mcp_answer_through(start_proxy, tmp_path, content_type: str, body: str, *, get: bool = False):
+    """(the proxy, what the client got) for a tools/list (a POST, or the session stream a GET asks for) answered
+    with `body` as `content_type`, under a policy that denies `shell_*`."""
+    encoded = body.encode()
+    upstream = RawUpstream(
+        f"HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {len(encoded)}\r\n\r\n".encode() + encoded
+    )
     try:
         policies = policy_copy(tmp_path, tools={"deny": ["shell_*"]})
         proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE}, policies=policies)
+        if get:
+            return proxy, httpx.get(proxy.url + "/mcp", headers={**AUTH, "accept": "text/event-stream"}, timeout=30)
         request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-        answer = httpx.post(proxy.url + "/mcp", json=request, headers=AUTH, timeout=30)
+        return proxy, httpx.post(proxy.url + "/mcp", json=request, headers=AUTH, timeout=30)
     finally:
         upstream.close()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "read_as_events", "get"),
+    [("text/event-stream2", True, False), ("text/plain", True, False), ("application/json", False, False),
+     ("text/plain", True, True)],
+)  # fmt: skip
+def test_an_mcp_answer_is_judged_as_its_clients_read_it_whatever_its_content_type(
+    start_proxy, tmp_path, content_type, read_as_events, get
+):
+    """MCP SDKs read an answer as events unless it says JSON, and the TypeScript SDK reads the session stream a GET
+    asks for as SSE whatever its type: judged as plain text, a near-miss type carried a denied tool to the agent (an
+    outside review)."""
+    message = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"tools": _MCP_TOOLS}})
+    body = f"event: message\ndata: {message}\n\n" if read_as_events else message
+    _, answer = mcp_answer_through(start_proxy, tmp_path, content_type, body, get=get)
     assert answer.status_code == 200
     assert "add" in answer.text
     assert "shell_exec" not in answer.text
@@ -888,37 +902,10 @@ def test_an_mcp_answer_is_judged_as_its_clients_read_it_whatever_its_content_typ
 def test_an_mcp_event_with_a_key_twice_is_refused(start_proxy, tmp_path):
     """The SDKs keep a repeated key's last value: judged as one text, a tools/list so spelled skipped the tool filter
     and the poisoning rules (an outside review)."""
-    tools = [{"name": "shell_exec", "description": "d", "inputSchema": {"type": "object"}}]
-    data = '{"jsonrpc": "2.0", "id": 1, "result": {"tools": []}, "result": ' + json.dumps({"tools": tools}) + "}"
-    body = f"event: message\ndata: {data}\n\n".encode()
-    head = f"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {len(body)}\r\n\r\n".encode()
-    upstream = RawUpstream(head + body)
-    try:
-        policies = policy_copy(tmp_path, tools={"deny": ["shell_*"]})
-        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE}, policies=policies)
-        request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-        answer = httpx.post(proxy.url + "/mcp", json=request, headers=AUTH, timeout=30)
-    finally:
-        upstream.close()
+    data = '{"jsonrpc": "2.0", "id": 1, "result": {"tools": []}, "result": ' + json.dumps({"tools": _MCP_TOOLS}) + "}"
+    proxy, answer = mcp_answer_through(start_proxy, tmp_path, "text/event-stream", f"event: message\ndata: {data}\n\n")
     assert "shell_exec" not in answer.text
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "stream_unreadable")
-
-
-def test_an_mcp_session_stream_is_judged_as_events_whatever_its_content_type(start_proxy, tmp_path):
-    """The TypeScript SDK reads the stream its GET asks for as SSE whatever its type: as text/plain, a tools/list
-    answered there reached the agent unfiltered (an outside review)."""
-    tools = [{"name": name, "description": "d", "inputSchema": {"type": "object"}} for name in ("add", "shell_exec")]
-    body = f"event: message\ndata: {json.dumps({'jsonrpc': '2.0', 'id': 1, 'result': {'tools': tools}})}\n\n".encode()
-    head = f"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {len(body)}\r\n\r\n".encode()
-    upstream = RawUpstream(head + body)
-    try:
-        policies = policy_copy(tmp_path, tools={"deny": ["shell_*"]})
-        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE}, policies=policies)
-        answer = httpx.get(proxy.url + "/mcp", headers={**AUTH, "accept": "text/event-stream"}, timeout=30)
-    finally:
-        upstream.close()
-    assert "add" in answer.text
-    assert "shell_exec" not in answer.text
 
 
 def test_a_json_rpc_message_on_a_provider_s_route_is_refused(start_proxy):
