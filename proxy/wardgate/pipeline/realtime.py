@@ -169,7 +169,9 @@ class RealtimeSession:
         types) join none."""
         kind = payload.get("type") if isinstance(payload, dict) else None
         if from_client:
-            key, fields = "client", [i for i, segment in enumerate(segments) if segment.source != "metadata"]
+            # Texts, not identifiers or object keys (keys are read like parameters: they join no text).
+            fields = [i for i, s in enumerate(segments) if s.source != "metadata" and KEY_MARK not in s.path]
+            key = "client"
         elif isinstance(kind, str) and kind.endswith(".delta") and isinstance(payload.get("delta"), str):
             key = _delta_key(payload, kind)
             fields = [i for i, segment in enumerate(segments) if segment.path == ("delta",)]
