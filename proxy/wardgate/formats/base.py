@@ -16,6 +16,7 @@ __all__ = [
     "MalformedBody",
     "TooComplex",
     "apply_rewrites",
+    "as_list",
     "call_id",
     "called_function",
     "drop_stale_logprobs",
@@ -108,6 +109,11 @@ def _at_each(value: Any, path: JsonPath) -> Iterator[Any]:
             yield from _at_each(item, rest)
     elif isinstance(value, Mapping) and key in value:
         yield from _at_each(value[key], rest)
+
+
+def as_list(value: Any) -> list[Any]:
+    """The value when it is a list, else no items: a field read for what it holds, whatever a body put there."""
+    return value if isinstance(value, list) else []
 
 
 def expect(value: Any, kind: type, where: str) -> Any:

@@ -8,12 +8,13 @@ from typing import Any
 
 from wardgate.formats.base import (
     AmbiguousBody,
+    as_list,
     call_id,
-    called_function,
     expect,
     keep_tools,
     model_and_stream,
     refusal_text,
+    tool_name,
     tool_names,
 )
 from wardgate.formats.generic_json import string_leaves
@@ -60,7 +61,7 @@ class CohereChat:
 
     def strip_tools(self, body: Any, denied: set[str]) -> list[str]:
         # `tool_choice` is REQUIRED or NONE: it names no tool.
-        return keep_tools(body, denied, _function_name)
+        return keep_tools(body, denied, tool_name)
 
     def refuse_tool_calls(self, body: Any, denied: Mapping[str, str]) -> Any:
         message = body.get("message")
@@ -78,11 +79,6 @@ class CohereChat:
         parts = content if isinstance(content, list) else [{"type": "text", "text": content}] if content else []
         message["content"] = [*parts, {"type": "text", "text": refusal_text(denied)}]
         return body
-
-
-def _function_name(tool: Any) -> str | None:
-    called = called_function(tool)
-    return called[0].get("name") if called is not None else None
 
 
 def call_function(call: Any) -> Mapping[str, Any]:
@@ -115,17 +111,13 @@ def _calls(message: Mapping[str, Any]) -> Iterator[ToolCall]:
         yield ToolCall(call_id(call), function["name"], str(function.get("arguments") or ""))
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _message_texts(message: Mapping[str, Any], at: JsonPath, role: Role, source: Source) -> Iterator[Segment]:
     """A message's content (a string, or text / thinking / document parts), its tool plan and its calls' arguments.
     A document part (a tool's result, or a file the user gives) is judged string by string."""
     content = message.get("content")
     if isinstance(content, str):
         yield Segment(role, source, content, (*at, "content"))
-    for index, part in enumerate(_list(content)):
+    for index, part in enumerate(as_list(content)):
         if not isinstance(part, Mapping):
             continue
         key = _PART_TEXTS.get(str(part.get("type")))

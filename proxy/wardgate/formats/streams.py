@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Literal, Protocol, TypeGuard
 
 from wardgate.formats.anthropic_messages import on_cloud_route
-from wardgate.formats.base import MalformedBody, called_function
+from wardgate.formats.base import MalformedBody, as_list, called_function
 from wardgate.formats.cohere import call_function, is_cohere_chat
 from wardgate.formats.eventstream import BEDROCK_CHUNKS, EVENT_STREAM, aws_exception
 from wardgate.formats.gemini import either, gemini_method, is_thought
@@ -99,17 +99,13 @@ def _logprobs(
     (they repeat the text; in the text's context they hid its own). Clients join them into the answer's text again:
     judged only one by one, a key the text masked went out there whole (an outside review's finding). Alternatives
     (`top_logprobs`) are no text anyone joins: their strings are judged one by one, as every other string is."""
-    for position, entry in enumerate(_list(entries)):
+    for position, entry in enumerate(as_list(entries)):
         if not _is_map(entry):
             continue
         if isinstance(entry.get("token"), str):
             yield Location(f"{channel}:token", (*path, position, "token"), kind, mirror=True)
         if byte_text(entry.get("bytes")) is not None:
             yield Location(f"{channel}:bytes", (*path, position, "bytes", BYTES_MARK), kind, mirror=True)
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 class StreamUnreadable(Exception):
@@ -217,7 +213,7 @@ class OpenAIChatStream:
             # Legacy completions: `logprobs.tokens` is the text's tokens as strings (their alternatives are keys of
             # `top_logprobs`, judged whole as keys are: they cannot be rewritten).
             tokens = logprobs.get("tokens") if _is_map(logprobs) else None
-            for token_index, token in enumerate(_list(tokens)):
+            for token_index, token in enumerate(as_list(tokens)):
                 if isinstance(token, str):
                     token_path = ("choices", position, "logprobs", "tokens", token_index)
                     found.append(Location(f"choice:{index}:logprobs:tokens", token_path, mirror=True))
@@ -228,7 +224,7 @@ class OpenAIChatStream:
                 found.append(Location(f"choice:{index}", ("choices", position, "delta", "content")))
             # Content as a list of parts (Mistral's, in OpenAI's shape): its texts continue the choice's text.
             parts = delta.get("content")
-            for part_index, part in enumerate(_list(parts)):
+            for part_index, part in enumerate(as_list(parts)):
                 if _is_map(part) and isinstance(part.get("text"), str):
                     part_path = ("choices", position, "delta", "content", part_index, "text")
                     found.append(Location(f"choice:{index}", part_path))
@@ -251,7 +247,7 @@ class OpenAIChatStream:
             # openai-python takes the first `tool_calls` a choice's deltas carry as it comes, then merges.
             first = index not in self._calls
             calls = self._calls.setdefault(index, _Started()) if delta.get("tool_calls") is not None else _Started()
-            for call_position, call in enumerate(_list(delta.get("tool_calls"))):
+            for call_position, call in enumerate(as_list(delta.get("tool_calls"))):
                 slot = self._call_slot(calls, first, call_position, call)
                 called = called_function(call)  # a function's JSON `arguments`, or a custom tool's `input`
                 if called is None:
@@ -384,7 +380,7 @@ class OpenAIResponsesStream:
                 output = self._items.next(payload["output_index"], "output item")
                 item = payload.get("item")
                 parts = self._parts[output] = _Started()
-                parts.count = len(_list(item.get("content") if _is_map(item) else None))  # the parts it comes with
+                parts.count = len(as_list(item.get("content") if _is_map(item) else None))  # the parts it comes with
             else:
                 output = self._items.known(payload["output_index"], "output item")
         if "content_index" in payload and output is not None:
@@ -419,7 +415,7 @@ class OpenAIResponsesStream:
                 return [Location(f"output:{output}", (), tool=item["name"], arguments=given or None, opens=True)]
             return [
                 Location(f"output:{output}:{index}", ("item", "content", index, "text"), opens=True)
-                for index, part in enumerate(_list(item.get("content")))
+                for index, part in enumerate(as_list(item.get("content")))
                 if _is_map(part) and isinstance(part.get("text"), str)
             ]
         if kind == "response.content_part.added" and _is_map(part := payload.get("part")):
@@ -508,7 +504,7 @@ class AnthropicStream:
             if self._messages > 1:  # the SDK starts its message again; the blocks Wardgate knows would go on
                 raise StreamUnreadable("the upstream started its message twice")
             found = []
-            for index, block in enumerate(_list(message.get("content"))):
+            for index, block in enumerate(as_list(message.get("content"))):
                 self._blocks.next(index, "content block")
                 if _is_map(block):
                     found += _block_start(f"block:{index}", block, ("message", "content", index))

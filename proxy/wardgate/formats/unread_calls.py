@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from wardgate.formats.base import as_list
 from wardgate.formats.target import route_path
 
 __all__ = ["unread_api", "unread_call"]
@@ -74,11 +75,7 @@ def _assistant_call(value: Mapping[str, Any]) -> bool:
     calls = details.get("tool_calls") if isinstance(details, Mapping) else None
     if value.get("object") == "thread.run.step" and str(value.get("status")) in _SETTLED:
         return False  # a listing of steps already run: history
-    return any(isinstance(call, Mapping) and call.get("type") == "function" for call in _list(calls))
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+    return any(isinstance(call, Mapping) and call.get("type") == "function" for call in as_list(calls))
 
 
 def _holds(value: Any, found: Callable[[Mapping[str, Any]], bool]) -> bool:
