@@ -584,8 +584,9 @@ class Settings(BaseSettings):
         240.0,
         gt=0,
         description="A forwarded request whose answer does not start in this long, or whose buffered (not streamed) "
-        "answer's body then does not arrive whole in as long: 504 upstream_timeout. Below idle_timeout_s, which would "
-        "close the connection first without an answer.",
+        "answer's body then does not arrive whole in as long: 504 upstream_timeout; a stream whose upstream sends "
+        "nothing for as long ends with the provider's error event. Below idle_timeout_s, which would close the "
+        "connection first without a word.",
     )
     idle_timeout_s: int = Field(
         300, gt=0, description="A connection with no traffic either way for this long is closed (a hung upstream)."

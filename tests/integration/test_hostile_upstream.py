@@ -52,7 +52,7 @@ def start_proxy(start_proxy):
 
 
 class RawUpstream:
-    """A TCP server that answers every connection with fixed bytes (a list: written apart, 50 ms between), then
+    """A TCP server that answers every connection with fixed bytes (a list: written apart, `gap_s` between), then
     closes (or resets) it; with no answer, it holds each connection open and never says anything (until closed).
     With `tls`, each connection is TLS (with that server context) before anything else."""
 
@@ -63,9 +63,10 @@ class RawUpstream:
         reset: bool = False,
         hold: bool = False,
         tls: ssl.SSLContext | None = None,
+        gap_s: float = 0.05,
     ) -> None:
         self.port = free_port()
-        self._answer, self._reset, self._hold, self._tls = answer, reset, hold, tls
+        self._answer, self._reset, self._hold, self._tls, self._gap_s = answer, reset, hold, tls, gap_s
         self._server = socket.create_server(("127.0.0.1", self.port))
         self._held: list[socket.socket] = []
         threading.Thread(target=self._serve, daemon=True).start()
@@ -84,7 +85,7 @@ class RawUpstream:
             conn.recv(65536)
             try:
                 for index, piece in enumerate([self._answer] if isinstance(self._answer, bytes) else self._answer):
-                    time.sleep(0.05 if index else 0)
+                    time.sleep(self._gap_s if index else 0)
                     conn.sendall(piece)
             except OSError:  # the proxy gave up on it (a timeout): nothing more to say
                 conn.close()
@@ -212,26 +213,88 @@ def test_a_client_that_hangs_up_mid_stream_is_audited_as_gone_not_as_an_upstream
     assert [event["result"]["code"] for event in stopped] == ["client_closed"]
 
 
-def test_an_upstream_that_goes_quiet_mid_stream_is_audited_as_a_timeout_not_as_the_client(start_proxy):
+@pytest.mark.parametrize("chunked", [False, True], ids=["read-to-close", "chunked"])
+def test_an_upstream_that_goes_quiet_mid_stream_ends_the_stream_with_a_timeout_error_event(start_proxy, chunked):
     """An outside review: mitmproxy's inactivity timer closes the client's side of a stream whose upstream went
-    quiet, and the stream was audited as a client that left (499)."""
+    quiet, and the stream was audited as a client that left (499); a later fault run: the client got no error event,
+    only a close, at the inactivity timeout. Now upstream_timeout_s of silence ends it with the provider's error event
+    (before idle_timeout_s), audited as a 504."""
     chunk = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hel"}}]}
-    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"
-    upstream = RawUpstream([head, f"data: {json.dumps(chunk)}\n\n".encode()], hold=True)  # then silent
+    event = f"data: {json.dumps(chunk)}\n\n".encode()
+    # Cut off, a body read to the close reads as ended, a chunked one as broken: both end as timed out.
+    framing, body = (
+        (b"transfer-encoding: chunked\r\n", b"%x\r\n%s\r\n" % (len(event), event)) if chunked else (b"", event)
+    )
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n" + framing + b"\r\n"
+    upstream = RawUpstream([head, body], hold=True)  # then silent
+    received = b""
     try:
-        config = {"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1, "idle_timeout_s": 2}
+        config = {"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1, "idle_timeout_s": 30}
         proxy = start_proxy({**config, **SPINE})
         body = {**BODY, "stream": True}
-        with (
-            httpx.stream("POST", proxy.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30) as answer,
-            pytest.raises(httpx.RemoteProtocolError),  # a broken transfer, never a whole answer
-        ):
-            for _ in answer.iter_bytes():
-                pass
+        started = time.monotonic()
+        with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30) as answer:
+            try:
+                for piece in answer.iter_bytes():
+                    received += piece
+            except httpx.HTTPError:
+                pass  # a truncated body is acceptable; a stream without the error event is not
+        waited = time.monotonic() - started
         stopped = wait_for_events(proxy.audit_file, lambda e: e["phase"] == "response" and e["stream"])
     finally:
         upstream.close()
+    text = received.decode()
+    assert text.index("Hel") < text.index('"code": "upstream_timeout"')
+    assert waited < 10  # the stream's limit, not the connection's inactivity timer
     assert [(event["result"]["code"], event["result"]["status"]) for event in stopped] == [("upstream_timeout", 504)]
+
+
+def test_a_slow_stream_whose_gaps_stay_under_the_limit_is_whole(start_proxy):
+    """The limit is on silence, not on the stream's length: eight events 0.4 s apart under a 1 s limit."""
+    chunks = [
+        {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": f"w{i} "}}]}
+        for i in range(8)
+    ]
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"
+    events = [f"data: {json.dumps(chunk)}\n\n".encode() for chunk in chunks] + [b"data: [DONE]\n\n"]
+    upstream = RawUpstream([head, *events], gap_s=0.4)
+    try:
+        config = {"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1}
+        proxy = start_proxy({**config, **SPINE})
+        with httpx.stream(
+            "POST", proxy.url + "/v1/chat/completions", json={**BODY, "stream": True}, headers=AUTH, timeout=30
+        ) as answer:
+            text = answer.read().decode()
+    finally:
+        upstream.close()
+    assert "w7 " in text
+    assert "[DONE]" in text
+    assert "error" not in text
+
+
+def test_anthropic_sdk_raises_when_the_upstream_goes_quiet_mid_stream(start_proxy):
+    """What an SDK user sees: the stream raises the provider's error (not a network error after minutes)."""
+    start = {"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "model": "c",
+             "content": [], "stop_reason": None, "stop_sequence": None,
+             "usage": {"input_tokens": 1, "output_tokens": 0}}}  # fmt: skip
+    block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}}
+    events = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in (start, block, delta))
+    upstream = RawUpstream([b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n", events], hold=True)
+    try:
+        config = {"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1}
+        proxy = start_proxy({**config, **SPINE})
+        client = anthropic.Anthropic(base_url=proxy.url, api_key=ANTHROPIC_KEY, max_retries=0, timeout=30)
+        texts = []
+        with (
+            pytest.raises(anthropic.APIStatusError) as raised,
+            client.messages.stream(model="claude-x", max_tokens=10, messages=[{"role": "user", "content": "hi"}]) as s,
+        ):
+            texts.extend(s.text_stream)
+    finally:
+        upstream.close()
+    assert texts == ["Hel"]
+    assert "upstream_timeout" in str(raised.value.body)
 
 
 @pytest.mark.parametrize(

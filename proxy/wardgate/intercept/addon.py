@@ -90,11 +90,6 @@ def _destination(flow: http.HTTPFlow) -> Destination:
     return Destination(request.host, flow.client_conn.sni, request.host_header, target_named=not transparent)
 
 
-# mitmproxy's inactivity timer closes a connection idle_timeout_s after its last byte: a stream whose upstream sent
-# nothing for nearly that long was closed by it (the share leaves room for the timer's own granularity).
-_QUIET_SHARE = 0.9
-
-
 def _client_gone(flow: http.HTTPFlow) -> bool:
     """The client hung up: its connection can no longer be read (mitmproxy marks that at once, though the close
     itself reaches the flow only after the pending hook), or it reset the flow's HTTP/2 stream."""
@@ -197,15 +192,13 @@ class GuardAddon:
         access_log: bool = True,
         forward: ForwardIdentity | None = None,
         upstream_timer: UpstreamTimer | None = None,
-        idle_timeout_s: float | None = None,
     ) -> None:
         """`pipeline` judges each request (pipeline/request.py); this addon translates flows and answers.
 
         `forward` (forward mode): the proxy credentials of each client connection name the caller.
-        `upstream_timer`: each forwarded request's connect and answer limits (intercept/upstream_timeout.py).
-        `idle_timeout_s`: mitmproxy's inactivity timer, which closes a stream whose upstream went quiet.
+        `upstream_timer`: each forwarded request's connect, answer and stream limits (intercept/upstream_timeout.py).
         """
-        self._upstream_timer, self._idle_timeout_s = upstream_timer, idle_timeout_s
+        self._upstream_timer = upstream_timer
         self._access_log = access_log
         self._forward = forward
         self._proxy_keys: dict[str, str] = {}  # client connection id → the password of its CONNECT's credentials
@@ -390,8 +383,11 @@ class GuardAddon:
             # declared length that Wardgate buffers may be a stream (Ollama's JSON Lines, a Gemini JSON array, an MCP
             # SSE answer) and take its time: its bytes keep it alive (idle_timeout_s), as a stream's do (a second
             # outside review: a 3 s Ollama stream got a 504 under a 1 s limit).
-            whole = flow.response is not None and not flow.response.stream and "content-length" in flow.response.headers
-            (self._upstream_timer.body if whole else self._upstream_timer.stop)(flow)
+            # A guarded stream may not go quiet for as long (its bytes keep it alive).
+            stream = flow.response.stream if flow.response is not None else None
+            whole = flow.response is not None and not stream and "content-length" in flow.response.headers
+            timer = self._upstream_timer
+            (timer.stream if isinstance(stream, OffLoopStream) else timer.body if whole else timer.stop)(flow)
 
     def _guard_response_headers(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
@@ -619,16 +615,14 @@ class GuardAddon:
                 span.end()
             self._spent(flow, guard.tokens)
 
-    def _went_quiet(self, flow: http.HTTPFlow) -> Decision | None:
-        """A stream mitmproxy's inactivity timer closed: its upstream sent nothing for idle_timeout_s. The timer
-        closes the client's side, so it read as a client that left (an outside review's finding)."""
+    @staticmethod
+    def _went_quiet(flow: http.HTTPFlow) -> Decision | None:
+        """A stream the upstream timer ended: its upstream sent nothing for upstream_timeout_s in the middle of it
+        (intercept/upstream_timeout.py). Not a client that left, nor an upstream that broke it off."""
         stream = flow.response.stream if flow.response is not None else None
-        if self._idle_timeout_s is None or not isinstance(stream, OffLoopStream):
+        if not isinstance(stream, OffLoopStream) or stream.quiet_too_long is None:
             return None
-        if stream.quiet_s() < _QUIET_SHARE * self._idle_timeout_s:
-            return None
-        message = f"the upstream sent nothing for {self._idle_timeout_s:g} s in the middle of its answer"
-        return Decision.deny("upstream_timeout", message, status=504, source="fail_closed")
+        return Decision.deny("upstream_timeout", stream.quiet_too_long, status=504, source="fail_closed")
 
     def _spent(self, flow: http.HTTPFlow, spent: TokenCount) -> None:
         """An answer's reported usage: counted for budgets and rate limits, and on the request span."""

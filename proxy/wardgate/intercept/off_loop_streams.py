@@ -69,6 +69,10 @@ class OffLoopStream:
         an MCP stream, judged on threads of its own."""
         self._judged, self.stream, self._budget_s = judged, stream, budget_s
         self._last_chunk = time.monotonic()
+        self._judging = False
+        # Set when the upstream went quiet for too long (intercept/upstream_timeout.py), which then closes it:
+        # whatever mitmproxy makes of that, an end (a body read to the close) or an error, it ends as timed out.
+        self.quiet_too_long: str | None = None
         self._judges = _TOOL_RESULT_JUDGES if tool_results else _ANSWER_JUDGES
         self._abandoned = threading.Event()
 
@@ -84,19 +88,24 @@ class OffLoopStream:
             return self._judged(chunk)
 
     def quiet_s(self) -> float:
-        """Seconds since the upstream's last chunk (or since the answer began)."""
-        return time.monotonic() - self._last_chunk
+        """Seconds since the upstream's last chunk was judged (or since the answer began); 0 while one is judged
+        (what the upstream sends meanwhile waits behind it)."""
+        return 0.0 if self._judging else time.monotonic() - self._last_chunk
 
     async def judge(self, chunk: bytes) -> list[bytes]:
         """What the client gets for `chunk` (b"" = the end), judged on a worker thread within the budget; a judge
         that raises stops the stream with an error event (audited with the stream) instead of passing anything."""
-        self._last_chunk = time.monotonic()
+        if self.quiet_too_long is not None:
+            return _pieces(self.stream.refuse(self.quiet_too_long, code="upstream_timeout", status=504))
+        self._judging = True
         try:
             judged = functools.partial(contextvars.copy_context().run, self._judged_in_budget, chunk)  # as to_thread
             return _pieces(await asyncio.get_running_loop().run_in_executor(self._judges, judged))
         except Exception:
             logger.exception("judging a stream chunk failed; the stream is stopped")
             return self.failed()
+        finally:
+            self._judging, self._last_chunk = False, time.monotonic()
 
     def failed(self) -> list[bytes]:
         return _pieces(self.stream.refuse("the stream could not be judged (an internal error)"))

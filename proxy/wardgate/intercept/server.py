@@ -187,7 +187,6 @@ async def serve(settings: Settings) -> None:
         streaming=settings.streaming, access_log=settings.telemetry.access_log, forward=forward,
         upstream_timer=UpstreamTimer(connect_s=settings.upstream_connect_timeout_s,
                                      answer_s=settings.upstream_timeout_s),
-        idle_timeout_s=settings.idle_timeout_s,
     )  # fmt: skip
     install_json_error_pages(guard.refuse_unread)
     install_trailer_reader()

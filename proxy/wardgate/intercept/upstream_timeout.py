@@ -3,7 +3,9 @@ of declared length whose body does not arrive whole, within its limit, ends in a
 `upstream_timeout` (audited by the addon's `error` hook), never a hang. (Such a body dripped a byte a second kept
 mitmproxy's idle timeout from ever firing, and one cut off then silent got the client a bare close at the idle
 timeout: an outside review's findings. A body of no declared length may be a stream Wardgate buffers, and is kept
-alive by its bytes like a stream.)
+alive by its bytes like a stream.) A guarded stream whose upstream sends nothing for as long ends with its provider's
+error event, audited as a 504 with the stream: mitmproxy's inactivity timer closed it later without a word, which a
+client reads as an answer cut short by the network (an outside fault run).
 
 mitmproxy has no such timeouts (its `tcp_timeout` closes the client's connection without a word), and no hook runs
 while a flow waits for its upstream, so each forwarded flow gets a timer. When it fires, the request is marked timed
@@ -30,12 +32,14 @@ from mitmproxy import http
 from mitmproxy.connection import Server
 
 from wardgate.intercept.error_pages import mark_timed_out
+from wardgate.intercept.off_loop_streams import OffLoopStream
 
 __all__ = ["TIMED_OUT", "UpstreamTimer"]
 
 logger = logging.getLogger(__name__)
-TIMED_OUT = "wardgate_upstream_timeout"  # flow.metadata: which limit ran out ("connect", "answer" or "body")
+TIMED_OUT = "wardgate_upstream_timeout"  # flow.metadata: which limit ran out ("connect", "answer", "body", "stream")
 _TIMER = "wardgate_upstream_timer"
+_WHAT = {"connect": "connection", "answer": "answer", "body": "whole body", "stream": "stream bytes"}
 _RETRY_S = 0.5  # a timed-out flow with no connection to close yet (between mitmproxy's steps) is looked at again
 
 
@@ -59,6 +63,11 @@ class UpstreamTimer:
         self.stop(flow)
         flow.metadata[_TIMER] = asyncio.get_running_loop().call_later(self.answer_s, self._check, flow, "body")
 
+    def stream(self, flow: http.HTTPFlow) -> None:
+        """From the head of a guarded stream: its upstream may not go quiet for `answer_s` in the middle of it."""
+        self.stop(flow)
+        flow.metadata[_TIMER] = asyncio.get_running_loop().call_later(self.answer_s, self._check, flow, "stream")
+
     def stop(self, flow: http.HTTPFlow) -> None:
         self._waiting.discard(flow)
         if (timer := flow.metadata.pop(_TIMER, None)) is not None:
@@ -66,18 +75,22 @@ class UpstreamTimer:
 
     def _check(self, flow: http.HTTPFlow, limit: str) -> None:
         response = flow.response
-        if flow.error is not None or (response is not None and (limit != "body" or response.timestamp_end)):
+        answering = limit in ("body", "stream")  # limits on an answer that has begun
+        if flow.error is not None or (response is not None and (not answering or response.timestamp_end)):
             self._waiting.discard(flow)
             return
         loop = asyncio.get_running_loop()
         if limit == "connect" and _established(flow.server_conn):
             flow.metadata[_TIMER] = loop.call_later(self.answer_s - self.connect_s, self._check, flow, "answer")
             return
+        if limit == "stream" and (quiet := _quiet_s(flow)) < self.answer_s:
+            flow.metadata[_TIMER] = loop.call_later(self.answer_s - quiet, self._check, flow, "stream")
+            return
         handler = mitmproxy_ctx.master.addons.get("proxyserver").connections.get(flow.client_conn.id)
         if handler is None:
             return  # the client is gone: its flow ends with it
         if TIMED_OUT not in flow.metadata:
-            logger.warning("upstream %s: no %s within its limit", flow.request.host, limit)
+            logger.warning("upstream %s: no %s within its limit", flow.request.host, _WHAT[limit])
         ending = {
             connection: transport.handler
             for connection, transport in list(handler.transports.items())
@@ -90,6 +103,8 @@ class UpstreamTimer:
         for waiting in [flow] if limit != "connect" else self._sharing(flow, ending):
             waiting.metadata[TIMED_OUT] = limit
             mark_timed_out(waiting.request)
+        if limit == "stream" and isinstance(stream := response.stream if response else None, OffLoopStream):
+            stream.quiet_too_long = f"the upstream sent nothing for {self.answer_s:g} s in the middle of its answer"
         for task in ending.values():
             task.cancel("the upstream did not answer in time")
         if not ending:
@@ -107,6 +122,11 @@ class UpstreamTimer:
             and not _established(other.server_conn)  # one whose own connection is open waits for an answer instead
             and any(_opening_for(attempt, other) for attempt in attempts)
         ]
+
+
+def _quiet_s(flow: http.HTTPFlow) -> float:
+    stream = flow.response.stream if flow.response is not None else None
+    return stream.quiet_s() if isinstance(stream, OffLoopStream) else 0.0
 
 
 def _opening_for(connection: Server, flow: http.HTTPFlow) -> bool:

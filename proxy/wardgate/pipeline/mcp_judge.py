@@ -233,13 +233,13 @@ class McpStream:
         reason = decision.reasons[0].message if decision.reasons else "denied by policy"
         return encode_event("message", json.dumps(jsonrpc_error(message["id"], decision.code, reason)))
 
-    def refuse(self, message: str) -> bytes | list[bytes]:
-        """Stop a stream that cannot be judged at all (fail closed)."""
-        return self._stop("stream_unreadable", message) if self.stopped is None else []
+    def refuse(self, message: str, *, code: str = "stream_unreadable", status: int = 502) -> bytes | list[bytes]:
+        """Stop a stream that cannot be judged at all, or on (fail closed)."""
+        return self._stop(code, message, status) if self.stopped is None else []
 
-    def _stop(self, code: str, message: str) -> bytes:
+    def _stop(self, code: str, message: str, status: int = 502) -> bytes:
         """The stream cannot be judged on: an audited error for the request it answers, then nothing."""
-        self.stopped = Decision.deny(code, message, status=502, source="fail_closed")
+        self.stopped = Decision.deny(code, message, status=status, source="fail_closed")
         self._guard.refuse(self._ctx, "response", self.stopped)
         return encode_event("message", json.dumps(jsonrpc_error(self._ctx.mcp_request_id, code, message)))
 

@@ -208,14 +208,14 @@ class StreamGuard:
         message = decision.reasons[0].message if decision.reasons else decision.code
         return self._format.error_event(decision.code, message, self.decision_id)
 
-    def refuse(self, message: str) -> bytes | list[bytes]:
-        """Stop a stream that cannot be judged at all (fail closed): one error event, then nothing."""
-        return self._fail("stream_unreadable", message) or []
+    def refuse(self, message: str, *, code: str = "stream_unreadable", status: int = 502) -> bytes | list[bytes]:
+        """Stop a stream that cannot be judged at all, or on (fail closed): one error event, then nothing."""
+        return self._fail(code, message, status) or []
 
-    def _fail(self, code: str, message: str) -> bytes:
+    def _fail(self, code: str, message: str, status: int = 502) -> bytes:
         if self.stopped is not None:
             return b""
-        self.stopped = _fail_closed(code, message)
+        self.stopped = _fail_closed(code, message, status)
         return self._emit([self._format.error_event(code, message, self.decision_id)])
 
     def feed(self, chunk: bytes) -> bytes:
@@ -530,9 +530,10 @@ def _family(channel: str) -> str:
     return _PLACES.sub("#", channel)
 
 
-def _fail_closed(code: str, message: str) -> Decision:
-    """A stream Wardgate cannot judge as it came stops: the upstream's fault, not the caller's (502)."""
-    return Decision.deny(code, message, status=502, source="fail_closed")
+def _fail_closed(code: str, message: str, status: int = 502) -> Decision:
+    """A stream Wardgate cannot judge as it came stops: the upstream's fault, not the caller's (502; 504 when it went
+    quiet)."""
+    return Decision.deny(code, message, status=status, source="fail_closed")
 
 
 def _get(payload: Any, path: JsonPath) -> str:
