@@ -83,7 +83,7 @@ def test_a_post_belongs_to_a_session_only_on_the_server_and_path_that_named_it()
     stream = RequestContext("GET", "mcp.test", "/sse", "mcp", {"tenant": "default", "subject": "agent"})
     stream.server = "mcp.test"
     opened = sessions.open(stream, SESSION, "/messages/")
-    assert (opened.owner, opened.credential, opened.server) == (("default", "agent"), "", "mcp.test")
+    assert (opened.owner, opened.credential, opened.server) == (("default", "agent", None, None), "", "mcp.test")
     assert sessions.posted_to("POST", "mcp.test", f"/messages/?session_id={SESSION}") == (SESSION, opened)
     assert sessions.posted_to("GET", "mcp.test", f"/messages/?session_id={SESSION}") is None
     assert sessions.posted_to("POST", "mcp.test", f"/v1/chat/completions?session_id={SESSION}") is None

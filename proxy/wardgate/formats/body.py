@@ -25,6 +25,7 @@ from wardgate.formats.base import MalformedBody, TooComplex
 from wardgate.formats.generic_json import string_leaves
 from wardgate.formats.media import DECODED_MARK, file_bytes
 from wardgate.models import JsonPath
+from wardgate.quoting import quoted
 from wardgate.surrogates import json_text
 
 __all__ = [
@@ -152,7 +153,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise MalformedBody(f"the key {key[:40]!r} appears twice in one object; its meaning would be ambiguous")
+            raise MalformedBody(f"the key {quoted(key)} appears twice in one object; its meaning would be ambiguous")
         result[key] = value
     return result
 

@@ -11,6 +11,8 @@ import zlib
 import brotli
 import zstandard
 
+from wardgate.quoting import quoted
+
 __all__ = ["ZSTD_MAX_WINDOW", "DecodingError", "TooLarge", "content_codings", "decode_content"]
 
 # RFC 9659: HTTP's zstd uses windows of 8 MB at most, which browsers hold to. zstd's own limit (128 MB) would let one
@@ -92,7 +94,7 @@ def decode_content(raw: bytes, encoding: str, limit: int) -> bytes:
             elif name == "zstd":
                 data = _zstd(data, limit)
             else:
-                raise DecodingError(f"unknown content encoding {name!r}")
+                raise DecodingError(f"unknown content encoding {quoted(name)}")
         except (zlib.error, brotli.error, zstandard.ZstdError) as exc:
             raise DecodingError(f"the body is not valid {name}: {exc}") from exc
     if len(data) > limit:

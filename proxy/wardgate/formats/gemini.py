@@ -17,6 +17,7 @@ from wardgate.formats.base import AmbiguousBody, MalformedBody, expect, refusal_
 from wardgate.formats.generic_json import string_leaves
 from wardgate.formats.target import route_path
 from wardgate.models import EndpointKind, Exchange, JsonPath, Role, Segment, Source, ToolCall
+from wardgate.quoting import quoted
 
 __all__ = ["GeminiGenerateContent", "either", "gemini_method", "hosted_tool_name", "is_thought"]
 
@@ -83,7 +84,7 @@ def _judgeable_answer(path: str) -> None:
     """An answer Wardgate cannot read (`alt=proto`: protobuf) would carry calls no one judged: refused."""
     for key, value in parse_qsl(urlsplit(path).query, keep_blank_values=True):
         if key.lstrip("$").lower() == "alt" and value.lower() not in ("json", "sse"):
-            raise MalformedBody(f"`{key}={value}`: Wardgate judges Gemini answers as JSON or SSE only")
+            raise MalformedBody(f"`alt` is {quoted(value)}: Wardgate judges Gemini answers as JSON or SSE only")
 
 
 class GeminiGenerateContent:

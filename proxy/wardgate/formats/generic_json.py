@@ -11,6 +11,7 @@ from wardgate.formats.base import MalformedBody, TooComplex, model_and_stream
 from wardgate.formats.media import BYTES_MARK, DECODED_MARK, byte_text, encoded_media, is_number, remote_media
 from wardgate.formats.target import model_id
 from wardgate.models import Exchange, JsonPath, Role, Segment
+from wardgate.quoting import quoted_all
 
 __all__ = [
     "KEY_MARK",
@@ -70,7 +71,7 @@ def named_model(body: Any) -> str | None:
     named = {model_id(text) for path, text in string_leaves(body, ()) if path and path[-1] in _MODEL_KEYS}
     named |= {top} if top is not None else set()
     if len(named) > 1:
-        raise MalformedBody(f"the body names more than one model ({', '.join(sorted(named))})")
+        raise MalformedBody(f"the body names more than one model ({quoted_all(sorted(named))})")
     return next(iter(named), None)
 
 

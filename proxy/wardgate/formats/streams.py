@@ -26,6 +26,7 @@ from wardgate.formats.sse import SSE, Framing, SseEvent, encode_event
 from wardgate.formats.target import bedrock_operation, raw_predict, route_path
 from wardgate.formats.unread_calls import unread_api, unread_call
 from wardgate.models import JsonPath
+from wardgate.quoting import quoted
 
 __all__ = [
     "AnthropicStream",
@@ -118,7 +119,7 @@ def _whole(value: Any, what: str) -> int:
     arguments under `index: -1` and `0.0`, judged as another call than the one SDKs handed the agent)."""
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if not number or value < 0 or (isinstance(value, float) and not value.is_integer()):
-        raise StreamUnreadable(f"an event names {what} {json.dumps(value)}, which clients read differently")
+        raise StreamUnreadable(f"an event names {what} {quoted(json.dumps(value))}, which clients read differently")
     return int(value)
 
 

@@ -16,6 +16,7 @@ import aiohttp
 import jwt
 
 from wardgate.errors import ConfigError
+from wardgate.quoting import quoted
 
 __all__ = ["KeySet", "UnknownKey"]
 
@@ -86,7 +87,7 @@ class KeySet:
             await self.refresh(force=True)
             key = self._lookup(kid)
         if key is None:
-            raise UnknownKey(f"no key with kid {kid!r}")
+            raise UnknownKey(f"no key with kid {quoted(kid)}")
         return key
 
     def _lookup(self, kid: str | None) -> jwt.PyJWK | None:

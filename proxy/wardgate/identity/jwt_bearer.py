@@ -10,6 +10,7 @@ import jwt
 from wardgate.identity.credentials import read_credential
 from wardgate.identity.jwks import KeySet, UnknownKey
 from wardgate.identity.model import Identity, IdentityRejected
+from wardgate.quoting import quoted
 
 __all__ = ["JwtValidator", "claim"]
 
@@ -73,7 +74,7 @@ class JwtValidator:
             raise IdentityRejected("invalid_token", "the bearer token is not a JWT") from exc
         algorithm = header.get("alg")
         if algorithm not in self._algorithms:
-            raise IdentityRejected("invalid_token", f"token algorithm {algorithm!r} is not accepted")
+            raise IdentityRejected("invalid_token", f"token algorithm {quoted(algorithm)} is not accepted")
         try:
             key = await self._keys.key(header.get("kid"))
         except UnknownKey as exc:

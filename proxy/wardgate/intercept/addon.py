@@ -6,7 +6,6 @@ import asyncio
 import functools
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -18,6 +17,7 @@ from mitmproxy.connection import ConnectionState
 from mitmproxy.net.http import status_codes, url
 from mitmproxy.proxy.mode_specs import TransparentMode
 
+from wardgate.audit.redaction import recorded_path
 from wardgate.config import Phase, StreamingSettings
 from wardgate.errors import AuditError
 from wardgate.formats import provider_for
@@ -28,7 +28,7 @@ from wardgate.formats.sse import SSE, is_event_stream
 from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
-from wardgate.intercept.error_pages import UPSTREAM_UNAVAILABLE, end_with_before_break, name_decision
+from wardgate.intercept.error_pages import UPSTREAM_UNAVAILABLE, end_with_before_break, name_decision, unquoted
 from wardgate.intercept.framing import frame_body, request_line_problem
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
 from wardgate.intercept.responses import DECISION_HEADER, JudgedStream, decoded_stream, refusal
@@ -68,21 +68,6 @@ _HEADERS_DENIED = "wardgate_headers_denied"  # the answer's headers were denied 
 _UNRESOLVED: Mapping[str, Any] = {"subject": None, "tenant": None, "source": "unresolved", "authenticated": False}
 
 
-# Query parameter names kept in the audited path (`api-version`, `alt`); anything else could be a value in disguise.
-_PARAMETER_NAME = re.compile(r"[a-z][a-z_-]{0,31}")
-# A path token worth masking in the audit: 16+ characters of letters, digits, `_` or `-` with a digit among them.
-_KEYLIKE = re.compile(r"(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{16,}")
-
-
-def _masked_path(request: http.Request) -> str:
-    """The path as the audit, the logs and the policy see it: query values are masked, and so is any token in the
-    path that looks like a key (a long run of letters with digits), and everything after a `#`."""
-    bare = _KEYLIKE.sub("*", request.path.split("?", 1)[0].split("#", 1)[0])
-    if "?" not in request.path:
-        return bare
-    return bare + "?" + "&".join(f"{key if _PARAMETER_NAME.fullmatch(key) else '*'}=*" for key in request.query)
-
-
 def _destination(flow: http.HTTPFlow) -> Destination:
     request = flow.request
     # In a transparent listener the target is the original destination address, not a name the client chose.
@@ -97,6 +82,12 @@ def _client_gone(flow: http.HTTPFlow) -> bool:
 
 
 _BROKE_OFF = "the upstream broke off its answer"
+
+
+def _logged_path(flow: http.HTTPFlow) -> str:
+    """A flow's path as its log lines quote it (recorded: audit/redaction.py)."""
+    ctx: RequestContext | None = flow.metadata.get(_CONTEXT)
+    return ctx.path if ctx is not None else recorded_path(flow.request.path)
 
 
 def _client_broke(flow: http.HTTPFlow, message: str) -> Decision | None:
@@ -216,11 +207,12 @@ class GuardAddon:
         ctx = flow.metadata.get(_CONTEXT)
         if ctx is None:
             request = flow.request
-            request_trace = RequestTrace(request.method, request.path, request.headers)
+            path = recorded_path(request.path)
+            request_trace = RequestTrace(request.method, path, request.headers)
             ctx = RequestContext(
                 method=request.method,
                 host=request.host,
-                path=_masked_path(request),
+                path=path,
                 provider=provider_for(request.pretty_host, request.path),
                 identity=_UNRESOLVED,
                 trace_id=request_trace.trace_id,
@@ -260,6 +252,9 @@ class GuardAddon:
                 self._refuse(flow, "request", Decision.deny("malformed_request", problem, status=400))
                 return
             if not self._inspected(flow):
+                # The proxy's credentials are the proxy's: a plain-HTTP request to another host carried the caller's
+                # Wardgate key to it (an outside review).
+                flow.request.headers.pop("proxy-authorization", None)
                 return
             if (large := header_block_problem(flow.request.headers.fields)) is not None:  # before anything reads them
                 self._refuse(flow, "request", Decision.deny("headers_too_large", large, status=431))
@@ -374,7 +369,7 @@ class GuardAddon:
                 self._guard_response_headers(flow)
         except Exception as exc:
             # The answer is buffered instead and replaced by the refusal in `response`.
-            logger.exception("guard failed on the response headers of %s %s", flow.request.method, flow.request.path)
+            logger.exception("guard failed on the response headers of %s %s", flow.request.method, _logged_path(flow))
             flow.metadata["wardgate_fault"] = exc
             if flow.response is not None:
                 flow.response.stream = False
@@ -568,13 +563,15 @@ class GuardAddon:
                 # client broke it: a body cut short or badly framed, or a client that left while it waited.
                 whole = flow.request.timestamp_end is not None  # else the client broke its own request
                 # mitmproxy's words quote the upstream's bytes (a bad chunk header's): the audit gets Wardgate's.
-                logger.debug("the answer to %s %s broke off: %s", flow.request.method, flow.request.path, message)
+                logger.debug(
+                    "the answer to %s %s broke off: %s", flow.request.method, _logged_path(flow), unquoted(message)
+                )
                 denial = _client_broke(flow, message) or Decision.deny(
                     "upstream_unavailable", UPSTREAM_UNAVAILABLE, status=502, source="fail_closed"
                 )
                 self._answered_for_mitmproxy(flow, "response" if whole else "request", denial)
         except Exception:
-            logger.exception("could not audit the failed flow %s %s", flow.request.method, flow.request.path)
+            logger.exception("could not audit the failed flow %s %s", flow.request.method, _logged_path(flow))
 
     def _answered_for_mitmproxy(self, flow: http.HTTPFlow, phase: Phase, denial: Decision) -> None:
         """Audit the refusal mitmproxy answers (or, for a client that left, would have), and keep its status for the
@@ -594,7 +591,9 @@ class GuardAddon:
         if (stream := flow.metadata.pop(_STREAM, None)) is not None:
             guard, judge, span = stream
             if broken is not None and guard.stopped is None and not guard.completed:
-                logger.debug("the stream of %s %s broke off: %s", flow.request.method, flow.request.path, broken)
+                logger.debug(
+                    "the stream of %s %s broke off: %s", flow.request.method, _logged_path(flow), unquoted(broken)
+                )
                 client_gone = _client_broke(flow, broken)
                 guard.stopped = (
                     self._went_quiet(flow)
@@ -638,7 +637,8 @@ class GuardAddon:
         ctx: RequestContext | None = flow.metadata.get(_CONTEXT)
         if request_trace is not None and ctx is not None:
             status = flow.response.status_code if flow.response is not None else flow.metadata.get(_ANSWERED)
-            finish_request(request_trace, ctx, status, flow.error.msg if flow.error else None, log=self._access_log)
+            error = unquoted(flow.error.msg) if flow.error else None  # a span exports it
+            finish_request(request_trace, ctx, status, error, log=self._access_log)
 
     def _proxy_key(self, flow: http.HTTPFlow) -> str | None:
         """Forward mode's proxy credentials: on a plain-HTTP request itself, on its tunnel's CONNECT otherwise."""
@@ -710,9 +710,9 @@ class GuardAddon:
         """Breakage (ours, the audit sink's, anything's) on a flow: a provider-shaped refusal, audited if possible."""
         audit_down = isinstance(exc, AuditError)
         if audit_down:
-            logger.error("refusing %s %s: %s", flow.request.method, flow.request.path, exc)
+            logger.error("refusing %s %s: %s", flow.request.method, _logged_path(flow), exc)
         else:
-            logger.error("guard failed on %s %s", flow.request.method, flow.request.path, exc_info=exc)
+            logger.error("guard failed on %s %s", flow.request.method, _logged_path(flow), exc_info=exc)
         code, message, status = _AUDIT_DOWN if audit_down else _INTERNAL
         decision = Decision.deny(code, message.format(phase), status=status, source="fail_closed")
         flow.metadata[_REFUSED] = True

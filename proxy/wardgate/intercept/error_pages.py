@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import secrets
 import weakref
 from collections.abc import Callable, Generator
@@ -36,6 +37,7 @@ __all__ = [
     "install_json_error_pages",
     "mark_timed_out",
     "name_decision",
+    "unquoted",
 ]
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ _CODES = {400: "malformed_request", 413: "body_too_large", 502: "upstream_unavai
 UPSTREAM_UNAVAILABLE = "the upstream could not be reached, or its answer broke off or could not be read"
 _OWN_WORDS = {413: "the request body is larger than this proxy accepts (max_body_bytes)", 502: UPSTREAM_UNAVAILABLE}
 _h2_server_handle_event = _http2.Http2Server._handle_event
+# How mitmproxy quotes the bytes it could not read: `b'…'`, `bytearray(b'…')`.
+_QUOTED_BYTES = re.compile(r"""(?:bytearray\()?b(['"])(?:\\.|(?!\1).)*\1\)?""")
 
 
 @dataclasses.dataclass
@@ -60,6 +64,12 @@ _KNOWN: weakref.WeakKeyDictionary[http.Request, _Known] = weakref.WeakKeyDiction
 # The last bytes of a started stream whose upstream broke off (its provider's error event), written before mitmproxy
 # ends the client's side: without them the client saw a stream that merely stopped (an outside fault run).
 _LAST_WORDS: weakref.WeakKeyDictionary[http.Request, bytes] = weakref.WeakKeyDictionary()
+
+
+def unquoted(message: str) -> str:
+    """mitmproxy's error message without the bytes it quotes: a client's or an upstream's, which may hold a key or
+    an e-mail (an outside review found them in the operator log and in exported span statuses)."""
+    return _QUOTED_BYTES.sub("<bytes>", message)
 
 
 def name_decision(request: http.Request, provider: str, decision_id: str) -> None:
@@ -116,7 +126,7 @@ def _error_answer(status_code: int, message: str) -> tuple[int, dict[str, str], 
         # mitmproxy's words name the upstream's address (`Connect call failed ('10.0.3.7', 8000)`), quote bytes of an
         # answer no one judged (`Cannot parse HTTP response: b'…'`) or its own option names (an outside review): the
         # operator's log keeps them, the client gets Wardgate's.
-        logger.warning("answering %d for mitmproxy: %s", status_code, message)
+        logger.warning("answering %d for mitmproxy: %s", status_code, unquoted(message))
         message = _OWN_WORDS[status_code]
     code = _CODES.get(status_code, "proxy_error")
     details = {"decision_id": known.decision_id} if known.decision_id else {}

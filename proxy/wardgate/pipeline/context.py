@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from wardgate.audit.redaction import FoundValues
 from wardgate.models import EndpointKind
 from wardgate.pipeline.vault import Vault
 
@@ -44,6 +45,8 @@ class RequestContext:
     started: float = dataclasses.field(default_factory=time.perf_counter)
     # Placeholders issued while masking this flow's request (or its conversation's, when the caller names one).
     vault: Vault = dataclasses.field(default_factory=Vault)
+    # Secret and personal values found in this flow: none of its audit events quotes them (audit/redaction.py).
+    found: FoundValues = dataclasses.field(default_factory=FoundValues)
     # Headers Wardgate adds to the answer, forwarded or refused (the rate-limit state).
     response_headers: dict[str, str] = dataclasses.field(default_factory=dict)
     decision: str | None = None  # the last audited decision's code, for the access log
@@ -58,9 +61,13 @@ class RequestContext:
     placeholder: bool = False
 
     @property
-    def caller(self) -> tuple[Any, Any]:
-        """(tenant, subject): who owns what this request opens (an MCP session, a conversation's vault)."""
-        return (self.identity.get("tenant"), self.identity.get("subject"))
+    def caller(self) -> tuple[Any, ...]:
+        """(tenant, subject, how it was identified, by whom): who owns what this request opens (an MCP session, a
+        conversation's vault). A subject alone is no one: a JWT whose `sub` is an API key's subject read that key's
+        holder's restored values in a shared conversation (an outside review)."""
+        claims = self.identity.get("claims")
+        issuer = claims.get("iss") if isinstance(claims, Mapping) else None
+        return (self.identity.get("tenant"), self.identity.get("subject"), self.identity.get("source"), issuer)
 
     def answered_in_session(self, decision: Decision) -> bool:
         """Whether this refusal is answered on the caller's legacy MCP session, a placeholder going upstream. Not

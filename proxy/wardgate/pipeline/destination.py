@@ -7,6 +7,7 @@ is refused: an upstream that routes by Host would otherwise serve an uninspected
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import ipaddress
 import re
@@ -16,12 +17,18 @@ from fnmatch import fnmatch
 
 from cachetools.func import ttl_cache
 
+from wardgate.quoting import quoted
+
 __all__ = ["Destination", "host_matcher", "normalise_host"]
 
 
 def normalise_host(host: str) -> str:
-    """Lower case, no trailing dot, no brackets or port: `API.OpenAI.com.:443` → `api.openai.com`."""
+    """Lower case, no trailing dot, no brackets or port, IDNA-encoded: `API.OpenAI.com.:443` → `api.openai.com`,
+    `bücher.example` → `xn--bcher-kva.example` (mitmproxy decodes a CONNECT's punycode; a list may hold either)."""
     host = host.strip().lower()
+    if not host.isascii():
+        with contextlib.suppress(UnicodeError):
+            host = host.encode("idna").decode("ascii")
     if host.startswith("["):
         host = host[1 : host.find("]")] if "]" in host else host[1:]
     elif host.count(":") == 1:
@@ -143,5 +150,5 @@ class Destination:
         claimed = normalise_host(self.host_header)
         bound = self._bound()
         if bound is not None and claimed != normalise_host(bound):
-            return f"the Host header names {claimed!r} but the connection goes to {normalise_host(bound)!r}"
+            return f"the Host header names {quoted(claimed)} but the connection goes to {quoted(normalise_host(bound))}"
         return None

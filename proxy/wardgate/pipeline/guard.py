@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wardgate.audit import AuditLog, canonical_json
+from wardgate.audit.redaction import scrubbed
 from wardgate.config import FailClosedSettings, Phase
 from wardgate.errors import PolicyError, ScannerError
 from wardgate.formats.generic_json import KEY_MARK
@@ -412,6 +413,8 @@ class Guard:
         # A placeholder's answer: the access log keeps the request's refusal, and what the answer met if refused.
         ctx.decision = code if not ctx.placeholder else ctx.decision if decision.allow else f"{ctx.decision}, {code}"
         placeholder = ctx.placeholder or (phase == "request" and ctx.answered_in_session(decision))
+        ctx.found.add(exchange.segments, findings)
+        redacted = ctx.found.redacted  # the free fields below quote what callers and upstreams chose
         self._audit.record(
             "decision",
             decision_id=ctx.decision_id,
@@ -420,11 +423,11 @@ class Guard:
             phase=phase,
             path=DECISION_PATH.replace(".", "/"),
             identity=dict(ctx.identity),
-            request={"method": ctx.method, "host": ctx.host, "path": ctx.path}
+            request=redacted({"method": ctx.method, "host": ctx.host, "path": ctx.path})
             | ({"placeholder": True} if placeholder else {}),
             provider=exchange.provider,
             endpoint=exchange.endpoint,
-            model=exchange.model,
+            model=redacted(exchange.model),
             stream=exchange.stream,
             findings=[finding.to_dict() for finding in findings],
             finding_counts=counts,
@@ -433,16 +436,18 @@ class Guard:
                 "allow": decision.allow,
                 "status": decision.status,
                 "code": decision.code,
-                "reasons": [reason.model_dump() for reason in decision.reasons],
+                "reasons": [
+                    redacted(reason.model_dump() | {"message": scrubbed(reason.message)}) for reason in decision.reasons
+                ],
                 "mask": decision.mask,
                 "source": decision.source,
             },
             enforced=enforced,
-            masked=["/" + "/".join(map(str, path)) for path in rewrites],
-            tool=_tool_summary(policy_input),
+            masked=redacted(["/" + "/".join(map(str, path)) for path in rewrites]),
+            tool=redacted(_tool_summary(policy_input)),
             bundle_revision=self._engine.revision,
             input_hash=input_hash,
-            input=recorded.input if recorded else None,
+            input=redacted(recorded.input) if recorded else None,
             input_omitted=recorded.omitted if recorded else None,
             metrics=dict(timings),
             streamed=dict(stream) if stream is not None else None,

@@ -19,6 +19,7 @@ from wardgate.pipeline.context import RequestContext
 from wardgate.pipeline.guard import Guard
 from wardgate.pipeline.response import ResponseOutcome
 from wardgate.policy import Decision
+from wardgate.quoting import quoted, quoted_all
 
 __all__ = [
     "CREDENTIALS",
@@ -48,6 +49,15 @@ _COOKIE = ("cookie", b"cookie")
 CREDENTIALS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"}
 )  # fmt: skip
+# What a credential looks like (RFC 9110 §11: a scheme and a token68 or auth-params, e.g. AWS SigV4's): anything
+# else in a credential's field is text, judged as any header is. Passed unjudged, an `api-key` beside the caller's
+# bearer token carried a prompt injection to the upstream (an outside review).
+_TOKEN68 = r"[A-Za-z0-9._~+/-]+=*"
+_AUTH_PARAM = r"""[A-Za-z0-9!#$%&'*+.^_`|~-]+=(?:[A-Za-z0-9!#$%&'*+.^_`|~/;:=-]+|"[^"\s]*")"""
+_CREDENTIAL = re.compile(
+    rf"(?:[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]* +)?(?:{_TOKEN68}|{_AUTH_PARAM}(?: *, *{_AUTH_PARAM})*)"
+)
+_MAX_CREDENTIAL = 8192
 # Browser Realtime clients send their key as a WebSocket subprotocol (`openai-insecure-api-key.…`): a credential on
 # an upgrade only.
 _UPGRADE_CREDENTIALS = frozenset({"sec-websocket-protocol"})
@@ -82,14 +92,16 @@ def header_segments(
     minted: Container[str] = (),
 ) -> list[Segment]:
     """The judged headers as segments; `skip`: more names that are not content (a configured credential header).
-    On a request the caller's credentials are not content; on an answer only the framing is skipped. A request's
-    MCP session id is metadata only when it is one of the ids Wardgate saw a server mint (`minted`); an answer's,
-    the server minting it, while it is shaped like one."""
+    On a request the caller's credentials are not content (while they look like credentials); on an answer only the
+    framing is skipped. A request's MCP session id is metadata only when it is one of the ids Wardgate saw a server
+    mint (`minted`); an answer's, the server minting it, while it is shaped like one."""
     skipped = set(FRAMING) | {name.lower() for name in skip}
-    if request:
-        skipped |= CREDENTIALS | (_UPGRADE_CREDENTIALS if "upgrade" in headers else set())
+    if request and "upgrade" in headers:
+        skipped |= _UPGRADE_CREDENTIALS
     judged = [
-        (index, name, value) for index, (name, value) in enumerate(headers.items()) if name.lower() not in skipped
+        (index, name, value)
+        for index, (name, value) in enumerate(headers.items())
+        if name.lower() not in skipped and not (request and _credential(name.lower(), value))
     ]
     values = [
         Segment(
@@ -102,6 +114,11 @@ def header_segments(
         return values
     names = "\n".join(name for _, name, _ in judged)
     return [*values, Segment(role, "metadata", names, (HEADER, _NAMES, *(index for index, _, _ in judged)))]
+
+
+def _credential(name: str, value: str) -> bool:
+    """A caller's credential: not content. A credential's field holding anything else is judged."""
+    return name in CREDENTIALS and len(value) <= _MAX_CREDENTIAL and _CREDENTIAL.fullmatch(value.strip()) is not None
 
 
 def _structured(name: str, value: str, request: bool, minted: Container[str]) -> bool:
@@ -143,7 +160,7 @@ def unreadable_framing(headers: Mapping[str, str]) -> str | None:
     into text no scanner saw."""
     codings = [part.strip().lower() for part in headers.get("transfer-encoding", "").split(",") if part.strip()]
     if any(coding != "chunked" for coding in codings):
-        return f"the upstream sent its answer with transfer coding {', '.join(codings)!r}, which is not judged"
+        return f"the upstream sent its answer with transfer coding {quoted_all(codings)}, which is not judged"
     media, *parameters = headers.get("content-type", "").split(";")
     allowed = _STREAM_CHARSETS if media.strip().lower() == "text/event-stream" else _BODY_CHARSETS
     declared = []
@@ -153,7 +170,7 @@ def unreadable_framing(headers: Mapping[str, str]) -> str | None:
         if name.startswith("charset") and name != "charset":
             # RFC 2231 spellings (`charset*=''utf-7`, `charset*0=utf; charset*1=-7`): httpx reads them as the
             # charset, so a client decoded UTF-7 or EBCDIC that was judged as written (an outside review).
-            return f"the upstream declared its answer's charset as {name!r}, which is not judged"
+            return f"the upstream declared its answer's charset as {quoted(name)}, which is not judged"
         if name == "charset":
             declared.append(value.strip().strip('"').lower())
     if headers.get("content-type", "").lower().count("charset") > len(declared):
@@ -161,9 +178,9 @@ def unreadable_framing(headers: Mapping[str, str]) -> str | None:
         # decoded a stream as UTF-7 that was judged as ASCII (an outside review).
         return "the upstream's content type names a charset outside its charset parameter, which clients may read"
     if len(set(declared)) > 1:
-        return f"the upstream declared its answer in more than one charset ({', '.join(declared)})"
+        return f"the upstream declared its answer in more than one charset ({quoted_all(declared)})"
     if declared and declared[0] not in allowed:
-        return f"the upstream declared its answer in charset {declared[0]!r}, which is not judged"
+        return f"the upstream declared its answer in charset {quoted(declared[0])}, which is not judged"
     return None
 
 

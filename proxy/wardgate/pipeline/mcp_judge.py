@@ -77,7 +77,7 @@ def judge_mcp_message(guard: Guard, ctx: RequestContext, message: Any) -> Any:
 
 @dataclasses.dataclass(slots=True)
 class LegacySession:
-    owner: tuple[Any, Any]  # (tenant, subject) of the caller that opened the GET stream
+    owner: tuple[Any, ...]  # `RequestContext.caller` of the caller that opened the GET stream
     credential: str  # the digest of its credentials (RequestContext.credential)
     server: str  # the server that named it (RequestContext.server)
     endpoint: str  # the path the server named for the session's POSTs (its `endpoint` event, without the query)

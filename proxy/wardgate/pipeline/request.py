@@ -51,6 +51,7 @@ from wardgate.pipeline.offload import decode_off_loop, read_off_loop
 from wardgate.pipeline.usage import UsageMeter
 from wardgate.pipeline.vault import VaultStore
 from wardgate.policy import Decision
+from wardgate.quoting import quoted
 from wardgate.telemetry.tracing import inner_span
 
 __all__ = [
@@ -174,7 +175,7 @@ class RequestPipeline:
         self._guard, self._identity, self._rules = guard, identity, rules
         self._usage, self._admission, self._vaults = usage, admission, vaults
         self._forward = forward  # forward mode: identity from the proxy credentials (identity/forward.py)
-        self.mcp_sessions: TTLCache[str, tuple[Any, Any]] = TTLCache(maxsize=100_000, ttl=24 * 3600)
+        self.mcp_sessions: TTLCache[str, tuple[Any, ...]] = TTLCache(maxsize=100_000, ttl=24 * 3600)
         self.legacy_sessions = LegacySessions()
         self.stages: list[Callable[[_Call], Awaitable[Outcome | None]]] = [
             self._bind_host,
@@ -263,7 +264,7 @@ class RequestPipeline:
         if self._rules.realtime and upgrade.lower() == "websocket" and is_realtime(call.request.path):
             return None  # judged here as a request, then frame by frame (pipeline/realtime.py)
         # Frames after any other upgrade (WebSocket, h2c) would pass unjudged: refused on every inspected host.
-        message = f"protocol upgrades ({upgrade[:40]}) cannot be inspected here and are refused"
+        message = f"protocol upgrades ({quoted(upgrade)}) cannot be inspected here and are refused"
         return Refuse(Decision.deny("upgrade_refused", message, status=403))
 
     async def _identify(self, call: _Call) -> Outcome | None:

@@ -41,6 +41,7 @@ class StreamJudge:
         contexts = [context] if own is None else [context, own]
         segments = [self._segment(before + text, tool) for before in contexts]
         found, error = self._guard.scan_blocking(segments, tool=tool is not None)
+        self._ctx.found.add(segments, found)  # the stream's event holds spans only: the values are known here
         mine = _one_per_place(
             [
                 dataclasses.replace(finding, segment=0, start=max(finding.start - shift, 0), end=finding.end - shift)
@@ -52,7 +53,9 @@ class StreamJudge:
         return self._verdict(text, mine, error, tool=call)
 
     def full(self, text: str, *, tool: str | None, repeated: bool = False) -> WindowVerdict:
-        found, error = self._guard.scan_blocking([self._segment(text, tool)], tool=tool is not None)
+        segment = self._segment(text, tool)
+        found, error = self._guard.scan_blocking([segment], tool=tool is not None)
+        self._ctx.found.add([segment], found)
         # A summary event's call (`response.output_item.done`, `response.completed`) is what the openai SDK's final
         # response hands the agent, whatever its deltas said: its arguments face the tool policy too (an outside
         # review swapped them there after harmless deltas).

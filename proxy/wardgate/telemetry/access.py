@@ -21,8 +21,9 @@ def finish_request(
 ) -> None:
     """End the request's span (once) and, with `log`, write its access-log line."""
     tenant = ctx.identity.get("tenant")
+    model = ctx.found.redacted(ctx.model)  # a value found in it (a key, an e-mail) is no span attribute
     attributes = {"gen_ai.provider.name": ctx.provider, "gen_ai.system": ctx.provider,
-                  "gen_ai.operation.name": _OPERATIONS.get(ctx.endpoint), "gen_ai.request.model": ctx.model,
+                  "gen_ai.operation.name": _OPERATIONS.get(ctx.endpoint), "gen_ai.request.model": model,
                   "wardgate.decision_id": ctx.decision_id, "wardgate.tenant": tenant,
                   "wardgate.decision": ctx.decision}  # fmt: skip
     request_trace.span.set_attributes({key: value for key, value in attributes.items() if value is not None})

@@ -99,7 +99,10 @@ class RequestTrace:
     client span of its upstream call, and the timings the access log reports."""
 
     def __init__(self, method: str, path: str, headers: MutableMapping[str, str]) -> None:
-        parent = propagate.extract(headers)
+        """`path`: as recorded (audit/redaction.py), never the raw one. Only the caller's `traceparent` is joined:
+        its `tracestate` is text the caller chose, which the span would export and the upstream call's context would
+        put back in place of the judged header (an outside review found a key in it reaching both, masked or not)."""
+        parent = propagate.extract({"traceparent": value} if (value := headers.get("traceparent")) else {})
         self.span = tracer().start_span(
             f"{method} {path.split('?', 1)[0]}",
             context=parent,

@@ -34,6 +34,8 @@ class ReceivedSpan:
     kind: int
     attributes: dict[str, Any]
     service: str | None
+    trace_state: str = ""
+    status_message: str = ""
 
 
 class OtlpReceiver(BackgroundServer):
@@ -68,6 +70,8 @@ class OtlpReceiver(BackgroundServer):
                             kind=span.kind,
                             attributes={a.key: _value(a.value) for a in span.attributes},
                             service=resource.get("service.name"),
+                            trace_state=span.trace_state,
+                            status_message=span.status.message,
                         )
                     )
         with self._lock:
