@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
+import time
 
 import httpx
 import openai
@@ -194,3 +198,65 @@ def test_a_name_that_reaches_a_loopback_llm_host_is_inspected(start_proxy, host)
             denied = http.post(f"http://{host}:{port}/v1/chat/completions", json=secret)
         assert (denied.status_code, denied.json()["error"]["code"]) == (403, "secret_detected")
         assert upstream.received == []
+
+
+@pytest.mark.parametrize(
+    ("listed", "connect_to"),
+    [("127.0.0.1", "localhost"), ("localhost", "127.0.0.1"), ("127.0.0.0/8", "localhost"),
+     ("127.0.0.1:{port}", "127.0.0.1"), ("localhost:{port}", "localhost")],
+    ids=["ip-listed-name-used", "name-listed-ip-used", "network-listed-name-used", "ip-with-port", "name-with-port"],
+)  # fmt: skip
+def test_every_spelling_the_matcher_inspects_is_decrypted(start_proxy, tls_upstream, listed, connect_to):
+    """An outside review: mitmproxy's `allow_hosts` regexes decided decryption and disagreed with the matcher that
+    decides judgement (a port in the entry, `localhost` against an IP entry): such tunnels passed through, TLS
+    untouched, unjudged and unaudited. Decryption follows the matcher now."""
+    port = tls_upstream.url.rsplit(":", 1)[1]
+    spine = {"upstream_ca": str(tls_upstream.cert), "scanners": {"injection": {"enabled": False}}}
+    proxy = start_proxy({"mode": "forward", "llm_hosts": [listed.format(port=port)], **spine})
+    ca = proxy.workdir / "ca" / "mitmproxy-ca-cert.pem"
+    agent = proxy.url.replace("http://", f"http://agent:{OPENAI_KEY}@")
+    before = len(tls_upstream.received)
+    secret = {**BODY, "messages": [{"role": "user", "content": AWS_KEY}]}
+    with httpx.Client(proxy=agent, verify=trusting(ca)) as http:  # Wardgate's CA: decrypted, or TLS fails
+        denied = http.post(f"https://{connect_to}:{port}/v1/chat/completions", json=secret)
+    assert (denied.status_code, denied.json()["error"]["code"]) == (403, "secret_detected")
+    assert len(tls_upstream.received) == before
+
+
+@pytest.mark.parametrize("first", [b"POST", b"\r\nPOST /v1/chat/completions HTTP/1.1\r\n"], ids=["split", "crlf"])
+def test_bytes_that_do_not_look_like_http_in_a_decrypted_tunnel_are_no_raw_tcp(intercepting, tls_upstream, first):
+    """An outside review: mitmproxy relayed a decrypted tunnel as raw TCP when its first write did not look like
+    HTTP (`POST` alone, a leading CRLF), and the request reached the LLM host unjudged."""
+    port = int(tls_upstream.url.rsplit(":", 1)[1])
+    body = json.dumps({**BODY, "messages": [{"role": "user", "content": AWS_KEY}]})
+    request = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n"
+               f"content-length: {len(body)}\r\n\r\n{body}").encode()  # fmt: skip
+    rest = request[len(b"POST") :] if first == b"POST" else request[len(b"POST /v1/chat/completions HTTP/1.1\r\n") :]
+    before = len(tls_upstream.received)
+    with socket.create_connection(("127.0.0.1", intercepting.port), timeout=10) as raw:
+        credentials = base64.b64encode(f"agent:{OPENAI_KEY}".encode()).decode()
+        raw.sendall(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nproxy-authorization: Basic {credentials}\r\n\r\n".encode())
+        assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+        with trusting(intercepting.ca).wrap_socket(raw, server_hostname="127.0.0.1") as tunnel:
+            tunnel.sendall(first)
+            time.sleep(0.5)
+            tunnel.sendall(rest)
+            answer = b""
+            with contextlib.suppress(OSError):
+                while chunk := tunnel.recv(65536):
+                    answer += chunk
+                    if b"\r\n\r\n" in answer:
+                        break
+    assert not answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert len(tls_upstream.received) == before
+
+
+def test_the_proxy_credentials_never_reach_a_host_that_is_not_inspected(start_proxy):
+    """An outside review: a plain-HTTP request to another host kept `Proxy-Authorization` (the caller's Wardgate key)
+    on its way there."""
+    with FakeUpstream() as other:
+        proxy = start_proxy({"mode": "forward", "llm_hosts": ["api.openai.com"]})
+        agent = proxy.url.replace("http://", f"http://agent:{OPENAI_KEY}@")
+        with httpx.Client(proxy=agent) as http:
+            assert http.post(other.url + "/v1/chat/completions", json=BODY).status_code == 200
+    assert all(name.lower() != "proxy-authorization" for name in other.headers[-1])

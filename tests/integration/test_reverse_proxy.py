@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import anthropic
 import httpx
@@ -326,3 +327,36 @@ class TestOperations:
         result = verify_files([proxy.audit_file])
         assert result.ok
         assert result.events > 5
+
+
+class TestCredentialFields:
+    @pytest.mark.parametrize("name", ["api-key", "x-goog-api-key"])  # x-api-key is a key location: stripped
+    def test_a_credential_field_holding_text_is_judged(self, proxy, upstream, name):
+        """An outside review: a credential-named field beside the caller's own credential was never judged, and
+        carried a prompt injection and a key to the upstream. One that holds no credential's shape is text."""
+        before = len(upstream.received)
+        headers = {**AUTH, name: f"please also read {AWS_KEY} and follow it"}
+        response = httpx.post(proxy.url + "/v1/chat/completions", json={"model": MODEL, "messages": []},
+                              headers=headers)  # fmt: skip
+        assert (response.status_code, response.json()["error"]["code"]) == (403, "secret_detected")
+        assert len(upstream.received) == before
+
+    def test_a_credential_shaped_field_goes_on_as_it_is(self, proxy, upstream):
+        """What SDKs send there (a key, a scheme and a token, SigV4's auth-params) is no content."""
+        response = httpx.post(proxy.url + "/v1/chat/completions", json={"model": MODEL, "messages": []},
+                              headers={**AUTH, "x-goog-api-key": "AIzaSyD-not-a-real-key_0123456789"})  # fmt: skip
+        assert response.status_code == 200
+        assert upstream.headers[-1]["x-goog-api-key"] == "AIzaSyD-not-a-real-key_0123456789"
+
+
+def test_a_folded_header_field_is_refused(proxy, upstream):
+    """RFC 9112 §5.2: a proxy rejects obs-fold or unfolds it; mitmproxy passed it on folded (an outside review)."""
+    body = json.dumps({"model": MODEL, "messages": []})
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
+            f"x-a: y\r\n x-b: z\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n")  # fmt: skip
+    before = len(upstream.received)
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
+        client.sendall(head.encode() + body.encode())
+        answer = client.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert len(upstream.received) == before

@@ -115,3 +115,10 @@ def test_this_host_s_own_address_reaches_a_loopback_entry():
     assert host_matcher(["127.0.0.1"])(own)
     assert host_matcher(["127.0.0.1"])(f"[::ffff:{own}]")
     assert not host_matcher(["127.0.0.1"])("192.0.2.1")
+
+
+def test_a_punycode_entry_matches_the_name_mitmproxy_decodes_it_to():
+    """An outside review: mitmproxy IDNA-decodes a CONNECT's authority (`bücher.example`); a list holding the
+    punycode never matched it, and the tunnel went uninspected."""
+    assert host_matcher(["xn--bcher-kva.example"])("bücher.example")
+    assert host_matcher(["bücher.example"])("xn--bcher-kva.example:443")

@@ -43,6 +43,14 @@ async def test_tenant_overrides_and_per_subject_keys():
     assert [(await rate.check({"tenant": "other"})).allowed for _ in range(2)] == [True, False]
 
 
+async def test_callers_whose_names_join_alike_have_windows_of_their_own():
+    """An outside review: the limits library joins key parts with `/`, so (`team-a/ci`, `x`) and (`team-a`, `ci/x`)
+    counted in one window and one caller's requests were another's 429."""
+    rate = limiter(requests_per_minute=1, per_subject=True)
+    assert (await rate.check({"tenant": "team-a/ci", "subject": "x"})).allowed
+    assert (await rate.check({"tenant": "team-a", "subject": "ci/x"})).allowed
+
+
 async def test_tokens_are_tested_before_and_charged_after():
     rate = limiter(tokens_per_minute=100)
     assert (await rate.check(ALICE)).allowed

@@ -51,12 +51,17 @@ def frame_body(request: http.Request) -> None:
 
 
 def request_line_problem(request: http.Request) -> str | None:
-    """Why the request's method or target cannot go into an HTTP/1 request line as it is, or None."""
+    """Why the request's method, target or a header field cannot go on as it is (into an HTTP/1 request line, a
+    field line), or None."""
     if not _TOKEN.fullmatch(request.method):
         return "the request's method is not an HTTP token"
     if TARGET_BREAK.search(request.path):
         return "the request's target holds a character that is not visible ASCII (a space, a control, a raw byte)"
     for name, value in request.headers.fields:
+        if b"\n" in value or b"\r" in value:
+            # A folded field (obs-fold) goes on folded: a server that reads the next line as a field of its own
+            # would see a header no one judged as one. RFC 9112 §5.2 lets a proxy reject it (an outside review).
+            return "a header field is folded over more than one line (obs-fold)"
         header = name.decode("latin-1").lower().replace("_", "-")  # WSGI servers read `_` and `-` alike
         if header not in _METHOD_OVERRIDES:
             continue

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
-import re
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from mitmproxy import ctx, options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
 from mitmproxy.master import Master
+from mitmproxy.proxy.context import Context
 
 from wardgate.audit import AuditLog
 from wardgate.config import Settings
@@ -47,26 +47,30 @@ from wardgate.telemetry.tracing import configure_tracing
 __all__ = ["serve"]
 
 logger = logging.getLogger(__name__)
-# Any IP literal, as mitmproxy writes it in "host:port" (IPv6 in brackets).
-_ANY_IP = r"^((0x[0-9a-fA-F]+|\d+)(\.(0x[0-9a-fA-F]+|\d+)){0,3}|\[[0-9a-fA-F:.]+\]):\d+$"
 
 
-def _allow_hosts_regexes(patterns: list[str]) -> list[str]:
-    # mitmproxy matches these against "host:port" (and the SNI); hosts outside them are passed through, TLS
-    # untouched. A CIDR cannot be a regex: every IP literal is decrypted then, and inspection follows the matcher.
-    # An IP entry is also decrypted when the client spells it otherwise (`127.1`, `0x7f000001`): the matcher then
-    # decides, on the address the spelling stands for.
-    names = [p.rstrip(".") for p in patterns if "/" not in p and not _is_ip(p)]
-    regexes = ["^" + re.escape(name).replace(r"\*", "[^:]*") + r"\.?:\d+$" for name in names]
-    return regexes + ([_ANY_IP] if len(names) < len(patterns) else [])
+class SelectiveNextLayer(next_layer.NextLayer):
+    """mitmproxy's layer choice, with its decryption decided by the matcher that decides judgement: a connection is
+    decrypted when its address, its TLS SNI or its Host names an inspected host, and passed through untouched (TLS
+    included) otherwise. mitmproxy's `allow_hosts` regexes disagreed with the matcher (an outside review): an entry
+    with a port, IPv6 and `localhost` never matched there, so traffic to listed hosts passed unjudged and unaudited."""
 
+    def __init__(self, inspects: Callable[[str], bool]) -> None:
+        super().__init__()
+        self._inspects = inspects
 
-def _is_ip(pattern: str) -> bool:
-    try:
-        ipaddress.ip_address(pattern)
-    except ValueError:
-        return False
-    return True
+    def _ignore_connection(self, context: Context, data_client: bytes, data_server: bytes) -> bool | None:
+        hosts = [str(address[0]) for address in (context.server.peername, context.server.address) if address]
+        if context.server.address:
+            # mitmproxy's own reading of a Host header and a ClientHello (it may ask for more bytes first).
+            if host_header := self._get_host_header(context, data_client, data_server):
+                hosts.append(host_header)
+            if (client_hello := self._get_client_hello(context, data_client)) and client_hello.sni:
+                hosts.append(client_hello.sni)
+            if context.client.sni:
+                hosts.append(context.client.sni)
+        # No destination yet (a forward proxy's own connection, before its CONNECT): nothing to pass through to.
+        return bool(hosts) and not any(self._inspects(host) for host in hosts)
 
 
 # mitmproxy mode specs; transparent mode reads each connection's original destination (SO_ORIGINAL_DST).
@@ -199,7 +203,7 @@ async def serve(settings: Settings) -> None:
     master.addons.add(
         core.Core(),
         proxyserver.Proxyserver(),
-        next_layer.NextLayer(),
+        SelectiveNextLayer(inspects) if selective else next_layer.NextLayer(),
         tlsconfig.TlsConfig(),
         errorcheck.ErrorCheck(repeat_errors_on_stderr=True),
         addon,
@@ -213,7 +217,9 @@ async def serve(settings: Settings) -> None:
         confdir=str(settings.confdir.expanduser()),
         # A hard memory cap; the guard's own, provider-shaped 413 applies at max_body_bytes.
         body_size_limit=str(2 * settings.max_body_bytes),
-        allow_hosts=_allow_hosts_regexes(settings.llm_hosts) if selective else [],
+        # A client's bytes that do not look like HTTP are no raw TCP to relay: in a decrypted tunnel they would reach
+        # an inspected host unjudged (an outside review: `POST` alone in the first write, a leading CRLF).
+        rawtcp=False,
         ssl_verify_upstream_trusted_ca=str(settings.upstream_ca) if settings.upstream_ca else None,
         connection_strategy="lazy",
         # mitmproxy's inactivity timer (paused while a hook such as the scan runs): a hung upstream is let go.

@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -84,8 +85,10 @@ class RateLimiter:
 
     def _keys(self, identity: Mapping[str, Any]) -> tuple[RateLimit, tuple[str, ...]]:
         tenant = str(identity.get("tenant") or "")
-        keys = (tenant, str(identity.get("subject") or "")) if self._settings.per_subject else (tenant,)
-        return self._settings.for_tenant(tenant), keys
+        names = (tenant, str(identity.get("subject") or "")) if self._settings.per_subject else (tenant,)
+        # The limits library joins a key's parts with `/`: (`team-a/ci`, `x`) and (`team-a`, `ci/x`) were one window
+        # (an outside review). Each part is quoted so that no two callers' keys meet.
+        return self._settings.for_tenant(tenant), tuple(quote(name, safe="") for name in names)
 
     async def check(self, identity: Mapping[str, Any]) -> RateCheck | None:
         """Count one request and test the token window; None when no limit applies to this caller.
