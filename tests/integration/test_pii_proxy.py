@@ -182,6 +182,18 @@ def test_an_address_inside_a_url_is_masked_too(client, upstream):
     assert reply.choices[0].message.content == prompt
 
 
+@pytest.mark.parametrize("name", ["canary.person@example.com.txt", "report_canary.person@example.com.pdf"])
+def test_an_address_a_file_is_named_after_is_masked(client, upstream, name):
+    """An outside review: an address with a file's extension glued on went upstream as it was (Presidio read the
+    extension as the domain's suffix and rejected it), or with only its first word masked."""
+    prompt = f"Please rename {name} before Friday."
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
+    sent = upstream.received[-1]["messages"][0]["content"]
+    assert "person@example.com" not in sent
+    assert "<EMAIL_ADDRESS_1>" in sent
+    assert reply.choices[0].message.content == prompt
+
+
 def test_query_parameters_are_read_for_patterned_personal_data_only(proxy, upstream):
     """NER reads a query's context-free tokens as places and names (`en-US` → `en-<LOCATION_1>`): masked, they
     change what the upstream is asked. A parameter is read by the patterns (an e-mail address is still masked)."""

@@ -61,3 +61,11 @@ def test_offsets_are_the_texts_and_stay_inside_the_span():
     text = "Ask Bryan Hull - Analyst, today"
     start = text.index("Bryan")
     assert name_runs(text, start, start + len("Bryan Hull - Analyst")) == [(4, 14), (17, 24)]
+
+
+def test_what_an_underscore_glues_to_the_last_word_joins_the_name():
+    """NER reads `Zebulon_Quarterfield` as `Zebulon`: the surname went upstream beside the placeholder (an outside
+    review). What `_` glues on is the name's; a digit after it is not."""
+    text = "send it to Zebulon_Quarterfield_2 today"
+    start = text.index("Zebulon")
+    assert [text[a:b] for a, b in name_runs(text, start, start + len("Zebulon"))] == ["Zebulon_Quarterfield"]

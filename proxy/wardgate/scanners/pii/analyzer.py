@@ -26,6 +26,7 @@ from wardgate.scanners.pii.recognizers import (
     MastercardTwoSeriesRecognizer,
     OnnxNerRecognizer,
     PhoneNumberInContextRecognizer,
+    SuffixedEmailRecognizer,
 )
 
 __all__ = ["NER_ENTITIES", "build_analyzer"]
@@ -165,6 +166,7 @@ def build_analyzer(
         registry.add_recognizer(CardNumberInContextRecognizer(language))
         registry.add_recognizer(MastercardTwoSeriesRecognizer(language))
         registry.add_recognizer(PhoneNumberInContextRecognizer(language))
+        registry.add_recognizer(SuffixedEmailRecognizer(language))
         if ner is not None:
             registry.add_recognizer(OnnxNerRecognizer(ner, language=language))
     sources = ["spacy"] * has_spacy + ["onnx"] * (ner is not None) + ["kiwi"] * (korean is not None)
