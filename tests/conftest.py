@@ -14,6 +14,7 @@ import pytest
 
 from wardgate.identity import hash_key
 from wardgate.testing import FakeUpstream, ProxyProcess
+from wardgate.testing.otlp import OtlpReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
@@ -73,6 +74,13 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 def upstream() -> Iterator[FakeUpstream]:
     with FakeUpstream() as fake:
         yield fake
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[OtlpReceiver]:
+    """A real OTLP/HTTP receiver (the protobuf the SDK's exporter sends, decoded), one per module."""
+    with OtlpReceiver() as otlp:
+        yield otlp
 
 
 ProxyFactory = Callable[..., ProxyProcess]

@@ -16,7 +16,6 @@ import pytest
 from tests.conftest import AUTH
 from tests.integration.helpers import audit_events, policy_copy, wait_for_events
 from wardgate.testing import FakeUpstream
-from wardgate.testing.otlp import OtlpReceiver
 
 AWS = "AKIAZ7Q3XK2M6PLW4RTY"  # unlike tests.conftest.AWS_KEY: its own canary
 AWS_NO_DIGITS = "AKIAQWERTYUIOPASDFGH"
@@ -29,12 +28,6 @@ QUIET = {"injection": {"enabled": False}}
 
 def chat(**extra: Any) -> dict[str, Any]:
     return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}], **extra}
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    with OtlpReceiver() as otlp:
-        yield otlp
 
 
 @pytest.fixture(scope="module")

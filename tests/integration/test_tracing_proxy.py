@@ -9,18 +9,11 @@ import pytest
 
 from tests.conftest import AUTH, AWS_KEY
 from tests.integration.helpers import event_for, log_lines
-from wardgate.testing.otlp import OtlpReceiver
 
 QUIET = {"scanners": {"injection": {"enabled": False}, "pii": {"enabled": False}}}
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 CALLER_TRACE, CALLER_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 SERVER, CLIENT = 2, 3  # OTLP's SpanKind numbers
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    with OtlpReceiver() as otlp:
-        yield otlp
 
 
 @pytest.fixture(scope="module")
