@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from wardgate.audit.redaction import FoundValues, recorded_path, scrubbed
+from wardgate.audit.redaction import FoundValues, recorded_host, recorded_path, scrubbed
 from wardgate.models import Finding, Segment
 from wardgate.quoting import quoted, quoted_all
 
@@ -89,3 +89,23 @@ def test_a_score_under_its_line_and_an_injection_are_not_redacted():
     found.add(segments, [Finding("pii", "pii:PERSON", 0.3, 0, 0, 9, threshold=0.5),
                          Finding("injection", "injection", 0.99, 0, 0, 51, threshold=0.4)])  # fmt: skip
     assert found.redacted("Summarise our roadmap") == "Summarise our roadmap"
+
+
+def test_personal_data_is_redacted_as_a_whole_word_and_a_secret_anywhere():
+    found = FoundValues()
+    segments = [Segment("user", "message", f"Chat with Sage about {AWS}", ())]
+    found.add(segments, [Finding("pii", "pii:PERSON", 0.9, 0, 0, 4, threshold=0.5),
+                         Finding("pii", "pii:PERSON", 0.9, 0, 10, 14, threshold=0.5),
+                         Finding("secrets", "secret:aws-access-token", 1.0, 0, 21, 41)])  # fmt: skip
+    assert found.redacted("/v1/chat/completions") == "/v1/[REDACTED:pii:PERSON]/completions"  # a whole word
+    assert found.redacted("messages") == "messages"  # `sage` inside a word stays
+    assert found.redacted(f"lookup_{AWS}") == "lookup_[REDACTED:secret:aws-access-token]"
+
+
+@pytest.mark.parametrize(
+    ("host", "recorded"),
+    [("api.openai.com", "api.openai.com"), ("127.0.0.1", "127.0.0.1"), ("[::1]", "[::1]"),
+     (f"{AWS}.example.com", "*.example.com"), ("xn--bcher-kva.example", "xn--bcher-kva.example")],
+)  # fmt: skip
+def test_a_recorded_host_keeps_addresses_and_route_word_labels(host, recorded):
+    assert recorded_host(host) == recorded

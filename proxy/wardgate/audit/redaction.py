@@ -9,6 +9,8 @@ replaced by `[REDACTED:<kind>]` wherever it turns up in that flow's events, in a
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from wardgate.models import Finding, Segment
 
-__all__ = ["FoundValues", "recorded_path", "scrubbed"]
+__all__ = ["FoundValues", "recorded_host", "recorded_path", "scrubbed"]
 
 # A piece of a path kept as it is: a route word, a model or deployment name (`chat`, `v1beta`, `gpt-4o-mini`,
 # `generateContent`). Anything else is a value in disguise: an e-mail, a number, an upper-case key, a
@@ -58,13 +60,20 @@ class FoundValues:
                 self._kinds[value.lower()] = finding.kind
                 self._pattern = None
 
+    def _alternative(self, value: str) -> str:
+        """A secret anywhere (`lookup_AKIA…`); personal data as a whole word, so that a name or a place NER found
+        (`Chat`, `Sage`) does not blank route words out of a path (`/v1/chat/completions`, `messages`)."""
+        if self._kinds[value].startswith("secret"):
+            return re.escape(value)
+        return rf"(?<!\w){re.escape(value)}(?!\w)"
+
     def redacted[T](self, value: T) -> T:
         """`value` (a string, or lists and mappings of them, keys included) with every found value replaced."""
         if not self._kinds:
             return value
         if self._pattern is None:
             longest_first = sorted(self._kinds, key=len, reverse=True)
-            self._pattern = re.compile("|".join(map(re.escape, longest_first)), re.IGNORECASE)
+            self._pattern = re.compile("|".join(map(self._alternative, longest_first)), re.IGNORECASE)
         redacted: T = _walk(value, self._pattern, self._kinds)
         return redacted
 
@@ -85,6 +94,15 @@ def recorded_path(path: str) -> str:
         return shown
     names = [name for name, _ in parse_qsl(query, keep_blank_values=True)]
     return shown + "?" + "&".join(f"{name if _PARAMETER_NAME.fullmatch(name) else '*'}=*" for name in names)
+
+
+def recorded_host(host: str) -> str:
+    """A request's host as the audit records it: an IP address as it is, a name's route-word labels kept and every
+    other label `*` (a reverse-mode CONNECT to `AKIA….example.com` recorded the key: an outside review)."""
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host.strip("[]"))
+        return host
+    return ".".join(label if _route_word(label) else "*" for label in host.split("."))
 
 
 def _route_word(piece: str) -> bool:

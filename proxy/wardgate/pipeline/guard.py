@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wardgate.audit import AuditLog, canonical_json
-from wardgate.audit.redaction import scrubbed
+from wardgate.audit.redaction import recorded_host, scrubbed
 from wardgate.config import FailClosedSettings, Phase
 from wardgate.errors import PolicyError, ScannerError
 from wardgate.formats.generic_json import KEY_MARK
@@ -423,7 +423,8 @@ class Guard:
             phase=phase,
             path=DECISION_PATH.replace(".", "/"),
             identity=dict(ctx.identity),
-            request=redacted({"method": ctx.method, "host": ctx.host, "path": ctx.path})
+            # The path is recorded by route words already, which a name NER found in the prompt (`Chat`) would blank.
+            request={"method": ctx.method, "host": recorded_host(ctx.host), "path": ctx.path}
             | ({"placeholder": True} if placeholder else {}),
             provider=exchange.provider,
             endpoint=exchange.endpoint,
