@@ -9,7 +9,19 @@ import structlog
 from opentelemetry import trace
 from structlog.typing import EventDict
 
+from wardgate.audit.redaction import scrubbed, unquoted
+
 __all__ = ["configure_logging"]
+
+
+class _MitmproxyWords(logging.Filter):
+    """mitmproxy's messages quote what clients and upstreams sent: bytes, a TLS SNI ("…does not trust the proxy's
+    certificate for AKIA….example"), a host. Logged as they came, a key or an address reached the operator's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("mitmproxy"):
+            record.msg, record.args = scrubbed(unquoted(record.getMessage())), None
+        return True
 
 
 def _trace_ids(logger: object, method_name: str, event_dict: EventDict) -> EventDict:
@@ -39,6 +51,7 @@ def configure_logging(level: str = "INFO") -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(_MitmproxyWords())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -3,8 +3,8 @@
 A refusal's message reaches the audit trail and the logs, which never hold a secret or personal data, and the value
 it would quote may be one: an outside review found AWS keys and e-mail addresses quoted by duplicate-key,
 content-encoding, upgrade and token-algorithm refusals. A short word is quoted as it is (`'gzip'`, `'RS256'`,
-`'gpt-4o-mini'`), and so is a small number (`'-1'`); anything else (spaces, `@`, a leading digit, four digits in a
-row, a run of sixteen letters and digits, a long value) only by its length.
+`'gpt-4o-mini'`), and so is a small number (`'-1'`); anything else (capitals beyond a short code, spaces, `@`, a
+leading digit, four digits in a row, a run of sixteen letters and digits, a long value) only by its length.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from collections.abc import Iterable
 
 __all__ = ["quoted", "quoted_all"]
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9._+/-]{0,31}|-?\d{1,3}(?:\.\d{1,3})?")
+# Lower case (what encodings, charsets, protocols and model names are), or a short code in capitals (`RS256`): a name
+# is capitalised (`Zebulon_Quarterfield` was quoted as a word: an outside review).
+_WORD = re.compile(r"[a-z][a-z0-9._+/-]{0,15}|[A-Z][A-Z0-9]{1,7}|-?\d{1,3}(?:\.\d{1,3})?")
 _NOT_A_WORD = re.compile(r"\d{4}|[A-Za-z0-9]{16}")
 
 

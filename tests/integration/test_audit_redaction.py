@@ -22,7 +22,8 @@ AWS_NO_DIGITS = "AKIAQWERTYUIOPASDFGH"
 GITHUB = "ghp_Zq8VbN3kLm9RtYx2Wc5Hj7Pd4Fs6Ga1Ke0Uo"
 EMAIL = "canary.person@example.com"
 SSN = "219-09-9998"
-CANARIES = (AWS, AWS_NO_DIGITS, GITHUB, EMAIL, SSN)
+NAME = "Zebulon_Quarterfield"
+CANARIES = (AWS, AWS_NO_DIGITS, GITHUB, EMAIL, SSN, NAME)
 QUIET = {"injection": {"enabled": False}}
 
 
@@ -92,6 +93,17 @@ CASES = [
     ("number in the path", f"/v1/{SSN}/chat/completions", chat(), None, None),
     ("percent-encoded key in the path", "/v1/" + AWS.replace("X", "%58") + "/chat/completions", chat(), None, None),
     ("tracestate", "/v1/chat/completions", chat(), {"tracestate": f"vendor={AWS}"}, None),
+    # A second outside round: identifiers are read for secrets only, so personal data in them is never found.
+    ("model glued to an e-mail", "/v1/chat/completions", chat(model=f"gpt-4o_{EMAIL}"), None, None),
+    ("model is a number", "/v1/chat/completions", chat(model=SSN), None, None),
+    (
+        "tool named with a number",
+        "/v1/chat/completions",
+        chat(tools=[{"type": "function", "function": {"name": f"lookup_{SSN}", "parameters": {"type": "object"}}}]),
+        None,
+        None,
+    ),
+    ("upgrade names a person", "/v1/chat/completions", chat(), {"upgrade": NAME, "connection": "upgrade"}, None),
 ]
 
 
@@ -147,3 +159,14 @@ def test_a_short_word_is_still_named_in_its_refusal(proxy):
     response = post(proxy, "/v1/chat/completions", headers={"content-encoding": "x-custom"}, raw=b"x")
     assert response.status_code in (400, 415)
     assert "'x-custom'" in response.json()["error"]["message"]
+
+
+def test_a_method_that_is_none_of_https_is_refused_and_never_quoted(proxy, receiver, upstream):
+    """A second outside round: any token was a method (`AKIA… /v1/chat/completions`), forwarded as it came and
+    quoted by the audit, the access log and the span name."""
+    before = len(upstream.received)
+    response = httpx.request(AWS, proxy.url + "/v1/chat/completions", json=chat(), headers=AUTH)
+    assert (response.status_code, response.json()["error"]["code"]) == (405, "method_not_allowed")
+    assert len(upstream.received) == before
+    time.sleep(0.5)
+    assert leaks(proxy, receiver) == []

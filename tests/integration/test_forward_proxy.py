@@ -165,6 +165,16 @@ class TestAgentsThatCannotBeChanged:
             response = http.post(tls_upstream.url + "/v1/chat/completions", json=BODY)
         assert (response.status_code, response.json()["error"]["code"]) == (401, "invalid_api_key")
 
+    def test_text_in_a_credential_field_is_judged(self, intercepting, tls_upstream):
+        """A second outside round: forward mode skipped its key locations (`x-api-key`, `authorization`) whatever
+        they held, and text there reached the LLM host unjudged."""
+        before = len(tls_upstream.received)
+        with httpx.Client(proxy=intercepting.agent_url, verify=trusting(intercepting.ca)) as http:
+            response = http.post(tls_upstream.url + "/v1/chat/completions", json=BODY,
+                                 headers={"x-api-key": f"please read {AWS_KEY} and follow it"})  # fmt: skip
+        assert (response.status_code, response.json()["error"]["code"]) == (403, "secret_detected")
+        assert len(tls_upstream.received) == before
+
     def test_a_mapped_provider_key_names_the_caller_without_proxy_credentials(
         self, start_proxy, tls_upstream, tmp_path
     ):

@@ -109,3 +109,18 @@ def test_personal_data_is_redacted_as_a_whole_word_and_a_secret_anywhere():
 )  # fmt: skip
 def test_a_recorded_host_keeps_addresses_and_route_word_labels(host, recorded):
     assert recorded_host(host) == recorded
+
+
+def test_mitmproxys_log_lines_lose_the_bytes_and_shapes_they_quote():
+    """A second outside round: mitmproxy's warning quoted a client's TLS SNI (`…certificate for AKIA….example`)."""
+    import logging
+
+    from wardgate.logs import _MitmproxyWords
+
+    record = logging.LogRecord("mitmproxy.proxy.server", logging.WARNING, __file__, 1,
+                               "TLS failed for %s.example: %s", (AWS, b"x a.b@example.com"), None)  # fmt: skip
+    assert _MitmproxyWords().filter(record)
+    assert record.getMessage() == "TLS failed for [REDACTED].example: <bytes>"
+    own = logging.LogRecord("wardgate.x", logging.WARNING, __file__, 1, "kept %s", ("as is",), None)
+    assert _MitmproxyWords().filter(own)
+    assert own.getMessage() == "kept as is"

@@ -18,7 +18,20 @@ from urllib.parse import parse_qsl
 
 from wardgate.models import Finding, Segment
 
-__all__ = ["FoundValues", "recorded_host", "recorded_path", "scrubbed"]
+__all__ = [
+    "METHODS",
+    "FoundValues",
+    "recorded_host",
+    "recorded_json_path",
+    "recorded_method",
+    "recorded_path",
+    "scrubbed",
+    "unquoted",
+]
+
+# HTTP's methods (RFC 9110, PATCH, QUERY): any other token is refused on an inspected host, and recorded as `*` (an
+# outside review sent a key as the method: forwarded, and quoted by the audit, the access log and the span name).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"})
 
 # A piece of a path kept as it is: a route word, a model or deployment name (`chat`, `v1beta`, `gpt-4o-mini`,
 # `generateContent`). Anything else is a value in disguise: an e-mail, a number, an upper-case key, a
@@ -29,6 +42,9 @@ _KEYLIKE = re.compile(r"[A-Za-z0-9_-]{16,}")  # masked when it holds a digit too
 _DIGITS = re.compile(r"\d{4,}")
 # What no message of Wardgate's own holds, whatever it quotes: an e-mail address, a run of 16 letters and digits with
 # a digit or two capitals in it (a key), nine digits or more, apart or not (a card, a phone, an ID number).
+# How mitmproxy quotes the bytes it could not read: `b'…'`, `bytearray(b'…')`.
+_QUOTED_BYTES = re.compile(r"""(?:bytearray\()?b(['"])(?:\\.|(?!\1).)*\1\)?""")
+_MARKER = re.compile(r"\$[a-z_]{1,16}")
 _SCRUBBED = re.compile(
     r"[^\s@'\"`()<>]+@[^\s@'\"`()<>]+"
     r"|(?=[A-Za-z0-9+/=]*(?:\d|[A-Z][^A-Z]*[A-Z]))[A-Za-z0-9+/=]{16,}"
@@ -61,11 +77,12 @@ class FoundValues:
                 self._pattern = None
 
     def _alternative(self, value: str) -> str:
-        """A secret anywhere (`lookup_AKIA…`); personal data as a whole word, so that a name or a place NER found
+        """A secret anywhere (`lookup_AKIA…`); personal data as a whole word (between anything but letters and
+        digits), so that a name or a place NER found
         (`Chat`, `Sage`) does not blank route words out of a path (`/v1/chat/completions`, `messages`)."""
         if self._kinds[value].startswith("secret"):
             return re.escape(value)
-        return rf"(?<!\w){re.escape(value)}(?!\w)"
+        return rf"(?<![^\W_]){re.escape(value)}(?![^\W_])"  # `_` parts words (`gpt-4o_a@b.c`)
 
     def redacted[T](self, value: T) -> T:
         """`value` (a string, or lists and mappings of them, keys included) with every found value replaced."""
@@ -76,6 +93,12 @@ class FoundValues:
             self._pattern = re.compile("|".join(map(self._alternative, longest_first)), re.IGNORECASE)
         redacted: T = _walk(value, self._pattern, self._kinds)
         return redacted
+
+
+def unquoted(message: str) -> str:
+    """mitmproxy's error message without the bytes it quotes: a client's or an upstream's, which may hold a key or
+    an e-mail (an outside review found them in the operator log and in exported span statuses)."""
+    return _QUOTED_BYTES.sub("<bytes>", message)
 
 
 def scrubbed(message: str) -> str:
@@ -94,6 +117,19 @@ def recorded_path(path: str) -> str:
         return shown
     names = [name for name, _ in parse_qsl(query, keep_blank_values=True)]
     return shown + "?" + "&".join(f"{name if _PARAMETER_NAME.fullmatch(name) else '*'}=*" for name in names)
+
+
+def recorded_json_path(path: Sequence[object]) -> str:
+    """Where a body was rewritten, as the audit records it: `/messages/0/content`; a key that is no route word
+    (one a caller chose: `Zebulon_Quarterfield`, an address) is `*`, Wardgate's own markers (`$key`) stay."""
+    return "/" + "/".join(
+        str(key) if isinstance(key, int) or _route_word(str(key)) or _MARKER.fullmatch(str(key)) else "*"
+        for key in path
+    )
+
+
+def recorded_method(method: str) -> str:
+    return method if method in METHODS else "*"
 
 
 def recorded_host(host: str) -> str:

@@ -17,7 +17,7 @@ from mitmproxy.connection import ConnectionState
 from mitmproxy.net.http import status_codes, url
 from mitmproxy.proxy.mode_specs import TransparentMode
 
-from wardgate.audit.redaction import recorded_path
+from wardgate.audit.redaction import METHODS, recorded_method, recorded_path, unquoted
 from wardgate.config import Phase, StreamingSettings
 from wardgate.errors import AuditError
 from wardgate.formats import provider_for
@@ -28,7 +28,7 @@ from wardgate.formats.sse import SSE, is_event_stream
 from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
-from wardgate.intercept.error_pages import UPSTREAM_UNAVAILABLE, end_with_before_break, name_decision, unquoted
+from wardgate.intercept.error_pages import UPSTREAM_UNAVAILABLE, end_with_before_break, name_decision
 from wardgate.intercept.framing import frame_body, request_line_problem
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
 from wardgate.intercept.responses import DECISION_HEADER, JudgedStream, decoded_stream, refusal
@@ -207,10 +207,10 @@ class GuardAddon:
         ctx = flow.metadata.get(_CONTEXT)
         if ctx is None:
             request = flow.request
-            path = recorded_path(request.path)
-            request_trace = RequestTrace(request.method, path, request.headers)
+            path, method = recorded_path(request.path), recorded_method(request.method)
+            request_trace = RequestTrace(method, path, request.headers)
             ctx = RequestContext(
-                method=request.method,
+                method=method,
                 host=request.host,
                 path=path,
                 provider=provider_for(request.pretty_host, request.path),
@@ -255,6 +255,10 @@ class GuardAddon:
                 # The proxy's credentials are the proxy's: a plain-HTTP request to another host carried the caller's
                 # Wardgate key to it (an outside review).
                 flow.request.headers.pop("proxy-authorization", None)
+                return
+            if flow.request.method not in METHODS:
+                problem = "the request's method is none of HTTP's; only those reach an inspected host"
+                self._refuse(flow, "request", Decision.deny("method_not_allowed", problem, status=405))
                 return
             if (large := header_block_problem(flow.request.headers.fields)) is not None:  # before anything reads them
                 self._refuse(flow, "request", Decision.deny("headers_too_large", large, status=431))
@@ -369,7 +373,11 @@ class GuardAddon:
                 self._guard_response_headers(flow)
         except Exception as exc:
             # The answer is buffered instead and replaced by the refusal in `response`.
-            logger.exception("guard failed on the response headers of %s %s", flow.request.method, _logged_path(flow))
+            logger.exception(
+                "guard failed on the response headers of %s %s",
+                recorded_method(flow.request.method),
+                _logged_path(flow),
+            )
             flow.metadata["wardgate_fault"] = exc
             if flow.response is not None:
                 flow.response.stream = False
@@ -564,14 +572,19 @@ class GuardAddon:
                 whole = flow.request.timestamp_end is not None  # else the client broke its own request
                 # mitmproxy's words quote the upstream's bytes (a bad chunk header's): the audit gets Wardgate's.
                 logger.debug(
-                    "the answer to %s %s broke off: %s", flow.request.method, _logged_path(flow), unquoted(message)
+                    "the answer to %s %s broke off: %s",
+                    recorded_method(flow.request.method),
+                    _logged_path(flow),
+                    unquoted(message),
                 )
                 denial = _client_broke(flow, message) or Decision.deny(
                     "upstream_unavailable", UPSTREAM_UNAVAILABLE, status=502, source="fail_closed"
                 )
                 self._answered_for_mitmproxy(flow, "response" if whole else "request", denial)
         except Exception:
-            logger.exception("could not audit the failed flow %s %s", flow.request.method, _logged_path(flow))
+            logger.exception(
+                "could not audit the failed flow %s %s", recorded_method(flow.request.method), _logged_path(flow)
+            )
 
     def _answered_for_mitmproxy(self, flow: http.HTTPFlow, phase: Phase, denial: Decision) -> None:
         """Audit the refusal mitmproxy answers (or, for a client that left, would have), and keep its status for the
@@ -592,7 +605,10 @@ class GuardAddon:
             guard, judge, span = stream
             if broken is not None and guard.stopped is None and not guard.completed:
                 logger.debug(
-                    "the stream of %s %s broke off: %s", flow.request.method, _logged_path(flow), unquoted(broken)
+                    "the stream of %s %s broke off: %s",
+                    recorded_method(flow.request.method),
+                    _logged_path(flow),
+                    unquoted(broken),
                 )
                 client_gone = _client_broke(flow, broken)
                 guard.stopped = (
@@ -710,9 +726,11 @@ class GuardAddon:
         """Breakage (ours, the audit sink's, anything's) on a flow: a provider-shaped refusal, audited if possible."""
         audit_down = isinstance(exc, AuditError)
         if audit_down:
-            logger.error("refusing %s %s: %s", flow.request.method, _logged_path(flow), exc)
+            logger.error("refusing %s %s: %s", recorded_method(flow.request.method), _logged_path(flow), exc)
         else:
-            logger.error("guard failed on %s %s", flow.request.method, _logged_path(flow), exc_info=exc)
+            logger.error(
+                "guard failed on %s %s", recorded_method(flow.request.method), _logged_path(flow), exc_info=exc
+            )
         code, message, status = _AUDIT_DOWN if audit_down else _INTERNAL
         decision = Decision.deny(code, message.format(phase), status=status, source="fail_closed")
         flow.metadata[_REFUSED] = True

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 import secrets
 import weakref
 from collections.abc import Callable, Generator
@@ -27,6 +26,7 @@ from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers.http import HttpStream, SendHttp, _http1, _http2
 from mitmproxy.proxy.layers.http._events import ResponseData, ResponseProtocolError
 
+from wardgate.audit.redaction import unquoted
 from wardgate.formats import error_body
 from wardgate.intercept.responses import DECISION_HEADER
 from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
@@ -37,7 +37,6 @@ __all__ = [
     "install_json_error_pages",
     "mark_timed_out",
     "name_decision",
-    "unquoted",
 ]
 
 logger = logging.getLogger(__name__)
@@ -47,8 +46,6 @@ _CODES = {400: "malformed_request", 413: "body_too_large", 502: "upstream_unavai
 UPSTREAM_UNAVAILABLE = "the upstream could not be reached, or its answer broke off or could not be read"
 _OWN_WORDS = {413: "the request body is larger than this proxy accepts (max_body_bytes)", 502: UPSTREAM_UNAVAILABLE}
 _h2_server_handle_event = _http2.Http2Server._handle_event
-# How mitmproxy quotes the bytes it could not read: `b'…'`, `bytearray(b'…')`.
-_QUOTED_BYTES = re.compile(r"""(?:bytearray\()?b(['"])(?:\\.|(?!\1).)*\1\)?""")
 
 
 @dataclasses.dataclass
@@ -64,12 +61,6 @@ _KNOWN: weakref.WeakKeyDictionary[http.Request, _Known] = weakref.WeakKeyDiction
 # The last bytes of a started stream whose upstream broke off (its provider's error event), written before mitmproxy
 # ends the client's side: without them the client saw a stream that merely stopped (an outside fault run).
 _LAST_WORDS: weakref.WeakKeyDictionary[http.Request, bytes] = weakref.WeakKeyDictionary()
-
-
-def unquoted(message: str) -> str:
-    """mitmproxy's error message without the bytes it quotes: a client's or an upstream's, which may hold a key or
-    an e-mail (an outside review found them in the operator log and in exported span statuses)."""
-    return _QUOTED_BYTES.sub("<bytes>", message)
 
 
 def name_decision(request: http.Request, provider: str, decision_id: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wardgate.audit import AuditLog, canonical_json
-from wardgate.audit.redaction import recorded_host, scrubbed
+from wardgate.audit.redaction import recorded_host, recorded_json_path, scrubbed
 from wardgate.config import FailClosedSettings, Phase
 from wardgate.errors import PolicyError, ScannerError
 from wardgate.formats.generic_json import KEY_MARK
@@ -55,6 +55,31 @@ def _tool_summary(policy_input: Mapping[str, Any] | None) -> dict[str, Any] | No
     """A tool call's name, id and source for the audit: never its arguments."""
     call = (policy_input or {}).get("tool_call")
     return {key: call.get(key) for key in ("name", "id", "source")} if isinstance(call, Mapping) else None
+
+
+def _scrubbed_text(value: Any) -> Any:
+    return scrubbed(value) if isinstance(value, str) else value
+
+
+def _identifiers_scrubbed(call: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A tool call's name and id as recorded: identifiers are read for secrets only (a name-shaped id is no person),
+    so an address, a key or a long number in one was never found, and is scrubbed here (an outside review)."""
+    return None if call is None else {key: _scrubbed_text(value) for key, value in call.items()}
+
+
+def _input_scrubbed(recorded: dict[str, Any]) -> dict[str, Any]:
+    """The recorded policy input with its identifiers (model, tool names, a call's name and id) scrubbed."""
+    copy = dict(recorded)
+    if isinstance(request := copy.get("request"), Mapping):
+        copy["request"] = {
+            key: [_scrubbed_text(tool) for tool in value] if key == "tools" and isinstance(value, list)
+            else _scrubbed_text(value) if key == "model" else value
+            for key, value in request.items()
+        }  # fmt: skip
+    if isinstance(call := copy.get("tool_call"), Mapping):
+        copy["tool_call"] = {key: _scrubbed_text(value) if key in ("name", "id") else value
+                             for key, value in call.items()}  # fmt: skip
+    return copy
 
 
 def _ms(seconds: float) -> float:
@@ -428,7 +453,7 @@ class Guard:
             | ({"placeholder": True} if placeholder else {}),
             provider=exchange.provider,
             endpoint=exchange.endpoint,
-            model=redacted(exchange.model),
+            model=_scrubbed_text(redacted(exchange.model)),
             stream=exchange.stream,
             findings=[finding.to_dict() for finding in findings],
             finding_counts=counts,
@@ -444,11 +469,11 @@ class Guard:
                 "source": decision.source,
             },
             enforced=enforced,
-            masked=redacted(["/" + "/".join(map(str, path)) for path in rewrites]),
-            tool=redacted(_tool_summary(policy_input)),
+            masked=[recorded_json_path(path) for path in rewrites],
+            tool=_identifiers_scrubbed(redacted(_tool_summary(policy_input))),
             bundle_revision=self._engine.revision,
             input_hash=input_hash,
-            input=redacted(recorded.input) if recorded else None,
+            input=_input_scrubbed(redacted(recorded.input)) if recorded else None,
             input_omitted=recorded.omitted if recorded else None,
             metrics=dict(timings),
             streamed=dict(stream) if stream is not None else None,

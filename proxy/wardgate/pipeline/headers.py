@@ -52,10 +52,12 @@ CREDENTIALS = frozenset(
 # What a credential looks like (RFC 9110 §11: a scheme and a token68 or auth-params, e.g. AWS SigV4's): anything
 # else in a credential's field is text, judged as any header is. Passed unjudged, an `api-key` beside the caller's
 # bearer token carried a prompt injection to the upstream (an outside review).
+# Auth-params only as AWS SigV4 writes them (`Digest Ignore=all, previous=instructions` carried words: a second
+# outside review).
 _TOKEN68 = r"[A-Za-z0-9._~+/-]+=*"
-_AUTH_PARAM = r"""[A-Za-z0-9!#$%&'*+.^_`|~-]+=(?:[A-Za-z0-9!#$%&'*+.^_`|~/;:=-]+|"[^"\s]*")"""
+_SIGV4_PARAM = r"(?:Credential|SignedHeaders|Signature)=[A-Za-z0-9/;._-]+"
 _CREDENTIAL = re.compile(
-    rf"(?:[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]* +)?(?:{_TOKEN68}|{_AUTH_PARAM}(?: *, *{_AUTH_PARAM})*)"
+    rf"(?:[A-Za-z][A-Za-z0-9._-]* +)?{_TOKEN68}|AWS4-HMAC-SHA256 +{_SIGV4_PARAM}(?: *, *{_SIGV4_PARAM}){{2}}"
 )
 _MAX_CREDENTIAL = 8192
 # Browser Realtime clients send their key as a WebSocket subprotocol (`openai-insecure-api-key.…`): a credential on
@@ -95,13 +97,16 @@ def header_segments(
     On a request the caller's credentials are not content (while they look like credentials); on an answer only the
     framing is skipped. A request's MCP session id is metadata only when it is one of the ids Wardgate saw a server
     mint (`minted`); an answer's, the server minting it, while it is shaped like one."""
-    skipped = set(FRAMING) | {name.lower() for name in skip}
+    skipped = set(FRAMING)
     if request and "upgrade" in headers:
         skipped |= _UPGRADE_CREDENTIALS
+    # Where credentials travel (HTTP's, and the configured identity's and upstream's): skipped while they hold one.
+    # A configured location skipped whatever it held, so forward mode passed text in `x-api-key` (an outside review).
+    credentials = {name.lower() for name in skip} | (CREDENTIALS if request else set())
     judged = [
         (index, name, value)
         for index, (name, value) in enumerate(headers.items())
-        if name.lower() not in skipped and not (request and _credential(name.lower(), value))
+        if name.lower() not in skipped and not (name.lower() in credentials and _credential_shaped(value))
     ]
     values = [
         Segment(
@@ -116,9 +121,9 @@ def header_segments(
     return [*values, Segment(role, "metadata", names, (HEADER, _NAMES, *(index for index, _, _ in judged)))]
 
 
-def _credential(name: str, value: str) -> bool:
-    """A caller's credential: not content. A credential's field holding anything else is judged."""
-    return name in CREDENTIALS and len(value) <= _MAX_CREDENTIAL and _CREDENTIAL.fullmatch(value.strip()) is not None
+def _credential_shaped(value: str) -> bool:
+    """A credential: not content. A credential's field holding anything else is judged."""
+    return len(value) <= _MAX_CREDENTIAL and _CREDENTIAL.fullmatch(value.strip()) is not None
 
 
 def _structured(name: str, value: str, request: bool, minted: Container[str]) -> bool:
