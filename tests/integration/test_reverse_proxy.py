@@ -360,3 +360,17 @@ def test_a_folded_header_field_is_refused(proxy, upstream):
         answer = client.recv(65536)
     assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
     assert len(upstream.received) == before
+
+
+@pytest.mark.parametrize("lead", ["\r\n", "\n", "\r\n\r\n"], ids=["crlf", "lf", "two"])
+def test_empty_lines_before_the_request_line_are_skipped(proxy, upstream, lead):
+    """RFC 9112 §2.2. mitmproxy took them for an empty head and waited for bytes that were already there: the
+    client hung to the idle timeout, unanswered and unaudited (an outside review)."""
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
+    head = (f"{lead}POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
+        client.sendall(head.encode() + body.encode())
+        answer = client.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert upstream.received[-1]["messages"][0]["content"] == "hi"

@@ -1,10 +1,16 @@
-"""HTTP/1 informational answers (`103 Early Hints`, a stray `100 Continue`) skipped on the way to the real answer.
+"""HTTP/1 lines that come before what they precede, skipped: informational answers (`103 Early Hints`, a stray
+`100 Continue`) on the way to the real answer, and empty lines before a request line.
 
 mitmproxy 12's HTTP/1 client takes any status line for the final answer: a 103 became the flow's response (no body),
 the answer after it was dropped as unexpected data, and the client was left with the 103, waiting for an answer that
 never came. Its HTTP/2 client already swallows informational answers (its comment: "103 Early Hints is not
 mission-critical"); this makes the HTTP/1 client do the same, so the final answer is the one judged and sent. A 101
 is not informational here: it changes the protocol, and the addon refuses one the request did not ask for.
+
+RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the request line. mitmproxy's HTTP/1
+server took it for an empty head and waited for more bytes, though the whole request was already there: a client
+that sent a CRLF first (after a previous request's body, as some do) hung until the idle timeout, unanswered and
+unaudited (an outside review).
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ from mitmproxy.proxy.layers.http import _http1
 from mitmproxy.proxy.layers.http._base import ReceiveHttp
 from mitmproxy.proxy.layers.http._events import ErrorCode, ResponseProtocolError
 
-__all__ = ["MAX_INFORMATIONAL", "install_informational_skipping"]
+__all__ = ["MAX_INFORMATIONAL", "install_empty_line_skipping", "install_informational_skipping"]
 
 # An upstream that sends informational answers without end never answers: past this many in front of one answer it
 # is a protocol error (a 502 for the client), so a stream of 103s cannot hold the flow forever.
 MAX_INFORMATIONAL = 16
 _MAX_STATUS_LINE = 8192  # a first line longer than this is not looked at here: mitmproxy's reader takes it as it is
 _read_headers = _http1.Http1Client.read_headers
+_read_request_headers = _http1.Http1Server.read_headers
 
 
 def _informational_status(buf: ReceiveBuffer) -> int | None:
@@ -62,6 +69,21 @@ def _read_headers_past_informational(
                 return
             yield commands.Log(f"Skipping an informational answer ({status})", logging.DEBUG)
     yield from _read_headers(self, event)
+
+
+def _read_request_headers_past_empty_lines(
+    self: _http1.Http1Server, event: events.ConnectionEvent
+) -> Generator[Any, Any, None]:
+    if isinstance(event, events.DataReceived):
+        while self.buf._data[:1] == b"\n" or self.buf._data[:2] == b"\r\n":
+            self.buf.maybe_extract_lines()  # one empty line: it returns [] and drops it
+        if not self.buf:
+            return  # empty lines only, so far: the request line is still to come
+    yield from _read_request_headers(self, event)
+
+
+def install_empty_line_skipping() -> None:
+    _http1.Http1Server.read_headers = _read_request_headers_past_empty_lines  # type: ignore[method-assign]
 
 
 def install_informational_skipping() -> None:
