@@ -40,11 +40,11 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
 _ROUTE_WORD = re.compile(r"[a-z][A-Za-z0-9._-]{0,63}")
 _KEYLIKE = re.compile(r"[A-Za-z0-9_-]{16,}")  # masked when it holds a digit too
 _DIGITS = re.compile(r"\d{4,}")
-# What no message of Wardgate's own holds, whatever it quotes: an e-mail address, a run of 16 letters and digits with
-# a digit or two capitals in it (a key), nine digits or more, apart or not (a card, a phone, an ID number).
 # How mitmproxy quotes the bytes it could not read: `b'…'`, `bytearray(b'…')`.
 _QUOTED_BYTES = re.compile(r"""(?:bytearray\()?b(['"])(?:\\.|(?!\1).)*\1\)?""")
-_MARKER = re.compile(r"\$[a-z_]{1,16}")
+_MARKER = re.compile(r"\$[a-z_]{1,16}")  # Wardgate's own keys in a JSON path (`$key`, `$header`)
+# What no message of Wardgate's own holds, whatever it quotes: an e-mail address, a run of 16 letters and digits with
+# a digit or two capitals in it (a key), nine digits or more, apart or not (a card, a phone, an ID number).
 _SCRUBBED = re.compile(
     r"[^\s@'\"`()<>]+@[^\s@'\"`()<>]+"
     r"|(?=[A-Za-z0-9+/=]*(?:\d|[A-Z][^A-Z]*[A-Z]))[A-Za-z0-9+/=]{16,}"
@@ -78,11 +78,17 @@ class FoundValues:
 
     def _alternative(self, value: str) -> str:
         """A secret anywhere (`lookup_AKIA…`); personal data as a whole word (between anything but letters and
-        digits), so that a name or a place NER found
-        (`Chat`, `Sage`) does not blank route words out of a path (`/v1/chat/completions`, `messages`)."""
+        digits), so that a name or a place NER found (`Chat`, `Sage`) does not blank ordinary words out of an event."""
         if self._kinds[value].startswith("secret"):
             return re.escape(value)
         return rf"(?<![^\W_]){re.escape(value)}(?![^\W_])"  # `_` parts words (`gpt-4o_a@b.c`)
+
+    def identifier[T](self, value: T) -> T:
+        """A model name, a tool's name or a call's id as recorded: read for secrets only (a name-shaped model is no
+        person), so personal data in one is never found: found values redacted, then address, key and long-number
+        shapes scrubbed (an outside review)."""
+        redacted = self.redacted(value)
+        return scrubbed(redacted) if isinstance(redacted, str) else redacted  # type: ignore[return-value]
 
     def redacted[T](self, value: T) -> T:
         """`value` (a string, or lists and mappings of them, keys included) with every found value replaced."""

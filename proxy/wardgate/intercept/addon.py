@@ -84,10 +84,12 @@ def _client_gone(flow: http.HTTPFlow) -> bool:
 _BROKE_OFF = "the upstream broke off its answer"
 
 
-def _logged_path(flow: http.HTTPFlow) -> str:
-    """A flow's path as its log lines quote it (recorded: audit/redaction.py)."""
+def _logged(flow: http.HTTPFlow) -> str:
+    """A flow's method and path as its log lines quote them (recorded: audit/redaction.py)."""
     ctx: RequestContext | None = flow.metadata.get(_CONTEXT)
-    return ctx.path if ctx is not None else recorded_path(flow.request.path)
+    if ctx is not None:
+        return f"{ctx.method} {ctx.path}"
+    return f"{recorded_method(flow.request.method)} {recorded_path(flow.request.path)}"
 
 
 def _client_broke(flow: http.HTTPFlow, message: str) -> Decision | None:
@@ -373,20 +375,15 @@ class GuardAddon:
                 self._guard_response_headers(flow)
         except Exception as exc:
             # The answer is buffered instead and replaced by the refusal in `response`.
-            logger.exception(
-                "guard failed on the response headers of %s %s",
-                recorded_method(flow.request.method),
-                _logged_path(flow),
-            )
+            logger.exception("guard failed on the response headers of %s", _logged(flow))
             flow.metadata["wardgate_fault"] = exc
             if flow.response is not None:
                 flow.response.stream = False
         if self._upstream_timer is not None:
             # A body of declared length is whole at the upstream already: its slowness is a stall. An answer of no
             # declared length that Wardgate buffers may be a stream (Ollama's JSON Lines, a Gemini JSON array, an MCP
-            # SSE answer) and take its time: its bytes keep it alive (idle_timeout_s), as a stream's do (a second
-            # outside review: a 3 s Ollama stream got a 504 under a 1 s limit).
-            # A guarded stream may not go quiet for as long (its bytes keep it alive).
+            # SSE answer) and take its time: its bytes keep it alive (idle_timeout_s) (a second outside review: a 3 s
+            # Ollama stream got a 504 under a 1 s limit). A guarded stream may not go quiet for `answer_s`.
             stream = flow.response.stream if flow.response is not None else None
             whole = flow.response is not None and not stream and "content-length" in flow.response.headers
             timer = self._upstream_timer
@@ -571,20 +568,13 @@ class GuardAddon:
                 # client broke it: a body cut short or badly framed, or a client that left while it waited.
                 whole = flow.request.timestamp_end is not None  # else the client broke its own request
                 # mitmproxy's words quote the upstream's bytes (a bad chunk header's): the audit gets Wardgate's.
-                logger.debug(
-                    "the answer to %s %s broke off: %s",
-                    recorded_method(flow.request.method),
-                    _logged_path(flow),
-                    unquoted(message),
-                )
+                logger.debug("the answer to %s broke off: %s", _logged(flow), unquoted(message))
                 denial = _client_broke(flow, message) or Decision.deny(
                     "upstream_unavailable", UPSTREAM_UNAVAILABLE, status=502, source="fail_closed"
                 )
                 self._answered_for_mitmproxy(flow, "response" if whole else "request", denial)
         except Exception:
-            logger.exception(
-                "could not audit the failed flow %s %s", recorded_method(flow.request.method), _logged_path(flow)
-            )
+            logger.exception("could not audit the failed flow %s", _logged(flow))
 
     def _answered_for_mitmproxy(self, flow: http.HTTPFlow, phase: Phase, denial: Decision) -> None:
         """Audit the refusal mitmproxy answers (or, for a client that left, would have), and keep its status for the
@@ -604,12 +594,7 @@ class GuardAddon:
         if (stream := flow.metadata.pop(_STREAM, None)) is not None:
             guard, judge, span = stream
             if broken is not None and guard.stopped is None and not guard.completed:
-                logger.debug(
-                    "the stream of %s %s broke off: %s",
-                    recorded_method(flow.request.method),
-                    _logged_path(flow),
-                    unquoted(broken),
-                )
+                logger.debug("the stream of %s broke off: %s", _logged(flow), unquoted(broken))
                 client_gone = _client_broke(flow, broken)
                 guard.stopped = (
                     self._went_quiet(flow)
@@ -726,11 +711,9 @@ class GuardAddon:
         """Breakage (ours, the audit sink's, anything's) on a flow: a provider-shaped refusal, audited if possible."""
         audit_down = isinstance(exc, AuditError)
         if audit_down:
-            logger.error("refusing %s %s: %s", recorded_method(flow.request.method), _logged_path(flow), exc)
+            logger.error("refusing %s: %s", _logged(flow), exc)
         else:
-            logger.error(
-                "guard failed on %s %s", recorded_method(flow.request.method), _logged_path(flow), exc_info=exc
-            )
+            logger.error("guard failed on %s", _logged(flow), exc_info=exc)
         code, message, status = _AUDIT_DOWN if audit_down else _INTERNAL
         decision = Decision.deny(code, message.format(phase), status=status, source="fail_closed")
         flow.metadata[_REFUSED] = True

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wardgate.audit import AuditLog, canonical_json
-from wardgate.audit.redaction import recorded_host, recorded_json_path, scrubbed
+from wardgate.audit.redaction import FoundValues, recorded_host, recorded_json_path, scrubbed
 from wardgate.config import FailClosedSettings, Phase
 from wardgate.errors import PolicyError, ScannerError
 from wardgate.formats.generic_json import KEY_MARK
@@ -57,27 +57,23 @@ def _tool_summary(policy_input: Mapping[str, Any] | None) -> dict[str, Any] | No
     return {key: call.get(key) for key in ("name", "id", "source")} if isinstance(call, Mapping) else None
 
 
-def _scrubbed_text(value: Any) -> Any:
-    return scrubbed(value) if isinstance(value, str) else value
+def _recorded_tool(call: Mapping[str, Any] | None, found: FoundValues) -> dict[str, Any] | None:
+    """A tool call's name, id and source as recorded, each read as an identifier is (`FoundValues.identifier`)."""
+    return None if call is None else {key: found.identifier(value) for key, value in call.items()}
 
 
-def _identifiers_scrubbed(call: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A tool call's name and id as recorded: identifiers are read for secrets only (a name-shaped id is no person),
-    so an address, a key or a long number in one was never found, and is scrubbed here (an outside review)."""
-    return None if call is None else {key: _scrubbed_text(value) for key, value in call.items()}
-
-
-def _input_scrubbed(recorded: dict[str, Any]) -> dict[str, Any]:
-    """The recorded policy input with its identifiers (model, tool names, a call's name and id) scrubbed."""
-    copy = dict(recorded)
+def _recorded_input(recorded: dict[str, Any], found: FoundValues) -> dict[str, Any]:
+    """The recorded policy input: found values redacted, and its identifiers (model, tool names, a call's name and
+    id) read as identifiers are (`FoundValues.identifier`)."""
+    copy = found.redacted(dict(recorded))
     if isinstance(request := copy.get("request"), Mapping):
         copy["request"] = {
-            key: [_scrubbed_text(tool) for tool in value] if key == "tools" and isinstance(value, list)
-            else _scrubbed_text(value) if key == "model" else value
+            key: [found.identifier(tool) for tool in value] if key == "tools" and isinstance(value, list)
+            else found.identifier(value) if key == "model" else value
             for key, value in request.items()
         }  # fmt: skip
     if isinstance(call := copy.get("tool_call"), Mapping):
-        copy["tool_call"] = {key: _scrubbed_text(value) if key in ("name", "id") else value
+        copy["tool_call"] = {key: found.identifier(value) if key in ("name", "id") else value
                              for key, value in call.items()}  # fmt: skip
     return copy
 
@@ -439,7 +435,7 @@ class Guard:
         ctx.decision = code if not ctx.placeholder else ctx.decision if decision.allow else f"{ctx.decision}, {code}"
         placeholder = ctx.placeholder or (phase == "request" and ctx.answered_in_session(decision))
         ctx.found.add(exchange.segments, findings)
-        redacted = ctx.found.redacted  # the free fields below quote what callers and upstreams chose
+        found = ctx.found  # the free fields below quote what callers and upstreams chose
         self._audit.record(
             "decision",
             decision_id=ctx.decision_id,
@@ -453,7 +449,7 @@ class Guard:
             | ({"placeholder": True} if placeholder else {}),
             provider=exchange.provider,
             endpoint=exchange.endpoint,
-            model=_scrubbed_text(redacted(exchange.model)),
+            model=found.identifier(exchange.model),
             stream=exchange.stream,
             findings=[finding.to_dict() for finding in findings],
             finding_counts=counts,
@@ -463,17 +459,18 @@ class Guard:
                 "status": decision.status,
                 "code": decision.code,
                 "reasons": [
-                    redacted(reason.model_dump() | {"message": scrubbed(reason.message)}) for reason in decision.reasons
+                    found.redacted(reason.model_dump() | {"message": scrubbed(reason.message)})
+                    for reason in decision.reasons
                 ],
                 "mask": decision.mask,
                 "source": decision.source,
             },
             enforced=enforced,
             masked=[recorded_json_path(path) for path in rewrites],
-            tool=_identifiers_scrubbed(redacted(_tool_summary(policy_input))),
+            tool=_recorded_tool(_tool_summary(policy_input), found),
             bundle_revision=self._engine.revision,
             input_hash=input_hash,
-            input=_input_scrubbed(redacted(recorded.input)) if recorded else None,
+            input=_recorded_input(recorded.input, found) if recorded else None,
             input_omitted=recorded.omitted if recorded else None,
             metrics=dict(timings),
             streamed=dict(stream) if stream is not None else None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from wardgate.audit.redaction import scrubbed
 from wardgate.pipeline.context import RequestContext
 from wardgate.telemetry.tracing import RequestTrace
 
@@ -22,8 +21,7 @@ def finish_request(
 ) -> None:
     """End the request's span (once) and, with `log`, write its access-log line."""
     tenant = ctx.identity.get("tenant")
-    # A value found in it, or an address, key or long number it holds (read for secrets only), is no span attribute.
-    model = scrubbed(ctx.found.redacted(ctx.model)) if ctx.model is not None else None
+    model = ctx.found.identifier(ctx.model)  # as the audit records it
     attributes = {"gen_ai.provider.name": ctx.provider, "gen_ai.system": ctx.provider,
                   "gen_ai.operation.name": _OPERATIONS.get(ctx.endpoint), "gen_ai.request.model": model,
                   "wardgate.decision_id": ctx.decision_id, "wardgate.tenant": tenant,
