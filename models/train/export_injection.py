@@ -7,9 +7,11 @@ Usage: python export_injection.py --checkpoint DIR --data ../../../shared/data/i
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +27,53 @@ from transformers import BertForSequenceClassification
 LABELS = ["benign", "injection"]
 
 
-class Scorer:
-    """The runtime's scoring path (wardgate.inference.SequenceClassifier), restated without the package."""
+def _runtime_sentences() -> Callable[[str], list[str]]:
+    """The runtime's own sentence splitter, loaded from its file: the training venv does not install wardgate, and a
+    copy here could drift from what the scanner confirms with."""
+    path = Path(__file__).resolve().parents[2] / "proxy" / "wardgate" / "inference" / "sentences.py"
+    spec = importlib.util.spec_from_file_location("wardgate_sentences", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.sentences
 
-    def __init__(self, model: Path, tokenizer: Tokenizer, max_length: int, stride: int) -> None:
+
+sentences = _runtime_sentences()
+
+
+class Scorer:
+    """The runtime's scoring path (wardgate.inference.SequenceClassifier), restated without the package.
+
+    `confirm_from`: as a model whose config says `confirm_by_sentence`, a text of several sentences that scores this
+    much or more keeps its best sentence's score if that is lower. The runtime confirms from its lowest line; 0.5
+    here gives the same verdict at every line of 0.5 or more, so the lines can be chosen on these scores."""
+
+    def __init__(
+        self, model: Path, tokenizer: Tokenizer, max_length: int, stride: int, confirm_from: float | None = None
+    ) -> None:
         self.session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
         self.tokenizer.enable_truncation(max_length, stride=stride)
+        self.confirm_from = confirm_from
 
     def score(self, texts: list[str]) -> np.ndarray:
+        best = self._best_windows(texts)
+        if self.confirm_from is None:
+            return best
+        pieces, owners = [], []
+        for index, text in enumerate(texts):
+            if best[index] >= self.confirm_from and len(parts := sentences(text)) > 1:
+                pieces += parts
+                owners += [index] * len(parts)
+        confirmed: dict[int, float] = {}
+        for owner, score in zip(owners, self._best_windows(pieces) if pieces else [], strict=True):
+            confirmed[owner] = max(confirmed.get(owner, 0.0), float(score))
+        for owner, score in confirmed.items():
+            best[owner] = min(best[owner], score)
+        return best
+
+    def _best_windows(self, texts: list[str]) -> np.ndarray:
         windows = []
         for index, encoding in enumerate(self.tokenizer.encode_batch(texts)):
             windows += [(index, part.ids) for part in (encoding, *encoding.overflowing)]

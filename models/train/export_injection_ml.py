@@ -66,18 +66,23 @@ def chosen_points(scores: np.ndarray, valid: list[dict], scorer: Scorer, args: a
     return lines, figures
 
 
+def confirm_from(args: argparse.Namespace) -> float | None:
+    """Scores as the runtime gives them with `confirm_by_sentence` (Scorer: lines of 0.5 or more see its verdicts)."""
+    return 0.5 if args.confirm_by_sentence else None
+
+
 def repoint(args: argparse.Namespace, valid: list[dict]) -> None:
     """Re-choose the shipped int8 graph's operating points on today's validation rows, without re-exporting it (the
     run's weights need not be here). config.json's thresholds and export_report.json's validation figures change."""
     config = json.loads((args.out / "config.json").read_text())
     tokenizer = Tokenizer.from_file(str(args.out / config["tokenizer_file"]))
-    scorer = Scorer(args.out / config["model_file"], tokenizer, config["max_length"], config["stride"])
-    if args.reuse_scores:
-        scores = saved_scores(args.scores, valid)
-    else:
-        scores = scorer.score([r["text"] for r in valid])
+    scorer = Scorer(
+        args.out / config["model_file"], tokenizer, config["max_length"], config["stride"], confirm_from(args)
+    )
+    scores = saved_scores(args.scores, valid) if args.reuse_scores else scorer.score([r["text"] for r in valid])
     lines, figures = chosen_points(scores, valid, scorer, args)
-    (args.out / "config.json").write_text(json.dumps(config | lines, indent=2) + "\n")
+    confirming = {"confirm_by_sentence": args.confirm_by_sentence}
+    (args.out / "config.json").write_text(json.dumps(config | lines | confirming, indent=2) + "\n")
     report = json.loads((args.out / "export_report.json").read_text())
     report.pop("int8_fp32_agreement_validation", None)  # measured at export, on another split and point
     # The int8 kernels differ by CPU: the fifth round's own scores gave other points than these on the same rows.
@@ -105,8 +110,20 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--stride", type=int, default=32)
     parser.add_argument("--max-fpr", type=float, default=0.01, help="pooled over the benign validation rows")
-    parser.add_argument("--max-source-fpr", type=float, default=0.05, help="on each benign validation source")
+    parser.add_argument(
+        "--max-source-fpr",
+        type=float,
+        default=0.05,
+        help="on each benign validation source",
+    )
     parser.add_argument("--min-source-rows", type=int, default=30, help="sources smaller than this are not capped")
+    parser.add_argument(
+        "--confirm-by-sentence",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="a flagged text of several sentences keeps its best sentence's score if lower, as config.json then says "
+        "(EXPERIMENTS.md, 'Sentence confirmation for the multilingual model')",
+    )
     parser.add_argument("--calibration-texts", type=int, default=512)
     parser.add_argument("--limit", type=int, default=0, help="smoke tests: score every n-th validation row only")
     parser.add_argument("--scores", type=Path, help="write each validation row's int8 score here (JSON lines)")
@@ -146,7 +163,8 @@ def main() -> None:
     cuda = cuda_graph(fp32, args.out, "model.cuda.onnx", 60_000_000)[0]  # fp32 in files the repository can hold
 
     scorers = {
-        name: Scorer(path, tokenizer, args.max_length, args.stride) for name, path in (("fp32", fp32), ("int8", int8))
+        name: Scorer(path, tokenizer, args.max_length, args.stride, confirm_from(args))
+        for name, path in (("fp32", fp32), ("int8", int8))
     }
     scores = {name: scorer.score([r["text"] for r in valid]) for name, scorer in scorers.items()}
     lines, figures = chosen_points(scores["int8"], valid, scorers["int8"], args)
@@ -162,6 +180,7 @@ def main() -> None:
         "positive_label": "injection",
         "max_length": args.max_length,
         "stride": args.stride,
+        "confirm_by_sentence": args.confirm_by_sentence,
         **lines,
     }
     (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
