@@ -29,6 +29,7 @@ from tests.integration.helpers import (
     wait_for_events,
 )
 from tests.tls import self_signed
+from wardgate.intercept.head_limits import MAX_HEAD_BYTES
 from wardgate.testing._server import BackgroundServer
 
 SPINE = {"scanners": {"injection": {"enabled": False}}}
@@ -983,3 +984,20 @@ def test_a_json_rpc_message_on_a_provider_s_route_is_refused(start_proxy):
         upstream.close()
     assert answer.status_code == 400
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "malformed_request")
+
+
+def test_an_upstream_answer_head_that_never_ends_is_a_json_502_at_its_limit(start_proxy):
+    """mitmproxy buffered an answer's head until its blank line, without a limit (its own FIXME): an upstream could
+    grow the proxy's memory with every request forwarded to it, and the client waited for the upstream timeout."""
+    endless = b"HTTP/1.1 200 OK\r\n" + (b"x-pad: " + b"a" * 8192 + b"\r\n") * (2 * MAX_HEAD_BYTES // 8192)
+    upstream = RawUpstream(endless, hold=True)
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        started = time.monotonic()
+        response = httpx.post(proxy.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=30)
+    finally:
+        upstream.close()
+    assert (response.status_code, response.headers["content-type"]) == (502, "application/json")
+    assert response.json()["error"]["code"] == "upstream_unavailable"
+    assert time.monotonic() - started < 10
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["status"] == 502)

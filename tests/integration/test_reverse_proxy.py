@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 
@@ -12,7 +13,8 @@ import openai
 import pytest
 
 from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, OPENAI_KEY
-from tests.integration.helpers import audit_events, curl_post, event_for, policy_copy
+from tests.integration.helpers import audit_events, curl_post, event_for, policy_copy, wait_for_events
+from wardgate.intercept.head_limits import MAX_HEAD_BYTES
 from wardgate.testing import FakeUpstream
 
 MODEL = "gpt-4o-mini"
@@ -374,3 +376,28 @@ def test_empty_lines_before_the_request_line_are_skipped(proxy, upstream, lead):
         answer = client.recv(65536)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert upstream.received[-1]["messages"][0]["content"] == "hi"
+
+
+def test_a_request_head_that_never_ends_is_refused_at_its_limit_and_audited(proxy, upstream):
+    """mitmproxy buffered a head until its blank line, without a limit: 300 MB of header lines from a client with no
+    credential were all held (+312 MB resident) and never answered (an outside fault run)."""
+    before = len(upstream.received)
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
+        client.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
+        line = b"x-pad: " + b"a" * 8192 + b"\r\n"
+        with contextlib.suppress(OSError):  # the proxy closes once it has refused
+            for _ in range(4 * MAX_HEAD_BYTES // len(line)):
+                client.sendall(line)
+        answer = client.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431"), answer[:200]
+    error = json.loads(body)["error"]
+    assert error["code"] == "headers_too_large"
+    [event] = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == error["wardgate"]["decision_id"])
+    assert (event["result"]["status"], event["result"]["code"]) == (431, "headers_too_large")
+    assert len(upstream.received) == before
+    # A head as large as the header checks accept still passes (lines under the fake upstream's 8 KB limit).
+    large = {f"x-note-{index}": "a" * 7_000 for index in range(8)}
+    response = httpx.post(proxy.url + "/v1/chat/completions", json={"model": MODEL, "messages": []},
+                          headers={**AUTH, **large})  # fmt: skip
+    assert response.status_code == 200

@@ -42,7 +42,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 _TAG = f" WARDGATE-{secrets.token_hex(8)} "
 
-_CODES = {400: "malformed_request", 413: "body_too_large", 502: "upstream_unavailable", 504: "upstream_timeout"}
+_CODES = {400: "malformed_request", 413: "body_too_large", 431: "headers_too_large", 502: "upstream_unavailable",
+          504: "upstream_timeout"}  # fmt: skip
 UPSTREAM_UNAVAILABLE = "the upstream could not be reached, or its answer broke off or could not be read"
 _OWN_WORDS = {413: "the request body is larger than this proxy accepts (max_body_bytes)", 502: UPSTREAM_UNAVAILABLE}
 _h2_server_handle_event = _http2.Http2Server._handle_event
@@ -97,7 +98,8 @@ def _tagging(inner: HandleEvent, self: HttpStream, event: events.Event) -> Gener
 # Audits a refusal mitmproxy answers itself for a request no hook saw (a malformed request line, a header line with
 # no colon, Content-Length with Transfer-Encoding): (status, code) -> the audited decision's id. Set at install.
 _audit_refusal: Callable[[int, str], str] | None = None
-_REFUSALS = frozenset({400, 413})  # the client's own request was refused; a 502 is the upstream's, audited by the addon
+# The client's own request was refused; a 502 is the upstream's, audited by the addon.
+_REFUSALS = frozenset({400, 413, 431})
 
 
 def _error_answer(status_code: int, message: str) -> tuple[int, dict[str, str], bytes]:

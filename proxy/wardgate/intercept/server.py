@@ -26,6 +26,7 @@ from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
 from wardgate.intercept.error_pages import install_json_error_pages
+from wardgate.intercept.head_limits import install_head_limits
 from wardgate.intercept.informational import install_empty_line_skipping, install_informational_skipping
 from wardgate.intercept.off_loop_streams import install_off_loop_streams
 from wardgate.intercept.stream_resets import install_stream_reset_notice
@@ -196,6 +197,7 @@ async def serve(settings: Settings) -> None:
     install_trailer_reader()
     install_informational_skipping()
     install_empty_line_skipping()
+    install_head_limits()  # after the patches above: it wraps them
     install_off_loop_streams()
     install_stream_reset_notice()
     install_upgrade_guard()

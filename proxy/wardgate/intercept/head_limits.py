@@ -1,0 +1,80 @@
+"""HTTP/1 heads of bounded size, from clients and upstreams alike.
+
+mitmproxy's HTTP/1 layers buffer a message head until its blank line arrives, with no limit (its own comment: "FIXME:
+protect against header size DoS"): one client with no credential sent 300 MB of header lines and Wardgate held them
+all (+312 MB resident, no answer), and an upstream could do the same to every request forwarded to it. A head that
+grows past `MAX_HEAD_BYTES` before its end is refused: a client gets a JSON 431 (audited, as every refusal of a
+request no hook saw) and its connection is closed; an upstream's answer becomes a protocol error, so the client gets
+the JSON 502 mitmproxy's error path writes and the flow is audited as an upstream fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+from h11._receivebuffer import ReceiveBuffer
+from mitmproxy.proxy import commands, events
+from mitmproxy.proxy.layers.http import _http1
+from mitmproxy.proxy.layers.http._base import ReceiveHttp
+from mitmproxy.proxy.layers.http._events import ErrorCode, ResponseProtocolError
+
+from wardgate.pipeline.headers import MAX_HEADER_FIELDS, MAX_JUDGED_CHARS
+
+__all__ = ["MAX_HEAD_BYTES", "install_head_limits"]
+
+# Room for the largest head the header checks accept (fields of 64 KB in all, 256 of them with their separators) and
+# a request line as long again: a head past this is refused by them anyway, after costing its whole size.
+MAX_HEAD_BYTES = 2 * MAX_JUDGED_CHARS + 8 * MAX_HEADER_FIELDS
+_LIMITED = "wardgate_head_limited"
+
+type ReadHeaders = Callable[[Any, events.ConnectionEvent], Generator[commands.Command, Any, None]]
+
+
+def _too_long(self: _http1.Http1Connection) -> bool:
+    """Whether the connection is still reading a head (the reader left it there) and holds more than a head may."""
+    waiting = getattr(self.state, "__func__", None) is type(self).read_headers
+    return waiting and len(self.buf) > MAX_HEAD_BYTES
+
+
+def _dropped(self: _http1.Http1Connection) -> None:
+    """The connection is done with: what it buffered goes (and a later close quotes none of it)."""
+    self.buf = ReceiveBuffer()
+    self.state = self.done
+
+
+def _limited_request_heads(read: ReadHeaders) -> ReadHeaders:
+    def read_headers(self: _http1.Http1Server, event: events.ConnectionEvent) -> Generator[Any, Any, None]:
+        yield from read(self, event)
+        if _too_long(self):
+            message = f"the request head is longer than {MAX_HEAD_BYTES} bytes"
+            # Looked up at the call: intercept/error_pages.py makes it JSON, audited, in the provider's shape.
+            yield commands.SendData(self.conn, _http1.make_error_response(431, message))
+            yield commands.CloseConnection(self.conn)
+            _dropped(self)
+
+    return _mark(read_headers)
+
+
+def _limited_answer_heads(read: ReadHeaders) -> ReadHeaders:
+    def read_headers(self: _http1.Http1Client, event: events.ConnectionEvent) -> Generator[Any, Any, None]:
+        yield from read(self, event)
+        if _too_long(self) and self.stream_id is not None:
+            yield commands.CloseConnection(self.conn)
+            message = f"the upstream's answer head is longer than {MAX_HEAD_BYTES} bytes"
+            yield ReceiveHttp(ResponseProtocolError(self.stream_id, message, ErrorCode.GENERIC_SERVER_ERROR))
+            _dropped(self)
+
+    return _mark(read_headers)
+
+
+def _mark(function: ReadHeaders) -> ReadHeaders:
+    setattr(function, _LIMITED, True)
+    return function
+
+
+def install_head_limits() -> None:
+    """Wrap both HTTP/1 head readers as they are now (other patches' included), once."""
+    for layer, limited in ((_http1.Http1Server, _limited_request_heads), (_http1.Http1Client, _limited_answer_heads)):
+        if not getattr(layer.read_headers, _LIMITED, False):
+            layer.read_headers = limited(layer.read_headers)  # type: ignore[method-assign,assignment]
