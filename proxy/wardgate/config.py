@@ -591,6 +591,13 @@ class Settings(BaseSettings):
     idle_timeout_s: int = Field(
         300, gt=0, description="A connection with no traffic either way for this long is closed (a hung upstream)."
     )
+    client_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="An HTTP/1 request whose head and body do not arrive whole within this long of its first byte: "
+        "408 request_timeout (each byte reset idle_timeout_s: a client dripping its request held it open). Raise "
+        "it for large bodies over slow links.",
+    )
     tenant: str = Field("default", description="Tenant for callers whose identity names none.")
     identity: IdentitySettings = IdentitySettings()
     admission: AdmissionSettings = AdmissionSettings()

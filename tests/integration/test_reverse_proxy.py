@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import time
 
 import anthropic
 import httpx
@@ -401,3 +402,62 @@ def test_a_request_head_that_never_ends_is_refused_at_its_limit_and_audited(prox
     response = httpx.post(proxy.url + "/v1/chat/completions", json={"model": MODEL, "messages": []},
                           headers={**AUTH, **large})  # fmt: skip
     assert response.status_code == 200
+
+
+class TestARequestMustArriveInTime:
+    """mitmproxy's inactivity timer was the only limit on a client, and each byte reset it: a client dripping its
+    head or body held its connection as long as it liked, and bytes that are no HTTP waited unanswered, unaudited."""
+
+    @pytest.fixture
+    @staticmethod
+    def proxy(start_proxy, upstream):
+        return start_proxy({"upstream": upstream.url, "client_timeout_s": 1, **SPINE})
+
+    @staticmethod
+    def answer_to(proxy, pieces: list[bytes], gap_s: float = 0.0) -> tuple[bytes, float]:
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
+            with contextlib.suppress(OSError):  # the proxy closes once it has refused
+                for piece in pieces:
+                    client.sendall(piece)
+                    time.sleep(gap_s)
+            answer = client.recv(65536)
+        return answer, time.monotonic() - started
+
+    @pytest.mark.parametrize("sent", [b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n", b"SSH-2.0-OpenSSH_9.6\r\n"],
+                             ids=["head in part", "no HTTP"])  # fmt: skip
+    def test_a_head_in_part_gets_a_json_408_at_the_limit_and_is_audited(self, proxy, sent):
+        answer, waited = self.answer_to(proxy, [sent])
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert 1 <= waited < 5
+        decision = json.loads(body)["error"]["wardgate"]["decision_id"]
+        [event] = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision)
+        assert (event["result"]["status"], event["result"]["code"]) == (408, "request_timeout")
+
+    def test_a_dripped_body_gets_a_json_408_naming_its_flows_decision(self, proxy, upstream):
+        body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()
+        head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
+                f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+        before = len(upstream.received)
+        answer, waited = self.answer_to(proxy, [head, *(body[i : i + 1] for i in range(6))], gap_s=0.3)
+        head_out, _, error = answer.partition(b"\r\n\r\n")
+        assert head_out.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert 1 <= waited < 5
+        decision = json.loads(error)["error"]["wardgate"]["decision_id"]
+        events = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision)
+        assert [(e["result"]["status"], e["result"]["code"]) for e in events] == [(408, "request_timeout")]
+        assert len(upstream.received) == before
+
+    def test_a_slow_request_that_arrives_whole_in_time_is_served_and_its_connection_may_then_idle(self, proxy):
+        body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()
+        head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
+                f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
+            for piece in (head[:20], head[20:], body[:5], body[5:]):
+                client.sendall(piece)
+                time.sleep(0.2)
+            assert client.recv(65536).startswith(b"HTTP/1.1 200")
+            time.sleep(1.5)  # idle between requests: the idle timer's, not this limit's
+            client.sendall(head + body)
+            assert client.recv(65536).startswith(b"HTTP/1.1 200")

@@ -7,18 +7,18 @@ from typing import Any
 
 __all__ = ["error_body"]
 
-_OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 413: "invalid_request_error",
-                 429: "rate_limit_error", 431: "invalid_request_error"}  # fmt: skip
-_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 413: "INVALID_ARGUMENT",
-                  415: "INVALID_ARGUMENT", 421: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED",
-                  431: "INVALID_ARGUMENT", 502: "UNAVAILABLE",
+_OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 408: "invalid_request_error",
+                 413: "invalid_request_error", 429: "rate_limit_error", 431: "invalid_request_error"}  # fmt: skip
+_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 408: "DEADLINE_EXCEEDED",
+                  413: "INVALID_ARGUMENT", 415: "INVALID_ARGUMENT", 421: "FAILED_PRECONDITION",
+                  429: "RESOURCE_EXHAUSTED", 431: "INVALID_ARGUMENT", 502: "UNAVAILABLE",
                   503: "UNAVAILABLE"}  # fmt: skip
 _BEDROCK_TYPES = {400: "ValidationException", 401: "UnrecognizedClientException", 403: "AccessDeniedException",
-                  413: "ValidationException", 415: "ValidationException", 429: "ThrottlingException",
-                  431: "ValidationException", 502: "ServiceUnavailableException",
+                  408: "ValidationException", 413: "ValidationException", 415: "ValidationException",
+                  429: "ThrottlingException", 431: "ValidationException", 502: "ServiceUnavailableException",
                   503: "ServiceUnavailableException"}  # fmt: skip
 _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                    413: "request_too_large", 429: "rate_limit_error", 431: "request_too_large",
+                    408: "timeout_error", 413: "request_too_large", 429: "rate_limit_error", 431: "request_too_large",
                     503: "overloaded_error"}  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from wardgate.formats.sse import SSE, is_event_stream
 from wardgate.formats.streams import GenericStream, stream_format_for
 from wardgate.identity import ForwardIdentity
 from wardgate.identity.forward import proxy_key
+from wardgate.intercept.client_timeout import REQUEST_TIMED_OUT
 from wardgate.intercept.error_pages import UPSTREAM_UNAVAILABLE, end_with_before_break, name_decision
 from wardgate.intercept.framing import frame_body, request_line_problem
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
@@ -98,6 +99,8 @@ def _client_broke(flow: http.HTTPFlow, message: str) -> Decision | None:
     upstream broke it."""
     if not _client_gone(flow):
         return None
+    if message == REQUEST_TIMED_OUT:  # intercept/client_timeout.py answered it
+        return Decision.deny("request_timeout", message, status=408)
     # mitmproxy's words quote the bytes it could not read: the decision (audited, and sent) says what happened.
     if message.startswith("HTTP/1 protocol error") and "peer closed connection" not in message:
         return Decision.deny("malformed_request", "the client's request broke HTTP's framing", status=400)

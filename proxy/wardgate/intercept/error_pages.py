@@ -37,13 +37,14 @@ __all__ = [
     "install_json_error_pages",
     "mark_timed_out",
     "name_decision",
+    "tagged_for",
 ]
 
 logger = logging.getLogger(__name__)
 _TAG = f" WARDGATE-{secrets.token_hex(8)} "
 
-_CODES = {400: "malformed_request", 413: "body_too_large", 431: "headers_too_large", 502: "upstream_unavailable",
-          504: "upstream_timeout"}  # fmt: skip
+_CODES = {400: "malformed_request", 408: "request_timeout", 413: "body_too_large", 431: "headers_too_large",
+          502: "upstream_unavailable", 504: "upstream_timeout"}  # fmt: skip
 UPSTREAM_UNAVAILABLE = "the upstream could not be reached, or its answer broke off or could not be read"
 _OWN_WORDS = {413: "the request body is larger than this proxy accepts (max_body_bytes)", 502: UPSTREAM_UNAVAILABLE}
 _h2_server_handle_event = _http2.Http2Server._handle_event
@@ -81,6 +82,13 @@ def end_with_before_break(request: http.Request, data: bytes) -> None:
     _LAST_WORDS[request] = data
 
 
+def tagged_for(request: http.Request, message: str) -> str:
+    """`message` with what Wardgate knows of `request` (its provider, its decision), for an error answer to it."""
+    if (known := _KNOWN.get(request)) is None:
+        return message
+    return f"{message}{_TAG}{json.dumps(dataclasses.asdict(known))}"
+
+
 def _tagging(inner: HandleEvent, self: HttpStream, event: events.Event) -> Generator[commands.Command, Any, None]:
     """Around HttpStream.handle_event: an error this stream sends its client carries what Wardgate knows of the
     request, and a stream that broke off gets its last words first."""
@@ -89,8 +97,7 @@ def _tagging(inner: HandleEvent, self: HttpStream, event: events.Event) -> Gener
         if isinstance(command, SendHttp) and isinstance(command.event, ResponseProtocolError) and flow is not None:
             if (last := _LAST_WORDS.pop(flow.request, None)) is not None:
                 yield SendHttp(ResponseData(command.event.stream_id, last), command.connection)
-            if (known := _KNOWN.get(flow.request)) is not None:
-                tagged = f"{command.event.message}{_TAG}{json.dumps(dataclasses.asdict(known))}"
+            if (tagged := tagged_for(flow.request, command.event.message)) != command.event.message:
                 command = SendHttp(dataclasses.replace(command.event, message=tagged), command.connection)
         yield command
 
@@ -99,7 +106,7 @@ def _tagging(inner: HandleEvent, self: HttpStream, event: events.Event) -> Gener
 # no colon, Content-Length with Transfer-Encoding): (status, code) -> the audited decision's id. Set at install.
 _audit_refusal: Callable[[int, str], str] | None = None
 # The client's own request was refused; a 502 is the upstream's, audited by the addon.
-_REFUSALS = frozenset({400, 413, 431})
+_REFUSALS = frozenset({400, 408, 413, 431})
 
 
 def _error_answer(status_code: int, message: str) -> tuple[int, dict[str, str], bytes]:

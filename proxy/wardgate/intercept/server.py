@@ -25,6 +25,7 @@ from wardgate.inference.work import SCAN_WORK
 from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
+from wardgate.intercept.client_timeout import install_client_timeout
 from wardgate.intercept.error_pages import install_json_error_pages
 from wardgate.intercept.head_limits import install_head_limits
 from wardgate.intercept.informational import install_empty_line_skipping, install_informational_skipping
@@ -198,6 +199,7 @@ async def serve(settings: Settings) -> None:
     install_informational_skipping()
     install_empty_line_skipping()
     install_head_limits()  # after the patches above: it wraps them
+    install_client_timeout(settings.client_timeout_s)
     install_off_loop_streams()
     install_stream_reset_notice()
     install_upgrade_guard()

@@ -1,0 +1,67 @@
+"""A request must arrive whole in time: from its first byte, an HTTP/1 client has `client_timeout_s` to send its head
+and body, else it gets a JSON 408 `request_timeout` (audited) and its connection is closed.
+
+mitmproxy's only limit on a client is its inactivity timer, which every byte resets: a client dripping a head or a
+body a byte at a time held its connection (and a body's buffer) for as long as it liked, and bytes that are no HTTP
+at all (an SSH banner through a decrypted tunnel) waited unanswered and unaudited for the idle timeout. The deadline
+starts with a request's first byte, so an idle keep-alive connection between requests is left to the idle timer.
+(HTTP/2 clients are bounded by h2's flow control and mitmproxy's stream handling, not here.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from mitmproxy.proxy import commands, events
+from mitmproxy.proxy.layers.http import _http1
+from mitmproxy.proxy.layers.http._base import ReceiveHttp
+from mitmproxy.proxy.layers.http._events import ErrorCode, RequestProtocolError
+
+from wardgate.intercept.error_pages import tagged_for
+
+__all__ = ["REQUEST_TIMED_OUT", "install_client_timeout"]
+
+REQUEST_TIMED_OUT = "the request did not arrive whole in time"
+_DEADLINE = "_wardgate_request_deadline"
+_handle_event = _http1.Http1Server._handle_event
+_timeout_s = 60.0
+
+
+def _reading_a_request(self: _http1.Http1Server) -> bool:
+    """Whether a request has begun and is not whole yet: a head in part, or a body still to come."""
+    state = getattr(self.state, "__func__", None)
+    return (state is type(self).read_headers and bool(self.buf)) or state is type(self).read_body
+
+
+def _timed(self: _http1.Http1Server, event: events.Event) -> Generator[commands.Command, Any, None]:
+    pending = getattr(self, _DEADLINE, None)
+    if isinstance(event, events.Wakeup) and pending is not None and event.command is pending:
+        setattr(self, _DEADLINE, None)
+        if _reading_a_request(self):
+            yield from _refuse(self)
+        return
+    yield from _handle_event(self, event)
+    if not _reading_a_request(self):
+        setattr(self, _DEADLINE, None)  # whole (or given up): a late wake-up finds another command, or none
+    elif pending is None:
+        wakeup = commands.RequestWakeup(_timeout_s)
+        setattr(self, _DEADLINE, wakeup)
+        yield wakeup
+
+
+def _refuse(self: _http1.Http1Server) -> Generator[commands.Command, Any, None]:
+    # A request whose head was read has a flow: its answer names the flow's decision, which the addon's error hook
+    # audits (as `request_timeout`); a head in part is audited by the error page itself.
+    message = REQUEST_TIMED_OUT if self.request is None else tagged_for(self.request, REQUEST_TIMED_OUT)
+    yield commands.SendData(self.conn, _http1.make_error_response(408, message))
+    yield commands.CloseConnection(self.conn)
+    if self.request is not None and self.stream_id is not None:  # the flow ends with the error its hook audits
+        yield ReceiveHttp(RequestProtocolError(self.stream_id, REQUEST_TIMED_OUT, ErrorCode.GENERIC_CLIENT_ERROR))
+    self.state = self.done
+
+
+def install_client_timeout(timeout_s: float) -> None:
+    global _timeout_s
+    _timeout_s = timeout_s
+    _http1.Http1Server._handle_event = _timed  # type: ignore[method-assign,assignment]
