@@ -34,18 +34,25 @@ def _reading_a_request(self: _http1.Http1Server) -> bool:
     return (state is type(self).read_headers and bool(self.buf)) or state is type(self).read_body
 
 
+class _Deadline(commands.RequestWakeup):
+    """A request's deadline (mitmproxy wakes the layer that asked when its delay is over)."""
+
+
 def _timed(self: _http1.Http1Server, event: events.Event) -> Generator[commands.Command, Any, None]:
     pending = getattr(self, _DEADLINE, None)
-    if isinstance(event, events.Wakeup) and pending is not None and event.command is pending:
-        setattr(self, _DEADLINE, None)
-        if _reading_a_request(self):
-            yield from _refuse(self)
+    if isinstance(event, events.Wakeup) and isinstance(event.command, _Deadline):
+        # A request that arrived whole in time leaves its deadline to fire later: mitmproxy's readers take no
+        # wake-up (an unexpected event is an assertion), so only the pending one is acted on.
+        if event.command is pending:
+            setattr(self, _DEADLINE, None)
+            if _reading_a_request(self):
+                yield from _refuse(self)
         return
     yield from _handle_event(self, event)
     if not _reading_a_request(self):
         setattr(self, _DEADLINE, None)  # whole (or given up): a late wake-up finds another command, or none
     elif pending is None:
-        wakeup = commands.RequestWakeup(_timeout_s)
+        wakeup = _Deadline(_timeout_s)
         setattr(self, _DEADLINE, wakeup)
         yield wakeup
 
