@@ -435,6 +435,13 @@ class TestARequestMustArriveInTime:
         [event] = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision)
         assert (event["result"]["status"], event["result"]["code"]) == (408, "request_timeout")
 
+    def test_dripped_empty_lines_before_a_request_line_are_a_request_in_time_too(self, proxy):
+        """They are skipped as they come (RFC 9112 §2.2), which left nothing buffered: no deadline started (an
+        outside review held a connection 20 s under a 3 s limit)."""
+        answer, waited = self.answer_to(proxy, [b"\r\n"] * 12, gap_s=0.25)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert 1 <= waited < 5
+
     def test_a_dripped_body_gets_a_json_408_naming_its_flows_decision(self, proxy, upstream):
         body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()
         head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"

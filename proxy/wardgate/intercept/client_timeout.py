@@ -24,14 +24,17 @@ __all__ = ["REQUEST_TIMED_OUT", "install_client_timeout"]
 
 REQUEST_TIMED_OUT = "the request did not arrive whole in time"
 _DEADLINE = "_wardgate_request_deadline"
+_BEGAN = "_wardgate_request_began"
 _handle_event = _http1.Http1Server._handle_event
 _timeout_s = 60.0
 
 
 def _reading_a_request(self: _http1.Http1Server) -> bool:
-    """Whether a request has begun and is not whole yet: a head in part, or a body still to come."""
+    """Whether a request has begun and is not whole yet: a head in part (empty lines before its request line, which
+    the reader drops as they come, included), or a body still to come."""
     state = getattr(self.state, "__func__", None)
-    return (state is type(self).read_headers and bool(self.buf)) or state is type(self).read_body
+    began = bool(self.buf) or getattr(self, _BEGAN, False)
+    return (state is type(self).read_headers and began) or state is type(self).read_body
 
 
 class _Deadline(commands.RequestWakeup):
@@ -48,9 +51,14 @@ def _timed(self: _http1.Http1Server, event: events.Event) -> Generator[commands.
             if _reading_a_request(self):
                 yield from _refuse(self)
         return
+    if isinstance(event, events.DataReceived) and getattr(self.state, "__func__", None) is type(self).read_headers:
+        # A client dripping empty lines (skipped, intercept/informational.py) left nothing buffered: it began all the
+        # same (an outside review held a connection so).
+        setattr(self, _BEGAN, True)
     yield from _handle_event(self, event)
     if not _reading_a_request(self):
         setattr(self, _DEADLINE, None)  # whole (or given up): a late wake-up finds another command, or none
+        setattr(self, _BEGAN, False)
     elif pending is None:
         wakeup = _Deadline(_timeout_s)
         setattr(self, _DEADLINE, wakeup)
