@@ -1001,3 +1001,27 @@ def test_an_upstream_answer_head_that_never_ends_is_a_json_502_at_its_limit(star
     assert response.json()["error"]["code"] == "upstream_unavailable"
     assert time.monotonic() - started < 10
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["status"] == 502)
+
+
+def test_bytes_a_client_sends_ahead_while_its_request_is_answered_are_bounded(start_proxy):
+    """mitmproxy kept whatever a client sent behind a request whose answer was pending, without limit (an outside
+    review: 100 MB kept in 0.1 s, +98 MB resident): past what a head may hold, the connection is closed and read no
+    more, and the pending exchange is audited as broken by the client."""
+    upstream = RawUpstream(None)  # never answers: the request stays pending
+    try:
+        proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
+        body = json.dumps(BODY).encode()
+        head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
+                f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as client:
+            client.sendall(head + body)
+            time.sleep(0.5)
+            sent = 0
+            with contextlib.suppress(OSError):  # reset, or blocked once the proxy reads no more
+                while sent < 64 * 2**20:  # before: all of it taken in a second
+                    client.sendall(b"x" * 65536)
+                    sent += 65536
+        assert sent < 64 * 2**20
+        assert wait_for_events(proxy.audit_file, lambda e: e["result"]["status"] == 499)
+    finally:
+        upstream.close()

@@ -1,4 +1,4 @@
-"""HTTP/1 heads of bounded size, from clients and upstreams alike.
+"""HTTP/1 heads of bounded size, from clients and upstreams alike, and what a peer sends ahead of its turn.
 
 mitmproxy's HTTP/1 layers buffer a message head until its blank line arrives, with no limit (its own comment: "FIXME:
 protect against header size DoS"): one client with no credential sent 300 MB of header lines and Wardgate held them
@@ -68,6 +68,27 @@ def _limited_answer_heads(read: ReadHeaders) -> ReadHeaders:
     return _mark(read_headers)
 
 
+def _limited_waits(wait: ReadHeaders) -> ReadHeaders:
+    """While a message is answered, mitmproxy keeps what the peer sends next (a pipelined request) for later, without
+    limit: an outside review sent 1 GB behind a request whose answer was slow. Past what a head may hold, the
+    connection is closed and the exchange under way ends as one the peer broke (no client pipelines bodies)."""
+
+    def waiting(self: _http1.Http1Connection, event: events.ConnectionEvent) -> Generator[Any, Any, None]:
+        yield from wait(self, event)
+        if isinstance(event, events.DataReceived) and len(self.buf) > MAX_HEAD_BYTES and self.stream_id is not None:
+            yield commands.CloseConnection(self.conn)
+            message = f"the peer sent more than {MAX_HEAD_BYTES} bytes ahead while its last message was answered"
+            code = (
+                ErrorCode.CLIENT_DISCONNECTED
+                if isinstance(self, _http1.Http1Server)
+                else ErrorCode.GENERIC_SERVER_ERROR
+            )
+            yield ReceiveHttp(self.ReceiveProtocolError(self.stream_id, message, code))
+            _dropped(self)
+
+    return _mark(waiting)
+
+
 def _mark(function: ReadHeaders) -> ReadHeaders:
     setattr(function, _LIMITED, True)
     return function
@@ -78,3 +99,5 @@ def install_head_limits() -> None:
     for layer, limited in ((_http1.Http1Server, _limited_request_heads), (_http1.Http1Client, _limited_answer_heads)):
         if not getattr(layer.read_headers, _LIMITED, False):
             layer.read_headers = limited(layer.read_headers)  # type: ignore[method-assign,assignment]
+    if not getattr(_http1.Http1Connection.wait, _LIMITED, False):
+        _http1.Http1Connection.wait = _limited_waits(_http1.Http1Connection.wait)  # type: ignore[method-assign,assignment]
