@@ -468,3 +468,19 @@ class TestARequestMustArriveInTime:
             time.sleep(1.5)  # idle between requests: the idle timer's, not this limit's
             client.sendall(head + body)
             assert client.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("lead", [b"5;x=", b"5\r\nhello\r\n0\r\nx-t: "], ids=["chunk extension", "trailer"])
+def test_a_chunk_line_or_trailer_that_never_ends_is_bounded_and_audited(proxy, lead):
+    """h11 buffered a chunk-size line or trailer section until its end, and mitmproxy's body cap counted neither (an
+    outside review: 2,000 MB held, +2 GB resident, from a client with no credential)."""
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+    sent = 0
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as client:
+        client.sendall(head + lead)
+        with contextlib.suppress(OSError):  # reset, or blocked once the proxy reads no more
+            while sent < 64 * 2**20:  # before: all of it taken
+                client.sendall(b"a" * 65536)
+                sent += 65536
+    assert sent < 64 * 2**20
+    assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "malformed_request")

@@ -89,6 +89,24 @@ def _limited_waits(wait: ReadHeaders) -> ReadHeaders:
     return _mark(waiting)
 
 
+def _limited_body_lines(read_body: ReadHeaders) -> ReadHeaders:
+    """h11 buffers a chunk-size line or a trailer section until its end, without limit, and mitmproxy's body cap
+    counts neither (an outside review: 2,000 MB of chunk extension held, +2 GB resident, from a client with no
+    credential). Body data is handed on as it comes, so a buffer past a head's limit is such a line: it ends the
+    message as mitmproxy ends one that breaks HTTP's framing (a client's: audited 400; an upstream's: a JSON 502)."""
+
+    def reading(self: _http1.Http1Connection, event: events.ConnectionEvent) -> Generator[Any, Any, None]:
+        yield from read_body(self, event)
+        reading_body = getattr(self.state, "__func__", None) is type(self).read_body
+        if reading_body and len(self.buf) > MAX_HEAD_BYTES and self.stream_id is not None:
+            yield commands.CloseConnection(self.conn)
+            message = f"HTTP/1 protocol error: a chunk-size line or trailer section past {MAX_HEAD_BYTES} bytes"
+            yield ReceiveHttp(self.ReceiveProtocolError(self.stream_id, message, self.ReceiveProtocolError.code))
+            _dropped(self)
+
+    return _mark(reading)
+
+
 def _mark(function: ReadHeaders) -> ReadHeaders:
     setattr(function, _LIMITED, True)
     return function
@@ -99,5 +117,7 @@ def install_head_limits() -> None:
     for layer, limited in ((_http1.Http1Server, _limited_request_heads), (_http1.Http1Client, _limited_answer_heads)):
         if not getattr(layer.read_headers, _LIMITED, False):
             layer.read_headers = limited(layer.read_headers)  # type: ignore[method-assign,assignment]
+    if not getattr(_http1.Http1Connection.read_body, _LIMITED, False):
+        _http1.Http1Connection.read_body = _limited_body_lines(_http1.Http1Connection.read_body)  # type: ignore[method-assign,assignment]
     if not getattr(_http1.Http1Connection.wait, _LIMITED, False):
         _http1.Http1Connection.wait = _limited_waits(_http1.Http1Connection.wait)  # type: ignore[method-assign,assignment]
