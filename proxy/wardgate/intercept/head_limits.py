@@ -5,7 +5,8 @@ protect against header size DoS"): one client with no credential sent 300 MB of 
 all (+312 MB resident, no answer), and an upstream could do the same to every request forwarded to it. A head that
 grows past `MAX_HEAD_BYTES` before its end is refused: a client gets a JSON 431 (audited, as every refusal of a
 request no hook saw) and its connection is closed; an upstream's answer becomes a protocol error, so the client gets
-the JSON 502 mitmproxy's error path writes and the flow is audited as an upstream fault.
+the JSON 502 mitmproxy's error path writes and the flow is audited as an upstream fault. The same bound holds for
+a chunk-size line or trailer section, and for what a peer sends ahead while its last message is answered.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from h11._receivebuffer import ReceiveBuffer
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers.http import _http1
 from mitmproxy.proxy.layers.http._base import ReceiveHttp
-from mitmproxy.proxy.layers.http._events import ErrorCode, ResponseProtocolError
+from mitmproxy.proxy.layers.http._events import ErrorCode
 
 from wardgate.pipeline.headers import MAX_HEADER_FIELDS, MAX_JUDGED_CHARS
 
@@ -43,6 +44,14 @@ def _dropped(self: _http1.Http1Connection) -> None:
     self.state = self.done
 
 
+def _ended(self: _http1.Http1Connection, message: str, code: ErrorCode) -> Generator[Any, Any, None]:
+    """The connection is closed and the exchange under way ends as one the peer broke, with `message`."""
+    assert self.stream_id is not None
+    yield commands.CloseConnection(self.conn)
+    yield ReceiveHttp(self.ReceiveProtocolError(self.stream_id, message, code))
+    _dropped(self)
+
+
 def _limited_request_heads(read: ReadHeaders) -> ReadHeaders:
     def read_headers(self: _http1.Http1Server, event: events.ConnectionEvent) -> Generator[Any, Any, None]:
         yield from read(self, event)
@@ -60,31 +69,25 @@ def _limited_answer_heads(read: ReadHeaders) -> ReadHeaders:
     def read_headers(self: _http1.Http1Client, event: events.ConnectionEvent) -> Generator[Any, Any, None]:
         yield from read(self, event)
         if _too_long(self) and self.stream_id is not None:
-            yield commands.CloseConnection(self.conn)
             message = f"the upstream's answer head is longer than {MAX_HEAD_BYTES} bytes"
-            yield ReceiveHttp(ResponseProtocolError(self.stream_id, message, ErrorCode.GENERIC_SERVER_ERROR))
-            _dropped(self)
+            yield from _ended(self, message, ErrorCode.GENERIC_SERVER_ERROR)
 
     return _mark(read_headers)
 
 
 def _limited_waits(wait: ReadHeaders) -> ReadHeaders:
     """While a message is answered, mitmproxy keeps what the peer sends next (a pipelined request) for later, without
-    limit: an outside review sent 1 GB behind a request whose answer was slow. Past what a head may hold, the
-    connection is closed and the exchange under way ends as one the peer broke (no client pipelines bodies)."""
+    limit: an outside review sent 1,500 MB behind a request whose answer was slow (+1.5 GB resident). Past what a
+    head may hold, the connection is closed and the exchange under way ends as one the peer broke (no client
+    pipelines bodies)."""
 
     def waiting(self: _http1.Http1Connection, event: events.ConnectionEvent) -> Generator[Any, Any, None]:
         yield from wait(self, event)
         if isinstance(event, events.DataReceived) and len(self.buf) > MAX_HEAD_BYTES and self.stream_id is not None:
-            yield commands.CloseConnection(self.conn)
             message = f"the peer sent more than {MAX_HEAD_BYTES} bytes ahead while its last message was answered"
-            code = (
-                ErrorCode.CLIENT_DISCONNECTED
-                if isinstance(self, _http1.Http1Server)
-                else ErrorCode.GENERIC_SERVER_ERROR
-            )
-            yield ReceiveHttp(self.ReceiveProtocolError(self.stream_id, message, code))
-            _dropped(self)
+            client = isinstance(self, _http1.Http1Server)
+            code = ErrorCode.CLIENT_DISCONNECTED if client else ErrorCode.GENERIC_SERVER_ERROR
+            yield from _ended(self, message, code)
 
     return _mark(waiting)
 
@@ -99,10 +102,8 @@ def _limited_body_lines(read_body: ReadHeaders) -> ReadHeaders:
         yield from read_body(self, event)
         reading_body = getattr(self.state, "__func__", None) is type(self).read_body
         if reading_body and len(self.buf) > MAX_HEAD_BYTES and self.stream_id is not None:
-            yield commands.CloseConnection(self.conn)
             message = f"HTTP/1 protocol error: a chunk-size line or trailer section past {MAX_HEAD_BYTES} bytes"
-            yield ReceiveHttp(self.ReceiveProtocolError(self.stream_id, message, self.ReceiveProtocolError.code))
-            _dropped(self)
+            yield from _ended(self, message, self.ReceiveProtocolError.code)
 
     return _mark(reading)
 
@@ -113,7 +114,7 @@ def _mark(function: ReadHeaders) -> ReadHeaders:
 
 
 def install_head_limits() -> None:
-    """Wrap both HTTP/1 head readers as they are now (other patches' included), once."""
+    """Wrap the HTTP/1 readers as they are now (other patches' included), once."""
     for layer, limited in ((_http1.Http1Server, _limited_request_heads), (_http1.Http1Client, _limited_answer_heads)):
         if not getattr(layer.read_headers, _LIMITED, False):
             layer.read_headers = limited(layer.read_headers)  # type: ignore[method-assign,assignment]
