@@ -39,6 +39,17 @@ def wait_for_events(path: Path, where: Callable[[Event], bool], count: int = 1, 
         time.sleep(0.02)
 
 
+def offered_until_stopped(client: socket.socket, chunk: bytes, limit: int) -> int:
+    """Bytes of `chunk` repeated that the proxy took, up to `limit`: it stops by a reset, or by reading no more (the
+    socket's timeout)."""
+    sent = 0
+    with contextlib.suppress(OSError):
+        while sent < limit:
+            client.sendall(chunk)
+            sent += len(chunk)
+    return sent
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -25,6 +25,7 @@ from tests.integration.helpers import (
     http2_context,
     http2_socket,
     log_lines,
+    offered_until_stopped,
     policy_copy,
     wait_for_events,
 )
@@ -1016,11 +1017,7 @@ def test_bytes_a_client_sends_ahead_while_its_request_is_answered_are_bounded(st
         with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as client:
             client.sendall(head + body)
             time.sleep(0.5)
-            sent = 0
-            with contextlib.suppress(OSError):  # reset, or blocked once the proxy reads no more
-                while sent < 64 * 2**20:  # before: all of it taken in a second
-                    client.sendall(b"x" * 65536)
-                    sent += 65536
+            sent = offered_until_stopped(client, b"x" * 65536, 64 * 2**20)  # before: all of it taken in a second
         assert sent < 64 * 2**20
         assert wait_for_events(proxy.audit_file, lambda e: e["result"]["status"] == 499)
     finally:

@@ -14,7 +14,14 @@ import openai
 import pytest
 
 from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, OPENAI_KEY
-from tests.integration.helpers import audit_events, curl_post, event_for, policy_copy, wait_for_events
+from tests.integration.helpers import (
+    audit_events,
+    curl_post,
+    event_for,
+    offered_until_stopped,
+    policy_copy,
+    wait_for_events,
+)
 from wardgate.intercept.head_limits import MAX_HEAD_BYTES
 from wardgate.testing import FakeUpstream
 
@@ -475,12 +482,8 @@ def test_a_chunk_line_or_trailer_that_never_ends_is_bounded_and_audited(proxy, l
     """h11 buffered a chunk-size line or trailer section until its end, and mitmproxy's body cap counted neither (an
     outside review: 2,000 MB held, +2 GB resident, from a client with no credential)."""
     head = b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
-    sent = 0
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as client:
         client.sendall(head + lead)
-        with contextlib.suppress(OSError):  # reset, or blocked once the proxy reads no more
-            while sent < 64 * 2**20:  # before: all of it taken
-                client.sendall(b"a" * 65536)
-                sent += 65536
+        sent = offered_until_stopped(client, b"a" * 65536, 64 * 2**20)  # before: all of it taken
     assert sent < 64 * 2**20
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "malformed_request")
