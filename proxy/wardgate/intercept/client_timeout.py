@@ -19,6 +19,7 @@ from mitmproxy.proxy.layers.http._base import ReceiveHttp
 from mitmproxy.proxy.layers.http._events import ErrorCode, RequestProtocolError
 
 from wardgate.intercept.error_pages import tagged_for
+from wardgate.intercept.head_limits import in_state
 
 __all__ = ["REQUEST_TIMED_OUT", "install_client_timeout"]
 
@@ -32,9 +33,8 @@ _timeout_s = 60.0
 def _reading_a_request(self: _http1.Http1Server) -> bool:
     """Whether a request has begun and is not whole yet: a head in part (empty lines before its request line, which
     the reader drops as they come, included), or a body still to come."""
-    state = getattr(self.state, "__func__", None)
     began = bool(self.buf) or getattr(self, _BEGAN, False)
-    return (state is type(self).read_headers and began) or state is type(self).read_body
+    return (in_state(self, "read_headers") and began) or in_state(self, "read_body")
 
 
 class _Deadline(commands.RequestWakeup):
@@ -51,7 +51,7 @@ def _timed(self: _http1.Http1Server, event: events.Event) -> Generator[commands.
             if _reading_a_request(self):
                 yield from _refuse(self)
         return
-    if isinstance(event, events.DataReceived) and getattr(self.state, "__func__", None) is type(self).read_headers:
+    if isinstance(event, events.DataReceived) and in_state(self, "read_headers"):
         # A client dripping empty lines (skipped, intercept/informational.py) left nothing buffered: it began all the
         # same (an outside review held a connection so).
         setattr(self, _BEGAN, True)

@@ -22,7 +22,7 @@ from mitmproxy.proxy.layers.http._events import ErrorCode
 
 from wardgate.pipeline.headers import MAX_HEADER_FIELDS, MAX_JUDGED_CHARS
 
-__all__ = ["MAX_HEAD_BYTES", "install_head_limits"]
+__all__ = ["MAX_HEAD_BYTES", "in_state", "install_head_limits"]
 
 # Room for the largest head the header checks accept (fields of 64 KB in all, 256 of them with their separators) and
 # a request line as long again: a head past this is refused by them anyway, after costing its whole size.
@@ -32,10 +32,14 @@ _LIMITED = "wardgate_head_limited"
 type ReadHeaders = Callable[[Any, events.ConnectionEvent], Generator[commands.Command, Any, None]]
 
 
+def in_state(connection: _http1.Http1Connection, state: str) -> bool:
+    """Whether `connection` is in the state its method `state` handles (`read_headers`, `read_body`), as patched."""
+    return getattr(connection.state, "__func__", None) is getattr(type(connection), state)
+
+
 def _too_long(self: _http1.Http1Connection) -> bool:
     """Whether the connection is still reading a head (the reader left it there) and holds more than a head may."""
-    waiting = getattr(self.state, "__func__", None) is type(self).read_headers
-    return waiting and len(self.buf) > MAX_HEAD_BYTES
+    return in_state(self, "read_headers") and len(self.buf) > MAX_HEAD_BYTES
 
 
 def _dropped(self: _http1.Http1Connection) -> None:
@@ -100,8 +104,7 @@ def _limited_body_lines(read_body: ReadHeaders) -> ReadHeaders:
 
     def reading(self: _http1.Http1Connection, event: events.ConnectionEvent) -> Generator[Any, Any, None]:
         yield from read_body(self, event)
-        reading_body = getattr(self.state, "__func__", None) is type(self).read_body
-        if reading_body and len(self.buf) > MAX_HEAD_BYTES and self.stream_id is not None:
+        if in_state(self, "read_body") and len(self.buf) > MAX_HEAD_BYTES and self.stream_id is not None:
             message = f"HTTP/1 protocol error: a chunk-size line or trailer section past {MAX_HEAD_BYTES} bytes"
             yield from _ended(self, message, self.ReceiveProtocolError.code)
 
