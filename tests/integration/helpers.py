@@ -125,19 +125,26 @@ def http2_exchange(proxy: Any, headers: list[tuple[str, str]], body: bytes) -> t
         if body:
             h2.send_data(1, body, end_stream=True)
         client.sendall(h2.data_to_send())
-        answer: dict[bytes, bytes] = {}
-        data = b""
-        while received := client.recv(65536):  # b"": the proxy closed the connection (a GOAWAY before it)
-            for event in h2.receive_data(received):
-                if isinstance(event, ResponseReceived):
-                    answer = dict(event.headers)
-                elif isinstance(event, DataReceived):
-                    data += event.data
-                    h2.acknowledge_received_data(event.flow_controlled_length, 1)
-                elif isinstance(event, StreamEnded | StreamReset):
-                    return answer, data
-            client.sendall(h2.data_to_send())
-        return answer, data
+        return http2_answer(client, h2, 1)
+
+
+def http2_answer(client: ssl.SSLSocket, h2: H2Connection, stream_id: int) -> tuple[dict[bytes, bytes], bytes]:
+    """The answer on one stream of a raw HTTP/2 connection: its (headers, body); no headers when the proxy reset the
+    stream or closed the connection."""
+    answer: dict[bytes, bytes] = {}
+    data = b""
+    while received := client.recv(65536):  # b"": the proxy closed the connection (a GOAWAY before it)
+        for event in h2.receive_data(received):
+            if isinstance(event, ResponseReceived) and event.stream_id == stream_id:
+                answer = dict(event.headers)
+            elif isinstance(event, DataReceived):
+                h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                data += event.data if event.stream_id == stream_id else b""
+            elif isinstance(event, StreamEnded | StreamReset) and event.stream_id == stream_id:
+                client.sendall(h2.data_to_send())
+                return answer, data
+        client.sendall(h2.data_to_send())
+    return answer, data
 
 
 def log_lines(proxy: Any, timeout: float = 5.0, **match: Any) -> list[dict[str, Any]]:

@@ -767,6 +767,28 @@ def test_a_buffered_answer_whose_body_does_not_arrive_whole_in_time_is_a_json_50
     assert response.headers["x-wardgate-decision-id"] == event["decision_id"]
 
 
+@pytest.mark.parametrize("framing", ["chunked", "until-close"])
+def test_a_buffered_answer_of_no_declared_length_that_goes_quiet_is_a_json_504(start_proxy, framing):
+    """An outside review's finding: an answer of no declared length cut off then silent held its client until the
+    idle timeout, which then audited the upstream's fault as the client's (499 client_closed)."""
+    part = b'{"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message"'
+    if framing == "chunked":
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+        pieces = [head, b"%x\r\n%s\r\n" % (len(part), part)]
+    else:
+        pieces = [b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n", part]
+    upstream = RawUpstream(pieces, hold=True)
+    try:
+        config = {"upstream": f"http://127.0.0.1:{upstream.port}", "upstream_timeout_s": 1, "idle_timeout_s": 30}
+        proxy, response, waited = timed_chat(start_proxy, config)
+    finally:
+        upstream.close()
+    [event] = assert_upstream_timeout(proxy, response, waited)
+    assert event["result"]["reasons"][0]["message"] == "the upstream did not send the rest of its answer in time"
+    assert response.headers["x-wardgate-decision-id"] == event["decision_id"]
+    assert not wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "client_closed", timeout=0.5)
+
+
 def test_a_buffered_stream_of_no_declared_length_may_take_longer_than_the_answer_limit(start_proxy):
     """A second outside review's finding: Ollama's JSON Lines stream, which Wardgate buffers, got a 504 once it took
     longer than `upstream_timeout_s` after its head; its lines keep it alive, as a stream's do."""

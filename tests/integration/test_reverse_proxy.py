@@ -18,6 +18,8 @@ from tests.integration.helpers import (
     audit_events,
     curl_post,
     event_for,
+    http2_answer,
+    http2_socket,
     offered_until_stopped,
     policy_copy,
     wait_for_events,
@@ -411,6 +413,33 @@ def test_a_request_head_that_never_ends_is_refused_at_its_limit_and_audited(prox
     assert response.status_code == 200
 
 
+def test_an_http2_connection_s_unfinished_request_bodies_are_bounded_together(start_proxy, upstream):
+    """An outside review's finding: mitmproxy acknowledges every byte and holds each body until it is whole, and
+    `max_body_bytes` bounds one request: a hundred unfinished 15 MB bodies on one connection held 1.7 GB."""
+    proxy = start_proxy({"upstream": upstream.url, "max_body_bytes": 10_000, **SPINE})  # four of them: 40,000 bytes
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "lorem ipsum " * 750}]}).encode()
+    headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
+               (":path", "/v1/chat/completions"), ("content-type", "application/json"),
+               ("authorization", AUTH["authorization"])]  # fmt: skip
+    before = len(upstream.received)
+    with http2_socket(proxy) as (client, h2):
+        for stream in (1, 3, 5, 7, 9):  # 9,000 bytes each, none finished: the fifth goes past
+            h2.send_headers(stream, headers)
+            h2.send_data(stream, body[:-1])
+        client.sendall(h2.data_to_send())
+        refused, error = http2_answer(client, h2, 9)
+        h2.send_data(1, body[-1:], end_stream=True)  # the others go on
+        client.sendall(h2.data_to_send())
+        served, _ = http2_answer(client, h2, 1)
+    assert (refused[b":status"], refused[b"content-type"]) == (b"413", b"application/json")
+    assert json.loads(error)["error"]["code"] == "body_too_large"
+    decision = refused[b"x-wardgate-decision-id"].decode()
+    [event] = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision)
+    assert (event["result"]["status"], event["result"]["code"]) == (413, "body_too_large")
+    assert served[b":status"] == b"200"
+    assert len(upstream.received) == before + 1
+
+
 class TestARequestMustArriveInTime:
     """mitmproxy's inactivity timer was the only limit on a client, and each byte reset it: a client dripping its
     head or body held its connection as long as it liked, and bytes that are no HTTP waited unanswered, unaudited."""
@@ -462,6 +491,36 @@ class TestARequestMustArriveInTime:
         events = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision)
         assert [(e["result"]["status"], e["result"]["code"]) for e in events] == [(408, "request_timeout")]
         assert len(upstream.received) == before
+
+    def test_an_http2_stream_whose_body_does_not_arrive_in_time_gets_a_json_408_and_its_connection_goes_on(
+        self, proxy, upstream
+    ):
+        """An outside review kept a hundred HTTP/2 streams' bodies unfinished for as long as it liked (PINGs kept
+        the connection alive), their bytes held all along."""
+        body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()
+        headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
+                   (":path", "/v1/chat/completions"), ("content-type", "application/json"),
+                   ("authorization", AUTH["authorization"])]  # fmt: skip
+        before = len(upstream.received)
+        with http2_socket(proxy) as (client, h2):
+            h2.send_headers(1, headers)
+            h2.send_data(1, body[:10])  # and never the rest
+            client.sendall(h2.data_to_send())
+            started = time.monotonic()
+            answer, error = http2_answer(client, h2, 1)
+            waited = time.monotonic() - started
+            h2.send_headers(3, headers)
+            h2.send_data(3, body, end_stream=True)
+            client.sendall(h2.data_to_send())
+            served, _ = http2_answer(client, h2, 3)
+        assert (answer[b":status"], answer[b"content-type"]) == (b"408", b"application/json")
+        assert 1 <= waited < 5
+        assert json.loads(error)["error"]["code"] == "request_timeout"
+        decision = answer[b"x-wardgate-decision-id"].decode()
+        [event] = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == decision)
+        assert (event["result"]["status"], event["result"]["code"]) == (408, "request_timeout")
+        assert served[b":status"] == b"200"
+        assert len(upstream.received) == before + 1  # the whole one only
 
     def test_a_slow_request_that_arrives_whole_in_time_is_served_and_its_connection_may_then_idle(self, proxy):
         body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()

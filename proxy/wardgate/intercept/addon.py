@@ -33,6 +33,7 @@ from wardgate.intercept.error_pages import UPSTREAM_UNAVAILABLE, end_with_before
 from wardgate.intercept.framing import frame_body, request_line_problem
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
 from wardgate.intercept.responses import DECISION_HEADER, JudgedStream, decoded_stream, refusal
+from wardgate.intercept.stream_buffers import TOO_MUCH_AT_ONCE
 from wardgate.intercept.stream_resets import client_reset
 from wardgate.intercept.upstream_timeout import TIMED_OUT, UpstreamTimer
 from wardgate.limits import TokenCount
@@ -93,14 +94,27 @@ def _logged(flow: http.HTTPFlow) -> str:
     return f"{recorded_method(flow.request.method)} {recorded_path(flow.request.path)}"
 
 
+def _upstream_timed_out(limit: str) -> Decision:
+    """The refusal for a flow one of our upstream limits ended (intercept/upstream_timeout.py)."""
+    what = {
+        "connect": "accept the connection",
+        "answer": "answer",
+        "body": "send its whole answer",
+        "stream": "send the rest of its answer",
+    }[limit]
+    return Decision.deny("upstream_timeout", f"the upstream did not {what} in time", status=504, source="fail_closed")
+
+
 def _client_broke(flow: http.HTTPFlow, message: str) -> Decision | None:
-    """When an exchange ended early by the client's doing, what it did: sent a body that is no HTTP (a bad chunk
-    header: mitmproxy closes its connection), hung up (a body cut short included) or reset its stream. None: the
-    upstream broke it."""
+    """When an exchange ended early by the client's doing, what it did: took too long to send its request, sent too
+    much at once on an HTTP/2 connection, sent a body that is no HTTP (a bad chunk header: mitmproxy closes its
+    connection), hung up (a body cut short included) or reset its stream. None: the upstream broke it."""
+    if message == REQUEST_TIMED_OUT:  # intercept/client_timeout.py answered it (an HTTP/2 client stays connected)
+        return Decision.deny("request_timeout", message, status=408)
+    if message == TOO_MUCH_AT_ONCE:  # intercept/stream_buffers.py answered it
+        return Decision.deny("body_too_large", message, status=413)
     if not _client_gone(flow):
         return None
-    if message == REQUEST_TIMED_OUT:  # intercept/client_timeout.py answered it
-        return Decision.deny("request_timeout", message, status=408)
     # mitmproxy's words quote the bytes it could not read: the decision (audited, and sent) says what happened.
     if message.startswith("HTTP/1 protocol error") and "peer closed connection" not in message:
         return Decision.deny("malformed_request", "the client's request broke HTTP's framing", status=400)
@@ -385,12 +399,18 @@ class GuardAddon:
         if self._upstream_timer is not None:
             # A body of declared length is whole at the upstream already: its slowness is a stall. An answer of no
             # declared length that Wardgate buffers may be a stream (Ollama's JSON Lines, a Gemini JSON array, an MCP
-            # SSE answer) and take its time: its bytes keep it alive (idle_timeout_s) (a second outside review: a 3 s
-            # Ollama stream got a 504 under a 1 s limit). A guarded stream may not go quiet for `answer_s`.
-            stream = flow.response.stream if flow.response is not None else None
-            whole = flow.response is not None and not stream and "content-length" in flow.response.headers
+            # SSE answer) and take its time (a second outside review: a 3 s Ollama stream got a 504 under a 1 s
+            # limit): like a guarded stream, it may not go quiet for `answer_s`.
+            response = flow.response
+            stream = response.stream if response is not None else None
+            buffered = response is not None and not stream
             timer = self._upstream_timer
-            (timer.stream if isinstance(stream, OffLoopStream) else timer.body if whole else timer.stop)(flow)
+            if response is not None and buffered and "content-length" in response.headers:
+                timer.body(flow)
+            elif buffered or isinstance(stream, OffLoopStream):
+                timer.stream(flow)
+            else:
+                timer.stop(flow)
 
     def _guard_response_headers(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
@@ -519,6 +539,10 @@ class GuardAddon:
             return
         if ctx is None or response is None or flow.metadata.get(_REFUSED):
             return
+        if (limit := flow.metadata.get(TIMED_OUT)) and not response.stream:
+            # An answer read until its connection closes ends when our limit closes that connection: cut short.
+            self._refuse(flow, "response", _upstream_timed_out(limit))
+            return
         if response.status_code == 101 and flow.websocket is None:
             # Only a judged Realtime upgrade may switch protocols: any other 101 would turn the connection into a
             # raw tunnel that nothing judges, both ways.
@@ -560,10 +584,7 @@ class GuardAddon:
                 and (flow.response is None or not flow.response.stream)
             ):
                 # Our own limit ended it (intercept/upstream_timeout.py): the client got a 504.
-                what = {"connect": "accept the connection", "answer": "answer", "body": "send its whole answer"}[limit]
-                message = f"the upstream did not {what} in time"
-                denial = Decision.deny("upstream_timeout", message, status=504, source="fail_closed")
-                self._answered_for_mitmproxy(flow, "response", denial)
+                self._answered_for_mitmproxy(flow, "response", _upstream_timed_out(limit))
             elif _CONTEXT in flow.metadata and (flow.response is None or not flow.response.stream):
                 # The upstream could not be reached, or broke off before its answer was whole (a short body, a
                 # framing error): the client gets mitmproxy's 502 (as JSON, intercept/error_pages.py); the audit

@@ -5,7 +5,10 @@ mitmproxy's only limit on a client is its inactivity timer, which every byte res
 body a byte at a time held its connection (and a body's buffer) for as long as it liked, and bytes that are no HTTP
 at all (an SSH banner through a decrypted tunnel) waited unanswered and unaudited for the idle timeout. The deadline
 starts with a request's first byte, so an idle keep-alive connection between requests is left to the idle timer.
-(HTTP/2 clients are bounded by h2's flow control and mitmproxy's stream handling, not here.)
+
+An HTTP/2 stream's request must arrive whole within the same limit from its head, else the stream gets the JSON 408
+(audited) and the connection's other streams go on: a client kept a hundred streams' bodies unfinished, its
+connection alive by PINGs, for as long as it liked (an outside review).
 """
 
 from __future__ import annotations
@@ -14,12 +17,19 @@ from collections.abc import Generator
 from typing import Any
 
 from mitmproxy.proxy import commands, events
-from mitmproxy.proxy.layers.http import _http1
+from mitmproxy.proxy.layers.http import HttpStream, _http1
 from mitmproxy.proxy.layers.http._base import ReceiveHttp
-from mitmproxy.proxy.layers.http._events import ErrorCode, RequestProtocolError
+from mitmproxy.proxy.layers.http._events import (
+    ErrorCode,
+    RequestEndOfMessage,
+    RequestHeaders,
+    RequestProtocolError,
+    ResponseProtocolError,
+)
 
-from wardgate.intercept.error_pages import tagged_for
+from wardgate.intercept.error_pages import refuse_stream, tagged_for
 from wardgate.intercept.head_limits import in_state
+from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
 
 __all__ = ["REQUEST_TIMED_OUT", "install_client_timeout"]
 
@@ -76,7 +86,29 @@ def _refuse(self: _http1.Http1Server) -> Generator[commands.Command, Any, None]:
     self.state = self.done
 
 
+def _stream_timed(inner: HandleEvent, self: HttpStream, event: events.Event) -> Generator[commands.Command, Any, None]:
+    """Around HttpStream.handle_event, as events arrive (ahead of a pending hook's queue): a multiplexed stream's
+    request must be whole within the limit from its head. (An HTTP/1 request's deadline is its connection's, above.)"""
+    if isinstance(event, events.Wakeup) and isinstance(event.command, _Deadline):
+        if event.command is getattr(self, _DEADLINE, None):  # not whole yet
+            setattr(self, _DEADLINE, None)
+            yield from refuse_stream(inner, self, 408, REQUEST_TIMED_OUT)
+        return
+    if isinstance(event, (RequestEndOfMessage, RequestProtocolError, ResponseProtocolError)):
+        setattr(self, _DEADLINE, None)  # whole, or ended otherwise
+    yield from inner(self, event)
+    if (
+        isinstance(event, RequestHeaders)
+        and not event.request.http_version.startswith("HTTP/1")  # multiplexed
+        and not event.end_stream
+    ):
+        wakeup = _Deadline(_timeout_s)
+        setattr(self, _DEADLINE, wakeup)
+        yield wakeup
+
+
 def install_client_timeout(timeout_s: float) -> None:
     global _timeout_s
     _timeout_s = timeout_s
     _http1.Http1Server._handle_event = _timed  # type: ignore[method-assign,assignment]
+    wrap_stream_events(_stream_timed)

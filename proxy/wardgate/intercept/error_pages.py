@@ -24,7 +24,7 @@ from mitmproxy import http
 from mitmproxy.net.http import http1
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers.http import HttpStream, SendHttp, _http1, _http2
-from mitmproxy.proxy.layers.http._events import ResponseData, ResponseProtocolError
+from mitmproxy.proxy.layers.http._events import ErrorCode, ResponseData, ResponseProtocolError
 
 from wardgate.audit.redaction import unquoted
 from wardgate.formats import error_body
@@ -33,10 +33,12 @@ from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
 
 __all__ = [
     "UPSTREAM_UNAVAILABLE",
+    "answer_instead",
     "end_with_before_break",
     "install_json_error_pages",
     "mark_timed_out",
     "name_decision",
+    "refuse_stream",
     "tagged_for",
 ]
 
@@ -56,7 +58,8 @@ class _Known:
 
     provider: str = "openai"
     decision_id: str = ""
-    timed_out: bool = False
+    status: int = 0  # with `message`: Wardgate's own answer, whatever mitmproxy's error says (0: none)
+    message: str = ""
 
 
 _KNOWN: weakref.WeakKeyDictionary[http.Request, _Known] = weakref.WeakKeyDictionary()
@@ -71,9 +74,26 @@ def name_decision(request: http.Request, provider: str, decision_id: str) -> Non
     known.provider, known.decision_id = provider, decision_id
 
 
+def answer_instead(request: http.Request, status: int, message: str) -> None:
+    """mitmproxy's error answer to `request`, whatever its cause, is Wardgate's `status` saying `message`."""
+    known = _KNOWN.setdefault(request, _Known())
+    known.status, known.message = status, message
+
+
 def mark_timed_out(request: http.Request) -> None:
     """mitmproxy's error answer to `request`, whatever its cause, is a 504: the upstream timer ended the wait."""
-    _KNOWN.setdefault(request, _Known()).timed_out = True
+    answer_instead(request, 504, "the upstream did not answer in time")
+
+
+def refuse_stream(
+    inner: HandleEvent, stream: HttpStream, status: int, message: str
+) -> Generator[commands.Command, Any, None]:
+    """End `stream`, whose request is still arriving, with Wardgate's `status` answer saying `message`: mitmproxy's
+    own error path (the flow's error hook, which audits it, then the answer) as for an upstream's failure."""
+    answer_instead(stream.flow.request, status, message)
+    yield from inner(stream, ResponseProtocolError(stream.stream_id, message, ErrorCode.GENERIC_CLIENT_ERROR))
+    # What arrived is let go now: a pending wake-up (a deadline) keeps the stream itself for a while.
+    stream.request_body_buf.clear()
 
 
 def end_with_before_break(request: http.Request, data: bytes) -> None:
@@ -120,8 +140,8 @@ def _error_answer(status_code: int, message: str) -> tuple[int, dict[str, str], 
             known.decision_id = _audit_refusal(status_code, _CODES[status_code])
         except Exception:
             logger.exception("could not audit a refusal of an unreadable request")
-    if known.timed_out:
-        status_code, message = 504, "the upstream did not answer in time"
+    if known.status:
+        status_code, message = known.status, known.message
     elif status_code in _OWN_WORDS:
         # mitmproxy's words name the upstream's address (`Connect call failed ('10.0.3.7', 8000)`), quote bytes of an
         # answer no one judged (`Cannot parse HTTP response: b'…'`) or its own option names (an outside review): the

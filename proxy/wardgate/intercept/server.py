@@ -30,10 +30,11 @@ from wardgate.intercept.error_pages import install_json_error_pages
 from wardgate.intercept.head_limits import install_head_limits
 from wardgate.intercept.informational import install_empty_line_skipping, install_informational_skipping
 from wardgate.intercept.off_loop_streams import install_off_loop_streams
+from wardgate.intercept.stream_buffers import install_stream_buffer_limit
 from wardgate.intercept.stream_resets import install_stream_reset_notice
 from wardgate.intercept.trailers import install_trailer_reader
 from wardgate.intercept.upgrades import install_upgrade_guard
-from wardgate.intercept.upstream_timeout import UpstreamTimer
+from wardgate.intercept.upstream_timeout import UpstreamTimer, install_answer_clock
 from wardgate.limits import build_rate_limiter, build_usage
 from wardgate.pipeline import Guard, VaultStore, build_masker
 from wardgate.pipeline.admission import Admission
@@ -49,6 +50,8 @@ from wardgate.telemetry.tracing import configure_tracing
 __all__ = ["serve"]
 
 logger = logging.getLogger(__name__)
+# An HTTP/2 connection's unfinished request bodies may hold this many max-size bodies together (stream_buffers.py).
+STREAMS_BODY_BYTES = 4
 
 
 class SelectiveNextLayer(next_layer.NextLayer):
@@ -200,8 +203,10 @@ async def serve(settings: Settings) -> None:
     install_empty_line_skipping()
     install_head_limits()  # after the patches above: it wraps them
     install_client_timeout(settings.client_timeout_s)
+    install_stream_buffer_limit(STREAMS_BODY_BYTES * settings.max_body_bytes)
     install_off_loop_streams()
     install_stream_reset_notice()
+    install_answer_clock()
     install_upgrade_guard()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)

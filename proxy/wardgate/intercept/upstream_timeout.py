@@ -2,10 +2,12 @@
 of declared length whose body does not arrive whole, within its limit, ends in a provider-shaped 504
 `upstream_timeout` (audited by the addon's `error` hook), never a hang. (Such a body dripped a byte a second kept
 mitmproxy's idle timeout from ever firing, and one cut off then silent got the client a bare close at the idle
-timeout: an outside review's findings. A body of no declared length may be a stream Wardgate buffers, and is kept
-alive by its bytes like a stream.) A guarded stream whose upstream sends nothing for as long ends with its provider's
-error event, audited as a 504 with the stream: mitmproxy's inactivity timer closed it later without a word, which a
-client reads as an answer cut short by the network (an outside fault run).
+timeout: an outside review's findings.) A body of no declared length may be a stream Wardgate buffers (Ollama's JSON
+Lines) and take its time, so like a stream it may not go quiet for the limit in the middle: one cut off then silent
+held its client until the idle timeout, which then audited the upstream's fault as the client's (499; an outside
+review). A guarded stream whose upstream sends nothing for as long ends with its provider's error event, audited as
+a 504 with the stream: mitmproxy's inactivity timer closed it later without a word, which a client reads as an
+answer cut short by the network (an outside fault run).
 
 mitmproxy has no such timeouts (its `tcp_timeout` closes the client's connection without a word), and no hook runs
 while a flow waits for its upstream, so each forwarded flow gets a timer. When it fires, the request is marked timed
@@ -24,22 +26,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
+from typing import Any
 
 from mitmproxy import ctx as mitmproxy_ctx
 from mitmproxy import http
 from mitmproxy.connection import Server
+from mitmproxy.proxy import commands, events
+from mitmproxy.proxy.layers.http import HttpStream
+from mitmproxy.proxy.layers.http._events import ResponseData
 
 from wardgate.intercept.error_pages import mark_timed_out
 from wardgate.intercept.off_loop_streams import OffLoopStream
+from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
 
-__all__ = ["TIMED_OUT", "UpstreamTimer"]
+__all__ = ["TIMED_OUT", "UpstreamTimer", "install_answer_clock"]
 
 logger = logging.getLogger(__name__)
 TIMED_OUT = "wardgate_upstream_timeout"  # flow.metadata: which limit ran out ("connect", "answer", "body", "stream")
 _TIMER = "wardgate_upstream_timer"
-_WHAT = {"connect": "connection", "answer": "answer", "body": "whole body", "stream": "stream bytes"}
+_LAST_BYTES = "wardgate_upstream_last_bytes"  # flow.metadata: when the upstream last sent bytes of its answer
+_WHAT = {"connect": "connection", "answer": "answer", "body": "whole body", "stream": "answer bytes"}
 _RETRY_S = 0.5  # a timed-out flow with no connection to close yet (between mitmproxy's steps) is looked at again
 
 
@@ -64,8 +73,10 @@ class UpstreamTimer:
         flow.metadata[_TIMER] = asyncio.get_running_loop().call_later(self.answer_s, self._check, flow, "body")
 
     def stream(self, flow: http.HTTPFlow) -> None:
-        """From the head of a guarded stream: its upstream may not go quiet for `answer_s` in the middle of it."""
+        """From the head of a guarded stream or a buffered answer of no declared length: its upstream may not go
+        quiet for `answer_s` in the middle of it."""
         self.stop(flow)
+        flow.metadata[_LAST_BYTES] = time.monotonic()
         flow.metadata[_TIMER] = asyncio.get_running_loop().call_later(self.answer_s, self._check, flow, "stream")
 
     def stop(self, flow: http.HTTPFlow) -> None:
@@ -126,7 +137,24 @@ class UpstreamTimer:
 
 def _quiet_s(flow: http.HTTPFlow) -> float:
     stream = flow.response.stream if flow.response is not None else None
-    return stream.quiet_s() if isinstance(stream, OffLoopStream) else 0.0
+    if isinstance(stream, OffLoopStream):
+        return stream.quiet_s()  # which does not count the time its own judgement takes
+    now = time.monotonic()
+    last: float = flow.metadata.get(_LAST_BYTES, now)
+    return now - last
+
+
+def _noting_answer_bytes(
+    inner: HandleEvent, self: HttpStream, event: events.Event
+) -> Generator[commands.Command, Any, None]:
+    if isinstance(event, ResponseData) and (flow := getattr(self, "flow", None)) is not None:
+        flow.metadata[_LAST_BYTES] = time.monotonic()
+    yield from inner(self, event)
+
+
+def install_answer_clock() -> None:
+    """Note when each flow's upstream last sent bytes of its answer (what a buffered answer's quiet time reads)."""
+    wrap_stream_events(_noting_answer_bytes)
 
 
 def _opening_for(connection: Server, flow: http.HTTPFlow) -> bool:
