@@ -28,6 +28,7 @@ from mitmproxy.proxy.layers.http._events import ErrorCode, ResponseData, Respons
 
 from wardgate.audit.redaction import unquoted
 from wardgate.formats import error_body
+from wardgate.intercept.head_limits import TOO_MANY_FIELDS
 from wardgate.intercept.responses import DECISION_HEADER
 from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
 
@@ -158,6 +159,8 @@ def _error_answer(status_code: int, message: str) -> tuple[int, dict[str, str], 
 
 
 def _http1_error_response(status_code: int, message: str = "") -> bytes:
+    if message == TOO_MANY_FIELDS:  # refused before mitmproxy read the head, which makes it a 400
+        status_code = 431
     status_code, headers, body = _error_answer(status_code, message)
     response = http.Response.make(status_code, body, {**headers, "connection": "close"})
     assembled: bytes = http1.assemble_response(response)

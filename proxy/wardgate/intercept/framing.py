@@ -23,7 +23,9 @@ from mitmproxy import http
 
 from wardgate.formats.target import TARGET_BREAK
 
-__all__ = ["frame_body", "request_line_problem"]
+__all__ = ["FOLDED_FIELD", "frame_body", "request_line_problem"]
+
+FOLDED_FIELD = "a header field is folded over more than one line (obs-fold)"
 
 # Headers some frameworks read as the request's method (Rails, Express's method-override, ASP.NET, Google's APIs):
 # `GET` or `PUT` with `x-http-method-override: POST` was judged as the GET it said it was (an outside review).
@@ -61,7 +63,7 @@ def request_line_problem(request: http.Request) -> str | None:
         if b"\n" in value or b"\r" in value:
             # A folded field (obs-fold) goes on folded: a server that reads the next line as a field of its own
             # would see a header no one judged as one. RFC 9112 §5.2 lets a proxy reject it (an outside review).
-            return "a header field is folded over more than one line (obs-fold)"
+            return FOLDED_FIELD
         header = name.decode("latin-1").lower().replace("_", "-")  # WSGI servers read `_` and `-` alike
         if header not in _METHOD_OVERRIDES:
             continue
