@@ -594,9 +594,17 @@ class Settings(BaseSettings):
     client_timeout_s: float = Field(
         60.0,
         gt=0,
-        description="An HTTP/1 request whose head and body do not arrive whole within this long of its first byte: "
-        "408 request_timeout (each byte reset idle_timeout_s: a client dripping its request held it open). Raise "
-        "it for large bodies over slow links.",
+        description="An HTTP/1 request whose head and body do not arrive whole within this long of its first byte, "
+        "or an HTTP/2 stream's request within this long of its head: 408 request_timeout (each byte reset "
+        "idle_timeout_s: a client dripping its request held it open); a connection that has not said what it carries "
+        "(a TLS ClientHello) within as long of its first bytes is closed. Raise it for large bodies over slow links.",
+    )
+    max_connections: Annotated[int | None, _UNSET_IS_NONE] = Field(
+        None,
+        gt=0,
+        description="Client connections open at once; past it a new one is closed at once (counted, /readyz "
+        "saturated). null: 10,000, or half the file descriptors the process may open if fewer (each client may need "
+        "an upstream connection too), after raising its soft limit to the hard one.",
     )
     tenant: str = Field("default", description="Tenant for callers whose identity names none.")
     identity: IdentitySettings = IdentitySettings()

@@ -50,6 +50,20 @@ def offered_until_stopped(client: socket.socket, chunk: bytes, limit: int) -> in
     return sent
 
 
+def closed_by_proxy(client: socket.socket, within: float = 5.0) -> bool:
+    """Whether the proxy closed the connection within `within` seconds: the client reads its end (after whatever
+    answer came first) or a reset."""
+    client.settimeout(within)
+    try:
+        while client.recv(65536):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, OPENAI_KEY
 from tests.integration.helpers import (
     audit_events,
+    closed_by_proxy,
+    cpu_seconds,
     curl_post,
     event_for,
     http2_answer,
@@ -413,6 +415,44 @@ def test_a_request_head_that_never_ends_is_refused_at_its_limit_and_audited(prox
     assert response.status_code == 200
 
 
+def test_a_client_hello_past_64_kb_closes_the_connection_and_costs_nothing_more(proxy):
+    """A ClientHello may declare 16 MB, and mitmproxy parsed all it had again on every read: an outside review kept a
+    core busy for as long as it sent records (13.5 s of CPU for 16 MB), with no limit in size or time."""
+    record = b"\x16\x03\x01\x40\x00" + b"\x00" * 16384  # a handshake record of 16 KB
+    hello = b"\x16\x03\x01\x40\x00" + b"\x01\xff\xff\xff" + b"\x00" * 16380  # a ClientHello of 16 MB begins
+    cpu_before = cpu_seconds(proxy.pid)
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as client:
+        client.sendall(hello)
+        sent = offered_until_stopped(client, record, 16 * 2**20)
+        assert closed_by_proxy(client)
+    assert sent < 8 * 2**20  # what the kernel's buffers took before the reset
+    assert cpu_seconds(proxy.pid) - cpu_before < 2  # before: as many seconds as it sent megabytes
+    assert httpx.get(proxy.url + "/v1/models", headers=AUTH).status_code == 200
+
+
+def test_past_max_connections_a_new_connection_is_closed_at_once_and_the_proxy_reports_saturated(start_proxy, upstream):
+    """An outside review opened 20,500 idle connections: the process ran out of file descriptors (20,000)."""
+    proxy = start_proxy({"upstream": upstream.url, "max_connections": 3, **SPINE})
+    admin = f"http://127.0.0.1:{proxy.admin_port}"
+    held = [socket.create_connection(("127.0.0.1", proxy.port), timeout=5) for _ in range(3)]
+    try:
+        deadline = time.monotonic() + 5
+        while (ready := httpx.get(admin + "/readyz")).json().get("connections") != 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (ready.status_code, ready.json()["status"]) == (503, "saturated")
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as extra:
+            extra.sendall(b"GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n")
+            assert closed_by_proxy(extra, within=2)
+        assert "wardgate_connections_refused_total 1.0" in httpx.get(admin + "/metrics").text
+    finally:
+        for client in held:
+            client.close()
+    deadline = time.monotonic() + 5
+    while httpx.get(admin + "/readyz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert httpx.get(proxy.url + "/v1/models", headers=AUTH).status_code == 200
+
+
 def test_an_http2_connection_s_unfinished_request_bodies_are_bounded_together(start_proxy, upstream):
     """An outside review's finding: mitmproxy acknowledges every byte and holds each body until it is whole, and
     `max_body_bytes` bounds one request: a hundred unfinished 15 MB bodies on one connection held 1.7 GB."""
@@ -544,5 +584,6 @@ def test_a_chunk_line_or_trailer_that_never_ends_is_bounded_and_audited(proxy, l
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as client:
         client.sendall(head + lead)
         sent = offered_until_stopped(client, b"a" * 65536, 64 * 2**20)  # before: all of it taken
+        assert closed_by_proxy(client)
     assert sent < 64 * 2**20
     assert wait_for_events(proxy.audit_file, lambda e: e["result"]["code"] == "malformed_request")

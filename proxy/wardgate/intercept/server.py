@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mitmproxy import ctx, options
-from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
+from mitmproxy.addons import core, errorcheck, proxyserver, tlsconfig
 from mitmproxy.master import Master
 from mitmproxy.proxy.context import Context
 
@@ -26,7 +26,10 @@ from wardgate.intercept.addon import GuardAddon
 from wardgate.intercept.admin import AdminServer
 from wardgate.intercept.ca import ensure_ca
 from wardgate.intercept.client_timeout import install_client_timeout
+from wardgate.intercept.connection_ends import install_connection_ends
+from wardgate.intercept.connection_limit import ConnectionLimit, default_connection_limit
 from wardgate.intercept.error_pages import install_json_error_pages
+from wardgate.intercept.first_bytes import BoundedNextLayer, install_client_hello_limit
 from wardgate.intercept.head_limits import install_head_limits
 from wardgate.intercept.informational import install_empty_line_skipping, install_informational_skipping
 from wardgate.intercept.off_loop_streams import install_off_loop_streams
@@ -54,14 +57,14 @@ logger = logging.getLogger(__name__)
 STREAMS_BODY_BYTES = 4
 
 
-class SelectiveNextLayer(next_layer.NextLayer):
+class SelectiveNextLayer(BoundedNextLayer):
     """mitmproxy's layer choice, with its decryption decided by the matcher that decides judgement: a connection is
     decrypted when its address, its TLS SNI or its Host names an inspected host, and passed through untouched (TLS
     included) otherwise. mitmproxy's `allow_hosts` regexes disagreed with the matcher (an outside review): an entry
     with a port, IPv6 and `localhost` never matched there, so traffic to listed hosts passed unjudged and unaudited."""
 
-    def __init__(self, inspects: Callable[[str], bool]) -> None:
-        super().__init__()
+    def __init__(self, inspects: Callable[[str], bool], timeout_s: float) -> None:
+        super().__init__(timeout_s)
         self._inspects = inspects
 
     def _ignore_connection(self, context: Context, data_client: bytes, data_server: bytes) -> bool | None:
@@ -95,10 +98,16 @@ class Lifecycle:
     """Announces readiness once the listeners are bound (`running`), which is what tests and probes wait for."""
 
     def __init__(
-        self, settings: Settings, engine: PolicyEngine, audit: AuditLog, admission: Admission, admin: AdminServer | None
+        self,
+        settings: Settings,
+        engine: PolicyEngine,
+        audit: AuditLog,
+        admission: Admission,
+        admin: AdminServer | None,
+        connections: ConnectionLimit,
     ) -> None:
         self._settings, self._engine, self._audit, self._admin = settings, engine, audit, admin
-        self._admission = admission
+        self._admission, self._connections = admission, connections
         self.listening = False
 
     def running(self) -> None:
@@ -121,8 +130,12 @@ class Lifecycle:
             return False, {"status": "starting"}
         if not self._audit.healthy:
             return False, {"status": "audit_unavailable", "error": self._audit.last_error}
-        load = {"scanning": self._admission.active, "waiting": self._admission.waiting}
-        if self._admission.saturated:
+        load = {
+            "scanning": self._admission.active,
+            "waiting": self._admission.waiting,
+            "connections": self._connections.open,
+        }
+        if self._admission.saturated or self._connections.saturated:
             return False, {"status": "saturated", **load}
         return True, {"status": "ready", "policy_revision": self._engine.revision, **load}
 
@@ -189,7 +202,8 @@ async def serve(settings: Settings) -> None:
             ready=lambda: lifecycle.readiness(),
             metrics=metrics,
         )
-    lifecycle = Lifecycle(settings, engine, audit, admission, admin)
+    connections = ConnectionLimit(settings.max_connections or default_connection_limit(), metrics.registry)
+    lifecycle = Lifecycle(settings, engine, audit, admission, admin, connections)
 
     addon = GuardAddon(
         guard, pipeline, inspects=inspects, max_body_bytes=settings.max_body_bytes, usage=usage,
@@ -208,12 +222,19 @@ async def serve(settings: Settings) -> None:
     install_stream_reset_notice()
     install_answer_clock()
     install_upgrade_guard()
+    install_client_hello_limit()
+    install_connection_ends()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
     master.addons.add(
         core.Core(),
+        connections,  # before the proxy server: a connection past the limit is closed before anything reads it
         proxyserver.Proxyserver(),
-        SelectiveNextLayer(inspects) if selective else next_layer.NextLayer(),
+        (
+            SelectiveNextLayer(inspects, settings.client_timeout_s)
+            if selective
+            else BoundedNextLayer(settings.client_timeout_s)
+        ),
         tlsconfig.TlsConfig(),
         errorcheck.ErrorCheck(repeat_errors_on_stderr=True),
         addon,
