@@ -555,6 +555,12 @@ class Settings(BaseSettings):
     )
     llm_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_LLM_HOSTS))
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Larger request bodies get 413, never forwarded.")
+    max_pending_body_bytes: Annotated[int | None, _UNSET_IS_NONE] = Field(
+        None,
+        gt=0,
+        description="Bytes of request bodies still arriving that the process holds, all connections together; past "
+        "it the request whose bytes went past gets 503 overloaded with Retry-After. null: 32 x max_body_bytes.",
+    )
     max_body_nodes: int = Field(
         100_000, gt=0, description="JSON values, form fields or multipart parts in one body; more: 413 before parsing."
     )

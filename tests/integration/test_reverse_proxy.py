@@ -453,6 +453,36 @@ def test_past_max_connections_a_new_connection_is_closed_at_once_and_the_proxy_r
     assert httpx.get(proxy.url + "/v1/models", headers=AUTH).status_code == 200
 
 
+def test_the_process_s_unfinished_request_bodies_are_bounded_together(start_proxy, upstream):
+    """Each connection's unfinished body was bounded only by itself: many connections could hold as much as they
+    liked together (to the pod's memory limit: an out-of-memory kill refuses everyone)."""
+    proxy = start_proxy({"upstream": upstream.url, "max_body_bytes": 10_000, "max_pending_body_bytes": 20_000, **SPINE})
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "lorem ipsum " * 750}]}).encode()
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    before = len(upstream.received)
+    clients = [socket.create_connection(("127.0.0.1", proxy.port), timeout=5) for _ in range(3)]
+    try:
+        for client in clients:  # 9,000 bytes each, none finished: the third goes past
+            client.sendall(head + body[:-1])
+            time.sleep(0.2)
+        answer = clients[2].recv(65536)
+        clients[0].sendall(body[-1:])  # the others go on
+        served = clients[0].recv(65536)
+    finally:
+        for client in clients:
+            client.close()
+    status, _, error = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 503"), answer[:200]
+    assert b"retry-after: 1" in status.lower()
+    refusal = json.loads(error)["error"]
+    assert refusal["code"] == "overloaded"
+    [event] = wait_for_events(proxy.audit_file, lambda e: e["decision_id"] == refusal["wardgate"]["decision_id"])
+    assert (event["result"]["status"], event["result"]["code"]) == (503, "overloaded")
+    assert served.startswith(b"HTTP/1.1 200"), served[:200]
+    assert len(upstream.received) == before + 1
+
+
 def test_an_http2_connection_s_unfinished_request_bodies_are_bounded_together(start_proxy, upstream):
     """An outside review's finding: mitmproxy acknowledges every byte and holds each body until it is whole, and
     `max_body_bytes` bounds one request: a hundred unfinished 15 MB bodies on one connection held 1.7 GB."""

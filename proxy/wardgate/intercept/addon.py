@@ -33,7 +33,7 @@ from wardgate.intercept.error_pages import UPSTREAM_UNAVAILABLE, end_with_before
 from wardgate.intercept.framing import frame_body, request_line_problem
 from wardgate.intercept.off_loop_streams import OffLoopStream, StreamChunk
 from wardgate.intercept.responses import DECISION_HEADER, JudgedStream, decoded_stream, refusal
-from wardgate.intercept.stream_buffers import TOO_MUCH_AT_ONCE
+from wardgate.intercept.stream_buffers import PROXY_FULL, TOO_MUCH_AT_ONCE
 from wardgate.intercept.stream_resets import client_reset
 from wardgate.intercept.upstream_timeout import TIMED_OUT, UpstreamTimer
 from wardgate.limits import TokenCount
@@ -113,6 +113,8 @@ def _client_broke(flow: http.HTTPFlow, message: str) -> Decision | None:
         return Decision.deny("request_timeout", message, status=408)
     if message == TOO_MUCH_AT_ONCE:  # intercept/stream_buffers.py answered it
         return Decision.deny("body_too_large", message, status=413)
+    if message == PROXY_FULL:  # the same, for the whole process (its client is not at fault)
+        return Decision.deny("overloaded", message, status=503)
     if not _client_gone(flow):
         return None
     # mitmproxy's words quote the bytes it could not read: the decision (audited, and sent) says what happened.

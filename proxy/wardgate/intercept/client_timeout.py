@@ -28,7 +28,7 @@ from mitmproxy.proxy.layers.http._events import (
 )
 
 from wardgate.intercept.error_pages import refuse_stream, tagged_for
-from wardgate.intercept.head_limits import in_state
+from wardgate.intercept.head_limits import dropped, in_state
 from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
 
 __all__ = ["REQUEST_TIMED_OUT", "install_client_timeout"]
@@ -83,7 +83,7 @@ def _refuse(self: _http1.Http1Server) -> Generator[commands.Command, Any, None]:
     yield commands.CloseConnection(self.conn)
     if self.request is not None and self.stream_id is not None:  # the flow ends with the error its hook audits
         yield ReceiveHttp(RequestProtocolError(self.stream_id, REQUEST_TIMED_OUT, ErrorCode.GENERIC_CLIENT_ERROR))
-    self.state = self.done
+    dropped(self)  # what it had sent goes too
 
 
 def _stream_timed(inner: HandleEvent, self: HttpStream, event: events.Event) -> Generator[commands.Command, Any, None]:

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 _TAG = f" WARDGATE-{secrets.token_hex(8)} "
 
 _CODES = {400: "malformed_request", 408: "request_timeout", 413: "body_too_large", 431: "headers_too_large",
-          502: "upstream_unavailable", 504: "upstream_timeout"}  # fmt: skip
+          502: "upstream_unavailable", 503: "overloaded", 504: "upstream_timeout"}  # fmt: skip
 UPSTREAM_UNAVAILABLE = "the upstream could not be reached, or its answer broke off or could not be read"
 _OWN_WORDS = {413: "the request body is larger than this proxy accepts (max_body_bytes)", 502: UPSTREAM_UNAVAILABLE}
 _h2_server_handle_event = _http2.Http2Server._handle_event
@@ -153,6 +153,8 @@ def _error_answer(status_code: int, message: str) -> tuple[int, dict[str, str], 
     details = {"decision_id": known.decision_id} if known.decision_id else {}
     body = error_body(known.provider, status_code, code, f"Wardgate: {message or code}", details)
     headers = {"content-type": "application/json"}
+    if status_code == 503:  # Wardgate is full (intercept/stream_buffers.py): the client may come back soon
+        headers["retry-after"] = "1"
     if known.decision_id:
         headers[DECISION_HEADER] = known.decision_id
     return status_code, headers, json.dumps(body).encode()

@@ -32,7 +32,7 @@ from mitmproxy.proxy.layers.http._events import ErrorCode, RequestData, Response
 from wardgate.intercept.framing import FOLDED_FIELD
 from wardgate.pipeline.headers import MAX_HEADER_FIELDS, MAX_JUDGED_CHARS
 
-__all__ = ["MAX_HEAD_BYTES", "TOO_MANY_FIELDS", "in_state", "install_head_limits"]
+__all__ = ["MAX_HEAD_BYTES", "TOO_MANY_FIELDS", "dropped", "in_state", "install_head_limits"]
 
 # Room for the largest head the header checks accept (fields of 64 KB in all, 256 of them with their separators) and
 # a request line as long again: a head past this is refused by them anyway, after costing its whole size.
@@ -53,10 +53,10 @@ def _too_long(self: _http1.Http1Connection) -> bool:
     return in_state(self, "read_headers") and len(self.buf) > MAX_HEAD_BYTES
 
 
-def _dropped(self: _http1.Http1Connection) -> None:
+def dropped(connection: _http1.Http1Connection) -> None:
     """The connection is done with: what it buffered goes (and a later close quotes none of it)."""
-    self.buf = ReceiveBuffer()
-    self.state = self.done
+    connection.buf = ReceiveBuffer()
+    connection.state = connection.done
 
 
 def _ended(self: _http1.Http1Connection, message: str, code: ErrorCode) -> Generator[Any, Any, None]:
@@ -64,7 +64,7 @@ def _ended(self: _http1.Http1Connection, message: str, code: ErrorCode) -> Gener
     assert self.stream_id is not None
     yield commands.CloseConnection(self.conn)
     yield ReceiveHttp(self.ReceiveProtocolError(self.stream_id, message, code))
-    _dropped(self)
+    dropped(self)
 
 
 def _limited_request_heads(read: ReadHeaders) -> ReadHeaders:
@@ -75,7 +75,7 @@ def _limited_request_heads(read: ReadHeaders) -> ReadHeaders:
             # Looked up at the call: intercept/error_pages.py makes it JSON, audited, in the provider's shape.
             yield commands.SendData(self.conn, _http1.make_error_response(431, message))
             yield commands.CloseConnection(self.conn)
-            _dropped(self)
+            dropped(self)
 
     return _mark(read_headers)
 

@@ -33,7 +33,7 @@ from wardgate.intercept.first_bytes import BoundedNextLayer, install_client_hell
 from wardgate.intercept.head_limits import install_head_limits
 from wardgate.intercept.informational import install_empty_line_skipping, install_informational_skipping
 from wardgate.intercept.off_loop_streams import install_off_loop_streams
-from wardgate.intercept.stream_buffers import install_stream_buffer_limit
+from wardgate.intercept.stream_buffers import install_stream_buffer_limits
 from wardgate.intercept.stream_resets import install_stream_reset_notice
 from wardgate.intercept.trailers import install_trailer_reader
 from wardgate.intercept.upgrades import install_upgrade_guard
@@ -53,8 +53,10 @@ from wardgate.telemetry.tracing import configure_tracing
 __all__ = ["serve"]
 
 logger = logging.getLogger(__name__)
-# An HTTP/2 connection's unfinished request bodies may hold this many max-size bodies together (stream_buffers.py).
+# An HTTP/2 connection's unfinished request bodies may hold this many max-size bodies together, and by default the
+# whole process's this many (stream_buffers.py).
 STREAMS_BODY_BYTES = 4
+PENDING_BODY_BYTES = 32
 
 
 class SelectiveNextLayer(BoundedNextLayer):
@@ -217,7 +219,10 @@ async def serve(settings: Settings) -> None:
     install_empty_line_skipping()
     install_head_limits()  # after the patches above: it wraps them
     install_client_timeout(settings.client_timeout_s)
-    install_stream_buffer_limit(STREAMS_BODY_BYTES * settings.max_body_bytes)
+    install_stream_buffer_limits(
+        connection=STREAMS_BODY_BYTES * settings.max_body_bytes,
+        process=settings.max_pending_body_bytes or PENDING_BODY_BYTES * settings.max_body_bytes,
+    )
     install_off_loop_streams()
     install_stream_reset_notice()
     install_answer_clock()
