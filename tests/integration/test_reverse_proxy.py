@@ -483,6 +483,26 @@ def test_the_process_s_unfinished_request_bodies_are_bounded_together(start_prox
     assert len(upstream.received) == before + 1
 
 
+def test_streams_that_time_out_give_their_bytes_back(start_proxy, upstream):
+    """An outside review: the bytes of HTTP/2 streams refused with a 408 stayed counted, so after one attack every
+    request with a body got 503 (and /readyz said ready) long after the attacker left."""
+    settings = {"max_body_bytes": 10_000, "max_pending_body_bytes": 20_000, "client_timeout_s": 1}
+    proxy = start_proxy({"upstream": upstream.url, **settings, **SPINE})
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "lorem ipsum " * 750}]}).encode()
+    headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
+               (":path", "/v1/chat/completions"), ("content-type", "application/json")]  # fmt: skip
+    with http2_socket(proxy) as (client, h2):
+        for stream in (1, 3):  # 18,000 bytes unfinished, no credential
+            h2.send_headers(stream, headers)
+            h2.send_data(stream, body[:-1])
+        client.sendall(h2.data_to_send())
+        assert [http2_answer(client, h2, stream)[0][b":status"] for stream in (1, 3)] == [b"408", b"408"]
+    for _ in range(3):  # each would go past 20,000 with the 18,000 still counted
+        response = httpx.post(proxy.url + "/v1/chat/completions", content=body, headers=AUTH)
+        assert response.status_code == 200, response.text
+    assert httpx.get(f"http://127.0.0.1:{proxy.admin_port}/readyz").status_code == 200
+
+
 def test_an_http2_connection_s_unfinished_request_bodies_are_bounded_together(start_proxy, upstream):
     """An outside review's finding: mitmproxy acknowledges every byte and holds each body until it is whole, and
     `max_body_bytes` bounds one request: a hundred unfinished 15 MB bodies on one connection held 1.7 GB."""

@@ -33,6 +33,7 @@ from wardgate.intercept.first_bytes import BoundedNextLayer, install_client_hell
 from wardgate.intercept.head_limits import install_head_limits
 from wardgate.intercept.informational import install_empty_line_skipping, install_informational_skipping
 from wardgate.intercept.off_loop_streams import install_off_loop_streams
+from wardgate.intercept.stream_buffers import full as bodies_full
 from wardgate.intercept.stream_buffers import install_stream_buffer_limits
 from wardgate.intercept.stream_resets import install_stream_reset_notice
 from wardgate.intercept.trailers import install_trailer_reader
@@ -137,7 +138,7 @@ class Lifecycle:
             "waiting": self._admission.waiting,
             "connections": self._connections.open,
         }
-        if self._admission.saturated or self._connections.saturated:
+        if self._admission.saturated or self._connections.saturated or bodies_full():
             return False, {"status": "saturated", **load}
         return True, {"status": "ready", "policy_revision": self._engine.revision, **load}
 

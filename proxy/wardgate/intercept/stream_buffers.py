@@ -17,19 +17,18 @@ from typing import Any
 
 from mitmproxy.connection import Client
 from mitmproxy.proxy import commands, events
-from mitmproxy.proxy.layers.http import HttpStream
+from mitmproxy.proxy.layers.http import DropStream, HttpStream, SendHttp
 from mitmproxy.proxy.layers.http._events import (
     RequestData,
     RequestEndOfMessage,
     RequestHeaders,
-    RequestProtocolError,
     ResponseProtocolError,
 )
 
 from wardgate.intercept.error_pages import refuse_stream
 from wardgate.intercept.stream_events import HandleEvent, wrap_stream_events
 
-__all__ = ["PROXY_FULL", "TOO_MUCH_AT_ONCE", "install_stream_buffer_limits"]
+__all__ = ["PROXY_FULL", "TOO_MUCH_AT_ONCE", "full", "install_stream_buffer_limits"]
 
 TOO_MUCH_AT_ONCE = "the request bodies this connection is sending at once are larger than this proxy holds"
 PROXY_FULL = "Wardgate holds as many unfinished request bodies as it may; retry shortly"
@@ -37,6 +36,7 @@ _HELD = "_wardgate_body_bytes_held"  # on a stream: its request body's bytes so 
 _MULTIPLEXED = "_wardgate_multiplexed"
 _REFUSED = "_wardgate_refused_as_too_much"
 _held_by: weakref.WeakKeyDictionary[Client, int] = weakref.WeakKeyDictionary()
+_READING = (HttpStream.state_wait_for_request_headers, HttpStream.state_consume_request_body)
 
 
 class _Limits:
@@ -67,11 +67,17 @@ def _let_go(stream: HttpStream) -> None:
         _release(held)
 
 
+def _still_reading(stream: HttpStream) -> bool:
+    """Whether mitmproxy still reads the stream's request (its head, or a body it buffers); not once the request is
+    whole (its body moved into the flow) or given up (its hard cap, an error)."""
+    return getattr(stream.client_state, "__func__", None) in _READING
+
+
 def _bounded(inner: HandleEvent, self: HttpStream, event: events.Event) -> Generator[commands.Command, Any, None]:
     """Around HttpStream.handle_event, as events arrive (ahead of a pending hook's queue, which holds them too)."""
     if isinstance(event, RequestHeaders):
         fresh = _Held()
-        weakref.finalize(self, _release, fresh)
+        weakref.finalize(self, _release, fresh)  # a last resort: every way a stream ends is looked for below
         setattr(self, _HELD, fresh)
         setattr(self, _MULTIPLEXED, not event.request.http_version.startswith("HTTP/1"))
     elif isinstance(event, RequestData) and (held := getattr(self, _HELD, None)) is not None:
@@ -89,11 +95,23 @@ def _bounded(inner: HandleEvent, self: HttpStream, event: events.Event) -> Gener
             setattr(self, _REFUSED, True)
             yield from refuse_stream(inner, self, *refusal)
             return
-    elif isinstance(event, (RequestEndOfMessage, RequestProtocolError, ResponseProtocolError)):
-        _let_go(self)
     if getattr(self, _REFUSED, False) and isinstance(event, (RequestData, RequestEndOfMessage)):
         return  # sent after its refusal, before mitmproxy dropped the stream
-    yield from inner(self, event)
+    for command in inner(self, event):
+        # An exchange that failed (a refusal on the way out: a deadline's 408 included) or is over wants no more of
+        # its request: an outside review leaked the bytes of streams refused so, until everyone got 503.
+        if isinstance(command, DropStream) or (
+            isinstance(command, SendHttp) and isinstance(command.event, ResponseProtocolError)
+        ):
+            _let_go(self)
+        yield command
+    if not _still_reading(self):
+        _let_go(self)
+
+
+def full() -> bool:
+    """Whether the process holds as many unfinished request bodies as it may (readiness says saturated)."""
+    return _Limits.held >= _Limits.process
 
 
 def install_stream_buffer_limits(*, connection: int, process: int) -> None:
