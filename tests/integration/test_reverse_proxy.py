@@ -430,6 +430,22 @@ def test_a_client_hello_past_64_kb_closes_the_connection_and_costs_nothing_more(
     assert httpx.get(proxy.url + "/v1/models", headers=AUTH).status_code == 200
 
 
+def test_a_client_hello_dripped_past_client_timeout_s_closes_the_connection(start_proxy, upstream):
+    """An outside review: the TLS layer, chosen from the first bytes, had no time limit: forty ClientHellos dripped a
+    byte every 4 s held max_connections for as long as they dripped."""
+    proxy = start_proxy({"upstream": upstream.url, "client_timeout_s": 1, **SPINE})
+    hello = b"\x16\x03\x01\x40\x00" + b"\x01\x00\x3f\xfc" + b"\x00" * 3000  # a 16 KB ClientHello, in part
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as client:
+        client.sendall(hello)
+        with contextlib.suppress(OSError):  # the proxy closes it
+            for _ in range(20):
+                time.sleep(0.3)
+                client.sendall(b"\x00")
+        assert closed_by_proxy(client)
+    assert time.monotonic() - started < 4  # before: for as long as it dripped (and past the idle timeout)
+
+
 def test_past_max_connections_a_new_connection_is_closed_at_once_and_the_proxy_reports_saturated(start_proxy, upstream):
     """An outside review opened 20,500 idle connections: the process ran out of file descriptors (20,000)."""
     proxy = start_proxy({"upstream": upstream.url, "max_connections": 3, **SPINE})

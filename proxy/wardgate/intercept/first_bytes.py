@@ -17,8 +17,10 @@ from collections.abc import Generator
 from typing import Any
 
 from mitmproxy.addons import next_layer
+from mitmproxy.connection import ConnectionState
 from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers import tls
+from mitmproxy.proxy.tunnel import TunnelState
 
 __all__ = ["MAX_UNDECIDED_BYTES", "BoundedNextLayer", "install_client_hello_limit"]
 
@@ -63,6 +65,16 @@ class BoundedNextLayer(next_layer.NextLayer):
 
 
 _receive_handshake_data = tls.ClientTLSLayer.receive_handshake_data
+_client_tls_handle_event = tls.ClientTLSLayer._handle_event
+_HANDSHAKE_DEADLINE = "_wardgate_handshake_deadline"
+
+
+class _HandshakeDeadline(commands.RequestWakeup):
+    """When a client's TLS handshake must be done (mitmproxy wakes the layer that asked)."""
+
+
+class _Timeout:
+    seconds = 60.0  # client_timeout_s, set at install
 
 
 def _bounded_hello(self: tls.ClientTLSLayer, data: bytes) -> Generator[commands.Command, Any, tuple[bool, str | None]]:
@@ -72,5 +84,32 @@ def _bounded_hello(self: tls.ClientTLSLayer, data: bytes) -> Generator[commands.
     return (yield from _receive_handshake_data(self, data))
 
 
-def install_client_hello_limit() -> None:
+def _timed_handshake(self: tls.ClientTLSLayer, event: events.Event) -> Generator[commands.Command, Any, None]:
+    """A client's TLS handshake must be done within `client_timeout_s` of its first bytes: in reverse mode the TLS
+    layer is chosen from the first bytes, before the time limit above could apply, and a ClientHello dripped a byte
+    every few seconds held its connection for ever (an outside review filled `max_connections` so)."""
+    if isinstance(event, events.Wakeup) and isinstance(event.command, _HandshakeDeadline):
+        if event.command is getattr(self, _HANDSHAKE_DEADLINE, None) and self.tunnel_state is TunnelState.ESTABLISHING:
+            message = f"the TLS handshake did not end within {_Timeout.seconds:g} s"
+            if self.conn != self.tunnel_connection:
+                self.conn.state = ConnectionState.CLOSED
+            yield from self.on_handshake_error(message)  # closes the connection
+            yield from self._handshake_finished(message)
+        return
+    yield from _client_tls_handle_event(self, event)
+    if (
+        isinstance(event, events.DataReceived)
+        and event.connection == self.tunnel_connection
+        and self.tunnel_state is TunnelState.ESTABLISHING
+        and getattr(self, _HANDSHAKE_DEADLINE, None) is None
+    ):
+        wakeup = _HandshakeDeadline(_Timeout.seconds)
+        setattr(self, _HANDSHAKE_DEADLINE, wakeup)
+        yield wakeup
+
+
+def install_client_hello_limit(timeout_s: float) -> None:
+    """A ClientHello past `MAX_UNDECIDED_BYTES`, or a handshake not done within `timeout_s`, closes the connection."""
+    _Timeout.seconds = timeout_s
     tls.ClientTLSLayer.receive_handshake_data = _bounded_hello  # type: ignore[method-assign]
+    tls.ClientTLSLayer._handle_event = _timed_handshake  # type: ignore[method-assign,assignment]

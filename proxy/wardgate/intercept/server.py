@@ -228,7 +228,7 @@ async def serve(settings: Settings) -> None:
     install_stream_reset_notice()
     install_answer_clock()
     install_upgrade_guard()
-    install_client_hello_limit()
+    install_client_hello_limit(settings.client_timeout_s)
     install_connection_ends()
     opts = options.Options(listen_host=settings.listen_host, listen_port=settings.port)
     master = Master(opts)
