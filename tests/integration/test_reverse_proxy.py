@@ -499,6 +499,21 @@ def test_the_process_s_unfinished_request_bodies_are_bounded_together(start_prox
     assert len(upstream.received) == before + 1
 
 
+def test_the_heads_of_unfinished_http2_requests_count_with_their_bodies(start_proxy, upstream):
+    """An outside review held 83 MB (and 18 s of CPU) with header-only HTTP/2 streams of 60 KB heads, bodies never
+    begun: only body bytes were counted."""
+    proxy = start_proxy({"upstream": upstream.url, "max_body_bytes": 10_000, **SPINE})  # 40,000 per connection
+    headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
+               (":path", "/v1/chat/completions"), ("content-type", "application/json"),
+               *((f"x-note-{index}", "a" * 5_000) for index in range(5))]  # fmt: skip
+    with http2_socket(proxy) as (client, h2):
+        for stream in (1, 3):  # 25,000 bytes of head each, no body yet: the second goes past
+            h2.send_headers(stream, headers)
+        client.sendall(h2.data_to_send())
+        refused, error = http2_answer(client, h2, 3)
+    assert (refused[b":status"], json.loads(error)["error"]["code"]) == (b"413", "body_too_large")
+
+
 def test_streams_that_time_out_give_their_bytes_back(start_proxy, upstream):
     """An outside review: the bytes of HTTP/2 streams refused with a 408 stayed counted, so after one attack every
     request with a body got 503 (and /readyz said ready) long after the attacker left."""
