@@ -17,7 +17,7 @@ from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.events import DataReceived, ResponseReceived, StreamEnded, StreamReset
 
-from tests.conftest import OPENAI_KEY, POLICIES
+from tests.conftest import AUTH, OPENAI_KEY, POLICIES
 
 Event = dict[str, Any]
 
@@ -129,6 +129,19 @@ def http2_socket(proxy: Any) -> Iterator[tuple[ssl.SSLSocket, H2Connection]]:
         h2.initiate_connection()
         client.sendall(h2.data_to_send())
         yield client, h2
+
+
+def chat_head(body: bytes | str, *, lead: str = "") -> bytes:
+    """The HTTP/1.1 head of a JSON chat request with the test key and `body`'s length, written raw (after `lead`)."""
+    return (f"{lead}POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+
+
+def http2_chat_headers(*extra: tuple[str, str], authorized: bool = True) -> list[tuple[str, str]]:
+    """The HTTP/2 headers of a JSON chat request (with the test key unless not `authorized`), then `extra`."""
+    headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
+               (":path", "/v1/chat/completions"), ("content-type", "application/json")]  # fmt: skip
+    return headers + ([("authorization", AUTH["authorization"])] if authorized else []) + list(extra)
 
 
 def http2_exchange(proxy: Any, headers: list[tuple[str, str]], body: bytes) -> tuple[dict[bytes, bytes], bytes]:

@@ -13,7 +13,7 @@ import pytest
 from h2.errors import ErrorCodes
 
 from tests.conftest import AUTH
-from tests.integration.helpers import cpu_seconds, http2_socket, wait_for_events
+from tests.integration.helpers import cpu_seconds, http2_chat_headers, http2_socket, wait_for_events
 from wardgate.testing import ProxyProcess
 from wardgate.testing.bodies import agent_conversation, many_keys, many_messages
 
@@ -185,9 +185,7 @@ class TestWorkOutlivesNoRequest:
         raw = json.dumps({**BODY, "messages": [{"role": "user", "content": long_prose("h2-reset", 50_000)}]})
         before = len(upstream.received)
         with http2_socket(deadline) as (client, h2):
-            headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
-                       (":path", "/v1/chat/completions"), ("content-type", "application/json"),
-                       ("authorization", AUTH["authorization"])]  # fmt: skip
+            headers = http2_chat_headers()
             h2.send_headers(1, headers)
             body = raw.encode()  # within HTTP/2's first window (64 KB), in frames of its smallest size (16 KB)
             for start in range(0, len(body), 16384):

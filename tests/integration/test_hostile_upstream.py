@@ -21,6 +21,7 @@ from h2.events import ResponseReceived
 
 from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, free_port
 from tests.integration.helpers import (
+    chat_head,
     closed_by_proxy,
     cpu_seconds,
     http2_context,
@@ -1035,8 +1036,7 @@ def test_bytes_a_client_sends_ahead_while_its_request_is_answered_are_bounded(st
     try:
         proxy = start_proxy({"upstream": f"http://127.0.0.1:{upstream.port}", **SPINE})
         body = json.dumps(BODY).encode()
-        head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
-                f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+        head = chat_head(body)
         with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as client:
             client.sendall(head + body)
             time.sleep(0.5)

@@ -16,11 +16,13 @@ import pytest
 from tests.conftest import ANTHROPIC_KEY, AUTH, AWS_KEY, OPENAI_KEY
 from tests.integration.helpers import (
     audit_events,
+    chat_head,
     closed_by_proxy,
     cpu_seconds,
     curl_post,
     event_for,
     http2_answer,
+    http2_chat_headers,
     http2_socket,
     offered_until_stopped,
     policy_copy,
@@ -381,10 +383,9 @@ def test_empty_lines_before_the_request_line_are_skipped(proxy, upstream, lead):
     """RFC 9112 §2.2. mitmproxy took them for an empty head and waited for bytes that were already there: the
     client hung to the idle timeout, unanswered and unaudited (an outside review)."""
     body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
-    head = (f"{lead}POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
-            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n")  # fmt: skip
+    head = chat_head(body, lead=lead)
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
-        client.sendall(head.encode() + body.encode())
+        client.sendall(head + body.encode())
         answer = client.recv(65536)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert upstream.received[-1]["messages"][0]["content"] == "hi"
@@ -474,8 +475,7 @@ def test_the_process_s_unfinished_request_bodies_are_bounded_together(start_prox
     liked together (to the pod's memory limit: an out-of-memory kill refuses everyone)."""
     proxy = start_proxy({"upstream": upstream.url, "max_body_bytes": 10_000, "max_pending_body_bytes": 20_000, **SPINE})
     body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "lorem ipsum " * 750}]}).encode()
-    head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
-            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    head = chat_head(body)
     before = len(upstream.received)
     clients = [socket.create_connection(("127.0.0.1", proxy.port), timeout=5) for _ in range(3)]
     try:
@@ -503,9 +503,7 @@ def test_the_heads_of_unfinished_http2_requests_count_with_their_bodies(start_pr
     """An outside review held 83 MB (and 18 s of CPU) with header-only HTTP/2 streams of 60 KB heads, bodies never
     begun: only body bytes were counted."""
     proxy = start_proxy({"upstream": upstream.url, "max_body_bytes": 10_000, **SPINE})  # 40,000 per connection
-    headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
-               (":path", "/v1/chat/completions"), ("content-type", "application/json"),
-               *((f"x-note-{index}", "a" * 5_000) for index in range(5))]  # fmt: skip
+    headers = http2_chat_headers(*((f"x-note-{index}", "a" * 5_000) for index in range(5)), authorized=False)
     with http2_socket(proxy) as (client, h2):
         for stream in (1, 3):  # 25,000 bytes of head each, no body yet: the second goes past
             h2.send_headers(stream, headers)
@@ -520,8 +518,7 @@ def test_streams_that_time_out_give_their_bytes_back(start_proxy, upstream):
     settings = {"max_body_bytes": 10_000, "max_pending_body_bytes": 20_000, "client_timeout_s": 1}
     proxy = start_proxy({"upstream": upstream.url, **settings, **SPINE})
     body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "lorem ipsum " * 750}]}).encode()
-    headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
-               (":path", "/v1/chat/completions"), ("content-type", "application/json")]  # fmt: skip
+    headers = http2_chat_headers(authorized=False)
     with http2_socket(proxy) as (client, h2):
         for stream in (1, 3):  # 18,000 bytes unfinished, no credential
             h2.send_headers(stream, headers)
@@ -539,9 +536,7 @@ def test_an_http2_connection_s_unfinished_request_bodies_are_bounded_together(st
     `max_body_bytes` bounds one request: a hundred unfinished 15 MB bodies on one connection held 1.7 GB."""
     proxy = start_proxy({"upstream": upstream.url, "max_body_bytes": 10_000, **SPINE})  # four of them: 40,000 bytes
     body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "lorem ipsum " * 750}]}).encode()
-    headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
-               (":path", "/v1/chat/completions"), ("content-type", "application/json"),
-               ("authorization", AUTH["authorization"])]  # fmt: skip
+    headers = http2_chat_headers()
     before = len(upstream.received)
     with http2_socket(proxy) as (client, h2):
         for stream in (1, 3, 5, 7, 9):  # 9,000 bytes each, none finished: the fifth goes past
@@ -601,8 +596,7 @@ class TestARequestMustArriveInTime:
 
     def test_a_dripped_body_gets_a_json_408_naming_its_flows_decision(self, proxy, upstream):
         body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()
-        head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
-                f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+        head = chat_head(body)
         before = len(upstream.received)
         answer, waited = self.answer_to(proxy, [head, *(body[i : i + 1] for i in range(6))], gap_s=0.3)
         head_out, _, error = answer.partition(b"\r\n\r\n")
@@ -619,9 +613,7 @@ class TestARequestMustArriveInTime:
         """An outside review kept a hundred HTTP/2 streams' bodies unfinished for as long as it liked (PINGs kept
         the connection alive), their bytes held all along."""
         body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()
-        headers = [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"),
-                   (":path", "/v1/chat/completions"), ("content-type", "application/json"),
-                   ("authorization", AUTH["authorization"])]  # fmt: skip
+        headers = http2_chat_headers()
         before = len(upstream.received)
         with http2_socket(proxy) as (client, h2):
             h2.send_headers(1, headers)
@@ -645,8 +637,7 @@ class TestARequestMustArriveInTime:
 
     def test_a_slow_request_that_arrives_whole_in_time_is_served_and_its_connection_may_then_idle(self, proxy):
         body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()
-        head = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {AUTH['authorization']}\r\n"
-                f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+        head = chat_head(body)
         with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
             for piece in (head[:20], head[20:], body[:5], body[5:]):
                 client.sendall(piece)
