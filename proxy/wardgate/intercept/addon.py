@@ -403,13 +403,10 @@ class GuardAddon:
             # declared length that Wardgate buffers may be a stream (Ollama's JSON Lines, a Gemini JSON array, an MCP
             # SSE answer) and take its time (a second outside review: a 3 s Ollama stream got a 504 under a 1 s
             # limit): like a guarded stream, it may not go quiet for `answer_s`.
-            response = flow.response
-            stream = response.stream if response is not None else None
-            buffered = response is not None and not stream
-            timer = self._upstream_timer
-            if response is not None and buffered and "content-length" in response.headers:
-                timer.body(flow)
-            elif buffered or isinstance(stream, OffLoopStream):
+            response, timer = flow.response, self._upstream_timer
+            if response is not None and not response.stream:  # buffered
+                (timer.body if "content-length" in response.headers else timer.stream)(flow)
+            elif response is not None and isinstance(response.stream, OffLoopStream):
                 timer.stream(flow)
             else:
                 timer.stop(flow)

@@ -93,7 +93,7 @@ def refuse_stream(
     own error path (the flow's error hook, which audits it, then the answer) as for an upstream's failure."""
     answer_instead(stream.flow.request, status, message)
     yield from inner(stream, ResponseProtocolError(stream.stream_id, message, ErrorCode.GENERIC_CLIENT_ERROR))
-    # What arrived is let go now: a pending wake-up (a deadline) keeps the stream itself for a while.
+    # What arrived is let go now, not when the collector frees the stream (mitmproxy's streams are reference cycles).
     stream.request_body_buf.clear()
 
 

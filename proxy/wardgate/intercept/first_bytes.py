@@ -54,12 +54,13 @@ class BoundedNextLayer(next_layer.NextLayer):
             super().next_layer(nextlayer)  # a first read past the size may still say it all (a head and a body)
         if nextlayer.layer is not None:
             return
-        if waited > self._timeout_s or len(nextlayer.data_client()) > MAX_UNDECIDED_BYTES:
+        undecided = len(nextlayer.data_client())  # joined anew from every read so far: once here
+        if waited > self._timeout_s or undecided > MAX_UNDECIDED_BYTES:
             logger.warning(
                 "closed a connection from %s: what it sent in %.1f s (%d bytes) did not say what it carries",
                 client.peername,
                 waited,
-                len(nextlayer.data_client()),
+                undecided,
             )
             nextlayer.layer = _Closed(nextlayer.context)
 

@@ -130,8 +130,7 @@ def _looked_at_first(read_request_head: Callable[[list[bytes]], http.Request]) -
             raise ValueError(FOLDED_FIELD)
         return read_request_head(lines)
 
-    setattr(read, _LIMITED, True)
-    return read
+    return _mark(read)
 
 
 def _in_one_piece(read_body: ReadHeaders) -> ReadHeaders:
@@ -156,7 +155,8 @@ def _in_one_piece(read_body: ReadHeaders) -> ReadHeaders:
     return _mark(reading)
 
 
-def _mark(function: ReadHeaders) -> ReadHeaders:
+def _mark[F: Callable[..., Any]](function: F) -> F:
+    """`function` is one of these wrappers: installing them again wraps nothing twice."""
     setattr(function, _LIMITED, True)
     return function
 

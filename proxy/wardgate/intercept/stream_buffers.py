@@ -1,4 +1,4 @@
-"""Request bodies still arriving are bounded together, per HTTP/2 connection and for the whole process.
+"""Requests still arriving (their heads and bodies) are bounded together, per HTTP/2 connection and for the process.
 
 mitmproxy acknowledges every byte at once (no backpressure) and holds a request's body until it is whole, and
 `max_body_bytes` bounds one request: a client with a hundred HTTP/2 streams of 15 MB bodies it never finished held
@@ -32,7 +32,7 @@ __all__ = ["PROXY_FULL", "TOO_MUCH_AT_ONCE", "full", "install_stream_buffer_limi
 
 TOO_MUCH_AT_ONCE = "the request bodies this connection is sending at once are larger than this proxy holds"
 PROXY_FULL = "Wardgate holds as many unfinished request bodies as it may; retry shortly"
-_HELD = "_wardgate_body_bytes_held"  # on a stream: its request body's bytes so far (a _Held), until it is whole
+_HELD = "_wardgate_body_bytes_held"  # on a stream: its request's head and body bytes so far (a _Held), until whole
 _MULTIPLEXED = "_wardgate_multiplexed"
 _REFUSED = "_wardgate_refused_as_too_much"
 _held_by: weakref.WeakKeyDictionary[Client, int] = weakref.WeakKeyDictionary()
